@@ -1,0 +1,92 @@
+//! Command-line interface: one file per verb, each with its clap `Args` and a `run` function.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod graph;
+pub mod plan;
+pub mod render;
+pub mod validate;
+
+/// Options every verb shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// The spec to read.
+    #[arg(
+        long,
+        short = 'f',
+        global = true,
+        default_value = "todo.toml",
+        env = "TODOPLAN_FILE"
+    )]
+    pub file: PathBuf,
+    /// Overlay `[env.NAME]` of the spec over its base (e.g. `--env prod`).
+    #[arg(long, global = true, env = "TODOPLAN_ENV")]
+    pub env: Option<String>,
+    /// Kubernetes context; overrides `[cluster].context` (KUBECONFIG rules apply otherwise).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Never colour output, even on a terminal.
+    #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "todoplan",
+    version,
+    about = "Plan and apply the Todo app stack on Kubernetes from one todo.toml",
+    after_help = "Examples:\n  todoplan validate\n  todoplan graph --format dot | dot -Tsvg > graph.svg\n  todoplan plan -out release.plan\n  todoplan apply release.plan\n  todoplan plan --env prod --format markdown"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check todo.toml: syntax, types, references, cycles, paths. Exit 0 valid, 1 not.
+    Validate(validate::Args),
+    /// Print the dependency graph as a text tree or Graphviz DOT.
+    Graph(graph::Args),
+    /// Render the releases' charts to Kubernetes manifests, like `helm template`.
+    Render(render::Args),
+    /// Show what apply would change.
+    Plan(plan::Args),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli));
+    match result {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
+    let global = cli.global;
+    match cli.command {
+        Command::Validate(args) => validate::run(&global, args).await,
+        Command::Graph(args) => graph::run(&global, args).await,
+        Command::Render(args) => render::run(&global, args).await,
+        Command::Plan(args) => plan::run(&global, args).await,
+    }
+}

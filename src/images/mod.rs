@@ -1,0 +1,1 @@
+//! images (being built)
