@@ -1,1 +1,336 @@
-//! state (being built)
+//! The record of what todoplan applied: the local backend in `state/`.
+//!
+//! Layout of the state directory:
+//! - `todoplan.state.json`: the current state (format version, lineage, serial, revision, objects).
+//! - `todoplan.state.json.backup`: the state before the last write, so one bad write never loses it.
+//! - `history/<revision>.json`: every applied revision, for `history` and `rollback`.
+//! - `todoplan.lock`: held while a command may write; names its holder.
+//!
+//! Every write goes to a temporary file in the same directory, is fsynced, then renamed over the
+//! target, so a crash leaves either the old or the new file, never a torn one.
+
+mod history;
+mod lock;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use history::{HistoryEntry, Outcome};
+pub use lock::{LockGuard, LockHolder, LockOptions};
+
+/// Bumped when the JSON layout changes incompatibly.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+pub const STATE_FILE: &str = "todoplan.state.json";
+const BACKUP_FILE: &str = "todoplan.state.json.backup";
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum StateError {
+    #[error("cannot read the state file {path}")]
+    #[diagnostic(code(todoplan::state::read))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state file {path} is not valid todoplan state: {message}")]
+    #[diagnostic(
+        code(todoplan::state::corrupt),
+        help(
+            "the previous state is kept in {STATE_FILE}.backup next to it; inspect both before restoring one by hand"
+        )
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error(
+        "the state file {path} has format version {found}; this todoplan understands up to {STATE_FORMAT_VERSION}"
+    )]
+    #[diagnostic(
+        code(todoplan::state::format),
+        help("upgrade todoplan; the state was written by a newer version ({writer})")
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        writer: String,
+    },
+    #[error("cannot write the state to {path}")]
+    #[diagnostic(
+        code(todoplan::state::write),
+        help("check that the directory exists and is writable; the previous state is untouched")
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state is locked by {holder}")]
+    #[diagnostic(
+        code(todoplan::state::locked),
+        help(
+            "wait for that command to finish, pass --lock-timeout to wait for it, or if you are sure it is gone run `todoplan force-unlock {id}`"
+        )
+    )]
+    Locked { holder: String, id: String },
+    #[error("no lock with ID {given} is held{}", .current.as_ref().map(|c| format!(" (the current lock is {c})")).unwrap_or_default())]
+    #[diagnostic(
+        code(todoplan::state::unlock_mismatch),
+        help("pass the lock ID exactly as the locked error printed it")
+    )]
+    UnlockMismatch {
+        given: String,
+        current: Option<String>,
+    },
+    #[error("revision {revision} is not in the history")]
+    #[diagnostic(
+        code(todoplan::state::no_revision),
+        help("`todoplan history` lists the revisions that can be restored")
+    )]
+    NoRevision { revision: u64 },
+}
+
+/// One object todoplan applied, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub release: String,
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// sha256 of the applied manifest (with secret values as applied, so a changed secret
+    /// changes the digest without the value being stored).
+    pub digest: String,
+    /// The applied manifest with every secret value replaced by its redaction marker.
+    pub manifest: serde_json::Value,
+    #[serde(default)]
+    pub protect: bool,
+}
+
+/// Digests of one secret set's values; never the values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretRecord {
+    pub k8s_name: String,
+    pub namespace: String,
+    /// key → salted digest of the value.
+    pub key_digests: BTreeMap<String, String>,
+}
+
+/// A built (and maybe pushed) image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub context_digest: String,
+    pub local_tag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Per-file digests of the context, so a plan can name the files that changed.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    /// Fixed when the state is created; a plan made against another lineage is refused.
+    pub lineage: String,
+    /// Bumped on every write.
+    pub serial: u64,
+    /// Bumped on every apply (each apply is one history revision).
+    pub revision: u64,
+    pub todoplan_version: String,
+    pub project: String,
+    /// address → record, ordered for stable files and diffs.
+    #[serde(default)]
+    pub objects: BTreeMap<String, ObjectRecord>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretRecord>,
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageRecord>,
+}
+
+impl State {
+    pub fn new(project: &str) -> Self {
+        State {
+            format_version: STATE_FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            revision: 0,
+            todoplan_version: env!("CARGO_PKG_VERSION").to_string(),
+            project: project.to_string(),
+            objects: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            images: BTreeMap::new(),
+        }
+    }
+}
+
+/// The `state/` directory backend.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    dir: PathBuf,
+}
+
+impl LocalBackend {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        LocalBackend { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    /// The current state, or `None` when nothing was ever applied.
+    pub fn load(&self) -> Result<Option<State>, StateError> {
+        let path = self.state_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        parse_state(&path, &text).map(Some)
+    }
+
+    /// The current state, or a new empty one for `project`.
+    pub fn load_or_new(&self, project: &str) -> Result<State, StateError> {
+        Ok(self.load()?.unwrap_or_else(|| State::new(project)))
+    }
+
+    /// Writes `state` with its serial bumped. The previous file is kept as the backup.
+    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        state.serial += 1;
+        state.todoplan_version = env!("CARGO_PKG_VERSION").to_string();
+        let path = self.state_path();
+        let text = serde_json::to_string_pretty(state).map_err(|e| StateError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        if path.exists() {
+            fs::copy(&path, self.dir.join(BACKUP_FILE)).map_err(|source| StateError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        write_atomically(&path, text.as_bytes())
+    }
+
+    pub fn lock(&self, options: &LockOptions) -> Result<LockGuard, StateError> {
+        lock::acquire(&self.dir, options)
+    }
+
+    pub fn force_unlock(&self, id: &str) -> Result<LockHolder, StateError> {
+        lock::force_unlock(&self.dir, id)
+    }
+
+    pub fn record_history(&self, entry: &HistoryEntry) -> Result<(), StateError> {
+        history::record(&self.dir, entry)
+    }
+
+    pub fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        history::list(&self.dir)
+    }
+
+    pub fn history_entry(&self, revision: u64) -> Result<HistoryEntry, StateError> {
+        history::read(&self.dir, revision)
+    }
+}
+
+fn parse_state(path: &Path, text: &str) -> Result<State, StateError> {
+    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let found = raw
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    if found > u64::from(STATE_FORMAT_VERSION) {
+        return Err(StateError::NewerFormat {
+            path: path.to_path_buf(),
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+            writer: raw
+                .get("todoplan_version")
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown")
+                .to_string(),
+        });
+    }
+    serde_json::from_value(raw).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Temp file in the same directory, fsync, rename, fsync the directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let err = |source| StateError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(err)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_bumps_serial_keeps_lineage_and_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        assert!(backend.load().unwrap().is_none());
+        let mut state = backend.load_or_new("todo").unwrap();
+        let lineage = state.lineage.clone();
+        backend.save(&mut state).unwrap();
+        assert_eq!(state.serial, 1);
+        backend.save(&mut state).unwrap();
+        let reloaded = backend.load().unwrap().unwrap();
+        assert_eq!(reloaded.serial, 2);
+        assert_eq!(reloaded.lineage, lineage);
+        let backup: State =
+            serde_json::from_str(&fs::read_to_string(dir.path().join(BACKUP_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(backup.serial, 1);
+    }
+
+    #[test]
+    fn corrupt_state_is_a_diagnostic_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(STATE_FILE), "{ not json").unwrap();
+        let err = LocalBackend::new(dir.path()).load().unwrap_err();
+        assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn newer_format_is_refused_with_the_writer_named() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(STATE_FILE),
+            r#"{"format_version": 99, "todoplan_version": "9.9.9"}"#,
+        )
+        .unwrap();
+        let err = LocalBackend::new(dir.path()).load().unwrap_err();
+        assert!(err.to_string().contains("format version 99"), "{err}");
+    }
+}
