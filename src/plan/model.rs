@@ -1,0 +1,195 @@
+//! What a plan is: per address an action with redacted before/after, plus images and drift.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Bumped when the JSON plan schema (README "Plan JSON schema") changes incompatibly.
+pub const PLAN_FORMAT_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete and create again: an immutable field changes.
+    Replace,
+    Delete,
+    NoOp,
+    /// A delete that protection forbids (PVC, `protect = true`) without `--allow-data-loss`.
+    Refused,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::NoOp => " ",
+            Action::Refused => "!",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "will be created",
+            Action::Update => "will be updated in-place",
+            Action::Replace => "must be replaced",
+            Action::Delete => "will be destroyed",
+            Action::NoOp => "is up to date",
+            Action::Refused => "will NOT be destroyed (protected)",
+        }
+    }
+
+    pub fn is_change(self) -> bool {
+        !matches!(self, Action::NoOp | Action::Refused)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectChange {
+    pub address: String,
+    pub release: String,
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub action: Action,
+    /// Why: the immutable field for a replace, the protection for a refusal, what rolled pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Live object, normalised and redacted. None when it does not exist.
+    pub before: Option<Value>,
+    /// What the API server will store (server-side dry-run), normalised and redacted.
+    pub after: Option<Value>,
+    #[serde(default)]
+    pub protected: bool,
+}
+
+impl ObjectChange {
+    pub fn object_label(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {} {ns}/{}", self.api_version, self.kind, self.name),
+            None => format!("{} {} {}", self.api_version, self.kind, self.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageAction {
+    Build,
+    Push,
+    UpToDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageChange {
+    pub address: String,
+    pub action: ImageAction,
+    pub reason: String,
+    #[serde(default)]
+    pub changed_files: Vec<String>,
+    /// The immutable reference when known; "(known after apply)" otherwise.
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftItem {
+    pub address: String,
+    /// Dotted field path, or "(object)" for a deleted/unmanaged object.
+    pub field: String,
+    pub kind: DriftKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Value>,
+    /// Field manager that owns the live value, from managedFields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    Changed,
+    Deleted,
+    /// Carries this project's labels but todoplan never applied it.
+    Unmanaged,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+    pub refused: usize,
+    pub build: usize,
+    pub push: usize,
+    pub drift: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub todoplan_version: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub project: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// True when the cluster was not read (`--offline`): changes are against state/ only.
+    pub offline: bool,
+    /// The state this plan was made against; apply refuses the plan when either moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    pub serial: u64,
+    /// sha256 over todo.toml, charts, values files, build contexts and secret digests.
+    pub inputs_digest: String,
+    /// Lines the reader should see first (delivery chosen, offline warning, ...).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub images: Vec<ImageChange>,
+    #[serde(default)]
+    pub drift: Vec<DriftItem>,
+    pub objects: Vec<ObjectChange>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for o in &self.objects {
+            match o.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.destroy += 1,
+                Action::Refused => s.refused += 1,
+                Action::NoOp => {}
+            }
+        }
+        for i in &self.images {
+            match i.action {
+                ImageAction::Build => s.build += 1,
+                ImageAction::Push => s.push += 1,
+                ImageAction::UpToDate => {}
+            }
+        }
+        s.drift = self.drift.len();
+        s
+    }
+
+    /// Anything for apply to do (what `--detailed-exitcode` reports as 2).
+    pub fn has_changes(&self) -> bool {
+        self.objects.iter().any(|o| o.action.is_change())
+            || self
+                .images
+                .iter()
+                .any(|i| i.action != ImageAction::UpToDate)
+    }
+}

@@ -1,0 +1,118 @@
+//! Normalising objects before diffing: drop what the server manages so only real changes show.
+
+use serde_json::Value;
+
+/// Metadata fields the API server owns: never part of a diff.
+const SERVER_METADATA: &[&str] = &[
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "generation",
+    "creationTimestamp",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Annotations written by controllers or other tools, not by the spec (the known quirks).
+/// `last-applied-configuration` can hold a Secret's plaintext when kubectl applied it.
+const FOREIGN_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+    "autoscaling.alpha.kubernetes.io/conditions",
+    "pv.kubernetes.io/bind-completed",
+    "pv.kubernetes.io/bound-by-controller",
+    "volume.beta.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/storage-provisioner",
+    "volume.kubernetes.io/selected-node",
+];
+
+/// Returns the object with server-managed fields and status removed.
+pub fn normalize(object: &Value) -> Value {
+    let mut out = object.clone();
+    let Some(map) = out.as_object_mut() else {
+        return out;
+    };
+    map.remove("status");
+    if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+        for field in SERVER_METADATA {
+            meta.remove(*field);
+        }
+        let mut annotations_empty = false;
+        if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+            for a in FOREIGN_ANNOTATIONS {
+                annotations.remove(*a);
+            }
+            annotations_empty = annotations.is_empty();
+        }
+        if annotations_empty {
+            meta.remove("annotations");
+        }
+        if meta
+            .get("finalizers")
+            .is_some_and(|f| f.as_array().is_some_and(|a| a.is_empty()))
+        {
+            meta.remove("finalizers");
+        }
+    }
+    out
+}
+
+/// The API group/version a desired object states, as the server would report it back.
+pub fn api_version_of(object: &Value) -> &str {
+    object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+pub fn kind_of(object: &Value) -> &str {
+    object.get("kind").and_then(Value::as_str).unwrap_or("")
+}
+
+pub fn name_of(object: &Value) -> &str {
+    object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+pub fn namespace_of(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn server_fields_status_and_controller_annotations_are_dropped() {
+        let live = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "uid": "u", "resourceVersion": "7", "generation": 3,
+                "creationTimestamp": "2026-01-01T00:00:00Z", "managedFields": [{}],
+                "annotations": {"deployment.kubernetes.io/revision": "2"}, "labels": {"a": "b"}},
+            "spec": {"replicas": 2},
+            "status": {"readyReplicas": 2}
+        });
+        let n = normalize(&live);
+        assert_eq!(
+            n,
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "web", "labels": {"a": "b"}}, "spec": {"replicas": 2}})
+        );
+    }
+
+    #[test]
+    fn own_annotations_survive() {
+        let obj = json!({"metadata": {"annotations": {"checksum/config": "abc",
+            "kubectl.kubernetes.io/last-applied-configuration": "{}"}}});
+        assert_eq!(
+            normalize(&obj),
+            json!({"metadata": {"annotations": {"checksum/config": "abc"}}})
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! The plan as people and machines read it: text (terminal), markdown (PR comment), JSON.
+
+use owo_colors::OwoColorize;
+use serde_json::json;
+
+use super::diff::{DiffLine, diff_lines, unified_text};
+use super::model::{Action, DriftKind, ImageAction, Plan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+const CONTEXT_LINES: usize = 3;
+
+pub fn render(plan: &Plan, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => render_text(plan, color),
+        Format::Markdown => render_markdown(plan),
+        Format::Json => render_json(plan),
+    }
+}
+
+pub fn summary_line(plan: &Plan) -> String {
+    let s = plan.summary();
+    let mut line = format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        s.add, s.change, s.replace, s.destroy
+    );
+    if s.build + s.push > 0 {
+        line.push_str(&format!(
+            " Images: {} to build, {} to push.",
+            s.build, s.push
+        ));
+    }
+    if s.refused > 0 {
+        line.push_str(&format!(" {} protected from deletion.", s.refused));
+    }
+    line
+}
+
+fn paint(text: &str, action: Action, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    match action {
+        Action::Create => text.green().to_string(),
+        Action::Update => text.yellow().to_string(),
+        Action::Replace | Action::Delete => text.red().to_string(),
+        Action::Refused => text.magenta().to_string(),
+        Action::NoOp => text.to_string(),
+    }
+}
+
+fn render_text(plan: &Plan, color: bool) -> String {
+    let mut out = String::new();
+    for note in &plan.notes {
+        out.push_str(&format!("Note: {note}\n"));
+    }
+    if plan.offline {
+        out.push_str(
+            "Note: --offline: the cluster was NOT read. Changes are computed against state/ only;\n      edits made in the cluster since the last apply are not shown.\n",
+        );
+    }
+    if !plan.notes.is_empty() || plan.offline {
+        out.push('\n');
+    }
+    if !plan.drift.is_empty() {
+        out.push_str("Changed outside todoplan (drift since the last apply):\n\n");
+        for d in &plan.drift {
+            out.push_str(&drift_line(d));
+        }
+        out.push_str("\nApplying restores the declared state.\n\n");
+    }
+    let images: Vec<_> = plan
+        .images
+        .iter()
+        .filter(|i| i.action != ImageAction::UpToDate)
+        .collect();
+    let changes: Vec<_> = plan
+        .objects
+        .iter()
+        .filter(|o| o.action != Action::NoOp)
+        .collect();
+    if images.is_empty() && changes.is_empty() {
+        out.push_str("No changes. The cluster matches todo.toml.\n");
+        return out;
+    }
+    out.push_str("todoplan will perform the following actions:\n\n");
+    for i in &images {
+        let (sym, verb) = match i.action {
+            ImageAction::Build => ("+", "will be built and delivered"),
+            ImageAction::Push => ("^", "will be pushed"),
+            ImageAction::UpToDate => (" ", "is up to date"),
+        };
+        out.push_str(&format!("  # {} {verb}: {}\n", i.address, i.reason));
+        for f in i.changed_files.iter().take(20) {
+            out.push_str(&format!("      changed: {f}\n"));
+        }
+        if i.changed_files.len() > 20 {
+            out.push_str(&format!(
+                "      ... and {} more files\n",
+                i.changed_files.len() - 20
+            ));
+        }
+        out.push_str(&format!("  {sym} {}\n\n", i.reference));
+    }
+    for c in &changes {
+        let header = format!("  # {} {}", c.address, c.action.verb());
+        out.push_str(&paint(&header, c.action, color));
+        out.push('\n');
+        if let Some(reason) = &c.reason {
+            out.push_str(&format!("  #   {reason}\n"));
+        }
+        out.push_str(&format!(
+            "  {} {}\n",
+            paint(c.action.symbol(), c.action, color),
+            c.object_label()
+        ));
+        if c.action != Action::Refused {
+            for line in diff_lines(c.before.as_ref(), c.after.as_ref(), CONTEXT_LINES) {
+                let text = match &line {
+                    DiffLine::Context(t) => format!("        {t}"),
+                    DiffLine::Added(t) => paint(&format!("      + {t}"), Action::Create, color),
+                    DiffLine::Removed(t) => paint(&format!("      - {t}"), Action::Delete, color),
+                    DiffLine::Skip => "        ...".to_string(),
+                };
+                out.push_str(&text);
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary_line(plan));
+    out.push('\n');
+    out
+}
+
+fn drift_line(d: &super::model::DriftItem) -> String {
+    let who = match (&d.manager, &d.changed_at) {
+        (Some(m), Some(t)) => format!(" by {m} at {t}"),
+        (Some(m), None) => format!(" by {m}"),
+        _ => String::new(),
+    };
+    let show = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "(absent)".into())
+    };
+    match d.kind {
+        DriftKind::Changed => format!(
+            "  ~ {} {}: {} -> {}{who}\n",
+            d.address,
+            d.field,
+            show(&d.recorded),
+            show(&d.live)
+        ),
+        DriftKind::Deleted => format!("  - {} was deleted{who}\n", d.address),
+        DriftKind::Unmanaged => format!(
+            "  ? {} carries this project's labels but todoplan never applied it{who}\n",
+            d.address
+        ),
+    }
+}
+
+fn render_markdown(plan: &Plan) -> String {
+    let mut out = String::from("### todoplan plan\n\n");
+    if plan.offline {
+        out.push_str("> **Offline plan**: the cluster was not read; changes are against recorded state only.\n\n");
+    }
+    for note in &plan.notes {
+        out.push_str(&format!("> {note}\n"));
+    }
+    if !plan.notes.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&format!("**{}**\n\n", summary_line(plan)));
+    if !plan.drift.is_empty() {
+        out.push_str("<details><summary>Changed outside todoplan (");
+        out.push_str(&plan.drift.len().to_string());
+        out.push_str(")</summary>\n\n```\n");
+        for d in &plan.drift {
+            out.push_str(&drift_line(d));
+        }
+        out.push_str("```\n</details>\n\n");
+    }
+    let changes: Vec<_> = plan
+        .objects
+        .iter()
+        .filter(|o| o.action != Action::NoOp)
+        .collect();
+    let images: Vec<_> = plan
+        .images
+        .iter()
+        .filter(|i| i.action != ImageAction::UpToDate)
+        .collect();
+    if changes.is_empty() && images.is_empty() {
+        out.push_str("No changes.\n");
+        return out;
+    }
+    out.push_str("| Action | Address |\n|---|---|\n");
+    for i in &images {
+        out.push_str(&format!("| {:?} | `{}` |\n", i.action, i.address));
+    }
+    for c in &changes {
+        out.push_str(&format!(
+            "| {} {:?} | `{}` |\n",
+            c.action.symbol(),
+            c.action,
+            c.address
+        ));
+    }
+    out.push('\n');
+    for c in &changes {
+        out.push_str(&format!(
+            "<details><summary><code>{} {}</code> {}</summary>\n\n",
+            c.action.symbol(),
+            c.address,
+            c.action.verb()
+        ));
+        if let Some(reason) = &c.reason {
+            out.push_str(&format!("{reason}\n\n"));
+        }
+        out.push_str("```diff\n");
+        out.push_str(&unified_text(&diff_lines(
+            c.before.as_ref(),
+            c.after.as_ref(),
+            CONTEXT_LINES,
+        )));
+        out.push_str("```\n</details>\n\n");
+    }
+    out
+}
+
+fn render_json(plan: &Plan) -> String {
+    let summary = plan.summary();
+    let value = json!({
+        "format_version": plan.format_version,
+        "todoplan_version": plan.todoplan_version,
+        "created_at": plan.created_at,
+        "project": plan.project,
+        "env": plan.env,
+        "offline": plan.offline,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "summary": summary,
+        "notes": plan.notes,
+        "drift": plan.drift,
+        "image_changes": plan.images,
+        "resource_changes": plan.objects.iter().map(|c| json!({
+            "address": c.address,
+            "release": c.release,
+            "api_version": c.api_version,
+            "kind": c.kind,
+            "namespace": c.namespace,
+            "name": c.name,
+            "actions": actions_of(c.action),
+            "reason": c.reason,
+            "protected": c.protected,
+            "before": c.before,
+            "after": c.after,
+        })).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+/// Terraform's convention: a replace is ["delete", "create"].
+fn actions_of(a: Action) -> Vec<&'static str> {
+    match a {
+        Action::Create => vec!["create"],
+        Action::Update => vec!["update"],
+        Action::Replace => vec!["delete", "create"],
+        Action::Delete => vec!["delete"],
+        Action::NoOp => vec!["no-op"],
+        Action::Refused => vec!["refused-delete"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::*;
+    use super::*;
+    use serde_json::json;
+
+    fn plan_with(objects: Vec<ObjectChange>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION.into(),
+            todoplan_version: "0".into(),
+            created_at: chrono::Utc::now(),
+            project: "todo".into(),
+            env: None,
+            offline: false,
+            lineage: None,
+            serial: 0,
+            inputs_digest: String::new(),
+            notes: vec![],
+            images: vec![],
+            drift: vec![],
+            objects,
+        }
+    }
+
+    fn change(
+        action: Action,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> ObjectChange {
+        ObjectChange {
+            address: "release.backend/apps/v1/Deployment/todo/web".into(),
+            release: "backend".into(),
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("todo".into()),
+            name: "web".into(),
+            action,
+            reason: None,
+            before,
+            after,
+            protected: false,
+        }
+    }
+
+    #[test]
+    fn text_shows_header_diff_and_summary_without_colour_codes() {
+        let p = plan_with(vec![change(
+            Action::Update,
+            Some(json!({"spec": {"replicas": 1}})),
+            Some(json!({"spec": {"replicas": 3}})),
+        )]);
+        let text = render(&p, Format::Text, false);
+        assert!(
+            text.contains("# release.backend/apps/v1/Deployment/todo/web will be updated in-place"),
+            "{text}"
+        );
+        assert!(
+            text.contains("-   replicas: 1") && text.contains("+   replicas: 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "no ANSI codes off a terminal");
+    }
+
+    #[test]
+    fn no_changes_says_so_in_every_format() {
+        let p = plan_with(vec![change(Action::NoOp, Some(json!({})), Some(json!({})))]);
+        assert!(render(&p, Format::Text, false).contains("No changes."));
+        assert!(render(&p, Format::Markdown, false).contains("No changes."));
+        let j: serde_json::Value = serde_json::from_str(&render(&p, Format::Json, false)).unwrap();
+        assert_eq!(j["summary"]["change"], 0);
+        assert_eq!(j["resource_changes"][0]["actions"], json!(["no-op"]));
+    }
+
+    #[test]
+    fn markdown_has_table_and_one_collapsible_block_per_change() {
+        let p = plan_with(vec![
+            change(Action::Create, None, Some(json!({"a": 1}))),
+            change(
+                Action::Replace,
+                Some(json!({"a": 1})),
+                Some(json!({"a": 2})),
+            ),
+        ]);
+        let md = render(&p, Format::Markdown, false);
+        assert!(md.contains("| Action | Address |"));
+        assert_eq!(md.matches("<details>").count(), 2, "{md}");
+        assert!(md.contains("```diff"));
+    }
+}
