@@ -1,1 +1,455 @@
-//! observe (being built)
+//! Observe: what exists in the cluster, through kube-rs.
+//!
+//! One [`ClusterClient`] per command: it resolves kinds to resources once (discovery cache),
+//! reads live objects, and runs server-side apply (dry-run for plan, real for apply).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::{ApiCapabilities, Scope};
+use miette::Diagnostic;
+use serde_json::Value;
+use thiserror::Error;
+use tokio::sync::Mutex;
+
+use crate::plan::normalize::{api_version_of, kind_of, name_of, namespace_of};
+
+/// Field manager for every write todoplan makes (server-side apply).
+pub const FIELD_MANAGER: &str = "todoplan";
+/// Inventory labels: every object todoplan applies carries them.
+pub const LABEL_PROJECT: &str = "todoplan.dev/project";
+pub const LABEL_RELEASE: &str = "todoplan.dev/release";
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum ObserveError {
+    #[error("cannot load the Kubernetes configuration: {message}")]
+    #[diagnostic(
+        code(todoplan::cluster::config),
+        help(
+            "todoplan reads KUBECONFIG (or ~/.kube/config). For the local test cluster run `scripts/testenv up` and `eval \"$(scripts/testenv env)\"`; otherwise check --context / [cluster].context"
+        )
+    )]
+    Config { message: String },
+    #[error("the Kubernetes API server at {server} cannot be reached: {message}")]
+    #[diagnostic(
+        code(todoplan::cluster::unreachable),
+        help(
+            "is the cluster running and is this the right context ({context})? For the local test cluster: `scripts/testenv up`. To plan without a cluster, use `todoplan plan --offline`."
+        )
+    )]
+    Unreachable {
+        server: String,
+        context: String,
+        message: String,
+    },
+    #[error("the cluster does not know {api_version} {kind}")]
+    #[diagnostic(
+        code(todoplan::cluster::unknown_kind),
+        help(
+            "check the apiVersion and kind in the chart (the cluster serves its kinds under `kubectl api-resources`), or install the CRD that defines it before this release"
+        )
+    )]
+    UnknownKind { api_version: String, kind: String },
+    #[error("forbidden: {action} {object}: {message}")]
+    #[diagnostic(
+        code(todoplan::cluster::forbidden),
+        help(
+            "the credentials of this context lack RBAC permission for this; ask a cluster admin for a Role that allows it, or use another --context"
+        )
+    )]
+    Forbidden {
+        action: String,
+        object: String,
+        message: String,
+    },
+    #[error("the API server rejected {object}: {message}")]
+    #[diagnostic(code(todoplan::cluster::rejected), help("{help}"))]
+    Rejected {
+        object: String,
+        message: String,
+        /// (field path, message) from the server's 422 causes.
+        causes: Vec<(String, String)>,
+        help: String,
+        immutable: bool,
+    },
+    #[error("{action} {object} failed: {message}")]
+    #[diagnostic(code(todoplan::cluster::request))]
+    Request {
+        action: String,
+        object: String,
+        message: String,
+    },
+}
+
+impl ObserveError {
+    pub fn is_immutable_field(&self) -> bool {
+        matches!(
+            self,
+            ObserveError::Rejected {
+                immutable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// Identity of one object in the cluster.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct ObjectKey {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn of(object: &Value) -> Self {
+        ObjectKey {
+            api_version: api_version_of(object).to_string(),
+            kind: kind_of(object).to_string(),
+            namespace: namespace_of(object).map(str::to_string),
+            name: name_of(object).to_string(),
+        }
+    }
+
+    pub fn gvk(&self) -> GroupVersionKind {
+        let (group, version) = match self.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", self.api_version.as_str()),
+        };
+        GroupVersionKind::gvk(group, version, &self.kind)
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {} {ns}/{}", self.api_version, self.kind, self.name),
+            None => write!(f, "{} {} {}", self.api_version, self.kind, self.name),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ClusterClient {
+    client: kube::Client,
+    pub context: String,
+    pub server: String,
+    discovery: Arc<Mutex<HashMap<(String, String), (ApiResource, ApiCapabilities)>>>,
+    /// Count of write requests (apply, delete): the no-op benchmark reads it.
+    writes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ClusterClient {
+    /// Connects with KUBECONFIG rules; `context` overrides the current context.
+    pub async fn connect(context: Option<&str>) -> Result<Self, ObserveError> {
+        let options = kube::config::KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..Default::default()
+        };
+        let kubeconfig = kube::config::Kubeconfig::read().map_err(|e| ObserveError::Config {
+            message: e.to_string(),
+        })?;
+        let context_name = context
+            .map(str::to_string)
+            .or_else(|| kubeconfig.current_context.clone())
+            .unwrap_or_default();
+        if let Some(wanted) = context
+            && !kubeconfig.contexts.iter().any(|c| c.name == wanted)
+        {
+            let known: Vec<_> = kubeconfig.contexts.iter().map(|c| c.name.clone()).collect();
+            return Err(ObserveError::Config {
+                message: format!(
+                    "context `{wanted}` is not in the kubeconfig (known contexts: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            });
+        }
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| ObserveError::Config {
+                message: e.to_string(),
+            })?;
+        let server = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config).map_err(|e| ObserveError::Config {
+            message: e.to_string(),
+        })?;
+        Ok(ClusterClient {
+            client,
+            context: context_name,
+            server,
+            discovery: Arc::new(Mutex::new(HashMap::new())),
+            writes: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        })
+    }
+
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    pub fn write_count(&self) -> usize {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// "v1.33.4": the server's version, for `.Capabilities.KubeVersion`.
+    pub async fn server_version(&self) -> Result<String, ObserveError> {
+        self.client
+            .apiserver_version()
+            .await
+            .map(|info| info.git_version)
+            .map_err(|e| self.classify(e, "read the version of", "the API server"))
+    }
+
+    /// Maps a kube error to a diagnostic about `object`.
+    fn classify(&self, error: kube::Error, action: &str, object: &str) -> ObserveError {
+        match error {
+            kube::Error::Api(status) => {
+                if status.is_forbidden() {
+                    return ObserveError::Forbidden {
+                        action: action.to_string(),
+                        object: object.to_string(),
+                        message: status.message.clone(),
+                    };
+                }
+                if status.code == 422 || status.reason == "Invalid" {
+                    let causes: Vec<(String, String)> = status
+                        .details
+                        .as_ref()
+                        .map(|d| {
+                            d.causes
+                                .iter()
+                                .map(|c| (c.field.clone(), c.message.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let immutable = status.message.contains("immutable")
+                        || causes.iter().any(|(_, m)| m.contains("immutable"));
+                    let help = if causes.is_empty() {
+                        "fix the object in its chart or values".to_string()
+                    } else {
+                        let fields: Vec<String> =
+                            causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+                        format!("fix in the chart or values: {}", fields.join("; "))
+                    };
+                    return ObserveError::Rejected {
+                        object: object.to_string(),
+                        message: status.message.clone(),
+                        causes,
+                        help,
+                        immutable,
+                    };
+                }
+                ObserveError::Request {
+                    action: action.to_string(),
+                    object: object.to_string(),
+                    message: format!("{} ({})", status.message, status.code),
+                }
+            }
+            kube::Error::HyperError(_) | kube::Error::Service(_) => ObserveError::Unreachable {
+                server: self.server.clone(),
+                context: self.context.clone(),
+                message: error.to_string(),
+            },
+            other => ObserveError::Request {
+                action: action.to_string(),
+                object: object.to_string(),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// The resource serving `api_version`/`kind` (cached).
+    pub async fn resolve(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<(ApiResource, ApiCapabilities), ObserveError> {
+        let cache_key = (key.api_version.clone(), key.kind.clone());
+        if let Some(found) = self.discovery.lock().await.get(&cache_key) {
+            return Ok(found.clone());
+        }
+        let found = kube::discovery::pinned_kind(&self.client, &key.gvk())
+            .await
+            .map_err(|e| match e {
+                kube::Error::Api(s) if s.is_not_found() => ObserveError::UnknownKind {
+                    api_version: key.api_version.clone(),
+                    kind: key.kind.clone(),
+                },
+                kube::Error::Discovery(_) => ObserveError::UnknownKind {
+                    api_version: key.api_version.clone(),
+                    kind: key.kind.clone(),
+                },
+                other => self.classify(
+                    other,
+                    "discover",
+                    &format!("{} {}", key.api_version, key.kind),
+                ),
+            })?;
+        self.discovery.lock().await.insert(cache_key, found.clone());
+        Ok(found)
+    }
+
+    async fn api_for(&self, key: &ObjectKey) -> Result<Api<DynamicObject>, ObserveError> {
+        let (resource, caps) = self.resolve(key).await?;
+        Ok(match (caps.scope, &key.namespace) {
+            (Scope::Namespaced, Some(ns)) => {
+                Api::namespaced_with(self.client.clone(), ns, &resource)
+            }
+            (Scope::Namespaced, None) => {
+                Api::default_namespaced_with(self.client.clone(), &resource)
+            }
+            (Scope::Cluster, _) => Api::all_with(self.client.clone(), &resource),
+        })
+    }
+
+    pub async fn is_namespaced(&self, key: &ObjectKey) -> Result<bool, ObserveError> {
+        Ok(matches!(
+            self.resolve(key).await?.1.scope,
+            Scope::Namespaced
+        ))
+    }
+
+    /// The live object, or None.
+    pub async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ObserveError> {
+        let api = self.api_for(key).await?;
+        let found = api
+            .get_opt(&key.name)
+            .await
+            .map_err(|e| self.classify(e, "read", &key.to_string()))?;
+        Ok(found.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+    }
+
+    /// Objects of one kind carrying `selector` labels, in `namespace` (or all namespaces).
+    pub async fn list_labelled(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> Result<Vec<Value>, ObserveError> {
+        let key = ObjectKey {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: String::new(),
+        };
+        let (resource, caps) = self.resolve(&key).await?;
+        let api: Api<DynamicObject> = match (caps.scope, namespace) {
+            (Scope::Namespaced, Some(ns)) => {
+                Api::namespaced_with(self.client.clone(), ns, &resource)
+            }
+            _ => Api::all_with(self.client.clone(), &resource),
+        };
+        let list = api
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map_err(|e| self.classify(e, "list", &format!("{api_version} {kind}")))?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|mut o| {
+                // Lists omit apiVersion/kind on items; put them back so items stand alone.
+                o.types = Some(kube::core::TypeMeta {
+                    api_version: api_version.to_string(),
+                    kind: kind.to_string(),
+                });
+                serde_json::to_value(o).unwrap_or(Value::Null)
+            })
+            .collect())
+    }
+
+    /// Server-side apply; `dry_run` for plan. Returns what the server stores (or would).
+    pub async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ObserveError> {
+        let key = ObjectKey::of(object);
+        let api = self.api_for(&key).await?;
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        params.dry_run = dry_run;
+        if !dry_run {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let result = api
+            .patch(&key.name, &params, &Patch::Apply(object))
+            .await
+            .map_err(|e| {
+                self.classify(
+                    e,
+                    if dry_run { "dry-run apply" } else { "apply" },
+                    &key.to_string(),
+                )
+            })?;
+        Ok(serde_json::to_value(result).unwrap_or(Value::Null))
+    }
+
+    /// Deletes `key`; with `uid`, only that exact object (a precondition). Foreground
+    /// propagation so dependents (ReplicaSets, Pods) go first. Already gone counts as done.
+    pub async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
+        let api = self.api_for(key).await?;
+        let params = DeleteParams {
+            preconditions: uid.map(|u| Preconditions {
+                uid: Some(u.to_string()),
+                resource_version: None,
+            }),
+            propagation_policy: Some(kube::api::PropagationPolicy::Background),
+            ..Default::default()
+        };
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match api.delete(&key.name, &params).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+            Err(e) => Err(self.classify(e, "delete", &key.to_string())),
+        }
+    }
+
+    /// Waits until `key` no longer exists (after a delete), up to `timeout`.
+    pub async fn wait_gone(
+        &self,
+        key: &ObjectKey,
+        timeout: std::time::Duration,
+    ) -> Result<(), ObserveError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.get(key).await?.is_none() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ObserveError::Request {
+                    action: "wait for deletion of".into(),
+                    object: key.to_string(),
+                    message: format!(
+                        "still present after {}s (a finalizer may hold it)",
+                        timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn object_key_splits_core_and_grouped_api_versions() {
+        let svc = ObjectKey::of(
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "n"}}),
+        );
+        assert_eq!(svc.gvk(), GroupVersionKind::gvk("", "v1", "Service"));
+        assert_eq!(svc.to_string(), "v1 Service n/a");
+        let dep = ObjectKey::of(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
+        );
+        assert_eq!(dep.gvk(), GroupVersionKind::gvk("apps", "v1", "Deployment"));
+    }
+}
