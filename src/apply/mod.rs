@@ -1,1 +1,1 @@
-//! apply (being built)
+pub mod readiness;
