@@ -134,12 +134,15 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
+/// (apiVersion, kind) → the resource serving it.
+type DiscoveryCache = HashMap<(String, String), (ApiResource, ApiCapabilities)>;
+
 #[derive(Clone)]
 pub struct ClusterClient {
     client: kube::Client,
     pub context: String,
     pub server: String,
-    discovery: Arc<Mutex<HashMap<(String, String), (ApiResource, ApiCapabilities)>>>,
+    discovery: Arc<Mutex<DiscoveryCache>>,
     /// Count of write requests (apply, delete): the no-op benchmark reads it.
     writes: Arc<std::sync::atomic::AtomicUsize>,
 }
