@@ -1,1 +1,450 @@
+//! Apply: carry out a plan in dependency order, wait until things work, record every step.
+
+pub mod progress;
 pub mod readiness;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::chart::install_order_rank;
+use crate::graph::Address;
+use crate::observe::{ClusterClient, ObjectKey};
+use crate::plan::compute::{Computed, digest_salt};
+use crate::plan::desired::DesiredObject;
+use crate::plan::redact::redact;
+use crate::plan::{Action, ObjectChange};
+use crate::state::{HistoryEntry, LocalBackend, ObjectRecord, Outcome, SecretRecord, State};
+use progress::Progress;
+
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    pub progress: Progress,
+    /// Set by Ctrl-C: start nothing new.
+    pub cancelled: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+pub struct ApplyReport {
+    pub outcome: Outcome,
+    /// (node address, rendered error) for each failure.
+    pub failures: Vec<(String, String)>,
+    /// Nodes not started because something they depend on failed (or Ctrl-C).
+    pub skipped: Vec<String>,
+    pub written: usize,
+    pub deleted: usize,
+    pub revision: u64,
+}
+
+/// A node the executor runs: a namespace, a secret set, or a release with its objects.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Unit(Address);
+
+fn unit_of(d: &DesiredObject) -> Address {
+    match &d.release {
+        Some(r) => Address::Release(r.clone()),
+        None => d.address.clone(),
+    }
+}
+
+/// sha256 of the applied manifest, salted like secret digests (a Secret's manifest holds values).
+pub fn manifest_digest(object: &Value, salt: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(serde_json::to_vec(object).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
+struct Shared<'a> {
+    cluster: &'a ClusterClient,
+    backend: &'a LocalBackend,
+    state: Mutex<&'a mut State>,
+    salt: String,
+}
+
+impl Shared<'_> {
+    async fn record(&self, d: &DesiredObject, applied: &Value) -> Result<(), String> {
+        let key = d.key();
+        let record = ObjectRecord {
+            release: d.release.clone().unwrap_or_default(),
+            api_version: key.api_version,
+            kind: key.kind,
+            namespace: key.namespace,
+            name: key.name,
+            uid: applied
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            digest: manifest_digest(&d.object, &self.salt),
+            manifest: redact(&d.object, &self.salt),
+            protect: d.protect,
+        };
+        let mut state = self.state.lock().await;
+        state.objects.insert(d.address.to_string(), record);
+        self.backend.save(&mut state).map_err(|e| format!("{e:?}"))
+    }
+
+    async fn forget(&self, address: &str) -> Result<(), String> {
+        let mut state = self.state.lock().await;
+        state.objects.remove(address);
+        self.backend.save(&mut state).map_err(|e| format!("{e:?}"))
+    }
+}
+
+fn render_report(e: impl Into<miette::Report>) -> String {
+    format!("{:?}", e.into())
+}
+
+/// Applies one object per its planned action. Returns whether a write was sent.
+async fn apply_object(
+    shared: &Shared<'_>,
+    d: &DesiredObject,
+    change: Option<&ObjectChange>,
+) -> Result<bool, String> {
+    let action = change.map(|c| c.action).unwrap_or(Action::Create);
+    let key = d.key();
+    match action {
+        Action::NoOp => {
+            // Adopted or already applied: make sure state knows it, without writing to the cluster.
+            let known = shared
+                .state
+                .lock()
+                .await
+                .objects
+                .contains_key(&d.address.to_string());
+            if !known {
+                let live = shared
+                    .cluster
+                    .get(&key)
+                    .await
+                    .map_err(render_report)?
+                    .unwrap_or(Value::Null);
+                shared.record(d, &live).await?;
+            }
+            Ok(false)
+        }
+        Action::Replace => {
+            let live = shared.cluster.get(&key).await.map_err(render_report)?;
+            if let Some(live) = live {
+                let uid = live
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                shared
+                    .cluster
+                    .delete(&key, uid.as_deref())
+                    .await
+                    .map_err(render_report)?;
+                shared
+                    .cluster
+                    .wait_gone(&key, d.timeout)
+                    .await
+                    .map_err(render_report)?;
+            }
+            let applied = shared
+                .cluster
+                .apply(&d.object, false)
+                .await
+                .map_err(render_report)?;
+            shared.record(d, &applied).await?;
+            Ok(true)
+        }
+        Action::Create | Action::Update => {
+            let applied = shared
+                .cluster
+                .apply(&d.object, false)
+                .await
+                .map_err(render_report)?;
+            shared.record(d, &applied).await?;
+            Ok(true)
+        }
+        Action::Delete | Action::Refused => Ok(false),
+    }
+}
+
+/// Applies a unit's objects in Helm's install order, then waits for them to be ready.
+async fn run_unit(
+    shared: &Shared<'_>,
+    objects: Vec<&DesiredObject>,
+    changes: &BTreeMap<String, &ObjectChange>,
+    progress: &progress::NodeProgress,
+) -> Result<usize, String> {
+    let mut objects = objects;
+    objects.sort_by_key(|d| {
+        install_order_rank(&crate::plan::normalize::kind_of(&d.object).to_string())
+    });
+    let mut written = 0;
+    for d in &objects {
+        let change = changes.get(&d.address.to_string()).copied();
+        if change.is_some_and(|c| c.action != Action::NoOp) {
+            progress.update(&format!(
+                "{} {}",
+                change.map(|c| c.action.symbol()).unwrap_or("+"),
+                d.key()
+            ));
+        }
+        if apply_object(shared, d, change).await? {
+            written += 1;
+        }
+    }
+    let waits: Vec<_> = objects
+        .iter()
+        .filter(|d| readiness::waits_for(crate::plan::normalize::kind_of(&d.object)))
+        .map(|d| {
+            let key = d.key();
+            let timeout = d.timeout;
+            let client = shared.cluster.client().clone();
+            async move { readiness::wait_ready(&client, &key, timeout).await }
+        })
+        .collect();
+    if !waits.is_empty() {
+        progress.update(&format!(
+            "waiting for {} workload(s) to be ready",
+            waits.len()
+        ));
+        let results = futures::future::join_all(waits).await;
+        let errors: Vec<String> = results
+            .into_iter()
+            .filter_map(Result::err)
+            .map(render_report)
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors.join("\n"));
+        }
+    }
+    Ok(written)
+}
+
+/// Walks the plan's graph: a node starts once everything it depends on has succeeded; a failure
+/// stops its dependents; independent branches finish. Prunes after everything is ready.
+pub async fn execute(
+    cluster: &ClusterClient,
+    computed: &Computed,
+    backend: &LocalBackend,
+    state: &mut State,
+    options: &ApplyOptions,
+) -> ApplyReport {
+    let salt = digest_salt(state);
+    let previous_revision = state.revision;
+    let changes: BTreeMap<String, &ObjectChange> = computed
+        .plan
+        .objects
+        .iter()
+        .map(|c| (c.address.clone(), c))
+        .collect();
+    let mut units: BTreeMap<Address, Vec<&DesiredObject>> = BTreeMap::new();
+    for d in &computed.desired {
+        units.entry(unit_of(d)).or_default().push(d);
+    }
+    // Dependencies between units, from the graph (images are done before apply starts).
+    let mut deps: BTreeMap<Address, BTreeSet<Address>> = BTreeMap::new();
+    for u in units.keys() {
+        let mut mine = BTreeSet::new();
+        let mut stack = vec![u.clone()];
+        let mut seen = BTreeSet::new();
+        while let Some(a) = stack.pop() {
+            for dep in computed.graph.dependencies(&a) {
+                if !seen.insert(dep.clone()) {
+                    continue;
+                }
+                if units.contains_key(&dep) && &dep != u {
+                    mine.insert(dep);
+                } else if !matches!(dep, Address::Image(_)) && !units.contains_key(&dep) {
+                    // Walk through nodes that are not units (e.g. a release's object nodes).
+                    stack.push(dep);
+                }
+            }
+        }
+        deps.insert(u.clone(), mine);
+    }
+
+    let shared = Shared {
+        cluster,
+        backend,
+        state: Mutex::new(state),
+        salt: salt.clone(),
+    };
+    for (name, values) in &computed.secrets {
+        let mut st = shared.state.lock().await;
+        st.secrets.insert(
+            name.clone(),
+            SecretRecord {
+                k8s_name: values.k8s_name.clone(),
+                namespace: values.namespace.clone(),
+                key_digests: values.digests(&salt),
+            },
+        );
+    }
+    let semaphore = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let mut done: BTreeSet<Address> = BTreeSet::new();
+    let mut failed: BTreeSet<Address> = BTreeSet::new();
+    let mut skipped: BTreeSet<Address> = BTreeSet::new();
+    let mut started: BTreeSet<Address> = BTreeSet::new();
+    let mut failures = Vec::new();
+    let mut written = 0usize;
+    let mut running = futures::stream::FuturesUnordered::new();
+    loop {
+        // Skip the dependents of failures.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (u, d) in &deps {
+                if !started.contains(u)
+                    && !skipped.contains(u)
+                    && d.iter().any(|x| failed.contains(x) || skipped.contains(x))
+                {
+                    skipped.insert(u.clone());
+                    changed = true;
+                }
+            }
+        }
+        if !options.cancelled.load(Ordering::SeqCst) {
+            let ready: Vec<Address> = deps
+                .iter()
+                .filter(|(u, d)| {
+                    !started.contains(*u)
+                        && !skipped.contains(*u)
+                        && d.iter().all(|x| done.contains(x))
+                })
+                .map(|(u, _)| u.clone())
+                .collect();
+            for u in ready {
+                started.insert(u.clone());
+                let objects = units.get(&u).cloned().unwrap_or_default();
+                let semaphore = semaphore.clone();
+                let shared = &shared;
+                let changes = &changes;
+                let progress = &options.progress;
+                running.push(async move {
+                    let _permit = semaphore.acquire_owned().await;
+                    let changing = objects
+                        .iter()
+                        .filter(|d| {
+                            changes
+                                .get(&d.address.to_string())
+                                .is_some_and(|c| c.action != Action::NoOp)
+                        })
+                        .count();
+                    let node = progress.start(&u.to_string(), &format!("{changing} change(s)"));
+                    let result = run_unit(shared, objects, changes, &node).await;
+                    match &result {
+                        Ok(n) => node.finish(true, &format!("ready ({n} written)")),
+                        Err(_) => node.finish(false, "failed"),
+                    }
+                    (u, result)
+                });
+            }
+        }
+        use futures::StreamExt;
+        match running.next().await {
+            Some((u, Ok(n))) => {
+                written += n;
+                done.insert(u);
+            }
+            Some((u, Err(e))) => {
+                failures.push((u.to_string(), e));
+                failed.insert(u);
+            }
+            None => break,
+        }
+    }
+    drop(running);
+    let cancelled = options.cancelled.load(Ordering::SeqCst);
+    for u in deps.keys() {
+        if !started.contains(u) {
+            skipped.insert(u.clone());
+        }
+    }
+
+    // Prune: only once everything new is in place.
+    let mut deleted = 0;
+    if failures.is_empty() && !cancelled {
+        for (address, record) in &computed.deletions {
+            let Some(change) = changes.get(address) else {
+                continue;
+            };
+            if change.action != Action::Delete {
+                continue;
+            }
+            let key = ObjectKey {
+                api_version: record.api_version.clone(),
+                kind: record.kind.clone(),
+                namespace: record.namespace.clone(),
+                name: record.name.clone(),
+            };
+            let node = options.progress.start(address, "destroying");
+            let result = async {
+                cluster
+                    .delete(&key, record.uid.as_deref())
+                    .await
+                    .map_err(render_report)?;
+                shared.forget(address).await
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    deleted += 1;
+                    node.finish(true, "destroyed");
+                }
+                Err(e) => {
+                    node.finish(false, "failed");
+                    failures.push((address.clone(), e));
+                }
+            }
+        }
+    }
+
+    let outcome = match (failures.is_empty() && !cancelled, written + deleted > 0) {
+        (true, _) => Outcome::Succeeded,
+        (false, true) => Outcome::Partial,
+        (false, false) => Outcome::Failed,
+    };
+    let state = shared.state.into_inner();
+    let s = computed.plan.summary();
+    let summary = format!(
+        "{} added, {} changed, {} replaced, {} destroyed",
+        s.add, s.change, s.replace, deleted
+    );
+    let revision = record_revision(backend, state, summary, outcome).unwrap_or(previous_revision);
+    ApplyReport {
+        outcome,
+        failures,
+        skipped: skipped.into_iter().map(|a| a.to_string()).collect(),
+        written,
+        deleted,
+        revision,
+    }
+}
+
+/// Bumps the revision, saves state and writes the history entry.
+pub fn record_revision(
+    backend: &LocalBackend,
+    state: &mut State,
+    summary: String,
+    outcome: Outcome,
+) -> Result<u64, crate::state::StateError> {
+    state.revision += 1;
+    backend.save(state)?;
+    let who = format!(
+        "{}@{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default()
+    );
+    backend.record_history(&HistoryEntry {
+        revision: state.revision,
+        time: chrono::Utc::now(),
+        who,
+        summary,
+        outcome,
+        objects: state.objects.clone(),
+        secrets: state.secrets.clone(),
+    })?;
+    Ok(state.revision)
+}

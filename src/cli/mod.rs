@@ -5,10 +5,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod apply;
+pub mod destroy;
+pub mod force_unlock;
 pub mod graph;
+pub mod history;
 pub mod plan;
 pub mod render;
+pub mod rollback;
 pub mod validate;
+pub mod workspace;
 
 /// Options every verb shares.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,10 +63,31 @@ pub enum Command {
     Render(render::Args),
     /// Show what apply would change.
     Plan(plan::Args),
+    /// Apply the changes (asks first), or exactly a saved plan file.
+    Apply(apply::Args),
+    /// Delete everything todoplan applied, in reverse order (data kept unless --allow-data-loss).
+    Destroy(destroy::Args),
+    /// List the applied revisions.
+    History(history::Args),
+    /// Restore the objects of an earlier revision as a new revision.
+    Rollback(rollback::Args),
+    /// Remove a state lock left behind by a todoplan that is gone.
+    ForceUnlock(force_unlock::Args),
+}
+
+/// Terraform users type `-out FILE` / `-out=FILE`; accept it as `--out`.
+fn terraform_style_args() -> Vec<std::ffi::OsString> {
+    std::env::args_os()
+        .map(|a| match a.to_str() {
+            Some("-out") => "--out".into(),
+            Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
+            _ => a,
+        })
+        .collect()
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(terraform_style_args());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -88,5 +115,10 @@ async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Graph(args) => graph::run(&global, args).await,
         Command::Render(args) => render::run(&global, args).await,
         Command::Plan(args) => plan::run(&global, args).await,
+        Command::Apply(args) => apply::run(&global, args).await,
+        Command::Destroy(args) => destroy::run(&global, args).await,
+        Command::History(args) => history::run(&global, args).await,
+        Command::Rollback(args) => rollback::run(&global, args).await,
+        Command::ForceUnlock(args) => force_unlock::run(&global, args).await,
     }
 }

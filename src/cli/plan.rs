@@ -1,10 +1,65 @@
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::GlobalArgs;
+use super::workspace::{PlanningArgs, Workspace, color, make_plan};
+use crate::plan::output::{Format, render};
+use crate::plan::planfile::PlanFile;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Output format: text (terminal), markdown (pull-request comment), json (machines).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan to FILE for `todoplan apply FILE` (also accepted as `-out FILE`).
+    #[arg(long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Plan against state/ only, without reading the cluster (for CI without credentials).
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub planning: PlanningArgs,
+}
 
-pub async fn run(_global: &GlobalArgs, _args: Args) -> miette::Result<ExitCode> {
-    Err(miette::miette!("`todoplan plan` is not built yet"))
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+    let ws = Workspace::load(global)?;
+    let _lock = ws.lock("todoplan plan", args.planning.lock_timeout)?;
+    let state = ws.state()?;
+    let cluster = if args.offline {
+        None
+    } else {
+        Some(ws.connect(global).await?)
+    };
+    let planned = make_plan(&ws, cluster.as_ref(), &state, &args.planning, None).await?;
+    let plan = &planned.computed.plan;
+    print!(
+        "{}",
+        render(
+            plan,
+            args.format,
+            color(global) && args.format == Format::Text
+        )
+    );
+    if let Some(path) = &args.out {
+        if args.offline {
+            return Err(miette::miette!(
+                help = "run the plan against the cluster to save it",
+                "an --offline plan cannot be saved for apply: it did not read the cluster"
+            ));
+        }
+        PlanFile::new(&planned).write(path)?;
+        eprintln!(
+            "Saved the plan to {}. Apply exactly it with: todoplan apply {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

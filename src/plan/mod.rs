@@ -1,9 +1,13 @@
 //! Plan: the difference between todo.toml and what exists, per address, with field-level diffs.
 
+pub mod compute;
+pub mod desired;
 pub mod diff;
+pub mod images;
 pub mod model;
 pub mod normalize;
 pub mod output;
+pub mod planfile;
 pub mod redact;
 
 pub use model::*;

@@ -1,0 +1,87 @@
+//! Progress: one live line per node on a terminal, plain timestamped lines otherwise (CI).
+
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use is_terminal::IsTerminal;
+
+#[derive(Clone)]
+pub struct Progress {
+    live: Option<MultiProgress>,
+}
+
+pub struct NodeProgress {
+    name: String,
+    started: Instant,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// Live lines when stderr is a terminal, plain lines otherwise.
+    pub fn detect() -> Self {
+        Progress {
+            live: std::io::stderr().is_terminal().then(MultiProgress::new),
+        }
+    }
+
+    pub fn plain() -> Self {
+        Progress { live: None }
+    }
+
+    pub fn line(&self, message: &str) {
+        match &self.live {
+            Some(m) => {
+                let _ = m.println(message);
+            }
+            None => eprintln!("[{}] {message}", chrono::Local::now().format("%H:%M:%S")),
+        }
+    }
+
+    pub fn start(&self, name: &str, message: &str) -> NodeProgress {
+        let bar = self.live.as_ref().map(|m| {
+            let bar = m.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(name.to_string());
+            bar.set_message(message.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        if bar.is_none() {
+            self.line(&format!("{name}: {message}"));
+        }
+        NodeProgress {
+            name: name.to_string(),
+            started: Instant::now(),
+            bar,
+        }
+    }
+}
+
+impl NodeProgress {
+    pub fn update(&self, message: &str) {
+        match &self.bar {
+            Some(b) => b.set_message(message.to_string()),
+            None => eprintln!(
+                "[{}] {}: {message}",
+                chrono::Local::now().format("%H:%M:%S"),
+                self.name
+            ),
+        }
+    }
+
+    pub fn finish(self, ok: bool, message: &str) {
+        let elapsed = self.started.elapsed().as_secs_f32();
+        let line = format!(
+            "{} {}: {message} [{elapsed:.1}s]",
+            if ok { "✓" } else { "✗" },
+            self.name
+        );
+        match self.bar {
+            Some(b) => b.finish_with_message(format!("{message} [{elapsed:.1}s]")),
+            None => eprintln!("[{}] {line}", chrono::Local::now().format("%H:%M:%S")),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+use std::process::ExitCode;
+
+use super::GlobalArgs;
+use super::workspace::Workspace;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+    let ws = Workspace::load(global)?;
+    let history = ws.backend.history()?;
+    if args.json {
+        let rows: Vec<_> = history
+            .iter()
+            .map(|h| serde_json::json!({"revision": h.revision, "time": h.time, "who": h.who, "summary": h.summary, "outcome": h.outcome, "objects": h.objects.len()}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if history.is_empty() {
+        println!("No revisions yet: nothing was applied with this state.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<9} {:<20} {:<24} {:<12} SUMMARY",
+        "REVISION", "TIME (UTC)", "WHO", "OUTCOME"
+    );
+    for h in &history {
+        println!(
+            "{:<9} {:<20} {:<24} {:<12} {}",
+            h.revision,
+            h.time.format("%Y-%m-%d %H:%M:%S"),
+            h.who,
+            h.outcome.to_string(),
+            h.summary
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,409 @@
+//! The desired objects: what todo.toml, its charts, images and secrets say should exist.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::chart;
+use crate::graph::Address;
+use crate::observe::{ClusterClient, LABEL_PROJECT, LABEL_RELEASE, ObjectKey};
+use crate::plan::normalize::{kind_of, name_of};
+use crate::secrets::SecretValues;
+use crate::spec::{ReleaseKind, Spec};
+
+/// One object to exist. Secret objects hold plaintext: keep them in memory only.
+#[derive(Clone)]
+pub struct DesiredObject {
+    pub address: Address,
+    pub object: Value,
+    /// Its release, or None for namespace and secret nodes.
+    pub release: Option<String>,
+    /// Never delete without --allow-data-loss.
+    pub protect: bool,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for DesiredObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DesiredObject({})", self.address)
+    }
+}
+
+impl DesiredObject {
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::of(&self.object)
+    }
+}
+
+/// Kinds that are cluster-scoped in every Kubernetes release; used when no cluster is at hand.
+const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "IngressClass",
+    "PriorityClass",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "CSIDriver",
+    "RuntimeClass",
+    "VolumeAttachment",
+];
+
+/// Namespaces todoplan never creates, labels or deletes.
+pub fn is_system_namespace(ns: &str) -> bool {
+    ns == "default" || ns.starts_with("kube-")
+}
+
+async fn namespaced(cluster: Option<&ClusterClient>, object: &Value) -> miette::Result<bool> {
+    match cluster {
+        Some(c) => Ok(c.is_namespaced(&ObjectKey::of(object)).await?),
+        None => Ok(!CLUSTER_SCOPED_KINDS.contains(&kind_of(object))),
+    }
+}
+
+pub fn inventory_labels(object: &mut Value, project: &str, release: &str) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = meta.entry("labels").or_insert_with(|| json!({}));
+        if let Some(l) = labels.as_object_mut() {
+            l.insert(LABEL_PROJECT.into(), Value::String(project.into()));
+            l.insert(LABEL_RELEASE.into(), Value::String(release.into()));
+        }
+    }
+}
+
+/// Namespace objects for every namespace a secret or release uses.
+pub fn namespace_objects(spec: &Spec) -> Vec<DesiredObject> {
+    spec.namespaces()
+        .into_iter()
+        .filter(|ns| !is_system_namespace(ns))
+        .map(|ns| {
+            let mut object =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            inventory_labels(&mut object, &spec.project.name, "");
+            DesiredObject {
+                address: Address::Namespace(ns),
+                object,
+                release: None,
+                // Deleting a namespace deletes every PVC in it.
+                protect: true,
+                timeout: Duration::from_secs(60),
+            }
+        })
+        .collect()
+}
+
+pub fn secret_objects(spec: &Spec, values: &BTreeMap<String, SecretValues>) -> Vec<DesiredObject> {
+    values
+        .values()
+        .map(|v| {
+            let mut object = v.manifest();
+            inventory_labels(&mut object, &spec.project.name, "");
+            let has_generated = spec.secrets.get(&v.set).is_some_and(|s| {
+                s.keys
+                    .values()
+                    .any(|k| matches!(k, crate::spec::SecretSource::Generate { .. }))
+            });
+            DesiredObject {
+                address: Address::Secret(v.set.clone()),
+                object,
+                release: None,
+                // A generated value (a database password) is the only copy: data.
+                protect: has_generated,
+                timeout: Duration::from_secs(60),
+            }
+        })
+        .collect()
+}
+
+/// Renders one release to its objects, namespaced and labelled.
+pub async fn release_objects(
+    spec: &Spec,
+    release_name: &str,
+    values: Value,
+    cluster: Option<&ClusterClient>,
+    capabilities: &chart::Capabilities,
+    is_upgrade: bool,
+    revision: u64,
+) -> miette::Result<Vec<DesiredObject>> {
+    let Some(release) = spec.releases.get(release_name) else {
+        return Err(miette::miette!(
+            "release.{release_name} is not in todo.toml"
+        ));
+    };
+    let manifests = match release.kind {
+        ReleaseKind::Chart => {
+            let request = chart::RenderRequest {
+                chart_dir: &release.chart,
+                release_name: &release.name,
+                namespace: &release.namespace,
+                values_files: &release.values_files,
+                inline_values: values,
+                revision,
+                is_upgrade,
+                capabilities: capabilities.clone(),
+                lookup: None,
+            };
+            chart::render(&request)?.manifests
+        }
+        ReleaseKind::Manifests => chart::render_manifest_dir(&release.chart)?,
+    };
+    let mut out = Vec::new();
+    for m in manifests {
+        let mut object = m.object;
+        if !object.is_object() || kind_of(&object).is_empty() {
+            continue;
+        }
+        if namespaced(cluster, &object).await? {
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+                && !meta.contains_key("namespace")
+            {
+                meta.insert("namespace".into(), Value::String(release.namespace.clone()));
+            }
+        } else if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("namespace");
+        }
+        inventory_labels(&mut object, &spec.project.name, &release.name);
+        let key = ObjectKey::of(&object);
+        let protect = release.protect || key.kind == "PersistentVolumeClaim";
+        out.push(DesiredObject {
+            address: Address::Object {
+                release: release.name.clone(),
+                api_version: key.api_version,
+                kind: key.kind,
+                namespace: key.namespace,
+                name: key.name,
+            },
+            object,
+            release: Some(release.name.clone()),
+            protect,
+            timeout: release.timeout,
+        });
+    }
+    Ok(out)
+}
+
+/// Annotation key for the checksum of a config object, within the 63-character name limit.
+fn checksum_annotation(kind: &str, name: &str) -> String {
+    let base = format!("{}-{name}", kind.to_lowercase());
+    let base = if base.len() <= 63 {
+        base
+    } else {
+        let h = hex::encode(&Sha256::digest(base.as_bytes())[..4]);
+        format!("{}-{h}", &base[..54])
+    };
+    format!("checksum.todoplan.dev/{base}")
+}
+
+/// Names of Secrets and ConfigMaps a pod spec uses (env, envFrom, volumes, projected).
+fn referenced_config(pod_spec: &Value) -> BTreeSet<(&'static str, String)> {
+    let mut out = BTreeSet::new();
+    let containers = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|c| pod_spec.get(*c).and_then(Value::as_array))
+        .flatten();
+    for c in containers {
+        for ef in c
+            .get("envFrom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = ef.pointer("/secretRef/name").and_then(Value::as_str) {
+                out.insert(("Secret", n.to_string()));
+            }
+            if let Some(n) = ef.pointer("/configMapRef/name").and_then(Value::as_str) {
+                out.insert(("ConfigMap", n.to_string()));
+            }
+        }
+        for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(n) = e
+                .pointer("/valueFrom/secretKeyRef/name")
+                .and_then(Value::as_str)
+            {
+                out.insert(("Secret", n.to_string()));
+            }
+            if let Some(n) = e
+                .pointer("/valueFrom/configMapKeyRef/name")
+                .and_then(Value::as_str)
+            {
+                out.insert(("ConfigMap", n.to_string()));
+            }
+        }
+    }
+    for v in pod_spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(n) = v.pointer("/secret/secretName").and_then(Value::as_str) {
+            out.insert(("Secret", n.to_string()));
+        }
+        if let Some(n) = v.pointer("/configMap/name").and_then(Value::as_str) {
+            out.insert(("ConfigMap", n.to_string()));
+        }
+        for s in v
+            .pointer("/projected/sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = s.pointer("/secret/name").and_then(Value::as_str) {
+                out.insert(("Secret", n.to_string()));
+            }
+            if let Some(n) = s.pointer("/configMap/name").and_then(Value::as_str) {
+                out.insert(("ConfigMap", n.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Adds to every workload's pod template a checksum annotation per Secret/ConfigMap it uses that
+/// todoplan manages, so a config change rolls the pods. Returns (workload address, config) pairs.
+pub fn add_config_checksums(
+    desired: &mut [DesiredObject],
+    secrets: &BTreeMap<String, SecretValues>,
+    salt: &str,
+) -> Vec<(Address, String)> {
+    let mut sums: BTreeMap<(String, &'static str, String), String> = BTreeMap::new();
+    for v in secrets.values() {
+        sums.insert(
+            (v.namespace.clone(), "Secret", v.k8s_name.clone()),
+            v.checksum(salt),
+        );
+    }
+    for d in desired.iter() {
+        if kind_of(&d.object) == "ConfigMap" {
+            let ns = d
+                .object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let mut h = Sha256::new();
+            h.update(serde_json::to_vec(&d.object.get("data")).unwrap_or_default());
+            h.update(serde_json::to_vec(&d.object.get("binaryData")).unwrap_or_default());
+            sums.insert(
+                (ns, "ConfigMap", name_of(&d.object).to_string()),
+                hex::encode(&h.finalize()[..8]),
+            );
+        }
+    }
+    let mut touched = Vec::new();
+    for d in desired.iter_mut() {
+        let kind = kind_of(&d.object).to_string();
+        let template = match kind.as_str() {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => "/spec/template",
+            "CronJob" => "/spec/jobTemplate/spec/template",
+            _ => continue,
+        };
+        let ns = d
+            .object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let Some(pod_spec) = d.object.pointer(&format!("{template}/spec")) else {
+            continue;
+        };
+        let refs = referenced_config(pod_spec);
+        let mut add = Vec::new();
+        for (k, n) in refs {
+            if let Some(sum) = sums.get(&(ns.clone(), k, n.clone())) {
+                add.push((checksum_annotation(k, &n), sum.clone(), format!("{k}/{n}")));
+            }
+        }
+        if add.is_empty() {
+            continue;
+        }
+        let Some(tmpl) = d
+            .object
+            .pointer_mut(template)
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let meta = tmpl.entry("metadata").or_insert_with(|| json!({}));
+        let Some(meta) = meta.as_object_mut() else {
+            continue;
+        };
+        let ann = meta.entry("annotations").or_insert_with(|| json!({}));
+        let Some(ann) = ann.as_object_mut() else {
+            continue;
+        };
+        for (key, sum, what) in add {
+            ann.insert(key, Value::String(sum));
+            touched.push((d.address.clone(), what));
+        }
+    }
+    touched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(env_from_secret: &str) -> DesiredObject {
+        DesiredObject {
+            address: Address::Release("backend".into()),
+            object: json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "todo"},
+                "spec": {"template": {"spec": {"containers": [{"name": "c", "envFrom": [{"secretRef": {"name": env_from_secret}}, {"configMapRef": {"name": "cfg"}}]}]}}}}),
+            release: Some("backend".into()),
+            protect: false,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn config_map(value: &str) -> DesiredObject {
+        DesiredObject {
+            address: Address::Release("backend".into()),
+            object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "todo"}, "data": {"CORS": value}}),
+            release: Some("backend".into()),
+            protect: false,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn annotations(d: &DesiredObject) -> serde_json::Map<String, Value> {
+        d.object
+            .pointer("/spec/template/metadata/annotations")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_config_map_change_changes_the_pod_template_checksum() {
+        let mut a = vec![config_map("http://a"), workload("other")];
+        let mut b = vec![config_map("http://b"), workload("other")];
+        add_config_checksums(&mut a, &BTreeMap::new(), "salt");
+        let touched = add_config_checksums(&mut b, &BTreeMap::new(), "salt");
+        let key = "checksum.todoplan.dev/configmap-cfg";
+        assert!(
+            annotations(&a[1]).contains_key(key),
+            "{:?}",
+            annotations(&a[1])
+        );
+        assert_ne!(annotations(&a[1])[key], annotations(&b[1])[key]);
+        assert_eq!(
+            touched.len(),
+            1,
+            "the unmanaged Secret `other` gets no checksum"
+        );
+    }
+
+    #[test]
+    fn long_names_stay_within_the_annotation_limit() {
+        let key = checksum_annotation("ConfigMap", &"x".repeat(200));
+        let name = key.split('/').nth(1).unwrap();
+        assert!(name.len() <= 63, "{name}");
+    }
+}
