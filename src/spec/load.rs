@@ -1,0 +1,1727 @@
+//! Reading todo.toml: parse, overlay the env, resolve static references, check every section.
+//!
+//! Reading never stops at the first problem: each section is checked as far as it can be and
+//! all problems are returned together.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use super::error::{Problem, Span, SpecError, SpecSource, did_you_mean, suggestion_help};
+use super::reference::{Piece, Reference, parse_template, span_within};
+use super::tree::{self, Key, Node, Table, Value};
+use super::{
+    Cluster, DEFAULT_GENERATED_LENGTH, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Delivery,
+    IMAGE_ATTRIBUTES, IgnoreChange, Image, Project, RELEASE_ATTRIBUTES, Release, ReleaseKind,
+    SECRET_ATTRIBUTES, SecretSet, SecretSource, Spec, StateConfig, VARIABLE_ENV_PREFIX,
+    is_dns_label, is_dns_subdomain,
+};
+use crate::graph::Address;
+
+const SECTIONS: [&str; 8] = [
+    "project",
+    "cluster",
+    "state",
+    "variables",
+    "images",
+    "secrets",
+    "releases",
+    "env",
+];
+const REFERENCE_ROOTS: [&str; 6] = ["images", "secrets", "releases", "project", "cluster", "var"];
+const MAX_GENERATED_LENGTH: usize = 4096;
+
+/// Reads and checks the spec at `path`, overlaying `[env.NAME]` when `env` is given.
+/// `${var.NAME}` takes the environment variable `TODOPLAN_VAR_NAME` over the default.
+pub fn load(path: &Path, env: Option<&str>) -> Result<Spec, SpecError> {
+    let name = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let source = SpecSource::new(name.clone(), String::new());
+            let help = if e.kind() == std::io::ErrorKind::NotFound {
+                "run todoplan in the directory that holds todo.toml, or pass `--file PATH`"
+                    .to_string()
+            } else {
+                "check the file's permissions".to_string()
+            };
+            return Err(SpecError::single(
+                &source,
+                Problem::new("read", format!("cannot read {name}: {e}")).help(help),
+            ));
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let source = SpecSource::new(name.clone(), lossy);
+            let lossy_at =
+                String::from_utf8_lossy(e.as_bytes().get(..at).unwrap_or_default()).len();
+            return Err(SpecError::single(
+                &source,
+                Problem::new("utf8", format!("{name} is not valid UTF-8"))
+                    .label(Span::new(lossy_at, lossy_at + 1), "invalid byte here")
+                    .help("TOML files must be UTF-8 text"),
+            ));
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let base_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let base_dir = normalize(&base_dir);
+    load_str(&text, &name, &base_dir, env)
+}
+
+/// [`load`] for text already in memory; relative paths resolve against `base_dir`.
+pub fn load_str(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+    env: Option<&str>,
+) -> Result<Spec, SpecError> {
+    load_str_with(text, file_name, base_dir, env, &|name| {
+        std::env::var(format!("{VARIABLE_ENV_PREFIX}{name}")).ok()
+    })
+}
+
+/// [`load_str`] with variable overrides looked up by `variable` (given the bare variable name).
+pub fn load_str_with(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+    env: Option<&str>,
+    variable: &dyn Fn(&str) -> Option<String>,
+) -> Result<Spec, SpecError> {
+    let source = SpecSource::new(file_name, text);
+    let root = tree::parse(text).map_err(|problems| SpecError::new(&source, problems))?;
+    let mut reader = Reader {
+        source: &source,
+        base_dir,
+        problems: Vec::new(),
+        chart_kinds: HashMap::new(),
+    };
+    let spec = reader.read(root, env, variable);
+    match spec {
+        Some(spec) if reader.problems.is_empty() => Ok(spec),
+        _ => {
+            let mut problems = reader.problems;
+            problems.sort_by_key(|p| p.span().map(|s| s.start).unwrap_or(0));
+            Err(SpecError::new(&source, problems))
+        }
+    }
+}
+
+/// `a/./b/../c` → `a/c`, without touching the filesystem (paths may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A node reference written in release values, before its target is checked.
+struct RawNodeRef {
+    release: String,
+    path: Vec<String>,
+    span: Span,
+}
+
+/// Values known before any section is read, for `${var.*}`, `${project.name}`, `${cluster.namespace}`.
+struct Statics {
+    vars: IndexMap<String, String>,
+    project_name: Option<String>,
+    cluster_namespace: Option<String>,
+}
+
+struct Reader<'a> {
+    source: &'a SpecSource,
+    base_dir: &'a Path,
+    problems: Vec<Problem>,
+    chart_kinds: HashMap<PathBuf, Result<ReleaseKind, String>>,
+}
+
+impl Reader<'_> {
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn read(
+        &mut self,
+        mut root: Table,
+        env: Option<&str>,
+        variable: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Spec> {
+        self.check_keys(&root, &SECTIONS, "the top level", "sections of todo.toml");
+        let envs = self.apply_env(&mut root, env);
+
+        let vars = self.read_variables(&root, variable);
+        let project_name = root
+            .get("project")
+            .and_then(|p| match &p.value {
+                Value::Table(t) => t.get("name"),
+                _ => None,
+            })
+            .and_then(|n| match &n.value {
+                Value::String(s) if !s.contains('$') => Some(s.clone()),
+                _ => None,
+            });
+        let mut statics = Statics {
+            vars,
+            project_name,
+            cluster_namespace: None,
+        };
+        // cluster.namespace may use ${var.*}; resolve it first so others can use it.
+        // It is taken out while the rest is substituted so it is not substituted twice.
+        let mut cluster_namespace = None;
+        if let Some(Value::Table(cluster)) = root.get_mut("cluster").map(|n| &mut n.value)
+            && let Some((key, mut ns)) = cluster.remove("namespace")
+        {
+            let mut ignored = Vec::new();
+            let mut path = vec!["cluster".to_string(), "namespace".to_string()];
+            self.substitute_node(&mut ns, &mut path, &statics, &mut ignored);
+            if let Value::String(s) = &ns.value {
+                statics.cluster_namespace = Some(s.clone());
+            }
+            cluster_namespace = Some((key, ns));
+        }
+        let mut node_refs = Vec::new();
+        let mut path = Vec::new();
+        for (key, node) in root.entries.iter_mut() {
+            if matches!(key.name.as_str(), "variables" | "env") {
+                continue;
+            }
+            path.push(key.name.clone());
+            self.substitute_node(node, &mut path, &statics, &mut node_refs);
+            path.pop();
+        }
+        if let (Some(Value::Table(cluster)), Some(entry)) = (
+            root.get_mut("cluster").map(|n| &mut n.value),
+            cluster_namespace,
+        ) {
+            cluster.entries.push(entry);
+        }
+
+        let project = self.read_project(&root);
+        let project_name = project.as_ref().map(|p| p.name.clone());
+        let cluster = self.read_cluster(&root);
+        let state = self.read_state(&root, &cluster, project_name.as_deref());
+        let images = self.read_images(&root);
+        let secrets = self.read_secrets(&root, &cluster, project_name.as_deref());
+        let mut releases = self.read_releases(&root, &cluster);
+        self.check_node_refs(node_refs, &images, &secrets, &mut releases);
+        self.check_depends_on(&root, &images, &secrets, &mut releases);
+
+        Some(Spec {
+            project: project?,
+            cluster,
+            state,
+            variables: statics.vars,
+            images,
+            secrets,
+            releases,
+            base_dir: self.base_dir.to_path_buf(),
+            source: self.source.clone(),
+            env: env.map(str::to_string),
+            envs,
+        })
+    }
+
+    // ---- generic readers -------------------------------------------------------------------
+
+    fn check_keys(&mut self, table: &Table, allowed: &[&str], section: &str, what: &str) {
+        for (key, _) in &table.entries {
+            if !allowed.contains(&key.name.as_str()) {
+                let help = suggestion_help(&key.name, allowed, &format!("the {what} are"));
+                self.push(
+                    Problem::new(
+                        "unknown-key",
+                        format!("unknown key `{}` in {section}", key.name),
+                    )
+                    .label(key.span, "unknown key")
+                    .maybe_help(help),
+                );
+            }
+        }
+    }
+
+    fn wrong_type(&mut self, key: &Key, node: &Node, section: &str, expected: &str) {
+        self.push(
+            Problem::new(
+                "type",
+                format!(
+                    "`{}` in {section} must be {expected}, found {}",
+                    key.name,
+                    node.value.type_name()
+                ),
+            )
+            .label(node.span, format!("expected {expected}")),
+        );
+    }
+
+    fn table_of<'t>(&mut self, key: &Key, node: &'t Node, section: &str) -> Option<&'t Table> {
+        match &node.value {
+            Value::Table(t) => Some(t),
+            _ => {
+                self.wrong_type(key, node, section, "a table");
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, table: &Table, name: &str, section: &str) -> Option<(String, Span)> {
+        let (key, node) = table.get_entry(name)?;
+        match &node.value {
+            Value::String(s) => Some((s.clone(), node.span)),
+            _ => {
+                self.wrong_type(key, node, section, "a string");
+                None
+            }
+        }
+    }
+
+    fn required_string(
+        &mut self,
+        table: &Table,
+        name: &str,
+        section: &str,
+        at: Span,
+        help: &str,
+    ) -> Option<(String, Span)> {
+        if table.get(name).is_none() {
+            self.push(
+                Problem::new("missing-key", format!("{section} needs `{name}`"))
+                    .label(at, format!("`{name}` is missing here"))
+                    .help(help.to_string()),
+            );
+            return None;
+        }
+        self.string(table, name, section)
+    }
+
+    fn bool(&mut self, table: &Table, name: &str, section: &str) -> Option<bool> {
+        let (key, node) = table.get_entry(name)?;
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.wrong_type(key, node, section, "a boolean (true or false)");
+                None
+            }
+        }
+    }
+
+    fn string_array(&mut self, table: &Table, name: &str, section: &str) -> Vec<(String, Span)> {
+        let Some((key, node)) = table.get_entry(name) else {
+            return Vec::new();
+        };
+        let Value::Array(items) = &node.value else {
+            self.wrong_type(key, node, section, "an array of strings");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items {
+            match &item.value {
+                Value::String(s) => out.push((s.clone(), item.span)),
+                other => self.push(
+                    Problem::new(
+                        "type",
+                        format!(
+                            "`{name}` in {section} must hold strings, found {}",
+                            other.type_name()
+                        ),
+                    )
+                    .label(item.span, "expected a string"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn entries_of<'t>(&mut self, root: &'t Table, section: &str) -> Vec<(&'t Key, &'t Table)> {
+        let Some((key, node)) = root.get_entry(section) else {
+            return Vec::new();
+        };
+        let Some(table) = self.table_of(key, node, "the top level") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in &table.entries {
+            let label = format!("[{section}]");
+            if let Some(t) = self.table_of(k, v, &label) {
+                out.push((k, t));
+            }
+        }
+        out
+    }
+
+    fn resolve_path(&self, relative: &str) -> PathBuf {
+        normalize(&self.base_dir.join(relative))
+    }
+
+    // ---- env overlays ----------------------------------------------------------------------
+
+    fn apply_env(&mut self, root: &mut Table, env: Option<&str>) -> Vec<String> {
+        let mut envs = Vec::new();
+        let mut overlays: Vec<(Key, Table)> = Vec::new();
+        if let Some((env_key, env_node)) = root.remove("env") {
+            if let Some(table) = self.table_of(&env_key, &env_node, "the top level") {
+                for (name, node) in &table.entries {
+                    let section = format!("[env.{}]", name.name);
+                    if let Some(overlay) = self.table_of(name, node, "[env]") {
+                        let allowed: Vec<&str> =
+                            SECTIONS.iter().copied().filter(|s| *s != "env").collect();
+                        self.check_keys(overlay, &allowed, &section, "sections an overlay can set");
+                        envs.push(name.name.clone());
+                        overlays.push((name.clone(), overlay.clone()));
+                    }
+                }
+            }
+        }
+        if let Some(wanted) = env {
+            match overlays.iter().position(|(k, _)| k.name == wanted) {
+                Some(i) => {
+                    let (_, mut overlay) = overlays.swap_remove(i);
+                    overlay.entries.retain(|(k, _)| k.name != "env");
+                    root.merge(overlay);
+                }
+                None => {
+                    let names: Vec<&str> = envs.iter().map(String::as_str).collect();
+                    let mut problem = Problem::new(
+                        "unknown-env",
+                        format!("there is no environment `{wanted}` (from --env) in this file"),
+                    );
+                    for (key, _) in &overlays {
+                        problem = problem.label(key.span, "an environment defined here");
+                    }
+                    let help = if names.is_empty() {
+                        "this file defines no [env.NAME] overlays: drop --env, or add e.g. [env.prod]"
+                            .to_string()
+                    } else {
+                        let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                        match did_you_mean(wanted, names.iter().copied()) {
+                            Some(best) => format!(
+                                "did you mean `{best}`? defined environments: {}",
+                                list.join(", ")
+                            ),
+                            None => format!("defined environments: {}", list.join(", ")),
+                        }
+                    };
+                    self.push(problem.help(help));
+                }
+            }
+        }
+        envs
+    }
+
+    // ---- variables -------------------------------------------------------------------------
+
+    fn read_variables(
+        &mut self,
+        root: &Table,
+        variable: &dyn Fn(&str) -> Option<String>,
+    ) -> IndexMap<String, String> {
+        let mut vars = IndexMap::new();
+        for (key, table) in self.entries_of(root, "variables") {
+            let section = format!("[variables.{}]", key.name);
+            self.check_keys(
+                table,
+                &["default", "description"],
+                &section,
+                "keys of a variable",
+            );
+            let valid_name = key
+                .name
+                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && key
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name {
+                self.push(
+                    Problem::new("variable-name", format!("`{}` is not a valid variable name", key.name))
+                        .label(key.span, "invalid name")
+                        .help("variable names are letters, digits and `_`, starting with a letter or `_`, so they can be set as environment variables"),
+                );
+                continue;
+            }
+            let _ = self.string(table, "description", &section);
+            let default = match table.get_entry("default") {
+                None => None,
+                Some((k, node)) => match &node.value {
+                    Value::String(s) => {
+                        if super::reference::has_reference(s) {
+                            self.push(
+                                Problem::new(
+                                    "variable-reference",
+                                    format!("the default of variable `{}` uses a reference", key.name),
+                                )
+                                .label(node.span, "references are not resolved here")
+                                .help("variable defaults are plain values; write `$${` for a literal `${`"),
+                            );
+                        }
+                        Some(s.replace("$${", "${"))
+                    }
+                    Value::Integer(i) => Some(i.to_string()),
+                    Value::Float(f) => Some(f.to_string()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    _ => {
+                        self.wrong_type(k, node, &section, "a string, number or boolean");
+                        None
+                    }
+                },
+            };
+            let value = variable(&key.name).or(default);
+            match value {
+                Some(v) => {
+                    vars.insert(key.name.clone(), v);
+                }
+                None => self.push(
+                    Problem::new(
+                        "variable-unset",
+                        format!("variable `{}` has no value", key.name),
+                    )
+                    .label(key.span, "no default and not set in the environment")
+                    .help(format!(
+                        "export {VARIABLE_ENV_PREFIX}{}=VALUE, or give it a `default`",
+                        key.name
+                    )),
+                ),
+            }
+        }
+        vars
+    }
+
+    // ---- static references -----------------------------------------------------------------
+
+    /// Resolves `${var.*}`, `${project.name}`, `${cluster.namespace}` in every string under
+    /// `node`, and records node references written in release values for later checks.
+    fn substitute_node(
+        &mut self,
+        node: &mut Node,
+        path: &mut Vec<String>,
+        statics: &Statics,
+        node_refs: &mut Vec<RawNodeRef>,
+    ) {
+        match &mut node.value {
+            Value::String(s) => {
+                if s.contains('$') {
+                    let in_values = path.len() >= 3
+                        && path.first().is_some_and(|p| p == "releases")
+                        && path.get(2).is_some_and(|p| p == "values");
+                    if let Some(new) =
+                        self.substitute_string(s, node.span, path, in_values, statics, node_refs)
+                    {
+                        *s = new;
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for item in items.iter_mut() {
+                    self.substitute_node(item, path, statics, node_refs);
+                }
+            }
+            Value::Table(table) => {
+                for (key, child) in table.entries.iter_mut() {
+                    path.push(key.name.clone());
+                    self.substitute_node(child, path, statics, node_refs);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn substitute_string(
+        &mut self,
+        s: &str,
+        span: Span,
+        path: &[String],
+        in_values: bool,
+        statics: &Statics,
+        node_refs: &mut Vec<RawNodeRef>,
+    ) -> Option<String> {
+        let text = self.source.text.clone();
+        let pieces = match parse_template(s) {
+            Ok(p) => p,
+            Err(e) => {
+                self.push(
+                    Problem::new("reference-syntax", e.message.clone())
+                        .label(span_within(&text, span, s, &e.range), "malformed reference")
+                        .help("references look like `${images.backend.ref}`; write `$${` for a literal `${`"),
+                );
+                return None;
+            }
+        };
+        // Inside values the string is interpolated again at apply time, so literal text keeps
+        // its `$${` escapes there and only there.
+        let escape = |t: &str| {
+            if in_values {
+                t.replace("${", "$${")
+            } else {
+                t.to_string()
+            }
+        };
+        let mut out = String::with_capacity(s.len());
+        for piece in pieces {
+            let (ref_path, range) = match piece {
+                Piece::Literal(t) => {
+                    out.push_str(&escape(&t));
+                    continue;
+                }
+                Piece::Reference { path, range } => (path, range),
+            };
+            let at = span_within(&text, span, s, &range);
+            let written = s.get(range.clone()).unwrap_or_default().to_string();
+            let root = ref_path.first().map(String::as_str).unwrap_or_default();
+            match root {
+                "var" => match ref_path.as_slice() {
+                    [_, name] => match statics.vars.get(name) {
+                        Some(v) => out.push_str(&escape(v)),
+                        None => {
+                            let names: Vec<&str> =
+                                statics.vars.keys().map(String::as_str).collect();
+                            let help = suggestion_help(name, &names, "defined variables are")
+                                .unwrap_or_else(|| {
+                                    format!("declare it: [variables.{name}] with a `default`")
+                                });
+                            self.push(
+                                Problem::new(
+                                    "unknown-variable",
+                                    format!("`{written}` names no variable"),
+                                )
+                                .label(at, "unknown variable")
+                                .help(help),
+                            );
+                        }
+                    },
+                    _ => self.push(
+                        Problem::new(
+                            "reference-shape",
+                            format!("`{written}` is not a variable reference"),
+                        )
+                        .label(at, "expected `${var.NAME}`"),
+                    ),
+                },
+                "project" | "cluster" => {
+                    let (attribute, value) = if root == "project" {
+                        ("name", statics.project_name.clone())
+                    } else {
+                        (
+                            "namespace",
+                            statics
+                                .cluster_namespace
+                                .clone()
+                                .or(Some(super::DEFAULT_NAMESPACE.to_string())),
+                        )
+                    };
+                    let in_itself = path.first().is_some_and(|p| p == root)
+                        && path.get(1).is_some_and(|p| p == attribute);
+                    match ref_path.as_slice() {
+                        [_, a] if a == attribute && !in_itself => match value {
+                            Some(v) => out.push_str(&escape(&v)),
+                            None => out.push_str(&written),
+                        },
+                        [_, a] if a == attribute => self.push(
+                            Problem::new("reference-self", format!("`{written}` refers to itself"))
+                                .label(at, "write the value here"),
+                        ),
+                        [_, a] => self.push(
+                            Problem::new("unknown-attribute", format!("`{root}` has no attribute `{a}`"))
+                                .label(at, "unknown attribute")
+                                .help(format!("the attribute of `{root}` is `{attribute}`: `${{{root}.{attribute}}}`")),
+                        ),
+                        _ => self.push(
+                            Problem::new("reference-shape", format!("`{written}` is not a reference to {root}"))
+                                .label(at, format!("expected `${{{root}.{attribute}}}`")),
+                        ),
+                    }
+                }
+                "images" | "secrets" | "releases" => {
+                    if in_values {
+                        node_refs.push(RawNodeRef {
+                            release: path.get(1).cloned().unwrap_or_default(),
+                            path: ref_path,
+                            span: at,
+                        });
+                        out.push_str(&written);
+                    } else {
+                        self.push(
+                            Problem::new(
+                                "reference-place",
+                                format!("`{written}` can only be used inside [releases.NAME.values]"),
+                            )
+                            .label(at, "not allowed here")
+                            .help("images, secrets and releases are known only while applying; outside release values use `${var.NAME}`, `${project.name}` or `${cluster.namespace}`"),
+                        );
+                    }
+                }
+                other => {
+                    let help = suggestion_help(other, &REFERENCE_ROOTS, "references start with");
+                    self.push(
+                        Problem::new(
+                            "unknown-reference",
+                            format!("`{written}` refers to unknown `{other}`"),
+                        )
+                        .label(at, "unknown reference target")
+                        .maybe_help(help),
+                    );
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn check_node_refs(
+        &mut self,
+        refs: Vec<RawNodeRef>,
+        images: &IndexMap<String, Image>,
+        secrets: &IndexMap<String, SecretSet>,
+        releases: &mut IndexMap<String, Release>,
+    ) {
+        for raw in refs {
+            let written = format!("${{{}}}", raw.path.join("."));
+            let root = raw.path.first().map(String::as_str).unwrap_or_default();
+            let (names, attributes, singular): (Vec<&str>, &[&str], &str) = match root {
+                "images" => (
+                    images.keys().map(String::as_str).collect(),
+                    &IMAGE_ATTRIBUTES,
+                    "image",
+                ),
+                "secrets" => (
+                    secrets.keys().map(String::as_str).collect(),
+                    &SECRET_ATTRIBUTES,
+                    "secret",
+                ),
+                _ => (
+                    releases.keys().map(String::as_str).collect(),
+                    &RELEASE_ATTRIBUTES,
+                    "release",
+                ),
+            };
+            let Some(name) = raw.path.get(1) else {
+                self.push(
+                    Problem::new(
+                        "reference-shape",
+                        format!("`{written}` names no {singular}"),
+                    )
+                    .label(raw.span, format!("expected `${{{root}.NAME.ATTRIBUTE}}`")),
+                );
+                continue;
+            };
+            if !names.contains(&name.as_str()) {
+                let help = suggestion_help(name, &names, &format!("defined {root} are"))
+                    .unwrap_or_else(|| format!("there are no [{root}.NAME] tables in this file"));
+                self.push(
+                    Problem::new(
+                        "unknown-target",
+                        format!("`{written}` refers to {singular} `{name}`, which is not defined"),
+                    )
+                    .label(raw.span, format!("no [{root}.{name}]"))
+                    .help(help),
+                );
+                continue;
+            }
+            let valid: Vec<String> = attributes.iter().map(|a| format!("`{a}`")).collect();
+            let attribute = match raw.path.as_slice() {
+                [_, _, attribute] => attribute.clone(),
+                [_, _] => {
+                    self.push(
+                        Problem::new(
+                            "missing-attribute",
+                            format!("`{written}` names no attribute"),
+                        )
+                        .label(raw.span, "which attribute?")
+                        .help(format!(
+                            "a {singular} has {}: e.g. `${{{root}.{name}.{}}}`",
+                            valid.join(", "),
+                            attributes.first().copied().unwrap_or("name")
+                        )),
+                    );
+                    continue;
+                }
+                _ => {
+                    self.push(
+                        Problem::new(
+                            "unknown-attribute",
+                            format!("`{written}` goes deeper than a {singular}'s attributes"),
+                        )
+                        .label(raw.span, "too many parts")
+                        .help(secret_key_help(root, name, &valid)),
+                    );
+                    continue;
+                }
+            };
+            if !attributes.contains(&attribute.as_str()) {
+                let help = match did_you_mean(&attribute, attributes.iter().copied()) {
+                    Some(best) => format!(
+                        "did you mean `{best}`? a {singular} has {}",
+                        valid.join(", ")
+                    ),
+                    None => secret_key_help(root, name, &valid),
+                };
+                self.push(
+                    Problem::new(
+                        "unknown-attribute",
+                        format!("{singular} `{name}` has no attribute `{attribute}`"),
+                    )
+                    .label(raw.span, "unknown attribute")
+                    .help(help),
+                );
+                continue;
+            }
+            let target = match root {
+                "images" => Address::Image(name.clone()),
+                "secrets" => Address::Secret(name.clone()),
+                _ => Address::Release(name.clone()),
+            };
+            if let (Address::Secret(s), Some(release)) = (&target, releases.get(&raw.release))
+                && let Some(secret) = secrets.get(s)
+                && secret.namespace != release.namespace
+            {
+                self.push(
+                    Problem::new(
+                        "namespace-mismatch",
+                        format!(
+                            "release `{}` (namespace `{}`) uses secret `{s}` from namespace `{}`",
+                            release.name, release.namespace, secret.namespace
+                        ),
+                    )
+                    .label(raw.span, "a pod cannot read a Secret in another namespace")
+                    .label(
+                        secret.span,
+                        format!("secret `{s}` is in `{}`", secret.namespace),
+                    )
+                    .help("put the secret and the release in the same namespace"),
+                );
+            }
+            if let Some(release) = releases.get_mut(&raw.release) {
+                release.references.push(Reference {
+                    target,
+                    attribute,
+                    span: raw.span,
+                });
+            }
+        }
+    }
+
+    fn check_depends_on(
+        &mut self,
+        root: &Table,
+        images: &IndexMap<String, Image>,
+        secrets: &IndexMap<String, SecretSet>,
+        releases: &mut IndexMap<String, Release>,
+    ) {
+        let mut known: Vec<String> = images
+            .keys()
+            .map(|n| format!("image.{n}"))
+            .chain(secrets.keys().map(|n| format!("secret.{n}")))
+            .chain(releases.keys().map(|n| format!("release.{n}")))
+            .collect();
+        let namespaces: Vec<String> = secrets
+            .values()
+            .map(|s| s.namespace.clone())
+            .chain(releases.values().map(|r| r.namespace.clone()))
+            .collect();
+        for ns in namespaces {
+            let a = format!("namespace.{ns}");
+            if !known.contains(&a) {
+                known.push(a);
+            }
+        }
+        let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+        let Some(Value::Table(release_tables)) = root.get("releases").map(|n| &n.value) else {
+            return;
+        };
+        for (key, node) in &release_tables.entries {
+            let Value::Table(table) = &node.value else {
+                continue;
+            };
+            let section = format!("[releases.{}]", key.name);
+            for (written, span) in self.string_array(table, "depends_on", &section) {
+                let address = match written.parse::<Address>() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let help = match did_you_mean(&written, known_refs.iter().copied()) {
+                            Some(best) => format!("did you mean `{best}`?"),
+                            None => "write an address such as `release.postgres`, `image.backend` or `secret.app`".into(),
+                        };
+                        self.push(
+                            Problem::new(
+                                "depends-on-address",
+                                format!("`{written}` in depends_on is not an address: {e}"),
+                            )
+                            .label(span, "not an address")
+                            .help(help),
+                        );
+                        continue;
+                    }
+                };
+                if matches!(address, Address::Object { .. }) {
+                    self.push(
+                        Problem::new(
+                            "depends-on-object",
+                            "depends_on names whole nodes, not objects inside a release",
+                        )
+                        .label(span, "an object address")
+                        .help(format!(
+                            "depend on the release instead: `release.{}`",
+                            address.release().unwrap_or_default()
+                        )),
+                    );
+                    continue;
+                }
+                let text = address.to_string();
+                if !known.contains(&text) {
+                    let help = suggestion_help(&text, &known_refs, "nodes are")
+                        .unwrap_or_else(|| "this spec defines no nodes of that kind".into());
+                    self.push(
+                        Problem::new(
+                            "depends-on-unknown",
+                            format!("depends_on names `{text}`, which is not defined"),
+                        )
+                        .label(span, "unknown node")
+                        .help(help),
+                    );
+                    continue;
+                }
+                if let Some(release) = releases.get_mut(&key.name) {
+                    release.depends_on.push(address);
+                    release.depends_on_spans.push(span);
+                }
+            }
+        }
+    }
+
+    // ---- sections --------------------------------------------------------------------------
+
+    fn read_project(&mut self, root: &Table) -> Option<Project> {
+        let Some((key, node)) = root.get_entry("project") else {
+            self.push(
+                Problem::new(
+                    "missing-section",
+                    "todo.toml needs a [project] table with a `name`",
+                )
+                .label(Span::new(0, 0), "add [project] here")
+                .help("[project]\nname = \"todo\""),
+            );
+            return None;
+        };
+        let table = self.table_of(key, node, "the top level")?;
+        self.check_keys(table, &["name"], "[project]", "keys of [project]");
+        let (name, span) = self.required_string(
+            table,
+            "name",
+            "[project]",
+            key.span,
+            "name = \"todo\" (used in labels, image names and state)",
+        )?;
+        if !is_dns_label(&name) || name.len() > 40 {
+            self.push(
+                Problem::new("project-name", format!("project name `{name}` cannot be used in Kubernetes names"))
+                    .label(span, "invalid project name")
+                    .help("use 1-40 lower-case letters, digits and `-`, starting and ending with a letter or digit"),
+            );
+            return None;
+        }
+        Some(Project { name })
+    }
+
+    fn read_cluster(&mut self, root: &Table) -> Cluster {
+        let mut cluster = Cluster {
+            context: None,
+            namespace: DEFAULT_NAMESPACE.to_string(),
+            delivery: None,
+            registry: None,
+        };
+        let Some((key, node)) = root.get_entry("cluster") else {
+            return cluster;
+        };
+        let Some(table) = self.table_of(key, node, "the top level") else {
+            return cluster;
+        };
+        let section = "[cluster]";
+        self.check_keys(
+            table,
+            &["context", "namespace", "delivery", "registry"],
+            section,
+            "keys of [cluster]",
+        );
+        cluster.context = self.string(table, "context", section).map(|(s, _)| s);
+        if let Some((ns, span)) = self.string(table, "namespace", section) {
+            self.check_namespace(&ns, span);
+            cluster.namespace = ns;
+        }
+        let registry = self.string(table, "registry", section);
+        if let Some((registry, span)) = &registry {
+            let valid = !registry.is_empty()
+                && !registry.contains("://")
+                && !registry.chars().any(|c| c.is_whitespace())
+                && !registry.ends_with('/');
+            if !valid {
+                self.push(
+                    Problem::new("registry", format!("`{registry}` is not a registry address"))
+                        .label(*span, "expected HOST[:PORT][/PATH]")
+                        .help("write the address without a scheme, e.g. \"127.0.0.1:5555\" or \"ghcr.io/acme\""),
+                );
+            }
+            cluster.registry = Some(registry.clone());
+        }
+        if let Some((delivery, span)) = self.string(table, "delivery", section) {
+            let parsed = match delivery.as_str() {
+                "registry" => Some(Delivery::Registry),
+                "minikube" => Some(Delivery::Minikube),
+                "kind" => Some(Delivery::Kind),
+                "none" => Some(Delivery::None),
+                _ => None,
+            };
+            match parsed {
+                None => {
+                    let help = suggestion_help(&delivery, &Delivery::NAMES, "delivery is one of");
+                    self.push(
+                        Problem::new("delivery", format!("`{delivery}` is not an image delivery"))
+                            .label(span, "unknown delivery")
+                            .maybe_help(help),
+                    );
+                }
+                Some(Delivery::Registry) if registry.is_none() => self.push(
+                    Problem::new(
+                        "registry-missing",
+                        "delivery = \"registry\" needs a `registry` address",
+                    )
+                    .label(span, "no registry given")
+                    .help("add e.g. registry = \"127.0.0.1:5555\" to [cluster]"),
+                ),
+                Some(other) if other != Delivery::Registry && registry.is_some() => {
+                    let at = registry.as_ref().map(|(_, s)| *s).unwrap_or(span);
+                    self.push(
+                        Problem::new("registry-unused", format!("`registry` is only used with delivery = \"registry\", not \"{delivery}\""))
+                            .label(at, "ignored with this delivery")
+                            .label(span, "delivery set here")
+                            .help("remove `registry`, or set delivery = \"registry\""),
+                    );
+                }
+                Some(d) => cluster.delivery = Some(d),
+            }
+        } else if cluster.registry.is_some() {
+            cluster.delivery = Some(Delivery::Registry);
+        }
+        cluster
+    }
+
+    fn check_namespace(&mut self, ns: &str, span: Span) -> bool {
+        if is_dns_label(ns) {
+            return true;
+        }
+        self.push(
+            Problem::new("namespace-name", format!("`{ns}` is not a valid namespace name"))
+                .label(span, "invalid namespace")
+                .help("namespaces are 1-63 lower-case letters, digits and `-`, starting and ending with a letter or digit"),
+        );
+        false
+    }
+
+    fn read_state(
+        &mut self,
+        root: &Table,
+        cluster: &Cluster,
+        project: Option<&str>,
+    ) -> StateConfig {
+        let default_dir = self.resolve_path("state");
+        let Some((key, node)) = root.get_entry("state") else {
+            return StateConfig::Local { dir: default_dir };
+        };
+        let Some(table) = self.table_of(key, node, "the top level") else {
+            return StateConfig::Local { dir: default_dir };
+        };
+        let section = "[state]";
+        let backend = self.string(table, "backend", section);
+        match backend.as_ref().map(|(b, s)| (b.as_str(), *s)) {
+            None | Some(("local", _)) => {
+                self.check_keys(
+                    table,
+                    &["backend", "dir"],
+                    section,
+                    "keys of a local [state]",
+                );
+                let dir = self
+                    .string(table, "dir", section)
+                    .map(|(d, _)| self.resolve_path(&d))
+                    .unwrap_or(default_dir);
+                StateConfig::Local { dir }
+            }
+            Some(("kubernetes", _)) => {
+                self.check_keys(
+                    table,
+                    &["backend", "namespace", "name"],
+                    section,
+                    "keys of a kubernetes [state]",
+                );
+                let namespace = match self.string(table, "namespace", section) {
+                    Some((ns, span)) => {
+                        self.check_namespace(&ns, span);
+                        ns
+                    }
+                    None => cluster.namespace.clone(),
+                };
+                let name = match self.string(table, "name", section) {
+                    Some((name, span)) => {
+                        if !is_dns_subdomain(&name) {
+                            self.push(
+                                Problem::new(
+                                    "state-name",
+                                    format!("`{name}` is not a valid Secret name"),
+                                )
+                                .label(span, "invalid name"),
+                            );
+                        }
+                        name
+                    }
+                    None => format!("{}-state", project.unwrap_or("todoplan")),
+                };
+                StateConfig::Kubernetes { namespace, name }
+            }
+            Some((other, span)) => {
+                let help = suggestion_help(other, &["local", "kubernetes"], "backends are");
+                self.push(
+                    Problem::new("state-backend", format!("`{other}` is not a state backend"))
+                        .label(span, "unknown backend")
+                        .maybe_help(help),
+                );
+                StateConfig::Local { dir: default_dir }
+            }
+        }
+    }
+
+    fn read_images(&mut self, root: &Table) -> IndexMap<String, Image> {
+        let mut images = IndexMap::new();
+        for (key, table) in self.entries_of(root, "images") {
+            let section = format!("[images.{}]", key.name);
+            self.check_keys(
+                table,
+                &["context", "dockerfile", "build_args", "target", "platform"],
+                &section,
+                "keys of an image",
+            );
+            let name_ok = key.name.len() <= 128
+                && key
+                    .name
+                    .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && key
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+            if !name_ok {
+                self.push(
+                    Problem::new("image-name", format!("`{}` cannot name an image", key.name))
+                        .label(key.span, "invalid image name")
+                        .help("image names are lower-case letters, digits, `.`, `_` and `-`, starting with a letter or digit"),
+                );
+            }
+            let context = self.required_string(
+                table,
+                "context",
+                &section,
+                key.span,
+                "context = \"app/backend\" (the directory sent to the image build)",
+            );
+            let context = context.and_then(|(c, span)| {
+                let path = self.resolve_path(&c);
+                if path.is_dir() {
+                    Some(path)
+                } else {
+                    self.push(
+                        Problem::new(
+                            "missing-context",
+                            format!("build context `{c}` is not a directory"),
+                        )
+                        .label(span, format!("{} does not exist", path.display()))
+                        .help("paths are relative to the directory holding todo.toml"),
+                    );
+                    None
+                }
+            });
+            let dockerfile = match (self.string(table, "dockerfile", &section), &context) {
+                (Some((d, span)), Some(ctx)) => {
+                    let path = normalize(&ctx.join(&d));
+                    if path.is_file() {
+                        Some(path)
+                    } else {
+                        self.push(
+                            Problem::new(
+                                "missing-dockerfile",
+                                format!("dockerfile `{d}` does not exist"),
+                            )
+                            .label(span, format!("{} is not a file", path.display()))
+                            .help("`dockerfile` is relative to the build context"),
+                        );
+                        None
+                    }
+                }
+                (None, Some(ctx)) => {
+                    let path = ctx.join("Dockerfile");
+                    if path.is_file() {
+                        Some(path)
+                    } else {
+                        self.push(
+                            Problem::new("missing-dockerfile", format!("the build context of image `{}` has no Dockerfile", key.name))
+                                .label(table.get("context").map(|n| n.span).unwrap_or(key.span), format!("no {}", path.display()))
+                                .help("add a Dockerfile there, or set `dockerfile` (relative to the context)"),
+                        );
+                        None
+                    }
+                }
+                _ => None,
+            };
+            let mut build_args = IndexMap::new();
+            if let Some((k, node)) = table.get_entry("build_args")
+                && let Some(args) = self.table_of(k, node, &section)
+            {
+                for (arg, value) in &args.entries {
+                    let v = match &value.value {
+                        Value::String(s) => s.clone(),
+                        Value::Integer(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(f) => f.to_string(),
+                        _ => {
+                            self.wrong_type(
+                                arg,
+                                value,
+                                &format!("{section}.build_args"),
+                                "a string",
+                            );
+                            continue;
+                        }
+                    };
+                    build_args.insert(arg.name.clone(), v);
+                }
+            }
+            let target = self.string(table, "target", &section).map(|(s, _)| s);
+            let platform = self.string(table, "platform", &section).map(|(s, _)| s);
+            if let (Some(context), Some(dockerfile)) = (context, dockerfile) {
+                images.insert(
+                    key.name.clone(),
+                    Image {
+                        name: key.name.clone(),
+                        context,
+                        dockerfile,
+                        build_args,
+                        target,
+                        platform,
+                        span: key.span,
+                    },
+                );
+            }
+        }
+        images
+    }
+
+    fn read_secrets(
+        &mut self,
+        root: &Table,
+        cluster: &Cluster,
+        project: Option<&str>,
+    ) -> IndexMap<String, SecretSet> {
+        let mut secrets: IndexMap<String, SecretSet> = IndexMap::new();
+        let mut k8s_names: HashMap<(String, String), (String, Span)> = HashMap::new();
+        for (key, table) in self.entries_of(root, "secrets") {
+            let section = format!("[secrets.{}]", key.name);
+            self.check_keys(
+                table,
+                &["name", "namespace", "keys"],
+                &section,
+                "keys of a secret set",
+            );
+            let namespace = match self.string(table, "namespace", &section) {
+                Some((ns, span)) => {
+                    self.check_namespace(&ns, span);
+                    ns
+                }
+                None => cluster.namespace.clone(),
+            };
+            let (k8s_name, name_span) = match self.string(table, "name", &section) {
+                Some((n, span)) => (n, span),
+                None => (
+                    format!("{}-{}", project.unwrap_or("todo"), key.name),
+                    key.span,
+                ),
+            };
+            if !is_dns_subdomain(&k8s_name) {
+                let help = if table.get("name").is_some() {
+                    "Secret names are lower-case letters, digits, `-` and `.`".to_string()
+                } else {
+                    format!(
+                        "the Secret would be named `{k8s_name}` (project name + table key); set `name = \"...\"` to a valid name"
+                    )
+                };
+                self.push(
+                    Problem::new(
+                        "secret-name",
+                        format!("`{k8s_name}` is not a valid Kubernetes Secret name"),
+                    )
+                    .label(name_span, "invalid Secret name")
+                    .help(help),
+                );
+            } else if let Some((other, other_span)) =
+                k8s_names.get(&(namespace.clone(), k8s_name.clone()))
+            {
+                self.push(
+                    Problem::new(
+                        "duplicate-secret",
+                        format!("secrets `{other}` and `{}` both create Secret `{k8s_name}` in namespace `{namespace}`", key.name),
+                    )
+                    .label(name_span, "second use of the name")
+                    .label(*other_span, "first defined here")
+                    .help("give one of them a different `name`"),
+                );
+            } else {
+                k8s_names.insert(
+                    (namespace.clone(), k8s_name.clone()),
+                    (key.name.clone(), name_span),
+                );
+            }
+            let mut keys = IndexMap::new();
+            let mut key_spans = IndexMap::new();
+            match table.get_entry("keys") {
+                None => self.push(
+                    Problem::new("secret-no-keys", format!("{section} has no `keys`"))
+                        .label(key.span, "no keys")
+                        .help(format!("add [secrets.{}.keys] with e.g. JWT_SECRET_KEY = {{ generate = true }}", key.name)),
+                ),
+                Some((k, node)) => {
+                    if let Some(entries) = self.table_of(k, node, &section) {
+                        if entries.entries.is_empty() {
+                            self.push(
+                                Problem::new("secret-no-keys", format!("{section} has an empty `keys` table"))
+                                    .label(node.span, "no keys")
+                                    .help("a Secret needs at least one key"),
+                            );
+                        }
+                        for (data_key, source) in &entries.entries {
+                            if let Some(parsed) = self.read_secret_source(&key.name, data_key, source) {
+                                keys.insert(data_key.name.clone(), parsed);
+                                key_spans.insert(data_key.name.clone(), source.span);
+                            }
+                        }
+                    }
+                }
+            }
+            secrets.insert(
+                key.name.clone(),
+                SecretSet {
+                    name: key.name.clone(),
+                    k8s_name,
+                    namespace,
+                    keys,
+                    key_spans,
+                    span: key.span,
+                },
+            );
+        }
+        secrets
+    }
+
+    fn read_secret_source(&mut self, set: &str, key: &Key, node: &Node) -> Option<SecretSource> {
+        let section = format!("[secrets.{set}.keys]");
+        let key_ok = !key.name.is_empty()
+            && key.name.len() <= 253
+            && key
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+        if !key_ok {
+            self.push(
+                Problem::new(
+                    "secret-key-name",
+                    format!("`{}` cannot be a Secret key", key.name),
+                )
+                .label(key.span, "invalid key")
+                .help("Secret keys are letters, digits, `-`, `_` and `.`"),
+            );
+        }
+        let table = match &node.value {
+            Value::Table(t) => t,
+            Value::String(_) | Value::Integer(_) | Value::Float(_) | Value::Bool(_) => {
+                self.push(
+                    Problem::new(
+                        "literal-secret",
+                        format!("secret value `{}` is written in the file", key.name),
+                    )
+                    .label(node.span, "a literal secret would be committed to git")
+                    .help(format!(
+                        "name where the value comes from instead: {} = {{ env = \"VAR\" }} (an environment variable), {{ file = \"path\" }} (a file kept out of git), or {{ generate = true }} (random, created once)",
+                        key.name
+                    )),
+                );
+                return None;
+            }
+            _ => {
+                self.wrong_type(key, node, &section, "a table such as { env = \"VAR\" }");
+                return None;
+            }
+        };
+        let inner = format!("{section} {}", key.name);
+        self.check_keys(
+            table,
+            &["env", "file", "generate", "length"],
+            &inner,
+            "sources of a secret key",
+        );
+        let sources: Vec<&str> = ["env", "file", "generate"]
+            .into_iter()
+            .filter(|s| table.get(s).is_some())
+            .collect();
+        match sources.as_slice() {
+            [] => {
+                self.push(
+                    Problem::new(
+                        "secret-source",
+                        format!("secret key `{}` names no source", key.name),
+                    )
+                    .label(node.span, "no env, file or generate")
+                    .help("give exactly one of: env = \"VAR\", file = \"path\", generate = true"),
+                );
+                None
+            }
+            [_, second, ..] => {
+                let span = table
+                    .get_entry(second)
+                    .map(|(k, _)| k.span)
+                    .unwrap_or(node.span);
+                self.push(
+                    Problem::new(
+                        "secret-source",
+                        format!("secret key `{}` names more than one source", key.name),
+                    )
+                    .label(span, "second source")
+                    .help("give exactly one of: env, file, generate"),
+                );
+                None
+            }
+            [one] => {
+                if *one != "generate"
+                    && let Some((k, _)) = table.get_entry("length")
+                {
+                    self.push(
+                        Problem::new("secret-length", "`length` only applies to generated values")
+                            .label(k.span, "not used with this source")
+                            .help("remove `length`, or use generate = true"),
+                    );
+                }
+                match *one {
+                    "env" => {
+                        let (var, span) = self.string(table, "env", &inner)?;
+                        let ok = !var.is_empty()
+                            && !var.contains('=')
+                            && !var.contains('\0')
+                            && !var.chars().any(char::is_whitespace);
+                        if !ok {
+                            self.push(
+                                Problem::new(
+                                    "secret-env",
+                                    format!("`{var}` is not an environment variable name"),
+                                )
+                                .label(span, "invalid name"),
+                            );
+                            return None;
+                        }
+                        Some(SecretSource::Env { var })
+                    }
+                    "file" => {
+                        let (path, _) = self.string(table, "file", &inner)?;
+                        Some(SecretSource::File {
+                            path: self.resolve_path(&path),
+                        })
+                    }
+                    _ => {
+                        let (k, n) = table.get_entry("generate")?;
+                        match n.value {
+                            Value::Bool(true) => {}
+                            Value::Bool(false) => {
+                                self.push(
+                                    Problem::new(
+                                        "secret-source",
+                                        "generate = false names no source",
+                                    )
+                                    .label(n.span, "false")
+                                    .help("use generate = true, or env/file instead"),
+                                );
+                                return None;
+                            }
+                            _ => {
+                                self.wrong_type(k, n, &inner, "true");
+                                return None;
+                            }
+                        }
+                        let length = match table.get_entry("length") {
+                            None => DEFAULT_GENERATED_LENGTH,
+                            Some((lk, ln)) => match ln.value {
+                                Value::Integer(l)
+                                    if l >= 16 && l as u64 <= MAX_GENERATED_LENGTH as u64 =>
+                                {
+                                    l as usize
+                                }
+                                Value::Integer(_) => {
+                                    self.push(
+                                        Problem::new("secret-length", format!("`length` must be between 16 and {MAX_GENERATED_LENGTH}"))
+                                            .label(ln.span, "out of range")
+                                            .help("generated secrets shorter than 16 characters are too easy to guess"),
+                                    );
+                                    return None;
+                                }
+                                _ => {
+                                    self.wrong_type(lk, ln, &inner, "an integer");
+                                    return None;
+                                }
+                            },
+                        };
+                        Some(SecretSource::Generate { length })
+                    }
+                }
+            }
+        }
+    }
+
+    fn read_releases(&mut self, root: &Table, cluster: &Cluster) -> IndexMap<String, Release> {
+        let mut releases = IndexMap::new();
+        for (key, table) in self.entries_of(root, "releases") {
+            let section = format!("[releases.{}]", key.name);
+            self.check_keys(
+                table,
+                &[
+                    "chart",
+                    "values",
+                    "values_files",
+                    "namespace",
+                    "depends_on",
+                    "protect",
+                    "timeout",
+                    "ignore_changes",
+                ],
+                &section,
+                "keys of a release",
+            );
+            let mut ok = true;
+            if !is_dns_label(&key.name) || key.name.len() > 53 {
+                self.push(
+                    Problem::new("release-name", format!("`{}` cannot be a release name", key.name))
+                        .label(key.span, "invalid release name")
+                        .help("release names are 1-53 lower-case letters, digits and `-` (Helm's rule), starting and ending with a letter or digit"),
+                );
+                ok = false;
+            }
+            let chart = self.required_string(
+                table,
+                "chart",
+                &section,
+                key.span,
+                "chart = \"charts/backend\" (a Helm chart directory or a directory of manifests)",
+            );
+            let chart = chart.and_then(|(c, span)| {
+                let path = self.resolve_path(&c);
+                match self.chart_kind(&path) {
+                    Ok(kind) => Some((path, kind, span)),
+                    Err(why) => {
+                        self.push(
+                            Problem::new("missing-chart", format!("chart `{c}` of release `{}` {why}", key.name))
+                                .label(span, format!("{} {why}", path.display()))
+                                .help("`chart` is a directory with Chart.yaml (Helm layout) or with plain .yaml manifests, relative to todo.toml"),
+                        );
+                        None
+                    }
+                }
+            });
+            let values = match table.get_entry("values") {
+                None => Json::Object(serde_json::Map::new()),
+                Some((k, node)) => match &node.value {
+                    Value::Table(_) => self.to_json(node),
+                    _ => {
+                        self.wrong_type(k, node, &section, "a table");
+                        Json::Null
+                    }
+                },
+            };
+            let mut values_files = Vec::new();
+            for (file, span) in self.string_array(table, "values_files", &section) {
+                let path = self.resolve_path(&file);
+                if path.is_file() {
+                    values_files.push(path);
+                } else {
+                    self.push(
+                        Problem::new(
+                            "missing-values-file",
+                            format!("values file `{file}` does not exist"),
+                        )
+                        .label(span, format!("{} is not a file", path.display()))
+                        .help("values files are relative to the directory holding todo.toml"),
+                    );
+                }
+            }
+            let namespace = match self.string(table, "namespace", &section) {
+                Some((ns, span)) => {
+                    self.check_namespace(&ns, span);
+                    ns
+                }
+                None => cluster.namespace.clone(),
+            };
+            let protect = self.bool(table, "protect", &section).unwrap_or(false);
+            let timeout = match table.get_entry("timeout") {
+                None => DEFAULT_TIMEOUT,
+                Some((k, node)) => match &node.value {
+                    Value::String(s) => parse_duration(s).unwrap_or_else(|why| {
+                        self.push(
+                            Problem::new(
+                                "duration",
+                                format!("timeout `{s}` is not a duration: {why}"),
+                            )
+                            .label(node.span, "invalid duration")
+                            .help("write a duration such as \"90s\", \"5m\" or \"1h 30m\""),
+                        );
+                        DEFAULT_TIMEOUT
+                    }),
+                    Value::Integer(n) => {
+                        self.push(
+                            Problem::new("duration", "timeout needs a unit")
+                                .label(node.span, "a bare number")
+                                .help(format!(
+                                    "write it as a string with a unit, e.g. timeout = \"{n}s\""
+                                )),
+                        );
+                        DEFAULT_TIMEOUT
+                    }
+                    _ => {
+                        self.wrong_type(k, node, &section, "a duration string such as \"5m\"");
+                        DEFAULT_TIMEOUT
+                    }
+                },
+            };
+            let mut ignore_changes = Vec::new();
+            for (entry, span) in self.string_array(table, "ignore_changes", &section) {
+                match IgnoreChange::parse(&entry) {
+                    Ok(_) => ignore_changes.push(entry),
+                    Err(why) => self.push(
+                        Problem::new("ignore-changes", format!("bad ignore_changes entry `{entry}`"))
+                            .label(span, why)
+                            .help("write `spec.replicas` (every object of the release) or `Deployment/NAME:spec.replicas` (NAME may be `*`)"),
+                    ),
+                }
+            }
+            if let (true, Some((chart, kind, chart_span))) = (ok, chart) {
+                releases.insert(
+                    key.name.clone(),
+                    Release {
+                        name: key.name.clone(),
+                        chart,
+                        kind,
+                        values,
+                        values_files,
+                        namespace,
+                        depends_on: Vec::new(),
+                        depends_on_spans: Vec::new(),
+                        protect,
+                        timeout,
+                        ignore_changes,
+                        references: Vec::new(),
+                        chart_span,
+                        span: key.span,
+                    },
+                );
+            }
+        }
+        releases
+    }
+
+    /// Chart if the directory has Chart.yaml, Manifests if it has YAML files; cached because
+    /// generated specs point many releases at one directory.
+    fn chart_kind(&mut self, path: &Path) -> Result<ReleaseKind, String> {
+        if let Some(known) = self.chart_kinds.get(path) {
+            return known.clone();
+        }
+        let kind = if !path.is_dir() {
+            Err("is not a directory".to_string())
+        } else if path.join("Chart.yaml").is_file() {
+            Ok(ReleaseKind::Chart)
+        } else {
+            let has_manifests = std::fs::read_dir(path)
+                .map(|entries| {
+                    entries.flatten().any(|e| {
+                        let name = e.file_name();
+                        let name = name.to_string_lossy();
+                        name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")
+                    })
+                })
+                .unwrap_or(false);
+            if has_manifests {
+                Ok(ReleaseKind::Manifests)
+            } else {
+                Err("has neither Chart.yaml nor .yaml manifests".to_string())
+            }
+        };
+        self.chart_kinds.insert(path.to_path_buf(), kind.clone());
+        kind
+    }
+
+    fn to_json(&mut self, node: &Node) -> Json {
+        match &node.value {
+            Value::String(s) => Json::String(s.clone()),
+            Value::Integer(i) => Json::from(*i),
+            Value::Float(f) => match serde_json::Number::from_f64(*f) {
+                Some(n) => Json::Number(n),
+                None => {
+                    self.push(
+                        Problem::new("float", "nan and inf cannot be passed to a chart")
+                            .label(node.span, "not a finite number"),
+                    );
+                    Json::Null
+                }
+            },
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Datetime(d) => Json::String(d.clone()),
+            Value::Array(items) => Json::Array(items.iter().map(|i| self.to_json(i)).collect()),
+            Value::Table(t) => Json::Object(
+                t.entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), self.to_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn secret_key_help(root: &str, name: &str, valid: &[String]) -> String {
+    if root == "secrets" {
+        format!(
+            "secret values are never put into values: pass the Secret's name (`${{secrets.{name}.name}}`) and let the chart read its keys; a secret has {}",
+            valid.join(", ")
+        )
+    } else {
+        format!("valid attributes are {}", valid.join(", "))
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("it is zero".into());
+    }
+    if d > Duration::from_secs(24 * 3600) {
+        return Err("it is longer than 24h".into());
+    }
+    Ok(d)
+}
