@@ -1,1 +1,317 @@
-//! chart (being built)
+//! Helm-compatible chart rendering without the helm binary.
+//!
+//! `render` loads a chart directory (Chart.yaml, values, schema, templates, subcharts), computes
+//! values with Helm's precedence, executes every template with a Go text/template engine and
+//! Helm's function set (`template`), splits the output into documents and sorts them in Helm's
+//! install order, exactly as `helm template` prints them.
+
+pub mod error;
+pub mod load;
+pub mod manifest;
+pub mod objects;
+pub mod template;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+pub use error::ChartError;
+pub use manifest::{Manifest, install_order_rank, render_manifest_dir, to_helm_template_output};
+pub use objects::Capabilities;
+
+use load::Chart;
+use objects::{ApiVersions, KubeVersion, kube_major_minor};
+use template::{Executor, FuncEnv, TemplateSet, Value};
+
+/// Answers `lookup` in templates; a live cluster implements it, offline it is absent and
+/// `lookup` returns an empty map as `helm template` does.
+pub trait Lookup: Send + Sync {
+    fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<serde_json::Value, String>;
+}
+
+pub struct RenderRequest<'a> {
+    pub chart_dir: &'a Path,
+    pub release_name: &'a str,
+    pub namespace: &'a str,
+    /// `-f` files, lowest precedence first.
+    pub values_files: &'a [PathBuf],
+    /// Values from todo.toml; they win over the files.
+    pub inline_values: serde_json::Value,
+    pub revision: u64,
+    pub is_upgrade: bool,
+    pub capabilities: Capabilities,
+    pub lookup: Option<Arc<dyn Lookup>>,
+}
+
+/// Extra inputs the CLI has that the library API keeps optional.
+#[derive(Debug, Default, Clone)]
+pub struct RenderOptions {
+    /// `--set` strings, applied after values files and before inline values.
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub manifests: Vec<Manifest>,
+    /// The root chart's NOTES.txt, rendered.
+    pub notes: Option<String>,
+}
+
+pub fn render(req: &RenderRequest) -> Result<Rendered, ChartError> {
+    render_with(req, &RenderOptions::default())
+}
+
+/// Render on a thread with a generous stack: templates recurse through include/tpl, and a
+/// chart's depth should never decide whether we crash.
+pub fn render_with(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, ChartError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("chart-render".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(s, || render_inner(req, opts))
+            .map_err(|e| ChartError::Io {
+                path: req.chart_dir.to_path_buf(),
+                message: format!("cannot start the render thread: {e}"),
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(ChartError::Invalid {
+                    chart: req.chart_dir.display().to_string(),
+                    message: "the renderer panicked (a bug in todoplan)".into(),
+                    help: "please report it with the chart".into(),
+                })
+            })
+    })
+}
+
+/// Values the user supplied, in Helm's precedence: files in order, then --set, then inline.
+fn user_values(req: &RenderRequest, opts: &RenderOptions) -> Result<values::Map, ChartError> {
+    let mut base = values::Map::new();
+    for f in req.values_files {
+        let text = std::fs::read_to_string(f).map_err(|e| ChartError::io(f, &e))?;
+        let m = load::parse_values_text(&text, &f.display().to_string())?;
+        values::merge_user(&mut base, &m);
+    }
+    for s in &opts.set {
+        values::apply_set(&mut base, s)?;
+    }
+    match &req.inline_values {
+        serde_json::Value::Null => {}
+        serde_json::Value::Object(_) => {
+            if let Value::Map(m) = Value::from_json(&req.inline_values) {
+                values::merge_user(&mut base, &m.borrow());
+            }
+        }
+        other => {
+            return Err(ChartError::Invalid {
+                chart: req.chart_dir.display().to_string(),
+                message: format!("inline values must be a table, got {other}"),
+                help: "write values as a TOML table".into(),
+            });
+        }
+    }
+    Ok(base)
+}
+
+/// One template to execute, with the dot its chart's templates see.
+struct Job {
+    name: String,
+    chart_root: String,
+    dot: Rc<BTreeMap<String, Value>>,
+    base_path: String,
+}
+
+fn render_inner(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, ChartError> {
+    let mut chart = load::load_chart(req.chart_dir)?;
+    if chart.is_library() {
+        return Err(ChartError::Invalid {
+            chart: chart.name.clone(),
+            message: "library charts are not installable".into(),
+            help: "render an application chart that depends on this library".into(),
+        });
+    }
+    let user = user_values(req, opts)?;
+    values::process_dependencies(&mut chart, &user);
+    let mut vals = user.clone();
+    values::coalesce(&chart, &mut vals);
+    values::validate_schemas(&chart, &vals)?;
+
+    let caps = capabilities_value(&req.capabilities)?;
+    let release = Value::map(BTreeMap::from([
+        ("Name".to_string(), Value::str(req.release_name)),
+        ("Namespace".to_string(), Value::str(req.namespace)),
+        ("IsInstall".to_string(), Value::Bool(!req.is_upgrade)),
+        ("IsUpgrade".to_string(), Value::Bool(req.is_upgrade)),
+        ("Revision".to_string(), Value::Int(req.revision as i64)),
+        ("Service".to_string(), Value::str("Helm")),
+    ]));
+
+    let mut jobs = Vec::new();
+    let root_values = Value::map(vals);
+    collect_jobs(
+        &chart,
+        &chart.name,
+        true,
+        &root_values,
+        &release,
+        &caps,
+        &mut jobs,
+    );
+
+    // Helm parses deepest paths first so a parent's defines win over a subchart's.
+    jobs.sort_by(|a, b| {
+        let (ca, cb) = (a.name.matches('/').count(), b.name.matches('/').count());
+        cb.cmp(&ca).then_with(|| b.name.cmp(&a.name))
+    });
+    let mut set = TemplateSet::new();
+    let mut texts = BTreeMap::new();
+    gather_texts(&chart, &chart.name, &mut texts);
+    for j in &jobs {
+        let text = texts.get(&j.name).map(String::as_str).unwrap_or("");
+        set.add_file(&j.name, text)
+            .map_err(|e| ChartError::from_template(&e))?;
+    }
+
+    let env = FuncEnv {
+        lookup: req.lookup.clone(),
+    };
+    let mut outputs: BTreeMap<String, String> = BTreeMap::new();
+    let mut notes = None;
+    let notes_name = format!("{}/templates/NOTES.txt", chart.name);
+    for j in &jobs {
+        let rel = j.name.rsplit("/templates/").next().unwrap_or(&j.name);
+        let base = rel.rsplit('/').next().unwrap_or(rel);
+        if base.starts_with('_') {
+            continue;
+        }
+        // Only library partials render (they only define); a library's other files do not.
+        let mut dot = (*j.dot).clone();
+        dot.insert(
+            "Template".to_string(),
+            Value::map(BTreeMap::from([
+                ("Name".to_string(), Value::str(&j.name)),
+                ("BasePath".to_string(), Value::str(&j.base_path)),
+            ])),
+        );
+        let mut ex = Executor::new(&set, &env);
+        let out = ex
+            .execute(&j.name, &Value::map(dot))
+            .map_err(|e| ChartError::from_template(&e))?;
+        let out = out.replace("<no value>", "");
+        if j.name.ends_with("/NOTES.txt") {
+            if j.name == notes_name {
+                notes = Some(out);
+            }
+            continue;
+        }
+        let _ = &j.chart_root;
+        outputs.insert(j.name.clone(), out);
+    }
+    let manifests = manifest::sort_outputs(&outputs)?;
+    Ok(Rendered { manifests, notes })
+}
+
+fn gather_texts(chart: &Chart, path: &str, out: &mut BTreeMap<String, String>) {
+    for (rel, text) in &chart.templates {
+        out.insert(format!("{path}/{rel}"), text.clone());
+    }
+    for sub in &chart.dependencies {
+        gather_texts(sub, &format!("{path}/charts/{}", sub.name), out);
+    }
+}
+
+fn collect_jobs(
+    chart: &Chart,
+    path: &str,
+    is_root: bool,
+    values: &Value,
+    release: &Value,
+    caps: &Value,
+    jobs: &mut Vec<Job>,
+) -> Value {
+    let mut chart_obj = chart.chart_object.clone();
+    chart_obj.insert("IsRoot".into(), Value::Bool(is_root));
+    let subcharts = Value::empty_map();
+    let mut dot = BTreeMap::from([
+        ("Chart".to_string(), Value::map(chart_obj)),
+        (
+            "Files".to_string(),
+            Value::Object(Rc::new(chart.files.clone())),
+        ),
+        ("Release".to_string(), release.clone()),
+        ("Capabilities".to_string(), caps.clone()),
+        ("Values".to_string(), values.clone()),
+        ("Subcharts".to_string(), subcharts.clone()),
+    ]);
+    for sub in &chart.dependencies {
+        let sub_vals = values
+            .as_map()
+            .and_then(|m| m.borrow().get(&sub.name).cloned())
+            .filter(|v| matches!(v, Value::Map(_)))
+            .unwrap_or_else(Value::empty_map);
+        let sub_path = format!("{path}/charts/{}", sub.name);
+        let sub_dot = collect_jobs(sub, &sub_path, false, &sub_vals, release, caps, jobs);
+        if let Some(m) = subcharts.as_map() {
+            m.borrow_mut().insert(sub.name.clone(), sub_dot);
+        }
+    }
+    dot.insert("Subcharts".to_string(), subcharts);
+    let dot = Rc::new(dot);
+    for (rel, _) in &chart.templates {
+        let base = rel.rsplit('/').next().unwrap_or(rel);
+        if chart.is_library() && !base.starts_with('_') {
+            continue;
+        }
+        jobs.push(Job {
+            name: format!("{path}/{rel}"),
+            chart_root: path.to_string(),
+            dot: dot.clone(),
+            base_path: format!("{path}/templates"),
+        });
+    }
+    Value::map((*dot).clone())
+}
+
+fn capabilities_value(c: &Capabilities) -> Result<Value, ChartError> {
+    let Some((major, minor)) = kube_major_minor(&c.kube_version) else {
+        return Err(ChartError::Invalid {
+            chart: String::new(),
+            message: format!("kube version {:?} is not a version", c.kube_version),
+            help: "give a version like v1.33.4".into(),
+        });
+    };
+    let version = if c.kube_version.starts_with('v') {
+        c.kube_version.clone()
+    } else {
+        format!("v{}", c.kube_version)
+    };
+    let helm = Value::map(BTreeMap::from([
+        ("Version".to_string(), Value::str("v3.17.3")),
+        ("GitCommit".to_string(), Value::str("")),
+        ("GitTreeState".to_string(), Value::str("")),
+        ("GoVersion".to_string(), Value::str("")),
+    ]));
+    Ok(Value::map(BTreeMap::from([
+        (
+            "KubeVersion".to_string(),
+            Value::Object(Rc::new(KubeVersion {
+                version,
+                major,
+                minor,
+            })),
+        ),
+        (
+            "APIVersions".to_string(),
+            Value::Object(Rc::new(ApiVersions(c.api_versions.clone()))),
+        ),
+        ("HelmVersion".to_string(), helm),
+    ])))
+}

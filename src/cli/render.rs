@@ -1,10 +1,81 @@
+//! `todoplan render`: print a chart's manifests as `helm template` would.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::GlobalArgs;
+use crate::chart::{self, Capabilities, RenderOptions, RenderRequest};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A release from todo.toml (not wired yet: use --chart).
+    pub release: Option<String>,
+    /// Chart directory to render.
+    #[arg(long, value_name = "DIR")]
+    pub chart: Option<PathBuf>,
+    /// Values file, lowest precedence first (repeatable). `-f` names todo.toml, so this is
+    /// long-only.
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Set a value: `a.b=c,d=e` (repeatable; after values files).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    #[arg(long, default_value = "release-name")]
+    pub release_name: String,
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Kubernetes version for .Capabilities (default: what `helm template` assumes offline).
+    #[arg(long)]
+    pub kube_version: Option<String>,
+    /// Extra API versions for .Capabilities.APIVersions (repeatable).
+    #[arg(long = "api-versions", value_name = "GROUP/VERSION[/KIND]")]
+    pub api_versions: Vec<String>,
+    /// Print the NOTES.txt of the chart after the manifests.
+    #[arg(long)]
+    pub notes: bool,
+}
 
-pub async fn run(_global: &GlobalArgs, _args: Args) -> miette::Result<ExitCode> {
-    Err(miette::miette!("`todoplan render` is not built yet"))
+pub async fn run(_global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+    let Some(chart_dir) = args.chart.clone() else {
+        return match args.release {
+            Some(r) => Err(miette::miette!(
+                help = "render a chart directly with `todoplan render --chart DIR`",
+                "rendering release {r:?} from todo.toml is not wired yet"
+            )),
+            None => Err(miette::miette!(
+                help =
+                    "for example: todoplan render --chart charts/backend --values values-dev.yaml",
+                "nothing to render: give --chart DIR"
+            )),
+        };
+    };
+    let mut caps = Capabilities::default();
+    if let Some(v) = args.kube_version {
+        caps.kube_version = v;
+    }
+    caps.api_versions.extend(args.api_versions);
+    let opts = RenderOptions { set: args.set };
+    let rendered = tokio::task::spawn_blocking(move || {
+        let req = RenderRequest {
+            chart_dir: &chart_dir,
+            release_name: &args.release_name,
+            namespace: &args.namespace,
+            values_files: &args.values,
+            inline_values: serde_json::Value::Null,
+            revision: 1,
+            is_upgrade: false,
+            capabilities: caps,
+            lookup: None,
+        };
+        chart::render_with(&req, &opts)
+    })
+    .await
+    .map_err(|e| miette::miette!("render task failed: {e}"))??;
+    print!("{}", chart::to_helm_template_output(&rendered.manifests));
+    if args.notes
+        && let Some(n) = rendered.notes
+    {
+        println!("\nNOTES:\n{n}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

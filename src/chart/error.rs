@@ -1,0 +1,141 @@
+//! Chart errors as miette diagnostics: the chart, the file, the line and column, the snippet.
+
+use std::path::PathBuf;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use thiserror::Error;
+
+use super::template::TemplateError;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum ChartError {
+    #[error("cannot read {path}: {message}")]
+    #[diagnostic(code(chart::io))]
+    Io { path: PathBuf, message: String },
+
+    #[error("{what} in {path} is not valid YAML: {message}")]
+    #[diagnostic(code(chart::yaml))]
+    Yaml {
+        what: String,
+        path: String,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
+    #[error("invalid chart {chart}: {message}")]
+    #[diagnostic(code(chart::invalid), help("{help}"))]
+    Invalid {
+        chart: String,
+        message: String,
+        help: String,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(chart::template))]
+    Template {
+        /// `required`/`fail` raised by the chart itself.
+        user_failure: bool,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+    },
+
+    #[error("values don't meet the specifications of the schema in chart {chart}:\n{}", violations.join("\n"))]
+    #[diagnostic(
+        code(chart::values_schema),
+        help(
+            "fix these values (paths are in the merged values the chart receives) or the chart's values.schema.json"
+        )
+    )]
+    Schema {
+        chart: String,
+        violations: Vec<String>,
+    },
+
+    #[error("YAML parse error on {source_file}: {message}")]
+    #[diagnostic(
+        code(chart::rendered_yaml),
+        help("the template rendered text that is not YAML; the snippet is the rendered output")
+    )]
+    RenderedYaml {
+        source_file: String,
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
+    #[error("invalid --set value {input:?}: {message}")]
+    #[diagnostic(
+        code(chart::set),
+        help("use --set path.to.key=value[,other=value]; lists as key[0]=value or key={{a,b}}")
+    )]
+    SetSyntax { input: String, message: String },
+}
+
+impl ChartError {
+    pub fn from_template(e: &TemplateError) -> ChartError {
+        let (line, col) = e.file.line_col(e.offset);
+        let text = e.file.text.to_string();
+        let len = text[e.offset.min(text.len())..]
+            .find(['\n'])
+            .unwrap_or(text.len() - e.offset.min(text.len()))
+            .clamp(1, 80)
+            .min(text.len().saturating_sub(e.offset).max(0));
+        let message = if e.user_failure {
+            format!(
+                "execution error at ({}:{line}:{col}): {}",
+                e.file.name, e.message
+            )
+        } else if e.parse {
+            format!(
+                "parse error at ({}:{line}:{col}): {}",
+                e.file.name, e.message
+            )
+        } else {
+            format!(
+                "template: {}:{line}:{col}: executing {:?}: {}",
+                e.file.name, e.template, e.message
+            )
+        };
+        ChartError::Template {
+            user_failure: e.user_failure,
+            label: if e.user_failure {
+                e.message.clone()
+            } else {
+                "here".into()
+            },
+            message,
+            src: NamedSource::new(e.file.name.clone(), text),
+            span: (e.offset.min(e.file.text.len()), len).into(),
+        }
+    }
+
+    /// A YAML error with a byte span computed from serde_yaml's location.
+    pub fn yaml(what: &str, path: &str, text: &str, err: &serde_yaml_ng::Error) -> ChartError {
+        let span = err
+            .location()
+            .map(|l| SourceSpan::from((l.index().min(text.len()), 1)));
+        ChartError::Yaml {
+            what: what.to_string(),
+            path: path.to_string(),
+            message: err.to_string(),
+            src: NamedSource::new(path.to_string(), text.to_string()),
+            span,
+        }
+    }
+
+    pub fn io(path: &std::path::Path, e: &std::io::Error) -> ChartError {
+        ChartError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+}

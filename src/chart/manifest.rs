@@ -1,0 +1,271 @@
+//! Rendered output as Helm handles it: split on `---`, drop empty documents, separate hooks,
+//! sort by kind in Helm's InstallOrder (stable, after ordering by file path), print like
+//! `helm template`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use super::error::ChartError;
+use super::template::yaml::from_yaml;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// "backend/templates/deployment.yaml"
+    pub source: String,
+    /// The YAML document, trimmed, as `helm template` prints it.
+    pub text: String,
+    /// The document parsed; `Null` for a document holding only comments.
+    pub object: serde_json::Value,
+    /// The `helm.sh/hook` annotation when the document is a hook (`helm template` prints hooks
+    /// after the other manifests; `helm install` would run them around the install).
+    pub hook: Option<String>,
+}
+
+impl Manifest {
+    pub fn kind(&self) -> &str {
+        self.object
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// Helm's InstallOrder (pkg/releaseutil/kind_sorter.go, v3.17).
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// Position of `kind` in Helm's install order; unknown kinds come after every known one.
+pub fn install_order_rank(kind: &str) -> usize {
+    INSTALL_ORDER
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(INSTALL_ORDER.len())
+}
+
+fn separator() -> &'static regex::Regex {
+    static SEP: OnceLock<regex::Regex> = OnceLock::new();
+    SEP.get_or_init(|| {
+        regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap_or_else(|_| unreachable_regex())
+    })
+}
+
+#[allow(clippy::unwrap_used)]
+fn unreachable_regex() -> regex::Regex {
+    // The pattern above is a constant known to compile; this is only here to avoid a panic path.
+    regex::Regex::new("$^").unwrap_or_else(|_| std::process::abort())
+}
+
+/// releaseutil.SplitManifests: documents, trimmed, empty ones dropped.
+pub fn split_documents(text: &str) -> Vec<String> {
+    separator()
+        .split(text.trim())
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
+    let y: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(doc).map_err(|e| ChartError::RenderedYaml {
+            source_file: source.to_string(),
+            message: e.to_string(),
+            src: miette::NamedSource::new(format!("{source} (rendered)"), doc.to_string()),
+            span: e.location().map(|l| (l.index().min(doc.len()), 1).into()),
+        })?;
+    let object = from_yaml(&y).to_json();
+    if !(object.is_object() || object.is_null()) {
+        return Err(ChartError::RenderedYaml {
+            source_file: source.to_string(),
+            message: "a document is not a mapping (Kubernetes objects are maps)".into(),
+            src: miette::NamedSource::new(format!("{source} (rendered)"), doc.to_string()),
+            span: Some((0, doc.len().min(1)).into()),
+        });
+    }
+    let hook = object
+        .pointer("/metadata/annotations/helm.sh~1hook")
+        .and_then(|h| h.as_str())
+        .filter(|h| !h.is_empty())
+        .map(str::to_string);
+    Ok(Manifest {
+        source: source.to_string(),
+        text: doc.to_string(),
+        object,
+        hook,
+    })
+}
+
+/// Turn rendered files (by template path) into sorted manifests: non-hooks in install order,
+/// then hooks in file order.
+pub fn sort_outputs(outputs: &BTreeMap<String, String>) -> Result<Vec<Manifest>, ChartError> {
+    let mut generic = Vec::new();
+    let mut hooks = Vec::new();
+    for (path, text) in outputs {
+        if text.trim().is_empty() {
+            continue;
+        }
+        for doc in split_documents(text) {
+            let m = parse_doc(path, &doc)?;
+            if m.hook.is_some() {
+                hooks.push(m);
+            } else {
+                generic.push(m);
+            }
+        }
+    }
+    generic.sort_by_key(|m| install_order_rank(m.kind()));
+    // Unknown kinds sort among themselves alphabetically by kind (Helm's lessByKind).
+    generic.sort_by(|a, b| {
+        let (ra, rb) = (install_order_rank(a.kind()), install_order_rank(b.kind()));
+        if ra == INSTALL_ORDER.len() && rb == INSTALL_ORDER.len() {
+            a.kind().cmp(b.kind())
+        } else {
+            ra.cmp(&rb)
+        }
+    });
+    generic.extend(hooks);
+    Ok(generic)
+}
+
+/// What `helm template` prints for these manifests.
+pub fn to_helm_template_output(manifests: &[Manifest]) -> String {
+    let mut out = String::new();
+    for m in manifests {
+        out.push_str("---\n# Source: ");
+        out.push_str(&m.source);
+        out.push('\n');
+        out.push_str(&m.text);
+        out.push('\n');
+    }
+    out
+}
+
+/// A release that is a plain directory of YAML manifests: every `*.yaml`/`*.yml`/`*.json` file,
+/// in path order, split and sorted like chart output. Sources are paths relative to `dir`.
+pub fn render_manifest_dir(dir: &Path) -> Result<Vec<Manifest>, ChartError> {
+    let mut outputs = BTreeMap::new();
+    collect_manifest_files(dir, dir, &mut outputs)?;
+    if outputs.is_empty() {
+        return Err(ChartError::Invalid {
+            chart: dir.display().to_string(),
+            message: "the directory holds no .yaml, .yml or .json files".into(),
+            help: "point the release at a chart (with Chart.yaml) or a directory of manifests"
+                .into(),
+        });
+    }
+    sort_outputs(&outputs)
+}
+
+fn collect_manifest_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), ChartError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| ChartError::io(dir, &e))?;
+    for e in rd.filter_map(|e| e.ok()) {
+        let p = e.path();
+        if p.is_dir() {
+            collect_manifest_files(root, &p, out)?;
+            continue;
+        }
+        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+        if !matches!(ext, "yaml" | "yml" | "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).map_err(|e| ChartError::io(&p, &e))?;
+        let rel = p
+            .strip_prefix(root)
+            .map(|r| r.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_else(|_| p.display().to_string());
+        out.insert(rel, text);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_drops_empty_documents_and_trims() {
+        let docs = split_documents("\n---\na: 1\n---\n\n---   \nb: 2\n  \n");
+        assert_eq!(docs, vec!["a: 1", "b: 2"]);
+    }
+
+    #[test]
+    fn sort_by_install_order_then_hooks() {
+        let mut outputs = BTreeMap::new();
+        outputs.insert(
+            "c/templates/a.yaml".to_string(),
+            "kind: Deployment\n---\nkind: Zeta\n---\nkind: Alpha\n---\nkind: Pod\nmetadata:\n  annotations:\n    helm.sh/hook: test\n".to_string(),
+        );
+        outputs.insert(
+            "c/templates/b.yaml".to_string(),
+            "kind: Service\n---\nkind: Namespace\n".to_string(),
+        );
+        let ms = sort_outputs(&outputs).unwrap();
+        let kinds: Vec<&str> = ms.iter().map(|m| m.kind()).collect();
+        assert_eq!(
+            kinds,
+            vec!["Namespace", "Service", "Deployment", "Alpha", "Zeta", "Pod"]
+        );
+        assert_eq!(ms[5].hook.as_deref(), Some("test"));
+        assert!(
+            to_helm_template_output(&ms[..1])
+                .starts_with("---\n# Source: c/templates/b.yaml\nkind: Namespace\n")
+        );
+    }
+
+    #[test]
+    fn rendered_yaml_errors_name_the_template() {
+        let mut outputs = BTreeMap::new();
+        outputs.insert("c/templates/bad.yaml".to_string(), "a: [1\n".to_string());
+        let e = sort_outputs(&outputs).unwrap_err();
+        assert!(e.to_string().contains("c/templates/bad.yaml"), "{e}");
+    }
+
+    #[test]
+    fn install_order_ranks() {
+        assert!(install_order_rank("Namespace") < install_order_rank("Deployment"));
+        assert_eq!(install_order_rank("Unknown"), INSTALL_ORDER.len());
+    }
+}

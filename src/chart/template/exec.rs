@@ -1,0 +1,771 @@
+//! Execution of parsed templates with Go text/template semantics as Helm configures them
+//! (missingkey=zero: a missing map key is nil and prints as `<no value>`, which Helm then blanks).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::funcs::{self, FuncEnv, FuncError};
+use super::parse::{self, Arg, Branch, Command, Node, Pipe};
+use super::value::{Value, go_sprint};
+
+/// A template file's text, kept so errors can show line, column and snippet.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: Rc<str>,
+}
+
+impl SourceFile {
+    /// 1-based line and column of a byte offset (column counted in bytes, as Go does).
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let upto = &self.text[..offset.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let col = offset - upto.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        (line, col)
+    }
+}
+
+/// One named template: a file's body or a `define`.
+#[derive(Debug)]
+pub struct Tmpl {
+    pub name: String,
+    pub file: Rc<SourceFile>,
+    pub body: Vec<Node>,
+}
+
+/// Where an error happened and what it says.
+#[derive(Debug, Clone)]
+pub struct TemplateError {
+    pub file: Rc<SourceFile>,
+    pub offset: usize,
+    /// The template being executed (`define` name or file path).
+    pub template: String,
+    pub message: String,
+    /// `required`/`fail`: the message is the user's own, not an engine error.
+    pub user_failure: bool,
+    /// A parse error rather than an execution error.
+    pub parse: bool,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (l, c) = self.file.line_col(self.offset);
+        if self.user_failure {
+            write!(
+                f,
+                "execution error at ({}:{l}:{c}): {}",
+                self.file.name, self.message
+            )
+        } else if self.parse {
+            write!(
+                f,
+                "parse error at ({}:{l}:{c}): {}",
+                self.file.name, self.message
+            )
+        } else {
+            write!(
+                f,
+                "template: {}:{l}:{c}: executing {:?}: {}",
+                self.file.name, self.template, self.message
+            )
+        }
+    }
+}
+
+/// Every parsed template, by name. Later definitions replace earlier ones, except that an empty
+/// `define` never replaces a non-empty one (Go's rule).
+#[derive(Debug, Default)]
+pub struct TemplateSet {
+    pub templates: HashMap<String, Rc<Tmpl>>,
+}
+
+impl TemplateSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parse `text` as the file `name` and add it and its defines.
+    pub fn add_file(&mut self, name: &str, text: &str) -> Result<(), TemplateError> {
+        let file = Rc::new(SourceFile {
+            name: name.to_string(),
+            text: Rc::from(text),
+        });
+        let parsed = parse_checked(&file)?;
+        add_parsed(&mut self.templates, &file, parsed);
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Rc<Tmpl>> {
+        self.templates.get(name)
+    }
+}
+
+fn parse_checked(file: &Rc<SourceFile>) -> Result<parse::Parsed, TemplateError> {
+    let parse_err = |offset: usize, message: String| TemplateError {
+        file: file.clone(),
+        offset,
+        template: file.name.clone(),
+        message,
+        user_failure: false,
+        parse: true,
+    };
+    let parsed = parse::parse(&file.text).map_err(|e| parse_err(e.offset, e.message))?;
+    // Go rejects calls to unknown functions at parse time, even in branches never executed.
+    let mut unknown = None;
+    let mut check = |nodes: &[Node]| {
+        visit_idents(nodes, &mut |off, name| {
+            if unknown.is_none() && !is_known_function(name) {
+                unknown = Some((off, name.to_string()));
+            }
+        })
+    };
+    check(&parsed.body);
+    for (_, body) in &parsed.defines {
+        check(body);
+    }
+    if let Some((off, name)) = unknown {
+        return Err(parse_err(off, format!("function {name:?} not defined")));
+    }
+    Ok(parsed)
+}
+
+fn add_parsed(map: &mut HashMap<String, Rc<Tmpl>>, file: &Rc<SourceFile>, parsed: parse::Parsed) {
+    for (name, body) in parsed.defines {
+        let empty = body
+            .iter()
+            .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()));
+        if empty && map.contains_key(&name) {
+            continue;
+        }
+        map.insert(
+            name.clone(),
+            Rc::new(Tmpl {
+                name,
+                file: file.clone(),
+                body,
+            }),
+        );
+    }
+    map.insert(
+        file.name.clone(),
+        Rc::new(Tmpl {
+            name: file.name.clone(),
+            file: file.clone(),
+            body: parsed.body,
+        }),
+    );
+}
+
+fn is_known_function(name: &str) -> bool {
+    matches!(name, "and" | "or" | "include" | "tpl") || funcs::lookup(name).is_some()
+}
+
+fn visit_idents(nodes: &[Node], f: &mut dyn FnMut(usize, &str)) {
+    fn pipe(p: &Pipe, f: &mut dyn FnMut(usize, &str)) {
+        for c in &p.cmds {
+            for a in &c.args {
+                match a {
+                    Arg::Ident(o, n) => f(*o, n),
+                    Arg::Pipe(_, inner, _) => pipe(inner, f),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for n in nodes {
+        match n {
+            Node::Action(p) => pipe(p, f),
+            Node::If(b) | Node::With(b) | Node::Range(b) => {
+                pipe(&b.pipe, f);
+                visit_idents(&b.body, f);
+                if let Some(e) = &b.else_body {
+                    visit_idents(e, f);
+                }
+            }
+            Node::Template { pipe: Some(p), .. } => pipe(p, f),
+            _ => {}
+        }
+    }
+}
+
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// Nested template/include/tpl calls allowed before giving up (Helm stops at 1000 per name;
+/// we stop earlier to stay far from the thread's stack limit).
+const MAX_DEPTH: usize = 100;
+
+/// Executes templates of one set; `include` and `tpl` run through the same executor so they see
+/// every parsed template (and `tpl` adds its own defines while it runs).
+pub struct Executor<'a> {
+    set: &'a TemplateSet,
+    overlays: Vec<HashMap<String, Rc<Tmpl>>>,
+    vars: Vec<(String, Value)>,
+    env: &'a FuncEnv,
+    depth: usize,
+    cur: Rc<Tmpl>,
+}
+
+type ExecResult<T> = Result<T, TemplateError>;
+
+impl<'a> Executor<'a> {
+    pub fn new(set: &'a TemplateSet, env: &'a FuncEnv) -> Self {
+        let placeholder = Rc::new(Tmpl {
+            name: String::new(),
+            file: Rc::new(SourceFile {
+                name: String::new(),
+                text: Rc::from(""),
+            }),
+            body: Vec::new(),
+        });
+        Executor {
+            set,
+            overlays: Vec::new(),
+            vars: Vec::new(),
+            env,
+            depth: 0,
+            cur: placeholder,
+        }
+    }
+
+    fn find(&self, name: &str) -> Option<Rc<Tmpl>> {
+        for o in self.overlays.iter().rev() {
+            if let Some(t) = o.get(name) {
+                return Some(t.clone());
+            }
+        }
+        self.set.get(name).cloned()
+    }
+
+    /// Execute the named template with `data` as dot; returns the text it printed.
+    pub fn execute(&mut self, name: &str, data: &Value) -> ExecResult<String> {
+        let Some(t) = self.find(name) else {
+            return Err(self.err(0, format!("no template {name:?} associated with template")));
+        };
+        let mut out = String::new();
+        self.run_template(&t, data, &mut out)?;
+        Ok(out)
+    }
+
+    fn run_template(&mut self, t: &Rc<Tmpl>, dot: &Value, out: &mut String) -> ExecResult<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(
+                0,
+                format!(
+                    "rendering template has a nested reference name: {} (more than {MAX_DEPTH} nested calls)",
+                    t.name
+                ),
+            ));
+        }
+        self.depth += 1;
+        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), dot.clone())]);
+        let saved_cur = std::mem::replace(&mut self.cur, t.clone());
+        let r = self.walk_list(&t.body, dot, out);
+        self.cur = saved_cur;
+        self.vars = saved_vars;
+        self.depth -= 1;
+        r.map(|_| ())
+    }
+
+    fn err(&self, offset: usize, message: String) -> TemplateError {
+        TemplateError {
+            file: self.cur.file.clone(),
+            offset,
+            template: self.cur.name.clone(),
+            message,
+            user_failure: false,
+            parse: false,
+        }
+    }
+
+    fn walk_list(&mut self, nodes: &[Node], dot: &Value, out: &mut String) -> ExecResult<Flow> {
+        for n in nodes {
+            match self.walk(n, dot, out)? {
+                Flow::Normal => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk(&mut self, node: &Node, dot: &Value, out: &mut String) -> ExecResult<Flow> {
+        match node {
+            Node::Text(t) => out.push_str(t),
+            Node::Action(pipe) => {
+                let v = self.eval_pipe(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    print_value(out, &v);
+                }
+            }
+            Node::If(br) => {
+                let mark = self.vars.len();
+                let v = self.eval_pipe(dot, &br.pipe)?;
+                let r = if v.truthy() {
+                    self.walk_list(&br.body, dot, out)
+                } else if let Some(e) = &br.else_body {
+                    self.walk_list(e, dot, out)
+                } else {
+                    Ok(Flow::Normal)
+                };
+                self.vars.truncate(mark);
+                return r;
+            }
+            Node::With(br) => {
+                let mark = self.vars.len();
+                let v = self.eval_pipe(dot, &br.pipe)?;
+                let r = if v.truthy() {
+                    self.walk_list(&br.body, &v, out)
+                } else if let Some(e) = &br.else_body {
+                    self.walk_list(e, dot, out)
+                } else {
+                    Ok(Flow::Normal)
+                };
+                self.vars.truncate(mark);
+                return r;
+            }
+            Node::Range(br) => return self.walk_range(br, dot, out),
+            Node::Template { offset, name, pipe } => {
+                let data = match pipe {
+                    Some(p) => self.eval_pipe(dot, p)?,
+                    None => Value::Nil,
+                };
+                let Some(t) = self.find(name) else {
+                    return Err(self.err(
+                        *offset,
+                        format!(
+                            "no template {name:?} associated with template {:?}",
+                            self.cur.name
+                        ),
+                    ));
+                };
+                self.run_template(&t, &data, out)?;
+            }
+            Node::Break(_) => return Ok(Flow::Break),
+            Node::Continue(_) => return Ok(Flow::Continue),
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk_range(&mut self, br: &Branch, dot: &Value, out: &mut String) -> ExecResult<Flow> {
+        let mark = self.vars.len();
+        let v = self.eval_pipe(dot, &br.pipe)?;
+        // The pipeline's own declaration is replaced per iteration by key/element.
+        self.vars.truncate(mark);
+        let items: Vec<(Value, Value)> = match &v {
+            Value::Nil => Vec::new(),
+            Value::List(l) => l
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (Value::Int(i as i64), e.clone()))
+                .collect(),
+            Value::Map(m) => m
+                .borrow()
+                .iter()
+                .map(|(k, e)| (Value::str(k), e.clone()))
+                .collect(),
+            Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+            Value::Object(o) => match o.as_data() {
+                Some(Value::List(l)) => l
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (Value::Int(i as i64), e.clone()))
+                    .collect(),
+                Some(Value::Map(m)) => m
+                    .borrow()
+                    .iter()
+                    .map(|(k, e)| (Value::str(k), e.clone()))
+                    .collect(),
+                _ => {
+                    return Err(self.err(
+                        br.offset,
+                        format!("range can't iterate over {}", o.display()),
+                    ));
+                }
+            },
+            other => {
+                return Err(self.err(
+                    br.offset,
+                    format!("range can't iterate over {}", go_sprint(other)),
+                ));
+            }
+        };
+        if items.is_empty() {
+            let r = match &br.else_body {
+                Some(e) => self.walk_list(e, dot, out),
+                None => Ok(Flow::Normal),
+            };
+            self.vars.truncate(mark);
+            return r.map(|_| Flow::Normal);
+        }
+        for (key, elem) in items {
+            match br.pipe.decl.as_slice() {
+                [one] => self.declare(one, elem.clone(), br.pipe.is_assign),
+                [k, e] => {
+                    self.declare(k, key, br.pipe.is_assign);
+                    self.declare(e, elem.clone(), br.pipe.is_assign);
+                }
+                _ => {}
+            }
+            let flow = self.walk_list(&br.body, &elem, out);
+            self.vars.truncate(mark);
+            match flow? {
+                Flow::Break => break,
+                Flow::Continue | Flow::Normal => {}
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn declare(&mut self, name: &str, v: Value, assign: bool) {
+        if assign && let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            slot.1 = v;
+            return;
+        }
+        self.vars.push((name.to_string(), v));
+    }
+
+    fn eval_pipe(&mut self, dot: &Value, pipe: &Pipe) -> ExecResult<Value> {
+        let mut val: Option<Value> = None;
+        for cmd in &pipe.cmds {
+            val = Some(self.eval_cmd(dot, cmd, val)?);
+        }
+        let v = val.unwrap_or(Value::Nil);
+        if let [name] = pipe.decl.as_slice() {
+            if pipe.is_assign && !self.vars.iter().any(|(n, _)| n == name) {
+                return Err(self.err(pipe.offset, format!("undefined variable: {name}")));
+            }
+            self.declare(name, v.clone(), pipe.is_assign);
+        }
+        Ok(v)
+    }
+
+    fn eval_cmd(&mut self, dot: &Value, cmd: &Command, piped: Option<Value>) -> ExecResult<Value> {
+        let Some(first) = cmd.args.first() else {
+            return Err(self.err(cmd.offset, "empty command".into()));
+        };
+        let rest = &cmd.args[1..];
+        match first {
+            Arg::Ident(off, name) => self.call_function(dot, *off, name, rest, piped),
+            Arg::Field(off, fields) => {
+                self.eval_field_chain(dot, *off, dot.clone(), fields, true, rest, piped)
+            }
+            Arg::Var(off, name, fields) => {
+                let v = self.var(*off, name)?;
+                if fields.is_empty() {
+                    self.no_args(first, rest, &piped)?;
+                    return Ok(v);
+                }
+                self.eval_field_chain(dot, *off, v, fields, true, rest, piped)
+            }
+            Arg::Pipe(off, inner, fields) => {
+                let v = self.eval_pipe(dot, inner)?;
+                if fields.is_empty() {
+                    self.no_args(first, rest, &piped)?;
+                    return Ok(v);
+                }
+                self.eval_field_chain(dot, *off, v, fields, true, rest, piped)
+            }
+            Arg::Nil(off) => Err(self.err(*off, "nil is not a command".into())),
+            _ => {
+                self.no_args(first, rest, &piped)?;
+                self.eval_arg(dot, first)
+            }
+        }
+    }
+
+    fn no_args(&self, first: &Arg, rest: &[Arg], piped: &Option<Value>) -> ExecResult<()> {
+        if !rest.is_empty() || piped.is_some() {
+            return Err(self.err(
+                first.offset(),
+                format!("can't give argument to non-function {}", arg_text(first)),
+            ));
+        }
+        Ok(())
+    }
+
+    fn var(&self, off: usize, name: &str) -> ExecResult<Value> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| self.err(off, format!("undefined variable: {name}")))
+    }
+
+    /// Walk `.A.B.C` from `recv`. The last field may be a method called with `args`/`piped`.
+    #[allow(clippy::too_many_arguments)]
+    fn eval_field_chain(
+        &mut self,
+        dot: &Value,
+        off: usize,
+        mut recv: Value,
+        fields: &[String],
+        _is_cmd: bool,
+        args: &[Arg],
+        piped: Option<Value>,
+    ) -> ExecResult<Value> {
+        let has_args = !args.is_empty() || piped.is_some();
+        for (i, f) in fields.iter().enumerate() {
+            let last = i + 1 == fields.len();
+            recv = match &recv {
+                Value::Nil if i == 0 => return self.nil_or_args(off, f, has_args),
+                Value::Nil => {
+                    return Err(self.err(off, format!("nil pointer evaluating interface {{}}.{f}")));
+                }
+                Value::Map(m) => {
+                    if last && has_args {
+                        return Err(self.err(off, format!("{f} is not a method but has arguments")));
+                    }
+                    m.borrow().get(f.as_str()).cloned().unwrap_or(Value::Nil)
+                }
+                Value::Object(o) => {
+                    if last && has_args {
+                        let mut vals = Vec::with_capacity(args.len() + 1);
+                        for a in args {
+                            vals.push(self.eval_arg(dot, a)?);
+                        }
+                        if let Some(p) = piped {
+                            vals.push(p);
+                        }
+                        return match o.call(f, &vals) {
+                            Some(Ok(v)) => Ok(v),
+                            Some(Err(e)) => Err(self.err(off, format!("error calling {f}: {e}"))),
+                            None => Err(self.err(
+                                off,
+                                format!("can't evaluate field {f} in type {}", o.type_name()),
+                            )),
+                        };
+                    }
+                    match o.field(f) {
+                        Some(v) => v,
+                        None => {
+                            return Err(self.err(
+                                off,
+                                format!("can't evaluate field {f} in type {}", o.type_name()),
+                            ));
+                        }
+                    }
+                }
+                other => {
+                    return Err(self.err(
+                        off,
+                        format!("can't evaluate field {f} in type {}", other.type_name()),
+                    ));
+                }
+            };
+        }
+        Ok(recv)
+    }
+
+    fn nil_or_args(&self, off: usize, f: &str, has_args: bool) -> ExecResult<Value> {
+        if has_args {
+            return Err(self.err(off, format!("nil pointer evaluating interface {{}}.{f}")));
+        }
+        Ok(Value::Nil)
+    }
+
+    fn eval_arg(&mut self, dot: &Value, a: &Arg) -> ExecResult<Value> {
+        Ok(match a {
+            Arg::Dot(_) => dot.clone(),
+            Arg::Nil(_) => Value::Nil,
+            Arg::Bool(_, b) => Value::Bool(*b),
+            Arg::Int(_, i) => Value::Int(*i),
+            Arg::Float(_, f) => Value::Float(*f),
+            Arg::Str(_, s) => Value::Str(s.clone()),
+            Arg::Field(off, fields) => {
+                self.eval_field_chain(dot, *off, dot.clone(), fields, false, &[], None)?
+            }
+            Arg::Var(off, name, fields) => {
+                let v = self.var(*off, name)?;
+                if fields.is_empty() {
+                    v
+                } else {
+                    self.eval_field_chain(dot, *off, v, fields, false, &[], None)?
+                }
+            }
+            Arg::Ident(off, name) => self.call_function(dot, *off, name, &[], None)?,
+            Arg::Pipe(off, inner, fields) => {
+                let v = self.eval_pipe(dot, inner)?;
+                if fields.is_empty() {
+                    v
+                } else {
+                    self.eval_field_chain(dot, *off, v, fields, false, &[], None)?
+                }
+            }
+        })
+    }
+
+    fn call_function(
+        &mut self,
+        dot: &Value,
+        off: usize,
+        name: &str,
+        args: &[Arg],
+        piped: Option<Value>,
+    ) -> ExecResult<Value> {
+        if name == "and" || name == "or" {
+            let is_and = name == "and";
+            if args.is_empty() && piped.is_none() {
+                return Err(self.err(
+                    off,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
+            }
+            let mut last = Value::Nil;
+            for a in args {
+                let v = self.eval_arg(dot, a)?;
+                if v.truthy() != is_and {
+                    return Ok(v);
+                }
+                last = v;
+            }
+            if let Some(p) = piped {
+                return Ok(p);
+            }
+            return Ok(last);
+        }
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            vals.push(self.eval_arg(dot, a)?);
+        }
+        if let Some(p) = piped {
+            vals.push(p);
+        }
+        match name {
+            "include" => self.include(off, &vals),
+            "tpl" => self.tpl(off, &vals),
+            _ => {
+                let Some(f) = funcs::lookup(name) else {
+                    return Err(self.err(off, format!("function {name:?} not defined")));
+                };
+                f(self.env, &vals).map_err(|e| match e {
+                    FuncError::Msg(m) => self.err(off, format!("error calling {name}: {m}")),
+                    FuncError::Fail(m) => TemplateError {
+                        user_failure: true,
+                        ..self.err(off, m)
+                    },
+                })
+            }
+        }
+    }
+
+    fn include(&mut self, off: usize, vals: &[Value]) -> ExecResult<Value> {
+        let (name, data) = match vals {
+            [Value::Str(n), d] => (n.clone(), d.clone()),
+            [other, _] => {
+                return Err(self.err(
+                    off,
+                    format!(
+                        "error calling include: wrong type for value; expected string; got {}",
+                        other.type_name()
+                    ),
+                ));
+            }
+            _ => {
+                return Err(self.err(
+                    off,
+                    format!(
+                        "wrong number of args for include: want 2 got {}",
+                        vals.len()
+                    ),
+                ));
+            }
+        };
+        let Some(t) = self.find(&name) else {
+            return Err(self.err(
+                off,
+                format!("error calling include: template: no template {name:?} associated with template {:?}", self.cur.name),
+            ));
+        };
+        let mut out = String::new();
+        self.run_template(&t, &data, &mut out)?;
+        Ok(Value::string(out))
+    }
+
+    fn tpl(&mut self, off: usize, vals: &[Value]) -> ExecResult<Value> {
+        let (text, data) = match vals {
+            [Value::Str(t), d] => (t.clone(), d.clone()),
+            [other, _] => {
+                return Err(self.err(
+                    off,
+                    format!(
+                        "error calling tpl: wrong type for value; expected string; got {}",
+                        other.type_name()
+                    ),
+                ));
+            }
+            _ => {
+                return Err(self.err(
+                    off,
+                    format!("wrong number of args for tpl: want 2 got {}", vals.len()),
+                ));
+            }
+        };
+        // Helm parses the text as a template named after the calling template.
+        let file = Rc::new(SourceFile {
+            name: self.cur.file.name.clone(),
+            text: text.clone(),
+        });
+        let parsed = parse_checked(&file).map_err(|mut e| {
+            e.message = format!(
+                "error calling tpl: cannot parse template {text:?}: {}",
+                e.message
+            );
+            e
+        })?;
+        let mut layer = HashMap::new();
+        let body_name = format!("\u{0}tpl:{}", self.cur.name);
+        let file2 = Rc::new(SourceFile {
+            name: body_name.clone(),
+            text: text.clone(),
+        });
+        add_parsed(&mut layer, &file2, parsed);
+        let Some(main) = layer.get(&body_name).cloned() else {
+            return Ok(Value::str(""));
+        };
+        // Errors inside the tpl text should name the file that called tpl.
+        let main = Rc::new(Tmpl {
+            name: self.cur.name.clone(),
+            file: file.clone(),
+            body: match Rc::try_unwrap(main) {
+                Ok(t) => t.body,
+                Err(rc) => rc.body.clone(),
+            },
+        });
+        layer.remove(&body_name);
+        self.overlays.push(layer);
+        let mut out = String::new();
+        let r = self.run_template(&main, &data, &mut out);
+        self.overlays.pop();
+        r?;
+        Ok(Value::string(out.replace("<no value>", "")))
+    }
+}
+
+fn arg_text(a: &Arg) -> String {
+    match a {
+        Arg::Dot(_) => ".".into(),
+        Arg::Nil(_) => "nil".into(),
+        Arg::Bool(_, b) => b.to_string(),
+        Arg::Int(_, i) => i.to_string(),
+        Arg::Float(_, f) => f.to_string(),
+        Arg::Str(_, s) => format!("{s:?}"),
+        Arg::Field(_, f) => format!(".{}", f.join(".")),
+        Arg::Var(_, n, f) if f.is_empty() => n.clone(),
+        Arg::Var(_, n, f) => format!("{n}.{}", f.join(".")),
+        Arg::Ident(_, n) => n.clone(),
+        Arg::Pipe(_, _, _) => "(pipeline)".into(),
+    }
+}
+
+/// Go's printValue: nil prints as `<no value>`.
+fn print_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Nil => out.push_str("<no value>"),
+        Value::Str(s) => out.push_str(s),
+        other => out.push_str(&go_sprint(other)),
+    }
+}

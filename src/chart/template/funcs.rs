@@ -1,0 +1,2570 @@
+//! The function library: Go's text/template builtins, Helm's additions and the Sprig functions
+//! charts use. Each function checks its arguments like Go's reflection would (a `string`
+//! parameter rejects a float64, an `interface{}` one takes anything).
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine;
+use sha2::Digest;
+
+use super::gofmt::{go_quote, sprintf};
+use super::value::{Value, go_sprint};
+use super::yaml;
+
+/// What functions may reach besides their arguments.
+pub struct FuncEnv {
+    pub lookup: Option<Arc<dyn crate::chart::Lookup>>,
+}
+
+#[derive(Debug)]
+pub enum FuncError {
+    /// An engine error, printed as `error calling NAME: ...`.
+    Msg(String),
+    /// `required`/`fail`: the chart author's message, shown as is.
+    Fail(String),
+}
+
+pub type Func = fn(&FuncEnv, &[Value]) -> Result<Value, FuncError>;
+
+type R = Result<Value, FuncError>;
+
+fn err<T>(m: impl Into<String>) -> Result<T, FuncError> {
+    Err(FuncError::Msg(m.into()))
+}
+
+pub fn lookup(name: &str) -> Option<Func> {
+    static TABLE: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
+    TABLE.get_or_init(table).get(name).copied()
+}
+
+/// Every function name this engine knows (for the README list and tests).
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = table().keys().copied().collect();
+    v.extend(["and", "or", "include", "tpl"]);
+    v.sort();
+    v
+}
+
+// ------------------------------------------------------------------ argument helpers
+
+fn nargs(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+    if args.len() != n {
+        return err(format!(
+            "wrong number of args for {name}: want {n} got {}",
+            args.len()
+        ));
+    }
+    Ok(())
+}
+
+fn min_args(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+    if args.len() < n {
+        return err(format!(
+            "wrong number of args for {name}: want at least {n} got {}",
+            args.len()
+        ));
+    }
+    Ok(())
+}
+
+fn wrong(expected: &str, v: &Value) -> FuncError {
+    let got = match v {
+        Value::Nil => "interface {}".to_string(),
+        other => other.type_name().to_string(),
+    };
+    FuncError::Msg(format!(
+        "wrong type for value; expected {expected}; got {got}"
+    ))
+}
+
+/// A Go `string` parameter.
+fn s(v: &Value) -> Result<&str, FuncError> {
+    match v {
+        Value::Str(x) => Ok(x),
+        other => Err(wrong("string", other)),
+    }
+}
+
+/// A Go `int` parameter: template literals and integer results pass, float64 values do not.
+fn i(v: &Value) -> Result<i64, FuncError> {
+    match v {
+        Value::Int(x) => Ok(*x),
+        other => Err(wrong("int", other)),
+    }
+}
+
+fn b(v: &Value) -> Result<bool, FuncError> {
+    match v {
+        Value::Bool(x) => Ok(*x),
+        other => Err(wrong("bool", other)),
+    }
+}
+
+/// A Go `map[string]interface{}` parameter (nil is a nil map).
+fn m(v: &Value) -> Result<Option<super::value::MapRef>, FuncError> {
+    match v {
+        Value::Nil => Ok(None),
+        other => other
+            .as_map()
+            .map(Some)
+            .ok_or_else(|| wrong("map[string]interface {}", other)),
+    }
+}
+
+/// sprig's strval: strings as they are, everything else through `%v`.
+pub fn strval(v: &Value) -> String {
+    match v {
+        Value::Str(x) => x.to_string(),
+        Value::Nil => "<nil>".to_string(),
+        other => go_sprint(other),
+    }
+}
+
+/// cast.ToInt64 as sprig uses it: numbers truncate, strings parse (0 on failure), nil is 0.
+pub fn to_i64(v: &Value) -> i64 {
+    match v {
+        Value::Int(x) => *x,
+        Value::Float(f) => *f as i64,
+        Value::Bool(x) => *x as i64,
+        Value::Str(x) => parse_go_int(x.trim()).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn parse_go_int(x: &str) -> Option<i64> {
+    let (neg, body) = match x.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, x.strip_prefix('+').unwrap_or(x)),
+    };
+    let v = if let Some(h) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if let Some(o) = body.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()?
+    } else if body.len() > 1 && body.starts_with('0') {
+        i64::from_str_radix(&body[1..], 8).ok()?
+    } else {
+        body.parse().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+pub fn to_f64(v: &Value) -> f64 {
+    match v {
+        Value::Int(x) => *x as f64,
+        Value::Float(f) => *f,
+        Value::Bool(x) => *x as i64 as f64,
+        Value::Str(x) => x.trim().parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// sprig's list coercion (`strslice`, `join`, ...): a list, or a single value as a one-item list.
+fn as_items(v: &Value) -> Vec<Value> {
+    match v.as_list() {
+        Some(l) => l.as_ref().clone(),
+        None => match v {
+            Value::Nil => Vec::new(),
+            other => vec![other.clone()],
+        },
+    }
+}
+
+fn list_arg(name: &str, v: &Value) -> Result<Rc<Vec<Value>>, FuncError> {
+    match v {
+        Value::Nil => Ok(Rc::new(Vec::new())),
+        other => other
+            .as_list()
+            .ok_or_else(|| FuncError::Msg(format!("Cannot {name} on type {}", other.type_name()))),
+    }
+}
+
+/// sprig's `empty`: Go zero values.
+pub fn is_empty(v: &Value) -> bool {
+    !v.truthy()
+}
+
+// ------------------------------------------------------------------ comparisons (Go builtins)
+
+#[derive(PartialEq, Clone, Copy, Debug)]
+enum Kind {
+    Bool,
+    Int,
+    Float,
+    Str,
+    Other,
+    Invalid,
+}
+
+fn basic_kind(v: &Value) -> Kind {
+    match v {
+        Value::Nil => Kind::Invalid,
+        Value::Bool(_) => Kind::Bool,
+        Value::Int(_) => Kind::Int,
+        Value::Float(_) => Kind::Float,
+        Value::Str(_) => Kind::Str,
+        _ => Kind::Other,
+    }
+}
+
+fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
+    let (ka, kb) = (basic_kind(a), basic_kind(b));
+    if ka != kb {
+        if ka != Kind::Invalid && kb != Kind::Invalid {
+            return err("incompatible types for comparison");
+        }
+        return Ok(false);
+    }
+    Ok(match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Nil, Value::Nil) => true,
+        (Value::List(_), _) | (_, Value::List(_)) | (Value::Map(_), _) | (_, Value::Map(_)) => {
+            return err(format!(
+                "non-comparable type {}: {}",
+                go_sprint(b),
+                b.type_name()
+            ));
+        }
+        _ => false,
+    })
+}
+
+fn f_eq(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("eq", a, 2)?;
+    for other in &a[1..] {
+        if eq_one(&a[0], other)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn f_ne(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("ne", a, 2)?;
+    Ok(Value::Bool(!eq_one(&a[0], &a[1])?))
+}
+
+fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
+    let (ka, kb) = (basic_kind(a), basic_kind(b));
+    if matches!(ka, Kind::Invalid | Kind::Other | Kind::Bool)
+        || matches!(kb, Kind::Invalid | Kind::Other | Kind::Bool)
+    {
+        return err("invalid type for comparison");
+    }
+    if ka != kb {
+        return err("incompatible types for comparison");
+    }
+    Ok(match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x < y,
+        (Value::Float(x), Value::Float(y)) => x < y,
+        (Value::Str(x), Value::Str(y)) => x < y,
+        _ => false,
+    })
+}
+
+fn f_lt(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("lt", a, 2)?;
+    Ok(Value::Bool(less(&a[0], &a[1])?))
+}
+fn f_le(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("le", a, 2)?;
+    Ok(Value::Bool(less(&a[0], &a[1])? || eq_one(&a[0], &a[1])?))
+}
+fn f_gt(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("gt", a, 2)?;
+    Ok(Value::Bool(!(less(&a[0], &a[1])? || eq_one(&a[0], &a[1])?)))
+}
+fn f_ge(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("ge", a, 2)?;
+    Ok(Value::Bool(!less(&a[0], &a[1])?))
+}
+
+fn f_not(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("not", a, 1)?;
+    Ok(Value::Bool(!a[0].truthy()))
+}
+
+fn f_len(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("len", a, 1)?;
+    let n = match &a[0] {
+        Value::Str(x) => x.len(),
+        Value::Nil => return err("len of nil pointer"),
+        other => match (other.as_list(), other.as_map()) {
+            (Some(l), _) => l.len(),
+            (_, Some(mm)) => mm.borrow().len(),
+            _ => return err(format!("len of type {}", other.type_name())),
+        },
+    };
+    Ok(Value::Int(n as i64))
+}
+
+fn f_index(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("index", a, 1)?;
+    let mut cur = a[0].clone();
+    for key in &a[1..] {
+        cur = match &cur {
+            Value::Nil => return err("index of untyped nil"),
+            Value::Str(st) => {
+                let idx = index_int(key)?;
+                match st.as_bytes().get(idx) {
+                    Some(byte) => Value::Int(*byte as i64),
+                    None => return err(format!("index out of range: {idx}")),
+                }
+            }
+            other => {
+                if let Some(l) = other.as_list() {
+                    let idx = index_int(key)?;
+                    match l.get(idx) {
+                        Some(x) => x.clone(),
+                        None => return err(format!("index out of range: {idx}")),
+                    }
+                } else if let Some(mm) = other.as_map() {
+                    let k = match key {
+                        Value::Str(k) => k.to_string(),
+                        Value::Nil => return err("value is nil; should be of type string"),
+                        o => {
+                            return err(format!(
+                                "value has type {}; should be string",
+                                o.type_name()
+                            ));
+                        }
+                    };
+                    mm.borrow().get(&k).cloned().unwrap_or(Value::Nil)
+                } else {
+                    return err(format!("can't index item of type {}", other.type_name()));
+                }
+            }
+        };
+    }
+    Ok(cur)
+}
+
+fn index_int(v: &Value) -> Result<usize, FuncError> {
+    match v {
+        Value::Int(x) if *x >= 0 => Ok(*x as usize),
+        Value::Int(x) => err(format!("index out of range: {x}")),
+        other => err(format!(
+            "cannot index slice/array with type {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// fmt.Sprint: spaces between operands when neither side is a string.
+fn f_print(_: &FuncEnv, a: &[Value]) -> R {
+    let mut out = String::new();
+    for (k, v) in a.iter().enumerate() {
+        if k > 0 && !matches!(v, Value::Str(_)) && !matches!(a[k - 1], Value::Str(_)) {
+            out.push(' ');
+        }
+        out.push_str(&go_sprint(v));
+    }
+    Ok(Value::string(out))
+}
+
+fn f_println(_: &FuncEnv, a: &[Value]) -> R {
+    let parts: Vec<String> = a.iter().map(go_sprint).collect();
+    Ok(Value::string(format!("{}\n", parts.join(" "))))
+}
+
+fn f_printf(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("printf", a, 1)?;
+    Ok(Value::string(sprintf(s(&a[0])?, &a[1..])))
+}
+
+fn f_html(_: &FuncEnv, a: &[Value]) -> R {
+    let text = a.iter().map(strval).collect::<Vec<_>>().join("");
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '\0' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    Ok(Value::string(out))
+}
+
+fn f_urlquery(_: &FuncEnv, a: &[Value]) -> R {
+    let text = a.iter().map(strval).collect::<Vec<_>>().join("");
+    Ok(Value::string(query_escape(&text)))
+}
+
+fn query_escape(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ Helm
+
+fn f_to_yaml(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toYaml", a, 1)?;
+    let y = yaml::to_yaml(&a[0]);
+    Ok(Value::string(
+        y.strip_suffix('\n').unwrap_or(&y).to_string(),
+    ))
+}
+
+fn f_from_yaml(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("fromYaml", a, 1)?;
+    let text = s(&a[0])?;
+    match yaml::from_yaml_str(text) {
+        Ok(Value::Map(mm)) => Ok(Value::Map(mm)),
+        Ok(Value::Nil) => Ok(Value::empty_map()),
+        Ok(_) => Ok(error_map(
+            "error unmarshaling JSON: json: cannot unmarshal into Go value of type map[string]interface {}",
+        )),
+        Err(e) => Ok(error_map(&e)),
+    }
+}
+
+fn f_from_yaml_array(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("fromYamlArray", a, 1)?;
+    match yaml::from_yaml_str(s(&a[0])?) {
+        Ok(Value::List(l)) => Ok(Value::List(l)),
+        Ok(Value::Nil) => Ok(Value::list(Vec::new())),
+        Ok(_) => Ok(Value::list(vec![Value::str(
+            "error unmarshaling JSON: json: cannot unmarshal object into Go value of type []interface {}",
+        )])),
+        Err(e) => Ok(Value::list(vec![Value::string(e)])),
+    }
+}
+
+fn error_map(msg: &str) -> Value {
+    Value::map(BTreeMap::from([("Error".to_string(), Value::str(msg))]))
+}
+
+fn f_to_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toJson", a, 1)?;
+    Ok(Value::string(yaml::to_json(&a[0])))
+}
+
+fn f_to_pretty_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toPrettyJson", a, 1)?;
+    Ok(Value::string(yaml::to_pretty_json(&a[0])))
+}
+
+fn f_to_raw_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toRawJson", a, 1)?;
+    let j = a[0].to_json();
+    Ok(Value::string(serde_json::to_string(&j).unwrap_or_default()))
+}
+
+fn f_from_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("fromJson", a, 1)?;
+    match serde_json::from_str::<serde_json::Value>(s(&a[0])?) {
+        Ok(j @ serde_json::Value::Object(_)) => Ok(Value::from_json(&j)),
+        Ok(_) => Ok(error_map(
+            "json: cannot unmarshal into Go value of type map[string]interface {}",
+        )),
+        Err(e) => Ok(error_map(&e.to_string())),
+    }
+}
+
+fn f_from_json_array(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("fromJsonArray", a, 1)?;
+    match serde_json::from_str::<serde_json::Value>(s(&a[0])?) {
+        Ok(j @ serde_json::Value::Array(_)) => Ok(Value::from_json(&j)),
+        Ok(_) => Ok(Value::list(vec![Value::str(
+            "json: cannot unmarshal object into Go value of type []interface {}",
+        )])),
+        Err(e) => Ok(Value::list(vec![Value::string(e.to_string())])),
+    }
+}
+
+fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toToml", a, 1)?;
+    let j = a[0].to_json();
+    match toml::to_string(&j) {
+        Ok(t) => Ok(Value::string(t)),
+        Err(e) => Ok(Value::string(e.to_string())),
+    }
+}
+
+fn f_required(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("required", a, 2)?;
+    let msg = s(&a[0])?;
+    match &a[1] {
+        Value::Nil => Err(FuncError::Fail(msg.to_string())),
+        Value::Str(x) if x.is_empty() => Err(FuncError::Fail(msg.to_string())),
+        other => Ok(other.clone()),
+    }
+}
+
+fn f_fail(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("fail", a, 1)?;
+    Err(FuncError::Fail(s(&a[0])?.to_string()))
+}
+
+fn f_lookup(env: &FuncEnv, a: &[Value]) -> R {
+    nargs("lookup", a, 4)?;
+    let (api, kind, ns, name) = (s(&a[0])?, s(&a[1])?, s(&a[2])?, s(&a[3])?);
+    match &env.lookup {
+        None => Ok(Value::empty_map()),
+        Some(l) => match l.lookup(api, kind, ns, name) {
+            Ok(serde_json::Value::Null) => Ok(Value::empty_map()),
+            Ok(j) => Ok(Value::from_json(&j)),
+            Err(e) => err(e),
+        },
+    }
+}
+
+// ------------------------------------------------------------------ sprig: strings
+
+macro_rules! str1 {
+    ($name:ident, $label:literal, |$x:ident| $body:expr) => {
+        fn $name(_: &FuncEnv, a: &[Value]) -> R {
+            nargs($label, a, 1)?;
+            let $x = s(&a[0])?;
+            Ok(Value::string($body))
+        }
+    };
+}
+
+str1!(f_upper, "upper", |x| x.to_uppercase());
+str1!(f_lower, "lower", |x| x.to_lowercase());
+str1!(f_trim, "trim", |x| x.trim().to_string());
+str1!(f_title, "title", |x| title(x));
+str1!(f_untitle, "untitle", |x| untitle(x));
+str1!(f_nospace, "nospace", |x| x
+    .chars()
+    .filter(|c| !c.is_whitespace())
+    .collect());
+str1!(f_initials, "initials", |x| x
+    .split_whitespace()
+    .filter_map(|w| w.chars().next())
+    .collect());
+str1!(f_b64enc, "b64enc", |x| {
+    base64::engine::general_purpose::STANDARD.encode(x)
+});
+str1!(f_sha256sum, "sha256sum", |x| hex::encode(
+    sha2::Sha256::digest(x.as_bytes())
+));
+str1!(f_sha512sum, "sha512sum", |x| hex::encode(
+    sha2::Sha512::digest(x.as_bytes())
+));
+str1!(f_sha1sum, "sha1sum", |x| sha1_hex(x.as_bytes()));
+str1!(f_adler32sum, "adler32sum", |x| adler32(x.as_bytes())
+    .to_string());
+str1!(f_snakecase, "snakecase", |x| snake(x, '_'));
+str1!(f_kebabcase, "kebabcase", |x| snake(x, '-'));
+str1!(f_camelcase, "camelcase", |x| camel(x));
+str1!(f_swapcase, "swapcase", |x| x
+    .chars()
+    .map(|c| if c.is_uppercase() {
+        c.to_lowercase().collect::<String>()
+    } else {
+        c.to_uppercase().collect::<String>()
+    })
+    .collect());
+str1!(f_regex_quote, "regexQuoteMeta", |x| regex::escape(x));
+str1!(f_base, "base", |x| path_base(x));
+str1!(f_dir, "dir", |x| path_dir(x));
+str1!(f_ext, "ext", |x| path_ext(x));
+str1!(f_clean, "clean", |x| path_clean(x));
+str1!(f_b32enc, "b32enc", |x| base32_encode(x.as_bytes()));
+
+fn f_b64dec(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("b64dec", a, 1)?;
+    Ok(Value::string(
+        match base64::engine::general_purpose::STANDARD.decode(s(&a[0])?) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).to_string(),
+            Err(e) => e.to_string(),
+        },
+    ))
+}
+
+fn f_b32dec(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("b32dec", a, 1)?;
+    Ok(Value::string(match base32_decode(s(&a[0])?) {
+        Some(bytes) => String::from_utf8_lossy(&bytes).to_string(),
+        None => "illegal base32 data".to_string(),
+    }))
+}
+
+fn f_is_abs(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("isAbs", a, 1)?;
+    Ok(Value::Bool(s(&a[0])?.starts_with('/')))
+}
+
+fn title(x: &str) -> String {
+    let mut out = String::new();
+    let mut prev_letter = false;
+    for c in x.chars() {
+        if !prev_letter {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        prev_letter = !(c.is_whitespace() || c == '-' || c == '_' || c.is_ascii_punctuation());
+    }
+    out
+}
+
+fn untitle(x: &str) -> String {
+    let mut out = String::new();
+    let mut at_start = true;
+    for c in x.chars() {
+        if at_start {
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+        at_start = c.is_whitespace();
+    }
+    out
+}
+
+fn snake(x: &str, sep: char) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = x.chars().collect();
+    for (k, c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower =
+                k > 0 && (chars[k - 1].is_lowercase() || chars[k - 1].is_ascii_digit());
+            let next_lower = chars.get(k + 1).is_some_and(|n| n.is_lowercase());
+            let prev_upper = k > 0 && chars[k - 1].is_uppercase();
+            if k > 0 && (prev_lower || (prev_upper && next_lower)) && !out.ends_with(sep) {
+                out.push(sep);
+            }
+            out.extend(c.to_lowercase());
+        } else if *c == ' ' || *c == '-' || *c == '_' {
+            if !out.ends_with(sep) && !out.is_empty() {
+                out.push(sep);
+            }
+        } else {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+fn camel(x: &str) -> String {
+    x.split(['_', ' ', '-'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut cs = p.chars();
+            match cs.next() {
+                Some(f) => f.to_uppercase().collect::<String>() + cs.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn f_trim_all(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("trimAll", a, 2)?;
+    let cut: Vec<char> = s(&a[0])?.chars().collect();
+    Ok(Value::string(
+        s(&a[1])?.trim_matches(|c| cut.contains(&c)).to_string(),
+    ))
+}
+
+fn f_trim_prefix(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("trimPrefix", a, 2)?;
+    let (p, x) = (s(&a[0])?, s(&a[1])?);
+    Ok(Value::string(x.strip_prefix(p).unwrap_or(x).to_string()))
+}
+
+fn f_trim_suffix(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("trimSuffix", a, 2)?;
+    let (p, x) = (s(&a[0])?, s(&a[1])?);
+    Ok(Value::string(x.strip_suffix(p).unwrap_or(x).to_string()))
+}
+
+fn f_contains(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("contains", a, 2)?;
+    Ok(Value::Bool(s(&a[1])?.contains(s(&a[0])?)))
+}
+
+fn f_has_prefix(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("hasPrefix", a, 2)?;
+    Ok(Value::Bool(s(&a[1])?.starts_with(s(&a[0])?)))
+}
+
+fn f_has_suffix(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("hasSuffix", a, 2)?;
+    Ok(Value::Bool(s(&a[1])?.ends_with(s(&a[0])?)))
+}
+
+fn f_repeat(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("repeat", a, 2)?;
+    let n = i(&a[0])?;
+    if n < 0 {
+        return err("strings: negative Repeat count");
+    }
+    Ok(Value::string(s(&a[1])?.repeat(n as usize)))
+}
+
+fn f_replace(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("replace", a, 3)?;
+    Ok(Value::string(s(&a[2])?.replace(s(&a[0])?, s(&a[1])?)))
+}
+
+/// sprig trunc: negative lengths keep the tail.
+fn f_trunc(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("trunc", a, 2)?;
+    let n = i(&a[0])?;
+    let x = s(&a[1])?;
+    let len = x.len() as i64;
+    let out = if n < 0 && len + n > 0 {
+        x.get((len + n) as usize..).unwrap_or(x)
+    } else if n >= 0 && len > n {
+        x.get(..n as usize).unwrap_or(x)
+    } else {
+        x
+    };
+    Ok(Value::string(out.to_string()))
+}
+
+fn f_substr(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("substr", a, 3)?;
+    let (start, end, x) = (i(&a[0])?, i(&a[1])?, s(&a[2])?);
+    let len = x.len() as i64;
+    let start = if start < 0 { 0 } else { start.min(len) };
+    let end = if end < 0 || end > len { len } else { end };
+    if start > end {
+        return Ok(Value::str(""));
+    }
+    Ok(Value::string(
+        x.get(start as usize..end as usize)
+            .unwrap_or("")
+            .to_string(),
+    ))
+}
+
+fn f_abbrev(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("abbrev", a, 2)?;
+    let (w, x) = (i(&a[0])?, s(&a[1])?);
+    if w < 4 || x.chars().count() as i64 <= w {
+        return Ok(Value::str(x));
+    }
+    let keep: String = x.chars().take((w - 3) as usize).collect();
+    Ok(Value::string(format!("{keep}...")))
+}
+
+fn f_wrap(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("wrap", a, 2)?;
+    Ok(Value::string(wrap_text(
+        s(&a[1])?,
+        i(&a[0])? as usize,
+        "\n",
+    )))
+}
+
+fn f_wrap_with(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("wrapWith", a, 3)?;
+    Ok(Value::string(wrap_text(
+        s(&a[2])?,
+        i(&a[0])? as usize,
+        s(&a[1])?,
+    )))
+}
+
+fn wrap_text(x: &str, width: usize, nl: &str) -> String {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in x.split(' ') {
+        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    lines.push(cur);
+    lines.join(nl)
+}
+
+fn f_quote(_: &FuncEnv, a: &[Value]) -> R {
+    let parts: Vec<String> = a
+        .iter()
+        .filter(|v| !v.is_nil())
+        .map(|v| go_quote(&strval(v)))
+        .collect();
+    Ok(Value::string(parts.join(" ")))
+}
+
+fn f_squote(_: &FuncEnv, a: &[Value]) -> R {
+    let parts: Vec<String> = a
+        .iter()
+        .filter(|v| !v.is_nil())
+        .map(|v| format!("'{}'", strval(v)))
+        .collect();
+    Ok(Value::string(parts.join(" ")))
+}
+
+fn f_cat(_: &FuncEnv, a: &[Value]) -> R {
+    let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(strval).collect();
+    Ok(Value::string(parts.join(" ")))
+}
+
+fn indent_text(n: i64, x: &str) -> String {
+    let pad = " ".repeat(n.max(0) as usize);
+    format!("{pad}{}", x.replace('\n', &format!("\n{pad}")))
+}
+
+fn f_indent(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("indent", a, 2)?;
+    Ok(Value::string(indent_text(i(&a[0])?, s(&a[1])?)))
+}
+
+fn f_nindent(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("nindent", a, 2)?;
+    Ok(Value::string(format!(
+        "\n{}",
+        indent_text(i(&a[0])?, s(&a[1])?)
+    )))
+}
+
+fn f_plural(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("plural", a, 3)?;
+    let n = i(&a[2])?;
+    Ok(Value::str(if n == 1 { s(&a[0])? } else { s(&a[1])? }))
+}
+
+fn f_to_string(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toString", a, 1)?;
+    Ok(Value::string(strval(&a[0])))
+}
+
+fn f_to_strings(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toStrings", a, 1)?;
+    Ok(Value::list(
+        as_items(&a[0])
+            .iter()
+            .map(|v| Value::string(strval(v)))
+            .collect(),
+    ))
+}
+
+fn f_join(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("join", a, 2)?;
+    let sep = s(&a[0])?;
+    let parts: Vec<String> = as_items(&a[1])
+        .iter()
+        .filter(|v| !v.is_nil())
+        .map(strval)
+        .collect();
+    Ok(Value::string(parts.join(sep)))
+}
+
+fn f_split_list(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("splitList", a, 2)?;
+    let (sep, x) = (s(&a[0])?, s(&a[1])?);
+    Ok(Value::list(
+        go_split(x, sep).into_iter().map(Value::str).collect(),
+    ))
+}
+
+fn go_split<'x>(x: &'x str, sep: &str) -> Vec<&'x str> {
+    if sep.is_empty() {
+        let mut v = Vec::new();
+        let mut idx = 0;
+        for c in x.chars() {
+            v.push(&x[idx..idx + c.len_utf8()]);
+            idx += c.len_utf8();
+        }
+        return v;
+    }
+    x.split(sep).collect()
+}
+
+fn f_split(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("split", a, 2)?;
+    let (sep, x) = (s(&a[0])?, s(&a[1])?);
+    let m = go_split(x, sep)
+        .into_iter()
+        .enumerate()
+        .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+        .collect();
+    Ok(Value::map(m))
+}
+
+fn f_splitn(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("splitn", a, 3)?;
+    let (sep, n, x) = (s(&a[0])?, i(&a[1])?, s(&a[2])?);
+    let parts: Vec<&str> = if n < 0 {
+        x.split(sep).collect()
+    } else {
+        x.splitn(n as usize, sep).collect()
+    };
+    let m = parts
+        .into_iter()
+        .enumerate()
+        .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+        .collect();
+    Ok(Value::map(m))
+}
+
+fn f_sort_alpha(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("sortAlpha", a, 1)?;
+    let mut v: Vec<String> = as_items(&a[0]).iter().map(strval).collect();
+    v.sort();
+    Ok(Value::list(v.into_iter().map(Value::string).collect()))
+}
+
+fn f_shuffle(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("shuffle", a, 1)?;
+    use rand::seq::SliceRandom;
+    let mut chars: Vec<char> = s(&a[0])?.chars().collect();
+    chars.shuffle(&mut rand::rng());
+    Ok(Value::string(chars.into_iter().collect()))
+}
+
+fn rand_from(a: &[Value], name: &str, alphabet: &[u8]) -> R {
+    nargs(name, a, 1)?;
+    use rand::Rng;
+    let n = i(&a[0])?.max(0) as usize;
+    let mut rng = rand::rng();
+    let out: String = (0..n)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect();
+    Ok(Value::string(out))
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn f_rand_alnum(_: &FuncEnv, a: &[Value]) -> R {
+    rand_from(a, "randAlphaNum", ALNUM)
+}
+fn f_rand_alpha(_: &FuncEnv, a: &[Value]) -> R {
+    rand_from(a, "randAlpha", &ALNUM[..52])
+}
+fn f_rand_numeric(_: &FuncEnv, a: &[Value]) -> R {
+    rand_from(a, "randNumeric", &ALNUM[52..])
+}
+fn f_rand_ascii(_: &FuncEnv, a: &[Value]) -> R {
+    let ascii: Vec<u8> = (32u8..127).collect();
+    rand_from(a, "randAscii", &ascii)
+}
+
+fn f_rand_int(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("randInt", a, 2)?;
+    use rand::Rng;
+    let (lo, hi) = (to_i64(&a[0]), to_i64(&a[1]));
+    if hi <= lo {
+        return err("invalid argument to Intn");
+    }
+    Ok(Value::Int(rand::rng().random_range(lo..hi)))
+}
+
+fn f_uuidv4(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("uuidv4", a, 0)?;
+    Ok(Value::string(uuid::Uuid::new_v4().to_string()))
+}
+
+// ------------------------------------------------------------------ regex
+
+fn re(p: &str) -> Result<regex::Regex, FuncError> {
+    regex::Regex::new(p).map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))
+}
+
+fn f_regex_match(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("regexMatch", a, 2)?;
+    Ok(Value::Bool(re(s(&a[0])?)?.is_match(s(&a[1])?)))
+}
+
+fn f_regex_find(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("regexFind", a, 2)?;
+    let r = re(s(&a[0])?)?;
+    Ok(Value::str(
+        r.find(s(&a[1])?).map(|m| m.as_str()).unwrap_or(""),
+    ))
+}
+
+fn f_regex_find_all(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("regexFindAll", a, 3)?;
+    let r = re(s(&a[0])?)?;
+    let n = i(&a[2])?;
+    let it = r.find_iter(s(&a[1])?).map(|m| Value::str(m.as_str()));
+    let v: Vec<Value> = if n < 0 {
+        it.collect()
+    } else {
+        it.take(n as usize).collect()
+    };
+    Ok(Value::list(v))
+}
+
+/// Go's `$1`/`${name}` expansion differs from Rust's only in edge cases charts rarely hit.
+fn f_regex_replace_all(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("regexReplaceAll", a, 3)?;
+    let r = re(s(&a[0])?)?;
+    Ok(Value::string(
+        r.replace_all(s(&a[1])?, s(&a[2])?).to_string(),
+    ))
+}
+
+fn f_regex_replace_all_literal(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("regexReplaceAllLiteral", a, 3)?;
+    let r = re(s(&a[0])?)?;
+    Ok(Value::string(
+        r.replace_all(s(&a[1])?, regex::NoExpand(s(&a[2])?))
+            .to_string(),
+    ))
+}
+
+fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("regexSplit", a, 3)?;
+    let r = re(s(&a[0])?)?;
+    let n = i(&a[2])?;
+    let x = s(&a[1])?;
+    let v: Vec<Value> = if n < 0 {
+        r.split(x).map(Value::str).collect()
+    } else {
+        r.splitn(x, n as usize).map(Value::str).collect()
+    };
+    Ok(Value::list(v))
+}
+
+// ------------------------------------------------------------------ defaults & flow
+
+fn f_default(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("default", a, 1)?;
+    if a.len() == 1 {
+        return Ok(a[0].clone());
+    }
+    let given = &a[1];
+    Ok(if is_empty(given) {
+        a[0].clone()
+    } else {
+        given.clone()
+    })
+}
+
+fn f_empty(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("empty", a, 1)?;
+    Ok(Value::Bool(is_empty(&a[0])))
+}
+
+fn f_coalesce(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(a.iter()
+        .find(|v| !is_empty(v))
+        .cloned()
+        .unwrap_or(Value::Nil))
+}
+
+fn f_all(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(Value::Bool(a.iter().all(|v| !is_empty(v))))
+}
+
+fn f_any(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(Value::Bool(a.iter().any(|v| !is_empty(v))))
+}
+
+fn f_ternary(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("ternary", a, 3)?;
+    Ok(if b(&a[2])? {
+        a[0].clone()
+    } else {
+        a[1].clone()
+    })
+}
+
+// ------------------------------------------------------------------ lists
+
+fn f_list(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(Value::list(a.to_vec()))
+}
+
+fn f_first(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("first", a, 1)?;
+    Ok(list_arg("find first", &a[0])?
+        .first()
+        .cloned()
+        .unwrap_or(Value::Nil))
+}
+
+fn f_last(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("last", a, 1)?;
+    Ok(list_arg("find last", &a[0])?
+        .last()
+        .cloned()
+        .unwrap_or(Value::Nil))
+}
+
+fn f_rest(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("rest", a, 1)?;
+    let l = list_arg("find rest", &a[0])?;
+    if l.is_empty() {
+        return Ok(Value::Nil);
+    }
+    Ok(Value::list(l[1..].to_vec()))
+}
+
+fn f_initial(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("initial", a, 1)?;
+    let l = list_arg("find initial", &a[0])?;
+    if l.is_empty() {
+        return Ok(Value::Nil);
+    }
+    Ok(Value::list(l[..l.len() - 1].to_vec()))
+}
+
+fn f_append(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("append", a, 2)?;
+    let mut l = list_arg("push", &a[0])?.as_ref().clone();
+    l.push(a[1].clone());
+    Ok(Value::list(l))
+}
+
+fn f_prepend(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("prepend", a, 2)?;
+    let mut l = vec![a[1].clone()];
+    l.extend(list_arg("prepend", &a[0])?.iter().cloned());
+    Ok(Value::list(l))
+}
+
+fn f_concat(_: &FuncEnv, a: &[Value]) -> R {
+    let mut out = Vec::new();
+    for l in a {
+        out.extend(list_arg("concat", l)?.iter().cloned());
+    }
+    Ok(Value::list(out))
+}
+
+fn f_reverse(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("reverse", a, 1)?;
+    let mut l = list_arg("find reverse", &a[0])?.as_ref().clone();
+    l.reverse();
+    Ok(Value::list(l))
+}
+
+fn deep_eq(x: &Value, y: &Value) -> bool {
+    x.to_json() == y.to_json() && x.type_name() == y.type_name()
+}
+
+fn f_uniq(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("uniq", a, 1)?;
+    let mut out: Vec<Value> = Vec::new();
+    for v in list_arg("find uniq", &a[0])?.iter() {
+        if !out.iter().any(|o| deep_eq(o, v)) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn f_without(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("without", a, 1)?;
+    let l = list_arg("find without", &a[0])?;
+    let out = l
+        .iter()
+        .filter(|v| !a[1..].iter().any(|o| deep_eq(o, v)))
+        .cloned()
+        .collect();
+    Ok(Value::list(out))
+}
+
+fn f_has(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("has", a, 2)?;
+    let l = list_arg("find has", &a[1])?;
+    Ok(Value::Bool(l.iter().any(|v| deep_eq(v, &a[0]))))
+}
+
+fn f_compact(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("compact", a, 1)?;
+    let l = list_arg("compact", &a[0])?;
+    Ok(Value::list(
+        l.iter().filter(|v| !is_empty(v)).cloned().collect(),
+    ))
+}
+
+fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("slice", a, 1)?;
+    if let Value::Str(x) = &a[0] {
+        let start = a.get(1).map(to_i64).unwrap_or(0).max(0) as usize;
+        let end = a.get(2).map(to_i64).map(|e| e as usize).unwrap_or(x.len());
+        return match x.get(start..end.min(x.len())) {
+            Some(p) => Ok(Value::str(p)),
+            None => err(format!("slice index out of range: {start}:{end}")),
+        };
+    }
+    let l = list_arg("slice", &a[0])?;
+    let start = a.get(1).map(to_i64).unwrap_or(0).max(0) as usize;
+    let end = a.get(2).map(to_i64).map(|e| e as usize).unwrap_or(l.len());
+    if start > end || end > l.len() {
+        return err(format!("slice index out of range: {start}:{end}"));
+    }
+    Ok(Value::list(l[start..end].to_vec()))
+}
+
+fn f_until(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("until", a, 1)?;
+    let n = i(&a[0])?;
+    let v = if n >= 0 {
+        (0..n).map(Value::Int).collect()
+    } else {
+        (n + 1..=0).rev().map(Value::Int).collect()
+    };
+    Ok(Value::list(v))
+}
+
+fn f_until_step(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("untilStep", a, 3)?;
+    let (start, stop, step) = (i(&a[0])?, i(&a[1])?, i(&a[2])?);
+    let mut v = Vec::new();
+    if step > 0 {
+        let mut k = start;
+        while k < stop {
+            v.push(Value::Int(k));
+            k += step;
+        }
+    } else if step < 0 {
+        let mut k = start;
+        while k > stop {
+            v.push(Value::Int(k));
+            k += step;
+        }
+    }
+    Ok(Value::list(v))
+}
+
+fn f_seq(_: &FuncEnv, a: &[Value]) -> R {
+    let n: Vec<i64> = a.iter().map(to_i64).collect();
+    let (start, step, end) = match n.as_slice() {
+        [e] => (1, 1, *e),
+        [s0, e] => (*s0, if e >= s0 { 1 } else { -1 }, *e),
+        [s0, st, e] => (*s0, *st, *e),
+        _ => return Ok(Value::str("")),
+    };
+    let mut out = Vec::new();
+    if step == 0 {
+        return Ok(Value::str(""));
+    }
+    let mut k = start;
+    while (step > 0 && k <= end) || (step < 0 && k >= end) {
+        out.push(k.to_string());
+        k += step;
+    }
+    Ok(Value::string(out.join(" ")))
+}
+
+fn f_chunk(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("chunk", a, 2)?;
+    let size = i(&a[0])?.max(1) as usize;
+    let l = list_arg("chunk", &a[1])?;
+    Ok(Value::list(
+        l.chunks(size).map(|c| Value::list(c.to_vec())).collect(),
+    ))
+}
+
+// ------------------------------------------------------------------ dicts
+
+fn f_dict(_: &FuncEnv, a: &[Value]) -> R {
+    let mut out = BTreeMap::new();
+    for pair in a.chunks(2) {
+        let k = strval(&pair[0]);
+        let v = pair.get(1).cloned().unwrap_or(Value::str(""));
+        out.insert(k, v);
+    }
+    Ok(Value::map(out))
+}
+
+fn f_get(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("get", a, 2)?;
+    let k = s(&a[1])?;
+    Ok(match m(&a[0])? {
+        Some(mm) => mm.borrow().get(k).cloned().unwrap_or(Value::str("")),
+        None => Value::str(""),
+    })
+}
+
+fn f_set(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("set", a, 3)?;
+    let k = s(&a[1])?;
+    match m(&a[0])? {
+        Some(mm) => {
+            mm.borrow_mut().insert(k.to_string(), a[2].clone());
+            Ok(Value::Map(mm))
+        }
+        None => err("assignment to entry in nil map"),
+    }
+}
+
+fn f_unset(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("unset", a, 2)?;
+    let k = s(&a[1])?;
+    match m(&a[0])? {
+        Some(mm) => {
+            mm.borrow_mut().remove(k);
+            Ok(Value::Map(mm))
+        }
+        None => Ok(Value::Nil),
+    }
+}
+
+fn f_has_key(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("hasKey", a, 2)?;
+    let k = s(&a[1])?;
+    Ok(Value::Bool(
+        m(&a[0])?.is_some_and(|mm| mm.borrow().contains_key(k)),
+    ))
+}
+
+fn f_keys(_: &FuncEnv, a: &[Value]) -> R {
+    let mut out = Vec::new();
+    for d in a {
+        if let Some(mm) = m(d)? {
+            out.extend(mm.borrow().keys().map(|k| Value::str(k)));
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn f_values(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("values", a, 1)?;
+    Ok(Value::list(
+        m(&a[0])?
+            .map(|mm| mm.borrow().values().cloned().collect())
+            .unwrap_or_default(),
+    ))
+}
+
+fn f_pluck(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("pluck", a, 1)?;
+    let k = s(&a[0])?;
+    let mut out = Vec::new();
+    for d in &a[1..] {
+        if let Some(mm) = m(d)?
+            && let Some(v) = mm.borrow().get(k)
+        {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn f_pick(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("pick", a, 1)?;
+    let mut out = BTreeMap::new();
+    if let Some(mm) = m(&a[0])? {
+        for k in &a[1..] {
+            let k = s(k)?;
+            if let Some(v) = mm.borrow().get(k) {
+                out.insert(k.to_string(), v.clone());
+            }
+        }
+    }
+    Ok(Value::map(out))
+}
+
+fn f_omit(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("omit", a, 1)?;
+    let drop: Vec<&str> = a[1..].iter().map(s).collect::<Result<_, _>>()?;
+    let out = m(&a[0])?
+        .map(|mm| {
+            mm.borrow()
+                .iter()
+                .filter(|(k, _)| !drop.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Value::map(out))
+}
+
+fn f_dig(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("dig", a, 3)?;
+    let n = a.len();
+    let keys = &a[..n - 2];
+    let default = &a[n - 2];
+    let mut cur = a[n - 1].clone();
+    for k in keys {
+        let k = s(k)?;
+        let next = match cur.as_map() {
+            Some(mm) => mm.borrow().get(k).cloned(),
+            None => None,
+        };
+        match next {
+            Some(v) => cur = v,
+            None => return Ok(default.clone()),
+        }
+    }
+    Ok(cur)
+}
+
+/// mergo.Merge semantics as sprig uses them: recursive into maps; `overwrite` replaces
+/// non-empty destination values too.
+fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite: bool) {
+    if Rc::ptr_eq(dst, src) {
+        return;
+    }
+    let src = src.borrow();
+    let mut d = dst.borrow_mut();
+    for (k, sv) in src.iter() {
+        match d.get(k) {
+            Some(dv) => {
+                if let (Value::Map(dm), Value::Map(sm)) = (dv, sv) {
+                    merge_into(dm, sm, overwrite);
+                } else if (overwrite && !is_empty(sv))
+                    || is_empty(dv) && !matches!(dv, Value::Map(_))
+                {
+                    if overwrite || is_empty(dv) {
+                        d.insert(k.clone(), sv.deep_copy());
+                    }
+                }
+            }
+            None => {
+                d.insert(k.clone(), sv.deep_copy());
+            }
+        }
+    }
+}
+
+fn merge_impl(name: &str, a: &[Value], overwrite: bool) -> R {
+    min_args(name, a, 1)?;
+    let Some(dst) = m(&a[0])? else {
+        return Ok(Value::empty_map());
+    };
+    for src in &a[1..] {
+        if let Some(sm) = m(src)? {
+            merge_into(&dst, &sm, overwrite);
+        }
+    }
+    Ok(Value::Map(dst))
+}
+
+fn f_merge(_: &FuncEnv, a: &[Value]) -> R {
+    merge_impl("merge", a, false)
+}
+
+fn f_merge_overwrite(_: &FuncEnv, a: &[Value]) -> R {
+    merge_impl("mergeOverwrite", a, true)
+}
+
+fn f_deep_copy(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("deepCopy", a, 1)?;
+    Ok(a[0].deep_copy())
+}
+
+// ------------------------------------------------------------------ math
+
+fn f_add(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(Value::Int(
+        a.iter().map(to_i64).fold(0i64, i64::wrapping_add),
+    ))
+}
+fn f_add1(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("add1", a, 1)?;
+    Ok(Value::Int(to_i64(&a[0]).wrapping_add(1)))
+}
+fn f_sub(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("sub", a, 2)?;
+    Ok(Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
+}
+fn f_mul(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(Value::Int(
+        a.iter().map(to_i64).fold(1i64, i64::wrapping_mul),
+    ))
+}
+fn f_div(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("div", a, 2)?;
+    let d = to_i64(&a[1]);
+    if d == 0 {
+        return err("runtime error: integer divide by zero");
+    }
+    Ok(Value::Int(to_i64(&a[0]).wrapping_div(d)))
+}
+fn f_mod(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("mod", a, 2)?;
+    let d = to_i64(&a[1]);
+    if d == 0 {
+        return err("runtime error: integer divide by zero");
+    }
+    Ok(Value::Int(to_i64(&a[0]).wrapping_rem(d)))
+}
+fn f_max(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("max", a, 1)?;
+    Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+}
+fn f_min(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("min", a, 1)?;
+    Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+}
+fn f_addf(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(Value::Float(a.iter().map(to_f64).sum()))
+}
+fn f_subf(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("subf", a, 1)?;
+    Ok(Value::Float(
+        a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x - y),
+    ))
+}
+fn f_mulf(_: &FuncEnv, a: &[Value]) -> R {
+    Ok(Value::Float(a.iter().map(to_f64).product()))
+}
+fn f_divf(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("divf", a, 1)?;
+    Ok(Value::Float(
+        a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x / y),
+    ))
+}
+fn f_maxf(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("maxf", a, 1)?;
+    Ok(Value::Float(a.iter().map(to_f64).fold(f64::MIN, f64::max)))
+}
+fn f_minf(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("minf", a, 1)?;
+    Ok(Value::Float(a.iter().map(to_f64).fold(f64::MAX, f64::min)))
+}
+fn f_floor(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("floor", a, 1)?;
+    Ok(Value::Float(to_f64(&a[0]).floor()))
+}
+fn f_ceil(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("ceil", a, 1)?;
+    Ok(Value::Float(to_f64(&a[0]).ceil()))
+}
+fn f_round(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("round", a, 2)?;
+    let p = to_i64(&a[1]);
+    let pow = 10f64.powi(p as i32);
+    let x = to_f64(&a[0]) * pow;
+    let r = if x >= 0.0 {
+        (x + 0.5).floor()
+    } else {
+        (x - 0.5).ceil()
+    };
+    Ok(Value::Float(r / pow))
+}
+fn f_int(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("int", a, 1)?;
+    Ok(Value::Int(to_i64(&a[0])))
+}
+fn f_float64(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("float64", a, 1)?;
+    Ok(Value::Float(to_f64(&a[0])))
+}
+fn f_atoi(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("atoi", a, 1)?;
+    Ok(Value::Int(s(&a[0])?.trim().parse().unwrap_or(0)))
+}
+
+// ------------------------------------------------------------------ types
+
+fn f_kind_of(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("kindOf", a, 1)?;
+    Ok(Value::str(a[0].kind_name()))
+}
+fn f_kind_is(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("kindIs", a, 2)?;
+    Ok(Value::Bool(s(&a[0])? == a[1].kind_name()))
+}
+fn f_type_of(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("typeOf", a, 1)?;
+    Ok(Value::str(a[0].type_name()))
+}
+fn f_type_is(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("typeIs", a, 2)?;
+    Ok(Value::Bool(s(&a[0])? == a[1].type_name()))
+}
+fn f_type_is_like(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("typeIsLike", a, 2)?;
+    let t = s(&a[0])?;
+    let n = a[1].type_name();
+    Ok(Value::Bool(t == n || t == format!("*{n}")))
+}
+fn f_deep_equal(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("deepEqual", a, 2)?;
+    Ok(Value::Bool(deep_eq(&a[0], &a[1])))
+}
+
+// ------------------------------------------------------------------ semver
+
+/// A Masterminds/semver version: lenient (`v` prefix, missing minor/patch).
+fn parse_version(x: &str) -> Option<semver::Version> {
+    let t = x.trim().trim_start_matches('v');
+    let (core, rest) = match t.find(['-', '+']) {
+        Some(p) => (&t[..p], &t[p..]),
+        None => (t, ""),
+    };
+    let mut parts: Vec<&str> = core.split('.').collect();
+    if parts.is_empty()
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    while parts.len() < 3 {
+        parts.push("0");
+    }
+    let norm: Vec<String> = parts
+        .iter()
+        .map(|p| p.parse::<u64>().map(|n| n.to_string()).unwrap_or_default())
+        .collect();
+    semver::Version::parse(&format!("{}{rest}", norm.join("."))).ok()
+}
+
+fn f_semver(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("semver", a, 1)?;
+    let x = s(&a[0])?;
+    let Some(v) = parse_version(x) else {
+        return err("Invalid Semantic Version");
+    };
+    let m = BTreeMap::from([
+        ("Major".to_string(), Value::Int(v.major as i64)),
+        ("Minor".to_string(), Value::Int(v.minor as i64)),
+        ("Patch".to_string(), Value::Int(v.patch as i64)),
+        ("Prerelease".to_string(), Value::string(v.pre.to_string())),
+        ("Metadata".to_string(), Value::string(v.build.to_string())),
+        ("Original".to_string(), Value::str(x)),
+    ]);
+    Ok(Value::map(m))
+}
+
+/// Masterminds/semver constraints: `||` alternatives of comma/space separated comparisons,
+/// with `^`, `~`, `x` wildcards and hyphen ranges. Prereleases only match constraints that
+/// mention a prerelease, which is why charts write `>=1.19-0`.
+fn f_semver_compare(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("semverCompare", a, 2)?;
+    let (c, v) = (s(&a[0])?, s(&a[1])?);
+    let Some(ver) = parse_version(v) else {
+        return err("Invalid Semantic Version");
+    };
+    match constraint_matches(c, &ver) {
+        Some(ok) => Ok(Value::Bool(ok)),
+        None => err(format!("improper constraint: {c}")),
+    }
+}
+
+pub fn constraint_matches(c: &str, v: &semver::Version) -> Option<bool> {
+    let mut any = false;
+    for alt in c.split("||") {
+        let alt = alt.trim();
+        let mut ok = true;
+        let mut has_pre_constraint = false;
+        let terms = split_terms(alt);
+        if terms.is_empty() {
+            return None;
+        }
+        for t in &terms {
+            let (matched, pre) = term_matches(t, v)?;
+            has_pre_constraint |= pre;
+            ok &= matched;
+        }
+        if !v.pre.is_empty() && !has_pre_constraint {
+            ok = false;
+        }
+        any |= ok;
+    }
+    Some(any)
+}
+
+fn split_terms(alt: &str) -> Vec<String> {
+    // Hyphen ranges "1.2 - 1.4" become two terms.
+    let words: Vec<&str> = alt.split([',', ' ']).filter(|w| !w.is_empty()).collect();
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < words.len() {
+        if words.get(k + 1) == Some(&"-") && k + 2 < words.len() {
+            out.push(format!(">={}", words[k]));
+            out.push(format!("<={}", words[k + 2]));
+            k += 3;
+            continue;
+        }
+        // an operator written apart from its version: ">= 1.2"
+        if matches!(
+            words[k],
+            ">" | ">=" | "<" | "<=" | "=" | "!=" | "~" | "^" | "~>"
+        ) && k + 1 < words.len()
+        {
+            out.push(format!("{}{}", words[k], words[k + 1]));
+            k += 2;
+            continue;
+        }
+        out.push(words[k].to_string());
+        k += 1;
+    }
+    out
+}
+
+/// (matches, constraint names a prerelease)
+fn term_matches(t: &str, v: &semver::Version) -> Option<(bool, bool)> {
+    let ops = [">=", "<=", "!=", "~>", ">", "<", "=", "~", "^"];
+    let (op, rest) = ops
+        .iter()
+        .find_map(|o| t.strip_prefix(o).map(|r| (*o, r.trim())))
+        .unwrap_or(("", t));
+    let rest = rest.trim_start_matches('v');
+    if rest == "*" || rest.eq_ignore_ascii_case("x") || rest.is_empty() {
+        return Some((op != "!=" || false, false));
+    }
+    let (core, pre) = match rest.find('-') {
+        Some(p) => (&rest[..p], Some(&rest[p + 1..])),
+        None => (rest, None),
+    };
+    let core = core.split('+').next().unwrap_or(core);
+    let parts: Vec<&str> = core.split('.').collect();
+    let wild = |p: Option<&&str>| p.is_none_or(|x| *x == "x" || *x == "X" || *x == "*");
+    let num = |p: Option<&&str>| p.and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    let major = parts.first().and_then(|x| x.parse::<u64>().ok())?;
+    let minor_w = wild(parts.get(1));
+    let patch_w = wild(parts.get(2));
+    let minor = num(parts.get(1));
+    let patch = num(parts.get(2));
+    let mut base = semver::Version::new(major, minor, patch);
+    if let Some(p) = pre {
+        base.pre = semver::Prerelease::new(p).ok()?;
+    }
+    let has_pre = pre.is_some();
+    let cmp = cmp_ignoring_build(v, &base);
+    use std::cmp::Ordering::*;
+    let next_major = semver::Version::new(major + 1, 0, 0);
+    let next_minor = semver::Version::new(major, minor + 1, 0);
+    let lt = |x: &semver::Version| cmp_ignoring_build(v, x) == Less;
+    let res = match op {
+        "" | "=" => {
+            if minor_w {
+                v.major == major
+            } else if patch_w {
+                v.major == major && v.minor == minor
+            } else {
+                cmp == Equal
+            }
+        }
+        "!=" => {
+            if minor_w {
+                v.major != major
+            } else if patch_w {
+                !(v.major == major && v.minor == minor)
+            } else {
+                cmp != Equal
+            }
+        }
+        ">" => {
+            if minor_w {
+                v.major > major
+            } else if patch_w {
+                v.major > major || (v.major == major && v.minor > minor)
+            } else {
+                cmp == Greater
+            }
+        }
+        ">=" => cmp != Less,
+        "<" => cmp == Less,
+        "<=" => {
+            if minor_w {
+                lt(&next_major)
+            } else if patch_w {
+                lt(&next_minor)
+            } else {
+                cmp != Greater
+            }
+        }
+        "~" | "~>" => {
+            cmp != Less
+                && if minor_w || parts.len() == 1 {
+                    lt(&next_major)
+                } else {
+                    lt(&next_minor)
+                }
+        }
+        "^" => {
+            cmp != Less
+                && if major > 0 || minor_w {
+                    lt(&next_major)
+                } else if minor > 0 || patch_w {
+                    lt(&next_minor)
+                } else {
+                    lt(&semver::Version::new(0, 0, patch + 1))
+                }
+        }
+        _ => return None,
+    };
+    Some((res, has_pre))
+}
+
+fn cmp_ignoring_build(a: &semver::Version, b: &semver::Version) -> std::cmp::Ordering {
+    (a.major, a.minor, a.patch)
+        .cmp(&(b.major, b.minor, b.patch))
+        .then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            (false, false) => a.pre.cmp(&b.pre),
+        })
+}
+
+// ------------------------------------------------------------------ dates
+
+fn to_datetime(v: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    match v {
+        Value::Str(x) => chrono::DateTime::parse_from_rfc3339(x).ok(),
+        Value::Int(_) | Value::Float(_) => {
+            chrono::DateTime::from_timestamp(to_i64(v), 0).map(|d| d.fixed_offset())
+        }
+        Value::Map(mm) => mm.borrow().get("\u{0}time").and_then(|t| {
+            t.as_str()
+                .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
+        }),
+        _ => None,
+    }
+}
+
+fn time_value(d: chrono::DateTime<chrono::FixedOffset>) -> Value {
+    Value::string(d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+fn f_now(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("now", a, 0)?;
+    Ok(time_value(chrono::Utc::now().fixed_offset()))
+}
+
+fn f_unix_epoch(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("unixEpoch", a, 1)?;
+    match to_datetime(&a[0]) {
+        Some(d) => Ok(Value::string(d.timestamp().to_string())),
+        None => err("unixEpoch expects a time"),
+    }
+}
+
+/// Go's reference-time layout ("2006-01-02 15:04:05") translated to chrono.
+fn go_layout(layout: &str) -> String {
+    let map = [
+        ("2006", "%Y"),
+        ("January", "%B"),
+        ("Jan", "%b"),
+        ("Monday", "%A"),
+        ("Mon", "%a"),
+        ("MST", "%Z"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("_2", "%e"),
+        ("15", "%H"),
+        ("03", "%I"),
+        ("04", "%M"),
+        ("05", "%S"),
+        ("06", "%y"),
+        ("PM", "%p"),
+        ("-07:00", "%:z"),
+        ("-0700", "%z"),
+        ("Z07:00", "%:z"),
+        (".000000000", "%.9f"),
+        (".000000", "%.6f"),
+        (".000", "%.3f"),
+    ];
+    let mut out = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        for (g, c) in map {
+            if let Some(r) = rest.strip_prefix(g) {
+                out.push_str(c);
+                rest = r;
+                continue 'outer;
+            }
+        }
+        let ch = rest.chars().next().unwrap_or(' ');
+        if ch == '%' {
+            out.push_str("%%");
+        } else {
+            out.push(ch);
+        }
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
+fn f_date(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("date", a, 2)?;
+    let layout = s(&a[0])?;
+    let d = to_datetime(&a[1]).unwrap_or_else(|| chrono::Utc::now().fixed_offset());
+    Ok(Value::string(d.format(&go_layout(layout)).to_string()))
+}
+
+fn f_date_in_zone(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("dateInZone", a, 3)?;
+    let layout = s(&a[0])?;
+    let d = to_datetime(&a[1]).unwrap_or_else(|| chrono::Utc::now().fixed_offset());
+    // Only UTC is known without a time zone database.
+    let d = d.with_timezone(&chrono::Utc).fixed_offset();
+    Ok(Value::string(d.format(&go_layout(layout)).to_string()))
+}
+
+fn f_html_date(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("htmlDate", a, 1)?;
+    let d = to_datetime(&a[0]).unwrap_or_else(|| chrono::Utc::now().fixed_offset());
+    Ok(Value::string(d.format("%Y-%m-%d").to_string()))
+}
+
+fn f_to_date(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toDate", a, 2)?;
+    let layout = go_layout(s(&a[0])?);
+    let x = s(&a[1])?;
+    let parsed = chrono::DateTime::parse_from_str(x, &layout)
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(x, &layout)
+                .ok()
+                .map(|n| n.and_utc().fixed_offset())
+        })
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(x, &layout)
+                .ok()
+                .and_then(|n| n.and_hms_opt(0, 0, 0))
+                .map(|n| n.and_utc().fixed_offset())
+        });
+    Ok(parsed.map(time_value).unwrap_or(Value::Nil))
+}
+
+fn f_duration(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("duration", a, 1)?;
+    Ok(Value::string(go_duration(to_i64(&a[0]) as f64)))
+}
+
+/// time.Duration(seconds).String()
+fn go_duration(secs: f64) -> String {
+    if secs == 0.0 {
+        return "0s".into();
+    }
+    let neg = secs < 0.0;
+    let mut t = secs.abs();
+    let h = (t / 3600.0).floor();
+    t -= h * 3600.0;
+    let m = (t / 60.0).floor();
+    t -= m * 60.0;
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if h > 0.0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0.0 || m > 0.0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&format!("{}s", super::value::format_float_g(t)));
+    out
+}
+
+// ------------------------------------------------------------------ urls
+
+fn f_url_parse(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("urlParse", a, 1)?;
+    let x = s(&a[0])?;
+    let (scheme, rest) = match x.split_once("://") {
+        Some((sc, r)) => (sc, r),
+        None => ("", x),
+    };
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (host_part, path) = if scheme.is_empty() {
+        ("", rest)
+    } else {
+        match rest.find('/') {
+            Some(p) => (&rest[..p], &rest[p..]),
+            None => (rest, ""),
+        }
+    };
+    let (userinfo, host) = match host_part.rsplit_once('@') {
+        Some((u, h)) => (u, h),
+        None => ("", host_part),
+    };
+    let m = BTreeMap::from([
+        ("scheme".to_string(), Value::str(scheme)),
+        ("host".to_string(), Value::str(host)),
+        (
+            "hostname".to_string(),
+            Value::str(host.split(':').next().unwrap_or(host)),
+        ),
+        ("path".to_string(), Value::str(path)),
+        ("query".to_string(), Value::str(query)),
+        ("opaque".to_string(), Value::str("")),
+        ("fragment".to_string(), Value::str(fragment)),
+        ("userinfo".to_string(), Value::str(userinfo)),
+    ]);
+    Ok(Value::map(m))
+}
+
+fn f_url_join(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("urlJoin", a, 1)?;
+    let mm = m(&a[0])?.unwrap_or_default();
+    let mm = mm.borrow();
+    let g = |k: &str| mm.get(k).map(strval).unwrap_or_default();
+    let mut out = String::new();
+    if !g("scheme").is_empty() {
+        out.push_str(&format!("{}://", g("scheme")));
+    }
+    if !g("userinfo").is_empty() {
+        out.push_str(&format!("{}@", g("userinfo")));
+    }
+    out.push_str(&g("host"));
+    out.push_str(&g("path"));
+    if !g("query").is_empty() {
+        out.push_str(&format!("?{}", g("query")));
+    }
+    if !g("fragment").is_empty() {
+        out.push_str(&format!("#{}", g("fragment")));
+    }
+    Ok(Value::string(out))
+}
+
+// ------------------------------------------------------------------ paths & encodings
+
+fn path_clean(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+fn path_base(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return "/".into();
+    }
+    t.rsplit('/').next().unwrap_or(t).to_string()
+}
+
+fn path_dir(p: &str) -> String {
+    match p.rfind('/') {
+        Some(i) => path_clean(&p[..=i]),
+        None => ".".into(),
+    }
+}
+
+fn path_ext(p: &str) -> String {
+    let base = p.rsplit('/').next().unwrap_or(p);
+    match base.rfind('.') {
+        Some(i) => base[i..].to_string(),
+        None => String::new(),
+    }
+}
+
+fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in data {
+        a = (a + *byte as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+/// SHA-1 for `sha1sum` (no extra dependency for one legacy hash).
+fn sha1_hex(data: &[u8]) -> String {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut msg = data.to_vec();
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for (t, word) in chunk.chunks(4).enumerate().take(16) {
+            w[t] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for t in 16..80 {
+            w[t] = (w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (t, wt) in w.iter().enumerate() {
+            let (f, k) = match t {
+                0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6),
+            };
+            let temp = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wt);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = temp;
+        }
+        h[0] = h[0].wrapping_add(a);
+        h[1] = h[1].wrapping_add(b);
+        h[2] = h[2].wrapping_add(c);
+        h[3] = h[3].wrapping_add(d);
+        h[4] = h[4].wrapping_add(e);
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
+}
+
+const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+fn base32_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(5) {
+        let mut buf = [0u8; 5];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        let bits = u64::from_be_bytes([0, 0, 0, buf[0], buf[1], buf[2], buf[3], buf[4]]);
+        let n_chars = (chunk.len() * 8).div_ceil(5);
+        for k in 0..8 {
+            if k < n_chars {
+                out.push(B32[((bits >> (35 - k * 5)) & 31) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base32_decode(x: &str) -> Option<Vec<u8>> {
+    let clean = x.trim_end_matches('=');
+    let mut bits: u64 = 0;
+    let mut nbits = 0;
+    let mut out = Vec::new();
+    for c in clean.bytes() {
+        let v = B32.iter().position(|b| *b == c)? as u64;
+        bits = (bits << 5) | v;
+        nbits += 5;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((bits >> nbits) as u8);
+            bits &= (1 << nbits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn f_must_wrap_required(_: &FuncEnv, _a: &[Value]) -> R {
+    err("not supported")
+}
+
+// ------------------------------------------------------------------ the table
+
+fn table() -> HashMap<&'static str, Func> {
+    let mut t: HashMap<&'static str, Func> = HashMap::new();
+    let entries: &[(&'static str, Func)] = &[
+        // Go builtins
+        ("not", f_not),
+        ("len", f_len),
+        ("index", f_index),
+        ("print", f_print),
+        ("printf", f_printf),
+        ("println", f_println),
+        ("eq", f_eq),
+        ("ne", f_ne),
+        ("lt", f_lt),
+        ("le", f_le),
+        ("gt", f_gt),
+        ("ge", f_ge),
+        ("html", f_html),
+        ("urlquery", f_urlquery),
+        ("slice", f_slice),
+        // Helm
+        ("toYaml", f_to_yaml),
+        ("mustToYaml", f_to_yaml),
+        ("fromYaml", f_from_yaml),
+        ("fromYamlArray", f_from_yaml_array),
+        ("toJson", f_to_json),
+        ("mustToJson", f_to_json),
+        ("toPrettyJson", f_to_pretty_json),
+        ("mustToPrettyJson", f_to_pretty_json),
+        ("toRawJson", f_to_raw_json),
+        ("mustToRawJson", f_to_raw_json),
+        ("fromJson", f_from_json),
+        ("fromJsonArray", f_from_json_array),
+        ("toToml", f_to_toml),
+        ("required", f_required),
+        ("fail", f_fail),
+        ("lookup", f_lookup),
+        // strings
+        ("upper", f_upper),
+        ("lower", f_lower),
+        ("title", f_title),
+        ("untitle", f_untitle),
+        ("trim", f_trim),
+        ("trimAll", f_trim_all),
+        ("trimPrefix", f_trim_prefix),
+        ("trimSuffix", f_trim_suffix),
+        ("nospace", f_nospace),
+        ("initials", f_initials),
+        ("repeat", f_repeat),
+        ("replace", f_replace),
+        ("trunc", f_trunc),
+        ("substr", f_substr),
+        ("abbrev", f_abbrev),
+        ("wrap", f_wrap),
+        ("wrapWith", f_wrap_with),
+        ("contains", f_contains),
+        ("hasPrefix", f_has_prefix),
+        ("hasSuffix", f_has_suffix),
+        ("quote", f_quote),
+        ("squote", f_squote),
+        ("cat", f_cat),
+        ("indent", f_indent),
+        ("nindent", f_nindent),
+        ("plural", f_plural),
+        ("snakecase", f_snakecase),
+        ("camelcase", f_camelcase),
+        ("kebabcase", f_kebabcase),
+        ("swapcase", f_swapcase),
+        ("shuffle", f_shuffle),
+        ("toString", f_to_string),
+        ("toStrings", f_to_strings),
+        ("join", f_join),
+        ("splitList", f_split_list),
+        ("split", f_split),
+        ("splitn", f_splitn),
+        ("sortAlpha", f_sort_alpha),
+        ("randAlphaNum", f_rand_alnum),
+        ("randAlpha", f_rand_alpha),
+        ("randNumeric", f_rand_numeric),
+        ("randAscii", f_rand_ascii),
+        ("randInt", f_rand_int),
+        ("uuidv4", f_uuidv4),
+        // regex
+        ("regexMatch", f_regex_match),
+        ("mustRegexMatch", f_regex_match),
+        ("regexFind", f_regex_find),
+        ("mustRegexFind", f_regex_find),
+        ("regexFindAll", f_regex_find_all),
+        ("mustRegexFindAll", f_regex_find_all),
+        ("regexReplaceAll", f_regex_replace_all),
+        ("mustRegexReplaceAll", f_regex_replace_all),
+        ("regexReplaceAllLiteral", f_regex_replace_all_literal),
+        ("mustRegexReplaceAllLiteral", f_regex_replace_all_literal),
+        ("regexSplit", f_regex_split),
+        ("mustRegexSplit", f_regex_split),
+        ("regexQuoteMeta", f_regex_quote),
+        // encoding & hashing
+        ("b64enc", f_b64enc),
+        ("b64dec", f_b64dec),
+        ("b32enc", f_b32enc),
+        ("b32dec", f_b32dec),
+        ("sha1sum", f_sha1sum),
+        ("sha256sum", f_sha256sum),
+        ("sha512sum", f_sha512sum),
+        ("adler32sum", f_adler32sum),
+        // defaults & flow
+        ("default", f_default),
+        ("empty", f_empty),
+        ("coalesce", f_coalesce),
+        ("all", f_all),
+        ("any", f_any),
+        ("ternary", f_ternary),
+        // lists
+        ("list", f_list),
+        ("tuple", f_list),
+        ("first", f_first),
+        ("mustFirst", f_first),
+        ("last", f_last),
+        ("mustLast", f_last),
+        ("rest", f_rest),
+        ("mustRest", f_rest),
+        ("initial", f_initial),
+        ("mustInitial", f_initial),
+        ("append", f_append),
+        ("mustAppend", f_append),
+        ("push", f_append),
+        ("mustPush", f_append),
+        ("prepend", f_prepend),
+        ("mustPrepend", f_prepend),
+        ("concat", f_concat),
+        ("reverse", f_reverse),
+        ("mustReverse", f_reverse),
+        ("uniq", f_uniq),
+        ("mustUniq", f_uniq),
+        ("without", f_without),
+        ("mustWithout", f_without),
+        ("has", f_has),
+        ("mustHas", f_has),
+        ("compact", f_compact),
+        ("mustCompact", f_compact),
+        ("until", f_until),
+        ("untilStep", f_until_step),
+        ("seq", f_seq),
+        ("chunk", f_chunk),
+        ("mustChunk", f_chunk),
+        // dicts
+        ("dict", f_dict),
+        ("get", f_get),
+        ("set", f_set),
+        ("unset", f_unset),
+        ("hasKey", f_has_key),
+        ("keys", f_keys),
+        ("values", f_values),
+        ("pluck", f_pluck),
+        ("pick", f_pick),
+        ("omit", f_omit),
+        ("dig", f_dig),
+        ("merge", f_merge),
+        ("mustMerge", f_merge),
+        ("mergeOverwrite", f_merge_overwrite),
+        ("mustMergeOverwrite", f_merge_overwrite),
+        ("deepCopy", f_deep_copy),
+        ("mustDeepCopy", f_deep_copy),
+        // math
+        ("add", f_add),
+        ("add1", f_add1),
+        ("sub", f_sub),
+        ("mul", f_mul),
+        ("div", f_div),
+        ("mod", f_mod),
+        ("max", f_max),
+        ("min", f_min),
+        ("addf", f_addf),
+        ("add1f", |e, a| {
+            f_addf(
+                e,
+                &[a.first().cloned().unwrap_or(Value::Nil), Value::Float(1.0)],
+            )
+        }),
+        ("subf", f_subf),
+        ("mulf", f_mulf),
+        ("divf", f_divf),
+        ("maxf", f_maxf),
+        ("minf", f_minf),
+        ("floor", f_floor),
+        ("ceil", f_ceil),
+        ("round", f_round),
+        ("int", f_int),
+        ("int64", f_int),
+        ("float64", f_float64),
+        ("atoi", f_atoi),
+        // types
+        ("kindOf", f_kind_of),
+        ("kindIs", f_kind_is),
+        ("typeOf", f_type_of),
+        ("typeIs", f_type_is),
+        ("typeIsLike", f_type_is_like),
+        ("deepEqual", f_deep_equal),
+        // semver
+        ("semver", f_semver),
+        ("semverCompare", f_semver_compare),
+        // dates
+        ("now", f_now),
+        ("date", f_date),
+        ("dateInZone", f_date_in_zone),
+        ("date_in_zone", f_date_in_zone),
+        ("htmlDate", f_html_date),
+        ("toDate", f_to_date),
+        ("unixEpoch", f_unix_epoch),
+        ("duration", f_duration),
+        // urls & paths
+        ("urlParse", f_url_parse),
+        ("urlJoin", f_url_join),
+        ("base", f_base),
+        ("dir", f_dir),
+        ("ext", f_ext),
+        ("clean", f_clean),
+        ("isAbs", f_is_abs),
+    ];
+    for (k, f) in entries {
+        t.insert(k, *f);
+    }
+    let _ = f_must_wrap_required;
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, args: &[Value]) -> R {
+        let env = FuncEnv { lookup: None };
+        lookup(name).expect(name)(&env, args)
+    }
+    fn st(x: &str) -> Value {
+        Value::str(x)
+    }
+    fn ok_str(name: &str, args: &[Value]) -> String {
+        strval(&call(name, args).unwrap())
+    }
+
+    #[test]
+    fn eq_follows_go_type_rules() {
+        assert!(call("eq", &[Value::Float(1.0), Value::Int(1)]).is_err());
+        assert_eq!(ok_str("eq", &[st("a"), st("b"), st("a")]), "true");
+        assert_eq!(ok_str("eq", &[Value::Nil, st("a")]), "false");
+        assert!(call("lt", &[Value::Nil, Value::Int(1)]).is_err());
+        assert_eq!(ok_str("lt", &[st("a"), st("b")]), "true");
+        assert_eq!(ok_str("ge", &[Value::Int(2), Value::Int(2)]), "true");
+    }
+
+    #[test]
+    fn string_params_reject_numbers_like_go() {
+        let e = call("upper", &[Value::Float(1.0)]).unwrap_err();
+        assert!(matches!(e, FuncError::Msg(m) if m.contains("expected string; got float64")));
+        let e = call("trunc", &[Value::Float(3.0), st("abcdef")]).unwrap_err();
+        assert!(matches!(e, FuncError::Msg(m) if m.contains("expected int; got float64")));
+    }
+
+    #[test]
+    fn sprig_string_functions() {
+        assert_eq!(ok_str("trunc", &[Value::Int(3), st("abcdef")]), "abc");
+        assert_eq!(ok_str("trunc", &[Value::Int(-2), st("abcdef")]), "ef");
+        assert_eq!(ok_str("trimSuffix", &[st("-"), st("a-")]), "a");
+        assert_eq!(
+            ok_str("nindent", &[Value::Int(2), st("a\nb")]),
+            "\n  a\n  b"
+        );
+        assert_eq!(
+            ok_str("quote", &[st("a\"b"), Value::Nil, Value::Float(2.0)]),
+            "\"a\\\"b\" \"2\""
+        );
+        assert_eq!(ok_str("title", &[st("hello world-x")]), "Hello World-X");
+        assert_eq!(ok_str("snakecase", &[st("FirstName")]), "first_name");
+        assert_eq!(ok_str("camelcase", &[st("http_server")]), "HttpServer");
+        assert_eq!(
+            ok_str("substr", &[Value::Int(1), Value::Int(3), st("hello")]),
+            "el"
+        );
+        assert_eq!(
+            ok_str(
+                "join",
+                &[st(","), Value::list(vec![st("a"), Value::Int(1)])]
+            ),
+            "a,1"
+        );
+        assert_eq!(ok_str("replace", &[st("a"), st("b"), st("aXa")]), "bXb");
+    }
+
+    #[test]
+    fn hashes_and_encodings() {
+        assert_eq!(
+            ok_str("sha256sum", &[st("abc")]),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            ok_str("sha1sum", &[st("abc")]),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(ok_str("adler32sum", &[st("Wikipedia")]), "300286872");
+        assert_eq!(ok_str("b64enc", &[st("hi!")]), "aGkh");
+        assert_eq!(ok_str("b64dec", &[st("aGkh")]), "hi!");
+        assert_eq!(ok_str("b32enc", &[st("hi")]), "NBUQ====");
+        assert_eq!(ok_str("b32dec", &[st("NBUQ====")]), "hi");
+    }
+
+    #[test]
+    fn defaults_and_emptiness() {
+        assert_eq!(ok_str("default", &[st("d"), Value::Nil]), "d");
+        assert_eq!(ok_str("default", &[st("d"), Value::Float(0.0)]), "d");
+        assert_eq!(ok_str("default", &[st("d"), st("x")]), "x");
+        assert_eq!(
+            ok_str("ternary", &[st("a"), st("b"), Value::Bool(false)]),
+            "b"
+        );
+        assert_eq!(ok_str("coalesce", &[Value::Nil, st(""), st("c")]), "c");
+    }
+
+    #[test]
+    fn merge_keeps_destination_and_overwrite_replaces() {
+        let dst = yaml::from_yaml_str("a: 1\nn: {x: 1}\n").unwrap();
+        let src = yaml::from_yaml_str("a: 2\nb: 3\nn: {x: 2, y: 2}\n").unwrap();
+        let merged = call("merge", &[dst.clone(), src.clone()]).unwrap();
+        assert_eq!(yaml::to_json(&merged), r#"{"a":1,"b":3,"n":{"x":1,"y":2}}"#);
+        let dst2 = yaml::from_yaml_str("a: 1\nn: {x: 1}\n").unwrap();
+        let over = call("mergeOverwrite", &[dst2, src]).unwrap();
+        assert_eq!(yaml::to_json(&over), r#"{"a":2,"b":3,"n":{"x":2,"y":2}}"#);
+        // merge mutates its destination, as sprig does
+        assert_eq!(yaml::to_json(&dst), r#"{"a":1,"b":3,"n":{"x":1,"y":2}}"#);
+    }
+
+    #[test]
+    fn semver_constraints_follow_masterminds() {
+        let c = |c: &str, v: &str| ok_str("semverCompare", &[st(c), st(v)]);
+        assert_eq!(c(">=1.19-0", "v1.20.0"), "true");
+        assert_eq!(c(">=1.19-0", "v1.18.3"), "false");
+        assert_eq!(c(">=1.19", "1.21.0-gke.1"), "false");
+        assert_eq!(c(">=1.19-0", "1.21.0-gke.1"), "true");
+        assert_eq!(c("^1.2.3", "1.9.0"), "true");
+        assert_eq!(c("^1.2.3", "2.0.0"), "false");
+        assert_eq!(c("~1.2.3", "1.2.9"), "true");
+        assert_eq!(c("~1.2.3", "1.3.0"), "false");
+        assert_eq!(c("1.2.x", "1.2.7"), "true");
+        assert_eq!(c("<1.0 || >=2.0", "1.5.0"), "false");
+        assert_eq!(c(">= 1.2, < 1.4", "1.3.0"), "true");
+        assert!(call("semverCompare", &[st(">=1"), st("not-a-version")]).is_err());
+    }
+
+    #[test]
+    fn lists_and_dicts() {
+        let l = call("list", &[Value::Int(1), Value::Int(2), Value::Int(2)]).unwrap();
+        assert_eq!(strval(&call("uniq", &[l.clone()]).unwrap()), "[1 2]");
+        assert_eq!(strval(&call("rest", &[l.clone()]).unwrap()), "[2 2]");
+        assert_eq!(
+            strval(&call("has", &[Value::Int(2), l.clone()]).unwrap()),
+            "true"
+        );
+        let d = call("dict", &[st("b"), Value::Int(1), st("a")]).unwrap();
+        assert_eq!(strval(&d), "map[a: b:1]");
+        assert_eq!(strval(&call("keys", &[d.clone()]).unwrap()), "[a b]");
+        call("set", &[d.clone(), st("c"), st("x")]).unwrap();
+        assert_eq!(
+            strval(&call("hasKey", &[d.clone(), st("c")]).unwrap()),
+            "true"
+        );
+        assert_eq!(
+            strval(&call("dig", &[st("c"), st("dflt"), d]).unwrap()),
+            "x"
+        );
+        assert_eq!(strval(&call("until", &[Value::Int(3)]).unwrap()), "[0 1 2]");
+    }
+
+    #[test]
+    fn math_coerces_like_cast() {
+        assert_eq!(
+            ok_str("add", &[Value::Float(1.9), Value::Int(2), st("3")]),
+            "6"
+        );
+        assert_eq!(ok_str("max", &[Value::Int(1), Value::Float(7.0)]), "7");
+        assert!(call("div", &[Value::Int(1), Value::Int(0)]).is_err());
+        assert_eq!(
+            ok_str("round", &[Value::Float(2.555), Value::Int(2)]),
+            "2.56"
+        );
+    }
+
+    #[test]
+    fn required_and_fail_carry_the_users_message() {
+        let e = call("required", &[st("need x"), Value::Nil]).unwrap_err();
+        assert!(matches!(e, FuncError::Fail(m) if m == "need x"));
+        assert!(call("required", &[st("need x"), st("")]).is_err());
+        assert_eq!(ok_str("required", &[st("m"), Value::Float(0.0)]), "0");
+        assert!(matches!(call("fail", &[st("boom")]), Err(FuncError::Fail(m)) if m == "boom"));
+    }
+}

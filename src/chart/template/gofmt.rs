@@ -1,0 +1,315 @@
+//! Go's fmt verbs for `printf`: %s %d %v %q %t %f %e %g %x %X %o %b %c %%, with flags, width
+//! and precision, printing `%!d(float64=1)` for mismatched operands like Go does.
+
+use super::value::{Value, format_float_g, go_sprint, shortest_digits};
+
+pub fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut argi = 0;
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut minus = false;
+        let mut plus = false;
+        let mut zero = false;
+        let mut space = false;
+        let mut sharp = false;
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => minus = true,
+                '+' => plus = true,
+                '0' => zero = true,
+                ' ' => space = true,
+                '#' => sharp = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        let mut width: Option<usize> = None;
+        if chars.peek() == Some(&'*') {
+            chars.next();
+            if let Some(Value::Int(w)) = args.get(argi) {
+                width = Some((*w).unsigned_abs() as usize);
+            }
+            argi += 1;
+        }
+        while let Some(&d) = chars.peek() {
+            if let Some(v) = d.to_digit(10) {
+                width = Some(width.unwrap_or(0) * 10 + v as usize);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let mut prec: Option<usize> = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            prec = Some(0);
+            while let Some(&d) = chars.peek() {
+                if let Some(v) = d.to_digit(10) {
+                    prec = Some(prec.unwrap_or(0) * 10 + v as usize);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+        }
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(argi) else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        argi += 1;
+        let body = format_one(verb, arg, prec, plus, space, sharp);
+        let body = match body {
+            Some(b) => b,
+            None => {
+                out.push_str(&bad_verb(verb, arg));
+                continue;
+            }
+        };
+        out.push_str(&pad(
+            &body,
+            width,
+            minus,
+            zero && !minus && verb != 's' && verb != 'q' && verb != 'v',
+        ));
+    }
+    if argi < args.len() {
+        out.push_str("%!(EXTRA ");
+        let extra: Vec<String> = args[argi..]
+            .iter()
+            .map(|a| format!("{}={}", a.type_name(), go_sprint(a)))
+            .collect();
+        out.push_str(&extra.join(", "));
+        out.push(')');
+    }
+    out
+}
+
+fn bad_verb(verb: char, arg: &Value) -> String {
+    match arg {
+        Value::Nil => format!("%!{verb}(<nil>)"),
+        _ => format!("%!{verb}({}={})", arg.type_name(), go_sprint(arg)),
+    }
+}
+
+fn pad(s: &str, width: Option<usize>, left: bool, zero: bool) -> String {
+    let Some(w) = width else { return s.to_string() };
+    let n = s.chars().count();
+    if n >= w {
+        return s.to_string();
+    }
+    let fill = w - n;
+    if left {
+        format!("{s}{}", " ".repeat(fill))
+    } else if zero {
+        let (sign, rest) = match s.strip_prefix('-') {
+            Some(r) => ("-", r),
+            None => ("", s),
+        };
+        format!("{sign}{}{rest}", "0".repeat(fill))
+    } else {
+        format!("{}{s}", " ".repeat(fill))
+    }
+}
+
+fn format_one(
+    verb: char,
+    arg: &Value,
+    prec: Option<usize>,
+    plus: bool,
+    space: bool,
+    sharp: bool,
+) -> Option<String> {
+    let sign = |neg: bool, s: String| -> String {
+        if neg {
+            format!("-{s}")
+        } else if plus {
+            format!("+{s}")
+        } else if space {
+            format!(" {s}")
+        } else {
+            s
+        }
+    };
+    match verb {
+        'v' => Some(match arg {
+            Value::Float(f) if plus && *f >= 0.0 => format!("+{}", format_float_g(*f)),
+            Value::Int(i) if plus && *i >= 0 => format!("+{i}"),
+            Value::Str(s) if sharp => go_quote(s),
+            _ => go_sprint(arg),
+        }),
+        's' => match arg {
+            Value::Str(s) => Some(truncate(s, prec)),
+            Value::List(_) | Value::Map(_) | Value::Object(_) => Some(go_sprint(arg)),
+            _ => None,
+        },
+        'q' => match arg {
+            Value::Str(s) => Some(go_quote(s)),
+            Value::Int(i) => char::from_u32(*i as u32).map(|c| format!("'{c}'")),
+            _ => None,
+        },
+        't' => match arg {
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        },
+        'd' => match arg {
+            Value::Int(i) => Some(sign(*i < 0, i.unsigned_abs().to_string())),
+            _ => None,
+        },
+        'b' => match arg {
+            Value::Int(i) => Some(sign(*i < 0, format!("{:b}", i.unsigned_abs()))),
+            _ => None,
+        },
+        'o' => match arg {
+            Value::Int(i) => Some(sign(*i < 0, format!("{:o}", i.unsigned_abs()))),
+            _ => None,
+        },
+        'c' => match arg {
+            Value::Int(i) => char::from_u32(*i as u32).map(|c| c.to_string()),
+            _ => None,
+        },
+        'x' | 'X' => {
+            let s = match arg {
+                Value::Int(i) => sign(*i < 0, format!("{:x}", i.unsigned_abs())),
+                Value::Str(s) => hex::encode(s.as_bytes()),
+                _ => return None,
+            };
+            Some(if verb == 'X' { s.to_uppercase() } else { s })
+        }
+        'f' | 'F' => match arg {
+            Value::Float(f) => Some(sign(*f < 0.0, format!("{:.*}", prec.unwrap_or(6), f.abs()))),
+            _ => None,
+        },
+        'e' | 'E' => match arg {
+            Value::Float(f) => {
+                let s = format_e(f.abs(), prec.unwrap_or(6));
+                let s = sign(*f < 0.0, s);
+                Some(if verb == 'E' { s.to_uppercase() } else { s })
+            }
+            _ => None,
+        },
+        'g' | 'G' => match arg {
+            Value::Float(f) => {
+                let s = match prec {
+                    None => format_float_g(f.abs()),
+                    Some(p) => format_g_prec(f.abs(), p.max(1)),
+                };
+                Some(sign(*f < 0.0, s))
+            }
+            _ => None,
+        },
+        'T' => Some(arg.type_name().to_string()),
+        _ => None,
+    }
+}
+
+fn truncate(s: &str, prec: Option<usize>) -> String {
+    match prec {
+        Some(p) => s.chars().take(p).collect(),
+        None => s.to_string(),
+    }
+}
+
+fn format_e(f: f64, prec: usize) -> String {
+    let s = format!("{:.*e}", prec, f);
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let e: i32 = e.parse().unwrap_or(0);
+    format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+}
+
+fn format_g_prec(f: f64, p: usize) -> String {
+    if f == 0.0 {
+        return "0".into();
+    }
+    let e = format!("{:.*e}", p - 1, f);
+    let exp: i32 = e
+        .split_once('e')
+        .and_then(|(_, x)| x.parse().ok())
+        .unwrap_or(0);
+    if exp < -4 || exp >= p as i32 {
+        let s = format_e(f, p - 1);
+        let (m, x) = s.split_once('e').unwrap_or((&s, ""));
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
+        format!("{m}e{x}")
+    } else {
+        let decimals = (p as i32 - 1 - exp).max(0) as usize;
+        let s = format!("{:.*}", decimals, f);
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    }
+}
+
+/// strconv.Quote: double-quoted with Go escapes, non-printable characters escaped.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Keep `shortest_digits` reachable for callers formatting JSON-ish numbers.
+pub fn float_digits(f: f64) -> (bool, String, i32) {
+    shortest_digits(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_format_like_go() {
+        let s = |x: &str| Value::str(x);
+        assert_eq!(sprintf("%s-%d", &[s("a"), Value::Int(5)]), "a-5");
+        assert_eq!(sprintf("%d", &[Value::Float(80.0)]), "%!d(float64=80)");
+        assert_eq!(sprintf("%v", &[Value::Float(1e6)]), "1e+06");
+        assert_eq!(sprintf("%q", &[s("a\"b")]), "\"a\\\"b\"");
+        assert_eq!(
+            sprintf("%05d|%-4s|%4s", &[Value::Int(42), s("ab"), s("cd")]),
+            "00042|ab  |  cd"
+        );
+        assert_eq!(sprintf("%.2f", &[Value::Float(3.14159)]), "3.14");
+        assert_eq!(sprintf("%t", &[Value::Bool(true)]), "true");
+        assert_eq!(sprintf("%s", &[Value::Nil]), "%!s(<nil>)");
+        assert_eq!(sprintf("%s %s", &[s("a")]), "a %!s(MISSING)");
+        assert_eq!(sprintf("%s", &[s("a"), s("b")]), "a%!(EXTRA string=b)");
+        assert_eq!(sprintf("%x", &[Value::Int(255)]), "ff");
+        assert_eq!(sprintf("100%%", &[]), "100%");
+        assert_eq!(sprintf("%e", &[Value::Float(1234.5)]), "1.234500e+03");
+    }
+}

@@ -1,0 +1,196 @@
+//! Engine behaviour as Go's text/template (configured the way Helm does) defines it.
+
+use super::*;
+
+fn render_with(src: &str, data: &Value) -> Result<String, TemplateError> {
+    let mut set = TemplateSet::new();
+    set.add_file("t", src)?;
+    let env = FuncEnv { lookup: None };
+    let mut ex = Executor::new(&set, &env);
+    ex.execute("t", data)
+}
+
+fn data(yaml_text: &str) -> Value {
+    yaml::from_yaml_str(yaml_text).unwrap()
+}
+
+fn r(src: &str, yaml_text: &str) -> String {
+    render_with(src, &data(yaml_text)).unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+fn e(src: &str, yaml_text: &str) -> String {
+    match render_with(src, &data(yaml_text)) {
+        Ok(out) => panic!("expected an error from {src}, got {out:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn missing_keys_print_no_value_and_nested_missing_errors() {
+    assert_eq!(r("[{{ .a }}]", "b: 1"), "[<no value>]");
+    assert!(e("{{ .a.b }}", "x: 1").contains("nil pointer evaluating interface {}.b"));
+    // through a variable the nil is an invalid value: no error
+    assert_eq!(r("{{ $x := .a }}[{{ $x.b }}]", "x: 1"), "[<no value>]");
+}
+
+#[test]
+fn numbers_from_values_are_float64() {
+    assert_eq!(
+        r("{{ .n }} {{ .big }} {{ .f }}", "n: 3\nbig: 1000000\nf: 0.5"),
+        "3 1e+06 0.5"
+    );
+    assert!(e("{{ if eq .n 3 }}x{{ end }}", "n: 3").contains("incompatible types for comparison"));
+    assert_eq!(r("{{ if eq .n 3.0 }}x{{ end }}", "n: 3"), "x");
+    assert_eq!(r("{{ int .n | add 1 }}", "n: 3"), "4");
+}
+
+#[test]
+fn range_over_maps_lists_ints_with_else_break_continue() {
+    assert_eq!(
+        r(
+            "{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}",
+            "b: 2\na: 1"
+        ),
+        "a=1;b=2;"
+    );
+    assert_eq!(
+        r(
+            "{{ range $i, $v := .l }}{{ $i }}{{ $v }}{{ end }}",
+            "l: [x, y]"
+        ),
+        "0x1y"
+    );
+    assert_eq!(r("{{ range 3 }}{{ . }}{{ end }}", "{}"), "012");
+    assert_eq!(
+        r("{{ range .none }}x{{ else }}empty{{ end }}", "{}"),
+        "empty"
+    );
+    assert_eq!(
+        r(
+            "{{ range .l }}{{ if eq . 2.0 }}{{ continue }}{{ end }}{{ if eq . 4.0 }}{{ break }}{{ end }}{{ . }}{{ end }}",
+            "l: [1,2,3,4,5]"
+        ),
+        "13"
+    );
+    assert!(e("{{ range .s }}{{ end }}", "s: abc").contains("range can't iterate over abc"));
+}
+
+#[test]
+fn with_if_else_chains_and_variable_scope() {
+    assert_eq!(
+        r("{{ with .a }}{{ .b }}{{ else }}none{{ end }}", "a: {b: 1}"),
+        "1"
+    );
+    assert_eq!(
+        r(
+            "{{ with .z }}{{ . }}{{ else with .a }}{{ .b }}{{ end }}",
+            "a: {b: 2}"
+        ),
+        "2"
+    );
+    assert_eq!(
+        r(
+            "{{ if .x }}1{{ else if .y }}2{{ else }}3{{ end }}",
+            "y: true"
+        ),
+        "2"
+    );
+    assert_eq!(
+        r(
+            "{{ $v := 1 }}{{ if true }}{{ $v = 2 }}{{ end }}{{ $v }}",
+            "{}"
+        ),
+        "2"
+    );
+    assert!(e("{{ if true }}{{ $w := 1 }}{{ end }}{{ $w }}", "{}").contains("undefined variable"));
+    assert_eq!(
+        r("{{ range .l }}{{ $.top }}{{ end }}", "top: T\nl: [1, 2]"),
+        "TT"
+    );
+}
+
+#[test]
+fn and_or_short_circuit_and_return_operands() {
+    assert_eq!(r("{{ or .a .b \"c\" }}", "b: B"), "B");
+    assert_eq!(r("{{ and 1 0 2 }}", "{}"), "0");
+    // `and` stops before evaluating the failing nested field access
+    assert_eq!(r("{{ and .missing .missing.deeper }}", "{}"), "<no value>");
+    assert_eq!(r("{{ not .a }}", "a: ''"), "true");
+}
+
+#[test]
+fn define_template_block_and_include() {
+    let src = r#"{{- define "x" }}[{{ . }}]{{ end -}}
+{{ template "x" "a" }}{{ include "x" "b" | upper }}{{ block "y" . }}blk{{ end }}"#;
+    assert_eq!(r(src, "{}"), "[a][B]blk");
+    assert!(e(r#"{{ include "nope" . }}"#, "{}").contains("no template \"nope\""));
+}
+
+#[test]
+fn tpl_renders_strings_with_their_own_defines() {
+    assert_eq!(r(r#"{{ tpl .t . }}"#, "t: '{{ .name }}-x'\nname: n"), "n-x");
+    assert_eq!(
+        r(
+            r#"{{ tpl "{{ define \"z\" }}Z{{ end }}{{ include \"z\" . }}" . }}"#,
+            "{}"
+        ),
+        "Z"
+    );
+}
+
+#[test]
+fn runaway_recursion_is_an_error_not_a_crash() {
+    let msg = e(
+        r#"{{ define "r" }}{{ include "r" . }}{{ end }}{{ include "r" . }}"#,
+        "{}",
+    );
+    assert!(msg.contains("nested reference"), "{msg}");
+}
+
+#[test]
+fn errors_name_file_line_and_column() {
+    let msg = e("line1\n  {{ .a.b }}", "{}");
+    assert!(msg.starts_with("template: t:2:6:"), "{msg}");
+    let msg = e("{{ nosuchfunc 1 }}", "{}");
+    assert!(msg.contains("function \"nosuchfunc\" not defined"), "{msg}");
+    let msg = e("{{ required \"give x\" .x }}", "{}");
+    assert!(msg.contains("execution error at (t:1:4): give x"), "{msg}");
+}
+
+#[test]
+fn method_calls_on_objects_and_field_errors() {
+    assert!(e("{{ .s.x }}", "s: str").contains("can't evaluate field x in type string"));
+    assert!(e("{{ .m.k 1 }}", "m: {k: 1}").contains("has arguments"));
+}
+
+#[test]
+fn printf_print_and_pipelines() {
+    assert_eq!(r(r#"{{ printf "%s:%d" "a" 3 }}"#, "{}"), "a:3");
+    assert_eq!(r(r#"{{ print 1 2 "x" 3 }}"#, "{}"), "1 2x3");
+    assert_eq!(r(r#"{{ "abc" | printf "%s-%s" "x" }}"#, "{}"), "x-abc");
+    assert_eq!(r(r#"{{ (index .l 1).n }}"#, "l: [{n: 1}, {n: 2}]"), "2");
+    assert_eq!(r(r#"{{ index .m "k" }}"#, "m: {k: v}"), "v");
+    assert_eq!(r(r#"{{ len .l }}"#, "l: [1,2,3]"), "3");
+}
+
+#[test]
+fn to_yaml_nindent_like_the_helm_scaffold() {
+    let src =
+        "spec:\n  {{- with .res }}\n  resources:\n    {{- toYaml . | nindent 4 }}\n  {{- end }}\n";
+    assert_eq!(
+        r(src, "res: {limits: {cpu: 100m}}"),
+        "spec:\n  resources:\n    limits:\n      cpu: 100m\n"
+    );
+}
+
+#[test]
+fn set_mutates_shared_maps() {
+    assert_eq!(r(r#"{{ $_ := set . "k" "v" }}{{ .k }}"#, "{}"), "v");
+    assert_eq!(
+        r(
+            r#"{{ $d := dict }}{{ range list 1 2 }}{{ $_ := set $d (toString .) . }}{{ end }}{{ len $d }}"#,
+            "{}"
+        ),
+        "2"
+    );
+}

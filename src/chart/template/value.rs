@@ -1,0 +1,382 @@
+//! The dynamic values a template works on, modelled on what Helm hands to Go's text/template:
+//! values decoded from YAML/JSON (maps, lists, strings, bools, float64 numbers), template-literal
+//! ints, and a few Go objects with methods (`.Files`, `.Capabilities.APIVersions`, ...).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::rc::Rc;
+
+/// A Go map: shared and mutable, because sprig's `set`, `unset`, `merge` mutate maps in place and
+/// charts rely on seeing those changes through every reference.
+pub type MapRef = Rc<RefCell<BTreeMap<String, Value>>>;
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    /// Go `int`/`int64`: template literals, `len`, sprig integer maths.
+    Int(i64),
+    /// Go `float64`: every number that came from values YAML or JSON.
+    Float(f64),
+    Str(Rc<str>),
+    List(Rc<Vec<Value>>),
+    Map(MapRef),
+    Object(Rc<dyn Object>),
+}
+
+/// A Go value with fields and methods that are not plain data.
+pub trait Object: Debug {
+    /// Go type name, for `typeOf` and error messages.
+    fn type_name(&self) -> &'static str;
+    /// A field or a method called without arguments.
+    fn field(&self, name: &str) -> Option<Value>;
+    /// A method call with arguments; `None` when there is no such method.
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// What `fmt.Sprint` prints.
+    fn display(&self) -> String;
+    /// The value as plain data where Go would see a slice or map (for range, len, toYaml).
+    fn as_data(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(Rc::from(s))
+    }
+    pub fn string(s: String) -> Value {
+        Value::Str(Rc::from(s))
+    }
+    pub fn list(v: Vec<Value>) -> Value {
+        Value::List(Rc::new(v))
+    }
+    pub fn map(m: BTreeMap<String, Value>) -> Value {
+        Value::Map(Rc::new(RefCell::new(m)))
+    }
+    pub fn empty_map() -> Value {
+        Value::map(BTreeMap::new())
+    }
+
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    /// Go's `truth`: the test `if`, `with`, `and`, `or`, `not` use.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Object(o) => o.as_data().map(|d| d.truthy()).unwrap_or(true),
+        }
+    }
+
+    /// The Go type name as `%T` / sprig `typeOf` print it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "<nil>",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::Str(_) => "string",
+            Value::List(_) => "[]interface {}",
+            Value::Map(_) => "map[string]interface {}",
+            Value::Object(o) => o.type_name(),
+        }
+    }
+
+    /// The reflect kind as sprig `kindOf` prints it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::Str(_) => "string",
+            Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(o) => match o.as_data() {
+                Some(Value::List(_)) => "slice",
+                Some(Value::Map(_)) => "map",
+                _ => "struct",
+            },
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Lists and objects that behave like slices.
+    pub fn as_list(&self) -> Option<Rc<Vec<Value>>> {
+        match self {
+            Value::List(l) => Some(l.clone()),
+            Value::Object(o) => match o.as_data() {
+                Some(Value::List(l)) => Some(l),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<MapRef> {
+        match self {
+            Value::Map(m) => Some(m.clone()),
+            Value::Object(o) => match o.as_data() {
+                Some(Value::Map(m)) => Some(m),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A copy that shares nothing mutable with the original (sprig `deepCopy`).
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            Value::Map(m) => Value::map(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.deep_copy()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// Convert decoded JSON (values files, todo.toml inline values) to a template value.
+    /// JSON numbers become float64, as sigs.k8s.io/yaml does for Helm.
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::str(s),
+            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => Value::map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The value as JSON (toJson, toYaml, schema validation).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Nil => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => {
+                if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+                    serde_json::Value::from(*f as i64)
+                } else {
+                    serde_json::Number::from_f64(*f)
+                        .map(serde_json::Value::Number)
+                        .unwrap_or(serde_json::Value::Null)
+                }
+            }
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
+            Value::Map(m) => serde_json::Value::Object(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+            Value::Object(o) => match o.as_data() {
+                Some(d) => d.to_json(),
+                None => serde_json::Value::String(o.display()),
+            },
+        }
+    }
+}
+
+/// Go's `%v` formatting of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`):
+/// shortest digits, exponent form when the decimal exponent is < -4 or >= 6, which is why Helm prints a values number 1000000 as `1e+06`.
+pub fn format_float_g(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let (neg, digits, exp) = shortest_digits(f);
+    let sign = if neg { "-" } else { "" };
+    if !(-4..6).contains(&exp) {
+        format!("{sign}{}", format_exp(&digits, exp))
+    } else {
+        format!("{sign}{}", format_fixed(&digits, exp))
+    }
+}
+
+/// Go's encoding/json float formatting: fixed notation unless the exponent is < -6 or >= 21.
+pub fn format_float_json(f: f64) -> String {
+    if f == 0.0 {
+        return "0".into();
+    }
+    if !f.is_finite() {
+        return "null".into();
+    }
+    let (neg, digits, exp) = shortest_digits(f);
+    let sign = if neg { "-" } else { "" };
+    if !(-6..21).contains(&exp) {
+        let e = format_exp(&digits, exp);
+        // encoding/json writes e-07 as e-7.
+        let e = e.replace("e-0", "e-").replace("e+0", "e+");
+        format!("{sign}{e}")
+    } else {
+        format!("{sign}{}", format_fixed(&digits, exp))
+    }
+}
+
+/// Shortest round-trip decimal digits of |f| and the exponent of the first digit.
+pub fn shortest_digits(f: f64) -> (bool, String, i32) {
+    let s = format!("{:e}", f.abs());
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let exp: i32 = exp.parse().unwrap_or(0);
+    (f.is_sign_negative(), digits, exp)
+}
+
+fn format_exp(digits: &str, exp: i32) -> String {
+    let mut out = String::new();
+    let mut chars = digits.chars();
+    if let Some(c) = chars.next() {
+        out.push(c);
+    }
+    let rest: String = chars.collect();
+    if !rest.is_empty() {
+        out.push('.');
+        out.push_str(&rest);
+    }
+    let (esign, eabs) = if exp < 0 { ('-', -exp) } else { ('+', exp) };
+    out.push('e');
+    out.push(esign);
+    if eabs < 10 {
+        out.push('0');
+    }
+    out.push_str(&eabs.to_string());
+    out
+}
+
+fn format_fixed(digits: &str, exp: i32) -> String {
+    let nd = digits.len() as i32;
+    if exp < 0 {
+        format!("0.{}{}", "0".repeat((-exp - 1) as usize), digits)
+    } else if exp + 1 >= nd {
+        format!("{}{}", digits, "0".repeat((exp + 1 - nd) as usize))
+    } else {
+        let (a, b) = digits.split_at((exp + 1) as usize);
+        format!("{a}.{b}")
+    }
+}
+
+/// `fmt.Sprint(v)` for one operand (the `%v` verb).
+pub fn go_sprint(v: &Value) -> String {
+    let mut s = String::new();
+    write_v(&mut s, v, false);
+    s
+}
+
+/// `%v` formatting; `nested` selects how nil prints inside containers.
+pub fn write_v(out: &mut String, v: &Value, nested: bool) {
+    match v {
+        Value::Nil => out.push_str(if nested { "<nil>" } else { "<nil>" }),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&format_float_g(*f)),
+        Value::Str(s) => out.push_str(s),
+        Value::List(l) => {
+            out.push('[');
+            for (i, item) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_v(out, item, true);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (i, (k, item)) in m.borrow().iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                write_v(out, item, true);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => out.push_str(&o.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_like_go_v() {
+        assert_eq!(format_float_g(1.0), "1");
+        assert_eq!(format_float_g(80.0), "80");
+        assert_eq!(format_float_g(100000.0), "100000");
+        assert_eq!(format_float_g(1000000.0), "1e+06");
+        assert_eq!(format_float_g(1234567.0), "1.234567e+06");
+        assert_eq!(format_float_g(0.5), "0.5");
+        assert_eq!(format_float_g(0.0001), "0.0001");
+        assert_eq!(format_float_g(0.00001), "1e-05");
+        assert_eq!(format_float_g(-2.25), "-2.25");
+        assert_eq!(format_float_g(123456.7), "123456.7");
+    }
+
+    #[test]
+    fn floats_print_like_encoding_json() {
+        assert_eq!(format_float_json(1000000.0), "1000000");
+        assert_eq!(format_float_json(1e21), "1e+21");
+        assert_eq!(format_float_json(0.0000001), "1e-7");
+        assert_eq!(format_float_json(1.5), "1.5");
+    }
+
+    #[test]
+    fn containers_print_like_go() {
+        let m = Value::map(BTreeMap::from([
+            ("b".to_string(), Value::Int(2)),
+            (
+                "a".to_string(),
+                Value::list(vec![Value::str("x"), Value::Nil]),
+            ),
+        ]));
+        assert_eq!(go_sprint(&m), "map[a:[x <nil>] b:2]");
+    }
+
+    #[test]
+    fn truthiness_follows_go() {
+        assert!(!Value::Nil.truthy());
+        assert!(!Value::Float(0.0).truthy());
+        assert!(!Value::str("").truthy());
+        assert!(!Value::empty_map().truthy());
+        assert!(Value::str("0").truthy());
+        assert!(Value::list(vec![Value::Nil]).truthy());
+    }
+}

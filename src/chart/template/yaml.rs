@@ -1,0 +1,472 @@
+//! YAML and JSON as Helm produces and reads them: `toYaml` writes like sigs.k8s.io/yaml (go-yaml
+//! v2 emitter: sorted keys, 2-space indent, sequences flush with their key, quoting strings that
+//! would read back as another type); `toJson` writes like encoding/json (sorted keys, HTML-safe
+//! escapes); YAML input turns numbers into float64 and map keys into strings.
+
+use std::collections::BTreeMap;
+
+use super::value::{Value, format_float_g, format_float_json};
+
+/// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims.
+pub fn to_yaml(v: &Value) -> String {
+    let mut out = String::new();
+    emit_block(&mut out, &plain(v), 0, true);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn plain(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => o.as_data().unwrap_or_else(|| Value::string(o.display())),
+        other => other.clone(),
+    }
+}
+
+/// Emit `v` at `indent`; `inline` means the cursor already sits where the first line goes
+/// (document start, or after `- `).
+fn emit_block(out: &mut String, v: &Value, indent: usize, inline: bool) {
+    match v {
+        Value::Map(m) if !m.borrow().is_empty() => {
+            for (i, (k, item)) in m.borrow().iter().enumerate() {
+                if i > 0 || !inline {
+                    out.push_str(&" ".repeat(indent));
+                }
+                out.push_str(&scalar_string(k, true));
+                out.push(':');
+                let item = plain(item);
+                match &item {
+                    Value::Map(cm) if !cm.borrow().is_empty() => {
+                        out.push('\n');
+                        emit_block(out, &item, indent + 2, false);
+                    }
+                    // go-yaml v2 puts a sequence under a key at the key's own indentation.
+                    Value::List(cl) if !cl.is_empty() => {
+                        out.push('\n');
+                        emit_block(out, &item, indent, false);
+                    }
+                    _ => emit_scalar_after(out, &item, indent + 2),
+                }
+            }
+        }
+        Value::List(l) if !l.is_empty() => {
+            for (i, item) in l.iter().enumerate() {
+                if i > 0 || !inline {
+                    out.push_str(&" ".repeat(indent));
+                }
+                out.push('-');
+                let item = plain(item);
+                match &item {
+                    Value::Map(cm) if !cm.borrow().is_empty() => {
+                        out.push(' ');
+                        emit_block(out, &item, indent + 2, true);
+                    }
+                    Value::List(cl) if !cl.is_empty() => {
+                        out.push(' ');
+                        emit_block(out, &item, indent + 2, true);
+                    }
+                    _ => emit_scalar_after(out, &item, indent + 2),
+                }
+            }
+        }
+        other => emit_scalar_inline(out, other, indent),
+    }
+}
+
+/// ` scalar\n` after a `key:` or `-`.
+fn emit_scalar_after(out: &mut String, v: &Value, indent: usize) {
+    out.push(' ');
+    emit_scalar_inline(out, v, indent);
+}
+
+fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Str(s) if s.contains('\n') && literal_ok(s) => {
+            let chomp = if s.ends_with("\n\n") || &**s == "\n" {
+                "+"
+            } else if s.ends_with('\n') {
+                ""
+            } else {
+                "-"
+            };
+            let ind_indicator = if s.starts_with(' ') || s.starts_with('\n') {
+                "2"
+            } else {
+                ""
+            };
+            out.push('|');
+            out.push_str(ind_indicator);
+            out.push_str(chomp);
+            out.push('\n');
+            let body = s.strip_suffix('\n').unwrap_or(s);
+            let pad = " ".repeat(indent.max(2));
+            let pad = if indent == 0 { "  ".to_string() } else { pad };
+            for line in body.split('\n') {
+                if !line.is_empty() {
+                    out.push_str(&pad);
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+            return;
+        }
+        Value::Str(s) => out.push_str(&scalar_string(s, false)),
+        Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&yaml_float(*f)),
+        Value::Map(_) => out.push_str("{}"),
+        Value::List(_) => out.push_str("[]"),
+        Value::Object(o) => out.push_str(&scalar_string(&o.display(), false)),
+    }
+    out.push('\n');
+}
+
+/// A float64 as it comes out of toYaml: via JSON, so integral values print as integers.
+fn yaml_float(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+.inf".into()
+        } else {
+            "-.inf".into()
+        };
+    }
+    let j = format_float_json(f);
+    if j.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+        j
+    } else {
+        format_float_g(f)
+    }
+}
+
+fn literal_ok(s: &str) -> bool {
+    // go-yaml falls back to double quotes when a line ends in a space or holds control chars.
+    !s.split('\n').any(|l| l.ends_with(' ') || l.ends_with('\t'))
+        && !s
+            .chars()
+            .any(|c| (c as u32) < 0x20 && c != '\n' && c != '\t')
+        && !s.contains('\r')
+}
+
+/// Would a plain scalar read back as something other than this string (YAML 1.1 rules as
+/// go-yaml v2 resolves them)?
+fn resolves_to_non_string(s: &str) -> bool {
+    const SPECIAL: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<",
+    ];
+    if s.is_empty() || SPECIAL.contains(&s) {
+        return true;
+    }
+    let first = s.as_bytes()[0];
+    if first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' {
+        let plain: String = s.chars().filter(|c| *c != '_').collect();
+        if plain.parse::<i64>().is_ok() || plain.parse::<f64>().is_ok() {
+            return true;
+        }
+        let body = plain.trim_start_matches(['-', '+']);
+        if let Some(h) = body.strip_prefix("0x")
+            && !h.is_empty()
+            && h.bytes().all(|c| c.is_ascii_hexdigit())
+        {
+            return true;
+        }
+        if let Some(b) = body.strip_prefix("0b")
+            && !b.is_empty()
+            && b.bytes().all(|c| c == b'0' || c == b'1')
+        {
+            return true;
+        }
+        // base 60: 1:20
+        if body.contains(':')
+            && body
+                .split(':')
+                .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+        {
+            return true;
+        }
+        // timestamps resolve too
+        if looks_like_timestamp(s) {
+            return true;
+        }
+    }
+    false
+}
+
+fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+}
+
+fn plain_allowed(s: &str, is_key: bool) -> bool {
+    let _ = is_key;
+    if s.is_empty() {
+        return false;
+    }
+    let b = s.as_bytes();
+    let first = b[0];
+    if b" \t".contains(&first) || b" \t".contains(&b[b.len() - 1]) {
+        return false;
+    }
+    if b"-?:,[]{}#&*!|>'\"%@`".contains(&first) {
+        // "-x" is fine as plain when followed by non-space, except for "- " and ": "
+        let ok = (first == b'-' || first == b'?' || first == b':')
+            && b.len() > 1
+            && !b" \t".contains(&b[1]);
+        if !ok {
+            return false;
+        }
+        if s == "---" {
+            return false;
+        }
+    }
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
+        return false;
+    }
+    if s.chars()
+        .any(|c| (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}')
+    {
+        return false;
+    }
+    // flow indicators inside are fine in block context, but go-yaml quotes them anyway
+    true
+}
+
+fn scalar_string(s: &str, is_key: bool) -> String {
+    if resolves_to_non_string(s) {
+        return double_quote(s);
+    }
+    if plain_allowed(s, is_key) {
+        return s.to_string();
+    }
+    if s.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}') {
+        return double_quote(s);
+    }
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn double_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `toJson`: compact JSON like Go's encoding/json.
+pub fn to_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v, None, 0);
+    out
+}
+
+/// `toPrettyJson`: json.MarshalIndent with two spaces.
+pub fn to_pretty_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v, Some("  "), 0);
+    out
+}
+
+fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
+    let nl = |out: &mut String, d: usize| {
+        if let Some(i) = indent {
+            out.push('\n');
+            out.push_str(&i.repeat(d));
+        }
+    };
+    match v {
+        Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&format_float_json(*f)),
+        Value::Str(s) => json_string(out, s),
+        Value::List(l) => {
+            if l.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, item) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                nl(out, depth + 1);
+                write_json(out, item, indent, depth + 1);
+            }
+            nl(out, depth);
+            out.push(']');
+        }
+        Value::Map(m) => {
+            let m = m.borrow();
+            if m.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                nl(out, depth + 1);
+                json_string(out, k);
+                out.push(':');
+                if indent.is_some() {
+                    out.push(' ');
+                }
+                write_json(out, item, indent, depth + 1);
+            }
+            nl(out, depth);
+            out.push('}');
+        }
+        Value::Object(o) => match o.as_data() {
+            Some(d) => write_json(out, &d, indent, depth),
+            None => json_string(out, &o.display()),
+        },
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Parse one YAML document the way Helm reads values and `fromYaml` input.
+pub fn from_yaml_str(text: &str) -> Result<Value, String> {
+    let y: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+    Ok(from_yaml(&y))
+}
+
+pub fn from_yaml(y: &serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match y {
+        Y::Null => Value::Nil,
+        Y::Bool(b) => Value::Bool(*b),
+        Y::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+        Y::String(s) => Value::str(s),
+        Y::Sequence(seq) => Value::list(seq.iter().map(from_yaml).collect()),
+        Y::Mapping(m) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                // Merge keys (<<) expand like go-yaml does.
+                if k.as_str() == Some("<<") {
+                    let sources: Vec<&Y> = match v {
+                        Y::Sequence(s) => s.iter().collect(),
+                        other => vec![other],
+                    };
+                    for src in sources {
+                        if let Value::Map(sm) = from_yaml(src) {
+                            for (sk, sv) in sm.borrow().iter() {
+                                out.entry(sk.clone()).or_insert_with(|| sv.clone());
+                            }
+                        }
+                    }
+                    continue;
+                }
+                out.insert(yaml_key(k), from_yaml(v));
+            }
+            Value::map(out)
+        }
+        Y::Tagged(t) => from_yaml(&t.value),
+    }
+}
+
+fn yaml_key(k: &serde_yaml_ng::Value) -> String {
+    use serde_yaml_ng::Value as Y;
+    match k {
+        Y::String(s) => s.clone(),
+        Y::Bool(b) => b.to_string(),
+        Y::Number(n) => n.to_string(),
+        Y::Null => "null".into(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(yaml: &str) -> Value {
+        from_yaml_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn to_yaml_matches_go_yaml_v2_layout() {
+        let val = v("b: [1, two]\na: {x: 1, y: {}}\nc: []\nd: null\ne: 1.5\nf: 1000000\n");
+        assert_eq!(
+            to_yaml(&val),
+            "a:\n  x: 1\n  \"y\": {}\nb:\n- 1\n- two\nc: []\nd: null\ne: 1.5\nf: 1000000\n"
+        );
+    }
+
+    #[test]
+    fn to_yaml_quotes_strings_that_would_change_type() {
+        let val = v("a: 'true'\nb: '8080'\nc: ''\nd: 'x: y'\ne: '*'\nf: plain text\ng: 'yes'\n");
+        assert_eq!(
+            to_yaml(&val),
+            "a: \"true\"\nb: \"8080\"\nc: \"\"\nd: 'x: y'\ne: '*'\nf: plain text\ng: \"yes\"\n"
+        );
+    }
+
+    #[test]
+    fn to_yaml_lists_of_maps_and_multiline() {
+        let val = v("l:\n- name: a\n  port: 80\n- name: b\ns: \"line1\\nline2\\n\"\n");
+        assert_eq!(
+            to_yaml(&val),
+            "l:\n- name: a\n  port: 80\n- name: b\ns: |\n  line1\n  line2\n"
+        );
+    }
+
+    #[test]
+    fn to_yaml_round_trips() {
+        let src = "a:\n  b:\n  - c: [1, 2]\n    d: {e: 'f'}\n  - - x\n    - y\n";
+        let val = v(src);
+        let again = v(&to_yaml(&val));
+        assert_eq!(val.to_json(), again.to_json());
+    }
+
+    #[test]
+    fn to_json_is_compact_sorted_and_html_safe() {
+        let val = v("b: '<a&b>'\na: [1, 2.5]\n");
+        assert_eq!(to_json(&val), r#"{"a":[1,2.5],"b":"\u003ca\u0026b\u003e"}"#);
+    }
+}

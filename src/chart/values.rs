@@ -1,0 +1,436 @@
+//! Values as Helm computes them: user values (files in order, then `--set`, then inline values)
+//! coalesced over each chart's values.yaml, subcharts scoped under their name with `global`
+//! shared, dependencies switched by `condition` and `tags`, and values.schema.json checked.
+
+use std::collections::BTreeMap;
+
+use super::error::ChartError;
+use super::load::Chart;
+use super::template::Value;
+
+pub type Map = BTreeMap<String, Value>;
+
+fn deep(m: &Map) -> Map {
+    m.iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect()
+}
+
+/// Helm's mergeMaps for user values: later maps win, nested maps merge.
+pub fn merge_user(base: &mut Map, over: &Map) {
+    for (k, v) in over {
+        if let (Some(Value::Map(bm)), Value::Map(om)) = (base.get(k), v) {
+            let mut merged = bm.borrow().clone();
+            merge_user(&mut merged, &om.borrow());
+            base.insert(k.clone(), Value::map(merged));
+            continue;
+        }
+        base.insert(k.clone(), v.deep_copy());
+    }
+}
+
+/// chartutil.coalesceTablesFullKey: `dst` wins; `src` fills gaps; nil in `dst` deletes.
+fn coalesce_tables(dst: &mut Map, src: &Map, merge: bool) {
+    for (k, sv) in src {
+        match dst.get(k) {
+            None => {
+                dst.insert(k.clone(), sv.deep_copy());
+            }
+            Some(Value::Nil) => {
+                if !merge {
+                    dst.remove(k);
+                }
+            }
+            Some(Value::Map(dm)) => {
+                if let Value::Map(sm) = sv {
+                    let mut d = dm.borrow().clone();
+                    coalesce_tables(&mut d, &sm.borrow(), merge);
+                    dst.insert(k.clone(), Value::map(d));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// chartutil.coalesce: the chart's defaults under `dest`, then each dependency.
+pub fn coalesce(chart: &Chart, dest: &mut Map) {
+    coalesce_values(chart, dest);
+    coalesce_deps(chart, dest);
+}
+
+fn coalesce_values(chart: &Chart, v: &mut Map) {
+    for (key, val) in deep(&chart.values) {
+        match v.get(&key) {
+            Some(Value::Nil) => {
+                v.remove(&key);
+            }
+            Some(Value::Map(dm)) => {
+                if let Value::Map(sm) = &val {
+                    let mut d = dm.borrow().clone();
+                    coalesce_tables(&mut d, &sm.borrow(), false);
+                    v.insert(key, Value::map(d));
+                }
+            }
+            Some(_) => {}
+            None => {
+                v.insert(key, val);
+            }
+        }
+    }
+}
+
+fn coalesce_deps(chart: &Chart, dest: &mut Map) {
+    for sub in &chart.dependencies {
+        let mut dv: Map = match dest.get(&sub.name) {
+            Some(Value::Map(m)) => m.borrow().clone(),
+            _ => Map::new(),
+        };
+        coalesce_globals(&mut dv, dest);
+        coalesce(sub, &mut dv);
+        dest.insert(sub.name.clone(), Value::map(dv));
+    }
+}
+
+fn coalesce_globals(dest: &mut Map, src: &Map) {
+    let mut dg: Map = match dest.get("global") {
+        Some(Value::Map(m)) => m.borrow().clone(),
+        Some(_) => return,
+        None => Map::new(),
+    };
+    let sg: Map = match src.get("global") {
+        Some(Value::Map(m)) => m.borrow().clone(),
+        Some(_) => return,
+        None => Map::new(),
+    };
+    for (k, v) in sg {
+        if let Value::Map(vm) = &v {
+            let mut vv = deep(&vm.borrow());
+            match dg.get(&k) {
+                None => {
+                    dg.insert(k, Value::map(vv));
+                }
+                Some(Value::Map(dm)) => {
+                    coalesce_tables(&mut vv, &dm.borrow(), true);
+                    dg.insert(k, Value::map(vv));
+                }
+                Some(_) => {}
+            }
+        } else if matches!(dg.get(&k), Some(Value::Map(_))) {
+            // a table in the subchart is not replaced by a scalar global
+        } else {
+            dg.insert(k, v);
+        }
+    }
+    dest.insert("global".into(), Value::map(dg));
+}
+
+fn path_value<'a>(m: &Map, path: &str) -> Option<Value> {
+    let mut parts = path.split('.');
+    let first = parts.next()?;
+    let mut cur = m.get(first)?.clone();
+    for p in parts {
+        let next = cur.as_map()?.borrow().get(p)?.clone();
+        cur = next;
+    }
+    Some(cur)
+}
+
+/// Drop dependencies switched off by `tags` and `condition` (evaluated on the coalesced values,
+/// conditions win over tags), recursively, as chartutil.ProcessDependencies does.
+pub fn process_dependencies(chart: &mut Chart, user: &Map) {
+    let mut cvals = deep(user);
+    coalesce(chart, &mut cvals);
+    enable(chart, &cvals, "");
+}
+
+fn enable(chart: &mut Chart, cvals: &Map, prefix: &str) {
+    let tags: Map = match cvals.get("tags") {
+        Some(Value::Map(m)) => m.borrow().clone(),
+        _ => Map::new(),
+    };
+    let mut disabled = Vec::new();
+    for d in &chart.meta.dependencies {
+        let mut enabled = true;
+        let (mut has_true, mut has_false) = (false, false);
+        for t in &d.tags {
+            match tags.get(t) {
+                Some(Value::Bool(true)) => has_true = true,
+                Some(Value::Bool(false)) => has_false = true,
+                _ => {}
+            }
+        }
+        if !has_true && has_false {
+            enabled = false;
+        }
+        if let Some(cond) = &d.condition {
+            for c in cond.trim().split(',') {
+                let c = c.trim();
+                if c.is_empty() {
+                    continue;
+                }
+                if let Some(Value::Bool(b)) = path_value(cvals, &format!("{prefix}{c}")) {
+                    enabled = b;
+                    break;
+                }
+            }
+        }
+        if !enabled {
+            disabled.push(d.alias.clone().unwrap_or_else(|| d.name.clone()));
+        }
+    }
+    chart.dependencies.retain(|c| !disabled.contains(&c.name));
+    for sub in &mut chart.dependencies {
+        let p = format!("{prefix}{}.", sub.name);
+        enable(sub, cvals, &p);
+    }
+}
+
+/// Validate each chart's values against its values.schema.json; violations name value paths.
+pub fn validate_schemas(chart: &Chart, values: &Map) -> Result<(), ChartError> {
+    let mut violations = Vec::new();
+    collect_violations(chart, values, "", &mut violations)?;
+    if violations.is_empty() {
+        return Ok(());
+    }
+    Err(ChartError::Schema {
+        chart: chart.name.clone(),
+        violations,
+    })
+}
+
+fn collect_violations(
+    chart: &Chart,
+    values: &Map,
+    prefix: &str,
+    out: &mut Vec<String>,
+) -> Result<(), ChartError> {
+    if let Some((path, schema)) = &chart.schema {
+        let validator = jsonschema::validator_for(schema).map_err(|e| ChartError::Invalid {
+            chart: chart.name.clone(),
+            message: format!("{path} is not a valid JSON Schema: {e}"),
+            help: "fix the schema".into(),
+        })?;
+        let instance = Value::map(values.clone()).to_json();
+        for e in validator.iter_errors(&instance) {
+            let ptr = e.instance_path.to_string();
+            let dotted = ptr.trim_start_matches('/').replace('/', ".");
+            let at = match (prefix.is_empty(), dotted.is_empty()) {
+                (true, true) => "(root)".to_string(),
+                (true, false) => dotted,
+                (false, true) => prefix.trim_end_matches('.').to_string(),
+                (false, false) => format!("{prefix}{dotted}"),
+            };
+            out.push(format!("- {}: {at}: {e}", chart.name));
+        }
+    }
+    for sub in &chart.dependencies {
+        let sv = match values.get(&sub.name) {
+            Some(Value::Map(m)) => m.borrow().clone(),
+            _ => Map::new(),
+        };
+        collect_violations(sub, &sv, &format!("{prefix}{}.", sub.name), out)?;
+    }
+    Ok(())
+}
+
+/// Parse one `--set` argument (Helm's strvals): `a.b=c,d[0]=e,f={x,y}`; `true`/`false`/`null`
+/// and integers are typed, everything else is a string; `\,` escapes a comma.
+pub fn apply_set(target: &mut Map, input: &str) -> Result<(), ChartError> {
+    let bad = |m: &str| ChartError::SetSyntax {
+        input: input.to_string(),
+        message: m.to_string(),
+    };
+    for assignment in split_unescaped(input, ',', true) {
+        if assignment.is_empty() {
+            continue;
+        }
+        let Some((key, raw)) = assignment.split_once('=') else {
+            return Err(bad(&format!("key {assignment:?} has no value")));
+        };
+        let value = if raw.starts_with('{') && raw.ends_with('}') {
+            let inner = &raw[1..raw.len() - 1];
+            Value::list(
+                split_unescaped(inner, ',', false)
+                    .iter()
+                    .map(|s| typed(s))
+                    .collect(),
+            )
+        } else {
+            typed(&raw.replace("\\,", ","))
+        };
+        set_path(target, key, value).map_err(|m| bad(&m))?;
+    }
+    Ok(())
+}
+
+/// Split on `sep` outside `{...}`, honouring `\` escapes.
+fn split_unescaped(s: &str, sep: char, brace_aware: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push('\\');
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '{' if brace_aware => {
+                depth += 1;
+                cur.push(c);
+            }
+            '}' if brace_aware => {
+                depth -= 1;
+                cur.push(c);
+            }
+            c if c == sep && depth == 0 => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+fn typed(s: &str) -> Value {
+    match s {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Nil,
+        _ => {
+            let leading_zero = s.len() > 1 && s.starts_with('0');
+            match s.parse::<i64>() {
+                Ok(i) if !leading_zero => Value::Int(i),
+                _ => Value::string(s.replace("\\\\", "\\")),
+            }
+        }
+    }
+}
+
+fn set_path(target: &mut Map, key: &str, value: Value) -> Result<(), String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = key.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '.' => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("key {key:?} has an empty path segment"));
+    }
+    set_in(target, &parts, value)
+}
+
+fn split_index(seg: &str) -> Result<(&str, Option<usize>), String> {
+    if let Some(open) = seg.find('[') {
+        let close = seg
+            .rfind(']')
+            .ok_or_else(|| format!("unclosed [ in {seg:?}"))?;
+        let idx: usize = seg[open + 1..close]
+            .parse()
+            .map_err(|_| format!("bad list index in {seg:?}"))?;
+        if idx > 65536 {
+            return Err(format!("list index {idx} is too large"));
+        }
+        return Ok((&seg[..open], Some(idx)));
+    }
+    Ok((seg, None))
+}
+
+fn set_in(target: &mut Map, parts: &[String], value: Value) -> Result<(), String> {
+    let Some((first, rest)) = parts.split_first() else {
+        return Ok(());
+    };
+    let (name, index) = split_index(first)?;
+    match index {
+        None => {
+            if rest.is_empty() {
+                target.insert(name.to_string(), value);
+                return Ok(());
+            }
+            let mut child = match target.get(name) {
+                Some(Value::Map(m)) => m.borrow().clone(),
+                _ => Map::new(),
+            };
+            set_in(&mut child, rest, value)?;
+            target.insert(name.to_string(), Value::map(child));
+        }
+        Some(i) => {
+            let mut list: Vec<Value> = match target.get(name) {
+                Some(Value::List(l)) => l.as_ref().clone(),
+                _ => Vec::new(),
+            };
+            while list.len() <= i {
+                list.push(Value::Nil);
+            }
+            if rest.is_empty() {
+                list[i] = value;
+            } else {
+                let mut child = match &list[i] {
+                    Value::Map(m) => m.borrow().clone(),
+                    _ => Map::new(),
+                };
+                set_in(&mut child, rest, value)?;
+                list[i] = Value::map(child);
+            }
+            target.insert(name.to_string(), Value::list(list));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::template::yaml::to_json;
+    use super::*;
+
+    fn set(s: &str) -> String {
+        let mut m = Map::new();
+        apply_set(&mut m, s).unwrap();
+        to_json(&Value::map(m))
+    }
+
+    #[test]
+    fn set_parses_paths_types_lists_and_escapes() {
+        assert_eq!(
+            set("a.b=c,d=1,e=true,f=007"),
+            r#"{"a":{"b":"c"},"d":1,"e":true,"f":"007"}"#
+        );
+        assert_eq!(set("l[1]=x"), r#"{"l":[null,"x"]}"#);
+        assert_eq!(set("l={a,b}"), r#"{"l":["a","b"]}"#);
+        assert_eq!(set(r"a=x\,y"), r#"{"a":"x,y"}"#);
+        assert_eq!(set(r"a\.b=1"), r#"{"a.b":1}"#);
+        let mut m = Map::new();
+        assert!(apply_set(&mut m, "novalue").is_err());
+        assert!(apply_set(&mut m, "a..b=1").is_err());
+    }
+
+    #[test]
+    fn user_values_merge_deeply_later_wins() {
+        let mut base: Map = Map::new();
+        apply_set(&mut base, "a.x=1,a.y=1").unwrap();
+        let mut over = Map::new();
+        apply_set(&mut over, "a.y=2,b=3").unwrap();
+        merge_user(&mut base, &over);
+        assert_eq!(to_json(&Value::map(base)), r#"{"a":{"x":1,"y":2},"b":3}"#);
+    }
+
+    #[test]
+    fn coalesce_null_deletes_chart_default() {
+        let mut dst = Map::new();
+        apply_set(&mut dst, "a=null,n.k=null").unwrap();
+        let mut src = Map::new();
+        apply_set(&mut src, "a=1,n.k=2,n.j=3").unwrap();
+        // coalesce_values needs a chart; exercise the table rule directly
+        coalesce_tables(&mut dst, &src, false);
+        assert_eq!(to_json(&Value::map(dst)), r#"{"n":{"j":3}}"#);
+    }
+}
