@@ -40,10 +40,7 @@ pub struct ApplyReport {
     pub revision: u64,
 }
 
-/// A node the executor runs: a namespace, a secret set, or a release with its objects.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Unit(Address);
-
+/// The node that applies `d`: its release, or itself for namespace and secret nodes.
 fn unit_of(d: &DesiredObject) -> Address {
     match &d.release {
         Some(r) => Address::Release(r.clone()),

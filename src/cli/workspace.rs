@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use is_terminal::IsTerminal;
-use miette::{IntoDiagnostic, WrapErr};
+use miette::IntoDiagnostic;
 
 use super::GlobalArgs;
 use crate::images::Delivery;
@@ -93,9 +93,7 @@ impl Workspace {
 
 /// The Docker engine named by DOCKER_HOST (or the default socket), if it answers.
 pub async fn docker() -> miette::Result<bollard::Docker> {
-    let docker = bollard::Docker::connect_with_defaults()
-        .into_diagnostic()
-        .wrap_err("cannot connect to the Docker engine (DOCKER_HOST)")?;
+    let docker = crate::images::connect().await?;
     docker.ping().await.map_err(|e| {
         miette::miette!(
             help = "start Docker, or for the local test environment run `scripts/testenv up` and `eval \"$(scripts/testenv env)\"`",

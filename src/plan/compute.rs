@@ -454,7 +454,7 @@ fn inputs_digest(
     salt: &str,
 ) -> String {
     let mut h = Sha256::new();
-    h.update(spec.source.text().as_bytes());
+    h.update(spec.source.text.as_bytes());
     h.update(spec.env.clone().unwrap_or_default().as_bytes());
     for release in spec.releases.values() {
         hash_dir(&mut h, &release.chart);

@@ -73,7 +73,9 @@ pub fn inventory_labels(object: &mut Value, project: &str, release: &str) {
         let labels = meta.entry("labels").or_insert_with(|| json!({}));
         if let Some(l) = labels.as_object_mut() {
             l.insert(LABEL_PROJECT.into(), Value::String(project.into()));
-            l.insert(LABEL_RELEASE.into(), Value::String(release.into()));
+            if !release.is_empty() {
+                l.insert(LABEL_RELEASE.into(), Value::String(release.into()));
+            }
         }
     }
 }

@@ -62,24 +62,6 @@ fn build_of(spec: &Spec, name: &str) -> Option<ImageBuild> {
     })
 }
 
-fn changed_files(
-    previous: &BTreeMap<String, String>,
-    now: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut out: Vec<String> = now
-        .iter()
-        .filter(|(f, d)| previous.get(*f) != Some(*d))
-        .map(|(f, _)| f.clone())
-        .collect();
-    out.extend(
-        previous
-            .keys()
-            .filter(|f| !now.contains_key(*f))
-            .map(|f| format!("{f} (removed)")),
-    );
-    out
-}
-
 /// Plans every image. `docker`: None plans against state/ only (offline).
 pub async fn plan_images(
     spec: &Spec,
@@ -95,21 +77,18 @@ pub async fn plan_images(
         let digest = images::context_digest(&build)?;
         let local_tag = images::tag_for(&build, &digest);
         let previous = state.images.get(name);
-        let previous_digest = previous.map(|p| ContextDigest {
-            digest: p.context_digest.clone(),
-            files: p.files.clone(),
-        });
+        let previous_digest: Option<ContextDigest> = previous.map(|p| p.context.clone());
         let status = match docker {
             Some(d) => {
                 images::status(d, &build, &digest, delivery, previous_digest.as_ref()).await?
             }
             None => match previous {
-                Some(p) if p.context_digest == digest.digest => ImageStatus::UpToDate {
+                Some(p) if p.context.digest == digest.digest => ImageStatus::UpToDate {
                     reference: p.reference.clone().unwrap_or_else(|| p.local_tag.clone()),
                 },
                 Some(p) => ImageStatus::BuildNeeded {
                     reason: "the build context changed since the last apply".into(),
-                    changed_files: changed_files(&p.files, &digest.files),
+                    changed_files: digest.changed_files(&p.context),
                 },
                 None => ImageStatus::BuildNeeded {
                     reason: "never built by todoplan".into(),
@@ -215,6 +194,11 @@ pub async fn deliver(
                     node.update("pushing");
                     Ok(images::push(docker, &p.local_tag, address).await?)
                 }
+                (_, Delivery::Kind { cluster }) => {
+                    node.update(&format!("loading into kind cluster {cluster}"));
+                    images::kind_load(&p.local_tag, cluster).await?;
+                    Ok(p.local_tag.clone())
+                }
                 _ => Ok(p.local_tag.clone()),
             }
         }
@@ -233,10 +217,9 @@ pub async fn deliver(
                 state.images.insert(
                     p.name.clone(),
                     ImageRecord {
-                        context_digest: p.digest.digest.clone(),
+                        context: p.digest.clone(),
                         local_tag: p.local_tag.clone(),
                         reference: Some(reference),
-                        files: p.digest.files.clone(),
                     },
                 );
             }

@@ -125,13 +125,11 @@ pub struct SecretRecord {
 /// A built (and maybe pushed) image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageRecord {
-    pub context_digest: String,
+    /// What the image was built from (per-file digests, so a plan can name changed files).
+    pub context: crate::images::ContextDigest,
     pub local_tag: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// Per-file digests of the context, so a plan can name the files that changed.
-    #[serde(default)]
-    pub files: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
