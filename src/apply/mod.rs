@@ -168,6 +168,7 @@ async fn run_unit(
     shared: &Shared<'_>,
     objects: Vec<&DesiredObject>,
     changes: &BTreeMap<String, &ObjectChange>,
+    foreign: &BTreeMap<String, Vec<crate::drift::ForeignField>>,
     progress: &progress::NodeProgress,
 ) -> Result<usize, String> {
     let mut objects = objects;
@@ -185,6 +186,20 @@ async fn run_unit(
             ));
         }
         if apply_object(shared, d, change).await? {
+            written += 1;
+        }
+        if let Some(fields) = foreign.get(&d.address.to_string()) {
+            let ops: Vec<Value> = fields.iter().flat_map(|f| f.patch_ops()).collect();
+            progress.update(&format!(
+                "removing {} field(s) added outside todoplan from {}",
+                fields.len(),
+                d.key()
+            ));
+            shared
+                .cluster
+                .json_patch(&d.key(), ops)
+                .await
+                .map_err(render_report)?;
             written += 1;
         }
     }
@@ -327,7 +342,8 @@ pub async fn execute(
                         })
                         .count();
                     let node = progress.start(&u.to_string(), &format!("{changing} change(s)"));
-                    let result = run_unit(shared, objects, changes, &node).await;
+                    let result =
+                        run_unit(shared, objects, changes, &computed.foreign_fields, &node).await;
                     match &result {
                         Ok(n) => node.finish(true, &format!("ready ({n} written)")),
                         Err(_) => node.finish(false, "failed"),

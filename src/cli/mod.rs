@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod apply;
 pub mod destroy;
+pub mod drift;
 pub mod force_unlock;
 pub mod graph;
 pub mod history;
@@ -67,6 +68,8 @@ pub enum Command {
     Apply(apply::Args),
     /// Delete everything todoplan applied, in reverse order (data kept unless --allow-data-loss).
     Destroy(destroy::Args),
+    /// Show what changed in the cluster outside todoplan since the last apply.
+    Drift(drift::Args),
     /// List the applied revisions.
     History(history::Args),
     /// Restore the objects of an earlier revision as a new revision.
@@ -117,6 +120,7 @@ async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Plan(args) => plan::run(&global, args).await,
         Command::Apply(args) => apply::run(&global, args).await,
         Command::Destroy(args) => destroy::run(&global, args).await,
+        Command::Drift(args) => drift::run(&global, args).await,
         Command::History(args) => history::run(&global, args).await,
         Command::Rollback(args) => rollback::run(&global, args).await,
         Command::ForceUnlock(args) => force_unlock::run(&global, args).await,

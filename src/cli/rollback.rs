@@ -121,8 +121,23 @@ async fn rollback_plan(
 ) -> miette::Result<Computed> {
     let desired = recorded_objects(ws, cluster, state, revision).await?;
     let salt = digest_salt(state);
+    let kinds = desired
+        .iter()
+        .map(|d| d.key())
+        .map(|k| (k.api_version, k.kind))
+        .chain(
+            state
+                .objects
+                .values()
+                .map(|r| (r.api_version.clone(), r.kind.clone())),
+        )
+        .collect();
+    let live = cluster
+        .live_inventory(&ws.spec.project.name, &kinds)
+        .await?;
     let (objects, deletions) = diff_objects(
         Some(cluster),
+        &live,
         &desired,
         state,
         planning.allow_data_loss,
@@ -173,6 +188,7 @@ async fn rollback_plan(
         graph,
         secrets: BTreeMap::new(),
         deletions,
+        foreign_fields: BTreeMap::new(),
     })
 }
 

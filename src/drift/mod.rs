@@ -1,1 +1,427 @@
-//! drift (being built)
+//! Drift: what changed in the cluster outside todoplan since the last apply.
+//!
+//! Detection reads server-side apply's field ownership (`metadata.managedFields`), not values:
+//! a field todoplan applied that another manager now owns was changed by that manager; a field
+//! another (non-controller) manager added was added by it. Comparing values instead would
+//! report every server-side normalisation (`0.5` CPU stored as `500m`) as drift.
+//! Fields owned by controllers (the HPA's replicas, the scheduler, kubelet, status) are not
+//! drift, nor are paths listed in a release's `ignore_changes`.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use crate::observe::FIELD_MANAGER;
+use crate::plan::model::{DriftItem, DriftKind};
+use crate::spec::IgnoreChange;
+
+/// Managers that are the cluster's own controllers: their fields are never drift.
+const CONTROLLER_MANAGERS: &[&str] = &[
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-apiserver",
+    "kubelet",
+    "kube-proxy",
+    "kwok",
+    "kwok-controller",
+];
+
+/// One step of a managedFields path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    Field(String),
+    /// A list item identified by its key fields (`k:{"name":"web"}`).
+    Key(Map<String, Value>),
+    /// A set item identified by its value (`v:"a"`).
+    Value(Value),
+    Index(usize),
+}
+
+pub type FieldPath = Vec<Segment>;
+
+/// Every owned leaf of a `fieldsV1` tree. A `.` entry (the item itself) yields its parent path.
+pub fn leaf_paths(fields: &Value) -> Vec<FieldPath> {
+    let mut out = Vec::new();
+    walk_fields(fields, &mut Vec::new(), &mut out);
+    out
+}
+
+fn walk_fields(node: &Value, prefix: &mut FieldPath, out: &mut Vec<FieldPath>) {
+    let Some(map) = node.as_object() else { return };
+    if map.is_empty() {
+        if !prefix.is_empty() {
+            out.push(prefix.clone());
+        }
+        return;
+    }
+    for (k, child) in map {
+        if k == "." {
+            out.push(prefix.clone());
+            continue;
+        }
+        let seg = if let Some(f) = k.strip_prefix("f:") {
+            Segment::Field(f.to_string())
+        } else if let Some(j) = k.strip_prefix("k:") {
+            match serde_json::from_str::<Map<String, Value>>(j) {
+                Ok(m) => Segment::Key(m),
+                Err(_) => continue,
+            }
+        } else if let Some(j) = k.strip_prefix("v:") {
+            match serde_json::from_str::<Value>(j) {
+                Ok(v) => Segment::Value(v),
+                Err(_) => continue,
+            }
+        } else if let Some(i) = k.strip_prefix("i:") {
+            match i.parse() {
+                Ok(i) => Segment::Index(i),
+                Err(_) => continue,
+            }
+        } else {
+            continue;
+        };
+        prefix.push(seg);
+        walk_fields(child, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// `spec.template.spec.containers[name=web].env[name=FOO]`.
+pub fn display(path: &FieldPath) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Segment::Field(f) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(f);
+            }
+            Segment::Key(m) => {
+                let keys: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        )
+                    })
+                    .collect();
+                s.push_str(&format!("[{}]", keys.join(",")));
+            }
+            Segment::Value(v) => s.push_str(&format!("[{v}]")),
+            Segment::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// The JSON pointer and value of `path` in `object`, if present.
+pub fn resolve<'a>(object: &'a Value, path: &FieldPath) -> Option<(String, &'a Value)> {
+    let mut cur = object;
+    let mut pointer = String::new();
+    for seg in path {
+        match seg {
+            Segment::Field(f) => {
+                cur = cur.get(f)?;
+                pointer.push('/');
+                pointer.push_str(&f.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Key(keys) => {
+                let items = cur.as_array()?;
+                let i = items
+                    .iter()
+                    .position(|item| keys.iter().all(|(k, v)| item.get(k) == Some(v)))?;
+                cur = &items[i];
+                pointer.push_str(&format!("/{i}"));
+            }
+            Segment::Value(v) => {
+                let items = cur.as_array()?;
+                let i = items.iter().position(|item| item == v)?;
+                cur = &items[i];
+                pointer.push_str(&format!("/{i}"));
+            }
+            Segment::Index(i) => {
+                cur = cur.as_array()?.get(*i)?;
+                pointer.push_str(&format!("/{i}"));
+            }
+        }
+    }
+    Some((pointer, cur))
+}
+
+fn is_prefix(prefix: &FieldPath, path: &FieldPath) -> bool {
+    prefix.len() <= path.len() && prefix.iter().zip(path).all(|(a, b)| a == b)
+}
+
+fn ignored(path: &FieldPath, kind: &str, name: &str, rules: &[IgnoreChange]) -> bool {
+    let fields: Vec<&str> = path
+        .iter()
+        .map(|s| match s {
+            Segment::Field(f) => f.as_str(),
+            _ => "*",
+        })
+        .collect();
+    rules.iter().any(|r| {
+        r.kind.as_deref().is_none_or(|k| k == kind)
+            && r.name.as_deref().is_none_or(|n| n == name)
+            && r.path.len() <= fields.len()
+            && r.path
+                .iter()
+                .zip(&fields)
+                .all(|(a, b)| a == b || a == "*" || *b == "*")
+    })
+}
+
+/// A field added outside todoplan that apply removes (server-side apply never removes fields
+/// other managers own). The `test` op guards against the object having moved since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignField {
+    pub pointer: String,
+    pub value: Value,
+}
+
+impl ForeignField {
+    pub fn patch_ops(&self) -> Vec<Value> {
+        vec![
+            json!({"op": "test", "path": self.pointer, "value": self.value}),
+            json!({"op": "remove", "path": self.pointer}),
+        ]
+    }
+}
+
+/// Drift of one object: `recorded` is what todoplan applied (redacted), `live` what is there.
+pub fn object_drift(
+    address: &str,
+    recorded: &Value,
+    live: &Value,
+    rules: &[IgnoreChange],
+) -> (Vec<DriftItem>, Vec<ForeignField>) {
+    let kind = recorded.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = recorded
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let entries = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut ours: Vec<FieldPath> = Vec::new();
+    let mut foreign: Vec<(FieldPath, String, Option<String>)> = Vec::new();
+    for e in &entries {
+        let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
+        let subresource = e.get("subresource").and_then(Value::as_str).unwrap_or("");
+        let time = e.get("time").and_then(Value::as_str).map(str::to_string);
+        let paths = leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null));
+        if manager == FIELD_MANAGER {
+            ours.extend(paths);
+        } else if subresource != "status" && !CONTROLLER_MANAGERS.contains(&manager) {
+            foreign.extend(
+                paths
+                    .into_iter()
+                    .map(|p| (p, manager.to_string(), time.clone())),
+            );
+        }
+    }
+    let mut items = Vec::new();
+    let mut removals = Vec::new();
+    let mut reported: Vec<FieldPath> = Vec::new();
+    // Longest paths last so an added list item is reported once, not once per field in it.
+    foreign.sort_by_key(|(p, _, _)| p.len());
+    for (path, manager, time) in foreign {
+        if ours.contains(&path)
+            || reported.iter().any(|r| is_prefix(r, &path))
+            || ignored(&path, kind, name, rules)
+        {
+            continue;
+        }
+        let Some((pointer, live_value)) = resolve(live, &path) else {
+            continue;
+        };
+        let recorded_value = resolve(recorded, &path).map(|(_, v)| v.clone());
+        let secret_data = kind == "Secret"
+            && matches!(path.first(), Some(Segment::Field(f)) if f == "data" || f == "stringData");
+        let (shown_recorded, shown_live) = if secret_data {
+            (
+                recorded_value.as_ref().map(|_| json!("(sensitive value)")),
+                Some(json!("(sensitive value changed)")),
+            )
+        } else {
+            (recorded_value.clone(), Some(live_value.clone()))
+        };
+        items.push(DriftItem {
+            address: address.to_string(),
+            field: display(&path),
+            kind: DriftKind::Changed,
+            recorded: shown_recorded,
+            live: shown_live,
+            manager: Some(manager),
+            changed_at: time,
+        });
+        if recorded_value.is_none() {
+            removals.push(ForeignField {
+                pointer,
+                value: live_value.clone(),
+            });
+        }
+        reported.push(path);
+    }
+    (items, removals)
+}
+
+/// Objects carrying this project's labels that todoplan never applied.
+pub fn unmanaged(address: &str) -> DriftItem {
+    DriftItem {
+        address: address.to_string(),
+        field: "(object)".into(),
+        kind: DriftKind::Unmanaged,
+        recorded: None,
+        live: None,
+        manager: None,
+        changed_at: None,
+    }
+}
+
+pub fn deleted(address: &str) -> DriftItem {
+    DriftItem {
+        address: address.to_string(),
+        field: "(object)".into(),
+        kind: DriftKind::Deleted,
+        recorded: None,
+        live: None,
+        manager: None,
+        changed_at: None,
+    }
+}
+
+/// Unique fields per object: a helper for tests and summaries.
+pub fn fields(items: &[DriftItem]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|i| (i.address.clone(), i.field.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(managed: Value, replicas: i64, env: Value, labels: Value) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "labels": labels, "managedFields": managed},
+            "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "web", "image": "i", "env": env}]}}}
+        })
+    }
+
+    fn recorded() -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}},
+               "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "web", "image": "i", "env": [{"name": "A", "value": "1"}]}]}}}})
+    }
+
+    fn ours() -> Value {
+        json!({"manager": "todoplan", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}}},
+            "f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:image": {}, "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}})
+    }
+
+    #[test]
+    fn kubectl_scale_is_reported_with_its_manager_and_values() {
+        let mut o = ours();
+        o["fieldsV1"]["f:spec"]["f:replicas"] = json!(null);
+        let scale = json!({"manager": "kubectl", "operation": "Update", "subresource": "scale", "time": "2026-11-22T01:00:00Z", "fieldsV1": {"f:spec": {"f:replicas": {}}}});
+        let live = deployment(
+            json!([o, scale]),
+            3,
+            json!([{"name": "A", "value": "1"}]),
+            json!({"app": "web"}),
+        );
+        let (items, removals) = object_drift(
+            "release.x/apps/v1/Deployment/ns/web",
+            &recorded(),
+            &live,
+            &[],
+        );
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(items[0].field, "spec.replicas");
+        assert_eq!(items[0].recorded, Some(json!(1)));
+        assert_eq!(items[0].live, Some(json!(3)));
+        assert_eq!(items[0].manager.as_deref(), Some("kubectl"));
+        assert!(
+            removals.is_empty(),
+            "apply restores replicas by applying, not removing"
+        );
+    }
+
+    #[test]
+    fn an_added_env_var_and_label_are_reported_once_and_removable() {
+        let set_env = json!({"manager": "kubectl-set", "operation": "Update", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:env": {"k:{\"name\":\"FOO\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}});
+        let label = json!({"manager": "kubectl-label", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}});
+        let live = deployment(
+            json!([ours(), set_env, label]),
+            1,
+            json!([{"name": "A", "value": "1"}, {"name": "FOO", "value": "bar"}]),
+            json!({"app": "web", "team": "x"}),
+        );
+        let (items, removals) = object_drift("a", &recorded(), &live, &[]);
+        let fields: Vec<&str> = items.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "metadata.labels.team",
+                "spec.template.spec.containers[name=web].env[name=FOO]"
+            ],
+            "{items:?}"
+        );
+        let pointers: Vec<&str> = removals.iter().map(|r| r.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            vec![
+                "/metadata/labels/team",
+                "/spec/template/spec/containers/0/env/1"
+            ]
+        );
+    }
+
+    #[test]
+    fn controller_fields_and_ignored_paths_are_not_drift() {
+        let hpa = json!({"manager": "kube-controller-manager", "operation": "Update", "subresource": "scale", "fieldsV1": {"f:spec": {"f:replicas": {}}}});
+        let edit = json!({"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:metadata": {"f:annotations": {"f:note": {}}}}});
+        let mut live = deployment(
+            json!([ours(), hpa, edit]),
+            5,
+            json!([{"name": "A", "value": "1"}]),
+            json!({"app": "web"}),
+        );
+        live["metadata"]["annotations"] = json!({"note": "hi"});
+        let rules = vec![IgnoreChange::parse("metadata.annotations").unwrap()];
+        let (items, _) = object_drift("a", &recorded(), &live, &rules);
+        assert!(items.is_empty(), "{items:?}");
+        let (items, _) = object_drift("a", &recorded(), &live, &[]);
+        assert_eq!(
+            items.len(),
+            1,
+            "without the rule the annotation is drift: {items:?}"
+        );
+    }
+
+    #[test]
+    fn resolve_walks_keyed_items_and_escapes_pointers() {
+        let o = json!({"metadata": {"annotations": {"a/b": "x"}}, "l": [{"k": 1}, {"k": 2}]});
+        let p = vec![
+            Segment::Field("metadata".into()),
+            Segment::Field("annotations".into()),
+            Segment::Field("a/b".into()),
+        ];
+        assert_eq!(resolve(&o, &p).unwrap().0, "/metadata/annotations/a~1b");
+        let mut key = Map::new();
+        key.insert("k".into(), json!(2));
+        assert_eq!(
+            resolve(&o, &vec![Segment::Field("l".into()), Segment::Key(key)])
+                .unwrap()
+                .0,
+            "/l/1"
+        );
+    }
+}

@@ -391,6 +391,53 @@ impl ClusterClient {
         Ok(serde_json::to_value(result).unwrap_or(Value::Null))
     }
 
+    /// JSON patch (RFC 6902) of `key`: removes fields other managers added (with `test` ops
+    /// guarding against the object having changed since they were found).
+    pub async fn json_patch(&self, key: &ObjectKey, ops: Vec<Value>) -> Result<(), ObserveError> {
+        let api = self.api_for(key).await?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(Value::Array(ops)).map_err(|e| ObserveError::Request {
+                action: "build a patch for".into(),
+                object: key.to_string(),
+                message: e.to_string(),
+            })?;
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        api.patch(
+            &key.name,
+            &PatchParams::default(),
+            &Patch::<Value>::Json(patch),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| self.classify(e, "patch", &key.to_string()))
+    }
+
+    /// Live objects of this project: one LIST per kind (all namespaces, by inventory label)
+    /// instead of one GET per object. `kinds`: (apiVersion, kind) pairs to look at.
+    pub async fn live_inventory(
+        &self,
+        project: &str,
+        kinds: &std::collections::BTreeSet<(String, String)>,
+    ) -> Result<LiveIndex, ObserveError> {
+        let selector = format!("{LABEL_PROJECT}={project}");
+        let mut objects = HashMap::new();
+        let mut requests = 0;
+        for (api_version, kind) in kinds {
+            let items = match self.list_labelled(api_version, kind, None, &selector).await {
+                Ok(items) => items,
+                // A kind the cluster no longer serves holds nothing of ours.
+                Err(ObserveError::UnknownKind { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            requests += 1;
+            for item in items {
+                objects.insert(ObjectKey::of(&item), item);
+            }
+        }
+        Ok(LiveIndex { objects, requests })
+    }
+
     /// Deletes `key`; with `uid`, only that exact object (a precondition). Foreground
     /// propagation so dependents (ReplicaSets, Pods) go first. Already gone counts as done.
     pub async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
@@ -436,6 +483,14 @@ impl ClusterClient {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     }
+}
+
+/// Live objects fetched by [`ClusterClient::live_inventory`].
+#[derive(Debug, Default)]
+pub struct LiveIndex {
+    pub objects: HashMap<ObjectKey, Value>,
+    /// LIST requests it took (the plan benchmark reports it).
+    pub requests: usize,
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use super::model::*;
 use super::normalize::normalize;
 use super::redact::{is_secret, redact, redact_pair};
 use crate::chart;
+use crate::drift::{self, ForeignField};
 use crate::graph::{Address, DependencyGraph};
-use crate::observe::{ClusterClient, ObjectKey};
+use crate::observe::{ClusterClient, LiveIndex, ObjectKey};
 use crate::secrets::{self, SecretValues};
 use crate::spec::Spec;
 use crate::state::{ObjectRecord, State};
@@ -55,6 +56,109 @@ pub struct Computed {
     pub secrets: BTreeMap<String, SecretValues>,
     /// Recorded objects no longer desired: (address, record), in delete order.
     pub deletions: Vec<(String, ObjectRecord)>,
+    /// Per address, fields other managers added that apply removes.
+    pub foreign_fields: BTreeMap<String, Vec<ForeignField>>,
+}
+
+fn record_key(r: &ObjectRecord) -> ObjectKey {
+    ObjectKey {
+        api_version: r.api_version.clone(),
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+    }
+}
+
+fn remove_pointer(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(m)) => {
+            m.remove(&last);
+        }
+        Some(Value::Array(a)) => {
+            if let Ok(i) = last.parse::<usize>()
+                && i < a.len()
+            {
+                a.remove(i);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Drift of every recorded object against the live ones: changed fields (with who changed
+/// them), deleted objects, and objects with this project's labels todoplan never applied.
+pub async fn detect_drift(
+    cluster: &ClusterClient,
+    live: &LiveIndex,
+    spec: &Spec,
+    state: &State,
+) -> miette::Result<(Vec<DriftItem>, BTreeMap<String, Vec<ForeignField>>)> {
+    let mut items = Vec::new();
+    let mut foreign = BTreeMap::new();
+    let salt = digest_salt(state);
+    for (address, record) in &state.objects {
+        let key = record_key(record);
+        let found = match live.objects.get(&key) {
+            Some(o) => Some(o.clone()),
+            // Its labels may have been removed by hand: look it up by name.
+            None => match cluster.get(&key).await {
+                Ok(o) => o,
+                Err(crate::observe::ObserveError::UnknownKind { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let Some(object) = found else {
+            items.push(drift::deleted(address));
+            continue;
+        };
+        let rules = spec
+            .releases
+            .get(&record.release)
+            .map(|r| r.ignore_rules())
+            .unwrap_or_default();
+        let (mut found_items, removals) =
+            drift::object_drift(address, &record.manifest, &object, &rules);
+        if is_secret(&object)
+            && let Some(recorded) = state.secrets.values().find(|s| {
+                s.k8s_name == record.name && Some(&s.namespace) == record.namespace.as_ref()
+            })
+        {
+            for (k, v) in crate::plan::redact::secret_values(&object) {
+                let now = crate::plan::redact::value_digest(&salt, &k, &v);
+                if recorded.key_digests.get(&k).is_some_and(|d| *d != now)
+                    && !found_items.iter().any(|i| i.field == format!("data.{k}"))
+                {
+                    found_items.push(DriftItem {
+                        address: address.clone(),
+                        field: format!("data.{k}"),
+                        kind: DriftKind::Changed,
+                        recorded: Some(Value::String("(sensitive value)".into())),
+                        live: Some(Value::String("(sensitive value changed)".into())),
+                        manager: None,
+                        changed_at: None,
+                    });
+                }
+            }
+        }
+        items.extend(found_items);
+        if !removals.is_empty() {
+            foreign.insert(address.clone(), removals);
+        }
+    }
+    let recorded: BTreeSet<ObjectKey> = state.objects.values().map(record_key).collect();
+    let mut strays: Vec<String> = live
+        .objects
+        .keys()
+        .filter(|k| !recorded.contains(*k))
+        .map(|k| k.to_string())
+        .collect();
+    strays.sort();
+    items.extend(strays.iter().map(|k| drift::unmanaged(k)));
+    Ok((items, foreign))
 }
 
 /// The salt for secret digests: the state's lineage (fixed for the life of the state).
@@ -175,8 +279,47 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
 
     check_duplicates(&desired)?;
 
-    let (mut changes, kept_deletions) =
-        diff_objects(req.cluster, &desired, req.state, req.allow_data_loss, &salt).await?;
+    let live = match req.cluster {
+        Some(c) => {
+            let kinds = desired
+                .iter()
+                .map(|d| d.key())
+                .chain(req.state.objects.values().map(record_key))
+                .map(|k| (k.api_version, k.kind))
+                .collect();
+            c.live_inventory(&spec.project.name, &kinds).await?
+        }
+        None => LiveIndex::default(),
+    };
+    let (mut changes, kept_deletions) = diff_objects(
+        req.cluster,
+        &live,
+        &desired,
+        req.state,
+        req.allow_data_loss,
+        &salt,
+    )
+    .await?;
+    let (drift, foreign_fields) = match req.cluster {
+        Some(c) => detect_drift(c, &live, spec, req.state).await?,
+        None => (Vec::new(), BTreeMap::new()),
+    };
+    for (address, fields) in &foreign_fields {
+        if let Some(c) = changes.iter_mut().find(|c| &c.address == address)
+            && matches!(c.action, Action::NoOp | Action::Update)
+        {
+            let mut after = c.before.clone().unwrap_or_default();
+            for f in fields.iter().rev() {
+                remove_pointer(&mut after, &f.pointer);
+            }
+            if c.action == Action::NoOp {
+                c.after = Some(after);
+            }
+            c.action = Action::Update;
+            c.reason
+                .get_or_insert_with(|| "removes fields added outside todoplan".to_string());
+        }
+    }
     for (workload, config) in &rolled {
         if let Some(c) = changes
             .iter_mut()
@@ -201,7 +344,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         inputs_digest,
         notes,
         images: req.image_changes,
-        drift: Vec::new(),
+        drift,
         objects: changes,
     };
     Ok(Computed {
@@ -210,6 +353,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         graph,
         secrets,
         deletions: kept_deletions,
+        foreign_fields,
     })
 }
 
@@ -217,6 +361,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
 /// objects no longer desired. Shared by plan and rollback.
 pub async fn diff_objects(
     cluster: Option<&ClusterClient>,
+    live: &LiveIndex,
     desired: &[DesiredObject],
     state: &State,
     allow_data_loss: bool,
@@ -242,7 +387,7 @@ pub async fn diff_objects(
         let creates_namespace = &creates_namespace;
         async move {
             match req_cluster {
-                Some(c) => diff_live(c, d, creates_namespace, salt).await,
+                Some(c) => diff_live(c, live, d, creates_namespace, salt).await,
                 None => Ok(diff_recorded(
                     d,
                     state.objects.get(&d.address.to_string()),
@@ -273,6 +418,7 @@ pub async fn diff_objects(
             name: record.name.clone(),
         };
         let live = match req_cluster {
+            Some(_) if live.objects.contains_key(&key) => live.objects.get(&key).cloned(),
             Some(c) => match c.get(&key).await {
                 Ok(l) => l,
                 Err(crate::observe::ObserveError::UnknownKind { .. }) => None,
@@ -359,6 +505,7 @@ fn change_of(
 
 async fn diff_live(
     c: &ClusterClient,
+    index: &LiveIndex,
     d: &DesiredObject,
     creates_namespace: &BTreeSet<String>,
     salt: &str,
@@ -370,7 +517,10 @@ async fn diff_live(
         .is_some_and(|ns| creates_namespace.contains(ns));
     let live = if namespace_pending {
         None
+    } else if let Some(found) = index.objects.get(&key) {
+        Some(found.clone())
     } else {
+        // Not labelled as ours: it may still exist (made by hand); apply will adopt it.
         c.get(&key).await?
     };
     let (after, replace_reason) = if namespace_pending {

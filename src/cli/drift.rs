@@ -1,0 +1,101 @@
+use std::process::ExitCode;
+
+use super::GlobalArgs;
+use super::workspace::Workspace;
+use crate::plan::compute::detect_drift;
+use crate::plan::model::{DriftItem, DriftKind, PLAN_FORMAT_VERSION};
+use crate::plan::output::Format;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit 0 when nothing drifted, 2 when something did, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+fn value(v: &Option<serde_json::Value>) -> String {
+    v.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "(absent)".into())
+}
+
+fn who(d: &DriftItem) -> String {
+    match (&d.manager, &d.changed_at) {
+        (Some(m), Some(t)) => format!("{m} at {t}"),
+        (Some(m), None) => m.clone(),
+        _ => "unknown".into(),
+    }
+}
+
+pub fn render(items: &[DriftItem], format: Format) -> String {
+    match format {
+        Format::Json => {
+            serde_json::to_string_pretty(
+                &serde_json::json!({"format_version": PLAN_FORMAT_VERSION, "drift": items}),
+            )
+            .unwrap_or_default()
+                + "\n"
+        }
+        Format::Markdown => {
+            if items.is_empty() {
+                return "### todoplan drift\n\nNo drift: the cluster matches what todoplan last applied.\n".into();
+            }
+            let mut s = format!(
+                "### todoplan drift\n\n**{} change(s) made outside todoplan**\n\n| Address | Field | Applied | Live | Changed by |\n|---|---|---|---|---|\n",
+                items.len()
+            );
+            for d in items {
+                s.push_str(&format!(
+                    "| `{}` | `{}` | `{}` | `{}` | {} |\n",
+                    d.address,
+                    d.field,
+                    value(&d.recorded),
+                    value(&d.live),
+                    who(d)
+                ));
+            }
+            s
+        }
+        Format::Text => {
+            if items.is_empty() {
+                return "No drift: the cluster matches what todoplan last applied.\n".into();
+            }
+            let mut s = String::from("Changed outside todoplan:\n\n");
+            for d in items {
+                s.push_str(&match d.kind {
+                    DriftKind::Changed => format!("  ~ {}\n      {}: {} -> {}  (by {})\n", d.address, d.field, value(&d.recorded), value(&d.live), who(d)),
+                    DriftKind::Deleted => format!("  - {}\n      deleted outside todoplan\n", d.address),
+                    DriftKind::Unmanaged => format!("  ? {}\n      carries this project's labels but todoplan never applied it\n", d.address),
+                });
+            }
+            s.push_str(&format!(
+                "\n{} drifted. `todoplan apply` restores the declared state.\n",
+                items.len()
+            ));
+            s
+        }
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+    let ws = Workspace::load(global)?;
+    let state = ws.state()?;
+    let cluster = ws.connect(global).await?;
+    let kinds = state
+        .objects
+        .values()
+        .map(|r| (r.api_version.clone(), r.kind.clone()))
+        .collect();
+    let live = cluster
+        .live_inventory(&ws.spec.project.name, &kinds)
+        .await?;
+    let (items, _) = detect_drift(&cluster, &live, &ws.spec, &state).await?;
+    print!("{}", render(&items, args.format));
+    Ok(if args.detailed_exitcode && !items.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

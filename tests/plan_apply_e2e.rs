@@ -1,0 +1,285 @@
+//! End-to-end: plan and apply the repo's Todo stack on the local cluster (scripts/testenv).
+//! Each test works on its own copy of the stack, with its own project name and namespace.
+#![cfg(feature = "e2e")]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SECRET_API_KEY: &str = "sk-e2e-known-value-4f1c9a7b2d";
+
+struct Stack {
+    dir: tempfile::TempDir,
+    project: String,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+impl Stack {
+    /// A copy of the repo's todo.toml, charts and app with project and namespace `name`.
+    fn new(name: &str) -> Stack {
+        support::require_cluster();
+        support::require_docker();
+        let project = format!("{name}-{}", std::process::id() % 100000);
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("charts"), &dir.path().join("charts"));
+        copy_dir(&repo().join("app"), &dir.path().join("app"));
+        let spec = std::fs::read_to_string(repo().join("todo.toml")).unwrap();
+        let spec = spec
+            .replacen("name = \"todo\"", &format!("name = \"{project}\""), 1)
+            .replacen("namespace = \"todo\"", &format!("namespace = \"{project}\""), 1);
+        std::fs::write(dir.path().join("todo.toml"), spec).unwrap();
+        Stack { dir, project }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn todoplan(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_todoplan"))
+            .args(args)
+            .current_dir(self.path())
+            .env("TODO_OPENAI_API_KEY", SECRET_API_KEY)
+            .env("TODOPLAN_VAR_registry", support::registry())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.todoplan(args);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "todoplan {args:?} failed:\n{text}");
+        text
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let p = self.path().join("todo.toml");
+        let s = std::fs::read_to_string(&p).unwrap();
+        assert!(s.contains(from), "todo.toml has no `{from}`");
+        std::fs::write(&p, s.replacen(from, to, 1)).unwrap();
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let out = Command::new("kubectl").args(args).arg("-n").arg(&self.project).output().unwrap();
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn resource_versions(&self) -> std::collections::BTreeMap<String, String> {
+        let out = self.kubectl(&["get", "deploy,sts,svc,cm,secret,hpa", "-l", &format!("todoplan.dev/project={}", self.project), "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}"]);
+        out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl").args(["delete", "namespace", &self.project, "--wait=false"]).output();
+    }
+}
+
+#[test]
+fn apply_makes_everything_ready_and_a_second_plan_shows_no_changes() {
+    let s = Stack::new("e2e-noop");
+    let text = s.ok(&["apply", "--auto-approve"]);
+    assert!(text.contains("Apply succeeded"), "{text}");
+    let plan = s.todoplan(&["plan", "--detailed-exitcode"]);
+    let plan_text = String::from_utf8_lossy(&plan.stdout).to_string();
+    assert_eq!(plan.status.code(), Some(0), "second plan must show no changes:\n{plan_text}{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(plan_text.contains("No changes"), "{plan_text}");
+    // Everything is ready: deployments available, the StatefulSet ready, its claim bound.
+    let ready = s.kubectl(&["get", "deploy,sts", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.readyReplicas}{\"\\n\"}{end}"]);
+    assert!(ready.lines().count() >= 3 && ready.lines().all(|l| !l.ends_with('=')), "{ready}");
+    let pvc = s.kubectl(&["get", "pvc", "-o", "jsonpath={.items[*].status.phase}"]);
+    assert!(pvc.contains("Bound"), "{pvc}");
+}
+
+#[test]
+fn changing_one_value_writes_only_that_object() {
+    let s = Stack::new("e2e-one");
+    s.ok(&["apply", "--auto-approve"]);
+    let before = s.resource_versions();
+    s.edit("replicaCount = 1\nsecretName", "replicaCount = 2\nsecretName");
+    let plan = s.ok(&["plan"]);
+    assert!(plan.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{plan}");
+    assert!(plan.contains("-   replicas: 1") && plan.contains("+   replicas: 2"), "{plan}");
+    s.ok(&["apply", "--auto-approve"]);
+    let after = s.resource_versions();
+    let changed: Vec<_> = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
+    assert!(changed.iter().all(|k| k.starts_with("Deployment/") && k.contains("backend")), "only the backend Deployment may change: {changed:?}");
+    assert!(!changed.is_empty());
+}
+
+#[test]
+fn a_config_change_rolls_the_pods_and_the_plan_says_so() {
+    let s = Stack::new("e2e-cors");
+    s.ok(&["apply", "--auto-approve"]);
+    s.edit("CORS_ORIGINS = \"http://localhost:3000\"", "CORS_ORIGINS = \"https://todo.example\"");
+    let plan = s.ok(&["plan"]);
+    assert!(plan.contains("ConfigMap") && plan.contains("https://todo.example"), "{plan}");
+    assert!(plan.contains("pods roll"), "the Deployment must change with its ConfigMap:\n{plan}");
+}
+
+#[test]
+fn saved_plan_applies_and_a_stale_one_is_refused() {
+    let s = Stack::new("e2e-planfile");
+    s.ok(&["plan", "--out", "first.plan"]);
+    s.ok(&["apply", "first.plan"]);
+    s.ok(&["plan", "-out", "second.plan"]);
+    s.edit("replicaCount = 1\nsecretName", "replicaCount = 3\nsecretName");
+    let out = s.todoplan(&["apply", "second.plan"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.contains("stale"), "{text}");
+    // The first plan file was applied already: the state moved on.
+    let out = s.todoplan(&["apply", "first.plan"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("state moved"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn destroy_keeps_data_unless_allowed() {
+    let s = Stack::new("e2e-destroy");
+    s.ok(&["apply", "--auto-approve"]);
+    let text = s.ok(&["destroy", "--auto-approve"]);
+    assert!(text.contains("protected and kept"), "{text}");
+    let left = s.kubectl(&["get", "sts,deploy,secret,pvc", "-o", "name"]);
+    assert!(left.contains("secret/") && left.contains("persistentvolumeclaim/"), "data must survive: {left}");
+    assert!(left.contains("statefulset"), "postgres has protect = true: {left}");
+    assert!(!left.contains("deployment.apps/"), "unprotected workloads go: {left}");
+    s.ok(&["destroy", "--auto-approve", "--allow-data-loss"]);
+    let state = std::fs::read_to_string(s.path().join("state/todoplan.state.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(v["objects"].as_object().map(|o| o.len()), Some(0), "{state}");
+}
+
+#[test]
+fn history_and_rollback_restore_an_earlier_revision() {
+    let s = Stack::new("e2e-rollback");
+    s.ok(&["apply", "--auto-approve"]);
+    s.edit("replicaCount = 1\nsecretName", "replicaCount = 2\nsecretName");
+    s.ok(&["apply", "--auto-approve"]);
+    let history = s.ok(&["history"]);
+    assert!(history.lines().filter(|l| l.contains("succeeded")).count() >= 2, "{history}");
+    s.ok(&["rollback", "--to", "1", "--auto-approve"]);
+    let replicas = s.kubectl(&["get", "deploy", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{\"\\n\"}{end}"]);
+    assert!(replicas.lines().any(|l| l.contains("backend") && l.ends_with("=1")), "{replicas}");
+    let history = s.ok(&["history"]);
+    assert!(history.lines().count() >= 4, "rollback is a new revision:\n{history}");
+}
+
+#[test]
+fn a_failing_pod_fails_the_apply_fast_with_its_reason_and_atomic_rolls_back() {
+    let s = Stack::new("e2e-fail");
+    s.ok(&["apply", "--auto-approve"]);
+    // Make the backend's pods crash (the test cluster's failure marker).
+    let chart = s.path().join("charts/backend/templates/deployment.yaml");
+    let t = std::fs::read_to_string(&chart).unwrap();
+    let marked = t.replacen("annotations:", "annotations:\n        todoplan.dev/test-fail: crashloop", 1);
+    assert_ne!(t, marked, "the backend Deployment template has pod annotations");
+    std::fs::write(&chart, marked).unwrap();
+    let started = std::time::Instant::now();
+    let out = s.todoplan(&["apply", "--auto-approve", "--atomic"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("CrashLoopBackOff"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(170), "failed fast, not at the 3m timeout");
+    assert!(text.contains("rolling back to revision 1"), "{text}");
+    let ann = s.kubectl(&["get", "deploy", "-o", "jsonpath={.items[*].spec.template.metadata.annotations}"]);
+    assert!(!ann.contains("test-fail"), "--atomic must restore the previous pod template: {ann}");
+}
+
+#[test]
+fn secrets_never_appear_outside_the_cluster() {
+    let s = Stack::new("e2e-leak");
+    let mut outputs = String::new();
+    for args in [&["plan"][..], &["plan", "--format", "json"], &["plan", "--format", "markdown"], &["plan", "--out", "p.plan"], &["apply", "p.plan"], &["plan", "--offline"], &["history"]] {
+        let out = s.todoplan(args);
+        outputs.push_str(&String::from_utf8_lossy(&out.stdout));
+        outputs.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    // The generated values, read back from the cluster.
+    let secret_name = format!("{}-app", s.project);
+    let mut values = vec![SECRET_API_KEY.to_string()];
+    for key in ["JWT_SECRET_KEY", "POSTGRES_PASSWORD", "OPENAI_API_KEY"] {
+        let b64 = s.kubectl(&["get", "secret", &secret_name, "-o", &format!("jsonpath={{.data.{key}}}")]);
+        assert!(!b64.is_empty(), "secret key {key} exists in the cluster");
+        values.push(b64.clone());
+        use base64::Engine;
+        values.push(String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap());
+    }
+    let mut files = String::new();
+    for entry in walk(s.path()) {
+        if entry.extension().is_some_and(|e| e == "json" || e == "plan" || e == "backup" || e == "lock") || entry.to_string_lossy().contains("state") {
+            files.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
+        }
+    }
+    for v in &values {
+        assert!(!outputs.contains(v.as_str()), "a secret value leaked into command output");
+        assert!(!files.contains(v.as_str()), "a secret value leaked into state/ or a plan file");
+    }
+    assert!(files.contains("(sensitive value)"), "the redaction marker is there");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn unreachable_cluster_is_a_diagnostic_and_offline_plan_says_it_did_not_look() {
+    let s = Stack::new("e2e-offline");
+    let kubeconfig = s.path().join("dead-kubeconfig");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\ncurrent-context: dead\ncontexts: [{name: dead, context: {cluster: dead, user: u}}]\nclusters: [{name: dead, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: x}}]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_todoplan"))
+        .args(["plan"])
+        .current_dir(s.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("TODO_OPENAI_API_KEY", SECRET_API_KEY)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot be reached") && err.contains("--offline"), "{err}");
+    assert!(!s.path().join("state/todoplan.state.json").exists(), "plan writes nothing");
+    let offline = s.ok(&["plan", "--offline"]);
+    assert!(offline.contains("the cluster was NOT read"), "{offline}");
+}
+
+#[test]
+fn a_missing_secret_source_stops_the_plan_before_anything_changes() {
+    let s = Stack::new("e2e-missing");
+    let out = Command::new(env!("CARGO_BIN_EXE_todoplan"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(s.path())
+        .env_remove("TODO_OPENAI_API_KEY")
+        .env("TODOPLAN_VAR_registry", support::registry())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("secret.app") && err.contains("OPENAI_API_KEY") && err.contains("TODO_OPENAI_API_KEY"), "{err}");
+    let ns = Command::new("kubectl").args(["get", "namespace", &s.project]).output().unwrap();
+    assert!(!ns.status.success(), "nothing was created");
+}
