@@ -4,96 +4,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use support::stack::{SECRET_API_KEY, Stack, walk};
+
 use std::process::{Command, Output};
-
-const SECRET_API_KEY: &str = "sk-e2e-known-value-4f1c9a7b2d";
-
-struct Stack {
-    dir: tempfile::TempDir,
-    project: String,
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-impl Stack {
-    /// A copy of the repo's todo.toml, charts and app with project and namespace `name`.
-    fn new(name: &str) -> Stack {
-        support::require_cluster();
-        support::require_docker();
-        let project = format!("{name}-{}", std::process::id() % 100000);
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(&repo().join("charts"), &dir.path().join("charts"));
-        copy_dir(&repo().join("app"), &dir.path().join("app"));
-        let spec = std::fs::read_to_string(repo().join("todo.toml")).unwrap();
-        let spec = spec
-            .replacen("name = \"todo\"", &format!("name = \"{project}\""), 1)
-            .replacen("namespace = \"todo\"", &format!("namespace = \"{project}\""), 1);
-        std::fs::write(dir.path().join("todo.toml"), spec).unwrap();
-        Stack { dir, project }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn todoplan(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_todoplan"))
-            .args(args)
-            .current_dir(self.path())
-            .env("TODO_OPENAI_API_KEY", SECRET_API_KEY)
-            .env("TODOPLAN_VAR_registry", support::registry())
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.todoplan(args);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "todoplan {args:?} failed:\n{text}");
-        text
-    }
-
-    fn edit(&self, from: &str, to: &str) {
-        let p = self.path().join("todo.toml");
-        let s = std::fs::read_to_string(&p).unwrap();
-        assert!(s.contains(from), "todo.toml has no `{from}`");
-        std::fs::write(&p, s.replacen(from, to, 1)).unwrap();
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("kubectl").args(args).arg("-n").arg(&self.project).output().unwrap();
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn resource_versions(&self) -> std::collections::BTreeMap<String, String> {
-        let out = self.kubectl(&["get", "deploy,sts,svc,cm,secret,hpa", "-l", &format!("todoplan.dev/project={}", self.project), "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}"]);
-        out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = Command::new("kubectl").args(["delete", "namespace", &self.project, "--wait=false"]).output();
-    }
-}
 
 #[test]
 fn apply_makes_everything_ready_and_a_second_plan_shows_no_changes() {
@@ -237,15 +150,6 @@ fn secrets_never_appear_outside_the_cluster() {
     assert!(files.contains("(sensitive value)"), "the redaction marker is there");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
-}
-
 #[test]
 fn unreachable_cluster_is_a_diagnostic_and_offline_plan_says_it_did_not_look() {
     let s = Stack::new("e2e-offline");
@@ -282,4 +186,40 @@ fn a_missing_secret_source_stops_the_plan_before_anything_changes() {
     assert!(err.contains("secret.app") && err.contains("OPENAI_API_KEY") && err.contains("TODO_OPENAI_API_KEY"), "{err}");
     let ns = Command::new("kubectl").args(["get", "namespace", &s.project]).output().unwrap();
     assert!(!ns.status.success(), "nothing was created");
+}
+
+#[test]
+fn kill_9_during_apply_then_apply_again_converges_and_recovers_the_lock() {
+    let s = Stack::new("e2e-kill");
+    let mut child = s.command(&["apply", "--auto-approve"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let lock = s.path().join("state/todoplan.lock");
+    let state = s.path().join("state/todoplan.state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    // Kill it once it has written part of the state: mid-apply.
+    while !(lock.exists() && state.exists()) {
+        assert!(std::time::Instant::now() < deadline, "apply never got going");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(lock.exists(), "kill -9 leaves the lock behind");
+    let text = s.ok(&["apply", "--auto-approve"]);
+    assert!(text.contains("took over the state lock"), "{text}");
+    assert!(!lock.exists(), "a normal exit releases the lock");
+    let plan = s.todoplan(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "converged:\n{}", String::from_utf8_lossy(&plan.stdout));
+}
+
+#[test]
+fn a_second_todoplan_waits_for_or_names_the_lock_holder() {
+    let s = Stack::new("e2e-lock");
+    std::fs::create_dir_all(s.path().join("state")).unwrap();
+    let holder = serde_json::json!({"id": "held-by-test", "pid": 1, "host": "another-host", "command": "todoplan apply", "started_at": "2026-11-22T00:00:00Z"});
+    std::fs::write(s.path().join("state/todoplan.lock"), holder.to_string()).unwrap();
+    let out = s.todoplan(&["plan", "--lock-timeout", "1s"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("another-host") && err.contains("force-unlock held-by-test"), "{err}");
+    s.ok(&["force-unlock", "held-by-test"]);
+    s.ok(&["plan"]);
 }

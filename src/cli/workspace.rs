@@ -165,3 +165,52 @@ pub fn confirm(question: &str) -> miette::Result<bool> {
     std::io::stdin().read_line(&mut answer).into_diagnostic()?;
     Ok(answer.trim() == "yes")
 }
+
+/// The manifests of the releases (all, or `only`), rendered as apply would render them, with
+/// image references from the last apply (or their tags when not built yet). No cluster, no
+/// secret values needed.
+pub async fn render_releases(ws: &Workspace, only: Option<&str>) -> miette::Result<Vec<crate::chart::Manifest>> {
+    let spec = &ws.spec;
+    if let Some(name) = only
+        && !spec.releases.contains_key(name)
+    {
+        let known: Vec<_> = spec.releases.keys().cloned().collect();
+        return Err(miette::miette!(
+            help = format!("releases in {}: {}", spec.source.name, known.join(", ")),
+            "there is no release `{name}`"
+        ));
+    }
+    let state = ws.state()?;
+    let (delivery, _) = images::choose_delivery(spec, None);
+    let image_plans = images::plan_images(spec, &state, None, &delivery).await?;
+    let (refs, _) = images::references(&image_plans, &delivery);
+    let graph = crate::graph::DependencyGraph::build(spec)?;
+    let mut out = Vec::new();
+    for address in graph.apply_order() {
+        let crate::graph::Address::Release(name) = &address else { continue };
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let Some(release) = spec.releases.get(name) else { continue };
+        let values = compute::release_values(spec, release, &refs, &mut Vec::new())?;
+        let manifests = match release.kind {
+            crate::spec::ReleaseKind::Chart => {
+                let request = crate::chart::RenderRequest {
+                    chart_dir: &release.chart,
+                    release_name: &release.name,
+                    namespace: &release.namespace,
+                    values_files: &release.values_files,
+                    inline_values: values,
+                    revision: state.revision + 1,
+                    is_upgrade: state.revision > 0,
+                    capabilities: crate::chart::Capabilities::default(),
+                    lookup: None,
+                };
+                crate::chart::render(&request)?.manifests
+            }
+            crate::spec::ReleaseKind::Manifests => crate::chart::render_manifest_dir(&release.chart)?,
+        };
+        out.extend(manifests);
+    }
+    Ok(out)
+}

@@ -221,27 +221,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             continue;
         };
         let mut unresolved = Vec::new();
-        let values = release.interpolate_values(&mut |r| -> Result<String, miette::Report> {
-            if let Some(v) = spec.static_attribute(r) {
-                return Ok(v);
-            }
-            match (&r.target, r.attribute.as_str()) {
-                (Address::Image(img), attr) => {
-                    let Some(i) = req.images.get(img) else {
-                        return Err(miette::miette!("image.{img} has no reference yet"));
-                    };
-                    if !i.known {
-                        unresolved.push(format!("image.{img}.{attr}"));
-                    }
-                    Ok(match attr {
-                        "repository" => i.repository.clone(),
-                        "tag" => i.tag.clone(),
-                        _ => i.reference.clone(),
-                    })
-                }
-                (t, a) => Err(miette::miette!("`${{{t}.{a}}}` cannot be resolved")),
-            }
-        })?;
+        let values = release_values(spec, release, &req.images, &mut unresolved)?;
         let objects = desired::release_objects(
             spec,
             name,
@@ -455,6 +435,37 @@ pub async fn diff_objects(
         kept_deletions.push((address, record));
     }
     Ok((changes, kept_deletions))
+}
+
+/// A release's inline values with every `${...}` resolved. Image references not known yet
+/// (pushed at apply) are pushed onto `unresolved`.
+pub fn release_values(
+    spec: &Spec,
+    release: &crate::spec::Release,
+    images: &BTreeMap<String, ImageRef>,
+    unresolved: &mut Vec<String>,
+) -> miette::Result<Value> {
+    release.interpolate_values(&mut |r| -> Result<String, miette::Report> {
+        if let Some(v) = spec.static_attribute(r) {
+            return Ok(v);
+        }
+        match (&r.target, r.attribute.as_str()) {
+            (Address::Image(img), attr) => {
+                let Some(i) = images.get(img) else {
+                    return Err(miette::miette!("image.{img} has no reference yet"));
+                };
+                if !i.known {
+                    unresolved.push(format!("image.{img}.{attr}"));
+                }
+                Ok(match attr {
+                    "repository" => i.repository.clone(),
+                    "tag" => i.tag.clone(),
+                    _ => i.reference.clone(),
+                })
+            }
+            (t, a) => Err(miette::miette!("`${{{t}.{a}}}` cannot be resolved")),
+        }
+    })
 }
 
 fn unresolved_note(notes: &mut Vec<String>, note: String) {
