@@ -408,7 +408,7 @@ impl DependencyGraph {
             }
             problem.message = format!("dependency cycle: {}", names.join(" → "));
             problems.push(problem.help(
-                "each node must be applied before the ones that use it; remove one of these references or depends_on entries",
+                "→ reads \"is needed by\": each node must be applied before the ones that use it, so remove one of these references or depends_on entries",
             ));
         }
         problems

@@ -108,12 +108,21 @@ pub fn load_str_with(
         base_dir,
         problems: Vec::new(),
         chart_kinds: HashMap::new(),
+        poisoned: Default::default(),
     };
     let spec = reader.read(root, env, variable);
     match spec {
         Some(spec) if reader.problems.is_empty() => Ok(spec),
         _ => {
-            let mut problems = reader.problems;
+            let poisoned = reader.poisoned;
+            let mut problems: Vec<Problem> = reader
+                .problems
+                .into_iter()
+                .filter(|p| {
+                    REFERENCE_CODES.contains(&p.code)
+                        || p.span().is_none_or(|s| !poisoned.contains(&s))
+                })
+                .collect();
             problems.sort_by_key(|p| p.span().map(|s| s.start).unwrap_or(0));
             Err(SpecError::new(&source, problems))
         }
@@ -156,7 +165,21 @@ struct Reader<'a> {
     base_dir: &'a Path,
     problems: Vec<Problem>,
     chart_kinds: HashMap<PathBuf, Result<ReleaseKind, String>>,
+    /// Values whose references could not be resolved: other checks of them would only repeat
+    /// the reference problem in other words.
+    poisoned: std::collections::HashSet<Span>,
 }
+
+/// Codes of problems found while resolving references; they are kept when a value is poisoned.
+const REFERENCE_CODES: [&str; 7] = [
+    "reference-syntax",
+    "unknown-variable",
+    "reference-shape",
+    "reference-self",
+    "unknown-attribute",
+    "reference-place",
+    "unknown-reference",
+];
 
 impl Reader<'_> {
     fn push(&mut self, problem: Problem) {
@@ -306,6 +329,14 @@ impl Reader<'_> {
         help: &str,
     ) -> Option<(String, Span)> {
         if table.get(name).is_none() {
+            let misspelt = table
+                .entries
+                .iter()
+                .any(|(k, _)| did_you_mean(&k.name, [name]).is_some());
+            if misspelt {
+                // The unknown-key problem already says "did you mean `name`?".
+                return None;
+            }
             self.push(
                 Problem::new("missing-key", format!("{section} needs `{name}`"))
                     .label(at, format!("`{name}` is missing here"))
@@ -558,6 +589,7 @@ impl Reader<'_> {
         node_refs: &mut Vec<RawNodeRef>,
     ) -> Option<String> {
         let text = self.source.text.clone();
+        let problems_before = self.problems.len();
         let pieces = match parse_template(s) {
             Ok(p) => p,
             Err(e) => {
@@ -566,6 +598,7 @@ impl Reader<'_> {
                         .label(span_within(&text, span, s, &e.range), "malformed reference")
                         .help("references look like `${images.backend.ref}`; write `$${` for a literal `${`"),
                 );
+                self.poisoned.insert(span);
                 return None;
             }
         };
@@ -685,6 +718,10 @@ impl Reader<'_> {
                 }
             }
         }
+        if self.problems.len() > problems_before {
+            self.poisoned.insert(span);
+            return None;
+        }
         Some(out)
     }
 
@@ -749,7 +786,8 @@ impl Reader<'_> {
                         )
                         .label(raw.span, "which attribute?")
                         .help(format!(
-                            "a {singular} has {}: e.g. `${{{root}.{name}.{}}}`",
+                            "{} has {}: e.g. `${{{root}.{name}.{}}}`",
+                            with_article(singular),
                             valid.join(", "),
                             attributes.first().copied().unwrap_or("name")
                         )),
@@ -760,7 +798,10 @@ impl Reader<'_> {
                     self.push(
                         Problem::new(
                             "unknown-attribute",
-                            format!("`{written}` goes deeper than a {singular}'s attributes"),
+                            format!(
+                                "`{written}` goes deeper than {}'s attributes",
+                                with_article(singular)
+                            ),
                         )
                         .label(raw.span, "too many parts")
                         .help(secret_key_help(root, name, &valid)),
@@ -771,7 +812,8 @@ impl Reader<'_> {
             if !attributes.contains(&attribute.as_str()) {
                 let help = match did_you_mean(&attribute, attributes.iter().copied()) {
                     Some(best) => format!(
-                        "did you mean `{best}`? a {singular} has {}",
+                        "did you mean `{best}`? {} has {}",
+                        with_article(singular),
                         valid.join(", ")
                     ),
                     None => secret_key_help(root, name, &valid),
@@ -858,16 +900,22 @@ impl Reader<'_> {
                 let address = match written.parse::<Address>() {
                     Ok(a) => a,
                     Err(e) => {
-                        let help = match did_you_mean(&written, known_refs.iter().copied()) {
+                        let same_name = known_refs
+                            .iter()
+                            .find(|a| a.split_once('.').is_some_and(|(_, n)| n == written))
+                            .copied();
+                        let help = match same_name
+                            .or_else(|| did_you_mean(&written, known_refs.iter().copied()))
+                        {
                             Some(best) => format!("did you mean `{best}`?"),
                             None => "write an address such as `release.postgres`, `image.backend` or `secret.app`".into(),
                         };
                         self.push(
                             Problem::new(
                                 "depends-on-address",
-                                format!("`{written}` in depends_on is not an address: {e}"),
+                                format!("depends_on entry `{written}` is not an address"),
                             )
-                            .label(span, "not an address")
+                            .label(span, e.message)
                             .help(help),
                         );
                         continue;
@@ -1387,7 +1435,13 @@ impl Reader<'_> {
             .into_iter()
             .filter(|s| table.get(s).is_some())
             .collect();
+        let has_unknown = table
+            .entries
+            .iter()
+            .any(|(k, _)| !["env", "file", "generate", "length"].contains(&k.name.as_str()));
         match sources.as_slice() {
+            // The unknown-key problem already explains why no source was found.
+            [] if has_unknown => None,
             [] => {
                 self.push(
                     Problem::new(
@@ -1701,6 +1755,14 @@ impl Reader<'_> {
                     .collect(),
             ),
         }
+    }
+}
+
+fn with_article(noun: &str) -> String {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {noun}")
+    } else {
+        format!("a {noun}")
     }
 }
 
