@@ -262,7 +262,7 @@ mod tests {
                 Piece::Literal("http://".into()),
                 Piece::Reference {
                     path: vec!["releases".into(), "api".into(), "name".into()],
-                    range: 7..28,
+                    range: 7..27,
                 },
                 Piece::Literal(":8000/${x}".into()),
             ]
