@@ -109,6 +109,8 @@ pub fn load_str_with(
         problems: Vec::new(),
         chart_kinds: HashMap::new(),
         poisoned: Default::default(),
+        declared_images: Vec::new(),
+        declared_releases: Vec::new(),
     };
     let spec = reader.read(root, env, variable);
     match spec {
@@ -168,6 +170,10 @@ struct Reader<'a> {
     /// Values whose references could not be resolved: other checks of them would only repeat
     /// the reference problem in other words.
     poisoned: std::collections::HashSet<Span>,
+    /// Every image and release table, valid or not, so a reference to one that has its own
+    /// problem is not also reported as a reference to nothing.
+    declared_images: Vec<String>,
+    declared_releases: Vec<String>,
 }
 
 /// Codes of problems found while resolving references; they are kept when a value is poisoned.
@@ -249,8 +255,8 @@ impl Reader<'_> {
         let images = self.read_images(&root);
         let secrets = self.read_secrets(&root, &cluster, project_name.as_deref());
         let mut releases = self.read_releases(&root, &cluster);
-        self.check_node_refs(node_refs, &images, &secrets, &mut releases);
-        self.check_depends_on(&root, &images, &secrets, &mut releases);
+        self.check_node_refs(node_refs, &secrets, &mut releases);
+        self.check_depends_on(&root, &secrets, &mut releases);
 
         Some(Spec {
             project: project?,
@@ -728,16 +734,17 @@ impl Reader<'_> {
     fn check_node_refs(
         &mut self,
         refs: Vec<RawNodeRef>,
-        images: &IndexMap<String, Image>,
         secrets: &IndexMap<String, SecretSet>,
         releases: &mut IndexMap<String, Release>,
     ) {
+        let declared_images = self.declared_images.clone();
+        let declared_releases = self.declared_releases.clone();
         for raw in refs {
             let written = format!("${{{}}}", raw.path.join("."));
             let root = raw.path.first().map(String::as_str).unwrap_or_default();
             let (names, attributes, singular): (Vec<&str>, &[&str], &str) = match root {
                 "images" => (
-                    images.keys().map(String::as_str).collect(),
+                    declared_images.iter().map(String::as_str).collect(),
                     &IMAGE_ATTRIBUTES,
                     "image",
                 ),
@@ -747,7 +754,7 @@ impl Reader<'_> {
                     "secret",
                 ),
                 _ => (
-                    releases.keys().map(String::as_str).collect(),
+                    declared_releases.iter().map(String::as_str).collect(),
                     &RELEASE_ATTRIBUTES,
                     "release",
                 ),
@@ -866,15 +873,19 @@ impl Reader<'_> {
     fn check_depends_on(
         &mut self,
         root: &Table,
-        images: &IndexMap<String, Image>,
         secrets: &IndexMap<String, SecretSet>,
         releases: &mut IndexMap<String, Release>,
     ) {
-        let mut known: Vec<String> = images
-            .keys()
+        let mut known: Vec<String> = self
+            .declared_images
+            .iter()
             .map(|n| format!("image.{n}"))
             .chain(secrets.keys().map(|n| format!("secret.{n}")))
-            .chain(releases.keys().map(|n| format!("release.{n}")))
+            .chain(
+                self.declared_releases
+                    .iter()
+                    .map(|n| format!("release.{n}")),
+            )
             .collect();
         let namespaces: Vec<String> = secrets
             .values()
@@ -1161,6 +1172,7 @@ impl Reader<'_> {
         let mut images = IndexMap::new();
         for (key, table) in self.entries_of(root, "images") {
             let section = format!("[images.{}]", key.name);
+            self.declared_images.push(key.name.clone());
             self.check_keys(
                 table,
                 &["context", "dockerfile", "build_args", "target", "platform"],
@@ -1556,6 +1568,7 @@ impl Reader<'_> {
         let mut releases = IndexMap::new();
         for (key, table) in self.entries_of(root, "releases") {
             let section = format!("[releases.{}]", key.name);
+            self.declared_releases.push(key.name.clone());
             self.check_keys(
                 table,
                 &[
