@@ -44,7 +44,11 @@ fn generated_spec(nodes: usize) -> String {
             i % secrets.max(1),
         );
         if i > 0 {
-            let _ = writeln!(s, "upstream = \"http://${{releases.rel{}.name}}:8000\"", i - 1);
+            let _ = writeln!(
+                s,
+                "upstream = \"http://${{releases.rel{}.name}}:8000\"",
+                i - 1
+            );
         }
     }
     s
@@ -66,17 +70,25 @@ fn bench(c: &mut Criterion) {
     for nodes in [100usize, 1_000, 10_000] {
         let text = generated_spec(nodes);
         let graph = load_and_build(&text, &base);
-        assert_eq!(graph.node_count(), nodes, "generator made the wrong number of nodes");
+        assert_eq!(
+            graph.node_count(),
+            nodes,
+            "generator made the wrong number of nodes"
+        );
         group.throughput(Throughput::Elements(nodes as u64));
         if nodes >= 10_000 {
             group.sample_size(10);
         }
-        group.bench_with_input(BenchmarkId::new("load_and_build", nodes), &text, |b, text| {
-            b.iter(|| load_and_build(black_box(text), &base))
-        });
-        group.bench_with_input(BenchmarkId::new("toml_parse_peer", nodes), &text, |b, text| {
-            b.iter(|| black_box(text).parse::<toml::Table>().expect("valid TOML"))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("load_and_build", nodes),
+            &text,
+            |b, text| b.iter(|| load_and_build(black_box(text), &base)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("toml_parse_peer", nodes),
+            &text,
+            |b, text| b.iter(|| black_box(text).parse::<toml::Table>().expect("valid TOML")),
+        );
     }
     group.finish();
 }

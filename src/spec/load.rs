@@ -417,17 +417,17 @@ impl Reader<'_> {
     fn apply_env(&mut self, root: &mut Table, env: Option<&str>) -> Vec<String> {
         let mut envs = Vec::new();
         let mut overlays: Vec<(Key, Table)> = Vec::new();
-        if let Some((env_key, env_node)) = root.remove("env") {
-            if let Some(table) = self.table_of(&env_key, &env_node, "the top level") {
-                for (name, node) in &table.entries {
-                    let section = format!("[env.{}]", name.name);
-                    if let Some(overlay) = self.table_of(name, node, "[env]") {
-                        let allowed: Vec<&str> =
-                            SECTIONS.iter().copied().filter(|s| *s != "env").collect();
-                        self.check_keys(overlay, &allowed, &section, "sections an overlay can set");
-                        envs.push(name.name.clone());
-                        overlays.push((name.clone(), overlay.clone()));
-                    }
+        if let Some((env_key, env_node)) = root.remove("env")
+            && let Some(table) = self.table_of(&env_key, &env_node, "the top level")
+        {
+            for (name, node) in &table.entries {
+                let section = format!("[env.{}]", name.name);
+                if let Some(overlay) = self.table_of(name, node, "[env]") {
+                    let allowed: Vec<&str> =
+                        SECTIONS.iter().copied().filter(|s| *s != "env").collect();
+                    self.check_keys(overlay, &allowed, &section, "sections an overlay can set");
+                    envs.push(name.name.clone());
+                    overlays.push((name.clone(), overlay.clone()));
                 }
             }
         }
@@ -557,16 +557,14 @@ impl Reader<'_> {
         node_refs: &mut Vec<RawNodeRef>,
     ) {
         match &mut node.value {
-            Value::String(s) => {
-                if s.contains('$') {
-                    let in_values = path.len() >= 3
-                        && path.first().is_some_and(|p| p == "releases")
-                        && path.get(2).is_some_and(|p| p == "values");
-                    if let Some(new) =
-                        self.substitute_string(s, node.span, path, in_values, statics, node_refs)
-                    {
-                        *s = new;
-                    }
+            Value::String(s) if s.contains('$') => {
+                let in_values = path.len() >= 3
+                    && path.first().is_some_and(|p| p == "releases")
+                    && path.get(2).is_some_and(|p| p == "values");
+                if let Some(new) =
+                    self.substitute_string(s, node.span, path, in_values, statics, node_refs)
+                {
+                    *s = new;
                 }
             }
             Value::Array(items) => {
@@ -1617,7 +1615,7 @@ impl Reader<'_> {
             let values = match table.get_entry("values") {
                 None => Json::Object(serde_json::Map::new()),
                 Some((k, node)) => match &node.value {
-                    Value::Table(_) => self.to_json(node),
+                    Value::Table(_) => self.values_json(node),
                     _ => {
                         self.wrong_type(k, node, &section, "a table");
                         Json::Null
@@ -1744,7 +1742,7 @@ impl Reader<'_> {
         kind
     }
 
-    fn to_json(&mut self, node: &Node) -> Json {
+    fn values_json(&mut self, node: &Node) -> Json {
         match &node.value {
             Value::String(s) => Json::String(s.clone()),
             Value::Integer(i) => Json::from(*i),
@@ -1760,11 +1758,11 @@ impl Reader<'_> {
             },
             Value::Bool(b) => Json::Bool(*b),
             Value::Datetime(d) => Json::String(d.clone()),
-            Value::Array(items) => Json::Array(items.iter().map(|i| self.to_json(i)).collect()),
+            Value::Array(items) => Json::Array(items.iter().map(|i| self.values_json(i)).collect()),
             Value::Table(t) => Json::Object(
                 t.entries
                     .iter()
-                    .map(|(k, v)| (k.name.clone(), self.to_json(v)))
+                    .map(|(k, v)| (k.name.clone(), self.values_json(v)))
                     .collect(),
             ),
         }
