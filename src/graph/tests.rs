@@ -283,3 +283,26 @@ fn a_long_chain_orders_without_recursion_limits() {
     assert_eq!(g.waves().len(), 3001);
     assert!(g.to_text_tree().lines().count() > 3000);
 }
+
+#[test]
+fn objects_rendered_by_two_releases_are_conflicts() {
+    let mut g = graph(STACK);
+    let service = |api_version: &str, name: &str| ObjectKey {
+        api_version: api_version.into(),
+        kind: "Service".into(),
+        namespace: Some("todo".into()),
+        name: name.into(),
+    };
+    g.add_release_objects("backend", &[service("v1", "api"), service("v1", "backend")]);
+    g.add_release_objects(
+        "frontend",
+        &[service("v1", "api"), service("v1", "frontend")],
+    );
+    assert_eq!(
+        g.conflicting_objects(),
+        vec![(
+            a("release.backend/v1/Service/todo/api"),
+            a("release.frontend/v1/Service/todo/api")
+        )]
+    );
+}
