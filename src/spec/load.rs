@@ -158,6 +158,9 @@ struct RawNodeRef {
 /// Values known before any section is read, for `${var.*}`, `${project.name}`, `${cluster.namespace}`.
 struct Statics {
     vars: IndexMap<String, String>,
+    /// Variables whose default is a number or boolean: a values string that is exactly
+    /// `${var.NAME}` takes this typed value, so `replicaCount = "${var.replicas}"` stays a number.
+    typed_vars: HashMap<String, Value>,
     project_name: Option<String>,
     cluster_namespace: Option<String>,
 }
@@ -201,7 +204,7 @@ impl Reader<'_> {
         self.check_keys(&root, &SECTIONS, "the top level", "sections of todo.toml");
         let envs = self.apply_env(&mut root, env);
 
-        let vars = self.read_variables(&root, variable);
+        let (vars, typed_vars) = self.read_variables(&root, variable);
         let project_name = root
             .get("project")
             .and_then(|p| match &p.value {
@@ -214,6 +217,7 @@ impl Reader<'_> {
             });
         let mut statics = Statics {
             vars,
+            typed_vars,
             project_name,
             cluster_namespace: None,
         };
@@ -473,8 +477,9 @@ impl Reader<'_> {
         &mut self,
         root: &Table,
         variable: &dyn Fn(&str) -> Option<String>,
-    ) -> IndexMap<String, String> {
+    ) -> (IndexMap<String, String>, HashMap<String, Value>) {
         let mut vars = IndexMap::new();
+        let mut typed = HashMap::new();
         for (key, table) in self.entries_of(root, "variables") {
             let section = format!("[variables.{}]", key.name);
             self.check_keys(
@@ -524,9 +529,45 @@ impl Reader<'_> {
                     }
                 },
             };
+            let default_node = table.get("default");
             let value = variable(&key.name).or(default);
             match value {
                 Some(v) => {
+                    if let Some(node) = default_node {
+                        let parsed = match node.value {
+                            Value::Integer(_) => {
+                                Some(v.trim().parse::<i64>().ok().map(Value::Integer))
+                            }
+                            Value::Float(_) => Some(
+                                v.trim()
+                                    .parse::<f64>()
+                                    .ok()
+                                    .filter(|f| f.is_finite())
+                                    .map(Value::Float),
+                            ),
+                            Value::Bool(_) => Some(v.trim().parse::<bool>().ok().map(Value::Bool)),
+                            _ => None,
+                        };
+                        match parsed {
+                            Some(Some(value)) => {
+                                typed.insert(key.name.clone(), value);
+                            }
+                            Some(None) => self.push(
+                                Problem::new(
+                                    "variable-type",
+                                    format!(
+                                        "{VARIABLE_ENV_PREFIX}{} is `{v}`, but variable `{}` holds {}",
+                                        key.name,
+                                        key.name,
+                                        node.value.type_name()
+                                    ),
+                                )
+                                .label(node.span, "the default sets the type")
+                                .help(format!("set {VARIABLE_ENV_PREFIX}{} to {}", key.name, node.value.type_name())),
+                            ),
+                            None => {}
+                        }
+                    }
                     vars.insert(key.name.clone(), v);
                 }
                 None => self.push(
@@ -542,7 +583,7 @@ impl Reader<'_> {
                 ),
             }
         }
-        vars
+        (vars, typed)
     }
 
     // ---- static references -----------------------------------------------------------------
@@ -561,7 +602,13 @@ impl Reader<'_> {
                 let in_values = path.len() >= 3
                     && path.first().is_some_and(|p| p == "releases")
                     && path.get(2).is_some_and(|p| p == "values");
-                if let Some(new) =
+                let whole_var = s
+                    .strip_prefix("${var.")
+                    .and_then(|rest| rest.strip_suffix('}'))
+                    .and_then(|name| statics.typed_vars.get(name));
+                if in_values && let Some(typed) = whole_var {
+                    node.value = typed.clone();
+                } else if let Some(new) =
                     self.substitute_string(s, node.span, path, in_values, statics, node_refs)
                 {
                     *s = new;
