@@ -119,3 +119,19 @@ fn help_shows_examples() {
             "todoplan graph --format dot | dot -Tsvg",
         ));
 }
+
+#[test]
+fn a_literal_secret_is_not_echoed_back() {
+    todoplan()
+        .args(["validate", "--file"])
+        .arg(spec("broken/39-literal-secret-value.toml"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "secret value `JWT_SECRET_KEY` is written in the file",
+        ))
+        .stderr(predicate::str::contains(
+            r#"JWT_SECRET_KEY = "******************""#,
+        ))
+        .stderr(predicate::str::contains("hunter2").not());
+}

@@ -266,9 +266,13 @@ values = { replicaCount = "${var.replicas}", debug = "${var.debug}", label = "x$
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        load_str_with(text, "t.toml", &specs_dir().join("valid"), None, &move |n| {
-            vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
-        })
+        load_str_with(
+            text,
+            "t.toml",
+            &specs_dir().join("valid"),
+            None,
+            &move |n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()),
+        )
     };
     let spec = load(&[]).unwrap();
     assert_eq!(

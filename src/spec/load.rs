@@ -126,9 +126,42 @@ pub fn load_str_with(
                 })
                 .collect();
             problems.sort_by_key(|p| p.span().map(|s| s.start).unwrap_or(0));
-            Err(SpecError::new(&source, problems))
+            Err(SpecError::new(
+                &mask_literal_secrets(&source, &problems),
+                problems,
+            ))
         }
     }
+}
+
+/// The source with every literal secret value blanked out, so showing the problem does not
+/// copy the secret into terminals and CI logs. Byte offsets are kept, so spans stay valid.
+fn mask_literal_secrets(source: &SpecSource, problems: &[Problem]) -> SpecSource {
+    let spans: Vec<Span> = problems
+        .iter()
+        .filter(|p| p.code == "literal-secret")
+        .filter_map(Problem::span)
+        .collect();
+    if spans.is_empty() {
+        return source.clone();
+    }
+    let mut bytes = source.text.as_bytes().to_vec();
+    for span in spans {
+        // Keep the quotes so the line still reads as a string value.
+        let quoted = matches!(bytes.get(span.start), Some(b'"' | b'\''));
+        let inner = if quoted {
+            span.start.saturating_add(1)..span.end.saturating_sub(1)
+        } else {
+            span.start..span.end
+        };
+        for b in bytes.get_mut(inner).into_iter().flatten() {
+            *b = b'*';
+        }
+    }
+    SpecSource::new(
+        source.name.clone(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 /// `a/./b/../c` → `a/c`, without touching the filesystem (paths may not exist yet).
