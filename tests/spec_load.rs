@@ -247,3 +247,42 @@ fn invalid_utf8_points_at_the_bad_byte() {
         (2, 10)
     );
 }
+
+#[test]
+fn a_whole_string_number_variable_stays_a_number_in_values() {
+    let text = r#"
+[project]
+name = "todo"
+[variables.replicas]
+default = 2
+[variables.debug]
+default = false
+[releases.web]
+chart = "../charts/web"
+values = { replicaCount = "${var.replicas}", debug = "${var.debug}", label = "x${var.replicas}" }
+"#;
+    let load = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        load_str_with(
+            text,
+            "t.toml",
+            &specs_dir().join("valid"),
+            None,
+            &move |n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()),
+        )
+    };
+    let spec = load(&[]).unwrap();
+    assert_eq!(
+        spec.releases["web"].values,
+        json!({"replicaCount": 2, "debug": false, "label": "x2"})
+    );
+    let spec = load(&[("replicas", "5"), ("debug", "true")]).unwrap();
+    assert_eq!(
+        spec.releases["web"].values,
+        json!({"replicaCount": 5, "debug": true, "label": "x5"})
+    );
+    assert_eq!(spec.variables["replicas"], "5");
+}

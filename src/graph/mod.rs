@@ -236,6 +236,42 @@ impl DependencyGraph {
         }
     }
 
+    /// Objects that more than one release renders (same API group, kind, namespace and name):
+    /// each pair once, the earlier-added object first. Applying both would make the releases
+    /// overwrite each other, so callers report these as errors.
+    pub fn conflicting_objects(&self) -> Vec<(Address, Address)> {
+        let mut seen: HashMap<(String, String, Option<String>, String), Address> = HashMap::new();
+        let mut conflicts = Vec::new();
+        for i in self.graph.node_indices() {
+            let address = &self.graph[i];
+            let Address::Object {
+                release,
+                api_version,
+                kind,
+                namespace,
+                name,
+            } = address
+            else {
+                continue;
+            };
+            let group = api_version
+                .rsplit_once('/')
+                .map(|(g, _)| g.to_string())
+                .unwrap_or_default();
+            let key = (group, kind.clone(), namespace.clone(), name.clone());
+            match seen.get(&key) {
+                Some(first) if first.release() != Some(release.as_str()) => {
+                    conflicts.push((first.clone(), address.clone()));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(key, address.clone());
+                }
+            }
+        }
+        conflicts
+    }
+
     pub fn contains(&self, address: &Address) -> bool {
         self.index.contains_key(address)
     }
@@ -408,7 +444,7 @@ impl DependencyGraph {
             }
             problem.message = format!("dependency cycle: {}", names.join(" → "));
             problems.push(problem.help(
-                "each node must be applied before the ones that use it; remove one of these references or depends_on entries",
+                "→ reads \"is needed by\": each node must be applied before the ones that use it, so remove one of these references or depends_on entries",
             ));
         }
         problems

@@ -280,7 +280,7 @@ pub fn did_you_mean<'a>(
 }
 
 /// "did you mean `x`?" or a list of the valid choices, for a help line.
-pub fn suggestion_help<'a>(wrong: &str, candidates: &[&'a str], what: &str) -> Option<String> {
+pub fn suggestion_help(wrong: &str, candidates: &[&str], what: &str) -> Option<String> {
     if let Some(best) = did_you_mean(wrong, candidates.iter().copied()) {
         return Some(format!("did you mean `{best}`?"));
     }

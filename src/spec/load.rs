@@ -108,16 +108,60 @@ pub fn load_str_with(
         base_dir,
         problems: Vec::new(),
         chart_kinds: HashMap::new(),
+        poisoned: Default::default(),
+        declared_images: Vec::new(),
+        declared_releases: Vec::new(),
     };
     let spec = reader.read(root, env, variable);
     match spec {
         Some(spec) if reader.problems.is_empty() => Ok(spec),
         _ => {
-            let mut problems = reader.problems;
+            let poisoned = reader.poisoned;
+            let mut problems: Vec<Problem> = reader
+                .problems
+                .into_iter()
+                .filter(|p| {
+                    REFERENCE_CODES.contains(&p.code)
+                        || p.span().is_none_or(|s| !poisoned.contains(&s))
+                })
+                .collect();
             problems.sort_by_key(|p| p.span().map(|s| s.start).unwrap_or(0));
-            Err(SpecError::new(&source, problems))
+            Err(SpecError::new(
+                &mask_literal_secrets(&source, &problems),
+                problems,
+            ))
         }
     }
+}
+
+/// The source with every literal secret value blanked out, so showing the problem does not
+/// copy the secret into terminals and CI logs. Byte offsets are kept, so spans stay valid.
+fn mask_literal_secrets(source: &SpecSource, problems: &[Problem]) -> SpecSource {
+    let spans: Vec<Span> = problems
+        .iter()
+        .filter(|p| p.code == "literal-secret")
+        .filter_map(Problem::span)
+        .collect();
+    if spans.is_empty() {
+        return source.clone();
+    }
+    let mut bytes = source.text.as_bytes().to_vec();
+    for span in spans {
+        // Keep the quotes so the line still reads as a string value.
+        let quoted = matches!(bytes.get(span.start), Some(b'"' | b'\''));
+        let inner = if quoted {
+            span.start.saturating_add(1)..span.end.saturating_sub(1)
+        } else {
+            span.start..span.end
+        };
+        for b in bytes.get_mut(inner).into_iter().flatten() {
+            *b = b'*';
+        }
+    }
+    SpecSource::new(
+        source.name.clone(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 /// `a/./b/../c` → `a/c`, without touching the filesystem (paths may not exist yet).
@@ -147,6 +191,9 @@ struct RawNodeRef {
 /// Values known before any section is read, for `${var.*}`, `${project.name}`, `${cluster.namespace}`.
 struct Statics {
     vars: IndexMap<String, String>,
+    /// Variables whose default is a number or boolean: a values string that is exactly
+    /// `${var.NAME}` takes this typed value, so `replicaCount = "${var.replicas}"` stays a number.
+    typed_vars: HashMap<String, Value>,
     project_name: Option<String>,
     cluster_namespace: Option<String>,
 }
@@ -156,7 +203,25 @@ struct Reader<'a> {
     base_dir: &'a Path,
     problems: Vec<Problem>,
     chart_kinds: HashMap<PathBuf, Result<ReleaseKind, String>>,
+    /// Values whose references could not be resolved: other checks of them would only repeat
+    /// the reference problem in other words.
+    poisoned: std::collections::HashSet<Span>,
+    /// Every image and release table, valid or not, so a reference to one that has its own
+    /// problem is not also reported as a reference to nothing.
+    declared_images: Vec<String>,
+    declared_releases: Vec<String>,
 }
+
+/// Codes of problems found while resolving references; they are kept when a value is poisoned.
+const REFERENCE_CODES: [&str; 7] = [
+    "reference-syntax",
+    "unknown-variable",
+    "reference-shape",
+    "reference-self",
+    "unknown-attribute",
+    "reference-place",
+    "unknown-reference",
+];
 
 impl Reader<'_> {
     fn push(&mut self, problem: Problem) {
@@ -172,7 +237,7 @@ impl Reader<'_> {
         self.check_keys(&root, &SECTIONS, "the top level", "sections of todo.toml");
         let envs = self.apply_env(&mut root, env);
 
-        let vars = self.read_variables(&root, variable);
+        let (vars, typed_vars) = self.read_variables(&root, variable);
         let project_name = root
             .get("project")
             .and_then(|p| match &p.value {
@@ -185,6 +250,7 @@ impl Reader<'_> {
             });
         let mut statics = Statics {
             vars,
+            typed_vars,
             project_name,
             cluster_namespace: None,
         };
@@ -226,8 +292,8 @@ impl Reader<'_> {
         let images = self.read_images(&root);
         let secrets = self.read_secrets(&root, &cluster, project_name.as_deref());
         let mut releases = self.read_releases(&root, &cluster);
-        self.check_node_refs(node_refs, &images, &secrets, &mut releases);
-        self.check_depends_on(&root, &images, &secrets, &mut releases);
+        self.check_node_refs(node_refs, &secrets, &mut releases);
+        self.check_depends_on(&root, &secrets, &mut releases);
 
         Some(Spec {
             project: project?,
@@ -306,6 +372,14 @@ impl Reader<'_> {
         help: &str,
     ) -> Option<(String, Span)> {
         if table.get(name).is_none() {
+            let misspelt = table
+                .entries
+                .iter()
+                .any(|(k, _)| did_you_mean(&k.name, [name]).is_some());
+            if misspelt {
+                // The unknown-key problem already says "did you mean `name`?".
+                return None;
+            }
             self.push(
                 Problem::new("missing-key", format!("{section} needs `{name}`"))
                     .label(at, format!("`{name}` is missing here"))
@@ -380,17 +454,17 @@ impl Reader<'_> {
     fn apply_env(&mut self, root: &mut Table, env: Option<&str>) -> Vec<String> {
         let mut envs = Vec::new();
         let mut overlays: Vec<(Key, Table)> = Vec::new();
-        if let Some((env_key, env_node)) = root.remove("env") {
-            if let Some(table) = self.table_of(&env_key, &env_node, "the top level") {
-                for (name, node) in &table.entries {
-                    let section = format!("[env.{}]", name.name);
-                    if let Some(overlay) = self.table_of(name, node, "[env]") {
-                        let allowed: Vec<&str> =
-                            SECTIONS.iter().copied().filter(|s| *s != "env").collect();
-                        self.check_keys(overlay, &allowed, &section, "sections an overlay can set");
-                        envs.push(name.name.clone());
-                        overlays.push((name.clone(), overlay.clone()));
-                    }
+        if let Some((env_key, env_node)) = root.remove("env")
+            && let Some(table) = self.table_of(&env_key, &env_node, "the top level")
+        {
+            for (name, node) in &table.entries {
+                let section = format!("[env.{}]", name.name);
+                if let Some(overlay) = self.table_of(name, node, "[env]") {
+                    let allowed: Vec<&str> =
+                        SECTIONS.iter().copied().filter(|s| *s != "env").collect();
+                    self.check_keys(overlay, &allowed, &section, "sections an overlay can set");
+                    envs.push(name.name.clone());
+                    overlays.push((name.clone(), overlay.clone()));
                 }
             }
         }
@@ -436,8 +510,9 @@ impl Reader<'_> {
         &mut self,
         root: &Table,
         variable: &dyn Fn(&str) -> Option<String>,
-    ) -> IndexMap<String, String> {
+    ) -> (IndexMap<String, String>, HashMap<String, Value>) {
         let mut vars = IndexMap::new();
+        let mut typed = HashMap::new();
         for (key, table) in self.entries_of(root, "variables") {
             let section = format!("[variables.{}]", key.name);
             self.check_keys(
@@ -487,9 +562,45 @@ impl Reader<'_> {
                     }
                 },
             };
+            let default_node = table.get("default");
             let value = variable(&key.name).or(default);
             match value {
                 Some(v) => {
+                    if let Some(node) = default_node {
+                        let parsed = match node.value {
+                            Value::Integer(_) => {
+                                Some(v.trim().parse::<i64>().ok().map(Value::Integer))
+                            }
+                            Value::Float(_) => Some(
+                                v.trim()
+                                    .parse::<f64>()
+                                    .ok()
+                                    .filter(|f| f.is_finite())
+                                    .map(Value::Float),
+                            ),
+                            Value::Bool(_) => Some(v.trim().parse::<bool>().ok().map(Value::Bool)),
+                            _ => None,
+                        };
+                        match parsed {
+                            Some(Some(value)) => {
+                                typed.insert(key.name.clone(), value);
+                            }
+                            Some(None) => self.push(
+                                Problem::new(
+                                    "variable-type",
+                                    format!(
+                                        "{VARIABLE_ENV_PREFIX}{} is `{v}`, but variable `{}` holds {}",
+                                        key.name,
+                                        key.name,
+                                        node.value.type_name()
+                                    ),
+                                )
+                                .label(node.span, "the default sets the type")
+                                .help(format!("set {VARIABLE_ENV_PREFIX}{} to {}", key.name, node.value.type_name())),
+                            ),
+                            None => {}
+                        }
+                    }
                     vars.insert(key.name.clone(), v);
                 }
                 None => self.push(
@@ -505,7 +616,7 @@ impl Reader<'_> {
                 ),
             }
         }
-        vars
+        (vars, typed)
     }
 
     // ---- static references -----------------------------------------------------------------
@@ -520,16 +631,20 @@ impl Reader<'_> {
         node_refs: &mut Vec<RawNodeRef>,
     ) {
         match &mut node.value {
-            Value::String(s) => {
-                if s.contains('$') {
-                    let in_values = path.len() >= 3
-                        && path.first().is_some_and(|p| p == "releases")
-                        && path.get(2).is_some_and(|p| p == "values");
-                    if let Some(new) =
-                        self.substitute_string(s, node.span, path, in_values, statics, node_refs)
-                    {
-                        *s = new;
-                    }
+            Value::String(s) if s.contains('$') => {
+                let in_values = path.len() >= 3
+                    && path.first().is_some_and(|p| p == "releases")
+                    && path.get(2).is_some_and(|p| p == "values");
+                let whole_var = s
+                    .strip_prefix("${var.")
+                    .and_then(|rest| rest.strip_suffix('}'))
+                    .and_then(|name| statics.typed_vars.get(name));
+                if in_values && let Some(typed) = whole_var {
+                    node.value = typed.clone();
+                } else if let Some(new) =
+                    self.substitute_string(s, node.span, path, in_values, statics, node_refs)
+                {
+                    *s = new;
                 }
             }
             Value::Array(items) => {
@@ -558,6 +673,7 @@ impl Reader<'_> {
         node_refs: &mut Vec<RawNodeRef>,
     ) -> Option<String> {
         let text = self.source.text.clone();
+        let problems_before = self.problems.len();
         let pieces = match parse_template(s) {
             Ok(p) => p,
             Err(e) => {
@@ -566,6 +682,7 @@ impl Reader<'_> {
                         .label(span_within(&text, span, s, &e.range), "malformed reference")
                         .help("references look like `${images.backend.ref}`; write `$${` for a literal `${`"),
                 );
+                self.poisoned.insert(span);
                 return None;
             }
         };
@@ -685,22 +802,27 @@ impl Reader<'_> {
                 }
             }
         }
+        if self.problems.len() > problems_before {
+            self.poisoned.insert(span);
+            return None;
+        }
         Some(out)
     }
 
     fn check_node_refs(
         &mut self,
         refs: Vec<RawNodeRef>,
-        images: &IndexMap<String, Image>,
         secrets: &IndexMap<String, SecretSet>,
         releases: &mut IndexMap<String, Release>,
     ) {
+        let declared_images = self.declared_images.clone();
+        let declared_releases = self.declared_releases.clone();
         for raw in refs {
             let written = format!("${{{}}}", raw.path.join("."));
             let root = raw.path.first().map(String::as_str).unwrap_or_default();
             let (names, attributes, singular): (Vec<&str>, &[&str], &str) = match root {
                 "images" => (
-                    images.keys().map(String::as_str).collect(),
+                    declared_images.iter().map(String::as_str).collect(),
                     &IMAGE_ATTRIBUTES,
                     "image",
                 ),
@@ -710,7 +832,7 @@ impl Reader<'_> {
                     "secret",
                 ),
                 _ => (
-                    releases.keys().map(String::as_str).collect(),
+                    declared_releases.iter().map(String::as_str).collect(),
                     &RELEASE_ATTRIBUTES,
                     "release",
                 ),
@@ -749,7 +871,8 @@ impl Reader<'_> {
                         )
                         .label(raw.span, "which attribute?")
                         .help(format!(
-                            "a {singular} has {}: e.g. `${{{root}.{name}.{}}}`",
+                            "{} has {}: e.g. `${{{root}.{name}.{}}}`",
+                            with_article(singular),
                             valid.join(", "),
                             attributes.first().copied().unwrap_or("name")
                         )),
@@ -760,7 +883,10 @@ impl Reader<'_> {
                     self.push(
                         Problem::new(
                             "unknown-attribute",
-                            format!("`{written}` goes deeper than a {singular}'s attributes"),
+                            format!(
+                                "`{written}` goes deeper than {}'s attributes",
+                                with_article(singular)
+                            ),
                         )
                         .label(raw.span, "too many parts")
                         .help(secret_key_help(root, name, &valid)),
@@ -771,7 +897,8 @@ impl Reader<'_> {
             if !attributes.contains(&attribute.as_str()) {
                 let help = match did_you_mean(&attribute, attributes.iter().copied()) {
                     Some(best) => format!(
-                        "did you mean `{best}`? a {singular} has {}",
+                        "did you mean `{best}`? {} has {}",
+                        with_article(singular),
                         valid.join(", ")
                     ),
                     None => secret_key_help(root, name, &valid),
@@ -824,15 +951,19 @@ impl Reader<'_> {
     fn check_depends_on(
         &mut self,
         root: &Table,
-        images: &IndexMap<String, Image>,
         secrets: &IndexMap<String, SecretSet>,
         releases: &mut IndexMap<String, Release>,
     ) {
-        let mut known: Vec<String> = images
-            .keys()
+        let mut known: Vec<String> = self
+            .declared_images
+            .iter()
             .map(|n| format!("image.{n}"))
             .chain(secrets.keys().map(|n| format!("secret.{n}")))
-            .chain(releases.keys().map(|n| format!("release.{n}")))
+            .chain(
+                self.declared_releases
+                    .iter()
+                    .map(|n| format!("release.{n}")),
+            )
             .collect();
         let namespaces: Vec<String> = secrets
             .values()
@@ -858,16 +989,22 @@ impl Reader<'_> {
                 let address = match written.parse::<Address>() {
                     Ok(a) => a,
                     Err(e) => {
-                        let help = match did_you_mean(&written, known_refs.iter().copied()) {
+                        let same_name = known_refs
+                            .iter()
+                            .find(|a| a.split_once('.').is_some_and(|(_, n)| n == written))
+                            .copied();
+                        let help = match same_name
+                            .or_else(|| did_you_mean(&written, known_refs.iter().copied()))
+                        {
                             Some(best) => format!("did you mean `{best}`?"),
                             None => "write an address such as `release.postgres`, `image.backend` or `secret.app`".into(),
                         };
                         self.push(
                             Problem::new(
                                 "depends-on-address",
-                                format!("`{written}` in depends_on is not an address: {e}"),
+                                format!("depends_on entry `{written}` is not an address"),
                             )
-                            .label(span, "not an address")
+                            .label(span, e.message)
                             .help(help),
                         );
                         continue;
@@ -1113,6 +1250,7 @@ impl Reader<'_> {
         let mut images = IndexMap::new();
         for (key, table) in self.entries_of(root, "images") {
             let section = format!("[images.{}]", key.name);
+            self.declared_images.push(key.name.clone());
             self.check_keys(
                 table,
                 &["context", "dockerfile", "build_args", "target", "platform"],
@@ -1387,7 +1525,13 @@ impl Reader<'_> {
             .into_iter()
             .filter(|s| table.get(s).is_some())
             .collect();
+        let has_unknown = table
+            .entries
+            .iter()
+            .any(|(k, _)| !["env", "file", "generate", "length"].contains(&k.name.as_str()));
         match sources.as_slice() {
+            // The unknown-key problem already explains why no source was found.
+            [] if has_unknown => None,
             [] => {
                 self.push(
                     Problem::new(
@@ -1502,6 +1646,7 @@ impl Reader<'_> {
         let mut releases = IndexMap::new();
         for (key, table) in self.entries_of(root, "releases") {
             let section = format!("[releases.{}]", key.name);
+            self.declared_releases.push(key.name.clone());
             self.check_keys(
                 table,
                 &[
@@ -1550,7 +1695,7 @@ impl Reader<'_> {
             let values = match table.get_entry("values") {
                 None => Json::Object(serde_json::Map::new()),
                 Some((k, node)) => match &node.value {
-                    Value::Table(_) => self.to_json(node),
+                    Value::Table(_) => self.values_json(node),
                     _ => {
                         self.wrong_type(k, node, &section, "a table");
                         Json::Null
@@ -1677,7 +1822,7 @@ impl Reader<'_> {
         kind
     }
 
-    fn to_json(&mut self, node: &Node) -> Json {
+    fn values_json(&mut self, node: &Node) -> Json {
         match &node.value {
             Value::String(s) => Json::String(s.clone()),
             Value::Integer(i) => Json::from(*i),
@@ -1693,14 +1838,22 @@ impl Reader<'_> {
             },
             Value::Bool(b) => Json::Bool(*b),
             Value::Datetime(d) => Json::String(d.clone()),
-            Value::Array(items) => Json::Array(items.iter().map(|i| self.to_json(i)).collect()),
+            Value::Array(items) => Json::Array(items.iter().map(|i| self.values_json(i)).collect()),
             Value::Table(t) => Json::Object(
                 t.entries
                     .iter()
-                    .map(|(k, v)| (k.name.clone(), self.to_json(v)))
+                    .map(|(k, v)| (k.name.clone(), self.values_json(v)))
                     .collect(),
             ),
         }
+    }
+}
+
+fn with_article(noun: &str) -> String {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {noun}")
+    } else {
+        format!("a {noun}")
     }
 }
 

@@ -67,9 +67,9 @@ pub fn parse_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
         let (before, from_dollar) = rest.split_at(pos);
         literal.push_str(before);
         let start = offset + pos;
-        if from_dollar.starts_with("$${") {
+        if let Some(after) = from_dollar.strip_prefix("$${") {
             literal.push_str("${");
-            rest = &from_dollar[3..];
+            rest = after;
             offset = start + 3;
         } else if let Some(inner_and_more) = from_dollar.strip_prefix("${") {
             let Some(close) = inner_and_more.find('}') else {
@@ -262,7 +262,7 @@ mod tests {
                 Piece::Literal("http://".into()),
                 Piece::Reference {
                     path: vec!["releases".into(), "api".into(), "name".into()],
-                    range: 7..28,
+                    range: 7..27,
                 },
                 Piece::Literal(":8000/${x}".into()),
             ]

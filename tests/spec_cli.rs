@@ -1,0 +1,137 @@
+//! `todoplan validate` and `todoplan graph` as a user runs them.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn spec(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/specs")
+        .join(rel)
+}
+
+fn todoplan() -> Command {
+    let mut cmd = Command::cargo_bin("todoplan").unwrap();
+    cmd.env_remove("TODOPLAN_ENV")
+        .env_remove("TODOPLAN_FILE")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn validate_accepts_a_valid_spec_and_checks_every_overlay() {
+    todoplan()
+        .args(["validate", "--file"])
+        .arg(spec("valid/full.toml"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "is valid: project todo, 2 images, 2 secret sets (5 keys), 4 releases",
+        ))
+        .stdout(predicate::str::contains("overlays checked: prod, dev"));
+}
+
+#[test]
+fn validate_rejects_a_broken_spec_with_a_source_snippet() {
+    todoplan()
+        .args(["validate", "--file"])
+        .arg(spec("broken/18-unknown-image-reference-did-you-mean.toml"))
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "refers to image `wbe`, which is not defined",
+        ))
+        .stderr(predicate::str::contains(
+            r#"values = { image.ref = "${images.wbe.ref}" }"#,
+        ))
+        .stderr(predicate::str::contains("did you mean `web`?"));
+}
+
+#[test]
+fn validate_reports_an_unknown_env() {
+    todoplan()
+        .args(["validate", "--env", "staging", "--file"])
+        .arg(spec("valid/full.toml"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "there is no environment `staging`",
+        ))
+        .stderr(predicate::str::contains(
+            "defined environments: `prod`, `dev`",
+        ));
+}
+
+#[test]
+fn validate_names_a_missing_file() {
+    todoplan()
+        .args(["validate", "--file", "/nonexistent/todo.toml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot read /nonexistent/todo.toml",
+        ));
+}
+
+#[test]
+fn graph_prints_a_text_tree_by_default_and_dot_on_request() {
+    todoplan()
+        .args(["graph", "--file"])
+        .arg(spec("valid/full.toml"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "release.web\n├── namespace.web  (namespace)",
+        ))
+        .stdout(predicate::str::contains("└── release.api  (depends_on)"));
+    todoplan()
+        .args(["graph", "--format", "dot", "--file"])
+        .arg(spec("valid/full.toml"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("digraph todoplan {"))
+        .stdout(predicate::str::contains(
+            r#""release.db" -> "release.api" [label="${releases.db.name}"];"#,
+        ));
+}
+
+#[test]
+fn graph_refuses_a_cycle() {
+    todoplan()
+        .args(["graph", "--file"])
+        .arg(spec("broken/29-cycle-through-references.toml"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "dependency cycle: release.web → release.api → release.web",
+        ));
+}
+
+#[test]
+fn help_shows_examples() {
+    todoplan()
+        .args(["graph", "--help"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "todoplan graph --format dot | dot -Tsvg",
+        ));
+}
+
+#[test]
+fn a_literal_secret_is_not_echoed_back() {
+    todoplan()
+        .args(["validate", "--file"])
+        .arg(spec("broken/39-literal-secret-value.toml"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "secret value `JWT_SECRET_KEY` is written in the file",
+        ))
+        .stderr(predicate::str::contains(
+            r#"JWT_SECRET_KEY = "******************""#,
+        ))
+        .stderr(predicate::str::contains("hunter2").not());
+}
