@@ -140,8 +140,7 @@ fn render_inner(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, C
     }
     let user = user_values(req, opts)?;
     values::process_dependencies(&mut chart, &user);
-    let mut vals = user.clone();
-    values::coalesce(&chart, &mut vals);
+    let vals = values::coalesce_user(&chart, &user);
     values::validate_schemas(&chart, &vals)?;
 
     let caps = capabilities_value(&req.capabilities)?;

@@ -57,6 +57,45 @@ pub fn coalesce(chart: &Chart, dest: &mut Map) {
     coalesce_deps(chart, dest);
 }
 
+/// Coalesce user values over the chart tree. A user `null` removes the key for good: helm
+/// v3.17 drops it even where a subchart's own values.yaml sets it (checked against helm).
+pub fn coalesce_user(chart: &Chart, user: &Map) -> Map {
+    let mut nulls = Vec::new();
+    null_paths(user, &mut Vec::new(), &mut nulls);
+    let mut dest = deep(user);
+    coalesce(chart, &mut dest);
+    for p in nulls {
+        remove_path(&mut dest, &p);
+    }
+    dest
+}
+
+fn null_paths(m: &Map, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    for (k, v) in m {
+        prefix.push(k.clone());
+        match v {
+            Value::Nil => out.push(prefix.clone()),
+            Value::Map(sub) => null_paths(&sub.borrow(), prefix, out),
+            _ => {}
+        }
+        prefix.pop();
+    }
+}
+
+fn remove_path(m: &mut Map, path: &[String]) {
+    match path {
+        [] => {}
+        [last] => {
+            m.remove(last);
+        }
+        [first, rest @ ..] => {
+            if let Some(Value::Map(sub)) = m.get(first) {
+                remove_path(&mut sub.borrow_mut(), rest);
+            }
+        }
+    }
+}
+
 fn coalesce_values(chart: &Chart, v: &mut Map) {
     for (key, val) in deep(&chart.values) {
         match v.get(&key) {

@@ -16,11 +16,13 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// 1-based line and column of a byte offset (column counted in bytes, as Go does).
+    /// Line (1-based) and column of a byte offset as Go's text/template reports them: the column
+    /// is the 0-based byte offset within the line, so messages match what helm prints.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let upto = &self.text[..offset.min(self.text.len())];
+        let offset = offset.min(self.text.len());
+        let upto = self.text.get(..offset).unwrap_or("");
         let line = upto.matches('\n').count() + 1;
-        let col = offset - upto.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        let col = offset - upto.rfind('\n').map(|i| i + 1).unwrap_or(0);
         (line, col)
     }
 }

@@ -493,9 +493,30 @@ fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toToml", a, 1)?;
     let j = a[0].to_json();
     match toml::to_string(&j) {
-        Ok(t) => Ok(Value::string(t)),
+        Ok(t) => Ok(Value::string(indent_toml_tables(&t))),
         Err(e) => Ok(Value::string(e.to_string())),
     }
+}
+
+/// BurntSushi/toml (Helm's encoder) indents each table's body by two spaces per nesting level.
+fn indent_toml_tables(t: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for line in t.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            let header = trimmed.trim_start_matches('[').trim_end_matches(']');
+            let level = header.split('.').count();
+            out.push_str(&"  ".repeat(level.saturating_sub(1)));
+            out.push_str(trimmed);
+            depth = level;
+        } else if !trimmed.is_empty() {
+            out.push_str(&"  ".repeat(depth));
+            out.push_str(trimmed);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn f_required(_: &FuncEnv, a: &[Value]) -> R {
@@ -1653,18 +1674,14 @@ pub fn constraint_matches(c: &str, v: &semver::Version) -> Option<bool> {
     for alt in c.split("||") {
         let alt = alt.trim();
         let mut ok = true;
-        let mut has_pre_constraint = false;
         let terms = split_terms(alt);
         if terms.is_empty() {
             return None;
         }
         for t in &terms {
             let (matched, pre) = term_matches(t, v)?;
-            has_pre_constraint |= pre;
-            ok &= matched;
-        }
-        if !v.pre.is_empty() && !has_pre_constraint {
-            ok = false;
+            // Each comparison refuses a prerelease version unless it names a prerelease itself.
+            ok &= matched && (v.pre.is_empty() || pre);
         }
         any |= ok;
     }

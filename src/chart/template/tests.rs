@@ -150,11 +150,11 @@ fn runaway_recursion_is_an_error_not_a_crash() {
 #[test]
 fn errors_name_file_line_and_column() {
     let msg = e("line1\n  {{ .a.b }}", "{}");
-    assert!(msg.starts_with("template: t:2:6:"), "{msg}");
+    assert!(msg.starts_with("template: t:2:5:"), "{msg}");
     let msg = e("{{ nosuchfunc 1 }}", "{}");
     assert!(msg.contains("function \"nosuchfunc\" not defined"), "{msg}");
     let msg = e("{{ required \"give x\" .x }}", "{}");
-    assert!(msg.contains("execution error at (t:1:4): give x"), "{msg}");
+    assert!(msg.contains("execution error at (t:1:3): give x"), "{msg}");
 }
 
 #[test]

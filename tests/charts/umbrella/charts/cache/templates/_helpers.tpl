@@ -1,0 +1,4 @@
+{{- define "cache.labels" -}}
+cache: {{ .Chart.Name }}
+env: {{ .Values.global.env }}
+{{- end -}}
