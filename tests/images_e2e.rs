@@ -42,22 +42,50 @@ fn copy_tree(from: &Path, to: &Path) {
 /// built by earlier runs cannot make a status look up to date.
 fn backend_copy() -> (tempfile::TempDir, ImageBuild) {
     let dir = tempfile::tempdir().unwrap();
-    let context = dir.path().join("backend");
+    let build = app_copy(dir.path(), &fresh_project(), "backend");
+    (dir, build)
+}
+
+fn fresh_project() -> String {
+    format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// A copy of app/NAME under `dir`, as image NAME of `project`.
+fn app_copy(dir: &Path, project: &str, name: &str) -> ImageBuild {
+    let context = dir.join(name);
     copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("app/backend"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("app").join(name),
         &context,
     );
-    let project = format!("e2e{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let build = ImageBuild {
-        project,
-        name: "backend".into(),
+    ImageBuild {
+        project: project.to_owned(),
+        name: name.into(),
         dockerfile: context.join("Dockerfile"),
         context,
         build_args: Default::default(),
         target: None,
         platform: None,
+    }
+}
+
+/// Tags of this test's own repository (other tests build in parallel).
+async fn project_images(docker: &bollard::Docker, build: &ImageBuild) -> Vec<String> {
+    let options = bollard::query_parameters::ListImagesOptions {
+        filters: Some(std::collections::HashMap::from([(
+            "reference".to_owned(),
+            vec![build.repository()],
+        )])),
+        ..Default::default()
     };
-    (dir, build)
+    let mut tags: Vec<String> = docker
+        .list_images(Some(options))
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|image| image.repo_tags)
+        .collect();
+    tags.sort();
+    tags
 }
 
 fn digest(build: &ImageBuild) -> ContextDigest {
@@ -159,11 +187,7 @@ async fn unchanged_context_is_up_to_date_and_edits_are_told_apart() {
     let (_dir, build) = backend_copy();
     let built = digest(&build);
     let id = build_quietly(&docker, &build, &built).await.expect("build");
-    let images_before = docker
-        .list_images(None::<bollard::query_parameters::ListImagesOptions>)
-        .await
-        .unwrap()
-        .len();
+    let images_before = project_images(&docker, &build).await;
 
     // Unchanged: a fresh digest of the same files names the image just built.
     let again = digest(&build);
@@ -214,17 +238,52 @@ async fn unchanged_context_is_up_to_date_and_edits_are_told_apart() {
     }
 
     // Looking did not build anything.
-    let images_after = docker
-        .list_images(None::<bollard::query_parameters::ListImagesOptions>)
-        .await
-        .unwrap()
-        .len();
+    let images_after = project_images(&docker, &build).await;
+    assert_eq!(images_before, [images::tag_for(&build, &built)]);
     assert_eq!(images_before, images_after, "status must not build");
     let still = docker
         .inspect_image(&images::tag_for(&build, &built))
         .await
         .unwrap();
     assert_eq!(still.id.as_deref(), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn only_the_image_whose_sources_changed_needs_a_build() {
+    let docker = docker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = fresh_project();
+    let backend = app_copy(dir.path(), &project, "backend");
+    let frontend = app_copy(dir.path(), &project, "frontend");
+    let (backend_built, frontend_built) = (digest(&backend), digest(&frontend));
+    build_quietly(&docker, &backend, &backend_built)
+        .await
+        .expect("backend builds");
+    build_quietly(&docker, &frontend, &frontend_built)
+        .await
+        .expect("frontend builds");
+
+    std::fs::write(backend.context.join("www/health"), "degraded\n").unwrap();
+    let backend_now = digest(&backend);
+    let frontend_now = digest(&frontend);
+    assert!(matches!(
+        images::status(&docker, &backend, &backend_now, &Delivery::None, Some(&backend_built)).await.unwrap(),
+        ImageStatus::BuildNeeded { ref changed_files, .. } if changed_files == &["www/health"]
+    ));
+    assert_eq!(
+        images::status(
+            &docker,
+            &frontend,
+            &frontend_now,
+            &Delivery::None,
+            Some(&frontend_built)
+        )
+        .await
+        .unwrap(),
+        ImageStatus::UpToDate {
+            reference: images::tag_for(&frontend, &frontend_built)
+        }
+    );
 }
 
 #[tokio::test]
@@ -265,6 +324,13 @@ async fn failing_step_is_a_diagnostic_naming_the_step_and_its_output() {
         }
         other => panic!("expected BuildFailed, got {other:?}"),
     }
+    // As a user sees it: the step's line in the Dockerfile, labelled.
+    let mut shown = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut shown, &err)
+        .unwrap();
+    assert!(shown.contains("this step failed"), "{shown}");
+    assert!(shown.contains("3 │ RUN /bin/busybox sh -c"), "{shown}");
     let no_image = docker.inspect_image(&images::tag_for(&build, &d)).await;
     assert!(no_image.is_err(), "a failed build leaves no tagged image");
 }

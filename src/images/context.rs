@@ -178,7 +178,8 @@ struct Entry {
     meta: Metadata,
 }
 
-/// The content digest of `build`'s context, hashing every file.
+/// The content digest of `build`'s context, hashing every file. Blocking file I/O: call it
+/// from `spawn_blocking` in async code.
 pub fn context_digest(build: &ImageBuild) -> Result<ContextDigest, ImageError> {
     context_digest_cached(build, &mut HashCache::default())
 }
@@ -410,7 +411,11 @@ impl Layout {
             };
             let meta = fs::symlink_metadata(&abs).map_err(|e| io_error(&abs, e))?;
             let file_type = meta.file_type();
-            if self.ignore.is_excluded(&rel) {
+            // An outside Dockerfile takes this name in the tar; a context file of the same
+            // name would be overwritten by it anyway.
+            let shadowed =
+                rel == OUTSIDE_DOCKERFILE && self.dockerfile_in_tar == OUTSIDE_DOCKERFILE;
+            if shadowed || self.ignore.is_excluded(&rel) {
                 if file_type.is_dir() && self.ignore.may_reinclude_under(&rel) {
                     self.walk_dir(build, &abs, &rel, out)?;
                 }
@@ -575,7 +580,7 @@ pub(crate) fn write_context_tar<W: Write>(
             Some(dir) => (dir, true),
             None => (key.as_str(), false),
         };
-        let abs = if rel == OUTSIDE_DOCKERFILE {
+        let abs = if rel == OUTSIDE_DOCKERFILE && layout.dockerfile_in_tar == OUTSIDE_DOCKERFILE {
             layout.dockerfile_abs.clone()
         } else {
             layout.root.join(rel)
