@@ -36,16 +36,26 @@ fn generate_tree(root: &Path) {
         let dir = root.join(format!("src/pkg{:03}", i / 100));
         std::fs::create_dir_all(&dir).unwrap();
         let len = 512 + (next() % 7680) as usize;
-        let body: Vec<u8> = (0..len).map(|j| b'a' + ((j as u64 + next()) % 26) as u8).collect();
+        let body: Vec<u8> = (0..len)
+            .map(|j| b'a' + ((j as u64 + next()) % 26) as u8)
+            .collect();
         std::fs::write(dir.join(format!("file{i:05}.py")), body).unwrap();
     }
     for i in 0..IGNORED {
         let dir = root.join(format!("node_modules/dep{:02}", i / 100));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("index{i}.js")), format!("module.exports = {i};\n")).unwrap();
+        std::fs::write(
+            dir.join(format!("index{i}.js")),
+            format!("module.exports = {i};\n"),
+        )
+        .unwrap();
     }
     std::fs::write(root.join(".dockerignore"), "node_modules\n*.md\n.git\n").unwrap();
-    std::fs::write(root.join("Dockerfile"), "FROM busybox:1.35.0\nCOPY . /ctx\n").unwrap();
+    std::fs::write(
+        root.join("Dockerfile"),
+        "FROM busybox:1.35.0\nCOPY . /ctx\n",
+    )
+    .unwrap();
 }
 
 fn bench(c: &mut Criterion) {
@@ -72,11 +82,17 @@ fn bench(c: &mut Criterion) {
     std::thread::sleep(Duration::from_millis(2_500));
 
     let digest = images::context_digest(&build).unwrap();
-    assert_eq!(digest.files.keys().filter(|k| !k.ends_with('/')).count(), FILES + 2);
+    assert_eq!(
+        digest.files.keys().filter(|k| !k.ends_with('/')).count(),
+        FILES + 2
+    );
     let tag = images::tag_for(&build, &digest);
-    rt.block_on(images::build(&docker, &build, &digest, &mut |_| {})).unwrap();
+    rt.block_on(images::build(&docker, &build, &digest, &mut |_| {}))
+        .unwrap();
     let pushed = rt.block_on(images::push(&docker, &tag, &registry)).unwrap();
-    let registry_delivery = Delivery::Registry { address: registry.clone() };
+    let registry_delivery = Delivery::Registry {
+        address: registry.clone(),
+    };
 
     // The peer's first build fills its cache; every measured one is a no-op.
     let docker_cli_build = || {
@@ -86,7 +102,11 @@ fn bench(c: &mut Criterion) {
             .env("DOCKER_BUILDKIT", "0")
             .output()
             .unwrap_or_else(|e| panic!("docker CLI ({e}): {TESTENV_HINT}"));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     docker_cli_build();
 
@@ -107,7 +127,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("status_local_engine", |b| {
         b.iter(|| {
             let status = rt
-                .block_on(images::status(&docker, &build, &digest, &Delivery::None, None))
+                .block_on(images::status(
+                    &docker,
+                    &build,
+                    &digest,
+                    &Delivery::None,
+                    None,
+                ))
                 .unwrap();
             assert!(matches!(status, ImageStatus::UpToDate { .. }));
         })
@@ -115,16 +141,33 @@ fn bench(c: &mut Criterion) {
     group.bench_function("status_registry_head", |b| {
         b.iter(|| {
             let status = rt
-                .block_on(images::status(&docker, &build, &digest, &registry_delivery, None))
+                .block_on(images::status(
+                    &docker,
+                    &build,
+                    &digest,
+                    &registry_delivery,
+                    None,
+                ))
                 .unwrap();
-            assert_eq!(status, ImageStatus::UpToDate { reference: pushed.clone() });
+            assert_eq!(
+                status,
+                ImageStatus::UpToDate {
+                    reference: pushed.clone()
+                }
+            );
         })
     });
     group.bench_function("up_to_date_check_warm_10k", |b| {
         b.iter(|| {
             let d = images::context_digest_cached(&build, &mut cache).unwrap();
             let status = rt
-                .block_on(images::status(&docker, &build, &d, &registry_delivery, None))
+                .block_on(images::status(
+                    &docker,
+                    &build,
+                    &d,
+                    &registry_delivery,
+                    None,
+                ))
                 .unwrap();
             assert!(matches!(status, ImageStatus::UpToDate { .. }));
         })
@@ -133,7 +176,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let d = images::context_digest(&build).unwrap();
             let status = rt
-                .block_on(images::status(&docker, &build, &d, &registry_delivery, None))
+                .block_on(images::status(
+                    &docker,
+                    &build,
+                    &d,
+                    &registry_delivery,
+                    None,
+                ))
                 .unwrap();
             assert!(matches!(status, ImageStatus::UpToDate { .. }));
         })
