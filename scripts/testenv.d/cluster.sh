@@ -1,0 +1,182 @@
+# The Kubernetes control plane: kwokctl's binary runtime with our own builds of every component,
+# plus the objects a cluster needs before todoplan's tests can use it. Sourced by scripts/testenv.
+
+NODE_NAME=todoplan-node
+PV_SMALL_COUNT=20 # 10Gi each: what most claims ask for
+PV_LARGE_COUNT=4  # 100Gi each: for claims above 10Gi
+
+kwok_workdir() { echo "$RUN_DIR/kwok"; }
+kwokctl_cmd() { KWOK_WORKDIR="$(kwok_workdir)" "$(kwok_dir)/kwokctl" --name "$KWOK_CLUSTER_NAME" "$@"; }
+kubectl_cmd() { "$(kubernetes_dir)/kubectl" --kubeconfig "$RUN_DIR/kubeconfig" --context "$KUBE_CONTEXT" "$@"; }
+
+apiserver_ready() { kubectl_cmd get --raw /readyz --request-timeout=3s; }
+
+# kwokctl's configuration (one file: the KwokctlConfiguration and our Stage objects).
+write_kwok_config() {
+    {
+        cat <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  kubeVersion: $KUBERNETES_VERSION
+  # Ready pods right away: these tests wait for rollouts, not for an emulated kubelet.
+  disableQPSLimits: true
+componentsPatches:
+- name: etcd
+  extraArgs:
+  # A throwaway test database; fsync on every write only slows the tests down.
+  - key: unsafe-no-fsync
+    value: "true"
+EOF
+        cat "$TESTENV_LIB/stages.yaml"
+    } >"$RUN_DIR/kwok-config.yaml"
+}
+
+create_cluster() {
+    write_kwok_config
+    local kube etcd kwok
+    kube=$(kubernetes_dir)
+    etcd=$(etcd_dir)
+    kwok=$(kwok_dir)
+    log "creating the Kubernetes $KUBERNETES_VERSION control plane (kwokctl cluster $KWOK_CLUSTER_NAME)"
+    # kwokctl looks kubectl up on PATH; ours comes first.
+    PATH="$RUN_DIR/bin:$PATH" kwokctl_cmd create cluster \
+        --config "$RUN_DIR/kwok-config.yaml" \
+        --kubeconfig "$RUN_DIR/kubeconfig" \
+        --runtime binary \
+        --kube-apiserver-binary "$kube/kube-apiserver" \
+        --kube-controller-manager-binary "$kube/kube-controller-manager" \
+        --kube-scheduler-binary "$kube/kube-scheduler" \
+        --kubectl-binary "$kube/kubectl" \
+        --kwok-controller-binary "$kwok/kwok" \
+        --etcd-binary "$etcd/etcd" \
+        --wait 3m >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
+        die "kwokctl create cluster failed; see $RUN_DIR/logs/kwokctl.log and $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/"
+}
+
+start_cluster() {
+    if ! apiserver_ready >/dev/null 2>&1; then
+        if [[ -d "$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME" ]]; then
+            log "restarting the stopped control plane"
+            if ! PATH="$RUN_DIR/bin:$PATH" kwokctl_cmd start cluster --wait 3m >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
+                ! wait_until apiserver 60 apiserver_ready; then
+                log "restart failed; creating the cluster again"
+                kwokctl_cmd delete cluster >>"$RUN_DIR/logs/kwokctl.log" 2>&1 || true
+                create_cluster
+            fi
+        else
+            create_cluster
+        fi
+        wait_until apiserver 120 apiserver_ready ||
+            die "the API server did not become ready; see $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/"
+    fi
+    bootstrap_cluster
+}
+
+# Objects a fresh cluster lacks that a real one (kind, minikube) has: a node, a default
+# StorageClass with volumes to bind, an IngressClass. `kubectl apply` keeps this idempotent.
+bootstrap_cluster() {
+    cluster_objects | kubectl_cmd apply -f - >>"$RUN_DIR/logs/bootstrap.log" 2>&1 ||
+        die "applying the cluster's base objects failed; see $RUN_DIR/logs/bootstrap.log"
+    kubectl_cmd wait --for=condition=Ready "node/$NODE_NAME" --timeout=60s >/dev/null ||
+        die "node $NODE_NAME did not become Ready; see $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/kwok-controller.log"
+    # Pods cannot be created in a namespace before its default ServiceAccount exists.
+    wait_until serviceaccount 60 kubectl_cmd -n default get serviceaccount default ||
+        die "the default ServiceAccount never appeared (is kube-controller-manager running?)"
+}
+
+cluster_objects() {
+    cat <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE_NAME
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/hostname: $NODE_NAME
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+spec: {}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/no-provisioner
+reclaimPolicy: Retain
+# Immediate so a claim binds on its own, before any pod uses it (as with a dynamic provisioner).
+volumeBindingMode: Immediate
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: nginx
+  annotations:
+    ingressclass.kubernetes.io/is-default-class: "true"
+spec:
+  controller: k8s.io/ingress-nginx
+EOF
+    local i
+    for ((i = 0; i < PV_SMALL_COUNT + PV_LARGE_COUNT; i++)); do
+        local size=10Gi
+        ((i >= PV_SMALL_COUNT)) && size=100Gi
+        cat <<EOF
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $(printf 'testenv-pv-%02d' "$i")
+  labels:
+    todoplan.dev/testenv: preprovisioned
+spec:
+  capacity:
+    storage: $size
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: standard
+  hostPath:
+    path: $(printf '/tmp/todoplan-testenv-pv/pv-%02d' "$i")
+EOF
+    done
+}
+
+stop_cluster() {
+    [[ -d "$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME" ]] || return 0
+    if [[ -x "$(kwok_dir)/kwokctl" ]]; then
+        kwokctl_cmd delete cluster --kubeconfig "$RUN_DIR/kubeconfig" >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
+            log "kwokctl delete cluster failed; stopping its processes by pid file"
+    fi
+    # Whatever kwokctl left running (or all of it, without kwokctl), by its own pid files.
+    local file pid
+    while IFS= read -r file; do
+        pid=$(cat "$file" 2>/dev/null) || continue
+        [[ "$pid" =~ ^[0-9]+$ ]] && stop_pid "$pid" "$(basename "$file" .pid)" 10
+    done < <(find "$(kwok_workdir)" -name '*.pid' -type f 2>/dev/null)
+}
+
+status_cluster() {
+    if apiserver_ready >/dev/null 2>&1; then
+        local server
+        server=$(kubectl_cmd config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+        echo "kubernetes: running (context $KUBE_CONTEXT, $server)"
+        local file pid
+        while IFS= read -r file; do
+            pid=$(cat "$file" 2>/dev/null) || continue
+            if kill -0 "$pid" 2>/dev/null; then
+                echo "  $(basename "$file" .pid): pid $pid"
+            else
+                echo "  $(basename "$file" .pid): not running"
+            fi
+        done < <(find "$(kwok_workdir)" -name '*.pid' -type f 2>/dev/null | sort)
+        kubectl_cmd get nodes --no-headers 2>/dev/null | sed 's/^/  node: /'
+    else
+        echo "kubernetes: not running"
+        return 1
+    fi
+}
