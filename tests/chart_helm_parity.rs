@@ -89,7 +89,9 @@ struct Output {
 
 fn run_helm(c: &Case) -> Output {
     let mut cmd = Command::new(helm());
-    cmd.args(["template", "rel"]).arg(&c.chart).args(["--namespace", "ns"]);
+    cmd.args(["template", "rel"])
+        .arg(&c.chart)
+        .args(["--namespace", "ns"]);
     for v in &c.values {
         cmd.arg("-f").arg(v);
     }
@@ -164,7 +166,9 @@ fn check_random_shape(key: &str, v: &str) {
             let d = b64(v);
             d.len() == 10 && d.bytes().all(|b| (32..127).contains(&b))
         }
-        "random/uuid" => re("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
+        "random/uuid" => {
+            re("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        }
         "random/now-date" => re(r"^\d{4}-\d{2}-\d{2}$"),
         "random/int" => v.parse::<i64>().is_ok_and(|n| (5..10).contains(&n)),
         "random.b64" => {
@@ -182,7 +186,9 @@ fn mask_random(v: &mut Value) {
         Value::Object(m) => {
             for (k, val) in m.iter_mut() {
                 if k.starts_with("random") {
-                    let s = val.as_str().unwrap_or_else(|| panic!("{k} is not a string"));
+                    let s = val
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{k} is not a string"));
                     check_random_shape(k, s);
                     *val = Value::String("<random>".into());
                 } else {
@@ -205,7 +211,11 @@ fn compare(c: &Case, tally: &mut Tally) {
     let h = run_helm(c);
     let t = run_todoplan(c);
     assert!(h.ok, "{}: helm failed:\n{}", c.label, h.stderr);
-    assert!(t.ok, "{}: todoplan failed where helm succeeded:\n{}", c.label, t.stderr);
+    assert!(
+        t.ok,
+        "{}: todoplan failed where helm succeeded:\n{}",
+        c.label, t.stderr
+    );
     tally.cases += 1;
     if h.stdout == t.stdout {
         tally.byte_identical += 1;
@@ -298,7 +308,10 @@ fn todoplan_renders_the_same_objects_as_helm_template() {
         .filter(|c| c.chart.starts_with(repo().join("tests/charts")))
         .map(|c| c.chart.clone())
         .collect::<std::collections::BTreeSet<_>>();
-    assert!(fixtures.len() >= 5, "expected at least five fixture charts, found {fixtures:?}");
+    assert!(
+        fixtures.len() >= 5,
+        "expected at least five fixture charts, found {fixtures:?}"
+    );
 
     let mut tally = Tally {
         cases: 0,
@@ -324,10 +337,21 @@ fn errors_happen_where_helm_errors_and_name_the_place() {
         extra: vec![],
     };
     let (h, t) = (run_helm(&schema), run_todoplan(&schema));
-    assert!(!h.ok && !t.ok, "both must reject values that break the schema");
+    assert!(
+        !h.ok && !t.ok,
+        "both must reject values that break the schema"
+    );
     for path in ["replicas", "image.tag", "image"] {
-        assert!(h.stderr.contains(&format!("- {path}:")), "helm: {}", h.stderr);
-        assert!(t.stderr.contains(&format!(": {path}:")), "todoplan names {path}: {}", t.stderr);
+        assert!(
+            h.stderr.contains(&format!("- {path}:")),
+            "helm: {}",
+            h.stderr
+        );
+        assert!(
+            t.stderr.contains(&format!(": {path}:")),
+            "todoplan names {path}: {}",
+            t.stderr
+        );
     }
 
     let required = Case {
@@ -341,5 +365,8 @@ fn errors_happen_where_helm_errors_and_name_the_place() {
     let location = "execution error at (required-missing/templates/deploy.yaml:6:10)";
     assert!(h.stderr.contains(location), "helm: {}", h.stderr);
     assert!(t.stderr.contains(location), "todoplan: {}", t.stderr);
-    assert!(t.stderr.contains("database.url is required: set it in values"));
+    assert!(
+        t.stderr
+            .contains("database.url is required: set it in values")
+    );
 }

@@ -6,7 +6,7 @@ mod support;
 
 use support::stack::{SECRET_API_KEY, Stack, walk};
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 #[test]
 fn apply_makes_everything_ready_and_a_second_plan_shows_no_changes() {
@@ -15,11 +15,24 @@ fn apply_makes_everything_ready_and_a_second_plan_shows_no_changes() {
     assert!(text.contains("Apply succeeded"), "{text}");
     let plan = s.todoplan(&["plan", "--detailed-exitcode"]);
     let plan_text = String::from_utf8_lossy(&plan.stdout).to_string();
-    assert_eq!(plan.status.code(), Some(0), "second plan must show no changes:\n{plan_text}{}", String::from_utf8_lossy(&plan.stderr));
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "second plan must show no changes:\n{plan_text}{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
     assert!(plan_text.contains("No changes"), "{plan_text}");
     // Everything is ready: deployments available, the StatefulSet ready, its claim bound.
-    let ready = s.kubectl(&["get", "deploy,sts", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.readyReplicas}{\"\\n\"}{end}"]);
-    assert!(ready.lines().count() >= 3 && ready.lines().all(|l| !l.ends_with('=')), "{ready}");
+    let ready = s.kubectl(&[
+        "get",
+        "deploy,sts",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.status.readyReplicas}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        ready.lines().count() >= 3 && ready.lines().all(|l| !l.ends_with('=')),
+        "{ready}"
+    );
     let pvc = s.kubectl(&["get", "pvc", "-o", "jsonpath={.items[*].status.phase}"]);
     assert!(pvc.contains("Bound"), "{pvc}");
 }
@@ -29,14 +42,32 @@ fn changing_one_value_writes_only_that_object() {
     let s = Stack::new("e2e-one");
     s.ok(&["apply", "--auto-approve"]);
     let before = s.resource_versions();
-    s.edit("replicaCount = 1\nsecretName", "replicaCount = 2\nsecretName");
+    s.edit(
+        "replicaCount = 1\nsecretName",
+        "replicaCount = 2\nsecretName",
+    );
     let plan = s.ok(&["plan"]);
-    assert!(plan.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{plan}");
-    assert!(plan.contains("-   replicas: 1") && plan.contains("+   replicas: 2"), "{plan}");
+    assert!(
+        plan.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("-   replicas: 1") && plan.contains("+   replicas: 2"),
+        "{plan}"
+    );
     s.ok(&["apply", "--auto-approve"]);
     let after = s.resource_versions();
-    let changed: Vec<_> = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
-    assert!(changed.iter().all(|k| k.starts_with("Deployment/") && k.contains("backend")), "only the backend Deployment may change: {changed:?}");
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|k| k.starts_with("Deployment/") && k.contains("backend")),
+        "only the backend Deployment may change: {changed:?}"
+    );
     assert!(!changed.is_empty());
 }
 
@@ -44,10 +75,19 @@ fn changing_one_value_writes_only_that_object() {
 fn a_config_change_rolls_the_pods_and_the_plan_says_so() {
     let s = Stack::new("e2e-cors");
     s.ok(&["apply", "--auto-approve"]);
-    s.edit("CORS_ORIGINS = \"http://localhost:3000\"", "CORS_ORIGINS = \"https://todo.example\"");
+    s.edit(
+        "CORS_ORIGINS = \"http://localhost:3000\"",
+        "CORS_ORIGINS = \"https://todo.example\"",
+    );
     let plan = s.ok(&["plan"]);
-    assert!(plan.contains("ConfigMap") && plan.contains("https://todo.example"), "{plan}");
-    assert!(plan.contains("pods roll"), "the Deployment must change with its ConfigMap:\n{plan}");
+    assert!(
+        plan.contains("ConfigMap") && plan.contains("https://todo.example"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("pods roll"),
+        "the Deployment must change with its ConfigMap:\n{plan}"
+    );
 }
 
 #[test]
@@ -56,14 +96,21 @@ fn saved_plan_applies_and_a_stale_one_is_refused() {
     s.ok(&["plan", "--out", "first.plan"]);
     s.ok(&["apply", "first.plan"]);
     s.ok(&["plan", "-out", "second.plan"]);
-    s.edit("replicaCount = 1\nsecretName", "replicaCount = 3\nsecretName");
+    s.edit(
+        "replicaCount = 1\nsecretName",
+        "replicaCount = 3\nsecretName",
+    );
     let out = s.todoplan(&["apply", "second.plan"]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(text.contains("stale"), "{text}");
     // The first plan file was applied already: the state moved on.
     let out = s.todoplan(&["apply", "first.plan"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("state moved"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("state moved"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -73,28 +120,60 @@ fn destroy_keeps_data_unless_allowed() {
     let text = s.ok(&["destroy", "--auto-approve"]);
     assert!(text.contains("protected and kept"), "{text}");
     let left = s.kubectl(&["get", "sts,deploy,secret,pvc", "-o", "name"]);
-    assert!(left.contains("secret/") && left.contains("persistentvolumeclaim/"), "data must survive: {left}");
-    assert!(left.contains("statefulset"), "postgres has protect = true: {left}");
-    assert!(!left.contains("deployment.apps/"), "unprotected workloads go: {left}");
+    assert!(
+        left.contains("secret/") && left.contains("persistentvolumeclaim/"),
+        "data must survive: {left}"
+    );
+    assert!(
+        left.contains("statefulset"),
+        "postgres has protect = true: {left}"
+    );
+    assert!(
+        !left.contains("deployment.apps/"),
+        "unprotected workloads go: {left}"
+    );
     s.ok(&["destroy", "--auto-approve", "--allow-data-loss"]);
     let state = std::fs::read_to_string(s.path().join("state/todoplan.state.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&state).unwrap();
-    assert_eq!(v["objects"].as_object().map(|o| o.len()), Some(0), "{state}");
+    assert_eq!(
+        v["objects"].as_object().map(|o| o.len()),
+        Some(0),
+        "{state}"
+    );
 }
 
 #[test]
 fn history_and_rollback_restore_an_earlier_revision() {
     let s = Stack::new("e2e-rollback");
     s.ok(&["apply", "--auto-approve"]);
-    s.edit("replicaCount = 1\nsecretName", "replicaCount = 2\nsecretName");
+    s.edit(
+        "replicaCount = 1\nsecretName",
+        "replicaCount = 2\nsecretName",
+    );
     s.ok(&["apply", "--auto-approve"]);
     let history = s.ok(&["history"]);
-    assert!(history.lines().filter(|l| l.contains("succeeded")).count() >= 2, "{history}");
+    assert!(
+        history.lines().filter(|l| l.contains("succeeded")).count() >= 2,
+        "{history}"
+    );
     s.ok(&["rollback", "--to", "1", "--auto-approve"]);
-    let replicas = s.kubectl(&["get", "deploy", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{\"\\n\"}{end}"]);
-    assert!(replicas.lines().any(|l| l.contains("backend") && l.ends_with("=1")), "{replicas}");
+    let replicas = s.kubectl(&[
+        "get",
+        "deploy",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.spec.replicas}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        replicas
+            .lines()
+            .any(|l| l.contains("backend") && l.ends_with("=1")),
+        "{replicas}"
+    );
     let history = s.ok(&["history"]);
-    assert!(history.lines().count() >= 4, "rollback is a new revision:\n{history}");
+    assert!(
+        history.lines().count() >= 4,
+        "rollback is a new revision:\n{history}"
+    );
 }
 
 #[test]
@@ -104,25 +183,55 @@ fn a_failing_pod_fails_the_apply_fast_with_its_reason_and_atomic_rolls_back() {
     // Make the backend's pods crash (the test cluster's failure marker).
     let chart = s.path().join("charts/backend/templates/deployment.yaml");
     let t = std::fs::read_to_string(&chart).unwrap();
-    let marked = t.replacen("annotations:", "annotations:\n        todoplan.dev/test-fail: crashloop", 1);
-    assert_ne!(t, marked, "the backend Deployment template has pod annotations");
+    let marked = t.replacen(
+        "annotations:",
+        "annotations:\n        todoplan.dev/test-fail: crashloop",
+        1,
+    );
+    assert_ne!(
+        t, marked,
+        "the backend Deployment template has pod annotations"
+    );
     std::fs::write(&chart, marked).unwrap();
     let started = std::time::Instant::now();
     let out = s.todoplan(&["apply", "--auto-approve", "--atomic"]);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("CrashLoopBackOff"), "{text}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(170), "failed fast, not at the 3m timeout");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(170),
+        "failed fast, not at the 3m timeout"
+    );
     assert!(text.contains("rolling back to revision 1"), "{text}");
-    let ann = s.kubectl(&["get", "deploy", "-o", "jsonpath={.items[*].spec.template.metadata.annotations}"]);
-    assert!(!ann.contains("test-fail"), "--atomic must restore the previous pod template: {ann}");
+    let ann = s.kubectl(&[
+        "get",
+        "deploy",
+        "-o",
+        "jsonpath={.items[*].spec.template.metadata.annotations}",
+    ]);
+    assert!(
+        !ann.contains("test-fail"),
+        "--atomic must restore the previous pod template: {ann}"
+    );
 }
 
 #[test]
 fn secrets_never_appear_outside_the_cluster() {
     let s = Stack::new("e2e-leak");
     let mut outputs = String::new();
-    for args in [&["plan"][..], &["plan", "--format", "json"], &["plan", "--format", "markdown"], &["plan", "--out", "p.plan"], &["apply", "p.plan"], &["plan", "--offline"], &["history"]] {
+    for args in [
+        &["plan"][..],
+        &["plan", "--format", "json"],
+        &["plan", "--format", "markdown"],
+        &["plan", "--out", "p.plan"],
+        &["apply", "p.plan"],
+        &["plan", "--offline"],
+        &["history"],
+    ] {
         let out = s.todoplan(args);
         outputs.push_str(&String::from_utf8_lossy(&out.stdout));
         outputs.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -131,23 +240,49 @@ fn secrets_never_appear_outside_the_cluster() {
     let secret_name = format!("{}-app", s.project);
     let mut values = vec![SECRET_API_KEY.to_string()];
     for key in ["JWT_SECRET_KEY", "POSTGRES_PASSWORD", "OPENAI_API_KEY"] {
-        let b64 = s.kubectl(&["get", "secret", &secret_name, "-o", &format!("jsonpath={{.data.{key}}}")]);
+        let b64 = s.kubectl(&[
+            "get",
+            "secret",
+            &secret_name,
+            "-o",
+            &format!("jsonpath={{.data.{key}}}"),
+        ]);
         assert!(!b64.is_empty(), "secret key {key} exists in the cluster");
         values.push(b64.clone());
         use base64::Engine;
-        values.push(String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap());
+        values.push(
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap(),
+            )
+            .unwrap(),
+        );
     }
     let mut files = String::new();
     for entry in walk(s.path()) {
-        if entry.extension().is_some_and(|e| e == "json" || e == "plan" || e == "backup" || e == "lock") || entry.to_string_lossy().contains("state") {
+        if entry
+            .extension()
+            .is_some_and(|e| e == "json" || e == "plan" || e == "backup" || e == "lock")
+            || entry.to_string_lossy().contains("state")
+        {
             files.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
         }
     }
     for v in &values {
-        assert!(!outputs.contains(v.as_str()), "a secret value leaked into command output");
-        assert!(!files.contains(v.as_str()), "a secret value leaked into state/ or a plan file");
+        assert!(
+            !outputs.contains(v.as_str()),
+            "a secret value leaked into command output"
+        );
+        assert!(
+            !files.contains(v.as_str()),
+            "a secret value leaked into state/ or a plan file"
+        );
     }
-    assert!(files.contains("(sensitive value)"), "the redaction marker is there");
+    assert!(
+        files.contains("(sensitive value)"),
+        "the redaction marker is there"
+    );
 }
 
 #[test]
@@ -165,8 +300,14 @@ fn unreachable_cluster_is_a_diagnostic_and_offline_plan_says_it_did_not_look() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("cannot be reached") && err.contains("--offline"), "{err}");
-    assert!(!s.path().join("state/todoplan.state.json").exists(), "plan writes nothing");
+    assert!(
+        err.contains("cannot be reached") && err.contains("--offline"),
+        "{err}"
+    );
+    assert!(
+        !s.path().join("state/todoplan.state.json").exists(),
+        "plan writes nothing"
+    );
     let offline = s.ok(&["plan", "--offline"]);
     assert!(offline.contains("the cluster was NOT read"), "{offline}");
 }
@@ -183,21 +324,37 @@ fn a_missing_secret_source_stops_the_plan_before_anything_changes() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("secret.app") && err.contains("OPENAI_API_KEY") && err.contains("TODO_OPENAI_API_KEY"), "{err}");
-    let ns = Command::new("kubectl").args(["get", "namespace", &s.project]).output().unwrap();
+    assert!(
+        err.contains("secret.app")
+            && err.contains("OPENAI_API_KEY")
+            && err.contains("TODO_OPENAI_API_KEY"),
+        "{err}"
+    );
+    let ns = Command::new("kubectl")
+        .args(["get", "namespace", &s.project])
+        .output()
+        .unwrap();
     assert!(!ns.status.success(), "nothing was created");
 }
 
 #[test]
 fn kill_9_during_apply_then_apply_again_converges_and_recovers_the_lock() {
     let s = Stack::new("e2e-kill");
-    let mut child = s.command(&["apply", "--auto-approve"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = s
+        .command(&["apply", "--auto-approve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let lock = s.path().join("state/todoplan.lock");
     let state = s.path().join("state/todoplan.state.json");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     // Kill it once it has written part of the state: mid-apply.
     while !(lock.exists() && state.exists()) {
-        assert!(std::time::Instant::now() < deadline, "apply never got going");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apply never got going"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     child.kill().unwrap();
@@ -207,7 +364,12 @@ fn kill_9_during_apply_then_apply_again_converges_and_recovers_the_lock() {
     assert!(text.contains("took over the state lock"), "{text}");
     assert!(!lock.exists(), "a normal exit releases the lock");
     let plan = s.todoplan(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.status.code(), Some(0), "converged:\n{}", String::from_utf8_lossy(&plan.stdout));
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "converged:\n{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
 }
 
 #[test]
@@ -219,7 +381,10 @@ fn a_second_todoplan_waits_for_or_names_the_lock_holder() {
     let out = s.todoplan(&["plan", "--lock-timeout", "1s"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("another-host") && err.contains("force-unlock held-by-test"), "{err}");
+    assert!(
+        err.contains("another-host") && err.contains("force-unlock held-by-test"),
+        "{err}"
+    );
     s.ok(&["force-unlock", "held-by-test"]);
     s.ok(&["plan"]);
 }

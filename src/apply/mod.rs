@@ -173,7 +173,7 @@ async fn run_unit(
 ) -> Result<usize, String> {
     let mut objects = objects;
     objects.sort_by_key(|d| {
-        install_order_rank(&crate::plan::normalize::kind_of(&d.object).to_string())
+        install_order_rank(crate::plan::normalize::kind_of(&d.object))
     });
     let mut written = 0;
     for d in &objects {

@@ -169,7 +169,10 @@ pub fn confirm(question: &str) -> miette::Result<bool> {
 /// The manifests of the releases (all, or `only`), rendered as apply would render them, with
 /// image references from the last apply (or their tags when not built yet). No cluster, no
 /// secret values needed.
-pub async fn render_releases(ws: &Workspace, only: Option<&str>) -> miette::Result<Vec<crate::chart::Manifest>> {
+pub async fn render_releases(
+    ws: &Workspace,
+    only: Option<&str>,
+) -> miette::Result<Vec<crate::chart::Manifest>> {
     let spec = &ws.spec;
     if let Some(name) = only
         && !spec.releases.contains_key(name)
@@ -187,11 +190,15 @@ pub async fn render_releases(ws: &Workspace, only: Option<&str>) -> miette::Resu
     let graph = crate::graph::DependencyGraph::build(spec)?;
     let mut out = Vec::new();
     for address in graph.apply_order() {
-        let crate::graph::Address::Release(name) = &address else { continue };
+        let crate::graph::Address::Release(name) = &address else {
+            continue;
+        };
         if only.is_some_and(|o| o != name) {
             continue;
         }
-        let Some(release) = spec.releases.get(name) else { continue };
+        let Some(release) = spec.releases.get(name) else {
+            continue;
+        };
         let values = compute::release_values(spec, release, &refs, &mut Vec::new())?;
         let manifests = match release.kind {
             crate::spec::ReleaseKind::Chart => {
@@ -208,7 +215,9 @@ pub async fn render_releases(ws: &Workspace, only: Option<&str>) -> miette::Resu
                 };
                 crate::chart::render(&request)?.manifests
             }
-            crate::spec::ReleaseKind::Manifests => crate::chart::render_manifest_dir(&release.chart)?,
+            crate::spec::ReleaseKind::Manifests => {
+                crate::chart::render_manifest_dir(&release.chart)?
+            }
         };
         out.extend(manifests);
     }

@@ -1,6 +1,5 @@
 //! A private copy of the repo's Todo stack for one end-to-end test: its own project name,
 //! namespace and state, driven through the real todoplan binary.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -41,7 +40,11 @@ impl Stack {
         let spec = std::fs::read_to_string(repo().join("todo.toml")).unwrap();
         let spec = spec
             .replacen("name = \"todo\"", &format!("name = \"{project}\""), 1)
-            .replacen("namespace = \"todo\"", &format!("namespace = \"{project}\""), 1);
+            .replacen(
+                "namespace = \"todo\"",
+                &format!("namespace = \"{project}\""),
+                1,
+            );
         std::fs::write(dir.path().join("todo.toml"), spec).unwrap();
         Stack { dir, project }
     }
@@ -67,7 +70,11 @@ impl Stack {
 
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.todoplan(args);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "todoplan {args:?} failed:\n{text}");
         text
     }
@@ -80,23 +87,36 @@ impl Stack {
     }
 
     pub fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("kubectl").args(args).arg("-n").arg(&self.project).output().unwrap();
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("kubectl")
+            .args(args)
+            .arg("-n")
+            .arg(&self.project)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
     pub fn resource_versions(&self) -> std::collections::BTreeMap<String, String> {
         let out = self.kubectl(&["get", "deploy,sts,svc,cm,secret,hpa", "-l", &format!("todoplan.dev/project={}", self.project), "-o", "jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}"]);
-        out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        out.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 }
 
 impl Drop for Stack {
     pub fn drop(&mut self) {
-        let _ = Command::new("kubectl").args(["delete", "namespace", &self.project, "--wait=false"]).output();
+        let _ = Command::new("kubectl")
+            .args(["delete", "namespace", &self.project, "--wait=false"])
+            .output();
     }
 }
-
 
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
