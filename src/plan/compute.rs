@@ -311,7 +311,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     }
 
-    let inputs_digest = inputs_digest(spec, &req.images, &secrets, &salt);
+    let inputs_digest = inputs_digest(spec, &req.images);
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION.into(),
         todoplan_version: env!("CARGO_PKG_VERSION").into(),
@@ -608,12 +608,7 @@ fn diff_recorded(d: &DesiredObject, recorded: Option<&ObjectRecord>, salt: &str)
 }
 
 /// Digest of everything the plan was made from: a plan file is refused when it moved.
-fn inputs_digest(
-    spec: &Spec,
-    images: &BTreeMap<String, ImageRef>,
-    secrets: &BTreeMap<String, SecretValues>,
-    salt: &str,
-) -> String {
+fn inputs_digest(spec: &Spec, images: &BTreeMap<String, ImageRef>) -> String {
     let mut h = Sha256::new();
     h.update(spec.source.text.as_bytes());
     h.update(spec.env.clone().unwrap_or_default().as_bytes());
@@ -627,22 +622,8 @@ fn inputs_digest(
         h.update(name.as_bytes());
         h.update(i.tag.as_bytes());
     }
-    for (name, s) in secrets {
-        h.update(name.as_bytes());
-        for (k, p) in &s.provenance {
-            // Generated values are not inputs (a plan file made before they exist stays valid).
-            if *p != secrets::Provenance::Generated && *p != secrets::Provenance::Kept {
-                h.update(k.as_bytes());
-                h.update(
-                    s.digests(salt)
-                        .get(k)
-                        .cloned()
-                        .unwrap_or_default()
-                        .as_bytes(),
-                );
-            }
-        }
-    }
+    // Secret values are not part of it: the plan file checks them with its own salted
+    // digests (a digest over public inputs and a weak secret could be brute-forced).
     hex::encode(h.finalize())
 }
 

@@ -136,6 +136,12 @@ impl PlanFile {
             ));
         }
         let lineage_now = (state.serial > 0).then(|| state.lineage.clone());
+        if self.plan.lineage.is_none() && lineage_now.is_some() {
+            return stale(format!(
+                "the state moved since the plan was made: it was made before anything was applied, and the state is at serial {} now",
+                state.serial
+            ));
+        }
         if self.plan.lineage != lineage_now {
             return stale("it was made against another state (lineage differs)".into());
         }

@@ -111,7 +111,7 @@ impl Stack {
 }
 
 impl Drop for Stack {
-    pub fn drop(&mut self) {
+    fn drop(&mut self) {
         let _ = Command::new("kubectl")
             .args(["delete", "namespace", &self.project, "--wait=false"])
             .output();
