@@ -172,9 +172,7 @@ async fn run_unit(
     progress: &progress::NodeProgress,
 ) -> Result<usize, String> {
     let mut objects = objects;
-    objects.sort_by_key(|d| {
-        install_order_rank(crate::plan::normalize::kind_of(&d.object))
-    });
+    objects.sort_by_key(|d| install_order_rank(crate::plan::normalize::kind_of(&d.object)));
     let mut written = 0;
     for d in &objects {
         let change = changes.get(&d.address.to_string()).copied();

@@ -8,7 +8,7 @@ use crate::chart::{self, Capabilities, RenderOptions, RenderRequest};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A release from todo.toml (not wired yet: use --chart).
+    /// A release of todo.toml to render (all of them when omitted and no --chart is given).
     pub release: Option<String>,
     /// Chart directory to render.
     #[arg(long, value_name = "DIR")]
@@ -35,19 +35,13 @@ pub struct Args {
     pub notes: bool,
 }
 
-pub async fn run(_global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let Some(chart_dir) = args.chart.clone() else {
-        return match args.release {
-            Some(r) => Err(miette::miette!(
-                help = "render a chart directly with `todoplan render --chart DIR`",
-                "rendering release {r:?} from todo.toml is not wired yet"
-            )),
-            None => Err(miette::miette!(
-                help =
-                    "for example: todoplan render --chart charts/backend --values values-dev.yaml",
-                "nothing to render: give --chart DIR"
-            )),
-        };
+        // The releases of todo.toml, rendered as apply renders them (without todoplan's labels).
+        let ws = super::workspace::Workspace::load(global)?;
+        let manifests = super::workspace::render_releases(&ws, args.release.as_deref()).await?;
+        print!("{}", chart::to_helm_template_output(&manifests));
+        return Ok(ExitCode::SUCCESS);
     };
     let mut caps = Capabilities::default();
     if let Some(v) = args.kube_version {
