@@ -223,6 +223,14 @@ fn a_failing_pod_fails_the_apply_fast_with_its_reason_and_atomic_rolls_back() {
 fn secrets_never_appear_outside_the_cluster() {
     let s = Stack::new("e2e-leak");
     let mut outputs = String::new();
+    let mut run = |s: &Stack, args: &[&str]| {
+        let out = s.todoplan(args);
+        outputs.push_str(&String::from_utf8_lossy(&out.stdout));
+        outputs.push_str(&String::from_utf8_lossy(&out.stderr));
+    };
+    // A full cycle with known values: plan in every format, apply a plan file, drift in every
+    // format, a rotation, a rollback (refused for the rotated secret: its old value is gone),
+    // history, destroy. Errors are output too, and are searched as well.
     for args in [
         &["plan"][..],
         &["plan", "--format", "json"],
@@ -230,35 +238,28 @@ fn secrets_never_appear_outside_the_cluster() {
         &["plan", "--out", "p.plan"],
         &["apply", "p.plan"],
         &["plan", "--offline"],
-        &["history"],
     ] {
-        let out = s.todoplan(args);
-        outputs.push_str(&String::from_utf8_lossy(&out.stdout));
-        outputs.push_str(&String::from_utf8_lossy(&out.stderr));
+        run(&s, args);
     }
-    // The generated values, read back from the cluster.
-    let secret_name = format!("{}-app", s.project);
     let mut values = vec![SECRET_API_KEY.to_string()];
-    for key in ["JWT_SECRET_KEY", "POSTGRES_PASSWORD", "OPENAI_API_KEY"] {
-        let b64 = s.kubectl(&[
-            "get",
-            "secret",
-            &secret_name,
-            "-o",
-            &format!("jsonpath={{.data.{key}}}"),
-        ]);
-        assert!(!b64.is_empty(), "secret key {key} exists in the cluster");
-        values.push(b64.clone());
-        use base64::Engine;
-        values.push(
-            String::from_utf8(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .unwrap(),
-            )
-            .unwrap(),
-        );
+    values.extend(secret_values(&s));
+    for args in [
+        &["drift"][..],
+        &["drift", "--format", "json"],
+        &["drift", "--format", "markdown"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--rotate",
+            "secret.app.JWT_SECRET_KEY",
+        ],
+        &["rollback", "--to", "1", "--auto-approve"],
+        &["history"],
+        &["destroy", "--auto-approve"],
+    ] {
+        run(&s, args);
     }
+    values.extend(secret_values(&s));
     let mut files = String::new();
     for entry in walk(s.path()) {
         if entry
@@ -269,6 +270,10 @@ fn secrets_never_appear_outside_the_cluster() {
             files.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
         }
     }
+    assert!(
+        outputs.contains("JWT_SECRET_KEY"),
+        "the cycle ran and talked about the secret"
+    );
     for v in &values {
         assert!(
             !outputs.contains(v.as_str()),
@@ -283,6 +288,32 @@ fn secrets_never_appear_outside_the_cluster() {
         files.contains("(sensitive value)"),
         "the redaction marker is there"
     );
+}
+
+/// Every value of the stack's Secret, base64 and decoded, read from the cluster.
+fn secret_values(s: &Stack) -> Vec<String> {
+    use base64::Engine;
+    let secret_name = format!("{}-app", s.project);
+    let mut values = Vec::new();
+    for key in ["JWT_SECRET_KEY", "POSTGRES_PASSWORD", "OPENAI_API_KEY"] {
+        let b64 = s.kubectl(&[
+            "get",
+            "secret",
+            &secret_name,
+            "-o",
+            &format!("jsonpath={{.data.{key}}}"),
+        ]);
+        assert!(!b64.is_empty(), "secret key {key} exists in the cluster");
+        let plain = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(&b64)
+                .unwrap(),
+        )
+        .unwrap();
+        values.push(b64);
+        values.push(plain);
+    }
+    values
 }
 
 #[test]
@@ -387,4 +418,216 @@ fn a_second_todoplan_waits_for_or_names_the_lock_holder() {
     );
     s.ok(&["force-unlock", "held-by-test"]);
     s.ok(&["plan"]);
+}
+
+#[test]
+fn an_immutable_field_change_is_a_replace_that_names_the_field() {
+    let s = Stack::new("e2e-replace");
+    s.ok(&["apply", "--auto-approve"]);
+    // A new selector label: Deployment.spec.selector is immutable.
+    let helpers = s.path().join("charts/backend/templates/_helpers.tpl");
+    let text = std::fs::read_to_string(&helpers).unwrap();
+    let marked = text.replacen(
+        "app.kubernetes.io/instance: {{ .Release.Name }}",
+        "app.kubernetes.io/instance: {{ .Release.Name }}\ntier: api",
+        1,
+    );
+    assert_ne!(
+        text, marked,
+        "the backend chart's selector labels name the instance"
+    );
+    std::fs::write(&helpers, marked).unwrap();
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains("must be replaced") && plan.contains("-/+ apps/v1 Deployment"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("spec.selector"),
+        "the reason names the immutable field:\n{plan}"
+    );
+    s.ok(&["apply", "--auto-approve"]);
+    let selector = s.kubectl(&[
+        "get",
+        "deploy",
+        "-o",
+        "jsonpath={.items[*].spec.selector.matchLabels.tier}",
+    ]);
+    assert!(selector.contains("api"), "{selector}");
+    let again = s.todoplan(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn hpa_and_ingress_also_plan_no_changes_after_apply() {
+    let s = Stack::new("e2e-kinds");
+    s.edit("replicaCount = 1\nsecretName", "replicaCount = 1\nautoscaling = { enabled = true, minReplicas = 1, maxReplicas = 4, targetCPUUtilizationPercentage = 70 }\nsecretName");
+    s.edit(
+        "ingress.enabled = false",
+        "ingress.enabled = true\ningress.host = \"todo.local\"",
+    );
+    s.ok(&["apply", "--auto-approve"]);
+    let kinds = s.kubectl(&["get", "hpa,ingress", "-o", "name"]);
+    assert!(
+        kinds.contains("horizontalpodautoscaler") && kinds.contains("ingress"),
+        "{kinds}"
+    );
+    let plan = s.todoplan(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "no-op invariant with HPA and Ingress:\n{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+}
+
+#[test]
+fn a_rejected_object_names_the_field_and_an_unknown_kind_says_what_to_do() {
+    let s = Stack::new("e2e-reject");
+    let manifests = s.path().join("extra");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("svc.yaml"),
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: broken, namespace: {}}}\nspec:\n  ports: [{{port: 70000}}]\n", s.project),
+    )
+    .unwrap();
+    s.edit(
+        "[releases.postgres]",
+        "[releases.extra]\nchart = \"extra\"\n\n[releases.postgres]",
+    );
+    // The namespace does not exist yet: the plan still has the server validate every object.
+    let out = s.todoplan(&["plan"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rejected") && err.contains("spec.ports[0].port"),
+        "{err}"
+    );
+
+    std::fs::write(
+        manifests.join("svc.yaml"),
+        format!(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w, namespace: {}}}\n",
+            s.project
+        ),
+    )
+    .unwrap();
+    let out = s.todoplan(&["plan"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("does not know example.com/v1 Widget") && err.contains("CRD"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_context_is_a_diagnostic_listing_the_known_ones() {
+    let s = Stack::new("e2e-context");
+    let out = s.todoplan(&["plan", "--context", "no-such-context"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no-such-context") && err.contains("known contexts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ctrl_c_finishes_in_flight_work_saves_state_and_releases_the_lock() {
+    let s = Stack::new("e2e-sigint");
+    let mut child = s
+        .command(&["apply", "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = s.path().join("state/todoplan.state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !state.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apply never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !s.path().join("state/todoplan.lock").exists(),
+        "the lock is released:\n{text}"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(
+        saved["serial"].as_u64().unwrap_or(0) >= 1,
+        "state was saved"
+    );
+    // Whatever was done is recorded: the next apply converges.
+    s.ok(&["apply", "--auto-approve"]);
+    let plan = s.todoplan(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+}
+
+#[test]
+fn rotate_regenerates_only_the_named_key_and_the_plan_shows_it() {
+    let s = Stack::new("e2e-rotate");
+    s.ok(&["apply", "--auto-approve"]);
+    let secret = format!("{}-app", s.project);
+    let read = |key: &str| {
+        s.kubectl(&[
+            "get",
+            "secret",
+            &secret,
+            "-o",
+            &format!("jsonpath={{.data.{key}}}"),
+        ])
+    };
+    let (jwt, pg) = (read("JWT_SECRET_KEY"), read("POSTGRES_PASSWORD"));
+    // Without --rotate a generated value is never regenerated.
+    s.ok(&["apply", "--auto-approve"]);
+    assert_eq!(read("JWT_SECRET_KEY"), jwt);
+    let plan = s.ok(&["plan", "--rotate", "secret.app.JWT_SECRET_KEY"]);
+    assert!(
+        plan.contains("JWT_SECRET_KEY: (sensitive value changed)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("POSTGRES_PASSWORD: (sensitive value)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("pods roll"),
+        "workloads using the Secret roll:\n{plan}"
+    );
+    s.ok(&[
+        "apply",
+        "--auto-approve",
+        "--rotate",
+        "secret.app.JWT_SECRET_KEY",
+    ]);
+    assert_ne!(read("JWT_SECRET_KEY"), jwt);
+    assert_eq!(read("POSTGRES_PASSWORD"), pg);
+    let bad = s.todoplan(&["plan", "--rotate", "secret.app.OPENAI_API_KEY"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not generated"));
 }

@@ -84,6 +84,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 render(&planned.computed.plan, Format::Text, color(global))
             );
             if !planned.computed.plan.has_changes() {
+                super::plan::print_stats(Some(&cluster));
                 return Ok(ExitCode::SUCCESS);
             }
             if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
@@ -141,6 +142,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         report(&rolled);
         return Ok(ExitCode::from(1));
     }
+    super::plan::print_stats(Some(&cluster));
     if result.outcome == Outcome::Succeeded {
         println!(
             "{}",

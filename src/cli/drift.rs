@@ -93,6 +93,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         .await?;
     let (items, _) = detect_drift(&cluster, &live, &ws.spec, &state).await?;
     print!("{}", render(&items, args.format));
+    super::plan::print_stats(Some(&cluster));
     Ok(if args.detailed_exitcode && !items.is_empty() {
         ExitCode::from(2)
     } else {

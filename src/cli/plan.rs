@@ -57,9 +57,19 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             path.display()
         );
     }
+    print_stats(cluster.as_ref());
     Ok(if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// With `TODOPLAN_STATS=1`, how many requests the command sent (for benchmarks).
+pub fn print_stats(cluster: Option<&crate::observe::ClusterClient>) {
+    if std::env::var_os("TODOPLAN_STATS").is_some_and(|v| v == "1")
+        && let Some(c) = cluster
+    {
+        eprintln!("{}", c.stats_line());
+    }
 }

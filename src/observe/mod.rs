@@ -145,6 +145,20 @@ pub struct ClusterClient {
     discovery: Arc<Mutex<DiscoveryCache>>,
     /// Count of write requests (apply, delete): the no-op benchmark reads it.
     writes: Arc<std::sync::atomic::AtomicUsize>,
+    /// Read requests by kind of request, for `TODOPLAN_STATS=1`.
+    stats: Arc<RequestStats>,
+}
+
+/// How many requests of each sort a command sent (printed with `TODOPLAN_STATS=1`).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    pub lists: std::sync::atomic::AtomicUsize,
+    pub gets: std::sync::atomic::AtomicUsize,
+    pub dry_runs: std::sync::atomic::AtomicUsize,
+}
+
+fn bump(counter: &std::sync::atomic::AtomicUsize) {
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl ClusterClient {
@@ -191,6 +205,7 @@ impl ClusterClient {
             server,
             discovery: Arc::new(Mutex::new(HashMap::new())),
             writes: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            stats: Arc::new(RequestStats::default()),
         })
     }
 
@@ -200,6 +215,19 @@ impl ClusterClient {
 
     pub fn write_count(&self) -> usize {
         self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// "requests: 3 LIST, 1 GET, 11 dry-run apply, 0 write".
+    pub fn stats_line(&self) -> String {
+        let load =
+            |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
+        format!(
+            "requests: {} LIST, {} GET, {} dry-run apply, {} write",
+            load(&self.stats.lists),
+            load(&self.stats.gets),
+            load(&self.stats.dry_runs),
+            self.write_count()
+        )
     }
 
     /// "v1.33.4": the server's version, for `.Capabilities.KubeVersion`.
@@ -281,10 +309,12 @@ impl ClusterClient {
         let found = kube::discovery::pinned_kind(&self.client, &key.gvk())
             .await
             .map_err(|e| match e {
-                kube::Error::Api(s) if s.is_not_found() => ObserveError::UnknownKind {
-                    api_version: key.api_version.clone(),
-                    kind: key.kind.clone(),
-                },
+                kube::Error::Api(s) if s.is_not_found() || s.code == 404 => {
+                    ObserveError::UnknownKind {
+                        api_version: key.api_version.clone(),
+                        kind: key.kind.clone(),
+                    }
+                }
                 kube::Error::Discovery(_) => ObserveError::UnknownKind {
                     api_version: key.api_version.clone(),
                     kind: key.kind.clone(),
@@ -322,6 +352,7 @@ impl ClusterClient {
     /// The live object, or None.
     pub async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ObserveError> {
         let api = self.api_for(key).await?;
+        bump(&self.stats.gets);
         let found = api
             .get_opt(&key.name)
             .await
@@ -350,6 +381,7 @@ impl ClusterClient {
             }
             _ => Api::all_with(self.client.clone(), &resource),
         };
+        bump(&self.stats.lists);
         let list = api
             .list(&ListParams::default().labels(selector))
             .await

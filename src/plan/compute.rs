@@ -514,6 +514,30 @@ fn change_of(
     }
 }
 
+/// The namespace does not exist yet, so the server cannot dry-run into it. Validation and
+/// defaulting do not depend on the namespace: dry-run in `default` instead, unless an object of
+/// that name lives there (the dry-run would merge with it); then show the object as declared.
+async fn dry_run_elsewhere(c: &ClusterClient, d: &DesiredObject) -> miette::Result<Value> {
+    let mut probe = d.object.clone();
+    let real_ns = d.key().namespace;
+    if let Some(meta) = probe.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("namespace".into(), Value::String("default".into()));
+    }
+    let mut key = ObjectKey::of(&probe);
+    key.namespace = Some("default".into());
+    if c.get(&key).await?.is_some() {
+        return Ok(d.object.clone());
+    }
+    let mut after = c.apply(&probe, true).await?;
+    if let (Some(meta), Some(ns)) = (
+        after.get_mut("metadata").and_then(Value::as_object_mut),
+        real_ns,
+    ) {
+        meta.insert("namespace".into(), Value::String(ns));
+    }
+    Ok(after)
+}
+
 async fn diff_live(
     c: &ClusterClient,
     index: &LiveIndex,
@@ -535,8 +559,7 @@ async fn diff_live(
         c.get(&key).await?
     };
     let (after, replace_reason) = if namespace_pending {
-        // The namespace does not exist yet, so the server cannot dry-run into it.
-        (d.object.clone(), None)
+        (dry_run_elsewhere(c, d).await?, None)
     } else {
         match c.apply(&d.object, true).await {
             Ok(after) => (after, None),
@@ -570,19 +593,11 @@ async fn diff_live(
     let (before_r, after_r) = redact_pair(before_n.as_ref(), Some(&after_n), salt);
     let (action, reason) = match (&before_n, replace_reason) {
         (_, Some(why)) => (Action::Replace, Some(why)),
-        (None, None) => (
-            Action::Create,
-            namespace_pending
-                .then(|| "shown as declared: its namespace is created first".to_string()),
-        ),
-        (Some(b), None) if same(b, &after_n, is_secret(&after_n)) => (Action::NoOp, None),
+        (None, None) => (Action::Create, None),
+        (Some(b), None) if *b == after_n => (Action::NoOp, None),
         (Some(_), None) => (Action::Update, None),
     };
     Ok(change_of(d, action, before_r, after_r, reason))
-}
-
-fn same(before: &Value, after: &Value, _secret: bool) -> bool {
-    before == after
 }
 
 fn diff_recorded(d: &DesiredObject, recorded: Option<&ObjectRecord>, salt: &str) -> ObjectChange {
