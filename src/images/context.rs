@@ -42,8 +42,6 @@ pub struct ContextDigest {
     /// Every entry sent to the engine: path relative to the context (directories end in `/`)
     /// → sha256 (hex) of its kind, mode and contents (or symlink target).
     pub files: BTreeMap<String, String>,
-    /// Path of the Dockerfile inside the context as sent to the engine.
-    pub dockerfile: String,
     /// The build settings that count: `dockerfile`, `target`, `platform` as given, and
     /// `build-arg:NAME` → sha256 of the value (build args can carry tokens; the state file
     /// must not).
@@ -51,6 +49,13 @@ pub struct ContextDigest {
 }
 
 impl ContextDigest {
+    /// Path of the Dockerfile inside the context as sent to the engine.
+    pub fn dockerfile(&self) -> &str {
+        self.settings
+            .get("dockerfile")
+            .map_or("Dockerfile", String::as_str)
+    }
+
     /// The first 12 hex digits: the image tag.
     pub fn short(&self) -> &str {
         self.digest.get(..12).unwrap_or(&self.digest)
@@ -220,7 +225,7 @@ fn digest_at(
     }
 
     let mut settings = BTreeMap::new();
-    settings.insert("dockerfile".to_owned(), layout.dockerfile_in_tar.clone());
+    settings.insert("dockerfile".to_owned(), layout.dockerfile_in_tar);
     if let Some(target) = &build.target {
         settings.insert("target".to_owned(), target.clone());
     }
@@ -251,7 +256,6 @@ fn digest_at(
     Ok(ContextDigest {
         digest: hex::encode(hasher.finalize()),
         files,
-        dockerfile: layout.dockerfile_in_tar,
         settings,
     })
 }
@@ -785,7 +789,7 @@ mod tests {
         write(outside.path(), "Dockerfile.prod", "FROM busybox:1.35.0\n");
         build.dockerfile = outside.path().join("Dockerfile.prod");
         let d = digest(&build);
-        assert_eq!(d.dockerfile, OUTSIDE_DOCKERFILE);
+        assert_eq!(d.dockerfile(), OUTSIDE_DOCKERFILE);
         assert!(d.files.contains_key(OUTSIDE_DOCKERFILE));
         write(outside.path(), "Dockerfile.prod", "FROM busybox:1.36.0\n");
         assert_ne!(digest(&build).digest, d.digest);

@@ -250,7 +250,7 @@ pub async fn build(
     }));
 
     let options = BuildImageOptions {
-        dockerfile: digest.dockerfile.clone(),
+        dockerfile: digest.dockerfile().to_owned(),
         t: Some(tag.clone()),
         rm: true,
         forcerm: true,
@@ -545,7 +545,6 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            dockerfile: "Dockerfile".into(),
             settings: settings
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
