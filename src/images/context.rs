@@ -42,8 +42,6 @@ pub struct ContextDigest {
     /// Every entry sent to the engine: path relative to the context (directories end in `/`)
     /// → sha256 (hex) of its kind, mode and contents (or symlink target).
     pub files: BTreeMap<String, String>,
-    /// Path of the Dockerfile inside the context as sent to the engine.
-    pub dockerfile: String,
     /// The build settings that count: `dockerfile`, `target`, `platform` as given, and
     /// `build-arg:NAME` → sha256 of the value (build args can carry tokens; the state file
     /// must not).
@@ -51,6 +49,13 @@ pub struct ContextDigest {
 }
 
 impl ContextDigest {
+    /// Path of the Dockerfile inside the context as sent to the engine.
+    pub fn dockerfile(&self) -> &str {
+        self.settings
+            .get("dockerfile")
+            .map_or("Dockerfile", String::as_str)
+    }
+
     /// The first 12 hex digits: the image tag.
     pub fn short(&self) -> &str {
         self.digest.get(..12).unwrap_or(&self.digest)
@@ -220,7 +225,7 @@ fn digest_at(
     }
 
     let mut settings = BTreeMap::new();
-    settings.insert("dockerfile".to_owned(), layout.dockerfile_in_tar.clone());
+    settings.insert("dockerfile".to_owned(), layout.dockerfile_in_tar);
     if let Some(target) = &build.target {
         settings.insert("target".to_owned(), target.clone());
     }
@@ -251,7 +256,6 @@ fn digest_at(
     Ok(ContextDigest {
         digest: hex::encode(hasher.finalize()),
         files,
-        dockerfile: layout.dockerfile_in_tar,
         settings,
     })
 }
@@ -296,11 +300,6 @@ struct Layout {
 
 impl Layout {
     fn of(build: &ImageBuild) -> Result<Self, ImageError> {
-        let io_error = |path: &Path, source| ImageError::Io {
-            image: build.name.clone(),
-            path: path.to_owned(),
-            source,
-        };
         if !build.context.is_dir() {
             return Err(ImageError::ContextMissing {
                 image: build.name.clone(),
@@ -313,9 +312,10 @@ impl Layout {
                 path: build.dockerfile.clone(),
             });
         }
-        let root = fs::canonicalize(&build.context).map_err(|e| io_error(&build.context, e))?;
-        let dockerfile_abs =
-            fs::canonicalize(&build.dockerfile).map_err(|e| io_error(&build.dockerfile, e))?;
+        let root =
+            fs::canonicalize(&build.context).map_err(|e| io_error(build, &build.context, e))?;
+        let dockerfile_abs = fs::canonicalize(&build.dockerfile)
+            .map_err(|e| io_error(build, &build.dockerfile, e))?;
         let dockerfile_in_tar = match dockerfile_abs.strip_prefix(&root) {
             Ok(rel) => rel
                 .to_str()
@@ -342,7 +342,7 @@ impl Layout {
                 })?
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => DockerIgnore::default(),
-            Err(e) => return Err(io_error(&ignore_path, e)),
+            Err(e) => return Err(io_error(build, &ignore_path, e)),
         };
         // The engine always receives these two, whatever the patterns say.
         ignore.keep(".dockerignore");
@@ -361,11 +361,8 @@ impl Layout {
         let mut entries = Vec::new();
         self.walk_dir(build, &self.root, "", &mut entries)?;
         if self.dockerfile_in_tar == OUTSIDE_DOCKERFILE {
-            let meta = fs::metadata(&self.dockerfile_abs).map_err(|e| ImageError::Io {
-                image: build.name.clone(),
-                path: self.dockerfile_abs.clone(),
-                source: e,
-            })?;
+            let meta = fs::metadata(&self.dockerfile_abs)
+                .map_err(|e| io_error(build, &self.dockerfile_abs, e))?;
             entries.push(Entry {
                 rel: OUTSIDE_DOCKERFILE.to_owned(),
                 abs: self.dockerfile_abs.clone(),
@@ -382,14 +379,9 @@ impl Layout {
         rel_dir: &str,
         out: &mut Vec<Entry>,
     ) -> Result<(), ImageError> {
-        let io_error = |path: &Path, source| ImageError::Io {
-            image: build.name.clone(),
-            path: path.to_owned(),
-            source,
-        };
         let mut children: Vec<(String, PathBuf)> = Vec::new();
-        for child in fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
-            let child = child.map_err(|e| io_error(dir, e))?;
+        for child in fs::read_dir(dir).map_err(|e| io_error(build, dir, e))? {
+            let child = child.map_err(|e| io_error(build, dir, e))?;
             let abs = child.path();
             let name = child
                 .file_name()
@@ -409,7 +401,7 @@ impl Layout {
             } else {
                 format!("{rel_dir}/{name}")
             };
-            let meta = fs::symlink_metadata(&abs).map_err(|e| io_error(&abs, e))?;
+            let meta = fs::symlink_metadata(&abs).map_err(|e| io_error(build, &abs, e))?;
             let file_type = meta.file_type();
             // An outside Dockerfile takes this name in the tar; a context file of the same
             // name would be overwritten by it anyway.
@@ -485,11 +477,7 @@ fn hash_contents(
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     for (index, result) in hashed {
         let entry = &entries[index];
-        let sha = result.map_err(|source| ImageError::Io {
-            image: build.name.clone(),
-            path: entry.abs.clone(),
-            source,
-        })?;
+        let sha = result.map_err(|e| io_error(build, &entry.abs, e))?;
         let stamp = CachedHash::stamp(&entry.meta, sha.clone());
         if now_ns - stamp.mtime_ns > RACY_WINDOW_NS && now_ns - stamp.ctime_ns > RACY_WINDOW_NS {
             cache.entries.insert(entry.abs.clone(), stamp);
@@ -512,6 +500,14 @@ fn hash_file(path: &Path, buffer: &mut [u8]) -> Result<String, io::Error> {
         hasher.update(&buffer[..n]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+pub(crate) fn io_error(build: &ImageBuild, path: &Path, source: io::Error) -> ImageError {
+    ImageError::Io {
+        image: build.name.clone(),
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -537,11 +533,7 @@ fn entry_digest(
             sha256_hex(format!("dir {mode:o}").as_bytes()),
         ))
     } else if file_type.is_symlink() {
-        let target = fs::read_link(&entry.abs).map_err(|source| ImageError::Io {
-            image: build.name.clone(),
-            path: entry.abs.clone(),
-            source,
-        })?;
+        let target = fs::read_link(&entry.abs).map_err(|e| io_error(build, &entry.abs, e))?;
         let mut text = b"symlink ".to_vec();
         text.extend_from_slice(target.as_os_str().as_bytes());
         Ok((entry.rel.clone(), sha256_hex(&text)))
@@ -563,11 +555,6 @@ pub(crate) fn write_context_tar<W: Write>(
     out: W,
 ) -> Result<W, ImageError> {
     let layout = Layout::of(build)?;
-    let io_error = |path: &Path, source| ImageError::Io {
-        image: build.name.clone(),
-        path: path.to_owned(),
-        source,
-    };
     let changed = |path: &str| ImageError::ContextChanged {
         image: build.name.clone(),
         path: path.to_owned(),
@@ -608,18 +595,18 @@ pub(crate) fn write_context_tar<W: Write>(
             header.set_entry_type(tar::EntryType::Directory);
             header.set_size(0);
             tar.append_data(&mut header, format!("{rel}/"), io::empty())
-                .map_err(|e| io_error(&abs, e))?;
+                .map_err(|e| io_error(build, &abs, e))?;
         } else if file_type.is_symlink() {
             if entry_digest(&entry, None, build)?.1 != *expected {
                 return Err(changed(key));
             }
-            let target = fs::read_link(&abs).map_err(|e| io_error(&abs, e))?;
+            let target = fs::read_link(&abs).map_err(|e| io_error(build, &abs, e))?;
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_size(0);
             tar.append_link(&mut header, rel, &target)
-                .map_err(|e| io_error(&abs, e))?;
+                .map_err(|e| io_error(build, &abs, e))?;
         } else {
-            let content = fs::read(&abs).map_err(|e| io_error(&abs, e))?;
+            let content = fs::read(&abs).map_err(|e| io_error(build, &abs, e))?;
             let content_sha = sha256_hex(&content);
             if entry_digest(&entry, Some(&content_sha), build)?.1 != *expected {
                 return Err(changed(key));
@@ -627,10 +614,11 @@ pub(crate) fn write_context_tar<W: Write>(
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(content.len() as u64);
             tar.append_data(&mut header, rel, content.as_slice())
-                .map_err(|e| io_error(&abs, e))?;
+                .map_err(|e| io_error(build, &abs, e))?;
         }
     }
-    tar.into_inner().map_err(|e| io_error(&layout.root, e))
+    tar.into_inner()
+        .map_err(|e| io_error(build, &layout.root, e))
 }
 
 #[cfg(test)]
@@ -785,7 +773,7 @@ mod tests {
         write(outside.path(), "Dockerfile.prod", "FROM busybox:1.35.0\n");
         build.dockerfile = outside.path().join("Dockerfile.prod");
         let d = digest(&build);
-        assert_eq!(d.dockerfile, OUTSIDE_DOCKERFILE);
+        assert_eq!(d.dockerfile(), OUTSIDE_DOCKERFILE);
         assert!(d.files.contains_key(OUTSIDE_DOCKERFILE));
         write(outside.path(), "Dockerfile.prod", "FROM busybox:1.36.0\n");
         assert_ne!(digest(&build).digest, d.digest);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use miette::{NamedSource, SourceSpan};
 use tokio::sync::mpsc;
 
-use super::context::{ContextDigest, tag_for, write_context_tar};
+use super::context::{ContextDigest, io_error, tag_for, write_context_tar};
 use super::delivery::Delivery;
 use super::registry;
 use super::{ImageBuild, ImageError};
@@ -232,11 +232,8 @@ pub async fn build(
             },
         )
         .and_then(|mut out| {
-            out.flush().map_err(|source| ImageError::Io {
-                image: writer_build.name.clone(),
-                path: writer_build.context.clone(),
-                source,
-            })
+            out.flush()
+                .map_err(|e| io_error(&writer_build, &writer_build.context, e))
         });
         if let Err(error) = &result {
             // An error item makes the HTTP body fail, so the engine never builds from a
@@ -250,7 +247,7 @@ pub async fn build(
     }));
 
     let options = BuildImageOptions {
-        dockerfile: digest.dockerfile.clone(),
+        dockerfile: digest.dockerfile().to_owned(),
         t: Some(tag.clone()),
         rm: true,
         forcerm: true,
@@ -305,11 +302,11 @@ pub async fn build(
     // The build stream, and with it the request body's receiver, is gone now, so a writer
     // still sending sees a closed channel and stops.
     let written = writer.await.unwrap_or_else(|join| {
-        Err(ImageError::Io {
-            image: build.name.clone(),
-            path: build.context.clone(),
-            source: io::Error::other(join.to_string()),
-        })
+        Err(io_error(
+            build,
+            &build.context,
+            io::Error::other(join.to_string()),
+        ))
     });
     match (written, failure) {
         // The engine's error would only be "unexpected EOF"; ours says why.
@@ -545,7 +542,6 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            dockerfile: "Dockerfile".into(),
             settings: settings
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
