@@ -68,6 +68,9 @@ pub struct ObjectKey {
 pub struct DependencyGraph {
     graph: StableDiGraph<Address, Edge>,
     index: HashMap<Address, NodeIndex>,
+    /// Ordered pairs already joined by an edge from the spec (petgraph's find_edge scans a
+    /// node's edges, which is quadratic for the namespace every node sits in).
+    joined: HashSet<(NodeIndex, NodeIndex)>,
     source: SpecSource,
 }
 
@@ -78,6 +81,7 @@ impl DependencyGraph {
         let mut g = DependencyGraph {
             graph: StableDiGraph::new(),
             index: HashMap::new(),
+            joined: HashSet::new(),
             source: spec.source.clone(),
         };
         for ns in spec.namespaces() {
@@ -147,7 +151,7 @@ impl DependencyGraph {
         span: Option<Span>,
     ) -> Option<EdgeIndex> {
         let from = *self.index.get(&from)?;
-        if self.graph.find_edge(from, to).is_some() {
+        if !self.joined.insert((from, to)) {
             return None;
         }
         Some(self.graph.add_edge(from, to, Edge { reason, span }))

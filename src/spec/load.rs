@@ -3,7 +3,7 @@
 //! Reading never stops at the first problem: each section is checked as far as it can be and
 //! all problems are returned together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -817,26 +817,17 @@ impl Reader<'_> {
     ) {
         let declared_images = self.declared_images.clone();
         let declared_releases = self.declared_releases.clone();
+        let image_set: HashSet<&str> = declared_images.iter().map(String::as_str).collect();
+        let release_set: HashSet<&str> = declared_releases.iter().map(String::as_str).collect();
         for raw in refs {
             let written = format!("${{{}}}", raw.path.join("."));
             let root = raw.path.first().map(String::as_str).unwrap_or_default();
-            let (names, attributes, singular): (Vec<&str>, &[&str], &str) = match root {
-                "images" => (
-                    declared_images.iter().map(String::as_str).collect(),
-                    &IMAGE_ATTRIBUTES,
-                    "image",
-                ),
-                "secrets" => (
-                    secrets.keys().map(String::as_str).collect(),
-                    &SECRET_ATTRIBUTES,
-                    "secret",
-                ),
-                _ => (
-                    declared_releases.iter().map(String::as_str).collect(),
-                    &RELEASE_ATTRIBUTES,
-                    "release",
-                ),
-            };
+            let (declared, attributes, singular): (&dyn Fn(&str) -> bool, &[&str], &str) =
+                match root {
+                    "images" => (&|n| image_set.contains(n), &IMAGE_ATTRIBUTES, "image"),
+                    "secrets" => (&|n| secrets.contains_key(n), &SECRET_ATTRIBUTES, "secret"),
+                    _ => (&|n| release_set.contains(n), &RELEASE_ATTRIBUTES, "release"),
+                };
             let Some(name) = raw.path.get(1) else {
                 self.push(
                     Problem::new(
@@ -847,7 +838,12 @@ impl Reader<'_> {
                 );
                 continue;
             };
-            if !names.contains(&name.as_str()) {
+            if !declared(name) {
+                let names: Vec<&str> = match root {
+                    "images" => declared_images.iter().map(String::as_str).collect(),
+                    "secrets" => secrets.keys().map(String::as_str).collect(),
+                    _ => declared_releases.iter().map(String::as_str).collect(),
+                };
                 let help = suggestion_help(name, &names, &format!("defined {root} are"))
                     .unwrap_or_else(|| format!("there are no [{root}.NAME] tables in this file"));
                 self.push(
@@ -970,9 +966,10 @@ impl Reader<'_> {
             .map(|s| s.namespace.clone())
             .chain(releases.values().map(|r| r.namespace.clone()))
             .collect();
+        let mut known_set: HashSet<String> = known.iter().cloned().collect();
         for ns in namespaces {
             let a = format!("namespace.{ns}");
-            if !known.contains(&a) {
+            if known_set.insert(a.clone()) {
                 known.push(a);
             }
         }
@@ -1025,7 +1022,7 @@ impl Reader<'_> {
                     continue;
                 }
                 let text = address.to_string();
-                if !known.contains(&text) {
+                if !known_set.contains(&text) {
                     let help = suggestion_help(&text, &known_refs, "nodes are")
                         .unwrap_or_else(|| "this spec defines no nodes of that kind".into());
                     self.push(
