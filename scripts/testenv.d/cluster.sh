@@ -20,8 +20,10 @@ kind: KwokctlConfiguration
 options:
   runtime: binary
   kubeVersion: $KUBERNETES_VERSION
-  # Ready pods right away: these tests wait for rollouts, not for an emulated kubelet.
+  # No client-side rate limits in the controllers: rollouts in tests are never throttled.
   disableQPSLimits: true
+  # Loopback only: etcd here serves plain HTTP without authentication.
+  bindAddress: 127.0.0.1
 componentsPatches:
 - name: etcd
   extraArgs:
@@ -48,7 +50,6 @@ create_cluster() {
         --kube-apiserver-binary "$kube/kube-apiserver" \
         --kube-controller-manager-binary "$kube/kube-controller-manager" \
         --kube-scheduler-binary "$kube/kube-scheduler" \
-        --kubectl-binary "$kube/kubectl" \
         --kwok-controller-binary "$kwok/kwok" \
         --etcd-binary "$etcd/etcd" \
         --wait 3m >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
