@@ -73,8 +73,16 @@ fn server_and_kubectl_report_the_pinned_kubernetes_version() {
     require_cluster();
     let pinned = pinned_version("KUBERNETES_VERSION");
     let version = kubectl_json(["version"]);
-    assert_eq!(version["serverVersion"]["gitVersion"], pinned.as_str(), "{version:#}");
-    assert_eq!(version["clientVersion"]["gitVersion"], pinned.as_str(), "{version:#}");
+    assert_eq!(
+        version["serverVersion"]["gitVersion"],
+        pinned.as_str(),
+        "{version:#}"
+    );
+    assert_eq!(
+        version["clientVersion"]["gitVersion"],
+        pinned.as_str(),
+        "{version:#}"
+    );
 }
 
 #[test]
@@ -89,13 +97,17 @@ fn deployment_rolls_out_to_available() {
     require_cluster();
     let ns = TestNamespace::create("tp-testenv-deploy");
     kubectl_apply(&ns.name, &deployment("web", 2, "busybox:1.35.0", ""));
-    poll_until("deployment web to be Available with 2 replicas", ROLLOUT_BOUND, || {
-        let d = kubectl_json(["-n", &ns.name, "get", "deployment", "web"]);
-        (condition_status(&d, "Available") == Some("True")
-            && d["status"]["availableReplicas"] == 2
-            && d["status"]["updatedReplicas"] == 2)
-            .then_some(())
-    });
+    poll_until(
+        "deployment web to be Available with 2 replicas",
+        ROLLOUT_BOUND,
+        || {
+            let d = kubectl_json(["-n", &ns.name, "get", "deployment", "web"]);
+            (condition_status(&d, "Available") == Some("True")
+                && d["status"]["availableReplicas"] == 2
+                && d["status"]["updatedReplicas"] == 2)
+                .then_some(())
+        },
+    );
 }
 
 #[test]
@@ -137,10 +149,14 @@ spec:
       resources: {requests: {storage: 1Gi}}
 "#,
     );
-    poll_until("statefulset db to have 1 ready replica", STATUS_BOUND, || {
-        let s = kubectl_json(["-n", &ns.name, "get", "statefulset", "db"]);
-        (s["status"]["readyReplicas"] == 1).then_some(())
-    });
+    poll_until(
+        "statefulset db to have 1 ready replica",
+        STATUS_BOUND,
+        || {
+            let s = kubectl_json(["-n", &ns.name, "get", "statefulset", "db"]);
+            (s["status"]["readyReplicas"] == 1).then_some(())
+        },
+    );
     let claim = kubectl_json(["-n", &ns.name, "get", "pvc", "data-db-0"]);
     assert_eq!(claim["status"]["phase"], "Bound", "{claim:#}");
     assert_eq!(
@@ -254,7 +270,10 @@ spec:
     let ingress = kubectl_json(["-n", &ns.name, "get", "ingress", "web"]);
     assert_eq!(ingress["spec"]["ingressClassName"], "nginx", "{ingress:#}");
     let class = kubectl_json(["get", "ingressclass", "nginx"]);
-    assert_eq!(class["spec"]["controller"], "k8s.io/ingress-nginx", "{class:#}");
+    assert_eq!(
+        class["spec"]["controller"], "k8s.io/ingress-nginx",
+        "{class:#}"
+    );
 }
 
 #[test]

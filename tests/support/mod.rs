@@ -16,8 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What to run when the environment is missing; part of every failure message below.
-pub const START_HINT: &str =
-    "start the test environment with `scripts/testenv up` and load it with `eval \"$(scripts/testenv env)\"`";
+pub const START_HINT: &str = "start the test environment with `scripts/testenv up` and load it with `eval \"$(scripts/testenv env)\"`";
 
 /// Panics unless KUBECONFIG is set and the API server behind it answers `/readyz`.
 pub fn require_cluster() {
@@ -110,7 +109,8 @@ where
     args.push("-o".into());
     args.push("json".into());
     let text = kubectl(&args);
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("kubectl printed invalid JSON ({err}): {text}"))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("kubectl printed invalid JSON ({err}): {text}"))
 }
 
 /// `kubectl apply -f -` of `manifest` in `namespace`.
@@ -186,7 +186,13 @@ impl TestNamespace {
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         let _ = Command::new("kubectl")
-            .args(["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"])
+            .args([
+                "delete",
+                "namespace",
+                &self.name,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
             .output();
     }
 }
@@ -210,10 +216,16 @@ pub fn poll_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> O
 /// Reads `NAME=value` from scripts/testenv.d/versions.sh, the one place versions are pinned.
 pub fn pinned_version(name: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/testenv.d/versions.sh");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|err| panic!("cannot read {path}: {err}"));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|err| panic!("cannot read {path}: {err}"));
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
-        .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned())
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| panic!("{name} is not set in {path}"))
 }
