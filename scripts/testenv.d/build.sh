@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Builds the pinned Go binaries into the version-keyed cache. Sourced by scripts/testenv.
 #
 # Each component lands in "$TESTENV_CACHE/<component>-<version>/" and is built into a temporary

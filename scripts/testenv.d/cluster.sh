@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The Kubernetes control plane: kwokctl's binary runtime with our own builds of every component,
 # plus the objects a cluster needs before todoplan's tests can use it. Sourced by scripts/testenv.
 
@@ -61,7 +62,7 @@ start_cluster() {
         if [[ -d "$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME" ]]; then
             log "restarting the stopped control plane"
             if ! PATH="$RUN_DIR/bin:$PATH" kwokctl_cmd start cluster --wait 3m >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
-                ! wait_until apiserver 60 apiserver_ready; then
+                ! wait_until 60 apiserver_ready; then
                 log "restart failed; creating the cluster again"
                 kwokctl_cmd delete cluster >>"$RUN_DIR/logs/kwokctl.log" 2>&1 || true
                 create_cluster
@@ -69,7 +70,7 @@ start_cluster() {
         else
             create_cluster
         fi
-        wait_until apiserver 120 apiserver_ready ||
+        wait_until 120 apiserver_ready ||
             die "the API server did not become ready; see $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/"
     fi
     bootstrap_cluster
@@ -78,13 +79,30 @@ start_cluster() {
 # Objects a fresh cluster lacks that a real one (kind, minikube) has: a node, a default
 # StorageClass with volumes to bind, an IngressClass. `kubectl apply` keeps this idempotent.
 bootstrap_cluster() {
-    cluster_objects | kubectl_cmd apply -f - >>"$RUN_DIR/logs/bootstrap.log" 2>&1 ||
-        die "applying the cluster's base objects failed; see $RUN_DIR/logs/bootstrap.log"
+    # One GET for all of them keeps a repeated `up` fast; apply only when something is missing.
+    local names
+    mapfile -t names < <(cluster_object_names)
+    if ! kubectl_cmd get "${names[@]}" >/dev/null 2>&1; then
+        cluster_objects |
+            kubectl_cmd apply --server-side --field-manager=todoplan-testenv --force-conflicts -f - \
+                >>"$RUN_DIR/logs/bootstrap.log" 2>&1 ||
+            die "applying the cluster's base objects failed; see $RUN_DIR/logs/bootstrap.log"
+    fi
     kubectl_cmd wait --for=condition=Ready "node/$NODE_NAME" --timeout=60s >/dev/null ||
         die "node $NODE_NAME did not become Ready; see $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/kwok-controller.log"
     # Pods cannot be created in a namespace before its default ServiceAccount exists.
-    wait_until serviceaccount 60 kubectl_cmd -n default get serviceaccount default ||
+    wait_until 60 kubectl_cmd -n default get serviceaccount default ||
         die "the default ServiceAccount never appeared (is kube-controller-manager running?)"
+}
+
+pv_name() { printf 'testenv-pv-%02d' "$1"; }
+
+cluster_object_names() {
+    echo "node/$NODE_NAME storageclass/standard ingressclass/nginx"
+    local i
+    for ((i = 0; i < PV_SMALL_COUNT + PV_LARGE_COUNT; i++)); do
+        echo "persistentvolume/$(pv_name "$i")"
+    done
 }
 
 cluster_objects() {
@@ -132,7 +150,7 @@ EOF
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: $(printf 'testenv-pv-%02d' "$i")
+  name: $(pv_name "$i")
   labels:
     todoplan.dev/testenv: preprovisioned
 spec:
@@ -148,17 +166,29 @@ EOF
 }
 
 stop_cluster() {
-    [[ -d "$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME" ]] || return 0
+    local cluster_dir
+    cluster_dir="$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME"
+    [[ -d "$cluster_dir" ]] || return 0
+    # Read the pids first: `kwokctl delete cluster` removes the directory that holds them.
+    local file pid pids=()
+    while IFS= read -r file; do
+        pid=$(cat "$file" 2>/dev/null) || continue
+        [[ "$pid" =~ ^[0-9]+$ ]] && pids+=("$pid:$(basename "$file" .pid)")
+    done < <(find "$cluster_dir" -name '*.pid' -type f 2>/dev/null)
     if [[ -x "$(kwok_dir)/kwokctl" ]]; then
         kwokctl_cmd delete cluster --kubeconfig "$RUN_DIR/kubeconfig" >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
             log "kwokctl delete cluster failed; stopping its processes by pid file"
     fi
-    # Whatever kwokctl left running (or all of it, without kwokctl), by its own pid files.
-    local file pid
-    while IFS= read -r file; do
-        pid=$(cat "$file" 2>/dev/null) || continue
-        [[ "$pid" =~ ^[0-9]+$ ]] && stop_pid "$pid" "$(basename "$file" .pid)" 10
-    done < <(find "$(kwok_workdir)" -name '*.pid' -type f 2>/dev/null)
+    # Whatever kwokctl left running (or all of it, without kwokctl). Each of these processes was
+    # started with paths inside the run dir, which guards against a recycled pid.
+    local entry
+    for entry in "${pids[@]}"; do
+        pid=${entry%%:*}
+        if kill -0 "$pid" 2>/dev/null &&
+            tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RUN_DIR/"; then
+            stop_pid "$pid" "${entry#*:}" 10
+        fi
+    done
 }
 
 status_cluster() {

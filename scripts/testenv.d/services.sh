@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Host prerequisites, the Docker engine, the base image and the registry. Sourced by scripts/testenv.
 
 DEBIAN_PACKAGES=(docker.io docker-registry busybox-static ca-certificates curl)
@@ -87,23 +88,18 @@ stop_pid() {
     sleep 0.2
 }
 
-# Every pid file under the run dir: ours, containerd's (written by dockerd) and kwokctl's.
-pid_files() {
-    [[ -d "$RUN_DIR" ]] || return 0
-    find "$RUN_DIR" -name '*.pid' -type f 2>/dev/null
-}
-
-# Pids from any pid file under the run dir that still run the program that wrote them.
-running_pids() {
-    local file pid out=()
-    while IFS= read -r file; do
-        pid=$(cat "$file" 2>/dev/null) || continue
-        [[ "$pid" =~ ^[0-9]+$ ]] || continue
-        if kill -0 "$pid" 2>/dev/null; then
-            out+=("$pid($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60))")
-        fi
-    done < <(pid_files)
-    echo "${out[*]:-}"
+# Processes whose command line names the run dir. Every daemon `up` starts has its socket, config
+# or data inside it, so this finds them even without a pid file.
+processes_using_run_dir() {
+    local cmdline pid text
+    for cmdline in /proc/[0-9]*/cmdline; do
+        pid=${cmdline#/proc/}
+        pid=${pid%/cmdline}
+        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+        text=$(tr '\0' ' ' <"$cmdline" 2>/dev/null) || continue
+        [[ "$text" == *"$RUN_DIR/"* ]] && printf '%s: %s\n' "$pid" "${text:0:120}"
+    done
+    return 0
 }
 
 unmount_below() {
@@ -115,8 +111,8 @@ unmount_below() {
 }
 
 wait_until() {
-    local what=$1 timeout=$2
-    shift 2
+    local timeout=$1
+    shift
     local deadline=$((SECONDS + timeout))
     until "$@" >/dev/null 2>&1; do
         ((SECONDS < deadline)) || return 1
@@ -146,7 +142,7 @@ start_dockerd() {
         --pidfile "$RUN_DIR/docker/dockerd.pid" \
         --storage-driver vfs \
         --iptables=false --ip6tables=false --bridge=none
-    wait_until "dockerd" 60 docker_cli version ||
+    wait_until 60 docker_cli version ||
         die "dockerd did not answer on $(docker_sock) within 60s; see $RUN_DIR/logs/dockerd.log"
 }
 
@@ -156,10 +152,11 @@ stop_dockerd() {
         stop_pid "$(cat "$pidfile")" dockerd 30
     fi
     # dockerd stops the containerd it started; this catches one left behind by a killed dockerd.
-    local cpid
-    for cpid in $(find "$RUN_DIR/docker/exec" -name 'containerd.pid' -type f -exec cat {} + 2>/dev/null); do
-        [[ "$cpid" =~ ^[0-9]+$ ]] && stop_pid "$cpid" containerd 10
-    done
+    local pidfile cpid
+    while IFS= read -r pidfile; do
+        cpid=$(cat "$pidfile" 2>/dev/null) || continue
+        if [[ "$cpid" =~ ^[0-9]+$ ]]; then stop_pid "$cpid" containerd 10; fi
+    done < <(find "$RUN_DIR/docker/exec" -name 'containerd.pid' -type f 2>/dev/null)
 }
 
 status_dockerd() {
@@ -252,7 +249,7 @@ http:
   addr: $addr
 EOF
         start_daemon registry docker-registry serve "$RUN_DIR/registry/config.yml"
-        if wait_until registry 15 registry_ok "$addr" && pid_alive "$pidfile" docker-registry; then
+        if wait_until 15 registry_ok "$addr" && pid_alive "$pidfile" docker-registry; then
             echo "$addr" >"$addr_file"
             log "registry on $addr"
             return 0
