@@ -12,10 +12,10 @@ kubectl_cmd() { "$(kubernetes_dir)/kubectl" --kubeconfig "$RUN_DIR/kubeconfig" -
 
 apiserver_ready() { kubectl_cmd get --raw /readyz --request-timeout=3s; }
 
-# kwokctl's configuration (one file: the KwokctlConfiguration and our Stage objects).
+STAGE_CRD=stages.kwok.x-k8s.io
+
 write_kwok_config() {
-    {
-        cat <<EOF
+    cat >"$RUN_DIR/kwok-config.yaml" <<EOF
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
@@ -25,6 +25,9 @@ options:
   disableQPSLimits: true
   # Loopback only: etcd here serves plain HTTP without authentication.
   bindAddress: 127.0.0.1
+  # Stages are API objects (see apply_stages), so a changed stages.yaml reaches a running
+  # cluster with the next up, without restarting anything.
+  enableCRDs: [Stage]
 componentsPatches:
 - name: etcd
   extraArgs:
@@ -32,8 +35,28 @@ componentsPatches:
   - key: unsafe-no-fsync
     value: "true"
 EOF
-        cat "$TESTENV_LIB/stages.yaml"
-    } >"$RUN_DIR/kwok-config.yaml"
+}
+
+# Applies scripts/testenv.d/stages.yaml when it differs from what this cluster last got.
+apply_stages() {
+    local applied current
+    applied="$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/stages.sha256"
+    current=$(sha256sum <"$TESTENV_LIB/stages.yaml" | cut -d' ' -f1)
+    [[ -f "$applied" && "$(cat "$applied")" == "$current" ]] && return 0
+    wait_until 60 kubectl_cmd get crd "$STAGE_CRD" ||
+        die "kwokctl did not install the $STAGE_CRD CRD; see $RUN_DIR/logs/kwokctl.log"
+    kubectl_cmd wait --for=condition=Established "crd/$STAGE_CRD" --timeout=60s >/dev/null ||
+        die "the $STAGE_CRD CRD never became Established"
+    kubectl_cmd apply --server-side --field-manager=todoplan-testenv --force-conflicts \
+        -f "$TESTENV_LIB/stages.yaml" >>"$RUN_DIR/logs/bootstrap.log" 2>&1 ||
+        die "applying scripts/testenv.d/stages.yaml failed; see $RUN_DIR/logs/bootstrap.log"
+    # Stages that left stages.yaml must leave the cluster too.
+    local name
+    for name in $(kubectl_cmd get "$STAGE_CRD" -o name); do
+        grep -qx "  name: ${name#*/}" "$TESTENV_LIB/stages.yaml" ||
+            kubectl_cmd delete "$name" >>"$RUN_DIR/logs/bootstrap.log" 2>&1
+    done
+    echo "$current" >"$applied"
 }
 
 create_cluster() {
@@ -58,6 +81,11 @@ create_cluster() {
 }
 
 start_cluster() {
+    if apiserver_ready >/dev/null 2>&1 && ! kubectl_cmd get crd "$STAGE_CRD" >/dev/null 2>&1; then
+        # Made by an earlier version of this script, which passed stages in kwokctl's config.
+        log "recreating a cluster made without the Stage CRD"
+        stop_cluster
+    fi
     if ! apiserver_ready >/dev/null 2>&1; then
         if [[ -d "$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME" ]]; then
             log "restarting the stopped control plane"
@@ -73,6 +101,7 @@ start_cluster() {
         wait_until 120 apiserver_ready ||
             die "the API server did not become ready; see $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/"
     fi
+    apply_stages
     bootstrap_cluster
 }
 
