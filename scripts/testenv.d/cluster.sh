@@ -214,7 +214,7 @@ stop_cluster() {
     for entry in "${pids[@]}"; do
         pid=${entry%%:*}
         if kill -0 "$pid" 2>/dev/null &&
-            tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RUN_DIR/"; then
+            tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$RUN_DIR/"; then
             stop_pid "$pid" "${entry#*:}" 10
         fi
     done

@@ -63,7 +63,7 @@ pid_alive() {
     pid=$(cat "$pidfile" 2>/dev/null) || return 1
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$expect"
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$expect"
 }
 
 # Starts a daemon in its own session so it outlives this script and the shell that ran it.
@@ -96,7 +96,7 @@ processes_using_run_dir() {
         pid=${cmdline#/proc/}
         pid=${pid%/cmdline}
         [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-        text=$(tr '\0' ' ' <"$cmdline" 2>/dev/null) || continue
+        text=$(tr '\0' ' ' 2>/dev/null <"$cmdline") || continue
         [[ "$text" == *"$RUN_DIR/"* ]] && printf '%s: %s\n' "$pid" "${text:0:120}"
     done
     return 0
@@ -105,7 +105,10 @@ processes_using_run_dir() {
 unmount_below() {
     local dir=$1 mnt
     [[ -d "$dir" ]] || return 0
-    awk '{print $2}' /proc/mounts | grep -F -- "$dir/" | sort -r | while IFS= read -r mnt; do
+    local mounts
+    # Deepest first; none at all is the usual case (vfs storage mounts nothing that outlives dockerd).
+    mounts=$(awk -v prefix="$dir/" 'index($2, prefix) == 1 {print $2}' /proc/mounts | sort -r)
+    for mnt in $mounts; do
         umount -l "$mnt" 2>/dev/null || log "could not unmount $mnt"
     done
 }
