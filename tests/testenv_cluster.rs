@@ -357,6 +357,7 @@ fn never_ready_marker_keeps_the_pod_running_but_not_ready() {
     assert!(container["state"]["running"].is_object(), "{pod:#}");
     assert_eq!(container["ready"], false, "{pod:#}");
     assert_eq!(condition_status(&pod, "Ready"), Some("False"), "{pod:#}");
+    wait_for_pod_event(&ns.name, &pod, "Unhealthy");
 }
 
 #[test]
