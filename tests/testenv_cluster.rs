@@ -33,6 +33,33 @@ fn pod_with_container_status(ns: &str, app: &str) -> Option<Value> {
     Some(pod)
 }
 
+/// Waits for a Warning event with `reason` about the pod, as a kubelet would record it.
+fn wait_for_pod_event(ns: &str, pod: &Value, reason: &str) {
+    let name = pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    poll_until(
+        &format!("a {reason} event for pod {name}"),
+        STATUS_BOUND,
+        || {
+            let events = kubectl_json([
+                "-n",
+                ns,
+                "get",
+                "events",
+                "--field-selector",
+                &format!("involvedObject.kind=Pod,involvedObject.name={name}"),
+            ]);
+            events["items"]
+                .as_array()?
+                .iter()
+                .any(|e| e["reason"] == reason && e["type"] == "Warning")
+                .then_some(())
+        },
+    );
+}
+
 fn deployment(name: &str, replicas: u32, image: &str, annotations: &str) -> String {
     format!(
         r#"apiVersion: apps/v1
@@ -306,6 +333,7 @@ fn crashloop_marker_gives_crashloopbackoff_and_no_available_replica() {
         d["status"]["availableReplicas"].as_u64().unwrap_or(0) == 0,
         "a crash-looping pod counted as available: {d:#}"
     );
+    wait_for_pod_event(&ns.name, &pod, "BackOff");
 }
 
 #[test]
@@ -329,6 +357,7 @@ fn never_ready_marker_keeps_the_pod_running_but_not_ready() {
     assert!(container["state"]["running"].is_object(), "{pod:#}");
     assert_eq!(container["ready"], false, "{pod:#}");
     assert_eq!(condition_status(&pod, "Ready"), Some("False"), "{pod:#}");
+    wait_for_pod_event(&ns.name, &pod, "Unhealthy");
 }
 
 #[test]
@@ -344,6 +373,7 @@ fn image_name_marker_gives_imagepullbackoff() {
     });
     assert_eq!(pod["status"]["phase"], "Pending", "{pod:#}");
     assert_eq!(condition_status(&pod, "Ready"), Some("False"), "{pod:#}");
+    wait_for_pod_event(&ns.name, &pod, "Failed");
 }
 
 #[test]

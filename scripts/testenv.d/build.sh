@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Builds the pinned Go binaries into the version-keyed cache. Sourced by scripts/testenv.
 #
 # Each component lands in "$TESTENV_CACHE/<component>-<version>/" and is built into a temporary
@@ -87,7 +88,8 @@ build_kubernetes() {
     local ldflags="-s -w" pkg
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
         ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-        ldflags+=" -X $pkg.gitCommit=$commit -X $pkg.gitTreeState=clean"
+        ldflags+=" -X $pkg.gitTreeState=clean"
+        [[ -n "$commit" ]] && ldflags+=" -X $pkg.gitCommit=$commit"
         ldflags+=" -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     done
     local staging="$dest.building.$$"
@@ -116,9 +118,10 @@ build_etcd() {
     local staging="$dest.building.$$"
     rm -rf "$staging"
     mkdir -p "$staging"
-    (cd "$work" && go_env go build -trimpath \
-        -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:8}" \
-        -o "$staging/etcd" go.etcd.io/etcd/server/v3) ||
+    local ldflags="-s -w"
+    # The proxy does not always return the commit; without it etcd keeps its own placeholder.
+    [[ -n "$commit" ]] && ldflags+=" -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:8}"
+    (cd "$work" && go_env go build -trimpath -ldflags "$ldflags" -o "$staging/etcd" go.etcd.io/etcd/server/v3) ||
         die "building etcd failed (see above)"
     publish_build "$staging" "$dest"
 }
@@ -154,7 +157,7 @@ build_helm() {
     [[ -n "$client_go" ]] || die "could not read the client-go version from helm's go.mod"
     minor=$client_go
     local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
-    ldflags+=" -X helm.sh/helm/v3/internal/version.gitCommit=$commit"
+    [[ -n "$commit" ]] && ldflags+=" -X helm.sh/helm/v3/internal/version.gitCommit=$commit"
     ldflags+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
     local pkg
     for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The Kubernetes control plane: kwokctl's binary runtime with our own builds of every component,
 # plus the objects a cluster needs before todoplan's tests can use it. Sourced by scripts/testenv.
 
@@ -11,17 +12,22 @@ kubectl_cmd() { "$(kubernetes_dir)/kubectl" --kubeconfig "$RUN_DIR/kubeconfig" -
 
 apiserver_ready() { kubectl_cmd get --raw /readyz --request-timeout=3s; }
 
-# kwokctl's configuration (one file: the KwokctlConfiguration and our Stage objects).
+STAGE_CRD=stages.kwok.x-k8s.io
+
 write_kwok_config() {
-    {
-        cat <<EOF
+    cat >"$RUN_DIR/kwok-config.yaml" <<EOF
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
   runtime: binary
   kubeVersion: $KUBERNETES_VERSION
-  # Ready pods right away: these tests wait for rollouts, not for an emulated kubelet.
+  # No client-side rate limits in the controllers: rollouts in tests are never throttled.
   disableQPSLimits: true
+  # Loopback only: etcd here serves plain HTTP without authentication.
+  bindAddress: 127.0.0.1
+  # Stages are API objects (see apply_stages), so a changed stages.yaml reaches a running
+  # cluster with the next up, without restarting anything.
+  enableCRDs: [Stage]
 componentsPatches:
 - name: etcd
   extraArgs:
@@ -29,8 +35,28 @@ componentsPatches:
   - key: unsafe-no-fsync
     value: "true"
 EOF
-        cat "$TESTENV_LIB/stages.yaml"
-    } >"$RUN_DIR/kwok-config.yaml"
+}
+
+# Applies scripts/testenv.d/stages.yaml when it differs from what this cluster last got.
+apply_stages() {
+    local applied current
+    applied="$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/stages.sha256"
+    current=$(sha256sum <"$TESTENV_LIB/stages.yaml" | cut -d' ' -f1)
+    [[ -f "$applied" && "$(cat "$applied")" == "$current" ]] && return 0
+    wait_until 60 kubectl_cmd get crd "$STAGE_CRD" ||
+        die "kwokctl did not install the $STAGE_CRD CRD; see $RUN_DIR/logs/kwokctl.log"
+    kubectl_cmd wait --for=condition=Established "crd/$STAGE_CRD" --timeout=60s >/dev/null ||
+        die "the $STAGE_CRD CRD never became Established"
+    kubectl_cmd apply --server-side --field-manager=todoplan-testenv --force-conflicts \
+        -f "$TESTENV_LIB/stages.yaml" >>"$RUN_DIR/logs/bootstrap.log" 2>&1 ||
+        die "applying scripts/testenv.d/stages.yaml failed; see $RUN_DIR/logs/bootstrap.log"
+    # Stages that left stages.yaml must leave the cluster too.
+    local name
+    for name in $(kubectl_cmd get "$STAGE_CRD" -o name); do
+        grep -qx "  name: ${name#*/}" "$TESTENV_LIB/stages.yaml" ||
+            kubectl_cmd delete "$name" >>"$RUN_DIR/logs/bootstrap.log" 2>&1
+    done
+    echo "$current" >"$applied"
 }
 
 create_cluster() {
@@ -48,7 +74,6 @@ create_cluster() {
         --kube-apiserver-binary "$kube/kube-apiserver" \
         --kube-controller-manager-binary "$kube/kube-controller-manager" \
         --kube-scheduler-binary "$kube/kube-scheduler" \
-        --kubectl-binary "$kube/kubectl" \
         --kwok-controller-binary "$kwok/kwok" \
         --etcd-binary "$etcd/etcd" \
         --wait 3m >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
@@ -56,11 +81,16 @@ create_cluster() {
 }
 
 start_cluster() {
+    if apiserver_ready >/dev/null 2>&1 && ! kubectl_cmd get crd "$STAGE_CRD" >/dev/null 2>&1; then
+        # Made by an earlier version of this script, which passed stages in kwokctl's config.
+        log "recreating a cluster made without the Stage CRD"
+        stop_cluster
+    fi
     if ! apiserver_ready >/dev/null 2>&1; then
         if [[ -d "$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME" ]]; then
             log "restarting the stopped control plane"
             if ! PATH="$RUN_DIR/bin:$PATH" kwokctl_cmd start cluster --wait 3m >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
-                ! wait_until apiserver 60 apiserver_ready; then
+                ! wait_until 60 apiserver_ready; then
                 log "restart failed; creating the cluster again"
                 kwokctl_cmd delete cluster >>"$RUN_DIR/logs/kwokctl.log" 2>&1 || true
                 create_cluster
@@ -68,22 +98,40 @@ start_cluster() {
         else
             create_cluster
         fi
-        wait_until apiserver 120 apiserver_ready ||
+        wait_until 120 apiserver_ready ||
             die "the API server did not become ready; see $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/"
     fi
+    apply_stages
     bootstrap_cluster
 }
 
 # Objects a fresh cluster lacks that a real one (kind, minikube) has: a node, a default
 # StorageClass with volumes to bind, an IngressClass. `kubectl apply` keeps this idempotent.
 bootstrap_cluster() {
-    cluster_objects | kubectl_cmd apply -f - >>"$RUN_DIR/logs/bootstrap.log" 2>&1 ||
-        die "applying the cluster's base objects failed; see $RUN_DIR/logs/bootstrap.log"
+    # One GET for all of them keeps a repeated `up` fast; apply only when something is missing.
+    local names
+    mapfile -t names < <(cluster_object_names)
+    if ! kubectl_cmd get "${names[@]}" >/dev/null 2>&1; then
+        cluster_objects |
+            kubectl_cmd apply --server-side --field-manager=todoplan-testenv --force-conflicts -f - \
+                >>"$RUN_DIR/logs/bootstrap.log" 2>&1 ||
+            die "applying the cluster's base objects failed; see $RUN_DIR/logs/bootstrap.log"
+    fi
     kubectl_cmd wait --for=condition=Ready "node/$NODE_NAME" --timeout=60s >/dev/null ||
         die "node $NODE_NAME did not become Ready; see $(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/logs/kwok-controller.log"
     # Pods cannot be created in a namespace before its default ServiceAccount exists.
-    wait_until serviceaccount 60 kubectl_cmd -n default get serviceaccount default ||
+    wait_until 60 kubectl_cmd -n default get serviceaccount default ||
         die "the default ServiceAccount never appeared (is kube-controller-manager running?)"
+}
+
+pv_name() { printf 'testenv-pv-%02d' "$1"; }
+
+cluster_object_names() {
+    echo "node/$NODE_NAME storageclass/standard ingressclass/nginx"
+    local i
+    for ((i = 0; i < PV_SMALL_COUNT + PV_LARGE_COUNT; i++)); do
+        echo "persistentvolume/$(pv_name "$i")"
+    done
 }
 
 cluster_objects() {
@@ -131,7 +179,7 @@ EOF
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: $(printf 'testenv-pv-%02d' "$i")
+  name: $(pv_name "$i")
   labels:
     todoplan.dev/testenv: preprovisioned
 spec:
@@ -147,17 +195,29 @@ EOF
 }
 
 stop_cluster() {
-    [[ -d "$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME" ]] || return 0
+    local cluster_dir
+    cluster_dir="$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME"
+    [[ -d "$cluster_dir" ]] || return 0
+    # Read the pids first: `kwokctl delete cluster` removes the directory that holds them.
+    local file pid pids=()
+    while IFS= read -r file; do
+        pid=$(cat "$file" 2>/dev/null) || continue
+        [[ "$pid" =~ ^[0-9]+$ ]] && pids+=("$pid:$(basename "$file" .pid)")
+    done < <(find "$cluster_dir" -name '*.pid' -type f 2>/dev/null)
     if [[ -x "$(kwok_dir)/kwokctl" ]]; then
         kwokctl_cmd delete cluster --kubeconfig "$RUN_DIR/kubeconfig" >>"$RUN_DIR/logs/kwokctl.log" 2>&1 ||
             log "kwokctl delete cluster failed; stopping its processes by pid file"
     fi
-    # Whatever kwokctl left running (or all of it, without kwokctl), by its own pid files.
-    local file pid
-    while IFS= read -r file; do
-        pid=$(cat "$file" 2>/dev/null) || continue
-        [[ "$pid" =~ ^[0-9]+$ ]] && stop_pid "$pid" "$(basename "$file" .pid)" 10
-    done < <(find "$(kwok_workdir)" -name '*.pid' -type f 2>/dev/null)
+    # Whatever kwokctl left running (or all of it, without kwokctl). Each of these processes was
+    # started with paths inside the run dir, which guards against a recycled pid.
+    local entry
+    for entry in "${pids[@]}"; do
+        pid=${entry%%:*}
+        if kill -0 "$pid" 2>/dev/null &&
+            tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$RUN_DIR/"; then
+            stop_pid "$pid" "${entry#*:}" 10
+        fi
+    done
 }
 
 status_cluster() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Host prerequisites, the Docker engine, the base image and the registry. Sourced by scripts/testenv.
 
 DEBIAN_PACKAGES=(docker.io docker-registry busybox-static ca-certificates curl)
@@ -62,7 +63,7 @@ pid_alive() {
     pid=$(cat "$pidfile" 2>/dev/null) || return 1
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$expect"
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$expect"
 }
 
 # Starts a daemon in its own session so it outlives this script and the shell that ran it.
@@ -87,36 +88,34 @@ stop_pid() {
     sleep 0.2
 }
 
-# Every pid file under the run dir: ours, containerd's (written by dockerd) and kwokctl's.
-pid_files() {
-    [[ -d "$RUN_DIR" ]] || return 0
-    find "$RUN_DIR" -name '*.pid' -type f 2>/dev/null
-}
-
-# Pids from any pid file under the run dir that still run the program that wrote them.
-running_pids() {
-    local file pid out=()
-    while IFS= read -r file; do
-        pid=$(cat "$file" 2>/dev/null) || continue
-        [[ "$pid" =~ ^[0-9]+$ ]] || continue
-        if kill -0 "$pid" 2>/dev/null; then
-            out+=("$pid($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60))")
-        fi
-    done < <(pid_files)
-    echo "${out[*]:-}"
+# Processes whose command line names the run dir. Every daemon `up` starts has its socket, config
+# or data inside it, so this finds them even without a pid file.
+processes_using_run_dir() {
+    local cmdline pid text
+    for cmdline in /proc/[0-9]*/cmdline; do
+        pid=${cmdline#/proc/}
+        pid=${pid%/cmdline}
+        [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+        text=$(tr '\0' ' ' 2>/dev/null <"$cmdline") || continue
+        [[ "$text" == *"$RUN_DIR/"* ]] && printf '%s: %s\n' "$pid" "${text:0:120}"
+    done
+    return 0
 }
 
 unmount_below() {
     local dir=$1 mnt
     [[ -d "$dir" ]] || return 0
-    awk '{print $2}' /proc/mounts | grep -F -- "$dir/" | sort -r | while IFS= read -r mnt; do
+    local mounts
+    # Deepest first; none at all is the usual case (vfs storage mounts nothing that outlives dockerd).
+    mounts=$(awk -v prefix="$dir/" 'index($2, prefix) == 1 {print $2}' /proc/mounts | sort -r)
+    for mnt in $mounts; do
         umount -l "$mnt" 2>/dev/null || log "could not unmount $mnt"
     done
 }
 
 wait_until() {
-    local what=$1 timeout=$2
-    shift 2
+    local timeout=$1
+    shift
     local deadline=$((SECONDS + timeout))
     until "$@" >/dev/null 2>&1; do
         ((SECONDS < deadline)) || return 1
@@ -146,7 +145,7 @@ start_dockerd() {
         --pidfile "$RUN_DIR/docker/dockerd.pid" \
         --storage-driver vfs \
         --iptables=false --ip6tables=false --bridge=none
-    wait_until "dockerd" 60 docker_cli version ||
+    wait_until 60 docker_cli version ||
         die "dockerd did not answer on $(docker_sock) within 60s; see $RUN_DIR/logs/dockerd.log"
 }
 
@@ -156,10 +155,11 @@ stop_dockerd() {
         stop_pid "$(cat "$pidfile")" dockerd 30
     fi
     # dockerd stops the containerd it started; this catches one left behind by a killed dockerd.
-    local cpid
-    for cpid in $(find "$RUN_DIR/docker/exec" -name 'containerd.pid' -type f -exec cat {} + 2>/dev/null); do
-        [[ "$cpid" =~ ^[0-9]+$ ]] && stop_pid "$cpid" containerd 10
-    done
+    local pidfile cpid
+    while IFS= read -r pidfile; do
+        cpid=$(cat "$pidfile" 2>/dev/null) || continue
+        if [[ "$cpid" =~ ^[0-9]+$ ]]; then stop_pid "$cpid" containerd 10; fi
+    done < <(find "$RUN_DIR/docker/exec" -name 'containerd.pid' -type f 2>/dev/null)
 }
 
 status_dockerd() {
@@ -252,7 +252,7 @@ http:
   addr: $addr
 EOF
         start_daemon registry docker-registry serve "$RUN_DIR/registry/config.yml"
-        if wait_until registry 15 registry_ok "$addr" && pid_alive "$pidfile" docker-registry; then
+        if wait_until 15 registry_ok "$addr" && pid_alive "$pidfile" docker-registry; then
             echo "$addr" >"$addr_file"
             log "registry on $addr"
             return 0

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # read by the scripts that source this file
 # Pinned versions of everything scripts/testenv builds or installs.
 # Changing one invalidates only that component's cache directory.
 KUBERNETES_VERSION=v1.33.13   # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
