@@ -89,7 +89,9 @@ struct Output {
 
 fn run_helm(c: &Case) -> Output {
     let mut cmd = Command::new(helm());
-    cmd.args(["template", "rel"]).arg(&c.chart).args(["--namespace", "ns"]);
+    cmd.args(["template", "rel"])
+        .arg(&c.chart)
+        .args(["--namespace", "ns"]);
     for v in &c.values {
         cmd.arg("-f").arg(v);
     }
@@ -164,7 +166,9 @@ fn check_random_shape(key: &str, v: &str) {
             let d = b64(v);
             d.len() == 10 && d.bytes().all(|b| (32..127).contains(&b))
         }
-        "random/uuid" => re("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
+        "random/uuid" => {
+            re("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        }
         "random/now-date" => re(r"^\d{4}-\d{2}-\d{2}$"),
         "random/int" => v.parse::<i64>().is_ok_and(|n| (5..10).contains(&n)),
         "random.b64" => {
@@ -182,7 +186,9 @@ fn mask_random(v: &mut Value) {
         Value::Object(m) => {
             for (k, val) in m.iter_mut() {
                 if k.starts_with("random") {
-                    let s = val.as_str().unwrap_or_else(|| panic!("{k} is not a string"));
+                    let s = val
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{k} is not a string"));
                     check_random_shape(k, s);
                     *val = Value::String("<random>".into());
                 } else {
@@ -197,6 +203,7 @@ fn mask_random(v: &mut Value) {
 
 struct Tally {
     cases: usize,
+    both_rejected: usize,
     byte_identical: usize,
     documents: usize,
 }
@@ -204,8 +211,22 @@ struct Tally {
 fn compare(c: &Case, tally: &mut Tally) {
     let h = run_helm(c);
     let t = run_todoplan(c);
-    assert!(h.ok, "{}: helm failed:\n{}", c.label, h.stderr);
-    assert!(t.ok, "{}: todoplan failed where helm succeeded:\n{}", c.label, t.stderr);
+    if !h.ok {
+        // A chart whose defaults are deliberately incomplete (values the user must give):
+        // todoplan must refuse it too.
+        assert!(
+            !t.ok,
+            "{}: helm refused the chart but todoplan rendered it.\nhelm: {}",
+            c.label, h.stderr
+        );
+        tally.both_rejected += 1;
+        return;
+    }
+    assert!(
+        t.ok,
+        "{}: todoplan failed where helm succeeded:\n{}",
+        c.label, t.stderr
+    );
     tally.cases += 1;
     if h.stdout == t.stdout {
         tally.byte_identical += 1;
@@ -298,10 +319,14 @@ fn todoplan_renders_the_same_objects_as_helm_template() {
         .filter(|c| c.chart.starts_with(repo().join("tests/charts")))
         .map(|c| c.chart.clone())
         .collect::<std::collections::BTreeSet<_>>();
-    assert!(fixtures.len() >= 5, "expected at least five fixture charts, found {fixtures:?}");
+    assert!(
+        fixtures.len() >= 5,
+        "expected at least five fixture charts, found {fixtures:?}"
+    );
 
     let mut tally = Tally {
         cases: 0,
+        both_rejected: 0,
         byte_identical: 0,
         documents: 0,
     };
@@ -309,8 +334,13 @@ fn todoplan_renders_the_same_objects_as_helm_template() {
         compare(c, &mut tally);
     }
     eprintln!(
-        "parity: {} renders, {} documents equal as objects, {} renders byte-identical to helm",
-        tally.cases, tally.documents, tally.byte_identical
+        "parity: {} renders, {} documents equal as objects, {} renders byte-identical to helm, \
+         {} value sets rejected by both",
+        tally.cases, tally.documents, tally.byte_identical, tally.both_rejected
+    );
+    assert!(
+        tally.cases > tally.both_rejected,
+        "most cases must render, not only fail"
     );
 }
 
@@ -324,10 +354,21 @@ fn errors_happen_where_helm_errors_and_name_the_place() {
         extra: vec![],
     };
     let (h, t) = (run_helm(&schema), run_todoplan(&schema));
-    assert!(!h.ok && !t.ok, "both must reject values that break the schema");
+    assert!(
+        !h.ok && !t.ok,
+        "both must reject values that break the schema"
+    );
     for path in ["replicas", "image.tag", "image"] {
-        assert!(h.stderr.contains(&format!("- {path}:")), "helm: {}", h.stderr);
-        assert!(t.stderr.contains(&format!(": {path}:")), "todoplan names {path}: {}", t.stderr);
+        assert!(
+            h.stderr.contains(&format!("- {path}:")),
+            "helm: {}",
+            h.stderr
+        );
+        assert!(
+            t.stderr.contains(&format!(": {path}:")),
+            "todoplan names {path}: {}",
+            t.stderr
+        );
     }
 
     let required = Case {
@@ -341,5 +382,8 @@ fn errors_happen_where_helm_errors_and_name_the_place() {
     let location = "execution error at (required-missing/templates/deploy.yaml:6:10)";
     assert!(h.stderr.contains(location), "helm: {}", h.stderr);
     assert!(t.stderr.contains(location), "todoplan: {}", t.stderr);
-    assert!(t.stderr.contains("database.url is required: set it in values"));
+    assert!(
+        t.stderr
+            .contains("database.url is required: set it in values")
+    );
 }
