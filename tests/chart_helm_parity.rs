@@ -203,6 +203,7 @@ fn mask_random(v: &mut Value) {
 
 struct Tally {
     cases: usize,
+    both_rejected: usize,
     byte_identical: usize,
     documents: usize,
 }
@@ -210,7 +211,17 @@ struct Tally {
 fn compare(c: &Case, tally: &mut Tally) {
     let h = run_helm(c);
     let t = run_todoplan(c);
-    assert!(h.ok, "{}: helm failed:\n{}", c.label, h.stderr);
+    if !h.ok {
+        // A chart whose defaults are deliberately incomplete (values the user must give):
+        // todoplan must refuse it too.
+        assert!(
+            !t.ok,
+            "{}: helm refused the chart but todoplan rendered it.\nhelm: {}",
+            c.label, h.stderr
+        );
+        tally.both_rejected += 1;
+        return;
+    }
     assert!(
         t.ok,
         "{}: todoplan failed where helm succeeded:\n{}",
@@ -315,6 +326,7 @@ fn todoplan_renders_the_same_objects_as_helm_template() {
 
     let mut tally = Tally {
         cases: 0,
+        both_rejected: 0,
         byte_identical: 0,
         documents: 0,
     };
@@ -322,8 +334,13 @@ fn todoplan_renders_the_same_objects_as_helm_template() {
         compare(c, &mut tally);
     }
     eprintln!(
-        "parity: {} renders, {} documents equal as objects, {} renders byte-identical to helm",
-        tally.cases, tally.documents, tally.byte_identical
+        "parity: {} renders, {} documents equal as objects, {} renders byte-identical to helm, \
+         {} value sets rejected by both",
+        tally.cases, tally.documents, tally.byte_identical, tally.both_rejected
+    );
+    assert!(
+        tally.cases > tally.both_rejected,
+        "most cases must render, not only fail"
     );
 }
 

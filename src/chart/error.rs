@@ -84,11 +84,17 @@ impl ChartError {
     pub fn from_template(e: &TemplateError) -> ChartError {
         let (line, col) = e.file.line_col(e.offset);
         let text = e.file.text.to_string();
-        let len = text[e.offset.min(text.len())..]
-            .find(['\n'])
-            .unwrap_or(text.len() - e.offset.min(text.len()))
-            .clamp(1, 80)
-            .min(text.len().saturating_sub(e.offset).max(0));
+        let start = e.offset.min(text.len());
+        let rest = text.get(start..).unwrap_or("");
+        // Underline the rest of the action (up to `}}`) or of the line, whichever ends first.
+        let end = rest
+            .find("}}")
+            .map(|i| i + 2)
+            .unwrap_or(rest.len())
+            .min(rest.find('\n').unwrap_or(rest.len()));
+        let len = end
+            .clamp(usize::from(!rest.is_empty()), 120)
+            .min(rest.len());
         let message = if e.user_failure {
             format!(
                 "execution error at ({}:{line}:{col}): {}",
@@ -101,8 +107,11 @@ impl ChartError {
             )
         } else {
             format!(
-                "template: {}:{line}:{col}: executing {:?}: {}",
-                e.file.name, e.template, e.message
+                "template: {}:{line}:{col}: executing {:?} at <{}>: {}",
+                e.file.name,
+                e.template,
+                e.file.node_text(e.offset),
+                e.message
             )
         };
         ChartError::Template {
@@ -114,7 +123,7 @@ impl ChartError {
             },
             message,
             src: NamedSource::new(e.file.name.clone(), text),
-            span: (e.offset.min(e.file.text.len()), len).into(),
+            span: (start, len).into(),
         }
     }
 

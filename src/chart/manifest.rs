@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use super::error::ChartError;
 use super::template::yaml::from_yaml;
@@ -81,23 +80,30 @@ pub fn install_order_rank(kind: &str) -> usize {
         .unwrap_or(INSTALL_ORDER.len())
 }
 
-fn separator() -> &'static regex::Regex {
-    static SEP: OnceLock<regex::Regex> = OnceLock::new();
-    SEP.get_or_init(|| {
-        regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap_or_else(|_| unreachable_regex())
-    })
-}
-
-#[allow(clippy::unwrap_used)]
-fn unreachable_regex() -> regex::Regex {
-    // The pattern above is a constant known to compile; this is only here to avoid a panic path.
-    regex::Regex::new("$^").unwrap_or_else(|_| std::process::abort())
-}
-
-/// releaseutil.SplitManifests: documents, trimmed, empty ones dropped.
+/// releaseutil.SplitManifests: documents, trimmed, empty ones dropped. Same cut points as
+/// helm's `(?:^|\s*\n)---\s*`: a `---` at the start of the text or right after a newline; the
+/// whitespace after a cut is consumed, so a `---` right after it stays in the next document.
 pub fn split_documents(text: &str) -> Vec<String> {
-    separator()
-        .split(text.trim())
+    let trimmed = text.trim();
+    let skip_ws = |from: usize| {
+        trimmed[from..]
+            .find(|c: char| !c.is_whitespace())
+            .map_or(trimmed.len(), |i| from + i)
+    };
+    let mut docs = Vec::new();
+    let mut start = 0;
+    if trimmed.starts_with("---") {
+        start = skip_ws(3);
+    }
+    let mut search = start;
+    while let Some(found) = trimmed[search..].find("\n---") {
+        let at = search + found;
+        docs.push(&trimmed[start..at]);
+        start = skip_ws(at + 4);
+        search = start;
+    }
+    docs.push(&trimmed[start..]);
+    docs.into_iter()
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(str::to_string)
@@ -152,9 +158,17 @@ pub fn sort_outputs(outputs: &BTreeMap<String, String>) -> Result<Vec<Manifest>,
             }
         }
     }
-    generic.sort_by_key(|m| install_order_rank(m.kind()));
-    // Unknown kinds sort among themselves alphabetically by kind (Helm's lessByKind).
-    generic.sort_by(|a, b| {
+    sort_by_kind(&mut generic);
+    // helm sorts hooks by kind too (sortHooksByKind) before printing them after the manifests.
+    sort_by_kind(&mut hooks);
+    generic.extend(hooks);
+    Ok(generic)
+}
+
+/// Helm's lessByKind, stable: known kinds by InstallOrder, unknown ones after them sorted by
+/// kind name.
+fn sort_by_kind(ms: &mut [Manifest]) {
+    ms.sort_by(|a, b| {
         let (ra, rb) = (install_order_rank(a.kind()), install_order_rank(b.kind()));
         if ra == INSTALL_ORDER.len() && rb == INSTALL_ORDER.len() {
             a.kind().cmp(b.kind())
@@ -162,8 +176,6 @@ pub fn sort_outputs(outputs: &BTreeMap<String, String>) -> Result<Vec<Manifest>,
             ra.cmp(&rb)
         }
     });
-    generic.extend(hooks);
-    Ok(generic)
 }
 
 /// What `helm template` prints for these manifests.
@@ -227,8 +239,19 @@ mod tests {
 
     #[test]
     fn split_drops_empty_documents_and_trims() {
-        let docs = split_documents("\n---\na: 1\n---\n\n---   \nb: 2\n  \n");
-        assert_eq!(docs, vec!["a: 1", "b: 2"]);
+        let docs = split_documents("\n---\na: 1\n---\n\nb: 2\n---   \n\n---\n  \n");
+        assert_eq!(docs, vec!["a: 1", "b: 2", "---"]);
+        // only a `---` at a line start separates; `----` leaves a `-` behind, as in helm
+        assert_eq!(
+            split_documents("a: x---y\n----\nb: 1"),
+            vec!["a: x---y", "-\nb: 1"]
+        );
+        assert_eq!(split_documents("---a: 1"), vec!["a: 1"]);
+        // the whitespace after a cut is consumed, so a second `---` stays in the document
+        assert_eq!(
+            split_documents("a: 1\n---\n---\nb: 2"),
+            vec!["a: 1", "---\nb: 2"]
+        );
     }
 
     #[test]

@@ -92,6 +92,12 @@ pub fn render_with(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered
     })
 }
 
+/// Render on the calling thread (which needs an ordinary 2 MiB+ stack: include/tpl nesting is
+/// capped at 100 levels). The CLI uses this to avoid thread hand-offs that dominate short runs.
+pub fn render_here(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, ChartError> {
+    render_inner(req, opts)
+}
+
 /// Values the user supplied, in Helm's precedence: files in order, then --set, then inline.
 fn user_values(req: &RenderRequest, opts: &RenderOptions) -> Result<values::Map, ChartError> {
     let mut base = values::Map::new();
@@ -314,3 +320,6 @@ fn capabilities_value(c: &Capabilities) -> Result<Value, ChartError> {
         ("HelmVersion".to_string(), helm),
     ])))
 }
+
+#[cfg(test)]
+mod tests;

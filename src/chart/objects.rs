@@ -129,6 +129,9 @@ impl Object for KubeVersion {
     fn display(&self) -> String {
         self.version.clone()
     }
+    fn fmt_value(&self) -> String {
+        format!("{{{} {} {}}}", self.version, self.major, self.minor)
+    }
 }
 
 #[derive(Debug)]

@@ -162,7 +162,7 @@ fn coalesce_globals(dest: &mut Map, src: &Map) {
     dest.insert("global".into(), Value::map(dg));
 }
 
-fn path_value<'a>(m: &Map, path: &str) -> Option<Value> {
+fn path_value(m: &Map, path: &str) -> Option<Value> {
     let mut parts = path.split('.');
     let first = parts.next()?;
     let mut cur = m.get(first)?.clone();
@@ -258,7 +258,16 @@ fn collect_violations(
                 (false, true) => prefix.trim_end_matches('.').to_string(),
                 (false, false) => format!("{prefix}{dotted}"),
             };
-            out.push(format!("- {}: {at}: {e}", chart.name));
+            // The crate prints patterns after translating them to its regex dialect; show the
+            // schema's own text instead.
+            let schema_path = e.schema_path.to_string();
+            let message = match schema.pointer(&schema_path).and_then(|p| p.as_str()) {
+                Some(pattern) if schema_path.ends_with("/pattern") => {
+                    format!("{} does not match pattern {pattern:?}", e.instance)
+                }
+                _ => e.to_string(),
+            };
+            out.push(format!("- {}: {at}: {message}", chart.name));
         }
     }
     for sub in &chart.dependencies {

@@ -49,22 +49,20 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     caps.api_versions.extend(args.api_versions);
     let opts = RenderOptions { set: args.set };
-    let rendered = tokio::task::spawn_blocking(move || {
-        let req = RenderRequest {
-            chart_dir: &chart_dir,
-            release_name: &args.release_name,
-            namespace: &args.namespace,
-            values_files: &args.values,
-            inline_values: serde_json::Value::Null,
-            revision: 1,
-            is_upgrade: false,
-            capabilities: caps,
-            lookup: None,
-        };
-        chart::render_with(&req, &opts)
-    })
-    .await
-    .map_err(|e| miette::miette!("render task failed: {e}"))??;
+    let req = RenderRequest {
+        chart_dir: &chart_dir,
+        release_name: &args.release_name,
+        namespace: &args.namespace,
+        values_files: &args.values,
+        inline_values: serde_json::Value::Null,
+        revision: 1,
+        is_upgrade: false,
+        capabilities: caps,
+        lookup: None,
+    };
+    // Rendering is CPU-only and this command does nothing else meanwhile; staying on this
+    // thread avoids hand-offs that cost more than the render itself on a busy machine.
+    let rendered = tokio::task::block_in_place(|| chart::render_here(&req, &opts))?;
     print!("{}", chart::to_helm_template_output(&rendered.manifests));
     if args.notes
         && let Some(n) = rendered.notes

@@ -16,6 +16,38 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// The action text starting at `offset`, as Go's `at <...>` shows it: up to the end of the
+    /// command (a `|`, an unbalanced `)`, `}}` or the end of the line).
+    pub fn node_text(&self, offset: usize) -> String {
+        let rest = self.text.get(offset.min(self.text.len())..).unwrap_or("");
+        let mut depth = 0i32;
+        let mut end = rest.len();
+        let mut in_str = false;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '"' => in_str = !in_str,
+                _ if in_str => {}
+                '(' => depth += 1,
+                ')' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                ')' => depth -= 1,
+                '|' | '\n' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                '}' if rest[i..].starts_with("}}") => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let t = rest[..end].trim_end();
+        t.strip_suffix(" -").unwrap_or(t).trim_end().to_string()
+    }
+
     /// Line (1-based) and column of a byte offset as Go's text/template reports them: the column
     /// is the 0-based byte offset within the line, so messages match what helm prints.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
@@ -67,8 +99,11 @@ impl std::fmt::Display for TemplateError {
         } else {
             write!(
                 f,
-                "template: {}:{l}:{c}: executing {:?}: {}",
-                self.file.name, self.template, self.message
+                "template: {}:{l}:{c}: executing {:?} at <{}>: {}",
+                self.file.name,
+                self.template,
+                self.file.node_text(self.offset),
+                self.message
             )
         }
     }
@@ -452,7 +487,7 @@ impl<'a> Executor<'a> {
         match first {
             Arg::Ident(off, name) => self.call_function(dot, *off, name, rest, piped),
             Arg::Field(off, fields) => {
-                self.eval_field_chain(dot, *off, dot.clone(), fields, true, rest, piped)
+                self.eval_field_chain(dot, *off, dot.clone(), fields, rest, piped)
             }
             Arg::Var(off, name, fields) => {
                 let v = self.var(*off, name)?;
@@ -460,7 +495,7 @@ impl<'a> Executor<'a> {
                     self.no_args(first, rest, &piped)?;
                     return Ok(v);
                 }
-                self.eval_field_chain(dot, *off, v, fields, true, rest, piped)
+                self.eval_field_chain(dot, *off, v, fields, rest, piped)
             }
             Arg::Pipe(off, inner, fields) => {
                 let v = self.eval_pipe(dot, inner)?;
@@ -468,7 +503,7 @@ impl<'a> Executor<'a> {
                     self.no_args(first, rest, &piped)?;
                     return Ok(v);
                 }
-                self.eval_field_chain(dot, *off, v, fields, true, rest, piped)
+                self.eval_field_chain(dot, *off, v, fields, rest, piped)
             }
             Arg::Nil(off) => Err(self.err(*off, "nil is not a command".into())),
             _ => {
@@ -505,7 +540,6 @@ impl<'a> Executor<'a> {
         off: usize,
         mut recv: Value,
         fields: &[String],
-        _is_cmd: bool,
         args: &[Arg],
         piped: Option<Value>,
     ) -> ExecResult<Value> {
@@ -578,14 +612,14 @@ impl<'a> Executor<'a> {
             Arg::Float(_, f) => Value::Float(*f),
             Arg::Str(_, s) => Value::Str(s.clone()),
             Arg::Field(off, fields) => {
-                self.eval_field_chain(dot, *off, dot.clone(), fields, false, &[], None)?
+                self.eval_field_chain(dot, *off, dot.clone(), fields, &[], None)?
             }
             Arg::Var(off, name, fields) => {
                 let v = self.var(*off, name)?;
                 if fields.is_empty() {
                     v
                 } else {
-                    self.eval_field_chain(dot, *off, v, fields, false, &[], None)?
+                    self.eval_field_chain(dot, *off, v, fields, &[], None)?
                 }
             }
             Arg::Ident(off, name) => self.call_function(dot, *off, name, &[], None)?,
@@ -594,7 +628,7 @@ impl<'a> Executor<'a> {
                 if fields.is_empty() {
                     v
                 } else {
-                    self.eval_field_chain(dot, *off, v, fields, false, &[], None)?
+                    self.eval_field_chain(dot, *off, v, fields, &[], None)?
                 }
             }
         })
@@ -768,6 +802,7 @@ fn print_value(out: &mut String, v: &Value) {
     match v {
         Value::Nil => out.push_str("<no value>"),
         Value::Str(s) => out.push_str(s),
+        Value::Object(o) => out.push_str(&o.display()),
         other => out.push_str(&go_sprint(other)),
     }
 }

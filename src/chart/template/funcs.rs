@@ -995,8 +995,24 @@ fn f_uuidv4(_: &FuncEnv, a: &[Value]) -> R {
 
 // ------------------------------------------------------------------ regex
 
+/// Compiled patterns are cached per thread: charts call the same regex in loops.
 fn re(p: &str) -> Result<regex::Regex, FuncError> {
-    regex::Regex::new(p).map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))
+    thread_local! {
+        static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    if let Some(r) = CACHE.with(|c| c.borrow().get(p).cloned()) {
+        return Ok(r);
+    }
+    let r =
+        regex::Regex::new(p).map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))?;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < 256 {
+            c.insert(p.to_string(), r.clone());
+        }
+    });
+    Ok(r)
 }
 
 fn f_regex_match(_: &FuncEnv, a: &[Value]) -> R {
@@ -1314,6 +1330,12 @@ fn f_set(_: &FuncEnv, a: &[Value]) -> R {
     let k = s(&a[1])?;
     match m(&a[0])? {
         Some(mm) => {
+            // A map holding itself would make every later walk over it endless.
+            if let Value::Map(v) = &a[2]
+                && Rc::ptr_eq(v, &mm)
+            {
+                return err("cannot set a dict as a value inside itself");
+            }
             mm.borrow_mut().insert(k.to_string(), a[2].clone());
             Ok(Value::Map(mm))
         }
@@ -1434,14 +1456,11 @@ fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite:
     for (k, sv) in src.iter() {
         match d.get(k) {
             Some(dv) => {
+                let dst_empty = is_empty(dv) && !matches!(dv, Value::Map(_));
                 if let (Value::Map(dm), Value::Map(sm)) = (dv, sv) {
                     merge_into(dm, sm, overwrite);
-                } else if (overwrite && !is_empty(sv))
-                    || is_empty(dv) && !matches!(dv, Value::Map(_))
-                {
-                    if overwrite || is_empty(dv) {
-                        d.insert(k.clone(), sv.deep_copy());
-                    }
+                } else if dst_empty || (overwrite && !is_empty(sv)) {
+                    d.insert(k.clone(), sv.deep_copy());
                 }
             }
             None => {
@@ -1725,7 +1744,7 @@ fn term_matches(t: &str, v: &semver::Version) -> Option<(bool, bool)> {
         .unwrap_or(("", t));
     let rest = rest.trim_start_matches('v');
     if rest == "*" || rest.eq_ignore_ascii_case("x") || rest.is_empty() {
-        return Some((op != "!=" || false, false));
+        return Some((op != "!=", false));
     }
     let (core, pre) = match rest.find('-') {
         Some(p) => (&rest[..p], Some(&rest[p + 1..])),
@@ -2185,10 +2204,6 @@ fn base32_decode(x: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn f_must_wrap_required(_: &FuncEnv, _a: &[Value]) -> R {
-    err("not supported")
-}
-
 // ------------------------------------------------------------------ the table
 
 fn table() -> HashMap<&'static str, Func> {
@@ -2412,7 +2427,6 @@ fn table() -> HashMap<&'static str, Func> {
     for (k, f) in entries {
         t.insert(k, *f);
     }
-    let _ = f_must_wrap_required;
     t
 }
 

@@ -150,7 +150,15 @@ fn runaway_recursion_is_an_error_not_a_crash() {
 #[test]
 fn errors_name_file_line_and_column() {
     let msg = e("line1\n  {{ .a.b }}", "{}");
-    assert!(msg.starts_with("template: t:2:5:"), "{msg}");
+    assert!(
+        msg.starts_with("template: t:2:5: executing \"t\" at <.a.b>:"),
+        "{msg}"
+    );
+    let msg = e("{{ index .l 5 | quote }}", "l: [1]");
+    assert!(
+        msg.contains("at <index .l 5>: error calling index: index out of range: 5"),
+        "{msg}"
+    );
     let msg = e("{{ nosuchfunc 1 }}", "{}");
     assert!(msg.contains("function \"nosuchfunc\" not defined"), "{msg}");
     let msg = e("{{ required \"give x\" .x }}", "{}");

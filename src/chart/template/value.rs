@@ -35,6 +35,11 @@ pub trait Object: Debug {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
     /// What `fmt.Sprint` prints.
     fn display(&self) -> String;
+    /// What fmt prints when the object is passed to a function as an interface{} (Go only
+    /// finds pointer-receiver String methods when printing an addressable template value).
+    fn fmt_value(&self) -> String {
+        self.display()
+    }
     /// The value as plain data where Go would see a slice or map (for range, len, toYaml).
     fn as_data(&self) -> Option<Value> {
         None
@@ -328,7 +333,7 @@ pub fn write_v(out: &mut String, v: &Value, nested: bool) {
             }
             out.push(']');
         }
-        Value::Object(o) => out.push_str(&o.display()),
+        Value::Object(o) => out.push_str(&o.fmt_value()),
     }
 }
 

@@ -111,7 +111,10 @@ fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize) {
             }
             return;
         }
-        Value::Str(s) => out.push_str(&scalar_string(s, false)),
+        Value::Str(s) => {
+            let repr = scalar_string(s, false);
+            push_folded(out, &repr, indent);
+        }
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
@@ -140,6 +143,49 @@ fn yaml_float(f: f64) -> String {
         j
     } else {
         format_float_g(f)
+    }
+}
+
+/// go-yaml v2 folds plain and quoted scalars at spaces once the line is past 80 columns
+/// (yaml_emitter_write_*_scalar with best_width 80); the break replaces one space.
+fn push_folded(out: &mut String, repr: &str, indent: usize) {
+    const BEST_WIDTH: usize = 80;
+    let mut column = out
+        .rfind('\n')
+        .map(|i| out[i + 1..].chars().count())
+        .unwrap_or_else(|| out.chars().count());
+    let double = repr.starts_with('"');
+    let chars: Vec<char> = repr.chars().collect();
+    let quoted = double || repr.starts_with('\'');
+    let (first, last) = if quoted {
+        (1, chars.len().saturating_sub(2))
+    } else {
+        (0, chars.len().saturating_sub(1))
+    };
+    let mut prev_space = false;
+    for (i, c) in chars.iter().enumerate() {
+        if *c == ' ' {
+            let next_space = chars.get(i + 1) == Some(&' ');
+            let inside = i > first && i < last;
+            let may_break = !prev_space && column > BEST_WIDTH && inside && (double || !next_space);
+            if may_break {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                column = indent;
+                if double && next_space {
+                    out.push('\\');
+                    column += 1;
+                }
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+            prev_space = true;
+        } else {
+            out.push(*c);
+            column += 1;
+            prev_space = false;
+        }
     }
 }
 
@@ -462,6 +508,25 @@ mod tests {
         let val = v(src);
         let again = v(&to_yaml(&val));
         assert_eq!(val.to_json(), again.to_json());
+    }
+
+    #[test]
+    fn long_scalars_fold_past_eighty_columns_like_go_yaml() {
+        let long = "this is a very long string with many words that goes well past eighty columns in width for sure yes";
+        let val = Value::map(BTreeMap::from([("long".to_string(), Value::str(long))]));
+        let y = to_yaml(&val);
+        assert_eq!(
+            y,
+            "long: this is a very long string with many words that goes well past eighty columns\n  in width for sure yes\n"
+        );
+        assert_eq!(from_yaml_str(&y).unwrap().to_json(), val.to_json());
+        let quoted = format!("{long}: x");
+        let val = Value::map(BTreeMap::from([(
+            "q".to_string(),
+            Value::string(quoted.clone()),
+        )]));
+        let back = from_yaml_str(&to_yaml(&val)).unwrap();
+        assert_eq!(back.to_json(), val.to_json());
     }
 
     #[test]
