@@ -822,12 +822,11 @@ impl Reader<'_> {
         for raw in refs {
             let written = format!("${{{}}}", raw.path.join("."));
             let root = raw.path.first().map(String::as_str).unwrap_or_default();
-            let (declared, attributes, singular): (&dyn Fn(&str) -> bool, &[&str], &str) =
-                match root {
-                    "images" => (&|n| image_set.contains(n), &IMAGE_ATTRIBUTES, "image"),
-                    "secrets" => (&|n| secrets.contains_key(n), &SECRET_ATTRIBUTES, "secret"),
-                    _ => (&|n| release_set.contains(n), &RELEASE_ATTRIBUTES, "release"),
-                };
+            let (attributes, singular): (&[&str], &str) = match root {
+                "images" => (&IMAGE_ATTRIBUTES, "image"),
+                "secrets" => (&SECRET_ATTRIBUTES, "secret"),
+                _ => (&RELEASE_ATTRIBUTES, "release"),
+            };
             let Some(name) = raw.path.get(1) else {
                 self.push(
                     Problem::new(
@@ -838,7 +837,12 @@ impl Reader<'_> {
                 );
                 continue;
             };
-            if !declared(name) {
+            let declared = match root {
+                "images" => image_set.contains(name.as_str()),
+                "secrets" => secrets.contains_key(name.as_str()),
+                _ => release_set.contains(name.as_str()),
+            };
+            if !declared {
                 let names: Vec<&str> = match root {
                     "images" => declared_images.iter().map(String::as_str).collect(),
                     "secrets" => secrets.keys().map(String::as_str).collect(),
