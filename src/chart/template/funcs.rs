@@ -2555,15 +2555,24 @@ mod tests {
     #[test]
     fn lists_and_dicts() {
         let l = call("list", &[Value::Int(1), Value::Int(2), Value::Int(2)]).unwrap();
-        assert_eq!(strval(&call("uniq", &[l.clone()]).unwrap()), "[1 2]");
-        assert_eq!(strval(&call("rest", &[l.clone()]).unwrap()), "[2 2]");
+        assert_eq!(
+            strval(&call("uniq", std::slice::from_ref(&l)).unwrap()),
+            "[1 2]"
+        );
+        assert_eq!(
+            strval(&call("rest", std::slice::from_ref(&l)).unwrap()),
+            "[2 2]"
+        );
         assert_eq!(
             strval(&call("has", &[Value::Int(2), l.clone()]).unwrap()),
             "true"
         );
         let d = call("dict", &[st("b"), Value::Int(1), st("a")]).unwrap();
         assert_eq!(strval(&d), "map[a: b:1]");
-        assert_eq!(strval(&call("keys", &[d.clone()]).unwrap()), "[a b]");
+        assert_eq!(
+            strval(&call("keys", std::slice::from_ref(&d)).unwrap()),
+            "[a b]"
+        );
         call("set", &[d.clone(), st("c"), st("x")]).unwrap();
         assert_eq!(
             strval(&call("hasKey", &[d.clone(), st("c")]).unwrap()),

@@ -303,7 +303,7 @@ mod tests {
             sprintf("%05d|%-4s|%4s", &[Value::Int(42), s("ab"), s("cd")]),
             "00042|ab  |  cd"
         );
-        assert_eq!(sprintf("%.2f", &[Value::Float(3.14159)]), "3.14");
+        assert_eq!(sprintf("%.2f", &[Value::Float(1.23456)]), "1.23");
         assert_eq!(sprintf("%t", &[Value::Bool(true)]), "true");
         assert_eq!(sprintf("%s", &[Value::Nil]), "%!s(<nil>)");
         assert_eq!(sprintf("%s %s", &[s("a")]), "a %!s(MISSING)");
