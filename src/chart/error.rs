@@ -20,7 +20,7 @@ pub enum ChartError {
         path: String,
         message: String,
         #[source_code]
-        src: NamedSource<String>,
+        src: std::sync::Arc<NamedSource<String>>,
         #[label("here")]
         span: Option<SourceSpan>,
     },
@@ -40,7 +40,7 @@ pub enum ChartError {
         user_failure: bool,
         message: String,
         #[source_code]
-        src: NamedSource<String>,
+        src: std::sync::Arc<NamedSource<String>>,
         #[label("{label}")]
         span: SourceSpan,
         label: String,
@@ -67,7 +67,7 @@ pub enum ChartError {
         source_file: String,
         message: String,
         #[source_code]
-        src: NamedSource<String>,
+        src: std::sync::Arc<NamedSource<String>>,
         #[label("here")]
         span: Option<SourceSpan>,
     },
@@ -122,7 +122,7 @@ impl ChartError {
                 "here".into()
             },
             message,
-            src: NamedSource::new(e.file.name.clone(), text),
+            src: std::sync::Arc::new(NamedSource::new(e.file.name.clone(), text)),
             span: (start, len).into(),
         }
     }
@@ -136,7 +136,7 @@ impl ChartError {
             what: what.to_string(),
             path: path.to_string(),
             message: err.to_string(),
-            src: NamedSource::new(path.to_string(), text.to_string()),
+            src: std::sync::Arc::new(NamedSource::new(path, text.to_string())),
             span,
         }
     }

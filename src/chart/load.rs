@@ -288,7 +288,7 @@ pub fn parse_values_text(text: &str, shown: &str) -> Result<BTreeMap<String, Val
                 "expected a map at the top level, found {}",
                 other.type_name()
             ),
-            src: miette::NamedSource::new(shown.to_string(), text.to_string()),
+            src: std::sync::Arc::new(miette::NamedSource::new(shown, text.to_string())),
             span: None,
         }),
     }

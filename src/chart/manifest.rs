@@ -115,7 +115,10 @@ fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
         serde_yaml_ng::from_str(doc).map_err(|e| ChartError::RenderedYaml {
             source_file: source.to_string(),
             message: e.to_string(),
-            src: miette::NamedSource::new(format!("{source} (rendered)"), doc.to_string()),
+            src: std::sync::Arc::new(miette::NamedSource::new(
+                format!("{source} (rendered)"),
+                doc.to_string(),
+            )),
             span: e.location().map(|l| (l.index().min(doc.len()), 1).into()),
         })?;
     let object = from_yaml(&y).to_json();
@@ -123,7 +126,10 @@ fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
         return Err(ChartError::RenderedYaml {
             source_file: source.to_string(),
             message: "a document is not a mapping (Kubernetes objects are maps)".into(),
-            src: miette::NamedSource::new(format!("{source} (rendered)"), doc.to_string()),
+            src: std::sync::Arc::new(miette::NamedSource::new(
+                format!("{source} (rendered)"),
+                doc.to_string(),
+            )),
             span: Some((0, doc.len().min(1)).into()),
         });
     }

@@ -403,6 +403,12 @@ impl<'a> Executor<'a> {
                 .iter()
                 .map(|(k, e)| (Value::str(k), e.clone()))
                 .collect(),
+            Value::Int(n) if *n > funcs::MAX_SIZE => {
+                return Err(self.err(
+                    br.offset,
+                    format!("range over {n}: more iterations than this renderer allows"),
+                ));
+            }
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
             Value::Object(o) => match o.as_data() {
                 Some(Value::List(l)) => l

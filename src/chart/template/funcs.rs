@@ -49,6 +49,19 @@ pub fn names() -> Vec<&'static str> {
 
 // ------------------------------------------------------------------ argument helpers
 
+/// The largest string or list a function may build: a chart asking for more is a mistake, and
+/// allocating it would abort the process instead of reporting an error.
+pub const MAX_SIZE: i64 = 16 << 20;
+
+fn size(name: &str, n: i64) -> Result<usize, FuncError> {
+    if n > MAX_SIZE {
+        return err(format!(
+            "{name}: {n} is larger than the {MAX_SIZE} this renderer allows"
+        ));
+    }
+    Ok(n.max(0) as usize)
+}
+
 fn nargs(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
         return err(format!(
@@ -731,7 +744,9 @@ fn f_repeat(_: &FuncEnv, a: &[Value]) -> R {
     if n < 0 {
         return err("strings: negative Repeat count");
     }
-    Ok(Value::string(s(&a[1])?.repeat(n as usize)))
+    let text = s(&a[1])?;
+    size("repeat", n.saturating_mul(text.len() as i64))?;
+    Ok(Value::string(text.repeat(n as usize)))
 }
 
 fn f_replace(_: &FuncEnv, a: &[Value]) -> R {
@@ -838,22 +853,22 @@ fn f_cat(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::string(parts.join(" ")))
 }
 
-fn indent_text(n: i64, x: &str) -> String {
+fn indent_text(name: &str, n: i64, x: &str) -> Result<String, FuncError> {
+    let lines = x.matches('\n').count() as i64 + 1;
+    size(name, n.saturating_mul(lines).saturating_add(x.len() as i64))?;
     let pad = " ".repeat(n.max(0) as usize);
-    format!("{pad}{}", x.replace('\n', &format!("\n{pad}")))
+    Ok(format!("{pad}{}", x.replace('\n', &format!("\n{pad}"))))
 }
 
 fn f_indent(_: &FuncEnv, a: &[Value]) -> R {
     nargs("indent", a, 2)?;
-    Ok(Value::string(indent_text(i(&a[0])?, s(&a[1])?)))
+    Ok(Value::string(indent_text("indent", i(&a[0])?, s(&a[1])?)?))
 }
 
 fn f_nindent(_: &FuncEnv, a: &[Value]) -> R {
     nargs("nindent", a, 2)?;
-    Ok(Value::string(format!(
-        "\n{}",
-        indent_text(i(&a[0])?, s(&a[1])?)
-    )))
+    let body = indent_text("nindent", i(&a[0])?, s(&a[1])?)?;
+    Ok(Value::string(format!("\n{body}")))
 }
 
 fn f_plural(_: &FuncEnv, a: &[Value]) -> R {
@@ -954,7 +969,7 @@ fn f_shuffle(_: &FuncEnv, a: &[Value]) -> R {
 fn rand_from(a: &[Value], name: &str, alphabet: &[u8]) -> R {
     nargs(name, a, 1)?;
     use rand::Rng;
-    let n = i(&a[0])?.max(0) as usize;
+    let n = size(name, i(&a[0])?)?;
     let mut rng = rand::rng();
     let out: String = (0..n)
         .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
@@ -1247,6 +1262,7 @@ fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
 fn f_until(_: &FuncEnv, a: &[Value]) -> R {
     nargs("until", a, 1)?;
     let n = i(&a[0])?;
+    size("until", n.saturating_abs())?;
     let v = if n >= 0 {
         (0..n).map(Value::Int).collect()
     } else {
@@ -1258,6 +1274,12 @@ fn f_until(_: &FuncEnv, a: &[Value]) -> R {
 fn f_until_step(_: &FuncEnv, a: &[Value]) -> R {
     nargs("untilStep", a, 3)?;
     let (start, stop, step) = (i(&a[0])?, i(&a[1])?, i(&a[2])?);
+    if step != 0 {
+        size(
+            "untilStep",
+            stop.saturating_sub(start).saturating_abs() / step.saturating_abs(),
+        )?;
+    }
     let mut v = Vec::new();
     if step > 0 {
         let mut k = start;
@@ -1287,6 +1309,10 @@ fn f_seq(_: &FuncEnv, a: &[Value]) -> R {
     if step == 0 {
         return Ok(Value::str(""));
     }
+    size(
+        "seq",
+        end.saturating_sub(start).saturating_abs() / step.saturating_abs(),
+    )?;
     let mut k = start;
     while (step > 0 && k <= end) || (step < 0 && k >= end) {
         out.push(k.to_string());
@@ -2555,15 +2581,24 @@ mod tests {
     #[test]
     fn lists_and_dicts() {
         let l = call("list", &[Value::Int(1), Value::Int(2), Value::Int(2)]).unwrap();
-        assert_eq!(strval(&call("uniq", &[l.clone()]).unwrap()), "[1 2]");
-        assert_eq!(strval(&call("rest", &[l.clone()]).unwrap()), "[2 2]");
+        assert_eq!(
+            strval(&call("uniq", std::slice::from_ref(&l)).unwrap()),
+            "[1 2]"
+        );
+        assert_eq!(
+            strval(&call("rest", std::slice::from_ref(&l)).unwrap()),
+            "[2 2]"
+        );
         assert_eq!(
             strval(&call("has", &[Value::Int(2), l.clone()]).unwrap()),
             "true"
         );
         let d = call("dict", &[st("b"), Value::Int(1), st("a")]).unwrap();
         assert_eq!(strval(&d), "map[a: b:1]");
-        assert_eq!(strval(&call("keys", &[d.clone()]).unwrap()), "[a b]");
+        assert_eq!(
+            strval(&call("keys", std::slice::from_ref(&d)).unwrap()),
+            "[a b]"
+        );
         call("set", &[d.clone(), st("c"), st("x")]).unwrap();
         assert_eq!(
             strval(&call("hasKey", &[d.clone(), st("c")]).unwrap()),
@@ -2588,6 +2623,23 @@ mod tests {
             ok_str("round", &[Value::Float(2.555), Value::Int(2)]),
             "2.56"
         );
+    }
+
+    #[test]
+    fn oversized_results_are_errors_not_aborts() {
+        assert!(call("repeat", &[Value::Int(i64::MAX), st("ab")]).is_err());
+        assert!(call("until", &[Value::Int(1 << 40)]).is_err());
+        assert!(
+            call(
+                "untilStep",
+                &[Value::Int(0), Value::Int(1 << 40), Value::Int(1)]
+            )
+            .is_err()
+        );
+        assert!(call("seq", &[Value::Int(1 << 40)]).is_err());
+        assert!(call("indent", &[Value::Int(1 << 40), st("a\nb")]).is_err());
+        assert!(call("randAlphaNum", &[Value::Int(1 << 40)]).is_err());
+        assert_eq!(ok_str("repeat", &[Value::Int(2), st("ab")]), "abab");
     }
 
     #[test]

@@ -38,7 +38,12 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         }
         while let Some(&d) = chars.peek() {
             if let Some(v) = d.to_digit(10) {
-                width = Some(width.unwrap_or(0) * 10 + v as usize);
+                width = Some(
+                    width
+                        .unwrap_or(0)
+                        .saturating_mul(10)
+                        .saturating_add(v as usize),
+                );
                 chars.next();
             } else {
                 break;
@@ -50,12 +55,21 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             prec = Some(0);
             while let Some(&d) = chars.peek() {
                 if let Some(v) = d.to_digit(10) {
-                    prec = Some(prec.unwrap_or(0) * 10 + v as usize);
+                    prec = Some(
+                        prec.unwrap_or(0)
+                            .saturating_mul(10)
+                            .saturating_add(v as usize),
+                    );
                     chars.next();
                 } else {
                     break;
                 }
             }
+        }
+        // Widths and precisions beyond any sensible output would only exhaust memory.
+        if width.is_some_and(|w| w > 1 << 20) || prec.is_some_and(|p| p > 1 << 10) {
+            out.push_str("%!(BADWIDTH)");
+            continue;
         }
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
@@ -303,7 +317,7 @@ mod tests {
             sprintf("%05d|%-4s|%4s", &[Value::Int(42), s("ab"), s("cd")]),
             "00042|ab  |  cd"
         );
-        assert_eq!(sprintf("%.2f", &[Value::Float(3.14159)]), "3.14");
+        assert_eq!(sprintf("%.2f", &[Value::Float(1.23456)]), "1.23");
         assert_eq!(sprintf("%t", &[Value::Bool(true)]), "true");
         assert_eq!(sprintf("%s", &[Value::Nil]), "%!s(<nil>)");
         assert_eq!(sprintf("%s %s", &[s("a")]), "a %!s(MISSING)");
@@ -311,5 +325,9 @@ mod tests {
         assert_eq!(sprintf("%x", &[Value::Int(255)]), "ff");
         assert_eq!(sprintf("100%%", &[]), "100%");
         assert_eq!(sprintf("%e", &[Value::Float(1234.5)]), "1.234500e+03");
+        assert!(sprintf("%999999999999d", &[Value::Int(1)]).starts_with("%!(BADWIDTH)"));
+        assert!(
+            sprintf("%.99999999999999999999999f", &[Value::Float(1.0)]).starts_with("%!(BADWIDTH)")
+        );
     }
 }

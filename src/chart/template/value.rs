@@ -299,14 +299,14 @@ fn format_fixed(digits: &str, exp: i32) -> String {
 /// `fmt.Sprint(v)` for one operand (the `%v` verb).
 pub fn go_sprint(v: &Value) -> String {
     let mut s = String::new();
-    write_v(&mut s, v, false);
+    write_v(&mut s, v);
     s
 }
 
-/// `%v` formatting; `nested` selects how nil prints inside containers.
-pub fn write_v(out: &mut String, v: &Value, nested: bool) {
+/// `%v` formatting.
+pub fn write_v(out: &mut String, v: &Value) {
     match v {
-        Value::Nil => out.push_str(if nested { "<nil>" } else { "<nil>" }),
+        Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&format_float_g(*f)),
@@ -317,7 +317,7 @@ pub fn write_v(out: &mut String, v: &Value, nested: bool) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_v(out, item, true);
+                write_v(out, item);
             }
             out.push(']');
         }
@@ -329,7 +329,7 @@ pub fn write_v(out: &mut String, v: &Value, nested: bool) {
                 }
                 out.push_str(k);
                 out.push(':');
-                write_v(out, item, true);
+                write_v(out, item);
             }
             out.push(']');
         }

@@ -1,0 +1,116 @@
+//! `todoplan render --chart`: output shape, install order, values flags, errors and exit codes.
+
+use assert_cmd::Command;
+
+fn todoplan() -> Command {
+    let mut c = Command::cargo_bin("todoplan").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn chart(name: &str) -> String {
+    format!("{}/tests/charts/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn prints_documents_in_install_order_with_sources() {
+    let out = todoplan()
+        .args([
+            "render",
+            "--chart",
+            &chart("webapp"),
+            "--release-name",
+            "todo",
+        ])
+        .args(["--set", "autoscaling.enabled=true,config.EXTRA=x"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("---\n# Source: webapp/templates/"),
+        "{text}"
+    );
+    let kinds: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "Secret",
+            "ConfigMap",
+            "Deployment",
+            "HorizontalPodAutoscaler"
+        ]
+    );
+    assert!(
+        text.contains("  EXTRA: \"x\""),
+        "--set reaches the values: {text}"
+    );
+    assert!(
+        !text.contains("replicas:"),
+        "autoscaling drops replicas: {text}"
+    );
+    assert!(text.contains("name: todo-webapp"), "{text}");
+}
+
+#[test]
+fn values_files_apply_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("a.yaml");
+    let second = dir.path().join("b.yaml");
+    std::fs::write(&first, "config:\n  LOG_LEVEL: first\n  ONLY_A: a\n").unwrap();
+    std::fs::write(&second, "config:\n  LOG_LEVEL: second\n").unwrap();
+    let out = todoplan()
+        .args(["render", "--chart", &chart("webapp")])
+        .arg("--values")
+        .arg(&first)
+        .arg("--values")
+        .arg(&second)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("LOG_LEVEL: \"second\""), "{text}");
+    assert!(text.contains("ONLY_A: \"a\""), "{text}");
+}
+
+#[test]
+fn required_value_missing_exits_1_naming_file_line_and_message() {
+    let out = todoplan()
+        .args(["render", "--chart", &chart("required-missing")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("execution error at (required-missing/templates/deploy.yaml:6:10)"),
+        "{err}"
+    );
+    assert!(err.contains("database.url is required"), "{err}");
+}
+
+#[test]
+fn bad_set_syntax_and_missing_chart_are_diagnosed() {
+    let out = todoplan()
+        .args(["render", "--chart", &chart("webapp"), "--set", "novalue"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --set value \"novalue\""));
+
+    let out = todoplan().args(["render"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to render: give --chart DIR"));
+
+    let out = todoplan()
+        .args(["render", "--chart", "/nonexistent/chart"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Chart.yaml file is missing"));
+}
