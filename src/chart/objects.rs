@@ -78,10 +78,10 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "apiextensions.k8s.io/v1",
 ];
 
-/// The Kubernetes version `helm template` reports offline. Helm's release builds stamp the
-/// client-go version in at link time; a `go install` build (the testenv's) reports v1.20.0,
-/// and rendering must agree with the helm it is compared against.
-pub const DEFAULT_KUBE_VERSION: &str = "v1.20.0";
+/// The Kubernetes version `helm template` reports offline: helm 3.17's release builds (and the
+/// testenv's pinned build, which stamps the same version flags) report the client-go version
+/// they link, v1.32.0. An unstamped `go install` build would report v1.20.0.
+pub const DEFAULT_KUBE_VERSION: &str = "v1.32.0";
 
 impl Default for Capabilities {
     fn default() -> Self {
