@@ -541,7 +541,7 @@ fn an_unknown_context_is_a_diagnostic_listing_the_known_ones() {
 #[test]
 fn ctrl_c_finishes_in_flight_work_saves_state_and_releases_the_lock() {
     let s = Stack::new("e2e-sigint");
-    let mut child = s
+    let child = s
         .command(&["apply", "--auto-approve"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
