@@ -406,9 +406,10 @@ impl ClusterClient {
         let api = self.api_for(&key).await?;
         let mut params = PatchParams::apply(FIELD_MANAGER).force();
         params.dry_run = dry_run;
-        if !dry_run {
-            self.writes
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if dry_run {
+            bump(&self.stats.dry_runs);
+        } else {
+            self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let result = api
             .patch(&key.name, &params, &Patch::Apply(object))
