@@ -105,7 +105,11 @@ fn bad_set_syntax_and_missing_chart_are_diagnosed() {
 
     // Without --chart, render reads the releases of todo.toml: none here.
     let empty = tempfile::tempdir().unwrap();
-    let out = todoplan().args(["render"]).current_dir(empty.path()).output().unwrap();
+    let out = todoplan()
+        .args(["render"])
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read todo.toml"));
 

@@ -4,7 +4,7 @@ use super::GlobalArgs;
 use super::workspace::{PlanningArgs, Workspace, color, confirm};
 use crate::apply::progress::Progress;
 use crate::observe::ObjectKey;
-use crate::plan::model::{Action, ObjectChange, PLAN_FORMAT_VERSION, Plan};
+use crate::plan::model::{Action, ObjectChange, Plan};
 use crate::plan::normalize::normalize;
 use crate::plan::output::{Format, render};
 use crate::plan::redact::redact;
@@ -61,19 +61,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         });
     }
     let plan = Plan {
-        format_version: PLAN_FORMAT_VERSION.into(),
-        todoplan_version: env!("CARGO_PKG_VERSION").into(),
-        created_at: chrono::Utc::now(),
-        project: ws.spec.project.name.clone(),
-        env: ws.spec.env.clone(),
-        offline: false,
-        lineage: Some(state.lineage.clone()),
-        serial: state.serial,
-        inputs_digest: String::new(),
-        notes: vec![],
-        images: vec![],
-        drift: vec![],
         objects: changes,
+        ..Plan::against(&state, &ws.spec.project.name, ws.spec.env.clone())
     };
     print!("{}", render(&plan, Format::Text, color(global)));
     if !plan.has_changes() {

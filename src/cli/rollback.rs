@@ -11,7 +11,7 @@ use crate::graph::{Address, DependencyGraph};
 use crate::observe::{ClusterClient, ObjectKey};
 use crate::plan::compute::{Computed, diff_objects, digest_salt};
 use crate::plan::desired::DesiredObject;
-use crate::plan::model::{PLAN_FORMAT_VERSION, Plan};
+use crate::plan::model::Plan;
 use crate::plan::output::{Format, render};
 use crate::plan::redact::{secret_values, value_digest};
 use crate::state::State;
@@ -166,21 +166,11 @@ async fn rollback_plan(
         }
     }
     let plan = Plan {
-        format_version: PLAN_FORMAT_VERSION.into(),
-        todoplan_version: env!("CARGO_PKG_VERSION").into(),
-        created_at: chrono::Utc::now(),
-        project: ws.spec.project.name.clone(),
-        env: ws.spec.env.clone(),
-        offline: false,
-        lineage: Some(state.lineage.clone()),
-        serial: state.serial,
-        inputs_digest: String::new(),
         notes: vec![format!(
             "rollback: restoring the objects recorded in revision {revision}"
         )],
-        images: vec![],
-        drift: vec![],
         objects,
+        ..Plan::against(state, &ws.spec.project.name, ws.spec.env.clone())
     };
     Ok(Computed {
         plan,

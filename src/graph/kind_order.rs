@@ -2,54 +2,13 @@
 //! are applied the way `helm install` would: namespaces and config before the workloads that
 //! mount them, services before the deployments behind them.
 
-/// Kinds in install order; kinds not listed come after all of these.
-pub const KIND_ORDER: [&str; 38] = [
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
+/// Kinds in install order (one list for rendering and applying: the chart module's, which the
+/// helm parity test checks); kinds not listed come after all of these.
+pub use crate::chart::manifest::INSTALL_ORDER as KIND_ORDER;
 
 /// Position of a kind in the install order (unknown kinds last).
 pub fn kind_rank(kind: &str) -> usize {
-    KIND_ORDER
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(KIND_ORDER.len())
+    crate::chart::install_order_rank(kind)
 }
 
 #[cfg(test)]

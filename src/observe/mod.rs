@@ -409,7 +409,8 @@ impl ClusterClient {
         if dry_run {
             bump(&self.stats.dry_runs);
         } else {
-            self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let result = api
             .patch(&key.name, &params, &Patch::Apply(object))

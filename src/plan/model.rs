@@ -161,6 +161,25 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// An empty plan against `state` (its lineage and serial), to be filled with changes.
+    pub fn against(state: &crate::state::State, project: &str, env: Option<String>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION.into(),
+            todoplan_version: env!("CARGO_PKG_VERSION").into(),
+            created_at: chrono::Utc::now(),
+            project: project.to_string(),
+            env,
+            offline: false,
+            lineage: (state.serial > 0).then(|| state.lineage.clone()),
+            serial: state.serial,
+            inputs_digest: String::new(),
+            notes: Vec::new(),
+            images: Vec::new(),
+            drift: Vec::new(),
+            objects: Vec::new(),
+        }
+    }
+
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for o in &self.objects {
