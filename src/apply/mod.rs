@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::chart::install_order_rank;
 use crate::graph::Address;
-use crate::observe::{ClusterClient, ObjectKey};
+use crate::observe::ClusterClient;
 use crate::plan::compute::{Computed, digest_salt};
 use crate::plan::desired::DesiredObject;
 use crate::plan::redact::redact;
@@ -381,12 +381,7 @@ pub async fn execute(
             if change.action != Action::Delete {
                 continue;
             }
-            let key = ObjectKey {
-                api_version: record.api_version.clone(),
-                kind: record.kind.clone(),
-                namespace: record.namespace.clone(),
-                name: record.name.clone(),
-            };
+            let key = record.key();
             let node = options.progress.start(address, "destroying");
             let result = async {
                 cluster

@@ -3,7 +3,6 @@ use std::process::ExitCode;
 use super::GlobalArgs;
 use super::workspace::{PlanningArgs, Workspace, color, confirm};
 use crate::apply::progress::Progress;
-use crate::observe::ObjectKey;
 use crate::plan::model::{Action, ObjectChange, Plan};
 use crate::plan::normalize::normalize;
 use crate::plan::output::{Format, render};
@@ -32,12 +31,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     records.sort_by_key(|(_, r)| std::cmp::Reverse(crate::chart::install_order_rank(&r.kind)));
     let mut changes = Vec::new();
     for (address, r) in &records {
-        let key = ObjectKey {
-            api_version: r.api_version.clone(),
-            kind: r.kind.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
-        };
+        let key = r.key();
         let live = cluster.get(&key).await?;
         let protected = r.protect || r.kind == "PersistentVolumeClaim";
         let action = if protected && !args.planning.allow_data_loss {
@@ -76,15 +70,11 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let mut failures = 0;
     let mut deleted = 0;
     for c in plan.objects.iter().filter(|c| c.action == Action::Delete) {
-        let key = ObjectKey {
-            api_version: c.api_version.clone(),
-            kind: c.kind.clone(),
-            namespace: c.namespace.clone(),
-            name: c.name.clone(),
+        let Some(record) = state.objects.get(&c.address).cloned() else {
+            continue;
         };
         let node = progress.start(&c.address, "destroying");
-        let uid = state.objects.get(&c.address).and_then(|r| r.uid.clone());
-        match cluster.delete(&key, uid.as_deref()).await {
+        match cluster.delete(&record.key(), record.uid.as_deref()).await {
             Ok(()) => {
                 state.objects.remove(&c.address);
                 ws.backend.save(&mut state)?;

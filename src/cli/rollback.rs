@@ -44,12 +44,7 @@ async fn recorded_objects(
         let parsed = Address::from_str(address).map_err(|e| {
             miette::miette!("revision {revision} records an unreadable address {address}: {e}")
         })?;
-        let key = ObjectKey {
-            api_version: record.api_version.clone(),
-            kind: record.kind.clone(),
-            namespace: record.namespace.clone(),
-            name: record.name.clone(),
-        };
+        let key = record.key();
         let object = if record.kind == "Secret" && record.api_version == "v1" {
             let set = match &parsed {
                 Address::Secret(s) => s.clone(),
@@ -145,19 +140,10 @@ async fn rollback_plan(
     )
     .await?;
     let mut graph = DependencyGraph::build(&ws.spec)?;
-    let mut by_release: BTreeMap<String, Vec<crate::graph::ObjectKey>> = BTreeMap::new();
+    let mut by_release: BTreeMap<String, Vec<ObjectKey>> = BTreeMap::new();
     for d in &desired {
         if let Some(r) = &d.release {
-            let k = d.key();
-            by_release
-                .entry(r.clone())
-                .or_default()
-                .push(crate::graph::ObjectKey {
-                    api_version: k.api_version,
-                    kind: k.kind,
-                    namespace: k.namespace,
-                    name: k.name,
-                });
+            by_release.entry(r.clone()).or_default().push(d.key());
         }
     }
     for (r, keys) in &by_release {

@@ -54,15 +54,8 @@ impl Edge {
     }
 }
 
-/// An object a release's chart renders.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectKey {
-    pub api_version: String,
-    pub kind: String,
-    /// `None` for cluster-scoped objects.
-    pub namespace: Option<String>,
-    pub name: String,
-}
+/// An object a release's chart renders (the same identity the cluster and state use).
+pub use crate::observe::ObjectKey;
 
 #[derive(Debug, Clone)]
 pub struct DependencyGraph {

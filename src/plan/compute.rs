@@ -60,15 +60,6 @@ pub struct Computed {
     pub foreign_fields: BTreeMap<String, Vec<ForeignField>>,
 }
 
-fn record_key(r: &ObjectRecord) -> ObjectKey {
-    ObjectKey {
-        api_version: r.api_version.clone(),
-        kind: r.kind.clone(),
-        namespace: r.namespace.clone(),
-        name: r.name.clone(),
-    }
-}
-
 fn remove_pointer(value: &mut Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;
@@ -101,7 +92,7 @@ pub async fn detect_drift(
     let mut foreign = BTreeMap::new();
     let salt = digest_salt(state);
     for (address, record) in &state.objects {
-        let key = record_key(record);
+        let key = record.key();
         let found = match live.objects.get(&key) {
             Some(o) => Some(o.clone()),
             // Its labels may have been removed by hand: look it up by name.
@@ -149,7 +140,7 @@ pub async fn detect_drift(
             foreign.insert(address.clone(), removals);
         }
     }
-    let recorded: BTreeSet<ObjectKey> = state.objects.values().map(record_key).collect();
+    let recorded: BTreeSet<ObjectKey> = state.objects.values().map(ObjectRecord::key).collect();
     let mut strays: Vec<String> = live
         .objects
         .keys()
@@ -232,18 +223,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             req.state.revision + 1,
         )
         .await?;
-        let keys: Vec<crate::graph::ObjectKey> = objects
-            .iter()
-            .map(|d| {
-                let k = d.key();
-                crate::graph::ObjectKey {
-                    api_version: k.api_version,
-                    kind: k.kind,
-                    namespace: k.namespace,
-                    name: k.name,
-                }
-            })
-            .collect();
+        let keys: Vec<ObjectKey> = objects.iter().map(DesiredObject::key).collect();
         graph.add_release_objects(name, &keys);
         desired.extend(objects);
         for u in unresolved {
@@ -264,7 +244,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             let kinds = desired
                 .iter()
                 .map(|d| d.key())
-                .chain(req.state.objects.values().map(record_key))
+                .chain(req.state.objects.values().map(ObjectRecord::key))
                 .map(|k| (k.api_version, k.kind))
                 .collect();
             c.live_inventory(&spec.project.name, &kinds).await?
@@ -391,12 +371,7 @@ pub async fn diff_objects(
     deletions.sort_by_key(|(_, r)| std::cmp::Reverse(chart::install_order_rank(&r.kind)));
     let mut kept_deletions = Vec::new();
     for (address, record) in deletions {
-        let key = ObjectKey {
-            api_version: record.api_version.clone(),
-            kind: record.kind.clone(),
-            namespace: record.namespace.clone(),
-            name: record.name.clone(),
-        };
+        let key = record.key();
         let live = match req_cluster {
             Some(_) if live.objects.contains_key(&key) => live.objects.get(&key).cloned(),
             Some(c) => match c.get(&key).await {

@@ -113,6 +113,18 @@ pub struct ObjectRecord {
     pub protect: bool,
 }
 
+impl ObjectRecord {
+    /// The identity of the recorded object in the cluster.
+    pub fn key(&self) -> crate::observe::ObjectKey {
+        crate::observe::ObjectKey {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// Digests of one secret set's values; never the values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecretRecord {
