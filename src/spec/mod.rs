@@ -77,19 +77,6 @@ pub enum Delivery {
 
 impl Delivery {
     pub const NAMES: [&'static str; 4] = ["registry", "minikube", "kind", "none"];
-
-    /// What `delivery` means when it is not set, from the kube context name, by Skaffold's rules:
-    /// `minikube` loads into minikube, `kind-*` into kind, Docker Desktop's cluster shares the
-    /// local daemon's images; anything else needs a registry (`None` here: the caller must
-    /// ask for `registry`).
-    pub fn detect_from_context(context: &str) -> Option<Delivery> {
-        match context {
-            "minikube" => Some(Delivery::Minikube),
-            "docker-desktop" | "docker-for-desktop" => Some(Delivery::None),
-            c if c.starts_with("kind-") => Some(Delivery::Kind),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,23 +376,6 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
-    }
-
-    #[test]
-    fn delivery_is_detected_from_the_context_name() {
-        assert_eq!(
-            Delivery::detect_from_context("minikube"),
-            Some(Delivery::Minikube)
-        );
-        assert_eq!(
-            Delivery::detect_from_context("kind-todo"),
-            Some(Delivery::Kind)
-        );
-        assert_eq!(
-            Delivery::detect_from_context("docker-desktop"),
-            Some(Delivery::None)
-        );
-        assert_eq!(Delivery::detect_from_context("gke_proj_zone_prod"), None);
     }
 
     #[test]
