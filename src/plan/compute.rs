@@ -335,7 +335,9 @@ pub async fn diff_objects(
                 .iter()
                 .filter(|d| matches!(d.address, Address::Namespace(_)))
             {
-                if c.get(&d.key()).await?.is_none() {
+                // Labelled namespaces came with the LIST; only an unlabelled one needs a GET.
+                let key = d.key();
+                if !live.objects.contains_key(&key) && c.get(&key).await?.is_none() {
                     missing.insert(crate::plan::normalize::name_of(&d.object).to_string());
                 }
             }
