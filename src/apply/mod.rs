@@ -38,6 +38,9 @@ pub struct ApplyReport {
     pub written: usize,
     pub deleted: usize,
     pub revision: u64,
+    /// The state or history could not be written at the end (the apply itself may have
+    /// succeeded): the message names the path and where the unsaved state went.
+    pub record_error: Option<String>,
 }
 
 /// The node that applies `d`: its release, or itself for namespace and secret nodes.
@@ -58,6 +61,8 @@ pub fn manifest_digest(object: &Value, salt: &str) -> String {
 
 struct Shared<'a> {
     cluster: &'a ClusterClient,
+    /// The options the plan was made with: the protection gate's input at execution.
+    options: &'a crate::plan::PlanOptions,
     backend: &'a LocalBackend,
     state: Mutex<&'a mut State>,
     salt: String,
@@ -65,6 +70,16 @@ struct Shared<'a> {
 
 impl Shared<'_> {
     async fn record(&self, d: &DesiredObject, applied: &Value) -> Result<(), String> {
+        self.record_with(d, applied, false).await
+    }
+
+    /// Records `d`; `tainted`: written, but not seen ready (the next plan waits for it again).
+    async fn record_with(
+        &self,
+        d: &DesiredObject,
+        applied: &Value,
+        tainted: bool,
+    ) -> Result<(), String> {
         let key = d.key();
         let record = ObjectRecord {
             release: d.release.clone().unwrap_or_default(),
@@ -79,6 +94,7 @@ impl Shared<'_> {
             digest: manifest_digest(&d.object, &self.salt),
             manifest: redact(&d.object, &self.salt),
             protect: d.protect,
+            tainted,
         };
         let mut state = self.state.lock().await;
         state.objects.insert(d.address.to_string(), record);
@@ -125,17 +141,33 @@ async fn apply_object(
             Ok(false)
         }
         Action::Replace => {
+            let change = change.ok_or("a replace without its planned change")?;
+            crate::plan::protection::permits(change, shared.options)?;
             let live = shared.cluster.get(&key).await.map_err(render_report)?;
             if let Some(live) = live {
                 let uid = live
                     .pointer("/metadata/uid")
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                shared
-                    .cluster
-                    .delete(&key, uid.as_deref())
-                    .await
-                    .map_err(render_report)?;
+                // The object the plan saw, not one made since.
+                if change.live_uid.is_some() && uid != change.live_uid {
+                    return Err(format!(
+                        "{key} was deleted and created again since the plan was made; nothing replaced"
+                    ));
+                }
+                if change.orphan_dependents {
+                    shared
+                        .cluster
+                        .delete_orphaning(&key, uid.as_deref())
+                        .await
+                        .map_err(render_report)?;
+                } else {
+                    shared
+                        .cluster
+                        .delete(&key, uid.as_deref())
+                        .await
+                        .map_err(render_report)?;
+                }
                 shared
                     .cluster
                     .wait_gone(&key, d.timeout)
@@ -159,7 +191,11 @@ async fn apply_object(
             shared.record(d, &applied).await?;
             Ok(true)
         }
-        Action::Delete | Action::Refused => Ok(false),
+        Action::Delete | Action::Refused | Action::Forget => Ok(false),
+        Action::Error => Err(format!(
+            "{key} could not be planned: {}",
+            change.and_then(|c| c.reason.as_deref()).unwrap_or("")
+        )),
     }
 }
 
@@ -217,11 +253,26 @@ async fn run_unit(
             waits.len()
         ));
         let results = futures::future::join_all(waits).await;
-        let errors: Vec<String> = results
-            .into_iter()
-            .filter_map(Result::err)
-            .map(render_report)
+        let waited: Vec<&&DesiredObject> = objects
+            .iter()
+            .filter(|d| readiness::waits_for(crate::plan::normalize::kind_of(&d.object)))
             .collect();
+        let mut errors = Vec::new();
+        for (d, result) in waited.into_iter().zip(results) {
+            if let Err(e) = result {
+                errors.push(render_report(e));
+                // Written but never seen ready: recorded as tainted, so the next plan waits
+                // for it again instead of saying "no changes".
+                let live = shared
+                    .cluster
+                    .get(&d.key())
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(Value::Null);
+                shared.record_with(d, &live, true).await?;
+            }
+        }
         if !errors.is_empty() {
             return Err(errors.join("\n"));
         }
@@ -274,6 +325,7 @@ pub async fn execute(
 
     let shared = Shared {
         cluster,
+        options: &computed.plan.options,
         backend,
         state: Mutex::new(state),
         salt: salt.clone(),
@@ -378,16 +430,21 @@ pub async fn execute(
             let Some(change) = changes.get(address) else {
                 continue;
             };
+            if change.action == Action::Forget {
+                if let Err(e) = shared.forget(address).await {
+                    failures.push((address.clone(), e));
+                }
+                continue;
+            }
             if change.action != Action::Delete {
                 continue;
             }
             let key = record.key();
             let node = options.progress.start(address, "destroying");
             let result = async {
-                cluster
-                    .delete(&key, record.uid.as_deref())
-                    .await
-                    .map_err(render_report)?;
+                crate::plan::protection::permits(change, &computed.plan.options)?;
+                let uid = record.uid.as_deref().or(change.live_uid.as_deref());
+                cluster.delete(&key, uid).await.map_err(render_report)?;
                 shared.forget(address).await
             }
             .await;
@@ -410,12 +467,21 @@ pub async fn execute(
         (false, false) => Outcome::Failed,
     };
     let state = shared.state.into_inner();
+    if state.objects.is_empty() {
+        state.secrets.clear();
+    }
     let s = computed.plan.summary();
     let summary = format!(
         "{} added, {} changed, {} replaced, {} destroyed",
         s.add, s.change, s.replace, deleted
     );
-    let revision = record_revision(backend, state, summary, outcome).unwrap_or(previous_revision);
+    let (revision, record_error) = match record_revision(backend, state, summary, outcome) {
+        Ok(r) => (r, None),
+        Err(e) => (
+            previous_revision,
+            Some(format!("{:?}", miette::Report::from(e))),
+        ),
+    };
     ApplyReport {
         outcome,
         failures,
@@ -423,6 +489,7 @@ pub async fn execute(
         written,
         deleted,
         revision,
+        record_error,
     }
 }
 

@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::GlobalArgs;
-use super::workspace::{PlanningArgs, Workspace, color, confirm, docker, make_plan};
+use super::workspace::{FromGlobalArgs, PlanningArgs, Workspace, color, confirm, make_plan};
 use crate::apply::progress::Progress;
-use crate::apply::{ApplyOptions, ApplyReport, execute};
+use crate::apply::{ApplyOptions, ApplyReport};
 use crate::plan::output::{Format, render, summary_line};
 use crate::plan::planfile::PlanFile;
 use crate::state::Outcome;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A plan saved by `todoplan plan --out FILE`: apply exactly it (refused if stale).
+    /// A plan saved by `todoplan plan --out FILE`: apply exactly it (refused if anything moved).
     pub plan_file: Option<PathBuf>,
     /// Apply without asking for confirmation.
     #[arg(long)]
@@ -28,24 +28,35 @@ pub struct Args {
     pub planning: PlanningArgs,
 }
 
-/// Ctrl-C: start nothing new, let in-flight writes finish, save state, release the lock.
-pub fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+/// Ctrl-C: start nothing new, let in-flight writes finish, save state, release the lock. A second
+/// Ctrl-C stops waiting at once (state is saved after every write, so it is already true).
+pub fn cancel_on_ctrl_c() -> (Arc<AtomicBool>, Arc<tokio::sync::Notify>) {
     let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
+    let abort = Arc::new(tokio::sync::Notify::new());
+    let (f, a) = (flag.clone(), abort.clone());
     tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!(
+            "\nInterrupt: starting nothing new; waiting for in-flight steps, then saving state. Press Ctrl-C again to stop waiting now."
+        );
+        f.store(true, Ordering::SeqCst);
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\nInterrupt: starting nothing new; waiting for in-flight steps, then saving state."
-            );
-            f.store(true, Ordering::SeqCst);
+            eprintln!("\nSecond interrupt: stopping now; saving state.");
+            a.notify_one();
         }
     });
-    flag
+    (flag, abort)
 }
 
-pub fn report(report: &ApplyReport) -> ExitCode {
+/// Prints failures and skipped nodes; the exit code of an apply-like command.
+pub fn report_errors(report: &ApplyReport) -> ExitCode {
     for (node, error) in &report.failures {
-        eprintln!("\nError: {node} failed:\n{error}");
+        eprintln!(
+            "\nError: {node} failed:\n{}",
+            crate::model::masking::mask(error)
+        );
     }
     if !report.skipped.is_empty() {
         eprintln!(
@@ -55,34 +66,73 @@ pub fn report(report: &ApplyReport) -> ExitCode {
             eprintln!("  {s}");
         }
     }
-    println!(
-        "\nApply {}: {} object(s) written, {} destroyed. Revision {}.",
-        report.outcome, report.written, report.deleted, report.revision
-    );
-    if report.outcome == Outcome::Succeeded {
+    if let Some(e) = &report.record_error {
+        eprintln!("\nError: the result could not be recorded:\n{e}");
+    }
+    if report.outcome == Outcome::Succeeded && report.record_error.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
 }
 
+pub fn report(report: &ApplyReport) -> ExitCode {
+    let code = report_errors(report);
+    if report.record_error.is_none() {
+        println!(
+            "\nApply {}: {} object(s) written, {} destroyed. Revision {}.",
+            report.outcome, report.written, report.deleted, report.revision
+        );
+    } else {
+        println!(
+            "\nApply {} but NOT recorded: {} object(s) written, {} destroyed.",
+            report.outcome, report.written, report.deleted
+        );
+    }
+    code
+}
+
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
     let _lock = ws.lock("todoplan apply", args.planning.lock_timeout)?;
     let mut state = ws.state()?;
-    let cluster = ws.connect(global).await?;
-    let saved = match &args.plan_file {
-        Some(p) => Some(PlanFile::read(p)?),
-        None => None,
-    };
-    let planned = make_plan(&ws, Some(&cluster), &state, &args.planning, None).await?;
-    match &saved {
-        Some(file) => file.check_current(&state, &planned)?,
+    let cluster = ws.connect_cluster().await?;
+    let planned = match &args.plan_file {
+        Some(path) => {
+            let given = args.planning.options().as_flags();
+            if !given.is_empty() {
+                return Err(miette::miette!(
+                    help = format!(
+                        "make a new plan with these flags (`todoplan plan {} --out FILE`), review it, and apply that",
+                        given.join(" ")
+                    ),
+                    "{} cannot be given with a saved plan: the flags that shape a plan are part of it, and it is applied exactly as it was reviewed",
+                    given.join(" ")
+                ));
+            }
+            let file = PlanFile::read(path)?;
+            let planned = crate::ops::apply::replan_saved(&ws, &cluster, &mut state, &file).await?;
+            if !planned.computed.plan.has_changes() {
+                println!("No changes. The cluster matches the saved plan.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            planned
+        }
         None => {
+            let planned =
+                make_plan(&ws, Some(&cluster), &state, &args.planning.options(), None).await?;
             print!(
                 "{}",
-                render(&planned.computed.plan, Format::Text, color(global))
+                crate::model::masking::mask(&render(
+                    &planned.computed.plan,
+                    Format::Text,
+                    color(global)
+                ))
             );
+            if planned.computed.plan.has_errors() {
+                eprintln!("\nThe plan has errors (lines marked E); nothing was applied.");
+                return Ok(ExitCode::from(1));
+            }
             if !planned.computed.plan.has_changes() {
                 super::plan::print_stats(Some(&cluster));
                 return Ok(ExitCode::SUCCESS);
@@ -91,63 +141,37 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 eprintln!("Apply cancelled.");
                 return Ok(ExitCode::from(1));
             }
+            planned
         }
-    }
-    if saved.is_some() && !planned.computed.plan.has_changes() {
-        println!("No changes. The cluster matches the saved plan.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let progress = Progress::detect();
-    let cancelled = cancel_on_ctrl_c();
-    // Images first: releases render with their pushed references.
-    let planned = if planned
-        .images
-        .iter()
-        .any(|i| !matches!(i.status, crate::images::ImageStatus::UpToDate { .. }))
-    {
-        let docker = docker().await?;
-        crate::plan::images::deliver(
-            &docker,
-            &planned.images,
-            &planned.delivery,
-            &mut state,
-            &progress,
-        )
-        .await?;
-        ws.backend.save(&mut state)?;
-        make_plan(&ws, Some(&cluster), &state, &args.planning, Some(planned)).await?
-    } else {
-        planned
     };
-    let before = state.revision;
+    let approved = planned.computed.plan.clone();
+    let (cancelled, abort) = cancel_on_ctrl_c();
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
-        progress,
+        progress: Progress::detect(),
         cancelled,
     };
-    let result = execute(
-        &cluster,
-        &planned.computed,
-        &ws.backend,
-        &mut state,
-        &options,
+    let before = state.revision;
+    let result = crate::ops::apply::carry_out(
+        &ws, &cluster, &mut state, &approved, planned, &options, abort,
     )
-    .await;
+    .await?;
     let code = report(&result);
     if result.outcome != Outcome::Succeeded && args.atomic && before > 0 {
         eprintln!("\n--atomic: rolling back to revision {before}.");
-        let rolled =
-            super::rollback::restore(&ws, &cluster, &mut state, before, &args.planning, &options)
+        // The undo is a plan like any other: the protection gate refuses what approval did not
+        // allow (the options the approved plan was made with).
+        let computed =
+            crate::ops::rollback::rollback_plan(&ws, &cluster, &state, before, &approved.options)
                 .await?;
+        let rolled =
+            crate::apply::execute(&cluster, &computed, &ws.backend, &mut state, &options).await;
         report(&rolled);
         return Ok(ExitCode::from(1));
     }
     super::plan::print_stats(Some(&cluster));
     if result.outcome == Outcome::Succeeded {
-        println!(
-            "{}",
-            summary_line(&planned.computed.plan).replace("Plan:", "Applied:")
-        );
+        println!("{}", summary_line(&approved).replace("Plan:", "Applied:"));
     }
     Ok(code)
 }

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use super::GlobalArgs;
-use super::workspace::Workspace;
+use super::workspace::{FromGlobalArgs, Workspace};
 use crate::plan::compute::detect_drift;
 use crate::plan::model::{DriftItem, DriftKind, PLAN_FORMAT_VERSION};
 use crate::plan::output::Format;
@@ -82,17 +82,20 @@ pub fn render(items: &[DriftItem], format: Format) -> String {
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
     let state = ws.state()?;
-    let cluster = ws.connect(global).await?;
+    let cluster = ws.connect_cluster().await?;
     let kinds = state
         .objects
         .values()
         .map(|r| (r.api_version.clone(), r.kind.clone()))
         .collect();
     let live = cluster
-        .live_inventory(&ws.spec.project.name, &kinds)
+        .live_inventory(&ws.spec.project.name, &state.lineage, &kinds)
         .await?;
     let (items, _) = detect_drift(&cluster, &live, &ws.spec, &state).await?;
-    print!("{}", render(&items, args.format));
+    print!(
+        "{}",
+        crate::model::masking::mask(&render(&items, args.format))
+    );
     super::plan::print_stats(Some(&cluster));
     Ok(if args.detailed_exitcode && !items.is_empty() {
         ExitCode::from(2)

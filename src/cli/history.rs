@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use super::GlobalArgs;
-use super::workspace::Workspace;
+use super::workspace::{FromGlobalArgs, Workspace};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

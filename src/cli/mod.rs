@@ -105,7 +105,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{report:?}");
+            eprintln!("{}", crate::model::masking::mask(&format!("{report:?}")));
             ExitCode::from(1)
         }
     }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::GlobalArgs;
-use super::workspace::{PlanningArgs, Workspace, color, make_plan};
+use super::workspace::{FromGlobalArgs, PlanningArgs, Workspace, color, make_plan};
 use crate::plan::output::{Format, render};
 use crate::plan::planfile::PlanFile;
 
@@ -31,17 +31,24 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let cluster = if args.offline {
         None
     } else {
-        Some(ws.connect(global).await?)
+        Some(ws.connect_cluster().await?)
     };
-    let planned = make_plan(&ws, cluster.as_ref(), &state, &args.planning, None).await?;
+    let planned = make_plan(
+        &ws,
+        cluster.as_ref(),
+        &state,
+        &args.planning.options(),
+        None,
+    )
+    .await?;
     let plan = &planned.computed.plan;
     print!(
         "{}",
-        render(
+        crate::model::masking::mask(&render(
             plan,
             args.format,
             color(global) && args.format == Format::Text
-        )
+        ))
     );
     if let Some(path) = &args.out {
         if args.offline {
@@ -50,7 +57,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 "an --offline plan cannot be saved for apply: it did not read the cluster"
             ));
         }
-        PlanFile::new(&planned).write(path)?;
+        PlanFile::new(&planned.computed).write(path)?;
         eprintln!(
             "Saved the plan to {}. Apply exactly it with: todoplan apply {}",
             path.display(),
@@ -58,6 +65,9 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         );
     }
     print_stats(cluster.as_ref());
+    if plan.has_errors() {
+        return Ok(ExitCode::from(1));
+    }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
     } else {

@@ -38,7 +38,7 @@ pub struct Args {
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let Some(chart_dir) = args.chart.clone() else {
         // The releases of todo.toml, rendered as apply renders them (without todoplan's labels).
-        let ws = super::workspace::Workspace::load(global)?;
+        let ws = <super::workspace::Workspace as super::workspace::FromGlobalArgs>::load(global)?;
         let manifests = super::workspace::render_releases(&ws, args.release.as_deref()).await?;
         print!("{}", chart::to_helm_template_output(&manifests));
         return Ok(ExitCode::SUCCESS);

@@ -1,151 +1,58 @@
-//! What every verb starts from: the spec, the state backend, the cluster, the plan.
+//! Argument groups and terminal helpers every verb shares; the operations live in `crate::ops`.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use is_terminal::IsTerminal;
 use miette::IntoDiagnostic;
 
 use super::GlobalArgs;
-use crate::images::Delivery;
-use crate::observe::ClusterClient;
-use crate::plan::compute::{self, Computed, PlanRequest};
-use crate::plan::images::{self, ImagePlan};
-use crate::spec::{Spec, StateConfig};
-use crate::state::{LocalBackend, LockGuard, LockOptions, State};
-
-pub struct Workspace {
-    pub spec: Spec,
-    pub backend: LocalBackend,
-}
+pub use crate::ops::workspace::{
+    PlanOptions, Planned, Workspace, docker, make_plan, render_releases,
+};
 
 /// Options shared by plan, apply, destroy and rollback.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlanningArgs {
-    /// Plan the deletion of PersistentVolumeClaims, generated secrets and `protect = true`
-    /// releases (refused otherwise).
+    /// Plan the deletion or replacement of PersistentVolumeClaims, generated secrets and
+    /// `protect = true` releases (refused otherwise).
     #[arg(long)]
     pub allow_data_loss: bool,
     /// Generate one generated secret key anew, e.g. `--rotate secret.app.JWT_SECRET_KEY`.
     #[arg(long, value_name = "secret.NAME.KEY")]
     pub rotate: Vec<String>,
+    /// Replace this object (delete and create it again) even though nothing immutable changed,
+    /// e.g. `--replace release.backend/apps/v1/Deployment/todo/todo-backend`.
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
+    /// Take over objects labelled with another instance of this project whose state is lost
+    /// for good (the plan error names the instance).
+    #[arg(long, value_name = "INSTANCE")]
+    pub adopt_instance: Option<String>,
     /// Wait this long for another todoplan holding the state lock (e.g. 30s, 2m).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub lock_timeout: Duration,
 }
 
-impl Workspace {
-    pub fn load(global: &GlobalArgs) -> miette::Result<Self> {
-        let spec = crate::spec::load(&global.file, global.env.as_deref())?;
-        let backend = match &spec.state {
-            StateConfig::Local { dir } => LocalBackend::new(dir.clone()),
-            StateConfig::Kubernetes { .. } => {
-                return Err(miette::miette!(
-                    help = "use `[state] backend = \"local\"` for now",
-                    "the kubernetes state backend is not available in this version of todoplan"
-                ));
-            }
-        };
-        Ok(Workspace { spec, backend })
-    }
-
-    /// --context, else [cluster].context, else the kubeconfig's current context.
-    pub fn context<'a>(&'a self, global: &'a GlobalArgs) -> Option<&'a str> {
-        global
-            .context
-            .as_deref()
-            .or(self.spec.cluster.context.as_deref())
-    }
-
-    pub async fn connect(&self, global: &GlobalArgs) -> miette::Result<ClusterClient> {
-        let cluster = ClusterClient::connect(self.context(global)).await?;
-        // Fail early and clearly when the server is not there.
-        cluster.server_version().await?;
-        Ok(cluster)
-    }
-
-    pub fn lock(&self, command: &str, timeout: Duration) -> miette::Result<LockGuard> {
-        let guard = self.backend.lock(&LockOptions {
-            command: command.to_string(),
-            timeout,
-        })?;
-        if let Some(old) = &guard.recovered_from {
-            eprintln!(
-                "warning: took over the state lock left by {old}: that process no longer exists"
-            );
+impl PlanningArgs {
+    pub fn options(&self) -> PlanOptions {
+        PlanOptions {
+            allow_data_loss: self.allow_data_loss,
+            rotate: self.rotate.clone(),
+            replace: self.replace.clone(),
+            adopt_instance: self.adopt_instance.clone(),
         }
-        Ok(guard)
-    }
-
-    pub fn state(&self) -> miette::Result<State> {
-        Ok(self.backend.load_or_new(&self.spec.project.name)?)
-    }
-
-    pub fn rotations(&self, args: &PlanningArgs) -> miette::Result<BTreeSet<(String, String)>> {
-        args.rotate
-            .iter()
-            .map(|r| {
-                crate::secrets::parse_rotate(r, &self.spec.secrets).map_err(miette::Report::from)
-            })
-            .collect()
     }
 }
 
-/// The Docker engine named by DOCKER_HOST (or the default socket), if it answers.
-pub async fn docker() -> miette::Result<bollard::Docker> {
-    let docker = crate::images::connect().await?;
-    docker.ping().await.map_err(|e| {
-        miette::miette!(
-            help = "start Docker, or for the local test environment run `scripts/testenv up` and `eval \"$(scripts/testenv env)\"`",
-            "the Docker engine does not answer: {e}"
-        )
-    })?;
-    Ok(docker)
+/// Opening the workspace from the global flags.
+pub trait FromGlobalArgs: Sized {
+    fn load(global: &GlobalArgs) -> miette::Result<Self>;
 }
 
-pub struct Planned {
-    pub computed: Computed,
-    pub images: Vec<ImagePlan>,
-    pub delivery: Delivery,
-}
-
-/// Images first (their references feed the releases), then every object.
-pub async fn make_plan(
-    ws: &Workspace,
-    cluster: Option<&ClusterClient>,
-    state: &State,
-    args: &PlanningArgs,
-    reuse: Option<Planned>,
-) -> miette::Result<Planned> {
-    let (delivery, delivery_note) =
-        images::choose_delivery(&ws.spec, cluster.map(|c| c.context.as_str()));
-    let docker = match (cluster, ws.spec.images.is_empty()) {
-        (Some(_), false) => Some(docker().await?),
-        _ => None,
-    };
-    let image_plans = images::plan_images(&ws.spec, state, docker.as_ref(), &delivery).await?;
-    let (refs, image_changes) = images::references(&image_plans, &delivery);
-    let mut notes = Vec::new();
-    if !ws.spec.images.is_empty() {
-        notes.push(delivery_note);
+impl FromGlobalArgs for Workspace {
+    fn load(global: &GlobalArgs) -> miette::Result<Self> {
+        Workspace::open(&global.file, global.env.as_deref(), global.context.clone())
     }
-    let computed = compute::compute(PlanRequest {
-        spec: &ws.spec,
-        cluster,
-        state,
-        allow_data_loss: args.allow_data_loss,
-        rotate: ws.rotations(args)?,
-        images: refs,
-        image_changes,
-        reuse_secrets: reuse.map(|r| r.computed.secrets),
-        notes,
-    })
-    .await?;
-    Ok(Planned {
-        computed,
-        images: image_plans,
-        delivery,
-    })
 }
 
 pub fn color(global: &GlobalArgs) -> bool {
@@ -164,62 +71,4 @@ pub fn confirm(question: &str) -> miette::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).into_diagnostic()?;
     Ok(answer.trim() == "yes")
-}
-
-/// The manifests of the releases (all, or `only`), rendered as apply would render them, with
-/// image references from the last apply (or their tags when not built yet). No cluster, no
-/// secret values needed.
-pub async fn render_releases(
-    ws: &Workspace,
-    only: Option<&str>,
-) -> miette::Result<Vec<crate::chart::Manifest>> {
-    let spec = &ws.spec;
-    if let Some(name) = only
-        && !spec.releases.contains_key(name)
-    {
-        let known: Vec<_> = spec.releases.keys().cloned().collect();
-        return Err(miette::miette!(
-            help = format!("releases in {}: {}", spec.source.name, known.join(", ")),
-            "there is no release `{name}`"
-        ));
-    }
-    let state = ws.state()?;
-    let (delivery, _) = images::choose_delivery(spec, None);
-    let image_plans = images::plan_images(spec, &state, None, &delivery).await?;
-    let (refs, _) = images::references(&image_plans, &delivery);
-    let graph = crate::graph::DependencyGraph::build(spec)?;
-    let mut out = Vec::new();
-    for address in graph.apply_order() {
-        let crate::graph::Address::Release(name) = &address else {
-            continue;
-        };
-        if only.is_some_and(|o| o != name) {
-            continue;
-        }
-        let Some(release) = spec.releases.get(name) else {
-            continue;
-        };
-        let values = compute::release_values(spec, release, &refs, &mut Vec::new())?;
-        let manifests = match release.kind {
-            crate::spec::ReleaseKind::Chart => {
-                let request = crate::chart::RenderRequest {
-                    chart_dir: &release.chart,
-                    release_name: &release.name,
-                    namespace: &release.namespace,
-                    values_files: &release.values_files,
-                    inline_values: values,
-                    revision: state.revision + 1,
-                    is_upgrade: state.revision > 0,
-                    capabilities: crate::chart::Capabilities::default(),
-                    lookup: None,
-                };
-                crate::chart::render(&request)?.manifests
-            }
-            crate::spec::ReleaseKind::Manifests => {
-                crate::chart::render_manifest_dir(&release.chart)?
-            }
-        };
-        out.extend(manifests);
-    }
-    Ok(out)
 }

@@ -241,8 +241,9 @@ pub fn object_drift(
             continue;
         };
         let recorded_value = resolve(recorded, &path).map(|(_, v)| v.clone());
-        let secret_data = kind == "Secret"
-            && matches!(path.first(), Some(Segment::Field(f)) if f == "data" || f == "stringData");
+        // Any field of a Secret can hold its values (data, and annotations such as kubectl's
+        // last-applied-configuration): none is ever shown.
+        let secret_data = kind == "Secret";
         let (shown_recorded, shown_live) = if secret_data {
             (
                 recorded_value.as_ref().map(|_| json!("(sensitive value)")),
@@ -268,7 +269,71 @@ pub fn object_drift(
         }
         reported.push(path);
     }
+    // Removals run as one JSON patch, in order: removing list item 1 shifts item 2 to index 1.
+    // So deepest and highest-indexed first (reverse pointer order, numbers compared as numbers).
+    removals.sort_by(|a, b| pointer_order(&b.pointer, &a.pointer));
     (items, removals)
+}
+
+/// Orders JSON pointers segment by segment, numeric segments as numbers.
+fn pointer_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let seg = |s: &str| -> (u8, usize, String) {
+        match s.parse::<usize>() {
+            Ok(n) => (0, n, String::new()),
+            Err(_) => (1, 0, s.to_string()),
+        }
+    };
+    a.split('/').map(seg).cmp(b.split('/').map(seg))
+}
+
+/// Copies the live value into `desired` at every path an `ignore_changes` rule of this object
+/// names (where `desired` sets one), so applying it never sets back an ignored change.
+pub fn keep_ignored_fields(desired: &mut Value, live: &Value, rules: &[IgnoreChange]) {
+    let kind = desired
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = desired
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    for r in rules {
+        if r.kind.as_deref().is_some_and(|k| k != kind)
+            || r.name.as_deref().is_some_and(|n| n != name)
+        {
+            continue;
+        }
+        copy_at(desired, live, &r.path);
+    }
+}
+
+fn copy_at(desired: &mut Value, live: &Value, path: &[String]) {
+    let Some((first, rest)) = path.split_first() else {
+        *desired = live.clone();
+        return;
+    };
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => {
+            let keys: Vec<String> = if first == "*" {
+                d.keys().cloned().collect()
+            } else {
+                vec![first.clone()]
+            };
+            for k in keys {
+                if let (Some(dv), Some(lv)) = (d.get_mut(&k), l.get(&k)) {
+                    copy_at(dv, lv, rest);
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(l)) if first == "*" => {
+            for (dv, lv) in d.iter_mut().zip(l) {
+                copy_at(dv, lv, rest);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Objects carrying this project's labels that todoplan never applied.
@@ -378,8 +443,8 @@ mod tests {
         assert_eq!(
             pointers,
             vec![
-                "/metadata/labels/team",
-                "/spec/template/spec/containers/0/env/1"
+                "/spec/template/spec/containers/0/env/1",
+                "/metadata/labels/team"
             ]
         );
     }
@@ -404,6 +469,56 @@ mod tests {
             1,
             "without the rule the annotation is drift: {items:?}"
         );
+    }
+
+    #[test]
+    fn two_added_env_vars_are_removed_highest_index_first() {
+        let set_env = json!({"manager": "kubectl-set", "operation": "Update", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:env": {
+            "k:{\"name\":\"A2\"}": {".": {}, "f:name": {}, "f:value": {}},
+            "k:{\"name\":\"B\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}});
+        let live = deployment(
+            json!([ours(), set_env]),
+            1,
+            json!([{"name": "A", "value": "1"}, {"name": "A2", "value": "1"}, {"name": "B", "value": "2"}]),
+            json!({"app": "web"}),
+        );
+        let (_, removals) = object_drift("a", &recorded(), &live, &[]);
+        let pointers: Vec<&str> = removals.iter().map(|r| r.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            vec![
+                "/spec/template/spec/containers/0/env/2",
+                "/spec/template/spec/containers/0/env/1"
+            ]
+        );
+        // Applied in that order, the patch leaves exactly the declared env.
+        let ops: Vec<Value> = removals.iter().flat_map(|r| r.patch_ops()).collect();
+        let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
+        let mut patched = live.clone();
+        json_patch::patch(&mut patched, &patch).expect("the patch applies");
+        assert_eq!(
+            patched.pointer("/spec/template/spec/containers/0/env"),
+            Some(&json!([{"name": "A", "value": "1"}]))
+        );
+    }
+
+    #[test]
+    fn ignored_paths_take_the_live_value() {
+        let mut desired = recorded();
+        let live = deployment(json!([]), 3, json!([]), json!({}));
+        keep_ignored_fields(
+            &mut desired,
+            &live,
+            &[IgnoreChange::parse("Deployment/*:spec.replicas").unwrap()],
+        );
+        assert_eq!(desired["spec"]["replicas"], json!(3));
+        let mut other = recorded();
+        keep_ignored_fields(
+            &mut other,
+            &live,
+            &[IgnoreChange::parse("StatefulSet/*:spec.replicas").unwrap()],
+        );
+        assert_eq!(other["spec"]["replicas"], json!(1), "another kind's rule");
     }
 
     #[test]

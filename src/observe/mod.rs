@@ -21,6 +21,17 @@ pub const FIELD_MANAGER: &str = "todoplan";
 /// Inventory labels: every object todoplan applies carries them.
 pub const LABEL_PROJECT: &str = "todoplan.dev/project";
 pub const LABEL_RELEASE: &str = "todoplan.dev/release";
+/// The instance (one state, by its lineage) that owns the object: two checkouts or environments
+/// of one project are two instances, and none observes, prunes or reports another's objects.
+pub const LABEL_INSTANCE: &str = "todoplan.dev/instance";
+
+/// The instance label of a live object, if any.
+pub fn instance_of(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(LABEL_INSTANCE))
+        .and_then(Value::as_str)
+}
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum ObserveError {
@@ -84,6 +95,43 @@ pub enum ObserveError {
 }
 
 impl ObserveError {
+    /// A StatefulSet change the API server forbids in place (volumeClaimTemplates,
+    /// serviceName, selector, podManagementPolicy): it must be replaced.
+    pub fn is_forbidden_statefulset_update(&self) -> bool {
+        match self {
+            ObserveError::Rejected {
+                message, causes, ..
+            } => {
+                let said =
+                    |m: &str| m.contains("updates to statefulset spec for fields other than");
+                said(message) || causes.iter().any(|(_, m)| said(m))
+            }
+            _ => false,
+        }
+    }
+
+    /// The field paths the API server named, one short line: no Go struct dumps.
+    pub fn fields_named(&self) -> String {
+        match self {
+            ObserveError::Rejected {
+                causes, message, ..
+            } => {
+                let mut fields: Vec<&str> = causes
+                    .iter()
+                    .map(|(f, _)| f.as_str())
+                    .filter(|f| !f.is_empty())
+                    .collect();
+                fields.dedup();
+                if fields.is_empty() {
+                    short(message, 160)
+                } else {
+                    fields.join(", ")
+                }
+            }
+            other => short(&other.to_string(), 160),
+        }
+    }
+
     pub fn is_immutable_field(&self) -> bool {
         matches!(
             self,
@@ -93,6 +141,43 @@ impl ObserveError {
             }
         )
     }
+}
+
+/// Every Secret value read from the cluster is remembered, so no output can show it.
+fn remember_secret_values(object: Value) -> Value {
+    use base64::Engine;
+    if object.get("kind").and_then(Value::as_str) == Some("Secret") {
+        for field in ["data", "stringData"] {
+            if let Some(Value::Object(data)) = object.get(field) {
+                for v in data.values().filter_map(Value::as_str) {
+                    match base64::engine::general_purpose::STANDARD.decode(v) {
+                        Ok(bytes) if field == "data" => crate::model::masking::remember(&bytes),
+                        _ => crate::model::masking::remember(v.as_bytes()),
+                    }
+                }
+            }
+        }
+    }
+    object
+}
+
+/// How long one API request may take before it fails: 30 s, or `TODOPLAN_REQUEST_TIMEOUT`
+/// (humantime, e.g. `5s`) for tests that stall a connection on purpose.
+pub fn request_timeout() -> std::time::Duration {
+    std::env::var("TODOPLAN_REQUEST_TIMEOUT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(std::time::Duration::from_secs(30))
+}
+
+/// At most `max` characters of `text`, on one line, with an ellipsis when cut.
+pub fn short(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let cut: String = one_line.chars().take(max).collect();
+    format!("{cut}…")
 }
 
 /// Identity of one object in the cluster.
@@ -139,7 +224,12 @@ type DiscoveryCache = HashMap<(String, String), (ApiResource, ApiCapabilities)>;
 
 #[derive(Clone)]
 pub struct ClusterClient {
+    /// Every request has a deadline ([`request_timeout`]): a stalled connection fails the
+    /// request instead of hanging the command (and its lock).
     client: kube::Client,
+    /// For readiness watches, which stay open while a rollout progresses; every wait on it is
+    /// bounded by the release's timeout instead.
+    watch_client: kube::Client,
     pub context: String,
     pub server: String,
     discovery: Arc<Mutex<DiscoveryCache>>,
@@ -196,11 +286,22 @@ impl ClusterClient {
                 message: e.to_string(),
             })?;
         let server = config.cluster_url.to_string();
+        let mut config = config;
+        config.connect_timeout = Some(request_timeout().min(std::time::Duration::from_secs(10)));
+        let mut watch_config = config.clone();
+        watch_config.read_timeout = Some(std::time::Duration::from_secs(330));
+        config.read_timeout = Some(request_timeout());
+        config.write_timeout = Some(request_timeout());
         let client = kube::Client::try_from(config).map_err(|e| ObserveError::Config {
             message: e.to_string(),
         })?;
+        let watch_client =
+            kube::Client::try_from(watch_config).map_err(|e| ObserveError::Config {
+                message: e.to_string(),
+            })?;
         Ok(ClusterClient {
             client,
+            watch_client,
             context: context_name,
             server,
             discovery: Arc::new(Mutex::new(HashMap::new())),
@@ -209,8 +310,9 @@ impl ClusterClient {
         })
     }
 
+    /// The client for readiness watches (long reads; callers bound every wait themselves).
     pub fn client(&self) -> &kube::Client {
-        &self.client
+        &self.watch_client
     }
 
     pub fn write_count(&self) -> usize {
@@ -357,7 +459,7 @@ impl ClusterClient {
             .get_opt(&key.name)
             .await
             .map_err(|e| self.classify(e, "read", &key.to_string()))?;
-        Ok(found.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+        Ok(found.map(|o| remember_secret_values(serde_json::to_value(o).unwrap_or(Value::Null))))
     }
 
     /// Objects of one kind carrying `selector` labels, in `namespace` (or all namespaces).
@@ -395,7 +497,7 @@ impl ClusterClient {
                     api_version: api_version.to_string(),
                     kind: kind.to_string(),
                 });
-                serde_json::to_value(o).unwrap_or(Value::Null)
+                remember_secret_values(serde_json::to_value(o).unwrap_or(Value::Null))
             })
             .collect())
     }
@@ -452,9 +554,10 @@ impl ClusterClient {
     pub async fn live_inventory(
         &self,
         project: &str,
+        instance: &str,
         kinds: &std::collections::BTreeSet<(String, String)>,
     ) -> Result<LiveIndex, ObserveError> {
-        let selector = format!("{LABEL_PROJECT}={project}");
+        let selector = format!("{LABEL_PROJECT}={project},{LABEL_INSTANCE}={instance}");
         let mut objects = HashMap::new();
         let mut requests = 0;
         for (api_version, kind) in kinds {
@@ -491,6 +594,74 @@ impl ClusterClient {
             Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
             Err(e) => Err(self.classify(e, "delete", &key.to_string())),
         }
+    }
+
+    /// Deletes `key` with propagation "orphan": its dependents (a StatefulSet's pods) stay.
+    pub async fn delete_orphaning(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+    ) -> Result<(), ObserveError> {
+        let api = self.api_for(key).await?;
+        let params = DeleteParams {
+            preconditions: uid.map(|u| Preconditions {
+                uid: Some(u.to_string()),
+                resource_version: None,
+            }),
+            propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+            ..Default::default()
+        };
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match api.delete(&key.name, &params).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+            Err(e) => Err(self.classify(e, "delete", &key.to_string())),
+        }
+    }
+
+    /// What lives in namespace `ns`, of the kinds a user or a chart commonly makes, leaving out
+    /// what the cluster makes by itself (pods owned by a workload, the `default` service
+    /// account, the root CA config map). Used before a namespace is deleted.
+    pub async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError> {
+        const KINDS: &[(&str, &str)] = &[
+            ("v1", "ConfigMap"),
+            ("v1", "Secret"),
+            ("v1", "PersistentVolumeClaim"),
+            ("v1", "Service"),
+            ("v1", "ServiceAccount"),
+            ("v1", "Pod"),
+            ("apps/v1", "Deployment"),
+            ("apps/v1", "StatefulSet"),
+            ("apps/v1", "DaemonSet"),
+            ("batch/v1", "Job"),
+            ("batch/v1", "CronJob"),
+            ("networking.k8s.io/v1", "Ingress"),
+            ("rbac.authorization.k8s.io/v1", "Role"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+            ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ];
+        let mut out = Vec::new();
+        for (api_version, kind) in KINDS {
+            let items = match self.list_labelled(api_version, kind, Some(ns), "").await {
+                Ok(items) => items,
+                Err(ObserveError::UnknownKind { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            for item in items {
+                let key = ObjectKey::of(&item);
+                let owned = item
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|o| !o.is_empty());
+                let made_by_cluster = (key.kind == "ServiceAccount" && key.name == "default")
+                    || (key.kind == "ConfigMap" && key.name == "kube-root-ca.crt");
+                if !owned && !made_by_cluster {
+                    out.push(key);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Waits until `key` no longer exists (after a delete), up to `timeout`.

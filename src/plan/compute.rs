@@ -37,7 +37,8 @@ pub struct PlanRequest<'a> {
     /// None: offline (compare against state only).
     pub cluster: Option<&'a ClusterClient>,
     pub state: &'a State,
-    pub allow_data_loss: bool,
+    /// The flags that shape actions (recorded in the plan).
+    pub options: PlanOptions,
     /// (secret set, key) to generate anew.
     pub rotate: BTreeSet<(String, String)>,
     pub images: BTreeMap<String, ImageRef>,
@@ -193,6 +194,11 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     };
 
+    for values in secrets.values() {
+        for v in values.values.values() {
+            crate::model::masking::remember(v);
+        }
+    }
     let mut desired: Vec<DesiredObject> = desired::namespace_objects(spec);
     desired.extend(desired::secret_objects(spec, &secrets));
 
@@ -238,6 +244,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let rolled = desired::add_config_checksums(&mut desired, &secrets, &salt);
 
     check_duplicates(&desired)?;
+    for d in &mut desired {
+        label_instance(&mut d.object, &req.state.lineage);
+    }
 
     let live = match req.cluster {
         Some(c) => {
@@ -247,19 +256,23 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                 .chain(req.state.objects.values().map(ObjectRecord::key))
                 .map(|k| (k.api_version, k.kind))
                 .collect();
-            c.live_inventory(&spec.project.name, &kinds).await?
+            c.live_inventory(&spec.project.name, &req.state.lineage, &kinds)
+                .await?
         }
         None => LiveIndex::default(),
     };
-    let (mut changes, kept_deletions) = diff_objects(
-        req.cluster,
-        &live,
-        &desired,
-        req.state,
-        req.allow_data_loss,
-        &salt,
-    )
-    .await?;
+    // `ignore_changes`: whatever the cluster holds at an ignored path is what apply sends, so
+    // apply never sets back what drift does not report.
+    for d in &mut desired {
+        if let (Some(release), Some(live)) = (
+            d.release.as_ref().and_then(|r| spec.releases.get(r)),
+            live.objects.get(&d.key()),
+        ) {
+            crate::drift::keep_ignored_fields(&mut d.object, live, &release.ignore_rules());
+        }
+    }
+    let (mut changes, kept_deletions) =
+        diff_objects(req.cluster, &live, &desired, req.state, &req.options, &salt).await?;
     let (drift, foreign_fields) = match req.cluster {
         Some(c) => detect_drift(c, &live, spec, req.state).await?,
         None => (Vec::new(), BTreeMap::new()),
@@ -299,6 +312,10 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         project: spec.project.name.clone(),
         env: spec.env.clone(),
         offline: req.cluster.is_none(),
+        context: req.cluster.map(|c| c.context.clone()),
+        server: req.cluster.map(|c| c.server.clone()),
+        instance: req.state.lineage.clone(),
+        options: req.options.clone(),
         lineage: (req.state.serial > 0).then(|| req.state.lineage.clone()),
         serial: req.state.serial,
         inputs_digest,
@@ -318,16 +335,27 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
 }
 
 /// Changes for `desired` against the cluster (or state, offline), plus the deletions of recorded
-/// objects no longer desired. Shared by plan and rollback.
+/// objects no longer desired. Every change passes the protection gate. Shared by plan, destroy
+/// (nothing desired) and rollback (a recorded revision desired).
 pub async fn diff_objects(
     cluster: Option<&ClusterClient>,
     live: &LiveIndex,
     desired: &[DesiredObject],
     state: &State,
-    allow_data_loss: bool,
+    options: &PlanOptions,
     salt: &str,
 ) -> miette::Result<(Vec<ObjectChange>, Vec<(String, ObjectRecord)>)> {
     let req_cluster = cluster;
+    let known = desired
+        .iter()
+        .map(|d| d.address.to_string())
+        .collect::<BTreeSet<_>>();
+    if let Some(unknown) = options.replace.iter().find(|a| !known.contains(*a)) {
+        return Err(miette::miette!(
+            help = "`todoplan plan` lists every object's address; pass one of them",
+            "--replace {unknown}: no declared object has this address"
+        ));
+    }
     let creates_namespace: BTreeSet<String> = match req_cluster {
         Some(c) => {
             let mut missing = BTreeSet::new();
@@ -345,11 +373,23 @@ pub async fn diff_objects(
         }
         None => BTreeSet::new(),
     };
+    let ownership = Ownership {
+        instance: &state.lineage,
+        adopt_instance: options.adopt_instance.as_deref(),
+        recorded: state.objects.values().map(ObjectRecord::key).collect(),
+        tainted: state
+            .objects
+            .values()
+            .filter(|r| r.tainted)
+            .map(ObjectRecord::key)
+            .collect(),
+    };
     let mut changes: Vec<ObjectChange> = futures::stream::iter(desired.iter().map(|d| {
         let creates_namespace = &creates_namespace;
+        let ownership = &ownership;
         async move {
             match req_cluster {
-                Some(c) => diff_live(c, live, d, creates_namespace, salt).await,
+                Some(c) => diff_live(c, live, d, creates_namespace, ownership, salt).await,
                 None => Ok(diff_recorded(
                     d,
                     state.objects.get(&d.address.to_string()),
@@ -361,17 +401,39 @@ pub async fn diff_objects(
     .buffered(CONCURRENT_REQUESTS)
     .try_collect::<Vec<_>>()
     .await?;
+    for c in &mut changes {
+        if options.replace.contains(&c.address) && matches!(c.action, Action::Update | Action::NoOp)
+        {
+            c.action = Action::Replace;
+            c.reason = Some("replace requested with --replace".into());
+        }
+        super::protection::gate(c, options);
+    }
 
-    // Deletions: recorded but no longer desired.
+    // Deletions: recorded but no longer desired, and live objects of this instance that state
+    // does not know (an apply killed between its write and its record).
     let wanted: BTreeSet<String> = desired.iter().map(|d| d.address.to_string()).collect();
+    let wanted_keys: BTreeSet<ObjectKey> = desired.iter().map(DesiredObject::key).collect();
     let mut deletions: Vec<(String, ObjectRecord)> = state
         .objects
         .iter()
         .filter(|(a, _)| !wanted.contains(*a))
         .map(|(a, r)| (a.clone(), r.clone()))
         .collect();
+    let recorded_keys: BTreeSet<ObjectKey> =
+        state.objects.values().map(ObjectRecord::key).collect();
+    let mut strays: Vec<(&ObjectKey, &Value)> = live
+        .objects
+        .iter()
+        .filter(|(k, _)| !recorded_keys.contains(*k) && !wanted_keys.contains(*k))
+        .collect();
+    strays.sort_by_key(|(k, _)| (*k).clone());
+    for (key, object) in strays {
+        deletions.push((stray_address(key, object), stray_record(key, object)));
+    }
     deletions.sort_by_key(|(_, r)| std::cmp::Reverse(chart::install_order_rank(&r.kind)));
     let mut kept_deletions = Vec::new();
+    let first_deletion = changes.len();
     for (address, record) in deletions {
         let key = record.key();
         let live = match req_cluster {
@@ -383,35 +445,139 @@ pub async fn diff_objects(
             },
             None => Some(record.manifest.clone()),
         };
-        let Some(live) = live else { continue };
-        let protected = record.protect || record.kind == "PersistentVolumeClaim";
-        let (action, reason) = if protected && !allow_data_loss {
-            (
-                Action::Refused,
-                Some(format!(
-                    "{address} holds data (protect = true, a PersistentVolumeClaim, a namespace or a generated secret); pass --allow-data-loss to delete it"
-                )),
-            )
-        } else {
-            (Action::Delete, None)
-        };
-        let before = redact(&normalize(&live), salt);
-        changes.push(ObjectChange {
+        let protected = super::protection::holds_data(&record.kind, record.protect);
+        let mut change = ObjectChange {
             address: address.clone(),
             release: record.release.clone(),
             api_version: record.api_version.clone(),
             kind: record.kind.clone(),
             namespace: record.namespace.clone(),
             name: record.name.clone(),
-            action,
-            reason,
-            before: Some(before),
+            action: Action::Delete,
+            reason: None,
+            before: None,
             after: None,
             protected,
-        });
+            adopt: false,
+            orphan_dependents: false,
+            live_uid: None,
+        };
+        match live {
+            Some(live) => {
+                change.live_uid = live
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                change.before = Some(redact(&normalize(&live), salt));
+                super::protection::gate(&mut change, options);
+            }
+            None => {
+                change.action = Action::Forget;
+                change.reason = Some("already deleted outside todoplan".into());
+            }
+        }
+        changes.push(change);
         kept_deletions.push((address, record));
     }
+    // A namespace goes only when everything in it goes.
+    if let Some(c) = req_cluster {
+        let deleted: BTreeSet<ObjectKey> = changes[first_deletion..]
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(change_key)
+            .collect();
+        for change in changes[first_deletion..]
+            .iter_mut()
+            .filter(|c| c.kind == "Namespace" && c.action == Action::Delete)
+        {
+            let contents = c.namespace_contents(&change.name).await?;
+            let kept: Vec<String> = contents
+                .iter()
+                .filter(|k| !deleted.contains(*k))
+                .map(|k| k.to_string())
+                .collect();
+            super::protection::gate_namespace(change, &kept);
+        }
+    }
     Ok((changes, kept_deletions))
+}
+
+fn change_key(c: &ObjectChange) -> ObjectKey {
+    ObjectKey {
+        api_version: c.api_version.clone(),
+        kind: c.kind.clone(),
+        namespace: c.namespace.clone(),
+        name: c.name.clone(),
+    }
+}
+
+/// The address of a live object of this instance that state does not record.
+fn stray_address(key: &ObjectKey, object: &Value) -> String {
+    let release = object
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(crate::observe::LABEL_RELEASE))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let ns = key.namespace.as_deref().unwrap_or("_");
+    if release.is_empty() {
+        format!(
+            "unrecorded/{}/{}/{ns}/{}",
+            key.api_version, key.kind, key.name
+        )
+    } else {
+        format!(
+            "release.{release}/{}/{}/{ns}/{}",
+            key.api_version, key.kind, key.name
+        )
+    }
+}
+
+fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
+    let release = object
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(crate::observe::LABEL_RELEASE))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    ObjectRecord {
+        release,
+        api_version: key.api_version.clone(),
+        kind: key.kind.clone(),
+        namespace: key.namespace.clone(),
+        name: key.name.clone(),
+        uid: object
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        digest: String::new(),
+        manifest: Value::Null,
+        // Unknown provenance: treat as data-holding if its kind is.
+        protect: false,
+        tainted: false,
+    }
+}
+
+/// Which live objects this instance may write.
+struct Ownership<'a> {
+    instance: &'a str,
+    adopt_instance: Option<&'a str>,
+    recorded: BTreeSet<ObjectKey>,
+    /// Written by an earlier apply but never seen ready.
+    tainted: BTreeSet<ObjectKey>,
+}
+
+impl Ownership<'_> {
+    /// None: ours, or free to adopt. Some(other): labelled with another instance.
+    fn foreign_owner<'v>(&self, key: &ObjectKey, live: &'v Value) -> Option<&'v str> {
+        let owner = crate::observe::instance_of(live)?;
+        if owner == self.instance
+            || Some(owner) == self.adopt_instance
+            || self.recorded.contains(key)
+        {
+            return None;
+        }
+        Some(owner)
+    }
 }
 
 /// A release's inline values with every `${...}` resolved. Image references not known yet
@@ -451,6 +617,21 @@ fn unresolved_note(notes: &mut Vec<String>, note: String) {
     }
 }
 
+/// Marks `object` as this instance's (see [`crate::observe::LABEL_INSTANCE`]).
+pub fn label_instance(object: &mut Value, instance: &str) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(l) = labels.as_object_mut() {
+            l.insert(
+                crate::observe::LABEL_INSTANCE.into(),
+                Value::String(instance.into()),
+            );
+        }
+    }
+}
+
 /// Two releases (or a release and a secret) producing the same object would fight over it.
 fn check_duplicates(desired: &[DesiredObject]) -> miette::Result<()> {
     let mut seen: BTreeMap<ObjectKey, &Address> = BTreeMap::new();
@@ -476,6 +657,7 @@ fn change_of(
     reason: Option<String>,
 ) -> ObjectChange {
     let key = d.key();
+    let protected = super::protection::holds_data(&key.kind, d.protect);
     ObjectChange {
         address: d.address.to_string(),
         release: d.release.clone().unwrap_or_default(),
@@ -487,7 +669,10 @@ fn change_of(
         reason,
         before,
         after,
-        protected: d.protect,
+        protected,
+        adopt: false,
+        orphan_dependents: false,
+        live_uid: None,
     }
 }
 
@@ -520,6 +705,7 @@ async fn diff_live(
     index: &LiveIndex,
     d: &DesiredObject,
     creates_namespace: &BTreeSet<String>,
+    ownership: &Ownership<'_>,
     salt: &str,
 ) -> miette::Result<ObjectChange> {
     let key = d.key();
@@ -527,54 +713,150 @@ async fn diff_live(
         .namespace
         .as_ref()
         .is_some_and(|ns| creates_namespace.contains(ns));
-    let live = if namespace_pending {
-        None
+    let (live, labelled_ours) = if namespace_pending {
+        (None, false)
     } else if let Some(found) = index.objects.get(&key) {
-        Some(found.clone())
+        (Some(found.clone()), true)
     } else {
-        // Not labelled as ours: it may still exist (made by hand); apply will adopt it.
-        c.get(&key).await?
+        // Not labelled as this instance's: it may still exist (made by hand, or by another
+        // instance).
+        (c.get(&key).await?, false)
     };
-    let (after, replace_reason) = if namespace_pending {
+    let protected = super::protection::holds_data(&key.kind, d.protect);
+    let errored = |reason: String| {
+        let mut change = change_of(d, Action::Error, None, None, Some(reason));
+        change.protected = protected;
+        change
+    };
+    if let Some(l) = &live
+        && let Some(owner) = ownership.foreign_owner(&key, l)
+    {
+        return Ok(errored(format!(
+            "{key} belongs to another instance of this project ({owner}; this is {}): another checkout or environment applied it. Two instances never share objects: give this one its own namespace or release names; if instance {owner}'s state is lost for good, take its objects over with --adopt-instance {owner}",
+            ownership.instance
+        )));
+    }
+    let adopt = live.is_some() && !labelled_ours && !ownership.recorded.contains(&key);
+    let (after, replace) = if namespace_pending {
         (dry_run_elsewhere(c, d).await?, None)
     } else {
         match c.apply(&d.object, true).await {
             Ok(after) => (after, None),
-            Err(e) if e.is_immutable_field() && live.is_some() => {
-                let why = match &e {
-                    crate::observe::ObserveError::Rejected {
-                        causes, message, ..
-                    } => {
-                        let fields: Vec<String> =
-                            causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-                        if fields.is_empty() {
-                            message.clone()
-                        } else {
-                            fields.join("; ")
-                        }
-                    }
-                    other => other.to_string(),
-                };
+            Err(e) if e.is_immutable_field() && live.is_some() => (
+                d.object.clone(),
+                Some((
+                    format!(
+                        "an immutable field changes ({}), so it is deleted and created again",
+                        e.fields_named()
+                    ),
+                    false,
+                )),
+            ),
+            Err(e) if e.is_forbidden_statefulset_update() && live.is_some() => {
+                let fields = changed_spec_fields(live.as_ref(), &d.object);
                 (
                     d.object.clone(),
-                    Some(format!(
-                        "immutable field changes, so it is deleted and created again: {why}"
+                    Some((
+                        format!(
+                            "{} cannot change in place on a StatefulSet: it is deleted with its pods and claims orphaned (they keep running and keep their data) and created again, taking them over; existing claims keep their size (resize them in place where the StorageClass allows expansion)",
+                            fields
+                        ),
+                        true,
                     )),
                 )
             }
-            Err(e) => return Err(e.into()),
+            // The cluster itself is gone: no plan line could say anything true.
+            Err(
+                e @ (crate::observe::ObserveError::Unreachable { .. }
+                | crate::observe::ObserveError::Config { .. }),
+            ) => return Err(e.into()),
+            Err(e) => {
+                return Ok(errored(format!(
+                    "the API server refused the dry-run: {}",
+                    crate::observe::short(&e.to_string(), 400)
+                )));
+            }
         }
     };
     let before_n = live.as_ref().map(normalize);
     let after_n = normalize(&after);
     let (before_r, after_r) = redact_pair(before_n.as_ref(), Some(&after_n), salt);
-    let (action, reason) = match (&before_n, replace_reason) {
-        (_, Some(why)) => (Action::Replace, Some(why)),
-        (None, None) => (Action::Create, None),
-        (Some(b), None) if *b == after_n => (Action::NoOp, None),
-        (Some(_), None) => (Action::Update, None),
+    let (action, reason, orphan) = match (&before_n, replace) {
+        (_, Some((why, orphan))) => (Action::Replace, Some(why), orphan),
+        (None, None) => (Action::Create, None, false),
+        (Some(b), None) if *b == after_n => (Action::NoOp, None, false),
+        (Some(_), None) => (Action::Update, None, false),
     };
-    Ok(change_of(d, action, before_r, after_r, reason))
+    let (action, reason) = if action == Action::NoOp && ownership.tainted.contains(&key) {
+        (
+            Action::Update,
+            Some("tainted: the last apply wrote it but never saw it ready, so apply waits for it again".to_string()),
+        )
+    } else {
+        (action, reason)
+    };
+    let mut change = change_of(d, action, before_r, after_r, reason);
+    change.protected = protected;
+    change.adopt = adopt;
+    change.orphan_dependents = orphan;
+    change.live_uid = live
+        .as_ref()
+        .and_then(|l| l.pointer("/metadata/uid"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if adopt && change.reason.is_none() {
+        change.reason =
+            Some("exists in the cluster but was not made by todoplan: apply takes it over".into());
+    }
+    Ok(change)
+}
+
+/// The top-level `spec` fields that differ between the live and the desired object.
+fn changed_spec_fields(live: Option<&Value>, desired: &Value) -> String {
+    let empty = serde_json::Map::new();
+    let live_spec = live
+        .and_then(|l| l.get("spec"))
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let desired_spec = desired
+        .get("spec")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let fields: Vec<String> = desired_spec
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "replicas"
+                    | "template"
+                    | "updateStrategy"
+                    | "minReadySeconds"
+                    | "ordinals"
+                    | "persistentVolumeClaimRetentionPolicy"
+            )
+        })
+        .filter(|(k, v)| !spec_field_matches(live_spec.get(*k), v))
+        .map(|(k, _)| format!("spec.{k}"))
+        .collect();
+    if fields.is_empty() {
+        "spec".into()
+    } else {
+        fields.join(", ")
+    }
+}
+
+/// Whether every value the desired field sets is the same live (the server adds defaults).
+fn spec_field_matches(live: Option<&Value>, desired: &Value) -> bool {
+    match (live, desired) {
+        (Some(Value::Object(l)), Value::Object(d)) => {
+            d.iter().all(|(k, v)| spec_field_matches(l.get(k), v))
+        }
+        (Some(Value::Array(l)), Value::Array(d)) => {
+            l.len() == d.len() && l.iter().zip(d).all(|(l, d)| spec_field_matches(Some(l), d))
+        }
+        (Some(l), d) => l == d,
+        (None, _) => false,
+    }
 }
 
 fn diff_recorded(d: &DesiredObject, recorded: Option<&ObjectRecord>, salt: &str) -> ObjectChange {

@@ -1,5 +1,6 @@
 //! Plan: the difference between todo.toml and what exists, per address, with field-level diffs.
 
+pub mod approval;
 pub mod compute;
 pub mod desired;
 pub mod diff;
@@ -8,6 +9,7 @@ pub mod model;
 pub mod normalize;
 pub mod output;
 pub mod planfile;
+pub mod protection;
 pub mod redact;
 
 pub use model::*;

@@ -6,6 +6,40 @@ use serde_json::Value;
 /// Bumped when the JSON plan schema (README "Plan JSON schema") changes incompatibly.
 pub const PLAN_FORMAT_VERSION: &str = "1.0";
 
+/// What changes the actions of a plan. A saved plan records these; they cannot be given again
+/// when it is applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlanOptions {
+    /// Let the protection gate pass deletes and replaces of data-holding objects.
+    #[serde(default)]
+    pub allow_data_loss: bool,
+    /// `secret.NAME.KEY` to generate anew.
+    #[serde(default)]
+    pub rotate: Vec<String>,
+    /// Addresses to replace (delete and create again) even though nothing immutable changed.
+    #[serde(default)]
+    pub replace: Vec<String>,
+    /// Take over objects labelled with this other instance (its state was lost for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt_instance: Option<String>,
+}
+
+impl PlanOptions {
+    /// The flags as a user would type them, for messages.
+    pub fn as_flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.allow_data_loss {
+            out.push("--allow-data-loss".to_string());
+        }
+        out.extend(self.rotate.iter().map(|r| format!("--rotate {r}")));
+        out.extend(self.replace.iter().map(|r| format!("--replace {r}")));
+        if let Some(i) = &self.adopt_instance {
+            out.push(format!("--adopt-instance {i}"));
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -15,8 +49,13 @@ pub enum Action {
     Replace,
     Delete,
     NoOp,
-    /// A delete that protection forbids (PVC, `protect = true`) without `--allow-data-loss`.
+    /// A delete or replace that the protection gate refuses (a PVC, `protect = true`, a
+    /// namespace holding objects this plan keeps) without `--allow-data-loss`. Never carried out.
     Refused,
+    /// Recorded in state, already gone from the cluster, no longer declared: only the record goes.
+    Forget,
+    /// The object cannot be planned (the API server rejected it); the reason says why.
+    Error,
 }
 
 impl Action {
@@ -28,6 +67,8 @@ impl Action {
             Action::Delete => "-",
             Action::NoOp => " ",
             Action::Refused => "!",
+            Action::Forget => "x",
+            Action::Error => "E",
         }
     }
 
@@ -38,12 +79,19 @@ impl Action {
             Action::Replace => "must be replaced",
             Action::Delete => "will be destroyed",
             Action::NoOp => "is up to date",
-            Action::Refused => "will NOT be destroyed (protected)",
+            Action::Refused => "will NOT be changed (protected)",
+            Action::Forget => "will be removed from state (already deleted)",
+            Action::Error => "cannot be planned",
         }
     }
 
     pub fn is_change(self) -> bool {
-        !matches!(self, Action::NoOp | Action::Refused)
+        !matches!(self, Action::NoOp | Action::Refused | Action::Error)
+    }
+
+    /// Whether carrying it out deletes the live object (all of it, or the delete half).
+    pub fn deletes(self) -> bool {
+        matches!(self, Action::Replace | Action::Delete)
     }
 }
 
@@ -64,8 +112,19 @@ pub struct ObjectChange {
     pub before: Option<Value>,
     /// What the API server will store (server-side dry-run), normalised and redacted.
     pub after: Option<Value>,
+    /// Holds data: a PersistentVolumeClaim or an object of a `protect = true` release.
     #[serde(default)]
     pub protected: bool,
+    /// The object exists in the cluster but todoplan did not make it: apply takes it over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
+    /// A replace that deletes with propagation "orphan": dependents (a StatefulSet's pods and
+    /// claims) stay and the new object takes them over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orphan_dependents: bool,
+    /// The uid of the live object the plan saw (a saved plan's precondition; not shown).
+    #[serde(skip)]
+    pub live_uid: Option<String>,
 }
 
 impl ObjectChange {
@@ -129,6 +188,12 @@ pub struct Summary {
     pub replace: usize,
     pub destroy: usize,
     pub refused: usize,
+    #[serde(default)]
+    pub forget: usize,
+    #[serde(default)]
+    pub adopt: usize,
+    #[serde(default)]
+    pub errors: usize,
     pub build: usize,
     pub push: usize,
     pub drift: usize,
@@ -144,6 +209,17 @@ pub struct Plan {
     pub env: Option<String>,
     /// True when the cluster was not read (`--offline`): changes are against state/ only.
     pub offline: bool,
+    /// The kube context and API server the plan read (None offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The instance this plan's objects belong to (the state's lineage).
+    #[serde(default)]
+    pub instance: String,
+    /// The flags that shaped the actions; a saved plan is applied with exactly these.
+    #[serde(default)]
+    pub options: PlanOptions,
     /// The state this plan was made against; apply refuses the plan when either moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<String>,
@@ -170,6 +246,10 @@ impl Plan {
             project: project.to_string(),
             env,
             offline: false,
+            context: None,
+            server: None,
+            instance: state.lineage.clone(),
+            options: PlanOptions::default(),
             lineage: (state.serial > 0).then(|| state.lineage.clone()),
             serial: state.serial,
             inputs_digest: String::new(),
@@ -189,7 +269,12 @@ impl Plan {
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.destroy += 1,
                 Action::Refused => s.refused += 1,
+                Action::Forget => s.forget += 1,
+                Action::Error => s.errors += 1,
                 Action::NoOp => {}
+            }
+            if o.adopt {
+                s.adopt += 1;
             }
         }
         for i in &self.images {
@@ -203,9 +288,14 @@ impl Plan {
         s
     }
 
+    /// Objects that could not be planned: the plan is shown, but cannot be applied.
+    pub fn has_errors(&self) -> bool {
+        self.objects.iter().any(|o| o.action == Action::Error)
+    }
+
     /// Anything for apply to do (what `--detailed-exitcode` reports as 2).
     pub fn has_changes(&self) -> bool {
-        self.objects.iter().any(|o| o.action.is_change())
+        self.objects.iter().any(|o| o.action.is_change() || o.adopt)
             || self
                 .images
                 .iter()

@@ -35,8 +35,20 @@ pub fn summary_line(plan: &Plan) -> String {
             s.build, s.push
         ));
     }
+    if s.adopt > 0 {
+        line.push_str(&format!(" {} to adopt.", s.adopt));
+    }
+    if s.forget > 0 {
+        line.push_str(&format!(" {} to forget (already deleted).", s.forget));
+    }
     if s.refused > 0 {
-        line.push_str(&format!(" {} protected from deletion.", s.refused));
+        line.push_str(&format!(
+            " {} refused by protection (not changed).",
+            s.refused
+        ));
+    }
+    if s.errors > 0 {
+        line.push_str(&format!(" {} cannot be planned (errors).", s.errors));
     }
     line
 }
@@ -50,6 +62,8 @@ fn paint(text: &str, action: Action, color: bool) -> String {
         Action::Update => text.yellow().to_string(),
         Action::Replace | Action::Delete => text.red().to_string(),
         Action::Refused => text.magenta().to_string(),
+        Action::Forget => text.cyan().to_string(),
+        Action::Error => text.red().bold().to_string(),
         Action::NoOp => text.to_string(),
     }
 }
@@ -119,7 +133,10 @@ fn render_text(plan: &Plan, color: bool) -> String {
             paint(c.action.symbol(), c.action, color),
             c.object_label()
         ));
-        if c.action != Action::Refused {
+        if c.adopt {
+            out.push_str("      (adopt: todoplan takes over this existing object)\n");
+        }
+        if !matches!(c.action, Action::Refused | Action::Error | Action::Forget) {
             for line in diff_lines(c.before.as_ref(), c.after.as_ref(), CONTEXT_LINES) {
                 let text = match &line {
                     DiffLine::Context(t) => format!("        {t}"),
@@ -243,6 +260,10 @@ fn render_json(plan: &Plan) -> String {
         "project": plan.project,
         "env": plan.env,
         "offline": plan.offline,
+        "context": plan.context,
+        "server": plan.server,
+        "instance": plan.instance,
+        "options": plan.options,
         "lineage": plan.lineage,
         "serial": plan.serial,
         "summary": summary,
@@ -259,6 +280,8 @@ fn render_json(plan: &Plan) -> String {
             "actions": actions_of(c.action),
             "reason": c.reason,
             "protected": c.protected,
+            "adopt": c.adopt,
+            "orphan_dependents": c.orphan_dependents,
             "before": c.before,
             "after": c.after,
         })).collect::<Vec<_>>(),
@@ -274,7 +297,9 @@ fn actions_of(a: Action) -> Vec<&'static str> {
         Action::Replace => vec!["delete", "create"],
         Action::Delete => vec!["delete"],
         Action::NoOp => vec!["no-op"],
-        Action::Refused => vec!["refused-delete"],
+        Action::Refused => vec!["refused"],
+        Action::Forget => vec!["forget"],
+        Action::Error => vec!["error"],
     }
 }
 
@@ -292,6 +317,10 @@ mod tests {
             project: "todo".into(),
             env: None,
             offline: false,
+            context: None,
+            server: None,
+            instance: "instance-1".into(),
+            options: PlanOptions::default(),
             lineage: None,
             serial: 0,
             inputs_digest: String::new(),
@@ -319,6 +348,9 @@ mod tests {
             before,
             after,
             protected: false,
+            adopt: false,
+            orphan_dependents: false,
+            live_uid: None,
         }
     }
 

@@ -1,22 +1,26 @@
 //! Saved plans (`todoplan plan --out FILE`, `todoplan apply FILE`).
 //!
-//! The file is self-contained and safe to keep as a CI artifact: the plan as shown, every desired
-//! object (secret values redacted: apply reads them again from their sources and checks their
-//! digests), the state lineage and serial it was made against, and a digest of its inputs.
+//! The file is self-contained and safe to keep as a CI artifact: the plan as shown (secret values
+//! redacted), the options that shaped it, the uid of every live object it saw, digests of the
+//! sourced secret values it was made with, and a checksum over all of it. Apply refuses a file
+//! whose checksum does not match (edited by hand or damaged), one made against another state,
+//! context or instance, and one whose plan, made again right before writing, differs in any
+//! object (see [`super::approval`]).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use super::approval::{self, FilledImage};
+use super::compute::Computed;
 use super::model::Plan;
-use super::redact::redact;
-use crate::cli::workspace::Planned;
 use crate::state::State;
 
-pub const PLAN_FILE_FORMAT: u32 = 1;
+pub const PLAN_FILE_FORMAT: u32 = 2;
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum PlanFileError {
@@ -29,6 +33,16 @@ pub enum PlanFileError {
     #[error("cannot write the plan file {path}: {message}")]
     #[diagnostic(code(todoplan::planfile::write))]
     Write { path: String, message: String },
+    #[error(
+        "the plan file {path} was modified after todoplan wrote it (its checksum does not match)"
+    )]
+    #[diagnostic(
+        code(todoplan::planfile::tampered),
+        help(
+            "nothing was changed. A saved plan is applied exactly as written or not at all: make a new plan (`todoplan plan --out FILE`), review it, and apply that"
+        )
+    )]
+    Tampered { path: String },
     #[error("the saved plan is stale: {reason}")]
     #[diagnostic(
         code(todoplan::planfile::stale),
@@ -40,70 +54,65 @@ pub enum PlanFileError {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlannedObject {
-    pub address: String,
-    /// The object to apply, secret values redacted.
-    pub object: serde_json::Value,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanFile {
     pub plan_file_format: u32,
     pub todoplan_version: String,
     pub plan: Plan,
-    pub desired: Vec<PlannedObject>,
+    /// Address → uid of the live object the plan saw: apply requires the same objects.
+    #[serde(default)]
+    pub live_uids: BTreeMap<String, String>,
     /// Random per file: salts the secret digests below so they cannot be looked up.
     pub salt: String,
-    /// Secret set → key → salted digest of the value the plan was made with.
-    pub secret_digests:
-        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Secret set → key → salted digest of each sourced (env, file) value the plan was made with.
+    pub secret_digests: BTreeMap<String, BTreeMap<String, String>>,
+    /// sha256 over the file's content without this field.
+    #[serde(default)]
+    pub checksum: String,
 }
 
 impl PlanFile {
-    pub fn new(planned: &Planned) -> Self {
-        Self::with_salt(planned, uuid::Uuid::new_v4().to_string())
+    pub fn new(computed: &Computed) -> Self {
+        Self::with_salt(computed, uuid::Uuid::new_v4().to_string())
     }
 
-    fn with_salt(planned: &Planned, salt: String) -> Self {
-        PlanFile {
+    fn with_salt(computed: &Computed, salt: String) -> Self {
+        let mut file = PlanFile {
             plan_file_format: PLAN_FILE_FORMAT,
             todoplan_version: env!("CARGO_PKG_VERSION").into(),
-            plan: planned.computed.plan.clone(),
-            desired: planned
-                .computed
-                .desired
-                .iter()
-                .map(|d| PlannedObject {
-                    address: d.address.to_string(),
-                    object: redact(&d.object, &salt),
-                })
-                .collect(),
-            secret_digests: planned
-                .computed
-                .secrets
-                .iter()
-                .map(|(name, v)| {
-                    let keys = v
-                        .digests(&salt)
-                        .into_iter()
-                        .filter(|(k, _)| {
-                            v.provenance
-                                .get(k)
-                                .is_some_and(|p| *p != crate::secrets::Provenance::Generated)
-                        })
-                        .collect();
-                    (name.clone(), keys)
-                })
-                .collect(),
+            plan: computed.plan.clone(),
+            live_uids: live_uids(&computed.plan),
+            secret_digests: sourced_secret_digests(computed, &salt),
             salt,
-        }
+            checksum: String::new(),
+        };
+        file.checksum = file.content_checksum();
+        file
+    }
+
+    fn content_checksum(&self) -> String {
+        let mut unsealed = self.clone();
+        unsealed.checksum = String::new();
+        let bytes = serde_json::to_vec(&unsealed).unwrap_or_default();
+        let mut h = Sha256::new();
+        h.update(b"todoplan-plan-file\0");
+        h.update(&bytes);
+        hex::encode(h.finalize())
     }
 
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| PlanFileError::Write {
+        let text = serde_json::to_string_pretty(self).map_err(|e| PlanFileError::Write {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
+        if crate::model::masking::mask(&text) != text {
+            // Redaction happens field by field before this; a known secret value here means
+            // one escaped it. Refuse rather than write it.
+            return Err(PlanFileError::Write {
+                path: path.display().to_string(),
+                message: "the plan would contain a secret value; nothing was written (please report this as a todoplan bug)".into(),
+            });
+        }
+        let text = text.into_bytes();
         crate::state::write_atomically(path, &text).map_err(|e| PlanFileError::Write {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -120,13 +129,22 @@ impl PlanFile {
             .map_err(|e| err(format!("not a todoplan plan file ({e})")))?;
         if raw.get("plan_file_format").and_then(|v| v.as_u64()) != Some(u64::from(PLAN_FILE_FORMAT))
         {
-            return Err(err(format!("not a plan file of format {PLAN_FILE_FORMAT}")));
+            return Err(err(format!(
+                "not a plan file of format {PLAN_FILE_FORMAT} (made by another todoplan version?)"
+            )));
         }
-        serde_json::from_value(raw).map_err(|e| err(e.to_string()))
+        let file: PlanFile = serde_json::from_value(raw).map_err(|e| err(e.to_string()))?;
+        if file.checksum != file.content_checksum() {
+            return Err(PlanFileError::Tampered {
+                path: path.display().to_string(),
+            });
+        }
+        Ok(file)
     }
 
-    /// Refuses the plan when the state or the inputs moved since it was made.
-    pub fn check_current(&self, state: &State, now: &Planned) -> Result<(), PlanFileError> {
+    /// Refuses the plan unless the state is the one it was made against. Checked before the
+    /// cluster is read again.
+    pub fn check_state(&self, state: &State) -> Result<(), PlanFileError> {
         let stale = |reason: String| Err(PlanFileError::Stale { reason });
         if self.todoplan_version != env!("CARGO_PKG_VERSION") {
             return stale(format!(
@@ -151,32 +169,39 @@ impl PlanFile {
                 self.plan.serial, state.serial
             ));
         }
-        if self.plan.env != now.computed.plan.env {
+        Ok(())
+    }
+
+    /// Refuses the plan unless `now` (planned again, with the file's options) is the same plan:
+    /// same objects, actions, live objects (content and uid), written objects and secret sources.
+    pub fn check_current(
+        &self,
+        now: &Computed,
+        filled: &[FilledImage],
+    ) -> Result<(), PlanFileError> {
+        let stale = |reason: String| Err(PlanFileError::Stale { reason });
+        let differences = approval::differences(&self.plan, &now.plan, filled, 5);
+        if !differences.is_empty() {
+            let lines: Vec<String> = differences.iter().map(|d| format!("\n  - {d}")).collect();
             return stale(format!(
-                "it was made for --env {:?}, not {:?}",
-                self.plan.env, now.computed.plan.env
+                "the cluster or the inputs moved since the plan was made:{}",
+                lines.concat()
             ));
         }
-        if self.plan.inputs_digest != now.computed.plan.inputs_digest {
-            return stale("todo.toml, a chart, a values file, a build context or a secret source changed since the plan was made".into());
+        let uids_now = live_uids(&now.plan);
+        for (address, uid) in &self.live_uids {
+            if uids_now.get(address) != Some(uid) {
+                return stale(format!(
+                    "{address} was deleted and created again since the plan was made (another uid)"
+                ));
+            }
         }
-        let then: BTreeSet<&str> = self.desired.iter().map(|d| d.address.as_str()).collect();
-        let later: BTreeSet<String> = now
-            .computed
-            .desired
-            .iter()
-            .map(|d| d.address.to_string())
-            .collect();
-        let later: BTreeSet<&str> = later.iter().map(String::as_str).collect();
-        if then != later {
-            let diff: Vec<_> = then.symmetric_difference(&later).take(5).collect();
-            return stale(format!("the set of objects differs: {diff:?}"));
-        }
-        let now_digests = PlanFile::with_salt(now, self.salt.clone()).secret_digests;
+        let now_digests = sourced_secret_digests(now, &self.salt);
         if now_digests != self.secret_digests {
             let changed: Vec<_> = self
                 .secret_digests
                 .keys()
+                .chain(now_digests.keys())
                 .filter(|k| now_digests.get(*k) != self.secret_digests.get(*k))
                 .map(|k| format!("secret.{k}"))
                 .collect();
@@ -187,4 +212,39 @@ impl PlanFile {
         }
         Ok(())
     }
+}
+
+fn live_uids(plan: &Plan) -> BTreeMap<String, String> {
+    plan.objects
+        .iter()
+        .filter_map(|o| Some((o.address.clone(), o.live_uid.clone()?)))
+        .collect()
+}
+
+/// Digests of the values that come from outside (environment, files); generated values are
+/// drawn at apply time and kept in the cluster, so they are not part of the approval.
+fn sourced_secret_digests(
+    computed: &Computed,
+    salt: &str,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    computed
+        .secrets
+        .iter()
+        .map(|(name, v)| {
+            let keys = v
+                .digests(salt)
+                .into_iter()
+                .filter(|(k, _)| {
+                    v.provenance.get(k).is_some_and(|p| {
+                        !matches!(
+                            p,
+                            crate::secrets::Provenance::Generated
+                                | crate::secrets::Provenance::Kept
+                        )
+                    })
+                })
+                .collect();
+            (name.clone(), keys)
+        })
+        .collect()
 }

@@ -76,10 +76,17 @@ pub fn redact(object: &Value, salt: &str) -> Value {
                 .collect();
             map.insert("data".into(), Value::Object(data));
         }
-        if let Some(Value::Object(meta)) = map.get_mut("metadata")
-            && let Some(Value::Object(ann)) = meta.get_mut("annotations")
-        {
-            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+        // A Secret is redacted whole: any annotation can carry its values (kubectl's
+        // last-applied-configuration holds them all in base64), and managedFields can too.
+        if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+            meta.remove("managedFields");
+            if let Some(Value::Object(ann)) = meta.get_mut("annotations") {
+                ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+                for (k, v) in ann.iter_mut() {
+                    let bytes = v.as_str().unwrap_or_default().as_bytes();
+                    *v = Value::String(format!("{SENSITIVE} {}", value_digest(salt, k, bytes)));
+                }
+            }
         }
     }
     out
@@ -164,6 +171,23 @@ mod tests {
             value_digest("lineage-1", "k", b"v"),
             value_digest("lineage-2", "k", b"v")
         );
+    }
+
+    #[test]
+    fn every_annotation_and_managed_field_of_a_secret_is_redacted() {
+        let plain = "s3cr3t-value";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(plain);
+        let obj = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s",
+            "annotations": {"note": format!("password={plain}"), "copy": b64.clone()},
+            "managedFields": [{"manager": "x", "fieldsV1": {"f:data": {format!("f:{plain}"): {}}}}]},
+            "data": {"A": b64.clone()}});
+        let text = serde_json::to_string(&redact(&obj, "salt")).unwrap();
+        assert!(!text.contains(plain) && !text.contains(&b64), "{text}");
+        let (b, a) = redact_pair(Some(&obj), Some(&obj), "salt");
+        for v in [b.unwrap(), a.unwrap()] {
+            let text = serde_json::to_string(&v).unwrap();
+            assert!(!text.contains(plain) && !text.contains(&b64), "{text}");
+        }
     }
 
     #[test]

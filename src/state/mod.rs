@@ -111,6 +111,10 @@ pub struct ObjectRecord {
     pub manifest: serde_json::Value,
     #[serde(default)]
     pub protect: bool,
+    /// Written, but not seen ready (readiness failed or apply stopped waiting): the next plan
+    /// applies it again and waits, as Terraform does with a tainted resource.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tainted: bool,
 }
 
 impl ObjectRecord {

@@ -1,0 +1,87 @@
+//! The last line of defence for secret values: every text todoplan prints or writes passes
+//! [`mask`], which replaces any secret value this process has seen (plain, base64 or
+//! URL-safe base64) with a marker. Secret objects are redacted field by field long before
+//! (see `plan::redact`); this catches a value that reaches output by another road: an API
+//! server's error message quoting a field, a chart that copies a secret into a ConfigMap
+//! annotation, a log line.
+
+use std::sync::{Mutex, OnceLock};
+
+use base64::Engine;
+
+/// Values shorter than this are not masked: masking every "1" or "yes" would garble output, and
+/// such a value is not secret in any useful sense.
+const MIN_LEN: usize = 4;
+
+pub const MASK: &str = "(sensitive value)";
+
+fn registry() -> &'static Mutex<Vec<String>> {
+    static KNOWN: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    KNOWN.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Remembers a secret value (and its base64 forms) so [`mask`] hides it from every output.
+pub fn remember(value: &[u8]) {
+    if value.len() < MIN_LEN {
+        return;
+    }
+    let mut forms = vec![
+        base64::engine::general_purpose::STANDARD.encode(value),
+        base64::engine::general_purpose::URL_SAFE.encode(value),
+    ];
+    if let Ok(text) = std::str::from_utf8(value) {
+        forms.push(text.to_string());
+        // As it appears inside a JSON string.
+        let quoted = serde_json::to_string(text).unwrap_or_default();
+        if let Some(inner) = quoted.get(1..quoted.len().saturating_sub(1)) {
+            forms.push(inner.to_string());
+        }
+    }
+    let Ok(mut known) = registry().lock() else {
+        return;
+    };
+    for f in forms {
+        if f.len() >= MIN_LEN && !known.contains(&f) {
+            known.push(f);
+        }
+    }
+    // Longest first, so a value is masked whole before a shorter one inside it.
+    known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+}
+
+/// `text` with every remembered secret value replaced by [`MASK`].
+pub fn mask(text: &str) -> String {
+    let Ok(known) = registry().lock() else {
+        return text.to_string();
+    };
+    let mut out = text.to_string();
+    for k in known.iter() {
+        if out.contains(k.as_str()) {
+            out = out.replace(k.as_str(), MASK);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_base64_forms_are_masked_anywhere_in_a_text() {
+        remember(b"correct-horse-battery");
+        let b64 = base64::engine::general_purpose::STANDARD.encode("correct-horse-battery");
+        let text =
+            format!("the API server said: invalid value \"correct-horse-battery\" (data: {b64})");
+        let masked = mask(&text);
+        assert!(!masked.contains("correct-horse-battery"), "{masked}");
+        assert!(!masked.contains(&b64), "{masked}");
+        assert_eq!(masked.matches(MASK).count(), 2, "{masked}");
+    }
+
+    #[test]
+    fn short_values_are_not_masked() {
+        remember(b"ab");
+        assert_eq!(mask("ab cd"), "ab cd");
+    }
+}

@@ -1,0 +1,3 @@
+//! What every stage shares and that imports nothing from the crate.
+
+pub mod masking;

@@ -1,0 +1,170 @@
+//! Apply: carry out an approved plan, exactly, or nothing.
+//!
+//! Two ways in, one way through: a plan shown and confirmed in this process, or a saved plan
+//! file. Either way [`carry_out`] delivers the images the plan builds, plans again when that
+//! filled in image digests, refuses to go on when the new plan is not the approved one (only the
+//! announced digests may differ), and hands the plan to the one executor.
+
+use std::sync::Arc;
+
+use super::workspace::{Planned, Workspace, make_plan};
+use crate::apply::{ApplyOptions, ApplyReport, execute, record_revision};
+use crate::images::ImageStatus;
+use crate::observe::ClusterClient;
+use crate::plan::Plan;
+use crate::plan::approval::FilledImage;
+use crate::plan::compute::ImageRef;
+use crate::plan::planfile::{PlanFile, PlanFileError};
+use crate::state::{Outcome, State};
+
+/// The approved plan could not be carried out as approved; nothing was written.
+fn refuse(reason: String) -> miette::Report {
+    miette::Report::from(PlanFileError::Stale { reason })
+}
+
+/// Reads a saved plan and plans again against the cluster with the options it recorded. The
+/// returned plan is the file's plan made now; [`carry_out`] applies it only if it is the same.
+pub async fn replan_saved(
+    ws: &Workspace,
+    cluster: &ClusterClient,
+    state: &mut State,
+    file: &PlanFile,
+) -> miette::Result<Planned> {
+    file.check_state(state)?;
+    if file.plan.context.as_deref() != Some(cluster.context.as_str())
+        || file.plan.server.as_deref() != Some(cluster.server.as_str())
+    {
+        return Err(refuse(format!(
+            "it was made against context {} ({}), this is {} ({})",
+            file.plan.context.as_deref().unwrap_or("(none)"),
+            file.plan.server.as_deref().unwrap_or("?"),
+            cluster.context,
+            cluster.server
+        )));
+    }
+    if state.serial == 0 {
+        // Nothing applied yet: the plan chose this state's identity (its instance).
+        state.lineage = file.plan.instance.clone();
+    }
+    let planned = make_plan(ws, Some(cluster), state, &file.plan.options, None).await?;
+    file.check_current(&planned.computed, &[])?;
+    Ok(planned)
+}
+
+/// Carries out `planned`, which must be `approved` (a plan the user confirmed or a saved plan).
+pub async fn carry_out(
+    ws: &Workspace,
+    cluster: &ClusterClient,
+    state: &mut State,
+    approved: &Plan,
+    planned: Planned,
+    options: &ApplyOptions,
+    abort: Arc<tokio::sync::Notify>,
+) -> miette::Result<ApplyReport> {
+    if approved.has_errors() {
+        return Err(miette::miette!(
+            help = "fix what the plan's error lines say, then plan again",
+            "the plan has objects that cannot be planned; nothing was applied"
+        ));
+    }
+    let needs_delivery = planned
+        .images
+        .iter()
+        .any(|i| !matches!(i.status, ImageStatus::UpToDate { .. }));
+    let planned = if needs_delivery {
+        let docker = super::workspace::docker().await?;
+        let before = image_refs(&planned);
+        crate::plan::images::deliver(
+            &docker,
+            &planned.images,
+            &planned.delivery,
+            state,
+            &options.progress,
+        )
+        .await?;
+        ws.backend.save(state)?;
+        let options_then = approved.options.clone();
+        let again = make_plan(ws, Some(cluster), state, &options_then, Some(planned)).await?;
+        let filled = filled_images(&before, &image_refs(&again))?;
+        let differences =
+            crate::plan::approval::differences(approved, &again.computed.plan, &filled, 5);
+        if !differences.is_empty() {
+            let lines: Vec<String> = differences.iter().map(|d| format!("\n  - {d}")).collect();
+            return Err(refuse(format!(
+                "after pushing the images, the plan is not the approved one (images were delivered; no object was written):{}",
+                lines.concat()
+            )));
+        }
+        again
+    } else {
+        planned
+    };
+    let finished = {
+        let execution = execute(cluster, &planned.computed, &ws.backend, state, options);
+        tokio::select! {
+            report = execution => Some(report),
+            // Second interrupt: stop waiting now. Every write so far is already recorded.
+            _ = abort.notified() => None,
+        }
+    };
+    let report = match finished {
+        Some(report) => report,
+        None => {
+            let (revision, record_error) = match record_revision(
+                &ws.backend,
+                state,
+                "interrupted while applying".into(),
+                Outcome::Partial,
+            ) {
+                Ok(r) => (r, None),
+                Err(e) => (
+                    state.revision,
+                    Some(format!("{:?}", miette::Report::from(e))),
+                ),
+            };
+            ApplyReport {
+                outcome: Outcome::Partial,
+                failures: vec![("apply".into(), "interrupted twice: stopped waiting".into())],
+                skipped: Vec::new(),
+                written: 0,
+                deleted: 0,
+                revision,
+                record_error,
+            }
+        }
+    };
+    Ok(report)
+}
+
+fn image_refs(planned: &Planned) -> std::collections::BTreeMap<String, ImageRef> {
+    crate::plan::images::references(&planned.images, &planned.delivery).0
+}
+
+/// The references the push filled in: each must be exactly the approved tag plus its digest.
+fn filled_images(
+    before: &std::collections::BTreeMap<String, ImageRef>,
+    after: &std::collections::BTreeMap<String, ImageRef>,
+) -> miette::Result<Vec<FilledImage>> {
+    let mut out = Vec::new();
+    for (name, then) in before.iter().filter(|(_, r)| !r.known) {
+        let Some(now) = after.get(name) else {
+            return Err(refuse(format!(
+                "image.{name} has no reference after the push"
+            )));
+        };
+        if !now
+            .reference
+            .starts_with(&format!("{}@sha256:", then.reference))
+        {
+            return Err(refuse(format!(
+                "image.{name} was approved as {} (digest known after apply), but was pushed as {}",
+                then.reference, now.reference
+            )));
+        }
+        out.push(FilledImage {
+            tagged: then.reference.clone(),
+            pushed: now.reference.clone(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,10 @@
+//! The operations behind the verbs: each takes typed inputs and returns a typed report; the CLI
+//! parses arguments, calls one, and prints. Every operation plans with the one planner
+//! (`plan::compute::diff_objects`, behind the protection gate) and carries plans out with the one
+//! executor (`apply::execute`): apply, saved plans, destroy (a plan against nothing), rollback and
+//! `--atomic` (a plan against a recorded revision).
+
+pub mod apply;
+pub mod destroy;
+pub mod rollback;
+pub mod workspace;

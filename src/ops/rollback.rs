@@ -1,0 +1,142 @@
+//! Rollback: a plan whose desired objects are those a recorded revision applied (Helm's
+//! semantics: the restore is a new revision). It passes the same planner, protection gate and
+//! executor as every other plan.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::workspace::{PlanOptions, Workspace};
+use crate::graph::{Address, DependencyGraph};
+use crate::observe::{ClusterClient, ObjectKey};
+use crate::plan::compute::{Computed, diff_objects, digest_salt};
+use crate::plan::desired::DesiredObject;
+use crate::plan::model::Plan;
+use crate::plan::redact::{secret_values, value_digest};
+use crate::state::State;
+
+/// The desired objects of revision `revision`. Secrets are restored only when their current
+/// values (live, or from their sources) still have the recorded digests.
+async fn recorded_objects(
+    ws: &Workspace,
+    cluster: &ClusterClient,
+    state: &State,
+    revision: u64,
+) -> miette::Result<Vec<DesiredObject>> {
+    let entry = ws.backend.history_entry(revision)?;
+    let salt = digest_salt(state);
+    let mut out = Vec::new();
+    for (address, record) in &entry.objects {
+        let parsed = Address::from_str(address).map_err(|e| {
+            miette::miette!("revision {revision} records an unreadable address {address}: {e}")
+        })?;
+        let key = record.key();
+        let object = if record.kind == "Secret" && record.api_version == "v1" {
+            let set = match &parsed {
+                Address::Secret(s) => s.clone(),
+                _ => address.clone(),
+            };
+            let recorded = entry
+                .secrets
+                .get(&set)
+                .map(|s| s.key_digests.clone())
+                .unwrap_or_default();
+            let live = cluster.get(&key).await?;
+            let live_values = live.as_ref().map(secret_values).unwrap_or_default();
+            let live_digests: BTreeMap<String, String> = live_values
+                .iter()
+                .map(|(k, v)| (k.clone(), value_digest(&salt, k, v)))
+                .collect();
+            if recorded.is_empty() || live_digests != recorded {
+                return Err(miette::miette!(
+                    help = "restore the secret's sources (environment variables, files) to the values of that revision, or roll back to a revision with the current values",
+                    "secret {address} cannot be restored to revision {revision}: its recorded values are not available (todoplan keeps only digests)"
+                ));
+            }
+            // Same values as recorded: keep the live Secret's data, with the recorded metadata.
+            let mut o = record.manifest.clone();
+            if let (Some(map), Some(live)) = (o.as_object_mut(), live) {
+                map.insert("data".into(), live.get("data").cloned().unwrap_or_default());
+                map.remove("stringData");
+            }
+            o
+        } else {
+            record.manifest.clone()
+        };
+        let timeout = ws
+            .spec
+            .releases
+            .get(&record.release)
+            .map(|r| r.timeout)
+            .unwrap_or(Duration::from_secs(300));
+        out.push(DesiredObject {
+            address: parsed,
+            object: {
+                let mut o = object;
+                crate::plan::compute::label_instance(&mut o, &state.lineage);
+                o
+            },
+            release: (!record.release.is_empty()).then(|| record.release.clone()),
+            protect: record.protect,
+            timeout,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn rollback_plan(
+    ws: &Workspace,
+    cluster: &ClusterClient,
+    state: &State,
+    revision: u64,
+    options: &PlanOptions,
+) -> miette::Result<Computed> {
+    let desired = recorded_objects(ws, cluster, state, revision).await?;
+    let salt = digest_salt(state);
+    let kinds = desired
+        .iter()
+        .map(|d| d.key())
+        .map(|k| (k.api_version, k.kind))
+        .chain(
+            state
+                .objects
+                .values()
+                .map(|r| (r.api_version.clone(), r.kind.clone())),
+        )
+        .collect();
+    let live = cluster
+        .live_inventory(&ws.spec.project.name, &state.lineage, &kinds)
+        .await?;
+    let (objects, deletions) =
+        diff_objects(Some(cluster), &live, &desired, state, options, &salt).await?;
+    let mut graph = DependencyGraph::build(&ws.spec)?;
+    let mut by_release: BTreeMap<String, Vec<ObjectKey>> = BTreeMap::new();
+    for d in &desired {
+        if let Some(r) = &d.release {
+            by_release.entry(r.clone()).or_default().push(d.key());
+        }
+    }
+    for (r, keys) in &by_release {
+        if ws.spec.releases.contains_key(r) {
+            graph.add_release_objects(r, keys);
+        }
+    }
+    let plan = Plan {
+        notes: vec![format!(
+            "rollback: restoring the objects recorded in revision {revision}"
+        )],
+        objects,
+        context: Some(cluster.context.clone()),
+        server: Some(cluster.server.clone()),
+        options: options.clone(),
+        ..Plan::against(state, &ws.spec.project.name, ws.spec.env.clone())
+    };
+    Ok(Computed {
+        plan,
+        desired,
+        graph,
+        secrets: BTreeMap::new(),
+        deletions,
+        foreign_fields: BTreeMap::new(),
+    })
+}

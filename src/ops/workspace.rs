@@ -1,0 +1,196 @@
+//! What every operation starts from: the spec, the state backend, the cluster, the plan.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::images::Delivery;
+use crate::observe::ClusterClient;
+use crate::plan::compute::{self, Computed, PlanRequest};
+use crate::plan::images::{self, ImagePlan};
+pub use crate::plan::model::PlanOptions;
+use crate::spec::{Spec, StateConfig};
+use crate::state::{LocalBackend, LockGuard, LockOptions, State};
+
+pub struct Workspace {
+    pub spec: Spec,
+    pub backend: LocalBackend,
+    /// `--context`, if given: it overrides `[cluster].context`.
+    pub context_override: Option<String>,
+}
+
+impl Workspace {
+    /// Reads the spec (`file`, with the `[env.NAME]` overlay) and opens its state backend.
+    pub fn open(file: &Path, env: Option<&str>, context: Option<String>) -> miette::Result<Self> {
+        let spec = crate::spec::load(file, env)?;
+        let backend = match &spec.state {
+            StateConfig::Local { dir } => LocalBackend::new(dir.clone()),
+            StateConfig::Kubernetes { .. } => {
+                return Err(miette::miette!(
+                    help = "use `[state] backend = \"local\"` for now",
+                    "the kubernetes state backend is not available in this version of todoplan"
+                ));
+            }
+        };
+        Ok(Workspace {
+            spec,
+            backend,
+            context_override: context,
+        })
+    }
+
+    /// --context, else [cluster].context, else the kubeconfig's current context.
+    pub fn context(&self) -> Option<&str> {
+        self.context_override
+            .as_deref()
+            .or(self.spec.cluster.context.as_deref())
+    }
+
+    pub async fn connect_cluster(&self) -> miette::Result<ClusterClient> {
+        let cluster = ClusterClient::connect(self.context()).await?;
+        // Fail early and clearly when the server is not there.
+        cluster.server_version().await?;
+        Ok(cluster)
+    }
+
+    pub fn lock(&self, command: &str, timeout: Duration) -> miette::Result<LockGuard> {
+        let guard = self.backend.lock(&LockOptions {
+            command: command.to_string(),
+            timeout,
+        })?;
+        if let Some(old) = &guard.recovered_from {
+            eprintln!(
+                "warning: took over the state lock left by {old}: that process no longer exists"
+            );
+        }
+        Ok(guard)
+    }
+
+    pub fn state(&self) -> miette::Result<State> {
+        Ok(self.backend.load_or_new(&self.spec.project.name)?)
+    }
+
+    pub fn rotations(&self, args: &PlanOptions) -> miette::Result<BTreeSet<(String, String)>> {
+        args.rotate
+            .iter()
+            .map(|r| {
+                crate::secrets::parse_rotate(r, &self.spec.secrets).map_err(miette::Report::from)
+            })
+            .collect()
+    }
+}
+
+/// The Docker engine named by DOCKER_HOST (or the default socket), if it answers.
+pub async fn docker() -> miette::Result<bollard::Docker> {
+    let docker = crate::images::connect().await?;
+    docker.ping().await.map_err(|e| {
+        miette::miette!(
+            help = "start Docker, or for the local test environment run `scripts/testenv up` and `eval \"$(scripts/testenv env)\"`",
+            "the Docker engine does not answer: {e}"
+        )
+    })?;
+    Ok(docker)
+}
+
+pub struct Planned {
+    pub computed: Computed,
+    pub images: Vec<ImagePlan>,
+    pub delivery: Delivery,
+}
+
+/// Images first (their references feed the releases), then every object.
+pub async fn make_plan(
+    ws: &Workspace,
+    cluster: Option<&ClusterClient>,
+    state: &State,
+    args: &PlanOptions,
+    reuse: Option<Planned>,
+) -> miette::Result<Planned> {
+    let (delivery, delivery_note) =
+        images::choose_delivery(&ws.spec, cluster.map(|c| c.context.as_str()));
+    let docker = match (cluster, ws.spec.images.is_empty()) {
+        (Some(_), false) => Some(docker().await?),
+        _ => None,
+    };
+    let image_plans = images::plan_images(&ws.spec, state, docker.as_ref(), &delivery).await?;
+    let (refs, image_changes) = images::references(&image_plans, &delivery);
+    let mut notes = Vec::new();
+    if !ws.spec.images.is_empty() {
+        notes.push(delivery_note);
+    }
+    let computed = compute::compute(PlanRequest {
+        spec: &ws.spec,
+        cluster,
+        state,
+        options: args.clone(),
+        rotate: ws.rotations(args)?,
+        images: refs,
+        image_changes,
+        reuse_secrets: reuse.map(|r| r.computed.secrets),
+        notes,
+    })
+    .await?;
+    Ok(Planned {
+        computed,
+        images: image_plans,
+        delivery,
+    })
+}
+
+/// The manifests of the releases (all, or `only`), rendered as apply would render them, with
+/// image references from the last apply (or their tags when not built yet). No cluster, no
+/// secret values needed.
+pub async fn render_releases(
+    ws: &Workspace,
+    only: Option<&str>,
+) -> miette::Result<Vec<crate::chart::Manifest>> {
+    let spec = &ws.spec;
+    if let Some(name) = only
+        && !spec.releases.contains_key(name)
+    {
+        let known: Vec<_> = spec.releases.keys().cloned().collect();
+        return Err(miette::miette!(
+            help = format!("releases in {}: {}", spec.source.name, known.join(", ")),
+            "there is no release `{name}`"
+        ));
+    }
+    let state = ws.state()?;
+    let (delivery, _) = images::choose_delivery(spec, None);
+    let image_plans = images::plan_images(spec, &state, None, &delivery).await?;
+    let (refs, _) = images::references(&image_plans, &delivery);
+    let graph = crate::graph::DependencyGraph::build(spec)?;
+    let mut out = Vec::new();
+    for address in graph.apply_order() {
+        let crate::graph::Address::Release(name) = &address else {
+            continue;
+        };
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let Some(release) = spec.releases.get(name) else {
+            continue;
+        };
+        let values = compute::release_values(spec, release, &refs, &mut Vec::new())?;
+        let manifests = match release.kind {
+            crate::spec::ReleaseKind::Chart => {
+                let request = crate::chart::RenderRequest {
+                    chart_dir: &release.chart,
+                    release_name: &release.name,
+                    namespace: &release.namespace,
+                    values_files: &release.values_files,
+                    inline_values: values,
+                    revision: state.revision + 1,
+                    is_upgrade: state.revision > 0,
+                    capabilities: crate::chart::Capabilities::default(),
+                    lookup: None,
+                };
+                crate::chart::render(&request)?.manifests
+            }
+            crate::spec::ReleaseKind::Manifests => {
+                crate::chart::render_manifest_dir(&release.chart)?
+            }
+        };
+        out.extend(manifests);
+    }
+    Ok(out)
+}
