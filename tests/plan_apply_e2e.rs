@@ -501,13 +501,20 @@ fn a_rejected_object_names_the_field_and_an_unknown_kind_says_what_to_do() {
         "[releases.extra]\nchart = \"extra\"\n\n[releases.postgres]",
     );
     // The namespace does not exist yet: the plan still has the server validate every object.
+    // A rejected object is an error line of the plan, which is still shown; the exit code says
+    // error.
     let out = s.todoplan(&["plan"]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("rejected") && err.contains("spec.ports[0].port"),
         "{err}"
     );
+    assert!(err.contains("cannot be planned"), "{err}");
 
     std::fs::write(
         manifests.join("svc.yaml"),
@@ -518,7 +525,11 @@ fn a_rejected_object_names_the_field_and_an_unknown_kind_says_what_to_do() {
     )
     .unwrap();
     let out = s.todoplan(&["plan"]);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("does not know example.com/v1 Widget") && err.contains("CRD"),

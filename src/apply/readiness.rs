@@ -211,7 +211,10 @@ pub async fn wait_ready(
             return std::future::pending::<Result<(), NotReady>>().await;
         };
         loop {
-            if let Some((pod, reason)) = broken_pod(client, &ns, selector).await {
+            // Only the pods of the revision being rolled out: the previous revision's pods may
+            // be crashing (that is what the new revision fixes).
+            let current = current_revision_selector(client, key, &ns, selector).await;
+            if let Some((pod, reason)) = broken_pod(client, &ns, &current).await {
                 let diagnosis = diagnose_pod(client, &ns, &pod).await;
                 return Err(NotReady::PodFailed {
                     object: object.clone(),
@@ -279,6 +282,66 @@ async fn pod_selector(client: &kube::Client, key: &ObjectKey, ns: &str) -> Optio
             .collect::<Vec<_>>()
             .join(","),
     )
+}
+
+/// `selector` narrowed to the pods of the workload's newest revision: the newest ReplicaSet's
+/// `pod-template-hash` for a Deployment, `status.updateRevision` for a StatefulSet. Unchanged
+/// when the revision is not known yet.
+async fn current_revision_selector(
+    client: &kube::Client,
+    key: &ObjectKey,
+    ns: &str,
+    selector: &str,
+) -> String {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    let narrowed = match key.kind.as_str() {
+        "Deployment" => {
+            let Ok(sets) = Api::<ReplicaSet>::namespaced(client.clone(), ns)
+                .list(&ListParams::default().labels(selector))
+                .await
+            else {
+                return selector.to_string();
+            };
+            let revision = |rs: &ReplicaSet| -> u64 {
+                rs.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0)
+            };
+            let owned_by_it = |rs: &ReplicaSet| {
+                rs.metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|o| o.name == key.name))
+            };
+            sets.items
+                .iter()
+                .filter(|rs| owned_by_it(rs))
+                .max_by_key(|rs| revision(rs))
+                .and_then(|rs| {
+                    rs.metadata
+                        .labels
+                        .as_ref()?
+                        .get("pod-template-hash")
+                        .cloned()
+                })
+                .map(|h| format!("pod-template-hash={h}"))
+        }
+        "StatefulSet" => Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .get_opt(&key.name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.status?.update_revision)
+            .map(|r| format!("controller-revision-hash={r}")),
+        _ => None,
+    };
+    match narrowed {
+        Some(n) => format!("{selector},{n}"),
+        None => selector.to_string(),
+    }
 }
 
 /// A pod of the workload whose container waits for a reason that will not heal.

@@ -679,7 +679,10 @@ fn change_of(
 /// The namespace does not exist yet, so the server cannot dry-run into it. Validation and
 /// defaulting do not depend on the namespace: dry-run in `default` instead, unless an object of
 /// that name lives there (the dry-run would merge with it); then show the object as declared.
-async fn dry_run_elsewhere(c: &ClusterClient, d: &DesiredObject) -> miette::Result<Value> {
+async fn dry_run_elsewhere(
+    c: &ClusterClient,
+    d: &DesiredObject,
+) -> Result<Value, crate::observe::ObserveError> {
     let mut probe = d.object.clone();
     let real_ns = d.key().namespace;
     if let Some(meta) = probe.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -700,6 +703,9 @@ async fn dry_run_elsewhere(c: &ClusterClient, d: &DesiredObject) -> miette::Resu
     Ok(after)
 }
 
+/// One desired object against the cluster. A failure that concerns only this object (the API
+/// server rejects it, the kind is unknown, access is forbidden) is a line of the plan with action
+/// `Error`; only a cluster that stops answering aborts the plan.
 async fn diff_live(
     c: &ClusterClient,
     index: &LiveIndex,
@@ -708,6 +714,34 @@ async fn diff_live(
     ownership: &Ownership<'_>,
     salt: &str,
 ) -> miette::Result<ObjectChange> {
+    use crate::observe::ObserveError;
+    match diff_live_object(c, index, d, creates_namespace, ownership, salt).await {
+        Ok(change) => Ok(change),
+        Err(e @ (ObserveError::Unreachable { .. } | ObserveError::Config { .. })) => Err(e.into()),
+        Err(e) => {
+            let report = miette::Report::from(e);
+            let help = report.help().map(|h| format!(" ({h})")).unwrap_or_default();
+            let mut change = change_of(
+                d,
+                Action::Error,
+                None,
+                None,
+                Some(crate::observe::short(&format!("{report}{help}"), 600)),
+            );
+            change.protected = super::protection::holds_data(&d.key().kind, d.protect);
+            Ok(change)
+        }
+    }
+}
+
+async fn diff_live_object(
+    c: &ClusterClient,
+    index: &LiveIndex,
+    d: &DesiredObject,
+    creates_namespace: &BTreeSet<String>,
+    ownership: &Ownership<'_>,
+    salt: &str,
+) -> Result<ObjectChange, crate::observe::ObserveError> {
     let key = d.key();
     let namespace_pending = key
         .namespace
@@ -766,16 +800,7 @@ async fn diff_live(
                 )
             }
             // The cluster itself is gone: no plan line could say anything true.
-            Err(
-                e @ (crate::observe::ObserveError::Unreachable { .. }
-                | crate::observe::ObserveError::Config { .. }),
-            ) => return Err(e.into()),
-            Err(e) => {
-                return Ok(errored(format!(
-                    "the API server refused the dry-run: {}",
-                    crate::observe::short(&e.to_string(), 400)
-                )));
-            }
+            Err(e) => return Err(e),
         }
     };
     let before_n = live.as_ref().map(normalize);
