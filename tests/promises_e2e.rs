@@ -355,24 +355,14 @@ fn an_object_deleted_by_hand_and_then_undeclared_is_forgotten() {
         "name",
     ]);
     s.kubectl(&["delete", name.trim()]);
-    let start = s.path().join("todo.toml");
-    let spec = std::fs::read_to_string(&start).unwrap();
+    // The frontend release goes from todo.toml (and from the prod overlay, which names it).
+    let path = s.path().join("todo.toml");
+    let spec = std::fs::read_to_string(&path).unwrap();
     let cut = spec.find("[releases.frontend]").unwrap();
-    let end = spec.find("# `--env prod`").unwrap();
-    let mut new = spec[..cut].to_string();
-    new.push_str(&spec[end..]);
-    let new = new
-        .lines()
-        .filter(|l| !l.contains("releases.frontend"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    // The prod overlay names the frontend: drop those sections too.
-    let new = new
-        .split("[env.prod.releases.frontend]")
-        .next()
-        .unwrap()
-        .to_string();
-    std::fs::write(&start, new).unwrap();
+    let resume = spec.find("# `--env prod`").unwrap();
+    let overlay = spec.find("[env.prod.releases.frontend]").unwrap();
+    let new = format!("{}{}", &spec[..cut], &spec[resume..overlay]);
+    std::fs::write(&path, new).unwrap();
     let plan = s.ok(&["plan"]);
     assert!(
         plan.contains("will be removed from state (already deleted)"),

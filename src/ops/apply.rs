@@ -152,10 +152,16 @@ fn filled_images(
                 "image.{name} has no reference after the push"
             )));
         };
-        if !now
+        // The tag is content-addressed (a digest of the build context); what the push fills in
+        // is the image digest, in the same repository.
+        let repository = then
             .reference
-            .starts_with(&format!("{}@sha256:", then.reference))
-        {
+            .rsplit_once(':')
+            .filter(|(_, tag)| !tag.contains('/'))
+            .map(|(repo, _)| repo)
+            .unwrap_or(&then.reference);
+        let digest = now.reference.strip_prefix(&format!("{repository}@sha256:"));
+        if !digest.is_some_and(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())) {
             return Err(refuse(format!(
                 "image.{name} was approved as {} (digest known after apply), but was pushed as {}",
                 then.reference, now.reference
