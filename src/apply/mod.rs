@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::chart::install_order_rank;
 use crate::graph::Address;
-use crate::observe::ClusterClient;
+use crate::observe::{Cluster, ClusterClient, ObjectKey};
 use crate::plan::compute::{Computed, digest_salt};
 use crate::plan::desired::DesiredObject;
 use crate::plan::redact::redact;
@@ -59,16 +59,51 @@ pub fn manifest_digest(object: &Value, salt: &str) -> String {
     hex::encode(h.finalize())
 }
 
-struct Shared<'a> {
-    cluster: &'a ClusterClient,
+/// Waiting until an applied object works (the real one watches; see [`readiness`]).
+#[allow(async_fn_in_trait)]
+pub trait Readiness {
+    /// Ok when `key` is ready within `timeout`; the rendered diagnosis otherwise.
+    async fn wait_ready(&self, key: &ObjectKey, timeout: std::time::Duration)
+    -> Result<(), String>;
+}
+
+impl Readiness for ClusterClient {
+    async fn wait_ready(
+        &self,
+        key: &ObjectKey,
+        timeout: std::time::Duration,
+    ) -> Result<(), String> {
+        readiness::wait_ready(self.client(), key, timeout)
+            .await
+            .map_err(render_report)
+    }
+}
+
+/// Where the executor records what it did: every object write, and the revision at the end.
+pub trait StateSink: Sync {
+    fn save(&self, state: &mut State) -> Result<(), crate::state::StateError>;
+    fn record_history(&self, entry: &HistoryEntry) -> Result<(), crate::state::StateError>;
+}
+
+impl StateSink for LocalBackend {
+    fn save(&self, state: &mut State) -> Result<(), crate::state::StateError> {
+        LocalBackend::save(self, state)
+    }
+    fn record_history(&self, entry: &HistoryEntry) -> Result<(), crate::state::StateError> {
+        LocalBackend::record_history(self, entry)
+    }
+}
+
+struct Shared<'a, C, B> {
+    cluster: &'a C,
     /// The options the plan was made with: the protection gate's input at execution.
     options: &'a crate::plan::PlanOptions,
-    backend: &'a LocalBackend,
+    backend: &'a B,
     state: Mutex<&'a mut State>,
     salt: String,
 }
 
-impl Shared<'_> {
+impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
     async fn record(&self, d: &DesiredObject, applied: &Value) -> Result<(), String> {
         self.record_with(d, applied, false).await
     }
@@ -113,8 +148,8 @@ fn render_report(e: impl Into<miette::Report>) -> String {
 }
 
 /// Applies one object per its planned action. Returns whether a write was sent.
-async fn apply_object(
-    shared: &Shared<'_>,
+async fn apply_object<C: Cluster + Readiness, B: StateSink>(
+    shared: &Shared<'_, C, B>,
     d: &DesiredObject,
     change: Option<&ObjectChange>,
 ) -> Result<bool, String> {
@@ -200,8 +235,8 @@ async fn apply_object(
 }
 
 /// Applies a unit's objects in Helm's install order, then waits for them to be ready.
-async fn run_unit(
-    shared: &Shared<'_>,
+async fn run_unit<C: Cluster + Readiness, B: StateSink>(
+    shared: &Shared<'_, C, B>,
     objects: Vec<&DesiredObject>,
     changes: &BTreeMap<String, &ObjectChange>,
     foreign: &BTreeMap<String, Vec<crate::drift::ForeignField>>,
@@ -243,8 +278,8 @@ async fn run_unit(
         .map(|d| {
             let key = d.key();
             let timeout = d.timeout;
-            let client = shared.cluster.client().clone();
-            async move { readiness::wait_ready(&client, &key, timeout).await }
+            let cluster = shared.cluster;
+            async move { cluster.wait_ready(&key, timeout).await }
         })
         .collect();
     if !waits.is_empty() {
@@ -260,7 +295,7 @@ async fn run_unit(
         let mut errors = Vec::new();
         for (d, result) in waited.into_iter().zip(results) {
             if let Err(e) = result {
-                errors.push(render_report(e));
+                errors.push(e);
                 // Written but never seen ready: recorded as tainted, so the next plan waits
                 // for it again instead of saying "no changes".
                 let live = shared
@@ -282,10 +317,10 @@ async fn run_unit(
 
 /// Walks the plan's graph: a node starts once everything it depends on has succeeded; a failure
 /// stops its dependents; independent branches finish. Prunes after everything is ready.
-pub async fn execute(
-    cluster: &ClusterClient,
+pub async fn execute<C: Cluster + Readiness, B: StateSink>(
+    cluster: &C,
     computed: &Computed,
-    backend: &LocalBackend,
+    backend: &B,
     state: &mut State,
     options: &ApplyOptions,
 ) -> ApplyReport {
@@ -494,8 +529,8 @@ pub async fn execute(
 }
 
 /// Bumps the revision, saves state and writes the history entry.
-pub fn record_revision(
-    backend: &LocalBackend,
+pub fn record_revision<B: StateSink>(
+    backend: &B,
     state: &mut State,
     summary: String,
     outcome: Outcome,

@@ -716,3 +716,65 @@ mod tests {
         assert_eq!(dep.gvk(), GroupVersionKind::gvk("apps", "v1", "Deployment"));
     }
 }
+
+/// What the planner and the executor need from a cluster. [`ClusterClient`] is the real one;
+/// tests put an in-memory cluster with injected faults behind it (`tests/executor_model.rs`).
+#[allow(async_fn_in_trait)]
+pub trait Cluster: Sync {
+    fn context_name(&self) -> &str;
+    fn server_url(&self) -> &str;
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ObserveError>;
+    /// Server-side apply (`dry_run`: what the server would store).
+    async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ObserveError>;
+    async fn json_patch(&self, key: &ObjectKey, ops: Vec<Value>) -> Result<(), ObserveError>;
+    async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError>;
+    async fn delete_orphaning(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+    ) -> Result<(), ObserveError>;
+    async fn wait_gone(
+        &self,
+        key: &ObjectKey,
+        timeout: std::time::Duration,
+    ) -> Result<(), ObserveError>;
+    async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError>;
+}
+
+impl Cluster for ClusterClient {
+    fn context_name(&self) -> &str {
+        &self.context
+    }
+    fn server_url(&self) -> &str {
+        &self.server
+    }
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ObserveError> {
+        ClusterClient::get(self, key).await
+    }
+    async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ObserveError> {
+        ClusterClient::apply(self, object, dry_run).await
+    }
+    async fn json_patch(&self, key: &ObjectKey, ops: Vec<Value>) -> Result<(), ObserveError> {
+        ClusterClient::json_patch(self, key, ops).await
+    }
+    async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
+        ClusterClient::delete(self, key, uid).await
+    }
+    async fn delete_orphaning(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+    ) -> Result<(), ObserveError> {
+        ClusterClient::delete_orphaning(self, key, uid).await
+    }
+    async fn wait_gone(
+        &self,
+        key: &ObjectKey,
+        timeout: std::time::Duration,
+    ) -> Result<(), ObserveError> {
+        ClusterClient::wait_gone(self, key, timeout).await
+    }
+    async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError> {
+        ClusterClient::namespace_contents(self, ns).await
+    }
+}

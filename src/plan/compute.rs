@@ -14,7 +14,7 @@ use super::redact::{is_secret, redact, redact_pair};
 use crate::chart;
 use crate::drift::{self, ForeignField};
 use crate::graph::{Address, DependencyGraph};
-use crate::observe::{ClusterClient, LiveIndex, ObjectKey};
+use crate::observe::{Cluster, ClusterClient, LiveIndex, ObjectKey};
 use crate::secrets::{self, SecretValues};
 use crate::spec::Spec;
 use crate::state::{ObjectRecord, State};
@@ -337,8 +337,8 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
 /// Changes for `desired` against the cluster (or state, offline), plus the deletions of recorded
 /// objects no longer desired. Every change passes the protection gate. Shared by plan, destroy
 /// (nothing desired) and rollback (a recorded revision desired).
-pub async fn diff_objects(
-    cluster: Option<&ClusterClient>,
+pub async fn diff_objects<C: Cluster>(
+    cluster: Option<&C>,
     live: &LiveIndex,
     desired: &[DesiredObject],
     state: &State,
@@ -478,6 +478,80 @@ pub async fn diff_objects(
         }
         changes.push(change);
         kept_deletions.push((address, record));
+    }
+    // A StatefulSet's claims (made from its volumeClaimTemplates, so never in state) are listed
+    // with it when it goes: deleting them loses data, so they pass the gate themselves.
+    if let Some(c) = req_cluster {
+        let mut claims = Vec::new();
+        for (change, (address, _)) in changes[first_deletion..]
+            .iter()
+            .zip(&kept_deletions)
+            .filter(|(c, _)| c.kind == "StatefulSet" && c.action == Action::Delete)
+        {
+            let Some(ns) = &change.namespace else {
+                continue;
+            };
+            let templates: Vec<String> = change
+                .before
+                .as_ref()
+                .and_then(|b| b.pointer("/spec/volumeClaimTemplates"))
+                .and_then(Value::as_array)
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str))
+                        .map(|t| format!("{t}-{}-", change.name))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if templates.is_empty() {
+                continue;
+            }
+            for key in c.namespace_contents(ns).await? {
+                let is_claim = key.kind == "PersistentVolumeClaim"
+                    && templates.iter().any(|p| {
+                        key.name
+                            .strip_prefix(p.as_str())
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    });
+                if is_claim {
+                    claims.push((
+                        format!("{address}/claims/{}", key.name),
+                        key,
+                        change.release.clone(),
+                    ));
+                }
+            }
+        }
+        for (address, key, release) in claims {
+            let live = c.get(&key).await?;
+            let Some(live) = live else { continue };
+            let mut change = ObjectChange {
+                address: address.clone(),
+                release: release.clone(),
+                api_version: key.api_version.clone(),
+                kind: key.kind.clone(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+                action: Action::Delete,
+                reason: Some("a claim of the StatefulSet deleted above".into()),
+                before: Some(redact(&normalize(&live), salt)),
+                after: None,
+                protected: true,
+                adopt: false,
+                orphan_dependents: false,
+                live_uid: live
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            };
+            super::protection::gate(&mut change, options);
+            let mut record = stray_record(&key, &live);
+            record.release = release;
+            record.protect = true;
+            changes.push(change);
+            kept_deletions.push((address, record));
+        }
+        kept_deletions.sort_by_key(|(_, r)| std::cmp::Reverse(chart::install_order_rank(&r.kind)));
     }
     // A namespace goes only when everything in it goes.
     if let Some(c) = req_cluster {
@@ -679,8 +753,8 @@ fn change_of(
 /// The namespace does not exist yet, so the server cannot dry-run into it. Validation and
 /// defaulting do not depend on the namespace: dry-run in `default` instead, unless an object of
 /// that name lives there (the dry-run would merge with it); then show the object as declared.
-async fn dry_run_elsewhere(
-    c: &ClusterClient,
+async fn dry_run_elsewhere<C: Cluster>(
+    c: &C,
     d: &DesiredObject,
 ) -> Result<Value, crate::observe::ObserveError> {
     let mut probe = d.object.clone();
@@ -706,8 +780,8 @@ async fn dry_run_elsewhere(
 /// One desired object against the cluster. A failure that concerns only this object (the API
 /// server rejects it, the kind is unknown, access is forbidden) is a line of the plan with action
 /// `Error`; only a cluster that stops answering aborts the plan.
-async fn diff_live(
-    c: &ClusterClient,
+async fn diff_live<C: Cluster>(
+    c: &C,
     index: &LiveIndex,
     d: &DesiredObject,
     creates_namespace: &BTreeSet<String>,
@@ -734,8 +808,8 @@ async fn diff_live(
     }
 }
 
-async fn diff_live_object(
-    c: &ClusterClient,
+async fn diff_live_object<C: Cluster>(
+    c: &C,
     index: &LiveIndex,
     d: &DesiredObject,
     creates_namespace: &BTreeSet<String>,
