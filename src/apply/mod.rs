@@ -73,7 +73,7 @@ impl Readiness for ClusterClient {
         key: &ObjectKey,
         timeout: std::time::Duration,
     ) -> Result<(), String> {
-        readiness::wait_ready(self.client(), key, timeout)
+        readiness::wait_ready(self.watch_client(), key, timeout)
             .await
             .map_err(render_report)
     }

@@ -8,12 +8,15 @@ use is_terminal::IsTerminal;
 #[derive(Clone)]
 pub struct Progress {
     live: Option<MultiProgress>,
+    /// Print nothing (model tests run thousands of applies).
+    silent: bool,
 }
 
 pub struct NodeProgress {
     name: String,
     started: Instant,
     bar: Option<ProgressBar>,
+    silent: bool,
 }
 
 impl Progress {
@@ -21,14 +24,28 @@ impl Progress {
     pub fn detect() -> Self {
         Progress {
             live: std::io::stderr().is_terminal().then(MultiProgress::new),
+            silent: false,
         }
     }
 
     pub fn plain() -> Self {
-        Progress { live: None }
+        Progress {
+            live: None,
+            silent: false,
+        }
+    }
+
+    pub fn silent() -> Self {
+        Progress {
+            live: None,
+            silent: true,
+        }
     }
 
     pub fn line(&self, message: &str) {
+        if self.silent {
+            return;
+        }
         match &self.live {
             Some(m) => {
                 let _ = m.println(message);
@@ -56,12 +73,16 @@ impl Progress {
             name: name.to_string(),
             started: Instant::now(),
             bar,
+            silent: self.silent,
         }
     }
 }
 
 impl NodeProgress {
     pub fn update(&self, message: &str) {
+        if self.silent {
+            return;
+        }
         match &self.bar {
             Some(b) => b.set_message(message.to_string()),
             None => eprintln!(
@@ -73,6 +94,9 @@ impl NodeProgress {
     }
 
     pub fn finish(self, ok: bool, message: &str) {
+        if self.silent {
+            return;
+        }
         let elapsed = self.started.elapsed().as_secs_f32();
         let line = format!(
             "{} {}: {message} [{elapsed:.1}s]",

@@ -311,7 +311,7 @@ impl ClusterClient {
     }
 
     /// The client for readiness watches (long reads; callers bound every wait themselves).
-    pub fn client(&self) -> &kube::Client {
+    pub fn watch_client(&self) -> &kube::Client {
         &self.watch_client
     }
 
@@ -698,25 +698,6 @@ pub struct LiveIndex {
     pub requests: usize,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn object_key_splits_core_and_grouped_api_versions() {
-        let svc = ObjectKey::of(
-            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "n"}}),
-        );
-        assert_eq!(svc.gvk(), GroupVersionKind::gvk("", "v1", "Service"));
-        assert_eq!(svc.to_string(), "v1 Service n/a");
-        let dep = ObjectKey::of(
-            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
-        );
-        assert_eq!(dep.gvk(), GroupVersionKind::gvk("apps", "v1", "Deployment"));
-    }
-}
-
 /// What the planner and the executor need from a cluster. [`ClusterClient`] is the real one;
 /// tests put an in-memory cluster with injected faults behind it (`tests/executor_model.rs`).
 #[allow(async_fn_in_trait)]
@@ -776,5 +757,24 @@ impl Cluster for ClusterClient {
     }
     async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError> {
         ClusterClient::namespace_contents(self, ns).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn object_key_splits_core_and_grouped_api_versions() {
+        let svc = ObjectKey::of(
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "n"}}),
+        );
+        assert_eq!(svc.gvk(), GroupVersionKind::gvk("", "v1", "Service"));
+        assert_eq!(svc.to_string(), "v1 Service n/a");
+        let dep = ObjectKey::of(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
+        );
+        assert_eq!(dep.gvk(), GroupVersionKind::gvk("apps", "v1", "Deployment"));
     }
 }

@@ -428,8 +428,21 @@ pub async fn diff_objects<C: Cluster>(
         .filter(|(k, _)| !recorded_keys.contains(*k) && !wanted_keys.contains(*k))
         .collect();
     strays.sort_by_key(|(k, _)| (*k).clone());
+    // A stray's protection is its release's, as declared now; a stray of a release no longer
+    // declared may have been protected, so it counts as holding data.
+    let mut release_protect: BTreeMap<&str, bool> = BTreeMap::new();
+    for d in desired {
+        if let Some(r) = d.release.as_deref() {
+            *release_protect.entry(r).or_default() |= d.protect;
+        }
+    }
     for (key, object) in strays {
-        deletions.push((stray_address(key, object), stray_record(key, object)));
+        let mut record = stray_record(key, object);
+        record.protect = release_protect
+            .get(record.release.as_str())
+            .copied()
+            .unwrap_or(true);
+        deletions.push((stray_address(key, object), record));
     }
     deletions.sort_by_key(|(_, r)| std::cmp::Reverse(chart::install_order_rank(&r.kind)));
     let mut kept_deletions = Vec::new();

@@ -1,0 +1,826 @@
+//! Model-based test of the one planner and the one executor, over an in-memory cluster and an
+//! in-memory state store, with injected faults.
+//!
+//! Each case draws a universe of objects (ConfigMaps, claims, Deployments, one Secret), what
+//! exists in the cluster before (absent, this instance's and recorded, this instance's but not
+//! recorded, another instance's, unlabelled, with an immutable field changed), what todo.toml
+//! declares, the plan's options (`--allow-data-loss`, `--replace`), and faults: API errors,
+//! 409 conflicts, 422 rejections, stalled connections (the request deadline), a readiness
+//! failure, and a crash (the process dies after its Nth write: nothing it does afterwards
+//! reaches the cluster or the state). Then it plans, executes, recovers (plans and applies
+//! again without faults, from the state the crashed run left) and checks the promises:
+//!
+//! 1. no data-holding object (a claim, a `protect = true` object) is deleted or replaced without
+//!    `--allow-data-loss`;
+//! 2. another instance's object is never written;
+//! 3. nothing is written that the plan does not list as a change;
+//! 4. after any fault or crash, the next plan and apply converge: every declared object exists
+//!    once, with this instance's label, and a plan after that has nothing left to do;
+//! 5. no secret byte (plain or base64) appears in any rendered plan or in the state.
+//!
+//! `TODOPLAN_MODEL_CASES` sets the number of cases (default 10,000).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Value, json};
+
+use todoplan::apply::progress::Progress;
+use todoplan::apply::{ApplyOptions, Readiness, StateSink, execute};
+use todoplan::graph::{Address, DependencyGraph};
+use todoplan::observe::{
+    Cluster, LABEL_INSTANCE, LABEL_PROJECT, LiveIndex, ObjectKey, ObserveError,
+};
+use todoplan::plan::compute::{Computed, diff_objects};
+use todoplan::plan::desired::DesiredObject;
+use todoplan::plan::output::{Format, render};
+use todoplan::plan::{Action, PlanOptions};
+use todoplan::state::{HistoryEntry, ObjectRecord, State, StateError};
+
+const PROJECT: &str = "model";
+const NS: &str = "model";
+const ME: &str = "instance-me";
+const OTHER: &str = "instance-other";
+const SECRET_VALUE: &str = "model-secret-value-9f2c1e";
+
+// ---------------------------------------------------------------- the in-memory cluster ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    ServerError,
+    Conflict,
+    Rejected,
+    Stalled,
+}
+
+impl Fault {
+    fn error(self, what: &str) -> ObserveError {
+        match self {
+            Fault::ServerError => ObserveError::Request {
+                action: "request".into(),
+                object: what.into(),
+                message: "Internal error (500)".into(),
+            },
+            Fault::Conflict => ObserveError::Request {
+                action: "request".into(),
+                object: what.into(),
+                message: "the object has been modified; please apply your changes to the latest version (409)".into(),
+            },
+            Fault::Rejected => ObserveError::Rejected {
+                object: what.into(),
+                message: "invalid".into(),
+                causes: vec![("spec".into(), "invalid value".into())],
+                help: String::new(),
+                immutable: false,
+            },
+            Fault::Stalled => ObserveError::Unreachable {
+                server: "memory".into(),
+                context: "memory".into(),
+                message: "request timed out after 30s".into(),
+            },
+        }
+    }
+}
+
+#[derive(Default)]
+struct MemoryCluster {
+    objects: Mutex<BTreeMap<ObjectKey, Value>>,
+    uids: AtomicUsize,
+    calls: AtomicUsize,
+    /// Call index → fault.
+    faults: Mutex<BTreeMap<usize, Fault>>,
+    /// The process dies after this many writes.
+    crash_after_writes: Mutex<Option<usize>>,
+    writes: AtomicUsize,
+    crashed: AtomicBool,
+    /// Keys written (apply, patch, delete), in order.
+    written: Mutex<Vec<ObjectKey>>,
+    /// Readiness fails for these keys.
+    never_ready: Mutex<BTreeSet<ObjectKey>>,
+}
+
+impl MemoryCluster {
+    fn fault(&self, what: &str) -> Result<(), ObserveError> {
+        if self.crashed.load(Ordering::SeqCst) {
+            return Err(Fault::Stalled.error(what));
+        }
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.faults.lock().unwrap().get(&n) {
+            Some(f) => Err(f.error(what)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a write; past the crash point the write is lost and the process is dead.
+    fn write(&self, key: &ObjectKey) -> Result<(), ObserveError> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst);
+        if let Some(limit) = *self.crash_after_writes.lock().unwrap()
+            && n >= limit
+        {
+            self.crashed.store(true, Ordering::SeqCst);
+            return Err(Fault::Stalled.error(&key.to_string()));
+        }
+        self.written.lock().unwrap().push(key.clone());
+        Ok(())
+    }
+
+    fn put(&self, mut object: Value) -> Value {
+        let key = ObjectKey::of(&object);
+        let uid = format!("uid-{}", self.uids.fetch_add(1, Ordering::SeqCst));
+        object["metadata"]["uid"] = json!(uid);
+        self.objects.lock().unwrap().insert(key, object.clone());
+        object
+    }
+
+    fn snapshot(&self) -> BTreeMap<ObjectKey, Value> {
+        self.objects.lock().unwrap().clone()
+    }
+
+    fn heal(&self) {
+        self.faults.lock().unwrap().clear();
+        *self.crash_after_writes.lock().unwrap() = None;
+        self.crashed.store(false, Ordering::SeqCst);
+        self.never_ready.lock().unwrap().clear();
+        self.written.lock().unwrap().clear();
+    }
+
+    fn index(&self) -> LiveIndex {
+        let objects = self
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, o)| {
+                o.pointer("/metadata/labels")
+                    .and_then(|l| l.get(LABEL_INSTANCE))
+                    .and_then(Value::as_str)
+                    == Some(ME)
+            })
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
+        LiveIndex {
+            objects,
+            requests: 0,
+        }
+    }
+}
+
+fn uid_of(o: &Value) -> Option<String> {
+    o.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+impl Cluster for MemoryCluster {
+    fn context_name(&self) -> &str {
+        "memory"
+    }
+    fn server_url(&self) -> &str {
+        "memory://"
+    }
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Value>, ObserveError> {
+        self.fault(&key.to_string())?;
+        Ok(self.objects.lock().unwrap().get(key).cloned())
+    }
+    async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ObserveError> {
+        let key = ObjectKey::of(object);
+        self.fault(&key.to_string())?;
+        let live = self.objects.lock().unwrap().get(&key).cloned();
+        if let Some(live) = &live
+            && key.kind == "PersistentVolumeClaim"
+            && live.pointer("/spec/accessModes") != object.pointer("/spec/accessModes")
+        {
+            return Err(ObserveError::Rejected {
+                object: key.to_string(),
+                message: "spec: Forbidden: spec is immutable after creation".into(),
+                causes: vec![("spec".into(), "field is immutable".into())],
+                help: String::new(),
+                immutable: true,
+            });
+        }
+        let mut stored = object.clone();
+        stored["metadata"]["uid"] = match live.as_ref().and_then(uid_of) {
+            Some(u) => json!(u),
+            None => json!(format!("uid-{}", self.uids.fetch_add(1, Ordering::SeqCst))),
+        };
+        if dry_run {
+            return Ok(stored);
+        }
+        self.write(&key)?;
+        self.objects.lock().unwrap().insert(key, stored.clone());
+        Ok(stored)
+    }
+    async fn json_patch(&self, key: &ObjectKey, ops: Vec<Value>) -> Result<(), ObserveError> {
+        self.fault(&key.to_string())?;
+        self.write(key)?;
+        let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
+        let mut objects = self.objects.lock().unwrap();
+        if let Some(o) = objects.get_mut(key) {
+            json_patch::patch(o, &patch).map_err(|e| Fault::Rejected.error(&e.to_string()))?;
+        }
+        Ok(())
+    }
+    async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
+        self.fault(&key.to_string())?;
+        let live_uid = self.objects.lock().unwrap().get(key).and_then(uid_of);
+        if let (Some(want), Some(have)) = (uid, &live_uid)
+            && want != have
+        {
+            return Err(Fault::Conflict.error(&key.to_string()));
+        }
+        self.write(key)?;
+        self.objects.lock().unwrap().remove(key);
+        Ok(())
+    }
+    async fn delete_orphaning(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+    ) -> Result<(), ObserveError> {
+        Cluster::delete(self, key, uid).await
+    }
+    async fn wait_gone(&self, key: &ObjectKey, _timeout: Duration) -> Result<(), ObserveError> {
+        self.fault(&key.to_string())?;
+        Ok(())
+    }
+    async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError> {
+        self.fault(ns)?;
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.namespace.as_deref() == Some(ns))
+            .cloned()
+            .collect())
+    }
+}
+
+impl Readiness for MemoryCluster {
+    async fn wait_ready(&self, key: &ObjectKey, _timeout: Duration) -> Result<(), String> {
+        if self.crashed.load(Ordering::SeqCst) {
+            return Err("the process is gone".into());
+        }
+        if self.never_ready.lock().unwrap().contains(key) {
+            return Err(format!("{key} did not become ready"));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- the in-memory state ----
+
+#[derive(Default)]
+struct MemoryState {
+    saved: Mutex<Option<State>>,
+    history: Mutex<Vec<HistoryEntry>>,
+    /// Set when the process "died": nothing it writes afterwards lands.
+    dead: AtomicBool,
+}
+
+impl StateSink for MemoryState {
+    fn save(&self, state: &mut State) -> Result<(), StateError> {
+        if !self.dead.load(Ordering::SeqCst) {
+            state.serial += 1;
+            *self.saved.lock().unwrap() = Some(state.clone());
+        }
+        Ok(())
+    }
+    fn record_history(&self, entry: &HistoryEntry) -> Result<(), StateError> {
+        if !self.dead.load(Ordering::SeqCst) {
+            self.history.lock().unwrap().push(entry.clone());
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- the cases ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ConfigMap,
+    Claim,
+    Deployment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Before {
+    Absent,
+    OursRecorded,
+    OursUnrecorded,
+    OtherInstance,
+    Unlabelled,
+    /// Ours and recorded, but a claim's access mode differs (an immutable field).
+    OursImmutableChanged,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    kind: Kind,
+    release: &'static str,
+    before: Before,
+    declared: bool,
+    value: u8,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    items: Vec<Item>,
+    protect_a: bool,
+    allow_data_loss: bool,
+    replace_first: bool,
+    faults: Vec<(usize, Fault)>,
+    crash_after_writes: Option<usize>,
+    never_ready_first_deployment: bool,
+}
+
+fn item() -> impl Strategy<Value = Item> {
+    (
+        prop_oneof![
+            Just(Kind::ConfigMap),
+            Just(Kind::Claim),
+            Just(Kind::Deployment)
+        ],
+        prop_oneof![Just("a"), Just("b")],
+        prop_oneof![
+            3 => Just(Before::Absent),
+            3 => Just(Before::OursRecorded),
+            1 => Just(Before::OursUnrecorded),
+            1 => Just(Before::OtherInstance),
+            1 => Just(Before::Unlabelled),
+            1 => Just(Before::OursImmutableChanged),
+        ],
+        prop::bool::weighted(0.75),
+        0u8..3,
+    )
+        .prop_map(|(kind, release, before, declared, value)| Item {
+            kind,
+            release,
+            before,
+            declared,
+            value,
+        })
+}
+
+fn fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        Just(Fault::ServerError),
+        Just(Fault::Conflict),
+        Just(Fault::Rejected),
+        Just(Fault::Stalled)
+    ]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec(item(), 1..7),
+        any::<bool>(),
+        prop::bool::weighted(0.3),
+        prop::bool::weighted(0.2),
+        prop::collection::vec((0usize..40, fault()), 0..3),
+        prop::option::weighted(0.4, 0usize..12),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(
+            |(items, protect_a, allow_data_loss, replace_first, faults, crash, never_ready)| Case {
+                items,
+                protect_a,
+                allow_data_loss,
+                replace_first,
+                faults,
+                crash_after_writes: crash,
+                never_ready_first_deployment: never_ready,
+            },
+        )
+}
+
+fn name(i: usize, item: &Item) -> String {
+    format!("{}-{i}", format!("{:?}", item.kind).to_lowercase())
+}
+
+fn object(i: usize, item: &Item, instance: Option<&str>, access: &str) -> Value {
+    let mut labels = serde_json::Map::new();
+    if let Some(inst) = instance {
+        labels.insert(LABEL_PROJECT.into(), json!(PROJECT));
+        labels.insert(LABEL_INSTANCE.into(), json!(inst));
+        labels.insert("todoplan.dev/release".into(), json!(item.release));
+    }
+    let meta = json!({"name": name(i, item), "namespace": NS, "labels": labels});
+    match item.kind {
+        Kind::ConfigMap => json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+            "data": {"v": item.value.to_string()}}),
+        Kind::Claim => {
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
+            "spec": {"accessModes": [access], "resources": {"requests": {"storage": "1Gi"}}}})
+        }
+        Kind::Deployment => json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+            "spec": {"replicas": item.value + 1, "selector": {"matchLabels": {"app": name(i, item)}},
+                "template": {"metadata": {"labels": {"app": name(i, item)}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}),
+    }
+}
+
+fn secret(instance: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app", "namespace": NS,
+        "labels": {LABEL_PROJECT: PROJECT, LABEL_INSTANCE: instance}},
+        "data": {"KEY": base64::engine::general_purpose::STANDARD.encode(SECRET_VALUE)}})
+}
+
+fn address(o: &Value, release: &str) -> Address {
+    let key = ObjectKey::of(o);
+    Address::Object {
+        release: release.into(),
+        api_version: key.api_version,
+        kind: key.kind,
+        namespace: key.namespace,
+        name: key.name,
+    }
+}
+
+fn record(o: &Value, release: &str, protect: bool) -> ObjectRecord {
+    let key = ObjectKey::of(o);
+    ObjectRecord {
+        release: release.into(),
+        api_version: key.api_version,
+        kind: key.kind,
+        namespace: key.namespace,
+        name: key.name,
+        uid: uid_of(o),
+        digest: String::new(),
+        manifest: todoplan::plan::redact::redact(o, "salt"),
+        protect,
+        tainted: false,
+    }
+}
+
+struct World {
+    cluster: MemoryCluster,
+    state: State,
+    desired: Vec<DesiredObject>,
+    options: PlanOptions,
+    /// Keys of data-holding objects, and of another instance's objects, before the run.
+    protected_before: BTreeMap<ObjectKey, String>,
+    foreign_before: BTreeMap<ObjectKey, Value>,
+}
+
+fn world(case: &Case) -> World {
+    let cluster = MemoryCluster::default();
+    let mut state = State::new(PROJECT);
+    state.lineage = ME.into();
+    let mut desired = Vec::new();
+    let mut protected_before = BTreeMap::new();
+    let mut foreign_before = BTreeMap::new();
+    for (i, it) in case.items.iter().enumerate() {
+        let protect = it.release == "a" && case.protect_a;
+        let holds_data = protect || it.kind == Kind::Claim;
+        let live = match it.before {
+            Before::Absent => None,
+            Before::OursRecorded | Before::OursUnrecorded => {
+                Some(cluster.put(object(i, it, Some(ME), "ReadWriteOnce")))
+            }
+            Before::OursImmutableChanged => {
+                Some(cluster.put(object(i, it, Some(ME), "ReadWriteMany")))
+            }
+            Before::OtherInstance => Some(cluster.put(object(i, it, Some(OTHER), "ReadWriteOnce"))),
+            Before::Unlabelled => Some(cluster.put(object(i, it, None, "ReadWriteOnce"))),
+        };
+        if let Some(live) = &live {
+            let key = ObjectKey::of(live);
+            if matches!(it.before, Before::OtherInstance) {
+                foreign_before.insert(key.clone(), live.clone());
+            }
+            if holds_data && !matches!(it.before, Before::OtherInstance) {
+                protected_before.insert(key.clone(), uid_of(live).unwrap());
+            }
+            if matches!(
+                it.before,
+                Before::OursRecorded | Before::OursImmutableChanged
+            ) {
+                let o = object(i, it, Some(ME), "ReadWriteOnce");
+                state.objects.insert(
+                    address(&o, it.release).to_string(),
+                    record(live, it.release, protect),
+                );
+            }
+        }
+        if it.declared {
+            let o = object(i, it, Some(ME), "ReadWriteOnce");
+            desired.push(DesiredObject {
+                address: address(&o, it.release),
+                object: o,
+                release: Some(it.release.into()),
+                protect,
+                timeout: Duration::from_secs(1),
+            });
+        }
+    }
+    let s = secret(ME);
+    desired.push(DesiredObject {
+        address: address(&s, "a"),
+        object: s,
+        release: Some("a".into()),
+        protect: case.protect_a,
+        timeout: Duration::from_secs(1),
+    });
+    let replace = if case.replace_first {
+        desired
+            .iter()
+            .find(|d| d.object["kind"] != "Secret")
+            .map(|d| vec![d.address.to_string()])
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    World {
+        cluster,
+        state,
+        desired,
+        options: PlanOptions {
+            allow_data_loss: case.allow_data_loss,
+            replace,
+            ..Default::default()
+        },
+        protected_before,
+        foreign_before,
+    }
+}
+
+fn graph() -> DependencyGraph {
+    static GRAPH: std::sync::OnceLock<DependencyGraph> = std::sync::OnceLock::new();
+    GRAPH.get_or_init(build_graph).clone()
+}
+
+fn build_graph() -> DependencyGraph {
+    static SPEC: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = SPEC.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        for r in ["a", "b"] {
+            std::fs::create_dir_all(dir.path().join(r)).unwrap();
+            std::fs::write(
+                dir.path().join(r).join("cm.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {r}}}\n"),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dir.path().join("todo.toml"),
+            format!(
+                "[project]\nname = \"{PROJECT}\"\n\n[cluster]\nnamespace = \"{NS}\"\n\n[releases.a]\nchart = \"a\"\n\n[releases.b]\nchart = \"b\"\ndepends_on = [\"release.a\"]\n"
+            ),
+        )
+        .unwrap();
+        dir
+    });
+    let spec = todoplan::spec::load(&dir.path().join("todo.toml"), None).expect("model spec");
+    DependencyGraph::build(&spec).expect("model graph")
+}
+
+async fn plan(
+    cluster: &MemoryCluster,
+    desired: &[DesiredObject],
+    state: &State,
+    options: &PlanOptions,
+) -> Result<Computed, String> {
+    let live = cluster.index();
+    let (objects, deletions) = diff_objects(Some(cluster), &live, desired, state, options, "salt")
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let plan = todoplan::plan::Plan {
+        objects,
+        options: options.clone(),
+        ..todoplan::plan::Plan::against(state, PROJECT, None)
+    };
+    Ok(Computed {
+        plan,
+        desired: desired.to_vec(),
+        graph: graph(),
+        secrets: BTreeMap::new(),
+        deletions,
+        foreign_fields: BTreeMap::new(),
+    })
+}
+
+fn exec_options() -> ApplyOptions {
+    ApplyOptions {
+        parallelism: 4,
+        progress: Progress::silent(),
+        cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+    }
+}
+
+fn check_no_secret(text: &str, what: &str) -> Result<(), TestCaseError> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(SECRET_VALUE);
+    prop_assert!(
+        !text.contains(SECRET_VALUE) && !text.contains(&b64),
+        "a secret value in {what}:\n{text}"
+    );
+    Ok(())
+}
+
+fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseError> {
+    let w = world(case);
+    let World {
+        cluster,
+        mut state,
+        desired,
+        options,
+        protected_before,
+        foreign_before,
+    } = w;
+    let sink = MemoryState::default();
+
+    // Plan (faults may hit the plan itself: then it is an error and nothing is written).
+    *cluster.faults.lock().unwrap() = case.faults.iter().copied().collect();
+    *cluster.crash_after_writes.lock().unwrap() = case.crash_after_writes;
+    if case.never_ready_first_deployment
+        && let Some(d) = desired.iter().find(|d| d.object["kind"] == "Deployment")
+    {
+        cluster.never_ready.lock().unwrap().insert(d.key());
+    }
+    let before = cluster.snapshot();
+    let planned = rt.block_on(plan(&cluster, &desired, &state, &options));
+    if let Ok(computed) = &planned {
+        for format in [Format::Text, Format::Markdown, Format::Json] {
+            check_no_secret(&render(&computed.plan, format, false), "a rendered plan")?;
+        }
+        let changing: BTreeSet<ObjectKey> = computed
+            .plan
+            .objects
+            .iter()
+            .filter(|c| c.action.is_change() && c.action != Action::Forget)
+            .map(|c| ObjectKey {
+                api_version: c.api_version.clone(),
+                kind: c.kind.clone(),
+                namespace: c.namespace.clone(),
+                name: c.name.clone(),
+            })
+            .collect();
+        if !computed.plan.has_errors() {
+            rt.block_on(execute(
+                &cluster,
+                computed,
+                &sink,
+                &mut state,
+                &exec_options(),
+            ));
+        }
+        // 3. Nothing written that the plan does not list as a change.
+        for key in cluster.written.lock().unwrap().iter() {
+            prop_assert!(changing.contains(key), "{key} was written but not planned");
+        }
+    }
+    if cluster.crashed.load(Ordering::SeqCst) {
+        // The process died: the next run starts from what it had saved.
+        sink.dead.store(true, Ordering::SeqCst);
+        state = sink
+            .saved
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| world(case).state);
+    }
+    check_promises(
+        &cluster,
+        &before,
+        &protected_before,
+        &foreign_before,
+        &options,
+    )?;
+
+    // 4. Recovery: without faults, the next plan and apply converge (`--replace` is a one-off
+    // request, not part of what is declared: the recovery run does not repeat it).
+    cluster.heal();
+    let sink = MemoryState::default();
+    let options = PlanOptions {
+        replace: Vec::new(),
+        ..options
+    };
+    let computed = rt
+        .block_on(plan(&cluster, &desired, &state, &options))
+        .map_err(TestCaseError::fail)?;
+    if computed.plan.has_errors() {
+        // Only another instance's objects may block a plan; they stay as they were.
+        for c in computed
+            .plan
+            .objects
+            .iter()
+            .filter(|c| c.action == Action::Error)
+        {
+            prop_assert!(
+                c.reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("another instance"),
+                "unexpected plan error: {c:?}"
+            );
+        }
+        check_promises(
+            &cluster,
+            &before,
+            &protected_before,
+            &foreign_before,
+            &options,
+        )?;
+        return Ok(());
+    }
+    let report = rt.block_on(execute(
+        &cluster,
+        &computed,
+        &sink,
+        &mut state,
+        &exec_options(),
+    ));
+    prop_assert!(
+        report.failures.is_empty(),
+        "recovery failed: {:?}",
+        report.failures
+    );
+    check_promises(
+        &cluster,
+        &before,
+        &protected_before,
+        &foreign_before,
+        &options,
+    )?;
+    // Everything declared exists once, labelled as this instance's (unless protection keeps
+    // the old one, which also carries this instance's label or was adopted).
+    let live = cluster.snapshot();
+    for d in &desired {
+        let o = live.get(&d.key());
+        prop_assert!(o.is_some(), "{} is missing after recovery", d.address);
+    }
+    check_no_secret(&serde_json::to_string(&state).unwrap(), "the state")?;
+    // A plan after that has nothing left to do but what protection refuses.
+    let again = rt
+        .block_on(plan(&cluster, &desired, &state, &options))
+        .map_err(TestCaseError::fail)?;
+    let left: Vec<_> = again
+        .plan
+        .objects
+        .iter()
+        .filter(|c| c.action.is_change() || c.adopt)
+        .map(|c| format!("{} {:?}", c.address, c.action))
+        .collect();
+    prop_assert!(left.is_empty(), "not converged: {left:?}");
+    Ok(())
+}
+
+fn check_promises(
+    cluster: &MemoryCluster,
+    _before: &BTreeMap<ObjectKey, Value>,
+    protected_before: &BTreeMap<ObjectKey, String>,
+    foreign_before: &BTreeMap<ObjectKey, Value>,
+    options: &PlanOptions,
+) -> Result<(), TestCaseError> {
+    let now = cluster.snapshot();
+    // 1. Data-holding objects: never deleted or replaced without the flag.
+    if !options.allow_data_loss {
+        for (key, uid) in protected_before {
+            let o = now.get(key);
+            prop_assert!(o.is_some(), "{key} holds data and was deleted");
+            let live_uid = o.and_then(uid_of);
+            prop_assert_eq!(
+                live_uid.as_deref(),
+                Some(uid.as_str()),
+                "{} holds data and was replaced",
+                key
+            );
+        }
+    }
+    // 2. Another instance's objects: untouched.
+    for (key, o) in foreign_before {
+        prop_assert_eq!(
+            now.get(key),
+            Some(o),
+            "another instance's {} was written",
+            key
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn planner_and_executor_keep_every_promise_under_faults() {
+    let cases: u32 = std::env::var("TODOPLAN_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&case(), |c| run_case(&rt, &c));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
