@@ -136,7 +136,11 @@ fn render_text(plan: &Plan, color: bool) -> String {
         if c.adopt {
             out.push_str("      (adopt: todoplan takes over this existing object)\n");
         }
-        if !matches!(c.action, Action::Refused | Action::Error | Action::Forget) {
+        // A deletion is one line: what goes is named above, its whole body is noise.
+        if !matches!(
+            c.action,
+            Action::Refused | Action::Error | Action::Forget | Action::Delete
+        ) {
             for line in diff_lines(c.before.as_ref(), c.after.as_ref(), CONTEXT_LINES) {
                 let text = match &line {
                     DiffLine::Context(t) => format!("        {t}"),
@@ -217,6 +221,39 @@ fn render_markdown(plan: &Plan) -> String {
         out.push_str("No changes.\n");
         return out;
     }
+    // What a reviewer must not miss, open, before the table: errors, refusals, replacements,
+    // deletions, adoptions, each on one line with its reason.
+    let risky: Vec<_> = changes
+        .iter()
+        .filter(|c| {
+            c.adopt
+                || matches!(
+                    c.action,
+                    Action::Error | Action::Refused | Action::Replace | Action::Delete
+                )
+        })
+        .collect();
+    if !risky.is_empty() {
+        out.push_str("**Risks**\n\n");
+        for c in &risky {
+            let what = if c.adopt && c.action == Action::Update {
+                "will be adopted".to_string()
+            } else {
+                c.action.verb().to_string()
+            };
+            let data = if c.protected && c.action.deletes() {
+                " **(holds data)**"
+            } else {
+                ""
+            };
+            out.push_str(&format!("- `{}` {what}{data}", c.address));
+            if let Some(reason) = &c.reason {
+                out.push_str(&format!(": {reason}"));
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
     out.push_str("| Action | Address |\n|---|---|\n");
     for i in &images {
         out.push_str(&format!("| {:?} | `{}` |\n", i.action, i.address));
@@ -230,7 +267,12 @@ fn render_markdown(plan: &Plan) -> String {
         ));
     }
     out.push('\n');
-    for c in &changes {
+    for c in changes.iter().filter(|c| {
+        !matches!(
+            c.action,
+            Action::Delete | Action::Forget | Action::Refused | Action::Error
+        )
+    }) {
         out.push_str(&format!(
             "<details><summary><code>{} {}</code> {}</summary>\n\n",
             c.action.symbol(),
