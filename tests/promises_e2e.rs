@@ -474,3 +474,32 @@ fn deploying_the_fix_for_a_crashing_revision_succeeds() {
     let out = s.todoplan(&["apply", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn an_offline_plan_of_an_unchanged_checkout_has_no_changes_and_needs_no_secret_source() {
+    let s = Stack::new("e2e-offline");
+    s.ok(&["apply", "--auto-approve"]);
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let out = s
+            .command(&["plan", "--offline", "--detailed-exitcode"])
+            .env_remove("TODO_OPENAI_API_KEY")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        outputs.push(String::from_utf8_lossy(&out.stdout).to_string());
+    }
+    assert!(outputs[0].contains("No changes"), "{}", outputs[0]);
+    assert_eq!(outputs[0], outputs[1], "the same plan every run");
+    // A real change still shows offline.
+    s.edit(
+        "replicaCount = 1\nsecretName",
+        "replicaCount = 2\nsecretName",
+    );
+    let plan = s.ok(&["plan", "--offline"]);
+    assert!(plan.contains("1 to change"), "{plan}");
+    assert!(
+        !plan.contains("pods roll: the checksum of Secret"),
+        "{plan}"
+    );
+}

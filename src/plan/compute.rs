@@ -188,7 +188,15 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                     .filter(|(s, _)| s == name)
                     .map(|(_, k)| k.clone())
                     .collect();
-                out.insert(name.clone(), secrets::resolve(set, live.as_ref(), &rotate)?);
+                let resolved = match req.cluster {
+                    Some(_) => secrets::resolve(set, live.as_ref(), &rotate)?,
+                    None => secrets::resolve_offline(
+                        set,
+                        req.state.secrets.get(name).map(|r| &r.key_digests),
+                        &rotate,
+                    )?,
+                };
+                out.insert(name.clone(), resolved);
             }
             out
         }

@@ -13,7 +13,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use crate::plan::redact::{secret_values, value_digest};
+use crate::model::redaction::{secret_values, value_digest};
 use crate::spec::{SecretSet, SecretSource};
 
 #[derive(Debug, Error, Diagnostic)]
@@ -60,6 +60,8 @@ pub enum Provenance {
     Generated,
     /// Generated earlier, read back from the live Secret.
     Kept,
+    /// Not read (an offline plan): the digest recorded in state stands for it.
+    Unread,
 }
 
 /// The resolved values of one secret set. Holds plaintext: never serialise or print it.
@@ -171,6 +173,50 @@ pub fn resolve(
         values,
         provenance,
     })
+}
+
+/// Offline: the cluster is not read, so generated values are those `recorded` in state (by
+/// digest), and a sourced value whose variable or file is not available here is taken as
+/// recorded too. Keys to rotate, and keys never recorded, resolve as online.
+pub fn resolve_offline(
+    set: &SecretSet,
+    recorded: Option<&BTreeMap<String, String>>,
+    rotate: &BTreeSet<String>,
+) -> Result<SecretValues, SecretError> {
+    let mut resolved = SecretValues {
+        set: set.name.clone(),
+        k8s_name: set.k8s_name.clone(),
+        namespace: set.namespace.clone(),
+        values: BTreeMap::new(),
+        provenance: BTreeMap::new(),
+    };
+    let mut online = set.clone();
+    online.keys.clear();
+    for (key, source) in &set.keys {
+        let digest = recorded
+            .and_then(|r| r.get(key))
+            .filter(|_| !rotate.contains(key));
+        let available = match source {
+            SecretSource::Env { var } => std::env::var_os(var).is_some(),
+            SecretSource::File { path } => path.is_file(),
+            SecretSource::Generate { .. } => false,
+        };
+        match digest {
+            Some(d) if !available => {
+                resolved
+                    .values
+                    .insert(key.clone(), crate::model::redaction::unread_value(d));
+                resolved.provenance.insert(key.clone(), Provenance::Unread);
+            }
+            _ => {
+                online.keys.insert(key.clone(), source.clone());
+            }
+        }
+    }
+    let rest = resolve(&online, None, rotate)?;
+    resolved.values.extend(rest.values);
+    resolved.provenance.extend(rest.provenance);
+    Ok(resolved)
 }
 
 impl SecretValues {
