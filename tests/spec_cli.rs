@@ -135,3 +135,25 @@ fn a_literal_secret_is_not_echoed_back() {
         ))
         .stderr(predicate::str::contains("hunter2").not());
 }
+
+#[test]
+fn an_error_past_column_65535_is_a_short_diagnostic_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "a".repeat(70_000);
+    std::fs::write(
+        dir.path().join("todo.toml"),
+        format!(
+            "[project]\nname = \"todo\"\n[cluster]\nnamespace = \"todo\"\n[variables.x]\ndefault = \"{long}\" bogus = 1\n"
+        ),
+    )
+    .unwrap();
+    let out = todoplan()
+        .args(["validate", "--file"])
+        .arg(dir.path().join("todo.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "exit 1, not a panic (101)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.len() < 4096, "no 70 KB excerpt: {} bytes", text.len());
+    assert!(text.contains("todo.toml:6:"), "names the line: {text}");
+}

@@ -105,7 +105,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("{}", crate::model::masking::mask(&format!("{report:?}")));
+            eprintln!("{}", crate::model::masking::mask(&render_report(&report)));
             ExitCode::from(1)
         }
     }
@@ -125,4 +125,67 @@ async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Rollback(args) => rollback::run(&global, args).await,
         Command::ForceUnlock(args) => force_unlock::run(&global, args).await,
     }
+}
+
+/// Past this, a rendered diagnostic is not something a person reads (a 10 MB line of input).
+const MAX_RENDERED: usize = 64 * 1024;
+
+/// The report as miette draws it; when that fails (miette's renderer panics on a label past
+/// column 65,535) or would print a huge excerpt, a plain rendering that names the place by line
+/// and column instead of quoting it.
+pub fn render_report(report: &miette::Report) -> String {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| format!("{report:?}")));
+    std::panic::set_hook(previous);
+    match drawn {
+        Ok(text) if text.len() <= MAX_RENDERED => text,
+        _ => plain_report(report),
+    }
+}
+
+fn plain_report(report: &miette::Report) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let cut = |s: String| -> String {
+        if s.chars().count() > 300 {
+            format!("{}…", s.chars().take(300).collect::<String>())
+        } else {
+            s
+        }
+    };
+    if let Some(code) = report.code() {
+        let _ = writeln!(out, "{code}");
+    }
+    let _ = writeln!(out, "  × {}", cut(report.to_string()));
+    if let (Some(labels), Some(source)) = (report.labels(), report.source_code()) {
+        for label in labels {
+            let place = source
+                .read_span(label.inner(), 0, 0)
+                .map(|c| {
+                    format!(
+                        "{}:{}:{}",
+                        c.name().unwrap_or("input"),
+                        c.line() + 1,
+                        c.column() + 1
+                    )
+                })
+                .unwrap_or_else(|_| format!("offset {}", label.offset()));
+            let _ = writeln!(
+                out,
+                "  at {place}{}",
+                label
+                    .label()
+                    .map(|l| format!(": {}", cut(l.to_string())))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    for related in report.related().into_iter().flatten() {
+        let _ = writeln!(out, "  × {}", cut(related.to_string()));
+    }
+    if let Some(help) = report.help() {
+        let _ = writeln!(out, "  help: {}", cut(help.to_string()));
+    }
+    out
 }
