@@ -101,6 +101,7 @@ fn plan() -> Plan {
             live: Some(json!(3)),
             manager: Some("kubectl".into()),
             changed_at: Some("2026-11-30T11:00:00Z".into()),
+            note: None,
         }],
         objects: vec![
             change(
@@ -195,6 +196,7 @@ fn drift_in_every_format() {
         live: None,
         manager: None,
         changed_at: None,
+        note: None,
     });
     items.push(DriftItem {
         address: "release.backend/v1/Secret/todo/todo-app".into(),
@@ -204,6 +206,7 @@ fn drift_in_every_format() {
         live: Some(json!("(sensitive value changed)")),
         manager: Some("kubectl-edit".into()),
         changed_at: None,
+        note: None,
     });
     for (name, format) in [
         ("drift_text", Format::Text),

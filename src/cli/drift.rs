@@ -65,13 +65,13 @@ pub fn render(items: &[DriftItem], format: Format) -> String {
             let mut s = String::from("Changed outside todoplan:\n\n");
             for d in items {
                 s.push_str(&match d.kind {
-                    DriftKind::Changed => format!("  ~ {}\n      {}: {} -> {}  (by {})\n", d.address, d.field, value(&d.recorded), value(&d.live), who(d)),
+                    DriftKind::Changed => format!("  ~ {}\n      {}: {} -> {}  (by {})\n{}", d.address, d.field, value(&d.recorded), value(&d.live), who(d), d.note.as_ref().map(|n| format!("      {n}\n")).unwrap_or_default()),
                     DriftKind::Deleted => format!("  - {}\n      deleted outside todoplan\n", d.address),
                     DriftKind::Unmanaged => format!("  ? {}\n      carries this project's labels but todoplan never applied it\n", d.address),
                 });
             }
             s.push_str(&format!(
-                "\n{} drifted. `todoplan apply` restores the declared state.\n",
+                "\n{} drifted. `todoplan apply` restores the declared state (except where a line says otherwise).\n",
                 items.len()
             ));
             s

@@ -260,6 +260,7 @@ pub fn object_drift(
             live: shown_live,
             manager: Some(manager),
             changed_at: time,
+            note: None,
         });
         if recorded_value.is_none() {
             removals.push(ForeignField {
@@ -346,6 +347,7 @@ pub fn unmanaged(address: &str) -> DriftItem {
         live: None,
         manager: None,
         changed_at: None,
+        note: None,
     }
 }
 
@@ -358,6 +360,7 @@ pub fn deleted(address: &str) -> DriftItem {
         live: None,
         manager: None,
         changed_at: None,
+        note: None,
     }
 }
 

@@ -124,6 +124,15 @@ pub async fn detect_drift(
                 if recorded.key_digests.get(&k).is_some_and(|d| *d != now)
                     && !found_items.iter().any(|i| i.field == format!("data.{k}"))
                 {
+                    let generated = spec
+                        .secrets
+                        .get(&record.name)
+                        .or_else(|| spec.secrets.values().find(|s| s.k8s_name == record.name))
+                        .and_then(|s| s.keys.get(&k))
+                        .is_some_and(|src| {
+                            matches!(src, crate::spec::SecretSource::Generate { .. })
+                        });
+                    let set = recorded_set_name(state, &record.name);
                     found_items.push(DriftItem {
                         address: address.clone(),
                         field: format!("data.{k}"),
@@ -132,6 +141,9 @@ pub async fn detect_drift(
                         live: Some(Value::String("(sensitive value changed)".into())),
                         manager: None,
                         changed_at: None,
+                        note: generated.then(|| format!(
+                            "a generated value edited by hand: todoplan keeps no copy to restore, so apply keeps it and records it; `--rotate secret.{set}.{k}` generates a new one"
+                        )),
                     });
                 }
             }
@@ -151,6 +163,16 @@ pub async fn detect_drift(
     strays.sort();
     items.extend(strays.iter().map(|k| drift::unmanaged(k)));
     Ok((items, foreign))
+}
+
+/// The secret set (its todo.toml name) recorded for the Kubernetes Secret `k8s_name`.
+fn recorded_set_name(state: &State, k8s_name: &str) -> String {
+    state
+        .secrets
+        .iter()
+        .find(|(_, s)| s.k8s_name == k8s_name)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_else(|| k8s_name.to_string())
 }
 
 /// The salt for secret digests: the state's lineage (fixed for the life of the state).

@@ -86,7 +86,9 @@ fn render_text(plan: &Plan, color: bool) -> String {
         for d in &plan.drift {
             out.push_str(&drift_line(d));
         }
-        out.push_str("\nApplying restores the declared state.\n\n");
+        out.push_str(
+            "\nApplying restores the declared state (except where a line says otherwise).\n\n",
+        );
     }
     let images: Vec<_> = plan
         .images
@@ -170,9 +172,14 @@ fn drift_line(d: &super::model::DriftItem) -> String {
             .map(|v| v.to_string())
             .unwrap_or_else(|| "(absent)".into())
     };
+    let note = d
+        .note
+        .as_ref()
+        .map(|n| format!("      {n}\n"))
+        .unwrap_or_default();
     match d.kind {
         DriftKind::Changed => format!(
-            "  ~ {} {}: {} -> {}{who}\n",
+            "  ~ {} {}: {} -> {}{who}\n{note}",
             d.address,
             d.field,
             show(&d.recorded),
