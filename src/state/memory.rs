@@ -44,12 +44,19 @@ struct Lock {
     holder_alive: bool,
 }
 
+/// A backup and history moved aside by `archive_leftovers`.
+#[derive(Debug)]
+struct Archived {
+    backup: Option<Vec<u8>>,
+    history: BTreeMap<u64, Vec<u8>>,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     state: Option<Vec<u8>>,
     backup: Option<Vec<u8>>,
     history: BTreeMap<u64, Vec<u8>>,
-    archived: Vec<(Option<Vec<u8>>, BTreeMap<u64, Vec<u8>>)>,
+    archived: Vec<Archived>,
     recoveries: Vec<(String, Vec<u8>)>,
     lock: Lock,
     key: Option<DigestKey>,
@@ -192,6 +199,22 @@ impl MemoryBackend {
     /// Stores `state` as is, without counting a write (test setup).
     pub fn put_state(&self, state: &State) {
         self.inner().state = Some(encode(state));
+    }
+
+    /// What `archive_leftovers` moved aside, oldest first: (backup, recorded revisions).
+    pub fn archived(&self) -> Vec<(Option<State>, Vec<u64>)> {
+        self.inner()
+            .archived
+            .iter()
+            .map(|a| {
+                (
+                    a.backup
+                        .as_ref()
+                        .map(|b| decode(b, "backup").expect("stored states decode")),
+                    a.history.keys().copied().collect(),
+                )
+            })
+            .collect()
     }
 
     /// The current lock holder, if any (alive or not).
@@ -358,7 +381,7 @@ impl StateBackend for MemoryBackend {
         inner.write(WriteKind::Archive)?;
         let backup = inner.backup.take();
         let history = std::mem::take(&mut inner.history);
-        inner.archived.push((backup, history));
+        inner.archived.push(Archived { backup, history });
         Ok(format!("memory:archive/{}", inner.archived.len()))
     }
 
@@ -500,6 +523,10 @@ mod tests {
         assert!(opened.is_new());
         assert_eq!(opened.archived.as_deref(), Some("memory:archive/1"));
         assert!(backend.revisions().await.unwrap().is_empty());
+        let archived = backend.archived();
+        assert_eq!(archived.len(), 1);
+        assert_eq!(archived[0].0.as_ref().map(|s| s.revision), Some(1));
+        assert_eq!(archived[0].1, vec![1]);
     }
 
     #[tokio::test]
