@@ -37,10 +37,7 @@ async fn an_unwritable_history_is_an_error_naming_it_and_the_entry_is_kept_for_r
     let text = rendered(err);
     let entry_path = state_dir.join("history/000001.json");
     assert!(
-        text.contains(&format!(
-            "cannot write the state to {}",
-            entry_path.display()
-        )),
+        text.contains(&format!("cannot write {}", entry_path.display())),
         "{text}"
     );
     assert!(text.contains("is not a directory"), "{text}");

@@ -47,7 +47,7 @@ pub const BACKUP_FILE: &str = "todoplan.state.json.backup";
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum StateError {
-    #[error("cannot read the state file {path}")]
+    #[error("cannot read {path}")]
     #[diagnostic(code(todoplan::state::read))]
     Read {
         path: PathBuf,
@@ -74,10 +74,12 @@ pub enum StateError {
         found: u32,
         writer: String,
     },
-    #[error("cannot write the state to {path}")]
+    #[error("cannot write {path}")]
     #[diagnostic(
         code(todoplan::state::write),
-        help("check that the directory exists and is writable; the previous state is untouched")
+        help(
+            "check that the directory exists and is writable; what was there before is untouched"
+        )
     )]
     Write {
         path: PathBuf,
