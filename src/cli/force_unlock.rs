@@ -12,6 +12,6 @@ pub struct Args {
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
     let holder = ws.backend.force_unlock(&args.lock_id)?;
-    println!("Removed the state lock held by {holder}.");
+    println!("Removed {holder}.");
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ObjectRecord, SecretRecord, StateError, write_atomically};
+use super::{ObjectRecord, SecretRecord, StateError, write_new};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,21 +44,55 @@ pub struct HistoryEntry {
     pub secrets: BTreeMap<String, SecretRecord>,
 }
 
-fn history_dir(dir: &Path) -> std::path::PathBuf {
-    dir.join("history")
+/// Who ran a command, for the history: `$USER`, else the name of this process's uid, else
+/// `uid N`; then `@host`.
+pub fn who() -> String {
+    who_from(std::env::var("USER").ok(), nix::unistd::Uid::current())
+}
+
+fn who_from(user: Option<String>, uid: nix::unistd::Uid) -> String {
+    let name = user
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| {
+            nix::unistd::User::from_uid(uid)
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .unwrap_or_else(|| format!("uid {uid}"));
+    format!("{name}@{}", super::lock::this_host())
+}
+
+pub(super) const HISTORY_DIR: &str = "history";
+
+pub(super) fn history_dir(dir: &Path) -> std::path::PathBuf {
+    dir.join(HISTORY_DIR)
+}
+
+pub(super) fn entry_path(dir: &Path, revision: u64) -> std::path::PathBuf {
+    history_dir(dir).join(format!("{revision:06}.json"))
 }
 
 pub(super) fn record(dir: &Path, entry: &HistoryEntry) -> Result<(), StateError> {
-    let path = history_dir(dir).join(format!("{:06}.json", entry.revision));
+    let path = entry_path(dir, entry.revision);
     let text = serde_json::to_vec_pretty(entry).map_err(|e| StateError::Write {
         path: path.clone(),
         source: std::io::Error::other(e),
     })?;
-    write_atomically(&path, &text)
+    write_new(&path, &text).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => StateError::HistoryExists {
+            path: path.clone(),
+            revision: entry.revision,
+        },
+        _ => StateError::Write {
+            path: path.clone(),
+            source,
+        },
+    })
 }
 
 pub(super) fn read(dir: &Path, revision: u64) -> Result<HistoryEntry, StateError> {
-    let path = history_dir(dir).join(format!("{revision:06}.json"));
+    let path = entry_path(dir, revision);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -73,6 +107,14 @@ pub(super) fn read(dir: &Path, revision: u64) -> Result<HistoryEntry, StateError
 }
 
 pub(super) fn list(dir: &Path) -> Result<Vec<HistoryEntry>, StateError> {
+    revisions(dir)?
+        .into_iter()
+        .map(|revision| read(dir, revision))
+        .collect()
+}
+
+/// The recorded revisions, ascending.
+pub(super) fn revisions(dir: &Path) -> Result<Vec<u64>, StateError> {
     let hdir = history_dir(dir);
     let entries = match fs::read_dir(&hdir) {
         Ok(e) => e,
@@ -89,9 +131,9 @@ pub(super) fn list(dir: &Path) -> Result<Vec<HistoryEntry>, StateError> {
         else {
             continue;
         };
-        out.push(read(dir, rev)?);
+        out.push(rev);
     }
-    out.sort_by_key(|e| e.revision);
+    out.sort_unstable();
     Ok(out)
 }
 
@@ -128,5 +170,35 @@ mod tests {
             read(dir.path(), 9),
             Err(StateError::NoRevision { revision: 9 })
         ));
+    }
+
+    #[test]
+    fn a_recorded_revision_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        record(dir.path(), &entry(1)).unwrap();
+        let mut other = entry(1);
+        other.summary = "another lineage".into();
+        let err = record(dir.path(), &other).unwrap_err();
+        assert!(
+            matches!(err, StateError::HistoryExists { revision: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(read(dir.path(), 1).unwrap().summary, "1 added");
+    }
+
+    #[test]
+    fn who_falls_back_from_user_to_the_uids_name_then_the_uid() {
+        let host = super::super::lock::this_host();
+        let uid = nix::unistd::Uid::current();
+        assert_eq!(who_from(Some("alice".into()), uid), format!("alice@{host}"));
+        let id = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let name = String::from_utf8(id.stdout).unwrap().trim().to_string();
+        assert_eq!(who_from(None, uid), format!("{name}@{host}"));
+        assert_eq!(who_from(Some(" ".into()), uid), format!("{name}@{host}"));
+        let nobody = nix::unistd::Uid::from_raw(3_999_999_999);
+        assert_eq!(who_from(None, nobody), format!("uid 3999999999@{host}"));
     }
 }

@@ -5,12 +5,21 @@
 //! - `todoplan.state.json.backup`: the state before the last write, so one bad write never loses it.
 //! - `history/<revision>.json`: every applied revision, for `history` and `rollback`.
 //! - `todoplan.lock`: held while a command may write; names its holder.
+//! - `digest.key`: the key of secret digests (mode 0600, never printed, kept out of git).
+//!
+//! Other backends (in memory for tests; in the cluster later) implement the same
+//! [`StateBackend`] trait.
 //!
 //! Every write goes to a temporary file in the same directory, is fsynced, then renamed over the
 //! target, so a crash leaves either the old or the new file, never a torn one.
 
+mod backend;
+pub mod digest;
 mod history;
+mod local;
 mod lock;
+pub mod memory;
+mod record;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,17 +30,24 @@ use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use history::{HistoryEntry, Outcome};
-pub use lock::{LockGuard, LockHolder, LockOptions};
+pub use backend::{
+    Leftovers, LockGuard, LockRelease, NEW_STATE_FLAG, NewState, Opened, Recovery, StateBackend,
+    Unlocked, Unsaved,
+};
+pub use digest::DigestKey;
+pub use history::{HistoryEntry, Outcome, who};
+pub use local::LocalBackend;
+pub use lock::{LockHolder, LockOptions};
+pub use record::record_revision;
 
 /// Bumped when the JSON layout changes incompatibly.
 pub const STATE_FORMAT_VERSION: u32 = 1;
 pub const STATE_FILE: &str = "todoplan.state.json";
-const BACKUP_FILE: &str = "todoplan.state.json.backup";
+pub const BACKUP_FILE: &str = "todoplan.state.json.backup";
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum StateError {
-    #[error("cannot read the state file {path}")]
+    #[error("cannot read {path}")]
     #[diagnostic(code(todoplan::state::read))]
     Read {
         path: PathBuf,
@@ -58,10 +74,12 @@ pub enum StateError {
         found: u32,
         writer: String,
     },
-    #[error("cannot write the state to {path}")]
+    #[error("cannot write {path}")]
     #[diagnostic(
         code(todoplan::state::write),
-        help("check that the directory exists and is writable; the previous state is untouched")
+        help(
+            "check that the directory exists and is writable; what was there before is untouched"
+        )
     )]
     Write {
         path: PathBuf,
@@ -71,11 +89,60 @@ pub enum StateError {
     #[error("the state is locked by {holder}")]
     #[diagnostic(
         code(todoplan::state::locked),
+        help("wait for that command to finish, or pass --lock-timeout to wait for it{hint}")
+    )]
+    Locked {
+        holder: String,
+        id: String,
+        /// What else the user can do (stop the process, find it).
+        hint: String,
+    },
+    #[error(
+        "the state lock is left by {holder}, and todoplan cannot prove that holder is gone: {why}"
+    )]
+    #[diagnostic(
+        code(todoplan::state::locked_unproven),
         help(
-            "wait for that command to finish, pass --lock-timeout to wait for it, or if you are sure it is gone run `todoplan force-unlock {id}`"
+            "if you are sure that command is no longer running, run `todoplan force-unlock {id}`"
         )
     )]
-    Locked { holder: String, id: String },
+    LockedUnproven {
+        holder: String,
+        id: String,
+        why: String,
+    },
+    #[error("the state lock file {path} holds {len} bytes that do not name a holder")]
+    #[diagnostic(
+        code(todoplan::state::lock_unreadable),
+        help(
+            "no running todoplan holds it (its kernel lock is free); if no todoplan on another host uses this directory, clear it with `todoplan force-unlock {id}`"
+        )
+    )]
+    UnreadableLock {
+        path: PathBuf,
+        id: String,
+        len: usize,
+    },
+    #[error("cannot lock {path}: the filesystem refused the lock")]
+    #[diagnostic(
+        code(todoplan::state::lock_unsupported),
+        help(
+            "keep the state directory on a local filesystem, or use the kubernetes state backend"
+        )
+    )]
+    LockUnsupported {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state lock is held by {holder}, which is still running")]
+    #[diagnostic(
+        code(todoplan::state::still_held),
+        help(
+            "force-unlock only clears a lock whose holder is gone; stop that process and its lock is released"
+        )
+    )]
+    StillHeld { holder: String },
     #[error("no lock with ID {given} is held{}", .current.as_ref().map(|c| format!(" (the current lock is {c})")).unwrap_or_default())]
     #[diagnostic(
         code(todoplan::state::unlock_mismatch),
@@ -91,6 +158,55 @@ pub enum StateError {
         help("`todoplan history` lists the revisions that can be restored")
     )]
     NoRevision { revision: u64 },
+    #[error("revision {revision} is already recorded in {path}")]
+    #[diagnostic(
+        code(todoplan::state::history_exists),
+        help(
+            "recorded revisions are never overwritten; this state's revision is behind its history"
+        )
+    )]
+    HistoryExists { path: PathBuf, revision: u64 },
+    #[error("could not record revision {revision}")]
+    #[diagnostic(code(todoplan::state::unrecorded), help("{advice}"))]
+    Unrecorded {
+        revision: u64,
+        #[source]
+        source: Box<StateError>,
+        advice: String,
+    },
+    #[error("the state {path} belongs to project `{found}`, not `{expected}`")]
+    #[diagnostic(
+        code(todoplan::state::foreign_project),
+        help(
+            "this is the state of another project (instance {lineage}); planning against it would delete that project's objects. Point `[state] dir` of {expected} at its own state"
+        )
+    )]
+    ForeignProject {
+        path: PathBuf,
+        found: String,
+        expected: String,
+        lineage: String,
+    },
+    #[error("the state {path} is missing, but {}", .found.join(" and "))]
+    #[diagnostic(
+        code(todoplan::state::missing),
+        help(
+            "{restore}; or, to really start a new state that no longer tracks what the old one applied, run again with {NEW_STATE_FLAG}: the old files are moved aside, never overwritten"
+        )
+    )]
+    Missing {
+        path: PathBuf,
+        found: Vec<String>,
+        restore: String,
+    },
+    #[error("the digest key {path} is not a 256-bit key")]
+    #[diagnostic(
+        code(todoplan::state::digest_key),
+        help(
+            "it must hold 64 hex digits; if it is lost or damaged, delete it: a new key is made, and every secret shows as changed once"
+        )
+    )]
+    BadDigestKey { path: PathBuf },
 }
 
 /// One object todoplan applied, as recorded.
@@ -169,6 +285,17 @@ pub struct State {
 }
 
 impl State {
+    /// True for a state never saved: nothing was applied with it, so no object in the cluster
+    /// can belong to it yet.
+    pub fn is_new(&self) -> bool {
+        self.serial == 0
+    }
+
+    /// The identity of this deployment: two states are two instances even for one project.
+    pub fn instance(&self) -> &str {
+        &self.lineage
+    }
+
     pub fn new(project: &str) -> Self {
         State {
             format_version: STATE_FORMAT_VERSION,
@@ -181,80 +308,6 @@ impl State {
             secrets: BTreeMap::new(),
             images: BTreeMap::new(),
         }
-    }
-}
-
-/// The `state/` directory backend.
-#[derive(Debug, Clone)]
-pub struct LocalBackend {
-    dir: PathBuf,
-}
-
-impl LocalBackend {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        LocalBackend { dir: dir.into() }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn state_path(&self) -> PathBuf {
-        self.dir.join(STATE_FILE)
-    }
-
-    /// The current state, or `None` when nothing was ever applied.
-    pub fn load(&self) -> Result<Option<State>, StateError> {
-        let path = self.state_path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StateError::Read { path, source }),
-        };
-        parse_state(&path, &text).map(Some)
-    }
-
-    /// The current state, or a new empty one for `project`.
-    pub fn load_or_new(&self, project: &str) -> Result<State, StateError> {
-        Ok(self.load()?.unwrap_or_else(|| State::new(project)))
-    }
-
-    /// Writes `state` with its serial bumped. The previous file is kept as the backup.
-    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
-        state.serial += 1;
-        state.todoplan_version = env!("CARGO_PKG_VERSION").to_string();
-        let path = self.state_path();
-        let text = serde_json::to_string_pretty(state).map_err(|e| StateError::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        if path.exists() {
-            fs::copy(&path, self.dir.join(BACKUP_FILE)).map_err(|source| StateError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        write_atomically(&path, text.as_bytes())
-    }
-
-    pub fn lock(&self, options: &LockOptions) -> Result<LockGuard, StateError> {
-        lock::acquire(&self.dir, options)
-    }
-
-    pub fn force_unlock(&self, id: &str) -> Result<LockHolder, StateError> {
-        lock::force_unlock(&self.dir, id)
-    }
-
-    pub fn record_history(&self, entry: &HistoryEntry) -> Result<(), StateError> {
-        history::record(&self.dir, entry)
-    }
-
-    pub fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
-        history::list(&self.dir)
-    }
-
-    pub fn history_entry(&self, revision: u64) -> Result<HistoryEntry, StateError> {
-        history::read(&self.dir, revision)
     }
 }
 
@@ -299,6 +352,30 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Like [`write_atomically`] but never replaces an existing file: `AlreadyExists` then.
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        // Keep `AlreadyExists` meaning "the target exists", not "a parent is not a directory".
+        std::io::ErrorKind::AlreadyExists => std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        ),
+        _ => e,
+    })?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(path).map_err(|e| e.error)?;
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }

@@ -1,0 +1,158 @@
+//! State safety as a user meets it: `todoplan` refuses a state that is not this project's or
+//! that lost its current file, and an unreadable lock comes with a `force-unlock` that works.
+//! All through `plan --offline`, which reads the state and takes the lock but needs no cluster.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn todoplan(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("todoplan").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("TODOPLAN_ENV")
+        .env_remove("TODOPLAN_FILE")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// A project directory with a minimal todo.toml.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("todo.toml"), "[project]\nname = \"todo\"\n").unwrap();
+    fs::create_dir_all(dir.path().join("state/history")).unwrap();
+    dir
+}
+
+fn state_json(project: &str, lineage: &str, revision: u64) -> String {
+    serde_json::json!({
+        "format_version": 1,
+        "lineage": lineage,
+        "serial": revision + 2,
+        "revision": revision,
+        "todoplan_version": "0.1.0",
+        "project": project,
+        "objects": {},
+        "secrets": {},
+        "images": {},
+    })
+    .to_string()
+}
+
+/// The diagnostic as one line: miette wraps long lines at 80 columns (breaking after `-` and
+/// `/` too) and marks continued error lines with `│`.
+fn unwrapped(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let joined = regex::Regex::new(r"([/-])\n[\s│]*")
+        .unwrap()
+        .replace_all(&text, "$1");
+    regex::Regex::new(r"\s*\n[\s│]*")
+        .unwrap()
+        .replace_all(&joined, " ")
+        .into_owned()
+}
+
+#[test]
+fn a_missing_state_with_a_backup_and_history_is_refused_and_both_are_kept() {
+    let dir = project();
+    let state = dir.path().join("state");
+    let backup = state_json("todo", "old-lineage", 2);
+    fs::write(state.join("todoplan.state.json.backup"), &backup).unwrap();
+    fs::write(state.join("history/000001.json"), "{\"kept\": true}").unwrap();
+    let out = todoplan(dir.path())
+        .args(["plan", "--offline"])
+        .output()
+        .unwrap();
+    let stderr = unwrapped(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("state/todoplan.state.json is missing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "cp {0}/todoplan.state.json.backup {0}/todoplan.state.json",
+            state.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--new-state"), "{stderr}");
+    assert_eq!(
+        fs::read_to_string(state.join("todoplan.state.json.backup")).unwrap(),
+        backup
+    );
+    assert_eq!(
+        fs::read_to_string(state.join("history/000001.json")).unwrap(),
+        "{\"kept\": true}"
+    );
+    assert!(!state.join("todoplan.state.json").exists());
+}
+
+#[test]
+fn a_state_of_another_project_is_refused_naming_both() {
+    let dir = project();
+    fs::write(
+        dir.path().join("state/todoplan.state.json"),
+        state_json("shop", "shop-lineage", 5),
+    )
+    .unwrap();
+    let out = todoplan(dir.path())
+        .args(["plan", "--offline"])
+        .output()
+        .unwrap();
+    let stderr = unwrapped(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("belongs to project `shop`, not `todo`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("shop-lineage"), "{stderr}");
+}
+
+#[test]
+fn an_unreadable_lock_names_a_force_unlock_command_that_works() {
+    let dir = project();
+    let lock = dir.path().join("state/todoplan.lock");
+    // What a holder killed while writing its name could leave.
+    fs::write(&lock, "{\"id\": \"3f2a").unwrap();
+    let out = todoplan(dir.path())
+        .args(["plan", "--offline"])
+        .output()
+        .unwrap();
+    let stderr = unwrapped(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let command = regex::Regex::new(r"`(todoplan force-unlock [^`]+)`")
+        .unwrap()
+        .captures(&stderr)
+        .unwrap_or_else(|| panic!("no force-unlock command in: {stderr}"))[1]
+        .to_string();
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let unlock = todoplan(dir.path()).args(&args).output().unwrap();
+    assert_eq!(
+        unlock.status.code(),
+        Some(0),
+        "`{command}` failed: {}",
+        unwrapped(&unlock.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&unlock.stdout).contains("Removed an unreadable state lock"),
+        "{}",
+        String::from_utf8_lossy(&unlock.stdout)
+    );
+    let again = todoplan(dir.path())
+        .args(["plan", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", unwrapped(&again.stderr));
+}
+
+#[test]
+fn an_empty_lock_file_does_not_block() {
+    let dir = project();
+    fs::write(dir.path().join("state/todoplan.lock"), "").unwrap();
+    let out = todoplan(dir.path())
+        .args(["plan", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", unwrapped(&out.stderr));
+}
