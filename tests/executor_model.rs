@@ -40,7 +40,7 @@ use todoplan::plan::compute::{Computed, diff_objects};
 use todoplan::plan::desired::DesiredObject;
 use todoplan::plan::output::{Format, render};
 use todoplan::plan::{Action, PlanOptions};
-use todoplan::state::{HistoryEntry, ObjectRecord, State, StateError};
+use todoplan::state::{HistoryEntry, ObjectRecord, Outcome, State, StateError};
 
 const PROJECT: &str = "model";
 const NS: &str = "model";
@@ -291,11 +291,26 @@ impl StateSink for MemoryState {
         }
         Ok(())
     }
-    fn record_history(&self, entry: &HistoryEntry) -> Result<(), StateError> {
+    async fn record_revision(
+        &self,
+        state: &mut State,
+        summary: String,
+        outcome: Outcome,
+    ) -> Result<u64, StateError> {
+        state.revision += 1;
+        self.save(state)?;
         if !self.dead.load(Ordering::SeqCst) {
-            self.history.lock().unwrap().push(entry.clone());
+            self.history.lock().unwrap().push(HistoryEntry {
+                revision: state.revision,
+                time: chrono::Utc::now(),
+                who: "model".into(),
+                summary,
+                outcome,
+                objects: state.objects.clone(),
+                secrets: state.secrets.clone(),
+            });
         }
-        Ok(())
+        Ok(state.revision)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::plan::compute::{Computed, digest_salt};
 use crate::plan::desired::DesiredObject;
 use crate::plan::redact::redact;
 use crate::plan::{Action, ObjectChange};
-use crate::state::{HistoryEntry, LocalBackend, ObjectRecord, Outcome, SecretRecord, State};
+use crate::state::{LocalBackend, ObjectRecord, Outcome, SecretRecord, State};
 use progress::Progress;
 
 pub struct ApplyOptions {
@@ -80,17 +80,30 @@ impl Readiness for ClusterClient {
 }
 
 /// Where the executor records what it did: every object write, and the revision at the end.
+#[allow(async_fn_in_trait)]
 pub trait StateSink: Sync {
     fn save(&self, state: &mut State) -> Result<(), crate::state::StateError>;
-    fn record_history(&self, entry: &HistoryEntry) -> Result<(), crate::state::StateError>;
+    /// Ends a run: a new revision in the state and its history, or an error naming what was
+    /// not written and where the unsaved content went.
+    async fn record_revision(
+        &self,
+        state: &mut State,
+        summary: String,
+        outcome: Outcome,
+    ) -> Result<u64, crate::state::StateError>;
 }
 
 impl StateSink for LocalBackend {
     fn save(&self, state: &mut State) -> Result<(), crate::state::StateError> {
         LocalBackend::save(self, state)
     }
-    fn record_history(&self, entry: &HistoryEntry) -> Result<(), crate::state::StateError> {
-        LocalBackend::record_history(self, entry)
+    async fn record_revision(
+        &self,
+        state: &mut State,
+        summary: String,
+        outcome: Outcome,
+    ) -> Result<u64, crate::state::StateError> {
+        crate::state::record_revision(self, state, summary, outcome).await
     }
 }
 
@@ -510,7 +523,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         "{} added, {} changed, {} replaced, {} destroyed",
         s.add, s.change, s.replace, deleted
     );
-    let (revision, record_error) = match record_revision(backend, state, summary, outcome) {
+    let (revision, record_error) = match backend.record_revision(state, summary, outcome).await {
         Ok(r) => (r, None),
         Err(e) => (
             previous_revision,
@@ -526,33 +539,4 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         revision,
         record_error,
     }
-}
-
-/// Bumps the revision, saves state and writes the history entry.
-pub fn record_revision<B: StateSink>(
-    backend: &B,
-    state: &mut State,
-    summary: String,
-    outcome: Outcome,
-) -> Result<u64, crate::state::StateError> {
-    state.revision += 1;
-    backend.save(state)?;
-    let who = format!(
-        "{}@{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-        hostname::get()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_default()
-    );
-    backend.record_history(&HistoryEntry {
-        revision: state.revision,
-        time: chrono::Utc::now(),
-        who,
-        summary,
-        outcome,
-        objects: state.objects.clone(),
-        secrets: state.secrets.clone(),
-    })?;
-    Ok(state.revision)
 }

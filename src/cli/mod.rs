@@ -35,6 +35,10 @@ pub struct GlobalArgs {
     /// Kubernetes context; overrides `[cluster].context` (KUBECONFIG rules apply otherwise).
     #[arg(long, global = true)]
     pub context: Option<String>,
+    /// Start a new state even though an old one left a backup or history (they are moved
+    /// aside, never overwritten). Without it, a missing state file is refused.
+    #[arg(long, global = true)]
+    pub new_state: bool,
     /// Never colour output, even on a terminal.
     #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_color: bool,

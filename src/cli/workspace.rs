@@ -51,7 +51,9 @@ pub trait FromGlobalArgs: Sized {
 
 impl FromGlobalArgs for Workspace {
     fn load(global: &GlobalArgs) -> miette::Result<Self> {
-        Workspace::open(&global.file, global.env.as_deref(), global.context.clone())
+        let mut ws = Workspace::open(&global.file, global.env.as_deref(), global.context.clone())?;
+        ws.allow_new_state = global.new_state;
+        Ok(ws)
     }
 }
 

@@ -35,7 +35,7 @@ pub fn value_digest(salt: &str, key: &str, value: &[u8]) -> String {
     h.update(key.as_bytes());
     h.update([0]);
     h.update(value);
-    hex::encode(&h.finalize()[..6])
+    hex::encode(&h.finalize()[..16])
 }
 
 pub fn is_secret(object: &Value) -> bool {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::workspace::{Planned, Workspace, make_plan};
-use crate::apply::{ApplyOptions, ApplyReport, execute, record_revision};
+use crate::apply::{ApplyOptions, ApplyReport, StateSink, execute};
 use crate::images::ImageStatus;
 use crate::observe::ClusterClient;
 use crate::plan::Plan;
@@ -110,12 +110,11 @@ pub async fn carry_out(
     let report = match finished {
         Some(report) => report,
         None => {
-            let (revision, record_error) = match record_revision(
-                &ws.backend,
-                state,
-                "interrupted while applying".into(),
-                Outcome::Partial,
-            ) {
+            let (revision, record_error) = match ws
+                .backend
+                .record_revision(state, "interrupted while applying".into(), Outcome::Partial)
+                .await
+            {
                 Ok(r) => (r, None),
                 Err(e) => (
                     state.revision,

@@ -17,6 +17,8 @@ pub struct Workspace {
     pub backend: LocalBackend,
     /// `--context`, if given: it overrides `[cluster].context`.
     pub context_override: Option<String>,
+    /// `--new-state`: start a new state where an old one left a backup or history.
+    pub allow_new_state: bool,
 }
 
 impl Workspace {
@@ -36,6 +38,7 @@ impl Workspace {
             spec,
             backend,
             context_override: context,
+            allow_new_state: false,
         })
     }
 
@@ -60,14 +63,32 @@ impl Workspace {
         })?;
         if let Some(old) = &guard.recovered_from {
             eprintln!(
-                "warning: took over the state lock left by {old}: that process no longer exists"
+                "warning: took over the state lock left by {old}: {}",
+                guard
+                    .recovered_because
+                    .as_deref()
+                    .unwrap_or("that process no longer exists")
             );
         }
         Ok(guard)
     }
 
+    /// The state (refusing another project's, and a missing one that left a backup or history
+    /// unless `new_state`), keyed for secret digests by the backend's digest key.
     pub fn state(&self) -> miette::Result<State> {
-        Ok(self.backend.load_or_new(&self.spec.project.name)?)
+        let new_state = if self.allow_new_state {
+            crate::state::NewState::Allow
+        } else {
+            crate::state::NewState::Refuse
+        };
+        let opened = self.backend.open_sync(&self.spec.project.name, new_state)?;
+        if let Some(archived) = &opened.archived {
+            eprintln!("note: the old state's backup and history were moved to {archived}");
+        }
+        let mut state = opened.state;
+        let key = self.backend.digest_key_sync()?;
+        state.digest_salt = Some(key.bytes_digest("todoplan-secret-digest", b""));
+        Ok(state)
     }
 
     pub fn rotations(&self, args: &PlanOptions) -> miette::Result<BTreeSet<(String, String)>> {

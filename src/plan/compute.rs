@@ -175,9 +175,13 @@ fn recorded_set_name(state: &State, k8s_name: &str) -> String {
         .unwrap_or_else(|| k8s_name.to_string())
 }
 
-/// The salt for secret digests: the state's lineage (fixed for the life of the state).
+/// The key of secret digests: secret (derived from the state backend's digest key), so a
+/// published digest cannot be brute-forced; the lineage only where no backend key exists (tests).
 pub fn digest_salt(state: &State) -> String {
-    state.lineage.clone()
+    state
+        .digest_salt
+        .clone()
+        .unwrap_or_else(|| state.lineage.clone())
 }
 
 pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {

@@ -226,6 +226,11 @@ impl LocalBackend {
 
     /// Reads the key, or makes one: written whole to a 0600 temporary file and linked into
     /// place without replacing, so two processes making one at once agree on the winner's.
+    /// The digest key (made on first use), for callers that are not async.
+    pub fn digest_key_sync(&self) -> Result<DigestKey, StateError> {
+        self.key()
+    }
+
     fn key(&self) -> Result<DigestKey, StateError> {
         let path = self.dir.join(DIGEST_KEY_FILE);
         let read = || -> Result<Option<DigestKey>, StateError> {

@@ -282,6 +282,11 @@ pub struct State {
     pub secrets: BTreeMap<String, SecretRecord>,
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecord>,
+    /// Keys the digests of secret values: derived from the backend's digest key, which lives
+    /// only in the state's secret storage. Never written anywhere; None in tests (the lineage
+    /// stands in).
+    #[serde(skip)]
+    pub digest_salt: Option<String>,
 }
 
 impl State {
@@ -307,6 +312,7 @@ impl State {
             objects: BTreeMap::new(),
             secrets: BTreeMap::new(),
             images: BTreeMap::new(),
+            digest_salt: None,
         }
     }
 }
