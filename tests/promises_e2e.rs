@@ -17,6 +17,23 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// Puts the test cluster's failure marker (`crashloop`, `never-ready`) on the backend's pods.
+fn mark_backend_pods(s: &Stack, marker: &str) -> String {
+    let chart = s.path().join("charts/backend/templates/deployment.yaml");
+    let good = std::fs::read_to_string(&chart).unwrap();
+    let marked = good.replacen(
+        "annotations:",
+        &format!("annotations:\n        todoplan.dev/test-fail: {marker}"),
+        1,
+    );
+    assert_ne!(
+        good, marked,
+        "the backend Deployment template has pod annotations"
+    );
+    std::fs::write(&chart, marked).unwrap();
+    good
+}
+
 fn uid(s: &Stack, what: &str) -> String {
     s.kubectl(&["get", what, "-o", "jsonpath={.metadata.uid}"])
 }
@@ -377,18 +394,7 @@ fn an_object_deleted_by_hand_and_then_undeclared_is_forgotten() {
 fn a_rollout_that_never_became_ready_is_waited_for_again() {
     let s = Stack::new("e2e-taint");
     s.ok(&["apply", "--auto-approve"]);
-    let chart = s.path().join("charts/backend/templates/deployment.yaml");
-    let t = std::fs::read_to_string(&chart).unwrap();
-    let marked = t.replacen(
-        "annotations:",
-        "annotations:\n        todoplan.dev/test-fail: never-ready",
-        1,
-    );
-    assert_ne!(
-        t, marked,
-        "the backend Deployment template has pod annotations"
-    );
-    std::fs::write(&chart, marked).unwrap();
+    mark_backend_pods(&s, "never-ready");
     s.edit(
         "timeout = \"3m\"\n\n[releases.backend.values]",
         "timeout = \"8s\"\n\n[releases.backend.values]",
@@ -458,19 +464,16 @@ fn a_second_state_in_the_same_namespace_is_an_error_naming_both_instances() {
 fn deploying_the_fix_for_a_crashing_revision_succeeds() {
     let s = Stack::new("e2e-fix-crash");
     s.ok(&["apply", "--auto-approve"]);
-    let chart = s.path().join("charts/backend/templates/deployment.yaml");
-    let good = std::fs::read_to_string(&chart).unwrap();
-    let crashing = good.replacen(
-        "annotations:",
-        "annotations:\n        todoplan.dev/test-fail: crashloop",
-        1,
-    );
-    std::fs::write(&chart, &crashing).unwrap();
+    let good = mark_backend_pods(&s, "crashloop");
     let out = s.todoplan(&["apply", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("CrashLoopBackOff"), "{}", text(&out));
     // The fix: while the crashing revision's pods still exist, only the new revision counts.
-    std::fs::write(&chart, &good).unwrap();
+    std::fs::write(
+        s.path().join("charts/backend/templates/deployment.yaml"),
+        &good,
+    )
+    .unwrap();
     let out = s.todoplan(&["apply", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

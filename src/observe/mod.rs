@@ -575,25 +575,11 @@ impl ClusterClient {
         Ok(LiveIndex { objects, requests })
     }
 
-    /// Deletes `key`; with `uid`, only that exact object (a precondition). Foreground
-    /// propagation so dependents (ReplicaSets, Pods) go first. Already gone counts as done.
+    /// Deletes `key`; with `uid`, only that exact object (a precondition). Background
+    /// propagation: its dependents (ReplicaSets, Pods) go after it. Already gone counts as done.
     pub async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
-        let api = self.api_for(key).await?;
-        let params = DeleteParams {
-            preconditions: uid.map(|u| Preconditions {
-                uid: Some(u.to_string()),
-                resource_version: None,
-            }),
-            propagation_policy: Some(kube::api::PropagationPolicy::Background),
-            ..Default::default()
-        };
-        self.writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match api.delete(&key.name, &params).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
-            Err(e) => Err(self.classify(e, "delete", &key.to_string())),
-        }
+        self.delete_with(key, uid, kube::api::PropagationPolicy::Background)
+            .await
     }
 
     /// Deletes `key` with propagation "orphan": its dependents (a StatefulSet's pods) stay.
@@ -602,13 +588,23 @@ impl ClusterClient {
         key: &ObjectKey,
         uid: Option<&str>,
     ) -> Result<(), ObserveError> {
+        self.delete_with(key, uid, kube::api::PropagationPolicy::Orphan)
+            .await
+    }
+
+    async fn delete_with(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        propagation: kube::api::PropagationPolicy,
+    ) -> Result<(), ObserveError> {
         let api = self.api_for(key).await?;
         let params = DeleteParams {
             preconditions: uid.map(|u| Preconditions {
                 uid: Some(u.to_string()),
                 resource_version: None,
             }),
-            propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+            propagation_policy: Some(propagation),
             ..Default::default()
         };
         self.writes
