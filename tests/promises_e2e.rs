@@ -506,3 +506,67 @@ fn an_offline_plan_of_an_unchanged_checkout_has_no_changes_and_needs_no_secret_s
         "{plan}"
     );
 }
+
+#[test]
+fn dev_and_prod_in_one_cluster_never_see_or_touch_each_other_and_share_image_digests() {
+    let s = Stack::new("e2e-envs");
+    let prod_ns = format!("{}-prod", s.project);
+    s.edit(
+        "[env.prod.variables.log_level]",
+        &format!("[env.prod.cluster]\nnamespace = \"{prod_ns}\"\n\n[env.prod.variables.log_level]"),
+    );
+    s.ok(&["apply", "--auto-approve"]);
+    s.ok(&["--env", "prod", "apply", "--auto-approve"]);
+    assert!(
+        s.path()
+            .join("state/env/prod/todoplan.state.json")
+            .is_file(),
+        "prod has its own state"
+    );
+    // No cross-drift, nothing planned against the other environment.
+    for env in [&[][..], &["--env", "prod"][..]] {
+        let mut args = env.to_vec();
+        args.extend(["drift", "--detailed-exitcode"]);
+        let out = s.todoplan(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        let mut args = env.to_vec();
+        args.extend(["plan", "--detailed-exitcode"]);
+        let out = s.todoplan(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+    // The same build context: the same image reference in both.
+    let image = |ns: &str| {
+        kubectl([
+            "-n",
+            ns,
+            "get",
+            "deploy",
+            "-l",
+            "todoplan.dev/release=backend",
+            "-o",
+            "jsonpath={.items[0].spec.template.spec.containers[0].image}",
+        ])
+    };
+    assert_eq!(
+        image(&s.project),
+        image(&prod_ns),
+        "prod runs what dev tested"
+    );
+    // Destroying prod leaves dev alone.
+    let dev = s.resource_versions();
+    s.ok(&[
+        "--env",
+        "prod",
+        "destroy",
+        "--auto-approve",
+        "--allow-data-loss",
+    ]);
+    assert_eq!(
+        s.resource_versions(),
+        dev,
+        "dev untouched by prod's destroy"
+    );
+    let _ = std::process::Command::new("kubectl")
+        .args(["delete", "namespace", &prod_ns, "--wait=false"])
+        .output();
+}

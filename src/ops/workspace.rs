@@ -21,12 +21,30 @@ pub struct Workspace {
     pub allow_new_state: bool,
 }
 
+/// Each environment is its own instance with its own state: `--env NAME` keeps its state in
+/// `<dir>/env/NAME` (as Terraform keeps a workspace's in `terraform.tfstate.d/NAME`), unless its
+/// overlay names a state of its own (`[env.NAME.state]`).
+pub fn env_state_dir(spec: &Spec, dir: &Path) -> std::path::PathBuf {
+    let Some(env) = &spec.env else {
+        return dir.to_path_buf();
+    };
+    let overlay_names_state = toml::from_str::<toml::Table>(&spec.source.text)
+        .ok()
+        .and_then(|t| t.get("env")?.get(env.as_str())?.get("state").cloned())
+        .is_some();
+    if overlay_names_state {
+        dir.to_path_buf()
+    } else {
+        dir.join("env").join(env)
+    }
+}
+
 impl Workspace {
     /// Reads the spec (`file`, with the `[env.NAME]` overlay) and opens its state backend.
     pub fn open(file: &Path, env: Option<&str>, context: Option<String>) -> miette::Result<Self> {
         let spec = crate::spec::load(file, env)?;
         let backend = match &spec.state {
-            StateConfig::Local { dir } => LocalBackend::new(dir.clone()),
+            StateConfig::Local { dir } => LocalBackend::new(env_state_dir(&spec, dir)),
             StateConfig::Kubernetes { .. } => {
                 return Err(miette::miette!(
                     help = "use `[state] backend = \"local\"` for now",
