@@ -611,6 +611,7 @@ async fn plan(
         ..todoplan::plan::Plan::against(state, PROJECT, None)
     };
     Ok(Computed {
+        label: None,
         plan,
         desired: desired.to_vec(),
         graph: graph(),

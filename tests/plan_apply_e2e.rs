@@ -174,6 +174,16 @@ fn history_and_rollback_restore_an_earlier_revision() {
         history.lines().count() >= 4,
         "rollback is a new revision:\n{history}"
     );
+    assert!(
+        history.contains("rollback to revision 1"),
+        "the revision says it is a rollback:\n{history}"
+    );
+    // todo.toml still says 2 replicas: the next plan undoes the rollback, and says so.
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains("was a rollback to revision 1: this plan undoes it"),
+        "{plan}"
+    );
 }
 
 #[test]

@@ -519,10 +519,14 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         state.secrets.clear();
     }
     let s = computed.plan.summary();
-    let summary = format!(
+    let counts = format!(
         "{} added, {} changed, {} replaced, {} destroyed",
         s.add, s.change, s.replace, deleted
     );
+    let summary = match &computed.label {
+        Some(label) => format!("{label}: {counts}"),
+        None => counts,
+    };
     let (revision, record_error) = match backend.record_revision(state, summary, outcome).await {
         Ok(r) => (r, None),
         Err(e) => (

@@ -38,6 +38,7 @@ pub async fn destroy_plan(
         ..Plan::against(state, &ws.spec.project.name, ws.spec.env.clone())
     };
     Ok(Computed {
+        label: Some("destroy".into()),
         plan,
         desired: Vec::new(),
         graph: DependencyGraph::build(&ws.spec)?,

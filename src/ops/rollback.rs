@@ -132,6 +132,7 @@ pub async fn rollback_plan(
         ..Plan::against(state, &ws.spec.project.name, ws.spec.env.clone())
     };
     Ok(Computed {
+        label: Some(format!("rollback to revision {revision}")),
         plan,
         desired,
         graph,

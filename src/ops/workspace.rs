@@ -169,6 +169,18 @@ pub async fn make_plan(
         notes,
     })
     .await?;
+    let mut computed = computed;
+    if computed.plan.has_changes()
+        && state.revision > 0
+        && let Ok(last) = ws.backend.history_entry(state.revision)
+        && last.summary.starts_with("rollback to revision")
+    {
+        let what = last.summary.split(':').next().unwrap_or_default();
+        computed.plan.notes.push(format!(
+            "the last apply (revision {}) was a {what}: this plan undoes it, because todo.toml still declares what was rolled back",
+            state.revision
+        ));
+    }
     Ok(Planned {
         computed,
         images: image_plans,

@@ -51,6 +51,9 @@ pub struct PlanRequest<'a> {
 }
 
 pub struct Computed {
+    /// What kind of run this is, for the history (`rollback to revision 3`, `destroy`); None
+    /// for a plain apply.
+    pub label: Option<String>,
     pub plan: Plan,
     pub desired: Vec<DesiredObject>,
     pub graph: DependencyGraph,
@@ -359,6 +362,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         objects: changes,
     };
     Ok(Computed {
+        label: None,
         plan,
         desired,
         graph,
