@@ -81,6 +81,7 @@ fn plan() -> Plan {
             rotate: vec!["secret.app.JWT_SECRET_KEY".into()],
             replace: vec![],
             adopt_instance: None,
+            targets: vec![],
         },
         lineage: Some("7b0c".into()),
         serial: 12,

@@ -570,3 +570,24 @@ fn dev_and_prod_in_one_cluster_never_see_or_touch_each_other_and_share_image_dig
         .args(["delete", "namespace", &prod_ns, "--wait=false"])
         .output();
 }
+
+#[test]
+fn target_limits_plan_apply_and_destroy_to_an_address_and_its_dependencies() {
+    let s = Stack::new("e2e-target");
+    let plan = s.ok(&["plan", "--target", "secret.app"]);
+    assert!(plan.contains("--target secret.app"), "the warning: {plan}");
+    assert!(plan.contains("secret.app will be created"), "{plan}");
+    assert!(!plan.contains("release.backend"), "{plan}");
+    s.ok(&["apply", "--auto-approve"]);
+    let out = s.todoplan(&["plan", "--target", "release.nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("--target release.nope"),
+        "{}",
+        text(&out)
+    );
+    s.ok(&["destroy", "--auto-approve", "--target", "release.frontend"]);
+    let left = s.kubectl(&["get", "deploy", "-o", "name"]);
+    assert!(!left.contains("frontend"), "{left}");
+    assert!(left.contains("backend"), "only the target goes: {left}");
+}

@@ -28,6 +28,10 @@ pub struct PlanningArgs {
     /// for good (the plan error names the instance).
     #[arg(long, value_name = "INSTANCE")]
     pub adopt_instance: Option<String>,
+    /// Plan only this address and what it depends on (a node such as `release.backend`, or an
+    /// object's address); repeatable. For exceptions: the rest of todo.toml is not planned.
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Vec<String>,
     /// Wait this long for another todoplan holding the state lock (e.g. 30s, 2m).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub lock_timeout: Duration,
@@ -40,6 +44,7 @@ impl PlanningArgs {
             rotate: self.rotate.clone(),
             replace: self.replace.clone(),
             adopt_instance: self.adopt_instance.clone(),
+            targets: self.target.clone(),
         }
     }
 }

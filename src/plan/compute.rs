@@ -192,6 +192,15 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let salt = digest_salt(req.state);
     let mut graph = DependencyGraph::build(spec)?;
     let mut notes = req.notes.clone();
+    let scope = if req.options.targets.is_empty() {
+        None
+    } else {
+        notes.push(format!(
+            "--target {}: only part of todo.toml is planned; the rest of the cluster may not match it. Use it for exceptions (a stuck object, a recovery), then plan everything",
+            req.options.targets.join(" --target ")
+        ));
+        Some(target_scope(&graph, req.state, &req.options.targets)?)
+    };
 
     // Secrets: generated values are kept from the live Secret.
     let secrets = match req.reuse_secrets {
@@ -254,6 +263,11 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         let Some(release) = spec.releases.get(name) else {
             continue;
         };
+        if scope.as_ref().is_some_and(|s| {
+            !s.contains(&address.to_string()) && !s.contains(&format!("{address}#render"))
+        }) {
+            continue;
+        }
         let mut unresolved = Vec::new();
         let values = release_values(spec, release, &req.images, &mut unresolved)?;
         let objects = desired::release_objects(
@@ -281,6 +295,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let rolled = desired::add_config_checksums(&mut desired, &secrets, &salt);
 
     check_duplicates(&desired)?;
+    if let Some(scope) = &scope {
+        desired.retain(|d| in_scope(scope, d));
+    }
     for d in &mut desired {
         label_instance(&mut d.object, &req.state.lineage);
     }
@@ -357,7 +374,14 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         serial: req.state.serial,
         inputs_digest,
         notes,
-        images: req.image_changes,
+        images: match &scope {
+            Some(scope) => req
+                .image_changes
+                .into_iter()
+                .filter(|i| scope.contains(&i.address))
+                .collect(),
+            None => req.image_changes,
+        },
         drift,
         objects: changes,
     };
@@ -456,6 +480,7 @@ pub async fn diff_objects<C: Cluster>(
         .objects
         .iter()
         .filter(|(a, _)| !wanted.contains(*a))
+        .filter(|(a, r)| options.targets_record(a, &r.release))
         .map(|(a, r)| (a.clone(), r.clone()))
         .collect();
     let recorded_keys: BTreeSet<ObjectKey> =
@@ -476,6 +501,9 @@ pub async fn diff_objects<C: Cluster>(
     }
     for (key, object) in strays {
         let mut record = stray_record(key, object);
+        if !options.targets_record(&stray_address(key, object), &record.release) {
+            continue;
+        }
         record.protect = release_protect
             .get(record.release.as_str())
             .copied()
@@ -740,6 +768,63 @@ fn unresolved_note(notes: &mut Vec<String>, note: String) {
     if !notes.contains(&note) {
         notes.push(note);
     }
+}
+
+/// The nodes and objects inside `--target`: each target (a node such as `release.backend` or
+/// `secret.app`, or one object's address) and every node it depends on.
+fn target_scope(
+    graph: &DependencyGraph,
+    state: &State,
+    targets: &[String],
+) -> miette::Result<BTreeSet<String>> {
+    let nodes: BTreeSet<String> = graph.nodes().iter().map(ToString::to_string).collect();
+    let mut scope: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<Address> = Vec::new();
+    for t in targets {
+        let parsed = t.parse::<Address>().ok();
+        let start = match &parsed {
+            Some(Address::Object { release, .. }) => Some(Address::Release(release.clone())),
+            Some(other) => Some(other.clone()),
+            None => None,
+        };
+        let known = nodes.contains(t)
+            || state.objects.contains_key(t)
+            || start
+                .as_ref()
+                .is_some_and(|s| nodes.contains(&s.to_string()));
+        if !known {
+            return Err(miette::miette!(
+                help = "a target is a node (`release.NAME`, `secret.NAME`, `namespace.NAME`, `image.NAME`) or an object address as `todoplan plan` prints it",
+                "--target {t}: nothing in todo.toml or the state has this address"
+            ));
+        }
+        scope.insert(t.clone());
+        if let Some(Address::Object { release, .. }) = &parsed {
+            // The object's own release is rendered, but only the object is planned.
+            scope.insert(format!("release.{release}#render"));
+        }
+        stack.extend(start);
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(a) = stack.pop() {
+        if !seen.insert(a.clone()) {
+            continue;
+        }
+        for dep in graph.dependencies(&a) {
+            if !matches!(dep, Address::Object { .. }) {
+                scope.insert(dep.to_string());
+            }
+            stack.push(dep);
+        }
+    }
+    Ok(scope)
+}
+
+fn in_scope(scope: &BTreeSet<String>, d: &DesiredObject) -> bool {
+    scope.contains(&d.address.to_string())
+        || d.release
+            .as_ref()
+            .is_some_and(|r| scope.contains(&format!("release.{r}")))
 }
 
 /// Marks `object` as this instance's (see [`crate::observe::LABEL_INSTANCE`]).

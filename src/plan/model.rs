@@ -22,9 +22,20 @@ pub struct PlanOptions {
     /// Take over objects labelled with this other instance (its state was lost for good).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopt_instance: Option<String>,
+    /// Plan only these addresses (and what they depend on); empty: everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 impl PlanOptions {
+    /// Whether a recorded object (its address and release) is inside `--target`.
+    pub fn targets_record(&self, address: &str, release: &str) -> bool {
+        self.targets.is_empty()
+            || self.targets.iter().any(|t| {
+                t == address || (!release.is_empty() && *t == format!("release.{release}"))
+            })
+    }
+
     /// The flags as a user would type them, for messages.
     pub fn as_flags(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -36,6 +47,7 @@ impl PlanOptions {
         if let Some(i) = &self.adopt_instance {
             out.push(format!("--adopt-instance {i}"));
         }
+        out.extend(self.targets.iter().map(|t| format!("--target {t}")));
         out
     }
 }
