@@ -306,6 +306,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         images: req.image_changes,
         drift,
         objects: changes,
+        checks: Vec::new(),
     };
     Ok(Computed {
         plan,

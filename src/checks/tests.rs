@@ -1,0 +1,100 @@
+use serde_json::json;
+
+use super::*;
+
+fn object(address: &str, object: Value) -> CheckObject {
+    CheckObject {
+        address: address.into(),
+        object,
+        release: Some("web".into()),
+        origin: "release.web".into(),
+        origin_source: None,
+    }
+}
+
+fn service(selector: Value) -> CheckObject {
+    object(
+        "release.web/v1/Service/todo/web",
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "todo"},
+               "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": "http"}]}}),
+    )
+}
+
+fn deployment() -> CheckObject {
+    object(
+        "release.web/apps/v1/Deployment/todo/web",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "todo"},
+               "spec": {"template": {"metadata": {"labels": {"app": "web"}},
+                        "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"name": "http", "containerPort": 8080}]}]}}}}),
+    )
+}
+
+#[test]
+fn a_matching_service_is_clean_and_a_mismatched_one_is_found_once() {
+    let clean = CheckInput {
+        planned: vec![service(json!({"app": "web"})), deployment()],
+        ..Default::default()
+    };
+    assert_eq!(run(&clean), vec![]);
+    let broken = CheckInput {
+        planned: vec![service(json!({"app": "wbe"})), deployment()],
+        ..Default::default()
+    };
+    let found = run(&broken);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].id, "svc.selector");
+    assert_eq!(found[0].severity, Severity::Warning, "offline: not proven");
+}
+
+#[test]
+fn coverage_turns_an_unproven_absence_into_an_error() {
+    let mut input = CheckInput {
+        planned: vec![service(json!({"app": "wbe"})), deployment()],
+        ..Default::default()
+    };
+    input.coverage.namespaces.insert("todo".into());
+    let found = run(&input);
+    assert_eq!(found[0].severity, Severity::Error);
+    assert!(has_errors(&found));
+}
+
+#[test]
+fn ignore_rules_match_by_id_and_exact_or_prefix_address() {
+    let input = |ignore: &str| CheckInput {
+        planned: vec![service(json!({"app": "wbe"})), deployment()],
+        ignore: vec![IgnoreRule::parse(ignore).unwrap()],
+        ..Default::default()
+    };
+    assert!(run(&input("svc.selector")).is_empty());
+    assert!(run(&input("svc.selector:release.web/v1/Service/todo/web")).is_empty());
+    assert!(run(&input("svc.selector:release.web/*")).is_empty());
+    assert_eq!(run(&input("svc.selector:release.other/*")).len(), 1);
+    assert_eq!(run(&input("svc.target-port")).len(), 1);
+}
+
+#[test]
+fn ignore_entries_are_checked() {
+    assert!(
+        IgnoreRule::parse("svc.selectr")
+            .unwrap_err()
+            .contains("did you mean `svc.selector`")
+    );
+    assert!(IgnoreRule::parse("svc.selector:").is_err());
+    assert!(IgnoreRule::parse("svc.selector:nonsense").is_err());
+}
+
+#[test]
+fn findings_serialise_with_every_field_even_without_a_source() {
+    let f = Finding {
+        id: "svc.selector".into(),
+        severity: Severity::Error,
+        address: "a".into(),
+        field: "spec.selector".into(),
+        message: "m".into(),
+        source: None,
+    };
+    assert_eq!(
+        serde_json::to_value(&f).unwrap(),
+        json!({"id": "svc.selector", "severity": "error", "address": "a", "field": "spec.selector", "message": "m", "source": null})
+    );
+}
