@@ -38,6 +38,12 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.refused > 0 {
         line.push_str(&format!(" {} protected from deletion.", s.refused));
     }
+    if !plan.checks.is_empty() {
+        line.push_str(&format!(
+            " Checks: {}.",
+            crate::checks::count_line(&plan.checks)
+        ));
+    }
     line
 }
 
