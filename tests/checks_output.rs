@@ -72,8 +72,7 @@ fn check_golden(name: &str, actual: &str) {
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (TODOPLAN_BLESS=1 writes it)", path.display()));
     assert_eq!(
-        actual,
-        expected,
+        actual, expected,
         "{name} differs from its golden file (TODOPLAN_BLESS=1 rewrites it)"
     );
 }
