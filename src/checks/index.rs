@@ -79,8 +79,9 @@ pub struct Index<'a> {
     planned_by_key: HashMap<Key<'a>, &'a CheckObject>,
     live_by_key: HashMap<Key<'a>, &'a Value>,
     pub pods: Vec<PodTemplate<'a>>,
-    /// Pod templates by namespace (indices into `pods`).
-    pods_by_namespace: HashMap<&'a str, Vec<usize>>,
+    /// Pod templates by (namespace, label, value): a selector starts from its rarest pair
+    /// instead of every pod of the namespace.
+    pods_by_label: HashMap<(&'a str, &'a str, &'a str), Vec<usize>>,
     coverage: &'a Coverage,
 }
 
@@ -130,7 +131,7 @@ impl<'a> Index<'a> {
             planned_by_key: HashMap::with_capacity(input.planned.len()),
             live_by_key: HashMap::with_capacity(input.live.len()),
             pods: Vec::new(),
-            pods_by_namespace: HashMap::new(),
+            pods_by_label: HashMap::new(),
             coverage: &input.coverage,
         };
         for o in &input.planned {
@@ -172,10 +173,16 @@ impl<'a> Index<'a> {
             return;
         }
         let ns = namespace(v);
-        self.pods_by_namespace
-            .entry(ns)
-            .or_default()
-            .push(self.pods.len());
+        let at = self.pods.len();
+        let labels = t.pointer("/metadata/labels").and_then(Value::as_object);
+        for (k, value) in labels.into_iter().flatten() {
+            if let Some(value) = value.as_str() {
+                self.pods_by_label
+                    .entry((ns, k, value))
+                    .or_default()
+                    .push(at);
+            }
+        }
         self.pods.push(PodTemplate {
             address: planned
                 .map(|p| p.address.clone())
@@ -216,12 +223,32 @@ impl<'a> Index<'a> {
         self.coverage.namespaces.contains(namespace)
     }
 
-    pub fn pods_in(&self, namespace: &str) -> impl Iterator<Item = &PodTemplate<'a>> {
-        self.pods_by_namespace
-            .get(namespace)
+    /// Pod templates of `namespace` whose labels include every pair of `selector`.
+    pub fn selected(
+        &self,
+        namespace: &str,
+        selector: &serde_json::Map<String, Value>,
+    ) -> Vec<&PodTemplate<'a>> {
+        let mut rarest: Option<&Vec<usize>> = None;
+        for (k, v) in selector {
+            let Some(v) = v.as_str() else {
+                return Vec::new();
+            };
+            match self.pods_by_label.get(&(namespace, k.as_str(), v)) {
+                None => return Vec::new(),
+                Some(list) if rarest.is_none_or(|r| list.len() < r.len()) => rarest = Some(list),
+                Some(_) => {}
+            }
+        }
+        rarest
             .into_iter()
             .flatten()
             .map(|i| &self.pods[*i])
+            .filter(|p| {
+                p.labels
+                    .is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)))
+            })
+            .collect()
     }
 }
 

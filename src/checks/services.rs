@@ -6,13 +6,6 @@ use serde_json::Value;
 use super::index::{Found, Index, PodTemplate, array_at, kind, map_at, name, namespace, str_at};
 use super::{Severity, Sink};
 
-fn selects(selector: &serde_json::Map<String, Value>, pod: &PodTemplate<'_>) -> bool {
-    let Some(labels) = pod.labels else {
-        return false;
-    };
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
-
 /// Named and numbered ports the containers of `pods` declare.
 fn declares_port(pods: &[&PodTemplate<'_>], port: &Value) -> bool {
     pods.iter().any(|p| {
@@ -53,8 +46,7 @@ fn check_service(index: &Index<'_>, o: &super::CheckObject, sink: &mut Sink<'_>)
         return;
     };
     let ns = namespace(svc);
-    let matched: Vec<&PodTemplate<'_>> =
-        index.pods_in(ns).filter(|p| selects(selector, p)).collect();
+    let matched = index.selected(ns, selector);
     if matched.is_empty() {
         let wanted: Vec<String> = selector
             .iter()
