@@ -143,8 +143,14 @@ impl<'a> Index<'a> {
         }
         for v in &input.live {
             let key = (kind(v), namespace(v), name(v));
-            // The plan wins: a live object it replaces is not what will exist.
-            if index.planned_by_key.contains_key(&key) {
+            // The plan wins: a live object it replaces or deletes is not what will exist.
+            if index.planned_by_key.contains_key(&key)
+                || input.deleting.contains(&(
+                    key.0.to_string(),
+                    key.1.to_string(),
+                    key.2.to_string(),
+                ))
+            {
                 continue;
             }
             index.live_by_key.insert(key, v);

@@ -212,6 +212,7 @@ pub fn from_desired(spec: &Spec, desired: &[DesiredObject], live: &LiveIndex) ->
     CheckInput {
         planned,
         live,
+        deleting: Default::default(),
         coverage: Default::default(),
         images: ImageFacts::default(),
         sources: sources(spec),
@@ -245,6 +246,39 @@ impl CheckInput {
             self.live.push(v);
         }
         self.coverage.namespaces.extend(namespaces);
+    }
+}
+
+impl CheckInput {
+    /// Marks live objects the plan deletes: they count as gone.
+    pub fn delete(&mut self, keys: impl IntoIterator<Item = crate::observe::ObjectKey>) {
+        self.deleting.extend(
+            keys.into_iter()
+                .map(|k| (k.kind, k.namespace.unwrap_or_default(), k.name)),
+        );
+    }
+
+    /// Adds a whole-namespace listing (see [`crate::observe::Listing`]).
+    pub fn cover(&mut self, listing: crate::observe::Listing) {
+        self.coverage.storage_classes |= listing.storage_classes;
+        self.cover_namespaces(listing.complete_namespaces, listing.objects);
+    }
+
+    /// Images the planned pods name that todoplan does not deliver: what to ask registries.
+    pub fn undelivered_images(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        let index = super::index::Index::build(self);
+        for pod in index.pods.iter().filter(|p| p.planned) {
+            for (_, c) in pod.containers() {
+                if let Some(image) = c.get("image").and_then(Value::as_str) {
+                    let repo = images::repository_of(image);
+                    if !self.images.delivered.iter().any(|d| d.repository == repo) {
+                        out.insert(image.to_string());
+                    }
+                }
+            }
+        }
+        out
     }
 }
 

@@ -252,6 +252,8 @@ pub struct CheckInput {
     pub planned: Vec<CheckObject>,
     /// Live objects of the namespaces involved that the plan does not touch.
     pub live: Vec<Value>,
+    /// (kind, namespace, name) of live objects this plan deletes: they will not exist.
+    pub deleting: BTreeSet<(String, String, String)>,
     pub coverage: Coverage,
     pub images: ImageFacts,
     /// Values files and todo.toml, to scan for credentials and to point findings at a line.
@@ -264,7 +266,7 @@ pub struct CheckInput {
 /// Where findings are collected, with the context every family needs.
 pub(crate) struct Sink<'a> {
     pub findings: Vec<Finding>,
-    pub sources: &'a [SourceFile],
+    pub sources: source::SourceIndex<'a>,
 }
 
 impl Sink<'_> {
@@ -300,7 +302,7 @@ impl Sink<'_> {
         key: &str,
         value: Option<&str>,
     ) {
-        let source = source::locate(self.sources, release, key, value);
+        let source = self.sources.locate(release, key, value);
         self.findings.push(Finding {
             id: id.to_string(),
             severity,
@@ -317,7 +319,7 @@ pub fn run(input: &CheckInput) -> Vec<Finding> {
     let index = index::Index::build(input);
     let mut sink = Sink {
         findings: Vec::new(),
-        sources: &input.sources,
+        sources: source::SourceIndex::build(&input.sources),
     };
     refs::check(&index, &mut sink);
     services::check(&index, &mut sink);

@@ -7,6 +7,8 @@
 //! value, then one holding the key. It can miss (a value computed in a template) or pick an
 //! earlier mention of the same text; then the finding has no source, or a near one.
 
+use std::collections::HashMap;
+
 /// What a source file is to the release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -28,26 +30,74 @@ pub struct SourceFile {
     pub kind: SourceKind,
 }
 
-/// Lines of todo.toml that belong to `release` (its tables and its env overlays' tables).
-fn spec_lines<'t>(text: &'t str, release: &str) -> Vec<(usize, &'t str)> {
-    let mut inside = false;
-    let own = format!("releases.{release}");
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if t.starts_with('[') {
-            let header = t.trim_start_matches('[').split(']').next().unwrap_or("");
-            inside = header == own
-                || header.starts_with(&format!("{own}."))
-                || header.contains(&format!(".{own}.")) && header.starts_with("env.")
-                || header.starts_with("env.") && header.ends_with(&format!(".{own}"));
-            continue;
+/// The release a todo.toml table header belongs to: `[releases.NAME...]` or
+/// `[env.ENV.releases.NAME...]`.
+fn release_of_header(header: &str) -> Option<&str> {
+    let rest = match header.strip_prefix("env.") {
+        Some(env_rest) => env_rest.split_once('.')?.1,
+        None => header,
+    };
+    let rest = rest.strip_prefix("releases.")?;
+    Some(rest.split('.').next().unwrap_or(rest))
+}
+
+/// Sources prepared once per run: todo.toml's lines grouped by the release whose tables hold
+/// them, so pointing a finding at a line costs that release's lines, not the whole file.
+pub struct SourceIndex<'a> {
+    files: &'a [SourceFile],
+    /// release → (todo.toml path, line number, line).
+    spec_lines: HashMap<&'a str, Vec<(&'a str, usize, &'a str)>>,
+}
+
+impl<'a> SourceIndex<'a> {
+    pub fn build(files: &'a [SourceFile]) -> SourceIndex<'a> {
+        let mut spec_lines: HashMap<&'a str, Vec<(&'a str, usize, &'a str)>> = HashMap::new();
+        for f in files.iter().filter(|f| f.kind == SourceKind::Spec) {
+            let mut current: Option<&'a str> = None;
+            for (i, line) in f.text.lines().enumerate() {
+                let t = line.trim_start();
+                if t.starts_with('[') {
+                    let header = t.trim_start_matches('[').split(']').next().unwrap_or("");
+                    current = release_of_header(header.trim());
+                    continue;
+                }
+                if let Some(release) = current {
+                    spec_lines
+                        .entry(release)
+                        .or_default()
+                        .push((f.path.as_str(), i + 1, line));
+                }
+            }
         }
-        if inside {
-            out.push((i + 1, line));
-        }
+        SourceIndex { files, spec_lines }
     }
-    out
+
+    /// `file:line` where `key` (and `value`) of `release` is set, when found.
+    pub fn locate(&self, release: Option<&str>, key: &str, value: Option<&str>) -> Option<String> {
+        let release = release?;
+        if let Some(lines) = self.spec_lines.get(release) {
+            // One todo.toml: its lines for the release, in file order.
+            if let Some(n) = find_in(lines.iter().map(|(_, n, l)| (*n, *l)), key, value) {
+                let path = lines.first().map(|(p, _, _)| *p).unwrap_or("todo.toml");
+                return Some(format!("{path}:{n}"));
+            }
+        }
+        self.files
+            .iter()
+            .rev()
+            .filter(|s| s.kind == SourceKind::ValuesFile && s.release.as_deref() == Some(release))
+            .chain(self.files.iter().filter(|s| {
+                s.kind == SourceKind::ChartValues && s.release.as_deref() == Some(release)
+            }))
+            .find_map(|s| {
+                find_in(
+                    s.text.lines().enumerate().map(|(i, l)| (i + 1, l)),
+                    key,
+                    value,
+                )
+                .map(|n| format!("{}:{n}", s.path))
+            })
+    }
 }
 
 fn find_in<'t>(
@@ -82,38 +132,14 @@ fn find_in<'t>(
     code.iter().find(|(_, l)| has_key(l)).map(|(n, _)| *n)
 }
 
-/// `file:line` where `key` (and `value`) of `release` is set, when found.
+/// [`SourceIndex::locate`] over sources not indexed yet.
 pub fn locate(
     sources: &[SourceFile],
     release: Option<&str>,
     key: &str,
     value: Option<&str>,
 ) -> Option<String> {
-    let release = release?;
-    let spec = sources
-        .iter()
-        .filter(|s| s.kind == SourceKind::Spec)
-        .flat_map(|s| {
-            find_in(spec_lines(&s.text, release).into_iter(), key, value)
-                .map(|n| format!("{}:{n}", s.path))
-        });
-    let files =
-        sources
-            .iter()
-            .rev()
-            .filter(|s| s.kind == SourceKind::ValuesFile && s.release.as_deref() == Some(release))
-            .chain(sources.iter().filter(|s| {
-                s.kind == SourceKind::ChartValues && s.release.as_deref() == Some(release)
-            }))
-            .flat_map(|s| {
-                find_in(
-                    s.text.lines().enumerate().map(|(i, l)| (i + 1, l)),
-                    key,
-                    value,
-                )
-                .map(|n| format!("{}:{n}", s.path))
-            });
-    spec.chain(files).next()
+    SourceIndex::build(sources).locate(release, key, value)
 }
 
 #[cfg(test)]

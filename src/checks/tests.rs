@@ -98,3 +98,64 @@ fn findings_serialise_with_every_field_even_without_a_source() {
         json!({"id": "svc.selector", "severity": "error", "address": "a", "field": "spec.selector", "message": "m", "source": null})
     );
 }
+
+fn reader_of(config_map: &str) -> CheckObject {
+    object(
+        "release.web/apps/v1/Deployment/todo/reader",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "reader", "namespace": "todo"},
+               "spec": {"template": {"metadata": {"labels": {"app": "reader"}},
+                        "spec": {"containers": [{"name": "r", "image": "busybox:1.35.0",
+                                 "envFrom": [{"configMapRef": {"name": config_map}}]}]}}}}),
+    )
+}
+
+#[test]
+fn a_live_object_the_plan_deletes_counts_as_gone() {
+    let live_config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "old", "namespace": "todo"}, "data": {}});
+    let mut input = CheckInput {
+        planned: vec![reader_of("old")],
+        live: vec![live_config],
+        ..Default::default()
+    };
+    input.coverage.namespaces.insert("todo".into());
+    assert_eq!(run(&input), vec![], "kept live: the reference holds");
+    input.delete([crate::observe::ObjectKey {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: Some("todo".into()),
+        name: "old".into(),
+    }]);
+    let found = run(&input);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].id, "ref.configmap");
+    assert_eq!(found[0].severity, Severity::Error);
+}
+
+#[test]
+fn an_unlisted_namespace_proves_nothing_missing() {
+    let input = CheckInput {
+        planned: vec![reader_of("made-by-hand")],
+        ..Default::default()
+    };
+    assert_eq!(run(&input), vec![]);
+}
+
+#[test]
+fn service_account_token_secrets_get_their_keys_later() {
+    let token = object(
+        "release.web/v1/Secret/todo/sa-token",
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+               "metadata": {"name": "sa-token", "namespace": "todo"}}),
+    );
+    let pod = object(
+        "release.web/v1/Pod/todo/p",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "todo"},
+               "spec": {"containers": [{"name": "c", "image": "busybox:1.35.0", "env": [
+                   {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sa-token", "key": "token"}}}]}]}}),
+    );
+    let input = CheckInput {
+        planned: vec![token, pod],
+        ..Default::default()
+    };
+    assert_eq!(run(&input), vec![]);
+}

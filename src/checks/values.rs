@@ -343,8 +343,9 @@ static TOML_PAIR: LazyLock<Regex> = LazyLock::new(|| {
 static TOML_INLINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([A-Za-z0-9_.\-]+)\s*=\s*\{").expect("valid regex"));
 
-/// `key = "value"` pairs of todo.toml inside release tables: (line, release, dotted key, value).
-fn toml_release_pairs(text: &str) -> Vec<(usize, String, String, String)> {
+/// `key = "value"` pairs of todo.toml inside release values tables (the base's and the active
+/// overlay's): (line, release, dotted key, value).
+fn toml_release_pairs(text: &str, env: Option<&str>) -> Vec<(usize, String, String, String)> {
     let mut out = Vec::new();
     let mut current: Option<(String, String)> = None;
     for (i, line) in text.lines().enumerate() {
@@ -354,7 +355,12 @@ fn toml_release_pairs(text: &str) -> Vec<(usize, String, String, String)> {
         }
         if t.starts_with('[') {
             let header = t.trim_start_matches('[').split(']').next().unwrap_or("");
-            let parts: Vec<&str> = header.split('.').collect();
+            let parts: Vec<&str> = header.trim().split('.').collect();
+            let other_env = parts.first() == Some(&"env") && parts.get(1).copied() != env;
+            if other_env {
+                current = None;
+                continue;
+            }
             let at = parts.iter().position(|p| *p == "releases");
             current = at.and_then(|at| {
                 let release = parts.get(at + 1)?;
@@ -403,7 +409,7 @@ fn check_sources(input: &CheckInput, prod: bool, sink: &mut Sink<'_>) {
     let mut found = Vec::new();
     for file in &input.sources {
         let pairs: Vec<(usize, String, String, String)> = match file.kind {
-            SourceKind::Spec => toml_release_pairs(&file.text),
+            SourceKind::Spec => toml_release_pairs(&file.text, input.env.as_deref()),
             SourceKind::ValuesFile => yaml_pairs(&file.text)
                 .into_iter()
                 .map(|(n, k, v)| (n, file.release.clone().unwrap_or_default(), k, v))
@@ -499,15 +505,24 @@ mod tests {
     #[test]
     fn toml_pairs_come_only_from_release_values_tables() {
         let text = "[releases.api]\nchart = \"c\"\n[releases.api.values]\nconfig = { API_TOKEN = \"abc123\", LEVEL = \"x\" }\n[env.prod.releases.api.values]\nauth.password = \"pw\"\n[secrets.app.keys]\nX = { env = \"Y\" }\n";
-        let pairs = toml_release_pairs(text);
-        let keys: Vec<(usize, &str)> = pairs.iter().map(|(n, _, k, _)| (*n, k.as_str())).collect();
+        let keys = |env| -> Vec<(usize, String)> {
+            toml_release_pairs(text, env)
+                .into_iter()
+                .map(|(n, _, k, _)| (n, k))
+                .collect()
+        };
         assert_eq!(
-            keys,
+            keys(Some("prod")),
             vec![
-                (4, "config.API_TOKEN"),
-                (4, "config.LEVEL"),
-                (6, "auth.password")
+                (4, "config.API_TOKEN".to_string()),
+                (4, "config.LEVEL".to_string()),
+                (6, "auth.password".to_string())
             ]
+        );
+        assert_eq!(
+            keys(None).len(),
+            2,
+            "another overlay's values are not this plan's"
         );
     }
 }

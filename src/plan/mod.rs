@@ -1,5 +1,6 @@
 //! Plan: the difference between todo.toml and what exists, per address, with field-level diffs.
 
+pub mod checks;
 pub mod compute;
 pub mod desired;
 pub mod diff;
