@@ -50,26 +50,34 @@ pub struct PodTemplate<'a> {
     pub spec: &'a Value,
     pub labels: Option<&'a serde_json::Map<String, Value>>,
     pub planned: bool,
+    /// Init containers then containers, each with its field path (built once).
+    containers: Vec<(String, &'a Value)>,
 }
 
 impl<'a> PodTemplate<'a> {
     /// Containers and init containers, each with its field path.
-    pub fn containers(&self) -> Vec<(String, &'a Value)> {
-        let mut out = Vec::new();
-        for list in ["initContainers", "containers"] {
-            for (i, c) in self
-                .spec
-                .get(list)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                out.push((format!("{}.{list}[{i}]", self.spec_path), c));
-            }
-        }
-        out
+    pub fn containers(&self) -> impl Iterator<Item = (&str, &'a Value)> + '_ {
+        self.containers.iter().map(|(path, c)| (path.as_str(), *c))
     }
+}
+
+fn containers_of<'a>(spec: &'a Value, spec_path: &str) -> Vec<(String, &'a Value)> {
+    let mut out = Vec::new();
+    for list in ["initContainers", "containers"] {
+        for (i, c) in array_at(spec, list).iter().enumerate() {
+            out.push((format!("{spec_path}.{list}[{i}]"), c));
+        }
+    }
+    out
+}
+
+/// `v` at a JSON pointer made only of object keys (`/spec/template`): the lookups the checks
+/// make, without the unescaping and allocation `Value::pointer` does per segment.
+pub fn at<'v>(v: &'v Value, pointer: &str) -> Option<&'v Value> {
+    pointer
+        .split('/')
+        .skip(1)
+        .try_fold(v, |v, key| v.as_object()?.get(key))
 }
 
 type Key<'a> = (&'a str, &'a str, &'a str);
@@ -86,7 +94,7 @@ pub struct Index<'a> {
 }
 
 pub fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
-    v.pointer(pointer).and_then(Value::as_str)
+    at(v, pointer).and_then(Value::as_str)
 }
 
 pub fn kind(v: &Value) -> &str {
@@ -163,7 +171,7 @@ impl<'a> Index<'a> {
         let Some((template, spec_path)) = pod_spec_path(kind(v)) else {
             return;
         };
-        let Some(t) = v.pointer(template) else {
+        let Some(t) = at(v, template) else {
             return;
         };
         let Some(spec) = t.get("spec") else {
@@ -172,21 +180,21 @@ impl<'a> Index<'a> {
         // A live Pod owned by a workload is that workload's: checking it again adds nothing.
         if planned.is_none()
             && kind(v) == "Pod"
-            && v.pointer("/metadata/ownerReferences")
+            && at(v, "/metadata/ownerReferences")
                 .and_then(Value::as_array)
                 .is_some_and(|o| !o.is_empty())
         {
             return;
         }
         let ns = namespace(v);
-        let at = self.pods.len();
-        let labels = t.pointer("/metadata/labels").and_then(Value::as_object);
+        let position = self.pods.len();
+        let labels = at(t, "/metadata/labels").and_then(Value::as_object);
         for (k, value) in labels.into_iter().flatten() {
             if let Some(value) = value.as_str() {
                 self.pods_by_label
                     .entry((ns, k, value))
                     .or_default()
-                    .push(at);
+                    .push(position);
             }
         }
         self.pods.push(PodTemplate {
@@ -199,8 +207,9 @@ impl<'a> Index<'a> {
             namespace: ns,
             spec_path,
             spec,
-            labels: t.pointer("/metadata/labels").and_then(Value::as_object),
+            labels: at(t, "/metadata/labels").and_then(Value::as_object),
             planned: planned.is_some(),
+            containers: containers_of(spec, spec_path),
         });
     }
 
@@ -260,7 +269,7 @@ impl<'a> Index<'a> {
 
 /// JSON object as a map, or an empty one.
 pub fn map_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v serde_json::Map<String, Value>> {
-    v.pointer(pointer).and_then(Value::as_object)
+    at(v, pointer).and_then(Value::as_object)
 }
 
 pub fn array_at<'v>(v: &'v Value, key: &str) -> &'v [Value] {

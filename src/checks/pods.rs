@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::index::{Found, Index, PodTemplate, array_at, kind, namespace, str_at};
+use super::index::{Found, Index, PodTemplate, array_at, at, kind, namespace, str_at};
 use super::{Severity, Sink};
 
 const PROBES: [&str; 3] = ["livenessProbe", "readinessProbe", "startupProbe"];
@@ -18,9 +18,7 @@ fn check_probes(pod: &PodTemplate<'_>, sink: &mut Sink<'_>) {
         for probe in PROBES {
             for handler in ["httpGet", "tcpSocket"] {
                 // A number needs no declaration (containerPort is informational); a name does.
-                let Some(port) = c
-                    .pointer(&format!("/{probe}/{handler}/port"))
-                    .and_then(Value::as_str)
+                let Some(port) = at(c, &format!("/{probe}/{handler}/port")).and_then(Value::as_str)
                 else {
                     continue;
                 };

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::index::{Found, Index, PodTemplate, array_at, str_at};
+use super::index::{Found, Index, PodTemplate, array_at, at, str_at};
 use super::{Severity, Sink};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ fn references<'v>(pod: &PodTemplate<'v>) -> Vec<Reference<'v>> {
                 ("secretKeyRef", Kind::Secret),
                 ("configMapKeyRef", Kind::ConfigMap),
             ] {
-                let Some(r) = e.pointer(&format!("/valueFrom/{field}")) else {
+                let Some(r) = at(e, &format!("/valueFrom/{field}")) else {
                     continue;
                 };
                 let (Some(name), Some(key)) = (str_at(r, "/name"), str_at(r, "/key")) else {
@@ -129,8 +129,7 @@ fn references<'v>(pod: &PodTemplate<'v>) -> Vec<Reference<'v>> {
                 field: format!("{base}.configMap.name"),
             });
         }
-        for (j, source) in vol
-            .pointer("/projected/sources")
+        for (j, source) in at(vol, "/projected/sources")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()

@@ -3,13 +3,15 @@
 
 use serde_json::Value;
 
-use super::index::{Found, Index, PodTemplate, array_at, kind, map_at, name, namespace, str_at};
+use super::index::{
+    Found, Index, PodTemplate, array_at, at, kind, map_at, name, namespace, str_at,
+};
 use super::{Severity, Sink};
 
 /// Named and numbered ports the containers of `pods` declare.
 fn declares_port(pods: &[&PodTemplate<'_>], port: &Value) -> bool {
     pods.iter().any(|p| {
-        p.containers().iter().any(|(_, c)| {
+        p.containers().any(|(_, c)| {
             array_at(c, "ports").iter().any(|cp| match port {
                 Value::String(n) => cp.get("name").and_then(Value::as_str) == Some(n),
                 Value::Number(_) => {
@@ -24,7 +26,6 @@ fn declares_port(pods: &[&PodTemplate<'_>], port: &Value) -> bool {
 fn declares_any_port(pods: &[&PodTemplate<'_>]) -> bool {
     pods.iter().any(|p| {
         p.containers()
-            .iter()
             .any(|(_, c)| !array_at(c, "ports").is_empty())
     })
 }
@@ -122,9 +123,7 @@ struct Backend<'v> {
 fn backend<'v>(b: &'v Value, field: String) -> Option<Backend<'v>> {
     if let Some(s) = b.get("service") {
         let service = str_at(s, "/name")?;
-        let port = s
-            .pointer("/port/number")
-            .or_else(|| s.pointer("/port/name"));
+        let port = at(s, "/port/number").or_else(|| at(s, "/port/name"));
         return Some(Backend {
             service,
             port,
@@ -146,16 +145,12 @@ fn ingress_backends(ing: &Value) -> Vec<Backend<'_>> {
         ("/spec/defaultBackend", "spec.defaultBackend"),
         ("/spec/backend", "spec.backend"),
     ] {
-        if let Some(b) = ing
-            .pointer(pointer)
-            .and_then(|b| backend(b, field.to_string()))
-        {
+        if let Some(b) = at(ing, pointer).and_then(|b| backend(b, field.to_string())) {
             out.push(b);
         }
     }
     for (i, rule) in array_at(&ing["spec"], "rules").iter().enumerate() {
-        let paths = rule
-            .pointer("/http/paths")
+        let paths = at(rule, "/http/paths")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
@@ -255,9 +250,9 @@ fn check_ingress(index: &Index<'_>, o: &super::CheckObject, sink: &mut Sink<'_>)
 /// Pointer to the pod spec of a workload object.
 fn pod_spec_of(workload: &Value) -> Option<(&Value, &'static str)> {
     match kind(workload) {
-        "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => workload
-            .pointer("/spec/template/spec")
-            .map(|s| (s, "spec.template.spec")),
+        "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => {
+            at(workload, "/spec/template/spec").map(|s| (s, "spec.template.spec"))
+        }
         _ => None,
     }
 }
@@ -265,10 +260,7 @@ fn pod_spec_of(workload: &Value) -> Option<(&Value, &'static str)> {
 /// Resources the HPA scales on by utilization (a percentage of the request).
 fn utilization_resources(hpa: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if hpa
-        .pointer("/spec/targetCPUUtilizationPercentage")
-        .is_some()
-    {
+    if at(hpa, "/spec/targetCPUUtilizationPercentage").is_some() {
         out.push((
             "cpu".to_string(),
             "spec.targetCPUUtilizationPercentage".to_string(),
@@ -325,9 +317,9 @@ fn check_hpa(index: &Index<'_>, o: &super::CheckObject, sink: &mut Sink<'_>) {
     };
     for (resource, metric_field) in utilization_resources(hpa) {
         for (i, c) in array_at(spec, "containers").iter().enumerate() {
-            let requested = c.pointer(&format!("/resources/requests/{resource}")).is_some()
+            let requested = at(c, &format!("/resources/requests/{resource}")).is_some()
                 // The API server copies limits into missing requests.
-                || c.pointer(&format!("/resources/limits/{resource}")).is_some();
+                || at(c, &format!("/resources/limits/{resource}")).is_some();
             if requested {
                 continue;
             }
