@@ -39,7 +39,7 @@ fn stack(i: usize) -> Vec<CheckObject> {
     let release = format!("rel{i}");
     let name = format!("app{i}");
     let meta = |n: &str| json!({"name": n, "namespace": "bench", "labels": {"app": name}});
-    let key = if i % 10 == 0 {
+    let key = if i.is_multiple_of(10) {
         "MISSING_KEY"
     } else {
         "JWT_SECRET_KEY"
@@ -93,7 +93,7 @@ fn generated_input(objects: usize) -> CheckInput {
             spec,
             "\n[releases.rel{i}]\nchart = \"charts/api\"\nvalues_files = [\"values/rel{i}.yaml\"]\n[releases.rel{i}.values]\nsecretKey = \"JWT_SECRET_KEY\"\nconfig = {{ LOG_LEVEL = \"info\" }}\n"
         );
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             sources.push(SourceFile {
                 path: format!("values/rel{i}.yaml"),
                 text: "replicaCount: 2\nsecretKey: MISSING_KEY\nresources:\n  requests:\n    cpu: 100m\n".into(),
