@@ -92,3 +92,39 @@ async fn a_listed_namespace_proves_absence_and_the_registry_answers_for_images()
         "list_for_checks (10 LISTs): {listed_in:?} first (new connections), {listed_warm_in:?} again; registry probe (1 HEAD): {probed_in:?}"
     );
 }
+
+/// The pass `plan` runs (`plan::checks::run`), with the cluster: the seeds' missing
+/// JWT_SECRET_KEY is an error, and the namespace (absent from the cluster) is listed whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_pass_finds_the_seeds_missing_key_with_the_cluster_read() {
+    support::require_cluster();
+    let cluster = ClusterClient::connect(None).await.unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/checks/ref-secret-key");
+    let spec = todoplan::spec::load(&dir.join("todo.toml"), None).unwrap();
+    let graph = todoplan::graph::DependencyGraph::build(&spec).unwrap();
+    let (desired, delivered) = todoplan::cli::validate::offline_desired(&spec, &graph)
+        .await
+        .unwrap();
+    let found = todoplan::plan::checks::run(
+        &spec,
+        &desired,
+        &todoplan::observe::LiveIndex::default(),
+        [],
+        Some(&cluster),
+        delivered.iter().map(|(n, r)| (n.as_str(), r.as_str())),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f.id.as_str(), f.field.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![(
+            "ref.secret-key",
+            "spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.key"
+        )],
+        "{found:#?}"
+    );
+}

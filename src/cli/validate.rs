@@ -85,6 +85,23 @@ pub async fn offline_input(
     spec: &Spec,
     graph: &DependencyGraph,
 ) -> miette::Result<checks::CheckInput> {
+    let (planned, delivered) = offline_desired(spec, graph).await?;
+    let (delivery, _) = images::choose_delivery(spec, None);
+    let mut input = checks::from_desired(spec, &planned, &LiveIndex::default());
+    input.images = ImageFacts::delivered(
+        &delivery,
+        delivered.iter().map(|(n, r)| (n.as_str(), r.as_str())),
+    );
+    Ok(input)
+}
+
+/// The objects a plan would apply, made without a cluster: namespaces, keys-only Secrets and
+/// every release rendered with the image references of the last apply (or their tags). With
+/// them, (image name, reference) of each image todoplan delivers.
+pub async fn offline_desired(
+    spec: &Spec,
+    graph: &DependencyGraph,
+) -> miette::Result<(Vec<desired::DesiredObject>, Vec<(String, String)>)> {
     let state = match &spec.state {
         StateConfig::Local { dir } => {
             LocalBackend::new(dir.clone()).load_or_new(&spec.project.name)?
@@ -117,13 +134,11 @@ pub async fn offline_input(
         .await?;
         planned.extend(objects);
     }
-    let mut input = checks::from_desired(spec, &planned, &LiveIndex::default());
-    input.images = ImageFacts::delivered(
-        &delivery,
-        refs.iter()
-            .map(|(name, r)| (name.as_str(), r.reference.as_str())),
-    );
-    Ok(input)
+    let delivered = refs
+        .into_iter()
+        .map(|(name, r)| (name, r.reference))
+        .collect();
+    Ok((planned, delivered))
 }
 
 fn summary(spec: &Spec, graph: &DependencyGraph, checked_envs: &[String]) -> String {
