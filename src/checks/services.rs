@@ -257,14 +257,22 @@ fn pod_spec_of(workload: &Value) -> Option<(&Value, &'static str)> {
     }
 }
 
-/// Resources the HPA scales on by utilization (a percentage of the request).
-fn utilization_resources(hpa: &Value) -> Vec<(String, String)> {
+/// What an HPA scales on by utilization (a percentage of the request).
+struct UtilizationMetric {
+    resource: String,
+    field: String,
+    /// A `ContainerResource` metric concerns one container; `Resource` every container.
+    container: Option<String>,
+}
+
+fn utilization_resources(hpa: &Value) -> Vec<UtilizationMetric> {
     let mut out = Vec::new();
     if at(hpa, "/spec/targetCPUUtilizationPercentage").is_some() {
-        out.push((
-            "cpu".to_string(),
-            "spec.targetCPUUtilizationPercentage".to_string(),
-        ));
+        out.push(UtilizationMetric {
+            resource: "cpu".to_string(),
+            field: "spec.targetCPUUtilizationPercentage".to_string(),
+            container: None,
+        });
     }
     for (i, m) in array_at(&hpa["spec"], "metrics").iter().enumerate() {
         let (field, scope) = match str_at(m, "/type") {
@@ -276,7 +284,11 @@ fn utilization_resources(hpa: &Value) -> Vec<(String, String)> {
         let by_utilization = str_at(r, "/target/type") == Some("Utilization")
             || r.get("targetAverageUtilization").is_some();
         if let (true, Some(name)) = (by_utilization, str_at(r, "/name")) {
-            out.push((name.to_string(), format!("spec.metrics[{i}].{scope}")));
+            out.push(UtilizationMetric {
+                resource: name.to_string(),
+                field: format!("spec.metrics[{i}].{scope}"),
+                container: str_at(r, "/container").map(str::to_string),
+            });
         }
     }
     out
@@ -315,8 +327,13 @@ fn check_hpa(index: &Index<'_>, o: &super::CheckObject, sink: &mut Sink<'_>) {
     let Some((spec, spec_path)) = pod_spec_of(workload) else {
         return;
     };
-    for (resource, metric_field) in utilization_resources(hpa) {
+    for metric in utilization_resources(hpa) {
+        let (resource, metric_field) = (&metric.resource, &metric.field);
         for (i, c) in array_at(spec, "containers").iter().enumerate() {
+            let container_name = c.get("name").and_then(Value::as_str);
+            if metric.container.is_some() && metric.container.as_deref() != container_name {
+                continue;
+            }
             let requested = at(c, &format!("/resources/requests/{resource}")).is_some()
                 // The API server copies limits into missing requests.
                 || at(c, &format!("/resources/limits/{resource}")).is_some();

@@ -159,3 +159,37 @@ fn service_account_token_secrets_get_their_keys_later() {
     };
     assert_eq!(run(&input), vec![]);
 }
+
+#[test]
+fn a_container_resource_metric_needs_the_request_of_its_container_only() {
+    let hpa = |container: &str| {
+        object(
+            "release.web/autoscaling/v2/HorizontalPodAutoscaler/todo/web",
+            json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                   "metadata": {"name": "web", "namespace": "todo"},
+                   "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                            "metrics": [{"type": "ContainerResource", "containerResource": {
+                                "name": "cpu", "container": container,
+                                "target": {"type": "Utilization", "averageUtilization": 60}}}]}}),
+        )
+    };
+    let workload = object(
+        "release.web/apps/v1/Deployment/todo/web",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "todo"},
+               "spec": {"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
+                   {"name": "app", "image": "busybox:1.35.0", "resources": {"requests": {"cpu": "100m"}}},
+                   {"name": "sidecar", "image": "busybox:1.35.0"}]}}}}),
+    );
+    let input = |container| CheckInput {
+        planned: vec![hpa(container), workload.clone()],
+        ..Default::default()
+    };
+    assert_eq!(run(&input("app")), vec![]);
+    let found = run(&input("sidecar"));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].id, "hpa.requests");
+    assert_eq!(
+        found[0].field,
+        "spec.template.spec.containers[1].resources.requests.cpu"
+    );
+}
