@@ -60,7 +60,10 @@ fn origin(spec: &Spec, d: &DesiredObject) -> (String, Option<String>) {
                 .secrets
                 .get(set)
                 .map(|s| format!("{}:{}", spec_file(spec), line_of(spec, s.span.start)));
-            (format!("from [secrets.{set}.keys] in todo.toml"), source)
+            (
+                format!("from [secrets.{set}.keys] in {}", spec_file(spec)),
+                source,
+            )
         }
         Address::Object { release, .. } => {
             let chart = spec

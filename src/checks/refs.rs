@@ -223,6 +223,13 @@ pub(crate) fn check(index: &Index<'_>, sink: &mut Sink<'_>) {
                         // declares them; otherwise where the key name was set.
                         match found {
                             Found::Planned(o) if o.release.is_none() => {
+                                // Either side may be the typo: say where the key is named too.
+                                let named = sink
+                                    .sources
+                                    .locate(pod.release, "", Some(key))
+                                    .map(|at| format!(" (`{key}` is named at {at})"))
+                                    .unwrap_or_default();
+                                let message = format!("{message}{named}");
                                 sink.findings.push(super::Finding {
                                     id: key_id.to_string(),
                                     severity: Severity::Error,
