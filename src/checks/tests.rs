@@ -193,3 +193,42 @@ fn a_container_resource_metric_needs_the_request_of_its_container_only() {
         "spec.template.spec.containers[1].resources.requests.cpu"
     );
 }
+
+#[test]
+fn a_missing_key_points_at_the_keys_table_and_says_where_the_key_is_named() {
+    let secret = CheckObject {
+        address: "secret.app".into(),
+        object: json!({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "todo-app", "namespace": "todo"}, "data": {"POSTGRES_PASSWORD": ""}}),
+        release: None,
+        origin: "from [secrets.app.keys] in todo.toml".into(),
+        origin_source: Some("todo.toml:2".into()),
+    };
+    let pod = object(
+        "release.web/v1/Pod/todo/p",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "todo"},
+               "spec": {"containers": [{"name": "c", "image": "busybox:1.35.0", "env": [
+                   {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "todo-app", "key": "DB_PASSWORD"}}}]}]}}),
+    );
+    let spec = "[secrets.app.keys]\nPOSTGRES_PASSWORD = { generate = true }\n\n[releases.web.values]\npasswordKey = \"DB_PASSWORD\"\n";
+    let input = CheckInput {
+        planned: vec![secret, pod],
+        sources: vec![SourceFile {
+            path: "todo.toml".into(),
+            text: spec.into(),
+            release: None,
+            kind: source::SourceKind::Spec,
+        }],
+        ..Default::default()
+    };
+    let found = run(&input);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].source.as_deref(), Some("todo.toml:2"));
+    assert!(
+        found[0]
+            .message
+            .ends_with("(`DB_PASSWORD` is named at todo.toml:5)"),
+        "{}",
+        found[0].message
+    );
+}
