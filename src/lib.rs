@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod chart;
+pub mod checks;
 pub mod cli;
 pub mod drift;
 pub mod graph;

@@ -591,3 +591,25 @@ fn target_limits_plan_apply_and_destroy_to_an_address_and_its_dependencies() {
     assert!(!left.contains("frontend"), "{left}");
     assert!(left.contains("backend"), "only the target goes: {left}");
 }
+
+#[test]
+fn a_secret_key_nobody_provides_is_refused_at_plan_time_before_any_write() {
+    let s = Stack::new("e2e-missing-key");
+    // The backend reads its database password from a key [secrets.app.keys] does not declare:
+    // each object is valid alone (a dry-run accepts it), the pod would crash-loop.
+    s.edit(
+        "database.passwordKey = \"POSTGRES_PASSWORD\"",
+        "database.passwordKey = \"DB_PASSWORD\"",
+    );
+    let out = s.todoplan(&["plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("ref.secret-key"), "{}", text(&out));
+    assert!(text(&out).contains("DB_PASSWORD"), "{}", text(&out));
+    let out = s.todoplan(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let ns = support::run_tool("kubectl", ["get", "namespace", &s.project]);
+    assert!(
+        !ns.status.success(),
+        "nothing was written, not even the namespace"
+    );
+}

@@ -129,8 +129,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                     color(global)
                 ))
             );
-            if planned.computed.plan.has_errors() {
-                eprintln!("\nThe plan has errors (lines marked E); nothing was applied.");
+            if planned.computed.plan.has_errors()
+                || crate::checks::has_errors(&planned.computed.plan.checks)
+            {
+                eprintln!(
+                    "\nThe plan has errors (lines marked E, or the Checks section); nothing was applied."
+                );
                 return Ok(ExitCode::from(1));
             }
             if !planned.computed.plan.has_changes() {

@@ -65,7 +65,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         );
     }
     print_stats(cluster.as_ref());
-    if plan.has_errors() {
+    if plan.has_errors() || crate::checks::has_errors(&plan.checks) {
         return Ok(ExitCode::from(1));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {

@@ -16,6 +16,7 @@ mod context;
 pub mod delivery;
 pub mod dockerignore;
 mod engine;
+pub mod probe;
 pub mod registry;
 
 use std::path::PathBuf;

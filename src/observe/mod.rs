@@ -16,6 +16,9 @@ use tokio::sync::Mutex;
 
 use crate::plan::normalize::{api_version_of, kind_of, name_of, namespace_of};
 
+mod listing;
+pub use listing::Listing;
+
 /// Field manager for every write todoplan makes (server-side apply).
 pub const FIELD_MANAGER: &str = "todoplan";
 /// Inventory labels: every object todoplan applies carries them.

@@ -67,6 +67,12 @@ pub async fn carry_out(
             "the plan has objects that cannot be planned; nothing was applied"
         ));
     }
+    if crate::checks::has_errors(&approved.checks) {
+        return Err(miette::miette!(
+            help = "fix what the Checks section says (or silence a finding with a reason in [checks] ignore), then plan again",
+            "the plan's checks found errors that would fail in the cluster; nothing was applied"
+        ));
+    }
     let needs_delivery = planned
         .images
         .iter()

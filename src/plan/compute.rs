@@ -327,6 +327,24 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     }
     let (mut changes, kept_deletions) =
         diff_objects(req.cluster, &live, &desired, req.state, &req.options, &salt).await?;
+    // Cross-object checks over the planned cluster: what a dry-run accepts object by object
+    // but fails together (a Secret key nobody provides, a Service selecting nothing).
+    let deleting: Vec<ObjectKey> = changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(change_key)
+        .collect();
+    let checks = super::checks::run(
+        spec,
+        &desired,
+        &live,
+        deleting,
+        req.cluster,
+        req.images
+            .iter()
+            .map(|(n, i)| (n.as_str(), i.reference.as_str())),
+    )
+    .await?;
     let (drift, foreign_fields) = match req.cluster {
         Some(c) => detect_drift(c, &live, spec, req.state).await?,
         None => (Vec::new(), BTreeMap::new()),
@@ -384,6 +402,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         },
         drift,
         objects: changes,
+        checks,
     };
     Ok(Computed {
         label: None,

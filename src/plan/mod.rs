@@ -1,6 +1,7 @@
 //! Plan: the difference between todo.toml and what exists, per address, with field-level diffs.
 
 pub mod approval;
+pub mod checks;
 pub mod compute;
 pub mod desired;
 pub mod diff;

@@ -249,6 +249,9 @@ pub struct Plan {
     #[serde(default)]
     pub drift: Vec<DriftItem>,
     pub objects: Vec<ObjectChange>,
+    /// Findings of the plan-time checks (`crate::checks`); errors make `plan` exit 1.
+    #[serde(default)]
+    pub checks: Vec<crate::checks::Finding>,
 }
 
 impl Plan {
@@ -272,6 +275,7 @@ impl Plan {
             images: Vec::new(),
             drift: Vec::new(),
             objects: Vec::new(),
+            checks: Vec::new(),
         }
     }
 

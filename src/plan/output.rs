@@ -50,6 +50,12 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.errors > 0 {
         line.push_str(&format!(" {} cannot be planned (errors).", s.errors));
     }
+    if !plan.checks.is_empty() {
+        line.push_str(&format!(
+            " Checks: {}.",
+            crate::checks::count_line(&plan.checks)
+        ));
+    }
     line
 }
 
@@ -81,6 +87,7 @@ fn render_text(plan: &Plan, color: bool) -> String {
     if !plan.notes.is_empty() || plan.offline {
         out.push('\n');
     }
+    out.push_str(&checks_text(plan));
     if !plan.drift.is_empty() {
         out.push_str("Changed outside todoplan (drift since the last apply):\n\n");
         for d in &plan.drift {
@@ -161,6 +168,55 @@ fn render_text(plan: &Plan, color: bool) -> String {
     out
 }
 
+/// The checks' findings, errors first: what would fail once applied, seen before applying.
+fn checks_text(plan: &Plan) -> String {
+    if plan.checks.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("Checks ({}):\n", crate::checks::count_line(&plan.checks));
+    for f in &plan.checks {
+        out.push_str(&format!("  {}\n", crate::checks::finding_line(f)));
+    }
+    if crate::checks::has_errors(&plan.checks) {
+        out.push_str("\nFix the errors (or silence one in todo.toml [checks] ignore, with a reason) before applying.\n");
+    }
+    out.push('\n');
+    out
+}
+
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn checks_markdown(plan: &Plan) -> String {
+    if plan.checks.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "#### Risks: checks ({})\n\n| | Check | Object | Field | Problem | Change at |\n|---|---|---|---|---|---|\n",
+        crate::checks::count_line(&plan.checks)
+    );
+    for f in &plan.checks {
+        let icon = match f.severity {
+            crate::checks::Severity::Error => ":x: error",
+            crate::checks::Severity::Warning => ":warning: warning",
+        };
+        out.push_str(&format!(
+            "| {icon} | `{}` | `{}` | `{}` | {} | {} |\n",
+            f.id,
+            markdown_cell(&f.address),
+            markdown_cell(&f.field),
+            markdown_cell(&f.message),
+            f.source
+                .as_deref()
+                .map(|s| format!("`{}`", markdown_cell(s)))
+                .unwrap_or_default()
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 fn drift_line(d: &super::model::DriftItem) -> String {
     let who = match (&d.manager, &d.changed_at) {
         (Some(m), Some(t)) => format!(" by {m} at {t}"),
@@ -205,6 +261,7 @@ fn render_markdown(plan: &Plan) -> String {
         out.push('\n');
     }
     out.push_str(&format!("**{}**\n\n", summary_line(plan)));
+    out.push_str(&checks_markdown(plan));
     if !plan.drift.is_empty() {
         out.push_str("<details><summary>Changed outside todoplan (");
         out.push_str(&plan.drift.len().to_string());
@@ -317,6 +374,7 @@ fn render_json(plan: &Plan) -> String {
         "serial": plan.serial,
         "summary": summary,
         "notes": plan.notes,
+        "checks": plan.checks,
         "drift": plan.drift,
         "image_changes": plan.images,
         "resource_changes": plan.objects.iter().map(|c| json!({
@@ -377,6 +435,7 @@ mod tests {
             images: vec![],
             drift: vec![],
             objects,
+            checks: vec![],
         }
     }
 

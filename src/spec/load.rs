@@ -14,14 +14,14 @@ use super::error::{Problem, Span, SpecError, SpecSource, did_you_mean, suggestio
 use super::reference::{Piece, Reference, parse_template, span_within};
 use super::tree::{self, Key, Node, Table, Value};
 use super::{
-    Cluster, DEFAULT_GENERATED_LENGTH, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Delivery,
+    ChecksConfig, Cluster, DEFAULT_GENERATED_LENGTH, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Delivery,
     IMAGE_ATTRIBUTES, IgnoreChange, Image, Project, RELEASE_ATTRIBUTES, Release, ReleaseKind,
     SECRET_ATTRIBUTES, SecretSet, SecretSource, Spec, StateConfig, VARIABLE_ENV_PREFIX,
     is_dns_label, is_dns_subdomain,
 };
 use crate::graph::Address;
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "project",
     "cluster",
     "state",
@@ -29,6 +29,7 @@ const SECTIONS: [&str; 8] = [
     "images",
     "secrets",
     "releases",
+    "checks",
     "env",
 ];
 const REFERENCE_ROOTS: [&str; 6] = ["images", "secrets", "releases", "project", "cluster", "var"];
@@ -294,6 +295,7 @@ impl Reader<'_> {
         let mut releases = self.read_releases(&root, &cluster);
         self.check_node_refs(node_refs, &secrets, &mut releases);
         self.check_depends_on(&root, &secrets, &mut releases);
+        let checks = self.read_checks(&root);
 
         Some(Spec {
             project: project?,
@@ -307,6 +309,7 @@ impl Reader<'_> {
             source: self.source.clone(),
             env: env.map(str::to_string),
             envs,
+            checks,
         })
     }
 
@@ -1245,6 +1248,81 @@ impl Reader<'_> {
                 StateConfig::Local { dir: default_dir }
             }
         }
+    }
+
+    fn read_checks(&mut self, root: &Table) -> ChecksConfig {
+        let mut config = ChecksConfig::default();
+        let Some((key, node)) = root.get_entry("checks") else {
+            return config;
+        };
+        let Some(table) = self.table_of(key, node, "the top level") else {
+            return config;
+        };
+        let section = "[checks]";
+        self.check_keys(table, &["ignore"], section, "keys of [checks]");
+        let Some((key, node)) = table.get_entry("ignore") else {
+            return config;
+        };
+        let Value::Array(items) = &node.value else {
+            self.wrong_type(key, node, section, "an array");
+            return config;
+        };
+        let ids: Vec<&str> = crate::checks::check_ids().collect();
+        let entry_help = format!(
+            "write \"ID\" or \"ID:ADDRESS\" (ADDRESS may end in `*`), or {{ finding = \"ID:ADDRESS\", reason = \"why\" }}; check ids: {}",
+            ids.join(", ")
+        );
+        for item in items {
+            let (entry, span, reason) = match &item.value {
+                Value::String(s) => (s.clone(), item.span, None),
+                Value::Table(t) => {
+                    self.check_keys(
+                        t,
+                        &["finding", "reason"],
+                        "an ignore entry",
+                        "keys of an ignore entry",
+                    );
+                    let reason = self.string(t, "reason", "an ignore entry").map(|(r, _)| r);
+                    match self.string(t, "finding", "an ignore entry") {
+                        Some((f, span)) => (f, span, reason),
+                        None => {
+                            self.push(
+                                Problem::new("checks-ignore", "an ignore entry needs `finding`")
+                                    .label(item.span, "no `finding` here")
+                                    .help(entry_help.clone()),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                other => {
+                    self.push(
+                        Problem::new(
+                            "type",
+                            format!(
+                                "`ignore` in [checks] must hold strings or tables, found {}",
+                                other.type_name()
+                            ),
+                        )
+                        .label(item.span, "expected a string")
+                        .help(entry_help.clone()),
+                    );
+                    continue;
+                }
+            };
+            match crate::checks::IgnoreRule::parse(&entry) {
+                Ok(mut rule) => {
+                    rule.reason = reason;
+                    config.ignore.push(rule);
+                }
+                Err(message) => self.push(
+                    Problem::new("checks-ignore", message)
+                        .label(span, "not a check to ignore")
+                        .help(entry_help.clone()),
+                ),
+            }
+        }
+        config
     }
 
     fn read_images(&mut self, root: &Table) -> IndexMap<String, Image> {

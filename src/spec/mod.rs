@@ -48,6 +48,15 @@ pub struct Spec {
     pub env: Option<String>,
     /// Every `[env.NAME]` defined in the file, in file order.
     pub envs: Vec<String>,
+    /// `[checks]`: findings of the plan-time checks to silence.
+    pub checks: ChecksConfig,
+}
+
+/// `[checks]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChecksConfig {
+    /// `ignore = ["svc.selector:release.x/v1/Service/todo/x", { finding = "...", reason = "..." }]`
+    pub ignore: Vec<crate::checks::IgnoreRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
