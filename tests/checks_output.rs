@@ -17,6 +17,10 @@ fn plan() -> Plan {
         project: "todo".into(),
         env: None,
         offline: false,
+        context: None,
+        server: None,
+        instance: "instance-1".into(),
+        options: Default::default(),
         lineage: None,
         serial: 0,
         inputs_digest: String::new(),
@@ -35,6 +39,9 @@ fn plan() -> Plan {
             before: None,
             after: Some(json!({"spec": {"replicas": 1}})),
             protected: false,
+            adopt: false,
+            orphan_dependents: false,
+            live_uid: None,
         }],
         checks: vec![
             Finding {

@@ -86,6 +86,7 @@ fn plan() -> Plan {
         lineage: Some("7b0c".into()),
         serial: 12,
         inputs_digest: "d1g3st".into(),
+        checks: vec![],
         notes: vec!["images are pushed to 127.0.0.1:5555 (delivery: registry)".into()],
         images: vec![ImageChange {
             address: "image.backend".into(),
