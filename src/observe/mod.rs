@@ -98,6 +98,40 @@ pub enum ObserveError {
 }
 
 impl ObserveError {
+    /// The same error about `object` (a dry-run made elsewhere reports the real object).
+    pub fn naming(self, object: &str) -> ObserveError {
+        match self {
+            ObserveError::Forbidden {
+                action, message, ..
+            } => ObserveError::Forbidden {
+                action,
+                object: object.into(),
+                message,
+            },
+            ObserveError::Rejected {
+                message,
+                causes,
+                help,
+                immutable,
+                ..
+            } => ObserveError::Rejected {
+                object: object.into(),
+                message,
+                causes,
+                help,
+                immutable,
+            },
+            ObserveError::Request {
+                action, message, ..
+            } => ObserveError::Request {
+                action,
+                object: object.into(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// A StatefulSet change the API server forbids in place (volumeClaimTemplates,
     /// serviceName, selector, podManagementPolicy): it must be replaced.
     pub fn is_forbidden_statefulset_update(&self) -> bool {

@@ -922,7 +922,11 @@ async fn dry_run_elsewhere<C: Cluster>(
     if c.get(&key).await?.is_some() {
         return Ok(d.object.clone());
     }
-    let mut after = c.apply(&probe, true).await?;
+    // Errors name the object where it will live, not the namespace borrowed for the dry-run.
+    let mut after = c
+        .apply(&probe, true)
+        .await
+        .map_err(|e| e.naming(&d.key().to_string()))?;
     if let (Some(meta), Some(ns)) = (
         after.get_mut("metadata").and_then(Value::as_object_mut),
         real_ns,
