@@ -141,6 +141,22 @@ impl ChartError {
         }
     }
 
+    /// A YAML error from the Helm-compatible loader.
+    pub fn yaml_load(
+        what: &str,
+        path: &str,
+        text: &str,
+        err: &super::template::yaml_load::YamlError,
+    ) -> ChartError {
+        ChartError::Yaml {
+            what: what.to_string(),
+            path: path.to_string(),
+            message: err.to_string(),
+            src: std::sync::Arc::new(NamedSource::new(path, text.to_string())),
+            span: Some(SourceSpan::from((err.offset.min(text.len()), 1))),
+        }
+    }
+
     pub fn io(path: &std::path::Path, e: &std::io::Error) -> ChartError {
         ChartError::Io {
             path: path.to_path_buf(),

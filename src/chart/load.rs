@@ -276,9 +276,9 @@ pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
 
 /// Parse a values YAML text into a map (an empty document is an empty map).
 pub fn parse_values_text(text: &str, shown: &str) -> Result<BTreeMap<String, Value>, ChartError> {
-    let y: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(text).map_err(|e| ChartError::yaml("values", shown, text, &e))?;
-    match from_yaml(&y) {
+    let v = super::template::yaml_load::load(text)
+        .map_err(|e| ChartError::yaml_load("values", shown, text, &e))?;
+    match v {
         Value::Nil => Ok(BTreeMap::new()),
         Value::Map(m) => Ok(m.borrow().clone()),
         other => Err(ChartError::Yaml {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::error::ChartError;
-use super::template::yaml::from_yaml;
+use super::template::yaml_load::load;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -111,17 +111,19 @@ pub fn split_documents(text: &str) -> Vec<String> {
 }
 
 fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
-    let y: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(doc).map_err(|e| ChartError::RenderedYaml {
+    // Helm prints the document as rendered; a repeated key is no error there (the last one
+    // wins when the object is read), and YAML 1.1 scalars read as go-yaml v2 reads them.
+    let object = load(doc)
+        .map_err(|e| ChartError::RenderedYaml {
             source_file: source.to_string(),
             message: e.to_string(),
             src: std::sync::Arc::new(miette::NamedSource::new(
                 format!("{source} (rendered)"),
                 doc.to_string(),
             )),
-            span: e.location().map(|l| (l.index().min(doc.len()), 1).into()),
-        })?;
-    let object = from_yaml(&y).to_json();
+            span: Some((e.offset.min(doc.len()), 1).into()),
+        })?
+        .to_json();
     if !(object.is_object() || object.is_null()) {
         return Err(ChartError::RenderedYaml {
             source_file: source.to_string(),

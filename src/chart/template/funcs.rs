@@ -2550,15 +2550,15 @@ mod tests {
 
     #[test]
     fn merge_keeps_destination_and_overwrite_replaces() {
-        let dst = yaml::from_yaml_str("a: 1\nn: {x: 1}\n").unwrap();
-        let src = yaml::from_yaml_str("a: 2\nb: 3\nn: {x: 2, y: 2}\n").unwrap();
+        let dst = yaml::from_yaml_str("a: 1\nk: {x: 1}\n").unwrap();
+        let src = yaml::from_yaml_str("a: 2\nb: 3\nk: {x: 2, z: 2}\n").unwrap();
         let merged = call("merge", &[dst.clone(), src.clone()]).unwrap();
-        assert_eq!(yaml::to_json(&merged), r#"{"a":1,"b":3,"n":{"x":1,"y":2}}"#);
-        let dst2 = yaml::from_yaml_str("a: 1\nn: {x: 1}\n").unwrap();
+        assert_eq!(yaml::to_json(&merged), r#"{"a":1,"b":3,"k":{"x":1,"z":2}}"#);
+        let dst2 = yaml::from_yaml_str("a: 1\nk: {x: 1}\n").unwrap();
         let over = call("mergeOverwrite", &[dst2, src]).unwrap();
-        assert_eq!(yaml::to_json(&over), r#"{"a":2,"b":3,"n":{"x":2,"y":2}}"#);
+        assert_eq!(yaml::to_json(&over), r#"{"a":2,"b":3,"k":{"x":2,"z":2}}"#);
         // merge mutates its destination, as sprig does
-        assert_eq!(yaml::to_json(&dst), r#"{"a":1,"b":3,"n":{"x":1,"y":2}}"#);
+        assert_eq!(yaml::to_json(&dst), r#"{"a":1,"b":3,"k":{"x":1,"z":2}}"#);
     }
 
     #[test]

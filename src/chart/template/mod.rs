@@ -13,6 +13,7 @@ pub mod gofmt;
 pub mod parse;
 pub mod value;
 pub mod yaml;
+pub mod yaml_load;
 
 pub use exec::{Executor, SourceFile, TemplateError, TemplateSet};
 pub use funcs::FuncEnv;
