@@ -25,6 +25,15 @@ pub enum ChartError {
         span: Option<SourceSpan>,
     },
 
+    #[error("refusing to load {}: it {message}", path.display())]
+    #[diagnostic(
+        code(chart::unsafe_file),
+        help(
+            "a chart may hold only regular files and directories, and links that stay inside it; copy the file into the chart instead"
+        )
+    )]
+    Unsafe { path: PathBuf, message: String },
+
     #[error("invalid chart {chart}: {message}")]
     #[diagnostic(code(chart::invalid), help("{help}"))]
     Invalid {

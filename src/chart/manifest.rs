@@ -30,7 +30,8 @@ impl Manifest {
     }
 }
 
-/// Helm's InstallOrder (pkg/releaseutil/kind_sorter.go, v3.17).
+/// Helm's InstallOrder (pkg/releaseutil/kind_sorter.go, v3.17). Webhook configurations are not
+/// in it (helm 3.18 added them): helm 3.17 sorts them among the unknown kinds, by name.
 pub const INSTALL_ORDER: &[&str] = &[
     "PriorityClass",
     "Namespace",
@@ -68,8 +69,6 @@ pub const INSTALL_ORDER: &[&str] = &[
     "IngressClass",
     "Ingress",
     "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
 ];
 
 /// Position of `kind` in Helm's install order; unknown kinds come after every known one.
@@ -292,6 +291,28 @@ mod tests {
         outputs.insert("c/templates/bad.yaml".to_string(), "a: [1\n".to_string());
         let e = sort_outputs(&outputs).unwrap_err();
         assert!(e.to_string().contains("c/templates/bad.yaml"), "{e}");
+    }
+
+    #[test]
+    fn webhook_configurations_sort_among_unknown_kinds_by_name() {
+        let mut outputs = BTreeMap::new();
+        outputs.insert(
+            "c/templates/a.yaml".to_string(),
+            "kind: ValidatingWebhookConfiguration\n---\nkind: Zeta\n---\n# only a comment\n---\nkind: MutatingWebhookConfiguration\n---\nkind: Alpha\n---\nkind: APIService\n".to_string(),
+        );
+        let ms = sort_outputs(&outputs).unwrap();
+        let kinds: Vec<&str> = ms.iter().map(|m| m.kind()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "APIService",
+                "",
+                "Alpha",
+                "MutatingWebhookConfiguration",
+                "ValidatingWebhookConfiguration",
+                "Zeta"
+            ]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use base64::Engine;
 use sha2::Digest;
 
 use super::gofmt::{go_quote, sprintf};
-use super::value::{Value, go_sprint};
+use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
 
 /// What functions may reach besides their arguments.
@@ -304,7 +304,7 @@ fn f_not(_: &FuncEnv, a: &[Value]) -> R {
 fn f_len(_: &FuncEnv, a: &[Value]) -> R {
     nargs("len", a, 1)?;
     let n = match &a[0] {
-        Value::Str(x) => x.len(),
+        Value::Str(x) => go_bytes(x).len(),
         Value::Nil => return err("len of nil pointer"),
         other => match (other.as_list(), other.as_map()) {
             (Some(l), _) => l.len(),
@@ -586,16 +586,16 @@ str1!(f_initials, "initials", |x| x
     .filter_map(|w| w.chars().next())
     .collect());
 str1!(f_b64enc, "b64enc", |x| {
-    base64::engine::general_purpose::STANDARD.encode(x)
+    base64::engine::general_purpose::STANDARD.encode(go_bytes(x))
 });
 str1!(f_sha256sum, "sha256sum", |x| hex::encode(
-    sha2::Sha256::digest(x.as_bytes())
+    sha2::Sha256::digest(go_bytes(x))
 ));
 str1!(f_sha512sum, "sha512sum", |x| hex::encode(
-    sha2::Sha512::digest(x.as_bytes())
+    sha2::Sha512::digest(go_bytes(x))
 ));
-str1!(f_sha1sum, "sha1sum", |x| sha1_hex(x.as_bytes()));
-str1!(f_adler32sum, "adler32sum", |x| adler32(x.as_bytes())
+str1!(f_sha1sum, "sha1sum", |x| sha1_hex(&go_bytes(x)));
+str1!(f_adler32sum, "adler32sum", |x| adler32(&go_bytes(x))
     .to_string());
 str1!(f_snakecase, "snakecase", |x| snake(x, '_'));
 str1!(f_kebabcase, "kebabcase", |x| snake(x, '-'));
@@ -613,13 +613,13 @@ str1!(f_base, "base", |x| path_base(x));
 str1!(f_dir, "dir", |x| path_dir(x));
 str1!(f_ext, "ext", |x| path_ext(x));
 str1!(f_clean, "clean", |x| path_clean(x));
-str1!(f_b32enc, "b32enc", |x| base32_encode(x.as_bytes()));
+str1!(f_b32enc, "b32enc", |x| base32_encode(&go_bytes(x)));
 
 fn f_b64dec(_: &FuncEnv, a: &[Value]) -> R {
     nargs("b64dec", a, 1)?;
     Ok(Value::string(
         match base64::engine::general_purpose::STANDARD.decode(s(&a[0])?) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).to_string(),
+            Ok(bytes) => string_from_go_bytes(&bytes),
             Err(e) => e.to_string(),
         },
     ))
@@ -1019,8 +1019,8 @@ fn re(p: &str) -> Result<regex::Regex, FuncError> {
     if let Some(r) = CACHE.with(|c| c.borrow().get(p).cloned()) {
         return Ok(r);
     }
-    let r =
-        regex::Regex::new(p).map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))?;
+    let r = regex::Regex::new(&super::regex_go::translate(p))
+        .map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))?;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() < 256 {

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod funcs;
 pub mod gofmt;
 pub mod parse;
+pub mod regex_go;
 pub mod value;
 pub mod yaml;
 pub mod yaml_load;

@@ -36,10 +36,15 @@ fn missing_keys_print_no_value_and_nested_missing_errors() {
 #[test]
 fn numbers_from_values_are_float64() {
     assert_eq!(
-        r("{{ .num }} {{ .big }} {{ .f }}", "num: 3\nbig: 1000000\nf: 0.5"),
+        r(
+            "{{ .num }} {{ .big }} {{ .f }}",
+            "num: 3\nbig: 1000000\nf: 0.5"
+        ),
         "3 1e+06 0.5"
     );
-    assert!(e("{{ if eq .num 3 }}x{{ end }}", "num: 3").contains("incompatible types for comparison"));
+    assert!(
+        e("{{ if eq .num 3 }}x{{ end }}", "num: 3").contains("incompatible types for comparison")
+    );
     assert_eq!(r("{{ if eq .num 3.0 }}x{{ end }}", "num: 3"), "x");
     assert_eq!(r("{{ int .num | add 1 }}", "num: 3"), "4");
 }
@@ -128,7 +133,10 @@ fn define_template_block_and_include() {
 
 #[test]
 fn tpl_renders_strings_with_their_own_defines() {
-    assert_eq!(r(r#"{{ tpl .t . }}"#, "t: '{{ .name }}-x'\nname: nm"), "nm-x");
+    assert_eq!(
+        r(r#"{{ tpl .t . }}"#, "t: '{{ .name }}-x'\nname: nm"),
+        "nm-x"
+    );
     assert_eq!(
         r(
             r#"{{ tpl "{{ define \"z\" }}Z{{ end }}{{ include \"z\" . }}" . }}"#,

@@ -131,8 +131,9 @@ impl Builder {
                     }
                     None => {
                         if self.error.is_none() {
-                            self.error =
-                                Some("map merge requires map or sequence of maps as the value".into());
+                            self.error = Some(
+                                "map merge requires map or sequence of maps as the value".into(),
+                            );
                         }
                     }
                 },
@@ -164,10 +165,7 @@ fn key_string(v: &Value) -> Result<String, String> {
         Value::Int(i) => i.to_string(),
         Value::Float(f) => go_format_float32_g(*f),
         other => {
-            return Err(format!(
-                "unsupported map key of type {}",
-                other.type_name()
-            ));
+            return Err(format!("unsupported map key of type {}", other.type_name()));
         }
     })
 }
@@ -323,26 +321,18 @@ fn go_parse_int(s: &str) -> Option<f64> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let (radix, digits) = if let Some(r) = body
-        .strip_prefix("0x")
-        .or_else(|| body.strip_prefix("0X"))
-    {
-        (16, r)
-    } else if let Some(r) = body
-        .strip_prefix("0o")
-        .or_else(|| body.strip_prefix("0O"))
-    {
-        (8, r)
-    } else if let Some(r) = body
-        .strip_prefix("0b")
-        .or_else(|| body.strip_prefix("0B"))
-    {
-        (2, r)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, &body[1..])
-    } else {
-        (10, body)
-    };
+    let (radix, digits) =
+        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, r)
+        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, r)
+        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, r)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
