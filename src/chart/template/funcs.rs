@@ -28,9 +28,9 @@ pub enum FuncError {
 
 pub type Func = fn(&FuncEnv, &[Value]) -> Result<Value, FuncError>;
 
-type R = Result<Value, FuncError>;
+pub(super) type R = Result<Value, FuncError>;
 
-fn err<T>(m: impl Into<String>) -> Result<T, FuncError> {
+pub(super) fn err<T>(m: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError::Msg(m.into()))
 }
 
@@ -62,7 +62,7 @@ fn size(name: &str, n: i64) -> Result<usize, FuncError> {
     Ok(n.max(0) as usize)
 }
 
-fn nargs(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+pub(super) fn nargs(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
         return err(format!(
             "wrong number of args for {name}: want {n} got {}",
@@ -82,7 +82,7 @@ fn min_args(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     Ok(())
 }
 
-fn wrong(expected: &str, v: &Value) -> FuncError {
+pub(super) fn wrong(expected: &str, v: &Value) -> FuncError {
     let got = match v {
         Value::Nil => "interface {}".to_string(),
         other => other.type_name().to_string(),
@@ -93,7 +93,7 @@ fn wrong(expected: &str, v: &Value) -> FuncError {
 }
 
 /// A Go `string` parameter.
-fn s(v: &Value) -> Result<&str, FuncError> {
+pub(super) fn s(v: &Value) -> Result<&str, FuncError> {
     match v {
         Value::Str(x) => Ok(x),
         other => Err(wrong("string", other)),
@@ -101,7 +101,7 @@ fn s(v: &Value) -> Result<&str, FuncError> {
 }
 
 /// A Go `int` parameter: template literals and integer results pass, float64 values do not.
-fn i(v: &Value) -> Result<i64, FuncError> {
+pub(super) fn i(v: &Value) -> Result<i64, FuncError> {
     match v {
         Value::Int(x) => Ok(*x),
         other => Err(wrong("int", other)),
@@ -2452,6 +2452,9 @@ fn table() -> HashMap<&'static str, Func> {
     ];
     for (k, f) in entries {
         t.insert(k, *f);
+    }
+    for (k, f) in super::crypto::table() {
+        t.insert(k, f);
     }
     t
 }

@@ -7,6 +7,7 @@
 //! errors), and functions that reach the template set (`include`, `tpl`). Owning the executor
 //! makes `include`/`tpl` plain executor calls and keeps every node's offset for diagnostics.
 
+pub mod crypto;
 pub mod exec;
 pub mod funcs;
 pub mod gofmt;
