@@ -270,7 +270,13 @@ fn base_params(
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut serial);
     p.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     p.distinguished_name = rcgen::DistinguishedName::new();
-    p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    // Go's pkix writes a printable name as PrintableString, anything else as UTF8String.
+    let cn_value = match rcgen::string::PrintableString::try_from(cn) {
+        Ok(p) => rcgen::DnValue::PrintableString(p),
+        Err(_) => rcgen::DnValue::Utf8String(cn.to_string()),
+    };
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, cn_value);
     for ip in ips {
         let parsed: std::net::IpAddr = ip
             .parse()
@@ -296,7 +302,12 @@ fn base_params(
         rcgen::ExtendedKeyUsagePurpose::ServerAuth,
         rcgen::ExtendedKeyUsagePurpose::ClientAuth,
     ];
-    p.is_ca = rcgen::IsCa::ExplicitNoCa;
+    // Go writes basicConstraints (CA:false) but, unlike rcgen's ExplicitNoCa, no subject key
+    // identifier on a leaf certificate: the same extensions keep the PEM the same length.
+    p.is_ca = rcgen::IsCa::NoCa;
+    let mut bc = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+    bc.set_criticality(true);
+    p.custom_extensions.push(bc);
     Ok(p)
 }
 
@@ -317,6 +328,7 @@ fn ca_params(cn: &str, days: i64) -> Result<rcgen::CertificateParams, FuncError>
         rcgen::KeyUsagePurpose::DigitalSignature,
         rcgen::KeyUsagePurpose::KeyCertSign,
     ];
+    p.custom_extensions.clear();
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     Ok(p)
 }
@@ -356,7 +368,9 @@ fn f_gen_self_signed_cert_with_key(_: &FuncEnv, a: &[Value]) -> R {
 }
 
 fn signed(a: &[Value], key: &PrivateKey) -> R {
-    let params = self_signed_params(a)?;
+    let mut params = self_signed_params(a)?;
+    // Go names the signer by its subject key identifier
+    params.use_authority_key_identifier_extension = true;
     let (ca_cert, ca_key) = certificate_arg(&a[4])?;
     let signer = PrivateKey::parse(&ca_key)
         .map_err(|e| FuncError::Msg(format!("error parsing private key: {e}")))?
@@ -630,7 +644,7 @@ mod tests {
         let mut set = TemplateSet::new();
         set.add_file("t", src)
             .unwrap_or_else(|e| panic!("{src}: {e}"));
-        let env = FuncEnv { lookup: None };
+        let env = FuncEnv::new(None);
         Executor::new(&set, &env)
             .execute("t", &Value::Nil)
             .unwrap_or_else(|e| panic!("{src}: {e}"))

@@ -330,11 +330,15 @@ impl<'a> Executor<'a> {
 
     fn walk(&mut self, node: &Node, dot: &Value, out: &mut String) -> ExecResult<Flow> {
         match node {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(t) => {
+                out.push_str(t);
+                self.check_output(0, out)?;
+            }
             Node::Action(pipe) => {
                 let v = self.eval_pipe(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     print_value(out, &v);
+                    self.check_output(pipe.offset, out)?;
                 }
             }
             Node::If(br) => {
@@ -676,7 +680,7 @@ impl<'a> Executor<'a> {
         if let Some(p) = piped {
             vals.push(p);
         }
-        match name {
+        let result = match name {
             "include" => self.include(off, &vals),
             "tpl" => self.tpl(off, &vals),
             _ => {
@@ -691,7 +695,52 @@ impl<'a> Executor<'a> {
                     },
                 })
             }
+        }?;
+        self.charge(off, name, &result)?;
+        Ok(result)
+    }
+
+    fn check_output(&self, off: usize, out: &str) -> ExecResult<()> {
+        if out.len() > funcs::MAX_OUTPUT {
+            return Err(self.err(
+                off,
+                format!(
+                    "the output of {} is larger than the {} bytes a template may render here (a runaway loop?)",
+                    self.cur.name,
+                    funcs::MAX_OUTPUT
+                ),
+            ));
         }
+        Ok(())
+    }
+
+    /// Count a function's string result against the render's allocation budget.
+    fn charge(&self, off: usize, name: &str, v: &Value) -> ExecResult<()> {
+        let Value::Str(s) = v else {
+            return Ok(());
+        };
+        if s.len() as i64 > funcs::MAX_SIZE {
+            return Err(self.err(
+                off,
+                format!(
+                    "error calling {name}: its result of {} bytes is larger than the {} bytes one string may have here",
+                    s.len(),
+                    funcs::MAX_SIZE
+                ),
+            ));
+        }
+        let total = self.env.allocated.get().saturating_add(s.len());
+        self.env.allocated.set(total);
+        if total > funcs::MAX_TOTAL_ALLOCATION {
+            return Err(self.err(
+                off,
+                format!(
+                    "error calling {name}: the templates built more than {} bytes of strings in this render (a runaway loop?)",
+                    funcs::MAX_TOTAL_ALLOCATION
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn include(&mut self, off: usize, vals: &[Value]) -> ExecResult<Value> {

@@ -16,7 +16,26 @@ use super::yaml;
 /// What functions may reach besides their arguments.
 pub struct FuncEnv {
     pub lookup: Option<Arc<dyn crate::chart::Lookup>>,
+    /// Bytes of strings built by functions, `include` and `tpl` so far in this render.
+    pub allocated: std::cell::Cell<usize>,
 }
+
+impl FuncEnv {
+    pub fn new(lookup: Option<Arc<dyn crate::chart::Lookup>>) -> FuncEnv {
+        FuncEnv {
+            lookup,
+            allocated: std::cell::Cell::new(0),
+        }
+    }
+}
+
+/// All the string bytes one render may build, summed over every call: a template that keeps
+/// doubling a string (or builds many large ones) stops with an error long before it could
+/// exhaust memory. Real charts build a few megabytes.
+pub const MAX_TOTAL_ALLOCATION: usize = 512 << 20;
+
+/// The largest output one template (or one `include`/`tpl`) may render.
+pub const MAX_OUTPUT: usize = 64 << 20;
 
 #[derive(Debug)]
 pub enum FuncError {
@@ -2464,7 +2483,7 @@ mod tests {
     use super::*;
 
     fn call(name: &str, args: &[Value]) -> R {
-        let env = FuncEnv { lookup: None };
+        let env = FuncEnv::new(None);
         lookup(name).expect(name)(&env, args)
     }
     fn st(x: &str) -> Value {

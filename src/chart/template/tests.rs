@@ -5,7 +5,7 @@ use super::*;
 fn render_with(src: &str, data: &Value) -> Result<String, TemplateError> {
     let mut set = TemplateSet::new();
     set.add_file("t", src)?;
-    let env = FuncEnv { lookup: None };
+    let env = FuncEnv::new(None);
     let mut ex = Executor::new(&set, &env);
     ex.execute("t", data)
 }
