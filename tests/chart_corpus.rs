@@ -14,9 +14,7 @@ use std::process::Command;
 fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("TODOPLAN_CHARTS_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/charts-corpus")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/charts-corpus"));
     assert!(
         dir.join("README.md").is_file(),
         "the chart corpus is not at {} (it lives in shared/charts-corpus beside the checkout; \
@@ -140,8 +138,11 @@ fn alphabet(s: &str) -> std::collections::BTreeSet<char> {
 
 /// Whether `mine` could be a value helm drew at random where its two runs wrote `a` and `b`.
 fn same_shape(a: &str, b: &str, mine: &str) -> bool {
-    let (a, b, mine): (Vec<char>, Vec<char>, Vec<char>) =
-        (a.chars().collect(), b.chars().collect(), mine.chars().collect());
+    let (a, b, mine): (Vec<char>, Vec<char>, Vec<char>) = (
+        a.chars().collect(),
+        b.chars().collect(),
+        mine.chars().collect(),
+    );
     let mut prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     // the random value starts after the last character that cannot be part of it
     while prefix > 0 && (a[prefix - 1].is_ascii_alphanumeric() || "+/".contains(a[prefix - 1])) {
@@ -153,7 +154,8 @@ fn same_shape(a: &str, b: &str, mine: &str) -> bool {
     }
     let tail = |s: &[char]| s[prefix..].iter().collect::<String>();
     let (ta, tb, tm) = (tail(&a), tail(&b), tail(&mine));
-    let drawn: std::collections::BTreeSet<char> = alphabet(&ta).union(&alphabet(&tb)).copied().collect();
+    let drawn: std::collections::BTreeSet<char> =
+        alphabet(&ta).union(&alphabet(&tb)).copied().collect();
     if !alphabet(&tm).is_subset(&drawn) {
         return false;
     }
