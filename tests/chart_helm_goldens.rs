@@ -23,13 +23,17 @@ fn render(chart: &str) -> std::process::Output {
 }
 
 fn assert_same_as_helm(chart: &str) {
+    assert_same_as_golden(chart, chart);
+}
+
+fn assert_same_as_golden(chart: &str, golden: &str) {
     let out = render(chart);
     assert!(
         out.status.success(),
         "{chart}: todoplan failed where helm rendered:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let golden = std::fs::read_to_string(charts().join("golden").join(format!("{chart}.yaml")))
+    let golden = std::fs::read_to_string(charts().join("golden").join(format!("{golden}.yaml")))
         .unwrap_or_else(|e| panic!("{chart}: no golden file: {e}"));
     let mine = String::from_utf8(out.stdout).unwrap();
     similar_asserts(chart, &golden, &mine);
@@ -117,4 +121,10 @@ fn yaml_1_1_values() {
 #[test]
 fn packaged_subchart() {
     assert_same_as_helm("packaged-subchart");
+}
+
+/// A dependency declared with `repository: file://../lib` (and an alias), read in place.
+#[test]
+fn file_repository_dependency_is_read_in_place() {
+    assert_same_as_golden("file-dep/app", "file-dep");
 }

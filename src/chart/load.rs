@@ -477,6 +477,29 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         }
     }
     for d in &meta.dependencies {
+        // `repository: file://../x` names a chart directory on disk: helm's `dependency build`
+        // would package it into charts/; read it where it is instead.
+        if !loaded.iter().any(|c| c.meta.name == d.name)
+            && let Some(rel) = d.repository.as_deref().and_then(|r| r.strip_prefix("file://"))
+            && origin.is_dir()
+        {
+            let path = origin.join(rel);
+            if path.join("Chart.yaml").is_file() {
+                let c = load_chart(&path)?;
+                if c.meta.name != d.name {
+                    return Err(invalid(
+                        format!(
+                            "dependency {:?} points at {}, which holds chart {:?}",
+                            d.name,
+                            path.display(),
+                            c.meta.name
+                        ),
+                        "make the dependency's name match the name in that chart's Chart.yaml",
+                    ));
+                }
+                loaded.push(c);
+            }
+        }
         let Some(c) = loaded.iter().find(|c| c.meta.name == d.name) else {
             return Err(invalid(
                 format!(
