@@ -267,6 +267,104 @@ fn every_corpus_chart_renders_as_helm_template_does() {
     );
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().filter_map(|e| e.ok()) {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The chart as `helm dependency build` leaves it: each subchart packaged by `helm package`
+/// (which applies the subchart's .helmignore) as charts/NAME-VERSION.tgz.
+fn with_packaged_subcharts(chart: &Path, into: &Path) -> bool {
+    let mut packed = false;
+    std::fs::create_dir_all(into).unwrap();
+    for e in std::fs::read_dir(chart).unwrap().filter_map(|e| e.ok()) {
+        if e.file_name() != "charts" {
+            let target = into.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+    let Ok(subs) = std::fs::read_dir(chart.join("charts")) else {
+        return false;
+    };
+    std::fs::create_dir_all(into.join("charts")).unwrap();
+    for sub in subs.filter_map(|e| e.ok()) {
+        if !sub.path().join("Chart.yaml").is_file() {
+            continue;
+        }
+        let out = Command::new("helm")
+            .arg("package")
+            .arg(sub.path())
+            .arg("-d")
+            .arg(into.join("charts"))
+            .output()
+            .expect("run helm package");
+        assert!(
+            out.status.success(),
+            "helm package {}: {}",
+            sub.path().display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        packed = true;
+    }
+    packed
+}
+
+#[test]
+fn corpus_charts_with_packaged_subcharts_render_as_helm_template_does() {
+    let corpus = corpus_dir();
+    require_helm();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rendered = 0;
+    let mut failures = Vec::new();
+    for c in cases(&corpus).into_iter().filter(|c| c.values.is_none()) {
+        let packaged = tmp.path().join(c.label.replace('/', "_"));
+        if !with_packaged_subcharts(&c.chart, &packaged) {
+            continue;
+        }
+        let case = Case {
+            label: format!("{} (subcharts as .tgz)", c.label),
+            chart: packaged,
+            values: None,
+        };
+        let (h1, t) = (helm(&case), todoplan(&case));
+        if !h1.ok {
+            if t.ok {
+                failures.push(format!("{}: helm refused, todoplan rendered", case.label));
+            }
+            continue;
+        }
+        if !t.ok {
+            failures.push(format!("{}: todoplan failed:\n{}", case.label, t.stderr));
+            continue;
+        }
+        let h2 = helm(&case);
+        if let Err(e) = compare(&h1.stdout, &h2.stdout, &t.stdout) {
+            failures.push(format!("{}: {e}", case.label));
+        }
+        rendered += 1;
+    }
+    eprintln!(
+        "corpus with packaged subcharts: {rendered} charts rendered, {} different",
+        failures.len()
+    );
+    assert!(
+        rendered >= 3,
+        "expected bitnami postgresql, redis and nginx (the charts with subcharts), rendered {rendered}"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 #[test]
 fn shape_comparison_accepts_only_random_differences() {
     let h1 = "a: 1\npassword: \"Xk3j\"\nb: 2";

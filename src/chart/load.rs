@@ -480,7 +480,10 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         // `repository: file://../x` names a chart directory on disk: helm's `dependency build`
         // would package it into charts/; read it where it is instead.
         if !loaded.iter().any(|c| c.meta.name == d.name)
-            && let Some(rel) = d.repository.as_deref().and_then(|r| r.strip_prefix("file://"))
+            && let Some(rel) = d
+                .repository
+                .as_deref()
+                .and_then(|r| r.strip_prefix("file://"))
             && origin.is_dir()
         {
             let path = origin.join(rel);

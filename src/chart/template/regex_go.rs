@@ -155,7 +155,10 @@ mod tests {
     #[test]
     fn dash_after_a_class_escape_is_a_literal() {
         let go_pattern = String::from(r"^[\w-\.]+$");
-        assert!(regex::Regex::new(&go_pattern).is_err(), "Rust alone rejects it");
+        assert!(
+            regex::Regex::new(&go_pattern).is_err(),
+            "Rust alone rejects it"
+        );
         assert!(go_match(r"^[\w-\.]+$", "redis-ha.svc"));
         assert!(!go_match(r"^[\w-\.]+$", "a/b"));
         assert!(go_match(r"^[a-z-.]+$", "a-b.c"));
