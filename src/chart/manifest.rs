@@ -113,25 +113,24 @@ fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
     // Helm prints the document as rendered; a repeated key is no error there (the last one
     // wins when the object is read), and YAML 1.1 scalars read as go-yaml v2 reads them.
     let object = load(doc)
-        .map_err(|e| ChartError::RenderedYaml {
-            source_file: source.to_string(),
-            message: e.to_string(),
-            src: std::sync::Arc::new(miette::NamedSource::new(
-                format!("{source} (rendered)"),
-                doc.to_string(),
-            )),
-            span: Some((e.offset.min(doc.len()), 1).into()),
+        .map_err(|e| {
+            let (src, span) =
+                super::error::snippet(format!("{source} (rendered)"), doc, e.offset, 1);
+            ChartError::RenderedYaml {
+                source_file: source.to_string(),
+                message: e.to_string(),
+                src,
+                span: Some(span),
+            }
         })?
         .to_json();
     if !(object.is_object() || object.is_null()) {
+        let (src, span) = super::error::snippet(format!("{source} (rendered)"), doc, 0, 1);
         return Err(ChartError::RenderedYaml {
             source_file: source.to_string(),
             message: "a document is not a mapping (Kubernetes objects are maps)".into(),
-            src: std::sync::Arc::new(miette::NamedSource::new(
-                format!("{source} (rendered)"),
-                doc.to_string(),
-            )),
-            span: Some((0, doc.len().min(1)).into()),
+            src,
+            span: Some(span),
         });
     }
     let hook = object

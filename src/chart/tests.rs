@@ -404,3 +404,25 @@ fn a_repeated_key_in_rendered_output_keeps_the_last_value() {
     assert_eq!(r.manifests[0].object["data"]["a"], "2");
     assert!(r.manifests[0].text.contains("a: \"1\"\n  a: \"2\""));
 }
+
+#[test]
+fn an_error_far_along_a_huge_line_shows_a_window_of_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let line = format!("data: {}{{{{ fail \"boom\" }}}}\n", "x".repeat(100_000));
+    write(
+        tmp.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\n"),
+            ("templates/cm.yaml", &line),
+        ],
+    );
+    let e = render_dir(tmp.path()).unwrap_err();
+    assert!(e.to_string().contains("cm.yaml:1:100009"), "{e}");
+    // miette panicked on columns past 65,535 and printed the whole line
+    let mut shown = String::new();
+    miette::GraphicalReportHandler::new()
+        .render_report(&mut shown, &e)
+        .unwrap();
+    assert!(shown.contains("{{ fail \"boom\" }}"), "{shown}");
+    assert!(shown.len() < 2_000, "{} bytes shown", shown.len());
+}
