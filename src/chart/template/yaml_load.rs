@@ -78,10 +78,24 @@ enum Key {
     Merge,
 }
 
+/// Nodes that aliases may copy into one document: go-yaml refuses "excessive aliasing" too, and
+/// a few lines of nested aliases (a "billion laughs" document) would otherwise expand without end.
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+fn count_nodes(v: &Value) -> usize {
+    match v {
+        Value::List(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Map(m) => 1 + m.borrow().values().map(count_nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: BTreeMap<usize, Value>,
+    /// Anchored values with their node counts.
+    anchors: BTreeMap<usize, (Value, usize)>,
+    alias_nodes: usize,
     root: Option<Value>,
     done: bool,
     error: Option<String>,
@@ -90,7 +104,8 @@ struct Builder {
 impl Builder {
     fn finish(&mut self, v: Value, anchor: usize, is_merge_key: bool) {
         if anchor > 0 {
-            self.anchors.insert(anchor, v.deep_copy());
+            let nodes = count_nodes(&v);
+            self.anchors.insert(anchor, (v.deep_copy(), nodes));
         }
         match self.stack.last_mut() {
             None => {
@@ -237,11 +252,19 @@ impl MarkedEventReceiver for Builder {
             Event::Alias(id) => {
                 // Each alias is its own copy, as go-yaml decodes it afresh: a template that
                 // `set`s a key through one reference must not see it through another.
-                let v = self
-                    .anchors
-                    .get(&id)
-                    .map(Value::deep_copy)
-                    .unwrap_or(Value::Nil);
+                let Some((v, nodes)) = self.anchors.get(&id) else {
+                    self.finish(Value::Nil, 0, false);
+                    return;
+                };
+                self.alias_nodes = self.alias_nodes.saturating_add(*nodes);
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    if self.error.is_none() {
+                        self.error = Some("document contains excessive aliasing".into());
+                    }
+                    self.done = true;
+                    return;
+                }
+                let v = v.deep_copy();
                 self.finish(v, 0, false);
             }
             Event::DocumentEnd => {
@@ -440,6 +463,19 @@ mod tests {
             show("a: |\n  yes\nb: !!str 12\nc: !!int \"7\"\n"),
             r#"{"a":"yes\n","b":"12","c":7}"#
         );
+    }
+
+    #[test]
+    fn nested_aliases_cannot_expand_without_end() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = load(&doc).unwrap_err();
+        assert!(e.message.contains("excessive aliasing"), "{e}");
     }
 
     #[test]
