@@ -362,7 +362,10 @@ fn runaway_string_building_stops_with_an_error_not_an_abort() {
         ],
     );
     let msg = render_dir(tmp.path()).unwrap_err().to_string();
-    assert!(msg.contains("larger than the 16777216 bytes"), "{msg}");
+    assert!(
+        msg.contains("error calling print") && msg.contains("16777216 bytes"),
+        "{msg}"
+    );
 
     // Many strings under the per-string cap still exhaust the render's total budget.
     write(
@@ -374,6 +377,32 @@ fn runaway_string_building_stops_with_an_error_not_an_abort() {
     );
     let msg = render_dir(tmp.path()).unwrap_err().to_string();
     assert!(msg.contains("bytes of strings in this render"), "{msg}");
+
+    // Serialising or joining many references to one large string is refused before it is built.
+    write(
+        tmp.path(),
+        &[(
+            "templates/bomb.yaml",
+            "{{ $s := repeat 8000000 \"x\" }}{{ $l := list }}{{ range until 1000 }}{{ $l = append $l $s }}{{ end }}{{ toYaml $l | len }}",
+        )],
+    );
+    let msg = render_dir(tmp.path()).unwrap_err().to_string();
+    assert!(
+        msg.contains("error calling toYaml: its arguments hold more than"),
+        "{msg}"
+    );
+    write(
+        tmp.path(),
+        &[(
+            "templates/bomb.yaml",
+            "{{ replace \"\" (repeat 1000 \"y\") (repeat 1000000 \"x\") | len }}",
+        )],
+    );
+    let msg = render_dir(tmp.path()).unwrap_err().to_string();
+    assert!(
+        msg.contains("error calling replace: the result would be"),
+        "{msg}"
+    );
 
     // Output that keeps growing is cut off too.
     write(
