@@ -141,8 +141,10 @@ fn documents(text: &str) -> Vec<(String, Value)> {
             .unwrap_or("")
             .to_string();
         let body = c.iter().skip(1).copied().collect::<Vec<_>>().join("\n");
-        let v: Value = serde_yaml_ng::from_str(&body)
-            .unwrap_or_else(|e| panic!("document from {source} is not YAML: {e}\n{body}"));
+        // read as helm reads it: YAML 1.1 scalars, a repeated key keeps its last value
+        let v: Value = todoplan::chart::template::yaml_load::load(&body)
+            .unwrap_or_else(|e| panic!("document from {source} is not YAML: {e}\n{body}"))
+            .to_json();
         docs.push((source, v));
     }
     docs

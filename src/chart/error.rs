@@ -25,6 +25,15 @@ pub enum ChartError {
         span: Option<SourceSpan>,
     },
 
+    #[error("refusing to load {}: it {message}", path.display())]
+    #[diagnostic(
+        code(chart::unsafe_file),
+        help(
+            "a chart may hold only regular files and directories, and links that stay inside it; copy the file into the chart instead"
+        )
+    )]
+    Unsafe { path: PathBuf, message: String },
+
     #[error("invalid chart {chart}: {message}")]
     #[diagnostic(code(chart::invalid), help("{help}"))]
     Invalid {
@@ -80,6 +89,53 @@ pub enum ChartError {
     SetSyntax { input: String, message: String },
 }
 
+/// Lines longer than this are shown as a window around the error: miette panics on columns past
+/// 65,535, and a diagnostic should not print a 10 MB line anyway.
+const MAX_SNIPPET_LINE: usize = 400;
+const SNIPPET_CONTEXT: usize = 120;
+
+/// The source a diagnostic shows, and the span in it: the whole text, or for a long line a
+/// window around `start` marked with ellipses (the message keeps the real line and column).
+pub fn snippet(
+    name: String,
+    text: &str,
+    start: usize,
+    len: usize,
+) -> (std::sync::Arc<NamedSource<String>>, SourceSpan) {
+    let start = floor_char(text, start.min(text.len()));
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    if line_end - line_start <= MAX_SNIPPET_LINE {
+        return (
+            std::sync::Arc::new(NamedSource::new(name, text.to_string())),
+            (start, len.min(text.len() - start)).into(),
+        );
+    }
+    let from = floor_char(text, start.saturating_sub(SNIPPET_CONTEXT).max(line_start));
+    let to = floor_char(text, (start + SNIPPET_CONTEXT).min(line_end));
+    let mut window = String::new();
+    if from > line_start {
+        window.push('…');
+    }
+    let offset = window.len() + (start - from);
+    window.push_str(&text[from..to]);
+    if to < line_end {
+        window.push('…');
+    }
+    let len = len.min(to.saturating_sub(start));
+    (
+        std::sync::Arc::new(NamedSource::new(name, window)),
+        (offset, len).into(),
+    )
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 impl ChartError {
     pub fn from_template(e: &TemplateError) -> ChartError {
         let (line, col) = e.file.line_col(e.offset);
@@ -114,6 +170,7 @@ impl ChartError {
                 e.message
             )
         };
+        let (src, span) = snippet(e.file.name.clone(), &text, start, len);
         ChartError::Template {
             user_failure: e.user_failure,
             label: if e.user_failure {
@@ -122,22 +179,38 @@ impl ChartError {
                 "here".into()
             },
             message,
-            src: std::sync::Arc::new(NamedSource::new(e.file.name.clone(), text)),
-            span: (start, len).into(),
+            src,
+            span,
         }
     }
 
     /// A YAML error with a byte span computed from serde_yaml's location.
     pub fn yaml(what: &str, path: &str, text: &str, err: &serde_yaml_ng::Error) -> ChartError {
-        let span = err
-            .location()
-            .map(|l| SourceSpan::from((l.index().min(text.len()), 1)));
+        let at = err.location().map_or(0, |l| l.index());
+        let (src, span) = snippet(path.to_string(), text, at, 1);
         ChartError::Yaml {
             what: what.to_string(),
             path: path.to_string(),
             message: err.to_string(),
-            src: std::sync::Arc::new(NamedSource::new(path, text.to_string())),
-            span,
+            src,
+            span: err.location().map(|_| span),
+        }
+    }
+
+    /// A YAML error from the Helm-compatible loader.
+    pub fn yaml_load(
+        what: &str,
+        path: &str,
+        text: &str,
+        err: &super::template::yaml_load::YamlError,
+    ) -> ChartError {
+        let (src, span) = snippet(path.to_string(), text, err.offset, 1);
+        ChartError::Yaml {
+            what: what.to_string(),
+            path: path.to_string(),
+            message: err.to_string(),
+            src,
+            span: Some(span),
         }
     }
 

@@ -65,10 +65,6 @@ impl Chart {
     }
 }
 
-fn read(path: &Path) -> Result<String, ChartError> {
-    std::fs::read_to_string(path).map_err(|e| ChartError::io(path, &e))
-}
-
 /// Chart.yaml keys as Go's chart.Metadata fields, with the zero values Go would show.
 fn chart_object(raw: &serde_yaml_ng::Value) -> BTreeMap<String, Value> {
     let names = [
@@ -113,27 +109,259 @@ fn chart_object(raw: &serde_yaml_ng::Value) -> BTreeMap<String, Value> {
     out
 }
 
-/// Load the chart at `dir` with its subcharts.
+/// A chart file by its path relative to the chart root, as helm's loader buffers it.
+struct BufferedFile {
+    name: String,
+    data: Vec<u8>,
+}
+
+/// helm's loader limits: one file, and a whole (unpacked) chart.
+const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Load the chart at `dir` with its subcharts (directories or packaged `.tgz` under charts/).
 pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
-    let chart_yaml_path = dir.join("Chart.yaml");
-    if !chart_yaml_path.is_file() {
+    if !dir.join("Chart.yaml").is_file() {
         return Err(ChartError::Invalid {
             chart: dir.display().to_string(),
             message: "Chart.yaml file is missing".into(),
             help: "a chart is a directory holding Chart.yaml, values.yaml and templates/".into(),
         });
     }
-    let text = read(&chart_yaml_path)?;
-    let shown = chart_yaml_path.display().to_string();
+    let files = read_chart_dir(dir)?;
+    load_files(dir, files)
+}
+
+/// Every file of the chart directory, the root's `.helmignore` applied to all of them, as
+/// helm's LoadDir does: a subchart's own `.helmignore` is not read (helm applies it only when
+/// the subchart is packaged). Links may point only inside the chart, and only at files and
+/// directories: a chart is untrusted input, and a link to /etc/passwd, a device or a FIFO
+/// must neither leak a file nor hang or exhaust the renderer.
+fn read_chart_dir(dir: &Path) -> Result<Vec<BufferedFile>, ChartError> {
+    let root = std::fs::canonicalize(dir).map_err(|e| ChartError::io(dir, &e))?;
+    let ignore = load_helmignore(dir);
+    let mut walker = DirWalker {
+        root: &root,
+        shown_root: dir,
+        ignore: &ignore,
+        files: Vec::new(),
+        total: 0,
+        open_dirs: vec![root.clone()],
+    };
+    walker.walk(&root, "")?;
+    Ok(walker.files)
+}
+
+struct DirWalker<'a> {
+    /// The chart directory, with links resolved.
+    root: &'a Path,
+    /// The directory as the user named it, for messages.
+    shown_root: &'a Path,
+    ignore: &'a Option<ignore::gitignore::Gitignore>,
+    files: Vec<BufferedFile>,
+    total: u64,
+    /// Directories being walked, to refuse a link back into one of them (an endless loop).
+    open_dirs: Vec<PathBuf>,
+}
+
+impl DirWalker<'_> {
+    fn refuse(&self, rel: &str, message: String) -> ChartError {
+        ChartError::Unsafe {
+            path: self.shown_root.join(rel),
+            message,
+        }
+    }
+
+    fn walk(&mut self, dir: &Path, rel_dir: &str) -> Result<(), ChartError> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| ChartError::io(dir, &e))?
+            .filter_map(|e| e.ok())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().to_string();
+            let rel = if rel_dir.is_empty() {
+                name
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            let path = e.path();
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| ChartError::io(&path, &e))?;
+            let (target, meta) = if meta.file_type().is_symlink() {
+                let resolved = std::fs::canonicalize(&path).map_err(|e| {
+                    self.refuse(
+                        &rel,
+                        format!("is a symbolic link that cannot be resolved: {e}"),
+                    )
+                })?;
+                if !resolved.starts_with(self.root) {
+                    return Err(self.refuse(
+                        &rel,
+                        format!(
+                            "is a symbolic link to {}, outside the chart",
+                            resolved.display()
+                        ),
+                    ));
+                }
+                let m = std::fs::metadata(&resolved).map_err(|e| ChartError::io(&path, &e))?;
+                (resolved, m)
+            } else {
+                (path.clone(), meta)
+            };
+            let is_dir = meta.is_dir();
+            if let Some(ig) = self.ignore
+                && ig
+                    .matched_path_or_any_parents(self.shown_root.join(&rel), is_dir)
+                    .is_ignore()
+            {
+                continue;
+            }
+            if rel.starts_with("templates/.") {
+                // helm's default ignore rule `templates/.?*`
+                continue;
+            }
+            if is_dir {
+                if self.open_dirs.iter().any(|d| d == &target) {
+                    return Err(self.refuse(
+                        &rel,
+                        "is a symbolic link to a directory that contains it (an endless loop)"
+                            .into(),
+                    ));
+                }
+                self.open_dirs.push(target.clone());
+                self.walk(&target, &rel)?;
+                self.open_dirs.pop();
+                continue;
+            }
+            if !meta.is_file() {
+                return Err(self.refuse(
+                    &rel,
+                    "is not a regular file (a device, FIFO or socket); helm refuses to load it too"
+                        .into(),
+                ));
+            }
+            if meta.len() > MAX_FILE_SIZE {
+                return Err(self.refuse(
+                    &rel,
+                    format!("is larger than the maximum file size {MAX_FILE_SIZE}"),
+                ));
+            }
+            self.total += meta.len();
+            if self.total > MAX_CHART_SIZE {
+                return Err(self.refuse(
+                    &rel,
+                    format!("makes the chart larger than the maximum size {MAX_CHART_SIZE}"),
+                ));
+            }
+            let mut data = Vec::with_capacity(meta.len() as usize);
+            std::fs::File::open(&target)
+                .and_then(|f| {
+                    use std::io::Read;
+                    // A file that grew after the size check is read no further than the cap.
+                    f.take(MAX_FILE_SIZE + 1).read_to_end(&mut data)
+                })
+                .map_err(|e| ChartError::io(&path, &e))?;
+            if data.len() as u64 > MAX_FILE_SIZE {
+                return Err(self.refuse(
+                    &rel,
+                    format!("is larger than the maximum file size {MAX_FILE_SIZE}"),
+                ));
+            }
+            self.files.push(BufferedFile { name: rel, data });
+        }
+        Ok(())
+    }
+}
+
+/// The files of a packaged chart (`.tgz`): the archive's top directory stripped, with helm's
+/// checks (no absolute paths, nothing outside the chart, size limits). No `.helmignore` applies.
+fn read_chart_archive(shown: &Path, bytes: &[u8]) -> Result<Vec<BufferedFile>, ChartError> {
+    use std::io::Read;
+    let refuse = |message: String| ChartError::Unsafe {
+        path: shown.to_path_buf(),
+        message,
+    };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut files = Vec::new();
+    let mut remaining = MAX_CHART_SIZE;
+    let entries = archive
+        .entries()
+        .map_err(|e| refuse(format!("is not a gzipped tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| refuse(format!("cannot be unpacked: {e}")))?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            // directories, links and pax headers carry no chart file
+            continue;
+        }
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).replace('\\', "/");
+        let name = match raw.split_once('/') {
+            Some((_, rest)) => rest.to_string(),
+            None => {
+                return Err(refuse(format!(
+                    "holds {raw:?} outside the chart's top directory"
+                )));
+            }
+        };
+        if name.starts_with('/') || name.split('/').any(|p| p == "..") {
+            return Err(refuse(format!(
+                "holds {raw:?}, a path outside the chart directory"
+            )));
+        }
+        let size = entry.header().size().unwrap_or(u64::MAX);
+        if size > MAX_FILE_SIZE {
+            return Err(refuse(format!(
+                "holds {raw:?}, larger than the maximum file size {MAX_FILE_SIZE}"
+            )));
+        }
+        if size > remaining {
+            return Err(refuse(format!(
+                "unpacks to more than the maximum chart size {MAX_CHART_SIZE}"
+            )));
+        }
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| refuse(format!("cannot be unpacked: {e}")))?;
+        remaining = remaining.saturating_sub(data.len() as u64);
+        let name = name.trim_start_matches("./").to_string();
+        if name.is_empty() {
+            continue;
+        }
+        files.push(BufferedFile { name, data });
+    }
+    Ok(files)
+}
+
+fn utf8(origin: &Path, f: &BufferedFile) -> Result<String, ChartError> {
+    // helm drops a UTF-8 byte order mark at the start of every chart file
+    let data = f.data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&f.data);
+    String::from_utf8(data.to_vec()).map_err(|_| ChartError::Io {
+        path: origin.join(&f.name),
+        message: "is not UTF-8 text".into(),
+    })
+}
+
+/// helm's LoadFiles: a chart from its buffered files; `origin` names it in messages.
+fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartError> {
+    let invalid = |message: String, help: &str| ChartError::Invalid {
+        chart: origin.display().to_string(),
+        message,
+        help: help.to_string(),
+    };
+    let Some(chart_yaml) = files.iter().find(|f| f.name == "Chart.yaml") else {
+        return Err(invalid(
+            "Chart.yaml file is missing".into(),
+            "a chart is a directory holding Chart.yaml, values.yaml and templates/",
+        ));
+    };
+    let text = utf8(origin, chart_yaml)?;
+    let shown = origin.join("Chart.yaml").display().to_string();
     let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
     let meta: ChartYaml = serde_yaml_ng::from_value(raw.clone())
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
-    let invalid = |message: String, help: &str| ChartError::Invalid {
-        chart: dir.display().to_string(),
-        message,
-        help: help.to_string(),
-    };
     if meta.name.is_empty() {
         return Err(invalid(
             "Chart.yaml has no name".into(),
@@ -165,75 +393,80 @@ pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
         ));
     }
 
-    let ignore = load_helmignore(dir);
-    let values = {
-        let p = dir.join("values.yaml");
-        if p.is_file() {
-            let t = read(&p)?;
-            parse_values_text(&t, &p.display().to_string())?
-        } else {
-            BTreeMap::new()
-        }
-    };
-    let schema = {
-        let p = dir.join("values.schema.json");
-        if p.is_file() {
-            let t = read(&p)?;
-            let j: serde_json::Value =
-                serde_json::from_str(&t).map_err(|e| ChartError::Invalid {
-                    chart: meta.name.clone(),
-                    message: format!("values.schema.json is not valid JSON: {e}"),
-                    help: "fix the JSON syntax at the line and column given".into(),
-                })?;
-            Some((p.display().to_string(), j))
-        } else {
-            None
-        }
-    };
-
+    let mut values = BTreeMap::new();
+    let mut schema = None;
     let mut templates = Vec::new();
-    let mut files = BTreeMap::new();
-    let mut subchart_dirs = Vec::new();
-    walk(dir, dir, &ignore, &mut |rel, path| {
-        if rel.starts_with("templates/") {
-            let t = read(path)?;
-            templates.push((rel.to_string(), t));
-        } else if let Some(rest) = rel.strip_prefix("charts/") {
-            if let Some((sub, _)) = rest.split_once('/') {
-                let sd = dir.join("charts").join(sub);
-                if !subchart_dirs.contains(&sd) {
-                    subchart_dirs.push(sd);
-                }
-            } else if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
-                return Err(ChartError::Invalid {
-                    chart: meta.name.clone(),
-                    message: format!("packaged subchart charts/{rest} is not supported"),
-                    help:
-                        "unpack it into charts/ (tar xzf) so the chart directory holds its source"
-                            .into(),
+    let mut chart_files = BTreeMap::new();
+    let mut subcharts: BTreeMap<String, Vec<BufferedFile>> = BTreeMap::new();
+    for f in files {
+        match f.name.as_str() {
+            "Chart.yaml" | "Chart.lock" | "requirements.yaml" | "requirements.lock" => {}
+            "values.yaml" => {
+                let t = utf8(origin, &f)?;
+                values = parse_values_text(&t, &origin.join("values.yaml").display().to_string())?;
+            }
+            "values.schema.json" => {
+                let t = utf8(origin, &f)?;
+                let j: serde_json::Value =
+                    serde_json::from_str(&t).map_err(|e| ChartError::Invalid {
+                        chart: meta.name.clone(),
+                        message: format!("values.schema.json is not valid JSON: {e}"),
+                        help: "fix the JSON syntax at the line and column given".into(),
+                    })?;
+                schema = Some((origin.join("values.schema.json").display().to_string(), j));
+            }
+            n if n.starts_with("templates/") => {
+                let t = utf8(origin, &f)?;
+                templates.push((f.name, t));
+            }
+            n if n.starts_with("charts/") && !n.ends_with(".prov") => {
+                let rest = &n["charts/".len()..];
+                let cname = rest.split('/').next().unwrap_or(rest).to_string();
+                subcharts.entry(cname).or_default().push(BufferedFile {
+                    name: rest.to_string(),
+                    data: f.data,
                 });
             }
-        } else if !matches!(
-            rel,
-            "Chart.yaml"
-                | "values.yaml"
-                | "values.schema.json"
-                | "Chart.lock"
-                | "requirements.yaml"
-                | "requirements.lock"
-        ) {
-            let bytes = std::fs::read(path).map_err(|e| ChartError::io(path, &e))?;
-            files.insert(rel.to_string(), bytes);
+            _ => {
+                let data = match f.data.strip_prefix(b"\xef\xbb\xbf") {
+                    Some(d) => d.to_vec(),
+                    None => f.data,
+                };
+                chart_files.insert(f.name, data);
+            }
         }
-        Ok(())
-    })?;
+    }
     templates.sort();
 
     let mut loaded = Vec::new();
-    for sd in subchart_dirs {
-        if sd.join("Chart.yaml").is_file() {
-            loaded.push(load_chart(&sd)?);
+    for (cname, files) in subcharts {
+        if cname.starts_with('_') || cname.starts_with('.') {
+            continue;
         }
+        let sub_origin = origin.join("charts").join(&cname);
+        if cname.ends_with(".tgz") {
+            let Some(f) = files.iter().find(|f| f.name == cname) else {
+                continue;
+            };
+            let inner = read_chart_archive(&sub_origin, &f.data)?;
+            loaded.push(load_files(&sub_origin, inner)?);
+            continue;
+        }
+        let inner: Vec<BufferedFile> = files
+            .into_iter()
+            .filter_map(|f| {
+                let (_, rest) = f.name.split_once('/')?;
+                Some(BufferedFile {
+                    name: rest.to_string(),
+                    data: f.data,
+                })
+            })
+            .collect();
+        if !inner.iter().any(|f| f.name == "Chart.yaml") {
+            // not a chart: a stray file or folder under charts/
+            continue;
+        }
+        loaded.push(load_files(&sub_origin, inner)?);
     }
     // Match declared dependencies to what charts/ holds; aliases copy the chart under a new name.
     let mut dependencies = Vec::new();
@@ -244,6 +477,32 @@ pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
         }
     }
     for d in &meta.dependencies {
+        // `repository: file://../x` names a chart directory on disk: helm's `dependency build`
+        // would package it into charts/; read it where it is instead.
+        if !loaded.iter().any(|c| c.meta.name == d.name)
+            && let Some(rel) = d
+                .repository
+                .as_deref()
+                .and_then(|r| r.strip_prefix("file://"))
+            && origin.is_dir()
+        {
+            let path = origin.join(rel);
+            if path.join("Chart.yaml").is_file() {
+                let c = load_chart(&path)?;
+                if c.meta.name != d.name {
+                    return Err(invalid(
+                        format!(
+                            "dependency {:?} points at {}, which holds chart {:?}",
+                            d.name,
+                            path.display(),
+                            c.meta.name
+                        ),
+                        "make the dependency's name match the name in that chart's Chart.yaml",
+                    ));
+                }
+                loaded.push(c);
+            }
+        }
         let Some(c) = loaded.iter().find(|c| c.meta.name == d.name) else {
             return Err(invalid(
                 format!(
@@ -263,22 +522,22 @@ pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
 
     Ok(Chart {
         name: meta.name.clone(),
-        dir: dir.to_path_buf(),
+        dir: origin.to_path_buf(),
         chart_object: chart_object(&raw),
         meta,
         values,
         schema,
         templates,
-        files: Files(Rc::new(files)),
+        files: Files(Rc::new(chart_files)),
         dependencies,
     })
 }
 
 /// Parse a values YAML text into a map (an empty document is an empty map).
 pub fn parse_values_text(text: &str, shown: &str) -> Result<BTreeMap<String, Value>, ChartError> {
-    let y: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(text).map_err(|e| ChartError::yaml("values", shown, text, &e))?;
-    match from_yaml(&y) {
+    let v = super::template::yaml_load::load(text)
+        .map_err(|e| ChartError::yaml_load("values", shown, text, &e))?;
+    match v {
         Value::Nil => Ok(BTreeMap::new()),
         Value::Map(m) => Ok(m.borrow().clone()),
         other => Err(ChartError::Yaml {
@@ -302,36 +561,4 @@ fn load_helmignore(dir: &Path) -> Option<ignore::gitignore::Gitignore> {
     let mut b = ignore::gitignore::GitignoreBuilder::new(dir);
     b.add(&p);
     b.build().ok()
-}
-
-fn walk(
-    root: &Path,
-    dir: &Path,
-    ignore: &Option<ignore::gitignore::Gitignore>,
-    f: &mut dyn FnMut(&str, &Path) -> Result<(), ChartError>,
-) -> Result<(), ChartError> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| ChartError::io(dir, &e))?
-        .filter_map(|e| e.ok())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        let Ok(rel) = path.strip_prefix(root) else {
-            continue;
-        };
-        let rel = rel.to_string_lossy().replace('\\', "/");
-        let is_dir = path.is_dir();
-        if let Some(ig) = ignore
-            && ig.matched_path_or_any_parents(&path, is_dir).is_ignore()
-        {
-            continue;
-        }
-        if is_dir {
-            walk(root, &path, ignore, f)?;
-        } else {
-            f(&rel, &path)?;
-        }
-    }
-    Ok(())
 }

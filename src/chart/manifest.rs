@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::error::ChartError;
-use super::template::yaml::from_yaml;
+use super::template::yaml_load::load;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -30,7 +30,8 @@ impl Manifest {
     }
 }
 
-/// Helm's InstallOrder (pkg/releaseutil/kind_sorter.go, v3.17).
+/// Helm's InstallOrder (pkg/releaseutil/kind_sorter.go, v3.17). Webhook configurations are not
+/// in it (helm 3.18 added them): helm 3.17 sorts them among the unknown kinds, by name.
 pub const INSTALL_ORDER: &[&str] = &[
     "PriorityClass",
     "Namespace",
@@ -68,8 +69,6 @@ pub const INSTALL_ORDER: &[&str] = &[
     "IngressClass",
     "Ingress",
     "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
 ];
 
 /// Position of `kind` in Helm's install order; unknown kinds come after every known one.
@@ -111,26 +110,27 @@ pub fn split_documents(text: &str) -> Vec<String> {
 }
 
 fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
-    let y: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(doc).map_err(|e| ChartError::RenderedYaml {
-            source_file: source.to_string(),
-            message: e.to_string(),
-            src: std::sync::Arc::new(miette::NamedSource::new(
-                format!("{source} (rendered)"),
-                doc.to_string(),
-            )),
-            span: e.location().map(|l| (l.index().min(doc.len()), 1).into()),
-        })?;
-    let object = from_yaml(&y).to_json();
+    // Helm prints the document as rendered; a repeated key is no error there (the last one
+    // wins when the object is read), and YAML 1.1 scalars read as go-yaml v2 reads them.
+    let object = load(doc)
+        .map_err(|e| {
+            let (src, span) =
+                super::error::snippet(format!("{source} (rendered)"), doc, e.offset, 1);
+            ChartError::RenderedYaml {
+                source_file: source.to_string(),
+                message: e.to_string(),
+                src,
+                span: Some(span),
+            }
+        })?
+        .to_json();
     if !(object.is_object() || object.is_null()) {
+        let (src, span) = super::error::snippet(format!("{source} (rendered)"), doc, 0, 1);
         return Err(ChartError::RenderedYaml {
             source_file: source.to_string(),
             message: "a document is not a mapping (Kubernetes objects are maps)".into(),
-            src: std::sync::Arc::new(miette::NamedSource::new(
-                format!("{source} (rendered)"),
-                doc.to_string(),
-            )),
-            span: Some((0, doc.len().min(1)).into()),
+            src,
+            span: Some(span),
         });
     }
     let hook = object
@@ -290,6 +290,28 @@ mod tests {
         outputs.insert("c/templates/bad.yaml".to_string(), "a: [1\n".to_string());
         let e = sort_outputs(&outputs).unwrap_err();
         assert!(e.to_string().contains("c/templates/bad.yaml"), "{e}");
+    }
+
+    #[test]
+    fn webhook_configurations_sort_among_unknown_kinds_by_name() {
+        let mut outputs = BTreeMap::new();
+        outputs.insert(
+            "c/templates/a.yaml".to_string(),
+            "kind: ValidatingWebhookConfiguration\n---\nkind: Zeta\n---\n# only a comment\n---\nkind: MutatingWebhookConfiguration\n---\nkind: Alpha\n---\nkind: APIService\n".to_string(),
+        );
+        let ms = sort_outputs(&outputs).unwrap();
+        let kinds: Vec<&str> = ms.iter().map(|m| m.kind()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "APIService",
+                "",
+                "Alpha",
+                "MutatingWebhookConfiguration",
+                "ValidatingWebhookConfiguration",
+                "Zeta"
+            ]
+        );
     }
 
     #[test]

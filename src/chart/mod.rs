@@ -185,9 +185,7 @@ fn render_inner(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, C
             .map_err(|e| ChartError::from_template(&e))?;
     }
 
-    let env = FuncEnv {
-        lookup: req.lookup.clone(),
-    };
+    let env = FuncEnv::new(req.lookup.clone());
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
     let mut notes = None;
     let notes_name = format!("{}/templates/NOTES.txt", chart.name);

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use base64::Engine;
 
-use super::template::value::{Object, Value};
+use super::template::value::{Object, Value, string_from_go_bytes};
 use super::template::yaml;
 
 /// What `helm template` assumes about the cluster when it is not connected.
@@ -176,7 +176,7 @@ impl Files {
     fn get(&self, name: &str) -> String {
         self.0
             .get(name)
-            .map(|b| String::from_utf8_lossy(b).to_string())
+            .map(|b| string_from_go_bytes(b))
             .unwrap_or_default()
     }
 
@@ -219,9 +219,7 @@ impl Object for Files {
     }
     fn field(&self, name: &str) -> Option<Value> {
         match name {
-            "AsConfig" => Some(Value::string(
-                self.by_base(|b| String::from_utf8_lossy(b).to_string()),
-            )),
+            "AsConfig" => Some(Value::string(self.by_base(string_from_go_bytes))),
             "AsSecrets" => {
                 Some(Value::string(self.by_base(|b| {
                     base64::engine::general_purpose::STANDARD.encode(b)
@@ -254,7 +252,7 @@ impl Object for Files {
                 let Some(bytes) = self.0.get(&arg) else {
                     return Some(Ok(Value::list(Vec::new())));
                 };
-                let s = String::from_utf8_lossy(bytes).to_string();
+                let s = string_from_go_bytes(bytes);
                 let s = s.strip_suffix('\n').unwrap_or(&s);
                 Ok(Value::list(s.split('\n').map(Value::str).collect()))
             }
@@ -269,12 +267,7 @@ impl Object for Files {
         Some(Value::map(
             self.0
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        Value::string(String::from_utf8_lossy(v).to_string()),
-                    )
-                })
+                .map(|(k, v)| (k.clone(), Value::string(string_from_go_bytes(v))))
                 .collect(),
         ))
     }

@@ -236,6 +236,31 @@ pub fn validate_schemas(chart: &Chart, values: &Map) -> Result<(), ChartError> {
     })
 }
 
+/// Helm 3.17 validates with gojsonschema, which ignores a `$schema` URL it does not know
+/// (`http://json-schema.org/schema#`, https spellings) and then applies draft-07 rules; the
+/// jsonschema crate would refuse such a schema outright, hiding the chart's real errors.
+fn schema_validator(schema: &serde_json::Value) -> Result<jsonschema::Validator, String> {
+    let url = schema
+        .get("$schema")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default();
+    let draft = if url.contains("draft-04") {
+        jsonschema::Draft::Draft4
+    } else if url.contains("draft-06") {
+        jsonschema::Draft::Draft6
+    } else {
+        jsonschema::Draft::Draft7
+    };
+    let mut schema = schema.clone();
+    if let Some(root) = schema.as_object_mut() {
+        root.remove("$schema");
+    }
+    jsonschema::options()
+        .with_draft(draft)
+        .build(&schema)
+        .map_err(|e| e.to_string())
+}
+
 fn collect_violations(
     chart: &Chart,
     values: &Map,
@@ -243,7 +268,7 @@ fn collect_violations(
     out: &mut Vec<String>,
 ) -> Result<(), ChartError> {
     if let Some((path, schema)) = &chart.schema {
-        let validator = jsonschema::validator_for(schema).map_err(|e| ChartError::Invalid {
+        let validator = schema_validator(schema).map_err(|e| ChartError::Invalid {
             chart: chart.name.clone(),
             message: format!("{path} is not a valid JSON Schema: {e}"),
             help: "fix the schema".into(),

@@ -330,11 +330,15 @@ impl<'a> Executor<'a> {
 
     fn walk(&mut self, node: &Node, dot: &Value, out: &mut String) -> ExecResult<Flow> {
         match node {
-            Node::Text(t) => out.push_str(t),
+            Node::Text(t) => {
+                out.push_str(t);
+                self.check_output(0, out)?;
+            }
             Node::Action(pipe) => {
                 let v = self.eval_pipe(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     print_value(out, &v);
+                    self.check_output(pipe.offset, out)?;
                 }
             }
             Node::If(br) => {
@@ -676,13 +680,16 @@ impl<'a> Executor<'a> {
         if let Some(p) = piped {
             vals.push(p);
         }
-        match name {
+        let result = match name {
             "include" => self.include(off, &vals),
             "tpl" => self.tpl(off, &vals),
             _ => {
                 let Some(f) = funcs::lookup(name) else {
                     return Err(self.err(off, format!("function {name:?} not defined")));
                 };
+                if let Err(m) = output_estimate_ok(name, &vals) {
+                    return Err(self.err(off, format!("error calling {name}: {m}")));
+                }
                 f(self.env, &vals).map_err(|e| match e {
                     FuncError::Msg(m) => self.err(off, format!("error calling {name}: {m}")),
                     FuncError::Fail(m) => TemplateError {
@@ -691,7 +698,52 @@ impl<'a> Executor<'a> {
                     },
                 })
             }
+        }?;
+        self.charge(off, name, &result)?;
+        Ok(result)
+    }
+
+    fn check_output(&self, off: usize, out: &str) -> ExecResult<()> {
+        if out.len() > funcs::MAX_OUTPUT {
+            return Err(self.err(
+                off,
+                format!(
+                    "the output of {} is larger than the {} bytes a template may render here (a runaway loop?)",
+                    self.cur.name,
+                    funcs::MAX_OUTPUT
+                ),
+            ));
         }
+        Ok(())
+    }
+
+    /// Count a function's string result against the render's allocation budget.
+    fn charge(&self, off: usize, name: &str, v: &Value) -> ExecResult<()> {
+        let Value::Str(s) = v else {
+            return Ok(());
+        };
+        if s.len() as i64 > funcs::MAX_SIZE {
+            return Err(self.err(
+                off,
+                format!(
+                    "error calling {name}: its result of {} bytes is larger than the {} bytes one string may have here",
+                    s.len(),
+                    funcs::MAX_SIZE
+                ),
+            ));
+        }
+        let total = self.env.allocated.get().saturating_add(s.len());
+        self.env.allocated.set(total);
+        if total > funcs::MAX_TOTAL_ALLOCATION {
+            return Err(self.err(
+                off,
+                format!(
+                    "error calling {name}: the templates built more than {} bytes of strings in this render (a runaway loop?)",
+                    funcs::MAX_TOTAL_ALLOCATION
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn include(&mut self, off: usize, vals: &[Value]) -> ExecResult<Value> {
@@ -801,6 +853,90 @@ fn arg_text(a: &Arg) -> String {
         Arg::Ident(_, n) => n.clone(),
         Arg::Pipe(_, _, _) => "(pipeline)".into(),
     }
+}
+
+/// Text held by `v`, counted until it passes `limit` (shared strings count each time they
+/// appear, as they would in a serialisation of `v`).
+fn text_size(v: &Value, limit: usize, acc: &mut usize) {
+    if *acc > limit {
+        return;
+    }
+    match v {
+        Value::Str(s) => *acc += s.len() + 2,
+        Value::List(items) => {
+            for i in items.iter() {
+                text_size(i, limit, acc);
+                if *acc > limit {
+                    return;
+                }
+            }
+        }
+        Value::Map(m) => {
+            for (k, i) in m.borrow().iter() {
+                *acc += k.len() + 2;
+                text_size(i, limit, acc);
+                if *acc > limit {
+                    return;
+                }
+            }
+        }
+        _ => *acc += 24,
+    }
+}
+
+/// Functions whose result grows with their arguments are checked before they run: the result
+/// cap alone would come after the allocation (`toYaml` of a list holding one 16 MiB string a
+/// thousand times would first build 16 GB).
+fn output_estimate_ok(name: &str, vals: &[Value]) -> Result<(), String> {
+    let limit = funcs::MAX_SIZE as usize;
+    let serialises = matches!(
+        name,
+        "toYaml"
+            | "mustToYaml"
+            | "toJson"
+            | "mustToJson"
+            | "toPrettyJson"
+            | "mustToPrettyJson"
+            | "toRawJson"
+            | "mustToRawJson"
+            | "toToml"
+            | "join"
+            | "print"
+            | "println"
+            | "printf"
+            | "cat"
+            | "toString"
+            | "toStrings"
+            | "quote"
+            | "squote"
+    );
+    if serialises {
+        let mut acc = 0;
+        for v in vals {
+            text_size(v, limit, &mut acc);
+        }
+        if acc > limit {
+            return Err(format!(
+                "its arguments hold more than the {limit} bytes of text one string may have here"
+            ));
+        }
+    }
+    if name == "replace"
+        && let [Value::Str(old), Value::Str(new), Value::Str(text)] = vals
+    {
+        let hits = if old.is_empty() {
+            text.chars().count() + 1
+        } else {
+            text.matches(&**old).count()
+        };
+        let size = text.len().saturating_add(hits.saturating_mul(new.len()));
+        if size > limit {
+            return Err(format!(
+                "the result would be {size} bytes, more than the {limit} one string may have here"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Go's printValue: nil prints as `<no value>`.

@@ -10,13 +10,32 @@ use base64::Engine;
 use sha2::Digest;
 
 use super::gofmt::{go_quote, sprintf};
-use super::value::{Value, go_sprint};
+use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
 
 /// What functions may reach besides their arguments.
 pub struct FuncEnv {
     pub lookup: Option<Arc<dyn crate::chart::Lookup>>,
+    /// Bytes of strings built by functions, `include` and `tpl` so far in this render.
+    pub allocated: std::cell::Cell<usize>,
 }
+
+impl FuncEnv {
+    pub fn new(lookup: Option<Arc<dyn crate::chart::Lookup>>) -> FuncEnv {
+        FuncEnv {
+            lookup,
+            allocated: std::cell::Cell::new(0),
+        }
+    }
+}
+
+/// All the string bytes one render may build, summed over every call: a template that keeps
+/// doubling a string (or builds many large ones) stops with an error long before it could
+/// exhaust memory. Real charts build a few megabytes.
+pub const MAX_TOTAL_ALLOCATION: usize = 512 << 20;
+
+/// The largest output one template (or one `include`/`tpl`) may render.
+pub const MAX_OUTPUT: usize = 64 << 20;
 
 #[derive(Debug)]
 pub enum FuncError {
@@ -28,9 +47,9 @@ pub enum FuncError {
 
 pub type Func = fn(&FuncEnv, &[Value]) -> Result<Value, FuncError>;
 
-type R = Result<Value, FuncError>;
+pub(super) type R = Result<Value, FuncError>;
 
-fn err<T>(m: impl Into<String>) -> Result<T, FuncError> {
+pub(super) fn err<T>(m: impl Into<String>) -> Result<T, FuncError> {
     Err(FuncError::Msg(m.into()))
 }
 
@@ -62,7 +81,7 @@ fn size(name: &str, n: i64) -> Result<usize, FuncError> {
     Ok(n.max(0) as usize)
 }
 
-fn nargs(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+pub(super) fn nargs(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     if args.len() != n {
         return err(format!(
             "wrong number of args for {name}: want {n} got {}",
@@ -82,7 +101,7 @@ fn min_args(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
     Ok(())
 }
 
-fn wrong(expected: &str, v: &Value) -> FuncError {
+pub(super) fn wrong(expected: &str, v: &Value) -> FuncError {
     let got = match v {
         Value::Nil => "interface {}".to_string(),
         other => other.type_name().to_string(),
@@ -93,7 +112,7 @@ fn wrong(expected: &str, v: &Value) -> FuncError {
 }
 
 /// A Go `string` parameter.
-fn s(v: &Value) -> Result<&str, FuncError> {
+pub(super) fn s(v: &Value) -> Result<&str, FuncError> {
     match v {
         Value::Str(x) => Ok(x),
         other => Err(wrong("string", other)),
@@ -101,7 +120,7 @@ fn s(v: &Value) -> Result<&str, FuncError> {
 }
 
 /// A Go `int` parameter: template literals and integer results pass, float64 values do not.
-fn i(v: &Value) -> Result<i64, FuncError> {
+pub(super) fn i(v: &Value) -> Result<i64, FuncError> {
     match v {
         Value::Int(x) => Ok(*x),
         other => Err(wrong("int", other)),
@@ -304,7 +323,7 @@ fn f_not(_: &FuncEnv, a: &[Value]) -> R {
 fn f_len(_: &FuncEnv, a: &[Value]) -> R {
     nargs("len", a, 1)?;
     let n = match &a[0] {
-        Value::Str(x) => x.len(),
+        Value::Str(x) => go_bytes(x).len(),
         Value::Nil => return err("len of nil pointer"),
         other => match (other.as_list(), other.as_map()) {
             (Some(l), _) => l.len(),
@@ -586,16 +605,16 @@ str1!(f_initials, "initials", |x| x
     .filter_map(|w| w.chars().next())
     .collect());
 str1!(f_b64enc, "b64enc", |x| {
-    base64::engine::general_purpose::STANDARD.encode(x)
+    base64::engine::general_purpose::STANDARD.encode(go_bytes(x))
 });
 str1!(f_sha256sum, "sha256sum", |x| hex::encode(
-    sha2::Sha256::digest(x.as_bytes())
+    sha2::Sha256::digest(go_bytes(x))
 ));
 str1!(f_sha512sum, "sha512sum", |x| hex::encode(
-    sha2::Sha512::digest(x.as_bytes())
+    sha2::Sha512::digest(go_bytes(x))
 ));
-str1!(f_sha1sum, "sha1sum", |x| sha1_hex(x.as_bytes()));
-str1!(f_adler32sum, "adler32sum", |x| adler32(x.as_bytes())
+str1!(f_sha1sum, "sha1sum", |x| sha1_hex(&go_bytes(x)));
+str1!(f_adler32sum, "adler32sum", |x| adler32(&go_bytes(x))
     .to_string());
 str1!(f_snakecase, "snakecase", |x| snake(x, '_'));
 str1!(f_kebabcase, "kebabcase", |x| snake(x, '-'));
@@ -613,13 +632,13 @@ str1!(f_base, "base", |x| path_base(x));
 str1!(f_dir, "dir", |x| path_dir(x));
 str1!(f_ext, "ext", |x| path_ext(x));
 str1!(f_clean, "clean", |x| path_clean(x));
-str1!(f_b32enc, "b32enc", |x| base32_encode(x.as_bytes()));
+str1!(f_b32enc, "b32enc", |x| base32_encode(&go_bytes(x)));
 
 fn f_b64dec(_: &FuncEnv, a: &[Value]) -> R {
     nargs("b64dec", a, 1)?;
     Ok(Value::string(
         match base64::engine::general_purpose::STANDARD.decode(s(&a[0])?) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).to_string(),
+            Ok(bytes) => string_from_go_bytes(&bytes),
             Err(e) => e.to_string(),
         },
     ))
@@ -1019,8 +1038,8 @@ fn re(p: &str) -> Result<regex::Regex, FuncError> {
     if let Some(r) = CACHE.with(|c| c.borrow().get(p).cloned()) {
         return Ok(r);
     }
-    let r =
-        regex::Regex::new(p).map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))?;
+    let r = regex::Regex::new(&super::regex_go::translate(p))
+        .map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))?;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() < 256 {
@@ -2453,6 +2472,9 @@ fn table() -> HashMap<&'static str, Func> {
     for (k, f) in entries {
         t.insert(k, *f);
     }
+    for (k, f) in super::crypto::table() {
+        t.insert(k, f);
+    }
     t
 }
 
@@ -2461,7 +2483,7 @@ mod tests {
     use super::*;
 
     fn call(name: &str, args: &[Value]) -> R {
-        let env = FuncEnv { lookup: None };
+        let env = FuncEnv::new(None);
         lookup(name).expect(name)(&env, args)
     }
     fn st(x: &str) -> Value {
@@ -2550,15 +2572,15 @@ mod tests {
 
     #[test]
     fn merge_keeps_destination_and_overwrite_replaces() {
-        let dst = yaml::from_yaml_str("a: 1\nn: {x: 1}\n").unwrap();
-        let src = yaml::from_yaml_str("a: 2\nb: 3\nn: {x: 2, y: 2}\n").unwrap();
+        let dst = yaml::from_yaml_str("a: 1\nk: {x: 1}\n").unwrap();
+        let src = yaml::from_yaml_str("a: 2\nb: 3\nk: {x: 2, z: 2}\n").unwrap();
         let merged = call("merge", &[dst.clone(), src.clone()]).unwrap();
-        assert_eq!(yaml::to_json(&merged), r#"{"a":1,"b":3,"n":{"x":1,"y":2}}"#);
-        let dst2 = yaml::from_yaml_str("a: 1\nn: {x: 1}\n").unwrap();
+        assert_eq!(yaml::to_json(&merged), r#"{"a":1,"b":3,"k":{"x":1,"z":2}}"#);
+        let dst2 = yaml::from_yaml_str("a: 1\nk: {x: 1}\n").unwrap();
         let over = call("mergeOverwrite", &[dst2, src]).unwrap();
-        assert_eq!(yaml::to_json(&over), r#"{"a":2,"b":3,"n":{"x":2,"y":2}}"#);
+        assert_eq!(yaml::to_json(&over), r#"{"a":2,"b":3,"k":{"x":2,"z":2}}"#);
         // merge mutates its destination, as sprig does
-        assert_eq!(yaml::to_json(&dst), r#"{"a":1,"b":3,"n":{"x":1,"y":2}}"#);
+        assert_eq!(yaml::to_json(&dst), r#"{"a":1,"b":3,"k":{"x":1,"z":2}}"#);
     }
 
     #[test]

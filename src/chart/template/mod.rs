@@ -7,12 +7,15 @@
 //! errors), and functions that reach the template set (`include`, `tpl`). Owning the executor
 //! makes `include`/`tpl` plain executor calls and keeps every node's offset for diagnostics.
 
+pub mod crypto;
 pub mod exec;
 pub mod funcs;
 pub mod gofmt;
 pub mod parse;
+pub mod regex_go;
 pub mod value;
 pub mod yaml;
+pub mod yaml_load;
 
 pub use exec::{Executor, SourceFile, TemplateError, TemplateSet};
 pub use funcs::FuncEnv;

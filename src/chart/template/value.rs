@@ -297,6 +297,45 @@ fn format_fixed(digits: &str, exp: i32) -> String {
 }
 
 /// `fmt.Sprint(v)` for one operand (the `%v` verb).
+/// Go strings are bytes, ours are UTF-8. A byte that is not part of valid UTF-8 (a binary file
+/// read with `.Files.Get`) is kept as the private-use char U+10FF00 + byte, so the functions
+/// that work on bytes (`b64enc`, the checksums, `len`) see the file's own bytes again.
+const RAW_BYTE_BASE: u32 = 0x10FF00;
+
+/// Bytes as a template string, invalid UTF-8 kept byte for byte.
+pub fn string_from_go_bytes(b: &[u8]) -> String {
+    if let Ok(s) = std::str::from_utf8(b) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(b.len() + 8);
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push(char::from_u32(RAW_BYTE_BASE + u32::from(*byte)).unwrap_or('\u{fffd}'));
+        }
+    }
+    out
+}
+
+/// The bytes a Go string holds (see `string_from_go_bytes`).
+pub fn go_bytes(s: &str) -> std::borrow::Cow<'_, [u8]> {
+    // U+10FF00..U+10FFFF encode as F4 8F BC..BF xx; most strings hold no 0xF4 at all.
+    if !s.as_bytes().contains(&0xF4) {
+        return std::borrow::Cow::Borrowed(s.as_bytes());
+    }
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        let n = c as u32;
+        if n >= RAW_BYTE_BASE {
+            out.push((n - RAW_BYTE_BASE) as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn go_sprint(v: &Value) -> String {
     let mut s = String::new();
     write_v(&mut s, v);

@@ -413,10 +413,9 @@ fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Parse one YAML document the way Helm reads values and `fromYaml` input.
+/// Parse the first YAML document of `text` the way Helm reads values and `fromYaml` input.
 pub fn from_yaml_str(text: &str) -> Result<Value, String> {
-    let y: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
-    Ok(from_yaml(&y))
+    super::yaml_load::load(text).map_err(|e| e.to_string())
 }
 
 pub fn from_yaml(y: &serde_yaml_ng::Value) -> Value {
@@ -477,7 +476,7 @@ mod tests {
 
     #[test]
     fn to_yaml_matches_go_yaml_v2_layout() {
-        let val = v("b: [1, two]\na: {x: 1, y: {}}\nc: []\nd: null\ne: 1.5\nf: 1000000\n");
+        let val = v("b: [1, two]\na: {x: 1, \"y\": {}}\nc: []\nd: null\ne: 1.5\nf: 1000000\n");
         assert_eq!(
             to_yaml(&val),
             "a:\n  x: 1\n  \"y\": {}\nb:\n- 1\n- two\nc: []\nd: null\ne: 1.5\nf: 1000000\n"

@@ -1,0 +1,784 @@
+//! Sprig's crypto functions, as helm v3.17 ships them (sprig v3.3.0): keys and certificates
+//! (`genPrivateKey`, `genCA`, `genSelfSignedCert`, `genSignedCert`, their `WithKey` forms,
+//! `buildCustomCert`), password hashes (`bcrypt`, `htpasswd`, `derivePassword`), AES-CBC
+//! (`encryptAES`, `decryptAES`), and `getHostByName`. Formats follow Go's: PKCS#1 "RSA PRIVATE
+//! KEY", SEC1 "EC PRIVATE KEY", PKCS#8 "PRIVATE KEY" for ed25519, "$2a$" bcrypt hashes.
+
+use std::rc::Rc;
+
+use base64::Engine;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::EncodePrivateKey;
+
+use super::funcs::{FuncEnv, FuncError, R, err, i, nargs, s, wrong};
+use super::value::{Object, Value, go_bytes, string_from_go_bytes};
+
+/// The system's CSPRNG (rand's thread generator) for the RustCrypto crates, which take the
+/// newer rand_core traits.
+struct SystemRng;
+
+impl rsa::rand_core::TryRng for SystemRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(rand::RngCore::next_u32(&mut rand::rng()))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(rand::RngCore::next_u64(&mut rand::rng()))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        rand::RngCore::fill_bytes(&mut rand::rng(), dst);
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for SystemRng {}
+
+fn lf(pem: &str) -> String {
+    pem.replace("\r\n", "\n")
+}
+
+// ------------------------------------------------------------------ keys
+
+enum PrivateKey {
+    Rsa(Box<rsa::PrivateKey>),
+    Ec(p256::SecretKey),
+    /// The 32-byte seed.
+    Ed25519([u8; 32]),
+}
+
+/// PKCS#8 prefix of an ed25519 key (RFC 8410), as Go's MarshalPKCS8PrivateKey writes it.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+impl PrivateKey {
+    fn generate_rsa(bits: usize) -> Result<PrivateKey, FuncError> {
+        rsa::PrivateKey::new(&mut SystemRng, bits)
+            .map(|k| PrivateKey::Rsa(Box::new(k)))
+            .map_err(|e| FuncError::Msg(format!("error generating rsa key: {e}")))
+    }
+
+    /// pemBlockForKey: the key as Go's sprig prints it.
+    fn to_pem(&self) -> Result<String, FuncError> {
+        let fail = |e: String| FuncError::Msg(format!("error pem-encoding key: {e}"));
+        Ok(match self {
+            PrivateKey::Rsa(k) => k
+                .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+                .map_err(|e| fail(e.to_string()))?
+                .to_string(),
+            PrivateKey::Ec(k) => k
+                .to_sec1_pem(p256::pkcs8::LineEnding::LF)
+                .map_err(|e| fail(e.to_string()))?
+                .to_string(),
+            PrivateKey::Ed25519(_) => lf(&pem_block("PRIVATE KEY", &self.pkcs8_der()?)),
+        })
+    }
+
+    fn pkcs8_der(&self) -> Result<Vec<u8>, FuncError> {
+        let fail = |e: String| FuncError::Msg(format!("error encoding key: {e}"));
+        Ok(match self {
+            PrivateKey::Rsa(k) => k
+                .to_pkcs8_der()
+                .map_err(|e| fail(e.to_string()))?
+                .as_bytes()
+                .to_vec(),
+            PrivateKey::Ec(k) => k
+                .to_pkcs8_der()
+                .map_err(|e| fail(e.to_string()))?
+                .as_bytes()
+                .to_vec(),
+            PrivateKey::Ed25519(seed) => {
+                let mut der = ED25519_PKCS8_PREFIX.to_vec();
+                der.extend_from_slice(seed);
+                der
+            }
+        })
+    }
+
+    fn signing_key(&self) -> Result<rcgen::KeyPair, FuncError> {
+        let alg: &'static rcgen::SignatureAlgorithm = match self {
+            PrivateKey::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
+            PrivateKey::Ec(_) => &rcgen::PKCS_ECDSA_P256_SHA256,
+            PrivateKey::Ed25519(_) => &rcgen::PKCS_ED25519,
+        };
+        let der = self.pkcs8_der()?;
+        rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der.into(), alg)
+            .map_err(|e| FuncError::Msg(format!("error retrieving signing key: {e}")))
+    }
+
+    /// parsePrivateKeyPEM: the first PEM block of `text`.
+    fn parse(text: &str) -> Result<PrivateKey, String> {
+        let block = first_pem_block(text).ok_or("no PEM data in input")?;
+        let (label, der) = block;
+        match label.as_str() {
+            "PRIVATE KEY" => {
+                if der.len() == 48 && der[..16] == ED25519_PKCS8_PREFIX {
+                    let mut seed = [0u8; 32];
+                    seed.copy_from_slice(&der[16..]);
+                    return Ok(PrivateKey::Ed25519(seed));
+                }
+                if let Ok(k) = rsa::pkcs8::DecodePrivateKey::from_pkcs8_der(&der) {
+                    return Ok(PrivateKey::Rsa(Box::new(k)));
+                }
+                p256::pkcs8::DecodePrivateKey::from_pkcs8_der(&der)
+                    .map(PrivateKey::Ec)
+                    .map_err(|e| format!("decoding PEM as PKCS#8: {e}"))
+            }
+            "RSA PRIVATE KEY" => rsa::PrivateKey::from_pkcs1_der(&der)
+                .map(|k| PrivateKey::Rsa(Box::new(k)))
+                .map_err(|e| format!("parsing RSA private key from PEM: {e}")),
+            "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&der)
+                .map(PrivateKey::Ec)
+                .map_err(|e| format!("parsing EC private key from PEM: {e}")),
+            "DSA PRIVATE KEY" => Err("DSA keys are not supported by this renderer".into()),
+            l if l.ends_with(" PRIVATE KEY") => Err(format!("invalid private key type {l}")),
+            l => Err(format!("no private key data in PEM block of type {l}")),
+        }
+    }
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// Go's pem.Decode of the first block: (label, DER bytes).
+fn first_pem_block(text: &str) -> Option<(String, Vec<u8>)> {
+    let start = text.find("-----BEGIN ")?;
+    let rest = &text[start + 11..];
+    let label_end = rest.find("-----")?;
+    let label = rest[..label_end].to_string();
+    let body_start = label_end + 5;
+    let end_marker = format!("-----END {label}-----");
+    let body_end = rest[body_start..].find(&end_marker)? + body_start;
+    let b64: String = rest[body_start..body_end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    Some((label, der))
+}
+
+fn f_gen_private_key(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("genPrivateKey", a, 1)?;
+    let key = match s(&a[0])? {
+        "" | "rsa" => PrivateKey::generate_rsa(4096)?,
+        "ecdsa" => PrivateKey::Ec(<p256::SecretKey as rsa::Generate>::generate_from_rng(
+            &mut rsa::rand_core::UnwrapErr(SystemRng),
+        )),
+        "ed25519" => {
+            let mut seed = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+            PrivateKey::Ed25519(seed)
+        }
+        "dsa" => {
+            return err(
+                "genPrivateKey: DSA keys are not supported by this renderer (DSA is deprecated; use \"rsa\", \"ecdsa\" or \"ed25519\")",
+            );
+        }
+        other => return Ok(Value::string(format!("Unknown type {other}"))),
+    };
+    Ok(Value::string(key.to_pem()?))
+}
+
+// ------------------------------------------------------------------ certificates
+
+/// sprig's `certificate` struct: `.Cert` and `.Key`, PEM text.
+#[derive(Debug)]
+pub struct Certificate {
+    cert: String,
+    key: String,
+}
+
+const CERTIFICATE_TYPE: &str = "sprig.certificate";
+
+impl Object for Certificate {
+    fn type_name(&self) -> &'static str {
+        CERTIFICATE_TYPE
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "Cert" => Some(Value::str(&self.cert)),
+            "Key" => Some(Value::str(&self.key)),
+            _ => None,
+        }
+    }
+    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    fn display(&self) -> String {
+        format!("{{{} {}}}", self.cert, self.key)
+    }
+}
+
+fn cert_value(cert: String, key: String) -> Value {
+    Value::Object(Rc::new(Certificate { cert, key }))
+}
+
+/// A `certificate` parameter: only what genCA, genSelfSignedCert, genSignedCert and
+/// buildCustomCert return.
+fn certificate_arg(v: &Value) -> Result<(String, String), FuncError> {
+    match v {
+        Value::Object(o) if o.type_name() == CERTIFICATE_TYPE => {
+            let get = |f: &str| {
+                o.field(f)
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            Ok((get("Cert"), get("Key")))
+        }
+        other => Err(wrong("sprig.certificate", other)),
+    }
+}
+
+/// A `[]interface{}` parameter holding strings (nil is empty).
+fn string_list(v: &Value, what: &str) -> Result<Vec<String>, FuncError> {
+    let items = match v {
+        Value::Nil => return Ok(Vec::new()),
+        other => other
+            .as_list()
+            .ok_or_else(|| wrong("[]interface {}", other))?,
+    };
+    items
+        .iter()
+        .map(|x| match x {
+            Value::Str(t) => Ok(t.to_string()),
+            other => err(format!(
+                "error {what}: {} is not a string",
+                super::value::go_sprint(other)
+            )),
+        })
+        .collect()
+}
+
+/// getBaseCertTemplate: a 128-bit random serial, the CN, IPs and DNS names, valid from now for
+/// `days`, key usage for TLS servers and clients.
+fn base_params(
+    cn: &str,
+    ips: &[String],
+    dns: &[String],
+    days: i64,
+) -> Result<rcgen::CertificateParams, FuncError> {
+    let mut p = rcgen::CertificateParams::default();
+    let mut serial = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut serial);
+    p.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    // Go's pkix writes a printable name as PrintableString, anything else as UTF8String.
+    let cn_value = match rcgen::string::PrintableString::try_from(cn) {
+        Ok(p) => rcgen::DnValue::PrintableString(p),
+        Err(_) => rcgen::DnValue::Utf8String(cn.to_string()),
+    };
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, cn_value);
+    for ip in ips {
+        let parsed: std::net::IpAddr = ip
+            .parse()
+            .map_err(|_| FuncError::Msg(format!("error parsing ip: {ip}")))?;
+        p.subject_alt_names.push(rcgen::SanType::IpAddress(parsed));
+    }
+    for d in dns {
+        let name = rcgen::string::Ia5String::try_from(d.as_str())
+            .map_err(|e| FuncError::Msg(format!("error processing alternate dns name {d}: {e}")))?;
+        p.subject_alt_names.push(rcgen::SanType::DnsName(name));
+    }
+    let now = rcgen::date_time_ymd(1970, 1, 1)
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+    p.not_before = now;
+    p.not_after = now + std::time::Duration::from_secs(days.max(0) as u64 * 86_400);
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    p.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    // Go writes basicConstraints (CA:false) but, unlike rcgen's ExplicitNoCa, no subject key
+    // identifier on a leaf certificate: the same extensions keep the PEM the same length.
+    p.is_ca = rcgen::IsCa::NoCa;
+    let mut bc = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+    bc.set_criticality(true);
+    p.custom_extensions.push(bc);
+    Ok(p)
+}
+
+fn create_err(e: rcgen::Error) -> FuncError {
+    FuncError::Msg(format!("error creating certificate: {e}"))
+}
+
+fn self_signed(params: rcgen::CertificateParams, key: &PrivateKey) -> R {
+    let signing = key.signing_key()?;
+    let cert = params.self_signed(&signing).map_err(create_err)?;
+    Ok(cert_value(lf(&cert.pem()), key.to_pem()?))
+}
+
+fn ca_params(cn: &str, days: i64) -> Result<rcgen::CertificateParams, FuncError> {
+    let mut p = base_params(cn, &[], &[], days)?;
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyCertSign,
+    ];
+    p.custom_extensions.clear();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    Ok(p)
+}
+
+fn pem_key_arg(v: &Value) -> Result<PrivateKey, FuncError> {
+    PrivateKey::parse(s(v)?).map_err(|e| FuncError::Msg(format!("error parsing private key: {e}")))
+}
+
+fn f_gen_ca(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("genCA", a, 2)?;
+    let params = ca_params(s(&a[0])?, i(&a[1])?)?;
+    self_signed(params, &PrivateKey::generate_rsa(2048)?)
+}
+
+fn f_gen_ca_with_key(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("genCAWithKey", a, 3)?;
+    let params = ca_params(s(&a[0])?, i(&a[1])?)?;
+    self_signed(params, &pem_key_arg(&a[2])?)
+}
+
+fn self_signed_params(a: &[Value]) -> Result<rcgen::CertificateParams, FuncError> {
+    let ips = string_list(&a[1], "parsing ip")?;
+    let dns = string_list(&a[2], "processing alternate dns name")?;
+    base_params(s(&a[0])?, &ips, &dns, i(&a[3])?)
+}
+
+fn f_gen_self_signed_cert(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("genSelfSignedCert", a, 4)?;
+    let params = self_signed_params(a)?;
+    self_signed(params, &PrivateKey::generate_rsa(2048)?)
+}
+
+fn f_gen_self_signed_cert_with_key(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("genSelfSignedCertWithKey", a, 5)?;
+    let params = self_signed_params(a)?;
+    self_signed(params, &pem_key_arg(&a[4])?)
+}
+
+fn signed(a: &[Value], key: &PrivateKey) -> R {
+    let mut params = self_signed_params(a)?;
+    // Go names the signer by its subject key identifier
+    params.use_authority_key_identifier_extension = true;
+    let (ca_cert, ca_key) = certificate_arg(&a[4])?;
+    let signer = PrivateKey::parse(&ca_key)
+        .map_err(|e| FuncError::Msg(format!("error parsing private key: {e}")))?
+        .signing_key()?;
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_cert, signer).map_err(|e| {
+        FuncError::Msg(format!(
+            "error parsing certificate: decodedSignerCert.Bytes: {e}"
+        ))
+    })?;
+    let cert = params
+        .signed_by(&key.signing_key()?, &issuer)
+        .map_err(create_err)?;
+    Ok(cert_value(lf(&cert.pem()), key.to_pem()?))
+}
+
+fn f_gen_signed_cert(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("genSignedCert", a, 5)?;
+    signed(a, &PrivateKey::generate_rsa(2048)?)
+}
+
+fn f_gen_signed_cert_with_key(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("genSignedCertWithKey", a, 6)?;
+    signed(a, &pem_key_arg(&a[5])?)
+}
+
+fn f_build_custom_cert(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("buildCustomCert", a, 2)?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cert = b64
+        .decode(s(&a[0])?)
+        .map_err(|_| FuncError::Msg("unable to decode base64 certificate".into()))?;
+    let key = b64
+        .decode(s(&a[1])?)
+        .map_err(|_| FuncError::Msg("unable to decode base64 private key".into()))?;
+    let cert = string_from_go_bytes(&cert);
+    let key = string_from_go_bytes(&key);
+    let Some((label, der)) = first_pem_block(&cert) else {
+        return err("unable to decode certificate");
+    };
+    if label != "CERTIFICATE" || x509_parser::parse_x509_certificate(&der).is_err() {
+        return err("error parsing certificate: decodedCert.Bytes: malformed certificate");
+    }
+    PrivateKey::parse(&key)
+        .map_err(|e| FuncError::Msg(format!("error parsing private key: {e}")))?;
+    Ok(cert_value(cert, key))
+}
+
+// ------------------------------------------------------------------ passwords
+
+/// bcrypt with Go's default cost and "$2a$" prefix.
+fn bcrypt_hash(input: &[u8]) -> String {
+    match bcrypt::hash_with_result(input, 10) {
+        Ok(h) => h.format_for_version(bcrypt::Version::TwoA),
+        Err(e) => format!("failed to encrypt string with bcrypt: {e}"),
+    }
+}
+
+fn f_bcrypt(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("bcrypt", a, 1)?;
+    Ok(Value::string(bcrypt_hash(&go_bytes(s(&a[0])?))))
+}
+
+fn f_htpasswd(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("htpasswd", a, 2)?;
+    let (user, password) = (s(&a[0])?, s(&a[1])?);
+    if user.contains(':') {
+        return Ok(Value::string(format!("invalid username: {user}")));
+    }
+    Ok(Value::string(format!(
+        "{user}:{}",
+        bcrypt_hash(&go_bytes(password))
+    )))
+}
+
+const MASTER_PASSWORD_SEED: &[u8] = b"com.lyndir.masterpassword";
+
+fn password_templates(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
+        "long" => &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+        "medium" => &["CvcnoCvc", "CvcCvcno"],
+        "short" => &["Cvcn"],
+        "basic" => &["aaanaaan", "aannaaan", "aaannaaa"],
+        "pin" => &["nnnn"],
+        _ => return None,
+    })
+}
+
+fn template_characters(c: u8) -> &'static [u8] {
+    match c {
+        b'V' => b"AEIOU",
+        b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+        b'v' => b"aeiou",
+        b'c' => b"bcdfghjklmnpqrstvwxyz",
+        b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+        b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+        b'n' => b"0123456789",
+        b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+        _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+    }
+}
+
+/// The Master Password algorithm (scrypt key, HMAC-SHA256 seed, character templates).
+pub fn derive_password(
+    counter: u32,
+    kind: &str,
+    password: &[u8],
+    user: &[u8],
+    site: &[u8],
+) -> String {
+    let Some(templates) = password_templates(kind) else {
+        return format!("cannot find password template {kind}");
+    };
+    let mut salt = MASTER_PASSWORD_SEED.to_vec();
+    salt.extend_from_slice(&(user.len() as u32).to_be_bytes());
+    salt.extend_from_slice(user);
+    let mut key = [0u8; 64];
+    let derived = scrypt::Params::new(15, 8, 2)
+        .map_err(|e| e.to_string())
+        .and_then(|p| scrypt::scrypt(password, &salt, &p, &mut key).map_err(|e| e.to_string()));
+    if let Err(e) = derived {
+        return format!("failed to derive password: {e}");
+    }
+    let mut msg = MASTER_PASSWORD_SEED.to_vec();
+    msg.extend_from_slice(&(site.len() as u32).to_be_bytes());
+    msg.extend_from_slice(site);
+    msg.extend_from_slice(&counter.to_be_bytes());
+    let seed = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &msg);
+    let seed = seed.as_ref();
+    let template = templates[seed[0] as usize % templates.len()].as_bytes();
+    template
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let chars = template_characters(*c);
+            chars[seed[i + 1] as usize % chars.len()] as char
+        })
+        .collect()
+}
+
+fn f_derive_password(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("derivePassword", a, 5)?;
+    let counter = match &a[0] {
+        Value::Int(n) if (0..=u32::MAX as i64).contains(n) => *n as u32,
+        other => return Err(wrong("uint32", other)),
+    };
+    Ok(Value::string(derive_password(
+        counter,
+        s(&a[1])?,
+        &go_bytes(s(&a[2])?),
+        &go_bytes(s(&a[3])?),
+        &go_bytes(s(&a[4])?),
+    )))
+}
+
+// ------------------------------------------------------------------ AES
+
+/// sprig's key: the password's bytes in a 32-byte, zero-filled buffer (AES-256).
+fn aes_key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let p = go_bytes(password);
+    let n = p.len().min(32);
+    key[..n].copy_from_slice(&p[..n]);
+    key
+}
+
+fn f_encrypt_aes(_: &FuncEnv, a: &[Value]) -> R {
+    use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
+    nargs("encryptAES", a, 2)?;
+    let (password, plain) = (s(&a[0])?, s(&a[1])?);
+    if plain.is_empty() {
+        return Ok(Value::str(""));
+    }
+    let mut iv = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut iv);
+    let enc = cbc::Encryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let mut out = iv.to_vec();
+    out.extend(enc.encrypt_padded_vec::<cbc::cipher::block_padding::Pkcs7>(&go_bytes(plain)));
+    Ok(Value::string(
+        base64::engine::general_purpose::STANDARD.encode(out),
+    ))
+}
+
+fn f_decrypt_aes(_: &FuncEnv, a: &[Value]) -> R {
+    use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
+    nargs("decryptAES", a, 2)?;
+    let (password, crypt64) = (s(&a[0])?, s(&a[1])?);
+    if crypt64.is_empty() {
+        return Ok(Value::str(""));
+    }
+    let crypt = base64::engine::general_purpose::STANDARD
+        .decode(crypt64)
+        .map_err(|e| FuncError::Msg(e.to_string()))?;
+    if crypt.len() < 32 || crypt.len() % 16 != 0 {
+        return err("crypto/cipher: input not full blocks");
+    }
+    let (iv, body) = crypt.split_at(16);
+    let mut iv_arr = [0u8; 16];
+    iv_arr.copy_from_slice(iv);
+    let dec = cbc::Decryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv_arr.into());
+    // Go strips as many bytes as the last byte says, without checking the padding.
+    let plain = dec
+        .decrypt_padded_vec::<cbc::cipher::block_padding::NoPadding>(body)
+        .map_err(|e| FuncError::Msg(e.to_string()))?;
+    let pad = *plain.last().unwrap_or(&0) as usize;
+    if pad > plain.len() {
+        return err("decryptAES: the padding is longer than the text (wrong password?)");
+    }
+    Ok(Value::string(string_from_go_bytes(
+        &plain[..plain.len() - pad],
+    )))
+}
+
+// ------------------------------------------------------------------ network
+
+/// helm template and install run without `--enable-dns` here, so helm replaces sprig's
+/// lookup with one that returns "": rendering never depends on (or waits for) DNS.
+fn f_get_host_by_name(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("getHostByName", a, 1)?;
+    s(&a[0])?;
+    Ok(Value::str(""))
+}
+
+pub fn table() -> Vec<(&'static str, super::funcs::Func)> {
+    vec![
+        ("genPrivateKey", f_gen_private_key),
+        ("genCA", f_gen_ca),
+        ("genCAWithKey", f_gen_ca_with_key),
+        ("genSelfSignedCert", f_gen_self_signed_cert),
+        ("genSelfSignedCertWithKey", f_gen_self_signed_cert_with_key),
+        ("genSignedCert", f_gen_signed_cert),
+        ("genSignedCertWithKey", f_gen_signed_cert_with_key),
+        ("buildCustomCert", f_build_custom_cert),
+        ("bcrypt", f_bcrypt),
+        ("htpasswd", f_htpasswd),
+        ("derivePassword", f_derive_password),
+        ("encryptAES", f_encrypt_aes),
+        ("decryptAES", f_decrypt_aes),
+        ("getHostByName", f_get_host_by_name),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Executor, TemplateSet};
+    use super::*;
+
+    fn render(src: &str) -> String {
+        let mut set = TemplateSet::new();
+        set.add_file("t", src)
+            .unwrap_or_else(|e| panic!("{src}: {e}"));
+        let env = FuncEnv::new(None);
+        Executor::new(&set, &env)
+            .execute("t", &Value::Nil)
+            .unwrap_or_else(|e| panic!("{src}: {e}"))
+    }
+
+    fn parse_cert(pem: &str) -> x509_parser::certificate::X509Certificate<'static> {
+        let (label, der) = first_pem_block(pem).unwrap();
+        assert_eq!(label, "CERTIFICATE");
+        let der: &'static [u8] = Box::leak(der.into_boxed_slice());
+        x509_parser::parse_x509_certificate(der).unwrap().1
+    }
+
+    fn common_name(name: &x509_parser::x509::X509Name<'_>) -> String {
+        name.iter_common_name()
+            .next()
+            .and_then(|c| c.as_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn functions_in_branches_that_never_run_parse() {
+        assert_eq!(
+            render(r#"{{- if false }}{{ $ca := genCA "x" 1 }}{{ htpasswd "u" "p" }}{{ end -}}"#),
+            ""
+        );
+    }
+
+    #[test]
+    fn derive_password_matches_the_master_password_vectors() {
+        // the expectations sprig's own tests hold for these inputs
+        for (counter, kind, want) in [
+            (1, "long", "ZedaFaxcZaso9*"),
+            (2, "long", "Fovi2@JifpTupx"),
+            (1, "maximum", "pf4zS1LjCg&LjhsZ7T2~"),
+            (1, "medium", "ZedJuz8$"),
+            (1, "basic", "pIS54PLs"),
+            (1, "short", "Zed5"),
+            (1, "pin", "6685"),
+        ] {
+            let src = format!(
+                r#"{{{{ derivePassword {counter} "{kind}" "password" "user" "example.com" }}}}"#
+            );
+            assert_eq!(render(&src), want, "{kind} {counter}");
+        }
+    }
+
+    #[test]
+    fn aes_reads_what_go_writes_and_round_trips() {
+        // openssl enc -aes-256-cbc with the zero-padded key and IV 00..0f, IV prepended as sprig does
+        assert_eq!(
+            render(
+                r#"{{ decryptAES "secretkey" "AAECAwQFBgcICQoLDA0OD4aChIkqfhLglmmHSXlA6r0=" }}"#
+            ),
+            "plaintext"
+        );
+        assert_eq!(
+            render(r#"{{ "plaintext" | encryptAES "secretkey" | decryptAES "secretkey" }}"#),
+            "plaintext"
+        );
+        let enc = render(r#"{{ encryptAES "k" "sixteen bytes!!!" }}"#);
+        // IV + two blocks (a full block of padding after a 16-byte text)
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(enc)
+                .unwrap()
+                .len(),
+            48
+        );
+        assert_eq!(render(r#"{{ encryptAES "k" "" }}"#), "");
+    }
+
+    #[test]
+    fn htpasswd_and_bcrypt_write_go_hashes() {
+        let line = render(r#"{{ htpasswd "admin" "s3cret" }}"#);
+        let (user, hash) = line.split_once(':').unwrap();
+        assert_eq!(user, "admin");
+        assert!(hash.starts_with("$2a$10$") && hash.len() == 60, "{hash}");
+        assert!(bcrypt::verify("s3cret", hash).unwrap());
+        assert_eq!(
+            render(r#"{{ htpasswd "a:b" "x" }}"#),
+            "invalid username: a:b"
+        );
+        assert!(render(r#"{{ bcrypt "x" }}"#).starts_with("$2a$10$"));
+    }
+
+    #[test]
+    fn get_host_by_name_is_empty_offline_as_in_helm_template() {
+        assert_eq!(render(r#"[{{ getHostByName "localhost" }}]"#), "[]");
+    }
+
+    #[test]
+    fn ca_signed_and_self_signed_certificates() {
+        let out = render(
+            r#"{{- $ca := genCA "my-ca" 365 -}}
+{{- $c := genSignedCert "svc" (list "10.0.0.1") (list "svc.ns" "svc.ns.svc") 30 $ca -}}
+{{ $ca.Cert }}|{{ $ca.Key }}|{{ $c.Cert }}|{{ $c.Key }}|{{ (buildCustomCert ($ca.Cert | b64enc) ($ca.Key | b64enc)).Cert }}"#,
+        );
+        let parts: Vec<&str> = out.split('|').collect();
+        assert_eq!(parts.len(), 5);
+        let ca = parse_cert(parts[0]);
+        assert_eq!(common_name(ca.subject()), "my-ca");
+        assert!(ca.is_ca());
+        let days =
+            (ca.validity().not_after.timestamp() - ca.validity().not_before.timestamp()) / 86_400;
+        assert_eq!(days, 365);
+        assert!(parts[1].starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        let leaf = parse_cert(parts[2]);
+        assert_eq!(common_name(leaf.subject()), "svc");
+        assert_eq!(common_name(leaf.issuer()), "my-ca");
+        assert!(!leaf.is_ca());
+        let sans = leaf.subject_alternative_name().unwrap().unwrap().value;
+        let shown = format!("{:?}", sans.general_names);
+        assert!(
+            shown.contains("svc.ns.svc") && shown.contains("10, 0, 0, 1"),
+            "{shown}"
+        );
+        assert!(parts[3].starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        assert_eq!(parts[4], parts[0]);
+    }
+
+    #[test]
+    fn private_keys_in_go_formats_and_certificates_with_them() {
+        let ec = render(r#"{{ genPrivateKey "ecdsa" }}"#);
+        assert!(ec.starts_with("-----BEGIN EC PRIVATE KEY-----\n"), "{ec}");
+        let ed = render(r#"{{ genPrivateKey "ed25519" }}"#);
+        assert!(ed.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{ed}");
+        assert_eq!(first_pem_block(&ed).unwrap().1.len(), 48);
+        assert_eq!(render(r#"{{ genPrivateKey "nope" }}"#), "Unknown type nope");
+        let out = render(
+            r#"{{- $k := genPrivateKey "ecdsa" -}}{{ $c := genSelfSignedCertWithKey "me" nil (list "me.example") 10 $k }}{{ $c.Cert }}|{{ eq $c.Key $k }}"#,
+        );
+        let (cert, same) = out.split_once('|').unwrap();
+        assert_eq!(same, "true");
+        assert_eq!(common_name(parse_cert(cert).subject()), "me");
+    }
+}

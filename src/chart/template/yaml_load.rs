@@ -1,0 +1,487 @@
+//! Reading YAML the way Helm does: sigs.k8s.io/yaml on top of go-yaml v2, so YAML 1.1 plain
+//! scalars (`yes`, `on`, `off`, `y`, `0755`, `0x1F`, `1_000`), numbers as float64, map keys
+//! turned into strings (`on:` is the key "true"), a repeated key keeps its last value, merge
+//! keys (`<<`) as go-yaml v2 applies them, and only the first document of a stream.
+//!
+//! serde_yaml_ng resolves scalars by YAML 1.2 and refuses repeated keys, and its data model
+//! cannot tell a quoted `"yes"` from a plain `yes`; the event parser of yaml-rust2 reports each
+//! scalar's style, which is what the YAML 1.1 rules need.
+
+use std::collections::BTreeMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::value::Value;
+
+/// A YAML syntax error, with the byte offset it points at.
+#[derive(Debug, Clone)]
+pub struct YamlError {
+    pub message: String,
+    pub offset: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "yaml: line {}: column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+/// Parse the first document of `text` (an empty text is `Nil`).
+pub fn load(text: &str) -> Result<Value, YamlError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, false).map_err(|e| {
+        let m = e.marker();
+        YamlError {
+            message: e.info().to_string(),
+            offset: char_to_byte(text, m.index()),
+            line: m.line(),
+            column: m.col() + 1,
+        }
+    })?;
+    if let Some(message) = builder.error {
+        return Err(YamlError {
+            message,
+            offset: 0,
+            line: 1,
+            column: 1,
+        });
+    }
+    Ok(builder.root.unwrap_or(Value::Nil))
+}
+
+fn char_to_byte(text: &str, chars: usize) -> usize {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i)
+}
+
+enum Frame {
+    Seq(Vec<Value>, usize),
+    Map {
+        entries: BTreeMap<String, Value>,
+        anchor: usize,
+        /// The key read, waiting for its value; `Merge` for `<<`.
+        key: Option<Key>,
+    },
+}
+
+enum Key {
+    Plain(String),
+    Merge,
+}
+
+/// Nodes that aliases may copy into one document: go-yaml refuses "excessive aliasing" too, and
+/// a few lines of nested aliases (a "billion laughs" document) would otherwise expand without end.
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+fn count_nodes(v: &Value) -> usize {
+    match v {
+        Value::List(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Map(m) => 1 + m.borrow().values().map(count_nodes).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    /// Anchored values with their node counts.
+    anchors: BTreeMap<usize, (Value, usize)>,
+    alias_nodes: usize,
+    root: Option<Value>,
+    done: bool,
+    error: Option<String>,
+}
+
+impl Builder {
+    fn finish(&mut self, v: Value, anchor: usize, is_merge_key: bool) {
+        if anchor > 0 {
+            let nodes = count_nodes(&v);
+            self.anchors.insert(anchor, (v.deep_copy(), nodes));
+        }
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(v);
+                }
+                self.done = true;
+            }
+            Some(Frame::Seq(items, _)) => items.push(v),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => {
+                    *key = Some(if is_merge_key {
+                        Key::Merge
+                    } else {
+                        match key_string(&v) {
+                            Ok(k) => Key::Plain(k),
+                            Err(e) => {
+                                if self.error.is_none() {
+                                    self.error = Some(e);
+                                }
+                                Key::Plain(String::new())
+                            }
+                        }
+                    });
+                }
+                // go-yaml v2 stores each entry as it comes: a repeated key keeps the last
+                // value, and `<<` writes the merged map's keys over what is there so far.
+                Some(Key::Plain(k)) => {
+                    entries.insert(k, v);
+                }
+                Some(Key::Merge) => match merge_sources(&v) {
+                    Some(sources) => {
+                        for src in sources {
+                            for (k, val) in src {
+                                entries.insert(k, val);
+                            }
+                        }
+                    }
+                    None => {
+                        if self.error.is_none() {
+                            self.error = Some(
+                                "map merge requires map or sequence of maps as the value".into(),
+                            );
+                        }
+                    }
+                },
+            },
+        }
+    }
+}
+
+/// The maps a `<<` value merges, earliest winning (so applied last).
+fn merge_sources(v: &Value) -> Option<Vec<BTreeMap<String, Value>>> {
+    match v {
+        Value::Map(m) => Some(vec![m.borrow().clone()]),
+        Value::List(items) => {
+            let mut out = Vec::new();
+            for item in items.iter().rev() {
+                out.push(item.as_map()?.borrow().clone());
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// sigs.k8s.io/yaml's conversion of a go-yaml key to a JSON object key.
+fn key_string(v: &Value) -> Result<String, String> {
+    Ok(match v {
+        Value::Str(s) => s.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => go_format_float32_g(*f),
+        other => {
+            return Err(format!("unsupported map key of type {}", other.type_name()));
+        }
+    })
+}
+
+/// strconv.FormatFloat(f, 'g', -1, 32), with YAML's spellings of the special values.
+fn go_format_float32_g(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf" } else { "-.inf" }.into();
+    }
+    let x = f as f32;
+    let exp = if x == 0.0 {
+        0
+    } else {
+        x.abs().log10().floor() as i32
+    };
+    if (-4..21).contains(&exp) {
+        format!("{x}")
+    } else {
+        let s = format!("{x:e}");
+        match s.split_once('e') {
+            Some((m, e)) => {
+                let (sign, digits) = match e.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', e),
+                };
+                format!("{m}e{sign}{digits:0>2}")
+            }
+            None => s,
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, _mark: Marker) {
+        if self.done && !matches!(ev, Event::DocumentEnd | Event::StreamEnd) {
+            return;
+        }
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let is_merge = text == "<<"
+                    && style == TScalarStyle::Plain
+                    && tag.is_none()
+                    && matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                let v = resolve(&text, style, tag.as_ref());
+                self.finish(v, anchor, is_merge);
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor)),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(items, anchor)) = self.stack.pop() {
+                    self.finish(Value::list(items), anchor, false);
+                }
+            }
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                entries: BTreeMap::new(),
+                anchor,
+                key: None,
+            }),
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    entries, anchor, ..
+                }) = self.stack.pop()
+                {
+                    self.finish(Value::map(entries), anchor, false);
+                }
+            }
+            Event::Alias(id) => {
+                // Each alias is its own copy, as go-yaml decodes it afresh: a template that
+                // `set`s a key through one reference must not see it through another.
+                let Some((v, nodes)) = self.anchors.get(&id) else {
+                    self.finish(Value::Nil, 0, false);
+                    return;
+                };
+                self.alias_nodes = self.alias_nodes.saturating_add(*nodes);
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    if self.error.is_none() {
+                        self.error = Some("document contains excessive aliasing".into());
+                    }
+                    self.done = true;
+                    return;
+                }
+                let v = v.deep_copy();
+                self.finish(v, 0, false);
+            }
+            Event::DocumentEnd => {
+                if self.root.is_some() {
+                    self.done = true;
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+        }
+    }
+}
+
+fn tag_name(tag: &Tag) -> String {
+    match (tag.handle.as_str(), tag.suffix.as_str()) {
+        ("!!", s) => s.to_string(),
+        (h, s) if h.starts_with("tag:yaml.org,2002:") => format!("{}{s}", &h[18..]),
+        (_, s) if s.starts_with("tag:yaml.org,2002:") => s[18..].to_string(),
+        (h, s) => format!("{h}{s}"),
+    }
+}
+
+/// go-yaml v2's resolve for one scalar, then the JSON round trip sigs.k8s.io/yaml does
+/// (every number becomes a float64).
+fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
+    let tag = tag.map(tag_name);
+    match tag.as_deref() {
+        Some("str" | "binary") => Value::str(text),
+        Some("bool" | "int" | "float" | "null" | "timestamp") => resolve_plain(text),
+        _ if style != TScalarStyle::Plain => Value::str(text),
+        _ => resolve_plain(text),
+    }
+}
+
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Value::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false);
+        }
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Nil,
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if first == b'.' {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+        return Value::str(text);
+    }
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+') {
+        return Value::str(text);
+    }
+    let plain = text.replace('_', "");
+    if let Some(n) = go_parse_int(&plain) {
+        return Value::Float(n);
+    }
+    if is_yaml_style_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    Value::str(text)
+}
+
+/// strconv.ParseInt/ParseUint with base 0 (0x, 0o, 0b prefixes; a leading 0 is octal),
+/// as a float64 like the JSON round trip leaves it.
+fn go_parse_int(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) =
+        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, r)
+        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, r)
+        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, r)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let n = u64::from_str_radix(digits, radix).ok()?;
+    if neg {
+        if n > i64::MAX as u64 + 1 {
+            return None;
+        }
+        Some(-(n as f64))
+    } else {
+        Some(n as f64)
+    }
+}
+
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+fn is_yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if i < b.len() && b[i] == b'.' {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::template::value::go_sprint;
+
+    fn show(text: &str) -> String {
+        super::super::yaml::to_json(&load(text).unwrap())
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_in_values_and_keys() {
+        assert_eq!(
+            show("a: yes\nb: off\nc: y\nd: \"yes\"\ne: 'on'\non: 1\nn: x\n"),
+            r#"{"a":true,"b":false,"c":true,"d":"yes","e":"on","false":"x","true":1}"#
+        );
+    }
+
+    #[test]
+    fn go_numbers() {
+        assert_eq!(
+            show("o: 0755\nh: 0x1F\nu: 1_000\nf: 1e3\nd: .5\ns: 1.2.3\nb: 0b101\nv: 010.5\n"),
+            r#"{"b":5,"d":0.5,"f":1000,"h":31,"o":493,"s":"1.2.3","u":1000,"v":10.5}"#
+        );
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_last_value() {
+        assert_eq!(show("a: 1\nb: 2\na: 3\n"), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn only_the_first_document() {
+        assert_eq!(show("a: 1\n---\nb: 2\n"), r#"{"a":1}"#);
+        assert_eq!(show("a: 1\n---\n"), r#"{"a":1}"#);
+        assert!(matches!(load("").unwrap(), Value::Nil));
+        assert!(matches!(load("---\n").unwrap(), Value::Nil));
+    }
+
+    #[test]
+    fn merge_keys_and_aliases_as_go_yaml_v2() {
+        let v = load("base: &b {x: 1, z: 2}\nm:\n  x: 0\n  <<: *b\n  z: 3\nl: [*b]\n").unwrap();
+        assert_eq!(
+            go_sprint(&v),
+            "map[base:map[x:1 z:2] l:[map[x:1 z:2]] m:map[x:1 z:3]]"
+        );
+    }
+
+    #[test]
+    fn block_scalars_and_tags_stay_strings() {
+        assert_eq!(
+            show("a: |\n  yes\nb: !!str 12\nc: !!int \"7\"\n"),
+            r#"{"a":"yes\n","b":"12","c":7}"#
+        );
+    }
+
+    #[test]
+    fn nested_aliases_cannot_expand_without_end() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = load(&doc).unwrap_err();
+        assert!(e.message.contains("excessive aliasing"), "{e}");
+    }
+
+    #[test]
+    fn errors_point_at_the_place() {
+        let e = load("a: 1\nb: [1\n").unwrap_err();
+        assert!(e.offset > 4, "{e:?}");
+        assert!(e.to_string().starts_with("yaml: line"), "{e}");
+    }
+}
