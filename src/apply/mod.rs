@@ -1,6 +1,6 @@
 //! Apply: carry out a plan in dependency order, wait until things work, record every step.
 
-pub mod progress;
+pub use crate::model::progress;
 pub mod readiness;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use crate::model::drift::{DriftItem, DriftKind};
 use crate::observe::FIELD_MANAGER;
-use crate::plan::model::{DriftItem, DriftKind};
 use crate::spec::IgnoreChange;
 
 /// Managers that are the cluster's own controllers: their fields are never drift.

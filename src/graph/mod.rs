@@ -4,7 +4,7 @@
 //! Edges come from `${...}` references in release values, `depends_on`, namespace membership,
 //! and, once charts render, from Helm's kind install order inside a release.
 
-mod address;
+pub use crate::model::address;
 mod kind_order;
 
 use std::cmp::Reverse;

@@ -1,4 +1,9 @@
-//! What every stage shares and that imports nothing from the crate.
+//! What every stage shares and that imports nothing from the crate: addresses, object
+//! accessors, redaction and masking of secret values, drift items, progress lines.
 
+pub mod address;
+pub mod drift;
 pub mod masking;
+pub mod object;
+pub mod progress;
 pub mod redaction;

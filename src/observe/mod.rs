@@ -14,7 +14,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
-use crate::plan::normalize::{api_version_of, kind_of, name_of, namespace_of};
+use crate::model::object::{api_version_of, kind_of, name_of, namespace_of};
 
 mod listing;
 pub use listing::Listing;

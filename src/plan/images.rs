@@ -175,7 +175,7 @@ pub async fn deliver(
     plans: &[ImagePlan],
     delivery: &Delivery,
     state: &mut State,
-    progress: &crate::apply::progress::Progress,
+    progress: &crate::model::progress::Progress,
 ) -> miette::Result<()> {
     let work = plans.iter().map(|p| async move {
         let node = progress.start(&format!("image.{}", p.name), "checking");

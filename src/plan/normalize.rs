@@ -59,29 +59,7 @@ pub fn normalize(object: &Value) -> Value {
 }
 
 /// The API group/version a desired object states, as the server would report it back.
-pub fn api_version_of(object: &Value) -> &str {
-    object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-pub fn kind_of(object: &Value) -> &str {
-    object.get("kind").and_then(Value::as_str).unwrap_or("")
-}
-
-pub fn name_of(object: &Value) -> &str {
-    object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-pub fn namespace_of(object: &Value) -> Option<&str> {
-    object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-}
+pub use crate::model::object::{api_version_of, kind_of, name_of, namespace_of};
 
 #[cfg(test)]
 mod tests {

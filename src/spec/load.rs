@@ -19,7 +19,7 @@ use super::{
     SECRET_ATTRIBUTES, SecretSet, SecretSource, Spec, StateConfig, VARIABLE_ENV_PREFIX,
     is_dns_label, is_dns_subdomain,
 };
-use crate::graph::Address;
+use crate::model::address::Address;
 
 const SECTIONS: [&str; 9] = [
     "project",

@@ -20,7 +20,7 @@ pub use error::{Label, Problem, Span, SpecError, SpecSource, did_you_mean, sugge
 pub use load::{load, load_str, load_str_with};
 pub use reference::{Reference, interpolate, interpolate_str, references_in};
 
-use crate::graph::Address;
+use crate::model::address::Address;
 
 /// Prefix of environment variables that override `[variables.NAME]` defaults.
 pub const VARIABLE_ENV_PREFIX: &str = "TODOPLAN_VAR_";

@@ -8,7 +8,7 @@ use std::fmt;
 use serde_json::Value as Json;
 
 use super::error::Span;
-use crate::graph::Address;
+use crate::model::address::Address;
 
 /// A reference to an attribute of a graph node, e.g. `${images.backend.ref}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
