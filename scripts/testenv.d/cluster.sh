@@ -29,6 +29,19 @@ options:
   # cluster with the next up, without restarting anything.
   enableCRDs: [Stage]
 componentsPatches:
+# kwok manages only its fake node (annotation kwok.x-k8s.io/node=fake); the real node's kubelet
+# manages itself (kwokctl's default would have kwok take over every node).
+- name: kwok-controller
+  extraArgs:
+  - key: manage-all-nodes
+    value: "false"
+  - key: manage-nodes-with-annotation-selector
+    value: kwok.x-k8s.io/node=fake
+# Reach kubelets by their InternalIP, not by resolving the node name through the machine's DNS.
+- name: kube-apiserver
+  extraArgs:
+  - key: kubelet-preferred-address-types
+    value: InternalIP
 - name: etcd
   extraArgs:
   # A throwaway test database; fsync on every write only slows the tests down.
@@ -84,6 +97,13 @@ start_cluster() {
     if apiserver_ready >/dev/null 2>&1 && ! kubectl_cmd get crd "$STAGE_CRD" >/dev/null 2>&1; then
         # Made by an earlier version of this script, which passed stages in kwokctl's config.
         log "recreating a cluster made without the Stage CRD"
+        stop_cluster
+    fi
+    local saved_config
+    saved_config="$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/kwok.yaml"
+    if [[ -f "$saved_config" ]] && ! grep -q manage-nodes-with-annotation-selector "$saved_config"; then
+        # Made by an earlier version of this script, whose kwok would take over the real node.
+        log "recreating a cluster made before the real node (kwok managed every node)"
         stop_cluster
     fi
     if ! apiserver_ready >/dev/null 2>&1; then

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Host prerequisites, the Docker engine, the base image and the registry. Sourced by scripts/testenv.
 
-DEBIAN_PACKAGES=(docker.io docker-registry busybox-static ca-certificates curl)
+DEBIAN_PACKAGES=(docker.io docker-registry busybox-static ca-certificates curl
+    # the real node: CNI plugins, the base images of app/real, kube-proxy's tools
+    containernetworking-plugins debootstrap iptables iproute2 conntrack)
 DOCKER_CLI=/usr/bin/docker # Debian's CLI, the same release as the engine it talks to
 
 require_root() {
