@@ -229,8 +229,12 @@ import_pause_image() {
 
 # Stops every container and pod sandbox, then containerd and the shims.
 stop_containerd() {
+    local task_pids=()
     if containerd_ready >/dev/null 2>&1; then
         local id
+        # Each task's pid is the init of its container's pid namespace: when it dies, the kernel
+        # kills everything else in that container, which has no other trace of our run dir.
+        mapfile -t task_pids < <(ctr_cmd tasks list 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ {print $2}')
         for id in $(ctr_cmd tasks list -q 2>/dev/null); do
             ctr_cmd tasks kill --signal SIGKILL "$id" >/dev/null 2>&1 || true
         done
@@ -242,9 +246,13 @@ stop_containerd() {
             ctr_cmd containers delete "$id" >/dev/null 2>&1 || true
         done
     fi
+    local pid
+    for pid in "${task_pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    done
     supervise_stop containerd 30
     # Shims outlive containerd by design; theirs name our socket.
-    local cmdline pid
+    local cmdline
     for cmdline in /proc/[0-9]*/cmdline; do
         pid=${cmdline#/proc/}
         pid=${pid%/cmdline}

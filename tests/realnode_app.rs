@@ -1,0 +1,337 @@
+//! The Todo app for real (app/real/todo.toml) on the test environment's real node: real images
+//! pulled from the test registry, real processes, real probes, real logs, driven through the
+//! todoplan binary. The seeds' failures are reproduced as they happened on minikube.
+//!
+//! Run with `scripts/test`, or after `scripts/testenv up` and `eval "$(scripts/testenv env)"`:
+//! `cargo test --features e2e --test realnode_app`.
+#![cfg(feature = "e2e")]
+
+mod support;
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+use support::{
+    START_HINT, kubectl, kubectl_json, pinned_version, poll_until, registry, require_cluster,
+    require_docker, run_tool, unique_name,
+};
+
+const REAL_NODE: &str = "todoplan-real";
+const REAL_NODE_TAINT: &str = "todoplan.dev/real-node";
+const JWT_LINE: &str = "JWT_SECRET_KEY = { generate = true, length = 48 }\n";
+const BACKEND_IMAGE_LINE: &str = "image.ref = \"${images.backend.ref}\"";
+const POD_BOUND: Duration = Duration::from_secs(120);
+
+/// The real node as the API server sees it; panics with instructions when there is none.
+fn require_real_node() -> Value {
+    require_cluster();
+    let out = run_tool("kubectl", ["get", "node", REAL_NODE, "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "the test environment has no real node `{REAL_NODE}` ({}): {START_HINT} \
+         (and leave TODOPLAN_TESTENV_REAL_NODE unset)",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    serde_json::from_slice(&out.stdout).expect("kubectl printed JSON")
+}
+
+fn required_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => value,
+        _ => panic!("{name} is not set: {START_HINT}"),
+    }
+}
+
+fn ready(object: &Value) -> bool {
+    object["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        // Follow symlinks (app/real/charts points at the repo's charts).
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A private copy of app/real with its own project and namespace.
+struct RealApp {
+    dir: tempfile::TempDir,
+    namespace: String,
+    cors_origins: String,
+}
+
+impl RealApp {
+    fn new(prefix: &str) -> RealApp {
+        require_real_node();
+        require_docker();
+        let namespace = unique_name(prefix);
+        let dir = tempfile::tempdir().unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("app/real");
+        copy_dir(&source, dir.path());
+        let _ = std::fs::remove_dir_all(dir.path().join("state"));
+        let spec = std::fs::read_to_string(dir.path().join("todo.toml")).unwrap();
+        let spec = spec
+            .replacen(
+                "name = \"todo-real\"",
+                &format!("name = \"{namespace}\""),
+                1,
+            )
+            .replacen(
+                "namespace = \"todo-real\"",
+                &format!("namespace = \"{namespace}\""),
+                1,
+            );
+        std::fs::write(dir.path().join("todo.toml"), spec).unwrap();
+        RealApp {
+            dir,
+            namespace,
+            cors_origins: "http://localhost:3000".to_owned(),
+        }
+    }
+
+    fn todoplan(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_todoplan"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TODOPLAN_VAR_registry", registry())
+            .env(
+                "TODOPLAN_VAR_python_base",
+                required_env("TODOPLAN_VAR_python_base"),
+            )
+            .env(
+                "TODOPLAN_VAR_postgres_base",
+                required_env("TODOPLAN_VAR_postgres_base"),
+            )
+            .env("TODOPLAN_VAR_cors_origins", &self.cors_origins)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn apply(&self) -> Output {
+        self.todoplan(&["apply", "--auto-approve"])
+    }
+
+    fn edit(&self, from: &str, to: &str) {
+        let path = self.dir.path().join("todo.toml");
+        let spec = std::fs::read_to_string(&path).unwrap();
+        assert!(spec.contains(from), "todo.toml has no `{from}`");
+        std::fs::write(&path, spec.replacen(from, to, 1)).unwrap();
+    }
+
+    fn proxy_path(&self, service: &str, port: u16, path: &str) -> String {
+        format!(
+            "/api/v1/namespaces/{}/services/{service}:{port}/proxy{path}",
+            self.namespace
+        )
+    }
+
+    /// GET through the API server's service proxy: no port-forward, no route to the pods.
+    fn get(&self, service: &str, port: u16, path: &str) -> Result<String, String> {
+        let out = run_tool(
+            "kubectl",
+            ["get", "--raw", &self.proxy_path(service, port, path)],
+        );
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(text(&out))
+        }
+    }
+
+    fn post_json(&self, service: &str, port: u16, path: &str, body: &Value) -> String {
+        let file = self.dir.path().join("request.json");
+        std::fs::write(&file, body.to_string()).unwrap();
+        let out = run_tool(
+            "kubectl",
+            [
+                "create",
+                "--raw",
+                &self.proxy_path(service, port, path),
+                "-f",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "POST {path}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The backend's pods, newest first.
+    fn backend_pods(&self) -> Vec<Value> {
+        let pods = kubectl_json([
+            "-n",
+            &self.namespace,
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/name=backend",
+            "--sort-by=.metadata.creationTimestamp",
+        ]);
+        let mut items = pods["items"].as_array().cloned().unwrap_or_default();
+        items.reverse();
+        items
+    }
+}
+
+impl Drop for RealApp {
+    fn drop(&mut self) {
+        // Deleting the namespace releases the claim; the environment's recycler then empties the
+        // volume's directory on the real node.
+        let _ = Command::new("kubectl")
+            .args(["delete", "namespace", &self.namespace, "--wait=false"])
+            .output();
+    }
+}
+
+#[test]
+fn real_node_is_ready_tainted_and_runs_the_pinned_kubelet_on_containerd() {
+    let node = require_real_node();
+    assert!(ready(&node), "node {REAL_NODE} is not Ready: {node:#}");
+    assert_eq!(
+        node["status"]["nodeInfo"]["kubeletVersion"],
+        pinned_version("KUBERNETES_VERSION").as_str()
+    );
+    let runtime = node["status"]["nodeInfo"]["containerRuntimeVersion"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(runtime.starts_with("containerd://"), "runtime {runtime}");
+    let taints = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
+    assert!(
+        taints
+            .iter()
+            .any(|t| t["key"] == REAL_NODE_TAINT && t["effect"] == "NoSchedule"),
+        "the real node must keep unpinned workloads off (they belong to kwok's fake node): {taints:?}"
+    );
+    // kwok manages only its own node: the real node's status comes from the kubelet.
+    assert!(
+        node["metadata"]["annotations"]["kwok.x-k8s.io/node"].is_null(),
+        "{node:#}"
+    );
+}
+
+/// The seeds' failures, in the order they met them, on one deployment of the app:
+/// a missing JWT_SECRET_KEY, the fix, a working API, a CORS change, an image the registry lacks.
+#[test]
+fn todo_app_runs_for_real_and_its_failures_are_real() {
+    let mut app = RealApp::new("tp-real");
+    let ns = app.namespace.clone();
+
+    // 1. The Secret without JWT_SECRET_KEY: PostgreSQL comes up, the backend exits at start-up.
+    app.edit(JWT_LINE, "");
+    let out = app.apply();
+    let printed = text(&out);
+    assert!(
+        !out.status.success(),
+        "apply must fail while the backend crashes:\n{printed}"
+    );
+    assert!(
+        printed.contains("backend"),
+        "the failure names the backend release:\n{printed}"
+    );
+    let pod = app.backend_pods().into_iter().next().expect("a backend pod");
+    let pod_name = pod["metadata"]["name"].as_str().unwrap().to_owned();
+    let log = poll_until(
+        &format!("the log of crashing pod {pod_name}"),
+        POD_BOUND,
+        || {
+            let out = run_tool("kubectl", ["-n", &ns, "logs", &pod_name, "--previous"]);
+            let log = String::from_utf8_lossy(&out.stdout).into_owned();
+            log.contains("Field required").then_some(log)
+        },
+    );
+    assert!(log.contains("JWT_SECRET_KEY Field required"), "{log}");
+    assert!(
+        printed.contains("JWT_SECRET_KEY Field required"),
+        "apply's diagnosis shows the crashing container's log line:\n{printed}"
+    );
+
+    // 2. The fix: the key is generated, the backend rolls and becomes Ready through its real
+    // readiness probe (which queries PostgreSQL).
+    app.edit("[secrets.app.keys]\n", &format!("[secrets.app.keys]\n{JWT_LINE}"));
+    let out = app.apply();
+    assert!(out.status.success(), "apply after the fix:\n{}", text(&out));
+    let health = app.get("backend", 8000, "/health").expect("backend /health");
+    assert!(health.contains("\"database\":\"ok\""), "{health}");
+
+    // 3. The app works end to end: a todo created through the frontend (which reaches the
+    // backend by its Service name, through cluster DNS and kube-proxy) is read back from both.
+    let title = format!("buy milk {}", std::process::id());
+    let created = app.post_json(
+        "frontend",
+        3000,
+        "/api/todos",
+        &serde_json::json!({ "title": title }),
+    );
+    assert!(created.contains(&title), "{created}");
+    let from_backend = app.get("backend", 8000, "/api/todos").unwrap();
+    assert!(from_backend.contains(&title), "{from_backend}");
+    let from_frontend = app.get("frontend", 3000, "/api/todos").unwrap();
+    assert!(from_frontend.contains(&title), "{from_frontend}");
+    assert_eq!(app.get("frontend", 3000, "/api/health").unwrap().trim(), "ok");
+
+    // 4. A CORS change lives in the backend's ConfigMap: the pods roll and serve the new value.
+    let before = app.backend_pods()[0]["metadata"]["name"].clone();
+    app.cors_origins = "https://todo.example.test".to_owned();
+    let out = app.apply();
+    assert!(out.status.success(), "apply of the CORS change:\n{}", text(&out));
+    let settings = app.get("backend", 8000, "/api/settings").unwrap();
+    assert!(settings.contains("https://todo.example.test"), "{settings}");
+    assert_ne!(
+        app.backend_pods()[0]["metadata"]["name"],
+        before,
+        "the ConfigMap change rolled the pods"
+    );
+    // The data survived the backend's restart (it lives in PostgreSQL on the real volume).
+    assert!(app.get("backend", 8000, "/api/todos").unwrap().contains(&title));
+
+    // 5. An image the registry does not have: a real pull failure, diagnosed from the kubelet.
+    let missing = format!("{}/{ns}-missing:never-pushed", registry());
+    app.edit(BACKEND_IMAGE_LINE, &format!("image.ref = \"{missing}\""));
+    let out = app.apply();
+    let printed = text(&out);
+    assert!(
+        !out.status.success(),
+        "apply must fail on the missing image:\n{printed}"
+    );
+    assert!(
+        printed.contains("ImagePullBackOff") || printed.contains("ErrImagePull"),
+        "apply names the pull failure:\n{printed}"
+    );
+    let pull_event = poll_until("the kubelet's pull failure event", POD_BOUND, || {
+        let events = kubectl_json([
+            "-n",
+            &ns,
+            "get",
+            "events",
+            "--field-selector",
+            "reason=Failed,involvedObject.kind=Pod",
+        ]);
+        events["items"].as_array()?.iter().find_map(|e| {
+            let message = e["message"].as_str()?;
+            message.contains(&missing).then(|| message.to_owned())
+        })
+    });
+    assert!(pull_event.contains("not found"), "{pull_event}");
+    // The old revision keeps serving while the new one cannot start.
+    assert!(app.get("backend", 8000, "/health").is_ok());
+    let _ = kubectl(["-n", &ns, "get", "pods", "-o", "wide"]);
+}
