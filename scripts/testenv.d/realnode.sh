@@ -327,17 +327,21 @@ conntrack:
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
 EOF
+    # Two server blocks, because CoreDNS runs plugins in its compiled-in order (template before
+    # kubernetes), not in Corefile order: the longest matching zone picks the block.
     cat >"$dir/coredns/Corefile" <<EOF
-.:53 {
+cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
     bind $REAL_NODE_IP
     errors
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         kubeconfig $RUN_DIR/kubeconfig $KUBE_CONTEXT
         pods insecure
-        fallthrough in-addr.arpa ip6.arpa
     }
     cache 5
-    # Everything outside the cluster's names is answered here: no query leaves the machine.
+}
+# Everything outside the cluster's names is answered here: no query leaves the machine.
+.:53 {
+    bind $REAL_NODE_IP
     template ANY ANY {
         rcode NXDOMAIN
     }

@@ -6,6 +6,8 @@ GET /api/health (and /health) is the probe: it answers without calling the backe
 
 import http.server
 import os
+import signal
+import sys
 import urllib.error
 import urllib.request
 
@@ -28,8 +30,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         request = urllib.request.Request(BACKEND + self.path, data=body, method=self.command)
-        if self.headers.get("Content-Type"):
-            request.add_header("Content-Type", self.headers["Content-Type"])
+        if body is not None:
+            # urllib would label the body as a form; the API speaks JSON.
+            request.add_header("Content-Type", self.headers.get("Content-Type") or "application/json")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 self._send(response.status, response.read(), response.headers.get("Content-Type", "application/json"))
@@ -54,5 +57,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # As PID 1 the process ignores TERM unless it handles it; without this every rollout waits
+    # out the pod's whole termination grace period.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT", "3000"))
     http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
