@@ -127,8 +127,17 @@ impl RealApp {
             .unwrap()
     }
 
+    /// `todoplan apply`; its output and duration go to the test's log (`--nocapture` shows them).
     fn apply(&self) -> Output {
-        self.todoplan(&["apply", "--auto-approve"])
+        let started = std::time::Instant::now();
+        let out = self.todoplan(&["apply", "--auto-approve"]);
+        eprintln!(
+            "--- todoplan apply ({:.1}s, {}):\n{}",
+            started.elapsed().as_secs_f64(),
+            out.status,
+            text(&out)
+        );
+        out
     }
 
     fn edit(&self, from: &str, to: &str) {

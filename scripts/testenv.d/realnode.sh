@@ -168,7 +168,8 @@ state = "$dir/containerd/state"
   restrict_oom_score_adj = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
+    # overlayfs where the kernel has it: "native" copies every layer's parent in full.
+    snapshotter = "$(containerd_snapshotter)"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$dir/cni/net.d"
@@ -197,6 +198,10 @@ EOF
   ]
 }
 EOF
+}
+
+containerd_snapshotter() {
+    if grep -qw overlay /proc/filesystems; then echo overlayfs; else echo native; fi
 }
 
 containerd_ready() { ctr_cmd version; }

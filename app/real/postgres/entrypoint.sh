@@ -26,6 +26,10 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
 fi
 
+# A pod's fsGroup makes the volume group-writable (setgid) each time kubelet mounts it, and
+# PostgreSQL refuses a data directory others can enter (as the official image does, reset it).
+chmod 700 "$PGDATA"
+
 # The Secret's password wins on every start, so a rotated password takes effect when the pod
 # restarts (todoplan rolls it when the Secret changes).
 printf 'ALTER ROLE "%s" PASSWORD %s;\n' "$user" "$(quote_literal "$POSTGRES_PASSWORD")" | single
