@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 use support::{
-    START_HINT, kubectl, kubectl_json, pinned_version, poll_until, registry, require_cluster,
+    START_HINT, kubectl_json, pinned_version, poll_until, registry, require_cluster,
     require_docker, run_tool, unique_name,
 };
 
@@ -44,9 +44,10 @@ fn required_env(name: &str) -> String {
 }
 
 fn ready(object: &Value) -> bool {
-    object["status"]["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    object["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -223,7 +224,10 @@ fn real_node_is_ready_tainted_and_runs_the_pinned_kubelet_on_containerd() {
         .as_str()
         .unwrap_or_default();
     assert!(runtime.starts_with("containerd://"), "runtime {runtime}");
-    let taints = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
+    let taints = node["spec"]["taints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         taints
             .iter()
@@ -237,14 +241,12 @@ fn real_node_is_ready_tainted_and_runs_the_pinned_kubelet_on_containerd() {
     );
 }
 
-/// The seeds' failures, in the order they met them, on one deployment of the app:
-/// a missing JWT_SECRET_KEY, the fix, a working API, a CORS change, an image the registry lacks.
+/// The seeds' first failure: the Secret lacks JWT_SECRET_KEY. PostgreSQL comes up, the backend
+/// exits at start-up, and apply fails fast on that pod, showing the log line the kubelet serves.
 #[test]
-fn todo_app_runs_for_real_and_its_failures_are_real() {
-    let mut app = RealApp::new("tp-real");
+fn missing_jwt_secret_key_fails_apply_on_the_crashing_pod_with_its_log_line() {
+    let app = RealApp::new("tp-real-jwt");
     let ns = app.namespace.clone();
-
-    // 1. The Secret without JWT_SECRET_KEY: PostgreSQL comes up, the backend exits at start-up.
     app.edit(JWT_LINE, "");
     let out = app.apply();
     let printed = text(&out);
@@ -253,10 +255,23 @@ fn todo_app_runs_for_real_and_its_failures_are_real() {
         "apply must fail while the backend crashes:\n{printed}"
     );
     assert!(
-        printed.contains("backend"),
-        "the failure names the backend release:\n{printed}"
+        printed.contains("Deployment") && printed.contains("/backend failed"),
+        "the failure names the backend's Deployment:\n{printed}"
     );
-    let pod = app.backend_pods().into_iter().next().expect("a backend pod");
+    assert!(
+        printed.contains("CrashLoopBackOff") || printed.contains("Error"),
+        "the failure says how the pod fails:\n{printed}"
+    );
+    assert!(
+        printed.contains("JWT_SECRET_KEY Field required"),
+        "apply's diagnosis shows the crashing container's log line:\n{printed}"
+    );
+    // The same line, straight from the kubelet, as `kubectl logs` shows it.
+    let pod = app
+        .backend_pods()
+        .into_iter()
+        .next()
+        .expect("a backend pod");
     let pod_name = pod["metadata"]["name"].as_str().unwrap().to_owned();
     let log = poll_until(
         &format!("the log of crashing pod {pod_name}"),
@@ -268,21 +283,29 @@ fn todo_app_runs_for_real_and_its_failures_are_real() {
         },
     );
     assert!(log.contains("JWT_SECRET_KEY Field required"), "{log}");
-    assert!(
-        printed.contains("JWT_SECRET_KEY Field required"),
-        "apply's diagnosis shows the crashing container's log line:\n{printed}"
-    );
+    // PostgreSQL itself really runs: its readiness probe (pg_isready) passed on the real node.
+    let postgres = kubectl_json(["-n", &ns, "get", "pod", "postgres-0"]);
+    assert!(ready(&postgres), "{postgres:#}");
+    assert_eq!(postgres["spec"]["nodeName"], REAL_NODE);
+}
 
-    // 2. The fix: the key is generated, the backend rolls and becomes Ready through its real
-    // readiness probe (which queries PostgreSQL).
-    app.edit("[secrets.app.keys]\n", &format!("[secrets.app.keys]\n{JWT_LINE}"));
+/// The app working end to end on the real node, then the seeds' other failures on it: a CORS
+/// change that only takes effect when the pods restart, and an image the registry lacks.
+#[test]
+fn todo_app_serves_todos_rolls_on_a_cors_change_and_fails_on_a_missing_image() {
+    let mut app = RealApp::new("tp-real-app");
+    let ns = app.namespace.clone();
     let out = app.apply();
-    assert!(out.status.success(), "apply after the fix:\n{}", text(&out));
-    let health = app.get("backend", 8000, "/health").expect("backend /health");
+    assert!(out.status.success(), "apply of the app:\n{}", text(&out));
+
+    // Ready through the real readiness probe, which queries PostgreSQL.
+    let health = app
+        .get("backend", 8000, "/health")
+        .expect("backend /health");
     assert!(health.contains("\"database\":\"ok\""), "{health}");
 
-    // 3. The app works end to end: a todo created through the frontend (which reaches the
-    // backend by its Service name, through cluster DNS and kube-proxy) is read back from both.
+    // A todo created through the frontend (which reaches the backend by its Service name, through
+    // cluster DNS and kube-proxy) is read back from both Services.
     let title = format!("buy milk {}", std::process::id());
     let created = app.post_json(
         "frontend",
@@ -295,13 +318,20 @@ fn todo_app_runs_for_real_and_its_failures_are_real() {
     assert!(from_backend.contains(&title), "{from_backend}");
     let from_frontend = app.get("frontend", 3000, "/api/todos").unwrap();
     assert!(from_frontend.contains(&title), "{from_frontend}");
-    assert_eq!(app.get("frontend", 3000, "/api/health").unwrap().trim(), "ok");
+    assert_eq!(
+        app.get("frontend", 3000, "/api/health").unwrap().trim(),
+        "ok"
+    );
 
-    // 4. A CORS change lives in the backend's ConfigMap: the pods roll and serve the new value.
+    // A CORS change lives in the backend's ConfigMap: the pods roll and serve the new value.
     let before = app.backend_pods()[0]["metadata"]["name"].clone();
     app.cors_origins = "https://todo.example.test".to_owned();
     let out = app.apply();
-    assert!(out.status.success(), "apply of the CORS change:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "apply of the CORS change:\n{}",
+        text(&out)
+    );
     let settings = app.get("backend", 8000, "/api/settings").unwrap();
     assert!(settings.contains("https://todo.example.test"), "{settings}");
     assert_ne!(
@@ -309,10 +339,14 @@ fn todo_app_runs_for_real_and_its_failures_are_real() {
         before,
         "the ConfigMap change rolled the pods"
     );
-    // The data survived the backend's restart (it lives in PostgreSQL on the real volume).
-    assert!(app.get("backend", 8000, "/api/todos").unwrap().contains(&title));
+    // The data outlived the backend's pods (it lives in PostgreSQL on the real node's volume).
+    assert!(
+        app.get("backend", 8000, "/api/todos")
+            .unwrap()
+            .contains(&title)
+    );
 
-    // 5. An image the registry does not have: a real pull failure, diagnosed from the kubelet.
+    // An image the registry does not have: a real pull failure, diagnosed from the kubelet.
     let missing = format!("{}/{ns}-missing:never-pushed", registry());
     app.edit(BACKEND_IMAGE_LINE, &format!("image.ref = \"{missing}\""));
     let out = app.apply();
@@ -340,7 +374,15 @@ fn todo_app_runs_for_real_and_its_failures_are_real() {
         })
     });
     assert!(pull_event.contains("not found"), "{pull_event}");
+    // Diagnostics wrap long lines; compare with the wrapping undone.
+    let unwrapped = printed.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        unwrapped.contains(&format!("{missing}: not found")),
+        "apply's diagnosis carries the puller's message:\n{printed}"
+    );
     // The old revision keeps serving while the new one cannot start.
-    assert!(app.get("backend", 8000, "/health").is_ok());
-    let _ = kubectl(["-n", &ns, "get", "pods", "-o", "wide"]);
+    let health = app
+        .get("backend", 8000, "/health")
+        .expect("the old pods still serve");
+    assert!(health.contains("\"database\":\"ok\""), "{health}");
 }

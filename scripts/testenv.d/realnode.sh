@@ -27,7 +27,7 @@ REAL_FILTER_CHAIN=TODOPLAN-REALNODE
 # Only one real node per machine: its bridges, addresses and iptables chains are machine-wide.
 REAL_NODE_OWNER=/run/todoplan-testenv-realnode.owner
 # Chains kubelet makes on its own (kube-proxy --cleanup removes kube-proxy's).
-KUBELET_CHAINS=(KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-MARK-MASQ KUBE-MARK-DROP KUBE-PROXY-CANARY)
+KUBELET_CHAINS=(KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-MARK-MASQ KUBE-MARK-DROP KUBE-PROXY-CANARY KUBE-IPTABLES-HINT)
 
 real_node_enabled() { [[ "${TODOPLAN_TESTENV_REAL_NODE:-1}" != 0 ]]; }
 
@@ -127,11 +127,11 @@ teardown_real_network() {
             for chain in "${KUBELET_CHAINS[@]}"; do
                 "$ipt" -t "$table" -n -L "$chain" >/dev/null 2>&1 || continue
                 # Unhook it from every built-in chain first, then flush and delete it.
-                "$ipt" -t "$table" -S 2>/dev/null | grep -- "-j $chain\$" | sed 's/^-A /-D /' |
-                    while read -r rule; do
-                        # shellcheck disable=SC2086
-                        "$ipt" -t "$table" $rule 2>/dev/null || true
-                    done
+                local rule
+                while read -r rule; do
+                    # shellcheck disable=SC2086
+                    "$ipt" -t "$table" $rule 2>/dev/null || true
+                done < <("$ipt" -t "$table" -S 2>/dev/null | sed -n "s/^-A \(.* -j $chain\)\$/-D \1/p")
                 "$ipt" -t "$table" -F "$chain" 2>/dev/null
                 "$ipt" -t "$table" -X "$chain" 2>/dev/null || log "could not remove $ipt chain $table/$chain"
             done

@@ -158,7 +158,8 @@ start_dockerd() {
         --exec-root "$RUN_DIR/docker/exec" \
         --pidfile "$RUN_DIR/docker/dockerd.pid" \
         --storage-driver "$(docker_storage_driver)" \
-        --iptables=false --ip6tables=false --bridge=none
+        --iptables=false --ip6tables=false --bridge=none \
+        --ip-forward=false # no bridge, so nothing to forward: leave the machine's switch alone
     wait_until 60 docker_cli version ||
         die "dockerd did not answer on $(docker_sock) within 60s; see $RUN_DIR/logs/dockerd.log"
 }
