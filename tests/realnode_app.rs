@@ -54,13 +54,14 @@ fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        // Follow symlinks (app/real/charts points at the repo's charts).
-        let path = entry.path();
         let target = to.join(entry.file_name());
-        if path.is_dir() {
-            copy_dir(&path, &target);
+        if entry.file_type().unwrap().is_dir() {
+            // A state directory left by someone running app/real by hand is not part of the app.
+            if entry.file_name() != "state" {
+                copy_dir(&entry.path(), &target);
+            }
         } else {
-            std::fs::copy(&path, &target).unwrap();
+            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }
@@ -73,9 +74,11 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// A private copy of app/real with its own project and namespace.
+/// A private copy of app/real (and the charts it names as ../../charts) with its own project
+/// and namespace.
 struct RealApp {
-    dir: tempfile::TempDir,
+    root: tempfile::TempDir,
+    dir: std::path::PathBuf,
     namespace: String,
     cors_origins: String,
 }
@@ -85,11 +88,12 @@ impl RealApp {
         require_real_node();
         require_docker();
         let namespace = unique_name(prefix);
-        let dir = tempfile::tempdir().unwrap();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("app/real");
-        copy_dir(&source, dir.path());
-        let _ = std::fs::remove_dir_all(dir.path().join("state"));
-        let spec = std::fs::read_to_string(dir.path().join("todo.toml")).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = root.path().join("app/real");
+        copy_dir(&repo.join("app/real"), &dir);
+        copy_dir(&repo.join("charts"), &root.path().join("charts"));
+        let spec = std::fs::read_to_string(dir.join("todo.toml")).unwrap();
         let spec = spec
             .replacen(
                 "name = \"todo-real\"",
@@ -101,8 +105,9 @@ impl RealApp {
                 &format!("namespace = \"{namespace}\""),
                 1,
             );
-        std::fs::write(dir.path().join("todo.toml"), spec).unwrap();
+        std::fs::write(dir.join("todo.toml"), spec).unwrap();
         RealApp {
+            root,
             dir,
             namespace,
             cors_origins: "http://localhost:3000".to_owned(),
@@ -112,7 +117,7 @@ impl RealApp {
     fn todoplan(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_todoplan"))
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(&self.dir)
             .env("TODOPLAN_VAR_registry", registry())
             .env(
                 "TODOPLAN_VAR_python_base",
@@ -142,7 +147,7 @@ impl RealApp {
     }
 
     fn edit(&self, from: &str, to: &str) {
-        let path = self.dir.path().join("todo.toml");
+        let path = self.dir.join("todo.toml");
         let spec = std::fs::read_to_string(&path).unwrap();
         assert!(spec.contains(from), "todo.toml has no `{from}`");
         std::fs::write(&path, spec.replacen(from, to, 1)).unwrap();
@@ -169,7 +174,7 @@ impl RealApp {
     }
 
     fn post_json(&self, service: &str, port: u16, path: &str, body: &Value) -> String {
-        let file = self.dir.path().join("request.json");
+        let file = self.root.path().join("request.json");
         std::fs::write(&file, body.to_string()).unwrap();
         let out = run_tool(
             "kubectl",
