@@ -260,3 +260,31 @@ status_cluster() {
         return 1
     fi
 }
+
+# Supervision of the control plane (see scripts/testenv.d/control-plane-watchdog).
+start_control_plane_watchdog() {
+    pid_alive "$RUN_DIR/pids/control-plane-watchdog.pid" control-plane-watchdog && return 0
+    mkdir -p "$RUN_DIR/supervise"
+    start_daemon control-plane-watchdog "$TESTENV_LIB/control-plane-watchdog" \
+        "$RUN_DIR" "$(kwok_dir)/kwokctl" "$KWOK_CLUSTER_NAME"
+}
+
+stop_control_plane_watchdog() {
+    local pidfile="$RUN_DIR/pids/control-plane-watchdog.pid"
+    if pid_alive "$pidfile" control-plane-watchdog; then
+        stop_pid "$(cat "$pidfile")" control-plane-watchdog 5
+    fi
+}
+
+status_control_plane_watchdog() {
+    if pid_alive "$RUN_DIR/pids/control-plane-watchdog.pid" control-plane-watchdog; then
+        local file restarts=""
+        for file in "$RUN_DIR"/supervise/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kwok-controller}.restarts; do
+            [[ -f "$file" ]] && restarts+=" $(basename "$file" .restarts) $(cat "$file"),"
+        done
+        echo "control-plane watchdog: running (pid $(cat "$RUN_DIR/pids/control-plane-watchdog.pid")); restarts:${restarts:- none}"
+    else
+        echo "control-plane watchdog: not running"
+        return 1
+    fi
+}
