@@ -59,13 +59,19 @@ supervise_stop() {
 
 # --- network -------------------------------------------------------------------------------
 
+# The run dir of another environment that runs this machine's real node, if any.
+real_node_other_owner() {
+    local owner
+    owner=$(cat "$REAL_NODE_OWNER" 2>/dev/null) || return 1
+    [[ "$owner" != "$RUN_DIR" && -d "$owner/realnode" ]] && ip link show "$REAL_NODE_IFACE" >/dev/null 2>&1 &&
+        echo "$owner"
+}
+
 claim_real_node() {
-    if [[ -f "$REAL_NODE_OWNER" ]]; then
-        local owner
-        owner=$(cat "$REAL_NODE_OWNER")
-        if [[ "$owner" != "$RUN_DIR" ]] && [[ -d "$owner" ]] && ip link show "$REAL_NODE_IFACE" >/dev/null 2>&1; then
-            die "the test environment in $owner already runs this machine's real node; stop it there (scripts/testenv down) or set TODOPLAN_TESTENV_REAL_NODE=0"
-        fi
+    local other
+    if other=$(real_node_other_owner); then
+        log "WARNING: no real node in this environment: the one in $other runs this machine's real node (its bridges, addresses and iptables chains are machine-wide). Stop it there (scripts/testenv down) and run up again; until then only kwok's fake node is here"
+        return 1
     fi
     echo "$RUN_DIR" >"$REAL_NODE_OWNER"
 }
@@ -440,8 +446,8 @@ EOF
 
 start_real_node() {
     real_node_enabled || return 0
+    claim_real_node || return 0
     mkdir -p "$(rn_dir)"
-    claim_real_node
     setup_real_network
     start_containerd
     import_pause_image
@@ -454,6 +460,11 @@ start_real_node() {
 
 stop_real_node() {
     [[ -d "$(rn_dir)" ]] || return 0
+    # Never tear down the machine-wide network of another environment's real node.
+    if real_node_other_owner >/dev/null; then
+        log "not touching the real node network: it belongs to $(cat "$REAL_NODE_OWNER")"
+        return 0
+    fi
     supervise_stop pv-recycler 10
     supervise_stop kubelet 30
     supervise_stop kube-proxy 15
@@ -474,6 +485,11 @@ stop_real_node() {
 
 status_real_node() {
     real_node_enabled || return 0
+    local other
+    if other=$(real_node_other_owner); then
+        echo "real node: none here (the environment in $other runs this machine's real node)"
+        return 0
+    fi
     local name state healthy=0 restarts
     echo "real node $REAL_NODE_NAME ($REAL_NODE_IP, pods $REAL_POD_CIDR):"
     for name in containerd kubelet kube-proxy coredns pv-recycler; do
