@@ -295,9 +295,10 @@ fn missing_jwt_secret_key_fails_apply_on_the_crashing_pod_with_its_log_line() {
 }
 
 /// The app working end to end on the real node, then the seeds' other failures on it: a CORS
-/// change that only takes effect when the pods restart, and an image the registry lacks.
+/// change that only takes effect when the pods restart, a rotated database password, and an image
+/// the registry lacks.
 #[test]
-fn todo_app_serves_todos_rolls_on_a_cors_change_and_fails_on_a_missing_image() {
+fn todo_app_serves_todos_survives_cors_change_and_password_rotation_and_fails_on_a_missing_image() {
     let mut app = RealApp::new("tp-real-app");
     let ns = app.namespace.clone();
     let out = app.apply();
@@ -349,6 +350,29 @@ fn todo_app_serves_todos_rolls_on_a_cors_change_and_fails_on_a_missing_image() {
         app.get("backend", 8000, "/api/todos")
             .unwrap()
             .contains(&title)
+    );
+
+    // The database password rotated: PostgreSQL restarts with the new one (its data stays on the
+    // real node's volume), then the backend rolls and connects with it.
+    let postgres_before = kubectl_json(["-n", &ns, "get", "pod", "postgres-0"]);
+    let out = app.todoplan(&[
+        "apply",
+        "--auto-approve",
+        "--rotate",
+        "secret.app.POSTGRES_PASSWORD",
+    ]);
+    assert!(out.status.success(), "apply --rotate:\n{}", text(&out));
+    let postgres_after = kubectl_json(["-n", &ns, "get", "pod", "postgres-0"]);
+    assert_ne!(
+        postgres_after["metadata"]["uid"], postgres_before["metadata"]["uid"],
+        "the rotation restarted PostgreSQL"
+    );
+    let health = app.get("backend", 8000, "/health").unwrap();
+    assert!(health.contains("\"database\":\"ok\""), "{health}");
+    let todos = app.get("frontend", 3000, "/api/todos").unwrap();
+    assert!(
+        todos.contains(&title),
+        "the todo survived PostgreSQL's restart: {todos}"
     );
 
     // An image the registry does not have: a real pull failure, diagnosed from the kubelet.
