@@ -265,8 +265,9 @@ status_cluster() {
 start_control_plane_watchdog() {
     pid_alive "$RUN_DIR/pids/control-plane-watchdog.pid" control-plane-watchdog && return 0
     mkdir -p "$RUN_DIR/supervise"
+    # "$RUN_DIR/" with the slash: the down checks find our processes by that string.
     start_daemon control-plane-watchdog "$TESTENV_LIB/control-plane-watchdog" \
-        "$RUN_DIR" "$(kwok_dir)/kwokctl" "$KWOK_CLUSTER_NAME"
+        "$RUN_DIR/" "$(kwok_dir)/kwokctl" "$KWOK_CLUSTER_NAME"
 }
 
 stop_control_plane_watchdog() {

@@ -388,7 +388,7 @@ start_node_daemons() {
         supervise_start kube-proxy "$node/kube-proxy" --config "$dir/kube-proxy/config.yaml"
     fi
     if ! pid_alive "$RUN_DIR/pids/pv-recycler.pid" supervise; then
-        supervise_start pv-recycler "$TESTENV_LIB/pv-recycler" "$RUN_DIR" "$(kubernetes_dir)/kubectl"
+        supervise_start pv-recycler "$TESTENV_LIB/pv-recycler" "$RUN_DIR/" "$(kubernetes_dir)/kubectl"
     fi
     wait_until 120 kubelet_healthy || die "kubelet did not become healthy; see $RUN_DIR/logs/kubelet.log"
     wait_until 120 kubectl_cmd get node "$REAL_NODE_NAME" ||
