@@ -415,3 +415,74 @@ fn todo_app_serves_todos_survives_cors_change_and_password_rotation_and_fails_on
         .expect("the old pods still serve");
     assert!(health.contains("\"database\":\"ok\""), "{health}");
 }
+
+/// The machine's own address on its default-route interface (read from the routing table; no
+/// packet is sent).
+fn machine_address() -> String {
+    let out = run_tool("ip", ["-4", "-o", "route", "show", "default"]);
+    let route = String::from_utf8_lossy(&out.stdout).into_owned();
+    let device = route
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no default route: {route}"))
+        .to_owned();
+    let out = run_tool("ip", ["-4", "-o", "addr", "show", "dev", &device]);
+    let addr = String::from_utf8_lossy(&out.stdout).into_owned();
+    addr.split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|cidr| cidr.split('/').next())
+        .unwrap_or_else(|| panic!("no IPv4 address on {device}: {addr}"))
+        .to_owned()
+}
+
+/// Pods on the real node reach the pod network and the node's own address, and nothing else:
+/// not even the machine's address on its real interface (the chain TODOPLAN-REALNODE rejects it
+/// before it could be routed anywhere).
+#[test]
+fn real_pods_reach_the_node_address_but_not_the_machines_own_interfaces() {
+    require_real_node();
+    require_docker();
+    // The Python base image: busybox's static wget crashes resolving even a literal address.
+    let base = required_env("TODOPLAN_VAR_python_base");
+    let image = format!("{}/{}", registry(), base.replace(':', "-probe:"));
+    support::run_ok("docker", ["tag", &base, &image]);
+    support::run_ok("docker", ["push", &image]);
+    let ns = support::TestNamespace::create("tp-real-net");
+    let target = machine_address();
+    // kubelet's health endpoint listens on the node address; on the machine's own address
+    // nothing needs to listen: without the rule the answer would be "connection refused".
+    let script = format!(
+        "import socket, urllib.request\n\
+         print(urllib.request.urlopen('http://10.213.255.1:10248/healthz', timeout=5).read().decode())\n\
+         s = socket.socket()\n\
+         s.settimeout(5)\n\
+         try:\n    s.connect(('{target}', 1))\n    print('connected')\n\
+         except OSError as err:\n    print(err)\n"
+    );
+    let manifest = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "probe"},
+        "spec": {
+            "restartPolicy": "Never",
+            "nodeSelector": {"todoplan.dev/node": "real"},
+            "tolerations": [{"key": REAL_NODE_TAINT, "operator": "Exists"}],
+            "containers": [{"name": "probe", "image": image, "command": ["python3", "-c", script]}]
+        }
+    });
+    support::kubectl_apply(&ns.name, &manifest.to_string());
+    poll_until("pod probe to finish", POD_BOUND, || {
+        let pod = kubectl_json(["-n", &ns.name, "get", "pod", "probe"]);
+        (pod["status"]["phase"] == "Succeeded").then_some(())
+    });
+    let log = support::kubectl(["-n", &ns.name, "logs", "probe"]);
+    let mut lines = log.lines();
+    assert_eq!(lines.next(), Some("ok"), "the node address answers: {log}");
+    let refused_by_rule = log.to_lowercase();
+    assert!(
+        refused_by_rule.contains("unreachable") && !refused_by_rule.contains("refused"),
+        "traffic to {target} must be rejected as unreachable by TODOPLAN-REALNODE: {log}"
+    );
+}
