@@ -436,3 +436,48 @@ fn docker_builds_from_busybox_pushes_and_runs_without_network() {
     let printed = run_ok("docker", ["run", "--rm", "--network", "none", &tag]);
     assert_eq!(printed, "hello from COPY\nhello from RUN\n");
 }
+
+/// The run directory of the loaded environment: KUBECONFIG is `<run dir>/kubeconfig`.
+fn run_dir() -> std::path::PathBuf {
+    let kubeconfig = std::env::var_os("KUBECONFIG")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("KUBECONFIG is not set: {}", support::START_HINT));
+    std::path::Path::new(&kubeconfig)
+        .parent()
+        .expect("KUBECONFIG has a parent directory")
+        .to_owned()
+}
+
+fn live_pid(pidfile: &std::path::Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
+    std::path::Path::new(&format!("/proc/{pid}"))
+        .exists()
+        .then_some(pid)
+}
+
+/// kube-scheduler exits on its own when it loses its leader lease (the API server paused for
+/// half a minute is enough); the environment's watchdog starts it again, as systemd would.
+#[test]
+fn an_exited_scheduler_is_restarted_and_pods_are_scheduled_again() {
+    require_cluster();
+    let pidfile = run_dir().join("kwok/clusters/todoplan/pids/kube-scheduler.pid");
+    let before = live_pid(&pidfile)
+        .unwrap_or_else(|| panic!("no running kube-scheduler in {}", pidfile.display()));
+    run_ok("kill", ["-KILL", &before.to_string()]);
+    let after = poll_until(
+        "the control-plane watchdog to start kube-scheduler again (scripts/testenv.d/control-plane-watchdog)",
+        Duration::from_secs(60),
+        || live_pid(&pidfile).filter(|pid| *pid != before),
+    );
+    assert_ne!(after, before);
+    let ns = TestNamespace::create("tp-testenv-resched");
+    kubectl_apply(&ns.name, &deployment("web", 1, "busybox:1.35.0", ""));
+    poll_until(
+        "a pod scheduled by the restarted kube-scheduler",
+        ROLLOUT_BOUND,
+        || {
+            let d = kubectl_json(["-n", &ns.name, "get", "deployment", "web"]);
+            (d["status"]["availableReplicas"] == 1).then_some(())
+        },
+    );
+}

@@ -37,28 +37,25 @@ kubernetes_dir() { echo "$TESTENV_CACHE/kubernetes-$KUBERNETES_VERSION"; }
 etcd_dir() { echo "$TESTENV_CACHE/etcd-$ETCD_VERSION"; }
 kwok_dir() { echo "$TESTENV_CACHE/kwok-$KWOK_VERSION"; }
 helm_dir() { echo "$TESTENV_CACHE/helm-$HELM_VERSION"; }
+kubernetes_node_dir() { echo "$TESTENV_CACHE/kubernetes-node-$KUBERNETES_VERSION"; }
+coredns_dir() { echo "$TESTENV_CACHE/coredns-$COREDNS_VERSION"; }
 
 KUBERNETES_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+KUBERNETES_NODE_BINARIES=(kubelet kube-proxy)
 
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod points every staging module at
 # ./staging/src/k8s.io/NAME. A wrapper module that requires it and maps each of those to the
-# published k8s.io/NAME v0.MINOR.PATCH builds the same code.
-build_kubernetes() {
-    local dest
-    dest=$(kubernetes_dir)
-    cache_has "$dest" "${KUBERNETES_BINARIES[@]}" && return 0
-    log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); the first build takes 10-25 minutes"
-
+# published k8s.io/NAME v0.MINOR.PATCH builds the same code. Writes that module into $1 and
+# resolves the packages $2... (k8s.io/kubernetes/cmd/NAME) in it.
+write_kubernetes_wrapper() {
+    local work=$1
+    shift
     local staging_version="v0.${KUBERNETES_VERSION#v1.}"
-    local minor=${KUBERNETES_VERSION#v1.}
-    minor=${minor%%.*}
-    local work="$TESTENV_CACHE/src/kubernetes-$KUBERNETES_VERSION"
     rm -rf "$work"
     mkdir -p "$work"
 
-    local published_gomod commit
+    local published_gomod
     published_gomod=$(go_module_field "k8s.io/kubernetes@$KUBERNETES_VERSION" GoMod)
-    commit=$(go_module_field "k8s.io/kubernetes@$KUBERNETES_VERSION" Hash)
     [[ -f "$published_gomod" ]] || die "could not download the go.mod of k8s.io/kubernetes@$KUBERNETES_VERSION"
 
     local go_directive
@@ -76,15 +73,16 @@ build_kubernetes() {
     } >"$work/go.mod"
     grep -q "k8s.io/api => k8s.io/api $staging_version" "$work/go.mod" ||
         die "no staging replace lines found in $published_gomod"
-
-    local -a packages=()
-    local bin
-    for bin in "${KUBERNETES_BINARIES[@]}"; do
-        packages+=("k8s.io/kubernetes/cmd/$bin")
-    done
-    (cd "$work" && go_env go get "${packages[@]/%/@$KUBERNETES_VERSION}") ||
+    (cd "$work" && go_env go get "${@/%/@$KUBERNETES_VERSION}") ||
         die "resolving the Kubernetes wrapper module failed (see above)"
+}
 
+# The version stamps `make` would set, so `kubectl version` and the node's kubeletVersion read
+# v1.Y.Z rather than v0.0.0-master.
+kubernetes_ldflags() {
+    local minor=${KUBERNETES_VERSION#v1.} commit
+    minor=${minor%%.*}
+    commit=$(go_module_field "k8s.io/kubernetes@$KUBERNETES_VERSION" Hash)
     local ldflags="-s -w" pkg
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
         ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
@@ -92,12 +90,60 @@ build_kubernetes() {
         [[ -n "$commit" ]] && ldflags+=" -X $pkg.gitCommit=$commit"
         ldflags+=" -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     done
-    local staging="$dest.building.$$"
+    echo "$ldflags"
+}
+
+# Builds k8s.io/kubernetes/cmd/NAME for each NAME in $2... into the cache directory $1.
+build_kubernetes_binaries() {
+    local dest=$1
+    shift
+    local work="$TESTENV_CACHE/src/$(basename "$dest")"
+    local -a packages=()
+    local bin
+    for bin in "$@"; do
+        packages+=("k8s.io/kubernetes/cmd/$bin")
+    done
+    write_kubernetes_wrapper "$work" "${packages[@]}"
+    local ldflags staging="$dest.building.$$"
+    ldflags=$(kubernetes_ldflags)
     rm -rf "$staging"
     mkdir -p "$staging"
     (cd "$work" && go_env go build -trimpath -ldflags "$ldflags" -o "$staging/" "${packages[@]}") ||
-        die "building Kubernetes failed (see above)"
+        die "building Kubernetes ($*) failed (see above)"
     cp "$work/go.mod" "$staging/wrapper-go.mod"
+    publish_build "$staging" "$dest"
+}
+
+build_kubernetes() {
+    local dest
+    dest=$(kubernetes_dir)
+    cache_has "$dest" "${KUBERNETES_BINARIES[@]}" && return 0
+    log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); the first build takes 10-25 minutes"
+    build_kubernetes_binaries "$dest" "${KUBERNETES_BINARIES[@]}"
+}
+
+# The real node's binaries: the same wrapper module, so they share the control plane's build
+# cache and take minutes rather than another full build. Their own cache directory keeps an
+# existing control-plane cache valid.
+build_kubernetes_node() {
+    local dest
+    dest=$(kubernetes_node_dir)
+    cache_has "$dest" "${KUBERNETES_NODE_BINARIES[@]}" && return 0
+    log "building Kubernetes $KUBERNETES_VERSION node binaries (kubelet, kube-proxy); about 10 minutes with the control plane's build cache warm"
+    build_kubernetes_binaries "$dest" "${KUBERNETES_NODE_BINARIES[@]}"
+}
+
+# CoreDNS's tagged releases have no replace lines, so plain `go install` works.
+build_coredns() {
+    local dest
+    dest=$(coredns_dir)
+    cache_has "$dest" coredns && return 0
+    log "building CoreDNS $COREDNS_VERSION"
+    local staging="$dest.building.$$"
+    rm -rf "$staging"
+    mkdir -p "$staging"
+    go_env GOBIN="$staging" go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION" ||
+        die "building CoreDNS failed (see above)"
     publish_build "$staging" "$dest"
 }
 

@@ -29,6 +29,19 @@ options:
   # cluster with the next up, without restarting anything.
   enableCRDs: [Stage]
 componentsPatches:
+# kwok manages only its fake node (annotation kwok.x-k8s.io/node=fake); the real node's kubelet
+# manages itself (kwokctl's default would have kwok take over every node).
+- name: kwok-controller
+  extraArgs:
+  - key: manage-all-nodes
+    value: "false"
+  - key: manage-nodes-with-annotation-selector
+    value: kwok.x-k8s.io/node=fake
+# Reach kubelets by their InternalIP, not by resolving the node name through the machine's DNS.
+- name: kube-apiserver
+  extraArgs:
+  - key: kubelet-preferred-address-types
+    value: InternalIP
 - name: etcd
   extraArgs:
   # A throwaway test database; fsync on every write only slows the tests down.
@@ -84,6 +97,13 @@ start_cluster() {
     if apiserver_ready >/dev/null 2>&1 && ! kubectl_cmd get crd "$STAGE_CRD" >/dev/null 2>&1; then
         # Made by an earlier version of this script, which passed stages in kwokctl's config.
         log "recreating a cluster made without the Stage CRD"
+        stop_cluster
+    fi
+    local saved_config
+    saved_config="$(kwok_workdir)/clusters/$KWOK_CLUSTER_NAME/kwok.yaml"
+    if [[ -f "$saved_config" ]] && ! grep -q manage-nodes-with-annotation-selector "$saved_config"; then
+        # Made by an earlier version of this script, whose kwok would take over the real node.
+        log "recreating a cluster made before the real node (kwok managed every node)"
         stop_cluster
     fi
     if ! apiserver_ready >/dev/null 2>&1; then
@@ -237,6 +257,35 @@ status_cluster() {
         kubectl_cmd get nodes --no-headers 2>/dev/null | sed 's/^/  node: /'
     else
         echo "kubernetes: not running"
+        return 1
+    fi
+}
+
+# Supervision of the control plane (see scripts/testenv.d/control-plane-watchdog).
+start_control_plane_watchdog() {
+    pid_alive "$RUN_DIR/pids/control-plane-watchdog.pid" control-plane-watchdog && return 0
+    mkdir -p "$RUN_DIR/supervise"
+    # "$RUN_DIR/" with the slash: the down checks find our processes by that string.
+    start_daemon control-plane-watchdog "$TESTENV_LIB/control-plane-watchdog" \
+        "$RUN_DIR/" "$(kwok_dir)/kwokctl" "$KWOK_CLUSTER_NAME"
+}
+
+stop_control_plane_watchdog() {
+    local pidfile="$RUN_DIR/pids/control-plane-watchdog.pid"
+    if pid_alive "$pidfile" control-plane-watchdog; then
+        stop_pid "$(cat "$pidfile")" control-plane-watchdog 5
+    fi
+}
+
+status_control_plane_watchdog() {
+    if pid_alive "$RUN_DIR/pids/control-plane-watchdog.pid" control-plane-watchdog; then
+        local file restarts=""
+        for file in "$RUN_DIR"/supervise/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kwok-controller}.restarts; do
+            [[ -f "$file" ]] && restarts+=" $(basename "$file" .restarts) $(cat "$file"),"
+        done
+        echo "control-plane watchdog: running (pid $(cat "$RUN_DIR/pids/control-plane-watchdog.pid")); restarts:${restarts:- none}"
+    else
+        echo "control-plane watchdog: not running"
         return 1
     fi
 }

@@ -1,7 +1,9 @@
 # shellcheck shell=bash
 # Host prerequisites, the Docker engine, the base image and the registry. Sourced by scripts/testenv.
 
-DEBIAN_PACKAGES=(docker.io docker-registry busybox-static ca-certificates curl)
+DEBIAN_PACKAGES=(docker.io docker-registry busybox-static ca-certificates curl
+    # the real node: CNI plugins, the base images of app/real, kube-proxy's tools
+    containernetworking-plugins debootstrap iptables iproute2 conntrack)
 DOCKER_CLI=/usr/bin/docker # Debian's CLI, the same release as the engine it talks to
 
 require_root() {
@@ -106,7 +108,7 @@ unmount_below() {
     local dir=$1 mnt
     [[ -d "$dir" ]] || return 0
     local mounts
-    # Deepest first; none at all is the usual case (vfs storage mounts nothing that outlives dockerd).
+    # Deepest first; none at all is the usual case (dockerd unmounts its layers when it stops).
     mounts=$(awk -v prefix="$dir/" 'index($2, prefix) == 1 {print $2}' /proc/mounts | sort -r)
     for mnt in $mounts; do
         umount -l "$mnt" 2>/dev/null || log "could not unmount $mnt"
@@ -128,6 +130,18 @@ wait_until() {
 docker_sock() { echo "$RUN_DIR/docker.sock"; }
 docker_cli() { DOCKER_HOST="unix://$(docker_sock)" "$DOCKER_CLI" "$@"; }
 
+# overlay2 where the kernel has overlayfs: vfs copies the whole parent filesystem for every build
+# step, which makes a Debian-based image (app/real) take minutes to build instead of seconds.
+docker_storage_driver() {
+    if [[ -n "${TODOPLAN_TESTENV_DOCKER_STORAGE:-}" ]]; then
+        echo "$TODOPLAN_TESTENV_DOCKER_STORAGE"
+    elif grep -qw overlay /proc/filesystems; then
+        echo overlay2
+    else
+        echo vfs
+    fi
+}
+
 start_dockerd() {
     if pid_alive "$RUN_DIR/pids/dockerd.pid" dockerd && docker_cli version >/dev/null 2>&1; then
         return 0
@@ -143,8 +157,9 @@ start_dockerd() {
         --data-root "$RUN_DIR/docker/data" \
         --exec-root "$RUN_DIR/docker/exec" \
         --pidfile "$RUN_DIR/docker/dockerd.pid" \
-        --storage-driver vfs \
-        --iptables=false --ip6tables=false --bridge=none
+        --storage-driver "$(docker_storage_driver)" \
+        --iptables=false --ip6tables=false --bridge=none \
+        --ip-forward=false # no bridge, so nothing to forward: leave the machine's switch alone
     wait_until 60 docker_cli version ||
         die "dockerd did not answer on $(docker_sock) within 60s; see $RUN_DIR/logs/dockerd.log"
 }

@@ -10,3 +10,8 @@ HELM_VERSION=v3.17.3
 BUSYBOX_TAG=1.35.0
 KUBE_CONTEXT=kwok-todoplan
 KWOK_CLUSTER_NAME=todoplan
+COREDNS_VERSION=v1.11.4
+# The real node (scripts/testenv.d/realnode.sh). The pause image is built locally from busybox and
+# tagged as the name kubelet 1.33 and containerd expect, so no pod ever pulls it.
+PAUSE_IMAGE=registry.k8s.io/pause:3.10
+REAL_NODE_NAME=todoplan-real
