@@ -288,6 +288,18 @@ fn missing_jwt_secret_key_fails_apply_on_the_crashing_pod_with_its_log_line() {
         },
     );
     assert!(log.contains("JWT_SECRET_KEY Field required"), "{log}");
+    // The fix: the key is declared again. The crashing revision's pods still exist while the new
+    // one rolls out; fail-fast looks only at the new revision's, so this apply succeeds.
+    app.edit(
+        "[secrets.app.keys]\n",
+        &format!("[secrets.app.keys]\n{JWT_LINE}"),
+    );
+    let fixed = app.apply();
+    assert!(
+        fixed.status.success(),
+        "deploying the fix succeeds:\n{}",
+        text(&fixed)
+    );
     // PostgreSQL itself really runs: its readiness probe (pg_isready) passed on the real node.
     let postgres = kubectl_json(["-n", &ns, "get", "pod", "postgres-0"]);
     assert!(ready(&postgres), "{postgres:#}");
