@@ -146,6 +146,15 @@ impl RealApp {
         out
     }
 
+    fn append(&self, text: &str) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("todo.toml"))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
     fn edit(&self, from: &str, to: &str) {
         let path = self.dir.join("todo.toml");
         let spec = std::fs::read_to_string(&path).unwrap();
@@ -390,6 +399,18 @@ fn todo_app_serves_todos_survives_cors_change_and_password_rotation_and_fails_on
     // An image the registry does not have: a real pull failure, diagnosed from the kubelet.
     let missing = format!("{}/{ns}-missing:never-pushed", registry());
     app.edit(BACKEND_IMAGE_LINE, &format!("image.ref = \"{missing}\""));
+    // The plan's checks ask the registry first: refused before anything is written.
+    let refused = app.apply();
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("image.unknown"),
+        "the plan-time check names the image:\n{}",
+        text(&refused)
+    );
+    // Past the check (ignored with a reason), the kubelet's own pull failure.
+    app.append(
+        "\n[checks]\nignore = [{ finding = \"image.unknown\", reason = \"this test wants the kubelet's real pull failure\" }]\n",
+    );
     let out = app.apply();
     let printed = text(&out);
     assert!(
