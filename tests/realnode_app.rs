@@ -170,15 +170,24 @@ impl RealApp {
     }
 
     /// GET through the API server's service proxy: no port-forward, no route to the pods.
+    /// GET through the API server's service proxy. Service routing is eventually consistent
+    /// (kube-proxy learns of a new pod's endpoint a moment after it is Ready, and a backend may
+    /// briefly lose its database during a restart), so a failed request is retried for up to
+    /// 30 s before its error is returned.
     fn get(&self, service: &str, port: u16, path: &str) -> Result<String, String> {
-        let out = run_tool(
-            "kubectl",
-            ["get", "--raw", &self.proxy_path(service, port, path)],
-        );
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(text(&out))
+        let started = std::time::Instant::now();
+        loop {
+            let out = run_tool(
+                "kubectl",
+                ["get", "--raw", &self.proxy_path(service, port, path)],
+            );
+            if out.status.success() {
+                return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err(text(&out));
+            }
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 
@@ -388,9 +397,23 @@ fn todo_app_serves_todos_survives_cors_change_and_password_rotation_and_fails_on
         postgres_after["metadata"]["uid"], postgres_before["metadata"]["uid"],
         "the rotation restarted PostgreSQL"
     );
-    let health = app.get("backend", 8000, "/health").unwrap();
+    // kube-proxy learns of the restarted pods' endpoints a moment after they are Ready (Service
+    // routing is eventually consistent), so the first request may meet a refused connection.
+    let health = poll_until(
+        "the backend's /health after the rotation",
+        POD_BOUND,
+        || {
+            app.get("backend", 8000, "/health")
+                .ok()
+                .filter(|h| h.contains("\"database\":\"ok\""))
+        },
+    );
     assert!(health.contains("\"database\":\"ok\""), "{health}");
-    let todos = app.get("frontend", 3000, "/api/todos").unwrap();
+    let todos = poll_until(
+        "the todos through the frontend after the rotation",
+        POD_BOUND,
+        || app.get("frontend", 3000, "/api/todos").ok(),
+    );
     assert!(
         todos.contains(&title),
         "the todo survived PostgreSQL's restart: {todos}"
