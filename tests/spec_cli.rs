@@ -157,3 +157,34 @@ fn an_error_past_column_65535_is_a_short_diagnostic_not_a_panic() {
     assert!(text.len() < 4096, "no 70 KB excerpt: {} bytes", text.len());
     assert!(text.contains("todo.toml:6:"), "names the line: {text}");
 }
+
+#[test]
+fn completions_and_the_man_page_are_generated_from_every_verb() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef todoplan"),
+        ("fish", "complete -c todoplan"),
+    ] {
+        let out = todoplan().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(marker), "{shell}: {text}");
+        for verb in ["plan", "apply", "destroy", "rollback", "drift"] {
+            assert!(text.contains(verb), "{shell} completes {verb}");
+        }
+    }
+    let out = todoplan().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH todoplan"),
+        "{page}"
+    );
+    assert!(page.contains("apply"), "{page}");
+    let out = todoplan().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod apply;
+pub mod completions;
 pub mod destroy;
 pub mod drift;
 pub mod force_unlock;
@@ -80,6 +81,10 @@ pub enum Command {
     Rollback(rollback::Args),
     /// Remove a state lock left behind by a todoplan that is gone.
     ForceUnlock(force_unlock::Args),
+    /// Print shell completions, e.g. `todoplan completions bash > /etc/bash_completion.d/todoplan`.
+    Completions(completions::Args),
+    /// Print the man page (roff), e.g. `todoplan man > todoplan.1`.
+    Man,
 }
 
 /// Terraform users type `-out FILE` / `-out=FILE`; accept it as `--out`.
@@ -128,6 +133,8 @@ async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::History(args) => history::run(&global, args).await,
         Command::Rollback(args) => rollback::run(&global, args).await,
         Command::ForceUnlock(args) => force_unlock::run(&global, args).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man => completions::man(),
     }
 }
 
