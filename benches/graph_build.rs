@@ -11,10 +11,11 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
-
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use thread_cpu_time::ThreadCpuTime;
+
+#[path = "support/thread_cpu_time.rs"]
+mod thread_cpu_time;
 use todoplan::graph::DependencyGraph;
 use todoplan::spec::load_str_with;
 
@@ -68,44 +69,6 @@ fn load_and_build(text: &str, base: &Path) -> DependencyGraph {
     let spec = load_str_with(text, "todo.toml", base, None, &|_| None)
         .unwrap_or_else(|e| panic!("generated spec is invalid: {:?}", miette::Report::new(e)));
     DependencyGraph::build(&spec).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
-}
-
-/// CPU time of the current thread, which is the thread criterion runs the routine on.
-struct ThreadCpuTime;
-
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID is available on Linux");
-    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = Duration;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> Duration {
-        Duration::from_nanos(thread_cpu_ns().saturating_sub(start))
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, value: &Duration) -> f64 {
-        value.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WallTime.formatter()
-    }
 }
 
 fn bench(c: &mut Criterion<ThreadCpuTime>) {

@@ -658,7 +658,6 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
     {
         cluster.never_ready.lock().unwrap().insert(d.key());
     }
-    let before = cluster.snapshot();
     let planned = rt.block_on(plan(&cluster, &desired, &state, &options));
     if let Ok(computed) = &planned {
         for format in [Format::Text, Format::Markdown, Format::Json] {
@@ -669,12 +668,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
             .objects
             .iter()
             .filter(|c| c.action.is_change() && c.action != Action::Forget)
-            .map(|c| ObjectKey {
-                api_version: c.api_version.clone(),
-                kind: c.kind.clone(),
-                namespace: c.namespace.clone(),
-                name: c.name.clone(),
-            })
+            .map(|c| c.key())
             .collect();
         if !computed.plan.has_errors() {
             rt.block_on(execute(
@@ -700,13 +694,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
             .clone()
             .unwrap_or_else(|| world(case).state);
     }
-    check_promises(
-        &cluster,
-        &before,
-        &protected_before,
-        &foreign_before,
-        &options,
-    )?;
+    check_promises(&cluster, &protected_before, &foreign_before, &options)?;
 
     // 4. Recovery: without faults, the next plan and apply converge (`--replace` is a one-off
     // request, not part of what is declared: the recovery run does not repeat it).
@@ -735,13 +723,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
                 "unexpected plan error: {c:?}"
             );
         }
-        check_promises(
-            &cluster,
-            &before,
-            &protected_before,
-            &foreign_before,
-            &options,
-        )?;
+        check_promises(&cluster, &protected_before, &foreign_before, &options)?;
         return Ok(());
     }
     let report = rt.block_on(execute(
@@ -756,13 +738,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
         "recovery failed: {:?}",
         report.failures
     );
-    check_promises(
-        &cluster,
-        &before,
-        &protected_before,
-        &foreign_before,
-        &options,
-    )?;
+    check_promises(&cluster, &protected_before, &foreign_before, &options)?;
     // Everything declared exists once, labelled as this instance's (unless protection keeps
     // the old one, which also carries this instance's label or was adopted).
     let live = cluster.snapshot();
@@ -788,7 +764,6 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
 
 fn check_promises(
     cluster: &MemoryCluster,
-    _before: &BTreeMap<ObjectKey, Value>,
     protected_before: &BTreeMap<ObjectKey, String>,
     foreign_before: &BTreeMap<ObjectKey, Value>,
     options: &PlanOptions,

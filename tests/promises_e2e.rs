@@ -38,8 +38,20 @@ fn uid(s: &Stack, what: &str) -> String {
     s.kubectl(&["get", what, "-o", "jsonpath={.metadata.uid}"])
 }
 
-/// A `protect = true` release of one PersistentVolumeClaim, `uploads`.
-fn add_uploads_release(s: &Stack, access_mode: &str) {
+/// The todo.toml stanza of the `uploads` release.
+const UPLOADS_RELEASE: &str = "[releases.uploads]\nchart = \"uploads\"\nprotect = true\n\n";
+
+/// Declares a `protect = true` release of one PersistentVolumeClaim, `uploads`.
+fn declare_uploads_release(s: &Stack) {
+    write_uploads_claim(s, "ReadWriteOnce");
+    s.edit(
+        "[releases.postgres]",
+        &format!("{UPLOADS_RELEASE}[releases.postgres]"),
+    );
+}
+
+/// The `uploads` release's one manifest: its claim, with `access_mode`.
+fn write_uploads_claim(s: &Stack, access_mode: &str) {
     let dir = s.path().join("uploads");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -145,18 +157,11 @@ fn a_hand_edited_plan_file_is_refused() {
 #[test]
 fn a_protected_claim_refused_in_the_plan_survives_apply_with_the_flag_given_late() {
     let s = Stack::new("e2e-late-flag");
-    add_uploads_release(&s, "ReadWriteOnce");
-    s.edit(
-        "[releases.postgres]",
-        "[releases.uploads]\nchart = \"uploads\"\nprotect = true\n\n[releases.postgres]",
-    );
+    declare_uploads_release(&s);
     s.ok(&["apply", "--auto-approve"]);
     let claim = uid(&s, "pvc/uploads");
     // The release goes from todo.toml: the plan refuses to delete its claim.
-    s.edit(
-        "[releases.uploads]\nchart = \"uploads\"\nprotect = true\n\n",
-        "",
-    );
+    s.edit(UPLOADS_RELEASE, "");
     let plan = s.ok(&["plan", "--out", "p.plan"]);
     assert!(plan.contains("will NOT be changed (protected)"), "{plan}");
     assert!(plan.contains("0 to destroy"), "{plan}");
@@ -179,14 +184,10 @@ fn a_protected_claim_refused_in_the_plan_survives_apply_with_the_flag_given_late
 #[test]
 fn a_protected_claim_whose_immutable_field_changes_is_not_replaced() {
     let s = Stack::new("e2e-replace-protect");
-    add_uploads_release(&s, "ReadWriteOnce");
-    s.edit(
-        "[releases.postgres]",
-        "[releases.uploads]\nchart = \"uploads\"\nprotect = true\n\n[releases.postgres]",
-    );
+    declare_uploads_release(&s);
     s.ok(&["apply", "--auto-approve"]);
     let claim = uid(&s, "pvc/uploads");
-    add_uploads_release(&s, "ReadWriteMany");
+    write_uploads_claim(&s, "ReadWriteMany");
     let plan = s.ok(&["plan"]);
     assert!(plan.contains("will NOT be changed (protected)"), "{plan}");
     assert!(plan.contains("replacing it would delete it"), "{plan}");

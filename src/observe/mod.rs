@@ -182,17 +182,9 @@ impl ObserveError {
 
 /// Every Secret value read from the cluster is remembered, so no output can show it.
 fn remember_secret_values(object: Value) -> Value {
-    use base64::Engine;
-    if object.get("kind").and_then(Value::as_str) == Some("Secret") {
-        for field in ["data", "stringData"] {
-            if let Some(Value::Object(data)) = object.get(field) {
-                for v in data.values().filter_map(Value::as_str) {
-                    match base64::engine::general_purpose::STANDARD.decode(v) {
-                        Ok(bytes) if field == "data" => crate::model::masking::remember(&bytes),
-                        _ => crate::model::masking::remember(v.as_bytes()),
-                    }
-                }
-            }
+    if crate::model::redaction::is_secret(&object) {
+        for value in crate::model::redaction::secret_values(&object).values() {
+            crate::model::masking::remember(value);
         }
     }
     object

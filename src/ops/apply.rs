@@ -95,10 +95,9 @@ pub async fn carry_out(
         let differences =
             crate::plan::approval::differences(approved, &again.computed.plan, &filled, 5);
         if !differences.is_empty() {
-            let lines: Vec<String> = differences.iter().map(|d| format!("\n  - {d}")).collect();
             return Err(refuse(format!(
                 "after pushing the images, the plan is not the approved one (images were delivered; no object was written):{}",
-                lines.concat()
+                crate::plan::approval::as_list(&differences)
             )));
         }
         again

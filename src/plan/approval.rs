@@ -24,6 +24,11 @@ impl std::fmt::Display for Difference {
     }
 }
 
+/// The differences as an indented list, one per line, for a refusal message.
+pub fn as_list(differences: &[Difference]) -> String {
+    differences.iter().map(|d| format!("\n  - {d}")).collect()
+}
+
 /// An image reference filled in after approval: `tagged` (as approved) became `pushed`
 /// (`tagged@sha256:...`).
 #[derive(Debug, Clone)]

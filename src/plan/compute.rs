@@ -118,7 +118,7 @@ pub async fn detect_drift(
         let (mut found_items, removals) =
             drift::object_drift(address, &record.manifest, &object, &rules);
         if is_secret(&object)
-            && let Some(recorded) = state.secrets.values().find(|s| {
+            && let Some((set, recorded)) = state.secrets.iter().find(|(_, s)| {
                 s.k8s_name == record.name && Some(&s.namespace) == record.namespace.as_ref()
             })
         {
@@ -129,13 +129,11 @@ pub async fn detect_drift(
                 {
                     let generated = spec
                         .secrets
-                        .get(&record.name)
-                        .or_else(|| spec.secrets.values().find(|s| s.k8s_name == record.name))
+                        .get(set)
                         .and_then(|s| s.keys.get(&k))
                         .is_some_and(|src| {
                             matches!(src, crate::spec::SecretSource::Generate { .. })
                         });
-                    let set = recorded_set_name(state, &record.name);
                     found_items.push(DriftItem {
                         address: address.clone(),
                         field: format!("data.{k}"),
@@ -166,16 +164,6 @@ pub async fn detect_drift(
     strays.sort();
     items.extend(strays.iter().map(|k| drift::unmanaged(k)));
     Ok((items, foreign))
-}
-
-/// The secret set (its todo.toml name) recorded for the Kubernetes Secret `k8s_name`.
-fn recorded_set_name(state: &State, k8s_name: &str) -> String {
-    state
-        .secrets
-        .iter()
-        .find(|(_, s)| s.k8s_name == k8s_name)
-        .map(|(n, _)| n.clone())
-        .unwrap_or_else(|| k8s_name.to_string())
 }
 
 /// The key of secret digests: secret (derived from the state backend's digest key), so a
@@ -332,7 +320,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let deleting: Vec<ObjectKey> = changes
         .iter()
         .filter(|c| c.action == Action::Delete)
-        .map(change_key)
+        .map(ObjectChange::key)
         .collect();
     let checks = super::checks::run(
         spec,
@@ -520,14 +508,15 @@ pub async fn diff_objects<C: Cluster>(
     }
     for (key, object) in strays {
         let mut record = stray_record(key, object);
-        if !options.targets_record(&stray_address(key, object), &record.release) {
+        let address = stray_address(&record);
+        if !options.targets_record(&address, &record.release) {
             continue;
         }
         record.protect = release_protect
             .get(record.release.as_str())
             .copied()
             .unwrap_or(true);
-        deletions.push((stray_address(key, object), record));
+        deletions.push((address, record));
     }
     deletions.sort_by_key(|(_, r)| std::cmp::Reverse(chart::install_order_rank(&r.kind)));
     let mut kept_deletions = Vec::new();
@@ -656,7 +645,7 @@ pub async fn diff_objects<C: Cluster>(
         let deleted: BTreeSet<ObjectKey> = changes[first_deletion..]
             .iter()
             .filter(|c| c.action == Action::Delete)
-            .map(change_key)
+            .map(ObjectChange::key)
             .collect();
         for change in changes[first_deletion..]
             .iter_mut()
@@ -674,34 +663,18 @@ pub async fn diff_objects<C: Cluster>(
     Ok((changes, kept_deletions))
 }
 
-fn change_key(c: &ObjectChange) -> ObjectKey {
-    ObjectKey {
-        api_version: c.api_version.clone(),
-        kind: c.kind.clone(),
-        namespace: c.namespace.clone(),
-        name: c.name.clone(),
-    }
-}
-
 /// The address of a live object of this instance that state does not record.
-fn stray_address(key: &ObjectKey, object: &Value) -> String {
-    let release = object
-        .pointer("/metadata/labels")
-        .and_then(|l| l.get(crate::observe::LABEL_RELEASE))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let ns = key.namespace.as_deref().unwrap_or("_");
-    if release.is_empty() {
-        format!(
-            "unrecorded/{}/{}/{ns}/{}",
-            key.api_version, key.kind, key.name
-        )
+fn stray_address(record: &ObjectRecord) -> String {
+    let ns = record.namespace.as_deref().unwrap_or("_");
+    let node = if record.release.is_empty() {
+        "unrecorded".to_string()
     } else {
-        format!(
-            "release.{release}/{}/{}/{ns}/{}",
-            key.api_version, key.kind, key.name
-        )
-    }
+        format!("release.{}", record.release)
+    };
+    format!(
+        "{node}/{}/{}/{ns}/{}",
+        record.api_version, record.kind, record.name
+    )
 }
 
 fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
@@ -954,15 +927,13 @@ async fn diff_live<C: Cluster>(
         Err(e) => {
             let report = miette::Report::from(e);
             let help = report.help().map(|h| format!(" ({h})")).unwrap_or_default();
-            let mut change = change_of(
+            Ok(change_of(
                 d,
                 Action::Error,
                 None,
                 None,
                 Some(crate::observe::short(&format!("{report}{help}"), 600)),
-            );
-            change.protected = super::protection::holds_data(&d.key().kind, d.protect);
-            Ok(change)
+            ))
         }
     }
 }
@@ -989,19 +960,19 @@ async fn diff_live_object<C: Cluster>(
         // instance).
         (c.get(&key).await?, false)
     };
-    let protected = super::protection::holds_data(&key.kind, d.protect);
-    let errored = |reason: String| {
-        let mut change = change_of(d, Action::Error, None, None, Some(reason));
-        change.protected = protected;
-        change
-    };
     if let Some(l) = &live
         && let Some(owner) = ownership.foreign_owner(&key, l)
     {
-        return Ok(errored(format!(
-            "{key} belongs to another instance of this project ({owner}; this is {}): another checkout or environment applied it. Two instances never share objects: give this one its own namespace or release names; if instance {owner}'s state is lost for good, take its objects over with --adopt-instance {owner}",
-            ownership.instance
-        )));
+        return Ok(change_of(
+            d,
+            Action::Error,
+            None,
+            None,
+            Some(format!(
+                "{key} belongs to another instance of this project ({owner}; this is {}): another checkout or environment applied it. Two instances never share objects: give this one its own namespace or release names; if instance {owner}'s state is lost for good, take its objects over with --adopt-instance {owner}",
+                ownership.instance
+            )),
+        ));
     }
     let adopt = live.is_some() && !labelled_ours && !ownership.recorded.contains(&key);
     let (after, replace) = if namespace_pending {
@@ -1054,7 +1025,6 @@ async fn diff_live_object<C: Cluster>(
         (action, reason)
     };
     let mut change = change_of(d, action, before_r, after_r, reason);
-    change.protected = protected;
     change.adopt = adopt;
     change.orphan_dependents = orphan;
     change.live_uid = live

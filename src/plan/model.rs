@@ -140,6 +140,16 @@ pub struct ObjectChange {
 }
 
 impl ObjectChange {
+    /// The identity of the object this change is about.
+    pub fn key(&self) -> crate::observe::ObjectKey {
+        crate::observe::ObjectKey {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     pub fn object_label(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{} {} {ns}/{}", self.api_version, self.kind, self.name),

@@ -182,10 +182,9 @@ impl PlanFile {
         let stale = |reason: String| Err(PlanFileError::Stale { reason });
         let differences = approval::differences(&self.plan, &now.plan, filled, 5);
         if !differences.is_empty() {
-            let lines: Vec<String> = differences.iter().map(|d| format!("\n  - {d}")).collect();
             return stale(format!(
                 "the cluster or the inputs moved since the plan was made:{}",
-                lines.concat()
+                crate::plan::approval::as_list(&differences)
             ));
         }
         let uids_now = live_uids(&now.plan);
