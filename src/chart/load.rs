@@ -26,6 +26,16 @@ pub struct Dependency {
     pub tags: Vec<String>,
     #[serde(default)]
     pub alias: Option<String>,
+    /// `import-values`: strings (a table under the child's `exports`) or `{child, parent}` maps.
+    #[serde(default, rename = "import-values")]
+    pub import_values: Vec<serde_yaml_ng::Value>,
+}
+
+impl Dependency {
+    /// The name the parent sees the dependency under (its alias, if any).
+    pub fn effective_name(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -57,6 +67,10 @@ pub struct Chart {
     pub templates: Vec<(String, String)>,
     pub files: Files,
     pub dependencies: Vec<Chart>,
+    /// Per entry of `meta.dependencies`: whether its import-values were already applied. Shared
+    /// by every copy of this chart (aliases), as helm's copies share the declarations: helm
+    /// applies a declaration's imports for the first copy only.
+    pub imports_done: Rc<std::cell::RefCell<Vec<bool>>>,
 }
 
 impl Chart {
@@ -374,6 +388,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             "add `version: 0.1.0`",
         ));
     }
+    check_import_values(&meta, &text, &shown)?;
     if let Some(api) = &meta.api_version
         && api != "v2"
         && api != "v1"
@@ -520,6 +535,10 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         dependencies.push(c);
     }
 
+    let imports_done = Rc::new(std::cell::RefCell::new(vec![
+        false;
+        meta.dependencies.len()
+    ]));
     Ok(Chart {
         name: meta.name.clone(),
         dir: origin.to_path_buf(),
@@ -529,8 +548,45 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         schema,
         templates,
         files: Files(Rc::new(chart_files)),
+        imports_done,
         dependencies,
     })
+}
+
+/// helm panics on an import-values map without string `child` and `parent`: say where it is.
+fn check_import_values(meta: &ChartYaml, text: &str, shown: &str) -> Result<(), ChartError> {
+    let mut occurrence = 0;
+    for d in &meta.dependencies {
+        if d.import_values.is_empty() {
+            continue;
+        }
+        occurrence += 1;
+        let bad = d.import_values.iter().any(|iv| match iv {
+            serde_yaml_ng::Value::Mapping(m) => ["child", "parent"]
+                .iter()
+                .any(|k| !m.get(*k).is_some_and(|v| v.is_string())),
+            _ => false,
+        });
+        if bad {
+            let at = text
+                .match_indices("import-values")
+                .nth(occurrence - 1)
+                .map(|(i, m)| (i, m.len()).into());
+            return Err(ChartError::ChartYaml {
+                chart: meta.name.clone(),
+                message: format!(
+                    "an import-values entry of dependency {:?} needs `child` and `parent` as strings",
+                    d.effective_name()
+                ),
+                help:
+                    "write `- child: exports.data` with `parent: data`, or the short form `- data`"
+                        .into(),
+                src: std::sync::Arc::new(miette::NamedSource::new(shown, text.to_string())),
+                span: at,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parse a values YAML text into a map (an empty document is an empty map).

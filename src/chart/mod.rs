@@ -146,6 +146,7 @@ fn render_inner(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, C
     }
     let user = user_values(req, opts)?;
     values::process_dependencies(&mut chart, &user);
+    values::process_import_values(&mut chart)?;
     let vals = values::coalesce_user(&chart, &user);
     values::validate_schemas(&chart, &vals)?;
 
