@@ -135,6 +135,9 @@ const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 
 /// Load the chart at `dir` with its subcharts (directories or packaged `.tgz` under charts/).
 pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
+    if dir.is_file() && dir.extension().is_some_and(|e| e == "tgz") {
+        return load_package(dir);
+    }
     if !dir.join("Chart.yaml").is_file() {
         return Err(ChartError::Invalid {
             chart: dir.display().to_string(),
@@ -144,6 +147,29 @@ pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
     }
     let files = read_chart_dir(dir)?;
     load_files(dir, files)
+}
+
+/// A packaged chart (`.tgz`); one in the chart cache must match the digest its name gives,
+/// checked on every load.
+pub fn load_package(path: &Path) -> Result<Chart, ChartError> {
+    let bytes = super::source::read_capped(path).map_err(|e| ChartError::io(path, &e))?;
+    if let Some(promised) = super::source::promised_digest(path) {
+        let actual = super::source::digest_of(&bytes);
+        if actual != promised {
+            return Err(ChartError::Invalid {
+                chart: path.display().to_string(),
+                message: format!(
+                    "the cached package has digest {actual}, not the {promised} it is stored \
+                     under: the chart cache was altered"
+                ),
+                help: "delete the file; todoplan fetches the package todoplan.lock names again \
+                       and checks its digest"
+                    .into(),
+            });
+        }
+    }
+    let files = read_chart_archive(path, &bytes)?;
+    load_files(path, files)
 }
 
 /// Every file of the chart directory, the root's `.helmignore` applied to all of them, as

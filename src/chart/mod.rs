@@ -9,6 +9,7 @@ pub mod error;
 pub mod load;
 pub mod manifest;
 pub mod objects;
+pub mod source;
 pub mod template;
 pub mod values;
 

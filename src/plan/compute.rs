@@ -1131,6 +1131,10 @@ fn inputs_digest(spec: &Spec, images: &BTreeMap<String, ImageRef>) -> String {
 
 fn hash_dir(h: &mut Sha256, dir: &std::path::Path) {
     let mut files: Vec<std::path::PathBuf> = Vec::new();
+    if dir.is_file() {
+        // a remote chart's cached package
+        files.push(dir.to_path_buf());
+    }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {

@@ -50,6 +50,8 @@ pub struct Spec {
     pub envs: Vec<String>,
     /// `[checks]`: findings of the plan-time checks to silence.
     pub checks: ChecksConfig,
+    /// What resolving remote charts changed in todoplan.lock, and why (empty when nothing did).
+    pub chart_lock_notes: Vec<String>,
 }
 
 /// `[checks]`.
