@@ -80,3 +80,46 @@ fn a_broken_dependency_declaration_fails_validate_at_chart_yaml() {
     );
     insta::assert_snapshot!(err.replace(&format!("{}/", tmp.path().display()), "<project>/"));
 }
+
+fn validate_toml(release: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    project(tmp.path(), GOOD, CHART);
+    std::fs::write(
+        tmp.path().join("todo.toml"),
+        format!("[project]\nname = \"vt\"\n\n[releases.web]\n{release}\n"),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("todoplan")
+        .unwrap()
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .env("TODOPLAN_CACHE_DIR", tmp.path().join("cache"))
+        .args(["validate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !tmp.path().join("todoplan.lock").exists(),
+        "a failed resolution must not write the lock"
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn remote_chart_mistakes_point_at_todo_toml() {
+    insta::assert_snapshot!(
+        "bad_oci_reference",
+        validate_toml("chart = \"oci://Registry/../web\"\nversion = \"^1\"")
+    );
+    insta::assert_snapshot!(
+        "version_on_a_local_chart",
+        validate_toml("chart = \"charts/web\"\nversion = \"^1\"")
+    );
+    // Port 9 on loopback (discard) is closed here: the repository cannot be reached.
+    let unreachable =
+        validate_toml("chart = \"web\"\nrepository = \"http://127.0.0.1:9\"\nversion = \"^1\"");
+    assert!(
+        unreachable.contains("cannot reach http://127.0.0.1:9/index.yaml"),
+        "{unreachable}"
+    );
+}

@@ -1786,7 +1786,7 @@ impl Reader<'_> {
                     Err(why) => {
                         self.push(
                             Problem::new("chart-source", format!("chart `{c}` of release `{}`: {why}", key.name))
-                                .label(span, why)
+                                .label(span, "not a chart this release can use")
                                 .help("a chart is a directory relative to todo.toml, `oci://HOST/PATH/NAME` with `version`, or a name with `repository = \"https://...\"` and `version`"),
                         );
                         return None;

@@ -47,7 +47,13 @@ impl ChartSource {
                         b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:[]".contains(&b)
                     })
             };
-            if !valid(registry) || !valid(repo) || repo.ends_with('/') || repo.contains("//") {
+            let dot_segment = repo.split('/').any(|p| p == "." || p == "..");
+            if !valid(registry)
+                || !valid(repo)
+                || repo.ends_with('/')
+                || repo.contains("//")
+                || dot_segment
+            {
                 return Err(
                     "an OCI chart is oci://HOST[:PORT]/PATH/NAME in lower-case letters, digits and . _ - /"
                         .into(),
@@ -364,6 +370,8 @@ mod tests {
         );
         assert!(ChartSource::parse("oci://host", None).is_err());
         assert!(ChartSource::parse("oci://Host/X", None).is_err());
+        assert!(ChartSource::parse("oci://host/../x", None).is_err());
+        assert!(ChartSource::parse("oci://u@host/x", None).is_err());
         assert!(ChartSource::parse("a/b", Some("http://x")).is_err());
         assert!(ChartSource::parse("web", Some("ftp://x")).is_err());
     }
