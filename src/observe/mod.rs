@@ -491,6 +491,63 @@ impl ClusterClient {
         Ok(found.map(|o| remember_secret_values(serde_json::to_value(o).unwrap_or(Value::Null))))
     }
 
+    /// What a chart's `lookup` sees, read-only: one object (`name` given; `Null` when absent)
+    /// or a `<Kind>List` of every object of the kind in `namespace` ("" = all namespaces).
+    pub async fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ObserveError> {
+        let key = ObjectKey {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+            name: name.into(),
+        };
+        if !name.is_empty() {
+            if key.namespace.is_none() && self.is_namespaced(&key).await? {
+                // helm asks the cluster-wide path for a namespaced kind: nothing is there
+                return Ok(Value::Null);
+            }
+            return Ok(self.get(&key).await?.unwrap_or(Value::Null));
+        }
+        let items = self
+            .list_labelled(api_version, kind, key.namespace.as_deref(), "")
+            .await?;
+        Ok(serde_json::json!({
+            "apiVersion": api_version,
+            "kind": format!("{kind}List"),
+            "metadata": {},
+            "items": items,
+        }))
+    }
+
+    /// Every group/version the API server serves and every group/version/Kind in them, sorted:
+    /// `.Capabilities.APIVersions` as `helm install` reads it from discovery.
+    pub async fn api_versions(&self) -> Result<Vec<String>, ObserveError> {
+        let discovery = kube::discovery::Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|e| self.classify(e, "discover", "the API groups"))?;
+        let mut out = std::collections::BTreeSet::new();
+        for group in discovery.groups() {
+            for version in group.versions() {
+                let gv = if group.name().is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{}/{version}", group.name())
+                };
+                for (resource, _) in group.versioned_resources(version) {
+                    out.insert(format!("{gv}/{}", resource.kind));
+                }
+                out.insert(gv);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     /// Objects of one kind carrying `selector` labels, in `namespace` (or all namespaces).
     pub async fn list_labelled(
         &self,

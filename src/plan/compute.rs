@@ -239,7 +239,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let capabilities = match req.cluster {
         Some(c) => chart::Capabilities {
             kube_version: c.server_version().await?,
-            ..Default::default()
+            api_versions: c.api_versions().await?,
         },
         None => chart::Capabilities::default(),
     };
