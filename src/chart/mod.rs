@@ -6,6 +6,7 @@
 //! install order, exactly as `helm template` prints them.
 
 pub mod error;
+pub mod hooks;
 pub mod load;
 pub mod manifest;
 pub mod objects;

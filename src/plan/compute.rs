@@ -243,7 +243,6 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         },
         None => chart::Capabilities::default(),
     };
-    let is_upgrade = req.state.revision > 0;
     for address in graph.apply_order() {
         let Address::Release(name) = &address else {
             continue;
@@ -258,6 +257,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
         let mut unresolved = Vec::new();
         let values = release_values(spec, release, &req.images, &mut unresolved)?;
+        // As helm: an upgrade when the release was installed before (its hooks and
+        // .Release.IsUpgrade follow), an install when it is new, even in an applied project.
+        let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
         let objects = desired::release_objects(
             spec,
             name,
@@ -268,8 +270,12 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             req.state.revision + 1,
         )
         .await?;
-        let keys: Vec<ObjectKey> = objects.iter().map(DesiredObject::key).collect();
-        graph.add_release_objects(name, &keys);
+        // Hooks: pre-* before the release's other objects, post-* after, by weight.
+        let keys: Vec<(ObjectKey, (chart::hooks::Stage, i64))> = objects
+            .iter()
+            .map(|d| (d.key(), chart::hooks::order_key(&d.object)))
+            .collect();
+        graph.add_release_objects_ordered(name, &keys);
         desired.extend(objects);
         for u in unresolved {
             unresolved_note(

@@ -187,6 +187,10 @@ pub async fn release_objects(
         if !object.is_object() || kind_of(&object).is_empty() {
             continue;
         }
+        // Test hooks (todoplan never runs them), delete and rollback hooks are not applied.
+        if chart::hooks::Hook::of(&object).is_some_and(|h| h.stage().is_none()) {
+            continue;
+        }
         if namespaced(cluster, &object).await? {
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
                 && !meta.contains_key("namespace")
