@@ -115,6 +115,13 @@ fn remote_chart_mistakes_point_at_todo_toml() {
         "version_on_a_local_chart",
         validate_toml("chart = \"charts/web\"\nversion = \"^1\"")
     );
+    // Checked before any network: the address here is never contacted.
+    let bad_range =
+        validate_toml("chart = \"oci://127.0.0.1:9/charts/web\"\nversion = \"not a range\"");
+    assert!(
+        bad_range.contains("\"not a range\" is not a version constraint"),
+        "{bad_range}"
+    );
     // Port 9 on loopback (discard) is closed here: the repository cannot be reached.
     let unreachable =
         validate_toml("chart = \"web\"\nrepository = \"http://127.0.0.1:9\"\nversion = \"^1\"");

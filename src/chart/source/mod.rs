@@ -188,6 +188,12 @@ impl Resolver {
         constraint: &str,
     ) -> Result<PathBuf, SourceError> {
         let key = source.key();
+        if constraint_matches(constraint, &semver::Version::new(0, 0, 0)).is_none() {
+            return Err(SourceError::new(
+                format!("{constraint:?} is not a version constraint"),
+                "write a semver range such as \"^17\", \"~1.3\", \">=2.0.0 <3\" or an exact \"1.2.0\"",
+            ));
+        }
         if let Some(entry) = self.lock.find(&key, constraint).cloned() {
             let path = cached_package(&self.cache, &entry.digest);
             let damaged = match read_capped(&path) {
