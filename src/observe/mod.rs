@@ -525,24 +525,33 @@ impl ClusterClient {
     }
 
     /// Every group/version the API server serves and every group/version/Kind in them, sorted:
-    /// `.Capabilities.APIVersions` as `helm install` reads it from discovery.
+    /// `.Capabilities.APIVersions` as `helm install` reads it from discovery. A group whose
+    /// resources cannot be listed (an aggregated API that is down) still counts as served, with
+    /// no kinds, as helm tolerates partial discovery failures.
     pub async fn api_versions(&self) -> Result<Vec<String>, ObserveError> {
-        let discovery = kube::discovery::Discovery::new(self.client.clone())
-            .run()
+        let fail = |e| self.classify(e, "discover", "the API groups");
+        let mut versions: Vec<String> = self
+            .client
+            .list_core_api_versions()
             .await
-            .map_err(|e| self.classify(e, "discover", "the API groups"))?;
-        let mut out = std::collections::BTreeSet::new();
-        for group in discovery.groups() {
-            for version in group.versions() {
-                let gv = if group.name().is_empty() {
-                    version.to_string()
-                } else {
-                    format!("{}/{version}", group.name())
-                };
-                for (resource, _) in group.versioned_resources(version) {
-                    out.insert(format!("{gv}/{}", resource.kind));
+            .map_err(fail)?
+            .versions;
+        let core = versions.clone();
+        for group in self.client.list_api_groups().await.map_err(fail)?.groups {
+            versions.extend(group.versions.into_iter().map(|v| v.group_version));
+        }
+        let mut out: std::collections::BTreeSet<String> = versions.iter().cloned().collect();
+        for gv in &versions {
+            bump(&self.stats.gets);
+            let resources = if core.contains(gv) {
+                self.client.list_core_api_resources(gv).await
+            } else {
+                self.client.list_api_group_resources(gv).await
+            };
+            if let Ok(list) = resources {
+                for r in list.resources {
+                    out.insert(format!("{gv}/{}", r.kind));
                 }
-                out.insert(gv);
             }
         }
         Ok(out.into_iter().collect())
