@@ -136,3 +136,11 @@ fn file_repository_dependency_is_read_in_place() {
 fn import_values_alias_condition_and_tags_as_helm() {
     assert_same_as_helm("import-values");
 }
+
+/// A subchart used twice under two aliases that aliases its own subchart: helm v3.17 renames
+/// the shared declaration while enabling the first copy, so the second copy renders the inner
+/// chart unaliased (and deduplicated with its unaliased declaration).
+#[test]
+fn a_subchart_used_twice_keeps_its_inner_alias_only_in_the_first_copy() {
+    assert_same_as_helm("alias-twice");
+}

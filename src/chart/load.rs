@@ -71,6 +71,10 @@ pub struct Chart {
     /// by every copy of this chart (aliases), as helm's copies share the declarations: helm
     /// applies a declaration's imports for the first copy only.
     pub imports_done: Rc<std::cell::RefCell<Vec<bool>>>,
+    /// Whether a copy of this chart already had its dependencies' aliases applied: helm renames
+    /// the shared declarations to their aliases then, so a later copy no longer finds the
+    /// aliased charts and renders them under their own names (see `values::enable`).
+    pub aliases_taken: Rc<std::cell::Cell<bool>>,
 }
 
 impl Chart {
@@ -575,6 +579,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         templates,
         files: Files(Rc::new(chart_files)),
         imports_done,
+        aliases_taken: Rc::new(std::cell::Cell::new(false)),
         dependencies,
     })
 }

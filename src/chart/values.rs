@@ -191,6 +191,35 @@ pub fn process_dependencies(chart: &mut Chart, user: &Map) {
 }
 
 fn enable(chart: &mut Chart, cvals: &Map, prefix: &str) {
+    if chart.aliases_taken.replace(true) {
+        // helm v3.17 renamed this chart's declarations to their aliases while enabling an
+        // earlier copy of it: this copy renders its aliased subcharts unaliased, and their
+        // conditions and tags (now naming the alias) no longer reach them.
+        let decls = &chart.meta.dependencies;
+        let mut keep = Vec::new();
+        for c in std::mem::take(&mut chart.dependencies) {
+            let aliased = decls
+                .iter()
+                .any(|d| d.alias.as_deref() == Some(c.name.as_str()) && d.name == c.meta.name);
+            if !aliased {
+                keep.push(c);
+                continue;
+            }
+            // declared under its own name too: helm finds it once, through that declaration
+            if decls
+                .iter()
+                .any(|d| d.alias.is_none() && d.name == c.meta.name)
+            {
+                continue;
+            }
+            let mut c = c;
+            c.name = c.meta.name.clone();
+            c.chart_object
+                .insert("Name".into(), Value::str(&c.meta.name));
+            keep.push(c);
+        }
+        chart.dependencies = keep;
+    }
     let tags: Map = match cvals.get("tags") {
         Some(Value::Map(m)) => m.borrow().clone(),
         _ => Map::new(),
