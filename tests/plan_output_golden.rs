@@ -87,6 +87,17 @@ fn plan() -> Plan {
         serial: 12,
         inputs_digest: "d1g3st".into(),
         checks: vec![],
+        smoke_checks: vec![todoplan::model::smoke::SmokeCheck {
+            release: "backend".into(),
+            namespace: "todo".into(),
+            service: "backend".into(),
+            port: "8000".into(),
+            path: "/health".into(),
+            expect: 200,
+            contains: Some("\"database\":\"ok\"".into()),
+            timeout_secs: 60,
+            source: Some("todo.toml:41".into()),
+        }],
         notes: vec!["images are pushed to 127.0.0.1:5555 (delivery: registry)".into()],
         images: vec![ImageChange {
             address: "image.backend".into(),

@@ -364,6 +364,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     }
 
+    let smoke_checks = planned_smoke_checks(spec, &changes);
     let inputs_digest = inputs_digest(spec, &req.images);
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION.into(),
@@ -391,6 +392,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         drift,
         objects: changes,
         checks,
+        smoke_checks,
     };
     Ok(Computed {
         label: None,
@@ -401,6 +403,29 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         deletions: kept_deletions,
         foreign_fields,
     })
+}
+
+/// The smoke checks of every release this plan changes, in todo.toml order: apply runs them once
+/// the release is ready. A release the plan leaves alone is not checked again.
+fn planned_smoke_checks(
+    spec: &Spec,
+    changes: &[ObjectChange],
+) -> Vec<crate::model::smoke::SmokeCheck> {
+    let changed: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Create | Action::Update | Action::Replace | Action::Delete
+            )
+        })
+        .map(|c| c.release.as_str())
+        .collect();
+    spec.releases
+        .values()
+        .filter(|r| changed.contains(r.name.as_str()))
+        .flat_map(|r| r.smoke_checks.iter().map(|(check, _)| check.clone()))
+        .collect()
 }
 
 /// Changes for `desired` against the cluster (or state, offline), plus the deletions of recorded

@@ -235,6 +235,10 @@ pub struct Plan {
     /// Findings of the plan-time checks (`crate::checks`); errors make `plan` exit 1.
     #[serde(default)]
     pub checks: Vec<crate::checks::Finding>,
+    /// Smoke checks apply runs after their release is ready: those of every release this plan
+    /// changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoke_checks: Vec<crate::model::smoke::SmokeCheck>,
 }
 
 impl Plan {
@@ -259,6 +263,7 @@ impl Plan {
             drift: Vec::new(),
             objects: Vec::new(),
             checks: Vec::new(),
+            smoke_checks: Vec::new(),
         }
     }
 

@@ -163,7 +163,32 @@ fn render_text(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&smoke_checks_text(plan));
     out.push_str(&summary_line(plan));
+    out.push('\n');
+    out
+}
+
+/// The smoke checks apply will run, per release, after the release is ready.
+fn smoke_checks_text(plan: &Plan) -> String {
+    if plan.smoke_checks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "Smoke checks, run through the API server's service proxy once their release is ready:\n",
+    );
+    for c in &plan.smoke_checks {
+        out.push_str(&format!(
+            "  release.{}: {} (within {}s){}\n",
+            c.release,
+            c.describe(),
+            c.timeout_secs,
+            c.source
+                .as_deref()
+                .map(|s| format!(", {s}"))
+                .unwrap_or_default()
+        ));
+    }
     out.push('\n');
     out
 }
@@ -318,6 +343,21 @@ fn render_markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    if !plan.smoke_checks.is_empty() {
+        out.push_str("**Smoke checks after apply**\n\n");
+        for c in &plan.smoke_checks {
+            out.push_str(&format!(
+                "- `release.{}`: {}{}\n",
+                c.release,
+                markdown_cell(&c.describe()),
+                c.source
+                    .as_deref()
+                    .map(|s| format!(" (`{}`)", markdown_cell(s)))
+                    .unwrap_or_default()
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str("| Action | Address |\n|---|---|\n");
     for i in &images {
         out.push_str(&format!("| {:?} | `{}` |\n", i.action, i.address));
@@ -375,6 +415,7 @@ fn render_json(plan: &Plan) -> String {
         "summary": summary,
         "notes": plan.notes,
         "checks": plan.checks,
+        "smoke_checks": plan.smoke_checks,
         "drift": plan.drift,
         "image_changes": plan.images,
         "resource_changes": plan.objects.iter().map(|c| json!({
@@ -436,6 +477,7 @@ mod tests {
             drift: vec![],
             objects,
             checks: vec![],
+            smoke_checks: vec![],
         }
     }
 

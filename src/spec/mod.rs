@@ -159,6 +159,9 @@ pub struct Release {
     pub timeout: Duration,
     /// Field paths whose live values are not changed back; see [`IgnoreChange`].
     pub ignore_changes: Vec<String>,
+    /// `checks`: HTTP smoke checks apply runs through the service proxy once the release is
+    /// ready, each with where it is written.
+    pub smoke_checks: Vec<(crate::model::smoke::SmokeCheck, Span)>,
     /// Every node reference in `values`, with its span in todo.toml.
     pub references: Vec<Reference>,
     pub chart_span: Span,
