@@ -513,11 +513,46 @@ pub async fn diagnose_pod(client: &kube::Client, ns: &str, pod: &str) -> String 
             }
         }
         Ok(_) => out.push_str(&format!("pod {pod} wrote no logs\n")),
-        Err(_) => out.push_str(&format!(
-            "logs of pod {pod} are not served by this cluster\n"
-        )),
+        Err(e) => {
+            let pod_status = Api::<Pod>::namespaced(client.clone(), ns)
+                .get(pod)
+                .await
+                .ok();
+            match pod_status.as_ref().and_then(never_started) {
+                Some(why) => out.push_str(&format!(
+                    "pod {pod} has no logs: its container never started ({why})\n"
+                )),
+                None => out.push_str(&format!("logs of pod {pod} could not be read: {e}\n")),
+            }
+        }
     }
     out
+}
+
+/// Why no container of `pod` ever ran (so it has no logs): the first waiting reason, e.g.
+/// `ImagePullBackOff`. None when one has run or is running.
+fn never_started(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.clone()?;
+    let ran = statuses.iter().any(|cs| {
+        cs.restart_count > 0
+            || cs
+                .last_state
+                .as_ref()
+                .is_some_and(|s| s.terminated.is_some())
+            || cs
+                .state
+                .as_ref()
+                .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+    });
+    if ran {
+        return None;
+    }
+    Some(
+        statuses
+            .iter()
+            .find_map(|cs| cs.state.as_ref()?.waiting.as_ref()?.reason.clone())
+            .unwrap_or_else(|| "waiting".to_string()),
+    )
 }
 
 #[cfg(test)]
@@ -553,6 +588,26 @@ mod tests {
             "status": {"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "took too long"}]}}),
         );
         assert_eq!(deployment_failed(&d).as_deref(), Some("took too long"));
+    }
+
+    #[test]
+    fn a_pod_whose_container_never_ran_is_said_to_have_never_started() {
+        let pod = |status: serde_json::Value| -> Pod {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "status": status}))
+                .unwrap()
+        };
+        let pulling = pod(serde_json::json!({"containerStatuses": [{
+            "name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}));
+        assert_eq!(never_started(&pulling).as_deref(), Some("ImagePullBackOff"));
+        let crashed = pod(serde_json::json!({"containerStatuses": [{
+            "name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 3,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}));
+        assert_eq!(never_started(&crashed), None, "it ran: its logs exist");
+        let running = pod(serde_json::json!({"containerStatuses": [{
+            "name": "c", "image": "x", "imageID": "", "ready": true, "restartCount": 0,
+            "state": {"running": {}}}]}));
+        assert_eq!(never_started(&running), None);
     }
 
     #[test]
