@@ -27,6 +27,7 @@ fn plan() -> Plan {
         notes: vec![],
         images: vec![],
         drift: vec![],
+        smoke_checks: vec![],
         objects: vec![ObjectChange {
             address: "release.backend/apps/v1/Deployment/todo/backend".into(),
             release: "backend".into(),
