@@ -180,6 +180,21 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let salt = digest_salt(req.state);
     let mut graph = DependencyGraph::build(spec)?;
     let mut notes = req.notes.clone();
+    for name in &spec.disabled_releases {
+        let applied = req
+            .state
+            .objects
+            .values()
+            .filter(|r| r.release == *name)
+            .count();
+        notes.push(if applied == 0 {
+            format!("release.{name} is disabled (enabled = false): nothing of it is deployed")
+        } else {
+            format!(
+                "release.{name} is disabled (enabled = false): the {applied} object(s) it applied are destroyed (protected ones are kept)"
+            )
+        });
+    }
     let scope = if req.options.targets.is_empty() {
         None
     } else {

@@ -113,6 +113,7 @@ pub fn load_str_with(
         poisoned: Default::default(),
         declared_images: Vec::new(),
         declared_releases: Vec::new(),
+        disabled_releases: Vec::new(),
     };
     let spec = reader.read(root, env, variable);
     match spec {
@@ -212,6 +213,8 @@ struct Reader<'a> {
     /// problem is not also reported as a reference to nothing.
     declared_images: Vec<String>,
     declared_releases: Vec<String>,
+    /// Releases switched off with `enabled = false` (after the env overlay), with where.
+    disabled_releases: Vec<(String, Span)>,
 }
 
 /// Keys of one smoke check in a release's `checks`.
@@ -253,6 +256,7 @@ impl Reader<'_> {
     ) -> Option<Spec> {
         self.check_keys(&root, &SECTIONS, "the top level", "sections of todo.toml");
         let envs = self.apply_env(&mut root, env);
+        self.take_disabled_releases(&mut root);
 
         let (vars, typed_vars) = self.read_variables(&root, variable);
         let project_name = root
@@ -312,8 +316,14 @@ impl Reader<'_> {
         self.check_node_refs(node_refs, &secrets, &mut releases);
         self.check_depends_on(&root, &secrets, &mut releases);
         let checks = self.read_checks(&root);
+        let disabled_releases = self
+            .disabled_releases
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
 
         Some(Spec {
+            disabled_releases,
             project: project?,
             cluster,
             state,
@@ -861,6 +871,19 @@ impl Reader<'_> {
                 "secrets" => secrets.contains_key(name.as_str()),
                 _ => release_set.contains(name.as_str()),
             };
+            if !declared && root == "releases" && self.disabled_span(name).is_some() {
+                let at = self.disabled_span(name).unwrap_or(raw.span);
+                self.push(
+                    Problem::new(
+                        "disabled-target",
+                        format!("`{written}` refers to release `{name}`, which is disabled (enabled = false)"),
+                    )
+                    .label(raw.span, "this release would use it")
+                    .label(at, "disabled here")
+                    .help(format!("enable `{name}` here too, or disable release `{}` as well", raw.release)),
+                );
+                continue;
+            }
             if !declared {
                 let names: Vec<&str> = match root {
                     "images" => declared_images.iter().map(String::as_str).collect(),
@@ -1045,6 +1068,24 @@ impl Reader<'_> {
                     continue;
                 }
                 let text = address.to_string();
+                if let Address::Release(target) = &address
+                    && let Some(at) = self.disabled_span(target)
+                {
+                    self.push(
+                        Problem::new(
+                            "disabled-target",
+                            format!(
+                                "depends_on names `{text}`, which is disabled (enabled = false)"
+                            ),
+                        )
+                        .label(span, "depends on it")
+                        .label(at, "disabled here")
+                        .help(format!(
+                            "enable `{target}` here too, or remove it from depends_on"
+                        )),
+                    );
+                    continue;
+                }
                 if !known_set.contains(&text) {
                     let help = suggestion_help(&text, &known_refs, "nodes are")
                         .unwrap_or_else(|| "this spec defines no nodes of that kind".into());
@@ -1737,6 +1778,42 @@ impl Reader<'_> {
         }
     }
 
+    /// Takes every release whose `enabled` is false out of the tree, so nothing of it is read,
+    /// rendered or applied (what it applied before is destroyed like a removed release's).
+    fn take_disabled_releases(&mut self, root: &mut Table) {
+        let Some(Value::Table(releases)) = root.get_mut("releases").map(|n| &mut n.value) else {
+            return;
+        };
+        let mut disabled = Vec::new();
+        for (key, node) in &releases.entries {
+            let Value::Table(table) = &node.value else {
+                continue;
+            };
+            let Some((k, enabled)) = table.get_entry("enabled") else {
+                continue;
+            };
+            match enabled.value {
+                Value::Bool(true) => {}
+                Value::Bool(false) => disabled.push((key.name.clone(), enabled.span)),
+                _ => {
+                    let section = format!("[releases.{}]", key.name);
+                    self.wrong_type(k, enabled, &section, "a boolean (true or false)");
+                }
+            }
+        }
+        releases
+            .entries
+            .retain(|(key, _)| !disabled.iter().any(|(name, _)| *name == key.name));
+        self.disabled_releases = disabled;
+    }
+
+    fn disabled_span(&self, release: &str) -> Option<Span> {
+        self.disabled_releases
+            .iter()
+            .find(|(name, _)| name == release)
+            .map(|(_, span)| *span)
+    }
+
     fn read_releases(&mut self, root: &Table, cluster: &Cluster) -> IndexMap<String, Release> {
         let mut releases = IndexMap::new();
         for (key, table) in self.entries_of(root, "releases") {
@@ -1754,6 +1831,7 @@ impl Reader<'_> {
                     "timeout",
                     "ignore_changes",
                     "checks",
+                    "enabled",
                 ],
                 &section,
                 "keys of a release",

@@ -50,6 +50,9 @@ pub struct Spec {
     pub envs: Vec<String>,
     /// `[checks]`: findings of the plan-time checks to silence.
     pub checks: ChecksConfig,
+    /// Releases switched off with `enabled = false` (usually in an `[env.NAME]` overlay): not
+    /// rendered; what they applied before is destroyed.
+    pub disabled_releases: Vec<String>,
 }
 
 /// `[checks]`.
