@@ -13,6 +13,7 @@ pub mod force_unlock;
 pub mod graph;
 pub mod history;
 pub mod plan;
+pub mod rbac;
 pub mod render;
 pub mod rollback;
 pub mod validate;
@@ -79,6 +80,8 @@ pub enum Command {
     History(history::Args),
     /// Restore the objects of an earlier revision as a new revision.
     Rollback(rollback::Args),
+    /// Print the ClusterRole and binding a CI job needs to plan (`--plan`) or apply (`--apply`).
+    Rbac(rbac::Args),
     /// Remove a state lock left behind by a todoplan that is gone.
     ForceUnlock(force_unlock::Args),
     /// Print shell completions, e.g. `todoplan completions bash > /etc/bash_completion.d/todoplan`.
@@ -131,6 +134,7 @@ async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Destroy(args) => destroy::run(&global, args).await,
         Command::Drift(args) => drift::run(&global, args).await,
         Command::History(args) => history::run(&global, args).await,
+        Command::Rbac(args) => rbac::run(&global, args).await,
         Command::Rollback(args) => rollback::run(&global, args).await,
         Command::ForceUnlock(args) => force_unlock::run(&global, args).await,
         Command::Completions(args) => completions::run(args),
