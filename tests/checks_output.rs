@@ -28,6 +28,7 @@ fn plan() -> Plan {
         images: vec![],
         drift: vec![],
         smoke_checks: vec![],
+        base: None,
         objects: vec![ObjectChange {
             address: "release.backend/apps/v1/Deployment/todo/backend".into(),
             release: "backend".into(),

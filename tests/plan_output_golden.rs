@@ -87,6 +87,11 @@ fn plan() -> Plan {
         serial: 12,
         inputs_digest: "d1g3st".into(),
         checks: vec![],
+        base: Some(todoplan::plan::BaseComparison {
+            reference: "origin/main".into(),
+            commit: "1a2b3c4d5e6f".into(),
+            pending: vec!["release.backend/v1/ConfigMap/todo/todo-old".into()],
+        }),
         smoke_checks: vec![todoplan::model::smoke::SmokeCheck {
             release: "backend".into(),
             namespace: "todo".into(),

@@ -5,6 +5,7 @@
 //! `--atomic` (a plan against a recorded revision).
 
 pub mod apply;
+pub mod base;
 pub mod destroy;
 pub mod rbac;
 pub mod rollback;

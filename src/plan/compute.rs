@@ -408,6 +408,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         objects: changes,
         checks,
         smoke_checks,
+        base: None,
     };
     Ok(Computed {
         label: None,

@@ -239,6 +239,29 @@ pub struct Plan {
     /// changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub smoke_checks: Vec<crate::model::smoke::SmokeCheck>,
+    /// `--base REF`: which changes the base's spec plans too (informational; not approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseComparison>,
+}
+
+/// The plan compared with the one the spec at a git ref makes (`plan --base REF`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseComparison {
+    /// The ref as given (`origin/main`) and the commit it named.
+    pub reference: String,
+    pub commit: String,
+    /// Addresses of the changes (objects and images) the base plans identically: already
+    /// pending there, not added by this change.
+    pub pending: Vec<String>,
+}
+
+impl Plan {
+    /// Whether `address` is a change already pending on the `--base` ref.
+    pub fn pending_on_base(&self, address: &str) -> bool {
+        self.base
+            .as_ref()
+            .is_some_and(|b| b.pending.iter().any(|p| p == address))
+    }
 }
 
 impl Plan {
@@ -264,6 +287,7 @@ impl Plan {
             objects: Vec::new(),
             checks: Vec::new(),
             smoke_checks: Vec::new(),
+            base: None,
         }
     }
 

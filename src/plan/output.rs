@@ -87,6 +87,9 @@ fn render_text(plan: &Plan, color: bool) -> String {
     if !plan.notes.is_empty() || plan.offline {
         out.push('\n');
     }
+    if let Some(line) = base_line(plan) {
+        out.push_str(&format!("{line}\n\n"));
+    }
     out.push_str(&checks_text(plan));
     if !plan.drift.is_empty() {
         out.push_str("Changed outside todoplan (drift since the last apply):\n\n");
@@ -137,6 +140,15 @@ fn render_text(plan: &Plan, color: bool) -> String {
         if let Some(reason) = &c.reason {
             out.push_str(&format!("  #   {reason}\n"));
         }
+        if plan.pending_on_base(&c.address) {
+            out.push_str(&format!(
+                "  #   (already pending on {}: not added by this change)\n",
+                plan.base
+                    .as_ref()
+                    .map(|b| b.reference.as_str())
+                    .unwrap_or("")
+            ));
+        }
         out.push_str(&format!(
             "  {} {}\n",
             paint(c.action.symbol(), c.action, color),
@@ -167,6 +179,28 @@ fn render_text(plan: &Plan, color: bool) -> String {
     out.push_str(&summary_line(plan));
     out.push('\n');
     out
+}
+
+/// `Compared with main (1a2b3c4d): 2 of 5 changes are already pending there; this change adds 3.`
+fn base_line(plan: &Plan) -> Option<String> {
+    let base = plan.base.as_ref()?;
+    let total = plan
+        .objects
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .count()
+        + plan
+            .images
+            .iter()
+            .filter(|i| i.action != ImageAction::UpToDate)
+            .count();
+    let pending = base.pending.len();
+    let short: String = base.commit.chars().take(8).collect();
+    Some(format!(
+        "Compared with {} ({short}): {pending} of {total} changes are already pending there; this change adds {}.",
+        base.reference,
+        total.saturating_sub(pending)
+    ))
 }
 
 /// The smoke checks apply will run, per release, after the release is ready.
@@ -372,6 +406,16 @@ fn risks_markdown(plan: &Plan, changes: &[&ObjectChange]) -> String {
     format!("**Risks**\n\n{}\n\n", lines.join("\n"))
 }
 
+/// `_pending on `main`_ ` before the reason of a change the base plans too.
+fn pending_mark(plan: &Plan, address: &str) -> String {
+    match &plan.base {
+        Some(base) if plan.pending_on_base(address) => {
+            format!("_pending on `{}`_ ", markdown_cell(&base.reference))
+        }
+        _ => String::new(),
+    }
+}
+
 /// Why an image is rebuilt: the reason and the first changed files.
 fn image_why(i: &super::model::ImageChange) -> String {
     let mut why = markdown_cell(&i.reason);
@@ -393,6 +437,9 @@ fn image_why(i: &super::model::ImageChange) -> String {
 fn render_markdown(plan: &Plan) -> String {
     let mut out = String::from("### todoplan plan\n\n");
     out.push_str(&markdown_header(plan));
+    if let Some(line) = base_line(plan) {
+        out.push_str(&format!("{line}\n\n"));
+    }
     if plan.offline {
         out.push_str("> **Offline plan**: the cluster was not read; changes are against recorded state only.\n\n");
     }
@@ -446,18 +493,20 @@ fn render_markdown(plan: &Plan) -> String {
     out.push_str("| Action | Address | Why |\n|---|---|---|\n");
     for i in &images {
         out.push_str(&format!(
-            "| {:?} | `{}` | {} |\n",
+            "| {:?} | `{}` | {}{} |\n",
             i.action,
             i.address,
+            pending_mark(plan, &i.address),
             image_why(i)
         ));
     }
     for c in &changes {
         out.push_str(&format!(
-            "| {} {:?} | `{}` | {} |\n",
+            "| {} {:?} | `{}` | {}{} |\n",
             c.action.symbol(),
             c.action,
             c.address,
+            pending_mark(plan, &c.address),
             c.reason.as_deref().map(markdown_cell).unwrap_or_default()
         ));
     }
@@ -521,6 +570,7 @@ fn render_json(plan: &Plan) -> String {
         "notes": plan.notes,
         "checks": plan.checks,
         "smoke_checks": plan.smoke_checks,
+        "base": plan.base,
         "drift": plan.drift,
         "image_changes": plan.images,
         "resource_changes": plan.objects.iter().map(|c| json!({
@@ -583,6 +633,7 @@ mod tests {
             objects,
             checks: vec![],
             smoke_checks: vec![],
+            base: None,
         }
     }
 
