@@ -16,6 +16,7 @@ pub mod plan;
 pub mod rbac;
 pub mod render;
 pub mod rollback;
+pub mod state;
 pub mod validate;
 pub mod workspace;
 
@@ -82,6 +83,8 @@ pub enum Command {
     Rollback(rollback::Args),
     /// Print the ClusterRole and binding a CI job needs to plan (`--plan`) or apply (`--apply`).
     Rbac(rbac::Args),
+    /// Read the state: `state list [PREFIX]`, `state show ADDRESS`.
+    State(state::Args),
     /// Remove a state lock left behind by a todoplan that is gone.
     ForceUnlock(force_unlock::Args),
     /// Print shell completions, e.g. `todoplan completions bash > /etc/bash_completion.d/todoplan`.
@@ -135,6 +138,7 @@ async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Drift(args) => drift::run(&global, args).await,
         Command::History(args) => history::run(&global, args).await,
         Command::Rbac(args) => rbac::run(&global, args).await,
+        Command::State(args) => state::run(&global, args).await,
         Command::Rollback(args) => rollback::run(&global, args).await,
         Command::ForceUnlock(args) => force_unlock::run(&global, args).await,
         Command::Completions(args) => completions::run(args),

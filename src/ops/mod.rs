@@ -9,4 +9,5 @@ pub mod base;
 pub mod destroy;
 pub mod rbac;
 pub mod rollback;
+pub mod state_view;
 pub mod workspace;
