@@ -29,6 +29,7 @@ fn plan() -> Plan {
         drift: vec![],
         smoke_checks: vec![],
         base: None,
+        value_changes: vec![],
         objects: vec![ObjectChange {
             address: "release.backend/apps/v1/Deployment/todo/backend".into(),
             release: "backend".into(),

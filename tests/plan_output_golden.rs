@@ -87,6 +87,13 @@ fn plan() -> Plan {
         serial: 12,
         inputs_digest: "d1g3st".into(),
         checks: vec![],
+        value_changes: vec![todoplan::plan::values_diff::ValueChange {
+            release: "backend".into(),
+            path: "config.CORS_ORIGINS".into(),
+            before: Some("\"http://localhost:3000\"".into()),
+            after: Some("\"https://todo.example.com\"".into()),
+            source: Some("todo.toml:57".into()),
+        }],
         base: Some(todoplan::plan::BaseComparison {
             reference: "origin/main".into(),
             commit: "1a2b3c4d5e6f".into(),

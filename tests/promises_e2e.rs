@@ -680,3 +680,50 @@ fn a_pr_plan_marks_the_changes_already_pending_on_its_base() {
         text(&out)
     );
 }
+
+/// The plan says why a release changes: the values leaf that differs from the last apply, with
+/// the todo.toml line that sets it now. A credential-like value is recorded only as a digest.
+#[test]
+fn the_plan_names_the_changed_value_and_its_line() {
+    let s = Stack::new("e2e-why");
+    s.edit(
+        "database.host = ",
+        "unused.password = \"s3cr3t-literal-pass\"\ndatabase.host = ",
+    );
+    s.ok(&["apply", "--auto-approve"]);
+    for file in support::stack::walk(&s.path().join("state")) {
+        let content = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&content).contains("s3cr3t-literal-pass"),
+            "{} holds the literal password",
+            file.display()
+        );
+    }
+    s.edit(
+        "CORS_ORIGINS = \"http://localhost:3000\"",
+        "CORS_ORIGINS = \"https://todo.example.test\"",
+    );
+    let line = std::fs::read_to_string(s.path().join("todo.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("https://todo.example.test"))
+        .unwrap()
+        + 1;
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!(
+            "Why: values changed since the last apply\n  release.backend: values.config.CORS_ORIGINS: \"http://localhost:3000\" → \"https://todo.example.test\" (todo.toml:{line})\n"
+        )),
+        "{plan}"
+    );
+    s.edit(
+        "unused.password = \"s3cr3t-literal-pass\"",
+        "unused.password = \"an0ther-literal-pass\"",
+    );
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains("values.unused.password: (sensitive value) "),
+        "a changed credential shows as changed, by digest:\n{plan}"
+    );
+    assert!(!plan.contains("an0ther-literal-pass") && !plan.contains("s3cr3t-literal-pass"));
+}

@@ -540,6 +540,15 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         match running.next().await {
             Some((u, Ok(n))) => {
                 written += n;
+                if let Address::Release(name) = &u {
+                    // What the next plan's "why" compares with: the values this release now
+                    // runs with (unknown after a rollback, which records none).
+                    let mut st = shared.state.lock().await;
+                    match computed.release_values.get(name) {
+                        Some(values) => st.release_values.insert(name.clone(), values.clone()),
+                        None => st.release_values.remove(name),
+                    };
+                }
                 done.insert(u);
             }
             Some((u, Err(e))) => {
@@ -604,6 +613,11 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     if state.objects.is_empty() {
         state.secrets.clear();
     }
+    // A release with nothing left applied has no values in force.
+    let applied: BTreeSet<String> = state.objects.values().map(|r| r.release.clone()).collect();
+    state
+        .release_values
+        .retain(|release, _| applied.contains(release));
     let s = computed.plan.summary();
     let counts = format!(
         "{} added, {} changed, {} replaced, {} destroyed",

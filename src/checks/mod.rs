@@ -24,6 +24,7 @@ mod refs;
 mod services;
 pub mod source;
 mod values;
+pub use values::looks_like_credential;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -62,6 +62,8 @@ pub struct Computed {
     pub deletions: Vec<(String, ObjectRecord)>,
     /// Per address, fields other managers added that apply removes.
     pub foreign_fields: BTreeMap<String, Vec<ForeignField>>,
+    /// Per release rendered, its effective values flattened: recorded when the release applies.
+    pub release_values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn remove_pointer(value: &mut Value, pointer: &str) {
@@ -259,6 +261,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         None => chart::Capabilities::default(),
     };
     let is_upgrade = req.state.revision > 0;
+    let mut flat_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for address in graph.apply_order() {
         let Address::Release(name) = &address else {
             continue;
@@ -273,6 +276,13 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
         let mut unresolved = Vec::new();
         let values = release_values(spec, release, &req.images, &mut unresolved)?;
+        flat_values.insert(
+            name.clone(),
+            super::values_diff::flatten(
+                &super::values_diff::effective(&release.values_files, &values),
+                &salt,
+            ),
+        );
         let objects = desired::release_objects(
             spec,
             name,
@@ -380,6 +390,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     }
 
     let smoke_checks = planned_smoke_checks(spec, &changes);
+    let value_changes = changed_values(spec, &changes, req.state, &flat_values);
     let inputs_digest = inputs_digest(spec, &req.images);
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION.into(),
@@ -408,6 +419,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         objects: changes,
         checks,
         smoke_checks,
+        value_changes,
         base: None,
     };
     Ok(Computed {
@@ -418,7 +430,53 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         secrets,
         deletions: kept_deletions,
         foreign_fields,
+        release_values: flat_values,
     })
+}
+
+/// For every release this plan changes, the leaves of its effective values that differ from the
+/// last apply's, each with the `file:line` that sets it now. Releases applied before values were
+/// recorded have nothing to compare with.
+fn changed_values(
+    spec: &Spec,
+    changes: &[ObjectChange],
+    state: &State,
+    now: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<super::values_diff::ValueChange> {
+    let changed: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| c.release.as_str())
+        .collect();
+    let sources = crate::checks::input::sources(spec);
+    let index = crate::checks::source::SourceIndex::build(&sources);
+    let mut out = Vec::new();
+    for (release, values) in now {
+        let Some(before) = state.release_values.get(release) else {
+            continue;
+        };
+        if !changed.contains(release.as_str()) {
+            continue;
+        }
+        for mut change in super::values_diff::diff(release, before, values) {
+            let key = change
+                .path
+                .rsplit('.')
+                .next()
+                .unwrap_or(&change.path)
+                .split('[')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let value = change
+                .after
+                .as_deref()
+                .map(|v| v.trim_matches('"').to_string());
+            change.source = index.locate(Some(release), &key, value.as_deref());
+            out.push(change);
+        }
+    }
+    out
 }
 
 /// The smoke checks of every release this plan changes, in todo.toml order: apply runs them once

@@ -12,5 +12,6 @@ pub mod output;
 pub mod planfile;
 pub mod protection;
 pub mod redact;
+pub mod values_diff;
 
 pub use model::*;

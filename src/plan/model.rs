@@ -239,6 +239,10 @@ pub struct Plan {
     /// changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub smoke_checks: Vec<crate::model::smoke::SmokeCheck>,
+    /// Why releases change: the leaves of their effective values that differ from the last
+    /// apply's, with where each is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_changes: Vec<super::values_diff::ValueChange>,
     /// `--base REF`: which changes the base's spec plans too (informational; not approved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<BaseComparison>,
@@ -287,6 +291,7 @@ impl Plan {
             objects: Vec::new(),
             checks: Vec::new(),
             smoke_checks: Vec::new(),
+            value_changes: Vec::new(),
             base: None,
         }
     }

@@ -114,6 +114,13 @@ fn render_text(plan: &Plan, color: bool) -> String {
         out.push_str("No changes. The cluster matches todo.toml.\n");
         return out;
     }
+    if !plan.value_changes.is_empty() {
+        out.push_str("Why: values changed since the last apply\n");
+        for v in &plan.value_changes {
+            out.push_str(&format!("  release.{}: {}\n", v.release, v.describe()));
+        }
+        out.push('\n');
+    }
     out.push_str("todoplan will perform the following actions:\n\n");
     for i in &images {
         let (sym, verb) = match i.action {
@@ -475,6 +482,17 @@ fn render_markdown(plan: &Plan) -> String {
         return out;
     }
     out.push_str(&risks_markdown(plan, &changes));
+    if !plan.value_changes.is_empty() {
+        out.push_str("**Why: values changed since the last apply**\n\n");
+        for v in &plan.value_changes {
+            out.push_str(&format!(
+                "- `release.{}` {}\n",
+                v.release,
+                markdown_cell(&v.describe())
+            ));
+        }
+        out.push('\n');
+    }
     if !plan.smoke_checks.is_empty() {
         out.push_str("**Smoke checks after apply**\n\n");
         for c in &plan.smoke_checks {
@@ -570,6 +588,7 @@ fn render_json(plan: &Plan) -> String {
         "notes": plan.notes,
         "checks": plan.checks,
         "smoke_checks": plan.smoke_checks,
+        "value_changes": plan.value_changes,
         "base": plan.base,
         "drift": plan.drift,
         "image_changes": plan.images,
@@ -633,6 +652,7 @@ mod tests {
             objects,
             checks: vec![],
             smoke_checks: vec![],
+            value_changes: vec![],
             base: None,
         }
     }
