@@ -629,6 +629,7 @@ async fn plan(
         secrets: BTreeMap::new(),
         deletions,
         foreign_fields: BTreeMap::new(),
+        release_values: BTreeMap::new(),
     })
 }
 
