@@ -2101,12 +2101,20 @@ impl Reader<'_> {
                 },
             };
             let path = path.and_then(|(p, span)| {
+                // No `.`/`..` segments (plain or percent-encoded): the request must stay inside
+                // the Service's proxy, never reach another API server path.
+                let escapes = p
+                    .split(['/', '?'])
+                    .map(|seg| seg.to_ascii_lowercase().replace("%2e", "."))
+                    .any(|seg| seg == "." || seg == "..")
+                    || p.to_ascii_lowercase().contains("%2f");
                 let valid = p.starts_with('/')
+                    && !escapes
                     && !p.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#');
                 if !valid {
                     self.push(
                         Problem::new("smoke-check", format!("`{p}` is not a request path"))
-                            .label(span, "must start with `/` and hold no spaces or `#`")
+                            .label(span, "must start with `/` and hold no spaces, `#`, `.` or `..` segments")
                             .help("write the path the Service answers, e.g. http = \"/health\" or \"/api/todos?limit=1\""),
                     );
                     return None;
