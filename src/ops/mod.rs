@@ -6,5 +6,6 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod init;
 pub mod rollback;
 pub mod workspace;
