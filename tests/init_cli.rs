@@ -294,3 +294,35 @@ fn the_written_file_plans_against_the_cluster() {
     }
     assert!(!stdout.contains("init-test-key"));
 }
+
+/// The project's own charts (`image.ref` empty by default, a schema that constrains strings,
+/// a required Secret name init cannot know): images are wired by chart name, and what is
+/// missing is said instead of a file that silently fails to validate.
+#[test]
+fn charts_that_need_values_init_cannot_know_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&here.join("charts"), &root.join("charts"));
+    copy_dir(&here.join("app/backend"), &root.join("app/backend"));
+    copy_dir(&here.join("app/frontend"), &root.join("app/frontend"));
+    let out = init(&root, &["--registry", "127.0.0.1:5555"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(root.join("todo.toml")).unwrap();
+    for wired in [
+        "[releases.backend.values]\nimage.ref = \"${images.backend.ref}\"",
+        "[releases.frontend.values]\nimage.ref = \"${images.frontend.ref}\"",
+    ] {
+        assert!(written.contains(wired), "{wired} in:\n{written}");
+    }
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("release backend does not render yet") && stdout.contains("secretName"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("release postgres does not render yet") && stdout.contains("auth.existingSecret"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("were not examined"), "{stdout}");
+}

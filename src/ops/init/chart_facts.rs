@@ -81,10 +81,33 @@ pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, St
 
     // Every string a user can set gets its own marker; a Secret whose data holds a marker takes
     // that key from that value.
-    let mut markers: Vec<ValuePath> = Vec::new();
-    let mut marked = Value::Object(Default::default());
-    for (path, value) in &facts.leaves {
-        if value.is_string() && !markers.contains(path) {
+    // A schema or template may constrain a string (an enum, a pattern, a semver): when marking
+    // every string fails, empty and credential-like ones are marked, then credential-like ones
+    // only, which is where secrets live.
+    let attempt = |level: u8| {
+        let mut markers: Vec<ValuePath> = Vec::new();
+        let mut marked = Value::Object(Default::default());
+        for (path, value) in &facts.leaves {
+            let Some(s) = value.as_str() else { continue };
+            // Image references are not secrets, and charts often check their form.
+            let image = path.iter().any(|p| p.to_ascii_lowercase().contains("image"));
+            if image && s.is_empty() {
+                let stand_in = match path.last().map(String::as_str) {
+                    Some("tag") => "init",
+                    Some("repository") => "registry.invalid/init",
+                    Some("ref" | "image") => "registry.invalid/init:init",
+                    _ => continue,
+                };
+                set_path(&mut marked, path, Value::String(stand_in.into()));
+                continue;
+            }
+            if image
+                || markers.contains(path)
+                || (level == 1 && !s.is_empty() && !credential_like(path))
+                || (level == 2 && !credential_like(path))
+            {
+                continue;
+            }
             set_path(
                 &mut marked,
                 path,
@@ -92,8 +115,9 @@ pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, St
             );
             markers.push(path.clone());
         }
-    }
-    let rendered = match render(chart_dir, marked) {
+        render(chart_dir, marked).map(|r| (r, markers))
+    };
+    let (rendered, markers) = match attempt(0).or_else(|_| attempt(1)).or_else(|_| attempt(2)) {
         Ok(r) => r,
         Err(e) => {
             facts.problem = Some(format!(
@@ -174,7 +198,15 @@ pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, St
     Ok(facts)
 }
 
-fn render(chart_dir: &Path, inline: Value) -> Result<Vec<chart::Manifest>, String> {
+fn credential_like(path: &[String]) -> bool {
+    let last = path.last().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    ["password", "secret", "key", "token", "credential", "auth", "jwt", "dsn", "url"]
+        .iter()
+        .any(|w| last.contains(w))
+}
+
+/// Renders the chart with `inline` values over its defaults, as release `release-name`.
+pub fn render(chart_dir: &Path, inline: Value) -> Result<Vec<chart::Manifest>, String> {
     let request = RenderRequest {
         chart_dir,
         release_name: "release-name",

@@ -254,6 +254,7 @@ impl<'a> Writer<'a> {
         let mut depends_on = Vec::new();
         self.wire_secrets(&name, chart, &facts, secret_keys, &mut settings, &mut depends_on);
         self.wire_images(&name, &facts, &mut settings);
+        self.check_renders(&name, &root.join(&chart.dir), &settings);
         self.releases.push((
             name,
             chart.dir.clone(),
@@ -382,6 +383,50 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Renders the release as the written file would (images and Secret names filled in with
+    /// stand-ins) and says so when the chart still needs values init could not know.
+    fn check_renders(&mut self, release: &str, chart_dir: &Path, settings: &[Setting]) {
+        let mut values = Value::Object(Default::default());
+        for s in settings {
+            let v = match &s.value {
+                Value::String(text) if text.starts_with("${images.") => {
+                    let image = text
+                        .trim_start_matches("${images.")
+                        .split('.')
+                        .next()
+                        .unwrap_or("app");
+                    Value::String(if text.ends_with(".tag}") {
+                        "init".into()
+                    } else if text.ends_with(".repository}") {
+                        format!("registry.invalid/{image}")
+                    } else {
+                        format!("registry.invalid/{image}:init")
+                    })
+                }
+                Value::String(text) if text.starts_with("${secrets.") => {
+                    let set = text
+                        .trim_start_matches("${secrets.")
+                        .trim_end_matches(".name}");
+                    Value::String(
+                        self.secret_sets
+                            .iter()
+                            .find(|s| s.key == set)
+                            .map(|s| s.k8s_name.clone())
+                            .unwrap_or_default(),
+                    )
+                }
+                other => other.clone(),
+            };
+            chart_facts::set_path(&mut values, &s.path, v);
+        }
+        if let Err(e) = chart_facts::render(chart_dir, values) {
+            self.report.not_inferred.push(format!(
+                "release {release} does not render yet; set what it needs in [releases.{release}.values]: {}",
+                e.replace('\n', " ")
+            ));
+        }
+    }
+
     fn wire_images(&mut self, release: &str, facts: &ChartFacts, settings: &mut Vec<Setting>) {
         let leaf = |path: &[String]| {
             facts
@@ -407,23 +452,24 @@ impl<'a> Writer<'a> {
                     attrs.push((tag, "tag"));
                 }
                 (text, attrs)
-            } else if (last.to_ascii_lowercase().ends_with("image")
-                || (parent_is_image && matches!(last, "ref" | "reference" | "name")))
-                && looks_like_image(text)
+            } else if (last.to_ascii_lowercase().ends_with("image") && looks_like_image(text))
+                || (parent_is_image
+                    && matches!(last, "ref" | "reference")
+                    && (text.is_empty() || looks_like_image(text)))
             {
                 (text, vec![(path.clone(), "ref")])
             } else {
                 continue;
             };
-            if repo.is_empty() {
-                continue;
-            }
             let matches: Vec<&str> = self
                 .found
                 .images
                 .iter()
                 .map(|i| i.name.as_str())
-                .filter(|name| image_matches(name, path, repo))
+                .filter(|name| {
+                    image_matches(name, path, repo)
+                        || (path.len() <= 2 && sanitize(&facts.name, 63).as_deref() == Some(*name))
+                })
                 .collect();
             match matches.as_slice() {
                 [image] => {
@@ -438,6 +484,7 @@ impl<'a> Writer<'a> {
                         });
                     }
                 }
+                [] if repo.is_empty() => {}
                 [] => self.report.notes.push(format!(
                     "release {release}: {} = {repo} names an image no Dockerfile here builds; left as the chart has it",
                     dotted(path)
