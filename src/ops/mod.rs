@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod import;
 pub mod init;
 pub mod rollback;
 pub mod workspace;

@@ -364,6 +364,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     }
 
+    notes.extend(super::helm_owners::notes(&changes));
     let inputs_digest = inputs_digest(spec, &req.images);
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION.into(),

@@ -47,6 +47,18 @@ pub struct ChartFacts {
 const MARKER: &str = "tpinitmarker";
 
 pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, String> {
+    let mut user = Vec::new();
+    for file in env_files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let parsed: Value = serde_yaml_ng::from_str(&text)
+            .map_err(|e| format!("{} is not YAML: {e}", file.display()))?;
+        user.push((file.clone(), parsed));
+    }
+    examine_values(chart_dir, &user)
+}
+
+/// [`examine`] with the user's values already read: (where they come from, values).
+pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<ChartFacts, String> {
     let loaded = chart::load::load_chart(chart_dir).map_err(|e| e.to_string())?;
     let mut facts = ChartFacts {
         name: loaded.meta.name.clone(),
@@ -64,12 +76,9 @@ pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, St
         }
         push_new(&mut all, sub);
     }
-    for file in env_files {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let parsed: Value = serde_yaml_ng::from_str(&text)
-            .map_err(|e| format!("{} is not YAML: {e}", file.display()))?;
+    for (file, parsed) in user {
         let mut leaves = Vec::new();
-        if let Value::Object(map) = &parsed {
+        if let Value::Object(map) = parsed {
             for (k, v) in map {
                 collect_leaves(v, &mut vec![k.clone()], &mut leaves);
             }
@@ -198,7 +207,7 @@ pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, St
     Ok(facts)
 }
 
-fn credential_like(path: &[String]) -> bool {
+pub fn credential_like(path: &[String]) -> bool {
     let last = path.last().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
     ["password", "secret", "key", "token", "credential", "auth", "jwt", "dsn", "url"]
         .iter()
