@@ -12,6 +12,8 @@ pub mod drift;
 pub mod force_unlock;
 pub mod graph;
 pub mod history;
+pub mod import;
+pub mod init;
 pub mod plan;
 pub mod rbac;
 pub mod render;
@@ -63,6 +65,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented todo.toml from this repository's Dockerfiles and Helm charts.
+    Init(init::Args),
+    /// Take over a release installed with `helm install`: todo.toml gets it, Helm lets go of it.
+    Import(import::Args),
     /// Check todo.toml: syntax, types, references, cycles, paths. Exit 0 valid, 1 not.
     Validate(validate::Args),
     /// Print the dependency graph as a text tree or Graphviz DOT.
@@ -129,6 +135,8 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
     let global = cli.global;
     match cli.command {
+        Command::Init(args) => init::run(&global, args).await,
+        Command::Import(args) => import::run(&global, args).await,
         Command::Validate(args) => validate::run(&global, args).await,
         Command::Graph(args) => graph::run(&global, args).await,
         Command::Render(args) => render::run(&global, args).await,

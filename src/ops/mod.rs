@@ -7,6 +7,8 @@
 pub mod apply;
 pub mod base;
 pub mod destroy;
+pub mod import;
+pub mod init;
 pub mod rbac;
 pub mod rollback;
 pub mod state_view;

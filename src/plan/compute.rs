@@ -389,6 +389,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     }
 
+    notes.extend(super::helm_owners::notes(&changes));
     let smoke_checks = planned_smoke_checks(spec, &changes);
     let value_changes = changed_values(spec, &changes, req.state, &flat_values);
     let inputs_digest = inputs_digest(spec, &req.images);
