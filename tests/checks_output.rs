@@ -27,6 +27,9 @@ fn plan() -> Plan {
         notes: vec![],
         images: vec![],
         drift: vec![],
+        smoke_checks: vec![],
+        base: None,
+        value_changes: vec![],
         objects: vec![ObjectChange {
             address: "release.backend/apps/v1/Deployment/todo/backend".into(),
             release: "backend".into(),

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use todoplan::apply::progress::Progress;
 use todoplan::apply::{ApplyOptions, Readiness, StateSink, execute};
 use todoplan::graph::{Address, DependencyGraph};
+use todoplan::model::smoke::SmokeCheck;
 use todoplan::observe::{
     Cluster, LABEL_INSTANCE, LABEL_PROJECT, LiveIndex, ObjectKey, ObserveError,
 };
@@ -270,6 +271,16 @@ impl Readiness for MemoryCluster {
             return Err(format!("{key} did not become ready"));
         }
         Ok(())
+    }
+    async fn probe(&self, check: &SmokeCheck) -> Result<(u16, String), String> {
+        // The model's plans come from diff_objects, which plans no smoke checks.
+        Err(format!(
+            "the in-memory cluster has no Service {}",
+            check.service
+        ))
+    }
+    async fn diagnose_service(&self, _namespace: &str, service: &str) -> String {
+        format!("the in-memory cluster has no Service {service}")
     }
 }
 
@@ -618,6 +629,7 @@ async fn plan(
         secrets: BTreeMap::new(),
         deletions,
         foreign_fields: BTreeMap::new(),
+        release_values: BTreeMap::new(),
     })
 }
 

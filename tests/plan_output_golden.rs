@@ -87,6 +87,29 @@ fn plan() -> Plan {
         serial: 12,
         inputs_digest: "d1g3st".into(),
         checks: vec![],
+        value_changes: vec![todoplan::plan::values_diff::ValueChange {
+            release: "backend".into(),
+            path: "config.CORS_ORIGINS".into(),
+            before: Some("\"http://localhost:3000\"".into()),
+            after: Some("\"https://todo.example.com\"".into()),
+            source: Some("todo.toml:57".into()),
+        }],
+        base: Some(todoplan::plan::BaseComparison {
+            reference: "origin/main".into(),
+            commit: "1a2b3c4d5e6f".into(),
+            pending: vec!["release.backend/v1/ConfigMap/todo/todo-old".into()],
+        }),
+        smoke_checks: vec![todoplan::model::smoke::SmokeCheck {
+            release: "backend".into(),
+            namespace: "todo".into(),
+            service: "backend".into(),
+            port: "8000".into(),
+            path: "/health".into(),
+            expect: 200,
+            contains: Some("\"database\":\"ok\"".into()),
+            timeout_secs: 60,
+            source: Some("todo.toml:41".into()),
+        }],
         notes: vec!["images are pushed to 127.0.0.1:5555 (delivery: registry)".into()],
         images: vec![ImageChange {
             address: "image.backend".into(),
@@ -231,4 +254,51 @@ fn drift_in_every_format() {
     ] {
         insta::assert_snapshot!(name, todoplan::cli::drift::render(&items, format));
     }
+}
+
+/// A plan too long for a pull-request comment: every change stays in the table, diffs are left
+/// out from the one that would cross the limit on, and a note says how many and where they are.
+#[test]
+fn markdown_comment_stays_under_the_platform_limit() {
+    let mut big = plan();
+    big.objects = (0..300)
+        .map(|i| {
+            change(
+                &format!("config-{i:03}"),
+                "ConfigMap",
+                Action::Create,
+                None,
+                Some(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": format!("config-{i:03}"), "namespace": "todo"},
+                            "data": {"payload": "x".repeat(400)}})),
+                None,
+            )
+        })
+        .collect();
+    let comment = render(&big, Format::Markdown, false);
+    assert!(
+        comment.len() <= todoplan::plan::output::COMMENT_LIMIT,
+        "{} characters",
+        comment.len()
+    );
+    for i in 0..300 {
+        assert!(
+            comment.contains(&format!(
+                "| + Create | `release.backend/v1/ConfigMap/todo/config-{i:03}` |"
+            )),
+            "config-{i:03} is missing from the table"
+        );
+    }
+    let shown = comment.matches("<details><summary><code>+ ").count();
+    assert!(shown > 10 && shown < 300, "{shown} diffs shown");
+    let note = comment.lines().last().unwrap();
+    assert_eq!(
+        note,
+        format!(
+            "> **{} of 300 diffs are not shown**: this comment stays under 60000 characters (GitHub's limit is 65,536). Every change is listed in the table above; the full diffs are in `todoplan plan --format text` and in the saved plan (`todoplan plan --out FILE`).",
+            300 - shown
+        )
+    );
+    // Byte-identical for identical input.
+    assert_eq!(comment, render(&big, Format::Markdown, false));
 }

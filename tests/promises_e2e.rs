@@ -614,3 +614,116 @@ fn a_secret_key_nobody_provides_is_refused_at_plan_time_before_any_write() {
         "nothing was written, not even the namespace"
     );
 }
+
+fn git(s: &Stack, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.test"])
+        .args(args)
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+}
+
+/// `plan --base REF` in a pull request: main already carries an unapplied change (the backend's
+/// CORS origins); the PR adds another (the frontend's replicas). The comment marks the first as
+/// pending on main and leaves the second as this PR's own.
+#[test]
+fn a_pr_plan_marks_the_changes_already_pending_on_its_base() {
+    let s = Stack::new("e2e-base");
+    git(&s, &["init", "-q", "-b", "main"]);
+    git(&s, &["add", "-A"]);
+    git(&s, &["commit", "-qm", "applied"]);
+    s.ok(&["apply", "--auto-approve"]);
+    s.edit(
+        "CORS_ORIGINS = \"http://localhost:3000\"",
+        "CORS_ORIGINS = \"https://todo.example.test\"",
+    );
+    git(&s, &["commit", "-qam", "main: CORS (not applied yet)"]);
+    git(&s, &["checkout", "-qb", "pr"]);
+    s.edit(
+        "replicaCount = 1\nservice.port = 3000",
+        "replicaCount = 2\nservice.port = 3000",
+    );
+    git(&s, &["commit", "-qam", "pr: two frontends"]);
+
+    let comment = s.ok(&["plan", "--base", "main", "--format", "markdown"]);
+    let ns = &s.project;
+    assert!(
+        comment.contains("Compared with main ("),
+        "the header names the base:\n{comment}"
+    );
+    let row = |address: &str| {
+        comment
+            .lines()
+            .find(|l| l.starts_with("| ") && l.contains(&format!("`{address}`")))
+            .unwrap_or_else(|| panic!("no table row for {address}:\n{comment}"))
+            .to_string()
+    };
+    assert!(
+        row(&format!("release.backend/v1/ConfigMap/{ns}/backend")).contains("_pending on `main`_"),
+        "main's change is marked as pending there:\n{comment}"
+    );
+    assert!(
+        !row(&format!(
+            "release.frontend/apps/v1/Deployment/{ns}/frontend"
+        ))
+        .contains("_pending"),
+        "the PR's own change is not:\n{comment}"
+    );
+    // A ref the clone does not have is a diagnostic, not a plan against nothing.
+    let out = s.todoplan(&["plan", "--base", "no-such-branch"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("`no-such-branch` is not a commit of this repository"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The plan says why a release changes: the values leaf that differs from the last apply, with
+/// the todo.toml line that sets it now. A credential-like value is recorded only as a digest.
+#[test]
+fn the_plan_names_the_changed_value_and_its_line() {
+    let s = Stack::new("e2e-why");
+    s.edit(
+        "database.host = ",
+        "unused.password = \"s3cr3t-literal-pass\"\ndatabase.host = ",
+    );
+    s.ok(&["apply", "--auto-approve"]);
+    for file in support::stack::walk(&s.path().join("state")) {
+        let content = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&content).contains("s3cr3t-literal-pass"),
+            "{} holds the literal password",
+            file.display()
+        );
+    }
+    s.edit(
+        "CORS_ORIGINS = \"http://localhost:3000\"",
+        "CORS_ORIGINS = \"https://todo.example.test\"",
+    );
+    let line = std::fs::read_to_string(s.path().join("todo.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("https://todo.example.test"))
+        .unwrap()
+        + 1;
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!(
+            "Why: values changed since the last apply\n  release.backend: values.config.CORS_ORIGINS: \"http://localhost:3000\" → \"https://todo.example.test\" (todo.toml:{line})\n"
+        )),
+        "{plan}"
+    );
+    s.edit(
+        "unused.password = \"s3cr3t-literal-pass\"",
+        "unused.password = \"an0ther-literal-pass\"",
+    );
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains("values.unused.password: (sensitive value) "),
+        "a changed credential shows as changed, by digest:\n{plan}"
+    );
+    assert!(!plan.contains("an0ther-literal-pass") && !plan.contains("s3cr3t-literal-pass"));
+}

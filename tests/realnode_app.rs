@@ -465,11 +465,87 @@ fn todo_app_serves_todos_survives_cors_change_and_password_rotation_and_fails_on
         unwrapped.contains(&format!("{missing}: not found")),
         "apply's diagnosis carries the puller's message:\n{printed}"
     );
+    assert!(
+        unwrapped.contains("has no logs: its container never started (ImagePullBackOff)")
+            || unwrapped.contains("has no logs: its container never started (ErrImagePull)"),
+        "apply says why the pod has no logs:\n{printed}"
+    );
     // The old revision keeps serving while the new one cannot start.
     let health = app
         .get("backend", 8000, "/health")
         .expect("the old pods still serve");
     assert!(health.contains("\"database\":\"ok\""), "{health}");
+}
+
+/// Smoke checks on real pods: the plan lists them, apply runs them through the service proxy and
+/// they pass on the working app. Then a frontend pointed at a backend name that does not resolve:
+/// its pods are Ready (their probe is local) but the chain is broken, so the frontend's check fails
+/// the release with the 502 it answered and the pods' logs, and `--atomic` rolls back to the
+/// working revision, whose check passes again.
+#[test]
+fn a_failing_smoke_check_fails_the_release_and_atomic_rolls_back() {
+    let app = RealApp::new("tp-real-smoke");
+    let plan = app.todoplan(&["plan"]);
+    let planned = text(&plan);
+    assert!(
+        planned.contains("release.backend: GET /health on service backend:8000, expects 200 with a body containing")
+            && planned.contains("release.frontend: GET /api/todos on service frontend:3000, expects 200"),
+        "the plan lists both releases' smoke checks:\n{planned}"
+    );
+    let out = app.apply();
+    let printed = text(&out);
+    assert!(out.status.success(), "apply of the app:\n{printed}");
+    assert!(
+        printed.contains("smoke check: GET /api/todos on service frontend:3000"),
+        "apply ran the frontend's check:\n{printed}"
+    );
+
+    app.edit(
+        "BACKEND_URL = \"http://${releases.backend.name}:8000\"",
+        "BACKEND_URL = \"http://no-such-backend:8000\"",
+    );
+    app.edit(
+        "checks = [{ http = \"/api/todos\", service = \"frontend\", port = 3000 }]",
+        "checks = [{ http = \"/api/todos\", service = \"frontend\", port = 3000, timeout = \"15s\" }]",
+    );
+    let plan = app.todoplan(&["plan"]);
+    let planned = text(&plan);
+    assert!(
+        planned.contains(
+            "release.frontend: GET /api/todos on service frontend:3000, expects 200 (within 15s)"
+        ) && !planned.contains("release.backend: GET"),
+        "only the changed release's check is planned:\n{planned}"
+    );
+    let out = app.todoplan(&["apply", "--auto-approve", "--atomic"]);
+    let printed = text(&out);
+    eprintln!("--- todoplan apply --atomic:\n{printed}");
+    assert!(
+        !out.status.success(),
+        "the failed check fails apply:\n{printed}"
+    );
+    let unwrapped = printed.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        unwrapped.contains("smoke check GET /api/todos on service frontend:3000, expects 200 (todo.toml:")
+            && unwrapped.contains("failed after 15s; the last answer was 502: backend http://no-such-backend:8000 unreachable"),
+        "the failure names the check and the last answer:\n{printed}"
+    );
+    assert!(
+        unwrapped.contains("last log lines of pod frontend-"),
+        "the failure shows the frontend pods' logs:\n{printed}"
+    );
+    assert!(
+        printed.contains("--atomic: rolling back to revision 1"),
+        "--atomic rolls back:\n{printed}"
+    );
+    // The working revision serves again: the frontend reaches the backend by its real name.
+    let todos = poll_until(
+        "the frontend's /api/todos after the rollback",
+        POD_BOUND,
+        || app.get("frontend", 3000, "/api/todos").ok(),
+    );
+    assert!(todos.trim_start().starts_with('['), "{todos}");
+    let history = text(&app.todoplan(&["history"]));
+    assert!(history.contains("rollback to revision 1"), "{history}");
 }
 
 /// The machine's own address on its default-route interface (read from the routing table; no

@@ -188,3 +188,55 @@ fn completions_and_the_man_page_are_generated_from_every_verb() {
         "an unknown shell is a usage error"
     );
 }
+
+/// `todoplan rbac` for the repo's own todo.toml, offline: the ClusterRoles a CI job applies
+/// (golden), and a bad `--service-account` as a diagnostic.
+#[test]
+fn rbac_prints_the_roles_for_the_repos_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(repo.join("todo.toml"), dir.path().join("todo.toml")).unwrap();
+    for sub in ["charts", "app"] {
+        let out = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(repo.join(sub))
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    for mode in ["plan", "apply"] {
+        let out = todoplan()
+            .current_dir(dir.path())
+            .env("TODO_OPENAI_API_KEY", "not-read-by-rbac")
+            .args([
+                "rbac",
+                &format!("--{mode}"),
+                "--service-account",
+                "ci/todoplan",
+            ])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{printed}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        insta::assert_snapshot!(format!("rbac_{mode}"), printed);
+    }
+    todoplan()
+        .current_dir(dir.path())
+        .args(["rbac", "--plan", "--service-account", "todoplan"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "`todoplan` is not a ServiceAccount",
+        ));
+    todoplan()
+        .current_dir(dir.path())
+        .arg("rbac")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--plan"));
+}

@@ -286,3 +286,54 @@ values = { replicaCount = "${var.replicas}", debug = "${var.debug}", label = "x$
     );
     assert_eq!(spec.variables["replicas"], "5");
 }
+
+/// `enabled = false` in an overlay switches a release off in that environment only: it is not
+/// read, rendered or applied there, and a release still using it is a diagnostic at both places.
+#[test]
+fn an_overlay_can_disable_a_release() {
+    let text = r#"
+[project]
+name = "todo"
+[releases.web]
+chart = "../charts/web"
+[releases.db]
+chart = "../charts/db"
+[env.dev.releases.db]
+enabled = false
+[env.broken.releases.db]
+enabled = false
+[env.broken.releases.web.values]
+database = "${releases.db.name}"
+[env.typo.releases.db]
+enabled = "no"
+"#;
+    let load = |env: Option<&str>| {
+        load_str_with(text, "t.toml", &specs_dir().join("valid"), env, &|_| None)
+    };
+    let base = load(None).unwrap();
+    assert_eq!(base.releases.keys().collect::<Vec<_>>(), ["web", "db"]);
+    assert!(base.disabled_releases.is_empty());
+    let dev = load(Some("dev")).unwrap();
+    assert_eq!(dev.releases.keys().collect::<Vec<_>>(), ["web"]);
+    assert_eq!(dev.disabled_releases, ["db"]);
+
+    let err = load(Some("broken")).unwrap_err();
+    let problem = &err.problems()[0];
+    assert_eq!(
+        problem.message,
+        "`${releases.db.name}` refers to release `db`, which is disabled (enabled = false)"
+    );
+    assert_eq!(problem.labels.len(), 2, "{problem:?}");
+    let at = |i: usize| {
+        let span = problem.labels[i].span;
+        &text[span.start..span.end]
+    };
+    assert_eq!(at(0), "\"${releases.db.name}\"".trim_matches('"'));
+    assert_eq!(at(1), "false");
+
+    let err = load(Some("typo")).unwrap_err();
+    assert_eq!(
+        err.problems()[0].message,
+        "`enabled` in [releases.db] must be a boolean (true or false), found a string"
+    );
+}

@@ -156,3 +156,59 @@ fn an_empty_lock_file_does_not_block() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", unwrapped(&out.stderr));
 }
+
+/// `state list` and `state show` read a recorded state as a person reads it (golden), with a
+/// typo answered by the nearest address.
+#[test]
+fn state_list_and_show_print_what_is_recorded() {
+    let dir = project();
+    let mut state: serde_json::Value =
+        serde_json::from_str(&state_json("todo", "lineage-1", 1)).unwrap();
+    state["objects"] = serde_json::json!({
+        "namespace.todo": {"release": "", "api_version": "v1", "kind": "Namespace", "name": "todo",
+            "digest": "d0", "manifest": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "todo"}}, "protect": true},
+        "release.web/v1/ConfigMap/todo/web": {"release": "web", "api_version": "v1", "kind": "ConfigMap",
+            "namespace": "todo", "name": "web", "uid": "u-1", "digest": "d1", "tainted": true,
+            "manifest": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web", "namespace": "todo"}, "data": {"A": "1"}}}
+    });
+    fs::write(
+        dir.path().join("state/todoplan.state.json"),
+        state.to_string(),
+    )
+    .unwrap();
+    let out = todoplan(dir.path())
+        .args(["state", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!("state_list", String::from_utf8_lossy(&out.stdout));
+    let out = todoplan(dir.path())
+        .args(["state", "show", "release.web/v1/ConfigMap/todo/web"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!("state_show", String::from_utf8_lossy(&out.stdout));
+    let out = todoplan(dir.path())
+        .args(["state", "list", "release.nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "an empty filter is exit 1");
+    let out = todoplan(dir.path())
+        .args(["state", "show", "release.web/v1/ConfigMap/todo/wbe"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        unwrapped(&out.stderr).contains("did you mean `release.web/v1/ConfigMap/todo/web`?"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

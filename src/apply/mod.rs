@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::chart::install_order_rank;
 use crate::graph::Address;
+use crate::model::smoke::SmokeCheck;
 use crate::observe::{Cluster, ClusterClient, ObjectKey};
 use crate::plan::compute::{Computed, digest_salt};
 use crate::plan::desired::DesiredObject;
@@ -65,6 +66,10 @@ pub trait Readiness {
     /// Ok when `key` is ready within `timeout`; the rendered diagnosis otherwise.
     async fn wait_ready(&self, key: &ObjectKey, timeout: std::time::Duration)
     -> Result<(), String>;
+    /// One smoke check request: the status and body answered.
+    async fn probe(&self, check: &SmokeCheck) -> Result<(u16, String), String>;
+    /// What a failed smoke check shows: the pods behind its Service, their events and logs.
+    async fn diagnose_service(&self, namespace: &str, service: &str) -> String;
 }
 
 impl Readiness for ClusterClient {
@@ -77,7 +82,73 @@ impl Readiness for ClusterClient {
             .await
             .map_err(render_report)
     }
+    async fn probe(&self, check: &SmokeCheck) -> Result<(u16, String), String> {
+        readiness::proxy_get(self.watch_client(), &check.proxy_path()).await
+    }
+    async fn diagnose_service(&self, namespace: &str, service: &str) -> String {
+        readiness::diagnose_service(self.watch_client(), namespace, service).await
+    }
 }
+
+/// Runs a release's smoke checks, each retried until it passes or its timeout ends (a Service
+/// routes to new pods a moment after they are Ready). The first failure ends the release with
+/// the last answer and the Service's pods' events and logs.
+async fn run_smoke_checks<C: Readiness>(
+    cluster: &C,
+    checks: &[&SmokeCheck],
+    progress: &progress::NodeProgress,
+) -> Result<(), String> {
+    for check in checks {
+        progress.update(&format!("smoke check: {}", check.describe()));
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_secs(check.timeout_secs);
+        let last = loop {
+            let answer = cluster.probe(check).await;
+            if let Ok((status, body)) = &answer
+                && check.passes(*status, body)
+            {
+                break None;
+            }
+            if std::time::Instant::now() >= deadline {
+                break Some(answer);
+            }
+            tokio::time::sleep(SMOKE_RETRY_INTERVAL).await;
+        };
+        let Some(answer) = last else { continue };
+        let answered = match answer {
+            Ok((status, body)) => format!(
+                "the last answer was {status}{}: {}",
+                if status == check.expect {
+                    ", without the expected text"
+                } else {
+                    ""
+                },
+                crate::model::smoke::body_excerpt(&body, SMOKE_BODY_EXCERPT)
+            ),
+            Err(e) => format!("the last request failed: {e}"),
+        };
+        let at = check
+            .source
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "smoke check {}{at} failed after {}s; {answered}\n{}",
+            check.describe(),
+            check.timeout_secs,
+            cluster
+                .diagnose_service(&check.namespace, &check.service)
+                .await
+                .trim_end()
+        ));
+    }
+    Ok(())
+}
+
+/// Pause between two requests of a smoke check that has not passed yet.
+const SMOKE_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+/// Characters of a failed smoke check's response body shown in the error.
+const SMOKE_BODY_EXCERPT: usize = 300;
 
 /// Where the executor records what it did: every object write, and the revision at the end.
 #[allow(async_fn_in_trait)]
@@ -255,6 +326,7 @@ async fn run_unit<C: Cluster + Readiness, B: StateSink>(
     objects: Vec<&DesiredObject>,
     changes: &BTreeMap<String, &ObjectChange>,
     foreign: &BTreeMap<String, Vec<crate::drift::ForeignField>>,
+    smoke_checks: &[&SmokeCheck],
     progress: &progress::NodeProgress,
 ) -> Result<usize, String> {
     let mut steps: BTreeMap<(crate::chart::hooks::Stage, i64), Vec<&DesiredObject>> =
@@ -269,6 +341,8 @@ async fn run_unit<C: Cluster + Readiness, B: StateSink>(
     for (_, step) in steps {
         written += run_step(shared, step, changes, foreign, progress).await?;
     }
+    // once the release is ready, post-install/upgrade hooks included
+    run_smoke_checks(shared.cluster, smoke_checks, progress).await?;
     Ok(written)
 }
 
@@ -465,8 +539,21 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                         })
                         .count();
                     let node = progress.start(&u.to_string(), &format!("{changing} change(s)"));
-                    let result =
-                        run_unit(shared, objects, changes, &computed.foreign_fields, &node).await;
+                    let smoke: Vec<&SmokeCheck> = computed
+                        .plan
+                        .smoke_checks
+                        .iter()
+                        .filter(|c| u == Address::Release(c.release.clone()))
+                        .collect();
+                    let result = run_unit(
+                        shared,
+                        objects,
+                        changes,
+                        &computed.foreign_fields,
+                        &smoke,
+                        &node,
+                    )
+                    .await;
                     match &result {
                         Ok(n) => node.finish(true, &format!("ready ({n} written)")),
                         Err(_) => node.finish(false, "failed"),
@@ -479,6 +566,15 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         match running.next().await {
             Some((u, Ok(n))) => {
                 written += n;
+                if let Address::Release(name) = &u {
+                    // What the next plan's "why" compares with: the values this release now
+                    // runs with (unknown after a rollback, which records none).
+                    let mut st = shared.state.lock().await;
+                    match computed.release_values.get(name) {
+                        Some(values) => st.release_values.insert(name.clone(), values.clone()),
+                        None => st.release_values.remove(name),
+                    };
+                }
                 done.insert(u);
             }
             Some((u, Err(e))) => {
@@ -543,6 +639,11 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     if state.objects.is_empty() {
         state.secrets.clear();
     }
+    // A release with nothing left applied has no values in force.
+    let applied: BTreeSet<String> = state.objects.values().map(|r| r.release.clone()).collect();
+    state
+        .release_values
+        .retain(|release, _| applied.contains(release));
     let s = computed.plan.summary();
     let counts = format!(
         "{} added, {} changed, {} replaced, {} destroyed",
@@ -567,5 +668,105 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         deleted,
         revision,
         record_error,
+    }
+}
+
+#[cfg(test)]
+mod smoke_tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    /// Answers each probe from a script (the last answer repeats), counting requests.
+    struct Scripted {
+        answers: StdMutex<Vec<Result<(u16, String), String>>>,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Readiness for Scripted {
+        async fn wait_ready(&self, _: &ObjectKey, _: std::time::Duration) -> Result<(), String> {
+            Ok(())
+        }
+        async fn probe(&self, _: &SmokeCheck) -> Result<(u16, String), String> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            let mut answers = self.answers.lock().unwrap();
+            if answers.len() > 1 {
+                answers.remove(0)
+            } else {
+                answers[0].clone()
+            }
+        }
+        async fn diagnose_service(&self, _: &str, service: &str) -> String {
+            format!("last log lines of the pods of {service}:\n  | database is down\n")
+        }
+    }
+
+    fn check(timeout_secs: u64) -> SmokeCheck {
+        SmokeCheck {
+            release: "backend".into(),
+            namespace: "todo".into(),
+            service: "backend".into(),
+            port: "8000".into(),
+            path: "/health".into(),
+            expect: 200,
+            contains: None,
+            timeout_secs,
+            source: Some("todo.toml:12".into()),
+        }
+    }
+
+    fn scripted(answers: Vec<Result<(u16, String), String>>) -> Scripted {
+        Scripted {
+            answers: StdMutex::new(answers),
+            asked: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_check_is_retried_until_the_service_answers_as_expected() {
+        let cluster = scripted(vec![
+            Err("no endpoints available for service \"backend\"".into()),
+            Ok((503, "starting".into())),
+            Ok((200, "ok".into())),
+        ]);
+        let c = check(30);
+        let node = Progress::silent().start("release.backend", "");
+        run_smoke_checks(&cluster, &[&c], &node).await.unwrap();
+        assert_eq!(cluster.asked.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_check_names_the_last_answer_and_shows_the_pods_logs() {
+        let cluster = scripted(vec![Ok((
+            503,
+            format!("{{\"db\":\"down\"}}{}", "x".repeat(400)),
+        ))]);
+        let c = check(1);
+        let node = Progress::silent().start("release.backend", "");
+        let e = run_smoke_checks(&cluster, &[&c], &node).await.unwrap_err();
+        assert!(
+            e.starts_with("smoke check GET /health on service backend:8000, expects 200 (todo.toml:12) failed after 1s; the last answer was 503: {\"db\":\"down\"}"),
+            "{e}"
+        );
+        assert!(e.contains(" …\n"), "the body is cut: {e}");
+        assert!(e.contains("| database is down"), "{e}");
+        assert!(
+            cluster.asked.load(Ordering::SeqCst) >= 2,
+            "retried within the timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_expected_status_without_the_expected_text_fails() {
+        let cluster = scripted(vec![Ok((200, "{\"status\":\"degraded\"}".into()))]);
+        let mut c = check(1);
+        c.contains = Some("\"status\":\"ok\"".into());
+        let node = Progress::silent().start("release.backend", "");
+        let e = run_smoke_checks(&cluster, &[&c], &node).await.unwrap_err();
+        assert!(
+            e.contains(
+                "the last answer was 200, without the expected text: {\"status\":\"degraded\"}"
+            ),
+            "{e}"
+        );
     }
 }

@@ -413,6 +413,66 @@ async fn describe_pods(client: &kube::Client, ns: &str, selector: &str) -> (Stri
     (status.join("; "), diagnosis)
 }
 
+/// One GET through the API server's service proxy: the status and body the Service answered, or
+/// the API server's own answer when it could not reach one (503 "no endpoints available").
+pub async fn proxy_get(client: &kube::Client, path: &str) -> Result<(u16, String), String> {
+    const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+    let request = http::Request::get(path)
+        .body(kube::client::Body::empty())
+        .map_err(|e| format!("{path} is not a request path: {e}"))?;
+    let response = tokio::time::timeout(ANSWER_WITHIN, client.send(request))
+        .await
+        .map_err(|_| format!("no answer within {}s", ANSWER_WITHIN.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = tokio::time::timeout(ANSWER_WITHIN, response.into_body().collect_bytes())
+        .await
+        .map_err(|_| format!("the body was not read within {}s", ANSWER_WITHIN.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// The pods behind a Service, with the events and recent logs of up to two of them: what a failed
+/// smoke check shows.
+pub async fn diagnose_service(client: &kube::Client, ns: &str, service: &str) -> String {
+    use k8s_openapi::api::core::v1::Service;
+    let selector = match Api::<Service>::namespaced(client.clone(), ns)
+        .get(service)
+        .await
+    {
+        Ok(svc) => svc
+            .spec
+            .and_then(|s| s.selector)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        Err(e) => return format!("service {service} could not be read: {e}\n"),
+    };
+    let Some(selector) = selector else {
+        return format!("service {service} selects no pods (it has no selector)\n");
+    };
+    let pods = match Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&ListParams::default().labels(&selector))
+        .await
+    {
+        Ok(pods) => pods.items,
+        Err(e) => return format!("pods of service {service} could not be listed: {e}\n"),
+    };
+    if pods.is_empty() {
+        return format!("service {service} selects no pods ({selector})\n");
+    }
+    let mut out = String::new();
+    for pod in pods.iter().take(2) {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        out.push_str(&diagnose_pod(client, ns, &name).await);
+    }
+    out
+}
+
 /// The pod's recent events and the last lines of its logs, where the cluster serves them.
 pub async fn diagnose_pod(client: &kube::Client, ns: &str, pod: &str) -> String {
     let mut out = String::new();
@@ -453,11 +513,46 @@ pub async fn diagnose_pod(client: &kube::Client, ns: &str, pod: &str) -> String 
             }
         }
         Ok(_) => out.push_str(&format!("pod {pod} wrote no logs\n")),
-        Err(_) => out.push_str(&format!(
-            "logs of pod {pod} are not served by this cluster\n"
-        )),
+        Err(e) => {
+            let pod_status = Api::<Pod>::namespaced(client.clone(), ns)
+                .get(pod)
+                .await
+                .ok();
+            match pod_status.as_ref().and_then(never_started) {
+                Some(why) => out.push_str(&format!(
+                    "pod {pod} has no logs: its container never started ({why})\n"
+                )),
+                None => out.push_str(&format!("logs of pod {pod} could not be read: {e}\n")),
+            }
+        }
     }
     out
+}
+
+/// Why no container of `pod` ever ran (so it has no logs): the first waiting reason, e.g.
+/// `ImagePullBackOff`. None when one has run or is running.
+fn never_started(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.clone()?;
+    let ran = statuses.iter().any(|cs| {
+        cs.restart_count > 0
+            || cs
+                .last_state
+                .as_ref()
+                .is_some_and(|s| s.terminated.is_some())
+            || cs
+                .state
+                .as_ref()
+                .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+    });
+    if ran {
+        return None;
+    }
+    Some(
+        statuses
+            .iter()
+            .find_map(|cs| cs.state.as_ref()?.waiting.as_ref()?.reason.clone())
+            .unwrap_or_else(|| "waiting".to_string()),
+    )
 }
 
 #[cfg(test)]
@@ -493,6 +588,26 @@ mod tests {
             "status": {"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "took too long"}]}}),
         );
         assert_eq!(deployment_failed(&d).as_deref(), Some("took too long"));
+    }
+
+    #[test]
+    fn a_pod_whose_container_never_ran_is_said_to_have_never_started() {
+        let pod = |status: serde_json::Value| -> Pod {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "status": status}))
+                .unwrap()
+        };
+        let pulling = pod(serde_json::json!({"containerStatuses": [{
+            "name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}));
+        assert_eq!(never_started(&pulling).as_deref(), Some("ImagePullBackOff"));
+        let crashed = pod(serde_json::json!({"containerStatuses": [{
+            "name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 3,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}));
+        assert_eq!(never_started(&crashed), None, "it ran: its logs exist");
+        let running = pod(serde_json::json!({"containerStatuses": [{
+            "name": "c", "image": "x", "imageID": "", "ready": true, "restartCount": 0,
+            "state": {"running": {}}}]}));
+        assert_eq!(never_started(&running), None);
     }
 
     #[test]

@@ -221,6 +221,11 @@ pub fn from_desired(spec: &Spec, desired: &[DesiredObject], live: &LiveIndex) ->
         sources: sources(spec),
         env: spec.env.clone(),
         ignore: spec.checks.ignore.clone(),
+        smoke_checks: spec
+            .releases
+            .values()
+            .flat_map(|r| r.smoke_checks.iter().map(|(c, _)| c.clone()))
+            .collect(),
     }
 }
 

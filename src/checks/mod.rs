@@ -24,6 +24,7 @@ mod refs;
 mod services;
 pub mod source;
 mod values;
+pub use values::looks_like_credential;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,6 +83,10 @@ pub const CHECKS: &[(&str, &str)] = &[
     (
         "value.credential",
         "no literal credentials in ConfigMaps, env or values",
+    ),
+    (
+        "smoke.service",
+        "a release's smoke check names one of its Services and a port of it",
     ),
 ];
 
@@ -261,6 +266,8 @@ pub struct CheckInput {
     /// The `--env` overlay in use (`example.com` is a placeholder only in a prod one).
     pub env: Option<String>,
     pub ignore: Vec<IgnoreRule>,
+    /// Every release's smoke checks (`checks = [...]` in todo.toml).
+    pub smoke_checks: Vec<crate::model::smoke::SmokeCheck>,
 }
 
 /// Where findings are collected, with the context every family needs.
@@ -323,6 +330,7 @@ pub fn run(input: &CheckInput) -> Vec<Finding> {
     };
     refs::check(&index, &mut sink);
     services::check(&index, &mut sink);
+    services::check_smoke(&index, &input.smoke_checks, &mut sink);
     pods::check(&index, &mut sink);
     images::check(&index, &input.images, &mut sink);
     values::check(&index, input, &mut sink);

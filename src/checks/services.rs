@@ -375,3 +375,110 @@ pub(crate) fn check(index: &Index<'_>, sink: &mut Sink<'_>) {
         }
     }
 }
+
+/// `smoke.service`: a smoke check is sent to a Service of its release (or one already live in the
+/// namespace), on a port the Service has. Otherwise the check could only fail after the apply.
+pub(crate) fn check_smoke(
+    index: &Index<'_>,
+    checks: &[crate::model::smoke::SmokeCheck],
+    sink: &mut Sink<'_>,
+) {
+    for (i, check) in checks.iter().enumerate() {
+        let address = format!("release.{}", check.release);
+        let field = format!("checks[{}]", position_in_release(checks, i));
+        let mut push = |severity: Severity, message: String| {
+            sink.findings.push(super::Finding {
+                id: "smoke.service".into(),
+                severity,
+                address: address.clone(),
+                field: field.clone(),
+                message,
+                source: check.source.clone(),
+            })
+        };
+        let found = index.find("Service", &check.namespace, &check.service);
+        let svc = match found {
+            Found::Absent => {
+                push(
+                    Severity::Error,
+                    format!(
+                        "smoke check {} names Service `{}`, which neither this plan nor the namespace `{}` has{}",
+                        check.path,
+                        check.service,
+                        check.namespace,
+                        services_hint(index, &check.release)
+                    ),
+                );
+                continue;
+            }
+            Found::Unknown => {
+                push(
+                    Severity::Warning,
+                    format!(
+                        "smoke check {} names Service `{}`, which this plan does not create (the cluster was not read){}",
+                        check.path,
+                        check.service,
+                        services_hint(index, &check.release)
+                    ),
+                );
+                continue;
+            }
+            Found::Planned(o) => &o.object,
+            Found::Live(v) => v,
+        };
+        let ports = array_at(&svc["spec"], "ports");
+        let has_port = ports.iter().any(|p| match check.port.parse::<i64>() {
+            Ok(n) => p.get("port").and_then(Value::as_i64) == Some(n),
+            Err(_) => p.get("name").and_then(Value::as_str) == Some(check.port.as_str()),
+        });
+        if !has_port {
+            let declared: Vec<String> = ports
+                .iter()
+                .map(|p| {
+                    let num = p.get("port").map(|n| n.to_string()).unwrap_or_default();
+                    match p.get("name").and_then(Value::as_str) {
+                        Some(n) => format!("{num} ({n})"),
+                        None => num,
+                    }
+                })
+                .collect();
+            push(
+                Severity::Error,
+                format!(
+                    "smoke check {} uses port `{}` of Service `{}`, which has {}",
+                    check.path,
+                    check.port,
+                    check.service,
+                    if declared.is_empty() {
+                        "no ports".to_string()
+                    } else {
+                        format!("ports {}", declared.join(", "))
+                    }
+                ),
+            );
+        }
+    }
+}
+
+/// The index of `checks[i]` among the checks of its own release.
+fn position_in_release(checks: &[crate::model::smoke::SmokeCheck], i: usize) -> usize {
+    checks[..i]
+        .iter()
+        .filter(|c| c.release == checks[i].release)
+        .count()
+}
+
+/// "; release.backend renders Services `todo-backend`" when it renders any.
+fn services_hint(index: &Index<'_>, release: &str) -> String {
+    let names: Vec<String> = index
+        .planned
+        .iter()
+        .filter(|o| o.release.as_deref() == Some(release) && kind(&o.object) == "Service")
+        .map(|o| format!("`{}`", name(&o.object)))
+        .collect();
+    if names.is_empty() {
+        format!("; release.{release} renders no Service")
+    } else {
+        format!("; release.{release} renders Services {}", names.join(", "))
+    }
+}

@@ -232,3 +232,58 @@ fn a_missing_key_points_at_the_keys_table_and_says_where_the_key_is_named() {
         found[0].message
     );
 }
+
+fn smoke(service: &str, port: &str) -> crate::model::smoke::SmokeCheck {
+    crate::model::smoke::SmokeCheck {
+        release: "web".into(),
+        namespace: "todo".into(),
+        service: service.into(),
+        port: port.into(),
+        path: "/health".into(),
+        expect: 200,
+        contains: None,
+        timeout_secs: 60,
+        source: Some("todo.toml:9".into()),
+    }
+}
+
+#[test]
+fn a_smoke_check_must_name_a_service_of_its_release_and_a_port_it_has() {
+    let with = |checks: Vec<crate::model::smoke::SmokeCheck>| {
+        let mut input = CheckInput {
+            planned: vec![service(json!({"app": "web"})), deployment()],
+            smoke_checks: checks,
+            ..Default::default()
+        };
+        input.coverage.namespaces.insert("todo".into());
+        run(&input)
+    };
+    assert_eq!(with(vec![smoke("web", "80")]), vec![]);
+    let wrong_name = with(vec![smoke("backend", "80")]);
+    assert_eq!(wrong_name.len(), 1, "{wrong_name:#?}");
+    assert_eq!(wrong_name[0].id, "smoke.service");
+    assert_eq!(wrong_name[0].severity, Severity::Error);
+    assert_eq!(wrong_name[0].address, "release.web");
+    assert_eq!(wrong_name[0].field, "checks[0]");
+    assert_eq!(wrong_name[0].source.as_deref(), Some("todo.toml:9"));
+    assert!(
+        wrong_name[0]
+            .message
+            .ends_with("; release.web renders Services `web`"),
+        "{}",
+        wrong_name[0].message
+    );
+    let wrong_port = with(vec![smoke("web", "80"), smoke("web", "8000")]);
+    assert_eq!(wrong_port.len(), 1, "{wrong_port:#?}");
+    assert_eq!(wrong_port[0].field, "checks[1]");
+    assert_eq!(
+        wrong_port[0].message,
+        "smoke check /health uses port `8000` of Service `web`, which has ports 80"
+    );
+    let by_name = with(vec![smoke("web", "http")]);
+    assert_eq!(
+        by_name.len(),
+        1,
+        "the Service's port has no name: {by_name:#?}"
+    );
+}

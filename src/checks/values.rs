@@ -136,6 +136,12 @@ fn credential_key(key: &str) -> bool {
         && !k.starts_with("USE_")
 }
 
+/// Whether `value` at `key` would be a credential written as a literal (what `value.credential`
+/// flags): such values are recorded only as digests.
+pub fn looks_like_credential(key: &str, value: &str) -> bool {
+    (credential_key(key) && literal_credential(value)) || url_password(value)
+}
+
 /// A literal that could be a credential (not empty, a flag, a number, a path, a reference).
 fn literal_credential(value: &str) -> bool {
     let v = value.trim();

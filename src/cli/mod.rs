@@ -12,9 +12,13 @@ pub mod drift;
 pub mod force_unlock;
 pub mod graph;
 pub mod history;
+pub mod import;
+pub mod init;
 pub mod plan;
+pub mod rbac;
 pub mod render;
 pub mod rollback;
+pub mod state;
 pub mod validate;
 pub mod workspace;
 
@@ -61,6 +65,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented todo.toml from this repository's Dockerfiles and Helm charts.
+    Init(init::Args),
+    /// Take over a release installed with `helm install`: todo.toml gets it, Helm lets go of it.
+    Import(import::Args),
     /// Check todo.toml: syntax, types, references, cycles, paths. Exit 0 valid, 1 not.
     Validate(validate::Args),
     /// Print the dependency graph as a text tree or Graphviz DOT.
@@ -79,6 +87,10 @@ pub enum Command {
     History(history::Args),
     /// Restore the objects of an earlier revision as a new revision.
     Rollback(rollback::Args),
+    /// Print the ClusterRole and binding a CI job needs to plan (`--plan`) or apply (`--apply`).
+    Rbac(rbac::Args),
+    /// Read the state: `state list [PREFIX]`, `state show ADDRESS`.
+    State(state::Args),
     /// Remove a state lock left behind by a todoplan that is gone.
     ForceUnlock(force_unlock::Args),
     /// Print shell completions, e.g. `todoplan completions bash > /etc/bash_completion.d/todoplan`.
@@ -123,6 +135,8 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
     let global = cli.global;
     match cli.command {
+        Command::Init(args) => init::run(&global, args).await,
+        Command::Import(args) => import::run(&global, args).await,
         Command::Validate(args) => validate::run(&global, args).await,
         Command::Graph(args) => graph::run(&global, args).await,
         Command::Render(args) => render::run(&global, args).await,
@@ -131,6 +145,8 @@ async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
         Command::Destroy(args) => destroy::run(&global, args).await,
         Command::Drift(args) => drift::run(&global, args).await,
         Command::History(args) => history::run(&global, args).await,
+        Command::Rbac(args) => rbac::run(&global, args).await,
+        Command::State(args) => state::run(&global, args).await,
         Command::Rollback(args) => rollback::run(&global, args).await,
         Command::ForceUnlock(args) => force_unlock::run(&global, args).await,
         Command::Completions(args) => completions::run(args),

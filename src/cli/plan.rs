@@ -20,6 +20,10 @@ pub struct Args {
     /// Plan against state/ only, without reading the cluster (for CI without credentials).
     #[arg(long)]
     pub offline: bool,
+    /// Also plan todo.toml as it is at this git ref (e.g. `origin/main`), against the same
+    /// cluster and state, and mark the changes already pending there (not added by this one).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
     #[command(flatten)]
     pub planning: PlanningArgs,
 }
@@ -41,6 +45,24 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         None,
     )
     .await?;
+    let mut planned = planned;
+    if let Some(reference) = &args.base {
+        let tree = crate::ops::base::check_out(&global.file, reference)?;
+        let base_plan = crate::ops::base::plan_base(
+            &ws,
+            &tree,
+            cluster.as_ref(),
+            &state,
+            &args.planning.options(),
+        )
+        .await?;
+        crate::ops::base::mark_pending(
+            &mut planned.computed.plan,
+            &base_plan,
+            &tree.reference,
+            &tree.commit,
+        );
+    }
     let plan = &planned.computed.plan;
     print!(
         "{}",

@@ -1,5 +1,5 @@
 //! What every stage shares and that imports nothing from the crate: addresses, object
-//! accessors, redaction and masking of secret values, drift items, progress lines.
+//! accessors, redaction and masking of secret values, drift items, progress lines, smoke checks.
 
 pub mod address;
 pub mod drift;
@@ -7,3 +7,4 @@ pub mod masking;
 pub mod object;
 pub mod progress;
 pub mod redaction;
+pub mod smoke;

@@ -45,5 +45,6 @@ pub async fn destroy_plan(
         secrets: BTreeMap::new(),
         deletions,
         foreign_fields: BTreeMap::new(),
+        release_values: Default::default(),
     })
 }

@@ -5,6 +5,11 @@
 //! `--atomic` (a plan against a recorded revision).
 
 pub mod apply;
+pub mod base;
 pub mod destroy;
+pub mod import;
+pub mod init;
+pub mod rbac;
 pub mod rollback;
+pub mod state_view;
 pub mod workspace;

@@ -139,5 +139,6 @@ pub async fn rollback_plan(
         secrets: BTreeMap::new(),
         deletions,
         foreign_fields: BTreeMap::new(),
+        release_values: Default::default(),
     })
 }

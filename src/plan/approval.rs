@@ -81,6 +81,25 @@ pub fn differences(
             current.options.as_flags().join(" ")
         ));
     }
+    if approved.smoke_checks != current.smoke_checks {
+        let list = |p: &Plan| {
+            let items: Vec<String> = p
+                .smoke_checks
+                .iter()
+                .map(|c| format!("release.{}: {}", c.release, c.describe()))
+                .collect();
+            if items.is_empty() {
+                "none".to_string()
+            } else {
+                items.join("; ")
+            }
+        };
+        say(format!(
+            "the smoke checks changed: approved {}, now {}",
+            list(approved),
+            list(current)
+        ));
+    }
     if filled.is_empty() {
         let images = |p: &Plan| -> BTreeMap<String, (String, String)> {
             p.images

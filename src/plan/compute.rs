@@ -62,6 +62,8 @@ pub struct Computed {
     pub deletions: Vec<(String, ObjectRecord)>,
     /// Per address, fields other managers added that apply removes.
     pub foreign_fields: BTreeMap<String, Vec<ForeignField>>,
+    /// Per release rendered, its effective values flattened: recorded when the release applies.
+    pub release_values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn remove_pointer(value: &mut Value, pointer: &str) {
@@ -180,6 +182,21 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let salt = digest_salt(req.state);
     let mut graph = DependencyGraph::build(spec)?;
     let mut notes = req.notes.clone();
+    for name in &spec.disabled_releases {
+        let applied = req
+            .state
+            .objects
+            .values()
+            .filter(|r| r.release == *name)
+            .count();
+        notes.push(if applied == 0 {
+            format!("release.{name} is disabled (enabled = false): nothing of it is deployed")
+        } else {
+            format!(
+                "release.{name} is disabled (enabled = false): the {applied} object(s) it applied are destroyed (protected ones are kept)"
+            )
+        });
+    }
     let scope = if req.options.targets.is_empty() {
         None
     } else {
@@ -243,6 +260,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         },
         None => chart::Capabilities::default(),
     };
+    let mut flat_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for address in graph.apply_order() {
         let Address::Release(name) = &address else {
             continue;
@@ -257,9 +275,16 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
         let mut unresolved = Vec::new();
         let values = release_values(spec, release, &req.images, &mut unresolved)?;
-        // As helm: an upgrade when the release was installed before (its hooks and
-        // .Release.IsUpgrade follow), an install when it is new, even in an applied project.
+        // As helm: an upgrade when the release was installed before (.Release.IsUpgrade
+        // follows), an install when it is new, even in an applied project.
         let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
+        flat_values.insert(
+            name.clone(),
+            super::values_diff::flatten(
+                &super::values_diff::effective(&release.values_files, &values),
+                &salt,
+            ),
+        );
         let objects = desired::release_objects(
             spec,
             name,
@@ -370,6 +395,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     }
 
+    notes.extend(super::helm_owners::notes(&changes));
+    let smoke_checks = planned_smoke_checks(spec, &changes);
+    let value_changes = changed_values(spec, &changes, req.state, &flat_values);
     let inputs_digest = inputs_digest(spec, &req.images);
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION.into(),
@@ -397,6 +425,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         drift,
         objects: changes,
         checks,
+        smoke_checks,
+        value_changes,
+        base: None,
     };
     Ok(Computed {
         label: None,
@@ -406,7 +437,76 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         secrets,
         deletions: kept_deletions,
         foreign_fields,
+        release_values: flat_values,
     })
+}
+
+/// For every release this plan changes, the leaves of its effective values that differ from the
+/// last apply's, each with the `file:line` that sets it now. Releases applied before values were
+/// recorded have nothing to compare with.
+fn changed_values(
+    spec: &Spec,
+    changes: &[ObjectChange],
+    state: &State,
+    now: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<super::values_diff::ValueChange> {
+    let changed: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| c.release.as_str())
+        .collect();
+    let sources = crate::checks::input::sources(spec);
+    let index = crate::checks::source::SourceIndex::build(&sources);
+    let mut out = Vec::new();
+    for (release, values) in now {
+        let Some(before) = state.release_values.get(release) else {
+            continue;
+        };
+        if !changed.contains(release.as_str()) {
+            continue;
+        }
+        for mut change in super::values_diff::diff(release, before, values) {
+            let key = change
+                .path
+                .rsplit('.')
+                .next()
+                .unwrap_or(&change.path)
+                .split('[')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let value = change
+                .after
+                .as_deref()
+                .map(|v| v.trim_matches('"').to_string());
+            change.source = index.locate(Some(release), &key, value.as_deref());
+            out.push(change);
+        }
+    }
+    out
+}
+
+/// The smoke checks of every release this plan changes, in todo.toml order: apply runs them once
+/// the release is ready. A release the plan leaves alone is not checked again.
+fn planned_smoke_checks(
+    spec: &Spec,
+    changes: &[ObjectChange],
+) -> Vec<crate::model::smoke::SmokeCheck> {
+    let changed: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Create | Action::Update | Action::Replace | Action::Delete
+            )
+        })
+        .map(|c| c.release.as_str())
+        .collect();
+    spec.releases
+        .values()
+        .filter(|r| changed.contains(r.name.as_str()))
+        .flat_map(|r| r.smoke_checks.iter().map(|(check, _)| check.clone()))
+        .collect()
 }
 
 /// Changes for `desired` against the cluster (or state, offline), plus the deletions of recorded

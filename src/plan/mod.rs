@@ -5,6 +5,7 @@ pub mod checks;
 pub mod compute;
 pub mod desired;
 pub mod diff;
+pub mod helm_owners;
 pub mod images;
 pub mod model;
 pub mod normalize;
@@ -12,5 +13,6 @@ pub mod output;
 pub mod planfile;
 pub mod protection;
 pub mod redact;
+pub mod values_diff;
 
 pub use model::*;

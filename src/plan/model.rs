@@ -235,6 +235,37 @@ pub struct Plan {
     /// Findings of the plan-time checks (`crate::checks`); errors make `plan` exit 1.
     #[serde(default)]
     pub checks: Vec<crate::checks::Finding>,
+    /// Smoke checks apply runs after their release is ready: those of every release this plan
+    /// changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoke_checks: Vec<crate::model::smoke::SmokeCheck>,
+    /// Why releases change: the leaves of their effective values that differ from the last
+    /// apply's, with where each is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_changes: Vec<super::values_diff::ValueChange>,
+    /// `--base REF`: which changes the base's spec plans too (informational; not approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseComparison>,
+}
+
+/// The plan compared with the one the spec at a git ref makes (`plan --base REF`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseComparison {
+    /// The ref as given (`origin/main`) and the commit it named.
+    pub reference: String,
+    pub commit: String,
+    /// Addresses of the changes (objects and images) the base plans identically: already
+    /// pending there, not added by this change.
+    pub pending: Vec<String>,
+}
+
+impl Plan {
+    /// Whether `address` is a change already pending on the `--base` ref.
+    pub fn pending_on_base(&self, address: &str) -> bool {
+        self.base
+            .as_ref()
+            .is_some_and(|b| b.pending.iter().any(|p| p == address))
+    }
 }
 
 impl Plan {
@@ -259,6 +290,9 @@ impl Plan {
             drift: Vec::new(),
             objects: Vec::new(),
             checks: Vec::new(),
+            smoke_checks: Vec::new(),
+            value_changes: Vec::new(),
+            base: None,
         }
     }
 

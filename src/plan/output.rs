@@ -87,6 +87,9 @@ fn render_text(plan: &Plan, color: bool) -> String {
     if !plan.notes.is_empty() || plan.offline {
         out.push('\n');
     }
+    if let Some(line) = base_line(plan) {
+        out.push_str(&format!("{line}\n\n"));
+    }
     out.push_str(&checks_text(plan));
     if !plan.drift.is_empty() {
         out.push_str("Changed outside todoplan (drift since the last apply):\n\n");
@@ -111,6 +114,13 @@ fn render_text(plan: &Plan, color: bool) -> String {
         out.push_str("No changes. The cluster matches todo.toml.\n");
         return out;
     }
+    if !plan.value_changes.is_empty() {
+        out.push_str("Why: values changed since the last apply\n");
+        for v in &plan.value_changes {
+            out.push_str(&format!("  release.{}: {}\n", v.release, v.describe()));
+        }
+        out.push('\n');
+    }
     out.push_str("todoplan will perform the following actions:\n\n");
     for i in &images {
         let (sym, verb) = match i.action {
@@ -133,15 +143,16 @@ fn render_text(plan: &Plan, color: bool) -> String {
     let (hooks, plain): (Vec<_>, Vec<_>) =
         changes.iter().copied().partition(|c| hook_of(c).is_some());
     for c in &plain {
-        change_text(&mut out, c, color);
+        change_text(&mut out, plan, c, color);
     }
     if !hooks.is_empty() {
         out.push_str(HOOKS_HEADING);
         out.push_str(":\n\n");
         for c in &hooks {
-            change_text(&mut out, c, color);
+            change_text(&mut out, plan, c, color);
         }
     }
+    out.push_str(&smoke_checks_text(plan));
     out.push_str(&summary_line(plan));
     out.push('\n');
     out
@@ -156,7 +167,7 @@ fn hook_of(c: &ObjectChange) -> Option<crate::chart::hooks::Hook> {
     crate::chart::hooks::Hook::of(c.after.as_ref().or(c.before.as_ref())?)
 }
 
-fn change_text(out: &mut String, c: &ObjectChange, color: bool) {
+fn change_text(out: &mut String, plan: &Plan, c: &ObjectChange, color: bool) {
     let header = format!("  # {} {}", c.address, c.action.verb());
     out.push_str(&paint(&header, c.action, color));
     out.push('\n');
@@ -165,6 +176,15 @@ fn change_text(out: &mut String, c: &ObjectChange, color: bool) {
     }
     if let Some(hook) = hook_of(c) {
         out.push_str(&format!("  #   hook: {}\n", hook.describe()));
+    }
+    if plan.pending_on_base(&c.address) {
+        out.push_str(&format!(
+            "  #   (already pending on {}: not added by this change)\n",
+            plan.base
+                .as_ref()
+                .map(|b| b.reference.as_str())
+                .unwrap_or("")
+        ));
     }
     out.push_str(&format!(
         "  {} {}\n",
@@ -191,6 +211,52 @@ fn change_text(out: &mut String, c: &ObjectChange, color: bool) {
         }
     }
     out.push('\n');
+}
+
+/// `Compared with main (1a2b3c4d): 2 of 5 changes are already pending there; this change adds 3.`
+fn base_line(plan: &Plan) -> Option<String> {
+    let base = plan.base.as_ref()?;
+    let total = plan
+        .objects
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .count()
+        + plan
+            .images
+            .iter()
+            .filter(|i| i.action != ImageAction::UpToDate)
+            .count();
+    let pending = base.pending.len();
+    let short: String = base.commit.chars().take(8).collect();
+    Some(format!(
+        "Compared with {} ({short}): {pending} of {total} changes are already pending there; this change adds {}.",
+        base.reference,
+        total.saturating_sub(pending)
+    ))
+}
+
+/// The smoke checks apply will run, per release, after the release is ready.
+fn smoke_checks_text(plan: &Plan) -> String {
+    if plan.smoke_checks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "Smoke checks, run through the API server's service proxy once their release is ready:\n",
+    );
+    for c in &plan.smoke_checks {
+        out.push_str(&format!(
+            "  release.{}: {} (within {}s){}\n",
+            c.release,
+            c.describe(),
+            c.timeout_secs,
+            c.source
+                .as_deref()
+                .map(|s| format!(", {s}"))
+                .unwrap_or_default()
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 /// The checks' findings, errors first: what would fail once applied, seen before applying.
@@ -274,8 +340,138 @@ fn drift_line(d: &super::model::DriftItem) -> String {
     }
 }
 
+/// Most characters a plan comment may have: GitHub refuses comments over 65,536; GitLab allows
+/// 1,000,000. Past this, diffs are left out with a note (the saved plan file has them all).
+pub const COMMENT_LIMIT: usize = 60_000;
+
+/// Who reads what, in one line: project, environment, cluster, state, version.
+fn markdown_header(plan: &Plan) -> String {
+    let mut facts = vec![format!("project `{}`", plan.project)];
+    facts.push(match &plan.env {
+        Some(env) => format!("env `{env}`"),
+        None => "no `--env`".to_string(),
+    });
+    match (&plan.context, &plan.server) {
+        (Some(context), Some(server)) => facts.push(format!("context `{context}` (`{server}`)")),
+        (Some(context), None) => facts.push(format!("context `{context}`")),
+        _ => facts.push("cluster not read".to_string()),
+    }
+    facts.push(format!(
+        "state serial {} (instance `{}`)",
+        plan.serial, plan.instance
+    ));
+    facts.push(format!("todoplan {}", plan.todoplan_version));
+    let flags = plan.options.as_flags();
+    if !flags.is_empty() {
+        facts.push(format!("flags `{}`", flags.join(" ")));
+    }
+    format!("{}\n\n", facts.join(" · "))
+}
+
+/// Replicas of a workload as planned (1 when unset, as the API server defaults it).
+fn replicas_of(object: Option<&serde_json::Value>) -> Option<u64> {
+    let object = object?;
+    match object.get("kind").and_then(serde_json::Value::as_str)? {
+        "Deployment" | "StatefulSet" => Some(
+            object
+                .pointer("/spec/replicas")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(1),
+        ),
+        _ => None,
+    }
+}
+
+/// Whether the change rolls the workload's pods (its pod template changes).
+fn restarts_pods(c: &ObjectChange) -> bool {
+    c.action == Action::Update
+        && matches!(c.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet")
+        && c.before.as_ref().and_then(|b| b.pointer("/spec/template"))
+            != c.after.as_ref().and_then(|a| a.pointer("/spec/template"))
+}
+
+/// The Risks block: what a reviewer must not miss, each on one line with its reason.
+fn risks_markdown(plan: &Plan, changes: &[&ObjectChange]) -> String {
+    let mut lines = Vec::new();
+    for rotated in &plan.options.rotate {
+        lines.push(format!(
+            "- `{rotated}` is rotated: a new random value replaces the live one"
+        ));
+    }
+    for c in changes {
+        let reason = c
+            .reason
+            .as_deref()
+            .map(|r| format!(": {}", markdown_cell(r)))
+            .unwrap_or_default();
+        let line = if c.protected && c.action.deletes() {
+            Some(format!(
+                "- **data at risk**: `{}` {}{reason}",
+                c.address,
+                c.action.verb()
+            ))
+        } else if c.adopt && c.action == Action::Update {
+            Some(format!("- `{}` will be adopted{reason}", c.address))
+        } else if matches!(
+            c.action,
+            Action::Error | Action::Refused | Action::Replace | Action::Delete
+        ) || c.adopt
+        {
+            Some(format!("- `{}` {}{reason}", c.address, c.action.verb()))
+        } else if restarts_pods(c) {
+            let downtime = match replicas_of(c.after.as_ref()) {
+                Some(1) => " **(1 replica: downtime while it restarts)**",
+                _ => "",
+            };
+            Some(format!(
+                "- `{}` restarts its pods{downtime}{reason}",
+                c.address
+            ))
+        } else {
+            None
+        };
+        lines.extend(line);
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("**Risks**\n\n{}\n\n", lines.join("\n"))
+}
+
+/// `_pending on `main`_ ` before the reason of a change the base plans too.
+fn pending_mark(plan: &Plan, address: &str) -> String {
+    match &plan.base {
+        Some(base) if plan.pending_on_base(address) => {
+            format!("_pending on `{}`_ ", markdown_cell(&base.reference))
+        }
+        _ => String::new(),
+    }
+}
+
+/// Why an image is rebuilt: the reason and the first changed files.
+fn image_why(i: &super::model::ImageChange) -> String {
+    let mut why = markdown_cell(&i.reason);
+    if !i.changed_files.is_empty() {
+        let shown: Vec<String> = i
+            .changed_files
+            .iter()
+            .take(5)
+            .map(|f| format!("`{}`", markdown_cell(f)))
+            .collect();
+        why.push_str(&format!(": {}", shown.join(", ")));
+        if i.changed_files.len() > 5 {
+            why.push_str(&format!(" and {} more", i.changed_files.len() - 5));
+        }
+    }
+    why
+}
+
 fn render_markdown(plan: &Plan) -> String {
     let mut out = String::from("### todoplan plan\n\n");
+    out.push_str(&markdown_header(plan));
+    if let Some(line) = base_line(plan) {
+        out.push_str(&format!("{line}\n\n"));
+    }
     if plan.offline {
         out.push_str("> **Offline plan**: the cluster was not read; changes are against recorded state only.\n\n");
     }
@@ -310,36 +506,30 @@ fn render_markdown(plan: &Plan) -> String {
         out.push_str("No changes.\n");
         return out;
     }
-    // What a reviewer must not miss, open, before the table: errors, refusals, replacements,
-    // deletions, adoptions, each on one line with its reason.
-    let risky: Vec<_> = changes
-        .iter()
-        .filter(|c| {
-            c.adopt
-                || matches!(
-                    c.action,
-                    Action::Error | Action::Refused | Action::Replace | Action::Delete
-                )
-        })
-        .collect();
-    if !risky.is_empty() {
-        out.push_str("**Risks**\n\n");
-        for c in &risky {
-            let what = if c.adopt && c.action == Action::Update {
-                "will be adopted".to_string()
-            } else {
-                c.action.verb().to_string()
-            };
-            let data = if c.protected && c.action.deletes() {
-                " **(holds data)**"
-            } else {
-                ""
-            };
-            out.push_str(&format!("- `{}` {what}{data}", c.address));
-            if let Some(reason) = &c.reason {
-                out.push_str(&format!(": {reason}"));
-            }
-            out.push('\n');
+    out.push_str(&risks_markdown(plan, &changes));
+    if !plan.value_changes.is_empty() {
+        out.push_str("**Why: values changed since the last apply**\n\n");
+        for v in &plan.value_changes {
+            out.push_str(&format!(
+                "- `release.{}` {}\n",
+                v.release,
+                markdown_cell(&v.describe())
+            ));
+        }
+        out.push('\n');
+    }
+    if !plan.smoke_checks.is_empty() {
+        out.push_str("**Smoke checks after apply**\n\n");
+        for c in &plan.smoke_checks {
+            out.push_str(&format!(
+                "- `release.{}`: {}{}\n",
+                c.release,
+                markdown_cell(&c.describe()),
+                c.source
+                    .as_deref()
+                    .map(|s| format!(" (`{}`)", markdown_cell(s)))
+                    .unwrap_or_default()
+            ));
         }
         out.push('\n');
     }
@@ -359,41 +549,63 @@ fn render_markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
-    out.push_str("| Action | Address |\n|---|---|\n");
+    out.push_str("| Action | Address | Why |\n|---|---|---|\n");
     for i in &images {
-        out.push_str(&format!("| {:?} | `{}` |\n", i.action, i.address));
+        out.push_str(&format!(
+            "| {:?} | `{}` | {}{} |\n",
+            i.action,
+            i.address,
+            pending_mark(plan, &i.address),
+            image_why(i)
+        ));
     }
     for c in &changes {
         out.push_str(&format!(
-            "| {} {:?} | `{}` |\n",
+            "| {} {:?} | `{}` | {}{} |\n",
             c.action.symbol(),
             c.action,
-            c.address
+            c.address,
+            pending_mark(plan, &c.address),
+            c.reason.as_deref().map(markdown_cell).unwrap_or_default()
         ));
     }
     out.push('\n');
-    for c in changes.iter().filter(|c| {
-        !matches!(
-            c.action,
-            Action::Delete | Action::Forget | Action::Refused | Action::Error
-        )
-    }) {
-        out.push_str(&format!(
+    let diffs: Vec<&&ObjectChange> = changes
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                Action::Delete | Action::Forget | Action::Refused | Action::Error
+            )
+        })
+        .collect();
+    for (shown, c) in diffs.iter().enumerate() {
+        let mut block = format!(
             "<details><summary><code>{} {}</code> {}</summary>\n\n",
             c.action.symbol(),
             c.address,
             c.action.verb()
-        ));
+        );
         if let Some(reason) = &c.reason {
-            out.push_str(&format!("{reason}\n\n"));
+            block.push_str(&format!("{reason}\n\n"));
         }
-        out.push_str("```diff\n");
-        out.push_str(&unified_text(&diff_lines(
+        block.push_str("```diff\n");
+        block.push_str(&unified_text(&diff_lines(
             c.before.as_ref(),
             c.after.as_ref(),
             CONTEXT_LINES,
         )));
-        out.push_str("```\n</details>\n\n");
+        block.push_str("```\n</details>\n\n");
+        // Room for the note below, whatever the counts.
+        if out.len() + block.len() > COMMENT_LIMIT - 400 {
+            out.push_str(&format!(
+                "> **{} of {} diffs are not shown**: this comment stays under {COMMENT_LIMIT} characters (GitHub's limit is 65,536). Every change is listed in the table above; the full diffs are in `todoplan plan --format text` and in the saved plan (`todoplan plan --out FILE`).\n",
+                diffs.len() - shown,
+                diffs.len()
+            ));
+            break;
+        }
+        out.push_str(&block);
     }
     out
 }
@@ -416,6 +628,9 @@ fn render_json(plan: &Plan) -> String {
         "summary": summary,
         "notes": plan.notes,
         "checks": plan.checks,
+        "smoke_checks": plan.smoke_checks,
+        "value_changes": plan.value_changes,
+        "base": plan.base,
         "drift": plan.drift,
         "image_changes": plan.images,
         "resource_changes": plan.objects.iter().map(|c| json!({
@@ -482,6 +697,9 @@ mod tests {
             drift: vec![],
             objects,
             checks: vec![],
+            smoke_checks: vec![],
+            value_changes: vec![],
+            base: None,
         }
     }
 

@@ -20,6 +20,7 @@ use super::{
     is_dns_label, is_dns_subdomain,
 };
 use crate::model::address::Address;
+use crate::model::smoke::{DEFAULT_SMOKE_TIMEOUT_SECS, SmokeCheck};
 
 const SECTIONS: [&str; 9] = [
     "project",
@@ -114,6 +115,7 @@ pub fn load_str_with(
         poisoned: Default::default(),
         declared_images: Vec::new(),
         declared_releases: Vec::new(),
+        disabled_releases: Vec::new(),
     };
     let spec = reader.read(root, env, variable);
     match spec {
@@ -217,6 +219,23 @@ struct Reader<'a> {
     /// problem is not also reported as a reference to nothing.
     declared_images: Vec<String>,
     declared_releases: Vec<String>,
+    /// Releases switched off with `enabled = false` (after the env overlay), with where.
+    disabled_releases: Vec<(String, Span)>,
+}
+
+/// Keys of one smoke check in a release's `checks`.
+const SMOKE_CHECK_KEYS: [&str; 6] = ["http", "service", "port", "expect", "contains", "timeout"];
+
+/// An IANA service name, as Kubernetes accepts for a named port.
+fn is_port_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars().any(|c| c.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
 }
 
 /// Codes of problems found while resolving references; they are kept when a value is poisoned.
@@ -243,6 +262,7 @@ impl Reader<'_> {
     ) -> Option<Spec> {
         self.check_keys(&root, &SECTIONS, "the top level", "sections of todo.toml");
         let envs = self.apply_env(&mut root, env);
+        self.take_disabled_releases(&mut root);
 
         let (vars, typed_vars) = self.read_variables(&root, variable);
         let project_name = root
@@ -312,8 +332,14 @@ impl Reader<'_> {
         self.check_node_refs(node_refs, &secrets, &mut releases);
         self.check_depends_on(&root, &secrets, &mut releases);
         let checks = self.read_checks(&root);
+        let disabled_releases = self
+            .disabled_releases
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
 
         Some(Spec {
+            disabled_releases,
             project: project?,
             cluster,
             state,
@@ -862,6 +888,19 @@ impl Reader<'_> {
                 "secrets" => secrets.contains_key(name.as_str()),
                 _ => release_set.contains(name.as_str()),
             };
+            if !declared && root == "releases" && self.disabled_span(name).is_some() {
+                let at = self.disabled_span(name).unwrap_or(raw.span);
+                self.push(
+                    Problem::new(
+                        "disabled-target",
+                        format!("`{written}` refers to release `{name}`, which is disabled (enabled = false)"),
+                    )
+                    .label(raw.span, "this release would use it")
+                    .label(at, "disabled here")
+                    .help(format!("enable `{name}` here too, or disable release `{}` as well", raw.release)),
+                );
+                continue;
+            }
             if !declared {
                 let names: Vec<&str> = match root {
                     "images" => declared_images.iter().map(String::as_str).collect(),
@@ -1046,6 +1085,24 @@ impl Reader<'_> {
                     continue;
                 }
                 let text = address.to_string();
+                if let Address::Release(target) = &address
+                    && let Some(at) = self.disabled_span(target)
+                {
+                    self.push(
+                        Problem::new(
+                            "disabled-target",
+                            format!(
+                                "depends_on names `{text}`, which is disabled (enabled = false)"
+                            ),
+                        )
+                        .label(span, "depends on it")
+                        .label(at, "disabled here")
+                        .help(format!(
+                            "enable `{target}` here too, or remove it from depends_on"
+                        )),
+                    );
+                    continue;
+                }
                 if !known_set.contains(&text) {
                     let help = suggestion_help(&text, &known_refs, "nodes are")
                         .unwrap_or_else(|| "this spec defines no nodes of that kind".into());
@@ -1738,6 +1795,42 @@ impl Reader<'_> {
         }
     }
 
+    /// Takes every release whose `enabled` is false out of the tree, so nothing of it is read,
+    /// rendered or applied (what it applied before is destroyed like a removed release's).
+    fn take_disabled_releases(&mut self, root: &mut Table) {
+        let Some(Value::Table(releases)) = root.get_mut("releases").map(|n| &mut n.value) else {
+            return;
+        };
+        let mut disabled = Vec::new();
+        for (key, node) in &releases.entries {
+            let Value::Table(table) = &node.value else {
+                continue;
+            };
+            let Some((k, enabled)) = table.get_entry("enabled") else {
+                continue;
+            };
+            match enabled.value {
+                Value::Bool(true) => {}
+                Value::Bool(false) => disabled.push((key.name.clone(), enabled.span)),
+                _ => {
+                    let section = format!("[releases.{}]", key.name);
+                    self.wrong_type(k, enabled, &section, "a boolean (true or false)");
+                }
+            }
+        }
+        releases
+            .entries
+            .retain(|(key, _)| !disabled.iter().any(|(name, _)| *name == key.name));
+        self.disabled_releases = disabled;
+    }
+
+    fn disabled_span(&self, release: &str) -> Option<Span> {
+        self.disabled_releases
+            .iter()
+            .find(|(name, _)| name == release)
+            .map(|(_, span)| *span)
+    }
+
     fn read_releases(&mut self, root: &Table, cluster: &Cluster) -> IndexMap<String, Release> {
         let mut releases = IndexMap::new();
         for (key, table) in self.entries_of(root, "releases") {
@@ -1756,6 +1849,8 @@ impl Reader<'_> {
                     "protect",
                     "timeout",
                     "ignore_changes",
+                    "checks",
+                    "enabled",
                 ],
                 &section,
                 "keys of a release",
@@ -1905,6 +2000,7 @@ impl Reader<'_> {
                     ),
                 }
             }
+            let smoke_checks = self.smoke_checks(table, &key.name, &namespace, timeout, &section);
             if let (true, Some((chart, kind, chart_span))) = (ok, chart) {
                 releases.insert(
                     key.name.clone(),
@@ -1920,6 +2016,7 @@ impl Reader<'_> {
                         protect,
                         timeout,
                         ignore_changes,
+                        smoke_checks,
                         references: Vec::new(),
                         chart_span,
                         span: key.span,
@@ -1944,6 +2041,193 @@ impl Reader<'_> {
             Ok(r) => r.resolve(source, constraint),
             Err(e) => Err(e.clone()),
         }
+    }
+
+    /// `checks = [{ http = "/health", service = "backend", port = 8000, expect = 200 }]`: smoke
+    /// checks apply runs through the service proxy once the release is ready.
+    fn smoke_checks(
+        &mut self,
+        table: &Table,
+        release: &str,
+        namespace: &str,
+        release_timeout: Duration,
+        section: &str,
+    ) -> Vec<(SmokeCheck, Span)> {
+        let Some((key, node)) = table.get_entry("checks") else {
+            return Vec::new();
+        };
+        let Value::Array(items) = &node.value else {
+            self.wrong_type(key, node, section, "an array of checks, e.g. [{ http = \"/health\", service = \"backend\", port = 8000 }]");
+            return Vec::new();
+        };
+        let file = Path::new(&self.source.name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.source.name.clone());
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let section = format!("{section} checks[{i}]");
+            let Value::Table(check) = &item.value else {
+                self.push(
+                    Problem::new("type", format!("{section} must be a table, found {}", item.value.type_name()))
+                        .label(item.span, "expected a table")
+                        .help("write a check as { http = \"/health\", service = \"backend\", port = 8000, expect = 200 }"),
+                );
+                continue;
+            };
+            self.check_keys(check, &SMOKE_CHECK_KEYS, &section, "keys of a smoke check");
+            let path = self.required_string(
+                check,
+                "http",
+                &section,
+                item.span,
+                "http = \"/health\" (the path of the GET request)",
+            );
+            let service = self.required_string(
+                check,
+                "service",
+                &section,
+                item.span,
+                "service = \"backend\" (the name of a Service of this release)",
+            );
+            let port = match check.get_entry("port") {
+                None => {
+                    self.push(
+                        Problem::new("missing-key", format!("{section} has no `port`"))
+                            .label(item.span, "no port")
+                            .help("write port = 8000 (a port of the Service, by number or name)"),
+                    );
+                    None
+                }
+                Some((k, n)) => match &n.value {
+                    Value::Integer(p) if (1..=65535).contains(p) => Some(p.to_string()),
+                    Value::Integer(_) => {
+                        self.push(
+                            Problem::new("smoke-check", "a port is between 1 and 65535")
+                                .label(n.span, "out of range"),
+                        );
+                        None
+                    }
+                    Value::String(name) if is_port_name(name) => Some(name.clone()),
+                    Value::String(_) => {
+                        self.push(
+                            Problem::new("smoke-check", "a port name is 1-15 lower-case letters, digits and `-`, with at least one letter")
+                                .label(n.span, "not a port name")
+                                .help("write the port's number, or the `name` of one of the Service's ports"),
+                        );
+                        None
+                    }
+                    _ => {
+                        self.wrong_type(k, n, &section, "a port number or name");
+                        None
+                    }
+                },
+            };
+            let expect = match check.get_entry("expect") {
+                None => Some(200),
+                Some((k, n)) => match &n.value {
+                    Value::Integer(code) if (100..=599).contains(code) => Some(*code as u16),
+                    Value::Integer(_) => {
+                        self.push(
+                            Problem::new(
+                                "smoke-check",
+                                "`expect` is an HTTP status between 100 and 599",
+                            )
+                            .label(n.span, "not an HTTP status")
+                            .help("write the status a healthy Service answers, e.g. expect = 200"),
+                        );
+                        None
+                    }
+                    _ => {
+                        self.wrong_type(k, n, &section, "an HTTP status such as 200");
+                        None
+                    }
+                },
+            };
+            let contains = self.string(check, "contains", &section).map(|(s, _)| s);
+            let timeout = match check.get_entry("timeout") {
+                None => Some(Duration::from_secs(DEFAULT_SMOKE_TIMEOUT_SECS).min(release_timeout)),
+                Some((k, n)) => match &n.value {
+                    Value::String(s) => match parse_duration(s) {
+                        Ok(d) if d >= Duration::from_secs(1) => Some(d),
+                        Ok(_) => {
+                            self.push(
+                                Problem::new("duration", "a smoke check's timeout is at least 1s")
+                                    .label(n.span, "too short"),
+                            );
+                            None
+                        }
+                        Err(why) => {
+                            self.push(
+                                Problem::new(
+                                    "duration",
+                                    format!("timeout `{s}` is not a duration: {why}"),
+                                )
+                                .label(n.span, "invalid duration")
+                                .help("write a duration such as \"30s\" or \"2m\""),
+                            );
+                            None
+                        }
+                    },
+                    _ => {
+                        self.wrong_type(k, n, &section, "a duration string such as \"30s\"");
+                        None
+                    }
+                },
+            };
+            let path = path.and_then(|(p, span)| {
+                // No `.`/`..` segments (plain or percent-encoded): the request must stay inside
+                // the Service's proxy, never reach another API server path.
+                let escapes = p
+                    .split(['/', '?'])
+                    .map(|seg| seg.to_ascii_lowercase().replace("%2e", "."))
+                    .any(|seg| seg == "." || seg == "..")
+                    || p.to_ascii_lowercase().contains("%2f");
+                let valid = p.starts_with('/')
+                    && !escapes
+                    && !p.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#');
+                if !valid {
+                    self.push(
+                        Problem::new("smoke-check", format!("`{p}` is not a request path"))
+                            .label(span, "must start with `/` and hold no spaces, `#`, `.` or `..` segments")
+                            .help("write the path the Service answers, e.g. http = \"/health\" or \"/api/todos?limit=1\""),
+                    );
+                    return None;
+                }
+                Some(p)
+            });
+            let service = service.and_then(|(s, span)| {
+                if !is_dns_label(&s) {
+                    self.push(
+                        Problem::new("smoke-check", format!("`{s}` cannot be a Service name"))
+                            .label(span, "not a Service name")
+                            .help("Service names are lower-case letters, digits and `-` (a DNS label)"),
+                    );
+                    return None;
+                }
+                Some(s)
+            });
+            if let (Some(path), Some(service), Some(port), Some(expect), Some(timeout)) =
+                (path, service, port, expect, timeout)
+            {
+                let (line, _) = self.source.line_col(item.span.start);
+                out.push((
+                    SmokeCheck {
+                        release: release.to_string(),
+                        namespace: namespace.to_string(),
+                        service,
+                        port,
+                        path,
+                        expect,
+                        contains,
+                        timeout_secs: timeout.as_secs(),
+                        source: Some(format!("{file}:{line}")),
+                    },
+                    item.span,
+                ));
+            }
+        }
+        out
     }
 
     /// Chart if the directory has Chart.yaml, Manifests if it has YAML files; cached because

@@ -52,6 +52,9 @@ pub struct Spec {
     pub checks: ChecksConfig,
     /// What resolving remote charts changed in todoplan.lock, and why (empty when nothing did).
     pub chart_lock_notes: Vec<String>,
+    /// Releases switched off with `enabled = false` (usually in an `[env.NAME]` overlay): not
+    /// rendered; what they applied before is destroyed.
+    pub disabled_releases: Vec<String>,
 }
 
 /// `[checks]`.
@@ -161,6 +164,9 @@ pub struct Release {
     pub timeout: Duration,
     /// Field paths whose live values are not changed back; see [`IgnoreChange`].
     pub ignore_changes: Vec<String>,
+    /// `checks`: HTTP smoke checks apply runs through the service proxy once the release is
+    /// ready, each with where it is written.
+    pub smoke_checks: Vec<(crate::model::smoke::SmokeCheck, Span)>,
     /// Every node reference in `values`, with its span in todo.toml.
     pub references: Vec<Reference>,
     pub chart_span: Span,

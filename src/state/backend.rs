@@ -130,6 +130,8 @@ impl Leftovers {
     }
 }
 
+// Made once per command and consumed at once: boxing the state would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Decision {
     Existing(State),
     New,

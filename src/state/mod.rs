@@ -282,6 +282,10 @@ pub struct State {
     pub secrets: BTreeMap<String, SecretRecord>,
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecord>,
+    /// Per release, its effective values as last applied, flattened (`config.LOG_LEVEL` → JSON
+    /// text; credential-like leaves as digests): what the next plan's "why" compares with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub release_values: BTreeMap<String, BTreeMap<String, String>>,
     /// Keys the digests of secret values: derived from the backend's digest key, which lives
     /// only in the state's secret storage. Never written anywhere; None in tests (the lineage
     /// stands in).
@@ -312,6 +316,7 @@ impl State {
             objects: BTreeMap::new(),
             secrets: BTreeMap::new(),
             images: BTreeMap::new(),
+            release_values: BTreeMap::new(),
             digest_salt: None,
         }
     }
