@@ -128,3 +128,19 @@ fn packaged_subchart() {
 fn file_repository_dependency_is_read_in_place() {
     assert_same_as_golden("file-dep/app", "file-dep");
 }
+
+/// `import-values` in both forms (with helm's quirks: imports skipped for a second copy of a
+/// chart, two imports into one key filling the child's table), `alias`, `condition`, `tags`,
+/// a nested import a level down, and imports naming no table skipped.
+#[test]
+fn import_values_alias_condition_and_tags_as_helm() {
+    assert_same_as_helm("import-values");
+}
+
+/// A subchart used twice under two aliases that aliases its own subchart: helm v3.17 renames
+/// the shared declaration while enabling the first copy, so the second copy renders the inner
+/// chart unaliased (and deduplicated with its unaliased declaration).
+#[test]
+fn a_subchart_used_twice_keeps_its_inner_alias_only_in_the_first_copy() {
+    assert_same_as_helm("alias-twice");
+}

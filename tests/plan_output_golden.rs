@@ -130,6 +130,20 @@ fn plan() -> Plan {
         }],
         objects: vec![
             change(
+                "todo-backend-migrate",
+                "Job",
+                Action::Create,
+                None,
+                Some(json!({"apiVersion": "batch/v1", "kind": "Job",
+                    "metadata": {"name": "todo-backend-migrate", "annotations": {
+                        "helm.sh/hook": "pre-install,pre-upgrade",
+                        "helm.sh/hook-weight": "-5",
+                        "helm.sh/hook-delete-policy": "before-hook-creation"}},
+                    "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                        {"name": "migrate", "image": "todo-backend:1"}]}}}})),
+                None,
+            ),
+            change(
                 "todo-backend-config",
                 "ConfigMap",
                 Action::Update,

@@ -318,13 +318,40 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
     }
 }
 
-/// Applies a unit's objects in Helm's install order, then waits for them to be ready.
+/// Applies a unit's objects in Helm's install order, then waits for them to be ready. Helm hooks
+/// go in their own steps: pre-install/upgrade hooks first (each weight applied and waited for,
+/// a Job until it completes), then the other objects, then post-install/upgrade hooks.
 async fn run_unit<C: Cluster + Readiness, B: StateSink>(
     shared: &Shared<'_, C, B>,
     objects: Vec<&DesiredObject>,
     changes: &BTreeMap<String, &ObjectChange>,
     foreign: &BTreeMap<String, Vec<crate::drift::ForeignField>>,
     smoke_checks: &[&SmokeCheck],
+    progress: &progress::NodeProgress,
+) -> Result<usize, String> {
+    let mut steps: BTreeMap<(crate::chart::hooks::Stage, i64), Vec<&DesiredObject>> =
+        BTreeMap::new();
+    for d in objects {
+        steps
+            .entry(crate::chart::hooks::order_key(&d.object))
+            .or_default()
+            .push(d);
+    }
+    let mut written = 0;
+    for (_, step) in steps {
+        written += run_step(shared, step, changes, foreign, progress).await?;
+    }
+    // The release is in place, hooks included: does it answer?
+    run_smoke_checks(shared.cluster, smoke_checks, progress).await?;
+    Ok(written)
+}
+
+/// One step of a unit: its objects applied in install order, then waited for.
+async fn run_step<C: Cluster + Readiness, B: StateSink>(
+    shared: &Shared<'_, C, B>,
+    objects: Vec<&DesiredObject>,
+    changes: &BTreeMap<String, &ObjectChange>,
+    foreign: &BTreeMap<String, Vec<crate::drift::ForeignField>>,
     progress: &progress::NodeProgress,
 ) -> Result<usize, String> {
     let mut objects = objects;
@@ -397,7 +424,6 @@ async fn run_unit<C: Cluster + Readiness, B: StateSink>(
             return Err(errors.join("\n"));
         }
     }
-    run_smoke_checks(shared.cluster, smoke_checks, progress).await?;
     Ok(written)
 }
 

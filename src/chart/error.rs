@@ -34,6 +34,18 @@ pub enum ChartError {
     )]
     Unsafe { path: PathBuf, message: String },
 
+    #[error("Chart.yaml of chart {chart}: {message}")]
+    #[diagnostic(code(chart::chart_yaml), help("{help}"))]
+    ChartYaml {
+        chart: String,
+        message: String,
+        help: String,
+        #[source_code]
+        src: std::sync::Arc<NamedSource<String>>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
     #[error("invalid chart {chart}: {message}")]
     #[diagnostic(code(chart::invalid), help("{help}"))]
     Invalid {

@@ -26,6 +26,16 @@ pub struct Dependency {
     pub tags: Vec<String>,
     #[serde(default)]
     pub alias: Option<String>,
+    /// `import-values`: strings (a table under the child's `exports`) or `{child, parent}` maps.
+    #[serde(default, rename = "import-values")]
+    pub import_values: Vec<serde_yaml_ng::Value>,
+}
+
+impl Dependency {
+    /// The name the parent sees the dependency under (its alias, if any).
+    pub fn effective_name(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -57,6 +67,14 @@ pub struct Chart {
     pub templates: Vec<(String, String)>,
     pub files: Files,
     pub dependencies: Vec<Chart>,
+    /// Per entry of `meta.dependencies`: whether its import-values were already applied. Shared
+    /// by every copy of this chart (aliases), as helm's copies share the declarations: helm
+    /// applies a declaration's imports for the first copy only.
+    pub imports_done: Rc<std::cell::RefCell<Vec<bool>>>,
+    /// Whether a copy of this chart already had its dependencies' aliases applied: helm renames
+    /// the shared declarations to their aliases then, so a later copy no longer finds the
+    /// aliased charts and renders them under their own names (see `values::enable`).
+    pub aliases_taken: Rc<std::cell::Cell<bool>>,
 }
 
 impl Chart {
@@ -121,6 +139,9 @@ const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 
 /// Load the chart at `dir` with its subcharts (directories or packaged `.tgz` under charts/).
 pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
+    if dir.is_file() && dir.extension().is_some_and(|e| e == "tgz") {
+        return load_package(dir);
+    }
     if !dir.join("Chart.yaml").is_file() {
         return Err(ChartError::Invalid {
             chart: dir.display().to_string(),
@@ -130,6 +151,29 @@ pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
     }
     let files = read_chart_dir(dir)?;
     load_files(dir, files)
+}
+
+/// A packaged chart (`.tgz`); one in the chart cache must match the digest its name gives,
+/// checked on every load.
+pub fn load_package(path: &Path) -> Result<Chart, ChartError> {
+    let bytes = super::source::read_capped(path).map_err(|e| ChartError::io(path, &e))?;
+    if let Some(promised) = super::source::promised_digest(path) {
+        let actual = super::source::digest_of(&bytes);
+        if actual != promised {
+            return Err(ChartError::Invalid {
+                chart: path.display().to_string(),
+                message: format!(
+                    "the cached package has digest {actual}, not the {promised} it is stored \
+                     under: the chart cache was altered"
+                ),
+                help: "delete the file; todoplan fetches the package todoplan.lock names again \
+                       and checks its digest"
+                    .into(),
+            });
+        }
+    }
+    let files = read_chart_archive(path, &bytes)?;
+    load_files(path, files)
 }
 
 /// Every file of the chart directory, the root's `.helmignore` applied to all of them, as
@@ -374,6 +418,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             "add `version: 0.1.0`",
         ));
     }
+    check_import_values(&meta, &text, &shown)?;
     if let Some(api) = &meta.api_version
         && api != "v2"
         && api != "v1"
@@ -520,6 +565,10 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         dependencies.push(c);
     }
 
+    let imports_done = Rc::new(std::cell::RefCell::new(vec![
+        false;
+        meta.dependencies.len()
+    ]));
     Ok(Chart {
         name: meta.name.clone(),
         dir: origin.to_path_buf(),
@@ -529,8 +578,46 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         schema,
         templates,
         files: Files(Rc::new(chart_files)),
+        imports_done,
+        aliases_taken: Rc::new(std::cell::Cell::new(false)),
         dependencies,
     })
+}
+
+/// helm panics on an import-values map without string `child` and `parent`: say where it is.
+fn check_import_values(meta: &ChartYaml, text: &str, shown: &str) -> Result<(), ChartError> {
+    let mut occurrence = 0;
+    for d in &meta.dependencies {
+        if d.import_values.is_empty() {
+            continue;
+        }
+        occurrence += 1;
+        let bad = d.import_values.iter().any(|iv| match iv {
+            serde_yaml_ng::Value::Mapping(m) => ["child", "parent"]
+                .iter()
+                .any(|k| !m.get(*k).is_some_and(|v| v.is_string())),
+            _ => false,
+        });
+        if bad {
+            let at = text
+                .match_indices("import-values")
+                .nth(occurrence - 1)
+                .map(|(i, m)| (i, m.len()).into());
+            return Err(ChartError::ChartYaml {
+                chart: meta.name.clone(),
+                message: format!(
+                    "an import-values entry of dependency {:?} needs `child` and `parent` as strings",
+                    d.effective_name()
+                ),
+                help:
+                    "write `- child: exports.data` with `parent: data`, or the short form `- data`"
+                        .into(),
+                src: std::sync::Arc::new(miette::NamedSource::new(shown, text.to_string())),
+                span: at,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parse a values YAML text into a map (an empty document is an empty map).

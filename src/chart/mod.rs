@@ -6,9 +6,11 @@
 //! install order, exactly as `helm template` prints them.
 
 pub mod error;
+pub mod hooks;
 pub mod load;
 pub mod manifest;
 pub mod objects;
+pub mod source;
 pub mod template;
 pub mod values;
 
@@ -146,6 +148,7 @@ fn render_inner(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, C
     }
     let user = user_values(req, opts)?;
     values::process_dependencies(&mut chart, &user);
+    values::process_import_values(&mut chart)?;
     let vals = values::coalesce_user(&chart, &user);
     values::validate_schemas(&chart, &vals)?;
 

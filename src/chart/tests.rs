@@ -455,3 +455,20 @@ fn an_error_far_along_a_huge_line_shows_a_window_of_it() {
     assert!(shown.contains("{{ fail \"boom\" }}"), "{shown}");
     assert!(shown.len() < 2_000, "{} bytes shown", shown.len());
 }
+
+#[test]
+fn a_cached_package_is_checked_against_the_digest_it_is_stored_under() {
+    let packed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/charts/packaged-subchart/charts/packed-0.2.0.tgz");
+    let bytes = std::fs::read(&packed).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let right = source::cached_package(tmp.path(), &source::digest_of(&bytes));
+    std::fs::create_dir_all(right.parent().unwrap()).unwrap();
+    std::fs::write(&right, &bytes).unwrap();
+    assert_eq!(load::load_chart(&right).unwrap().name, "packed");
+
+    let wrong = source::cached_package(tmp.path(), &format!("sha256:{}", "0".repeat(64)));
+    std::fs::write(&wrong, &bytes).unwrap();
+    let e = load::load_chart(&wrong).unwrap_err().to_string();
+    assert!(e.contains("the chart cache was altered"), "{e}");
+}

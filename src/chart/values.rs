@@ -53,8 +53,13 @@ fn coalesce_tables(dst: &mut Map, src: &Map, merge: bool) {
 
 /// chartutil.coalesce: the chart's defaults under `dest`, then each dependency.
 pub fn coalesce(chart: &Chart, dest: &mut Map) {
-    coalesce_values(chart, dest);
-    coalesce_deps(chart, dest);
+    coalesce_with(chart, dest, false);
+}
+
+/// `merge` keeps nulls (helm's MergeValues); without it a null deletes the key (CoalesceValues).
+fn coalesce_with(chart: &Chart, dest: &mut Map, merge: bool) {
+    coalesce_values(chart, dest, merge);
+    coalesce_deps(chart, dest, merge);
 }
 
 /// Coalesce user values over the chart tree. A user `null` removes the key for good: helm
@@ -63,7 +68,7 @@ pub fn coalesce_user(chart: &Chart, user: &Map) -> Map {
     let mut nulls = Vec::new();
     null_paths(user, &mut Vec::new(), &mut nulls);
     let mut dest = deep(user);
-    coalesce(chart, &mut dest);
+    coalesce_with(chart, &mut dest, false);
     for p in nulls {
         remove_path(&mut dest, &p);
     }
@@ -96,16 +101,20 @@ fn remove_path(m: &mut Map, path: &[String]) {
     }
 }
 
-fn coalesce_values(chart: &Chart, v: &mut Map) {
+fn coalesce_values(chart: &Chart, v: &mut Map, merge: bool) {
     for (key, val) in deep(&chart.values) {
         match v.get(&key) {
             Some(Value::Nil) => {
-                v.remove(&key);
+                if !merge {
+                    v.remove(&key);
+                }
             }
             Some(Value::Map(dm)) => {
                 if let Value::Map(sm) = &val {
+                    // a subchart's table always merges (helm's childChartMergeTrue)
+                    let merge = merge || chart.dependencies.iter().any(|d| d.name == key);
                     let mut d = dm.borrow().clone();
-                    coalesce_tables(&mut d, &sm.borrow(), false);
+                    coalesce_tables(&mut d, &sm.borrow(), merge);
                     v.insert(key, Value::map(d));
                 }
             }
@@ -117,14 +126,14 @@ fn coalesce_values(chart: &Chart, v: &mut Map) {
     }
 }
 
-fn coalesce_deps(chart: &Chart, dest: &mut Map) {
+fn coalesce_deps(chart: &Chart, dest: &mut Map, merge: bool) {
     for sub in &chart.dependencies {
         let mut dv: Map = match dest.get(&sub.name) {
             Some(Value::Map(m)) => m.borrow().clone(),
             _ => Map::new(),
         };
         coalesce_globals(&mut dv, dest);
-        coalesce(sub, &mut dv);
+        coalesce_with(sub, &mut dv, merge);
         dest.insert(sub.name.clone(), Value::map(dv));
     }
 }
@@ -182,6 +191,35 @@ pub fn process_dependencies(chart: &mut Chart, user: &Map) {
 }
 
 fn enable(chart: &mut Chart, cvals: &Map, prefix: &str) {
+    if chart.aliases_taken.replace(true) {
+        // helm v3.17 renamed this chart's declarations to their aliases while enabling an
+        // earlier copy of it: this copy renders its aliased subcharts unaliased, and their
+        // conditions and tags (now naming the alias) no longer reach them.
+        let decls = &chart.meta.dependencies;
+        let mut keep = Vec::new();
+        for c in std::mem::take(&mut chart.dependencies) {
+            let aliased = decls
+                .iter()
+                .any(|d| d.alias.as_deref() == Some(c.name.as_str()) && d.name == c.meta.name);
+            if !aliased {
+                keep.push(c);
+                continue;
+            }
+            // declared under its own name too: helm finds it once, through that declaration
+            if decls
+                .iter()
+                .any(|d| d.alias.is_none() && d.name == c.meta.name)
+            {
+                continue;
+            }
+            let mut c = c;
+            c.name = c.meta.name.clone();
+            c.chart_object
+                .insert("Name".into(), Value::str(&c.meta.name));
+            keep.push(c);
+        }
+        chart.dependencies = keep;
+    }
     let tags: Map = match cvals.get("tags") {
         Some(Value::Map(m)) => m.borrow().clone(),
         _ => Map::new(),
@@ -220,6 +258,158 @@ fn enable(chart: &mut Chart, cvals: &Map, prefix: &str) {
     for sub in &mut chart.dependencies {
         let p = format!("{prefix}{}.", sub.name);
         enable(sub, cvals, &p);
+    }
+}
+
+/// chartutil.processDependencyImportValues as `helm install`/`template` run it (with merge):
+/// children first, each chart that has enabled declared dependencies gets as its values its own
+/// and its subcharts' values merged (nulls kept), with the tables its `import-values` name
+/// merged underneath (the chart's own values win). Maps are shared as Go shares them, so two
+/// imports into one parent key also fill the child's table the first one came from, as in helm.
+pub fn process_import_values(chart: &mut Chart) -> Result<(), ChartError> {
+    for sub in &mut chart.dependencies {
+        process_import_values(sub)?;
+    }
+    let enabled: Vec<usize> = chart
+        .meta
+        .dependencies
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            chart
+                .dependencies
+                .iter()
+                .any(|c| c.name == d.effective_name())
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if enabled.is_empty() {
+        return Ok(());
+    }
+    let mut merged = Map::new();
+    coalesce_with(chart, &mut merged, true);
+    let cvals = Value::map(merged);
+    let imported = Value::empty_map();
+    for i in enabled {
+        let done = chart.imports_done.borrow().get(i).copied().unwrap_or(true);
+        if done {
+            continue;
+        }
+        let d = &chart.meta.dependencies[i];
+        for iv in &d.import_values {
+            let (child, parent) = match iv {
+                serde_yaml_ng::Value::String(s) => (format!("exports.{s}"), ".".to_string()),
+                serde_yaml_ng::Value::Mapping(m) => {
+                    let field = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                    match (field("child"), field("parent")) {
+                        (Some(c), Some(p)) => (c, p),
+                        _ => {
+                            return Err(ChartError::Invalid {
+                                chart: chart.name.clone(),
+                                message: format!(
+                                    "an import-values entry of dependency {:?} needs `child` and \
+                                     `parent` as strings",
+                                    d.effective_name()
+                                ),
+                                help: "write `- child: exports.data` with `parent: data`, or the \
+                                       short form `- data`"
+                                    .into(),
+                            });
+                        }
+                    }
+                }
+                // helm skips entries of any other type
+                _ => continue,
+            };
+            // helm warns and skips a path that does not name a table
+            let Some(table) = table_at(&cvals, &format!("{}.{child}", d.effective_name())) else {
+                continue;
+            };
+            let src = path_to_map(&parent, table);
+            merge_shared(&imported, &src, chart)?;
+        }
+        if let Some(flag) = chart.imports_done.borrow_mut().get_mut(i) {
+            *flag = true;
+        }
+    }
+    let out = cvals.deep_copy();
+    merge_shared(&out, &imported, chart)?;
+    if let Value::Map(m) = out {
+        chart.values = m.borrow().clone();
+    }
+    Ok(())
+}
+
+/// Values.Table: the table at a dotted path, or none if a step is missing or not a table.
+fn table_at(root: &Value, path: &str) -> Option<Value> {
+    let mut cur = root.clone();
+    for part in path.split('.') {
+        let next = cur.as_map()?.borrow().get(part)?.clone();
+        if !matches!(next, Value::Map(_)) {
+            return None;
+        }
+        cur = next;
+    }
+    Some(cur)
+}
+
+/// pathToMap: `data` nested under a dotted path (`.` is the top level).
+fn path_to_map(path: &str, data: Value) -> Value {
+    if path == "." {
+        return data;
+    }
+    path.rsplit('.').fold(data, |inner, key| {
+        Value::map(Map::from([(key.to_string(), inner)]))
+    })
+}
+
+/// MergeTables on shared maps: `dst` wins, `src` fills its gaps by reference (as Go's maps do).
+/// A merge that would put a table inside itself is refused: helm recurses without end there.
+fn merge_shared(dst: &Value, src: &Value, chart: &Chart) -> Result<(), ChartError> {
+    let (Value::Map(d), Value::Map(s)) = (dst, src) else {
+        return Ok(());
+    };
+    if std::rc::Rc::ptr_eq(d, s) {
+        return Ok(());
+    }
+    let entries: Vec<(String, Value)> = s
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (key, val) in entries {
+        let existing = d.borrow().get(&key).cloned();
+        match existing {
+            None => {
+                if contains_map(&val, d) {
+                    return Err(ChartError::Invalid {
+                        chart: chart.name.clone(),
+                        message: format!(
+                            "import-values put the table {key:?} inside itself (helm never \
+                             finishes rendering this chart)"
+                        ),
+                        help: "import each child table into a parent path outside it".into(),
+                    });
+                }
+                d.borrow_mut().insert(key, val);
+            }
+            Some(dv @ Value::Map(_)) if matches!(val, Value::Map(_)) => {
+                merge_shared(&dv, &val, chart)?;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether `v` is, or holds somewhere, the map `target`.
+fn contains_map(v: &Value, target: &super::template::value::MapRef) -> bool {
+    match v {
+        Value::Map(m) => {
+            std::rc::Rc::ptr_eq(m, target) || m.borrow().values().any(|c| contains_map(c, target))
+        }
+        Value::List(l) => l.iter().any(|c| contains_map(c, target)),
+        _ => false,
     }
 }
 

@@ -68,6 +68,7 @@ pub(crate) fn load_and_build(
     env: Option<&str>,
 ) -> miette::Result<(Spec, DependencyGraph)> {
     let spec = spec::load(&global.file, env)?;
+    super::workspace::print_lock_notes(&spec.chart_lock_notes);
     let graph = DependencyGraph::build(&spec)?;
     Ok((spec, graph))
 }

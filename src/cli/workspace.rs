@@ -57,8 +57,17 @@ pub trait FromGlobalArgs: Sized {
 impl FromGlobalArgs for Workspace {
     fn load(global: &GlobalArgs) -> miette::Result<Self> {
         let mut ws = Workspace::open(&global.file, global.env.as_deref(), global.context.clone())?;
+        print_lock_notes(&ws.spec.chart_lock_notes);
         ws.allow_new_state = global.new_state;
         Ok(ws)
+    }
+}
+
+/// What resolving remote charts changed in todoplan.lock (on stderr: stdout may be a plan file
+/// or JSON a machine reads).
+pub fn print_lock_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("{n}");
     }
 }
 

@@ -18,6 +18,7 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 pub use address::{Address, AddressError};
 pub use kind_order::{KIND_ORDER, kind_rank};
 
+use crate::chart::hooks::Stage;
 use crate::spec::{Problem, Span, Spec, SpecError, SpecSource};
 
 /// Why one node must come before another.
@@ -156,6 +157,21 @@ impl DependencyGraph {
     /// waits for the previous group; the first group waits for the release's own
     /// dependencies; the release is done when all its objects are.
     pub fn add_release_objects(&mut self, release: &str, objects: &[ObjectKey]) {
+        let plain: Vec<(ObjectKey, (Stage, i64))> = objects
+            .iter()
+            .map(|o| (o.clone(), (Stage::Main, 0)))
+            .collect();
+        self.add_release_objects_ordered(release, &plain);
+    }
+
+    /// [`Self::add_release_objects`] with each object's stage and hook weight: pre-install hooks
+    /// first (by weight, then kind), then the objects by kind, then post-install hooks; every
+    /// group waits for the one before it.
+    pub fn add_release_objects_ordered(
+        &mut self,
+        release: &str,
+        objects: &[(ObjectKey, (Stage, i64))],
+    ) {
         let Some(&release_node) = self.index.get(&Address::Release(release.to_string())) else {
             return;
         };
@@ -177,11 +193,11 @@ impl DependencyGraph {
             .map(|e| (e.source(), e.weight().clone()))
             .collect();
 
-        let mut sorted: Vec<&ObjectKey> = objects.iter().collect();
-        sorted.sort_by_key(|o| kind_rank(&o.kind));
+        let mut sorted: Vec<&(ObjectKey, (Stage, i64))> = objects.iter().collect();
+        sorted.sort_by_key(|(o, (stage, weight))| (*stage, *weight, kind_rank(&o.kind)));
         let mut groups: Vec<Vec<NodeIndex>> = Vec::new();
         let mut last_rank = None;
-        for object in sorted {
+        for (object, (stage, weight)) in sorted {
             let address = Address::Object {
                 release: release.to_string(),
                 api_version: object.api_version.clone(),
@@ -193,7 +209,7 @@ impl DependencyGraph {
                 continue;
             }
             let node = self.add_node(address);
-            let rank = kind_rank(&object.kind);
+            let rank = (*stage, *weight, kind_rank(&object.kind));
             match groups.last_mut() {
                 Some(group) if last_rank == Some(rank) => group.push(node),
                 _ => groups.push(vec![node]),

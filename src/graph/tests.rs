@@ -306,3 +306,39 @@ fn objects_rendered_by_two_releases_are_conflicts() {
         )]
     );
 }
+
+#[test]
+fn hooks_order_around_the_release_objects_by_stage_and_weight() {
+    use crate::chart::hooks::Stage;
+    let mut g = graph(STACK);
+    let key = |kind: &str, name: &str| ObjectKey {
+        api_version: if kind == "Job" { "batch/v1" } else { "v1" }.into(),
+        kind: kind.into(),
+        namespace: Some("todo".into()),
+        name: name.into(),
+    };
+    g.add_release_objects_ordered(
+        "backend",
+        &[
+            (key("ConfigMap", "post"), (Stage::Post, 0)),
+            (key("Service", "main"), (Stage::Main, 0)),
+            (key("Job", "late"), (Stage::Pre, 5)),
+            (key("Secret", "early"), (Stage::Pre, -5)),
+        ],
+    );
+    let order: Vec<String> = g
+        .apply_order()
+        .iter()
+        .map(|a| a.to_string())
+        .filter(|a| a.starts_with("release.backend/"))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "release.backend/v1/Secret/todo/early",
+            "release.backend/batch/v1/Job/todo/late",
+            "release.backend/v1/Service/todo/main",
+            "release.backend/v1/ConfigMap/todo/post",
+        ]
+    );
+}

@@ -491,6 +491,72 @@ impl ClusterClient {
         Ok(found.map(|o| remember_secret_values(serde_json::to_value(o).unwrap_or(Value::Null))))
     }
 
+    /// What a chart's `lookup` sees, read-only: one object (`name` given; `Null` when absent)
+    /// or a `<Kind>List` of every object of the kind in `namespace` ("" = all namespaces).
+    pub async fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ObserveError> {
+        let key = ObjectKey {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+            name: name.into(),
+        };
+        if !name.is_empty() {
+            if key.namespace.is_none() && self.is_namespaced(&key).await? {
+                // helm asks the cluster-wide path for a namespaced kind: nothing is there
+                return Ok(Value::Null);
+            }
+            return Ok(self.get(&key).await?.unwrap_or(Value::Null));
+        }
+        let items = self
+            .list_labelled(api_version, kind, key.namespace.as_deref(), "")
+            .await?;
+        Ok(serde_json::json!({
+            "apiVersion": api_version,
+            "kind": format!("{kind}List"),
+            "metadata": {},
+            "items": items,
+        }))
+    }
+
+    /// Every group/version the API server serves and every group/version/Kind in them, sorted:
+    /// `.Capabilities.APIVersions` as `helm install` reads it from discovery. A group whose
+    /// resources cannot be listed (an aggregated API that is down) still counts as served, with
+    /// no kinds, as helm tolerates partial discovery failures.
+    pub async fn api_versions(&self) -> Result<Vec<String>, ObserveError> {
+        let fail = |e| self.classify(e, "discover", "the API groups");
+        let mut versions: Vec<String> = self
+            .client
+            .list_core_api_versions()
+            .await
+            .map_err(fail)?
+            .versions;
+        let core = versions.clone();
+        for group in self.client.list_api_groups().await.map_err(fail)?.groups {
+            versions.extend(group.versions.into_iter().map(|v| v.group_version));
+        }
+        let mut out: std::collections::BTreeSet<String> = versions.iter().cloned().collect();
+        for gv in &versions {
+            bump(&self.stats.gets);
+            let resources = if core.contains(gv) {
+                self.client.list_core_api_resources(gv).await
+            } else {
+                self.client.list_api_group_resources(gv).await
+            };
+            if let Ok(list) = resources {
+                for r in list.resources {
+                    out.insert(format!("{gv}/{}", r.kind));
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     /// Objects of one kind carrying `selector` labels, in `namespace` (or all namespaces).
     pub async fn list_labelled(
         &self,

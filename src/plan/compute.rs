@@ -256,11 +256,10 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let capabilities = match req.cluster {
         Some(c) => chart::Capabilities {
             kube_version: c.server_version().await?,
-            ..Default::default()
+            api_versions: c.api_versions().await?,
         },
         None => chart::Capabilities::default(),
     };
-    let is_upgrade = req.state.revision > 0;
     let mut flat_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for address in graph.apply_order() {
         let Address::Release(name) = &address else {
@@ -283,6 +282,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                 &salt,
             ),
         );
+        // As helm: an upgrade when the release was installed before (its hooks and
+        // .Release.IsUpgrade follow), an install when it is new, even in an applied project.
+        let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
         let objects = desired::release_objects(
             spec,
             name,
@@ -293,8 +295,12 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             req.state.revision + 1,
         )
         .await?;
-        let keys: Vec<ObjectKey> = objects.iter().map(DesiredObject::key).collect();
-        graph.add_release_objects(name, &keys);
+        // Hooks: pre-* before the release's other objects, post-* after, by weight.
+        let keys: Vec<(ObjectKey, (chart::hooks::Stage, i64))> = objects
+            .iter()
+            .map(|d| (d.key(), chart::hooks::order_key(&d.object)))
+            .collect();
+        graph.add_release_objects_ordered(name, &keys);
         desired.extend(objects);
         for u in unresolved {
             unresolved_note(
@@ -1231,6 +1237,10 @@ fn inputs_digest(spec: &Spec, images: &BTreeMap<String, ImageRef>) -> String {
 
 fn hash_dir(h: &mut Sha256, dir: &std::path::Path) {
     let mut files: Vec<std::path::PathBuf> = Vec::new();
+    if dir.is_file() {
+        // a remote chart's cached package
+        files.push(dir.to_path_buf());
+    }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {

@@ -1,6 +1,7 @@
 //! The desired objects: what todo.toml, its charts, images and secrets say should exist.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -141,18 +142,42 @@ pub async fn release_objects(
     };
     let manifests = match release.kind {
         ReleaseKind::Chart => {
-            let request = chart::RenderRequest {
-                chart_dir: &release.chart,
-                release_name: &release.name,
-                namespace: &release.namespace,
-                values_files: &release.values_files,
-                inline_values: values,
-                revision,
-                is_upgrade,
-                capabilities: capabilities.clone(),
-                lookup: None,
+            // Online, `lookup` reads the live cluster; the render runs off the runtime so those
+            // reads can run on it.
+            let lookup = cluster.map(|c| {
+                Arc::new(LiveLookup {
+                    cluster: c.clone(),
+                    runtime: tokio::runtime::Handle::current(),
+                }) as Arc<dyn chart::Lookup>
+            });
+            let (chart_dir, name, namespace, files) = (
+                release.chart.clone(),
+                release.name.clone(),
+                release.namespace.clone(),
+                release.values_files.clone(),
+            );
+            let capabilities = capabilities.clone();
+            let render = move || {
+                chart::render(&chart::RenderRequest {
+                    chart_dir: &chart_dir,
+                    release_name: &name,
+                    namespace: &namespace,
+                    values_files: &files,
+                    inline_values: values,
+                    revision,
+                    is_upgrade,
+                    capabilities,
+                    lookup,
+                })
             };
-            chart::render(&request)?.manifests
+            let rendered = if cluster.is_some() {
+                tokio::task::spawn_blocking(render)
+                    .await
+                    .map_err(|e| miette::miette!("the chart renderer stopped: {e}"))??
+            } else {
+                render()?
+            };
+            rendered.manifests
         }
         ReleaseKind::Manifests => chart::render_manifest_dir(&release.chart)?,
     };
@@ -160,6 +185,10 @@ pub async fn release_objects(
     for m in manifests {
         let mut object = m.object;
         if !object.is_object() || kind_of(&object).is_empty() {
+            continue;
+        }
+        // Test hooks (todoplan never runs them), delete and rollback hooks are not applied.
+        if chart::hooks::Hook::of(&object).is_some_and(|h| h.stage().is_none()) {
             continue;
         }
         if namespaced(cluster, &object).await? {
@@ -189,6 +218,27 @@ pub async fn release_objects(
         });
     }
     Ok(out)
+}
+
+/// `lookup` in templates, answered by the live cluster (GET and LIST only). Secret values it
+/// reads are remembered for masking, as every other read of a Secret is.
+struct LiveLookup {
+    cluster: ClusterClient,
+    runtime: tokio::runtime::Handle,
+}
+
+impl chart::Lookup for LiveLookup {
+    fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
+        self.runtime
+            .block_on(self.cluster.lookup(api_version, kind, namespace, name))
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Annotation key for the checksum of a config object, within the 63-character name limit.

@@ -140,47 +140,17 @@ fn render_text(plan: &Plan, color: bool) -> String {
         }
         out.push_str(&format!("  {sym} {}\n\n", i.reference));
     }
-    for c in &changes {
-        let header = format!("  # {} {}", c.address, c.action.verb());
-        out.push_str(&paint(&header, c.action, color));
-        out.push('\n');
-        if let Some(reason) = &c.reason {
-            out.push_str(&format!("  #   {reason}\n"));
+    let (hooks, plain): (Vec<_>, Vec<_>) =
+        changes.iter().copied().partition(|c| hook_of(c).is_some());
+    for c in &plain {
+        change_text(&mut out, plan, c, color);
+    }
+    if !hooks.is_empty() {
+        out.push_str(HOOKS_HEADING);
+        out.push_str(":\n\n");
+        for c in &hooks {
+            change_text(&mut out, plan, c, color);
         }
-        if plan.pending_on_base(&c.address) {
-            out.push_str(&format!(
-                "  #   (already pending on {}: not added by this change)\n",
-                plan.base
-                    .as_ref()
-                    .map(|b| b.reference.as_str())
-                    .unwrap_or("")
-            ));
-        }
-        out.push_str(&format!(
-            "  {} {}\n",
-            paint(c.action.symbol(), c.action, color),
-            c.object_label()
-        ));
-        if c.adopt {
-            out.push_str("      (adopt: todoplan takes over this existing object)\n");
-        }
-        // A deletion is one line: what goes is named above, its whole body is noise.
-        if !matches!(
-            c.action,
-            Action::Refused | Action::Error | Action::Forget | Action::Delete
-        ) {
-            for line in diff_lines(c.before.as_ref(), c.after.as_ref(), CONTEXT_LINES) {
-                let text = match &line {
-                    DiffLine::Context(t) => format!("        {t}"),
-                    DiffLine::Added(t) => paint(&format!("      + {t}"), Action::Create, color),
-                    DiffLine::Removed(t) => paint(&format!("      - {t}"), Action::Delete, color),
-                    DiffLine::Skip => "        ...".to_string(),
-                };
-                out.push_str(&text);
-                out.push('\n');
-            }
-        }
-        out.push('\n');
     }
     out.push_str(&smoke_checks_text(plan));
     out.push_str(&summary_line(plan));
@@ -232,6 +202,61 @@ fn smoke_checks_text(plan: &Plan) -> String {
     }
     out.push('\n');
     out
+}
+
+/// Hooks get their own section: they are not plain objects of the release.
+const HOOKS_HEADING: &str = "Hooks (helm.sh/hook: pre-* run before their release's other objects \
+and are waited for, post-* after, each phase by hook-weight)";
+
+/// The hook annotations of a change's object, if it is a helm hook.
+fn hook_of(c: &ObjectChange) -> Option<crate::chart::hooks::Hook> {
+    crate::chart::hooks::Hook::of(c.after.as_ref().or(c.before.as_ref())?)
+}
+
+fn change_text(out: &mut String, plan: &Plan, c: &ObjectChange, color: bool) {
+    let header = format!("  # {} {}", c.address, c.action.verb());
+    out.push_str(&paint(&header, c.action, color));
+    out.push('\n');
+    if let Some(reason) = &c.reason {
+        out.push_str(&format!("  #   {reason}\n"));
+    }
+    if let Some(hook) = hook_of(c) {
+        out.push_str(&format!("  #   hook: {}\n", hook.describe()));
+    }
+    if plan.pending_on_base(&c.address) {
+        out.push_str(&format!(
+            "  #   (already pending on {}: not added by this change)\n",
+            plan.base
+                .as_ref()
+                .map(|b| b.reference.as_str())
+                .unwrap_or("")
+        ));
+    }
+    out.push_str(&format!(
+        "  {} {}\n",
+        paint(c.action.symbol(), c.action, color),
+        c.object_label()
+    ));
+    if c.adopt {
+        out.push_str("      (adopt: todoplan takes over this existing object)\n");
+    }
+    // A deletion is one line: what goes is named above, its whole body is noise.
+    if !matches!(
+        c.action,
+        Action::Refused | Action::Error | Action::Forget | Action::Delete
+    ) {
+        for line in diff_lines(c.before.as_ref(), c.after.as_ref(), CONTEXT_LINES) {
+            let text = match &line {
+                DiffLine::Context(t) => format!("        {t}"),
+                DiffLine::Added(t) => paint(&format!("      + {t}"), Action::Create, color),
+                DiffLine::Removed(t) => paint(&format!("      - {t}"), Action::Delete, color),
+                DiffLine::Skip => "        ...".to_string(),
+            };
+            out.push_str(&text);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
 }
 
 /// The checks' findings, errors first: what would fail once applied, seen before applying.
@@ -508,6 +533,22 @@ fn render_markdown(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    let hooks: Vec<_> = changes
+        .iter()
+        .filter_map(|c| Some((c, hook_of(c)?)))
+        .collect();
+    if !hooks.is_empty() {
+        out.push_str(&format!("**{HOOKS_HEADING}**\n\n"));
+        for (c, h) in &hooks {
+            out.push_str(&format!(
+                "- `{}` {}: {}\n",
+                c.address,
+                c.action.verb(),
+                h.describe()
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str("| Action | Address | Why |\n|---|---|---|\n");
     for i in &images {
         out.push_str(&format!(
@@ -604,6 +645,11 @@ fn render_json(plan: &Plan) -> String {
             "protected": c.protected,
             "adopt": c.adopt,
             "orphan_dependents": c.orphan_dependents,
+            "hook": hook_of(c).map(|h| json!({
+                "phases": h.phases,
+                "weight": h.weight,
+                "delete_policies": h.delete_policies,
+            })),
             "before": c.before,
             "after": c.after,
         })).collect::<Vec<_>>(),

@@ -110,6 +110,8 @@ pub fn load_str_with(
         base_dir,
         problems: Vec::new(),
         chart_kinds: HashMap::new(),
+        charts: None,
+        chart_lock_notes: Vec::new(),
         poisoned: Default::default(),
         declared_images: Vec::new(),
         declared_releases: Vec::new(),
@@ -206,6 +208,10 @@ struct Reader<'a> {
     base_dir: &'a Path,
     problems: Vec<Problem>,
     chart_kinds: HashMap<PathBuf, Result<ReleaseKind, String>>,
+    /// Remote charts (`oci://`, `repository`): resolved through todoplan.lock and the cache,
+    /// opened at the first one.
+    charts: Option<Result<crate::chart::source::Resolver, crate::chart::source::SourceError>>,
+    chart_lock_notes: Vec<String>,
     /// Values whose references could not be resolved: other checks of them would only repeat
     /// the reference problem in other words.
     poisoned: std::collections::HashSet<Span>,
@@ -313,6 +319,16 @@ impl Reader<'_> {
         let images = self.read_images(&root);
         let secrets = self.read_secrets(&root, &cluster, project_name.as_deref());
         let mut releases = self.read_releases(&root, &cluster);
+        if let Some(Ok(resolver)) = self.charts.take() {
+            match resolver.finish() {
+                Ok(notes) => self.chart_lock_notes.extend(notes),
+                Err(e) => self.push(
+                    Problem::new("chart-lock", e.message)
+                        .label(Span::new(0, 0), "while writing todoplan.lock")
+                        .help(e.help),
+                ),
+            }
+        }
         self.check_node_refs(node_refs, &secrets, &mut releases);
         self.check_depends_on(&root, &secrets, &mut releases);
         let checks = self.read_checks(&root);
@@ -336,6 +352,7 @@ impl Reader<'_> {
             env: env.map(str::to_string),
             envs,
             checks,
+            chart_lock_notes: std::mem::take(&mut self.chart_lock_notes),
         })
     }
 
@@ -1823,6 +1840,8 @@ impl Reader<'_> {
                 table,
                 &[
                     "chart",
+                    "version",
+                    "repository",
                     "values",
                     "values_files",
                     "namespace",
@@ -1852,8 +1871,48 @@ impl Reader<'_> {
                 key.span,
                 "chart = \"charts/backend\" (a Helm chart directory or a directory of manifests)",
             );
+            let repository = self.string(table, "repository", &section);
+            let version = self.string(table, "version", &section);
             let chart = chart.and_then(|(c, span)| {
-                let path = self.resolve_path(&c);
+                let path = match crate::chart::source::ChartSource::parse(
+                    &c,
+                    repository.as_ref().map(|(r, _)| r.as_str()),
+                ) {
+                    Err(why) => {
+                        self.push(
+                            Problem::new("chart-source", format!("chart `{c}` of release `{}`: {why}", key.name))
+                                .label(span, "not a chart this release can use")
+                                .help("a chart is a directory relative to todo.toml, `oci://HOST/PATH/NAME` with `version`, or a name with `repository = \"https://...\"` and `version`"),
+                        );
+                        return None;
+                    }
+                    Ok(None) => {
+                        if let Some((_, vspan)) = &version {
+                            self.push(
+                                Problem::new("chart-version", "`version` applies to a chart from a repository")
+                                    .label(*vspan, "a local chart directory has no version to choose")
+                                    .help("remove `version`, or name a chart with `oci://...` or `repository`"),
+                            );
+                        }
+                        self.resolve_path(&c)
+                    }
+                    Ok(Some(source)) => {
+                        let (constraint, cspan) = version
+                            .clone()
+                            .unwrap_or_else(|| ("*".to_string(), span));
+                        match self.remote_chart(&source, &constraint) {
+                            Ok(path) => path,
+                            Err(e) => {
+                                self.push(
+                                    Problem::new("chart-source", e.message)
+                                        .label(if version.is_some() { cspan } else { span }, format!("resolving {constraint:?}"))
+                                        .help(e.help),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                };
                 match self.chart_kind(&path) {
                     Ok(kind) => Some((path, kind, span)),
                     Err(why) => {
@@ -2155,13 +2214,31 @@ impl Reader<'_> {
         out
     }
 
+    /// The cached package of a remote chart (see `chart::source`).
+    fn remote_chart(
+        &mut self,
+        source: &crate::chart::source::ChartSource,
+        constraint: &str,
+    ) -> Result<PathBuf, crate::chart::source::SourceError> {
+        let base_dir = self.base_dir;
+        let resolver = self
+            .charts
+            .get_or_insert_with(|| crate::chart::source::Resolver::open(base_dir));
+        match resolver {
+            Ok(r) => r.resolve(source, constraint),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
     /// Chart if the directory has Chart.yaml, Manifests if it has YAML files; cached because
     /// generated specs point many releases at one directory.
     fn chart_kind(&mut self, path: &Path) -> Result<ReleaseKind, String> {
         if let Some(known) = self.chart_kinds.get(path) {
             return known.clone();
         }
-        let kind = if !path.is_dir() {
+        let kind = if path.is_file() && path.extension().is_some_and(|e| e == "tgz") {
+            Ok(ReleaseKind::Chart)
+        } else if !path.is_dir() {
             Err("is not a directory".to_string())
         } else if path.join("Chart.yaml").is_file() {
             Ok(ReleaseKind::Chart)

@@ -1676,7 +1676,7 @@ fn f_deep_equal(_: &FuncEnv, a: &[Value]) -> R {
 // ------------------------------------------------------------------ semver
 
 /// A Masterminds/semver version: lenient (`v` prefix, missing minor/patch).
-fn parse_version(x: &str) -> Option<semver::Version> {
+pub fn parse_version(x: &str) -> Option<semver::Version> {
     let t = x.trim().trim_start_matches('v');
     let (core, rest) = match t.find(['-', '+']) {
         Some(p) => (&t[..p], &t[p..]),

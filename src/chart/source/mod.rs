@@ -1,0 +1,412 @@
+//! Charts that live in a repository instead of next to todo.toml: an HTTP chart repository
+//! (`index.yaml`) or an OCI registry. A release names one with a version constraint; the first
+//! use resolves it to an exact version and the SHA-256 digest of its package, records both in
+//! `todoplan.lock` beside todo.toml, and keeps the package in the user's cache under its digest.
+//! Later uses read the lock and the cache only (no network), and check the package's digest
+//! every time it is loaded.
+
+mod fetch;
+mod lock;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use lock::{Lock, LockEntry};
+
+use super::template::funcs::{constraint_matches, parse_version};
+
+/// The largest chart package accepted (helm's limit for an unpacked chart).
+pub const MAX_PACKAGE: u64 = 100 * 1024 * 1024;
+
+/// Where a remote chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartSource {
+    /// `repository = "https://host/charts"` with `chart = "NAME"`.
+    Repository { url: String, name: String },
+    /// `chart = "oci://HOST[:PORT]/PATH/NAME"`.
+    Oci {
+        registry: String,
+        repository: String,
+    },
+}
+
+impl ChartSource {
+    /// The source a release's `chart` (and `repository`) name, or `None` for a local directory.
+    pub fn parse(chart: &str, repository: Option<&str>) -> Result<Option<ChartSource>, String> {
+        if let Some(rest) = chart.strip_prefix("oci://") {
+            if repository.is_some() {
+                return Err("an oci:// chart takes no `repository`".into());
+            }
+            let (registry, repo) = rest
+                .split_once('/')
+                .ok_or("an OCI chart is oci://HOST[:PORT]/PATH/NAME")?;
+            let valid = |s: &str| {
+                !s.is_empty()
+                    && s.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:[]".contains(&b)
+                    })
+            };
+            let dot_segment = repo.split('/').any(|p| p == "." || p == "..");
+            if !valid(registry)
+                || !valid(repo)
+                || repo.ends_with('/')
+                || repo.contains("//")
+                || dot_segment
+            {
+                return Err(
+                    "an OCI chart is oci://HOST[:PORT]/PATH/NAME in lower-case letters, digits and . _ - /"
+                        .into(),
+                );
+            }
+            return Ok(Some(ChartSource::Oci {
+                registry: registry.to_string(),
+                repository: repo.to_string(),
+            }));
+        }
+        let Some(url) = repository else {
+            return Ok(None);
+        };
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err("`repository` is an http:// or https:// URL of a chart repository".into());
+        }
+        if chart.is_empty() || chart.contains('/') {
+            return Err("with `repository`, `chart` is the chart's name in that repository".into());
+        }
+        Ok(Some(ChartSource::Repository {
+            url: url.trim_end_matches('/').to_string(),
+            name: chart.to_string(),
+        }))
+    }
+
+    /// How the lock file names the source.
+    pub fn key(&self) -> String {
+        match self {
+            ChartSource::Repository { url, name } => format!("{url} {name}"),
+            ChartSource::Oci {
+                registry,
+                repository,
+            } => format!("oci://{registry}/{repository}"),
+        }
+    }
+
+    /// The chart's name (the last path segment of an OCI reference).
+    pub fn chart_name(&self) -> &str {
+        match self {
+            ChartSource::Repository { name, .. } => name,
+            ChartSource::Oci { repository, .. } => {
+                repository.rsplit('/').next().unwrap_or(repository)
+            }
+        }
+    }
+}
+
+/// A resolution problem, said for the user; the caller points it at todo.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub message: String,
+    pub help: String,
+}
+
+impl SourceError {
+    fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
+        SourceError {
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The cache directory: `TODOPLAN_CACHE_DIR`, else `$XDG_CACHE_HOME/todoplan`, else
+/// `~/.cache/todoplan`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TODOPLAN_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("todoplan");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".cache").join("todoplan")
+}
+
+/// The cached package of a digest: the file name is the digest, so the content can always be
+/// checked against its name.
+pub fn cached_package(cache: &Path, digest: &str) -> PathBuf {
+    cache
+        .join("charts")
+        .join(format!("{}.tgz", digest.replace(':', "-")))
+}
+
+/// If `path` is a package in the cache (named `sha256-<hex>.tgz`), the digest its name promises.
+pub fn promised_digest(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let hex = name.strip_prefix("sha256-")?.strip_suffix(".tgz")?;
+    (hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    .then(|| format!("sha256:{hex}"))
+}
+
+/// Resolves the remote charts of one todo.toml against its lock file and the cache.
+pub struct Resolver {
+    lock_path: PathBuf,
+    cache: PathBuf,
+    lock: Lock,
+    changed: bool,
+    /// What changed in the lock and why, for the user.
+    pub notes: Vec<String>,
+}
+
+impl Resolver {
+    /// Read `todoplan.lock` in `dir` (none yet is an empty lock).
+    pub fn open(dir: &Path) -> Result<Resolver, SourceError> {
+        let lock_path = dir.join("todoplan.lock");
+        let lock = Lock::read(&lock_path)?;
+        Ok(Resolver {
+            lock_path,
+            cache: cache_dir(),
+            lock,
+            changed: false,
+            notes: Vec::new(),
+        })
+    }
+
+    /// The cached package for `source` at `constraint`, fetched (and the lock updated) only
+    /// when the lock has no entry for it or the cache lacks the package.
+    pub fn resolve(
+        &mut self,
+        source: &ChartSource,
+        constraint: &str,
+    ) -> Result<PathBuf, SourceError> {
+        let key = source.key();
+        if constraint_matches(constraint, &semver::Version::new(0, 0, 0)).is_none() {
+            return Err(SourceError::new(
+                format!("{constraint:?} is not a version constraint"),
+                "write a semver range such as \"^17\", \"~1.3\", \">=2.0.0 <3\" or an exact \"1.2.0\"",
+            ));
+        }
+        if let Some(entry) = self.lock.find(&key, constraint).cloned() {
+            let path = cached_package(&self.cache, &entry.digest);
+            let damaged = match read_capped(&path) {
+                Ok(bytes) if digest_of(&bytes) == entry.digest => return Ok(path),
+                Ok(bytes) => Some(digest_of(&bytes)),
+                Err(_) => None,
+            };
+            // Not cached (or the cached copy is damaged): fetch exactly what the lock names.
+            let bytes = fetch::package(source, &entry.version).map_err(|e| match &damaged {
+                Some(found) => SourceError::new(
+                    format!(
+                        "the cached package of {key} {} has digest {found}, not the locked {} \
+                         (the chart cache was altered), and fetching it again failed: {}",
+                        entry.version, entry.digest, e.message
+                    ),
+                    e.help,
+                ),
+                None => e,
+            })?;
+            let got = digest_of(&bytes);
+            if got != entry.digest {
+                return Err(SourceError::new(
+                    format!(
+                        "{key} version {} has digest {got}, but todoplan.lock records {}",
+                        entry.version, entry.digest
+                    ),
+                    "the chart was republished or altered since it was locked; if you trust the \
+                     new package, delete its entry from todoplan.lock and run again",
+                ));
+            }
+            self.store(&got, &bytes)?;
+            return Ok(cached_package(&self.cache, &got));
+        }
+        let others: Vec<String> = self
+            .lock
+            .entries
+            .iter()
+            .filter(|e| e.source == key)
+            .map(|e| e.constraint.clone())
+            .collect();
+        let versions = fetch::versions(source)?;
+        let version = pick(&versions, constraint).map_err(|m| {
+            SourceError::new(
+                format!("{key}: {m}"),
+                format!(
+                    "available versions: {}",
+                    summarize(versions.iter().map(|(v, _)| v.as_str()))
+                ),
+            )
+        })?;
+        let bytes = fetch::package(source, &version)?;
+        let digest = digest_of(&bytes);
+        if let Some((_, Some(published))) = versions.iter().find(|(v, _)| *v == version)
+            && *published != digest
+        {
+            return Err(SourceError::new(
+                format!(
+                    "{key} version {version} downloaded with digest {digest}, but the repository \
+                     publishes {published}"
+                ),
+                "the package was altered in transit or the repository's index is stale; try \
+                 again later or ask the repository's owner",
+            ));
+        }
+        self.store(&digest, &bytes)?;
+        let why = if others.is_empty() {
+            "was not in todoplan.lock".to_string()
+        } else {
+            format!(
+                "is locked for {} but todo.toml now asks for {constraint:?}",
+                others
+                    .iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        self.notes.push(format!(
+            "todoplan.lock: {key} {why}; resolved {constraint:?} to version {version} ({digest})"
+        ));
+        let path = cached_package(&self.cache, &digest);
+        self.lock.insert(LockEntry {
+            source: key,
+            constraint: constraint.to_string(),
+            version,
+            digest,
+        });
+        self.changed = true;
+        Ok(path)
+    }
+
+    /// Write the lock file if anything was added.
+    pub fn finish(self) -> Result<Vec<String>, SourceError> {
+        if self.changed {
+            self.lock.write(&self.lock_path)?;
+        }
+        Ok(self.notes)
+    }
+
+    fn store(&self, digest: &str, bytes: &[u8]) -> Result<(), SourceError> {
+        let path = cached_package(&self.cache, digest);
+        let dir = path.parent().unwrap_or(&self.cache);
+        let fail = |e: std::io::Error| {
+            SourceError::new(
+                format!("cannot write the chart cache {}: {e}", dir.display()),
+                "set TODOPLAN_CACHE_DIR to a writable directory",
+            )
+        };
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+        std::io::Write::write_all(&mut tmp, bytes).map_err(fail)?;
+        tmp.as_file().sync_all().map_err(fail)?;
+        tmp.persist(&path).map_err(|e| fail(e.error))?;
+        Ok(())
+    }
+}
+
+/// Read a file, refusing one larger than a chart package may be.
+pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_PACKAGE + 1)
+        .read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_PACKAGE {
+        return Err(std::io::Error::other("larger than a chart package may be"));
+    }
+    Ok(data)
+}
+
+/// The highest version matching the constraint (Masterminds rules, as helm: prereleases only
+/// when the constraint names one).
+fn pick(versions: &[(String, Option<String>)], constraint: &str) -> Result<String, String> {
+    if constraint_matches(constraint, &semver::Version::new(0, 0, 0)).is_none() {
+        return Err(format!("{constraint:?} is not a version constraint"));
+    }
+    versions
+        .iter()
+        .filter_map(|(v, _)| Some((parse_version(v)?, v)))
+        .filter(|(sv, _)| constraint_matches(constraint, sv) == Some(true))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| format!("no version matches {constraint:?}"))
+}
+
+fn summarize<'a>(versions: impl Iterator<Item = &'a str>) -> String {
+    let mut all: Vec<&str> = versions.collect();
+    if all.is_empty() {
+        return "none".into();
+    }
+    all.sort_by_key(|v| std::cmp::Reverse(parse_version(v)));
+    let shown = all.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+    if all.len() > 8 {
+        format!("{shown}, ... ({} in all)", all.len())
+    } else {
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse_from_todo_toml_spellings() {
+        assert_eq!(ChartSource::parse("charts/web", None), Ok(None));
+        assert_eq!(
+            ChartSource::parse("oci://127.0.0.1:5555/charts/web", None),
+            Ok(Some(ChartSource::Oci {
+                registry: "127.0.0.1:5555".into(),
+                repository: "charts/web".into()
+            }))
+        );
+        assert_eq!(
+            ChartSource::parse("web", Some("http://127.0.0.1:8080/charts/")),
+            Ok(Some(ChartSource::Repository {
+                url: "http://127.0.0.1:8080/charts".into(),
+                name: "web".into()
+            }))
+        );
+        assert!(ChartSource::parse("oci://host", None).is_err());
+        assert!(ChartSource::parse("oci://Host/X", None).is_err());
+        assert!(ChartSource::parse("oci://host/../x", None).is_err());
+        assert!(ChartSource::parse("oci://u@host/x", None).is_err());
+        assert!(ChartSource::parse("a/b", Some("http://x")).is_err());
+        assert!(ChartSource::parse("web", Some("ftp://x")).is_err());
+    }
+
+    #[test]
+    fn the_highest_matching_version_wins_and_prereleases_need_asking() {
+        let vs: Vec<(String, Option<String>)> = ["1.0.0", "1.2.0", "2.0.0-rc.1", "1.10.1", "0.9.0"]
+            .iter()
+            .map(|v| (v.to_string(), None))
+            .collect();
+        assert_eq!(pick(&vs, "^1").unwrap(), "1.10.1");
+        assert_eq!(pick(&vs, "*").unwrap(), "1.10.1");
+        assert_eq!(pick(&vs, ">=2.0.0-0").unwrap(), "2.0.0-rc.1");
+        assert_eq!(pick(&vs, "~1.2").unwrap(), "1.2.0");
+        assert!(pick(&vs, "^3").is_err());
+        assert!(pick(&vs, "not a range").is_err());
+    }
+
+    #[test]
+    fn only_a_well_formed_digest_name_promises_a_digest() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            promised_digest(Path::new(&format!("/c/sha256-{hex}.tgz"))),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(promised_digest(Path::new("/c/web-1.0.0.tgz")), None);
+        assert_eq!(
+            promised_digest(Path::new(&format!("/c/sha256-{}.tgz", "A".repeat(64)))),
+            None
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! Remote charts for real: an HTTP chart repository served on loopback by this test (index.yaml
+//! made by `helm repo index`) and the testenv's OCI registry (charts uploaded by `helm push`).
+//! A release names the chart with a semver range; todoplan resolves it, records the exact version
+//! and digest in todoplan.lock, caches the package, renders it as `helm template` does, works
+//! with the network gone once cached, and refuses a tampered cache, a tampered lock and a
+//! republished package.
+#![cfg(feature = "e2e")]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use assert_cmd::Command;
+use sha2::{Digest, Sha256};
+
+/// A chart `demo` at `version`; its ConfigMap names the version so a render shows which one.
+fn write_chart(dir: &Path, version: &str) -> PathBuf {
+    let c = dir.join(format!("src-{version}/demo"));
+    std::fs::create_dir_all(c.join("templates")).unwrap();
+    std::fs::write(
+        c.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: demo\nversion: {version}\n"),
+    )
+    .unwrap();
+    std::fs::write(c.join("values.yaml"), "greeting: hello\n").unwrap();
+    std::fs::write(
+        c.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-demo\ndata:\n  \
+         version: {{ .Chart.Version | quote }}\n  greeting: {{ .Values.greeting | quote }}\n",
+    )
+    .unwrap();
+    c
+}
+
+/// `helm package` of each version into `out`; returns the package paths.
+fn package(dir: &Path, out: &Path, versions: &[&str]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(out).unwrap();
+    versions
+        .iter()
+        .map(|v| {
+            let chart = write_chart(dir, v);
+            support::run_ok(
+                "helm",
+                [
+                    "package".as_ref(),
+                    chart.as_os_str(),
+                    "--destination".as_ref(),
+                    out.as_os_str(),
+                ],
+            );
+            out.join(format!("demo-{v}.tgz"))
+        })
+        .collect()
+}
+
+fn sha256(path: &Path) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+    )
+}
+
+/// A static file server on 127.0.0.1 for `root`, serving until dropped.
+struct StaticServer {
+    url: String,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl StaticServer {
+    fn start(root: &Path) -> StaticServer {
+        Self::start_on(root, 0)
+    }
+
+    fn start_on(root: &Path, port: u16) -> StaticServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (root, flag) = (root.to_path_buf(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/");
+                let file = root.join(path.trim_start_matches('/'));
+                let safe = !path.contains("..");
+                match std::fs::read(&file) {
+                    Ok(body) if safe => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = stream.write_all(&body);
+                    }
+                    _ => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                    }
+                }
+            }
+        });
+        StaticServer {
+            url: format!("http://127.0.0.1:{port}"),
+            stop,
+            port,
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // wake the accept loop so it sees the flag
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn project(dir: &Path, release: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("todo.toml"),
+        format!("[project]\nname = \"srcs\"\n\n[releases.web]\n{release}\n"),
+    )
+    .unwrap();
+}
+
+fn todoplan(dir: &Path, cache: &Path, args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("todoplan")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("TODOPLAN_CACHE_DIR", cache)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "todoplan failed:\n{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The diagnostic on stderr as one line: miette wraps long messages and marks the wraps.
+fn err(out: &std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a failure, got:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn helm_template(package: &Path) -> String {
+    support::run_ok(
+        "helm",
+        [
+            "template".as_ref(),
+            "web".as_ref(),
+            package.as_os_str(),
+            "--namespace".as_ref(),
+            "default".as_ref(),
+        ],
+    )
+}
+
+#[test]
+fn a_chart_from_an_http_repository_is_locked_cached_and_verified() {
+    support::run_ok("helm", ["version", "--short"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let packages = package(tmp.path(), &repo, &["1.0.0", "1.2.0", "2.0.0"]);
+    let server = StaticServer::start(&repo);
+    support::run_ok(
+        "helm",
+        [
+            "repo".as_ref(),
+            "index".as_ref(),
+            repo.as_os_str(),
+            "--url".as_ref(),
+            server.url.as_ref(),
+        ],
+    );
+    let proj = tmp.path().join("proj");
+    let cache = tmp.path().join("cache");
+    project(
+        &proj,
+        &format!(
+            "chart = \"demo\"\nrepository = \"{}\"\nversion = \"^1\"",
+            server.url
+        ),
+    );
+
+    // First use: resolved, explained, locked, cached.
+    let out = todoplan(&proj, &cache, &["validate"]);
+    ok(&out);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("was not in todoplan.lock") && note.contains("to version 1.2.0"),
+        "{note}"
+    );
+    let lock = std::fs::read_to_string(proj.join("todoplan.lock")).unwrap();
+    let digest = sha256(&packages[1]);
+    assert!(
+        lock.contains(&format!(
+            "source = \"{} demo\"\nconstraint = \"^1\"\nversion = \"1.2.0\"\ndigest = \"{digest}\"",
+            server.url
+        )),
+        "{lock}"
+    );
+    // It renders exactly as helm renders the package.
+    let rendered = ok(&todoplan(&proj, &cache, &["render", "web"]));
+    assert_eq!(rendered, helm_template(&packages[1]));
+
+    // Cached: no network, no change to the lock, no note.
+    let server_port = server.port;
+    drop(server);
+    let out = todoplan(&proj, &cache, &["validate"]);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("todoplan.lock"));
+    assert_eq!(
+        std::fs::read_to_string(proj.join("todoplan.lock")).unwrap(),
+        lock
+    );
+
+    // A tampered cache is refused, naming the digests; with the network gone it cannot be
+    // fetched again.
+    let cached = cache
+        .join("charts")
+        .join(format!("{}.tgz", digest.replace(':', "-")));
+    std::fs::copy(&packages[0], &cached).unwrap();
+    let e = err(&todoplan(&proj, &cache, &["render", "web"]));
+    assert!(
+        e.contains("the chart cache was altered")
+            && e.contains(&sha256(&packages[0]))
+            && e.contains("cannot reach"),
+        "{e}"
+    );
+    // The repository is back: the locked package is fetched again, checked, and used.
+    let server = StaticServer::start_on(&repo, server_port);
+    let rendered = ok(&todoplan(&proj, &cache, &["render", "web"]));
+    assert_eq!(rendered, helm_template(&packages[1]));
+    assert_eq!(sha256(&cached), digest);
+    drop(server);
+
+    // A tampered lock (a digest that is not one) is refused with the reason.
+    std::fs::write(
+        proj.join("todoplan.lock"),
+        lock.replace(&digest, "sha256:abc"),
+    )
+    .unwrap();
+    let e = err(&todoplan(&proj, &cache, &["validate"]));
+    assert!(e.contains("not a valid lock file"), "{e}");
+}
+
+#[test]
+fn a_republished_package_and_a_changed_constraint_are_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let packages = package(tmp.path(), &repo, &["1.0.0", "2.0.0"]);
+    let server = StaticServer::start(&repo);
+    let index = |_: ()| {
+        support::run_ok(
+            "helm",
+            [
+                "repo".as_ref(),
+                "index".as_ref(),
+                repo.as_os_str(),
+                "--url".as_ref(),
+                server.url.as_ref(),
+            ],
+        )
+    };
+    index(());
+    let proj = tmp.path().join("proj");
+    let cache = tmp.path().join("cache");
+    let release = |v: &str| {
+        format!(
+            "chart = \"demo\"\nrepository = \"{}\"\nversion = \"{v}\"",
+            server.url
+        )
+    };
+    project(&proj, &release("^1"));
+    ok(&todoplan(&proj, &cache, &["validate"]));
+
+    // The constraint changes: re-resolved, and the note says what was locked before.
+    project(&proj, &release("^2"));
+    let out = todoplan(&proj, &cache, &["validate"]);
+    ok(&out);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("is locked for \"^1\" but todo.toml now asks for \"^2\"")
+            && note.contains("to version 2.0.0"),
+        "{note}"
+    );
+    let rendered = ok(&todoplan(&proj, &cache, &["render", "web"]));
+    assert!(rendered.contains("version: \"2.0.0\""), "{rendered}");
+
+    // 2.0.0 is republished with other content; with the cache gone, todoplan fetches it again
+    // and refuses it: the lock names the old digest.
+    std::fs::remove_dir_all(&cache).unwrap();
+    let locked = sha256(&packages[1]);
+    let src = write_chart(&tmp.path().join("again"), "2.0.0");
+    std::fs::write(src.join("values.yaml"), "greeting: changed\n").unwrap();
+    support::run_ok(
+        "helm",
+        [
+            "package".as_ref(),
+            src.as_os_str(),
+            "--destination".as_ref(),
+            repo.as_os_str(),
+        ],
+    );
+    assert_ne!(locked, sha256(&repo.join("demo-2.0.0.tgz")));
+    index(());
+    let e = err(&todoplan(&proj, &cache, &["validate"]));
+    assert!(
+        e.contains("todoplan.lock records") && e.contains("republished or altered"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_chart_from_the_oci_registry_is_locked_and_rendered_as_helm_does() {
+    let registry = support::registry();
+    let tmp = tempfile::tempdir().unwrap();
+    let packages = package(tmp.path(), &tmp.path().join("out"), &["1.0.0", "1.3.1"]);
+    let path = support::unique_name("chart-sources");
+    for p in &packages {
+        support::run_ok(
+            "helm",
+            [
+                "push".as_ref(),
+                p.as_os_str(),
+                format!("oci://{registry}/{path}").as_ref(),
+                "--plain-http".as_ref(),
+            ],
+        );
+    }
+    let proj = tmp.path().join("proj");
+    let cache = tmp.path().join("cache");
+    let source = format!("oci://{registry}/{path}/demo");
+    project(&proj, &format!("chart = \"{source}\"\nversion = \"~1.3\""));
+    let out = todoplan(&proj, &cache, &["validate"]);
+    ok(&out);
+    let lock = std::fs::read_to_string(proj.join("todoplan.lock")).unwrap();
+    assert!(
+        lock.contains(&format!(
+            "source = \"{source}\"\nconstraint = \"~1.3\"\nversion = \"1.3.1\"\ndigest = \"{}\"",
+            sha256(&packages[1])
+        )),
+        "{lock}"
+    );
+    let rendered = ok(&todoplan(&proj, &cache, &["render", "web"]));
+    assert_eq!(rendered, helm_template(&packages[1]));
+
+    // A version nobody pushed: the versions there are listed.
+    project(&proj, &format!("chart = \"{source}\"\nversion = \"^4\""));
+    let e = err(&todoplan(&proj, &cache, &["validate"]));
+    assert!(
+        e.contains("no version matches \"^4\"") && e.contains("1.3.1, 1.0.0"),
+        "{e}"
+    );
+}
