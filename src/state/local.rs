@@ -623,6 +623,117 @@ mod tests {
         ));
     }
 
+    fn record(name: &str) -> super::super::ObjectRecord {
+        super::super::ObjectRecord {
+            release: "r".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+            uid: None,
+            digest: "d".into(),
+            manifest: serde_json::json!({}),
+            protect: false,
+            tainted: false,
+        }
+    }
+
+    fn put(name: &str) -> JournalEntry {
+        JournalEntry::Put {
+            address: name.into(),
+            record: Box::new(record(name)),
+        }
+    }
+
+    #[test]
+    fn a_run_killed_after_a_sync_is_read_back_from_its_journal_then_folded_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let mut state = State::new("todo");
+        // First run ever: no state file, only the journal.
+        backend.begin_journal(&state).unwrap();
+        backend.journal(&put("a")).unwrap();
+        backend.sync_journal().unwrap();
+        backend.journal(&put("b")).unwrap();
+        // Killed here: "b" was never synced. Another process reads the state.
+        let reader = LocalBackend::new(dir.path());
+        let read = reader.load().unwrap().unwrap();
+        assert_eq!(read.lineage, state.lineage, "the run's lineage survives");
+        assert_eq!(read.objects.keys().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(read.serial, 1);
+        assert!(!reader.open_sync("todo", NewState::Refuse).unwrap().is_new());
+        // The next run folds the journal into the state file before its own.
+        reader.begin_journal(&read).unwrap();
+        let file: State =
+            serde_json::from_slice(&fs::read(reader.state_path()).unwrap()).unwrap();
+        assert_eq!(file.serial, 1);
+        assert!(file.objects.contains_key("a"));
+        reader.journal(&put("c")).unwrap();
+        reader.sync_journal().unwrap();
+        let again = LocalBackend::new(dir.path()).load().unwrap().unwrap();
+        assert_eq!(again.objects.keys().collect::<Vec<_>>(), vec!["a", "c"]);
+        assert_eq!(again.serial, 2);
+        // A finished run saves the state and removes the journal.
+        let mut done = again.clone();
+        reader.save(&mut done).unwrap();
+        assert!(!reader.journal_path().exists());
+        assert_eq!(reader.load().unwrap().unwrap(), done);
+        state.serial = done.serial;
+    }
+
+    #[test]
+    fn a_journal_left_behind_a_saved_state_is_stale_and_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let mut state = State::new("todo");
+        backend.save(&mut state).unwrap();
+        backend.begin_journal(&state).unwrap();
+        backend.journal(&put("a")).unwrap();
+        backend.sync_journal().unwrap();
+        let kept = fs::read(backend.journal_path()).unwrap();
+        state.objects.insert("a".into(), record("a"));
+        backend.save(&mut state).unwrap();
+        // Killed between the state write and the journal's removal.
+        fs::write(backend.journal_path(), kept).unwrap();
+        let read = backend.load().unwrap().unwrap();
+        assert_eq!(read, state);
+        let backup_before = fs::read(backend.backup_path()).unwrap();
+        backend.begin_journal(&read).unwrap();
+        assert_eq!(
+            fs::read(backend.backup_path()).unwrap(),
+            backup_before,
+            "a stale journal does not rewrite the state (nor its backup)"
+        );
+    }
+
+    #[test]
+    fn a_hand_damaged_journal_is_a_diagnostic_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let state = State::new("todo");
+        backend.begin_journal(&state).unwrap();
+        backend.journal(&put("a")).unwrap();
+        backend.sync_journal().unwrap();
+        let mut text = fs::read_to_string(backend.journal_path()).unwrap();
+        text = text.replacen("\n", "\n{oops\n", 1);
+        fs::write(backend.journal_path(), text).unwrap();
+        let err = LocalBackend::new(dir.path()).load().unwrap_err();
+        assert!(err.to_string().contains(JOURNAL_FILE), "{err}");
+    }
+
+    #[test]
+    fn a_journal_without_its_state_file_is_a_trace_of_a_lost_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let mut state = State::new("todo");
+        backend.save(&mut state).unwrap();
+        backend.begin_journal(&state).unwrap();
+        fs::remove_file(backend.state_path()).unwrap();
+        fs::remove_file(backend.backup_path()).ok();
+        let err = backend.load_or_new("todo").unwrap_err();
+        assert!(err.to_string().contains("journal"), "{err}");
+    }
+
     #[test]
     fn a_failed_save_leaves_the_state_in_memory_unchanged() {
         let dir = tempfile::tempdir().unwrap();
