@@ -151,9 +151,11 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
         if before >= OBJECTS - 5 {
             break;
         }
-        // Kill once the cluster holds a random number of objects more than before (or at
-        // once, before any write, in round 0 one time in four).
+        // Kill once the cluster holds a random number of objects more than before, or a
+        // random time after the first new object appeared (writes outpace the polling), or
+        // (round 0, one time in four) at a random moment before any write.
         let target = before + 1 + random(OBJECTS - before - 1);
+        let after_first = Duration::from_millis(random(2500) as u64);
         let immediate = round == 0 && random(4) == 0;
         let mut child = todoplan(dir.path(), &["apply", "--auto-approve"])
             .stdout(Stdio::null())
@@ -161,6 +163,7 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
+        let mut first_seen: Option<Instant> = None;
         loop {
             if immediate {
                 std::thread::sleep(Duration::from_millis(random(300) as u64));
@@ -170,11 +173,20 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
                 break;
             }
             assert!(Instant::now() < deadline, "apply made no progress");
-            let n = live(&project).len();
-            if n >= target {
-                break;
+            if let Some(t) = first_seen {
+                if t.elapsed() >= after_first {
+                    break;
+                }
+            } else {
+                let n = live(&project).len();
+                if n >= target {
+                    break;
+                }
+                if n > before {
+                    first_seen = Some(Instant::now());
+                }
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
         let finished = child.try_wait().unwrap().is_some();
         child.kill().ok();
@@ -197,7 +209,7 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
             expected.insert(format!("Namespace/{project}"));
         }
         eprintln!(
-            "round {round}: killed at {} of {OBJECTS} objects (target {target}), plan creates {}",
+            "round {round}: killed at {} of {OBJECTS} objects (target {target} or {after_first:?} after the first), plan creates {}",
             in_cluster.len(),
             creates.len()
         );
