@@ -42,8 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let api_version = object["apiVersion"].as_str().unwrap_or_default();
             let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
             let kind = object["kind"].as_str().unwrap_or_default();
-            let resource =
-                ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+            let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
             let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
                 Some(ns) => Api::namespaced_with(client, ns, &resource),
@@ -60,7 +59,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|r| r.err().map(|e| e.to_string()))
         .collect();
     if let Some(first) = failed.first() {
-        return Err(format!("{} of {} dry-runs failed: {first}", failed.len(), objects.len()).into());
+        return Err(format!(
+            "{} of {} dry-runs failed: {first}",
+            failed.len(),
+            objects.len()
+        )
+        .into());
     }
     println!("{} dry-run PATCHes, {in_flight} in flight", objects.len());
     Ok(())

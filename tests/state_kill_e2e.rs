@@ -95,7 +95,9 @@ fn desired() -> BTreeSet<String> {
 
 /// What the plan creates, and everything else it would change ("Kind/name action").
 fn planned(dir: &Path) -> (BTreeSet<String>, Vec<String>) {
-    let out = todoplan(dir, &["plan", "--format", "json"]).output().unwrap();
+    let out = todoplan(dir, &["plan", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -197,6 +199,14 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
         kills += 1;
         let in_cluster = live(&project);
         let missing: BTreeSet<String> = desired.difference(&in_cluster).cloned().collect();
+        if dir.path().join("state/todoplan.journal").exists() {
+            let history = todoplan(dir.path(), &["history"]).output().unwrap();
+            let text = String::from_utf8_lossy(&history.stdout);
+            assert!(
+                history.status.success() && text.contains("did not finish"),
+                "history names the unfinished apply:\n{text}"
+            );
+        }
         let (creates, others) = planned(dir.path());
         let namespace_exists = Command::new("kubectl")
             .args(["get", "namespace", &project])

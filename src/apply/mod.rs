@@ -478,10 +478,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         let state = shared.state.into_inner();
         return ApplyReport {
             outcome: Outcome::Failed,
-            failures: vec![(
-                "state".into(),
-                format!("{:?}", miette::Report::from(e)),
-            )],
+            failures: vec![("state".into(), format!("{:?}", miette::Report::from(e)))],
             skipped: units.keys().map(|a| a.to_string()).collect(),
             written: 0,
             deleted: 0,

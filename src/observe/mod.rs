@@ -647,9 +647,11 @@ impl ClusterClient {
         let mut objects = HashMap::new();
         let mut requests = 0;
         // Every kind at once: discovery and LIST of one kind do not wait for another's.
-        let lists = futures::future::join_all(kinds.iter().map(|(api_version, kind)| {
-            self.list_labelled(api_version, kind, None, &selector)
-        }))
+        let lists = futures::future::join_all(
+            kinds
+                .iter()
+                .map(|(api_version, kind)| self.list_labelled(api_version, kind, None, &selector)),
+        )
         .await;
         for listed in lists {
             let items = match listed {

@@ -56,12 +56,9 @@ pub async fn replan_saved(
 /// not list (written just before a kill, before their journal entries were synced).
 pub fn needs_recording(ws: &Workspace, planned: &Planned, state: &State) -> bool {
     ws.backend.journal_path().exists()
-        || planned
-            .computed
-            .plan
-            .objects
-            .iter()
-            .any(|c| c.action == crate::plan::Action::NoOp && !state.objects.contains_key(&c.address))
+        || planned.computed.plan.objects.iter().any(|c| {
+            c.action == crate::plan::Action::NoOp && !state.objects.contains_key(&c.address)
+        })
 }
 
 /// Carries out `planned`, which must be `approved` (a plan the user confirmed or a saved plan).

@@ -289,19 +289,12 @@ mod tests {
                 address: "old".into(),
             },
         ];
-        let replayed = replay(
-            Some(&state),
-            Path::new("j"),
-            &bytes_of(&header, &entries),
-        )
-        .unwrap()
-        .unwrap();
+        let replayed = replay(Some(&state), Path::new("j"), &bytes_of(&header, &entries))
+            .unwrap()
+            .unwrap();
         assert_eq!(replayed.entries, 2);
         assert_eq!(replayed.state.serial, 5);
-        assert_eq!(
-            replayed.state.objects.keys().collect::<Vec<_>>(),
-            vec!["a"]
-        );
+        assert_eq!(replayed.state.objects.keys().collect::<Vec<_>>(), vec!["a"]);
     }
 
     #[test]
@@ -386,7 +379,10 @@ mod tests {
         w.sync().unwrap();
         let after = fs::read(&path).unwrap();
         assert_eq!(
-            replay(Some(&state), &path, &after).unwrap().unwrap().entries,
+            replay(Some(&state), &path, &after)
+                .unwrap()
+                .unwrap()
+                .entries,
             1
         );
     }

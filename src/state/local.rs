@@ -664,8 +664,7 @@ mod tests {
         assert!(!reader.open_sync("todo", NewState::Refuse).unwrap().is_new());
         // The next run folds the journal into the state file before its own.
         reader.begin_journal(&read).unwrap();
-        let file: State =
-            serde_json::from_slice(&fs::read(reader.state_path()).unwrap()).unwrap();
+        let file: State = serde_json::from_slice(&fs::read(reader.state_path()).unwrap()).unwrap();
         assert_eq!(file.serial, 1);
         assert!(file.objects.contains_key("a"));
         reader.journal(&put("c")).unwrap();
