@@ -469,7 +469,10 @@ fn release_toml(
             notes.push(format!("{} = null (a deleted chart default) is not carried over: TOML has no null; remove it from the chart's values.yaml if it matters", dotted(path)));
             continue;
         }
-        if credential_like(path) && v.as_str().is_some_and(|s| !s.is_empty()) {
+        if v
+            .as_str()
+            .is_some_and(|s| !s.is_empty() && credential_like(path, s))
+        {
             crate::model::masking::remember(v.as_str().unwrap_or_default().as_bytes());
             notes.push(format!(
                 "{} looks like a credential and is not written to todo.toml: put it in a [secrets.*] set and point the chart at that Secret",
