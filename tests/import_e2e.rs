@@ -53,7 +53,11 @@ fn text(o: &Output) -> String {
 
 fn ok(root: &Path, args: &[&str]) -> String {
     let out = todoplan(root, args);
-    assert!(out.status.success(), "todoplan {args:?} failed:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "todoplan {args:?} failed:\n{}",
+        text(&out)
+    );
     text(&out)
 }
 
@@ -99,7 +103,12 @@ fn helm_list(ns: &str, extra: &[&str]) -> String {
 
 fn assert_plan_is_empty(root: &Path) {
     let out = todoplan(root, &["plan", "--no-color", "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "plan after apply:\n{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "plan after apply:\n{}",
+        text(&out)
+    );
     assert!(text(&out).contains("No changes."), "{}", text(&out));
 }
 
@@ -116,31 +125,74 @@ fn an_umbrella_release_with_secret_values_is_taken_over() {
     run_ok(
         "helm",
         [
-            "install", "todo-app", chart.as_str(), "-n", &ns.name,
-            "--set", &jwt,
-            "--set", &pg,
-            "--set", "secrets.openaiApiKey=",
-            "--set", "config.logLevel=warn",
-            "--set", "backend.replicaCount=2",
+            "install",
+            "todo-app",
+            chart.as_str(),
+            "-n",
+            &ns.name,
+            "--set",
+            &jwt,
+            "--set",
+            &pg,
+            "--set",
+            "secrets.openaiApiKey=",
+            "--set",
+            "config.logLevel=warn",
+            "--set",
+            "backend.replicaCount=2",
         ],
     );
 
     // Declared by hand (init) while helm still owns the objects: the plan names the release.
-    ok(&root, &["init", "--name", "todo", "-n", &ns.name, "--registry", &support::registry()]);
+    ok(
+        &root,
+        &[
+            "init",
+            "--name",
+            "todo",
+            "-n",
+            &ns.name,
+            "--registry",
+            &support::registry(),
+        ],
+    );
     let out = todoplan(&root, &["plan", "--no-color"]);
-    let warning = format!("Helm release todo-app (namespace {}) still owns 5 object(s)", ns.name);
+    let warning = format!(
+        "Helm release todo-app (namespace {}) still owns 5 object(s)",
+        ns.name
+    );
     assert!(text(&out).contains(&warning), "{}", text(&out));
-    assert!(text(&out).contains(&format!("todoplan import --from-helm todo-app -n {}", ns.name)));
+    assert!(text(&out).contains(&format!(
+        "todoplan import --from-helm todo-app -n {}",
+        ns.name
+    )));
     std::fs::remove_file(root.join("todo.toml")).unwrap();
 
-    let out = ok(&root, &["import", "--from-helm", "todo-app", "-n", &ns.name, "--auto-approve"]);
+    let out = ok(
+        &root,
+        &[
+            "import",
+            "--from-helm",
+            "todo-app",
+            "-n",
+            &ns.name,
+            "--auto-approve",
+        ],
+    );
     insta::assert_snapshot!(
         "import_umbrella_plan",
-        out.replace(&ns.name, "<ns>").replace(&root.display().to_string(), "<repo>")
+        out.replace(&ns.name, "<ns>")
+            .replace(&root.display().to_string(), "<repo>")
     );
     let written = std::fs::read_to_string(root.join("todo.toml")).unwrap();
-    insta::assert_snapshot!("import_umbrella_todo_toml", written.replace(&ns.name, "<ns>"));
-    assert!(helm_list(&ns.name, &["--all"]).trim().is_empty(), "the history is deleted");
+    insta::assert_snapshot!(
+        "import_umbrella_todo_toml",
+        written.replace(&ns.name, "<ns>")
+    );
+    assert!(
+        helm_list(&ns.name, &["--all"]).trim().is_empty(),
+        "the history is deleted"
+    );
 
     let out = ok(&root, &["apply", "--auto-approve", "--no-color"]);
     assert!(out.contains("to adopt"), "{out}");
@@ -152,8 +204,15 @@ fn an_umbrella_release_with_secret_values_is_taken_over() {
         .unwrap();
     assert_eq!(jwt, JWT.as_bytes(), "the live secret value is kept");
     let deploy = support::kubectl_json(["-n", &ns.name, "get", "deployment", "todo-app-backend"]);
-    assert!(deploy["metadata"]["annotations"].get("meta.helm.sh/release-name").is_none());
-    assert_eq!(deploy["spec"]["replicas"], 2, "the release's values are kept");
+    assert!(
+        deploy["metadata"]["annotations"]
+            .get("meta.helm.sh/release-name")
+            .is_none()
+    );
+    assert_eq!(
+        deploy["spec"]["replicas"], 2,
+        "the release's values are kept"
+    );
     assert_no_secret_in_files(&root, &[JWT, PG]);
 }
 
@@ -171,35 +230,87 @@ fn a_repo_chart_and_a_corpus_chart_are_taken_over() {
     } else {
         PathBuf::from("/work/shared/charts-corpus/bitnami/nginx")
     };
-    assert!(corpus.is_dir(), "the charts corpus (../shared/charts-corpus) is missing");
+    assert!(
+        corpus.is_dir(),
+        "the charts corpus (../shared/charts-corpus) is missing"
+    );
     copy_dir(&corpus, &root.join("vendor-charts/nginx"));
     let secret_value = "backend-import-Qe4Jx9";
     support::kubectl([
-        "-n", &ns.name, "create", "secret", "generic", "backend-secret",
+        "-n",
+        &ns.name,
+        "create",
+        "secret",
+        "generic",
+        "backend-secret",
         &format!("--from-literal=JWT_SECRET_KEY={secret_value}"),
         &format!("--from-literal=POSTGRES_PASSWORD={secret_value}"),
     ]);
     let backend = root.join("charts/backend").to_string_lossy().into_owned();
-    run_ok("helm", [
-        "install", "backend", backend.as_str(), "-n", &ns.name,
-        "--set", "image.ref=ghcr.io/todo/todo-backend:1.0.0",
-        "--set", "secretName=backend-secret",
-        "--set", "replicaCount=2",
-    ]);
-    let nginx = root.join("vendor-charts/nginx").to_string_lossy().into_owned();
+    run_ok(
+        "helm",
+        [
+            "install",
+            "backend",
+            backend.as_str(),
+            "-n",
+            &ns.name,
+            "--set",
+            "image.ref=ghcr.io/todo/todo-backend:1.0.0",
+            "--set",
+            "secretName=backend-secret",
+            "--set",
+            "replicaCount=2",
+        ],
+    );
+    let nginx = root
+        .join("vendor-charts/nginx")
+        .to_string_lossy()
+        .into_owned();
     // No resource preset: the kwok node has no ephemeral storage to give the preset's request.
     // No TLS: its certificate is drawn at random on every render (helm keeps it with `lookup`,
     // which todoplan's offline render answers empty), so that chart never plans empty.
-    run_ok("helm", [
-        "install", "web", nginx.as_str(), "-n", &ns.name,
-        "--set", "replicaCount=2", "--set", "resourcesPreset=none", "--set", "tls.enabled=false",
-    ]);
+    run_ok(
+        "helm",
+        [
+            "install",
+            "web",
+            nginx.as_str(),
+            "-n",
+            &ns.name,
+            "--set",
+            "replicaCount=2",
+            "--set",
+            "resourcesPreset=none",
+            "--set",
+            "tls.enabled=false",
+        ],
+    );
 
-    let out = ok(&root, &["import", "--from-helm", "backend", "-n", &ns.name, "--auto-approve"]);
+    let out = ok(
+        &root,
+        &[
+            "import",
+            "--from-helm",
+            "backend",
+            "-n",
+            &ns.name,
+            "--auto-approve",
+        ],
+    );
     assert!(out.contains("Writes todo.toml"), "{out}");
-    let out = ok(&root, &[
-        "import", "--from-helm", "web", "-n", &ns.name, "--keep-helm-history", "--auto-approve",
-    ]);
+    let out = ok(
+        &root,
+        &[
+            "import",
+            "--from-helm",
+            "web",
+            "-n",
+            &ns.name,
+            "--keep-helm-history",
+            "--auto-approve",
+        ],
+    );
     assert!(out.contains("Extends todo.toml"), "{out}");
     assert!(out.contains("kept, marked uninstalled"), "{out}");
     let written = std::fs::read_to_string(root.join("todo.toml")).unwrap();
@@ -214,11 +325,28 @@ fn a_repo_chart_and_a_corpus_chart_are_taken_over() {
     let out = ok(&root, &["apply", "--auto-approve", "--no-color"]);
     assert!(out.contains("to adopt"), "{out}");
     assert_plan_is_empty(&root);
-    assert!(helm_list(&ns.name, &[]).trim().is_empty(), "helm list shows neither release");
+    assert!(
+        helm_list(&ns.name, &[]).trim().is_empty(),
+        "helm list shows neither release"
+    );
     assert_eq!(helm_list(&ns.name, &["--uninstalled"]).trim(), "web");
     // A second import of a release that is gone is an error that says how to find releases.
-    let out = todoplan(&root, &["import", "--from-helm", "backend", "-n", &ns.name, "--auto-approve"]);
+    let out = todoplan(
+        &root,
+        &[
+            "import",
+            "--from-helm",
+            "backend",
+            "-n",
+            &ns.name,
+            "--auto-approve",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("there is no Helm release `backend`"), "{}", text(&out));
+    assert!(
+        text(&out).contains("there is no Helm release `backend`"),
+        "{}",
+        text(&out)
+    );
     assert_no_secret_in_files(&root, &[secret_value]);
 }

@@ -46,7 +46,9 @@ fn repo() -> (tempfile::TempDir, PathBuf) {
 
 fn todoplan(root: &Path) -> Command {
     let mut cmd = Command::cargo_bin("todoplan").unwrap();
-    cmd.current_dir(root).env_remove("TODOPLAN_FILE").env_remove("TODOPLAN_ENV");
+    cmd.current_dir(root)
+        .env_remove("TODOPLAN_FILE")
+        .env_remove("TODOPLAN_ENV");
     cmd
 }
 
@@ -78,8 +80,14 @@ fn init_with_a_registry_writes_the_registry_variable() {
     let out = init(&root, &["--registry", "127.0.0.1:5555", "-n", "todo-dev"]);
     assert!(out.status.success(), "init failed: {}", text(&out.stderr));
     let written = std::fs::read_to_string(root.join("todo.toml")).unwrap();
-    assert!(written.contains("registry = \"${var.registry}\""), "{written}");
-    assert!(written.contains("default = \"127.0.0.1:5555\""), "{written}");
+    assert!(
+        written.contains("registry = \"${var.registry}\""),
+        "{written}"
+    );
+    assert!(
+        written.contains("default = \"127.0.0.1:5555\""),
+        "{written}"
+    );
     assert!(written.contains("namespace = \"todo-dev\""), "{written}");
     assert!(!text(&out.stdout).contains("how images reach the cluster"));
 }
@@ -95,7 +103,11 @@ fn the_written_file_validates_in_every_environment() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    assert!(text(&out.stdout).contains("overlays checked: dev, prod"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("overlays checked: dev, prod"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -125,11 +137,21 @@ fn an_existing_file_is_kept_without_force() {
     let out = init(&root, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("already exists") && err.contains("--force"), "{err}");
-    assert_eq!(std::fs::read_to_string(root.join("todo.toml")).unwrap(), "# mine\n");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("todo.toml")).unwrap(),
+        "# mine\n"
+    );
     let out = init(&root, &["--force"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(std::fs::read_to_string(root.join("todo.toml")).unwrap().contains("[releases.todo-app]"));
+    assert!(
+        std::fs::read_to_string(root.join("todo.toml"))
+            .unwrap()
+            .contains("[releases.todo-app]")
+    );
 }
 
 #[test]
@@ -138,11 +160,22 @@ fn a_directory_without_dockerfiles_or_charts_is_an_error() {
     std::fs::write(dir.path().join("README.md"), "hi\n").unwrap();
     let out = init(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("nothing to deploy"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nothing to deploy"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!dir.path().join("todo.toml").exists());
-    let out = todoplan(dir.path()).args(["init", "missing"]).output().unwrap();
+    let out = todoplan(dir.path())
+        .args(["init", "missing"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("is not a directory"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not a directory"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -167,15 +200,24 @@ fn an_unguarded_chart_secret_is_reported_not_guessed() {
 
 fn helm_objects(root: &Path, env: Option<&str>) -> Vec<Value> {
     let mut cmd = Command::new("helm");
-    cmd.current_dir(root)
-        .args(["template", "todo-app", "helm/todo-app", "--namespace", "todo"]);
+    cmd.current_dir(root).args([
+        "template",
+        "todo-app",
+        "helm/todo-app",
+        "--namespace",
+        "todo",
+    ]);
     if let Some(env) = env {
         cmd.args(["-f", &format!("helm/todo-app/values-{env}.yaml")]);
     }
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run helm ({e}): {}", support::START_HINT)
-    });
-    assert!(out.status.success(), "helm template failed: {}", text(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run helm ({e}): {}", support::START_HINT));
+    assert!(
+        out.status.success(),
+        "helm template failed: {}",
+        text(&out.stderr)
+    );
     let mut objects = Vec::new();
     for doc in serde_yaml_ng::Deserializer::from_slice(&out.stdout) {
         let v: Value = serde::Deserialize::deserialize(doc).unwrap();
@@ -284,13 +326,21 @@ fn the_written_file_plans_against_the_cluster() {
         .output()
         .unwrap();
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "plan:\n{stdout}{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "plan:\n{stdout}{}",
+        text(&out.stderr)
+    );
     for needle in [
         "secret.todo-secrets",
         &format!("release.todo-app/apps/v1/Deployment/{namespace}/todo-app-backend"),
         "image.backend",
     ] {
-        assert!(stdout.contains(needle), "the plan names {needle}:\n{stdout}");
+        assert!(
+            stdout.contains(needle),
+            "the plan names {needle}:\n{stdout}"
+        );
     }
     assert!(!stdout.contains("init-test-key"));
 }
@@ -321,7 +371,8 @@ fn charts_that_need_values_init_cannot_know_are_reported() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("release postgres does not render yet") && stdout.contains("auth.existingSecret"),
+        stdout.contains("release postgres does not render yet")
+            && stdout.contains("auth.existingSecret"),
         "{stdout}"
     );
     assert!(!stdout.contains("were not examined"), "{stdout}");

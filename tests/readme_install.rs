@@ -13,7 +13,10 @@ fn install_section() -> &'static str {
         .find("<!-- section: install")
         .expect("the README has an install section");
     let rest = &README[start..];
-    let end = rest[1..].find("<!-- section:").map(|e| e + 1).unwrap_or(rest.len());
+    let end = rest[1..]
+        .find("<!-- section:")
+        .map(|e| e + 1)
+        .unwrap_or(rest.len());
     &rest[..end]
 }
 
@@ -55,9 +58,14 @@ fn every_documented_command_parses() {
     let commands = documented_commands();
     assert!(
         commands.iter().any(|c| c.starts_with("todoplan init"))
-            && commands.iter().any(|c| c.starts_with("todoplan completions"))
-            && commands.iter().any(|c| c.starts_with("todoplan man")),
-        "the section shows init, completions and man: {commands:?}"
+            && commands
+                .iter()
+                .any(|c| c.starts_with("todoplan completions"))
+            && commands.iter().any(|c| c.starts_with("todoplan man"))
+            && commands
+                .iter()
+                .any(|c| c.starts_with("todoplan import --from-helm")),
+        "the section shows init, import, completions and man: {commands:?}"
     );
     for command in &commands {
         // `completions bash|zsh|fish` style alternatives: each must parse.
@@ -122,10 +130,14 @@ fn the_documented_deliveries_are_the_detected_ones() {
     let section = install_section();
     assert!(section.contains("| `minikube` | build in minikube's Docker engine"));
     assert_eq!(detect_delivery("minikube"), Some(Delivery::Minikube));
-    assert!(section.contains("| `kind-NAME` | build in the local engine, then `kind load docker-image` into cluster NAME"));
+    assert!(section.contains(
+        "| `kind-NAME` | build in the local engine, then `kind load docker-image` into cluster NAME"
+    ));
     assert_eq!(
         detect_delivery("kind-kind"),
-        Some(Delivery::Kind { cluster: "kind".into() })
+        Some(Delivery::Kind {
+            cluster: "kind".into()
+        })
     );
     assert_eq!(detect_delivery("kwok-todoplan"), None);
 }

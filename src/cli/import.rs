@@ -47,9 +47,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     };
     let plan = import::plan(&cluster, &opts).await?;
     print!("{}", crate::model::masking::mask(&render_plan(&plan)));
-    if !args.auto_approve
-        && !super::workspace::confirm("Take this release over from Helm?")?
-    {
+    if !args.auto_approve && !super::workspace::confirm("Take this release over from Helm?")? {
         println!("Import cancelled: nothing changed.");
         return Ok(ExitCode::from(1));
     }
@@ -88,7 +86,10 @@ pub fn render_plan(p: &ImportPlan) -> String {
         )),
     }
     for (set, name, keys) in &p.secrets {
-        out.push_str(&format!("  [secrets.{set}] → Secret {name}: {}\n", keys.join(", ")));
+        out.push_str(&format!(
+            "  [secrets.{set}] → Secret {name}: {}\n",
+            keys.join(", ")
+        ));
     }
     out.push_str(&format!(
         "\nObjects todoplan takes over ({}), and what of Helm's is removed from each:\n",
@@ -103,10 +104,15 @@ pub fn render_plan(p: &ImportPlan) -> String {
         out.push_str(&format!("  ~ {}: {what}\n", t.key));
     }
     for k in &p.missing {
-        out.push_str(&format!("  ? {k}: in the release's manifest but gone from the cluster\n"));
+        out.push_str(&format!(
+            "  ? {k}: in the release's manifest but gone from the cluster\n"
+        ));
     }
     out.push_str("  (the label app.kubernetes.io/managed-by=Helm stays where the chart renders it: it is chart content, and without the annotations helm refuses to manage the objects)\n");
-    out.push_str(&format!("\nHelm's history ({} Secrets):\n", p.history.len()));
+    out.push_str(&format!(
+        "\nHelm's history ({} Secrets):\n",
+        p.history.len()
+    ));
     for (i, h) in p.history.iter().enumerate() {
         let action = if !p.keep_history {
             "deleted".to_string()
@@ -115,7 +121,10 @@ pub fn render_plan(p: &ImportPlan) -> String {
         } else {
             "kept".to_string()
         };
-        out.push_str(&format!("  {} (revision {}, {}): {action}\n", h.name, h.version, h.status));
+        out.push_str(&format!(
+            "  {} (revision {}, {}): {action}\n",
+            h.name, h.version, h.status
+        ));
     }
     out.push_str(if p.keep_history {
         "  `helm list` no longer shows the release; `helm list --uninstalled` does.\n"

@@ -22,7 +22,10 @@ use super::init::{key, scan, toml_str};
 use crate::observe::{ClusterClient, ObjectKey};
 
 /// The annotations Helm requires before it adopts or upgrades an object.
-pub const HELM_ANNOTATIONS: [&str; 2] = ["meta.helm.sh/release-name", "meta.helm.sh/release-namespace"];
+pub const HELM_ANNOTATIONS: [&str; 2] = [
+    "meta.helm.sh/release-name",
+    "meta.helm.sh/release-namespace",
+];
 /// The field manager Helm writes with.
 pub const HELM_MANAGER: &str = "helm";
 
@@ -52,7 +55,9 @@ pub enum ImportError {
     #[error("no chart named `{chart}` was found under {}", dir.display())]
     #[diagnostic(
         code(todoplan::import::chart),
-        help("pass the chart's directory with --chart DIR (todoplan renders charts from directories)")
+        help(
+            "pass the chart's directory with --chart DIR (todoplan renders charts from directories)"
+        )
     )]
     ChartNotFound { chart: String, dir: PathBuf },
     #[error("{0}")]
@@ -109,7 +114,11 @@ pub struct ImportPlan {
 
 /// Helm's storage encoding: base64 of the gzipped JSON (inside the Secret's own base64).
 pub fn decode_release(stored: &[u8]) -> Result<Value, String> {
-    let text: Vec<u8> = stored.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let text: Vec<u8> = stored
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     let gz = base64::engine::general_purpose::STANDARD
         .decode(&text)
         .map_err(|e| format!("not base64: {e}"))?;
@@ -145,7 +154,12 @@ async fn read_release(
     namespace: &str,
 ) -> Result<(Vec<HistorySecret>, Value, Value), ImportError> {
     let mut secrets = c
-        .list_labelled("v1", "Secret", Some(namespace), &format!("owner=helm,name={release}"))
+        .list_labelled(
+            "v1",
+            "Secret",
+            Some(namespace),
+            &format!("owner=helm,name={release}"),
+        )
         .await?;
     secrets.retain(|s| {
         s.pointer("/metadata/name")
@@ -237,7 +251,10 @@ fn manifest_objects(manifest: &str) -> Vec<Value> {
 pub async fn plan(c: &ClusterClient, opts: &ImportOptions) -> Result<ImportPlan, ImportError> {
     let (history, release, _) = read_release(c, &opts.release, &opts.namespace).await?;
     let manifest = manifest_objects(
-        release.get("manifest").and_then(Value::as_str).unwrap_or_default(),
+        release
+            .get("manifest")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
     );
     remember_secret_values(&manifest);
     let config = release.get("config").cloned().unwrap_or(json!({}));
@@ -302,10 +319,15 @@ pub async fn plan(c: &ClusterClient, opts: &ImportOptions) -> Result<ImportPlan,
 pub fn takeover_of(key: ObjectKey, live: &Value, release: &str) -> Takeover {
     let mut removed = Vec::new();
     let mut patch = Vec::new();
-    let annotations = live.pointer("/metadata/annotations").and_then(Value::as_object);
+    let annotations = live
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object);
     for a in HELM_ANNOTATIONS {
         if let Some(v) = annotations.and_then(|m| m.get(a)) {
-            let pointer = format!("/metadata/annotations/{}", a.replace('~', "~0").replace('/', "~1"));
+            let pointer = format!(
+                "/metadata/annotations/{}",
+                a.replace('~', "~0").replace('/', "~1")
+            );
             patch.push(json!({"op": "test", "path": pointer, "value": v}));
             patch.push(json!({"op": "remove", "path": pointer}));
             removed.push(format!("annotation {a}={}", v.as_str().unwrap_or(release)));
@@ -314,7 +336,9 @@ pub fn takeover_of(key: ObjectKey, live: &Value, release: &str) -> Takeover {
     // Helm's field ownership is handed to todoplan rather than dropped: with no owner at all,
     // the API server would credit every field (server defaults included) to
     // `before-first-apply` at todoplan's first apply, and each would read as drift.
-    if let Some(fields) = live.pointer("/metadata/managedFields").and_then(Value::as_array)
+    if let Some(fields) = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
         && fields
             .iter()
             .any(|f| f.get("manager").and_then(Value::as_str) == Some(HELM_MANAGER))
@@ -333,13 +357,18 @@ pub fn takeover_of(key: ObjectKey, live: &Value, release: &str) -> Takeover {
         patch.push(json!({"op": "replace", "path": "/metadata/managedFields", "value": handed}));
         removed.push("Helm's field ownership (manager `helm`, handed to `todoplan`)".into());
     }
-    Takeover { key, removed, patch }
+    Takeover {
+        key,
+        removed,
+        patch,
+    }
 }
 
 fn find_chart(base: &Path, chart_name: &str) -> Result<PathBuf, ImportError> {
     let found = scan::scan(base);
     for c in &found.charts {
-        let meta = std::fs::read_to_string(base.join(&c.dir).join("Chart.yaml")).unwrap_or_default();
+        let meta =
+            std::fs::read_to_string(base.join(&c.dir).join("Chart.yaml")).unwrap_or_default();
         let name = meta
             .lines()
             .find_map(|l| l.strip_prefix("name:"))
@@ -391,7 +420,12 @@ fn release_toml(
         chart_dir,
         &[(PathBuf::from("the Helm release's values"), config.clone())],
     )
-    .map_err(|e| ImportError::Refused(format!("the chart {} cannot be read: {e}", chart_dir.display())))?;
+    .map_err(|e| {
+        ImportError::Refused(format!(
+            "the chart {} cannot be read: {e}",
+            chart_dir.display()
+        ))
+    })?;
     if let Some(problem) = &facts.problem {
         return Err(ImportError::Refused(format!(
             "{problem}; todoplan cannot tell which values are secret, so it writes none of them"
@@ -420,7 +454,11 @@ fn release_toml(
             return Err(ImportError::Refused(format!(
                 "the chart renders Secret {} from the release's values ({}) with no `if .Values...` around {}: todoplan cannot take it over without writing those values. Wrap the template in `{{{{- if .Values.secrets.create }}}}` (or point the chart at an existing Secret) and import again",
                 secret.name,
-                from_user.iter().map(|p| dotted(p)).collect::<Vec<_>>().join(", "),
+                from_user
+                    .iter()
+                    .map(|p| dotted(p))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 secret.template
             )));
         };
@@ -431,12 +469,23 @@ fn release_toml(
         secret_paths.extend(secret.keys.iter().flat_map(|(_, ps)| ps.iter().cloned()));
         settings.push((
             guard.clone(),
-            if *positive { "false".into() } else { toml_str(&secret.name) },
-            format!("the chart's own Secret `{}` is off: [secrets.{set}] holds it", secret.name),
+            if *positive {
+                "false".into()
+            } else {
+                toml_str(&secret.name)
+            },
+            format!(
+                "the chart's own Secret `{}` is off: [secrets.{set}] holds it",
+                secret.name
+            ),
         ));
         for (path, v) in &facts.leaves {
             if v.as_str() == Some(secret.name.as_str()) && path != guard {
-                settings.push((path.clone(), toml_str(&format!("${{secrets.{set}.name}}")), String::new()));
+                settings.push((
+                    path.clone(),
+                    toml_str(&format!("${{secrets.{set}.name}}")),
+                    String::new(),
+                ));
             }
         }
         out.push_str(&format!(
@@ -445,11 +494,19 @@ fn release_toml(
         ));
         let mut keys = Vec::new();
         for (k, paths) in &secret.keys {
-            let from = paths.iter().map(|p| dotted(p)).collect::<Vec<_>>().join(", ");
+            let from = paths
+                .iter()
+                .map(|p| dotted(p))
+                .collect::<Vec<_>>()
+                .join(", ");
             out.push_str(&format!(
                 "{} = {{ generate = true }}    # was {}\n",
                 key(k),
-                if from.is_empty() { "made by the chart".into() } else { from }
+                if from.is_empty() {
+                    "made by the chart".into()
+                } else {
+                    from
+                }
             ));
             keys.push(k.clone());
         }
@@ -469,8 +526,7 @@ fn release_toml(
             notes.push(format!("{} = null (a deleted chart default) is not carried over: TOML has no null; remove it from the chart's values.yaml if it matters", dotted(path)));
             continue;
         }
-        if v
-            .as_str()
+        if v.as_str()
             .is_some_and(|s| !s.is_empty() && credential_like(path, s))
         {
             crate::model::masking::remember(v.as_str().unwrap_or_default().as_bytes());
@@ -491,7 +547,8 @@ fn release_toml(
     let mut text = String::new();
     let creates = existing.is_none();
     if creates {
-        let project = super::init::scan::sanitize(&opts.release, 40).unwrap_or_else(|| "app".into());
+        let project =
+            super::init::scan::sanitize(&opts.release, 40).unwrap_or_else(|| "app".into());
         text.push_str(&format!(
             "# Written by `todoplan import --from-helm {}`. Every key is explained in todoplan's README.\n\n[project]\nname = {}\n\n[cluster]\nnamespace = {}\n",
             opts.release,
@@ -603,7 +660,8 @@ pub async fn execute(c: &ClusterClient, plan: &ImportPlan) -> Result<(), ImportE
         .await?;
     } else {
         for h in &plan.history {
-            c.delete(&history_key(&plan.namespace, &h.name), None).await?;
+            c.delete(&history_key(&plan.namespace, &h.name), None)
+                .await?;
         }
     }
     Ok(())
@@ -649,14 +707,22 @@ mod tests {
             "annotations": {"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "ns", "keep": "x"},
             "managedFields": [{"manager": "helm", "operation": "Update"}, {"manager": "kube-controller-manager", "operation": "Update"}]
         }});
-        let key = ObjectKey { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: Some("ns".into()), name: "c".into() };
+        let key = ObjectKey {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: "c".into(),
+        };
         let t = takeover_of(key.clone(), &live, "web");
         assert_eq!(t.removed.len(), 3);
         let mut patched = live.clone();
         let patch: json_patch::Patch = serde_json::from_value(Value::Array(t.patch)).unwrap();
         json_patch::patch(&mut patched, &patch).unwrap();
         assert_eq!(patched["metadata"]["annotations"], json!({"keep": "x"}));
-        assert_eq!(patched["metadata"]["managedFields"], json!([{"manager": "todoplan", "operation": "Update"}, {"manager": "kube-controller-manager", "operation": "Update"}]));
+        assert_eq!(
+            patched["metadata"]["managedFields"],
+            json!([{"manager": "todoplan", "operation": "Update"}, {"manager": "kube-controller-manager", "operation": "Update"}])
+        );
         let none = takeover_of(key, &json!({"metadata": {}}), "web");
         assert!(none.patch.is_empty() && none.removed.is_empty());
     }
@@ -664,6 +730,9 @@ mod tests {
     #[test]
     fn values_are_never_read_as_references() {
         assert_eq!(toml_value(&json!("a ${b}")), "\"a $${b}\"");
-        assert_eq!(toml_value(&json!({"x": [1, "y"], "n": null})), "{ x = [1, \"y\"] }");
+        assert_eq!(
+            toml_value(&json!({"x": [1, "y"], "n": null})),
+            "{ x = [1, \"y\"] }"
+        );
     }
 }

@@ -72,7 +72,11 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
     for dep in &loaded.dependencies {
         let mut sub = Vec::new();
         for (k, v) in &dep.values {
-            collect_leaves(&v.to_json(), &mut vec![dep.name.clone(), k.clone()], &mut sub);
+            collect_leaves(
+                &v.to_json(),
+                &mut vec![dep.name.clone(), k.clone()],
+                &mut sub,
+            );
         }
         push_new(&mut all, sub);
     }
@@ -105,7 +109,9 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
                 continue;
             };
             // Image references are not secrets, and charts often check their form.
-            let image = path.iter().any(|p| p.to_ascii_lowercase().contains("image"));
+            let image = path
+                .iter()
+                .any(|p| p.to_ascii_lowercase().contains("image"));
             if image && s.is_empty() {
                 let stand_in = match path.last().map(String::as_str) {
                     Some("tag") => "init",
@@ -218,10 +224,21 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
 /// `existingSecret`, `passwordFile`), nor a key name under a `...Key` (`passwordKey:
 /// POSTGRES_PASSWORD`); `jwtSecretKey: dev-Zq7v...` is.
 pub fn credential_like(path: &[String], value: &str) -> bool {
-    let last = path.last().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
-    if ["name", "ref", "file", "path", "existingsecret", "enabled", "create"]
-        .iter()
-        .any(|s| last.ends_with(s))
+    let last = path
+        .last()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    if [
+        "name",
+        "ref",
+        "file",
+        "path",
+        "existingsecret",
+        "enabled",
+        "create",
+    ]
+    .iter()
+    .any(|s| last.ends_with(s))
     {
         return false;
     }
@@ -236,9 +253,19 @@ pub fn credential_like(path: &[String], value: &str) -> bool {
     if (last.ends_with("key") || last.ends_with("keys")) && key_name {
         return false;
     }
-    ["password", "secret", "key", "token", "credential", "auth", "jwt", "dsn", "url"]
-        .iter()
-        .any(|w| last.contains(w))
+    [
+        "password",
+        "secret",
+        "key",
+        "token",
+        "credential",
+        "auth",
+        "jwt",
+        "dsn",
+        "url",
+    ]
+    .iter()
+    .any(|w| last.contains(w))
 }
 
 /// Renders the chart with `inline` values over its defaults, as release `release-name`.
@@ -330,11 +357,17 @@ mod tests {
     #[test]
     fn credentials_are_told_from_names_of_things() {
         let p = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
-        assert!(credential_like(&p("secrets.jwtSecretKey"), "dev-jwt-Zq7vX93kLpR2"));
+        assert!(credential_like(
+            &p("secrets.jwtSecretKey"),
+            "dev-jwt-Zq7vX93kLpR2"
+        ));
         assert!(credential_like(&p("auth.password"), "hunter2"));
         assert!(!credential_like(&p("secretName"), "backend-secret"));
         assert!(!credential_like(&p("auth.existingSecret"), "pg"));
-        assert!(!credential_like(&p("database.passwordKey"), "POSTGRES_PASSWORD"));
+        assert!(!credential_like(
+            &p("database.passwordKey"),
+            "POSTGRES_PASSWORD"
+        ));
         assert!(!credential_like(&p("replicaCount"), "2"));
     }
 

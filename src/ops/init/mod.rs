@@ -156,8 +156,17 @@ struct Writer<'a> {
     namespace: String,
     report: InitReport,
     secret_sets: Vec<SecretSet>,
-    /// Per release: name, chart dir, settings, depends_on, env files.
-    releases: Vec<(String, PathBuf, Vec<Setting>, Vec<String>, Vec<(String, PathBuf)>)>,
+    releases: Vec<ReleaseOut>,
+}
+
+/// One release init writes.
+struct ReleaseOut {
+    name: String,
+    chart: PathBuf,
+    settings: Vec<Setting>,
+    depends_on: Vec<String>,
+    /// `values-<env>.yaml` files: (env, path).
+    env_files: Vec<(String, PathBuf)>,
 }
 
 impl<'a> Writer<'a> {
@@ -208,12 +217,12 @@ impl<'a> Writer<'a> {
         let mut envs: Vec<String> = self
             .releases
             .iter()
-            .flat_map(|r| r.4.iter().map(|(e, _)| e.clone()))
+            .flat_map(|r| r.env_files.iter().map(|(e, _)| e.clone()))
             .collect();
         envs.sort();
         envs.dedup();
         self.report.envs = envs;
-        self.report.releases = self.releases.iter().map(|r| r.0.clone()).collect();
+        self.report.releases = self.releases.iter().map(|r| r.name.clone()).collect();
         self.report.secrets = self
             .secret_sets
             .iter()
@@ -242,7 +251,12 @@ impl<'a> Writer<'a> {
             }
         };
         let base = sanitize(&facts.name, 53)
-            .or_else(|| chart.dir.file_name().and_then(|n| sanitize(&n.to_string_lossy(), 53)))
+            .or_else(|| {
+                chart
+                    .dir
+                    .file_name()
+                    .and_then(|n| sanitize(&n.to_string_lossy(), 53))
+            })
             .unwrap_or_else(|| "app".into());
         let name = unique(release_names, &base);
         if let Some(problem) = &facts.problem {
@@ -252,16 +266,23 @@ impl<'a> Writer<'a> {
         }
         let mut settings = Vec::new();
         let mut depends_on = Vec::new();
-        self.wire_secrets(&name, chart, &facts, secret_keys, &mut settings, &mut depends_on);
+        self.wire_secrets(
+            &name,
+            chart,
+            &facts,
+            secret_keys,
+            &mut settings,
+            &mut depends_on,
+        );
         self.wire_images(&name, &facts, &mut settings);
         self.check_renders(&name, &root.join(&chart.dir), &settings);
-        self.releases.push((
+        self.releases.push(ReleaseOut {
             name,
-            chart.dir.clone(),
+            chart: chart.dir.clone(),
             settings,
             depends_on,
-            chart.env_values.clone(),
-        ));
+            env_files: chart.env_values.clone(),
+        });
     }
 
     fn wire_secrets(
@@ -281,7 +302,11 @@ impl<'a> Writer<'a> {
             );
             let mut keys = Vec::new();
             for (k, paths) in &secret.keys {
-                let from = paths.iter().map(|p| dotted(p)).collect::<Vec<_>>().join(", ");
+                let from = paths
+                    .iter()
+                    .map(|p| dotted(p))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 if paths.is_empty() {
                     self.report.not_inferred.push(format!(
                         "Secret {} key {k} is not made from values (a constant or computed in the template): set its source in [secrets.{key}.keys]; it is read from the environment variable {env_prefix}_{} meanwhile",
@@ -299,7 +324,11 @@ impl<'a> Writer<'a> {
                     self.report.notes.push(format!(
                         "Secret {} key {k}: export {var} before `todoplan plan` (it was {})",
                         secret.name,
-                        if from.is_empty() { "not from values".into() } else { format!("the value {from}") }
+                        if from.is_empty() {
+                            "not from values".into()
+                        } else {
+                            format!("the value {from}")
+                        }
                     ));
                     (
                         format!("{{ env = {} }}", toml_str(&var)),
@@ -550,7 +579,11 @@ impl<'a> Writer<'a> {
             }
         }
         for set in &self.secret_sets {
-            let _ = writeln!(t, "\n# {}\n# No value is written here: each key names where its value comes from.", set.comment);
+            let _ = writeln!(
+                t,
+                "\n# {}\n# No value is written here: each key names where its value comes from.",
+                set.comment
+            );
             let _ = writeln!(t, "[secrets.{}]", key(&set.key));
             let _ = writeln!(t, "name = {}", toml_str(&set.k8s_name));
             let _ = writeln!(t, "\n[secrets.{}.keys]", key(&set.key));
@@ -558,7 +591,14 @@ impl<'a> Writer<'a> {
                 let _ = writeln!(t, "{} = {source}    # {comment}", key(k));
             }
         }
-        for (name, dir, settings, depends_on, _) in &self.releases {
+        for ReleaseOut {
+            name,
+            chart: dir,
+            settings,
+            depends_on,
+            ..
+        } in &self.releases
+        {
             let _ = writeln!(t, "\n[releases.{}]", key(name));
             let _ = writeln!(t, "chart = {}", toml_str(&dir_str(dir)));
             if !depends_on.is_empty() {
@@ -582,8 +622,16 @@ impl<'a> Writer<'a> {
             }
         }
         for env in &self.report.envs {
-            let _ = writeln!(t, "\n# `--env {env}`: the chart's values-{env}.yaml, merged over the chart's values.yaml.");
-            for (name, _, _, _, files) in &self.releases {
+            let _ = writeln!(
+                t,
+                "\n# `--env {env}`: the chart's values-{env}.yaml, merged over the chart's values.yaml."
+            );
+            for ReleaseOut {
+                name,
+                env_files: files,
+                ..
+            } in &self.releases
+            {
                 if let Some((_, file)) = files.iter().find(|(e, _)| e == env) {
                     let _ = writeln!(t, "[env.{}.releases.{}]", key(env), key(name));
                     let _ = writeln!(t, "values_files = [{}]", toml_str(&slash(file)));
@@ -598,13 +646,22 @@ impl<'a> Writer<'a> {
 /// brought from elsewhere (an API key issued by someone else, a URL).
 fn generated_kind(key: &str) -> bool {
     let k = key.to_ascii_uppercase();
-    let external = ["API_KEY", "APIKEY", "TOKEN", "URL", "URI", "DSN", "USER", "HOST"];
+    let external = [
+        "API_KEY", "APIKEY", "TOKEN", "URL", "URI", "DSN", "USER", "HOST",
+    ];
     if external.iter().any(|e| k.contains(e)) {
         return false;
     }
-    ["PASSWORD", "PASSWD", "SECRET", "SIGNING_KEY", "ENCRYPTION_KEY", "SALT"]
-        .iter()
-        .any(|g| k.contains(g))
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "SIGNING_KEY",
+        "ENCRYPTION_KEY",
+        "SALT",
+    ]
+    .iter()
+    .any(|g| k.contains(g))
 }
 
 fn env_var_part(key: &str) -> String {
@@ -709,9 +766,25 @@ mod tests {
     #[test]
     fn image_values_match_by_path_or_repository() {
         let p = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
-        assert!(image_matches("backend", &p("backend.image.repository"), "x"));
-        assert!(image_matches("backend", &p("api.image.repository"), "todo-backend"));
-        assert!(image_matches("backend", &p("image"), "reg:5000/org/backend:1.0"));
-        assert!(!image_matches("backend", &p("frontend.image.repository"), "todo-frontend"));
+        assert!(image_matches(
+            "backend",
+            &p("backend.image.repository"),
+            "x"
+        ));
+        assert!(image_matches(
+            "backend",
+            &p("api.image.repository"),
+            "todo-backend"
+        ));
+        assert!(image_matches(
+            "backend",
+            &p("image"),
+            "reg:5000/org/backend:1.0"
+        ));
+        assert!(!image_matches(
+            "backend",
+            &p("frontend.image.repository"),
+            "todo-frontend"
+        ));
     }
 }

@@ -114,7 +114,10 @@ pub fn scan(root: &Path) -> Found {
         } else {
             file.trim_start_matches("Dockerfile.").to_string()
         };
-        let name = unique(&mut names, &sanitize(&stem, 63).unwrap_or_else(|| "app".into()));
+        let name = unique(
+            &mut names,
+            &sanitize(&stem, 63).unwrap_or_else(|| "app".into()),
+        );
         found.images.push(FoundImage {
             name,
             context,
