@@ -348,5 +348,19 @@ fn a_repo_chart_and_a_corpus_chart_are_taken_over() {
         "{}",
         text(&out)
     );
+    // Nor is one whose history was kept: it is uninstalled, not live.
+    let out = todoplan(
+        &root,
+        &[
+            "import",
+            "--from-helm",
+            "web",
+            "-n",
+            &ns.name,
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("todoplan::import::uninstalled"), "{}", text(&out));
     assert_no_secret_in_files(&root, &[secret_value]);
 }
