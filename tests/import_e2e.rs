@@ -361,6 +361,10 @@ fn a_repo_chart_and_a_corpus_chart_are_taken_over() {
         ],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("todoplan::import::uninstalled"), "{}", text(&out));
+    assert!(
+        text(&out).contains("todoplan::import::uninstalled"),
+        "{}",
+        text(&out)
+    );
     assert_no_secret_in_files(&root, &[secret_value]);
 }
