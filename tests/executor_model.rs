@@ -41,7 +41,7 @@ use todoplan::plan::compute::{Computed, diff_objects};
 use todoplan::plan::desired::DesiredObject;
 use todoplan::plan::output::{Format, render};
 use todoplan::plan::{Action, PlanOptions};
-use todoplan::state::{HistoryEntry, ObjectRecord, Outcome, State, StateError};
+use todoplan::state::{HistoryEntry, JournalEntry, ObjectRecord, Outcome, State, StateError};
 
 const PROJECT: &str = "model";
 const NS: &str = "model";
@@ -286,19 +286,42 @@ impl Readiness for MemoryCluster {
 
 // ---------------------------------------------------------------- the in-memory state ----
 
+/// The journal as the real one keeps it: appended entries become durable only at a sync.
 #[derive(Default)]
 struct MemoryState {
+    /// What a restarted process would read: the state the run began from, with every synced
+    /// journal entry applied.
     saved: Mutex<Option<State>>,
+    unsynced: Mutex<Vec<JournalEntry>>,
     history: Mutex<Vec<HistoryEntry>>,
     /// Set when the process "died": nothing it writes afterwards lands.
     dead: AtomicBool,
 }
 
 impl StateSink for MemoryState {
-    fn save(&self, state: &mut State) -> Result<(), StateError> {
+    fn begin(&self, state: &State) -> Result<(), StateError> {
         if !self.dead.load(Ordering::SeqCst) {
-            state.serial += 1;
-            *self.saved.lock().unwrap() = Some(state.clone());
+            let mut begun = state.clone();
+            // A replayed journal has the serial of a saved state.
+            begun.serial += 1;
+            *self.saved.lock().unwrap() = Some(begun);
+        }
+        Ok(())
+    }
+    fn journal(&self, entry: &JournalEntry) -> Result<(), StateError> {
+        if !self.dead.load(Ordering::SeqCst) {
+            self.unsynced.lock().unwrap().push(entry.clone());
+        }
+        Ok(())
+    }
+    async fn sync(&self) -> Result<(), StateError> {
+        if !self.dead.load(Ordering::SeqCst) {
+            let entries = std::mem::take(&mut *self.unsynced.lock().unwrap());
+            if let Some(saved) = self.saved.lock().unwrap().as_mut() {
+                for e in &entries {
+                    e.apply_to(saved);
+                }
+            }
         }
         Ok(())
     }
@@ -309,8 +332,10 @@ impl StateSink for MemoryState {
         outcome: Outcome,
     ) -> Result<u64, StateError> {
         state.revision += 1;
-        self.save(state)?;
         if !self.dead.load(Ordering::SeqCst) {
+            state.serial += 1;
+            *self.saved.lock().unwrap() = Some(state.clone());
+            self.unsynced.lock().unwrap().clear();
             self.history.lock().unwrap().push(HistoryEntry {
                 revision: state.revision,
                 time: chrono::Utc::now(),

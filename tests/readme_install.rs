@@ -61,8 +61,11 @@ fn every_documented_command_parses() {
             && commands
                 .iter()
                 .any(|c| c.starts_with("todoplan completions"))
-            && commands.iter().any(|c| c.starts_with("todoplan man")),
-        "the section shows init, completions and man: {commands:?}"
+            && commands.iter().any(|c| c.starts_with("todoplan man"))
+            && commands
+                .iter()
+                .any(|c| c.starts_with("todoplan import --from-helm")),
+        "the section shows init, import, completions and man: {commands:?}"
     );
     for command in &commands {
         // `completions bash|zsh|fish` style alternatives: each must parse.

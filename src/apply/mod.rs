@@ -19,7 +19,7 @@ use crate::plan::compute::{Computed, digest_salt};
 use crate::plan::desired::DesiredObject;
 use crate::plan::redact::redact;
 use crate::plan::{Action, ObjectChange};
-use crate::state::{LocalBackend, ObjectRecord, Outcome, SecretRecord, State};
+use crate::state::{JournalEntry, LocalBackend, ObjectRecord, Outcome, SecretRecord, State};
 use progress::Progress;
 
 pub struct ApplyOptions {
@@ -151,9 +151,20 @@ const SMOKE_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_mill
 const SMOKE_BODY_EXCERPT: usize = 300;
 
 /// Where the executor records what it did: every object write, and the revision at the end.
+///
+/// Writes are journaled, not saved one by one: [`StateSink::journal`] appends, and
+/// [`StateSink::sync`] makes a batch durable before anything that depends on it is written, so
+/// apply stays linear in the number of objects and the state stays true after a kill at any
+/// point (see `state::journal`).
 #[allow(async_fn_in_trait)]
 pub trait StateSink: Sync {
-    fn save(&self, state: &mut State) -> Result<(), crate::state::StateError>;
+    /// Before the first write of a run: `state` (as opened) is durable and the run's journal
+    /// is open.
+    fn begin(&self, state: &State) -> Result<(), crate::state::StateError>;
+    /// One change to the state's records; durable after the next [`StateSink::sync`].
+    fn journal(&self, entry: &JournalEntry) -> Result<(), crate::state::StateError>;
+    /// Makes everything journaled so far durable.
+    async fn sync(&self) -> Result<(), crate::state::StateError>;
     /// Ends a run: a new revision in the state and its history, or an error naming what was
     /// not written and where the unsaved content went.
     async fn record_revision(
@@ -165,8 +176,22 @@ pub trait StateSink: Sync {
 }
 
 impl StateSink for LocalBackend {
-    fn save(&self, state: &mut State) -> Result<(), crate::state::StateError> {
-        LocalBackend::save(self, state)
+    fn begin(&self, state: &State) -> Result<(), crate::state::StateError> {
+        self.begin_journal(state)
+    }
+    fn journal(&self, entry: &JournalEntry) -> Result<(), crate::state::StateError> {
+        LocalBackend::journal(self, entry)
+    }
+    async fn sync(&self) -> Result<(), crate::state::StateError> {
+        let me = self.clone();
+        match tokio::task::spawn_blocking(move || me.sync_journal()).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(crate::state::StateError::Write {
+                path: self.journal_path(),
+                source: std::io::Error::other(e),
+            }),
+        }
     }
     async fn record_revision(
         &self,
@@ -177,6 +202,10 @@ impl StateSink for LocalBackend {
         crate::state::record_revision(self, state, summary, outcome).await
     }
 }
+
+/// Objects of one install-order rank written at once within a release (they do not depend on
+/// each other); the same bound as the plan's dry-runs.
+const OBJECTS_IN_FLIGHT: usize = 16;
 
 struct Shared<'a, C, B> {
     cluster: &'a C,
@@ -215,15 +244,37 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             protect: d.protect,
             tainted,
         };
+        let entry = JournalEntry::Put {
+            address: d.address.to_string(),
+            record: Box::new(record),
+        };
         let mut state = self.state.lock().await;
-        state.objects.insert(d.address.to_string(), record);
-        self.backend.save(&mut state).map_err(|e| format!("{e:?}"))
+        self.backend
+            .journal(&entry)
+            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
+        if let JournalEntry::Put { address, record } = entry {
+            state.objects.insert(address, *record);
+        }
+        Ok(())
     }
 
     async fn forget(&self, address: &str) -> Result<(), String> {
         let mut state = self.state.lock().await;
+        self.backend
+            .journal(&JournalEntry::Forget {
+                address: address.to_string(),
+            })
+            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
         state.objects.remove(address);
-        self.backend.save(&mut state).map_err(|e| format!("{e:?}"))
+        Ok(())
+    }
+
+    /// What was journaled so far is durable: called before dependents are written.
+    async fn sync(&self) -> Result<(), String> {
+        self.backend
+            .sync()
+            .await
+            .map_err(|e| format!("{:?}", miette::Report::from(e)))
     }
 }
 
@@ -318,6 +369,44 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
     }
 }
 
+/// Writes one object of a unit (and removes fields added outside todoplan from it); returns
+/// how many writes that took.
+async fn write_object<C: Cluster + Readiness, B: StateSink>(
+    shared: &Shared<'_, C, B>,
+    d: &DesiredObject,
+    changes: &BTreeMap<String, &ObjectChange>,
+    foreign: &BTreeMap<String, Vec<crate::drift::ForeignField>>,
+    progress: &progress::NodeProgress,
+) -> Result<usize, String> {
+    let mut written = 0;
+    let change = changes.get(&d.address.to_string()).copied();
+    if change.is_some_and(|c| c.action != Action::NoOp) {
+        progress.update(&format!(
+            "{} {}",
+            change.map(|c| c.action.symbol()).unwrap_or("+"),
+            d.key()
+        ));
+    }
+    if apply_object(shared, d, change).await? {
+        written += 1;
+    }
+    if let Some(fields) = foreign.get(&d.address.to_string()) {
+        let ops: Vec<Value> = fields.iter().flat_map(|f| f.patch_ops()).collect();
+        progress.update(&format!(
+            "removing {} field(s) added outside todoplan from {}",
+            fields.len(),
+            d.key()
+        ));
+        shared
+            .cluster
+            .json_patch(&d.key(), ops)
+            .await
+            .map_err(render_report)?;
+        written += 1;
+    }
+    Ok(written)
+}
+
 /// Applies a unit's objects in Helm's install order, then waits for them to be ready. Helm hooks
 /// go in their own steps: pre-install/upgrade hooks first (each weight applied and waited for,
 /// a Job until it completes), then the other objects, then post-install/upgrade hooks.
@@ -341,7 +430,7 @@ async fn run_unit<C: Cluster + Readiness, B: StateSink>(
     for (_, step) in steps {
         written += run_step(shared, step, changes, foreign, progress).await?;
     }
-    // once the release is ready, post-install/upgrade hooks included
+    // The release is in place, hooks included: does it answer?
     run_smoke_checks(shared.cluster, smoke_checks, progress).await?;
     Ok(written)
 }
@@ -355,33 +444,34 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
     progress: &progress::NodeProgress,
 ) -> Result<usize, String> {
     let mut objects = objects;
-    objects.sort_by_key(|d| install_order_rank(crate::plan::normalize::kind_of(&d.object)));
+    let rank = |d: &DesiredObject| install_order_rank(crate::plan::normalize::kind_of(&d.object));
+    objects.sort_by_key(|d| rank(d));
     let mut written = 0;
-    for d in &objects {
-        let change = changes.get(&d.address.to_string()).copied();
-        if change.is_some_and(|c| c.action != Action::NoOp) {
-            progress.update(&format!(
-                "{} {}",
-                change.map(|c| c.action.symbol()).unwrap_or("+"),
-                d.key()
-            ));
-        }
-        if apply_object(shared, d, change).await? {
-            written += 1;
-        }
-        if let Some(fields) = foreign.get(&d.address.to_string()) {
-            let ops: Vec<Value> = fields.iter().flat_map(|f| f.patch_ops()).collect();
-            progress.update(&format!(
-                "removing {} field(s) added outside todoplan from {}",
-                fields.len(),
-                d.key()
-            ));
-            shared
-                .cluster
-                .json_patch(&d.key(), ops)
-                .await
-                .map_err(render_report)?;
-            written += 1;
+    // Objects of one rank are written concurrently; before the next rank (which may depend on
+    // them: a namespace, then what lives in it) what was written is made durable.
+    let stop = AtomicBool::new(false);
+    for group in objects.chunk_by(|a, b| rank(a) == rank(b)) {
+        use futures::StreamExt;
+        let results: Vec<Result<usize, String>> = futures::stream::iter(group.iter().map(|d| {
+            let stop = &stop;
+            async move {
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(0);
+                }
+                let result = write_object(shared, d, changes, foreign, progress).await;
+                if result.is_err() {
+                    // Start nothing more; what is in flight finishes and is recorded.
+                    stop.store(true, Ordering::SeqCst);
+                }
+                result
+            }
+        }))
+        .buffer_unordered(OBJECTS_IN_FLIGHT)
+        .collect()
+        .await;
+        shared.sync().await?;
+        for result in results {
+            written += result?;
         }
     }
     let waits: Vec<_> = objects
@@ -477,16 +567,37 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         state: Mutex::new(state),
         salt: salt.clone(),
     };
+    // The journal is durable before the first write, so a kill at any point leaves a state
+    // the next run reads (with this run's lineage, even on the first run).
+    let begun = {
+        let st = shared.state.lock().await;
+        backend.begin(&st)
+    };
+    if let Err(e) = begun {
+        let state = shared.state.into_inner();
+        return ApplyReport {
+            outcome: Outcome::Failed,
+            failures: vec![("state".into(), format!("{:?}", miette::Report::from(e)))],
+            skipped: units.keys().map(|a| a.to_string()).collect(),
+            written: 0,
+            deleted: 0,
+            revision: state.revision,
+            record_error: None,
+        };
+    }
     for (name, values) in &computed.secrets {
-        let mut st = shared.state.lock().await;
-        st.secrets.insert(
-            name.clone(),
-            SecretRecord {
+        let entry = JournalEntry::Secret {
+            name: name.clone(),
+            record: SecretRecord {
                 k8s_name: values.k8s_name.clone(),
                 namespace: values.namespace.clone(),
                 key_digests: values.digests(&salt),
             },
-        );
+        };
+        let mut st = shared.state.lock().await;
+        // A failed append is found again by the sync before the first dependent write.
+        let _ = backend.journal(&entry);
+        entry.apply_to(&mut st);
     }
     let semaphore = Arc::new(Semaphore::new(options.parallelism.max(1)));
     let mut done: BTreeSet<Address> = BTreeSet::new();
@@ -496,6 +607,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     let mut failures = Vec::new();
     let mut written = 0usize;
     let mut running = futures::stream::FuturesUnordered::new();
+    let mut state_broken = false;
     loop {
         // Skip the dependents of failures.
         let mut changed = true;
@@ -511,7 +623,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                 }
             }
         }
-        if !options.cancelled.load(Ordering::SeqCst) {
+        if !options.cancelled.load(Ordering::SeqCst) && !state_broken {
             let ready: Vec<Address> = deps
                 .iter()
                 .filter(|(u, d)| {
@@ -563,7 +675,15 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             }
         }
         use futures::StreamExt;
-        match running.next().await {
+        let next = running.next().await;
+        if next.is_some()
+            && let Err(e) = shared.sync().await
+        {
+            // Nothing more starts: its dependents' writes would not be recorded durably.
+            failures.push(("state".to_string(), e));
+            state_broken = true;
+        }
+        match next {
             Some((u, Ok(n))) => {
                 written += n;
                 if let Address::Release(name) = &u {
@@ -585,7 +705,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         }
     }
     drop(running);
-    let cancelled = options.cancelled.load(Ordering::SeqCst);
+    let cancelled = options.cancelled.load(Ordering::SeqCst) || state_broken;
     for u in deps.keys() {
         if !started.contains(u) {
             skipped.insert(u.clone());
@@ -630,6 +750,9 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         }
     }
 
+    if let Err(e) = shared.sync().await {
+        failures.push(("state".to_string(), e));
+    }
     let outcome = match (failures.is_empty() && !cancelled, written + deleted > 0) {
         (true, _) => Outcome::Succeeded,
         (false, true) => Outcome::Partial,

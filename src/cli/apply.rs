@@ -138,10 +138,14 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             if !planned.computed.plan.has_changes() {
-                super::plan::print_stats(Some(&cluster));
-                return Ok(ExitCode::SUCCESS);
-            }
-            if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
+                if !crate::ops::apply::needs_recording(&ws, &planned, &state) {
+                    super::plan::print_stats(Some(&cluster));
+                    return Ok(ExitCode::SUCCESS);
+                }
+                println!(
+                    "\nAn earlier apply stopped before recording everything it wrote: recording it (no write to the cluster)."
+                );
+            } else if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
                 eprintln!("Apply cancelled.");
                 return Ok(ExitCode::from(1));
             }

@@ -24,8 +24,22 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // An apply killed before it recorded its revision: what its journal holds is already the
+    // current state (plan reads it), but it is in no revision yet.
+    let pending = ws.backend.pending()?;
+    let pending_note = pending.map(|p| {
+        format!(
+            "An apply started {} did not finish: {} recorded change(s) are in {}, in no revision yet; the next apply records them.",
+            p.header.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            p.entries,
+            ws.backend.journal_path().display()
+        )
+    });
     if history.is_empty() {
         println!("No revisions yet: nothing was applied with this state.");
+        if let Some(note) = pending_note {
+            println!("{note}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -41,6 +55,9 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             h.outcome.to_string(),
             h.summary
         );
+    }
+    if let Some(note) = pending_note {
+        println!("{note}");
     }
     Ok(ExitCode::SUCCESS)
 }

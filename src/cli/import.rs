@@ -21,7 +21,7 @@ pub struct Args {
     /// The Helm release to take over.
     #[arg(long = "from-helm", value_name = "RELEASE")]
     pub from_helm: String,
-    /// Its namespace (default: the kube context's namespace, else `default`).
+    /// Its namespace (default: `default`, as helm's).
     #[arg(long, short = 'n', value_name = "NS")]
     pub namespace: Option<String>,
     /// The chart's directory (default: the chart in this repository with the release's chart name).

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::model::object::{api_version_of, kind_of, name_of, namespace_of};
 
+mod discovery;
 mod listing;
 pub use listing::Listing;
 
@@ -248,7 +249,7 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
-/// (apiVersion, kind) → the resource serving it.
+/// (apiVersion, kind) → the resource serving it, and whether that came from the disk cache.
 type DiscoveryCache = HashMap<(String, String), (ApiResource, ApiCapabilities)>;
 
 #[derive(Clone)]
@@ -262,6 +263,11 @@ pub struct ClusterClient {
     pub context: String,
     pub server: String,
     discovery: Arc<Mutex<DiscoveryCache>>,
+    /// Kinds resolved from the disk cache, not asked of the server in this process.
+    from_disk: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
+    disk: discovery::DiskCache,
+    /// The server's version, asked once per command.
+    version: Arc<tokio::sync::OnceCell<String>>,
     /// Count of write requests (apply, delete): the no-op benchmark reads it.
     writes: Arc<std::sync::atomic::AtomicUsize>,
     /// Read requests by kind of request, for `TODOPLAN_STATS=1`.
@@ -271,6 +277,8 @@ pub struct ClusterClient {
 /// How many requests of each sort a command sent (printed with `TODOPLAN_STATS=1`).
 #[derive(Debug, Default)]
 pub struct RequestStats {
+    /// Discovery requests (one per kind not in the disk cache).
+    pub discovery: std::sync::atomic::AtomicUsize,
     pub lists: std::sync::atomic::AtomicUsize,
     pub gets: std::sync::atomic::AtomicUsize,
     pub dry_runs: std::sync::atomic::AtomicUsize,
@@ -328,12 +336,18 @@ impl ClusterClient {
             kube::Client::try_from(watch_config).map_err(|e| ObserveError::Config {
                 message: e.to_string(),
             })?;
+        let disk = discovery::DiskCache::for_server(&server);
+        let cached = disk.load().await;
+        let from_disk = cached.keys().cloned().collect();
         Ok(ClusterClient {
             client,
             watch_client,
             context: context_name,
             server,
-            discovery: Arc::new(Mutex::new(HashMap::new())),
+            discovery: Arc::new(Mutex::new(cached)),
+            from_disk: Arc::new(Mutex::new(from_disk)),
+            disk,
+            version: Arc::new(tokio::sync::OnceCell::new()),
             writes: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             stats: Arc::new(RequestStats::default()),
         })
@@ -348,12 +362,13 @@ impl ClusterClient {
         self.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// "requests: 3 LIST, 1 GET, 11 dry-run apply, 0 write".
+    /// "requests: 0 discovery, 3 LIST, 1 GET, 11 dry-run apply, 0 write".
     pub fn stats_line(&self) -> String {
         let load =
             |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
         format!(
-            "requests: {} LIST, {} GET, {} dry-run apply, {} write",
+            "requests: {} discovery, {} LIST, {} GET, {} dry-run apply, {} write",
+            load(&self.stats.discovery),
             load(&self.stats.lists),
             load(&self.stats.gets),
             load(&self.stats.dry_runs),
@@ -362,12 +377,18 @@ impl ClusterClient {
     }
 
     /// "v1.33.4": the server's version, for `.Capabilities.KubeVersion`.
+    /// Asked once per command (the first call also proves the server answers).
     pub async fn server_version(&self) -> Result<String, ObserveError> {
-        self.client
-            .apiserver_version()
+        self.version
+            .get_or_try_init(|| async {
+                self.client
+                    .apiserver_version()
+                    .await
+                    .map(|info| info.git_version)
+                    .map_err(|e| self.classify(e, "read the version of", "the API server"))
+            })
             .await
-            .map(|info| info.git_version)
-            .map_err(|e| self.classify(e, "read the version of", "the API server"))
+            .cloned()
     }
 
     /// Maps a kube error to a diagnostic about `object`.
@@ -437,6 +458,7 @@ impl ClusterClient {
         if let Some(found) = self.discovery.lock().await.get(&cache_key) {
             return Ok(found.clone());
         }
+        bump(&self.stats.discovery);
         let found = kube::discovery::pinned_kind(&self.client, &key.gvk())
             .await
             .map_err(|e| match e {
@@ -456,8 +478,33 @@ impl ClusterClient {
                     &format!("{} {}", key.api_version, key.kind),
                 ),
             })?;
-        self.discovery.lock().await.insert(cache_key, found.clone());
+        let snapshot = {
+            let mut resolved = self.discovery.lock().await;
+            resolved.insert(cache_key, found.clone());
+            resolved.clone()
+        };
+        self.disk.store(&snapshot).await;
         Ok(found)
+    }
+
+    /// After a 404 from a request to `key`'s resource: when that resource came from the disk
+    /// cache, the cache may be stale (a CRD removed or moved to another version), so it is
+    /// dropped and the caller retries once with the server's own answer.
+    async fn stale_cache(&self, key: &ObjectKey, error: &kube::Error) -> bool {
+        if !matches!(error, kube::Error::Api(s) if s.code == 404) {
+            return false;
+        }
+        let cache_key = (key.api_version.clone(), key.kind.clone());
+        if !self.from_disk.lock().await.remove(&cache_key) {
+            return false;
+        }
+        let mut resolved = self.discovery.lock().await;
+        let cached: Vec<_> = self.from_disk.lock().await.drain().collect();
+        for k in cached.iter().chain([&cache_key]) {
+            resolved.remove(k);
+        }
+        self.disk.forget().await;
+        true
     }
 
     async fn api_for(&self, key: &ObjectKey) -> Result<Api<DynamicObject>, ObserveError> {
@@ -571,18 +618,24 @@ impl ClusterClient {
             namespace: namespace.map(str::to_string),
             name: String::new(),
         };
-        let (resource, caps) = self.resolve(&key).await?;
-        let api: Api<DynamicObject> = match (caps.scope, namespace) {
-            (Scope::Namespaced, Some(ns)) => {
-                Api::namespaced_with(self.client.clone(), ns, &resource)
+        let mut retried = false;
+        let list = loop {
+            let (resource, caps) = self.resolve(&key).await?;
+            let api: Api<DynamicObject> = match (caps.scope, namespace) {
+                (Scope::Namespaced, Some(ns)) => {
+                    Api::namespaced_with(self.client.clone(), ns, &resource)
+                }
+                _ => Api::all_with(self.client.clone(), &resource),
+            };
+            bump(&self.stats.lists);
+            match api.list(&ListParams::default().labels(selector)).await {
+                Ok(list) => break list,
+                Err(e) if !retried && self.stale_cache(&key, &e).await => retried = true,
+                Err(e) => {
+                    return Err(self.classify(e, "list", &format!("{api_version} {kind}")));
+                }
             }
-            _ => Api::all_with(self.client.clone(), &resource),
         };
-        bump(&self.stats.lists);
-        let list = api
-            .list(&ListParams::default().labels(selector))
-            .await
-            .map_err(|e| self.classify(e, "list", &format!("{api_version} {kind}")))?;
         Ok(list
             .items
             .into_iter()
@@ -600,25 +653,29 @@ impl ClusterClient {
     /// Server-side apply; `dry_run` for plan. Returns what the server stores (or would).
     pub async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ObserveError> {
         let key = ObjectKey::of(object);
-        let api = self.api_for(&key).await?;
         let mut params = PatchParams::apply(FIELD_MANAGER).force();
         params.dry_run = dry_run;
-        if dry_run {
-            bump(&self.stats.dry_runs);
-        } else {
-            self.writes
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        let result = api
-            .patch(&key.name, &params, &Patch::Apply(object))
-            .await
-            .map_err(|e| {
-                self.classify(
-                    e,
-                    if dry_run { "dry-run apply" } else { "apply" },
-                    &key.to_string(),
-                )
-            })?;
+        let mut retried = false;
+        let result = loop {
+            let api = self.api_for(&key).await?;
+            if dry_run {
+                bump(&self.stats.dry_runs);
+            } else {
+                self.writes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            match api.patch(&key.name, &params, &Patch::Apply(object)).await {
+                Ok(result) => break result,
+                Err(e) if !retried && self.stale_cache(&key, &e).await => retried = true,
+                Err(e) => {
+                    return Err(self.classify(
+                        e,
+                        if dry_run { "dry-run apply" } else { "apply" },
+                        &key.to_string(),
+                    ));
+                }
+            }
+        };
         Ok(serde_json::to_value(result).unwrap_or(Value::Null))
     }
 
@@ -655,8 +712,15 @@ impl ClusterClient {
         let selector = format!("{LABEL_PROJECT}={project},{LABEL_INSTANCE}={instance}");
         let mut objects = HashMap::new();
         let mut requests = 0;
-        for (api_version, kind) in kinds {
-            let items = match self.list_labelled(api_version, kind, None, &selector).await {
+        // Every kind at once: discovery and LIST of one kind do not wait for another's.
+        let lists = futures::future::join_all(
+            kinds
+                .iter()
+                .map(|(api_version, kind)| self.list_labelled(api_version, kind, None, &selector)),
+        )
+        .await;
+        for listed in lists {
+            let items = match listed {
                 Ok(items) => items,
                 // A kind the cluster no longer serves holds nothing of ours.
                 Err(ObserveError::UnknownKind { .. }) => continue,

@@ -51,6 +51,16 @@ pub async fn replan_saved(
     Ok(planned)
 }
 
+/// True when a plan without changes still has something to record: the journal of an apply
+/// that was killed, or objects in the cluster, labelled as this instance's, that the state does
+/// not list (written just before a kill, before their journal entries were synced).
+pub fn needs_recording(ws: &Workspace, planned: &Planned, state: &State) -> bool {
+    ws.backend.journal_path().exists()
+        || planned.computed.plan.objects.iter().any(|c| {
+            c.action == crate::plan::Action::NoOp && !state.objects.contains_key(&c.address)
+        })
+}
+
 /// Carries out `planned`, which must be `approved` (a plan the user confirmed or a saved plan).
 pub async fn carry_out(
     ws: &Workspace,

@@ -49,6 +49,16 @@ pub enum ImportError {
         help("`helm list -A` lists the releases; pass the namespace with -n")
     )]
     NotFound { release: String, namespace: String },
+    #[error(
+        "Helm release `{release}` in namespace `{namespace}` is uninstalled: only its history is left"
+    )]
+    #[diagnostic(
+        code(todoplan::import::uninstalled),
+        help(
+            "it was taken over already (`todoplan import --keep-helm-history`) or uninstalled with --keep-history; there is nothing live to import"
+        )
+    )]
+    Uninstalled { release: String, namespace: String },
     #[error("the Helm release Secret {secret} cannot be read: {message}")]
     #[diagnostic(code(todoplan::import::decode))]
     Decode { secret: String, message: String },
@@ -179,6 +189,16 @@ async fn read_release(
             namespace: namespace.into(),
         });
     };
+    if latest
+        .pointer("/metadata/labels/status")
+        .and_then(Value::as_str)
+        == Some("uninstalled")
+    {
+        return Err(ImportError::Uninstalled {
+            release: release.into(),
+            namespace: namespace.into(),
+        });
+    }
     let name = latest
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -526,7 +546,9 @@ fn release_toml(
             notes.push(format!("{} = null (a deleted chart default) is not carried over: TOML has no null; remove it from the chart's values.yaml if it matters", dotted(path)));
             continue;
         }
-        if credential_like(path) && v.as_str().is_some_and(|s| !s.is_empty()) {
+        if v.as_str()
+            .is_some_and(|s| !s.is_empty() && credential_like(path, s))
+        {
             crate::model::masking::remember(v.as_str().unwrap_or_default().as_bytes());
             notes.push(format!(
                 "{} looks like a credential and is not written to todo.toml: put it in a [secrets.*] set and point the chart at that Secret",
@@ -538,10 +560,12 @@ fn release_toml(
     }
     settings.extend(values);
 
-    let rel_chart = chart_dir
-        .strip_prefix(base_dir)
+    // Relative to todo.toml's directory, which is what the spec resolves it against.
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let rel_chart = canonical(chart_dir)
+        .strip_prefix(canonical(base_dir))
         .map(|p| p.to_path_buf())
-        .unwrap_or_else(|_| chart_dir.to_path_buf());
+        .unwrap_or_else(|_| canonical(chart_dir));
     let mut text = String::new();
     let creates = existing.is_none();
     if creates {

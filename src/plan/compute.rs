@@ -275,9 +275,6 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
         let mut unresolved = Vec::new();
         let values = release_values(spec, release, &req.images, &mut unresolved)?;
-        // As helm: an upgrade when the release was installed before (.Release.IsUpgrade
-        // follows), an install when it is new, even in an applied project.
-        let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
         flat_values.insert(
             name.clone(),
             super::values_diff::flatten(
@@ -285,6 +282,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                 &salt,
             ),
         );
+        // As helm: an upgrade when the release was installed before (its hooks and
+        // .Release.IsUpgrade follow), an install when it is new, even in an applied project.
+        let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
         let objects = desired::release_objects(
             spec,
             name,
@@ -998,14 +998,22 @@ async fn dry_run_elsewhere<C: Cluster>(
     }
     let mut key = ObjectKey::of(&probe);
     key.namespace = Some("default".into());
-    if c.get(&key).await?.is_some() {
-        return Ok(d.object.clone());
-    }
-    // Errors name the object where it will live, not the namespace borrowed for the dry-run.
-    let mut after = c
-        .apply(&probe, true)
-        .await
-        .map_err(|e| e.naming(&d.key().to_string()))?;
+    // One request, not a GET first: a dry-run that created the object returns no
+    // resourceVersion, one that met an object of that name in the borrowed namespace returns
+    // its version, and then the desired object is shown as it is.
+    let mut after = match c.apply(&probe, true).await {
+        Ok(after)
+            if after
+                .pointer("/metadata/resourceVersion")
+                .is_some_and(|v| v.as_str().is_some_and(|v| !v.is_empty())) =>
+        {
+            return Ok(d.object.clone());
+        }
+        Ok(after) => after,
+        Err(_) if c.get(&key).await?.is_some() => return Ok(d.object.clone()),
+        // Errors name the object where it will live, not the namespace borrowed for the dry-run.
+        Err(e) => return Err(e.naming(&d.key().to_string())),
+    };
     if let (Some(meta), Some(ns)) = (
         after.get_mut("metadata").and_then(Value::as_object_mut),
         real_ns,

@@ -158,6 +158,52 @@ fn render_text(plan: &Plan, color: bool) -> String {
     out
 }
 
+/// `Compared with main (1a2b3c4d): 2 of 5 changes are already pending there; this change adds 3.`
+fn base_line(plan: &Plan) -> Option<String> {
+    let base = plan.base.as_ref()?;
+    let total = plan
+        .objects
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .count()
+        + plan
+            .images
+            .iter()
+            .filter(|i| i.action != ImageAction::UpToDate)
+            .count();
+    let pending = base.pending.len();
+    let short: String = base.commit.chars().take(8).collect();
+    Some(format!(
+        "Compared with {} ({short}): {pending} of {total} changes are already pending there; this change adds {}.",
+        base.reference,
+        total.saturating_sub(pending)
+    ))
+}
+
+/// The smoke checks apply will run, per release, after the release is ready.
+fn smoke_checks_text(plan: &Plan) -> String {
+    if plan.smoke_checks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "Smoke checks, run through the API server's service proxy once their release is ready:\n",
+    );
+    for c in &plan.smoke_checks {
+        out.push_str(&format!(
+            "  release.{}: {} (within {}s){}\n",
+            c.release,
+            c.describe(),
+            c.timeout_secs,
+            c.source
+                .as_deref()
+                .map(|s| format!(", {s}"))
+                .unwrap_or_default()
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 /// Hooks get their own section: they are not plain objects of the release.
 const HOOKS_HEADING: &str = "Hooks (helm.sh/hook: pre-* run before their release's other objects \
 and are waited for, post-* after, each phase by hook-weight)";
@@ -211,52 +257,6 @@ fn change_text(out: &mut String, plan: &Plan, c: &ObjectChange, color: bool) {
         }
     }
     out.push('\n');
-}
-
-/// `Compared with main (1a2b3c4d): 2 of 5 changes are already pending there; this change adds 3.`
-fn base_line(plan: &Plan) -> Option<String> {
-    let base = plan.base.as_ref()?;
-    let total = plan
-        .objects
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .count()
-        + plan
-            .images
-            .iter()
-            .filter(|i| i.action != ImageAction::UpToDate)
-            .count();
-    let pending = base.pending.len();
-    let short: String = base.commit.chars().take(8).collect();
-    Some(format!(
-        "Compared with {} ({short}): {pending} of {total} changes are already pending there; this change adds {}.",
-        base.reference,
-        total.saturating_sub(pending)
-    ))
-}
-
-/// The smoke checks apply will run, per release, after the release is ready.
-fn smoke_checks_text(plan: &Plan) -> String {
-    if plan.smoke_checks.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from(
-        "Smoke checks, run through the API server's service proxy once their release is ready:\n",
-    );
-    for c in &plan.smoke_checks {
-        out.push_str(&format!(
-            "  release.{}: {} (within {}s){}\n",
-            c.release,
-            c.describe(),
-            c.timeout_secs,
-            c.source
-                .as_deref()
-                .map(|s| format!(", {s}"))
-                .unwrap_or_default()
-        ));
-    }
-    out.push('\n');
-    out
 }
 
 /// The checks' findings, errors first: what would fail once applied, seen before applying.

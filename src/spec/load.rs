@@ -2027,22 +2027,6 @@ impl Reader<'_> {
         releases
     }
 
-    /// The cached package of a remote chart (see `chart::source`).
-    fn remote_chart(
-        &mut self,
-        source: &crate::chart::source::ChartSource,
-        constraint: &str,
-    ) -> Result<PathBuf, crate::chart::source::SourceError> {
-        let base_dir = self.base_dir;
-        let resolver = self
-            .charts
-            .get_or_insert_with(|| crate::chart::source::Resolver::open(base_dir));
-        match resolver {
-            Ok(r) => r.resolve(source, constraint),
-            Err(e) => Err(e.clone()),
-        }
-    }
-
     /// `checks = [{ http = "/health", service = "backend", port = 8000, expect = 200 }]`: smoke
     /// checks apply runs through the service proxy once the release is ready.
     fn smoke_checks(
@@ -2228,6 +2212,22 @@ impl Reader<'_> {
             }
         }
         out
+    }
+
+    /// The cached package of a remote chart (see `chart::source`).
+    fn remote_chart(
+        &mut self,
+        source: &crate::chart::source::ChartSource,
+        constraint: &str,
+    ) -> Result<PathBuf, crate::chart::source::SourceError> {
+        let base_dir = self.base_dir;
+        let resolver = self
+            .charts
+            .get_or_insert_with(|| crate::chart::source::Resolver::open(base_dir));
+        match resolver {
+            Ok(r) => r.resolve(source, constraint),
+            Err(e) => Err(e.clone()),
+        }
     }
 
     /// Chart if the directory has Chart.yaml, Manifests if it has YAML files; cached because

@@ -50,11 +50,11 @@ pub struct Spec {
     pub envs: Vec<String>,
     /// `[checks]`: findings of the plan-time checks to silence.
     pub checks: ChecksConfig,
-    /// What resolving remote charts changed in todoplan.lock, and why (empty when nothing did).
-    pub chart_lock_notes: Vec<String>,
     /// Releases switched off with `enabled = false` (usually in an `[env.NAME]` overlay): not
     /// rendered; what they applied before is destroyed.
     pub disabled_releases: Vec<String>,
+    /// What resolving remote charts changed in todoplan.lock, and why (empty when nothing did).
+    pub chart_lock_notes: Vec<String>,
 }
 
 /// `[checks]`.

@@ -4,11 +4,13 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use super::backend::{Decision, decide};
 use super::history::{self, HISTORY_DIR};
+use super::journal::{self, JOURNAL_FILE, JournalEntry, JournalHeader, JournalWriter, Replayed};
 use super::lock;
 use super::{
     BACKUP_FILE, DigestKey, HistoryEntry, Leftovers, LockGuard, LockOptions, NewState, Opened,
@@ -22,11 +24,20 @@ pub const DIGEST_KEY_FILE: &str = "digest.key";
 #[derive(Debug, Clone)]
 pub struct LocalBackend {
     dir: PathBuf,
+    /// The journal of the apply running in this process (see [`journal`]), shared by clones.
+    journal: Arc<Mutex<Option<JournalWriter>>>,
 }
 
 impl LocalBackend {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        LocalBackend { dir: dir.into() }
+        LocalBackend {
+            dir: dir.into(),
+            journal: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join(JOURNAL_FILE)
     }
 
     pub fn dir(&self) -> &Path {
@@ -41,8 +52,18 @@ impl LocalBackend {
         self.dir.join(BACKUP_FILE)
     }
 
-    /// The current state, or `None` when nothing was ever applied.
+    /// The current state, or `None` when nothing was ever applied: the state file with the
+    /// journal of an apply that did not finish replayed onto it.
     pub fn load(&self) -> Result<Option<State>, StateError> {
+        let found = self.load_file()?;
+        Ok(match self.replay_onto(found.as_ref())? {
+            Some(replayed) => Some(replayed.state),
+            None => found,
+        })
+    }
+
+    /// The state file alone.
+    fn load_file(&self) -> Result<Option<State>, StateError> {
         let path = self.state_path();
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
@@ -50,6 +71,77 @@ impl LocalBackend {
             Err(source) => return Err(StateError::Read { path, source }),
         };
         parse_state(&path, &text).map(Some)
+    }
+
+    /// The journal of an apply that stopped before folding it into the state file (killed,
+    /// or its final write failed), replayed onto the state file; `None` when there is none.
+    pub fn pending(&self) -> Result<Option<Replayed>, StateError> {
+        self.replay_onto(self.load_file()?.as_ref())
+    }
+
+    fn replay_onto(&self, found: Option<&State>) -> Result<Option<Replayed>, StateError> {
+        let path = self.journal_path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StateError::Read { path, source }),
+        };
+        journal::replay(found, &path, &bytes)
+    }
+
+    /// Starts the journal of a run that applies on top of `state` (as opened, with any pending
+    /// journal replayed): a pending journal is folded into the state file first, then the new
+    /// journal's header is made durable, all before anything is written to the cluster.
+    pub fn begin_journal(&self, state: &State) -> Result<(), StateError> {
+        let mut open = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        *open = None;
+        if self.journal_path().exists() {
+            if self.pending()?.is_some() {
+                // `state` holds what the journal recorded, with the serial folding gives it.
+                self.write_state_file(state)?;
+            }
+            self.remove_journal()?;
+        }
+        *open = Some(JournalWriter::create(
+            &self.journal_path(),
+            &JournalHeader::for_state(state),
+        )?);
+        Ok(())
+    }
+
+    /// Appends to the running journal; durable after [`LocalBackend::sync_journal`].
+    pub fn journal(&self, entry: &JournalEntry) -> Result<(), StateError> {
+        let mut open = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        match open.as_mut() {
+            Some(w) => w.append(entry),
+            None => Err(StateError::Write {
+                path: self.journal_path(),
+                source: std::io::Error::other("no apply journal is open"),
+            }),
+        }
+    }
+
+    /// Makes every journal entry so far durable (one fsync for the batch).
+    pub fn sync_journal(&self) -> Result<(), StateError> {
+        let mut open = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        match open.as_mut() {
+            Some(w) if w.unsynced() > 0 => w.sync(),
+            _ => Ok(()),
+        }
+    }
+
+    fn remove_journal(&self) -> Result<(), StateError> {
+        let path = self.journal_path();
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                if let Ok(d) = fs::File::open(&self.dir) {
+                    let _ = d.sync_all();
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Write { path, source }),
+        }
     }
 
     /// The state of `project`, or a new one when none ever existed; see [`StateBackend::open`].
@@ -84,13 +176,26 @@ impl LocalBackend {
         Ok(self.open_sync(project, NewState::Refuse)?.state)
     }
 
-    /// Writes `state` with its serial bumped. The previous file is kept as the backup.
+    /// Writes `state` with its serial bumped. The previous file is kept as the backup. A
+    /// journal is folded in by this (the state in memory holds what it recorded): it is
+    /// closed and removed once the state file is durable.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
-        let path = self.state_path();
         let mut next = state.clone();
         next.serial += 1;
         next.todoplan_version = env!("CARGO_PKG_VERSION").to_string();
-        let text = serde_json::to_string_pretty(&next).map_err(|e| StateError::Write {
+        let mut open = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_state_file(&next)?;
+        *open = None;
+        self.remove_journal()?;
+        // Only a state that reached the disk counts as saved.
+        *state = next;
+        Ok(())
+    }
+
+    /// Writes `state` as it is, keeping the previous file as the backup.
+    fn write_state_file(&self, state: &State) -> Result<(), StateError> {
+        let path = self.state_path();
+        let text = serde_json::to_vec_pretty(state).map_err(|e| StateError::Write {
             path: path.clone(),
             source: std::io::Error::other(e),
         })?;
@@ -99,10 +204,7 @@ impl LocalBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(StateError::Read { path, source }),
         }
-        write_atomically(&path, text.as_bytes())?;
-        // Only a state that reached the disk counts as saved.
-        *state = next;
-        Ok(())
+        write_atomically(&path, &text)
     }
 
     pub fn lock(&self, options: &LockOptions) -> Result<LockGuard, StateError> {
@@ -142,6 +244,13 @@ impl LocalBackend {
                 self.state_path().display()
             ));
         }
+        let journal = self.journal_path();
+        if journal.exists() {
+            found.push(format!(
+                "the journal {} of an unfinished apply exists",
+                journal.display()
+            ));
+        }
         // A history that cannot even be listed is still a trace of a state.
         match history::revisions(&self.dir) {
             Ok(revs) if revs.is_empty() => {}
@@ -176,7 +285,7 @@ impl LocalBackend {
             move |source| StateError::Write { path, source }
         };
         fs::create_dir(&archive).map_err(werr(&archive))?;
-        for name in [BACKUP_FILE, HISTORY_DIR] {
+        for name in [BACKUP_FILE, HISTORY_DIR, JOURNAL_FILE] {
             let from = self.dir.join(name);
             if from.exists() {
                 fs::rename(&from, archive.join(name)).map_err(werr(&from))?;
@@ -512,6 +621,116 @@ mod tests {
             backend.key(),
             Err(StateError::BadDigestKey { .. })
         ));
+    }
+
+    fn record(name: &str) -> super::super::ObjectRecord {
+        super::super::ObjectRecord {
+            release: "r".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: name.into(),
+            uid: None,
+            digest: "d".into(),
+            manifest: serde_json::json!({}),
+            protect: false,
+            tainted: false,
+        }
+    }
+
+    fn put(name: &str) -> JournalEntry {
+        JournalEntry::Put {
+            address: name.into(),
+            record: Box::new(record(name)),
+        }
+    }
+
+    #[test]
+    fn a_run_killed_after_a_sync_is_read_back_from_its_journal_then_folded_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let mut state = State::new("todo");
+        // First run ever: no state file, only the journal.
+        backend.begin_journal(&state).unwrap();
+        backend.journal(&put("a")).unwrap();
+        backend.sync_journal().unwrap();
+        backend.journal(&put("b")).unwrap();
+        // Killed here: "b" was never synced. Another process reads the state.
+        let reader = LocalBackend::new(dir.path());
+        let read = reader.load().unwrap().unwrap();
+        assert_eq!(read.lineage, state.lineage, "the run's lineage survives");
+        assert_eq!(read.objects.keys().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(read.serial, 1);
+        assert!(!reader.open_sync("todo", NewState::Refuse).unwrap().is_new());
+        // The next run folds the journal into the state file before its own.
+        reader.begin_journal(&read).unwrap();
+        let file: State = serde_json::from_slice(&fs::read(reader.state_path()).unwrap()).unwrap();
+        assert_eq!(file.serial, 1);
+        assert!(file.objects.contains_key("a"));
+        reader.journal(&put("c")).unwrap();
+        reader.sync_journal().unwrap();
+        let again = LocalBackend::new(dir.path()).load().unwrap().unwrap();
+        assert_eq!(again.objects.keys().collect::<Vec<_>>(), vec!["a", "c"]);
+        assert_eq!(again.serial, 2);
+        // A finished run saves the state and removes the journal.
+        let mut done = again.clone();
+        reader.save(&mut done).unwrap();
+        assert!(!reader.journal_path().exists());
+        assert_eq!(reader.load().unwrap().unwrap(), done);
+        state.serial = done.serial;
+    }
+
+    #[test]
+    fn a_journal_left_behind_a_saved_state_is_stale_and_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let mut state = State::new("todo");
+        backend.save(&mut state).unwrap();
+        backend.begin_journal(&state).unwrap();
+        backend.journal(&put("a")).unwrap();
+        backend.sync_journal().unwrap();
+        let kept = fs::read(backend.journal_path()).unwrap();
+        state.objects.insert("a".into(), record("a"));
+        backend.save(&mut state).unwrap();
+        // Killed between the state write and the journal's removal.
+        fs::write(backend.journal_path(), kept).unwrap();
+        let read = backend.load().unwrap().unwrap();
+        assert_eq!(read, state);
+        let backup_before = fs::read(backend.backup_path()).unwrap();
+        backend.begin_journal(&read).unwrap();
+        assert_eq!(
+            fs::read(backend.backup_path()).unwrap(),
+            backup_before,
+            "a stale journal does not rewrite the state (nor its backup)"
+        );
+    }
+
+    #[test]
+    fn a_hand_damaged_journal_is_a_diagnostic_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let state = State::new("todo");
+        backend.begin_journal(&state).unwrap();
+        backend.journal(&put("a")).unwrap();
+        backend.sync_journal().unwrap();
+        let mut text = fs::read_to_string(backend.journal_path()).unwrap();
+        text = text.replacen("\n", "\n{oops\n", 1);
+        fs::write(backend.journal_path(), text).unwrap();
+        let err = LocalBackend::new(dir.path()).load().unwrap_err();
+        assert!(err.to_string().contains(JOURNAL_FILE), "{err}");
+    }
+
+    #[test]
+    fn a_journal_without_its_state_file_is_a_trace_of_a_lost_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let mut state = State::new("todo");
+        backend.save(&mut state).unwrap();
+        backend.begin_journal(&state).unwrap();
+        fs::remove_file(backend.state_path()).unwrap();
+        fs::remove_file(backend.backup_path()).ok();
+        let err = backend.load_or_new("todo").unwrap_err();
+        assert!(err.to_string().contains("journal"), "{err}");
     }
 
     #[test]

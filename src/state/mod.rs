@@ -4,6 +4,8 @@
 //! - `todoplan.state.json`: the current state (format version, lineage, serial, revision, objects).
 //! - `todoplan.state.json.backup`: the state before the last write, so one bad write never loses it.
 //! - `history/<revision>.json`: every applied revision, for `history` and `rollback`.
+//! - `todoplan.journal`: while an apply runs, what it changed so far, one line per object
+//!   (see [`journal`]); folded into the state file when the run ends.
 //! - `todoplan.lock`: held while a command may write; names its holder.
 //! - `digest.key`: the key of secret digests (mode 0600, never printed, kept out of git).
 //!
@@ -16,6 +18,7 @@
 mod backend;
 pub mod digest;
 mod history;
+pub mod journal;
 mod local;
 mod lock;
 pub mod memory;
@@ -36,6 +39,7 @@ pub use backend::{
 };
 pub use digest::DigestKey;
 pub use history::{HistoryEntry, Outcome, who};
+pub use journal::{JournalEntry, Replayed};
 pub use local::LocalBackend;
 pub use lock::{LockHolder, LockOptions};
 pub use record::record_revision;

@@ -101,7 +101,13 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
         let mut markers: Vec<ValuePath> = Vec::new();
         let mut marked = Value::Object(Default::default());
         for (path, value) in &facts.leaves {
-            let Some(s) = value.as_str() else { continue };
+            // What is not marked keeps the value the user gave (or the chart's default).
+            let Some(s) = value.as_str() else {
+                if !value.is_null() {
+                    set_path(&mut marked, path, value.clone());
+                }
+                continue;
+            };
             // Image references are not secrets, and charts often check their form.
             let image = path
                 .iter()
@@ -118,9 +124,10 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
             }
             if image
                 || markers.contains(path)
-                || (level == 1 && !s.is_empty() && !credential_like(path))
-                || (level == 2 && !credential_like(path))
+                || (level == 1 && !s.is_empty() && !credential_like(path, ""))
+                || (level == 2 && !credential_like(path, ""))
             {
+                set_path(&mut marked, path, value.clone());
                 continue;
             }
             set_path(
@@ -213,11 +220,39 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
     Ok(facts)
 }
 
-pub fn credential_like(path: &[String]) -> bool {
+/// Whether `path = value` looks like a credential. Names of things are not (`secretName`,
+/// `existingSecret`, `passwordFile`), nor a key name under a `...Key` (`passwordKey:
+/// POSTGRES_PASSWORD`); `jwtSecretKey: dev-Zq7v...` is.
+pub fn credential_like(path: &[String], value: &str) -> bool {
     let last = path
         .last()
         .map(|s| s.to_ascii_lowercase())
         .unwrap_or_default();
+    if [
+        "name",
+        "ref",
+        "file",
+        "path",
+        "existingsecret",
+        "enabled",
+        "create",
+    ]
+    .iter()
+    .any(|s| last.ends_with(s))
+    {
+        return false;
+    }
+    let key_name = !value.is_empty()
+        && value.len() <= 63
+        && (value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            || value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'));
+    if (last.ends_with("key") || last.ends_with("keys")) && key_name {
+        return false;
+    }
     [
         "password",
         "secret",
@@ -318,6 +353,23 @@ pub fn set_path(root: &mut Value, path: &[String], value: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_told_from_names_of_things() {
+        let p = |s: &str| s.split('.').map(str::to_string).collect::<Vec<_>>();
+        assert!(credential_like(
+            &p("secrets.jwtSecretKey"),
+            "dev-jwt-Zq7vX93kLpR2"
+        ));
+        assert!(credential_like(&p("auth.password"), "hunter2"));
+        assert!(!credential_like(&p("secretName"), "backend-secret"));
+        assert!(!credential_like(&p("auth.existingSecret"), "pg"));
+        assert!(!credential_like(
+            &p("database.passwordKey"),
+            "POSTGRES_PASSWORD"
+        ));
+        assert!(!credential_like(&p("replicaCount"), "2"));
+    }
 
     #[test]
     fn set_path_builds_tables() {

@@ -156,14 +156,17 @@ struct Writer<'a> {
     namespace: String,
     report: InitReport,
     secret_sets: Vec<SecretSet>,
-    /// Per release: name, chart dir, settings, depends_on, env files.
-    releases: Vec<(
-        String,
-        PathBuf,
-        Vec<Setting>,
-        Vec<String>,
-        Vec<(String, PathBuf)>,
-    )>,
+    releases: Vec<ReleaseOut>,
+}
+
+/// One release init writes.
+struct ReleaseOut {
+    name: String,
+    chart: PathBuf,
+    settings: Vec<Setting>,
+    depends_on: Vec<String>,
+    /// `values-<env>.yaml` files: (env, path).
+    env_files: Vec<(String, PathBuf)>,
 }
 
 impl<'a> Writer<'a> {
@@ -214,12 +217,12 @@ impl<'a> Writer<'a> {
         let mut envs: Vec<String> = self
             .releases
             .iter()
-            .flat_map(|r| r.4.iter().map(|(e, _)| e.clone()))
+            .flat_map(|r| r.env_files.iter().map(|(e, _)| e.clone()))
             .collect();
         envs.sort();
         envs.dedup();
         self.report.envs = envs;
-        self.report.releases = self.releases.iter().map(|r| r.0.clone()).collect();
+        self.report.releases = self.releases.iter().map(|r| r.name.clone()).collect();
         self.report.secrets = self
             .secret_sets
             .iter()
@@ -273,13 +276,13 @@ impl<'a> Writer<'a> {
         );
         self.wire_images(&name, &facts, &mut settings);
         self.check_renders(&name, &root.join(&chart.dir), &settings);
-        self.releases.push((
+        self.releases.push(ReleaseOut {
             name,
-            chart.dir.clone(),
+            chart: chart.dir.clone(),
             settings,
             depends_on,
-            chart.env_values.clone(),
-        ));
+            env_files: chart.env_values.clone(),
+        });
     }
 
     fn wire_secrets(
@@ -588,7 +591,14 @@ impl<'a> Writer<'a> {
                 let _ = writeln!(t, "{} = {source}    # {comment}", key(k));
             }
         }
-        for (name, dir, settings, depends_on, _) in &self.releases {
+        for ReleaseOut {
+            name,
+            chart: dir,
+            settings,
+            depends_on,
+            ..
+        } in &self.releases
+        {
             let _ = writeln!(t, "\n[releases.{}]", key(name));
             let _ = writeln!(t, "chart = {}", toml_str(&dir_str(dir)));
             if !depends_on.is_empty() {
@@ -616,7 +626,12 @@ impl<'a> Writer<'a> {
                 t,
                 "\n# `--env {env}`: the chart's values-{env}.yaml, merged over the chart's values.yaml."
             );
-            for (name, _, _, _, files) in &self.releases {
+            for ReleaseOut {
+                name,
+                env_files: files,
+                ..
+            } in &self.releases
+            {
                 if let Some((_, file)) = files.iter().find(|(e, _)| e == env) {
                     let _ = writeln!(t, "[env.{}.releases.{}]", key(env), key(name));
                     let _ = writeln!(t, "values_files = [{}]", toml_str(&slash(file)));
