@@ -8,6 +8,7 @@ use clap::Parser;
 
 const README: &str = include_str!("../README.md");
 
+/// From the Install section to the chart section: install, the five-minute walk, the CI recipe.
 fn install_section() -> &'static str {
     let start = README
         .find("<!-- section: install")
@@ -33,11 +34,20 @@ fn documented_commands() -> Vec<String> {
         }
         if in_code {
             let line = line.split(" #").next().unwrap_or("");
-            raw.extend(line.split("&&").map(str::to_string));
+            // Pipelines: ` | ` between commands (a `|` inside a word lists alternatives).
+            raw.extend(
+                line.split("&&")
+                    .flat_map(|part| part.split(" | "))
+                    .map(str::to_string),
+            );
         } else {
             for (i, span) in line.split('`').enumerate() {
                 if i % 2 == 1 {
-                    raw.push(span.to_string());
+                    raw.extend(
+                        span.split("&&")
+                            .flat_map(|part| part.split(" | "))
+                            .map(str::to_string),
+                    );
                 }
             }
         }

@@ -34,7 +34,7 @@ use serde_json::Value;
 pub use input::{from_desired, secret_stubs};
 pub use source::SourceFile;
 
-/// Every check id, with what it finds (for `[checks] ignore` and the README).
+/// Every check id, with what it finds (for `[checks] ignore` and docs/checks.md).
 pub const CHECKS: &[(&str, &str)] = &[
     (
         "ref.secret",

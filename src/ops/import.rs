@@ -572,7 +572,7 @@ fn release_toml(
         let project =
             super::init::scan::sanitize(&opts.release, 40).unwrap_or_else(|| "app".into());
         text.push_str(&format!(
-            "# Written by `todoplan import --from-helm {}`. Every key is explained in todoplan's README.\n\n[project]\nname = {}\n\n[cluster]\nnamespace = {}\n",
+            "# Written by `todoplan import --from-helm {}`. Every key is explained in todoplan's docs/reference.md.\n\n[project]\nname = {}\n\n[cluster]\nnamespace = {}\n",
             opts.release,
             toml_str(&project),
             toml_str(&opts.namespace)

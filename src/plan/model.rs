@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Bumped when the JSON plan schema (README "Plan JSON schema") changes incompatibly.
+/// Bumped when the JSON plan schema (docs/reference.md, "Plan JSON schema") changes incompatibly.
 pub const PLAN_FORMAT_VERSION: &str = "1.0";
 
 /// What changes the actions of a plan. A saved plan records these; they cannot be given again

@@ -190,7 +190,17 @@ impl JournalWriter {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(err)?;
-        let file = fs::File::create(path).map_err(err)?;
+        // Private like the state file: it holds the same records.
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(err)?
+        };
         let mut writer = JournalWriter {
             // Lines reach the file at a sync (or when this much piles up in between).
             file: BufWriter::with_capacity(1 << 20, file),
@@ -361,6 +371,12 @@ mod tests {
         let path = dir.path().join(JOURNAL_FILE);
         let state = base();
         let mut w = JournalWriter::create(&path, &JournalHeader::for_state(&state)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "as private as the state file"
+        );
         w.append(&JournalEntry::Put {
             address: "a".into(),
             record: Box::new(record("a", "d1")),

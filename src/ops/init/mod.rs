@@ -540,7 +540,7 @@ impl<'a> Writer<'a> {
         let _ = writeln!(t, "#   todoplan plan         what apply would change");
         let _ = writeln!(
             t,
-            "# Every key is explained in todoplan's README (\"todo.toml\")."
+            "# Every key is explained in todoplan's docs/reference.md."
         );
         if !self.report.not_inferred.is_empty() {
             let _ = writeln!(t, "#\n# init could not infer:");
