@@ -182,3 +182,91 @@ fn hooks_run_in_their_phase_by_weight_and_test_hooks_never() {
     let (code, again) = todoplan(tmp.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(code, Some(0), "a second plan shows changes:\n{again}");
 }
+
+/// `helm.sh/hook-delete-policy: hook-succeeded`: the Job hook runs, completes and is deleted;
+/// the next plan shows no changes (it is not drift, and it does not run again) until the hook
+/// changes, when it runs again and is deleted again. Drift stays quiet about it.
+#[test]
+fn a_hook_succeeded_policy_deletes_the_hook_after_it_ran_and_it_runs_again_when_it_changes() {
+    support::require_cluster();
+    let name = support::unique_name("hookdel");
+    let _cleanup = Cleanup(name.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let t = dir.join("charts/hooked/templates");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(
+        dir.join("charts/hooked/Chart.yaml"),
+        "apiVersion: v2\nname: hooked\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.join("main.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: main\ndata:\n  a: {{ .Values.round | quote }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.join("migrate.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    \
+         helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n\
+         spec:\n  template:\n    metadata:\n      annotations:\n        round: {{ .Values.round | quote }}\n    spec:\n      \
+         restartPolicy: Never\n      containers:\n      - name: m\n        image: busybox:1.35.0\n",
+    )
+    .unwrap();
+    let spec = |round: u32| {
+        std::fs::write(
+            dir.join("todo.toml"),
+            format!(
+                "[project]\nname = \"{name}\"\n\n[cluster]\nnamespace = \"{name}\"\n\n\
+                 [releases.hooked]\nchart = \"charts/hooked\"\nvalues = {{ round = \"{round}\" }}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let job_exists = || {
+        let out = Command::new("kubectl")
+            .args([
+                "-n",
+                &name,
+                "get",
+                "job",
+                "migrate",
+                "--ignore-not-found",
+                "-o",
+                "name",
+            ])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    };
+    spec(1);
+    let (code, out) = todoplan(dir, &["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("deleting hook batch/v1 Job")
+            && out.contains("succeeded per its delete policy"),
+        "{out}"
+    );
+    assert!(!job_exists(), "the succeeded hook was deleted");
+    let (code, again) = todoplan(dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "a deleted hook is neither drift nor run again:\n{again}"
+    );
+    let (code, drift) = todoplan(dir, &["drift", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{drift}");
+
+    spec(2);
+    let (code, plan) = todoplan(dir, &["plan"]);
+    assert_eq!(code, Some(0), "{plan}");
+    assert!(
+        plan.contains("/Job/") && plan.contains("/migrate will be created"),
+        "{plan}"
+    );
+    let (code, out) = todoplan(dir, &["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!job_exists(), "deleted again after its second run");
+    let (code, again) = todoplan(dir, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "{again}");
+}

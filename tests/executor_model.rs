@@ -506,6 +506,7 @@ fn record(o: &Value, release: &str, protect: bool) -> ObjectRecord {
         manifest: todoplan::plan::redact::redact(o, "salt"),
         protect,
         tainted: false,
+        hook_deleted: false,
     }
 }
 

@@ -243,6 +243,42 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             manifest: redact(&d.object, &self.salt),
             protect: d.protect,
             tainted,
+            hook_deleted: false,
+        };
+        let entry = JournalEntry::Put {
+            address: d.address.to_string(),
+            record: Box::new(record),
+        };
+        let mut state = self.state.lock().await;
+        self.backend
+            .journal(&entry)
+            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
+        if let JournalEntry::Put { address, record } = entry {
+            state.objects.insert(address, *record);
+        }
+        Ok(())
+    }
+
+    /// Records a hook its delete policy removed after it ran.
+    async fn record_hook_deleted(
+        &self,
+        d: &DesiredObject,
+        uid: Option<String>,
+        failed: bool,
+    ) -> Result<(), String> {
+        let key = d.key();
+        let record = ObjectRecord {
+            release: d.release.clone().unwrap_or_default(),
+            api_version: key.api_version,
+            kind: key.kind,
+            namespace: key.namespace,
+            name: key.name,
+            uid,
+            digest: manifest_digest(&d.object, &self.salt),
+            manifest: redact(&d.object, &self.salt),
+            protect: d.protect,
+            tainted: failed,
+            hook_deleted: true,
         };
         let entry = JournalEntry::Put {
             address: d.address.to_string(),
@@ -474,9 +510,22 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
             written += result?;
         }
     }
+    // A hook its delete policy removed after an earlier run is not there to wait for.
+    let gone: BTreeSet<String> = {
+        let state = shared.state.lock().await;
+        objects
+            .iter()
+            .map(|d| d.address.to_string())
+            .filter(|a| state.objects.get(a).is_some_and(|r| r.hook_deleted))
+            .collect()
+    };
+    let waitable = |d: &&&DesiredObject| {
+        readiness::waits_for(crate::plan::normalize::kind_of(&d.object))
+            && !gone.contains(&d.address.to_string())
+    };
     let waits: Vec<_> = objects
         .iter()
-        .filter(|d| readiness::waits_for(crate::plan::normalize::kind_of(&d.object)))
+        .filter(waitable)
         .map(|d| {
             let key = d.key();
             let timeout = d.timeout;
@@ -490,14 +539,15 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
             waits.len()
         ));
         let results = futures::future::join_all(waits).await;
-        let waited: Vec<&&DesiredObject> = objects
-            .iter()
-            .filter(|d| readiness::waits_for(crate::plan::normalize::kind_of(&d.object)))
-            .collect();
+        let waited: Vec<&&DesiredObject> = objects.iter().filter(waitable).collect();
         let mut errors = Vec::new();
         for (d, result) in waited.into_iter().zip(results) {
             if let Err(e) = result {
                 errors.push(e);
+                if hook_deleted_on(d, "hook-failed", changes) {
+                    delete_hook(shared, d, true, progress).await?;
+                    continue;
+                }
                 // Written but never seen ready: recorded as tainted, so the next plan waits
                 // for it again instead of saying "no changes".
                 let live = shared
@@ -514,7 +564,55 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
             return Err(errors.join("\n"));
         }
     }
+    for d in &objects {
+        if hook_deleted_on(d, "hook-succeeded", changes) {
+            delete_hook(shared, d, false, progress).await?;
+        }
+    }
     Ok(written)
+}
+
+/// Whether `d` is a hook written in this run whose `helm.sh/hook-delete-policy` names `policy`.
+fn hook_deleted_on(
+    d: &DesiredObject,
+    policy: &str,
+    changes: &BTreeMap<String, &ObjectChange>,
+) -> bool {
+    let written = changes
+        .get(&d.address.to_string())
+        .is_some_and(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace));
+    written
+        && crate::chart::hooks::Hook::of(&d.object)
+            .is_some_and(|h| h.stage().is_some() && h.delete_policies.iter().any(|p| p == policy))
+}
+
+/// Deletes a hook after it ran, as its delete policy asks, and records it as deleted by policy
+/// (tainted when it failed, so the next apply runs it again).
+async fn delete_hook<C: Cluster + Readiness, B: StateSink>(
+    shared: &Shared<'_, C, B>,
+    d: &DesiredObject,
+    failed: bool,
+    progress: &progress::NodeProgress,
+) -> Result<(), String> {
+    let key = d.key();
+    progress.update(&format!(
+        "deleting hook {key} ({} per its delete policy)",
+        if failed { "failed" } else { "succeeded" }
+    ));
+    let live = shared.cluster.get(&key).await.map_err(render_report)?;
+    let uid = live
+        .as_ref()
+        .and_then(|l| l.pointer("/metadata/uid"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if live.is_some() {
+        shared
+            .cluster
+            .delete(&key, uid.as_deref())
+            .await
+            .map_err(render_report)?;
+    }
+    shared.record_hook_deleted(d, uid, failed).await
 }
 
 /// Walks the plan's graph: a node starts once everything it depends on has succeeded; a failure

@@ -3,7 +3,9 @@
 //! objects (and waited for: a Job until it completes), `post-*` after them, each phase ordered
 //! by `helm.sh/hook-weight` (then kind, as helm sorts). Like every object, a hook is applied when
 //! its rendered form changes, so an unchanged hook does not run again (helm runs upgrade hooks on
-//! every upgrade). `test` hooks are never applied, nor delete and rollback hooks.
+//! every upgrade). `test` hooks are never applied, nor delete and rollback hooks. The executor
+//! honours `helm.sh/hook-delete-policy` (`hook-succeeded`, `hook-failed`) and records a hook it
+//! deleted so, so the planner neither reports it as drift nor creates it again unchanged.
 
 use serde_json::Value;
 

@@ -110,6 +110,7 @@ mod tests {
             manifest: json!({"kind": kind}),
             protect: kind == "Secret",
             tainted: false,
+            hook_deleted: false,
         };
         state
             .objects

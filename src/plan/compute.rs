@@ -98,6 +98,10 @@ pub async fn detect_drift(
     let mut foreign = BTreeMap::new();
     let salt = digest_salt(state);
     for (address, record) in &state.objects {
+        if record.hook_deleted {
+            // Deleted by its own helm.sh/hook-delete-policy after it ran: absent by design.
+            continue;
+        }
         let key = record.key();
         let found = match live.objects.get(&key) {
             Some(o) => Some(o.clone()),
@@ -576,6 +580,24 @@ pub async fn diff_objects<C: Cluster>(
     .buffered(CONCURRENT_REQUESTS)
     .try_collect::<Vec<_>>()
     .await?;
+    // A hook its delete policy removed after it ran is not created again until it changes
+    // (todoplan runs a hook when its rendered form changes, see chart::hooks).
+    for (c, d) in changes.iter_mut().zip(desired) {
+        if c.action != Action::Create {
+            continue;
+        }
+        let Some(r) = state.objects.get(&c.address) else {
+            continue;
+        };
+        if r.hook_deleted
+            && !r.tainted
+            && normalize(&r.manifest) == redact(&normalize(&d.object), salt)
+        {
+            c.action = Action::NoOp;
+            c.before = c.after.clone();
+            c.reason = Some("hook ran and was deleted by its helm.sh/hook-delete-policy".into());
+        }
+    }
     for c in &mut changes {
         if options.replace.contains(&c.address) && matches!(c.action, Action::Update | Action::NoOp)
         {
@@ -666,7 +688,11 @@ pub async fn diff_objects<C: Cluster>(
             }
             None => {
                 change.action = Action::Forget;
-                change.reason = Some("already deleted outside todoplan".into());
+                change.reason = Some(if record.hook_deleted {
+                    "a hook its delete policy already removed".into()
+                } else {
+                    "already deleted outside todoplan".into()
+                });
             }
         }
         changes.push(change);
@@ -805,6 +831,7 @@ fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
         // Unknown provenance: treat as data-holding if its kind is.
         protect: false,
         tainted: false,
+        hook_deleted: false,
     }
 }
 

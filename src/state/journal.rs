@@ -266,6 +266,7 @@ mod tests {
             manifest: serde_json::json!({"kind": "ConfigMap", "metadata": {"name": name}}),
             protect: false,
             tainted: false,
+            hook_deleted: false,
         }
     }
 

@@ -635,6 +635,7 @@ mod tests {
             manifest: serde_json::json!({}),
             protect: false,
             tainted: false,
+            hook_deleted: false,
         }
     }
 

@@ -235,6 +235,10 @@ pub struct ObjectRecord {
     /// applies it again and waits, as Terraform does with a tainted resource.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tainted: bool,
+    /// A helm hook that ran and was then deleted by its `helm.sh/hook-delete-policy`: absent
+    /// from the cluster by design, so not drift, and not run again until its manifest changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hook_deleted: bool,
 }
 
 impl ObjectRecord {
