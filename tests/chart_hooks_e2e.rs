@@ -15,7 +15,8 @@ fn hook(name: &str, phases: &str, weight: i32) -> String {
     )
 }
 
-fn project(dir: &Path, name: &str) {
+/// `charts/hooked` with its Chart.yaml; returns its templates directory.
+fn hooked_chart(dir: &Path) -> std::path::PathBuf {
     let t = dir.join("charts/hooked/templates");
     std::fs::create_dir_all(&t).unwrap();
     std::fs::write(
@@ -23,6 +24,11 @@ fn project(dir: &Path, name: &str) {
         "apiVersion: v2\nname: hooked\nversion: 0.1.0\n",
     )
     .unwrap();
+    t
+}
+
+fn project(dir: &Path, name: &str) {
+    let t = hooked_chart(dir);
     std::fs::write(
         t.join("main.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: main\ndata:\n  a: b\n",
@@ -193,13 +199,7 @@ fn a_hook_succeeded_policy_deletes_the_hook_after_it_ran_and_it_runs_again_when_
     let _cleanup = Cleanup(name.clone());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let t = dir.join("charts/hooked/templates");
-    std::fs::create_dir_all(&t).unwrap();
-    std::fs::write(
-        dir.join("charts/hooked/Chart.yaml"),
-        "apiVersion: v2\nname: hooked\nversion: 0.1.0\n",
-    )
-    .unwrap();
+    let t = hooked_chart(dir);
     std::fs::write(
         t.join("main.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: main\ndata:\n  a: {{ .Values.round | quote }}\n",

@@ -228,43 +228,30 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         applied: &Value,
         tainted: bool,
     ) -> Result<(), String> {
-        let key = d.key();
-        let record = ObjectRecord {
-            release: d.release.clone().unwrap_or_default(),
-            api_version: key.api_version,
-            kind: key.kind,
-            namespace: key.namespace,
-            name: key.name,
-            uid: applied
-                .pointer("/metadata/uid")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            digest: manifest_digest(&d.object, &self.salt),
-            manifest: redact(&d.object, &self.salt),
-            protect: d.protect,
-            tainted,
-            hook_deleted: false,
-        };
-        let entry = JournalEntry::Put {
-            address: d.address.to_string(),
-            record: Box::new(record),
-        };
-        let mut state = self.state.lock().await;
-        self.backend
-            .journal(&entry)
-            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
-        if let JournalEntry::Put { address, record } = entry {
-            state.objects.insert(address, *record);
-        }
-        Ok(())
+        let uid = applied
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        self.put(d, uid, tainted, false).await
     }
 
-    /// Records a hook its delete policy removed after it ran.
+    /// Records a hook its delete policy removed after it ran (tainted when it failed).
     async fn record_hook_deleted(
         &self,
         d: &DesiredObject,
         uid: Option<String>,
         failed: bool,
+    ) -> Result<(), String> {
+        self.put(d, uid, failed, true).await
+    }
+
+    /// Journals the record of `d` and keeps it in the run's state.
+    async fn put(
+        &self,
+        d: &DesiredObject,
+        uid: Option<String>,
+        tainted: bool,
+        hook_deleted: bool,
     ) -> Result<(), String> {
         let key = d.key();
         let record = ObjectRecord {
@@ -277,8 +264,8 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             digest: manifest_digest(&d.object, &self.salt),
             manifest: redact(&d.object, &self.salt),
             protect: d.protect,
-            tainted: failed,
-            hook_deleted: true,
+            tainted,
+            hook_deleted,
         };
         let entry = JournalEntry::Put {
             address: d.address.to_string(),

@@ -30,6 +30,20 @@ fn declares_any_port(pods: &[&PodTemplate<'_>]) -> bool {
     })
 }
 
+/// A Service's ports as a message lists them: `80 (http)`, `8443`.
+fn declared_ports(ports: &[Value]) -> Vec<String> {
+    ports
+        .iter()
+        .map(|p| {
+            let num = p.get("port").map(|n| n.to_string()).unwrap_or_default();
+            match p.get("name").and_then(Value::as_str) {
+                Some(n) => format!("{num} ({n})"),
+                None => num,
+            }
+        })
+        .collect()
+}
+
 fn port_text(port: &Value) -> String {
     match port {
         Value::String(s) => format!("`{s}`"),
@@ -202,16 +216,7 @@ fn check_ingress(index: &Index<'_>, o: &super::CheckObject, sink: &mut Sink<'_>)
             _ => p.get("port").and_then(Value::as_i64) == port.as_i64(),
         });
         if !ok {
-            let declared: Vec<String> = ports
-                .iter()
-                .map(|p| {
-                    let num = p.get("port").map(|n| n.to_string()).unwrap_or_default();
-                    match p.get("name").and_then(Value::as_str) {
-                        Some(n) => format!("{num} ({n})"),
-                        None => num,
-                    }
-                })
-                .collect();
+            let declared = declared_ports(ports);
             let port_field = if b.field.ends_with(".service") {
                 match port {
                     Value::String(_) => format!("{}.port.name", b.field),
@@ -432,16 +437,7 @@ pub(crate) fn check_smoke(
             Err(_) => p.get("name").and_then(Value::as_str) == Some(check.port.as_str()),
         });
         if !has_port {
-            let declared: Vec<String> = ports
-                .iter()
-                .map(|p| {
-                    let num = p.get("port").map(|n| n.to_string()).unwrap_or_default();
-                    match p.get("name").and_then(Value::as_str) {
-                        Some(n) => format!("{num} ({n})"),
-                        None => num,
-                    }
-                })
-                .collect();
+            let declared = declared_ports(ports);
             push(
                 Severity::Error,
                 format!(
