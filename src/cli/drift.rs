@@ -81,7 +81,7 @@ pub fn render(items: &[DriftItem], format: Format) -> String {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let state = ws.state()?;
+    let state = ws.state().await?;
     let cluster = ws.connect_cluster().await?;
     let kinds = state
         .objects

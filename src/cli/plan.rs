@@ -30,8 +30,8 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan plan", args.planning.lock_timeout)?;
-    let state = ws.state()?;
+    let _lock = ws.lock("todoplan plan", args.planning.lock_timeout).await?;
+    let state = ws.state().await?;
     let cluster = if args.offline {
         None
     } else {

@@ -22,8 +22,8 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan rollback", args.planning.lock_timeout)?;
-    let mut state = ws.state()?;
+    let _lock = ws.lock("todoplan rollback", args.planning.lock_timeout).await?;
+    let mut state = ws.state().await?;
     let target = match args.to {
         Some(n) => n,
         None if state.revision >= 2 => state.revision - 1,

@@ -198,7 +198,7 @@ pub async fn rbac_for(
             )
         })
         .collect();
-    let state = ws.state()?;
+    let state = ws.state().await?;
     kinds.extend(
         state
             .objects

@@ -10,15 +10,44 @@ use crate::plan::compute::{self, Computed, PlanRequest};
 use crate::plan::images::{self, ImagePlan};
 pub use crate::plan::model::PlanOptions;
 use crate::spec::{Spec, StateConfig};
-use crate::state::{LocalBackend, LockGuard, LockOptions, State};
+use crate::state::{
+    KubernetesBackend, LocalBackend, LockGuard, LockOptions, State, StateBackend, StateStore,
+};
 
 pub struct Workspace {
     pub spec: Spec,
-    pub backend: LocalBackend,
+    pub backend: StateStore,
     /// `--context`, if given: it overrides `[cluster].context`.
     pub context_override: Option<String>,
     /// `--new-state`: start a new state where an old one left a backup or history.
     pub allow_new_state: bool,
+}
+
+/// Whether the `[env.NAME]` overlay names a state of its own (`[env.NAME.state]`).
+fn overlay_names_state(spec: &Spec, env: &str) -> bool {
+    toml::from_str::<toml::Table>(&spec.source.text)
+        .ok()
+        .and_then(|t| t.get("env")?.get(env)?.get("state").cloned())
+        .is_some()
+}
+
+/// The kubernetes backend's base name for the environment: `NAME-env-ENV` (its own Secrets and
+/// Lease), unless the overlay names a state of its own.
+pub fn env_state_name(spec: &Spec, name: &str) -> String {
+    match &spec.env {
+        Some(env) if !overlay_names_state(spec, env) => format!("{name}-env-{env}"),
+        _ => name.to_string(),
+    }
+}
+
+/// The backend `[state]` names, for `context` (the kubernetes backend lives in that cluster).
+pub fn backend_for(spec: &Spec, context: Option<&str>) -> StateStore {
+    match &spec.state {
+        StateConfig::Local { dir } => StateStore::Local(LocalBackend::new(env_state_dir(spec, dir))),
+        StateConfig::Kubernetes { namespace, name } => StateStore::Kubernetes(
+            KubernetesBackend::new(namespace, &env_state_name(spec, name), context.map(str::to_string)),
+        ),
+    }
 }
 
 /// Each environment is its own instance with its own state: `--env NAME` keeps its state in
@@ -28,11 +57,7 @@ pub fn env_state_dir(spec: &Spec, dir: &Path) -> std::path::PathBuf {
     let Some(env) = &spec.env else {
         return dir.to_path_buf();
     };
-    let overlay_names_state = toml::from_str::<toml::Table>(&spec.source.text)
-        .ok()
-        .and_then(|t| t.get("env")?.get(env.as_str())?.get("state").cloned())
-        .is_some();
-    if overlay_names_state {
+    if overlay_names_state(spec, env) {
         dir.to_path_buf()
     } else {
         dir.join("env").join(env)
@@ -43,15 +68,10 @@ impl Workspace {
     /// Reads the spec (`file`, with the `[env.NAME]` overlay) and opens its state backend.
     pub fn open(file: &Path, env: Option<&str>, context: Option<String>) -> miette::Result<Self> {
         let spec = crate::spec::load(file, env)?;
-        let backend = match &spec.state {
-            StateConfig::Local { dir } => LocalBackend::new(env_state_dir(&spec, dir)),
-            StateConfig::Kubernetes { .. } => {
-                return Err(miette::miette!(
-                    help = "use `[state] backend = \"local\"` for now",
-                    "the kubernetes state backend is not available in this version of todoplan"
-                ));
-            }
-        };
+        let backend = backend_for(
+            &spec,
+            context.as_deref().or(spec.cluster.context.as_deref()),
+        );
         Ok(Workspace {
             spec,
             backend,
@@ -74,11 +94,14 @@ impl Workspace {
         Ok(cluster)
     }
 
-    pub fn lock(&self, command: &str, timeout: Duration) -> miette::Result<LockGuard> {
-        let guard = self.backend.lock(&LockOptions {
-            command: command.to_string(),
-            timeout,
-        })?;
+    pub async fn lock(&self, command: &str, timeout: Duration) -> miette::Result<LockGuard> {
+        let guard = self
+            .backend
+            .lock_state(&LockOptions {
+                command: command.to_string(),
+                timeout,
+            })
+            .await?;
         if let Some(old) = &guard.recovered_from {
             eprintln!(
                 "warning: took over the state lock left by {old}: {}",
@@ -93,18 +116,21 @@ impl Workspace {
 
     /// The state (refusing another project's, and a missing one that left a backup or history
     /// unless `new_state`), keyed for secret digests by the backend's digest key.
-    pub fn state(&self) -> miette::Result<State> {
+    pub async fn state(&self) -> miette::Result<State> {
         let new_state = if self.allow_new_state {
             crate::state::NewState::Allow
         } else {
             crate::state::NewState::Refuse
         };
-        let opened = self.backend.open_sync(&self.spec.project.name, new_state)?;
+        let opened = self
+            .backend
+            .open(&self.spec.project.name, new_state)
+            .await?;
         if let Some(archived) = &opened.archived {
             eprintln!("note: the old state's backup and history were moved to {archived}");
         }
         let mut state = opened.state;
-        let key = self.backend.digest_key_sync()?;
+        let key = self.backend.digest_key().await?;
         state.digest_salt = Some(key.bytes_digest("todoplan-secret-digest", b""));
         Ok(state)
     }
@@ -172,7 +198,7 @@ pub async fn make_plan(
     let mut computed = computed;
     if computed.plan.has_changes()
         && state.revision > 0
-        && let Ok(last) = ws.backend.history_entry(state.revision)
+        && let Ok(last) = ws.backend.read_history(state.revision).await
         && last.summary.starts_with("rollback to revision")
     {
         let what = last.summary.split(':').next().unwrap_or_default();
@@ -205,7 +231,7 @@ pub async fn render_releases(
             "there is no release `{name}`"
         ));
     }
-    let state = ws.state()?;
+    let state = ws.state().await?;
     let (delivery, _) = images::choose_delivery(spec, None);
     let image_plans = images::plan_images(spec, &state, None, &delivery).await?;
     let (refs, _) = images::references(&image_plans, &delivery);
