@@ -124,7 +124,11 @@ async fn saves_bump_the_serial_and_keep_the_lineage(place: &Place) {
     assert_eq!(read, state);
     assert_eq!(read.lineage, lineage);
     // Another project's state is refused.
-    let err = place.open().open("shop", NewState::Allow).await.unwrap_err();
+    let err = place
+        .open()
+        .open("shop", NewState::Allow)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StateError::ForeignProject { .. }), "{err:?}");
 }
 
@@ -286,7 +290,10 @@ mod kubernetes_only {
         a.save_state(&mut sa).await.unwrap();
         let err = b.save_state(&mut sb).await.unwrap_err();
         assert!(matches!(err, StateError::Conflict { .. }), "{err:?}");
-        assert_eq!(sb.serial, 1, "a refused write leaves the state in memory as it was");
+        assert_eq!(
+            sb.serial, 1,
+            "a refused write leaves the state in memory as it was"
+        );
         assert_eq!(place.open().read_state().await.unwrap().unwrap(), sa);
     }
 
@@ -345,10 +352,7 @@ mod kubernetes_only {
         let place = Place::kubernetes();
         let backend = place.open();
         for revision in 1..=HISTORY_LIMIT + 2 {
-            backend
-                .write_history(&entry(revision, "r"))
-                .await
-                .unwrap();
+            backend.write_history(&entry(revision, "r")).await.unwrap();
         }
         let kept = place.open().revisions().await.unwrap();
         assert_eq!(kept.len() as u64, HISTORY_LIMIT);

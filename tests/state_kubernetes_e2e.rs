@@ -124,7 +124,10 @@ fn an_apply_holding_the_lease_blocks_a_second_and_after_kill_9_the_next_takes_ov
             holder.try_wait().unwrap().is_none(),
             "the first apply ended before it was seen holding the Lease"
         );
-        assert!(Instant::now() < deadline, "the first apply never took the Lease");
+        assert!(
+            Instant::now() < deadline,
+            "the first apply never took the Lease"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let pid = holder.id().to_string();
@@ -143,7 +146,10 @@ fn an_apply_holding_the_lease_blocks_a_second_and_after_kill_9_the_next_takes_ov
             && said.contains("force-unlock"),
         "{said}"
     );
-    assert!(holder.try_wait().unwrap().is_none(), "the holder still runs");
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the holder still runs"
+    );
 
     // kill -9: nothing releases the Lease; it expires, and the next apply takes it over.
     holder.kill().unwrap();

@@ -94,7 +94,9 @@ pub fn report(report: &ApplyReport) -> ExitCode {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan apply", args.planning.lock_timeout).await?;
+    let _lock = ws
+        .lock("todoplan apply", args.planning.lock_timeout)
+        .await?;
     let mut state = ws.state().await?;
     let cluster = ws.connect_cluster().await?;
     let planned = match &args.plan_file {

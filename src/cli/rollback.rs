@@ -22,7 +22,9 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan rollback", args.planning.lock_timeout).await?;
+    let _lock = ws
+        .lock("todoplan rollback", args.planning.lock_timeout)
+        .await?;
     let mut state = ws.state().await?;
     let target = match args.to {
         Some(n) => n,

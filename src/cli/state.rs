@@ -83,20 +83,32 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             done.lineage, done.serial, done.revision, done.history, done.from, done.to
         );
         let (namespace, name) = match &target {
-            crate::state::StateStore::Kubernetes(b) => (b.namespace().to_string(), b.name().to_string()),
+            crate::state::StateStore::Kubernetes(b) => {
+                (b.namespace().to_string(), b.name().to_string())
+            }
             crate::state::StateStore::Local(_) => (String::new(), String::new()),
         };
         match to {
             "kubernetes" => println!(
                 "Now set in todo.toml:\n  [state]\n  backend = \"kubernetes\"\n  namespace = \"{namespace}\"\n  name = \"{}\"",
-                name.trim_end_matches(&ws.spec.env.as_ref().map(|e| format!("-env-{e}")).unwrap_or_default())
+                name.trim_end_matches(
+                    &ws.spec
+                        .env
+                        .as_ref()
+                        .map(|e| format!("-env-{e}"))
+                        .unwrap_or_default()
+                )
             ),
             _ => println!(
                 "Now set in todo.toml:\n  [state]\n  backend = \"local\"\n  dir = \"{}\"",
-                dir.as_deref().map(|d| d.display().to_string()).unwrap_or_else(|| "state".into())
+                dir.as_deref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "state".into())
             ),
         }
-        println!("The old state is left where it was: remove it once todo.toml points at the new one.");
+        println!(
+            "The old state is left where it was: remove it once todo.toml points at the new one."
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let state = ws.state().await?;

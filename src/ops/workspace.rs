@@ -43,10 +43,16 @@ pub fn env_state_name(spec: &Spec, name: &str) -> String {
 /// The backend `[state]` names, for `context` (the kubernetes backend lives in that cluster).
 pub fn backend_for(spec: &Spec, context: Option<&str>) -> StateStore {
     match &spec.state {
-        StateConfig::Local { dir } => StateStore::Local(LocalBackend::new(env_state_dir(spec, dir))),
-        StateConfig::Kubernetes { namespace, name } => StateStore::Kubernetes(
-            KubernetesBackend::new(namespace, &env_state_name(spec, name), context.map(str::to_string)),
-        ),
+        StateConfig::Local { dir } => {
+            StateStore::Local(LocalBackend::new(env_state_dir(spec, dir)))
+        }
+        StateConfig::Kubernetes { namespace, name } => {
+            StateStore::Kubernetes(KubernetesBackend::new(
+                namespace,
+                &env_state_name(spec, name),
+                context.map(str::to_string),
+            ))
+        }
     }
 }
 

@@ -35,7 +35,11 @@ fn identity(holder: &LockHolder) -> String {
 }
 
 fn holder_of(lease: &Lease) -> Option<LockHolder> {
-    let text = lease.metadata.annotations.as_ref()?.get(HOLDER_ANNOTATION)?;
+    let text = lease
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(HOLDER_ANNOTATION)?;
     let mut holder: LockHolder = serde_json::from_str(text).ok()?;
     holder.expires_at = expiry(lease);
     Some(holder)
@@ -134,7 +138,11 @@ pub async fn acquire(
                 let rv = lease.metadata.resource_version.clone();
                 (
                     leases
-                        .replace(&name, &PostParams::default(), &lease_for(backend, &holder, rv))
+                        .replace(
+                            &name,
+                            &PostParams::default(),
+                            &lease_for(backend, &holder, rv),
+                        )
                         .await,
                     previous,
                 )
@@ -143,16 +151,13 @@ pub async fn acquire(
                 if Instant::now() >= deadline {
                     let current = holder_of(lease);
                     return Err(StateError::Locked {
-                        holder: current
-                            .as_ref()
-                            .map(|h| h.to_string())
-                            .unwrap_or_else(|| {
-                                lease
-                                    .spec
-                                    .as_ref()
-                                    .and_then(|s| s.holder_identity.clone())
-                                    .unwrap_or_default()
-                            }),
+                        holder: current.as_ref().map(|h| h.to_string()).unwrap_or_else(|| {
+                            lease
+                                .spec
+                                .as_ref()
+                                .and_then(|s| s.holder_identity.clone())
+                                .unwrap_or_default()
+                        }),
                         id: current.as_ref().map(|h| h.id.clone()).unwrap_or_default(),
                         hint: format!(
                             "; the lock is the Lease {}/{name}: it expires {LEASE_SECONDS}s after its holder stops renewing it (a holder that was killed), or run `todoplan force-unlock {}` if that command is gone",
@@ -292,7 +297,10 @@ async fn start_renewing(
                 if let Some(spec) = next.spec.as_mut() {
                     spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
                 }
-                match leases.replace(&renew_name, &PostParams::default(), &next).await {
+                match leases
+                    .replace(&renew_name, &PostParams::default(), &next)
+                    .await
+                {
                     Ok(written) => *renewing.lock().unwrap_or_else(|p| p.into_inner()) = written,
                     Err(e) => {
                         // A lost Lease cannot be won back safely; say so once and stop.
@@ -324,7 +332,11 @@ async fn start_renewing(
 impl LockRelease for Held {
     fn release(self: Box<Self>) {
         self.renewer.abort();
-        let lease = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let lease = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let (namespace, name, config) = (self.namespace, self.name, self.config);
         // Drop is synchronous and may run on a single-threaded runtime: release on a thread of
         // its own with its own client, and wait for it, so a normal exit never leaves the lock.

@@ -46,6 +46,9 @@ const PARTS_ANNOTATION: &str = "todoplan.dev/parts";
 const SERIAL_ANNOTATION: &str = "todoplan.dev/serial";
 const DATA_KEY: &str = "state.json.gz";
 
+/// The lines of the running apply's journal, and how many of its bytes are durable.
+type OpenJournal = (Vec<u8>, usize);
+
 #[derive(Clone)]
 pub struct KubernetesBackend {
     namespace: String,
@@ -56,7 +59,7 @@ pub struct KubernetesBackend {
     /// the next write (`None`: it did not exist, so the next write is a create).
     seen: Arc<Mutex<Option<Option<String>>>>,
     /// The running apply's journal: every line so far, and how many bytes are durable.
-    journal: Arc<Mutex<Option<(Vec<u8>, usize)>>>,
+    journal: Arc<Mutex<Option<OpenJournal>>>,
 }
 
 impl std::fmt::Debug for KubernetesBackend {
@@ -134,7 +137,8 @@ impl KubernetesBackend {
                     what: "cannot reach the cluster holding the state".into(),
                     message,
                 };
-                let kubeconfig = kube::config::Kubeconfig::read().map_err(|e| fail(e.to_string()))?;
+                let kubeconfig =
+                    kube::config::Kubeconfig::read().map_err(|e| fail(e.to_string()))?;
                 let options = kube::config::KubeConfigOptions {
                     context: self.context.clone(),
                     ..Default::default()
@@ -180,11 +184,7 @@ impl KubernetesBackend {
                 ..Default::default()
             },
             type_: Some("todoplan.dev/state".to_string()),
-            data: Some(
-                data.into_iter()
-                    .map(|(k, v)| (k, ByteString(v)))
-                    .collect(),
-            ),
+            data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
             ..Default::default()
         }
     }
@@ -222,7 +222,11 @@ impl KubernetesBackend {
     }
 
     /// Create, or replace when `resource_version` is given (a precondition).
-    async fn put(&self, mut secret: Secret, resource_version: Option<String>) -> Result<Secret, StateError> {
+    async fn put(
+        &self,
+        mut secret: Secret,
+        resource_version: Option<String>,
+    ) -> Result<Secret, StateError> {
         let api = self.secrets().await?;
         let name = secret.metadata.name.clone().unwrap_or_default();
         let result = match resource_version {
@@ -263,7 +267,12 @@ impl KubernetesBackend {
     }
 
     async fn delete(&self, name: &str) -> Result<(), StateError> {
-        match self.secrets().await?.delete(name, &DeleteParams::default()).await {
+        match self
+            .secrets()
+            .await?
+            .delete(name, &DeleteParams::default())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 404) => Ok(()),
             Err(e) => Err(api_error(format!("cannot delete {}", self.at(name)), e)),
@@ -340,7 +349,8 @@ impl KubernetesBackend {
             parts.push(part);
         }
         let mut secret = self.secret(name, role, BTreeMap::from([(DATA_KEY.to_string(), first)]));
-        let mut annotations = BTreeMap::from([(SERIAL_ANNOTATION.to_string(), state.serial.to_string())]);
+        let mut annotations =
+            BTreeMap::from([(SERIAL_ANNOTATION.to_string(), state.serial.to_string())]);
         if !parts.is_empty() {
             annotations.insert(PARTS_ANNOTATION.to_string(), parts.join(","));
         }
@@ -368,7 +378,9 @@ impl KubernetesBackend {
     /// The state Secret alone, remembering its resourceVersion for the next write.
     async fn load_main(&self) -> Result<Option<State>, StateError> {
         let found = self.get(&self.name).await?;
-        let rv = found.as_ref().and_then(|s| s.metadata.resource_version.clone());
+        let rv = found
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.clone());
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(rv);
         match found {
             Some(secret) => self.decode(&secret).await.map(Some),
@@ -421,7 +433,11 @@ impl KubernetesBackend {
             // Never read in this process: read now (the lock holder is the only writer).
             None => {
                 self.load_main().await?;
-                self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone().flatten()
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+                    .flatten()
             }
         };
         if let Some(previous) = self.get(&self.name).await? {
@@ -501,7 +517,12 @@ impl KubernetesBackend {
             BTreeMap::from([("journal.gz".to_string(), gzip(&bytes))]),
         );
         self.overwrite(secret).await?;
-        if let Some((_, synced)) = self.journal.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some((_, synced)) = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
             *synced = (*synced).max(bytes.len());
         }
         Ok(())
@@ -526,7 +547,10 @@ impl KubernetesBackend {
         let read = |secret: Secret| {
             secret
                 .data
-                .and_then(|d| d.get("key").map(|b| String::from_utf8_lossy(&b.0).to_string()))
+                .and_then(|d| {
+                    d.get("key")
+                        .map(|b| String::from_utf8_lossy(&b.0).to_string())
+                })
                 .and_then(|hex| DigestKey::from_hex(&hex))
                 .ok_or_else(|| StateError::BadDigestKey {
                     path: self.path(&name),
@@ -576,9 +600,7 @@ impl KubernetesBackend {
         self.write_main(state).await
     }
 
-    pub(crate) async fn lease_api(
-        &self,
-    ) -> Result<(kube::Client, kube::Config), StateError> {
+    pub(crate) async fn lease_api(&self) -> Result<(kube::Client, kube::Config), StateError> {
         self.connection().await.cloned()
     }
 }
@@ -589,7 +611,12 @@ fn parts_of(secret: &Secret) -> Vec<String> {
         .annotations
         .as_ref()
         .and_then(|a| a.get(PARTS_ANNOTATION))
-        .map(|p| p.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .map(|p| {
+            p.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -676,7 +703,14 @@ impl StateBackend for KubernetesBackend {
             .list("history")
             .await?
             .iter()
-            .filter_map(|s| s.metadata.labels.as_ref()?.get(REVISION_LABEL)?.parse().ok())
+            .filter_map(|s| {
+                s.metadata
+                    .labels
+                    .as_ref()?
+                    .get(REVISION_LABEL)?
+                    .parse()
+                    .ok()
+            })
             .collect();
         out.sort_unstable();
         Ok(out)
@@ -690,7 +724,10 @@ impl StateBackend for KubernetesBackend {
                 Ok(s) => format!(" (revision {}, serial {})", s.revision, s.serial),
                 Err(_) => String::new(),
             };
-            found.push(format!("its backup {}{what} exists", self.at(&self.object("-backup"))));
+            found.push(format!(
+                "its backup {}{what} exists",
+                self.at(&self.object("-backup"))
+            ));
             restore = format!(
                 "restore the backup: `kubectl -n {ns} get secret {b} -o json | jq '.metadata={{name:\"{n}\",labels:.metadata.labels,annotations:.metadata.annotations}}' | kubectl -n {ns} create -f -`",
                 ns = self.namespace,
@@ -770,9 +807,13 @@ impl StateBackend for KubernetesBackend {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
         let dir = std::env::temp_dir().join(format!("todoplan-recovery-{}-{stamp}", self.name));
         let (path, bytes) = match unsaved {
-            Unsaved::State(state) => (dir.join(super::STATE_FILE), serde_json::to_vec_pretty(state)),
+            Unsaved::State(state) => (
+                dir.join(super::STATE_FILE),
+                serde_json::to_vec_pretty(state),
+            ),
             Unsaved::History(entry) => (
-                dir.join("history").join(format!("{:06}.json", entry.revision)),
+                dir.join("history")
+                    .join(format!("{:06}.json", entry.revision)),
                 serde_json::to_vec_pretty(entry),
             ),
         };
@@ -815,7 +856,12 @@ mod tests {
         }
         let json = serde_json::to_vec(&state).unwrap();
         let packed = gzip(&json);
-        assert!(packed.len() * 4 < json.len(), "{} vs {}", packed.len(), json.len());
+        assert!(
+            packed.len() * 4 < json.len(),
+            "{} vs {}",
+            packed.len(),
+            json.len()
+        );
         assert_eq!(gunzip(&packed).unwrap(), json);
     }
 
