@@ -120,6 +120,9 @@ impl StateBackend for StateStore {
     async fn read_history(&self, revision: u64) -> Result<HistoryEntry, StateError> {
         self.inner().read_history(revision).await
     }
+    async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        self.inner().history().await
+    }
     async fn revisions(&self) -> Result<Vec<u64>, StateError> {
         self.inner().revisions().await
     }

@@ -600,6 +600,20 @@ impl KubernetesBackend {
         self.write_main(state).await
     }
 
+    fn decode_history(&self, secret: Secret) -> Result<HistoryEntry, StateError> {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let corrupt = |message: String| StateError::Corrupt {
+            path: self.path(&name),
+            message,
+        };
+        let packed = secret
+            .data
+            .and_then(|d| d.get("entry.json.gz").map(|b| b.0.clone()))
+            .ok_or_else(|| corrupt("it has no `entry.json.gz`".into()))?;
+        let json = gunzip(&packed).map_err(|e| corrupt(format!("not gzip: {e}")))?;
+        serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
+    }
+
     pub(crate) async fn lease_api(&self) -> Result<(kube::Client, kube::Config), StateError> {
         self.connection().await.cloned()
     }
@@ -680,22 +694,23 @@ impl StateBackend for KubernetesBackend {
         self.prune_history().await
     }
 
+    /// One LIST for every revision, not a GET each.
+    async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
+        let mut out = Vec::new();
+        for secret in self.list("history").await? {
+            out.push(self.decode_history(secret)?);
+        }
+        out.sort_by_key(|e| e.revision);
+        Ok(out)
+    }
+
     async fn read_history(&self, revision: u64) -> Result<HistoryEntry, StateError> {
         let name = self.revision_name(revision);
         let secret = self
             .get(&name)
             .await?
             .ok_or(StateError::NoRevision { revision })?;
-        let corrupt = |message: String| StateError::Corrupt {
-            path: self.path(&name),
-            message,
-        };
-        let packed = secret
-            .data
-            .and_then(|d| d.get("entry.json.gz").map(|b| b.0.clone()))
-            .ok_or_else(|| corrupt("it has no `entry.json.gz`".into()))?;
-        let json = gunzip(&packed).map_err(|e| corrupt(format!("not gzip: {e}")))?;
-        serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
+        self.decode_history(secret)
     }
 
     async fn revisions(&self) -> Result<Vec<u64>, StateError> {
