@@ -128,15 +128,27 @@ impl Workspace {
         } else {
             crate::state::NewState::Refuse
         };
-        let opened = self
-            .backend
-            .open(&self.spec.project.name, new_state)
-            .await?;
+        let (opened, key) = match &self.backend {
+            // In the cluster, two round trips at once.
+            StateStore::Kubernetes(_) => {
+                let (opened, key) = tokio::join!(
+                    self.backend.open(&self.spec.project.name, new_state),
+                    self.backend.digest_key()
+                );
+                (opened?, key?)
+            }
+            StateStore::Local(_) => {
+                let opened = self
+                    .backend
+                    .open(&self.spec.project.name, new_state)
+                    .await?;
+                (opened, self.backend.digest_key().await?)
+            }
+        };
         if let Some(archived) = &opened.archived {
             eprintln!("note: the old state's backup and history were moved to {archived}");
         }
         let mut state = opened.state;
-        let key = self.backend.digest_key().await?;
         state.digest_salt = Some(key.bytes_digest("todoplan-secret-digest", b""));
         Ok(state)
     }

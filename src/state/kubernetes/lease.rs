@@ -116,11 +116,18 @@ pub async fn acquire(
     let holder = LockHolder::this_process(&options.command);
     let deadline = Instant::now() + options.timeout;
     let mut namespace_made = false;
+    // Usually nobody holds it (a released Lease is deleted): try the create first.
+    let mut try_create = true;
     loop {
-        let found = leases
-            .get_opt(&name)
-            .await
-            .map_err(|e| api_error(what(backend, "read"), e))?;
+        let found = if try_create {
+            try_create = false;
+            None
+        } else {
+            leases
+                .get_opt(&name)
+                .await
+                .map_err(|e| api_error(what(backend, "read"), e))?
+        };
         let (attempt, previous) = match &found {
             None => (
                 leases
@@ -205,6 +212,7 @@ pub async fn acquire(
             Err(e) if is_status(&e, 404) && !namespace_made => {
                 backend.ensure_namespace().await?;
                 namespace_made = true;
+                try_create = true;
             }
             Err(e) => return Err(api_error(what(backend, "take"), e)),
         }
@@ -266,6 +274,7 @@ struct Held {
     namespace: String,
     name: String,
     config: kube::Config,
+    client: kube::Client,
     /// The Lease as last written (its resourceVersion is the next write's precondition).
     current: Arc<Mutex<Lease>>,
     renewer: tokio::task::JoinHandle<()>,
@@ -284,7 +293,7 @@ async fn start_renewing(
 ) -> Result<Held, StateError> {
     {
         let (client, config) = backend.lease_api().await?;
-        let leases: Api<Lease> = Api::namespaced(client, &backend.namespace);
+        let leases: Api<Lease> = Api::namespaced(client.clone(), &backend.namespace);
         let current = Arc::new(Mutex::new(taken));
         let name = lease_name(backend);
         let renewing = current.clone();
@@ -323,9 +332,27 @@ async fn start_renewing(
             namespace: backend.namespace.clone(),
             name,
             config,
+            client,
             current,
             renewer,
         })
+    }
+}
+
+async fn delete_lease(leases: Api<Lease>, namespace: &str, name: &str, lease: &Lease) {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: lease.metadata.resource_version.clone(),
+            uid: lease.metadata.uid.clone(),
+        }),
+        ..Default::default()
+    };
+    if let Err(e) = leases.delete(name, &params).await
+        && !is_status(&e, 404)
+    {
+        eprintln!(
+            "warning: could not release the state lock Lease {namespace}/{name}; it expires {LEASE_SECONDS}s after its last renewal: {e}"
+        );
     }
 }
 
@@ -337,9 +364,24 @@ impl LockRelease for Held {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (namespace, name, config) = (self.namespace, self.name, self.config);
-        // Drop is synchronous and may run on a single-threaded runtime: release on a thread of
-        // its own with its own client, and wait for it, so a normal exit never leaves the lock.
+        let (namespace, name, config, client) =
+            (self.namespace, self.name, self.config, self.client);
+        // Drop is synchronous. On a multi-threaded runtime (the CLI's) the connection already
+        // open is used in place; elsewhere (a single-threaded test runtime) a thread of its own
+        // with its own client. Either way this waits, so a normal exit never leaves the lock.
+        if let Ok(handle) = tokio::runtime::Handle::try_current()
+            && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(|| {
+                handle.block_on(delete_lease(
+                    Api::namespaced(client, &namespace),
+                    &namespace,
+                    &name,
+                    &lease,
+                ))
+            });
+            return;
+        }
         let done = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -351,21 +393,13 @@ impl LockRelease for Held {
                 let Ok(client) = kube::Client::try_from(config) else {
                     return;
                 };
-                let leases: Api<Lease> = Api::namespaced(client, &namespace);
-                let params = DeleteParams {
-                    preconditions: Some(Preconditions {
-                        resource_version: lease.metadata.resource_version.clone(),
-                        uid: lease.metadata.uid.clone(),
-                    }),
-                    ..Default::default()
-                };
-                if let Err(e) = leases.delete(&name, &params).await
-                    && !is_status(&e, 404)
-                {
-                    eprintln!(
-                        "warning: could not release the state lock Lease {namespace}/{name}; it expires {LEASE_SECONDS}s after its last renewal: {e}"
-                    );
-                }
+                delete_lease(
+                    Api::namespaced(client, &namespace),
+                    &namespace,
+                    &name,
+                    &lease,
+                )
+                .await;
             });
         });
         let _ = done.join();

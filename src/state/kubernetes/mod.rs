@@ -641,8 +641,16 @@ impl StateBackend for KubernetesBackend {
     }
 
     async fn read_state(&self) -> Result<Option<State>, StateError> {
-        let found = self.load_main().await?;
-        Ok(match self.replay_onto(found.as_ref()).await? {
+        // Two round trips at once: they do not depend on each other.
+        let (found, journal) = tokio::join!(self.load_main(), self.journal_bytes());
+        let found = found?;
+        let replayed = match journal? {
+            Some(bytes) => {
+                journal::replay(found.as_ref(), &self.path(&self.object("-journal")), &bytes)?
+            }
+            None => None,
+        };
+        Ok(match replayed {
             Some(replayed) => Some(replayed.state),
             None => found,
         })
