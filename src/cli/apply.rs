@@ -94,11 +94,12 @@ pub fn report(report: &ApplyReport) -> ExitCode {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
+    // First: a state in the cluster then shares this connection.
+    let cluster = ws.connect_cluster().await?;
     let _lock = ws
         .lock("todoplan apply", args.planning.lock_timeout)
         .await?;
     let mut state = ws.state().await?;
-    let cluster = ws.connect_cluster().await?;
     let planned = match &args.plan_file {
         Some(path) => {
             let given = args.planning.options().as_flags();

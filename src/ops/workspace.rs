@@ -97,6 +97,9 @@ impl Workspace {
         let cluster = ClusterClient::connect(self.context()).await?;
         // Fail early and clearly when the server is not there.
         cluster.server_version().await?;
+        if let StateStore::Kubernetes(backend) = &self.backend {
+            backend.share_connection(cluster.client());
+        }
         Ok(cluster)
     }
 

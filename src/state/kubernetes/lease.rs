@@ -95,7 +95,7 @@ fn lease_for(
 }
 
 async fn api(backend: &KubernetesBackend) -> Result<Api<Lease>, StateError> {
-    let (client, _) = backend.lease_api().await?;
+    let client = backend.lease_api().await?;
     Ok(Api::namespaced(client, &backend.namespace))
 }
 
@@ -273,7 +273,7 @@ pub async fn force_unlock(backend: &KubernetesBackend, id: &str) -> Result<Unloc
 struct Held {
     namespace: String,
     name: String,
-    config: kube::Config,
+    context: Option<String>,
     client: kube::Client,
     /// The Lease as last written (its resourceVersion is the next write's precondition).
     current: Arc<Mutex<Lease>>,
@@ -292,7 +292,8 @@ async fn start_renewing(
     taken: Lease,
 ) -> Result<Held, StateError> {
     {
-        let (client, config) = backend.lease_api().await?;
+        let client = backend.lease_api().await?;
+        let context = backend.context().map(str::to_string);
         let leases: Api<Lease> = Api::namespaced(client.clone(), &backend.namespace);
         let current = Arc::new(Mutex::new(taken));
         let name = lease_name(backend);
@@ -331,7 +332,7 @@ async fn start_renewing(
         Ok(Held {
             namespace: backend.namespace.clone(),
             name,
-            config,
+            context,
             client,
             current,
             renewer,
@@ -364,8 +365,8 @@ impl LockRelease for Held {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (namespace, name, config, client) =
-            (self.namespace, self.name, self.config, self.client);
+        let (namespace, name, context, client) =
+            (self.namespace, self.name, self.context, self.client);
         // Drop is synchronous. On a multi-threaded runtime (the CLI's) the connection already
         // open is used in place; elsewhere (a single-threaded test runtime) a thread of its own
         // with its own client. Either way this waits, so a normal exit never leaves the lock.
@@ -390,6 +391,9 @@ impl LockRelease for Held {
                 return;
             };
             runtime.block_on(async move {
+                let Ok(config) = super::load_config(context.as_deref()).await else {
+                    return;
+                };
                 let Ok(client) = kube::Client::try_from(config) else {
                     return;
                 };

@@ -54,7 +54,7 @@ pub struct KubernetesBackend {
     namespace: String,
     name: String,
     context: Option<String>,
-    client: Arc<tokio::sync::OnceCell<(kube::Client, kube::Config)>>,
+    client: Arc<tokio::sync::OnceCell<kube::Client>>,
     /// resourceVersion of `NAME` as last read or written by this process: the precondition of
     /// the next write (`None`: it did not exist, so the next write is a create).
     seen: Arc<Mutex<Option<Option<String>>>>,
@@ -130,36 +130,31 @@ impl KubernetesBackend {
         PathBuf::from(self.at(name))
     }
 
-    async fn connection(&self) -> Result<&(kube::Client, kube::Config), StateError> {
+    /// The connection: the plan's own when shared, else one made from the kubeconfig.
+    async fn connection(&self) -> Result<&kube::Client, StateError> {
         self.client
             .get_or_try_init(|| async {
-                let fail = |message: String| StateError::Cluster {
+                let config = load_config(self.context.as_deref()).await?;
+                kube::Client::try_from(config).map_err(|e| StateError::Cluster {
                     what: "cannot reach the cluster holding the state".into(),
-                    message,
-                };
-                let kubeconfig =
-                    kube::config::Kubeconfig::read().map_err(|e| fail(e.to_string()))?;
-                let options = kube::config::KubeConfigOptions {
-                    context: self.context.clone(),
-                    ..Default::default()
-                };
-                let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-                let timeout = crate::observe::request_timeout();
-                config.connect_timeout = Some(timeout.min(std::time::Duration::from_secs(10)));
-                config.read_timeout = Some(timeout);
-                config.write_timeout = Some(timeout);
-                let client =
-                    kube::Client::try_from(config.clone()).map_err(|e| fail(e.to_string()))?;
-                Ok((client, config))
+                    message: e.to_string(),
+                })
             })
             .await
     }
 
+    /// Uses `client` (the cluster connection of the command) instead of opening another.
+    pub fn share_connection(&self, client: kube::Client) {
+        let _ = self.client.set(client);
+    }
+
+    pub(crate) fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+
     async fn secrets(&self) -> Result<Api<Secret>, StateError> {
         Ok(Api::namespaced(
-            self.connection().await?.0.clone(),
+            self.connection().await?.clone(),
             &self.namespace,
         ))
     }
@@ -199,7 +194,7 @@ impl KubernetesBackend {
 
     /// Creates the namespace of the state when it does not exist yet (a first plan).
     async fn ensure_namespace(&self) -> Result<(), StateError> {
-        let api: Api<Namespace> = Api::all(self.connection().await?.0.clone());
+        let api: Api<Namespace> = Api::all(self.connection().await?.clone());
         let what = || format!("cannot create the state's namespace {}", self.namespace);
         match api.get_opt(&self.namespace).await {
             Ok(Some(_)) => Ok(()),
@@ -614,9 +609,30 @@ impl KubernetesBackend {
         serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
     }
 
-    pub(crate) async fn lease_api(&self) -> Result<(kube::Client, kube::Config), StateError> {
+    pub(crate) async fn lease_api(&self) -> Result<kube::Client, StateError> {
         self.connection().await.cloned()
     }
+}
+
+/// The kubeconfig's cluster for `context`, with todoplan's request deadlines.
+pub(crate) async fn load_config(context: Option<&str>) -> Result<kube::Config, StateError> {
+    let fail = |message: String| StateError::Cluster {
+        what: "cannot reach the cluster holding the state".into(),
+        message,
+    };
+    let kubeconfig = kube::config::Kubeconfig::read().map_err(|e| fail(e.to_string()))?;
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let timeout = crate::observe::request_timeout();
+    config.connect_timeout = Some(timeout.min(std::time::Duration::from_secs(10)));
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
+    Ok(config)
 }
 
 fn parts_of(secret: &Secret) -> Vec<String> {
