@@ -297,6 +297,36 @@ mod kubernetes_only {
         assert_eq!(place.open().read_state().await.unwrap().unwrap(), sa);
     }
 
+    #[tokio::test]
+    async fn force_unlock_with_the_printed_id_removes_a_lease_left_behind() {
+        let place = Place::kubernetes();
+        let guard = place
+            .open()
+            .lock_state(&lock_options(Duration::ZERO))
+            .await
+            .unwrap();
+        let id = guard.holder().id.clone();
+        // The holder dies without releasing (its renewals stop with it).
+        std::mem::forget(guard);
+        let StateError::Locked { id: printed, .. } = place
+            .open()
+            .lock_state(&lock_options(Duration::ZERO))
+            .await
+            .unwrap_err()
+        else {
+            panic!("not a locked error")
+        };
+        assert_eq!(printed, id, "the error prints the ID force-unlock takes");
+        let removed = place.open().break_lock(&id).await.unwrap();
+        assert!(removed.to_string().contains(&id), "{removed}");
+        let next = place
+            .open()
+            .lock_state(&lock_options(Duration::ZERO))
+            .await
+            .unwrap();
+        assert!(next.recovered_from.is_none(), "removed, not expired");
+    }
+
     fn secrets_named(place: &Place, part: &str) -> Vec<String> {
         let Place::Kubernetes { namespace, .. } = place else {
             unreachable!()

@@ -147,6 +147,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        // Handled above, before the state is opened.
         StateCommand::Migrate { .. } => Ok(ExitCode::SUCCESS),
         StateCommand::Show { address, json } => {
             let Some(value) = crate::ops::state_view::show(&state, &address) else {
