@@ -327,6 +327,50 @@ mod kubernetes_only {
         assert!(next.recovered_from.is_none(), "removed, not expired");
     }
 
+    /// A journal past one Secret is folded into the state during the run; killed after that,
+    /// every synced entry is still read back, and the final save goes past the folded serial.
+    #[tokio::test]
+    async fn a_journal_past_one_secret_is_folded_into_the_state_mid_run() {
+        let place = Place::kubernetes();
+        let backend = place.open();
+        let state = State::new("todo");
+        backend.begin_journal(&state).await.unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..240 {
+            let mut noise = String::new();
+            for _ in 0..512 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                noise.push_str(&format!("{seed:016x}"));
+            }
+            let mut r = record(&format!("cm-{i}"));
+            r.manifest = serde_json::json!({"data": {"noise": noise}});
+            backend
+                .journal(&JournalEntry::Put {
+                    address: format!("cm-{i}"),
+                    record: Box::new(r),
+                })
+                .unwrap();
+            if i % 20 == 19 {
+                backend.sync_journal().await.unwrap();
+            }
+        }
+        assert!(
+            secrets_named(&place, "todo-state").contains(&"todo-state".to_string()),
+            "the journal was folded into the state Secret before any save"
+        );
+        std::mem::forget(backend); // killed
+        let read = place.open().read_state().await.unwrap().unwrap();
+        assert_eq!(read.objects.len(), 240);
+        assert_eq!(read.lineage, state.lineage);
+        let store = place.open();
+        let mut next = store.read_state().await.unwrap().unwrap();
+        let before = next.serial;
+        store.save_state(&mut next).await.unwrap();
+        assert!(next.serial > before, "{} > {before}", next.serial);
+    }
+
     fn secrets_named(place: &Place, part: &str) -> Vec<String> {
         let Place::Kubernetes { namespace, .. } = place else {
             unreachable!()

@@ -60,6 +60,10 @@ pub struct KubernetesBackend {
     seen: Arc<Mutex<Option<Option<String>>>>,
     /// The running apply's journal: every line so far, and how many bytes are durable.
     journal: Arc<Mutex<Option<OpenJournal>>>,
+    syncing: Arc<tokio::sync::Mutex<()>>,
+    /// The serial of the state last read or written: a save never goes below it (a journal
+    /// folded in during the run already bumped it).
+    saved_serial: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for KubernetesBackend {
@@ -106,6 +110,8 @@ impl KubernetesBackend {
             client: Arc::new(tokio::sync::OnceCell::new()),
             seen: Arc::new(Mutex::new(None)),
             journal: Arc::new(Mutex::new(None)),
+            syncing: Arc::new(tokio::sync::Mutex::new(())),
+            saved_serial: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
     }
 
@@ -377,10 +383,15 @@ impl KubernetesBackend {
             .as_ref()
             .and_then(|s| s.metadata.resource_version.clone());
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(rv);
-        match found {
-            Some(secret) => self.decode(&secret).await.map(Some),
-            None => Ok(None),
-        }
+        let state = match found {
+            Some(secret) => Some(self.decode(&secret).await?),
+            None => None,
+        };
+        self.saved_serial.store(
+            state.as_ref().map_or(0, |s| s.serial),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        Ok(state)
     }
 
     async fn journal_bytes(&self) -> Result<Option<Vec<u8>>, StateError> {
@@ -450,6 +461,8 @@ impl KubernetesBackend {
         let written = self.put(secret, precondition).await?;
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(written.metadata.resource_version);
+        self.saved_serial
+            .store(state.serial, std::sync::atomic::Ordering::SeqCst);
         self.prune_parts().await
     }
 
@@ -495,6 +508,8 @@ impl KubernetesBackend {
 
     /// Makes every journal entry so far durable: one write of the journal Secret.
     pub async fn sync_journal(&self) -> Result<(), StateError> {
+        // One sync at a time: each rewrites the whole journal Secret.
+        let _one = self.syncing.lock().await;
         let snapshot = {
             let open = self.journal.lock().unwrap_or_else(|p| p.into_inner());
             match open.as_ref() {
@@ -505,11 +520,15 @@ impl KubernetesBackend {
         let Some(bytes) = snapshot else {
             return Ok(());
         };
+        let packed = gzip(&bytes);
+        if packed.len() > CHUNK_BYTES {
+            return self.fold_journal(&bytes).await;
+        }
         let name = self.object("-journal");
         let secret = self.secret(
             &name,
             "journal",
-            BTreeMap::from([("journal.gz".to_string(), gzip(&bytes))]),
+            BTreeMap::from([("journal.gz".to_string(), packed)]),
         );
         self.overwrite(secret).await?;
         if let Some((_, synced)) = self
@@ -519,6 +538,54 @@ impl KubernetesBackend {
             .as_mut()
         {
             *synced = (*synced).max(bytes.len());
+        }
+        Ok(())
+    }
+
+    /// A journal grown past one Secret: the state with it replayed becomes the saved state
+    /// (serial bumped), and the journal starts again on top of it with what was appended since.
+    /// Killed in between, the old journal no longer matches the saved state and is ignored.
+    async fn fold_journal(&self, bytes: &[u8]) -> Result<(), StateError> {
+        let path = self.path(&self.object("-journal"));
+        let base = self.load_main().await?;
+        let replayed =
+            journal::replay(base.as_ref(), &path, bytes)?.ok_or_else(|| StateError::Corrupt {
+                path: path.clone(),
+                message: "the running apply's journal does not apply to the saved state".into(),
+            })?;
+        self.write_main(&replayed.state).await?;
+        let mut header =
+            serde_json::to_vec(&JournalHeader::for_state(&replayed.state)).map_err(|e| {
+                StateError::Write {
+                    path: path.clone(),
+                    source: std::io::Error::other(e),
+                }
+            })?;
+        header.push(b'\n');
+        let restarted = {
+            let mut open = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+            let Some((all, synced)) = open.as_mut() else {
+                return Ok(());
+            };
+            let mut next = header;
+            next.extend_from_slice(&all[bytes.len().min(all.len())..]);
+            *all = next.clone();
+            *synced = 0;
+            next
+        };
+        let secret = self.secret(
+            &self.object("-journal"),
+            "journal",
+            BTreeMap::from([("journal.gz".to_string(), gzip(&restarted))]),
+        );
+        self.overwrite(secret).await?;
+        if let Some((_, synced)) = self
+            .journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            *synced = (*synced).max(restarted.len());
         }
         Ok(())
     }
@@ -674,7 +741,8 @@ impl StateBackend for KubernetesBackend {
 
     async fn save_state(&self, state: &mut State) -> Result<(), StateError> {
         let mut next = state.clone();
-        next.serial += 1;
+        let saved = self.saved_serial.load(std::sync::atomic::Ordering::SeqCst);
+        next.serial = next.serial.max(saved) + 1;
         next.todoplan_version = env!("CARGO_PKG_VERSION").to_string();
         self.write_main(&next).await?;
         *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = None;
