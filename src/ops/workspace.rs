@@ -292,3 +292,30 @@ pub async fn render_releases(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str, env: Option<&str>) -> Spec {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("todo.toml");
+        std::fs::write(&file, text).unwrap();
+        crate::spec::load(&file, env).unwrap()
+    }
+
+    #[test]
+    fn each_environment_has_its_own_state_secrets_unless_its_overlay_names_one() {
+        let base = "[project]\nname = \"todo\"\n[state]\nbackend = \"kubernetes\"\nnamespace = \"st\"\n[env.prod]\n[env.dev.state]\nbackend = \"kubernetes\"\nname = \"dev-own\"\n";
+        let name = |env| match backend_for(&spec(base, env), None) {
+            StateStore::Kubernetes(b) => (b.namespace().to_string(), b.name().to_string()),
+            StateStore::Local(b) => panic!("local backend at {}", b.dir().display()),
+        };
+        assert_eq!(name(None), ("st".into(), "todo-state".into()));
+        assert_eq!(
+            name(Some("prod")),
+            ("st".into(), "todo-state-env-prod".into())
+        );
+        assert_eq!(name(Some("dev")).1, "dev-own");
+    }
+}
