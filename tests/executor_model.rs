@@ -299,7 +299,7 @@ struct MemoryState {
 }
 
 impl StateSink for MemoryState {
-    fn begin(&self, state: &State) -> Result<(), StateError> {
+    async fn begin(&self, state: &State) -> Result<(), StateError> {
         if !self.dead.load(Ordering::SeqCst) {
             let mut begun = state.clone();
             // A replayed journal has the serial of a saved state.

@@ -19,7 +19,9 @@ use crate::plan::compute::{Computed, digest_salt};
 use crate::plan::desired::DesiredObject;
 use crate::plan::redact::redact;
 use crate::plan::{Action, ObjectChange};
-use crate::state::{JournalEntry, LocalBackend, ObjectRecord, Outcome, SecretRecord, State};
+use crate::state::{
+    JournalEntry, LocalBackend, ObjectRecord, Outcome, SecretRecord, State, StateStore,
+};
 use progress::Progress;
 
 pub struct ApplyOptions {
@@ -160,7 +162,7 @@ const SMOKE_BODY_EXCERPT: usize = 300;
 pub trait StateSink: Sync {
     /// Before the first write of a run: `state` (as opened) is durable and the run's journal
     /// is open.
-    fn begin(&self, state: &State) -> Result<(), crate::state::StateError>;
+    async fn begin(&self, state: &State) -> Result<(), crate::state::StateError>;
     /// One change to the state's records; durable after the next [`StateSink::sync`].
     fn journal(&self, entry: &JournalEntry) -> Result<(), crate::state::StateError>;
     /// Makes everything journaled so far durable.
@@ -175,9 +177,38 @@ pub trait StateSink: Sync {
     ) -> Result<u64, crate::state::StateError>;
 }
 
+/// Either backend a spec names: the local directory or Secrets in the cluster.
+impl StateSink for StateStore {
+    async fn begin(&self, state: &State) -> Result<(), crate::state::StateError> {
+        self.begin_journal(state).await
+    }
+    fn journal(&self, entry: &JournalEntry) -> Result<(), crate::state::StateError> {
+        StateStore::journal(self, entry)
+    }
+    async fn sync(&self) -> Result<(), crate::state::StateError> {
+        self.sync_journal().await
+    }
+    async fn record_revision(
+        &self,
+        state: &mut State,
+        summary: String,
+        outcome: Outcome,
+    ) -> Result<u64, crate::state::StateError> {
+        crate::state::record_revision(self, state, summary, outcome).await
+    }
+}
+
 impl StateSink for LocalBackend {
-    fn begin(&self, state: &State) -> Result<(), crate::state::StateError> {
-        self.begin_journal(state)
+    async fn begin(&self, state: &State) -> Result<(), crate::state::StateError> {
+        let (me, state) = (self.clone(), state.clone());
+        match tokio::task::spawn_blocking(move || me.begin_journal(&state)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(crate::state::StateError::Write {
+                path: self.journal_path(),
+                source: std::io::Error::other(e),
+            }),
+        }
     }
     fn journal(&self, entry: &JournalEntry) -> Result<(), crate::state::StateError> {
         LocalBackend::journal(self, entry)
@@ -656,7 +687,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     // the next run reads (with this run's lineage, even on the first run).
     let begun = {
         let st = shared.state.lock().await;
-        backend.begin(&st)
+        backend.begin(&st).await
     };
     if let Err(e) = begun {
         let state = shared.state.into_inner();

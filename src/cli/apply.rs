@@ -94,9 +94,12 @@ pub fn report(report: &ApplyReport) -> ExitCode {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan apply", args.planning.lock_timeout)?;
-    let mut state = ws.state()?;
+    // First: a state in the cluster then shares this connection.
     let cluster = ws.connect_cluster().await?;
+    let _lock = ws
+        .lock("todoplan apply", args.planning.lock_timeout)
+        .await?;
+    let mut state = ws.state().await?;
     let planned = match &args.plan_file {
         Some(path) => {
             let given = args.planning.options().as_flags();
@@ -138,7 +141,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             if !planned.computed.plan.has_changes() {
-                if !crate::ops::apply::needs_recording(&ws, &planned, &state) {
+                if !crate::ops::apply::needs_recording(&ws, &planned, &state).await? {
                     super::plan::print_stats(Some(&cluster));
                     return Ok(ExitCode::SUCCESS);
                 }

@@ -20,9 +20,12 @@ pub struct Args {
 /// this plan keeps stay unless --allow-data-loss (namespaces stay while they hold anything).
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan destroy", args.planning.lock_timeout)?;
-    let mut state = ws.state()?;
+    // First: a state in the cluster then shares this connection.
     let cluster = ws.connect_cluster().await?;
+    let _lock = ws
+        .lock("todoplan destroy", args.planning.lock_timeout)
+        .await?;
+    let mut state = ws.state().await?;
     let computed = destroy_plan(&ws, &cluster, &state, &args.planning.options()).await?;
     print!(
         "{}",

@@ -81,8 +81,9 @@ pub fn render(items: &[DriftItem], format: Format) -> String {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let state = ws.state()?;
+    // First: a state in the cluster then shares this connection.
     let cluster = ws.connect_cluster().await?;
+    let state = ws.state().await?;
     let kinds = state
         .objects
         .values()

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, Workspace};
+use crate::state::StateBackend;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,7 +12,7 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let holder = ws.backend.force_unlock(&args.lock_id)?;
+    let holder = ws.backend.break_lock(&args.lock_id).await?;
     println!("Removed {holder}.");
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, Workspace};
+use crate::state::StateBackend;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -12,7 +13,7 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let history = ws.backend.history()?;
+    let history = ws.backend.history().await?;
     if args.json {
         let rows: Vec<_> = history
             .iter()
@@ -26,13 +27,13 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     // An apply killed before it recorded its revision: what its journal holds is already the
     // current state (plan reads it), but it is in no revision yet.
-    let pending = ws.backend.pending()?;
+    let pending = ws.backend.pending().await?;
     let pending_note = pending.map(|p| {
         format!(
             "An apply started {} did not finish: {} recorded change(s) are in {}, in no revision yet; the next apply records them.",
             p.header.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
             p.entries,
-            ws.backend.journal_path().display()
+            ws.backend.journal_location()
         )
     });
     if history.is_empty() {

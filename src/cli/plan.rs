@@ -30,13 +30,14 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan plan", args.planning.lock_timeout)?;
-    let state = ws.state()?;
+    // First: a state in the cluster then shares this connection.
     let cluster = if args.offline {
         None
     } else {
         Some(ws.connect_cluster().await?)
     };
+    let _lock = ws.lock("todoplan plan", args.planning.lock_timeout).await?;
+    let state = ws.state().await?;
     let planned = make_plan(
         &ws,
         cluster.as_ref(),

@@ -22,8 +22,12 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let _lock = ws.lock("todoplan rollback", args.planning.lock_timeout)?;
-    let mut state = ws.state()?;
+    // First: a state in the cluster then shares this connection.
+    let cluster = ws.connect_cluster().await?;
+    let _lock = ws
+        .lock("todoplan rollback", args.planning.lock_timeout)
+        .await?;
+    let mut state = ws.state().await?;
     let target = match args.to {
         Some(n) => n,
         None if state.revision >= 2 => state.revision - 1,
@@ -35,7 +39,6 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             ));
         }
     };
-    let cluster = ws.connect_cluster().await?;
     let options = args.planning.options();
     let computed = rollback_plan(&ws, &cluster, &state, target, &options).await?;
     print!(

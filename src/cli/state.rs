@@ -29,11 +29,89 @@ pub enum StateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Move the state, its history and digest key from the backend todo.toml names to another
+    /// (lineage and serial kept; a non-empty target is refused); then point `[state]` at it.
+    Migrate {
+        /// The backend to move to.
+        #[arg(long, value_enum)]
+        to: BackendKind,
+        /// (kubernetes) namespace of the state Secrets; default: the cluster namespace.
+        #[arg(long, value_name = "NAMESPACE")]
+        namespace: Option<String>,
+        /// (kubernetes) base name of the state Secrets; default: `<project>-state`.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// (local) the state directory, relative to todo.toml; default: `state`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+        /// Wait this long for a command holding either state's lock (e.g. 30s, 2m).
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lock_timeout: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BackendKind {
+    Kubernetes,
+    Local,
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = Workspace::load(global)?;
-    let state = ws.state()?;
+    if let StateCommand::Migrate {
+        to,
+        namespace,
+        name,
+        dir,
+        lock_timeout,
+    } = &args.command
+    {
+        let to = match to {
+            BackendKind::Kubernetes => "kubernetes",
+            BackendKind::Local => "local",
+        };
+        let target = crate::ops::state_migrate::target_backend(
+            &ws,
+            to,
+            namespace.as_deref(),
+            name.as_deref(),
+            dir.as_deref(),
+        );
+        let done = crate::ops::state_migrate::migrate(&ws, &target, *lock_timeout).await?;
+        println!(
+            "Moved the state (lineage {}, serial {}, revision {}) and {} history revision(s) from {} to {}.",
+            done.lineage, done.serial, done.revision, done.history, done.from, done.to
+        );
+        let (namespace, name) = match &target {
+            crate::state::StateStore::Kubernetes(b) => {
+                (b.namespace().to_string(), b.name().to_string())
+            }
+            crate::state::StateStore::Local(_) => (String::new(), String::new()),
+        };
+        match to {
+            "kubernetes" => println!(
+                "Now set in todo.toml:\n  [state]\n  backend = \"kubernetes\"\n  namespace = \"{namespace}\"\n  name = \"{}\"",
+                name.trim_end_matches(
+                    &ws.spec
+                        .env
+                        .as_ref()
+                        .map(|e| format!("-env-{e}"))
+                        .unwrap_or_default()
+                )
+            ),
+            _ => println!(
+                "Now set in todo.toml:\n  [state]\n  backend = \"local\"\n  dir = \"{}\"",
+                dir.as_deref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "state".into())
+            ),
+        }
+        println!(
+            "The old state is left where it was: remove it once todo.toml points at the new one."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let state = ws.state().await?;
     let rows = crate::ops::state_view::entries(&state);
     match args.command {
         StateCommand::List { prefix, json } => {
@@ -69,6 +147,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        // Handled above, before the state is opened.
+        StateCommand::Migrate { .. } => Ok(ExitCode::SUCCESS),
         StateCommand::Show { address, json } => {
             let Some(value) = crate::ops::state_view::show(&state, &address) else {
                 let known: Vec<&str> = rows.iter().map(|e| e.address.as_str()).collect();

@@ -353,6 +353,11 @@ impl ClusterClient {
         })
     }
 
+    /// The connection, for the kubernetes state backend to share.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
     /// The client for readiness watches (long reads; callers bound every wait themselves).
     pub fn watch_client(&self) -> &kube::Client {
         &self.watch_client

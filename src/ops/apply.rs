@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::plan::approval::FilledImage;
 use crate::plan::compute::ImageRef;
 use crate::plan::planfile::{PlanFile, PlanFileError};
-use crate::state::{Outcome, State};
+use crate::state::{Outcome, State, StateBackend};
 
 /// The approved plan could not be carried out as approved; nothing was written.
 fn refuse(reason: String) -> miette::Report {
@@ -54,11 +54,15 @@ pub async fn replan_saved(
 /// True when a plan without changes still has something to record: the journal of an apply
 /// that was killed, or objects in the cluster, labelled as this instance's, that the state does
 /// not list (written just before a kill, before their journal entries were synced).
-pub fn needs_recording(ws: &Workspace, planned: &Planned, state: &State) -> bool {
-    ws.backend.journal_path().exists()
+pub async fn needs_recording(
+    ws: &Workspace,
+    planned: &Planned,
+    state: &State,
+) -> miette::Result<bool> {
+    Ok(ws.backend.has_journal().await?
         || planned.computed.plan.objects.iter().any(|c| {
             c.action == crate::plan::Action::NoOp && !state.objects.contains_key(&c.address)
-        })
+        }))
 }
 
 /// Carries out `planned`, which must be `approved` (a plan the user confirmed or a saved plan).
@@ -98,7 +102,7 @@ pub async fn carry_out(
             &options.progress,
         )
         .await?;
-        ws.backend.save(state)?;
+        ws.backend.save_state(state).await?;
         let options_then = approved.options.clone();
         let again = make_plan(ws, Some(cluster), state, &options_then, Some(planned)).await?;
         let filled = filled_images(&before, &image_refs(&again))?;

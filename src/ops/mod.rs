@@ -11,5 +11,6 @@ pub mod import;
 pub mod init;
 pub mod rbac;
 pub mod rollback;
+pub mod state_migrate;
 pub mod state_view;
 pub mod workspace;

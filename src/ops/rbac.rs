@@ -175,6 +175,44 @@ pub fn rbac_objects(
     ]
 }
 
+/// The Role (and its RoleBinding) the kubernetes state backend needs in its namespace: the
+/// state, history, journal and digest-key Secrets, and the Lease that is the lock. Plan takes the
+/// lock too, and makes the digest key on first use; only apply rewrites and prunes Secrets.
+/// `None` for the local backend.
+pub fn state_rbac_objects(
+    spec: &Spec,
+    mode: RbacMode,
+    service_account: (&str, &str),
+) -> Option<Vec<Value>> {
+    let crate::spec::StateConfig::Kubernetes { namespace, .. } = &spec.state else {
+        return None;
+    };
+    let name = format!("todoplan-{}-{}-state", spec.project.name, mode.name());
+    let secret_verbs: &[&str] = match mode {
+        RbacMode::Plan => &["get", "list", "create"],
+        RbacMode::Apply => &["get", "list", "create", "update", "delete"],
+    };
+    let labels = json!({"app.kubernetes.io/managed-by": "todoplan", "todoplan.dev/project": spec.project.name});
+    Some(vec![
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "rules": [
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": secret_verbs},
+                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "delete"]},
+            ],
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "namespace": service_account.0, "name": service_account.1}],
+        }),
+    ])
+}
+
 /// Verbs in the order kubectl prints them.
 const VERB_ORDER: [&str; 7] = [
     "get", "list", "watch", "create", "update", "patch", "delete",
@@ -198,7 +236,7 @@ pub async fn rbac_for(
             )
         })
         .collect();
-    let state = ws.state()?;
+    let state = ws.state().await?;
     kinds.extend(
         state
             .objects
@@ -206,12 +244,44 @@ pub async fn rbac_for(
             .map(|r| (r.api_version.clone(), r.kind.clone())),
     );
     let rules = rules_for(&ws.spec, &kinds, mode);
-    Ok(rbac_objects(&ws.spec, &rules, mode, service_account))
+    let mut objects = rbac_objects(&ws.spec, &rules, mode, service_account);
+    objects.extend(state_rbac_objects(&ws.spec, mode, service_account).unwrap_or_default());
+    Ok(objects)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kubernetes_state_backend_gets_a_role_in_its_namespace_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("todo.toml");
+        std::fs::write(
+            &file,
+            "[project]\nname = \"todo\"\n[cluster]\nnamespace = \"todo\"\n[state]\nbackend = \"kubernetes\"\nnamespace = \"ci-state\"\n",
+        )
+        .unwrap();
+        let spec = crate::spec::load(&file, None).unwrap();
+        let plan = state_rbac_objects(&spec, RbacMode::Plan, ("ci", "deployer")).unwrap();
+        assert_eq!(plan[0]["kind"], "Role");
+        assert_eq!(plan[0]["metadata"]["namespace"], "ci-state");
+        assert_eq!(
+            plan[0]["rules"][0]["verbs"],
+            json!(["get", "list", "create"]),
+            "plan never rewrites or deletes state Secrets"
+        );
+        assert_eq!(plan[0]["rules"][1]["resources"], json!(["leases"]));
+        let apply = state_rbac_objects(&spec, RbacMode::Apply, ("ci", "deployer")).unwrap();
+        assert_eq!(
+            apply[0]["rules"][0]["verbs"],
+            json!(["get", "list", "create", "update", "delete"])
+        );
+        assert_eq!(apply[1]["subjects"][0]["name"], "deployer");
+        std::fs::write(&file, "[project]\nname = \"todo\"\n").unwrap();
+        let local = crate::spec::load(&file, None).unwrap();
+        assert!(state_rbac_objects(&local, RbacMode::Apply, ("ci", "d")).is_none());
+    }
 
     #[test]
     fn resources_are_the_plural_the_api_server_uses() {

@@ -13,7 +13,7 @@ use crate::plan::compute::{Computed, diff_objects, digest_salt};
 use crate::plan::desired::DesiredObject;
 use crate::plan::model::Plan;
 use crate::plan::redact::{secret_values, value_digest};
-use crate::state::State;
+use crate::state::{State, StateBackend};
 
 /// The desired objects of revision `revision`. Secrets are restored only when their current
 /// values (live, or from their sources) still have the recorded digests.
@@ -23,7 +23,7 @@ async fn recorded_objects(
     state: &State,
     revision: u64,
 ) -> miette::Result<Vec<DesiredObject>> {
-    let entry = ws.backend.history_entry(revision)?;
+    let entry = ws.backend.read_history(revision).await?;
     let salt = digest_salt(state);
     let mut out = Vec::new();
     for (address, record) in &entry.objects {

@@ -10,15 +10,50 @@ use crate::plan::compute::{self, Computed, PlanRequest};
 use crate::plan::images::{self, ImagePlan};
 pub use crate::plan::model::PlanOptions;
 use crate::spec::{Spec, StateConfig};
-use crate::state::{LocalBackend, LockGuard, LockOptions, State};
+use crate::state::{
+    KubernetesBackend, LocalBackend, LockGuard, LockOptions, State, StateBackend, StateStore,
+};
 
 pub struct Workspace {
     pub spec: Spec,
-    pub backend: LocalBackend,
+    pub backend: StateStore,
     /// `--context`, if given: it overrides `[cluster].context`.
     pub context_override: Option<String>,
     /// `--new-state`: start a new state where an old one left a backup or history.
     pub allow_new_state: bool,
+}
+
+/// Whether the `[env.NAME]` overlay names a state of its own (`[env.NAME.state]`).
+fn overlay_names_state(spec: &Spec, env: &str) -> bool {
+    toml::from_str::<toml::Table>(&spec.source.text)
+        .ok()
+        .and_then(|t| t.get("env")?.get(env)?.get("state").cloned())
+        .is_some()
+}
+
+/// The kubernetes backend's base name for the environment: `NAME-env-ENV` (its own Secrets and
+/// Lease), unless the overlay names a state of its own.
+pub fn env_state_name(spec: &Spec, name: &str) -> String {
+    match &spec.env {
+        Some(env) if !overlay_names_state(spec, env) => format!("{name}-env-{env}"),
+        _ => name.to_string(),
+    }
+}
+
+/// The backend `[state]` names, for `context` (the kubernetes backend lives in that cluster).
+pub fn backend_for(spec: &Spec, context: Option<&str>) -> StateStore {
+    match &spec.state {
+        StateConfig::Local { dir } => {
+            StateStore::Local(LocalBackend::new(env_state_dir(spec, dir)))
+        }
+        StateConfig::Kubernetes { namespace, name } => {
+            StateStore::Kubernetes(KubernetesBackend::new(
+                namespace,
+                &env_state_name(spec, name),
+                context.map(str::to_string),
+            ))
+        }
+    }
 }
 
 /// Each environment is its own instance with its own state: `--env NAME` keeps its state in
@@ -28,11 +63,7 @@ pub fn env_state_dir(spec: &Spec, dir: &Path) -> std::path::PathBuf {
     let Some(env) = &spec.env else {
         return dir.to_path_buf();
     };
-    let overlay_names_state = toml::from_str::<toml::Table>(&spec.source.text)
-        .ok()
-        .and_then(|t| t.get("env")?.get(env.as_str())?.get("state").cloned())
-        .is_some();
-    if overlay_names_state {
+    if overlay_names_state(spec, env) {
         dir.to_path_buf()
     } else {
         dir.join("env").join(env)
@@ -43,15 +74,10 @@ impl Workspace {
     /// Reads the spec (`file`, with the `[env.NAME]` overlay) and opens its state backend.
     pub fn open(file: &Path, env: Option<&str>, context: Option<String>) -> miette::Result<Self> {
         let spec = crate::spec::load(file, env)?;
-        let backend = match &spec.state {
-            StateConfig::Local { dir } => LocalBackend::new(env_state_dir(&spec, dir)),
-            StateConfig::Kubernetes { .. } => {
-                return Err(miette::miette!(
-                    help = "use `[state] backend = \"local\"` for now",
-                    "the kubernetes state backend is not available in this version of todoplan"
-                ));
-            }
-        };
+        let backend = backend_for(
+            &spec,
+            context.as_deref().or(spec.cluster.context.as_deref()),
+        );
         Ok(Workspace {
             spec,
             backend,
@@ -71,14 +97,20 @@ impl Workspace {
         let cluster = ClusterClient::connect(self.context()).await?;
         // Fail early and clearly when the server is not there.
         cluster.server_version().await?;
+        if let StateStore::Kubernetes(backend) = &self.backend {
+            backend.share_connection(cluster.client());
+        }
         Ok(cluster)
     }
 
-    pub fn lock(&self, command: &str, timeout: Duration) -> miette::Result<LockGuard> {
-        let guard = self.backend.lock(&LockOptions {
-            command: command.to_string(),
-            timeout,
-        })?;
+    pub async fn lock(&self, command: &str, timeout: Duration) -> miette::Result<LockGuard> {
+        let guard = self
+            .backend
+            .lock_state(&LockOptions {
+                command: command.to_string(),
+                timeout,
+            })
+            .await?;
         if let Some(old) = &guard.recovered_from {
             eprintln!(
                 "warning: took over the state lock left by {old}: {}",
@@ -93,18 +125,33 @@ impl Workspace {
 
     /// The state (refusing another project's, and a missing one that left a backup or history
     /// unless `new_state`), keyed for secret digests by the backend's digest key.
-    pub fn state(&self) -> miette::Result<State> {
+    pub async fn state(&self) -> miette::Result<State> {
         let new_state = if self.allow_new_state {
             crate::state::NewState::Allow
         } else {
             crate::state::NewState::Refuse
         };
-        let opened = self.backend.open_sync(&self.spec.project.name, new_state)?;
+        let (opened, key) = match &self.backend {
+            // In the cluster, two round trips at once.
+            StateStore::Kubernetes(_) => {
+                let (opened, key) = tokio::join!(
+                    self.backend.open(&self.spec.project.name, new_state),
+                    self.backend.digest_key()
+                );
+                (opened?, key?)
+            }
+            StateStore::Local(_) => {
+                let opened = self
+                    .backend
+                    .open(&self.spec.project.name, new_state)
+                    .await?;
+                (opened, self.backend.digest_key().await?)
+            }
+        };
         if let Some(archived) = &opened.archived {
             eprintln!("note: the old state's backup and history were moved to {archived}");
         }
         let mut state = opened.state;
-        let key = self.backend.digest_key_sync()?;
         state.digest_salt = Some(key.bytes_digest("todoplan-secret-digest", b""));
         Ok(state)
     }
@@ -172,7 +219,7 @@ pub async fn make_plan(
     let mut computed = computed;
     if computed.plan.has_changes()
         && state.revision > 0
-        && let Ok(last) = ws.backend.history_entry(state.revision)
+        && let Ok(last) = ws.backend.read_history(state.revision).await
         && last.summary.starts_with("rollback to revision")
     {
         let what = last.summary.split(':').next().unwrap_or_default();
@@ -205,7 +252,7 @@ pub async fn render_releases(
             "there is no release `{name}`"
         ));
     }
-    let state = ws.state()?;
+    let state = ws.state().await?;
     let (delivery, _) = images::choose_delivery(spec, None);
     let image_plans = images::plan_images(spec, &state, None, &delivery).await?;
     let (refs, _) = images::references(&image_plans, &delivery);
@@ -244,4 +291,31 @@ pub async fn render_releases(
         out.extend(manifests);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str, env: Option<&str>) -> Spec {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("todo.toml");
+        std::fs::write(&file, text).unwrap();
+        crate::spec::load(&file, env).unwrap()
+    }
+
+    #[test]
+    fn each_environment_has_its_own_state_secrets_unless_its_overlay_names_one() {
+        let base = "[project]\nname = \"todo\"\n[state]\nbackend = \"kubernetes\"\nnamespace = \"st\"\n[env.prod]\n[env.dev.state]\nbackend = \"kubernetes\"\nname = \"dev-own\"\n";
+        let name = |env| match backend_for(&spec(base, env), None) {
+            StateStore::Kubernetes(b) => (b.namespace().to_string(), b.name().to_string()),
+            StateStore::Local(b) => panic!("local backend at {}", b.dir().display()),
+        };
+        assert_eq!(name(None), ("st".into(), "todo-state".into()));
+        assert_eq!(
+            name(Some("prod")),
+            ("st".into(), "todo-state-env-prod".into())
+        );
+        assert_eq!(name(Some("dev")).1, "dev-own");
+    }
 }

@@ -207,6 +207,24 @@ impl LocalBackend {
         write_atomically(&path, &text)
     }
 
+    /// Writes a migrated state as it is (lineage and serial kept), its history and digest key,
+    /// into an empty directory.
+    pub fn import(
+        &self,
+        state: &State,
+        history: &[HistoryEntry],
+        key: &DigestKey,
+    ) -> Result<(), StateError> {
+        let path = self.dir.join(DIGEST_KEY_FILE);
+        self.keep_key_out_of_git()?;
+        write_new(&path, format!("{}\n", key.to_hex()).as_bytes())
+            .map_err(|source| StateError::Write { path, source })?;
+        for entry in history {
+            self.record_history(entry)?;
+        }
+        self.write_state_file(state)
+    }
+
     pub fn lock(&self, options: &LockOptions) -> Result<LockGuard, StateError> {
         lock::acquire(&self.dir, options)
     }

@@ -19,10 +19,12 @@ mod backend;
 pub mod digest;
 mod history;
 pub mod journal;
+pub mod kubernetes;
 mod local;
 mod lock;
 pub mod memory;
 mod record;
+mod store;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -40,9 +42,11 @@ pub use backend::{
 pub use digest::DigestKey;
 pub use history::{HistoryEntry, Outcome, who};
 pub use journal::{JournalEntry, Replayed};
+pub use kubernetes::KubernetesBackend;
 pub use local::LocalBackend;
 pub use lock::{LockHolder, LockOptions};
 pub use record::record_revision;
+pub use store::StateStore;
 
 /// Bumped when the JSON layout changes incompatibly.
 pub const STATE_FORMAT_VERSION: u32 = 1;
@@ -203,6 +207,22 @@ pub enum StateError {
         found: Vec<String>,
         restore: String,
     },
+    #[error("{what}: {message}")]
+    #[diagnostic(
+        code(todoplan::state::cluster),
+        help(
+            "the message is the API server's; check the kube context, that the state namespace exists or may be created, and the RBAC `todoplan rbac --apply` prints"
+        )
+    )]
+    Cluster { what: String, message: String },
+    #[error("{location} was changed by another writer since this command read it")]
+    #[diagnostic(
+        code(todoplan::state::conflict),
+        help(
+            "another todoplan wrote the state without holding its lock (or took the lock over after it expired); nothing was overwritten: run the command again"
+        )
+    )]
+    Conflict { location: String },
     #[error("the digest key {path} is not a 256-bit key")]
     #[diagnostic(
         code(todoplan::state::digest_key),

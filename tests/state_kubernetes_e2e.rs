@@ -1,0 +1,257 @@
+//! End-to-end: `[state] backend = "kubernetes"` through the CLI against the local cluster. An
+//! apply holding the Lease blocks a second one; killed with SIGKILL, its Lease expires and the
+//! next apply takes over; `state migrate` both ways keeps the state (the plan after is empty).
+#![cfg(feature = "e2e")]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn todoplan(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_todoplan"));
+    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    todoplan(dir, args).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    // miette wraps long lines: compare on one line.
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    all.split_whitespace()
+        .map(|w| w.trim_start_matches('│'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A Deployment and its Service; with `slow`, a smoke check that cannot pass (the fake node's
+/// pods serve nothing), so apply keeps retrying it, holding the lock, for a minute.
+fn write_stack(dir: &Path, project: &str, state: &str, slow: bool) {
+    let check = if slow {
+        "checks = [{ http = \"/\", service = \"web\", port = 80, timeout = \"60s\" }]\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        dir.join("todo.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n[cluster]\nnamespace = \"{project}\"\n{state}\n[releases.web]\nchart = \"web\"\n{check}"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("web")).unwrap();
+    std::fs::write(
+        dir.join("web/objects.yaml"),
+        format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {project}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: c, image: "busybox:1.35.0"}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {project}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80}}]
+"#
+        ),
+    )
+    .unwrap();
+}
+
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args(["delete", "namespace", &self.0, "--wait=false"])
+            .output();
+    }
+}
+
+fn lease_holder(namespace: &str, lease: &str) -> Option<String> {
+    let out = support::run_tool(
+        "kubectl",
+        [
+            "-n",
+            namespace,
+            "get",
+            "lease",
+            lease,
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+    );
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+        .filter(|h| !h.is_empty())
+}
+
+#[test]
+fn an_apply_holding_the_lease_blocks_a_second_and_after_kill_9_the_next_takes_over() {
+    support::require_cluster();
+    let project = support::unique_name("e2e-stlease");
+    let _cleanup = Cleanup(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let state = "[state]\nbackend = \"kubernetes\"\nname = \"st\"";
+    write_stack(dir.path(), &project, state, true);
+    let mut holder = todoplan(dir.path(), &["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let identity = loop {
+        if let Some(h) = lease_holder(&project, "st-lock") {
+            break h;
+        }
+        assert!(
+            holder.try_wait().unwrap().is_none(),
+            "the first apply ended before it was seen holding the Lease"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the first apply never took the Lease"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let pid = holder.id().to_string();
+    assert!(
+        identity.contains("todoplan apply") && identity.contains(&format!("pid {pid} ")),
+        "holderIdentity names the command and pid: {identity}"
+    );
+    // Let it renew at least once, then a second apply is refused, naming the holder.
+    std::thread::sleep(Duration::from_secs(6));
+    let second = run(dir.path(), &["apply", "--auto-approve"]);
+    let said = text(&second);
+    assert_eq!(second.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the state is locked by `todoplan apply`")
+            && said.contains(&format!("pid {pid} "))
+            && said.contains("force-unlock"),
+        "{said}"
+    );
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the holder still runs"
+    );
+
+    // kill -9: nothing releases the Lease; it expires, and the next apply takes it over.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let killed_at = Instant::now();
+    write_stack(dir.path(), &project, state, false);
+    let next = run(
+        dir.path(),
+        &["apply", "--auto-approve", "--lock-timeout", "60s"],
+    );
+    let said = text(&next);
+    assert_eq!(next.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("took over the state lock left by `todoplan apply`")
+            && said.contains(&format!("pid {pid} "))
+            && said.contains("expired"),
+        "{said}"
+    );
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(5),
+        "the Lease was taken over before it could have expired"
+    );
+    assert!(
+        lease_holder(&project, "st-lock").is_none(),
+        "a finished apply releases the Lease"
+    );
+    let plan = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+}
+
+#[test]
+fn state_migrate_both_ways_keeps_the_state_and_the_plan_after_is_empty() {
+    support::require_cluster();
+    let project = support::unique_name("e2e-stmig");
+    let _cleanup = Cleanup(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    write_stack(dir.path(), &project, "", false);
+    let apply = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply));
+    let local: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("state/todoplan.state.json")).unwrap(),
+    )
+    .unwrap();
+
+    let to_cluster = run(
+        dir.path(),
+        &["state", "migrate", "--to", "kubernetes", "--name", "shared"],
+    );
+    let said = text(&to_cluster);
+    assert_eq!(to_cluster.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("lineage {}", local["lineage"].as_str().unwrap()))
+            && said.contains(&format!("serial {}", local["serial"])),
+        "{said}"
+    );
+    write_stack(
+        dir.path(),
+        &project,
+        "[state]\nbackend = \"kubernetes\"\nname = \"shared\"",
+        false,
+    );
+    let plan = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let history = run(dir.path(), &["history"]);
+    assert!(text(&history).contains("succeeded"), "{}", text(&history));
+    let listed = run(dir.path(), &["state", "list"]);
+    assert!(
+        text(&listed).contains("release.web/apps/v1/Deployment"),
+        "{}",
+        text(&listed)
+    );
+
+    // The old directory still holds the state: migrating into it is refused.
+    let refused = run(dir.path(), &["state", "migrate", "--to", "local"]);
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(said.contains("refusing to write over"), "{said}");
+
+    let back = run(
+        dir.path(),
+        &["state", "migrate", "--to", "local", "--dir", "state2"],
+    );
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+    write_stack(
+        dir.path(),
+        &project,
+        "[state]\nbackend = \"local\"\ndir = \"state2\"",
+        false,
+    );
+    let plan = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let round_trip: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("state2/todoplan.state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(round_trip["lineage"], local["lineage"]);
+    assert_eq!(round_trip["serial"], local["serial"]);
+    assert_eq!(round_trip["objects"], local["objects"]);
+    assert!(dir.path().join("state2/history/000001.json").exists());
+    assert_eq!(
+        std::fs::read(dir.path().join("state2/digest.key")).unwrap(),
+        std::fs::read(dir.path().join("state/digest.key")).unwrap(),
+        "the digest key moved with the state (secret digests stay comparable)"
+    );
+}
