@@ -89,6 +89,7 @@ fn record(name: &str) -> ObjectRecord {
         manifest: serde_json::json!({"data": {"k": name}}),
         protect: false,
         tainted: false,
+        hook_deleted: false,
     }
 }
 
