@@ -22,14 +22,14 @@ async fn a_listed_namespace_proves_absence_and_the_registry_answers_for_images()
 
     let started = Instant::now();
     let listing = cluster
-        .list_for_checks(&[ABSENT_NAMESPACE.to_string()])
+        .list_for_checks(&[ABSENT_NAMESPACE.to_string()], true, &|_, _, _| false)
         .await
         .unwrap();
     let listed_in = started.elapsed();
     // Again, on open connections (as in a plan, which has made requests before).
     let started = Instant::now();
     let again = cluster
-        .list_for_checks(&[ABSENT_NAMESPACE.to_string()])
+        .list_for_checks(&[ABSENT_NAMESPACE.to_string()], true, &|_, _, _| false)
         .await
         .unwrap();
     let listed_warm_in = started.elapsed();

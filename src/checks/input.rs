@@ -272,6 +272,58 @@ impl CheckInput {
         self.cover_namespaces(listing.complete_namespaces, listing.objects);
     }
 
+    /// What the checks can look up in the cluster for this plan: the namespaces where a planned
+    /// object (a pod template, a Service, an Ingress, an HPA) or a smoke check names other
+    /// objects, and whether a StorageClass is named (a PVC or a StatefulSet's claim templates).
+    /// Every check starts from a planned object and looks only in its namespace, so listing
+    /// nothing else leaves the findings as they would be with every namespace listed.
+    pub fn lookups(&self) -> Lookups {
+        let mut out = Lookups::default();
+        for o in &self.planned {
+            let v = &o.object;
+            let kind = super::index::kind(v);
+            if matches!(kind, "PersistentVolumeClaim" | "StatefulSet") {
+                out.storage_classes = true;
+            }
+            if matches!(
+                kind,
+                "Deployment"
+                    | "StatefulSet"
+                    | "DaemonSet"
+                    | "ReplicaSet"
+                    | "Job"
+                    | "ReplicationController"
+                    | "CronJob"
+                    | "Pod"
+                    | "Service"
+                    | "Ingress"
+                    | "HorizontalPodAutoscaler"
+            ) {
+                let ns = super::index::namespace(v);
+                if !ns.is_empty() {
+                    out.namespaces.insert(ns.to_string());
+                }
+            }
+        }
+        out.namespaces
+            .extend(self.smoke_checks.iter().map(|c| c.namespace.clone()));
+        out
+    }
+
+    /// The keys of the planned objects: a listing need not keep live objects with these (the
+    /// plan wins over them in every check).
+    pub fn planned_keys(&self) -> PlannedKeys {
+        PlannedKeys(
+            self.planned
+                .iter()
+                .map(|o| {
+                    let (kind, ns, name) = key_of(&o.object);
+                    PlannedKeys::join(&kind, &ns, &name)
+                })
+                .collect(),
+        )
+    }
+
     /// Images the planned pods name that todoplan does not deliver: what to ask registries.
     pub fn undelivered_images(&self) -> std::collections::BTreeSet<String> {
         let mut out = std::collections::BTreeSet::new();
@@ -296,4 +348,26 @@ fn key_of(v: &Value) -> (String, String, String) {
         super::index::namespace(v).to_string(),
         super::index::name(v).to_string(),
     )
+}
+
+/// See [`CheckInput::lookups`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Lookups {
+    pub namespaces: std::collections::BTreeSet<String>,
+    pub storage_classes: bool,
+}
+
+/// See [`CheckInput::planned_keys`].
+#[derive(Debug, Default)]
+pub struct PlannedKeys(std::collections::HashSet<String>);
+
+impl PlannedKeys {
+    fn join(kind: &str, namespace: &str, name: &str) -> String {
+        format!("{kind}\0{namespace}\0{name}")
+    }
+
+    /// `namespace` is "" for a cluster-scoped object.
+    pub fn contains(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.0.contains(&Self::join(kind, namespace, name))
+    }
 }
