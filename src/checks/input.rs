@@ -90,16 +90,37 @@ pub fn planned_objects(spec: &Spec, desired: &[DesiredObject]) -> Vec<CheckObjec
             } else {
                 d.object.clone()
             };
-            let (origin, origin_source) = origin(spec, d);
-            CheckObject {
-                address: d.address.to_string(),
-                object,
-                release: d.release.clone(),
-                origin,
-                origin_source,
-            }
+            check_object(spec, d, object)
         })
         .collect()
+}
+
+/// As [`planned_objects`], but every object other than a Secret is moved out of `desired`
+/// instead of copied (a plan of thousands of objects then holds one copy); give them back with
+/// [`CheckInput::give_back`].
+fn planned_objects_lent(spec: &Spec, desired: &mut [DesiredObject]) -> Vec<CheckObject> {
+    desired
+        .iter_mut()
+        .map(|d| {
+            let object = if d.object.get("kind").and_then(Value::as_str) == Some("Secret") {
+                keys_only(&d.object)
+            } else {
+                std::mem::take(&mut d.object)
+            };
+            check_object(spec, d, object)
+        })
+        .collect()
+}
+
+fn check_object(spec: &Spec, d: &DesiredObject, object: Value) -> CheckObject {
+    let (origin, origin_source) = origin(spec, d);
+    CheckObject {
+        address: d.address.to_string(),
+        object,
+        release: d.release.clone(),
+        origin,
+        origin_source,
+    }
 }
 
 /// Keys-only Secrets for every `[secrets.NAME]`, for checking without resolving any value
@@ -197,9 +218,34 @@ impl ImageFacts {
 /// count, but nothing missing from it is proven absent, so `coverage` stays empty. Widen it
 /// with [`CheckInput::cover_namespaces`] after listing whole namespaces.
 pub fn from_desired(spec: &Spec, desired: &[DesiredObject], live: &LiveIndex) -> CheckInput {
-    let planned = planned_objects(spec, desired);
     let desired_keys: std::collections::HashSet<crate::observe::ObjectKey> =
         desired.iter().map(DesiredObject::key).collect();
+    with_planned(spec, planned_objects(spec, desired), &desired_keys, live)
+}
+
+/// As [`from_desired`], but the desired objects are lent to the checks rather than copied:
+/// until [`CheckInput::give_back`], `desired` holds `null` in place of every object but Secrets.
+pub fn from_desired_lent(
+    spec: &Spec,
+    desired: &mut [DesiredObject],
+    live: &LiveIndex,
+) -> CheckInput {
+    let desired_keys: std::collections::HashSet<crate::observe::ObjectKey> =
+        desired.iter().map(DesiredObject::key).collect();
+    with_planned(
+        spec,
+        planned_objects_lent(spec, desired),
+        &desired_keys,
+        live,
+    )
+}
+
+fn with_planned(
+    spec: &Spec,
+    planned: Vec<CheckObject>,
+    desired_keys: &std::collections::HashSet<crate::observe::ObjectKey>,
+    live: &LiveIndex,
+) -> CheckInput {
     let live: Vec<Value> = live
         .objects
         .iter()
@@ -258,6 +304,15 @@ impl CheckInput {
 }
 
 impl CheckInput {
+    /// Gives the objects [`from_desired_lent`] took back to `desired` (the same slice).
+    pub fn give_back(self, desired: &mut [DesiredObject]) {
+        for (d, o) in desired.iter_mut().zip(self.planned) {
+            if d.object.is_null() {
+                d.object = o.object;
+            }
+        }
+    }
+
     /// Marks live objects the plan deletes: they count as gone.
     pub fn delete(&mut self, keys: impl IntoIterator<Item = crate::observe::ObjectKey>) {
         self.deleting.extend(

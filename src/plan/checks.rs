@@ -13,13 +13,14 @@ use crate::spec::Spec;
 /// `deleting`: the live objects this plan deletes.
 pub async fn run<'a>(
     spec: &Spec,
-    desired: &[DesiredObject],
+    desired: &mut [DesiredObject],
     live: &LiveIndex,
     deleting: impl IntoIterator<Item = ObjectKey>,
     cluster: Option<&ClusterClient>,
     images: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> miette::Result<Vec<Finding>> {
-    let mut input = checks::from_desired(spec, desired, live);
+    // The checks read the desired objects themselves, lent for the pass, not a copy of them.
+    let mut input = checks::from_desired_lent(spec, desired, live);
     input.delete(deleting);
     let (delivery, _) =
         crate::plan::images::choose_delivery(spec, cluster.map(|c| c.context.as_str()));
@@ -44,8 +45,16 @@ pub async fn run<'a>(
             },
             crate::images::probe::probe(&undelivered)
         );
-        input.cover(listing?);
+        match listing {
+            Ok(listing) => input.cover(listing),
+            Err(e) => {
+                input.give_back(desired);
+                return Err(e.into());
+            }
+        }
         input.images.registry = answers;
     }
-    Ok(checks::run(&input))
+    let findings = checks::run(&input);
+    input.give_back(desired);
+    Ok(findings)
 }
