@@ -577,24 +577,34 @@ pub async fn diff_objects<C: Cluster>(
         .map(|d| live.objects.remove(&d.key()))
         .collect();
     let live: &LiveIndex = live;
-    let mut changes: Vec<ObjectChange> =
-        futures::stream::iter(desired.iter().zip(found).map(|(d, found)| {
-            let creates_namespace = &creates_namespace;
-            let ownership = &ownership;
-            async move {
-                match req_cluster {
-                    Some(c) => diff_live(c, found, d, creates_namespace, ownership, salt).await,
-                    None => Ok(diff_recorded(
-                        d,
-                        state.objects.get(&d.address.to_string()),
-                        salt,
-                    )),
+    // Unordered: a slow answer does not hold back the requests behind it (ordered buffering
+    // keeps a slot per finished-but-not-yet-yielded answer); the order is restored after.
+    let mut numbered: Vec<(usize, ObjectChange)> = futures::stream::iter(
+        desired
+            .iter()
+            .zip(found)
+            .enumerate()
+            .map(|(i, (d, found))| {
+                let creates_namespace = &creates_namespace;
+                let ownership = &ownership;
+                async move {
+                    let change = match req_cluster {
+                        Some(c) => diff_live(c, found, d, creates_namespace, ownership, salt).await,
+                        None => Ok(diff_recorded(
+                            d,
+                            state.objects.get(&d.address.to_string()),
+                            salt,
+                        )),
+                    }?;
+                    Ok::<_, miette::Report>((i, change))
                 }
-            }
-        }))
-        .buffered(CONCURRENT_REQUESTS)
-        .try_collect::<Vec<_>>()
-        .await?;
+            }),
+    )
+    .buffer_unordered(CONCURRENT_REQUESTS)
+    .try_collect::<Vec<_>>()
+    .await?;
+    numbered.sort_unstable_by_key(|(i, _)| *i);
+    let mut changes: Vec<ObjectChange> = numbered.into_iter().map(|(_, c)| c).collect();
     for c in &mut changes {
         if options.replace.contains(&c.address) && matches!(c.action, Action::Update | Action::NoOp)
         {
