@@ -22,14 +22,22 @@ async fn a_listed_namespace_proves_absence_and_the_registry_answers_for_images()
 
     let started = Instant::now();
     let listing = cluster
-        .list_for_checks(&[ABSENT_NAMESPACE.to_string()])
+        .list_for_checks(
+            &[ABSENT_NAMESPACE.to_string()],
+            true,
+            &|_: &str, _: &str, _: &str| false,
+        )
         .await
         .unwrap();
     let listed_in = started.elapsed();
     // Again, on open connections (as in a plan, which has made requests before).
     let started = Instant::now();
     let again = cluster
-        .list_for_checks(&[ABSENT_NAMESPACE.to_string()])
+        .list_for_checks(
+            &[ABSENT_NAMESPACE.to_string()],
+            true,
+            &|_: &str, _: &str, _: &str| false,
+        )
         .await
         .unwrap();
     let listed_warm_in = started.elapsed();
@@ -102,12 +110,12 @@ async fn the_plan_pass_finds_the_seeds_missing_key_with_the_cluster_read() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/checks/ref-secret-key");
     let spec = todoplan::spec::load(&dir.join("todo.toml"), None).unwrap();
     let graph = todoplan::graph::DependencyGraph::build(&spec).unwrap();
-    let (desired, delivered) = todoplan::cli::validate::offline_desired(&spec, &graph)
+    let (mut desired, delivered) = todoplan::cli::validate::offline_desired(&spec, &graph)
         .await
         .unwrap();
     let found = todoplan::plan::checks::run(
         &spec,
-        &desired,
+        &mut desired,
         &todoplan::observe::LiveIndex::default(),
         [],
         Some(&cluster),

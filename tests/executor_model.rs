@@ -638,10 +638,11 @@ async fn plan(
     state: &State,
     options: &PlanOptions,
 ) -> Result<Computed, String> {
-    let live = cluster.index();
-    let (objects, deletions) = diff_objects(Some(cluster), &live, desired, state, options, "salt")
-        .await
-        .map_err(|e| format!("{e:?}"))?;
+    let mut live = cluster.index();
+    let (objects, deletions) =
+        diff_objects(Some(cluster), &mut live, desired, state, options, "salt")
+            .await
+            .map_err(|e| format!("{e:?}"))?;
     let plan = todoplan::plan::Plan {
         objects,
         options: options.clone(),

@@ -90,16 +90,37 @@ pub fn planned_objects(spec: &Spec, desired: &[DesiredObject]) -> Vec<CheckObjec
             } else {
                 d.object.clone()
             };
-            let (origin, origin_source) = origin(spec, d);
-            CheckObject {
-                address: d.address.to_string(),
-                object,
-                release: d.release.clone(),
-                origin,
-                origin_source,
-            }
+            check_object(spec, d, object)
         })
         .collect()
+}
+
+/// As [`planned_objects`], but every object other than a Secret is moved out of `desired`
+/// instead of copied (a plan of thousands of objects then holds one copy); give them back with
+/// [`CheckInput::give_back`].
+fn planned_objects_lent(spec: &Spec, desired: &mut [DesiredObject]) -> Vec<CheckObject> {
+    desired
+        .iter_mut()
+        .map(|d| {
+            let object = if d.object.get("kind").and_then(Value::as_str) == Some("Secret") {
+                keys_only(&d.object)
+            } else {
+                std::mem::take(&mut d.object)
+            };
+            check_object(spec, d, object)
+        })
+        .collect()
+}
+
+fn check_object(spec: &Spec, d: &DesiredObject, object: Value) -> CheckObject {
+    let (origin, origin_source) = origin(spec, d);
+    CheckObject {
+        address: d.address.to_string(),
+        object,
+        release: d.release.clone(),
+        origin,
+        origin_source,
+    }
 }
 
 /// Keys-only Secrets for every `[secrets.NAME]`, for checking without resolving any value
@@ -197,9 +218,34 @@ impl ImageFacts {
 /// count, but nothing missing from it is proven absent, so `coverage` stays empty. Widen it
 /// with [`CheckInput::cover_namespaces`] after listing whole namespaces.
 pub fn from_desired(spec: &Spec, desired: &[DesiredObject], live: &LiveIndex) -> CheckInput {
-    let planned = planned_objects(spec, desired);
     let desired_keys: std::collections::HashSet<crate::observe::ObjectKey> =
         desired.iter().map(DesiredObject::key).collect();
+    with_planned(spec, planned_objects(spec, desired), &desired_keys, live)
+}
+
+/// As [`from_desired`], but the desired objects are lent to the checks rather than copied:
+/// until [`CheckInput::give_back`], `desired` holds `null` in place of every object but Secrets.
+pub fn from_desired_lent(
+    spec: &Spec,
+    desired: &mut [DesiredObject],
+    live: &LiveIndex,
+) -> CheckInput {
+    let desired_keys: std::collections::HashSet<crate::observe::ObjectKey> =
+        desired.iter().map(DesiredObject::key).collect();
+    with_planned(
+        spec,
+        planned_objects_lent(spec, desired),
+        &desired_keys,
+        live,
+    )
+}
+
+fn with_planned(
+    spec: &Spec,
+    planned: Vec<CheckObject>,
+    desired_keys: &std::collections::HashSet<crate::observe::ObjectKey>,
+    live: &LiveIndex,
+) -> CheckInput {
     let live: Vec<Value> = live
         .objects
         .iter()
@@ -258,6 +304,15 @@ impl CheckInput {
 }
 
 impl CheckInput {
+    /// Gives the objects [`from_desired_lent`] took back to `desired` (the same slice).
+    pub fn give_back(self, desired: &mut [DesiredObject]) {
+        for (d, o) in desired.iter_mut().zip(self.planned) {
+            if d.object.is_null() {
+                d.object = o.object;
+            }
+        }
+    }
+
     /// Marks live objects the plan deletes: they count as gone.
     pub fn delete(&mut self, keys: impl IntoIterator<Item = crate::observe::ObjectKey>) {
         self.deleting.extend(
@@ -270,6 +325,58 @@ impl CheckInput {
     pub fn cover(&mut self, listing: crate::observe::Listing) {
         self.coverage.storage_classes |= listing.storage_classes;
         self.cover_namespaces(listing.complete_namespaces, listing.objects);
+    }
+
+    /// What the checks can look up in the cluster for this plan: the namespaces where a planned
+    /// object (a pod template, a Service, an Ingress, an HPA) or a smoke check names other
+    /// objects, and whether a StorageClass is named (a PVC or a StatefulSet's claim templates).
+    /// Every check starts from a planned object and looks only in its namespace, so listing
+    /// nothing else leaves the findings as they would be with every namespace listed.
+    pub fn lookups(&self) -> Lookups {
+        let mut out = Lookups::default();
+        for o in &self.planned {
+            let v = &o.object;
+            let kind = super::index::kind(v);
+            if matches!(kind, "PersistentVolumeClaim" | "StatefulSet") {
+                out.storage_classes = true;
+            }
+            if matches!(
+                kind,
+                "Deployment"
+                    | "StatefulSet"
+                    | "DaemonSet"
+                    | "ReplicaSet"
+                    | "Job"
+                    | "ReplicationController"
+                    | "CronJob"
+                    | "Pod"
+                    | "Service"
+                    | "Ingress"
+                    | "HorizontalPodAutoscaler"
+            ) {
+                let ns = super::index::namespace(v);
+                if !ns.is_empty() {
+                    out.namespaces.insert(ns.to_string());
+                }
+            }
+        }
+        out.namespaces
+            .extend(self.smoke_checks.iter().map(|c| c.namespace.clone()));
+        out
+    }
+
+    /// The keys of the planned objects: a listing need not keep live objects with these (the
+    /// plan wins over them in every check).
+    pub fn planned_keys(&self) -> PlannedKeys {
+        PlannedKeys(
+            self.planned
+                .iter()
+                .map(|o| {
+                    let (kind, ns, name) = key_of(&o.object);
+                    PlannedKeys::join(&kind, &ns, &name)
+                })
+                .collect(),
+        )
     }
 
     /// Images the planned pods name that todoplan does not deliver: what to ask registries.
@@ -296,4 +403,26 @@ fn key_of(v: &Value) -> (String, String, String) {
         super::index::namespace(v).to_string(),
         super::index::name(v).to_string(),
     )
+}
+
+/// See [`CheckInput::lookups`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Lookups {
+    pub namespaces: std::collections::BTreeSet<String>,
+    pub storage_classes: bool,
+}
+
+/// See [`CheckInput::planned_keys`].
+#[derive(Debug, Default)]
+pub struct PlannedKeys(std::collections::HashSet<String>);
+
+impl PlannedKeys {
+    fn join(kind: &str, namespace: &str, name: &str) -> String {
+        format!("{kind}\0{namespace}\0{name}")
+    }
+
+    /// `namespace` is "" for a cluster-scoped object.
+    pub fn contains(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.0.contains(&Self::join(kind, namespace, name))
+    }
 }

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use input::{from_desired, secret_stubs};
+pub use input::{Lookups, PlannedKeys, from_desired, from_desired_lent, secret_stubs};
 pub use source::SourceFile;
 
 /// Every check id, with what it finds (for `[checks] ignore` and docs/checks.md).

@@ -287,3 +287,38 @@ fn a_smoke_check_must_name_a_service_of_its_release_and_a_port_it_has() {
         "the Service's port has no name: {by_name:#?}"
     );
 }
+
+#[test]
+fn only_namespaces_where_a_planned_object_looks_something_up_are_listed() {
+    let config_map = object(
+        "release.web/v1/ConfigMap/cfg/settings",
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "cfg"}}),
+    );
+    let claim = object(
+        "release.web/v1/PersistentVolumeClaim/data/claim",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "claim", "namespace": "data"}}),
+    );
+    let only_config = CheckInput {
+        planned: vec![config_map.clone()],
+        ..Default::default()
+    };
+    assert_eq!(only_config.lookups(), Lookups::default());
+    let mixed = CheckInput {
+        planned: vec![config_map, claim, deployment()],
+        smoke_checks: vec![{
+            let mut s = smoke("web", "80");
+            s.namespace = "probe".into();
+            s
+        }],
+        ..Default::default()
+    };
+    let lookups = mixed.lookups();
+    assert_eq!(
+        lookups.namespaces.into_iter().collect::<Vec<_>>(),
+        vec!["probe", "todo"]
+    );
+    assert!(lookups.storage_classes);
+    let keys = mixed.planned_keys();
+    assert!(keys.contains("ConfigMap", "cfg", "settings"));
+    assert!(!keys.contains("ConfigMap", "todo", "settings"));
+}

@@ -40,6 +40,15 @@ struct CacheFile {
     kinds: Vec<CachedKind>,
 }
 
+/// `.Capabilities.APIVersions` of one server (every group/version and group/version/Kind), as
+/// a chart render reads it: asking for it takes a request per group/version.
+#[derive(Debug, Serialize, Deserialize)]
+struct ApiVersionsFile {
+    server: String,
+    written_at: chrono::DateTime<chrono::Utc>,
+    api_versions: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct DiskCache {
     /// None: caching is off (TTL 0, or no cache directory).
@@ -91,11 +100,7 @@ impl DiskCache {
         let Ok(file) = serde_json::from_slice::<CacheFile>(&bytes) else {
             return Resolved::new();
         };
-        let age = chrono::Utc::now() - file.written_at;
-        let fresh = age >= chrono::Duration::zero()
-            && age.to_std().is_ok_and(|a| a < self.ttl)
-            && file.server == self.server;
-        if !fresh {
+        if !self.fresh(&file.server, file.written_at) {
             return Resolved::new();
         }
         file.kinds
@@ -143,26 +148,70 @@ impl DiskCache {
                 })
                 .collect(),
         };
-        let Ok(bytes) = serde_json::to_vec(&file) else {
-            return;
-        };
-        let _ = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let dir = path.parent().unwrap_or(std::path::Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut tmp, &bytes)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })
-        .await;
+        if let Ok(bytes) = serde_json::to_vec(&file) {
+            write_atomically(path, bytes).await;
+        }
     }
 
-    /// Drops this server's cache file (a cached resource turned out to be gone).
+    fn fresh(&self, server: &str, written_at: chrono::DateTime<chrono::Utc>) -> bool {
+        let age = chrono::Utc::now() - written_at;
+        age >= chrono::Duration::zero()
+            && age.to_std().is_ok_and(|a| a < self.ttl)
+            && server == self.server
+    }
+
+    /// Where this server's API versions are kept, next to its kinds.
+    fn api_versions_path(&self) -> Option<PathBuf> {
+        self.path
+            .as_ref()
+            .map(|p| p.with_extension("api-versions.json"))
+    }
+
+    /// This server's cached API versions, when fresh.
+    pub(super) async fn load_api_versions(&self) -> Option<Vec<String>> {
+        let bytes = tokio::fs::read(self.api_versions_path()?).await.ok()?;
+        let file = serde_json::from_slice::<ApiVersionsFile>(&bytes).ok()?;
+        self.fresh(&file.server, file.written_at)
+            .then_some(file.api_versions)
+    }
+
+    /// Keeps `api_versions` as this server's (best effort).
+    pub(super) async fn store_api_versions(&self, api_versions: &[String]) {
+        let Some(path) = self.api_versions_path() else {
+            return;
+        };
+        let file = ApiVersionsFile {
+            server: self.server.clone(),
+            written_at: chrono::Utc::now(),
+            api_versions: api_versions.to_vec(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&file) {
+            write_atomically(path, bytes).await;
+        }
+    }
+
+    /// Drops this server's cache files (a cached resource turned out to be gone).
     pub(super) async fn forget(&self) {
         if let Some(path) = &self.path {
             let _ = tokio::fs::remove_file(path).await;
         }
+        if let Some(path) = self.api_versions_path() {
+            let _ = tokio::fs::remove_file(path).await;
+        }
     }
+}
+
+/// Best effort: a cache file that cannot be written is simply not there next time.
+async fn write_atomically(path: PathBuf, bytes: Vec<u8>) {
+    let _ = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &bytes)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    })
+    .await;
 }
 
 #[cfg(test)]
@@ -221,8 +270,18 @@ mod tests {
                 .await
                 .is_empty()
         );
+        let versions = vec!["apps/v1".to_string(), "apps/v1/Deployment".to_string()];
+        c.store_api_versions(&versions).await;
+        assert_eq!(c.load_api_versions().await, Some(versions));
+        assert_eq!(
+            cache(dir.path(), "https://b", Duration::from_secs(60))
+                .load_api_versions()
+                .await,
+            None
+        );
         c.forget().await;
         assert!(c.load().await.is_empty());
+        assert_eq!(c.load_api_versions().await, None);
     }
 
     #[tokio::test]

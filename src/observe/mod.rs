@@ -579,34 +579,45 @@ impl ClusterClient {
     /// Every group/version the API server serves and every group/version/Kind in them, sorted:
     /// `.Capabilities.APIVersions` as `helm install` reads it from discovery. A group whose
     /// resources cannot be listed (an aggregated API that is down) still counts as served, with
-    /// no kinds, as helm tolerates partial discovery failures.
+    /// no kinds, as helm tolerates partial discovery failures. Kept in the discovery cache on
+    /// disk (same lifetime): a warm command asks nothing, a cold one asks every group at once.
     pub async fn api_versions(&self) -> Result<Vec<String>, ObserveError> {
+        if let Some(cached) = self.disk.load_api_versions().await {
+            return Ok(cached);
+        }
         let fail = |e| self.classify(e, "discover", "the API groups");
-        let mut versions: Vec<String> = self
-            .client
-            .list_core_api_versions()
-            .await
-            .map_err(fail)?
-            .versions;
-        let core = versions.clone();
-        for group in self.client.list_api_groups().await.map_err(fail)?.groups {
+        bump(&self.stats.discovery);
+        bump(&self.stats.discovery);
+        let (core, groups) = futures::join!(
+            self.client.list_core_api_versions(),
+            self.client.list_api_groups()
+        );
+        let core = core.map_err(fail)?.versions;
+        let mut versions = core.clone();
+        for group in groups.map_err(fail)?.groups {
             versions.extend(group.versions.into_iter().map(|v| v.group_version));
         }
         let mut out: std::collections::BTreeSet<String> = versions.iter().cloned().collect();
-        for gv in &versions {
-            bump(&self.stats.gets);
-            let resources = if core.contains(gv) {
+        // One request per group/version, all at once (they are independent).
+        let resources = futures::future::join_all(versions.iter().map(|gv| async {
+            bump(&self.stats.discovery);
+            if core.contains(gv) {
                 self.client.list_core_api_resources(gv).await
             } else {
                 self.client.list_api_group_resources(gv).await
-            };
+            }
+        }))
+        .await;
+        for (gv, resources) in versions.iter().zip(resources) {
             if let Ok(list) = resources {
                 for r in list.resources {
                     out.insert(format!("{gv}/{}", r.kind));
                 }
             }
         }
-        Ok(out.into_iter().collect())
+        let out: Vec<String> = out.into_iter().collect();
+        self.disk.store_api_versions(&out).await;
+        Ok(out)
     }
 
     /// Objects of one kind carrying `selector` labels, in `namespace` (or all namespaces).

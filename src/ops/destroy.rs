@@ -24,11 +24,11 @@ pub async fn destroy_plan(
         .map(ObjectRecord::key)
         .map(|k| (k.api_version, k.kind))
         .collect();
-    let live = cluster
+    let mut live = cluster
         .live_inventory(&ws.spec.project.name, &state.lineage, &kinds)
         .await?;
     let (objects, deletions) =
-        diff_objects(Some(cluster), &live, &[], state, options, &salt).await?;
+        diff_objects(Some(cluster), &mut live, &[], state, options, &salt).await?;
     let plan = Plan {
         notes: vec!["destroy: every object this instance applied is planned for deletion".into()],
         objects,

@@ -104,11 +104,11 @@ pub async fn rollback_plan(
                 .map(|r| (r.api_version.clone(), r.kind.clone())),
         )
         .collect();
-    let live = cluster
+    let mut live = cluster
         .live_inventory(&ws.spec.project.name, &state.lineage, &kinds)
         .await?;
     let (objects, deletions) =
-        diff_objects(Some(cluster), &live, &desired, state, options, &salt).await?;
+        diff_objects(Some(cluster), &mut live, &desired, state, options, &salt).await?;
     let mut graph = DependencyGraph::build(&ws.spec)?;
     let mut by_release: BTreeMap<String, Vec<ObjectKey>> = BTreeMap::new();
     for d in &desired {

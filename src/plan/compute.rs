@@ -348,8 +348,21 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             crate::drift::keep_ignored_fields(&mut d.object, live, &release.ignore_rules());
         }
     }
-    let (mut changes, kept_deletions) =
-        diff_objects(req.cluster, &live, &desired, req.state, &req.options, &salt).await?;
+    // Drift first: the diff takes the live objects it has diffed out of the index.
+    let (drift, foreign_fields) = match req.cluster {
+        Some(c) => detect_drift(c, &live, spec, req.state).await?,
+        None => (Vec::new(), BTreeMap::new()),
+    };
+    let mut live = live;
+    let (mut changes, kept_deletions) = diff_objects(
+        req.cluster,
+        &mut live,
+        &desired,
+        req.state,
+        &req.options,
+        &salt,
+    )
+    .await?;
     // Cross-object checks over the planned cluster: what a dry-run accepts object by object
     // but fails together (a Secret key nobody provides, a Service selecting nothing).
     let deleting: Vec<ObjectKey> = changes
@@ -359,7 +372,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         .collect();
     let checks = super::checks::run(
         spec,
-        &desired,
+        &mut desired,
         &live,
         deleting,
         req.cluster,
@@ -368,10 +381,6 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             .map(|(n, i)| (n.as_str(), i.reference.as_str())),
     )
     .await?;
-    let (drift, foreign_fields) = match req.cluster {
-        Some(c) => detect_drift(c, &live, spec, req.state).await?,
-        None => (Vec::new(), BTreeMap::new()),
-    };
     for (address, fields) in &foreign_fields {
         if let Some(c) = changes.iter_mut().find(|c| &c.address == address)
             && matches!(c.action, Action::NoOp | Action::Update)
@@ -516,9 +525,13 @@ fn planned_smoke_checks(
 /// Changes for `desired` against the cluster (or state, offline), plus the deletions of recorded
 /// objects no longer desired. Every change passes the protection gate. Shared by plan, destroy
 /// (nothing desired) and rollback (a recorded revision desired).
+///
+/// The live copy of each desired object is taken out of `live` and dropped once that object is
+/// diffed, so a plan never holds every live object and both diffed copies at once; `live` keeps
+/// the objects nothing declares (strays, deletions). Read drift from `live` before.
 pub async fn diff_objects<C: Cluster>(
     cluster: Option<&C>,
-    live: &LiveIndex,
+    live: &mut LiveIndex,
     desired: &[DesiredObject],
     state: &State,
     options: &PlanOptions,
@@ -563,23 +576,39 @@ pub async fn diff_objects<C: Cluster>(
             .map(ObjectRecord::key)
             .collect(),
     };
-    let mut changes: Vec<ObjectChange> = futures::stream::iter(desired.iter().map(|d| {
-        let creates_namespace = &creates_namespace;
-        let ownership = &ownership;
-        async move {
-            match req_cluster {
-                Some(c) => diff_live(c, live, d, creates_namespace, ownership, salt).await,
-                None => Ok(diff_recorded(
-                    d,
-                    state.objects.get(&d.address.to_string()),
-                    salt,
-                )),
-            }
-        }
-    }))
-    .buffered(CONCURRENT_REQUESTS)
+    let found: Vec<Option<Value>> = desired
+        .iter()
+        .map(|d| live.objects.remove(&d.key()))
+        .collect();
+    let live: &LiveIndex = live;
+    // Unordered: a slow answer does not hold back the requests behind it (ordered buffering
+    // keeps a slot per finished-but-not-yet-yielded answer); the order is restored after.
+    let mut numbered: Vec<(usize, ObjectChange)> = futures::stream::iter(
+        desired
+            .iter()
+            .zip(found)
+            .enumerate()
+            .map(|(i, (d, found))| {
+                let creates_namespace = &creates_namespace;
+                let ownership = &ownership;
+                async move {
+                    let change = match req_cluster {
+                        Some(c) => diff_live(c, found, d, creates_namespace, ownership, salt).await,
+                        None => Ok(diff_recorded(
+                            d,
+                            state.objects.get(&d.address.to_string()),
+                            salt,
+                        )),
+                    }?;
+                    Ok::<_, miette::Report>((i, change))
+                }
+            }),
+    )
+    .buffer_unordered(CONCURRENT_REQUESTS)
     .try_collect::<Vec<_>>()
     .await?;
+    numbered.sort_unstable_by_key(|(i, _)| *i);
+    let mut changes: Vec<ObjectChange> = numbered.into_iter().map(|(_, c)| c).collect();
     // A hook its delete policy removed after it ran is not created again until it changes
     // (todoplan runs a hook when its rendered form changes, see chart::hooks).
     for (c, d) in changes.iter_mut().zip(desired) {
@@ -1055,14 +1084,14 @@ async fn dry_run_elsewhere<C: Cluster>(
 /// `Error`; only a cluster that stops answering aborts the plan.
 async fn diff_live<C: Cluster>(
     c: &C,
-    index: &LiveIndex,
+    found: Option<Value>,
     d: &DesiredObject,
     creates_namespace: &BTreeSet<String>,
     ownership: &Ownership<'_>,
     salt: &str,
 ) -> miette::Result<ObjectChange> {
     use crate::observe::ObserveError;
-    match diff_live_object(c, index, d, creates_namespace, ownership, salt).await {
+    match diff_live_object(c, found, d, creates_namespace, ownership, salt).await {
         Ok(change) => Ok(change),
         Err(e @ (ObserveError::Unreachable { .. } | ObserveError::Config { .. })) => Err(e.into()),
         Err(e) => {
@@ -1079,9 +1108,10 @@ async fn diff_live<C: Cluster>(
     }
 }
 
+/// `found`: the object as the inventory LIST found it (labelled as this instance's).
 async fn diff_live_object<C: Cluster>(
     c: &C,
-    index: &LiveIndex,
+    found: Option<Value>,
     d: &DesiredObject,
     creates_namespace: &BTreeSet<String>,
     ownership: &Ownership<'_>,
@@ -1094,8 +1124,8 @@ async fn diff_live_object<C: Cluster>(
         .is_some_and(|ns| creates_namespace.contains(ns));
     let (live, labelled_ours) = if namespace_pending {
         (None, false)
-    } else if let Some(found) = index.objects.get(&key) {
-        (Some(found.clone()), true)
+    } else if let Some(found) = found {
+        (Some(found), true)
     } else {
         // Not labelled as this instance's: it may still exist (made by hand, or by another
         // instance).
