@@ -636,9 +636,11 @@ pub async fn execute(c: &ClusterClient, plan: &ImportPlan) -> Result<(), ImportE
             all.push('\n');
         }
         all.push_str(text);
-        write_atomic(&plan.spec_path, &all).map_err(|message| ImportError::Write {
-            path: plan.spec_path.clone(),
-            message,
+        crate::state::replace_file(&plan.spec_path, all.as_bytes()).map_err(|e| {
+            ImportError::Write {
+                path: plan.spec_path.clone(),
+                message: e.to_string(),
+            }
         })?;
     }
     for t in &plan.objects {
@@ -696,19 +698,6 @@ fn history_key(namespace: &str, name: &str) -> ObjectKey {
         namespace: Some(namespace.into()),
         name: name.into(),
     }
-}
-
-fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write as _;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-    tmp.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    tmp.as_file().sync_all().map_err(|e| e.to_string())?;
-    tmp.persist(path).map_err(|e| e.error.to_string())?;
-    Ok(())
 }
 
 #[cfg(test)]

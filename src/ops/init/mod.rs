@@ -85,26 +85,13 @@ pub fn init(opts: &InitOptions) -> Result<InitReport, InitError> {
         });
     }
     let report = generate(opts)?;
-    write_new(&opts.output, &report.text).map_err(|message| InitError::Write {
-        path: opts.output.clone(),
-        message,
+    crate::state::replace_file(&opts.output, report.text.as_bytes()).map_err(|e| {
+        InitError::Write {
+            path: opts.output.clone(),
+            message: e.to_string(),
+        }
     })?;
     Ok(report)
-}
-
-/// Written next to the target and renamed over it, so a kill leaves the old file or the new
-/// one, never half of one.
-fn write_new(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write as _;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-    tmp.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    tmp.as_file().sync_all().map_err(|e| e.to_string())?;
-    tmp.persist(path).map_err(|e| e.error.to_string())?;
-    Ok(())
 }
 
 /// What init would write, without writing.
