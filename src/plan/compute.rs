@@ -468,33 +468,36 @@ fn changed_values(
         .filter(|c| c.action != Action::NoOp)
         .map(|c| c.release.as_str())
         .collect();
+    let mut out: Vec<super::values_diff::ValueChange> = now
+        .iter()
+        .filter(|(release, _)| changed.contains(release.as_str()))
+        .filter_map(|(release, values)| {
+            let before = state.release_values.get(release)?;
+            Some(super::values_diff::diff(release, before, values))
+        })
+        .flatten()
+        .collect();
+    if out.is_empty() {
+        return out;
+    }
+    // Only now read todo.toml and the values files again, to point at the lines.
     let sources = crate::checks::input::sources(spec);
     let index = crate::checks::source::SourceIndex::build(&sources);
-    let mut out = Vec::new();
-    for (release, values) in now {
-        let Some(before) = state.release_values.get(release) else {
-            continue;
-        };
-        if !changed.contains(release.as_str()) {
-            continue;
-        }
-        for mut change in super::values_diff::diff(release, before, values) {
-            let key = change
-                .path
-                .rsplit('.')
-                .next()
-                .unwrap_or(&change.path)
-                .split('[')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            let value = change
-                .after
-                .as_deref()
-                .map(|v| v.trim_matches('"').to_string());
-            change.source = index.locate(Some(release), &key, value.as_deref());
-            out.push(change);
-        }
+    for change in &mut out {
+        let key = change
+            .path
+            .rsplit('.')
+            .next()
+            .unwrap_or(&change.path)
+            .split('[')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let value = change
+            .after
+            .as_deref()
+            .map(|v| v.trim_matches('"').to_string());
+        change.source = index.locate(Some(&change.release), &key, value.as_deref());
     }
     out
 }
