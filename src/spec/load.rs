@@ -436,6 +436,46 @@ impl Reader<'_> {
         self.string(table, name, section)
     }
 
+    /// `name = "5m"` in `table`: Ok(None) when absent, Err(()) when reported as a problem (not a
+    /// duration, a bare number, another type).
+    fn duration(
+        &mut self,
+        table: &Table,
+        name: &str,
+        section: &str,
+    ) -> Result<Option<Duration>, ()> {
+        let Some((k, node)) = table.get_entry(name) else {
+            return Ok(None);
+        };
+        match &node.value {
+            Value::String(s) => match parse_duration(s) {
+                Ok(d) => Ok(Some(d)),
+                Err(why) => {
+                    self.push(
+                        Problem::new("duration", format!("{name} `{s}` is not a duration: {why}"))
+                            .label(node.span, "invalid duration")
+                            .help("write a duration such as \"90s\", \"5m\" or \"1h 30m\""),
+                    );
+                    Err(())
+                }
+            },
+            Value::Integer(n) => {
+                self.push(
+                    Problem::new("duration", format!("{name} needs a unit"))
+                        .label(node.span, "a bare number")
+                        .help(format!(
+                            "write it as a string with a unit, e.g. {name} = \"{n}s\""
+                        )),
+                );
+                Err(())
+            }
+            _ => {
+                self.wrong_type(k, node, section, "a duration string such as \"5m\"");
+                Err(())
+            }
+        }
+    }
+
     fn bool(&mut self, table: &Table, name: &str, section: &str) -> Option<bool> {
         let (key, node) = table.get_entry(name)?;
         match node.value {
@@ -1959,36 +1999,11 @@ impl Reader<'_> {
                 None => cluster.namespace.clone(),
             };
             let protect = self.bool(table, "protect", &section).unwrap_or(false);
-            let timeout = match table.get_entry("timeout") {
-                None => DEFAULT_TIMEOUT,
-                Some((k, node)) => match &node.value {
-                    Value::String(s) => parse_duration(s).unwrap_or_else(|why| {
-                        self.push(
-                            Problem::new(
-                                "duration",
-                                format!("timeout `{s}` is not a duration: {why}"),
-                            )
-                            .label(node.span, "invalid duration")
-                            .help("write a duration such as \"90s\", \"5m\" or \"1h 30m\""),
-                        );
-                        DEFAULT_TIMEOUT
-                    }),
-                    Value::Integer(n) => {
-                        self.push(
-                            Problem::new("duration", "timeout needs a unit")
-                                .label(node.span, "a bare number")
-                                .help(format!(
-                                    "write it as a string with a unit, e.g. timeout = \"{n}s\""
-                                )),
-                        );
-                        DEFAULT_TIMEOUT
-                    }
-                    _ => {
-                        self.wrong_type(k, node, &section, "a duration string such as \"5m\"");
-                        DEFAULT_TIMEOUT
-                    }
-                },
-            };
+            let timeout = self
+                .duration(table, "timeout", &section)
+                .ok()
+                .flatten()
+                .unwrap_or(DEFAULT_TIMEOUT);
             let mut ignore_changes = Vec::new();
             for (entry, span) in self.string_array(table, "ignore_changes", &section) {
                 match IgnoreChange::parse(&entry) {
@@ -2129,35 +2144,20 @@ impl Reader<'_> {
                 },
             };
             let contains = self.string(check, "contains", &section).map(|(s, _)| s);
-            let timeout = match check.get_entry("timeout") {
-                None => Some(Duration::from_secs(DEFAULT_SMOKE_TIMEOUT_SECS).min(release_timeout)),
-                Some((k, n)) => match &n.value {
-                    Value::String(s) => match parse_duration(s) {
-                        Ok(d) if d >= Duration::from_secs(1) => Some(d),
-                        Ok(_) => {
-                            self.push(
-                                Problem::new("duration", "a smoke check's timeout is at least 1s")
-                                    .label(n.span, "too short"),
-                            );
-                            None
-                        }
-                        Err(why) => {
-                            self.push(
-                                Problem::new(
-                                    "duration",
-                                    format!("timeout `{s}` is not a duration: {why}"),
-                                )
-                                .label(n.span, "invalid duration")
-                                .help("write a duration such as \"30s\" or \"2m\""),
-                            );
-                            None
-                        }
-                    },
-                    _ => {
-                        self.wrong_type(k, n, &section, "a duration string such as \"30s\"");
-                        None
-                    }
-                },
+            let timeout = match self.duration(check, "timeout", &section) {
+                Ok(None) => {
+                    Some(Duration::from_secs(DEFAULT_SMOKE_TIMEOUT_SECS).min(release_timeout))
+                }
+                Ok(Some(d)) if d >= Duration::from_secs(1) => Some(d),
+                Ok(Some(_)) => {
+                    let span = check.get("timeout").map(|n| n.span).unwrap_or(item.span);
+                    self.push(
+                        Problem::new("duration", "a smoke check's timeout is at least 1s")
+                            .label(span, "too short"),
+                    );
+                    None
+                }
+                Err(()) => None,
             };
             let path = path.and_then(|(p, span)| {
                 // No `.`/`..` segments (plain or percent-encoded): the request must stay inside
