@@ -3,21 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod support;
+
 use predicates::prelude::*;
+use support::todoplan_cli as todoplan;
 
 fn case(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/checks")
         .join(name)
-}
-
-fn todoplan() -> Command {
-    let mut cmd = Command::cargo_bin("todoplan").unwrap();
-    cmd.env_remove("TODOPLAN_ENV")
-        .env_remove("TODOPLAN_FILE")
-        .env("NO_COLOR", "1");
-    cmd
 }
 
 /// A copy of a broken stack with `extra` appended to its todo.toml.

@@ -2,21 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod support;
+
 use predicates::prelude::*;
+use support::todoplan_cli as todoplan;
 
 fn spec(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/specs")
         .join(rel)
-}
-
-fn todoplan() -> Command {
-    let mut cmd = Command::cargo_bin("todoplan").unwrap();
-    cmd.env_remove("TODOPLAN_ENV")
-        .env_remove("TODOPLAN_FILE")
-        .env("NO_COLOR", "1");
-    cmd
 }
 
 #[test]

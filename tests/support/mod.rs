@@ -17,6 +17,16 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// The todoplan binary as a user runs it: no `TODOPLAN_ENV`/`TODOPLAN_FILE` inherited from the
+/// shell running the tests, no colour.
+pub fn todoplan_cli() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("todoplan").unwrap();
+    cmd.env_remove("TODOPLAN_ENV")
+        .env_remove("TODOPLAN_FILE")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
 /// What to run when the environment is missing; part of every failure message below.
 pub const START_HINT: &str = "start the test environment with `scripts/testenv up` and load it with `eval \"$(scripts/testenv env)\"`";
 
