@@ -159,9 +159,13 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
         let target = before + 1 + random(OBJECTS - before - 1);
         let after_first = Duration::from_millis(random(2500) as u64);
         let immediate = round == 0 && random(4) == 0;
+        // Its output goes to a file: an apply that ends before it is killed must have succeeded,
+        // and if it failed, the failure is what this test shows.
+        let log_path = dir.path().join(format!("apply-{round}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
         let mut child = todoplan(dir.path(), &["apply", "--auto-approve"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -190,10 +194,15 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let finished = child.try_wait().unwrap().is_some();
+        let finished = child.try_wait().unwrap();
         child.kill().ok();
         child.wait().unwrap();
-        if finished {
+        if let Some(status) = finished {
+            assert!(
+                status.success(),
+                "round {round}: the apply failed before it was killed:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
             break;
         }
         kills += 1;
