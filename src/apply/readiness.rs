@@ -213,8 +213,12 @@ pub async fn wait_ready(
         loop {
             // Only the pods of the revision being rolled out: the previous revision's pods may
             // be crashing (that is what the new revision fixes).
+            // Until the controller has seen the new spec, the newest revision is still the old
+            // one: judge no pod then.
             let current = current_revision_selector(client, key, &ns, selector).await;
-            if let Some((pod, reason)) = broken_pod(client, &ns, &current).await {
+            if let Some(current) = current
+                && let Some((pod, reason)) = broken_pod(client, &ns, &current).await
+            {
                 let diagnosis = diagnose_pod(client, &ns, &pod).await;
                 return Err(NotReady::PodFailed {
                     object: object.clone(),
@@ -284,23 +288,37 @@ async fn pod_selector(client: &kube::Client, key: &ObjectKey, ns: &str) -> Optio
     )
 }
 
-/// `selector` narrowed to the pods of the workload's newest revision: the newest ReplicaSet's
-/// `pod-template-hash` for a Deployment, `status.updateRevision` for a StatefulSet. Unchanged
-/// when the revision is not known yet.
+/// `selector` narrowed to the pods of the revision being rolled out: the newest ReplicaSet's
+/// `pod-template-hash` for a Deployment, `status.updateRevision` for a StatefulSet. None while
+/// the controller has not observed the workload's current generation (its newest revision is
+/// then still the previous one); unchanged for other kinds, or when it cannot be read.
 async fn current_revision_selector(
     client: &kube::Client,
     key: &ObjectKey,
     ns: &str,
     selector: &str,
-) -> String {
+) -> Option<String> {
     use k8s_openapi::api::apps::v1::ReplicaSet;
+    let observed = |generation: Option<i64>, observed: Option<i64>| {
+        generation.is_none_or(|g| observed.is_some_and(|o| o >= g))
+    };
     let narrowed = match key.kind.as_str() {
         "Deployment" => {
+            if let Ok(Some(d)) = Api::<Deployment>::namespaced(client.clone(), ns)
+                .get_opt(&key.name)
+                .await
+                && !observed(
+                    d.metadata.generation,
+                    d.status.as_ref().and_then(|s| s.observed_generation),
+                )
+            {
+                return None;
+            }
             let Ok(sets) = Api::<ReplicaSet>::namespaced(client.clone(), ns)
                 .list(&ListParams::default().labels(selector))
                 .await
             else {
-                return selector.to_string();
+                return Some(selector.to_string());
             };
             let revision = |rs: &ReplicaSet| -> u64 {
                 rs.metadata
@@ -329,19 +347,29 @@ async fn current_revision_selector(
                 })
                 .map(|h| format!("pod-template-hash={h}"))
         }
-        "StatefulSet" => Api::<StatefulSet>::namespaced(client.clone(), ns)
-            .get_opt(&key.name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|s| s.status?.update_revision)
-            .map(|r| format!("controller-revision-hash={r}")),
+        "StatefulSet" => {
+            let set = Api::<StatefulSet>::namespaced(client.clone(), ns)
+                .get_opt(&key.name)
+                .await
+                .ok()
+                .flatten();
+            if let Some(s) = &set
+                && !observed(
+                    s.metadata.generation,
+                    s.status.as_ref().and_then(|s| s.observed_generation),
+                )
+            {
+                return None;
+            }
+            set.and_then(|s| s.status?.update_revision)
+                .map(|r| format!("controller-revision-hash={r}"))
+        }
         _ => None,
     };
-    match narrowed {
+    Some(match narrowed {
         Some(n) => format!("{selector},{n}"),
         None => selector.to_string(),
-    }
+    })
 }
 
 /// A pod of the workload whose container waits for a reason that will not heal.
