@@ -60,18 +60,32 @@ supervise_stop() {
 # --- network -------------------------------------------------------------------------------
 
 # The run dir of another environment that runs this machine's real node, if any.
+# The other environment that runs this machine's real node, if one does: its owner mark, its
+# interface and at least one live process of its real node. A mark left by an environment whose
+# processes are gone (a killed session, a machine restored from a snapshot) does not count.
 real_node_other_owner() {
     local owner
     owner=$(cat "$REAL_NODE_OWNER" 2>/dev/null) || return 1
     [[ "$owner" != "$RUN_DIR" && -d "$owner/realnode" ]] && ip link show "$REAL_NODE_IFACE" >/dev/null 2>&1 &&
-        echo "$owner"
+        [[ -n "$(processes_naming_dir "$owner/realnode")" ]] && echo "$owner"
 }
 
 claim_real_node() {
-    local other
+    local other stale
     if other=$(real_node_other_owner); then
         log "WARNING: no real node in this environment: the one in $other runs this machine's real node (its bridges, addresses and iptables chains are machine-wide). Stop it there (scripts/testenv down) and run up again; until then only kwok's fake node is here"
         return 1
+    fi
+    stale=$(cat "$REAL_NODE_OWNER" 2>/dev/null || true)
+    if [[ -n "$stale" && "$stale" != "$RUN_DIR" ]]; then
+        log "taking over the real node network left by $stale: none of its processes runs"
+        # What that environment saw before it changed the machine is what down puts back.
+        mkdir -p "$(rn_dir)"
+        local before
+        for before in ip_forward.before netns.before; do
+            [[ -f "$stale/realnode/$before" ]] && cp "$stale/realnode/$before" "$(rn_dir)/$before"
+        done
+        teardown_real_network
     fi
     echo "$RUN_DIR" >"$REAL_NODE_OWNER"
 }

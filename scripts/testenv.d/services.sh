@@ -92,14 +92,17 @@ stop_pid() {
 
 # Processes whose command line names the run dir. Every daemon `up` starts has its socket, config
 # or data inside it, so this finds them even without a pid file.
-processes_using_run_dir() {
-    local cmdline pid text
+processes_using_run_dir() { processes_naming_dir "$RUN_DIR"; }
+
+# Processes whose command line names a path below $1.
+processes_naming_dir() {
+    local dir=$1 cmdline pid text
     for cmdline in /proc/[0-9]*/cmdline; do
         pid=${cmdline#/proc/}
         pid=${pid%/cmdline}
         [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
         text=$(tr '\0' ' ' 2>/dev/null <"$cmdline") || continue
-        [[ "$text" == *"$RUN_DIR/"* ]] && printf '%s: %s\n' "$pid" "${text:0:120}"
+        [[ "$text" == *"$dir/"* ]] && printf '%s: %s\n' "$pid" "${text:0:120}"
     done
     return 0
 }
