@@ -3,7 +3,11 @@
 //! smallest client that can send them: no rendering, no discovery (resources from the kind),
 //! no LIST, no diff. `scripts/bench-plan-apply` reports plan as a multiple of this.
 //!
-//!     cargo run --release --example plan_floor -- OBJECTS.json [IN_FLIGHT]
+//!     cargo run --release --example plan_floor -- OBJECTS.json [IN_FLIGHT] [http1|http2]
+//!
+//! The transport: `http1` is kube's own client (HTTP/1.1, a connection per request in flight);
+//! `http2` (the default) is the connection todoplan uses (`observe::multiplexed_client`: HTTP/2
+//! when the server offers it, one connection), so the floor and the plan share a transport.
 //!
 //! OBJECTS.json: a JSON array (or a `List`) of the objects todoplan applied, as its state
 //! records them (labels included).
@@ -20,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .ok_or("usage: plan_floor OBJECTS.json [IN_FLIGHT]")?;
     let in_flight: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(16);
+    let transport = args.next().unwrap_or_else(|| "http2".to_string());
     let text = std::fs::read(&path)?;
     let objects: Vec<Value> = match serde_json::from_slice::<Value>(&text)? {
         Value::Array(items) => items,
@@ -29,7 +34,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
             .ok_or("expected a JSON array or a List")?,
     };
-    let client = kube::Client::try_default().await?;
+    let client = match transport.as_str() {
+        "http1" => kube::Client::try_default().await?,
+        "http2" => {
+            let config = kube::Config::infer().await?;
+            todoplan::observe::multiplexed_client(config, std::time::Duration::from_secs(30))?.0
+        }
+        other => return Err(format!("transport `{other}`: expected http1 or http2").into()),
+    };
     let params = {
         let mut p = PatchParams::apply("todoplan").force();
         p.dry_run = true;
@@ -66,6 +78,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    println!("{} dry-run PATCHes, {in_flight} in flight", objects.len());
+    println!(
+        "{} dry-run PATCHes, {in_flight} in flight, {transport}",
+        objects.len()
+    );
     Ok(())
 }

@@ -656,3 +656,29 @@ fn rotate_regenerates_only_the_named_key_and_the_plan_shows_it() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not generated"));
 }
+
+#[test]
+fn a_plan_keeps_its_requests_on_one_http2_connection() {
+    let s = Stack::new("e2e-http2");
+    s.ok(&["apply", "--auto-approve"]);
+    let out = s
+        .command(&["plan", "--detailed-exitcode"])
+        .env("TODOPLAN_STATS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let stats = err
+        .lines()
+        .find(|l| l.starts_with("requests: "))
+        .unwrap_or_else(|| panic!("no request statistics in:\n{err}"));
+    let dry_runs: usize = stats
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" dry-run apply"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no dry-run count in {stats}"));
+    // More requests than a plan keeps in flight (16): over HTTP/1.1 they would need as many
+    // connections, over HTTP/2 they share one.
+    assert!(dry_runs > 16, "{stats}");
+    assert!(stats.ends_with("; 1 connection(s) opened"), "{stats}");
+}

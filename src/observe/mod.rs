@@ -16,6 +16,8 @@ use tokio::sync::Mutex;
 
 use crate::model::object::{api_version_of, kind_of, name_of, namespace_of};
 
+mod connection;
+pub use connection::multiplexed_client;
 mod discovery;
 mod listing;
 pub use listing::Listing;
@@ -282,6 +284,9 @@ pub struct RequestStats {
     pub lists: std::sync::atomic::AtomicUsize,
     pub gets: std::sync::atomic::AtomicUsize,
     pub dry_runs: std::sync::atomic::AtomicUsize,
+    /// TCP connections opened to the API server (by the request connection; `None` when kube's
+    /// own stack makes them, behind a proxy or a fixed TLS server name).
+    pub connections: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 fn bump(counter: &std::sync::atomic::AtomicUsize) {
@@ -327,11 +332,10 @@ impl ClusterClient {
         config.connect_timeout = Some(request_timeout().min(std::time::Duration::from_secs(10)));
         let mut watch_config = config.clone();
         watch_config.read_timeout = Some(std::time::Duration::from_secs(330));
-        config.read_timeout = Some(request_timeout());
-        config.write_timeout = Some(request_timeout());
-        let client = kube::Client::try_from(config).map_err(|e| ObserveError::Config {
-            message: e.to_string(),
-        })?;
+        let (client, connections) = connection::multiplexed_client(config, request_timeout())
+            .map_err(|e| ObserveError::Config {
+                message: e.to_string(),
+            })?;
         let watch_client =
             kube::Client::try_from(watch_config).map_err(|e| ObserveError::Config {
                 message: e.to_string(),
@@ -349,7 +353,10 @@ impl ClusterClient {
             disk,
             version: Arc::new(tokio::sync::OnceCell::new()),
             writes: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-            stats: Arc::new(RequestStats::default()),
+            stats: Arc::new(RequestStats {
+                connections,
+                ..RequestStats::default()
+            }),
         })
     }
 
@@ -371,14 +378,18 @@ impl ClusterClient {
     pub fn stats_line(&self) -> String {
         let load =
             |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
-        format!(
+        let mut line = format!(
             "requests: {} discovery, {} LIST, {} GET, {} dry-run apply, {} write",
             load(&self.stats.discovery),
             load(&self.stats.lists),
             load(&self.stats.gets),
             load(&self.stats.dry_runs),
             self.write_count()
-        )
+        );
+        if let Some(opened) = &self.stats.connections {
+            line.push_str(&format!("; {} connection(s) opened", load(opened)));
+        }
+        line
     }
 
     /// "v1.33.4": the server's version, for `.Capabilities.KubeVersion`.
