@@ -12,19 +12,8 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::model::drift::{DriftItem, DriftKind};
-use crate::observe::FIELD_MANAGER;
+use crate::observe::{FIELD_MANAGER, is_foreign_field_owner};
 use crate::spec::IgnoreChange;
-
-/// Managers that are the cluster's own controllers: their fields are never drift.
-const CONTROLLER_MANAGERS: &[&str] = &[
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kube-apiserver",
-    "kubelet",
-    "kube-proxy",
-    "kwok",
-    "kwok-controller",
-];
 
 /// One step of a managedFields path.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,12 +201,11 @@ pub fn object_drift(
     let mut foreign: Vec<(FieldPath, String, Option<String>)> = Vec::new();
     for e in &entries {
         let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
-        let subresource = e.get("subresource").and_then(Value::as_str).unwrap_or("");
         let time = e.get("time").and_then(Value::as_str).map(str::to_string);
         let paths = leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null));
         if manager == FIELD_MANAGER {
             ours.extend(paths);
-        } else if subresource != "status" && !CONTROLLER_MANAGERS.contains(&manager) {
+        } else if is_foreign_field_owner(e) {
             foreign.extend(
                 paths
                     .into_iter()

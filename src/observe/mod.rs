@@ -293,6 +293,9 @@ fn bump(counter: &std::sync::atomic::AtomicUsize) {
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Objects per LIST page (kubectl's `--chunk-size` default).
+const LIST_PAGE: u32 = 500;
+
 impl ClusterClient {
     /// Connects with KUBECONFIG rules; `context` overrides the current context.
     pub async fn connect(context: Option<&str>) -> Result<Self, ObserveError> {
@@ -639,14 +642,33 @@ impl ClusterClient {
         namespace: Option<&str>,
         selector: &str,
     ) -> Result<Vec<Value>, ObserveError> {
+        self.list_pages(api_version, kind, namespace, selector, |_| {})
+            .await
+    }
+
+    /// [`Self::list_labelled`], with `trim` applied to each object as its page arrives.
+    async fn list_pages(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        selector: &str,
+        trim: fn(&mut Value),
+    ) -> Result<Vec<Value>, ObserveError> {
         let key = ObjectKey {
             api_version: api_version.into(),
             kind: kind.into(),
             namespace: namespace.map(str::to_string),
             name: String::new(),
         };
+        // In pages, as kubectl lists: a page is converted and dropped before the next one
+        // arrives, so a large inventory is never held as a response body, typed objects and
+        // JSON values at once.
+        let mut items = Vec::new();
+        let mut continue_token: Option<String> = None;
         let mut retried = false;
-        let list = loop {
+        let mut restarted = false;
+        loop {
             let (resource, caps) = self.resolve(&key).await?;
             let api: Api<DynamicObject> = match (caps.scope, namespace) {
                 (Scope::Namespaced, Some(ns)) => {
@@ -655,26 +677,47 @@ impl ClusterClient {
                 _ => Api::all_with(self.client.clone(), &resource),
             };
             bump(&self.stats.lists);
-            match api.list(&ListParams::default().labels(selector)).await {
-                Ok(list) => break list,
-                Err(e) if !retried && self.stale_cache(&key, &e).await => retried = true,
+            let mut params = ListParams::default().labels(selector).limit(LIST_PAGE);
+            if let Some(token) = &continue_token {
+                params = params.continue_token(token);
+            }
+            let page = match api.list(&params).await {
+                Ok(page) => page,
+                Err(e)
+                    if !retried && continue_token.is_none() && self.stale_cache(&key, &e).await =>
+                {
+                    retried = true;
+                    continue;
+                }
+                // The continuation expired (the server compacted past it): list again, once.
+                Err(kube::Error::Api(status))
+                    if status.code == 410 && continue_token.is_some() && !restarted =>
+                {
+                    restarted = true;
+                    continue_token = None;
+                    items.clear();
+                    continue;
+                }
                 Err(e) => {
                     return Err(self.classify(e, "list", &format!("{api_version} {kind}")));
                 }
-            }
-        };
-        Ok(list
-            .items
-            .into_iter()
-            .map(|mut o| {
+            };
+            continue_token = page.metadata.continue_.clone().filter(|t| !t.is_empty());
+            items.extend(page.items.into_iter().map(|mut o| {
                 // Lists omit apiVersion/kind on items; put them back so items stand alone.
                 o.types = Some(kube::core::TypeMeta {
                     api_version: api_version.to_string(),
                     kind: kind.to_string(),
                 });
-                remember_secret_values(serde_json::to_value(o).unwrap_or(Value::Null))
-            })
-            .collect())
+                let mut object =
+                    remember_secret_values(serde_json::to_value(o).unwrap_or(Value::Null));
+                trim(&mut object);
+                object
+            }));
+            if continue_token.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     /// Server-side apply; `dry_run` for plan. Returns what the server stores (or would).
@@ -740,11 +783,15 @@ impl ClusterClient {
         let mut objects = HashMap::new();
         let mut requests = 0;
         // Every kind at once: discovery and LIST of one kind do not wait for another's.
-        let lists = futures::future::join_all(
-            kinds
-                .iter()
-                .map(|(api_version, kind)| self.list_labelled(api_version, kind, None, &selector)),
-        )
+        let lists = futures::future::join_all(kinds.iter().map(|(api_version, kind)| {
+            self.list_pages(
+                api_version,
+                kind,
+                None,
+                &selector,
+                drop_uncontested_field_ownership,
+            )
+        }))
         .await;
         for listed in lists {
             let items = match listed {
@@ -869,6 +916,44 @@ impl ClusterClient {
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
+    }
+}
+
+/// Managers that are the cluster's own controllers: their fields are never drift.
+pub const CONTROLLER_MANAGERS: &[&str] = &[
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-apiserver",
+    "kubelet",
+    "kube-proxy",
+    "kwok",
+    "kwok-controller",
+];
+
+/// Whether a managedFields entry is drift's business: fields someone other than todoplan or
+/// the cluster's controllers set, outside a status subresource.
+pub fn is_foreign_field_owner(entry: &Value) -> bool {
+    let manager = entry.get("manager").and_then(Value::as_str).unwrap_or("");
+    let subresource = entry
+        .get("subresource")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    manager != FIELD_MANAGER && subresource != "status" && !CONTROLLER_MANAGERS.contains(&manager)
+}
+
+/// The inventory keeps `metadata.managedFields` only where drift reads it: when some entry is
+/// foreign. Otherwise nobody else owns a field and drift has nothing to report, and the entries
+/// (a map of every field, per object) are the largest part of a listed object.
+fn drop_uncontested_field_ownership(object: &mut Value) {
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let contested = meta
+        .get("managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| entries.iter().any(is_foreign_field_owner));
+    if !contested {
+        meta.remove("managedFields");
     }
 }
 
