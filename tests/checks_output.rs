@@ -40,7 +40,7 @@ fn plan() -> Plan {
             action: Action::Create,
             reason: None,
             before: None,
-            after: Some(json!({"spec": {"replicas": 1}})),
+            after: Some(json!({"spec": {"replicas": 1}}).into()),
             protected: false,
             adopt: false,
             orphan_dependents: false,

@@ -679,7 +679,10 @@ fn a_plan_keeps_its_requests_on_one_http2_connection() {
         .next()
         .unwrap_or_default()
         .split(", ")
-        .filter_map(|part| part.split_once(' ').and_then(|(n, _)| n.parse::<usize>().ok()))
+        .filter_map(|part| {
+            part.split_once(' ')
+                .and_then(|(n, _)| n.parse::<usize>().ok())
+        })
         .sum();
     // More requests than a plan keeps in flight (16): over HTTP/1.1 the ones in flight at once
     // would each need a connection, over HTTP/2 they share one.

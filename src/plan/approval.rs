@@ -154,13 +154,13 @@ pub fn differences(
             say(format!("{address}: how it is applied changed"));
             continue;
         }
-        if comparable(then.before.as_ref(), &[]) != comparable(now.before.as_ref(), &[]) {
+        if comparable(then.before.as_deref(), &[]) != comparable(now.before.as_deref(), &[]) {
             say(format!(
                 "{address}: the live object changed since the plan was made"
             ));
             continue;
         }
-        if comparable(then.after.as_ref(), &[]) != comparable(now.after.as_ref(), filled) {
+        if comparable(then.after.as_deref(), &[]) != comparable(now.after.as_deref(), filled) {
             say(format!(
                 "{address}: what would be written differs from the approved plan"
             ));
@@ -231,8 +231,8 @@ mod tests {
             name: "c".into(),
             action,
             reason: None,
-            before: Some(json!({"data": {"a": "1"}})),
-            after: Some(after),
+            before: Some(json!({"data": {"a": "1"}}).into()),
+            after: Some(after.into()),
             protected: false,
             adopt: false,
             orphan_dependents: false,
@@ -281,7 +281,7 @@ mod tests {
         );
 
         let mut b = a.clone();
-        b.objects[0].after = Some(json!({"data": {"a": "3"}}));
+        b.objects[0].after = Some(json!({"data": {"a": "3"}}).into());
         assert_eq!(differences(&a, &b, &[], 10).len(), 1);
 
         let mut b = a.clone();

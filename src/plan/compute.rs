@@ -2,6 +2,7 @@
 //! what state/ recorded).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -385,12 +386,12 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         if let Some(c) = changes.iter_mut().find(|c| &c.address == address)
             && matches!(c.action, Action::NoOp | Action::Update)
         {
-            let mut after = c.before.clone().unwrap_or_default();
+            let mut after = c.before.as_deref().cloned().unwrap_or_default();
             for f in fields.iter().rev() {
                 remove_pointer(&mut after, &f.pointer);
             }
             if c.action == Action::NoOp {
-                c.after = Some(after);
+                c.after = Some(Arc::new(after));
             }
             c.action = Action::Update;
             c.reason
@@ -715,7 +716,7 @@ pub async fn diff_objects<C: Cluster>(
                     .pointer("/metadata/uid")
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                change.before = Some(redact(&normalize(&live), salt));
+                change.before = Some(Arc::new(redact(&normalize(&live), salt)));
                 super::protection::gate(&mut change, options);
             }
             None => {
@@ -785,7 +786,7 @@ pub async fn diff_objects<C: Cluster>(
                 name: key.name.clone(),
                 action: Action::Delete,
                 reason: Some("a claim of the StatefulSet deleted above".into()),
-                before: Some(redact(&normalize(&live), salt)),
+                before: Some(Arc::new(redact(&normalize(&live), salt))),
                 after: None,
                 protected: true,
                 adopt: false,
@@ -1025,6 +1026,12 @@ fn change_of(
 ) -> ObjectChange {
     let key = d.key();
     let protected = super::protection::holds_data(&key.kind, d.protect);
+    let before = before.map(Arc::new);
+    // An unchanged object is held once, as both its before and after.
+    let after = match (action, &before, after) {
+        (Action::NoOp, Some(b), Some(a)) if **b == a => Some(b.clone()),
+        (_, _, a) => a.map(Arc::new),
+    };
     ObjectChange {
         address: d.address.to_string(),
         release: d.release.clone().unwrap_or_default(),

@@ -76,8 +76,11 @@ mod tests {
     #[test]
     fn names_each_owning_release_once() {
         let mut a = change("release.web/v1/ConfigMap/ns/a", Action::Update);
-        a.before = Some(serde_json::json!({"metadata": {"annotations": {
-            "meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "ns"}}}));
+        a.before = Some(
+            serde_json::json!({"metadata": {"annotations": {
+            "meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": "ns"}}})
+            .into(),
+        );
         let mut b = a.clone();
         b.address = "release.web/v1/Service/ns/b".into();
         let plain = change("release.web/v1/Service/ns/c", Action::NoOp);

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Bumped when the JSON plan schema (docs/reference.md, "Plan JSON schema") changes incompatibly.
 pub const PLAN_FORMAT_VERSION: &str = "1.0";
@@ -121,9 +122,11 @@ pub struct ObjectChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Live object, normalised and redacted. None when it does not exist.
-    pub before: Option<Value>,
-    /// What the API server will store (server-side dry-run), normalised and redacted.
-    pub after: Option<Value>,
+    pub before: Option<Arc<Value>>,
+    /// What the API server will store (server-side dry-run), normalised and redacted. For a
+    /// change that changes nothing it is the same allocation as `before`: a plan of thousands
+    /// of unchanged objects holds each once.
+    pub after: Option<Arc<Value>>,
     /// Holds data: a PersistentVolumeClaim or an object of a `protect = true` release.
     #[serde(default)]
     pub protected: bool,

@@ -210,7 +210,7 @@ and are waited for, post-* after, each phase by hook-weight)";
 
 /// The hook annotations of a change's object, if it is a helm hook.
 fn hook_of(c: &ObjectChange) -> Option<crate::chart::hooks::Hook> {
-    crate::chart::hooks::Hook::of(c.after.as_ref().or(c.before.as_ref())?)
+    crate::chart::hooks::Hook::of(c.after.as_deref().or(c.before.as_deref())?)
 }
 
 fn change_text(out: &mut String, plan: &Plan, c: &ObjectChange, color: bool) {
@@ -245,7 +245,7 @@ fn change_text(out: &mut String, plan: &Plan, c: &ObjectChange, color: bool) {
         c.action,
         Action::Refused | Action::Error | Action::Forget | Action::Delete
     ) {
-        for line in diff_lines(c.before.as_ref(), c.after.as_ref(), CONTEXT_LINES) {
+        for line in diff_lines(c.before.as_deref(), c.after.as_deref(), CONTEXT_LINES) {
             let text = match &line {
                 DiffLine::Context(t) => format!("        {t}"),
                 DiffLine::Added(t) => paint(&format!("      + {t}"), Action::Create, color),
@@ -386,8 +386,10 @@ fn replicas_of(object: Option<&serde_json::Value>) -> Option<u64> {
 fn restarts_pods(c: &ObjectChange) -> bool {
     c.action == Action::Update
         && matches!(c.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet")
-        && c.before.as_ref().and_then(|b| b.pointer("/spec/template"))
-            != c.after.as_ref().and_then(|a| a.pointer("/spec/template"))
+        && c.before
+            .as_deref()
+            .and_then(|b| b.pointer("/spec/template"))
+            != c.after.as_deref().and_then(|a| a.pointer("/spec/template"))
 }
 
 /// The Risks block: what a reviewer must not miss, each on one line with its reason.
@@ -419,7 +421,7 @@ fn risks_markdown(plan: &Plan, changes: &[&ObjectChange]) -> String {
         {
             Some(format!("- `{}` {}{reason}", c.address, c.action.verb()))
         } else if restarts_pods(c) {
-            let downtime = match replicas_of(c.after.as_ref()) {
+            let downtime = match replicas_of(c.after.as_deref()) {
                 Some(1) => " **(1 replica: downtime while it restarts)**",
                 _ => "",
             };
@@ -591,8 +593,8 @@ fn render_markdown(plan: &Plan) -> String {
         }
         block.push_str("```diff\n");
         block.push_str(&unified_text(&diff_lines(
-            c.before.as_ref(),
-            c.after.as_ref(),
+            c.before.as_deref(),
+            c.after.as_deref(),
             CONTEXT_LINES,
         )));
         block.push_str("```\n</details>\n\n");
@@ -717,8 +719,8 @@ mod tests {
             name: "web".into(),
             action,
             reason: None,
-            before,
-            after,
+            before: before.map(Into::into),
+            after: after.map(Into::into),
             protected: false,
             adopt: false,
             orphan_dependents: false,
