@@ -1033,6 +1033,37 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_inventory_keeps_field_ownership_only_when_someone_else_owns_a_field() {
+        let object = |managers: &[(&str, Option<&str>)]| {
+            let entries: Vec<Value> = managers
+                .iter()
+                .map(|(manager, subresource)| {
+                    let mut e = json!({"manager": manager, "fieldsV1": {"f:data": {"f:a": {}}}});
+                    if let Some(s) = subresource {
+                        e["subresource"] = json!(s);
+                    }
+                    e
+                })
+                .collect();
+            json!({"metadata": {"name": "a", "managedFields": entries}, "data": {"a": "1"}})
+        };
+        // Only todoplan, the controllers and a status writer: nothing for drift, dropped.
+        let mut uncontested = object(&[
+            (FIELD_MANAGER, None),
+            ("kube-controller-manager", None),
+            ("someone", Some("status")),
+        ]);
+        drop_uncontested_field_ownership(&mut uncontested);
+        assert!(uncontested.pointer("/metadata/managedFields").is_none());
+        assert_eq!(uncontested["data"]["a"], "1");
+        // kubectl edit owns a field: drift reads every entry, ours included, so all stay.
+        let mut contested = object(&[(FIELD_MANAGER, None), ("kubectl-edit", None)]);
+        let before = contested.clone();
+        drop_uncontested_field_ownership(&mut contested);
+        assert_eq!(contested, before);
+    }
+
+    #[test]
     fn object_key_splits_core_and_grouped_api_versions() {
         let svc = ObjectKey::of(
             &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "n"}}),
