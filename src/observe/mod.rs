@@ -681,7 +681,11 @@ impl ClusterClient {
             if let Some(token) = &continue_token {
                 params = params.continue_token(token);
             }
-            let page = match api.list(&params).await {
+            let answer = match kube::core::Request::new(api.resource_url()).list(&params) {
+                Ok(request) => self.client.request::<Value>(request).await,
+                Err(e) => Err(kube::Error::BuildRequest(e)),
+            };
+            let mut page = match answer {
                 Ok(page) => page,
                 Err(e)
                     if !retried && continue_token.is_none() && self.stale_cache(&key, &e).await =>
@@ -702,15 +706,23 @@ impl ClusterClient {
                     return Err(self.classify(e, "list", &format!("{api_version} {kind}")));
                 }
             };
-            continue_token = page.metadata.continue_.clone().filter(|t| !t.is_empty());
-            items.extend(page.items.into_iter().map(|mut o| {
-                // Lists omit apiVersion/kind on items; put them back so items stand alone.
-                o.types = Some(kube::core::TypeMeta {
-                    api_version: api_version.to_string(),
-                    kind: kind.to_string(),
-                });
-                let mut object =
-                    remember_secret_values(serde_json::to_value(o).unwrap_or(Value::Null));
+            continue_token = page
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            let listed = match page.get_mut("items").map(Value::take) {
+                Some(Value::Array(listed)) => listed,
+                _ => Vec::new(),
+            };
+            items.extend(listed.into_iter().map(|mut object| {
+                // Lists omit apiVersion/kind on items; put them back (first, where a single
+                // object has them) so items stand alone.
+                if let Some(fields) = object.as_object_mut() {
+                    fields.shift_insert(0, "apiVersion".into(), Value::String(api_version.into()));
+                    fields.shift_insert(1, "kind".into(), Value::String(kind.into()));
+                }
+                let mut object = remember_secret_values(object);
                 trim(&mut object);
                 object
             }));
@@ -734,7 +746,17 @@ impl ClusterClient {
                 self.writes
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            match api.patch(&key.name, &params, &Patch::Apply(object)).await {
+            // Straight into JSON: the answer is diffed as a value, so it is not read into
+            // typed metadata first.
+            let answer = match kube::core::Request::new(api.resource_url()).patch(
+                &key.name,
+                &params,
+                &Patch::Apply(object),
+            ) {
+                Ok(request) => self.client.request::<Value>(request).await,
+                Err(e) => Err(kube::Error::BuildRequest(e)),
+            };
+            match answer {
                 Ok(result) => break result,
                 Err(e) if !retried && self.stale_cache(&key, &e).await => retried = true,
                 Err(e) => {
@@ -746,7 +768,7 @@ impl ClusterClient {
                 }
             }
         };
-        Ok(serde_json::to_value(result).unwrap_or(Value::Null))
+        Ok(result)
     }
 
     /// JSON patch (RFC 6902) of `key`: removes fields other managers added (with `test` ops

@@ -258,64 +258,87 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let mut desired: Vec<DesiredObject> = desired::namespace_objects(spec);
     desired.extend(desired::secret_objects(spec, &secrets));
 
-    let capabilities = match req.cluster {
-        Some(c) => chart::Capabilities {
-            kube_version: c.server_version().await?,
-            api_versions: c.api_versions().await?,
-        },
-        None => chart::Capabilities::default(),
+    // The inventory of the kinds this instance applied before is listed while the releases
+    // render: on a project that changes little it is everything the plan needs to read, and
+    // the LIST of thousands of objects then costs no time of its own.
+    let recorded_kinds: BTreeSet<(String, String)> = req
+        .state
+        .objects
+        .values()
+        .map(|r| (r.api_version.clone(), r.kind.clone()))
+        .collect();
+    let early_inventory = async {
+        match req.cluster {
+            Some(c) => Some(
+                c.live_inventory(&spec.project.name, &req.state.lineage, &recorded_kinds)
+                    .await,
+            ),
+            None => None,
+        }
     };
     let mut flat_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for address in graph.apply_order() {
-        let Address::Release(name) = &address else {
-            continue;
+    let render_releases = async {
+        let capabilities = match req.cluster {
+            Some(c) => chart::Capabilities {
+                kube_version: c.server_version().await?,
+                api_versions: c.api_versions().await?,
+            },
+            None => chart::Capabilities::default(),
         };
-        let Some(release) = spec.releases.get(name) else {
-            continue;
-        };
-        if scope.as_ref().is_some_and(|s| {
-            !s.contains(&address.to_string()) && !s.contains(&format!("{address}#render"))
-        }) {
-            continue;
-        }
-        let mut unresolved = Vec::new();
-        let values = release_values(spec, release, &req.images, &mut unresolved)?;
-        flat_values.insert(
-            name.clone(),
-            super::values_diff::flatten(
-                &super::values_diff::effective(&release.values_files, &values),
-                &salt,
-            ),
-        );
-        // As helm: an upgrade when the release was installed before (its hooks and
-        // .Release.IsUpgrade follow), an install when it is new, even in an applied project.
-        let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
-        let objects = desired::release_objects(
-            spec,
-            name,
-            values,
-            req.cluster,
-            &capabilities,
-            is_upgrade,
-            req.state.revision + 1,
-        )
-        .await?;
-        // Hooks: pre-* before the release's other objects, post-* after, by weight.
-        let keys: Vec<(ObjectKey, (chart::hooks::Stage, i64))> = objects
-            .iter()
-            .map(|d| (d.key(), chart::hooks::order_key(&d.object)))
-            .collect();
-        graph.add_release_objects_ordered(name, &keys);
-        desired.extend(objects);
-        for u in unresolved {
-            unresolved_note(
-                &mut notes,
-                format!(
-                    "{u} is known after apply (the image is pushed first); release.{name} shows the image's tag"
+        for address in graph.apply_order() {
+            let Address::Release(name) = &address else {
+                continue;
+            };
+            let Some(release) = spec.releases.get(name) else {
+                continue;
+            };
+            if scope.as_ref().is_some_and(|s| {
+                !s.contains(&address.to_string()) && !s.contains(&format!("{address}#render"))
+            }) {
+                continue;
+            }
+            let mut unresolved = Vec::new();
+            let values = release_values(spec, release, &req.images, &mut unresolved)?;
+            flat_values.insert(
+                name.clone(),
+                super::values_diff::flatten(
+                    &super::values_diff::effective(&release.values_files, &values),
+                    &salt,
                 ),
             );
+            // As helm: an upgrade when the release was installed before (its hooks and
+            // .Release.IsUpgrade follow), an install when it is new, even in an applied project.
+            let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
+            let objects = desired::release_objects(
+                spec,
+                name,
+                values,
+                req.cluster,
+                &capabilities,
+                is_upgrade,
+                req.state.revision + 1,
+            )
+            .await?;
+            // Hooks: pre-* before the release's other objects, post-* after, by weight.
+            let keys: Vec<(ObjectKey, (chart::hooks::Stage, i64))> = objects
+                .iter()
+                .map(|d| (d.key(), chart::hooks::order_key(&d.object)))
+                .collect();
+            graph.add_release_objects_ordered(name, &keys);
+            desired.extend(objects);
+            for u in unresolved {
+                unresolved_note(
+                    &mut notes,
+                    format!(
+                        "{u} is known after apply (the image is pushed first); release.{name} shows the image's tag"
+                    ),
+                );
+            }
         }
-    }
+        Ok::<_, miette::Report>(())
+    };
+    let (early_inventory, rendered) = futures::join!(early_inventory, render_releases);
+    rendered?;
     let rolled = desired::add_config_checksums(&mut desired, &secrets, &salt);
 
     check_duplicates(&desired)?;
@@ -326,18 +349,26 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         label_instance(&mut d.object, &req.state.lineage);
     }
 
-    let live = match req.cluster {
-        Some(c) => {
-            let kinds = desired
+    let live = match (req.cluster, early_inventory) {
+        (Some(c), Some(early)) => {
+            let mut live = early?;
+            // Kinds this instance never applied before: listed now that the releases say so.
+            let new_kinds: BTreeSet<(String, String)> = desired
                 .iter()
                 .map(|d| d.key())
-                .chain(req.state.objects.values().map(ObjectRecord::key))
                 .map(|k| (k.api_version, k.kind))
+                .filter(|kind| !recorded_kinds.contains(kind))
                 .collect();
-            c.live_inventory(&spec.project.name, &req.state.lineage, &kinds)
-                .await?
+            if !new_kinds.is_empty() {
+                let more = c
+                    .live_inventory(&spec.project.name, &req.state.lineage, &new_kinds)
+                    .await?;
+                live.objects.extend(more.objects);
+                live.requests += more.requests;
+            }
+            live
         }
-        None => LiveIndex::default(),
+        _ => LiveIndex::default(),
     };
     // `ignore_changes`: whatever the cluster holds at an ignored path is what apply sends, so
     // apply never sets back what drift does not report.
