@@ -143,3 +143,24 @@ fn controller_owned_replicas_and_ignored_paths_are_not_drift() {
         "neither HPA replicas nor an ignore_changes path is drift: {items:#?}"
     );
 }
+
+#[test]
+fn a_namespace_made_with_kubectl_create_is_adopted_without_lasting_drift() {
+    let s = Stack::new("e2e-adoptns");
+    // The namespace exists before the first apply, made by hand (the API server adds its
+    // kubernetes.io/metadata.name label, credited to kubectl-create).
+    support::kubectl(["create", "namespace", &s.project]);
+    let plan = s.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!("namespace.{} will be updated in-place", s.project)),
+        "{plan}"
+    );
+    // Only the labels todoplan adds are shown: apiVersion and kind do not move.
+    assert!(!plan.contains("- kind: Namespace"), "{plan}");
+    s.ok(&["apply", "--auto-approve"]);
+    let again = s.todoplan(&["plan", "--detailed-exitcode"]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert!(!text.contains("Changed outside todoplan"), "{text}");
+    assert!(drift_json(&s).is_empty(), "{:?}", drift_json(&s));
+}

@@ -144,6 +144,14 @@ fn is_prefix(prefix: &FieldPath, path: &FieldPath) -> bool {
     prefix.len() <= path.len() && prefix.iter().zip(path).all(|(a, b)| a == b)
 }
 
+/// Fields the API server sets itself on every object of a kind, credited to whoever created it:
+/// a Namespace's `kubernetes.io/metadata.name` label (always its name; removing it is undone).
+fn set_by_the_api_server(path: &FieldPath, kind: &str) -> bool {
+    kind == "Namespace"
+        && matches!(path.as_slice(), [Segment::Field(m), Segment::Field(l), Segment::Field(k)]
+            if m == "metadata" && l == "labels" && k == "kubernetes.io/metadata.name")
+}
+
 fn ignored(path: &FieldPath, kind: &str, name: &str, rules: &[IgnoreChange]) -> bool {
     let fields: Vec<&str> = path
         .iter()
@@ -220,8 +228,12 @@ pub fn object_drift(
     foreign.sort_by_key(|(p, _, _)| p.len());
     for (path, manager, time) in foreign {
         if ours.contains(&path)
+            // A map or list item someone else made but todoplan also fills (the labels map
+            // `kubectl create` made, before todoplan added its labels): it is ours as well.
+            || ours.iter().any(|o| o.len() > path.len() && is_prefix(&path, o))
             || reported.iter().any(|r| is_prefix(r, &path))
             || ignored(&path, kind, name, rules)
+            || set_by_the_api_server(&path, kind)
         {
             continue;
         }
@@ -380,6 +392,33 @@ mod tests {
     fn ours() -> Value {
         json!({"manager": "todoplan", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}}},
             "f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:image": {}, "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}})
+    }
+
+    #[test]
+    fn a_namespace_made_by_kubectl_create_and_adopted_has_no_drift() {
+        // kubectl create made the labels map and the API server's name label (credited to it);
+        // todoplan's apply then added its instance labels to the same map.
+        let created = json!({"manager": "kubectl-create", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:kubernetes.io/metadata.name": {}}}}});
+        let applied = json!({"manager": "todoplan", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:todoplan.dev/project": {}}}}});
+        let live = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "todo",
+            "labels": {"kubernetes.io/metadata.name": "todo", "todoplan.dev/project": "todo"},
+            "managedFields": [created, applied]}});
+        let recorded = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "todo",
+            "labels": {"todoplan.dev/project": "todo"}}});
+        let (items, removals) = object_drift("namespace.todo", &recorded, &live, &[]);
+        assert!(items.is_empty(), "{items:?}");
+        assert!(removals.is_empty());
+        // A label kubectl adds to that namespace afterwards is still drift.
+        let label = json!({"manager": "kubectl-label", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}});
+        let mut labelled = live.clone();
+        labelled["metadata"]["labels"]["team"] = json!("a");
+        labelled["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(label);
+        let (items, _) = object_drift("namespace.todo", &recorded, &labelled, &[]);
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(items[0].field, "metadata.labels.team");
     }
 
     #[test]

@@ -293,6 +293,18 @@ fn bump(counter: &std::sync::atomic::AtomicUsize) {
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// apiVersion, then kind, first: the API server writes kind first, a listed item has neither,
+/// and a plan's diff of the two must not show them moving.
+fn type_fields_first(object: &mut Value) {
+    if let Some(fields) = object.as_object_mut() {
+        for (at, name) in ["apiVersion", "kind"].into_iter().enumerate() {
+            if let Some(value) = fields.shift_remove(name) {
+                fields.shift_insert(at, name.to_string(), value);
+            }
+        }
+    }
+}
+
 /// Objects per LIST page (kubectl's `--chunk-size` default).
 const LIST_PAGE: u32 = 500;
 
@@ -719,9 +731,10 @@ impl ClusterClient {
                 // Lists omit apiVersion/kind on items; put them back (first, where a single
                 // object has them) so items stand alone.
                 if let Some(fields) = object.as_object_mut() {
-                    fields.shift_insert(0, "apiVersion".into(), Value::String(api_version.into()));
-                    fields.shift_insert(1, "kind".into(), Value::String(kind.into()));
+                    fields.insert("apiVersion".into(), Value::String(api_version.into()));
+                    fields.insert("kind".into(), Value::String(kind.into()));
                 }
+                type_fields_first(&mut object);
                 let mut object = remember_secret_values(object);
                 trim(&mut object);
                 object
@@ -768,6 +781,8 @@ impl ClusterClient {
                 }
             }
         };
+        let mut result = result;
+        type_fields_first(&mut result);
         Ok(result)
     }
 
