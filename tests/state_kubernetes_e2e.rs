@@ -255,3 +255,50 @@ fn state_migrate_both_ways_keeps_the_state_and_the_plan_after_is_empty() {
         "the digest key moved with the state (secret digests stay comparable)"
     );
 }
+
+#[test]
+fn plan_and_drift_of_a_new_project_create_nothing_and_apply_makes_the_namespace_its_own() {
+    support::require_cluster();
+    let project = support::unique_name("e2e-stlook");
+    let _cleanup = Cleanup(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    write_stack(
+        dir.path(),
+        &project,
+        "[state]\nbackend = \"kubernetes\"",
+        false,
+    );
+    let namespace_exists = || {
+        Command::new("kubectl")
+            .args(["get", "namespace", &project])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let plan = run(dir.path(), &["plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert!(
+        text(&plan).contains(&format!("namespace.{project} will be created")),
+        "{}",
+        text(&plan)
+    );
+    let drift = run(dir.path(), &["drift"]);
+    assert_eq!(drift.status.code(), Some(0), "{}", text(&drift));
+    // Only looking: no namespace, no digest key, no Lease was made for the state.
+    assert!(!namespace_exists(), "plan or drift created the namespace");
+
+    let apply = run(dir.path(), &["apply", "--auto-approve"]);
+    let applied = text(&apply);
+    assert_eq!(apply.status.code(), Some(0), "{applied}");
+    // The state backend made the namespace first; the plan labels it, it does not adopt it.
+    assert!(!applied.contains("adopt"), "{applied}");
+    assert!(
+        applied.contains("made by todoplan to hold the state"),
+        "{applied}"
+    );
+    let again = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let drift = run(dir.path(), &["drift", "--detailed-exitcode"]);
+    assert_eq!(drift.status.code(), Some(0), "{}", text(&drift));
+}

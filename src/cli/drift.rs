@@ -80,7 +80,8 @@ pub fn render(items: &[DriftItem], format: Format) -> String {
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
-    let ws = Workspace::load(global)?;
+    let mut ws = Workspace::load(global)?;
+    ws.backend.set_look_only();
     // First: a state in the cluster then shares this connection.
     let cluster = ws.connect_cluster().await?;
     let state = ws.state().await?;

@@ -29,7 +29,10 @@ pub struct Args {
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
-    let ws = Workspace::load(global)?;
+    let mut ws = Workspace::load(global)?;
+    if args.out.is_none() {
+        ws.backend.set_look_only();
+    }
     // First: a state in the cluster then shares this connection.
     let cluster = if args.offline {
         None

@@ -1186,7 +1186,18 @@ async fn diff_live_object<C: Cluster>(
             )),
         ));
     }
-    let adopt = live.is_some() && !labelled_ours && !ownership.recorded.contains(&key);
+    // A namespace todoplan's state backend made (to hold the state and its lock, right before
+    // this plan) is this instance's to label, not someone else's to adopt.
+    let made_for_state = live.as_ref().is_some_and(|l| {
+        key.kind == "Namespace"
+            && l.pointer(&format!(
+                "/metadata/annotations/{}",
+                crate::state::kubernetes::MADE_FOR_STATE.replace('/', "~1")
+            ))
+            .is_some()
+    });
+    let adopt =
+        live.is_some() && !labelled_ours && !made_for_state && !ownership.recorded.contains(&key);
     let (after, replace) = if namespace_pending {
         (dry_run_elsewhere(c, d).await?, None)
     } else {
@@ -1244,6 +1255,11 @@ async fn diff_live_object<C: Cluster>(
         .and_then(|l| l.pointer("/metadata/uid"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    if made_for_state && !labelled_ours && change.reason.is_none() {
+        change.reason = Some(
+            "made by todoplan to hold the state and its lock (`[state] backend = \"kubernetes\"`): apply labels it as this instance's".into(),
+        );
+    }
     if adopt && change.reason.is_none() {
         change.reason =
             Some("exists in the cluster but was not made by todoplan: apply takes it over".into());

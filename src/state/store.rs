@@ -15,6 +15,14 @@ pub enum StateStore {
 }
 
 impl StateStore {
+    /// The command only looks (plan without --out, drift): in the cluster backend, where no
+    /// state exists yet, nothing is created (namespace, digest key, Lease).
+    pub fn set_look_only(&mut self) {
+        if let StateStore::Kubernetes(backend) = self {
+            backend.set_look_only();
+        }
+    }
+
     fn inner(&self) -> &dyn StateBackend {
         match self {
             StateStore::Local(b) => b,

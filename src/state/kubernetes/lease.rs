@@ -209,6 +209,11 @@ pub async fn acquire(
             }
             // Someone else took it between our read and write: look again.
             Err(e) if is_status(&e, 409) => continue,
+            // The state's namespace does not exist, so no state does: a command that only
+            // looks has nothing to hold, and must not create the namespace to say so.
+            Err(e) if is_status(&e, 404) && backend.is_look_only() => {
+                return Ok(LockGuard::new(holder, None, None, Box::new(NothingHeld)));
+            }
             Err(e) if is_status(&e, 404) && !namespace_made => {
                 backend.ensure_namespace().await?;
                 namespace_made = true;
@@ -217,6 +222,14 @@ pub async fn acquire(
             Err(e) => return Err(api_error(what(backend, "take"), e)),
         }
     }
+}
+
+/// The lock of a look-only command where no state exists yet: nothing to release.
+#[derive(Debug)]
+struct NothingHeld;
+
+impl LockRelease for NothingHeld {
+    fn release(self: Box<Self>) {}
 }
 
 /// Clears the Lease when `id` names its holder.

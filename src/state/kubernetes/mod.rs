@@ -64,7 +64,14 @@ pub struct KubernetesBackend {
     /// The serial of the state last read or written: a save never goes below it (a journal
     /// folded in during the run already bumped it).
     saved_serial: Arc<std::sync::atomic::AtomicU64>,
+    /// A command that only looks (plan without --out, drift): where no state exists yet it
+    /// creates nothing in the cluster (no namespace, no digest key, no Lease).
+    look_only: bool,
 }
+
+/// Annotation on a namespace the kubernetes state backend created to hold the state (its value:
+/// the state's base name).
+pub const MADE_FOR_STATE: &str = "todoplan.dev/made-for-state";
 
 impl std::fmt::Debug for KubernetesBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -112,7 +119,17 @@ impl KubernetesBackend {
             journal: Arc::new(Mutex::new(None)),
             syncing: Arc::new(tokio::sync::Mutex::new(())),
             saved_serial: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            look_only: false,
         }
+    }
+
+    /// For a command that only looks: see [`KubernetesBackend::look_only`].
+    pub fn set_look_only(&mut self) {
+        self.look_only = true;
+    }
+
+    pub fn is_look_only(&self) -> bool {
+        self.look_only
     }
 
     pub fn namespace(&self) -> &str {
@@ -198,7 +215,9 @@ impl KubernetesBackend {
             .map_err(|e| api_error(format!("cannot read {}", self.at(name)), e))
     }
 
-    /// Creates the namespace of the state when it does not exist yet (a first plan).
+    /// Creates the namespace of the state when it does not exist yet (the first command that
+    /// writes). It carries [`MADE_FOR_STATE`] and todoplan's field manager, so the plan that
+    /// follows labels it as this instance's instead of adopting it as someone else's.
     async fn ensure_namespace(&self) -> Result<(), StateError> {
         let api: Api<Namespace> = Api::all(self.connection().await?.clone());
         let what = || format!("cannot create the state's namespace {}", self.namespace);
@@ -208,11 +227,19 @@ impl KubernetesBackend {
                 let ns = Namespace {
                     metadata: ObjectMeta {
                         name: Some(self.namespace.clone()),
+                        annotations: Some(BTreeMap::from([(
+                            MADE_FOR_STATE.to_string(),
+                            self.name.clone(),
+                        )])),
                         ..Default::default()
                     },
                     ..Default::default()
                 };
-                match api.create(&PostParams::default(), &ns).await {
+                let params = PostParams {
+                    field_manager: Some(crate::observe::FIELD_MANAGER.to_string()),
+                    ..Default::default()
+                };
+                match api.create(&params, &ns).await {
                     Ok(_) => Ok(()),
                     Err(e) if is_status(&e, 409) => Ok(()),
                     Err(e) => Err(api_error(what(), e)),
@@ -622,6 +649,11 @@ impl KubernetesBackend {
             return read(secret);
         }
         let key = DigestKey::generate();
+        if self.look_only {
+            // Nothing was applied yet, so no digest made with it is ever compared with one of
+            // a later run; the first command that writes makes and keeps the real key.
+            return Ok(key);
+        }
         let secret = self.secret(
             &name,
             "key",
