@@ -130,3 +130,21 @@ fn remote_chart_mistakes_point_at_todo_toml() {
         "{unreachable}"
     );
 }
+
+#[test]
+fn of_two_releases_sharing_a_chart_the_error_names_the_one_that_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fails_when_asked = GOOD.replace(
+        "  greeting:",
+        "  oops: {{ if .Values.broken }}{{ fail \"broken is set\" }}{{ end }}x\n  greeting:",
+    );
+    project(tmp.path(), &fails_when_asked, CHART);
+    let mut spec = std::fs::read_to_string(tmp.path().join("todo.toml")).unwrap();
+    spec.push_str("\n[releases.second]\nchart = \"charts/web\"\nvalues = { broken = true }\n");
+    std::fs::write(tmp.path().join("todo.toml"), spec).unwrap();
+    let out = validate(tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).replace('\n', " ");
+    assert!(err.contains("release.second: execution error"), "{err}");
+    assert!(err.contains("broken is set"), "{err}");
+}

@@ -125,6 +125,25 @@ pub fn secret_objects(spec: &Spec, values: &BTreeMap<String, SecretValues>) -> V
         .collect()
 }
 
+/// A chart error, naming the release whose render met it (two releases may share a chart):
+/// the chart's own diagnostic (code, source snippet, labels, help) with the release in front.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("release.{release}: {cause}")]
+#[diagnostic(forward(cause))]
+pub struct InRelease {
+    release: String,
+    cause: chart::ChartError,
+}
+
+impl InRelease {
+    fn new(release: &str, cause: chart::ChartError) -> Self {
+        InRelease {
+            release: release.to_string(),
+            cause,
+        }
+    }
+}
+
 /// Renders one release to its objects, namespaced and labelled.
 pub async fn release_objects(
     spec: &Spec,
@@ -173,13 +192,16 @@ pub async fn release_objects(
             let rendered = if cluster.is_some() {
                 tokio::task::spawn_blocking(render)
                     .await
-                    .map_err(|e| miette::miette!("the chart renderer stopped: {e}"))??
+                    .map_err(|e| miette::miette!("the chart renderer stopped: {e}"))?
             } else {
-                render()?
+                render()
             };
-            rendered.manifests
+            rendered
+                .map_err(|cause| InRelease::new(release_name, cause))?
+                .manifests
         }
-        ReleaseKind::Manifests => chart::render_manifest_dir(&release.chart)?,
+        ReleaseKind::Manifests => chart::render_manifest_dir(&release.chart)
+            .map_err(|cause| InRelease::new(release_name, cause))?,
     };
     let mut out = Vec::new();
     for m in manifests {
