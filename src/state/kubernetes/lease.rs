@@ -128,6 +128,16 @@ pub async fn acquire(
                 .await
                 .map_err(|e| api_error(what(backend, "read"), e))?
         };
+        // A holder on this host whose process is gone (kill -9) is not waited out until its
+        // Lease expires: the same proof of death as the local lock file's.
+        let dead_holder = found
+            .as_ref()
+            .filter(|lease| !is_free(lease))
+            .and_then(holder_of)
+            .and_then(|h| match super::super::lock::liveness(&h) {
+                super::super::lock::Liveness::Dead(why) => Some(why),
+                super::super::lock::Liveness::NotProvenDead(_) => None,
+            });
         let (attempt, previous) = match &found {
             None => (
                 leases
@@ -135,7 +145,7 @@ pub async fn acquire(
                     .await,
                 None,
             ),
-            Some(lease) if is_free(lease) => {
+            Some(lease) if is_free(lease) || dead_holder.is_some() => {
                 let previous = lease
                     .spec
                     .as_ref()
@@ -186,8 +196,12 @@ pub async fn acquire(
                             .and_then(|h| h.expires_at)
                             .map(|e| e.format("%H:%M:%S UTC").to_string())
                             .unwrap_or_else(|| "a while".into());
-                        let because =
-                            format!("its Lease expired at {since}: the holder stopped renewing it");
+                        let because = match &dead_holder {
+                            Some(why) => format!("its holder is gone: {why}"),
+                            None => format!(
+                                "its Lease expired at {since}: the holder stopped renewing it"
+                            ),
+                        };
                         (old, Some(because))
                     }
                     None => (None, None),
