@@ -413,6 +413,10 @@ fn contains_map(v: &Value, target: &super::template::value::MapRef) -> bool {
     }
 }
 
+fn map_to_json(m: &Map) -> serde_json::Value {
+    serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+}
+
 /// Validate each chart's values against its values.schema.json; violations name value paths.
 pub fn validate_schemas(chart: &Chart, values: &Map) -> Result<(), ChartError> {
     let mut violations = Vec::new();
@@ -458,31 +462,35 @@ fn collect_violations(
     out: &mut Vec<String>,
 ) -> Result<(), ChartError> {
     if let Some((path, schema)) = &chart.schema {
-        let validator = schema_validator(schema).map_err(|e| ChartError::Invalid {
-            chart: chart.name.clone(),
-            message: format!("{path} is not a valid JSON Schema: {e}"),
-            help: "fix the schema".into(),
-        })?;
-        let instance = Value::map(values.clone()).to_json();
-        for e in validator.iter_errors(&instance) {
-            let ptr = e.instance_path.to_string();
-            let dotted = ptr.trim_start_matches('/').replace('/', ".");
-            let at = match (prefix.is_empty(), dotted.is_empty()) {
-                (true, true) => "(root)".to_string(),
-                (true, false) => dotted,
-                (false, true) => prefix.trim_end_matches('.').to_string(),
-                (false, false) => format!("{prefix}{dotted}"),
-            };
-            // The crate prints patterns after translating them to its regex dialect; show the
-            // schema's own text instead.
-            let schema_path = e.schema_path.to_string();
-            let message = match schema.pointer(&schema_path).and_then(|p| p.as_str()) {
-                Some(pattern) if schema_path.ends_with("/pattern") => {
-                    format!("{} does not match pattern {pattern:?}", e.instance)
-                }
-                _ => e.to_string(),
-            };
-            out.push(format!("- {}: {at}: {message}", chart.name));
+        let instance = map_to_json(values);
+        if super::schema_subset::surely_valid(schema, &instance) {
+            // the common case, without building the full validator (milliseconds)
+        } else {
+            let validator = schema_validator(schema).map_err(|e| ChartError::Invalid {
+                chart: chart.name.clone(),
+                message: format!("{path} is not a valid JSON Schema: {e}"),
+                help: "fix the schema".into(),
+            })?;
+            for e in validator.iter_errors(&instance) {
+                let ptr = e.instance_path.to_string();
+                let dotted = ptr.trim_start_matches('/').replace('/', ".");
+                let at = match (prefix.is_empty(), dotted.is_empty()) {
+                    (true, true) => "(root)".to_string(),
+                    (true, false) => dotted,
+                    (false, true) => prefix.trim_end_matches('.').to_string(),
+                    (false, false) => format!("{prefix}{dotted}"),
+                };
+                // The crate prints patterns after translating them to its regex dialect; show the
+                // schema's own text instead.
+                let schema_path = e.schema_path.to_string();
+                let message = match schema.pointer(&schema_path).and_then(|p| p.as_str()) {
+                    Some(pattern) if schema_path.ends_with("/pattern") => {
+                        format!("{} does not match pattern {pattern:?}", e.instance)
+                    }
+                    _ => e.to_string(),
+                };
+                out.push(format!("- {}: {at}: {message}", chart.name));
+            }
         }
     }
     for sub in &chart.dependencies {

@@ -33,6 +33,90 @@ impl rsa::rand_core::TryRng for SystemRng {
 
 impl rsa::rand_core::TryCryptoRng for SystemRng {}
 
+/// A two-prime RSA key with public exponent 65537, as `rsa::PrivateKey::new` makes it (each
+/// prime odd with its top two bits set, so the modulus has exactly `bits` bits; d from Euler's
+/// totient), except that each prime is searched for on several threads at once: the first
+/// thread to find one wins. Prime search is most of the time of a render that makes keys.
+fn generate_rsa_key(bits: usize) -> Result<rsa::PrivateKey, String> {
+    let half = u32::try_from(bits / 2).map_err(|_| format!("key size {bits} is too large"))?;
+    if bits < 1024 || bits % 2 != 0 {
+        // the crate refuses sizes below its minimum; keep its own path for odd sizes
+        return rsa::PrivateKey::new(&mut SystemRng, bits).map_err(|e| e.to_string());
+    }
+    // gcd(e, p-1) = 1 fails for about one prime in 65537: try again then, as the crate does
+    for _ in 0..64 {
+        let p = search_prime_on_threads(half);
+        let q = search_prime_on_threads(half);
+        if p == q {
+            continue;
+        }
+        if let Ok(key) = rsa::PrivateKey::from_primes(vec![p, q], rsa::BoxedUint::from(65537u64)) {
+            return Ok(key);
+        }
+    }
+    Err("no valid key from the primes found".into())
+}
+
+/// An odd prime of `bits` bits (>= 2) with its top two bits set, from the sieve and the
+/// Baillie-PSW test the rsa crate uses, searched from random starts on up to four threads.
+fn search_prime_on_threads(bits: u32) -> rsa::BoxedUint {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get().min(4))
+        .unwrap_or(1);
+    let found = AtomicBool::new(false);
+    let search = || search_prime(bits, &found);
+    if threads < 2 {
+        return search()
+            .unwrap_or_else(|| search_prime(bits, &AtomicBool::new(false)).unwrap_or_default());
+    }
+    let result = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, search).ok())
+            .collect();
+        let mine = search();
+        found.store(true, Ordering::Relaxed);
+        let mut winner = mine;
+        for h in helpers {
+            if let Ok(Some(p)) = h.join()
+                && winner.is_none()
+            {
+                winner = Some(p);
+            }
+        }
+        winner
+    });
+    result.unwrap_or_else(|| search_prime(bits, &AtomicBool::new(false)).unwrap_or_default())
+}
+
+/// Search from random starts until a prime turns up (Some) or another thread found one (None).
+fn search_prime(bits: u32, found: &std::sync::atomic::AtomicBool) -> Option<rsa::BoxedUint> {
+    use crypto_bigint::{BitOps, RandomBits};
+    use std::sync::atomic::Ordering;
+    let nz_bits = std::num::NonZeroU32::new(bits).filter(|b| b.get() >= 2)?;
+    while !found.load(Ordering::Relaxed) {
+        let Ok(mut start) = rsa::BoxedUint::try_random_bits(&mut SystemRng, bits) else {
+            return None;
+        };
+        BitOps::set_bit_vartime(&mut start, 0, true);
+        BitOps::set_bit_vartime(&mut start, bits - 1, true);
+        BitOps::set_bit_vartime(&mut start, bits - 2, true);
+        let Ok(sieve) = crypto_primes::hazmat::SmallFactorsSieve::new(start, nz_bits, false) else {
+            return None;
+        };
+        for candidate in sieve {
+            if found.load(Ordering::Relaxed) {
+                return None;
+            }
+            if crypto_primes::is_prime(crypto_primes::Flavor::Any, &candidate) {
+                found.store(true, Ordering::Relaxed);
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
 fn lf(pem: &str) -> String {
     pem.replace("\r\n", "\n")
 }
@@ -53,7 +137,7 @@ const ED25519_PKCS8_PREFIX: [u8; 16] = [
 
 impl PrivateKey {
     fn generate_rsa(bits: usize) -> Result<PrivateKey, FuncError> {
-        rsa::PrivateKey::new(&mut SystemRng, bits)
+        generate_rsa_key(bits)
             .map(|k| PrivateKey::Rsa(Box::new(k)))
             .map_err(|e| FuncError::Msg(format!("error generating rsa key: {e}")))
     }
