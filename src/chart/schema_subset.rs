@@ -508,3 +508,122 @@ mod tests {
         assert_eq!(translate_pattern(r"a\\s").as_deref(), Some(r"a\\s"));
     }
 }
+
+/// The property this fast path rests on: whenever it says "surely valid", the full validator
+/// (the jsonschema crate, draft-07) agrees. Random schemas over the covered keywords, random
+/// values.
+#[cfg(test)]
+mod agrees_with_the_full_validator {
+    use super::surely_valid;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn instance() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-3i64..4).prop_map(Value::from),
+            prop_oneof![Just(0.5f64), Just(-1.5), Just(2.0), Just(1e300)].prop_map(Value::from),
+            prop_oneof![
+                Just(""),
+                Just("a"),
+                Just("ab"),
+                Just("1"),
+                Just("a b"),
+                Just("é")
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("a".to_string()),
+                        Just("b".to_string()),
+                        Just("c".to_string())
+                    ],
+                    inner,
+                    0..3
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn keyword() -> impl Strategy<Value = (String, Value)> {
+        let types = prop_oneof![
+            Just("null"),
+            Just("boolean"),
+            Just("integer"),
+            Just("number"),
+            Just("string"),
+            Just("array"),
+            Just("object")
+        ];
+        prop_oneof![
+            types.clone().prop_map(|t| ("type".to_string(), json!(t))),
+            prop::collection::vec(types, 1..3).prop_map(|t| ("type".to_string(), json!(t))),
+            prop::collection::vec(instance(), 1..3).prop_map(|e| ("enum".to_string(), json!(e))),
+            instance().prop_map(|c| ("const".to_string(), c)),
+            (-2i64..3).prop_map(|n| ("minimum".to_string(), json!(n))),
+            (-2i64..3).prop_map(|n| ("maximum".to_string(), json!(n))),
+            (-2i64..3).prop_map(|n| ("exclusiveMinimum".to_string(), json!(n))),
+            (-2i64..3).prop_map(|n| ("exclusiveMaximum".to_string(), json!(n))),
+            (0u64..3).prop_map(|n| ("minLength".to_string(), json!(n))),
+            (0u64..3).prop_map(|n| ("maxLength".to_string(), json!(n))),
+            (0u64..3).prop_map(|n| ("minItems".to_string(), json!(n))),
+            (0u64..3).prop_map(|n| ("maxItems".to_string(), json!(n))),
+            (0u64..3).prop_map(|n| ("minProperties".to_string(), json!(n))),
+            (0u64..3).prop_map(|n| ("maxProperties".to_string(), json!(n))),
+            prop_oneof![
+                Just("^a"),
+                Just("b$"),
+                Just("\\d"),
+                Just("\\s"),
+                Just("^\\w+$")
+            ]
+            .prop_map(|p| ("pattern".to_string(), json!(p))),
+            prop::collection::vec(prop_oneof![Just("a"), Just("b")], 0..3)
+                .prop_map(|r| ("required".to_string(), json!(r))),
+        ]
+    }
+
+    fn schema() -> impl Strategy<Value = Value> {
+        let flat = prop::collection::vec(keyword(), 0..3)
+            .prop_map(|k| Value::Object(k.into_iter().collect()));
+        let leaf = prop_oneof![flat, any::<bool>().prop_map(Value::from)];
+        leaf.prop_recursive(3, 12, 2, |inner| {
+            prop_oneof![
+                (prop_oneof![Just("a"), Just("b")], inner.clone())
+                    .prop_map(|(k, s)| json!({"properties": {k: s}})),
+                inner
+                    .clone()
+                    .prop_map(|s| json!({"additionalProperties": s})),
+                inner.clone().prop_map(|s| json!({"items": s})),
+                inner.clone().prop_map(|s| json!({"propertyNames": s})),
+                prop::collection::vec(inner.clone(), 1..3).prop_map(|s| json!({"allOf": s})),
+                prop::collection::vec(inner.clone(), 1..3).prop_map(|s| json!({"anyOf": s})),
+                inner.prop_map(|s| json!({"definitions": {"d": s}, "$ref": "#/definitions/d"})),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn surely_valid_implies_valid(schema in schema(), value in instance()) {
+            if surely_valid(&schema, &value) {
+                let full = jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft7)
+                    .build(&schema);
+                // A schema the full validator refuses must not have been called valid either.
+                prop_assert!(full.is_ok(), "schema {schema} refused by the full validator");
+                prop_assert!(
+                    full.unwrap().is_valid(&value),
+                    "subset said valid, the full validator did not: schema {schema}, value {value}"
+                );
+            }
+        }
+    }
+}
