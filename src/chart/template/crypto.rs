@@ -39,7 +39,7 @@ impl rsa::rand_core::TryCryptoRng for SystemRng {}
 /// thread to find one wins. Prime search is most of the time of a render that makes keys.
 fn generate_rsa_key(bits: usize) -> Result<rsa::PrivateKey, String> {
     let half = u32::try_from(bits / 2).map_err(|_| format!("key size {bits} is too large"))?;
-    if bits < 1024 || bits % 2 != 0 {
+    if bits < 1024 || !bits.is_multiple_of(2) {
         // the crate refuses sizes below its minimum; keep its own path for odd sizes
         return rsa::PrivateKey::new(&mut SystemRng, bits).map_err(|e| e.to_string());
     }
