@@ -230,14 +230,7 @@ impl<'s> Checker<'s> {
                 "exclusiveMinimum" => number_check(instance, v, |x, l| x > l),
                 "exclusiveMaximum" => number_check(instance, v, |x, l| x < l),
                 "minLength" | "maxLength" => match instance {
-                    Value::String(s) => {
-                        let (n, limit) = (s.chars().count() as u64, v.as_u64().unwrap_or(0));
-                        if key == "minLength" {
-                            n >= limit
-                        } else {
-                            n <= limit
-                        }
-                    }
+                    Value::String(s) => count_within(key, s.chars().count(), v),
                     _ => true,
                 },
                 "pattern" => match instance {
@@ -248,25 +241,11 @@ impl<'s> Checker<'s> {
                     _ => true,
                 },
                 "minItems" | "maxItems" => match instance {
-                    Value::Array(a) => {
-                        let (n, limit) = (a.len() as u64, v.as_u64().unwrap_or(0));
-                        if key == "minItems" {
-                            n >= limit
-                        } else {
-                            n <= limit
-                        }
-                    }
+                    Value::Array(a) => count_within(key, a.len(), v),
                     _ => true,
                 },
                 "minProperties" | "maxProperties" => match instance {
-                    Value::Object(m) => {
-                        let (n, limit) = (m.len() as u64, v.as_u64().unwrap_or(0));
-                        if key == "minProperties" {
-                            n >= limit
-                        } else {
-                            n <= limit
-                        }
-                    }
+                    Value::Object(m) => count_within(key, m.len(), v),
                     _ => true,
                 },
                 "required" => match instance {
@@ -327,6 +306,16 @@ impl<'s> Checker<'s> {
             Some(s) => self.valid(s, item, depth + 1),
             None => additional.is_none_or(|s| self.valid(s, item, depth + 1)),
         })
+    }
+}
+
+/// A `min*`/`max*` count keyword (length, items, properties): `n` against its limit.
+fn count_within(keyword: &str, n: usize, limit: &Value) -> bool {
+    let limit = limit.as_u64().unwrap_or(0);
+    if keyword.starts_with("min") {
+        n as u64 >= limit
+    } else {
+        n as u64 <= limit
     }
 }
 
