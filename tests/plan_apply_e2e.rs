@@ -371,11 +371,10 @@ fn a_missing_secret_source_stops_the_plan_before_anything_changes() {
             && err.contains("TODO_OPENAI_API_KEY"),
         "{err}"
     );
-    let ns = Command::new("kubectl")
-        .args(["get", "namespace", &s.project])
-        .output()
-        .unwrap();
-    assert!(!ns.status.success(), "nothing was created");
+    assert!(
+        !support::namespace_exists(&s.project),
+        "nothing was created"
+    );
 }
 
 #[test]

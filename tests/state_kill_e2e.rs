@@ -223,14 +223,8 @@ fn kill_9_at_random_points_of_a_1000_object_apply_then_plan_shows_exactly_what_i
             );
         }
         let (creates, others) = planned(dir.path());
-        let namespace_exists = Command::new("kubectl")
-            .args(["get", "namespace", &project])
-            .output()
-            .unwrap()
-            .status
-            .success();
         let mut expected = missing.clone();
-        if !namespace_exists {
+        if !support::namespace_exists(&project) {
             expected.insert(format!("Namespace/{project}"));
         }
         eprintln!(

@@ -303,14 +303,6 @@ fn plan_and_drift_of_a_new_project_create_nothing_and_apply_makes_the_namespace_
         "[state]\nbackend = \"kubernetes\"",
         false,
     );
-    let namespace_exists = || {
-        Command::new("kubectl")
-            .args(["get", "namespace", &project])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    };
     let plan = run(dir.path(), &["plan"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
     assert!(
@@ -321,7 +313,10 @@ fn plan_and_drift_of_a_new_project_create_nothing_and_apply_makes_the_namespace_
     let drift = run(dir.path(), &["drift"]);
     assert_eq!(drift.status.code(), Some(0), "{}", text(&drift));
     // Only looking: no namespace, no digest key, no Lease was made for the state.
-    assert!(!namespace_exists(), "plan or drift created the namespace");
+    assert!(
+        !support::namespace_exists(&project),
+        "plan or drift created the namespace"
+    );
 
     let apply = run(dir.path(), &["apply", "--auto-approve"]);
     let applied = text(&apply);

@@ -150,6 +150,13 @@ pub fn kubectl_apply(namespace: &str, manifest: &str) {
     );
 }
 
+/// Whether the namespace exists in the test cluster.
+pub fn namespace_exists(name: &str) -> bool {
+    run_tool("kubectl", ["get", "namespace", name])
+        .status
+        .success()
+}
+
 /// A name no other test (in this run or a concurrent one) uses: `prefix-<pid>-<time>-<counter>`,
 /// lower case and at most 63 characters, valid as a namespace or object name.
 pub fn unique_name(prefix: &str) -> String {
