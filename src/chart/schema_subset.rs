@@ -42,7 +42,93 @@ fn is_draft7(schema: &Value) -> bool {
 struct Checker<'s> {
     root: &'s Value,
     /// Compiled `pattern`s; `None` for one this check does not translate.
-    patterns: HashMap<&'s str, Option<regex::Regex>>,
+    patterns: HashMap<&'s str, Option<Pattern>>,
+}
+
+/// A translated `pattern`, compiled by the cheapest engine that matches it exactly as the
+/// regex crate (which the full validator uses) would.
+enum Pattern {
+    /// regex-lite compiles in microseconds where the regex crate builds UTF-8 automata and a
+    /// DFA (a negated class such as `[^ \t…]` took most of a small chart's schema check). On
+    /// explicit classes, literals, punctuation escapes, anchors and repetition the two agree;
+    /// they differ on Unicode-aware features (case folding, `\b`, `\p{…}`), left to `Full`.
+    Lite(regex_lite::Regex),
+    Full(regex::Regex),
+}
+
+impl Pattern {
+    /// `pattern` (ECMA-262) for regex-lite when it can say the same thing, else as the full
+    /// validator compiles it; `None` when neither covers it.
+    fn compile(pattern: &str) -> Option<Pattern> {
+        if let Some(lite) = lite_translation(pattern)
+            && let Ok(re) = regex_lite::Regex::new(&lite)
+        {
+            return Some(Pattern::Lite(re));
+        }
+        regex::Regex::new(&translate_pattern(pattern)?)
+            .ok()
+            .map(Pattern::Full)
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Lite(re) => re.is_match(text),
+            Pattern::Full(re) => re.is_match(text),
+        }
+    }
+}
+
+/// `pattern` in the subset where regex-lite and the regex crate mean the same thing: no flag
+/// or look-around group, no escape but `\d`, `\w`, `\s`, their negations and ASCII
+/// punctuation. The ECMA classes become the same explicit sets as in `translate_pattern`, but
+/// inside a bracket their members are spelt out (regex-lite has no nested classes); a negated
+/// one inside a bracket, or a nested bracket, is left to the regex crate.
+fn lite_translation(pattern: &str) -> Option<String> {
+    if pattern.contains("(?") {
+        return None;
+    }
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let (inside, outside) = match chars.next()? {
+                    'd' => (Some("0-9"), "[0-9]"),
+                    'w' => (Some("A-Za-z0-9_"), "[A-Za-z0-9_]"),
+                    's' => (Some(SPACE_MEMBERS), SPACE),
+                    'D' => (None, "[^0-9]"),
+                    'W' => (None, "[^A-Za-z0-9_]"),
+                    'S' => (None, NOT_SPACE),
+                    p if p.is_ascii_punctuation() => {
+                        out.push('\\');
+                        out.push(p);
+                        continue;
+                    }
+                    _ => return None,
+                };
+                out.push_str(if in_class { inside? } else { outside });
+            }
+            '[' if in_class => return None,
+            '[' => {
+                in_class = true;
+                out.push('[');
+                if chars.next_if_eq(&'^').is_some() {
+                    out.push('^');
+                }
+                // `[]…]` and `[^]…]`: a literal `]` first, read differently by engines
+                if chars.peek() == Some(&']') {
+                    return None;
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
 }
 
 const SIMPLE_TYPES: &[&str] = &[
@@ -187,13 +273,10 @@ impl<'s> Checker<'s> {
     /// The `pattern` compiled as the jsonschema crate compiles it (its ECMA-262 classes `\d`,
     /// `\w`, `\s` spelt out, the rest handed to the regex engine); `None` when the pattern
     /// needs anything else (look-around, back-references, `\c`), so the full validator decides.
-    fn pattern(&mut self, pattern: &'s str) -> Option<&regex::Regex> {
+    fn pattern(&mut self, pattern: &'s str) -> Option<&Pattern> {
         self.patterns
             .entry(pattern)
-            .or_insert_with(|| {
-                let translated = translate_pattern(pattern)?;
-                regex::Regex::new(&translated).ok()
-            })
+            .or_insert_with(|| Pattern::compile(pattern))
             .as_ref()
     }
 
@@ -357,12 +440,15 @@ fn exact_f64(v: &Value) -> Option<f64> {
     }
 }
 
+/// The jsonschema crate's `\s`: its members, and as a class and a negated class.
+const SPACE_MEMBERS: &str = " \t\n\r\u{000b}\u{000c}\u{00a0}\u{feff}\u{2003}\u{2029}";
+const SPACE: &str = "[ \t\n\r\u{000b}\u{000c}\u{00a0}\u{feff}\u{2003}\u{2029}]";
+const NOT_SPACE: &str = "[^ \t\n\r\u{000b}\u{000c}\u{00a0}\u{feff}\u{2003}\u{2029}]";
+
 /// The jsonschema crate's ECMA-262 translation for the patterns it covers: `\d`, `\w`, `\s`
 /// and their negations become the crate's explicit classes; any other escape is kept as is.
 /// `None` for what the crate treats specially (`\c`, look-around, back-references).
 fn translate_pattern(pattern: &str) -> Option<String> {
-    const SPACE: &str = "[ \t\n\r\u{000b}\u{000c}\u{00a0}\u{feff}\u{2003}\u{2029}]";
-    const NOT_SPACE: &str = "[^ \t\n\r\u{000b}\u{000c}\u{00a0}\u{feff}\u{2003}\u{2029}]";
     if pattern.contains("(?=")
         || pattern.contains("(?!")
         || pattern.contains("(?<")
@@ -498,6 +584,144 @@ mod tests {
     }
 }
 
+/// regex-lite is used only where it matches as the regex crate does on the jsonschema crate's
+/// translation: random patterns over the syntax both share (classes, negation, anchors,
+/// repetition, groups, escapes), random texts.
+#[cfg(test)]
+mod lite_patterns_agree_with_the_regex_crate {
+    use super::{lite_translation, translate_pattern};
+    use proptest::prelude::*;
+
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            Just("a"),
+            Just("b"),
+            Just("é"),
+            Just(" "),
+            Just("."),
+            Just("^"),
+            Just("$"),
+            Just("*"),
+            Just("+"),
+            Just("?"),
+            Just("|"),
+            Just("("),
+            Just(")"),
+            Just("["),
+            Just("]"),
+            Just("[^"),
+            Just("-"),
+            Just("{1,2}"),
+            Just("\\s"),
+            Just("\\S"),
+            Just("\\d"),
+            Just("\\D"),
+            Just("\\w"),
+            Just("\\."),
+            Just("\\-"),
+            Just("\\]"),
+            Just("\\b"),
+            Just("(?i)"),
+            Just("(?:"),
+            Just("\u{a0}"),
+        ]
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("A"),
+                Just("é"),
+                Just("É"),
+                Just(" "),
+                Just("\u{a0}"),
+                Just("\u{2003}"),
+                Just("\n"),
+                Just("."),
+                Just("-"),
+                Just("]"),
+                Just("1"),
+                Just("_"),
+            ],
+            0..6,
+        )
+        .prop_map(|p| p.concat())
+    }
+
+    fn agree(pattern: &str, texts: &[String]) -> Result<(), TestCaseError> {
+        let Some(lite) = lite_translation(pattern) else {
+            return Ok(());
+        };
+        let Ok(lite) = regex_lite::Regex::new(&lite) else {
+            return Ok(());
+        };
+        // what the lite engine takes, the full validator must take too, and match alike
+        let full = translate_pattern(pattern).map(|t| regex::Regex::new(&t));
+        let Some(Ok(full)) = full else {
+            return Err(TestCaseError::fail(format!(
+                "lite compiled {pattern:?}, the full translation did not"
+            )));
+        };
+        for t in texts {
+            prop_assert_eq!(
+                lite.is_match(t),
+                full.is_match(t),
+                "pattern {:?}, text {:?}",
+                pattern,
+                t
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn same_matches(
+            pieces in prop::collection::vec(piece(), 1..7),
+            texts in prop::collection::vec(text(), 1..6),
+        ) {
+            agree(&pieces.concat(), &texts)?;
+        }
+    }
+
+    #[test]
+    fn the_repo_charts_patterns_are_lite_and_agree() {
+        let texts: Vec<String> = [
+            "a:1", "a b", "a\u{a0}b", "", "x-1", "1Gi", "1.5Ti", "_a", "/x",
+        ]
+        .map(String::from)
+        .to_vec();
+        for p in [
+            r"^[^\s]+$",
+            "^[-._a-zA-Z][-._a-zA-Z0-9]*$",
+            "^/",
+            r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$",
+        ] {
+            let mut checker = super::Checker {
+                root: &serde_json::Value::Null,
+                patterns: Default::default(),
+            };
+            assert!(
+                matches!(checker.pattern(p), Some(super::Pattern::Lite(_))),
+                "{p} is compiled by regex-lite"
+            );
+            agree(p, &texts).unwrap();
+        }
+    }
+
+    #[test]
+    fn unicode_aware_features_go_to_the_regex_crate() {
+        for p in [
+            "(?i)a", r"\bx", r"\p{L}", r"\x41", "[a[b]]", r"[^\S]", "[]a]",
+        ] {
+            assert_eq!(lite_translation(p), None, "{p}");
+        }
+    }
+}
+
 /// The property this fast path rests on: whenever it says "surely valid", the full validator
 /// (the jsonschema crate, draft-07) agrees. Random schemas over the covered keywords, random
 /// values.
@@ -519,7 +743,11 @@ mod agrees_with_the_full_validator {
                 Just("ab"),
                 Just("1"),
                 Just("a b"),
-                Just("é")
+                Just("é"),
+                Just("A\u{a0}b"),
+                Just(".b"),
+                Just("\u{2003}"),
+                Just("a\n")
             ]
             .prop_map(Value::from),
         ];
@@ -570,7 +798,15 @@ mod agrees_with_the_full_validator {
                 Just("b$"),
                 Just("\\d"),
                 Just("\\s"),
-                Just("^\\w+$")
+                Just("^\\w+$"),
+                Just("^[^\\s]+$"),
+                Just("^[-._a-zA-Z][-._a-zA-Z0-9]*$"),
+                Just("^[^a]$"),
+                Just("^.$"),
+                Just("(?i)^A"),
+                Just("\\bb"),
+                Just("^\\.|é$"),
+                Just("^a{1,2}(b|\\s)?$"),
             ]
             .prop_map(|p| ("pattern".to_string(), json!(p))),
             prop::collection::vec(prop_oneof![Just("a"), Just("b")], 0..3)

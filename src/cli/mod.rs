@@ -112,6 +112,16 @@ fn terraform_style_args() -> Vec<std::ffi::OsString> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse_from(terraform_style_args());
+    // Commands that never reach a cluster or registry run on this thread: starting a runtime's
+    // worker threads and I/O driver costs more than rendering a small chart.
+    let cli = match cli.command {
+        Command::Render(args) if args.chart.is_some() => {
+            return finish(render::run_chart_dir(args));
+        }
+        Command::Completions(args) => return finish(completions::run(args)),
+        Command::Man => return finish(completions::man()),
+        command => Cli { command, ..cli },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,7 +132,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(dispatch(cli));
+    finish(runtime.block_on(dispatch(cli)))
+}
+
+/// The exit code of a command, its error drawn on stderr (secrets masked).
+fn finish(result: miette::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(report) => {

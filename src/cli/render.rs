@@ -36,12 +36,23 @@ pub struct Args {
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
-    let Some(chart_dir) = args.chart.clone() else {
-        // The releases of todo.toml, rendered as apply renders them (without todoplan's labels).
-        let ws = <super::workspace::Workspace as super::workspace::FromGlobalArgs>::load(global)?;
-        let manifests = super::workspace::render_releases(&ws, args.release.as_deref()).await?;
-        print!("{}", chart::to_helm_template_output(&manifests));
-        return Ok(ExitCode::SUCCESS);
+    if args.chart.is_some() {
+        // Rendering is CPU-only and this command does nothing else meanwhile; staying on this
+        // thread avoids hand-offs that cost more than the render itself on a busy machine.
+        return tokio::task::block_in_place(|| run_chart_dir(args));
+    }
+    // The releases of todo.toml, rendered as apply renders them (without todoplan's labels).
+    let ws = <super::workspace::Workspace as super::workspace::FromGlobalArgs>::load(global)?;
+    let manifests = super::workspace::render_releases(&ws, args.release.as_deref()).await?;
+    print!("{}", chart::to_helm_template_output(&manifests));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `render --chart DIR`: one chart directory, offline, like `helm template`. Needs no runtime:
+/// `cli::main` calls it on the main thread before starting one.
+pub fn run_chart_dir(args: Args) -> miette::Result<ExitCode> {
+    let Some(chart_dir) = args.chart else {
+        return Err(miette::miette!("render: no chart directory given"));
     };
     let mut caps = Capabilities::default();
     if let Some(v) = args.kube_version {
@@ -60,9 +71,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         capabilities: caps,
         lookup: None,
     };
-    // Rendering is CPU-only and this command does nothing else meanwhile; staying on this
-    // thread avoids hand-offs that cost more than the render itself on a busy machine.
-    let rendered = tokio::task::block_in_place(|| chart::render_here(&req, &opts))?;
+    let rendered = chart::render_here(&req, &opts)?;
     print!("{}", chart::to_helm_template_output(&rendered.manifests));
     if args.notes
         && let Some(n) = rendered.notes

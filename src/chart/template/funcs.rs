@@ -1049,9 +1049,46 @@ fn re(p: &str) -> Result<regex::Regex, FuncError> {
     Ok(r)
 }
 
+/// A compiled `regexMatch` pattern: regex-lite where it reads the pattern as the regex crate
+/// does (`regex_go::lite_reads_alike`), the regex crate otherwise.
+#[derive(Clone)]
+enum Matcher {
+    Lite(regex_lite::Regex),
+    Full(regex::Regex),
+}
+
+fn matcher(p: &str) -> Result<Matcher, FuncError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<HashMap<String, Matcher>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
+    if let Some(m) = CACHE.with(|c| c.borrow().get(p).cloned()) {
+        return Ok(m);
+    }
+    let translated = super::regex_go::translate(p);
+    let lite = super::regex_go::lite_reads_alike(&translated)
+        .then(|| regex_lite::Regex::new(&translated).ok())
+        .flatten();
+    let m = match lite {
+        Some(r) => Matcher::Lite(r),
+        None => Matcher::Full(re(p)?),
+    };
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < 256 {
+            c.insert(p.to_string(), m.clone());
+        }
+    });
+    Ok(m)
+}
+
 fn f_regex_match(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexMatch", a, 2)?;
-    Ok(Value::Bool(re(s(&a[0])?)?.is_match(s(&a[1])?)))
+    let text = s(&a[1])?;
+    Ok(Value::Bool(match matcher(s(&a[0])?)? {
+        Matcher::Lite(r) => r.is_match(text),
+        Matcher::Full(r) => r.is_match(text),
+    }))
 }
 
 fn f_regex_find(_: &FuncEnv, a: &[Value]) -> R {
