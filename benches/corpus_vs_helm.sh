@@ -36,6 +36,10 @@ for c in charts:
     name = os.path.relpath(c, corpus) + ("" if ok else " (refused)")
     print(f"{name:45} {h[0]/n*1000:8.1f}ms {t[0]/n*1000:8.1f}ms {h[1]/n*1000:8.1f}ms {t[1]/n*1000:8.1f}ms {h[0]/t[0]:6.1f}× {h[1]/max(t[1],1e-9):6.1f}×")
     for i, v in enumerate((h[0], t[0], h[1], t[1])): tot[i] += v / n
+    # one line per chart for scripts/bench-all: benchmark|size|todoplan|peer name|peer|ratio
+    if os.environ.get("BENCH_RATIOS"):
+        with open(os.environ["BENCH_RATIOS"], "a") as f:
+            f.write(f"corpus render vs helm template (wall ms)|{name}|{t[0]/n*1000:.1f}|helm template|{h[0]/n*1000:.1f}|{h[0]/t[0]:.2f}\n")
 print(f"{'all charts, one render each':45} {tot[0]*1000:8.1f}ms {tot[1]*1000:8.1f}ms {tot[2]*1000:8.1f}ms {tot[3]*1000:8.1f}ms {tot[0]/tot[1]:6.1f}× {tot[2]/max(tot[3],1e-9):6.1f}×")
 print(f"load average {os.getloadavg()[0]:.1f}, {iterations} renders per chart and tool")
 PY
