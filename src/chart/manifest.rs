@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::error::ChartError;
-use super::template::yaml_load::load;
+use super::template::yaml_load::{load, load_head};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -109,10 +109,29 @@ pub fn split_documents(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
+/// How much of each rendered document `sort_outputs` reads into `Manifest::object`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Objects {
+    /// The whole object: what plan and apply send.
+    Whole,
+    /// Only its head (`apiVersion`, `kind`, `metadata.name`, `metadata.namespace`, the hook
+    /// annotation): enough to sort and print like `helm template`, which is all `render`
+    /// needs. Each document is still parsed to its end, so invalid YAML fails alike.
+    Head,
+}
+
+fn parse_doc(source: &str, doc: &str, objects: Objects) -> Result<Manifest, ChartError> {
     // Helm prints the document as rendered; a repeated key is no error there (the last one
     // wins when the object is read), and YAML 1.1 scalars read as go-yaml v2 reads them.
-    let object = load(doc)
+    let head = match objects {
+        Objects::Head => load_head(doc),
+        Objects::Whole => Ok(None),
+    };
+    let object = head
+        .and_then(|head| match head {
+            Some(head) => Ok(head),
+            None => load(doc).map(|v| v.to_json()),
+        })
         .map_err(|e| {
             let (src, span) =
                 super::error::snippet(format!("{source} (rendered)"), doc, e.offset, 1);
@@ -122,8 +141,7 @@ fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
                 src,
                 span: Some(span),
             }
-        })?
-        .to_json();
+        })?;
     if !(object.is_object() || object.is_null()) {
         let (src, span) = super::error::snippet(format!("{source} (rendered)"), doc, 0, 1);
         return Err(ChartError::RenderedYaml {
@@ -148,7 +166,10 @@ fn parse_doc(source: &str, doc: &str) -> Result<Manifest, ChartError> {
 
 /// Turn rendered files (by template path) into sorted manifests: non-hooks in install order,
 /// then hooks in file order.
-pub fn sort_outputs(outputs: &BTreeMap<String, String>) -> Result<Vec<Manifest>, ChartError> {
+pub fn sort_outputs(
+    outputs: &BTreeMap<String, String>,
+    objects: Objects,
+) -> Result<Vec<Manifest>, ChartError> {
     let mut generic = Vec::new();
     let mut hooks = Vec::new();
     for (path, text) in outputs {
@@ -156,7 +177,7 @@ pub fn sort_outputs(outputs: &BTreeMap<String, String>) -> Result<Vec<Manifest>,
             continue;
         }
         for doc in split_documents(text) {
-            let m = parse_doc(path, &doc)?;
+            let m = parse_doc(path, &doc, objects)?;
             if m.hook.is_some() {
                 hooks.push(m);
             } else {
@@ -210,7 +231,7 @@ pub fn render_manifest_dir(dir: &Path) -> Result<Vec<Manifest>, ChartError> {
                 .into(),
         });
     }
-    sort_outputs(&outputs)
+    sort_outputs(&outputs, Objects::Whole)
 }
 
 fn collect_manifest_files(
@@ -271,25 +292,29 @@ mod tests {
             "c/templates/b.yaml".to_string(),
             "kind: Service\n---\nkind: Namespace\n".to_string(),
         );
-        let ms = sort_outputs(&outputs).unwrap();
-        let kinds: Vec<&str> = ms.iter().map(|m| m.kind()).collect();
-        assert_eq!(
-            kinds,
-            vec!["Namespace", "Service", "Deployment", "Alpha", "Zeta", "Pod"]
-        );
-        assert_eq!(ms[5].hook.as_deref(), Some("test"));
-        assert!(
-            to_helm_template_output(&ms[..1])
-                .starts_with("---\n# Source: c/templates/b.yaml\nkind: Namespace\n")
-        );
+        for objects in [Objects::Whole, Objects::Head] {
+            let ms = sort_outputs(&outputs, objects).unwrap();
+            let kinds: Vec<&str> = ms.iter().map(|m| m.kind()).collect();
+            assert_eq!(
+                kinds,
+                vec!["Namespace", "Service", "Deployment", "Alpha", "Zeta", "Pod"]
+            );
+            assert_eq!(ms[5].hook.as_deref(), Some("test"));
+            assert!(
+                to_helm_template_output(&ms[..1])
+                    .starts_with("---\n# Source: c/templates/b.yaml\nkind: Namespace\n")
+            );
+        }
     }
 
     #[test]
     fn rendered_yaml_errors_name_the_template() {
         let mut outputs = BTreeMap::new();
         outputs.insert("c/templates/bad.yaml".to_string(), "a: [1\n".to_string());
-        let e = sort_outputs(&outputs).unwrap_err();
-        assert!(e.to_string().contains("c/templates/bad.yaml"), "{e}");
+        for objects in [Objects::Whole, Objects::Head] {
+            let e = sort_outputs(&outputs, objects).unwrap_err();
+            assert!(e.to_string().contains("c/templates/bad.yaml"), "{e}");
+        }
     }
 
     #[test]
@@ -299,7 +324,8 @@ mod tests {
             "c/templates/a.yaml".to_string(),
             "kind: ValidatingWebhookConfiguration\n---\nkind: Zeta\n---\n# only a comment\n---\nkind: MutatingWebhookConfiguration\n---\nkind: Alpha\n---\nkind: APIService\n".to_string(),
         );
-        let ms = sort_outputs(&outputs).unwrap();
+        let ms = sort_outputs(&outputs, Objects::Head).unwrap();
+        assert_eq!(ms, sort_outputs(&outputs, Objects::Whole).unwrap());
         let kinds: Vec<&str> = ms.iter().map(|m| m.kind()).collect();
         assert_eq!(
             kinds,

@@ -79,7 +79,9 @@ pub fn render_with(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered
         std::thread::Builder::new()
             .name("chart-render".into())
             .stack_size(64 << 20)
-            .spawn_scoped(s, || render_inner(req, opts, Afterwards::Free))
+            .spawn_scoped(s, || {
+                render_inner(req, opts, Afterwards::Free, manifest::Objects::Whole)
+            })
             .map_err(|e| ChartError::Io {
                 path: req.chart_dir.to_path_buf(),
                 message: format!("cannot start the render thread: {e}"),
@@ -95,12 +97,35 @@ pub fn render_with(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered
     })
 }
 
-/// Render on the calling thread (which needs an ordinary 2 MiB+ stack: include/tpl nesting is
-/// capped at 100 levels). The CLI uses this to avoid thread hand-offs that dominate short runs.
-/// The loaded chart and the parsed templates are not freed: the process ends right after, and
-/// freeing their many small allocations one by one costs a short render 3-10 % of its time.
-pub fn render_here(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered, ChartError> {
-    render_inner(req, opts, Afterwards::LeaveToProcessExit)
+/// What `helm template` prints for a chart, and its rendered NOTES.txt.
+#[derive(Debug, Clone)]
+pub struct TemplateOutput {
+    pub text: String,
+    pub notes: Option<String>,
+}
+
+/// `helm template`: render on the calling thread (which needs an ordinary 2 MiB+ stack:
+/// include/tpl nesting is capped at 100 levels) and print. The CLI uses this to avoid thread
+/// hand-offs that dominate short runs. Each rendered document is parsed only for its head
+/// (kind, name, hook), which sorting needs; the loaded chart and the parsed templates are not
+/// freed: the process ends right after, and freeing their many small allocations one by one
+/// costs a short render 3-10 % of its time.
+pub fn render_as_helm_template(
+    req: &RenderRequest,
+    opts: &RenderOptions,
+) -> Result<TemplateOutput, ChartError> {
+    let rendered = render_inner(
+        req,
+        opts,
+        Afterwards::LeaveToProcessExit,
+        manifest::Objects::Head,
+    )?;
+    let text = to_helm_template_output(&rendered.manifests);
+    std::mem::forget(rendered.manifests);
+    Ok(TemplateOutput {
+        text,
+        notes: rendered.notes,
+    })
 }
 
 /// What becomes of a render's intermediate data (loaded chart, parsed templates, outputs).
@@ -151,6 +176,7 @@ fn render_inner(
     req: &RenderRequest,
     opts: &RenderOptions,
     afterwards: Afterwards,
+    objects: manifest::Objects,
 ) -> Result<Rendered, ChartError> {
     let mut chart = load::load_chart(req.chart_dir)?;
     if chart.is_library() {
@@ -235,7 +261,7 @@ fn render_inner(
         let _ = &j.chart_root;
         outputs.insert(j.name.clone(), out);
     }
-    let manifests = manifest::sort_outputs(&outputs)?;
+    let manifests = manifest::sort_outputs(&outputs, objects)?;
     if afterwards == Afterwards::LeaveToProcessExit {
         std::mem::forget((chart, set, texts, outputs, jobs, root_values));
     }

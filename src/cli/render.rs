@@ -71,8 +71,8 @@ pub fn run_chart_dir(args: Args) -> miette::Result<ExitCode> {
         capabilities: caps,
         lookup: None,
     };
-    let rendered = chart::render_here(&req, &opts)?;
-    print!("{}", chart::to_helm_template_output(&rendered.manifests));
+    let rendered = chart::render_as_helm_template(&req, &opts)?;
+    print!("{}", rendered.text);
     if args.notes
         && let Some(n) = rendered.notes
     {

@@ -57,6 +57,237 @@ pub fn load(text: &str) -> Result<Value, YamlError> {
     Ok(builder.root.unwrap_or(Value::Nil))
 }
 
+/// The head of the first document of `text` (its `apiVersion`, `kind`, `metadata.name`,
+/// `metadata.namespace` and `helm.sh/hook` annotation, as `load` would read them), for sorting
+/// and printing rendered manifests without building the whole tree: the YAML is still parsed
+/// to the end, so a syntax error is the same error `load` gives. A document that is not a
+/// mapping comes back as what `load` makes of it at its root (a scalar, or an empty list).
+/// `Ok(None)` when `load` is needed to be sure: aliases, merge keys, tags, complex keys, or a
+/// key `load` would refuse.
+pub fn load_head(text: &str) -> Result<Option<serde_json::Value>, YamlError> {
+    let mut reader = HeadReader::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut reader, false).map_err(|e| {
+        let m = e.marker();
+        YamlError {
+            message: e.info().to_string(),
+            offset: char_to_byte(text, m.index()),
+            line: m.line(),
+            column: m.col() + 1,
+        }
+    })?;
+    if reader.unsure {
+        return Ok(None);
+    }
+    Ok(Some(reader.into_json()))
+}
+
+/// The paths `load_head` keeps.
+const HEAD_PATHS: &[&[&str]] = &[
+    &["apiVersion"],
+    &["kind"],
+    &["metadata", "name"],
+    &["metadata", "namespace"],
+    &["metadata", "annotations", "helm.sh/hook"],
+];
+
+enum HeadFrame {
+    Seq,
+    Map {
+        /// The key read, waiting for its value.
+        key: Option<String>,
+        /// Where this map sits, when it is on the way to a kept path.
+        path: Option<Vec<String>>,
+    },
+}
+
+enum HeadRoot {
+    Map,
+    Seq,
+    Scalar(serde_json::Value),
+}
+
+#[derive(Default)]
+struct HeadReader {
+    stack: Vec<HeadFrame>,
+    root: Option<HeadRoot>,
+    /// Kept values by their index in HEAD_PATHS, in document order (a repeated key's last wins).
+    found: Vec<(usize, serde_json::Value)>,
+    unsure: bool,
+    done: bool,
+}
+
+fn head_path_index(path: &[String]) -> Option<usize> {
+    HEAD_PATHS
+        .iter()
+        .position(|p| p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a == b))
+}
+
+fn leads_to_head_path(path: &[String]) -> bool {
+    HEAD_PATHS
+        .iter()
+        .any(|p| p.len() > path.len() && p.iter().zip(path).all(|(a, b)| a == b))
+}
+
+impl HeadReader {
+    /// The path of the value about to be read in the innermost map, when it is kept or on
+    /// the way to a kept one.
+    fn value_path(&self) -> Option<Vec<String>> {
+        match self.stack.last() {
+            Some(HeadFrame::Map {
+                key: Some(k),
+                path: Some(p),
+            }) => {
+                let mut p = p.clone();
+                p.push(k.clone());
+                Some(p)
+            }
+            _ => None,
+        }
+    }
+
+    /// A value is complete: the innermost map's key is used up; a root is the document.
+    fn value_done(&mut self) {
+        match self.stack.last_mut() {
+            None => self.done = true,
+            Some(HeadFrame::Map { key, .. }) => *key = None,
+            Some(HeadFrame::Seq) => {}
+        }
+    }
+
+    fn record(&mut self, path: Option<Vec<String>>, v: serde_json::Value) {
+        if let Some(i) = path.as_deref().and_then(head_path_index) {
+            self.found.push((i, v));
+        }
+    }
+
+    /// A node starts where a key is expected: a complex key, which `load` refuses or reads
+    /// its own way.
+    fn at_key(&self) -> bool {
+        matches!(self.stack.last(), Some(HeadFrame::Map { key: None, .. }))
+    }
+
+    fn start_collection(&mut self, map: bool, tagged: bool) {
+        if tagged || self.at_key() {
+            self.unsure = true;
+            return;
+        }
+        if self.stack.is_empty() {
+            self.root = Some(if map { HeadRoot::Map } else { HeadRoot::Seq });
+        }
+        let path = if self.stack.is_empty() {
+            Some(Vec::new())
+        } else {
+            self.value_path()
+        };
+        // a mapping or list where a kept scalar belongs: present, and not a string
+        let placeholder = if map {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::Value::Array(Vec::new())
+        };
+        self.record(path.clone(), placeholder);
+        self.stack.push(if map {
+            HeadFrame::Map {
+                key: None,
+                path: path.filter(|p| leads_to_head_path(p)),
+            }
+        } else {
+            HeadFrame::Seq
+        });
+    }
+
+    fn into_json(self) -> serde_json::Value {
+        match self.root {
+            None => serde_json::Value::Null,
+            Some(HeadRoot::Scalar(v)) => v,
+            Some(HeadRoot::Seq) => serde_json::Value::Array(Vec::new()),
+            Some(HeadRoot::Map) => {
+                let mut root = serde_json::Value::Object(Default::default());
+                for (i, v) in self.found {
+                    let path = HEAD_PATHS[i];
+                    let mut at = &mut root;
+                    for key in &path[..path.len() - 1] {
+                        let serde_json::Value::Object(m) = at else {
+                            break;
+                        };
+                        at = m
+                            .entry(key.to_string())
+                            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                    }
+                    if let serde_json::Value::Object(m) = at {
+                        m.insert(path[path.len() - 1].to_string(), v);
+                    }
+                }
+                root
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for HeadReader {
+    fn on_event(&mut self, ev: Event, _mark: Marker) {
+        if self.unsure || (self.done && !matches!(ev, Event::DocumentEnd | Event::StreamEnd)) {
+            return;
+        }
+        match ev {
+            Event::Scalar(text, style, _anchor, tag) => {
+                if tag.is_some() {
+                    self.unsure = true;
+                    return;
+                }
+                if self.stack.is_empty() {
+                    self.root = Some(HeadRoot::Scalar(resolve(&text, style, None).to_json()));
+                    self.done = true;
+                    return;
+                }
+                if self.at_key() {
+                    if text == "<<" && style == TScalarStyle::Plain {
+                        self.unsure = true;
+                        return;
+                    }
+                    let Ok(k) = key_string(&resolve(&text, style, None)) else {
+                        self.unsure = true;
+                        return;
+                    };
+                    if let Some(HeadFrame::Map { key, path }) = self.stack.last_mut() {
+                        // a repeated key replaces all that was kept under its first value
+                        if let Some(p) = path {
+                            let mut full = p.clone();
+                            full.push(k.clone());
+                            self.found.retain(|(i, _)| {
+                                let kept = HEAD_PATHS[*i];
+                                !(kept.len() >= full.len()
+                                    && kept.iter().zip(&full).all(|(a, b)| a == b))
+                            });
+                        }
+                        *key = Some(k);
+                    }
+                    return;
+                }
+                let path = self.value_path();
+                if path.as_deref().and_then(head_path_index).is_some() {
+                    self.record(path, resolve(&text, style, None).to_json());
+                }
+                self.value_done();
+            }
+            Event::MappingStart(_anchor, tag) => self.start_collection(true, tag.is_some()),
+            Event::SequenceStart(_anchor, tag) => self.start_collection(false, tag.is_some()),
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.value_done();
+            }
+            Event::Alias(_) => self.unsure = true,
+            Event::DocumentEnd => {
+                if self.root.is_some() {
+                    self.done = true;
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+        }
+    }
+}
+
 fn char_to_byte(text: &str, chars: usize) -> usize {
     text.char_indices()
         .nth(chars)
@@ -408,6 +639,125 @@ fn is_yaml_style_float(s: &str) -> bool {
         }
     }
     i == b.len()
+}
+
+/// `load_head` agrees with `load` on every document: the same error, or the same head.
+#[cfg(test)]
+mod head_agrees_with_load {
+    use super::{HEAD_PATHS, load, load_head};
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// What `load_head` keeps of a fully loaded document.
+    fn head_of(full: &Value) -> Value {
+        let Value::Object(_) = full else {
+            return match full {
+                Value::Array(_) => Value::Array(Vec::new()),
+                other => other.clone(),
+            };
+        };
+        let mut head = serde_json::json!({});
+        for path in HEAD_PATHS {
+            let pointer: String = path
+                .iter()
+                .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+                .collect();
+            let Some(v) = full.pointer(&pointer) else {
+                continue;
+            };
+            let v = match v {
+                Value::Object(_) => serde_json::json!({}),
+                Value::Array(_) => Value::Array(Vec::new()),
+                other => other.clone(),
+            };
+            let mut at = &mut head;
+            for key in &path[..path.len() - 1] {
+                at = at
+                    .as_object_mut()
+                    .unwrap()
+                    .entry(key.to_string())
+                    .or_insert_with(|| serde_json::json!({}));
+            }
+            at.as_object_mut()
+                .unwrap()
+                .insert(path[path.len() - 1].to_string(), v);
+        }
+        head
+    }
+
+    fn entry() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "kind: Deployment\n",
+            "kind: \"Service\"\n",
+            "kind: 'Job'\n",
+            "kind: 1\n",
+            "kind: yes\n",
+            "kind: ~\n",
+            "kind: {a: 1}\n",
+            "kind:\n- x\n",
+            "kind: !!str Pod\n",
+            "kind: &k Secret\n",
+            "other: *k\n",
+            "apiVersion: v1\n",
+            "apiVersion: apps/v1\n",
+            "metadata:\n  name: a\n",
+            "metadata:\n  name: b\n  namespace: ns\n  annotations:\n    helm.sh/hook: pre-install\n",
+            "metadata:\n  annotations:\n    \"helm.sh/hook\": post-install,pre-upgrade\n    other: x\n",
+            "metadata:\n  annotations:\n    helm.sh/hook: 5\n",
+            "metadata: {name: c, annotations: {helm.sh/hook: test}}\n",
+            "metadata: x\n",
+            "metadata:\n  name: d\n  name: e\n",
+            "<<: {kind: ConfigMap}\n",
+            "spec:\n  replicas: 3\n  template:\n    metadata:\n      name: inner\n",
+            "spec: {~: 1}\n",
+            "? [a]\n: b\n",
+            "on: true\n",
+            "data:\n  kind: NotMe\n  list: [1, 2, {kind: x}]\n",
+            "# a comment\n",
+            "kind: [unclosed\n",
+            "  bad: indent\n",
+            "---\nkind: SecondDoc\n",
+        ])
+    }
+
+    fn document() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => prop::collection::vec(entry(), 0..7).prop_map(|e| e.concat()),
+            1 => prop::sample::select(vec!["just text", "- a\n- b\n", "~", "", "[1, 2]", "'quoted'"])
+                .prop_map(str::to_string),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn same_error_or_same_head(doc in document()) {
+            let full = load(&doc);
+            match load_head(&doc) {
+                Err(e) => {
+                    let f = full.err();
+                    prop_assert!(f.is_some(), "head refused {:?}: {}", doc, e);
+                    prop_assert_eq!(f.unwrap().to_string(), e.to_string());
+                }
+                Ok(None) => {}
+                Ok(Some(head)) => {
+                    let full = full.map_err(|e| TestCaseError::fail(format!("load refused {doc:?} ({e}), head did not")))?;
+                    prop_assert_eq!(head, head_of(&full.to_json()), "document {:?}", doc);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_plain_manifest_is_read_without_load() {
+        let doc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    helm.sh/hook: test\nspec:\n  ports: [{port: 80}]\n";
+        let head = load_head(doc).unwrap().expect("sure");
+        assert_eq!(
+            head,
+            serde_json::json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "web", "annotations": {"helm.sh/hook": "test"}}})
+        );
+    }
 }
 
 #[cfg(test)]
