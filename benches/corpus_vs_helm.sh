@@ -4,6 +4,8 @@
 # Prints wall and CPU time per render and the ratio per chart.
 #
 #   benches/corpus_vs_helm.sh [ITERATIONS]        (default 20)
+#   EXTRA_CHARTS="DIR ..." benches/corpus_vs_helm.sh 5   (more charts, e.g. argo-cd with its
+#                                                          redis-ha dependency in charts/)
 #
 # Needs the pinned helm first on PATH: scripts/testenv build && eval "$(scripts/testenv env)"
 set -euo pipefail
@@ -16,6 +18,8 @@ python3 - "$iterations" "$PWD/target/release/todoplan" "$corpus" <<'PY'
 import glob, os, resource, subprocess, sys, time
 iterations, todoplan, corpus = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 charts = sorted(os.path.dirname(p) for p in glob.glob(corpus + "/*/*/Chart.yaml"))
+# EXTRA_CHARTS: more chart directories, space-separated (an argo-cd-sized chart, say)
+charts += [os.path.abspath(c) for c in os.environ.get("EXTRA_CHARTS", "").split()]
 def measure(cmd):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
@@ -33,7 +37,7 @@ for c in charts:
         okt, w, u = measure([todoplan, "render", "--chart", c, "--release-name", "rel", "--namespace", "ns"]); t[0] += w; t[1] += u
         ok = ok and okh == okt
     n = iterations
-    name = os.path.relpath(c, corpus) + ("" if ok else " (refused)")
+    name = (os.path.relpath(c, corpus) if c.startswith(os.path.abspath(corpus)) or not os.path.isabs(c) else os.path.basename(c)) + ("" if ok else " (refused)")
     print(f"{name:45} {h[0]/n*1000:8.1f}ms {t[0]/n*1000:8.1f}ms {h[1]/n*1000:8.1f}ms {t[1]/n*1000:8.1f}ms {h[0]/t[0]:6.1f}× {h[1]/max(t[1],1e-9):6.1f}×")
     for i, v in enumerate((h[0], t[0], h[1], t[1])): tot[i] += v / n
     # one line per chart for scripts/bench-all: benchmark|size|todoplan|peer name|peer|ratio

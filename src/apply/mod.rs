@@ -260,7 +260,8 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         tainted: bool,
     ) -> Result<(), String> {
         let uid = applied
-            .pointer("/metadata/uid")
+            .get("metadata")
+            .and_then(|m| m.get("uid"))
             .and_then(Value::as_str)
             .map(str::to_string);
         self.put(d, uid, tainted, false).await
@@ -370,7 +371,8 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
             let live = shared.cluster.get(&key).await.map_err(render_report)?;
             if let Some(live) = live {
                 let uid = live
-                    .pointer("/metadata/uid")
+                    .get("metadata")
+                    .and_then(|m| m.get("uid"))
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 // The object the plan saw, not one made since.
@@ -620,7 +622,7 @@ async fn delete_hook<C: Cluster + Readiness, B: StateSink>(
     let live = shared.cluster.get(&key).await.map_err(render_report)?;
     let uid = live
         .as_ref()
-        .and_then(|l| l.pointer("/metadata/uid"))
+        .and_then(|l| l.get("metadata").and_then(|m| m.get("uid")))
         .and_then(Value::as_str)
         .map(str::to_string);
     if live.is_some() {

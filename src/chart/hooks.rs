@@ -31,7 +31,7 @@ pub enum Stage {
 impl Hook {
     /// The hook annotations of a rendered object, if it is a hook.
     pub fn of(object: &Value) -> Option<Hook> {
-        let annotations = object.pointer("/metadata/annotations")?;
+        let annotations = object.get("metadata").and_then(|m| m.get("annotations"))?;
         let list = |key: &str| -> Vec<String> {
             annotations
                 .get(key)

@@ -197,11 +197,13 @@ pub fn object_drift(
 ) -> (Vec<DriftItem>, Vec<ForeignField>) {
     let kind = recorded.get("kind").and_then(Value::as_str).unwrap_or("");
     let name = recorded
-        .pointer("/metadata/name")
+        .get("metadata")
+        .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("");
     let entries = live
-        .pointer("/metadata/managedFields")
+        .get("metadata")
+        .and_then(|m| m.get("managedFields"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -296,7 +298,8 @@ pub fn keep_ignored_fields(desired: &mut Value, live: &Value, rules: &[IgnoreCha
         .unwrap_or("")
         .to_string();
     let name = desired
-        .pointer("/metadata/name")
+        .get("metadata")
+        .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();

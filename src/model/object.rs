@@ -13,15 +13,16 @@ pub fn kind_of(object: &Value) -> &str {
     object.get("kind").and_then(Value::as_str).unwrap_or("")
 }
 
+// `metadata` read with `get`, not `pointer`: serde_json's pointer allocates a string per path
+// segment, and these run several times per object on every plan.
 pub fn name_of(object: &Value) -> &str {
-    object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    metadata_str(object, "name").unwrap_or("")
 }
 
 pub fn namespace_of(object: &Value) -> Option<&str> {
-    object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
+    metadata_str(object, "namespace")
+}
+
+fn metadata_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    object.get("metadata")?.get(field)?.as_str()
 }

@@ -34,7 +34,8 @@ pub const LABEL_INSTANCE: &str = "todoplan.dev/instance";
 /// The instance label of a live object, if any.
 pub fn instance_of(object: &Value) -> Option<&str> {
     object
-        .pointer("/metadata/labels")
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
         .and_then(|l| l.get(LABEL_INSTANCE))
         .and_then(Value::as_str)
 }
@@ -719,7 +720,8 @@ impl ClusterClient {
                 }
             };
             continue_token = page
-                .pointer("/metadata/continue")
+                .get("metadata")
+                .and_then(|m| m.get("continue"))
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
@@ -917,7 +919,8 @@ impl ClusterClient {
             for item in items {
                 let key = ObjectKey::of(&item);
                 let owned = item
-                    .pointer("/metadata/ownerReferences")
+                    .get("metadata")
+                    .and_then(|m| m.get("ownerReferences"))
                     .and_then(Value::as_array)
                     .is_some_and(|o| !o.is_empty());
                 let made_by_cluster = (key.kind == "ServiceAccount" && key.name == "default")
@@ -1091,7 +1094,12 @@ mod tests {
             ("someone", Some("status")),
         ]);
         drop_uncontested_field_ownership(&mut uncontested);
-        assert!(uncontested.pointer("/metadata/managedFields").is_none());
+        assert!(
+            uncontested
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .is_none()
+        );
         assert_eq!(uncontested["data"]["a"], "1");
         // kubectl edit owns a field: drift reads every entry, ours included, so all stay.
         let mut contested = object(&[(FIELD_MANAGER, None), ("kubectl-edit", None)]);

@@ -172,7 +172,8 @@ async fn read_release(
         )
         .await?;
     secrets.retain(|s| {
-        s.pointer("/metadata/name")
+        s.get("metadata")
+            .and_then(|m| m.get("name"))
             .and_then(Value::as_str)
             .is_some_and(|n| n.starts_with(&format!("sh.helm.release.v1.{release}.v")))
     });
@@ -200,7 +201,8 @@ async fn read_release(
         });
     }
     let name = latest
-        .pointer("/metadata/name")
+        .get("metadata")
+        .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
@@ -216,7 +218,8 @@ async fn read_release(
         .iter()
         .map(|s| HistorySecret {
             name: s
-                .pointer("/metadata/name")
+                .get("metadata")
+                .and_then(|m| m.get("name"))
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .into(),
@@ -340,7 +343,8 @@ pub fn takeover_of(key: ObjectKey, live: &Value, release: &str) -> Takeover {
     let mut removed = Vec::new();
     let mut patch = Vec::new();
     let annotations = live
-        .pointer("/metadata/annotations")
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
         .and_then(Value::as_object);
     for a in HELM_ANNOTATIONS {
         if let Some(v) = annotations.and_then(|m| m.get(a)) {
@@ -357,7 +361,8 @@ pub fn takeover_of(key: ObjectKey, live: &Value, release: &str) -> Takeover {
     // the API server would credit every field (server defaults included) to
     // `before-first-apply` at todoplan's first apply, and each would read as drift.
     if let Some(fields) = live
-        .pointer("/metadata/managedFields")
+        .get("metadata")
+        .and_then(|m| m.get("managedFields"))
         .and_then(Value::as_array)
         && fields
             .iter()

@@ -744,7 +744,8 @@ pub async fn diff_objects<C: Cluster>(
         match live {
             Some(live) => {
                 change.live_uid = live
-                    .pointer("/metadata/uid")
+                    .get("metadata")
+                    .and_then(|m| m.get("uid"))
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 change.before = Some(Arc::new(redact(&normalize(&live), salt)));
@@ -781,7 +782,11 @@ pub async fn diff_objects<C: Cluster>(
                 .and_then(Value::as_array)
                 .map(|t| {
                     t.iter()
-                        .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str))
+                        .filter_map(|t| {
+                            t.get("metadata")
+                                .and_then(|m| m.get("name"))
+                                .and_then(Value::as_str)
+                        })
                         .map(|t| format!("{t}-{}-", change.name))
                         .collect()
                 })
@@ -823,7 +828,8 @@ pub async fn diff_objects<C: Cluster>(
                 adopt: false,
                 orphan_dependents: false,
                 live_uid: live
-                    .pointer("/metadata/uid")
+                    .get("metadata")
+                    .and_then(|m| m.get("uid"))
                     .and_then(Value::as_str)
                     .map(str::to_string),
             };
@@ -875,7 +881,8 @@ fn stray_address(record: &ObjectRecord) -> String {
 
 fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
     let release = object
-        .pointer("/metadata/labels")
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
         .and_then(|l| l.get(crate::observe::LABEL_RELEASE))
         .and_then(Value::as_str)
         .unwrap_or("")
@@ -887,7 +894,8 @@ fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
         namespace: key.namespace.clone(),
         name: key.name.clone(),
         uid: object
-            .pointer("/metadata/uid")
+            .get("metadata")
+            .and_then(|m| m.get("uid"))
             .and_then(Value::as_str)
             .map(str::to_string),
         digest: String::new(),
@@ -1101,7 +1109,8 @@ async fn dry_run_elsewhere<C: Cluster>(
     let mut after = match c.apply(&probe, true).await {
         Ok(after)
             if after
-                .pointer("/metadata/resourceVersion")
+                .get("metadata")
+                .and_then(|m| m.get("resourceVersion"))
                 .is_some_and(|v| v.as_str().is_some_and(|v| !v.is_empty())) =>
         {
             return Ok(d.object.clone());
@@ -1252,7 +1261,7 @@ async fn diff_live_object<C: Cluster>(
     change.orphan_dependents = orphan;
     change.live_uid = live
         .as_ref()
-        .and_then(|l| l.pointer("/metadata/uid"))
+        .and_then(|l| l.get("metadata").and_then(|m| m.get("uid")))
         .and_then(Value::as_str)
         .map(str::to_string);
     if made_for_state && !labelled_ours && change.reason.is_none() {

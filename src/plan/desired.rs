@@ -358,7 +358,8 @@ pub fn add_config_checksums(
         if kind_of(&d.object) == "ConfigMap" {
             let ns = d
                 .object
-                .pointer("/metadata/namespace")
+                .get("metadata")
+                .and_then(|m| m.get("namespace"))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
@@ -381,7 +382,8 @@ pub fn add_config_checksums(
         };
         let ns = d
             .object
-            .pointer("/metadata/namespace")
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();

@@ -18,7 +18,7 @@ pub fn notes(changes: &[ObjectChange]) -> Vec<String> {
         let Some(annotations) = c
             .before
             .as_ref()
-            .and_then(|b| b.pointer("/metadata/annotations"))
+            .and_then(|b| b.get("metadata").and_then(|m| m.get("annotations")))
             .and_then(Value::as_object)
         else {
             continue;

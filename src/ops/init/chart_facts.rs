@@ -167,7 +167,12 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
         if m.kind() != "Secret" || m.hook.is_some() {
             continue;
         }
-        let Some(raw_name) = m.object.pointer("/metadata/name").and_then(Value::as_str) else {
+        let Some(raw_name) = m
+            .object
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+        else {
             continue;
         };
         let name = marker_re
