@@ -36,16 +36,7 @@ impl std::fmt::Display for YamlError {
 /// Parse the first document of `text` (an empty text is `Nil`).
 pub fn load(text: &str) -> Result<Value, YamlError> {
     let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| {
-        let m = e.marker();
-        YamlError {
-            message: e.info().to_string(),
-            offset: char_to_byte(text, m.index()),
-            line: m.line(),
-            column: m.col() + 1,
-        }
-    })?;
+    read_first_document(text, &mut builder)?;
     if let Some(message) = builder.error {
         return Err(YamlError {
             message,
@@ -66,16 +57,7 @@ pub fn load(text: &str) -> Result<Value, YamlError> {
 /// key `load` would refuse.
 pub fn load_head(text: &str) -> Result<Option<serde_json::Value>, YamlError> {
     let mut reader = HeadReader::default();
-    let mut parser = Parser::new_from_str(text);
-    parser.load(&mut reader, false).map_err(|e| {
-        let m = e.marker();
-        YamlError {
-            message: e.info().to_string(),
-            offset: char_to_byte(text, m.index()),
-            line: m.line(),
-            column: m.col() + 1,
-        }
-    })?;
+    read_first_document(text, &mut reader)?;
     if reader.unsure {
         return Ok(None);
     }
@@ -286,6 +268,24 @@ impl MarkedEventReceiver for HeadReader {
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
         }
     }
+}
+
+/// Feed the events of `text`'s first document to `receiver`; a syntax error points at its place.
+fn read_first_document(
+    text: &str,
+    receiver: &mut impl MarkedEventReceiver,
+) -> Result<(), YamlError> {
+    Parser::new_from_str(text)
+        .load(receiver, false)
+        .map_err(|e| {
+            let m = e.marker();
+            YamlError {
+                message: e.info().to_string(),
+                offset: char_to_byte(text, m.index()),
+                line: m.line(),
+                column: m.col() + 1,
+            }
+        })
 }
 
 fn char_to_byte(text: &str, chars: usize) -> usize {
