@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::desired::{self, DesiredObject};
 use super::model::*;
-use super::normalize::normalize;
+use super::normalize::{normalize, normalized};
 use super::redact::{is_secret, redact, redact_pair};
 use crate::chart;
 use crate::drift::{self, ForeignField};
@@ -1239,8 +1239,14 @@ async fn diff_live_object<C: Cluster>(
             Err(e) => return Err(e),
         }
     };
-    let before_n = live.as_ref().map(normalize);
-    let after_n = normalize(&after);
+    let live_uid = live
+        .as_ref()
+        .and_then(|l| l.get("metadata").and_then(|m| m.get("uid")))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    // both are this function's own: normalised in place, not copied
+    let before_n = live.map(normalized);
+    let after_n = normalized(after);
     let (before_r, after_r) = redact_pair(before_n.as_ref(), Some(&after_n), salt);
     let (action, reason, orphan) = match (&before_n, replace) {
         (_, Some((why, orphan))) => (Action::Replace, Some(why), orphan),
@@ -1259,11 +1265,7 @@ async fn diff_live_object<C: Cluster>(
     let mut change = change_of(d, action, before_r, after_r, reason);
     change.adopt = adopt;
     change.orphan_dependents = orphan;
-    change.live_uid = live
-        .as_ref()
-        .and_then(|l| l.get("metadata").and_then(|m| m.get("uid")))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    change.live_uid = live_uid;
     if made_for_state && !labelled_ours && change.reason.is_none() {
         change.reason = Some(
             "made by todoplan to hold the state and its lock (`[state] backend = \"kubernetes\"`): apply labels it as this instance's".into(),

@@ -29,7 +29,11 @@ const FOREIGN_ANNOTATIONS: &[&str] = &[
 
 /// Returns the object with server-managed fields and status removed.
 pub fn normalize(object: &Value) -> Value {
-    let mut out = object.clone();
+    normalized(object.clone())
+}
+
+/// `normalize` of an object the caller owns, without copying it first.
+pub fn normalized(mut out: Value) -> Value {
     let Some(map) = out.as_object_mut() else {
         return out;
     };
