@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::chart::install_order_rank;
 use crate::graph::Address;
+use crate::model::object::Metadata;
 use crate::model::smoke::SmokeCheck;
 use crate::observe::{Cluster, ClusterClient, ObjectKey};
 use crate::plan::compute::{Computed, digest_salt};
@@ -260,8 +261,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         tainted: bool,
     ) -> Result<(), String> {
         let uid = applied
-            .get("metadata")
-            .and_then(|m| m.get("uid"))
+            .metadata_field("uid")
             .and_then(Value::as_str)
             .map(str::to_string);
         self.put(d, uid, tainted, false).await
@@ -371,8 +371,7 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
             let live = shared.cluster.get(&key).await.map_err(render_report)?;
             if let Some(live) = live {
                 let uid = live
-                    .get("metadata")
-                    .and_then(|m| m.get("uid"))
+                    .metadata_field("uid")
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 // The object the plan saw, not one made since.
@@ -622,7 +621,7 @@ async fn delete_hook<C: Cluster + Readiness, B: StateSink>(
     let live = shared.cluster.get(&key).await.map_err(render_report)?;
     let uid = live
         .as_ref()
-        .and_then(|l| l.get("metadata").and_then(|m| m.get("uid")))
+        .and_then(|l| l.metadata_field("uid"))
         .and_then(Value::as_str)
         .map(str::to_string);
     if live.is_some() {

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::model::drift::{DriftItem, DriftKind};
+use crate::model::object::Metadata;
 use crate::observe::{FIELD_MANAGER, is_foreign_field_owner};
 use crate::spec::IgnoreChange;
 
@@ -197,13 +198,11 @@ pub fn object_drift(
 ) -> (Vec<DriftItem>, Vec<ForeignField>) {
     let kind = recorded.get("kind").and_then(Value::as_str).unwrap_or("");
     let name = recorded
-        .get("metadata")
-        .and_then(|m| m.get("name"))
+        .metadata_field("name")
         .and_then(Value::as_str)
         .unwrap_or("");
     let entries = live
-        .get("metadata")
-        .and_then(|m| m.get("managedFields"))
+        .metadata_field("managedFields")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -298,8 +297,7 @@ pub fn keep_ignored_fields(desired: &mut Value, live: &Value, rules: &[IgnoreCha
         .unwrap_or("")
         .to_string();
     let name = desired
-        .get("metadata")
-        .and_then(|m| m.get("name"))
+        .metadata_field("name")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();

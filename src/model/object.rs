@@ -13,8 +13,7 @@ pub fn kind_of(object: &Value) -> &str {
     object.get("kind").and_then(Value::as_str).unwrap_or("")
 }
 
-// `metadata` read with `get`, not `pointer`: serde_json's pointer allocates a string per path
-// segment, and these run several times per object on every plan.
+// These run several times per object on every plan.
 pub fn name_of(object: &Value) -> &str {
     metadata_str(object, "name").unwrap_or("")
 }
@@ -24,5 +23,17 @@ pub fn namespace_of(object: &Value) -> Option<&str> {
 }
 
 fn metadata_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
-    object.get("metadata")?.get(field)?.as_str()
+    object.metadata_field(field)?.as_str()
+}
+
+/// A field of an object's `metadata` (`uid`, `labels`, …), read without serde_json's
+/// `pointer`, which allocates a string per path segment.
+pub trait Metadata {
+    fn metadata_field(&self, field: &str) -> Option<&Value>;
+}
+
+impl Metadata for Value {
+    fn metadata_field(&self, field: &str) -> Option<&Value> {
+        self.get("metadata")?.get(field)
+    }
 }

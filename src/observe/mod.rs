@@ -14,6 +14,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
+use crate::model::object::Metadata;
 use crate::model::object::{api_version_of, kind_of, name_of, namespace_of};
 
 mod connection;
@@ -34,8 +35,7 @@ pub const LABEL_INSTANCE: &str = "todoplan.dev/instance";
 /// The instance label of a live object, if any.
 pub fn instance_of(object: &Value) -> Option<&str> {
     object
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
+        .metadata_field("labels")
         .and_then(|l| l.get(LABEL_INSTANCE))
         .and_then(Value::as_str)
 }
@@ -720,8 +720,7 @@ impl ClusterClient {
                 }
             };
             continue_token = page
-                .get("metadata")
-                .and_then(|m| m.get("continue"))
+                .metadata_field("continue")
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
@@ -919,8 +918,7 @@ impl ClusterClient {
             for item in items {
                 let key = ObjectKey::of(&item);
                 let owned = item
-                    .get("metadata")
-                    .and_then(|m| m.get("ownerReferences"))
+                    .metadata_field("ownerReferences")
                     .and_then(Value::as_array)
                     .is_some_and(|o| !o.is_empty());
                 let made_by_cluster = (key.kind == "ServiceAccount" && key.name == "default")
@@ -1094,12 +1092,7 @@ mod tests {
             ("someone", Some("status")),
         ]);
         drop_uncontested_field_ownership(&mut uncontested);
-        assert!(
-            uncontested
-                .get("metadata")
-                .and_then(|m| m.get("managedFields"))
-                .is_none()
-        );
+        assert!(uncontested.metadata_field("managedFields").is_none());
         assert_eq!(uncontested["data"]["a"], "1");
         // kubectl edit owns a field: drift reads every entry, ours included, so all stay.
         let mut contested = object(&[(FIELD_MANAGER, None), ("kubectl-edit", None)]);

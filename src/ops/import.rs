@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::init::chart_facts::{self, ValuePath, credential_like, dotted};
 use super::init::{key, scan, toml_str};
+use crate::model::object::Metadata;
 use crate::observe::{ClusterClient, ObjectKey};
 
 /// The annotations Helm requires before it adopts or upgrades an object.
@@ -172,8 +173,7 @@ async fn read_release(
         )
         .await?;
     secrets.retain(|s| {
-        s.get("metadata")
-            .and_then(|m| m.get("name"))
+        s.metadata_field("name")
             .and_then(Value::as_str)
             .is_some_and(|n| n.starts_with(&format!("sh.helm.release.v1.{release}.v")))
     });
@@ -201,8 +201,7 @@ async fn read_release(
         });
     }
     let name = latest
-        .get("metadata")
-        .and_then(|m| m.get("name"))
+        .metadata_field("name")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
@@ -218,8 +217,7 @@ async fn read_release(
         .iter()
         .map(|s| HistorySecret {
             name: s
-                .get("metadata")
-                .and_then(|m| m.get("name"))
+                .metadata_field("name")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .into(),
@@ -343,8 +341,7 @@ pub fn takeover_of(key: ObjectKey, live: &Value, release: &str) -> Takeover {
     let mut removed = Vec::new();
     let mut patch = Vec::new();
     let annotations = live
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
+        .metadata_field("annotations")
         .and_then(Value::as_object);
     for a in HELM_ANNOTATIONS {
         if let Some(v) = annotations.and_then(|m| m.get(a)) {
@@ -361,8 +358,7 @@ pub fn takeover_of(key: ObjectKey, live: &Value, release: &str) -> Takeover {
     // the API server would credit every field (server defaults included) to
     // `before-first-apply` at todoplan's first apply, and each would read as drift.
     if let Some(fields) = live
-        .get("metadata")
-        .and_then(|m| m.get("managedFields"))
+        .metadata_field("managedFields")
         .and_then(Value::as_array)
         && fields
             .iter()

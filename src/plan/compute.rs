@@ -15,6 +15,7 @@ use super::redact::{is_secret, redact, redact_pair};
 use crate::chart;
 use crate::drift::{self, ForeignField};
 use crate::graph::{Address, DependencyGraph};
+use crate::model::object::Metadata;
 use crate::observe::{Cluster, ClusterClient, LiveIndex, ObjectKey};
 use crate::secrets::{self, SecretValues};
 use crate::spec::Spec;
@@ -744,8 +745,7 @@ pub async fn diff_objects<C: Cluster>(
         match live {
             Some(live) => {
                 change.live_uid = live
-                    .get("metadata")
-                    .and_then(|m| m.get("uid"))
+                    .metadata_field("uid")
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 change.before = Some(Arc::new(redact(&normalize(&live), salt)));
@@ -782,11 +782,7 @@ pub async fn diff_objects<C: Cluster>(
                 .and_then(Value::as_array)
                 .map(|t| {
                     t.iter()
-                        .filter_map(|t| {
-                            t.get("metadata")
-                                .and_then(|m| m.get("name"))
-                                .and_then(Value::as_str)
-                        })
+                        .filter_map(|t| t.metadata_field("name").and_then(Value::as_str))
                         .map(|t| format!("{t}-{}-", change.name))
                         .collect()
                 })
@@ -828,8 +824,7 @@ pub async fn diff_objects<C: Cluster>(
                 adopt: false,
                 orphan_dependents: false,
                 live_uid: live
-                    .get("metadata")
-                    .and_then(|m| m.get("uid"))
+                    .metadata_field("uid")
                     .and_then(Value::as_str)
                     .map(str::to_string),
             };
@@ -881,8 +876,7 @@ fn stray_address(record: &ObjectRecord) -> String {
 
 fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
     let release = object
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
+        .metadata_field("labels")
         .and_then(|l| l.get(crate::observe::LABEL_RELEASE))
         .and_then(Value::as_str)
         .unwrap_or("")
@@ -894,8 +888,7 @@ fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
         namespace: key.namespace.clone(),
         name: key.name.clone(),
         uid: object
-            .get("metadata")
-            .and_then(|m| m.get("uid"))
+            .metadata_field("uid")
             .and_then(Value::as_str)
             .map(str::to_string),
         digest: String::new(),
@@ -1109,8 +1102,7 @@ async fn dry_run_elsewhere<C: Cluster>(
     let mut after = match c.apply(&probe, true).await {
         Ok(after)
             if after
-                .get("metadata")
-                .and_then(|m| m.get("resourceVersion"))
+                .metadata_field("resourceVersion")
                 .is_some_and(|v| v.as_str().is_some_and(|v| !v.is_empty())) =>
         {
             return Ok(d.object.clone());
@@ -1241,7 +1233,7 @@ async fn diff_live_object<C: Cluster>(
     };
     let live_uid = live
         .as_ref()
-        .and_then(|l| l.get("metadata").and_then(|m| m.get("uid")))
+        .and_then(|l| l.metadata_field("uid"))
         .and_then(Value::as_str)
         .map(str::to_string);
     // both are this function's own: normalised in place, not copied

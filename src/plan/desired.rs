@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::chart;
 use crate::graph::Address;
+use crate::model::object::Metadata;
 use crate::observe::{ClusterClient, LABEL_PROJECT, LABEL_RELEASE, ObjectKey};
 use crate::plan::normalize::{kind_of, name_of};
 use crate::secrets::SecretValues;
@@ -358,8 +359,7 @@ pub fn add_config_checksums(
         if kind_of(&d.object) == "ConfigMap" {
             let ns = d
                 .object
-                .get("metadata")
-                .and_then(|m| m.get("namespace"))
+                .metadata_field("namespace")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
@@ -382,8 +382,7 @@ pub fn add_config_checksums(
         };
         let ns = d
             .object
-            .get("metadata")
-            .and_then(|m| m.get("namespace"))
+            .metadata_field("namespace")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();

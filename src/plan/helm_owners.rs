@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::model::{Action, ObjectChange};
+use crate::model::object::Metadata;
 
 /// One note per Helm release (name, namespace) owning objects the plan creates over, changes
 /// or adopts; Secrets are redacted whole, so the other objects of the release speak for them.
@@ -18,7 +19,7 @@ pub fn notes(changes: &[ObjectChange]) -> Vec<String> {
         let Some(annotations) = c
             .before
             .as_ref()
-            .and_then(|b| b.get("metadata").and_then(|m| m.get("annotations")))
+            .and_then(|b| b.metadata_field("annotations"))
             .and_then(Value::as_object)
         else {
             continue;

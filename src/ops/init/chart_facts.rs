@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::chart::{self, Capabilities, RenderOptions, RenderRequest};
+use crate::model::object::Metadata;
 
 /// A value path, e.g. `["backend", "image", "repository"]`.
 pub type ValuePath = Vec<String>;
@@ -167,12 +168,7 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
         if m.kind() != "Secret" || m.hook.is_some() {
             continue;
         }
-        let Some(raw_name) = m
-            .object
-            .get("metadata")
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-        else {
+        let Some(raw_name) = m.object.metadata_field("name").and_then(Value::as_str) else {
             continue;
         };
         let name = marker_re
