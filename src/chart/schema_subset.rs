@@ -13,6 +13,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::pattern::Pattern;
+
 /// Deeper than this (nested `$ref`s without reaching the end of the values), leave it to the
 /// full validator.
 const MAX_DEPTH: usize = 128;
@@ -45,37 +47,13 @@ struct Checker<'s> {
     patterns: HashMap<&'s str, Option<Pattern>>,
 }
 
-/// A translated `pattern`, compiled by the cheapest engine that matches it exactly as the
-/// regex crate (which the full validator uses) would.
-enum Pattern {
-    /// regex-lite compiles in microseconds where the regex crate builds UTF-8 automata and a
-    /// DFA (a negated class such as `[^ \t…]` took most of a small chart's schema check). On
-    /// explicit classes, literals, punctuation escapes, anchors and repetition the two agree;
-    /// they differ on Unicode-aware features (case folding, `\b`, `\p{…}`), left to `Full`.
-    Lite(regex_lite::Regex),
-    Full(regex::Regex),
-}
-
-impl Pattern {
-    /// `pattern` (ECMA-262) for regex-lite when it can say the same thing, else as the full
-    /// validator compiles it; `None` when neither covers it.
-    fn compile(pattern: &str) -> Option<Pattern> {
-        if let Some(lite) = lite_translation(pattern)
-            && let Ok(re) = regex_lite::Regex::new(&lite)
-        {
-            return Some(Pattern::Lite(re));
-        }
-        regex::Regex::new(&translate_pattern(pattern)?)
-            .ok()
-            .map(Pattern::Full)
-    }
-
-    fn is_match(&self, text: &str) -> bool {
-        match self {
-            Pattern::Lite(re) => re.is_match(text),
-            Pattern::Full(re) => re.is_match(text),
-        }
-    }
+/// A values.schema.json `pattern` (ECMA-262): regex-lite when it can say the same thing, else
+/// as the full validator compiles it; `None` when neither covers it.
+fn compile_pattern(pattern: &str) -> Option<Pattern> {
+    Pattern::lite_or(lite_translation(pattern).as_deref(), || {
+        regex::Regex::new(&translate_pattern(pattern).ok_or(())?).map_err(|_| ())
+    })
+    .ok()
 }
 
 /// `pattern` in the subset where regex-lite and the regex crate mean the same thing: no flag
@@ -276,7 +254,7 @@ impl<'s> Checker<'s> {
     fn pattern(&mut self, pattern: &'s str) -> Option<&Pattern> {
         self.patterns
             .entry(pattern)
-            .or_insert_with(|| Pattern::compile(pattern))
+            .or_insert_with(|| compile_pattern(pattern))
             .as_ref()
     }
 
@@ -589,7 +567,7 @@ mod tests {
 /// repetition, groups, escapes), random texts.
 #[cfg(test)]
 mod lite_patterns_agree_with_the_regex_crate {
-    use super::{lite_translation, translate_pattern};
+    use super::{Pattern, lite_translation, translate_pattern};
     use proptest::prelude::*;
 
     fn piece() -> impl Strategy<Value = &'static str> {
@@ -665,7 +643,7 @@ mod lite_patterns_agree_with_the_regex_crate {
                 patterns: Default::default(),
             };
             assert!(
-                matches!(checker.pattern(p), Some(super::Pattern::Lite(_))),
+                matches!(checker.pattern(p), Some(Pattern::Lite(_))),
                 "{p} is compiled by regex-lite"
             );
             agree(p, &texts).unwrap();

@@ -12,6 +12,7 @@ use sha2::Digest;
 use super::gofmt::{go_quote, sprintf};
 use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
+use crate::chart::pattern::Pattern;
 
 /// What functions may reach besides their arguments.
 pub struct FuncEnv {
@@ -1029,18 +1030,18 @@ fn f_uuidv4(_: &FuncEnv, a: &[Value]) -> R {
 
 // ------------------------------------------------------------------ regex
 
-/// Compiled patterns are cached per thread: charts call the same regex in loops.
-fn re(p: &str) -> Result<regex::Regex, FuncError> {
-    thread_local! {
-        static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> =
-            std::cell::RefCell::new(HashMap::new());
-    }
-    if let Some(r) = CACHE.with(|c| c.borrow().get(p).cloned()) {
+/// Compiled patterns are cached per thread (at most 256 each): charts call the same regex in
+/// loops.
+fn cached<T: Clone>(
+    cache: &'static std::thread::LocalKey<std::cell::RefCell<HashMap<String, T>>>,
+    p: &str,
+    compile: impl FnOnce() -> Result<T, FuncError>,
+) -> Result<T, FuncError> {
+    if let Some(r) = cache.with(|c| c.borrow().get(p).cloned()) {
         return Ok(r);
     }
-    let r = regex::Regex::new(&super::regex_go::translate(p))
-        .map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))?;
-    CACHE.with(|c| {
+    let r = compile()?;
+    cache.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() < 256 {
             c.insert(p.to_string(), r.clone());
@@ -1049,46 +1050,34 @@ fn re(p: &str) -> Result<regex::Regex, FuncError> {
     Ok(r)
 }
 
-/// A compiled `regexMatch` pattern: regex-lite where it reads the pattern as the regex crate
-/// does (`regex_go::lite_reads_alike`), the regex crate otherwise.
-#[derive(Clone)]
-enum Matcher {
-    Lite(regex_lite::Regex),
-    Full(regex::Regex),
-}
-
-fn matcher(p: &str) -> Result<Matcher, FuncError> {
+fn re(p: &str) -> Result<regex::Regex, FuncError> {
     thread_local! {
-        static CACHE: std::cell::RefCell<HashMap<String, Matcher>> =
+        static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> =
             std::cell::RefCell::new(HashMap::new());
     }
-    if let Some(m) = CACHE.with(|c| c.borrow().get(p).cloned()) {
-        return Ok(m);
+    cached(&CACHE, p, || {
+        regex::Regex::new(&super::regex_go::translate(p))
+            .map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))
+    })
+}
+
+/// A `regexMatch` pattern: regex-lite where it reads the Go pattern as the regex crate does
+/// (`regex_go::lite_reads_alike`), the regex crate otherwise.
+fn matcher(p: &str) -> Result<Pattern, FuncError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<HashMap<String, Pattern>> =
+            std::cell::RefCell::new(HashMap::new());
     }
-    let translated = super::regex_go::translate(p);
-    let lite = super::regex_go::lite_reads_alike(&translated)
-        .then(|| regex_lite::Regex::new(&translated).ok())
-        .flatten();
-    let m = match lite {
-        Some(r) => Matcher::Lite(r),
-        None => Matcher::Full(re(p)?),
-    };
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() < 256 {
-            c.insert(p.to_string(), m.clone());
-        }
-    });
-    Ok(m)
+    cached(&CACHE, p, || {
+        let translated = super::regex_go::translate(p);
+        let lite = super::regex_go::lite_reads_alike(&translated).then_some(translated.as_str());
+        Pattern::lite_or(lite, || re(p))
+    })
 }
 
 fn f_regex_match(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexMatch", a, 2)?;
-    let text = s(&a[1])?;
-    Ok(Value::Bool(match matcher(s(&a[0])?)? {
-        Matcher::Lite(r) => r.is_match(text),
-        Matcher::Full(r) => r.is_match(text),
-    }))
+    Ok(Value::Bool(matcher(s(&a[0])?)?.is_match(s(&a[1])?)))
 }
 
 fn f_regex_find(_: &FuncEnv, a: &[Value]) -> R {
