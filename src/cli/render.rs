@@ -37,9 +37,8 @@ pub struct Args {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     if args.chart.is_some() {
-        // Rendering is CPU-only and this command does nothing else meanwhile; staying on this
-        // thread avoids hand-offs that cost more than the render itself on a busy machine.
-        return tokio::task::block_in_place(|| run_chart_dir(args));
+        // `cli::main` runs this case before starting a runtime; here only for completeness.
+        return run_chart_dir(args);
     }
     // The releases of todo.toml, rendered as apply renders them (without todoplan's labels).
     let ws = <super::workspace::Workspace as super::workspace::FromGlobalArgs>::load(global)?;

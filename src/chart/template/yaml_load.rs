@@ -99,16 +99,21 @@ struct HeadReader {
     done: bool,
 }
 
+/// Whether the kept path `kept` starts with `path` (or is it).
+fn kept_under(kept: &[&str], path: &[String]) -> bool {
+    kept.len() >= path.len() && kept.iter().zip(path).all(|(a, b)| a == b)
+}
+
 fn head_path_index(path: &[String]) -> Option<usize> {
     HEAD_PATHS
         .iter()
-        .position(|p| p.len() == path.len() && p.iter().zip(path).all(|(a, b)| a == b))
+        .position(|p| p.len() == path.len() && kept_under(p, path))
 }
 
 fn leads_to_head_path(path: &[String]) -> bool {
     HEAD_PATHS
         .iter()
-        .any(|p| p.len() > path.len() && p.iter().zip(path).all(|(a, b)| a == b))
+        .any(|p| p.len() > path.len() && kept_under(p, path))
 }
 
 impl HeadReader {
@@ -237,11 +242,8 @@ impl MarkedEventReceiver for HeadReader {
                         if let Some(p) = path {
                             let mut full = p.clone();
                             full.push(k.clone());
-                            self.found.retain(|(i, _)| {
-                                let kept = HEAD_PATHS[*i];
-                                !(kept.len() >= full.len()
-                                    && kept.iter().zip(&full).all(|(a, b)| a == b))
-                            });
+                            self.found
+                                .retain(|(i, _)| !kept_under(HEAD_PATHS[*i], &full));
                         }
                         *key = Some(k);
                     }
