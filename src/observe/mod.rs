@@ -14,8 +14,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
-use crate::model::object::Metadata;
-use crate::model::object::{api_version_of, kind_of, name_of, namespace_of};
+use crate::model::object::{Metadata, api_version_of, kind_of, name_of, namespace_of};
 
 mod connection;
 pub use connection::multiplexed_client;
