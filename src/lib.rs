@@ -5,7 +5,7 @@
 //! `plan` (the difference) → `apply` (carry it out) → `state` (the record) → `drift`.
 
 pub mod apply;
-pub mod chart;
+pub use todoplan_chart as chart;
 pub mod checks;
 pub mod cli;
 pub mod drift;

@@ -10,7 +10,7 @@ pub mod hooks;
 pub mod load;
 pub mod manifest;
 pub mod objects;
-pub(crate) mod pattern;
+pub mod pattern;
 mod schema_subset;
 pub mod source;
 pub mod template;

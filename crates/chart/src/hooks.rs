@@ -7,7 +7,6 @@
 //! honours `helm.sh/hook-delete-policy` (`hook-succeeded`, `hook-failed`) and records a hook it
 //! deleted so, so the planner neither reports it as drift nor creates it again unchanged.
 
-use crate::model::object::Metadata;
 use serde_json::Value;
 
 /// One object's hook annotations.
@@ -32,7 +31,7 @@ pub enum Stage {
 impl Hook {
     /// The hook annotations of a rendered object, if it is a hook.
     pub fn of(object: &Value) -> Option<Hook> {
-        let annotations = object.metadata_field("annotations")?;
+        let annotations = object.get("metadata")?.get("annotations")?;
         let list = |key: &str| -> Vec<String> {
             annotations
                 .get(key)

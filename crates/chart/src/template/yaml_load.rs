@@ -765,7 +765,7 @@ mod head_agrees_with_load {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chart::template::value::go_sprint;
+    use crate::template::value::go_sprint;
 
     fn show(text: &str) -> String {
         super::super::yaml::to_json(&load(text).unwrap())

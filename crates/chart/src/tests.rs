@@ -459,6 +459,7 @@ fn an_error_far_along_a_huge_line_shows_a_window_of_it() {
 #[test]
 fn a_cached_package_is_checked_against_the_digest_it_is_stored_under() {
     let packed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
         .join("tests/charts/packaged-subchart/charts/packed-0.2.0.tgz");
     let bytes = std::fs::read(&packed).unwrap();
     let tmp = tempfile::tempdir().unwrap();

@@ -12,17 +12,17 @@ use sha2::Digest;
 use super::gofmt::{go_quote, sprintf};
 use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
-use crate::chart::pattern::Pattern;
+use crate::pattern::Pattern;
 
 /// What functions may reach besides their arguments.
 pub struct FuncEnv {
-    pub lookup: Option<Arc<dyn crate::chart::Lookup>>,
+    pub lookup: Option<Arc<dyn crate::Lookup>>,
     /// Bytes of strings built by functions, `include` and `tpl` so far in this render.
     pub allocated: std::cell::Cell<usize>,
 }
 
 impl FuncEnv {
-    pub fn new(lookup: Option<Arc<dyn crate::chart::Lookup>>) -> FuncEnv {
+    pub fn new(lookup: Option<Arc<dyn crate::Lookup>>) -> FuncEnv {
         FuncEnv {
             lookup,
             allocated: std::cell::Cell::new(0),
