@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::source::{SourceFile, SourceKind};
 use super::{CheckInput, CheckObject, DeliveredImage, ImageDelivery, ImageFacts, images};
 use crate::graph::Address;
+use crate::model::desired::DesiredObject;
 use crate::observe::LiveIndex;
-use crate::plan::desired::DesiredObject;
 use crate::spec::Spec;
 
 /// A Secret with its keys but every value blanked: the checks need the keys only, and a copy

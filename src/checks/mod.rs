@@ -34,69 +34,7 @@ use serde_json::Value;
 pub use input::{Lookups, PlannedKeys, from_desired, from_desired_lent, secret_stubs};
 pub use source::SourceFile;
 
-/// Every check id, with what it finds (for `[checks] ignore` and docs/checks.md).
-pub const CHECKS: &[(&str, &str)] = &[
-    (
-        "ref.secret",
-        "a Secret named by env, envFrom or a volume exists",
-    ),
-    ("ref.secret-key", "a Secret key named by a pod exists"),
-    (
-        "ref.configmap",
-        "a ConfigMap named by env, envFrom or a volume exists",
-    ),
-    ("ref.configmap-key", "a ConfigMap key named by a pod exists"),
-    (
-        "svc.selector",
-        "a Service's selector matches the pods of a workload",
-    ),
-    (
-        "svc.target-port",
-        "a Service's targetPort is a port of the selected containers",
-    ),
-    (
-        "ingress.backend",
-        "an Ingress backend names an existing Service and port",
-    ),
-    ("hpa.target", "an HPA's scaleTargetRef exists"),
-    (
-        "hpa.requests",
-        "containers scaled on CPU/memory utilization request it",
-    ),
-    ("probe.port", "a probe's port is declared by its container"),
-    ("ref.service-account", "a pod's service account exists"),
-    ("ref.pull-secret", "a pod's imagePullSecrets exist"),
-    ("pvc.storage-class", "a claim's StorageClass exists"),
-    ("sts.service-name", "a StatefulSet's serviceName exists"),
-    (
-        "image.pull-never",
-        "imagePullPolicy Never only where images are loaded into the node",
-    ),
-    (
-        "image.unknown",
-        "an image is delivered by todoplan or served by its registry",
-    ),
-    (
-        "value.placeholder",
-        "no placeholder values in ConfigMaps, env or values",
-    ),
-    (
-        "value.credential",
-        "no literal credentials in ConfigMaps, env or values",
-    ),
-    (
-        "smoke.service",
-        "a release's smoke check names one of its Services and a port of it",
-    ),
-];
-
-pub fn is_check_id(id: &str) -> bool {
-    CHECKS.iter().any(|(known, _)| *known == id)
-}
-
-pub fn check_ids() -> impl Iterator<Item = &'static str> {
-    CHECKS.iter().map(|(id, _)| *id)
-}
+pub use crate::spec::checks_config::{CHECKS, IgnoreRule, check_ids, is_check_id};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -177,14 +115,7 @@ pub struct DeliveredImage {
     pub repository: String,
 }
 
-/// What a registry said about one image reference (a HEAD on its manifest).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RegistryAnswer {
-    Found,
-    Missing,
-    /// Not asked (offline) or could not be reached: the image is not judged.
-    Unreachable(String),
-}
+pub use crate::images::probe::RegistryAnswer;
 
 #[derive(Debug, Clone, Default)]
 pub struct ImageFacts {
@@ -192,63 +123,6 @@ pub struct ImageFacts {
     pub delivered: Vec<DeliveredImage>,
     /// Per image reference as written in a pod, what its registry said; absent = not asked.
     pub registry: BTreeMap<String, RegistryAnswer>,
-}
-
-/// `[checks] ignore` entry: a check id, optionally limited to one address (`*` at the end
-/// matches a prefix).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IgnoreRule {
-    pub id: String,
-    pub address: Option<String>,
-    pub reason: Option<String>,
-}
-
-impl IgnoreRule {
-    /// `svc.selector` or `svc.selector:release.x/v1/Service/todo/x` (`*` suffix for a prefix).
-    pub fn parse(entry: &str) -> Result<IgnoreRule, String> {
-        let (id, address) = match entry.split_once(':') {
-            Some((id, address)) => (id, Some(address)),
-            None => (entry, None),
-        };
-        if !is_check_id(id) {
-            let ids: Vec<&str> = check_ids().collect();
-            let hint = crate::spec::did_you_mean(id, ids.iter().copied())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
-            return Err(format!("`{id}` is not a check id{hint}"));
-        }
-        if let Some(a) = address {
-            let bare = a.strip_suffix('*').unwrap_or(a);
-            if bare.is_empty() {
-                return Err(format!(
-                    "`{entry}` has no address after `{id}:`; write `{id}` alone to silence it everywhere"
-                ));
-            }
-            if !a.ends_with('*') && a.parse::<crate::graph::Address>().is_err() {
-                return Err(format!(
-                    "`{a}` is not an address (e.g. `release.backend/v1/Service/todo/backend`, or a prefix ending in `*`)"
-                ));
-            }
-        }
-        Ok(IgnoreRule {
-            id: id.to_string(),
-            address: address.map(str::to_string),
-            reason: None,
-        })
-    }
-
-    pub fn matches(&self, finding: &Finding) -> bool {
-        if self.id != finding.id {
-            return false;
-        }
-        match &self.address {
-            None => true,
-            Some(a) => match a.strip_suffix('*') {
-                Some(prefix) => finding.address.starts_with(prefix),
-                None => *a == finding.address,
-            },
-        }
-    }
 }
 
 /// Everything the checks look at. Build it with [`input::from_desired`] in a plan.
@@ -337,7 +211,12 @@ pub fn run(input: &CheckInput) -> Vec<Finding> {
     let mut findings: Vec<Finding> = sink
         .findings
         .into_iter()
-        .filter(|f| !input.ignore.iter().any(|rule| rule.matches(f)))
+        .filter(|f| {
+            !input
+                .ignore
+                .iter()
+                .any(|rule| rule.matches(&f.id, &f.address))
+        })
         .collect();
     findings.sort_by(|a, b| {
         (a.severity, &a.address, &a.field, &a.id).cmp(&(b.severity, &b.address, &b.field, &b.id))

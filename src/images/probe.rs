@@ -5,7 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::checks::RegistryAnswer;
+/// What a registry said about one image reference (a HEAD on its manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryAnswer {
+    Found,
+    Missing,
+    /// Not asked (offline) or could not be reached: the image is not judged.
+    Unreachable(String),
+}
 
 /// `host:port/repo/name:tag` → (registry address, repository, tag or digest). None for images
 /// on the default registry (no host part).

@@ -2,6 +2,7 @@
 //! accessors, redaction and masking of secret values, drift items, progress lines, smoke checks.
 
 pub mod address;
+pub mod desired;
 pub mod drift;
 pub mod masking;
 pub mod object;

@@ -37,3 +37,42 @@ impl Metadata for Value {
         self.get("metadata")?.get(field)
     }
 }
+
+/// Identity of one object in the cluster.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct ObjectKey {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn of(object: &Value) -> Self {
+        ObjectKey {
+            api_version: api_version_of(object).to_string(),
+            kind: kind_of(object).to_string(),
+            namespace: namespace_of(object).map(str::to_string),
+            name: name_of(object).to_string(),
+        }
+    }
+
+    pub fn gvk(&self) -> kube::core::GroupVersionKind {
+        let (group, version) = match self.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", self.api_version.as_str()),
+        };
+        kube::core::GroupVersionKind::gvk(group, version, &self.kind)
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {} {ns}/{}", self.api_version, self.kind, self.name),
+            None => write!(f, "{} {} {}", self.api_version, self.kind, self.name),
+        }
+    }
+}

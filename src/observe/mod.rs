@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::ApiResource;
 use kube::discovery::{ApiCapabilities, Scope};
 use miette::Diagnostic;
 use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
-use crate::model::object::{Metadata, api_version_of, kind_of, name_of, namespace_of};
+use crate::model::object::Metadata;
 
 mod connection;
 pub use connection::multiplexed_client;
@@ -212,44 +212,7 @@ pub fn short(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
-/// Identity of one object in the cluster.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct ObjectKey {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ObjectKey {
-    pub fn of(object: &Value) -> Self {
-        ObjectKey {
-            api_version: api_version_of(object).to_string(),
-            kind: kind_of(object).to_string(),
-            namespace: namespace_of(object).map(str::to_string),
-            name: name_of(object).to_string(),
-        }
-    }
-
-    pub fn gvk(&self) -> GroupVersionKind {
-        let (group, version) = match self.api_version.split_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", self.api_version.as_str()),
-        };
-        GroupVersionKind::gvk(group, version, &self.kind)
-    }
-}
-
-impl std::fmt::Display for ObjectKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {} {ns}/{}", self.api_version, self.kind, self.name),
-            None => write!(f, "{} {} {}", self.api_version, self.kind, self.name),
-        }
-    }
-}
+pub use crate::model::object::ObjectKey;
 
 /// (apiVersion, kind) → the resource serving it, and whether that came from the disk cache.
 type DiscoveryCache = HashMap<(String, String), (ApiResource, ApiCapabilities)>;
@@ -1067,6 +1030,7 @@ impl Cluster for ClusterClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::core::GroupVersionKind;
     use serde_json::json;
 
     #[test]

@@ -15,29 +15,7 @@ use crate::plan::normalize::{kind_of, name_of};
 use crate::secrets::SecretValues;
 use crate::spec::{ReleaseKind, Spec};
 
-/// One object to exist. Secret objects hold plaintext: keep them in memory only.
-#[derive(Clone)]
-pub struct DesiredObject {
-    pub address: Address,
-    pub object: Value,
-    /// Its release, or None for namespace and secret nodes.
-    pub release: Option<String>,
-    /// Never delete without --allow-data-loss.
-    pub protect: bool,
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for DesiredObject {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DesiredObject({})", self.address)
-    }
-}
-
-impl DesiredObject {
-    pub fn key(&self) -> ObjectKey {
-        ObjectKey::of(&self.object)
-    }
-}
+pub use crate::model::desired::DesiredObject;
 
 /// Kinds that are cluster-scoped in every Kubernetes release; used when no cluster is at hand.
 const CLUSTER_SCOPED_KINDS: &[&str] = &[

@@ -1381,7 +1381,7 @@ impl Reader<'_> {
             self.wrong_type(key, node, section, "an array");
             return config;
         };
-        let ids: Vec<&str> = crate::checks::check_ids().collect();
+        let ids: Vec<&str> = super::checks_config::check_ids().collect();
         let entry_help = format!(
             "write \"ID\" or \"ID:ADDRESS\" (ADDRESS may end in `*`), or {{ finding = \"ID:ADDRESS\", reason = \"why\" }}; check ids: {}",
             ids.join(", ")
@@ -1424,7 +1424,7 @@ impl Reader<'_> {
                     continue;
                 }
             };
-            match crate::checks::IgnoreRule::parse(&entry) {
+            match super::checks_config::IgnoreRule::parse(&entry) {
                 Ok(mut rule) => {
                     rule.reason = reason;
                     config.ignore.push(rule);

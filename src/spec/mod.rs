@@ -6,6 +6,7 @@
 //! (`${images.*}`, `${secrets.*}`, `${releases.*}`) stay in release values until apply time,
 //! when [`interpolate`] fills them in.
 
+pub mod checks_config;
 mod error;
 mod load;
 pub mod reference;
@@ -61,7 +62,7 @@ pub struct Spec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChecksConfig {
     /// `ignore = ["svc.selector:release.x/v1/Service/todo/x", { finding = "...", reason = "..." }]`
-    pub ignore: Vec<crate::checks::IgnoreRule>,
+    pub ignore: Vec<checks_config::IgnoreRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
