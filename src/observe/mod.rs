@@ -966,7 +966,7 @@ pub struct LiveIndex {
 }
 
 /// What the planner and the executor need from a cluster. [`ClusterClient`] is the real one;
-/// tests put an in-memory cluster with injected faults behind it (`tests/executor_model.rs`).
+/// tests put an in-memory cluster with injected faults behind it (`tests/testsuite/executor_model.rs`).
 #[allow(async_fn_in_trait)]
 pub trait Cluster: Sync {
     fn context_name(&self) -> &str;

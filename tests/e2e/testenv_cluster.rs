@@ -1,9 +1,9 @@
 //! The local test environment behaves like the real cluster, engine and registry todoplan needs.
 //! Run with `scripts/test`, or after `scripts/testenv up` and `eval "$(scripts/testenv env)"`:
-//! `cargo test --features e2e --test testenv_cluster`.
+//! `cargo test --features e2e --test e2e testenv_cluster::`.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::time::Duration;

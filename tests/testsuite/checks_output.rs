@@ -1,5 +1,5 @@
 //! The Checks section of a plan, as people (text, markdown) and machines (json) read it, against
-//! golden files in tests/golden/. `TODOPLAN_BLESS=1 cargo test --test checks_output` rewrites
+//! golden files in tests/golden/. `TODOPLAN_BLESS=1 cargo test --test testsuite checks_output::` rewrites
 //! them after a deliberate change; review the diff.
 
 use std::path::{Path, PathBuf};

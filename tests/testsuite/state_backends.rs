@@ -4,7 +4,7 @@
 //! Every check opens a new backend value for each step that another process would do, so
 //! nothing is carried over in memory.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 use clap::CommandFactory;
 use clap::Parser;
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 /// From the Install section to the chart section: install, the five-minute walk, the CI recipe.
 fn install_section() -> &'static str {

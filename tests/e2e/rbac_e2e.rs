@@ -4,7 +4,7 @@
 //! shown), the applier can.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -7,7 +7,7 @@
 //! The helm comparison needs the pinned helm on PATH (`eval "$(scripts/testenv env)"`); it
 //! fails saying so otherwise, it never skips.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

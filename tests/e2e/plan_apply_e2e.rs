@@ -2,7 +2,7 @@
 //! Each test works on its own copy of the stack, with its own project name and namespace.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use support::stack::{SECRET_API_KEY, Stack, walk};
 

@@ -1,7 +1,7 @@
 //! End-to-end: drift made by hand with kubectl is found, attributed and restored.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::stack::Stack;

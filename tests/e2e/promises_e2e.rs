@@ -2,7 +2,7 @@
 //! holds by construction"), against the local cluster through the real binary.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -3,7 +3,7 @@
 //! apply after the last kill converges. Objects land on kwok's fake node (scripts/testenv).
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! chart looks up never shows in the plan.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

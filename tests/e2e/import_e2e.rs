@@ -6,7 +6,7 @@
 //! release reaches a file todoplan writes, and the live Secret keeps its value.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

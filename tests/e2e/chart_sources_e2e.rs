@@ -6,7 +6,7 @@
 //! republished package.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

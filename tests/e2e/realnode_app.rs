@@ -3,10 +3,10 @@
 //! todoplan binary. The seeds' failures are reproduced as they happened on minikube.
 //!
 //! Run with `scripts/test`, or after `scripts/testenv up` and `eval "$(scripts/testenv env)"`:
-//! `cargo test --features e2e --test realnode_app`.
+//! `cargo test --features e2e --test e2e realnode_app::`.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::Path;

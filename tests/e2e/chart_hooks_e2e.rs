@@ -3,7 +3,7 @@
 //! section, and a second plan after apply shows no changes.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -94,7 +94,7 @@ fn two_processes_racing_for_a_stale_lock_never_both_hold_it() {
                 Command::new(&exe)
                     .args([
                         "--exact",
-                        "two_processes_racing_for_a_stale_lock_never_both_hold_it",
+                        "state_lock_race::two_processes_racing_for_a_stale_lock_never_both_hold_it",
                         "--nocapture",
                         "--test-threads=1",
                     ])

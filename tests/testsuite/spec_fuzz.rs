@@ -7,9 +7,9 @@ use proptest::prelude::*;
 use todoplan::graph::DependencyGraph;
 use todoplan::spec::{self, load_str_with};
 
-const VALID: &str = include_str!("specs/valid/full.toml");
+const VALID: &str = include_str!("../specs/valid/full.toml");
 const CORPUS_SAMPLE: &str =
-    include_str!("specs/broken/30-cycle-three-releases-with-depends-on.toml");
+    include_str!("../specs/broken/30-cycle-three-releases-with-depends-on.toml");
 
 /// Fragments that steer mutations towards the parser's and the loader's edge cases.
 const FRAGMENTS: &[&str] = &[

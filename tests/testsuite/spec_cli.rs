@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod support;
+use crate::support;
 
 use predicates::prelude::*;
 use support::todoplan_cli as todoplan;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 #[test]
 fn readme_lists_exactly_the_supported_functions() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme
         .find("### Supported functions")
         .expect("README has a Supported functions heading");

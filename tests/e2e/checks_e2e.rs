@@ -3,7 +3,7 @@
 //! nothing is created.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::time::Instant;
 

@@ -4,7 +4,7 @@
 //! `state migrate` both ways keeps the state (the plan after is empty).
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
