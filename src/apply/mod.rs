@@ -45,6 +45,8 @@ pub struct ApplyReport {
     /// The state or history could not be written at the end (the apply itself may have
     /// succeeded): the message names the path and where the unsaved state went.
     pub record_error: Option<String>,
+    /// The run was interrupted (Ctrl-C): it started nothing new after that.
+    pub interrupted: bool,
 }
 
 /// The node that applies `d`: its release, or itself for namespace and secret nodes.
@@ -700,6 +702,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             deleted: 0,
             revision: state.revision,
             record_error: None,
+            interrupted: false,
         };
     }
     for (name, values) in &computed.secrets {
@@ -831,8 +834,17 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
 
     // Prune: only once everything new is in place.
     let mut deleted = 0;
+    let mut cancelled = cancelled;
+    let mut not_deleted: Vec<String> = Vec::new();
     if failures.is_empty() && !cancelled {
         for (address, record) in &computed.deletions {
+            // Ctrl-C during a prune or destroy: delete nothing more (each delete so far is
+            // already recorded).
+            if options.cancelled.load(Ordering::SeqCst) {
+                cancelled = true;
+                not_deleted.push(address.clone());
+                continue;
+            }
             let Some(change) = changes.get(address) else {
                 continue;
             };
@@ -903,11 +915,16 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     ApplyReport {
         outcome,
         failures,
-        skipped: skipped.into_iter().map(|a| a.to_string()).collect(),
+        skipped: skipped
+            .into_iter()
+            .map(|a| a.to_string())
+            .chain(not_deleted)
+            .collect(),
         written,
         deleted,
         revision,
         record_error,
+        interrupted: options.cancelled.load(Ordering::SeqCst),
     }
 }
 

@@ -39,7 +39,7 @@ pub use crate::spec::checks_config::{CHECKS, IgnoreRule, check_ids, is_check_id}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// Will fail once applied: `plan` exits 1 (the plan is still printed).
+    /// Will fail once applied: `plan` exits 3, "the plan has errors" (the plan is still printed).
     Error,
     /// Likely a mistake, or a risk; listed.
     Warning,
@@ -225,7 +225,7 @@ pub fn run(input: &CheckInput) -> Vec<Finding> {
     findings
 }
 
-/// True when any finding is an error (plan and validate exit 1).
+/// True when any finding is an error (plan and validate exit 3).
 pub fn has_errors(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity == Severity::Error)
 }

@@ -1,12 +1,11 @@
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, PlanningArgs, Workspace, color, confirm, make_plan};
 use crate::apply::progress::Progress;
 use crate::apply::{ApplyOptions, ApplyReport};
+use crate::ops::carry::{Interrupts, Session};
+use crate::ops::exit::ExitStatus;
 use crate::plan::output::{Format, render, summary_line};
 use crate::plan::planfile::PlanFile;
 use crate::state::Outcome;
@@ -28,30 +27,8 @@ pub struct Args {
     pub planning: PlanningArgs,
 }
 
-/// Ctrl-C: start nothing new, let in-flight writes finish, save state, release the lock. A second
-/// Ctrl-C stops waiting at once (state is saved after every write, so it is already true).
-pub fn cancel_on_ctrl_c() -> (Arc<AtomicBool>, Arc<tokio::sync::Notify>) {
-    let flag = Arc::new(AtomicBool::new(false));
-    let abort = Arc::new(tokio::sync::Notify::new());
-    let (f, a) = (flag.clone(), abort.clone());
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        eprintln!(
-            "\nInterrupt: starting nothing new; waiting for in-flight steps, then saving state. Press Ctrl-C again to stop waiting now."
-        );
-        f.store(true, Ordering::SeqCst);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nSecond interrupt: stopping now; saving state.");
-            a.notify_one();
-        }
-    });
-    (flag, abort)
-}
-
-/// Prints failures and skipped nodes; the exit code of an apply-like command.
-pub fn report_errors(report: &ApplyReport) -> ExitCode {
+/// Prints failures and skipped nodes; the exit status of an apply-like command.
+pub fn report_errors(report: &ApplyReport) -> ExitStatus {
     for (node, error) in &report.failures {
         eprintln!(
             "\nError: {node} failed:\n{}",
@@ -69,14 +46,10 @@ pub fn report_errors(report: &ApplyReport) -> ExitCode {
     if let Some(e) = &report.record_error {
         eprintln!("\nError: the result could not be recorded:\n{e}");
     }
-    if report.outcome == Outcome::Succeeded && report.record_error.is_none() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    ExitStatus::of_apply(report)
 }
 
-pub fn report(report: &ApplyReport) -> ExitCode {
+pub fn report(report: &ApplyReport) -> ExitStatus {
     let code = report_errors(report);
     if report.record_error.is_none() {
         println!(
@@ -92,14 +65,12 @@ pub fn report(report: &ApplyReport) -> ExitCode {
     code
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let ws = Workspace::load(global)?;
-    // First: a state in the cluster then shares this connection.
-    let cluster = ws.connect_cluster().await?;
-    let _lock = ws
-        .lock("todoplan apply", args.planning.lock_timeout)
-        .await?;
-    let mut state = ws.state().await?;
+    let mut session = Session::open(ws, "todoplan apply", args.planning.lock_timeout).await?;
+    let Session {
+        ws, cluster, state, ..
+    } = &mut session;
     let planned = match &args.plan_file {
         Some(path) => {
             let given = args.planning.options().as_flags();
@@ -114,16 +85,16 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 ));
             }
             let file = PlanFile::read(path)?;
-            let planned = crate::ops::apply::replan_saved(&ws, &cluster, &mut state, &file).await?;
+            let planned = crate::ops::apply::replan_saved(ws, cluster, state, &file).await?;
             if !planned.computed.plan.has_changes() {
                 println!("No changes. The cluster matches the saved plan.");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitStatus::Success);
             }
             planned
         }
         None => {
             let planned =
-                make_plan(&ws, Some(&cluster), &state, &args.planning.options(), None).await?;
+                make_plan(ws, Some(cluster), state, &args.planning.options(), None).await?;
             print!(
                 "{}",
                 crate::model::masking::mask(&render(
@@ -138,51 +109,64 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 eprintln!(
                     "\nThe plan has errors (lines marked E, or the Checks section); nothing was applied."
                 );
-                return Ok(ExitCode::from(1));
+                return Ok(ExitStatus::PlanHasErrors);
             }
             if !planned.computed.plan.has_changes() {
-                if !crate::ops::apply::needs_recording(&ws, &planned, &state).await? {
-                    super::plan::print_stats(Some(&cluster));
-                    return Ok(ExitCode::SUCCESS);
+                if !crate::ops::apply::needs_recording(ws, &planned, state).await? {
+                    super::plan::print_stats(Some(cluster));
+                    return Ok(ExitStatus::Success);
                 }
                 println!(
                     "\nAn earlier apply stopped before recording everything it wrote: recording it (no write to the cluster)."
                 );
             } else if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
                 eprintln!("Apply cancelled.");
-                return Ok(ExitCode::from(1));
+                return Ok(ExitStatus::Cancelled);
             }
             planned
         }
     };
     let approved = planned.computed.plan.clone();
-    let (cancelled, abort) = cancel_on_ctrl_c();
+    let interrupts = Interrupts::on_ctrl_c();
     let options = ApplyOptions {
         parallelism: usize::from(args.parallelism),
         progress: Progress::detect(),
-        cancelled,
+        cancelled: interrupts.cancelled.clone(),
     };
     let before = state.revision;
     let result = crate::ops::apply::carry_out(
-        &ws, &cluster, &mut state, &approved, planned, &options, abort,
+        ws,
+        cluster,
+        state,
+        &approved,
+        planned,
+        &options,
+        &interrupts,
     )
     .await?;
-    let code = report(&result);
+    let status = report(&result);
     if result.outcome != Outcome::Succeeded && args.atomic && before > 0 {
         eprintln!("\n--atomic: rolling back to revision {before}.");
-        // The undo is a plan like any other: the protection gate refuses what approval did not
-        // allow (the options the approved plan was made with).
-        let computed =
-            crate::ops::rollback::rollback_plan(&ws, &cluster, &state, before, &approved.options)
+        let (undo, rolled) =
+            crate::ops::apply::undo(ws, cluster, state, before, &approved, &options, &interrupts)
                 .await?;
-        let rolled =
-            crate::apply::execute(&cluster, &computed, &ws.backend, &mut state, &options).await;
-        report(&rolled);
-        return Ok(ExitCode::from(1));
+        print!(
+            "{}",
+            crate::model::masking::mask(&render(&undo.plan, Format::Text, color(global)))
+        );
+        let undo_status = report(&rolled);
+        if undo_status == ExitStatus::Success {
+            eprintln!(
+                "\n--atomic: the failed apply was undone (revision {}); the apply itself failed.",
+                rolled.revision
+            );
+        }
+        // The apply failed whatever the undo did: its status is the run's.
+        return Ok(status);
     }
-    super::plan::print_stats(Some(&cluster));
+    super::plan::print_stats(Some(cluster));
     if result.outcome == Outcome::Succeeded {
         println!("{}", summary_line(&approved).replace("Plan:", "Applied:"));
     }
-    Ok(code)
+    Ok(status)
 }

@@ -1,7 +1,6 @@
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, Workspace};
+use crate::ops::exit::ExitStatus;
 use crate::plan::compute::detect_drift;
 use crate::plan::model::{DriftItem, DriftKind, PLAN_FORMAT_VERSION};
 use crate::plan::output::Format;
@@ -79,7 +78,7 @@ pub fn render(items: &[DriftItem], format: Format) -> String {
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let mut ws = Workspace::load(global)?;
     ws.backend.set_look_only();
     // First: a state in the cluster then shares this connection.
@@ -100,8 +99,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     );
     super::plan::print_stats(Some(&cluster));
     Ok(if args.detailed_exitcode && !items.is_empty() {
-        ExitCode::from(2)
+        ExitStatus::ChangesPresent
     } else {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     })
 }

@@ -1,7 +1,6 @@
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, Workspace};
+use crate::ops::exit::ExitStatus;
 use crate::state::StateBackend;
 
 #[derive(Debug, clap::Args)]
@@ -10,9 +9,9 @@ pub struct Args {
     pub lock_id: String,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let ws = Workspace::load(global)?;
     let holder = ws.backend.break_lock(&args.lock_id).await?;
     println!("Removed {holder}.");
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

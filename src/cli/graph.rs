@@ -1,7 +1,6 @@
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use super::validate::load_and_build;
+use crate::ops::exit::ExitStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -21,11 +20,11 @@ pub struct Args {
     pub format: Format,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let (_, graph) = load_and_build(global, global.env.as_deref())?;
     match args.format {
         Format::Text => print!("{}", graph.to_text_tree()),
         Format::Dot => print!("{}", graph.to_dot()),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -1,7 +1,6 @@
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, Workspace};
+use crate::ops::exit::ExitStatus;
 use crate::state::StateBackend;
 
 #[derive(Debug, clap::Args)]
@@ -11,7 +10,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let ws = Workspace::load(global)?;
     let history = ws.backend.history().await?;
     if args.json {
@@ -23,7 +22,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     // An apply killed before it recorded its revision: what its journal holds is already the
     // current state (plan reads it), but it is in no revision yet.
@@ -41,7 +40,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         if let Some(note) = pending_note {
             println!("{note}");
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     println!(
         "{:<9} {:<20} {:<24} {:<12} SUMMARY",
@@ -60,5 +59,5 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     if let Some(note) = pending_note {
         println!("{note}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

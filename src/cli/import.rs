@@ -1,8 +1,7 @@
 //! `todoplan import --from-helm RELEASE`: take over a release installed with `helm install`.
 
-use std::process::ExitCode;
-
 use super::GlobalArgs;
+use crate::ops::exit::ExitStatus;
 use crate::ops::import::{self, ImportOptions, ImportPlan};
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +35,7 @@ pub struct Args {
     pub auto_approve: bool,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let cluster = crate::observe::ClusterClient::connect(global.context.as_deref()).await?;
     let opts = ImportOptions {
         release: args.from_helm,
@@ -49,7 +48,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     print!("{}", crate::model::masking::mask(&render_plan(&plan)));
     if !args.auto_approve && !super::workspace::confirm("Take this release over from Helm?")? {
         println!("Import cancelled: nothing changed.");
-        return Ok(ExitCode::from(1));
+        return Ok(ExitStatus::Cancelled);
     }
     import::execute(&cluster, &plan).await?;
     println!(
@@ -57,7 +56,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         plan.release,
         plan.objects.len()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// The import plan as printed.

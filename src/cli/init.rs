@@ -1,7 +1,7 @@
 //! `todoplan init`: write a commented todo.toml from a repository's Dockerfiles and charts.
 
+use crate::ops::exit::ExitStatus;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::GlobalArgs;
 use crate::ops::init::{self, InitOptions, InitReport};
@@ -35,7 +35,7 @@ pub struct Args {
     pub force: bool,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let file_name = global
         .file
         .file_name()
@@ -51,7 +51,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     };
     let report = tokio::task::block_in_place(|| init::init(&opts))?;
     print!("{}", summary(&report));
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// What init wrote and what it left to the user, as printed.

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::ops::exit::ExitStatus;
+
 use clap::{Parser, Subcommand};
 
 pub mod apply;
@@ -127,7 +129,18 @@ fn parse_render(args: &[std::ffi::OsString]) -> Option<Cli> {
 
 pub fn main() -> ExitCode {
     let args = terraform_style_args();
-    let cli = parse_render(&args).unwrap_or_else(|| Cli::parse_from(args));
+    let cli = match parse_render(&args).map_or_else(|| Cli::try_parse_from(args), Ok) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and --version are answers, not errors.
+            return if e.use_stderr() {
+                ExitStatus::UsageError.into()
+            } else {
+                ExitStatus::Success.into()
+            };
+        }
+    };
     // Commands that never reach a cluster or registry run on this thread: starting a runtime's
     // worker threads and I/O driver costs more than rendering a small chart.
     let cli = match cli.command {
@@ -145,24 +158,24 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitStatus::Failure.into();
         }
     };
     finish(runtime.block_on(dispatch(cli)))
 }
 
 /// The exit code of a command, its error drawn on stderr (secrets masked).
-fn finish(result: miette::Result<ExitCode>) -> ExitCode {
+fn finish(result: miette::Result<ExitStatus>) -> ExitCode {
     match result {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(report) => {
             eprintln!("{}", crate::model::masking::mask(&render_report(&report)));
-            ExitCode::from(1)
+            ExitStatus::Failure.into()
         }
     }
 }
 
-async fn dispatch(cli: Cli) -> miette::Result<ExitCode> {
+async fn dispatch(cli: Cli) -> miette::Result<ExitStatus> {
     let global = cli.global;
     match cli.command {
         Command::Init(args) => init::run(&global, args).await,

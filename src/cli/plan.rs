@@ -1,5 +1,5 @@
+use crate::ops::exit::ExitStatus;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, PlanningArgs, Workspace, color, make_plan};
@@ -28,7 +28,7 @@ pub struct Args {
     pub planning: PlanningArgs,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let mut ws = Workspace::load(global)?;
     if args.out.is_none() {
         ws.backend.set_look_only();
@@ -92,12 +92,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     }
     print_stats(cluster.as_ref());
     if plan.has_errors() || crate::checks::has_errors(&plan.checks) {
-        return Ok(ExitCode::from(1));
+        return Ok(ExitStatus::PlanHasErrors);
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
-        ExitCode::from(2)
+        ExitStatus::ChangesPresent
     } else {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     })
 }
 

@@ -1,9 +1,8 @@
 //! `todoplan rbac --plan|--apply`: print the ClusterRole and binding a CI job needs.
 
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, Workspace};
+use crate::ops::exit::ExitStatus;
 use crate::ops::rbac::{RbacMode, rbac_for};
 
 #[derive(Debug, clap::Args)]
@@ -21,7 +20,7 @@ pub struct Args {
     pub service_account: Option<String>,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let ws = Workspace::load(global)?;
     let mode = if args.apply {
         RbacMode::Apply
@@ -67,5 +66,5 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
             serde_yaml_ng::to_string(&object).map_err(|e| miette::miette!("{e}"))?
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

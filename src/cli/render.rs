@@ -1,7 +1,7 @@
 //! `todoplan render`: print a chart's manifests as `helm template` would.
 
+use crate::ops::exit::ExitStatus;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::GlobalArgs;
 use crate::chart::{self, Capabilities, RenderOptions, RenderRequest};
@@ -35,7 +35,7 @@ pub struct Args {
     pub notes: bool,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     if args.chart.is_some() {
         // `cli::main` runs this case before starting a runtime; here only for completeness.
         return run_chart_dir(args);
@@ -44,12 +44,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
     let ws = <super::workspace::Workspace as super::workspace::FromGlobalArgs>::load(global)?;
     let manifests = super::workspace::render_releases(&ws, args.release.as_deref()).await?;
     print!("{}", chart::to_helm_template_output(&manifests));
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// `render --chart DIR`: one chart directory, offline, like `helm template`. Needs no runtime:
 /// `cli::main` calls it on the main thread before starting one.
-pub fn run_chart_dir(args: Args) -> miette::Result<ExitCode> {
+pub fn run_chart_dir(args: Args) -> miette::Result<ExitStatus> {
     let Some(chart_dir) = args.chart else {
         return Err(miette::miette!("render: no chart directory given"));
     };
@@ -77,5 +77,5 @@ pub fn run_chart_dir(args: Args) -> miette::Result<ExitCode> {
     {
         println!("\nNOTES:\n{n}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -1,10 +1,10 @@
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, PlanningArgs, Workspace, color, confirm};
 use crate::apply::ApplyOptions;
 use crate::apply::progress::Progress;
-use crate::ops::rollback::rollback_plan;
+use crate::ops::carry::{Interrupts, Session};
+use crate::ops::exit::ExitStatus;
+use crate::ops::rollback::{rollback_plan, rollback_target};
 use crate::plan::output::{Format, render};
 
 #[derive(Debug, clap::Args)]
@@ -20,47 +20,39 @@ pub struct Args {
     pub planning: PlanningArgs,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let ws = Workspace::load(global)?;
-    // First: a state in the cluster then shares this connection.
-    let cluster = ws.connect_cluster().await?;
-    let _lock = ws
-        .lock("todoplan rollback", args.planning.lock_timeout)
-        .await?;
-    let mut state = ws.state().await?;
-    let target = match args.to {
-        Some(n) => n,
-        None if state.revision >= 2 => state.revision - 1,
-        None => {
-            return Err(miette::miette!(
-                help = "`todoplan history` lists the revisions",
-                "there is no earlier revision to roll back to (current revision {})",
-                state.revision
-            ));
-        }
-    };
+    let mut session = Session::open(ws, "todoplan rollback", args.planning.lock_timeout).await?;
+    let target = rollback_target(&session.state, args.to)?;
     let options = args.planning.options();
-    let computed = rollback_plan(&ws, &cluster, &state, target, &options).await?;
+    let computed = rollback_plan(
+        &session.ws,
+        &session.cluster,
+        &session.state,
+        target,
+        &options,
+    )
+    .await?;
     print!(
         "{}",
         crate::model::masking::mask(&render(&computed.plan, Format::Text, color(global)))
     );
-    if computed.plan.has_errors() {
-        return Ok(ExitCode::from(1));
+    if computed.plan.has_errors() || crate::checks::has_errors(&computed.plan.checks) {
+        return Ok(ExitStatus::PlanHasErrors);
     }
     if !computed.plan.has_changes() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     if !args.auto_approve && !confirm(&format!("\nRoll back to revision {target}?"))? {
         eprintln!("Rollback cancelled.");
-        return Ok(ExitCode::from(1));
+        return Ok(ExitStatus::Cancelled);
     }
-    let (cancelled, _abort) = super::apply::cancel_on_ctrl_c();
+    let interrupts = Interrupts::on_ctrl_c();
     let exec = ApplyOptions {
         parallelism: usize::from(args.parallelism),
         progress: Progress::detect(),
-        cancelled,
+        cancelled: interrupts.cancelled.clone(),
     };
-    let report = crate::apply::execute(&cluster, &computed, &ws.backend, &mut state, &exec).await;
+    let report = session.execute(&computed, &exec, &interrupts).await?;
     Ok(super::apply::report(&report))
 }

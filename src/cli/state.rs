@@ -1,9 +1,8 @@
 //! `todoplan state list|show`: what the state records, as `terraform state list|show` prints it.
 
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use super::workspace::{FromGlobalArgs, Workspace};
+use crate::ops::exit::ExitStatus;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,7 +55,7 @@ pub enum BackendKind {
     Local,
 }
 
-pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     let ws = Workspace::load(global)?;
     if let StateCommand::Migrate {
         to,
@@ -109,7 +108,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
         println!(
             "The old state is left where it was: remove it once todo.toml points at the new one."
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     let state = ws.state().await?;
     let rows = crate::ops::state_view::entries(&state);
@@ -143,12 +142,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 }
             }
             if shown.is_empty() && prefix.is_some() {
-                return Ok(ExitCode::from(1));
+                return Ok(ExitStatus::Failure);
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         // Handled above, before the state is opened.
-        StateCommand::Migrate { .. } => Ok(ExitCode::SUCCESS),
+        StateCommand::Migrate { .. } => Ok(ExitStatus::Success),
         StateCommand::Show { address, json } => {
             let Some(value) = crate::ops::state_view::show(&state, &address) else {
                 let known: Vec<&str> = rows.iter().map(|e| e.address.as_str()).collect();
@@ -169,7 +168,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitCode> {
                 serde_yaml_ng::to_string(&value).map_err(|e| miette::miette!("{e}"))?
             };
             print!("{}", crate::model::masking::mask(&text));
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
     }
 }

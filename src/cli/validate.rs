@@ -1,9 +1,8 @@
-use std::process::ExitCode;
-
 use super::GlobalArgs;
 use crate::checks::{self, Finding, ImageFacts};
 use crate::graph::{Address, DependencyGraph};
 use crate::observe::LiveIndex;
+use crate::ops::exit::ExitStatus;
 use crate::plan::{compute, desired, images};
 use crate::spec::{self, Spec, StateConfig};
 use crate::state::{LocalBackend, State};
@@ -18,7 +17,7 @@ credentials). Exit 1 on any error; warnings are listed. Without --env, the base 
 )]
 pub struct Args {}
 
-pub async fn run(global: &GlobalArgs, _args: Args) -> miette::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, _args: Args) -> miette::Result<ExitStatus> {
     let (spec, graph) = load_and_build(global, global.env.as_deref())?;
     let mut findings = vec![(spec.env.clone(), offline_checks(&spec, &graph).await?)];
     let mut checked_envs = Vec::new();
@@ -57,10 +56,10 @@ pub async fn run(global: &GlobalArgs, _args: Args) -> miette::Result<ExitCode> {
             "{} has errors: the checks found problems that would fail once applied.{report}",
             spec.source.name
         );
-        return Ok(ExitCode::from(1));
+        return Ok(ExitStatus::PlanHasErrors);
     }
     print!("{}\n{report}", summary(&spec, &graph, &checked_envs));
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 pub(crate) fn load_and_build(

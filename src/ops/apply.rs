@@ -3,19 +3,19 @@
 //! Two ways in, one way through: a plan shown and confirmed in this process, or a saved plan
 //! file. Either way [`carry_out`] delivers the images the plan builds, plans again when that
 //! filled in image digests, refuses to go on when the new plan is not the approved one (only the
-//! announced digests may differ), and hands the plan to the one executor.
+//! announced digests may differ), and hands the plan to the one carry-out path
+//! ([`super::carry::execute`]). `--atomic`'s undo ([`undo`]) takes the same path.
 
-use std::sync::Arc;
-
+use super::carry::{Interrupts, refuse_plan_errors};
 use super::workspace::{Planned, Workspace, make_plan};
-use crate::apply::{ApplyOptions, ApplyReport, StateSink, execute};
+use crate::apply::{ApplyOptions, ApplyReport};
 use crate::images::ImageStatus;
 use crate::observe::ClusterClient;
 use crate::plan::Plan;
 use crate::plan::approval::FilledImage;
-use crate::plan::compute::ImageRef;
+use crate::plan::compute::{Computed, ImageRef};
 use crate::plan::planfile::{PlanFile, PlanFileError};
-use crate::state::{Outcome, State, StateBackend};
+use crate::state::{State, StateBackend};
 
 /// The approved plan could not be carried out as approved; nothing was written.
 fn refuse(reason: String) -> miette::Report {
@@ -73,20 +73,9 @@ pub async fn carry_out(
     approved: &Plan,
     planned: Planned,
     options: &ApplyOptions,
-    abort: Arc<tokio::sync::Notify>,
+    interrupts: &Interrupts,
 ) -> miette::Result<ApplyReport> {
-    if approved.has_errors() {
-        return Err(miette::miette!(
-            help = "fix what the plan's error lines say, then plan again",
-            "the plan has objects that cannot be planned; nothing was applied"
-        ));
-    }
-    if crate::checks::has_errors(&approved.checks) {
-        return Err(miette::miette!(
-            help = "fix what the Checks section says (or silence a finding with a reason in [checks] ignore), then plan again",
-            "the plan's checks found errors that would fail in the cluster; nothing was applied"
-        ));
-    }
+    refuse_plan_errors(&planned.computed)?;
     let needs_delivery = planned
         .images
         .iter()
@@ -118,40 +107,25 @@ pub async fn carry_out(
     } else {
         planned
     };
-    let finished = {
-        let execution = execute(cluster, &planned.computed, &ws.backend, state, options);
-        tokio::select! {
-            report = execution => Some(report),
-            // Second interrupt: stop waiting now. Every write so far is already recorded.
-            _ = abort.notified() => None,
-        }
-    };
-    let report = match finished {
-        Some(report) => report,
-        None => {
-            let (revision, record_error) = match ws
-                .backend
-                .record_revision(state, "interrupted while applying".into(), Outcome::Partial)
-                .await
-            {
-                Ok(r) => (r, None),
-                Err(e) => (
-                    state.revision,
-                    Some(format!("{:?}", miette::Report::from(e))),
-                ),
-            };
-            ApplyReport {
-                outcome: Outcome::Partial,
-                failures: vec![("apply".into(), "interrupted twice: stopped waiting".into())],
-                skipped: Vec::new(),
-                written: 0,
-                deleted: 0,
-                revision,
-                record_error,
-            }
-        }
-    };
-    Ok(report)
+    super::carry::execute(ws, cluster, state, &planned.computed, options, interrupts).await
+}
+
+/// `--atomic` after a failed apply: the plan back to revision `before` (a plan like any other,
+/// behind the protection gate with the options the approved plan was made with), carried out on
+/// the same path. Returns the undo plan, for showing, with its report.
+pub async fn undo(
+    ws: &Workspace,
+    cluster: &ClusterClient,
+    state: &mut State,
+    before: u64,
+    approved: &Plan,
+    options: &ApplyOptions,
+    interrupts: &Interrupts,
+) -> miette::Result<(Computed, ApplyReport)> {
+    let computed =
+        super::rollback::rollback_plan(ws, cluster, state, before, &approved.options).await?;
+    let report = super::carry::execute(ws, cluster, state, &computed, options, interrupts).await?;
+    Ok((computed, report))
 }
 
 fn image_refs(planned: &Planned) -> std::collections::BTreeMap<String, ImageRef> {

@@ -6,7 +6,9 @@
 
 pub mod apply;
 pub mod base;
+pub mod carry;
 pub mod destroy;
+pub mod exit;
 pub mod import;
 pub mod init;
 pub mod rbac;

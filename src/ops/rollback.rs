@@ -15,6 +15,19 @@ use crate::plan::model::Plan;
 use crate::plan::redact::{secret_values, value_digest};
 use crate::state::{State, StateBackend};
 
+/// The revision `rollback --to` names, or the one before the current.
+pub fn rollback_target(state: &State, to: Option<u64>) -> miette::Result<u64> {
+    match to {
+        Some(n) => Ok(n),
+        None if state.revision >= 2 => Ok(state.revision - 1),
+        None => Err(miette::miette!(
+            help = "`todoplan history` lists the revisions",
+            "there is no earlier revision to roll back to (current revision {})",
+            state.revision
+        )),
+    }
+}
+
 /// The desired objects of revision `revision`. Secrets are restored only when their current
 /// values (live, or from their sources) still have the recorded digests.
 async fn recorded_objects(

@@ -235,7 +235,7 @@ pub struct Plan {
     #[serde(default)]
     pub drift: Vec<DriftItem>,
     pub objects: Vec<ObjectChange>,
-    /// Findings of the plan-time checks (`crate::checks`); errors make `plan` exit 1.
+    /// Findings of the plan-time checks (`crate::checks`); errors make `plan` exit 3.
     #[serde(default)]
     pub checks: Vec<crate::checks::Finding>,
     /// Smoke checks apply runs after their release is ready: those of every release this plan

@@ -210,7 +210,7 @@ fn a_failing_pod_fails_the_apply_fast_with_its_reason_and_atomic_rolls_back() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(out.status.code(), Some(5), "{text}");
     assert!(text.contains("CrashLoopBackOff"), "{text}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(170),
@@ -515,14 +515,14 @@ fn a_rejected_object_names_the_field_and_an_unknown_kind_says_what_to_do() {
     );
     // The namespace does not exist yet: the plan still has the server validate every object.
     // A rejected object is an error line of the plan, which is still shown; the exit code says
-    // error.
+    // the plan has errors (3).
     let out = s.todoplan(&["plan"]);
     let err = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
         err.contains("rejected") && err.contains("spec.ports[0].port"),
         "{err}"

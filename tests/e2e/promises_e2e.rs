@@ -401,7 +401,7 @@ fn a_rollout_that_never_became_ready_is_waited_for_again() {
         "timeout = \"8s\"\n\n[releases.backend.values]",
     );
     let out = s.todoplan(&["apply", "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     let plan = s.ok(&["plan"]);
     assert!(
         plan.contains("tainted"),
@@ -431,14 +431,14 @@ fn a_second_state_in_the_same_namespace_is_an_error_naming_both_instances() {
     )
     .unwrap();
     let out = s.todoplan(&["--file", "second.toml", "plan"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         text(&out).contains("belongs to another instance"),
         "{}",
         text(&out)
     );
     let out = s.todoplan(&["--file", "second.toml", "apply", "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_eq!(
         s.resource_versions(),
         rv,
@@ -467,7 +467,7 @@ fn deploying_the_fix_for_a_crashing_revision_succeeds() {
     s.ok(&["apply", "--auto-approve"]);
     let good = mark_backend_pods(&s, "crashloop");
     let out = s.todoplan(&["apply", "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(text(&out).contains("CrashLoopBackOff"), "{}", text(&out));
     // The fix: while the crashing revision's pods still exist, only the new revision counts.
     std::fs::write(
@@ -603,11 +603,11 @@ fn a_secret_key_nobody_provides_is_refused_at_plan_time_before_any_write() {
         "database.passwordKey = \"DB_PASSWORD\"",
     );
     let out = s.todoplan(&["plan"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("ref.secret-key"), "{}", text(&out));
     assert!(text(&out).contains("DB_PASSWORD"), "{}", text(&out));
     let out = s.todoplan(&["apply", "--auto-approve"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         !support::namespace_exists(&s.project),
         "nothing was written, not even the namespace"

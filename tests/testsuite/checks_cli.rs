@@ -41,7 +41,7 @@ fn validate_fails_on_the_seeds_missing_secret_key_and_says_where_to_add_it() {
         .args(["validate", "--file"])
         .arg(case("ref-secret-key/todo.toml"))
         .assert()
-        .code(1)
+        .code(3)
         .stdout(predicate::str::contains("has errors"))
         .stdout(predicate::str::contains(
             "error [ref.secret-key] release.app/apps/v1/Deployment/demo/api spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.key: Secret `demo-app` (from [secrets.app.keys] in todo.toml) has no key `JWT_SECRET_KEY`; its keys: POSTGRES_PASSWORD (todo.toml:8)",

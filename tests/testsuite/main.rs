@@ -17,6 +17,7 @@ mod checks_corpus;
 mod checks_output;
 mod docs_reference;
 mod executor_model;
+mod exit_codes;
 mod init_cli;
 mod module_layers;
 mod plan_output_golden;

@@ -139,3 +139,18 @@ fn the_edge_reader_sees_real_edges() {
         );
     }
 }
+#[test]
+fn the_cli_calls_no_executor() {
+    // Every verb goes through ops, which owns the lock, the state, cancellation and the one
+    // carry-out path; the CLI only parses and prints.
+    let cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+    for entry in std::fs::read_dir(cli).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("apply::execute"),
+            "{} calls the executor directly; call an ops function instead",
+            path.display()
+        );
+    }
+}

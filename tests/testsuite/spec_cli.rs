@@ -178,7 +178,7 @@ fn completions_and_the_man_page_are_generated_from_every_verb() {
     let out = todoplan().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(64),
         "an unknown shell is a usage error"
     );
 }
@@ -231,6 +231,6 @@ fn rbac_prints_the_roles_for_the_repos_spec() {
         .current_dir(dir.path())
         .arg("rbac")
         .assert()
-        .code(2)
+        .code(64)
         .stderr(predicate::str::contains("--plan"));
 }
