@@ -248,6 +248,9 @@ struct Shared<'a, C, B> {
     backend: &'a B,
     state: Mutex<&'a mut State>,
     salt: String,
+    /// Every write made so far, also by units that failed afterwards (a release whose objects
+    /// were written and then never became ready): the report counts what really happened.
+    writes: std::sync::atomic::AtomicUsize,
 }
 
 impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
@@ -461,6 +464,7 @@ async fn write_object<C: Cluster + Readiness, B: StateSink>(
             .map_err(render_report)?;
         written += 1;
     }
+    shared.writes.fetch_add(written, Ordering::SeqCst);
     Ok(written)
 }
 
@@ -685,6 +689,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         backend,
         state: Mutex::new(state),
         salt: salt.clone(),
+        writes: std::sync::atomic::AtomicUsize::new(0),
     };
     // The journal is durable before the first write, so a kill at any point leaves a state
     // the next run reads (with this run's lineage, even on the first run).
@@ -725,7 +730,6 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     let mut skipped: BTreeSet<Address> = BTreeSet::new();
     let mut started: BTreeSet<Address> = BTreeSet::new();
     let mut failures = Vec::new();
-    let mut written = 0usize;
     let mut running = futures::stream::FuturesUnordered::new();
     let mut state_broken = false;
     loop {
@@ -804,8 +808,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             state_broken = true;
         }
         match next {
-            Some((u, Ok(n))) => {
-                written += n;
+            Some((u, Ok(_))) => {
                 if let Address::Release(name) = &u {
                     // What the next plan's "why" compares with: the values this release now
                     // runs with (unknown after a rollback, which records none).
@@ -882,6 +885,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     if let Err(e) = shared.sync().await {
         failures.push(("state".to_string(), e));
     }
+    let written = shared.writes.load(Ordering::SeqCst);
     let outcome = match (failures.is_empty() && !cancelled, written + deleted > 0) {
         (true, _) => Outcome::Succeeded,
         (false, true) => Outcome::Partial,

@@ -1,18 +1,16 @@
 use super::GlobalArgs;
-use crate::checks::{self, Finding, ImageFacts};
-use crate::graph::{Address, DependencyGraph};
-use crate::observe::LiveIndex;
+use crate::checks;
+use crate::graph::DependencyGraph;
 use crate::ops::exit::ExitStatus;
-use crate::plan::{compute, desired, images};
-use crate::spec::{self, Spec, StateConfig};
-use crate::state::{LocalBackend, State};
+use crate::ops::validate::offline_checks;
+use crate::spec::{self, Spec};
 
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Checks syntax, types, references, cycles and paths, then renders every release \
 (no cluster) and runs the plan-time checks that need no cluster (Secret keys, Service selectors and \
 ports, Ingress backends, HPA targets and requests, probe ports, image pull policy, placeholders and \
-credentials). Exit 1 on any error; warnings are listed. Without --env, the base and every \
+credentials). Exit 3 when the checks find an error, 1 when todo.toml itself is wrong; warnings are listed. Without --env, the base and every \
 [env.NAME] overlay are checked.\n\nExamples:\n  todoplan validate\n  todoplan validate --env prod\n  todoplan validate --file deploy/todo.toml"
 )]
 pub struct Args {}
@@ -70,75 +68,6 @@ pub(crate) fn load_and_build(
     super::workspace::print_lock_notes(&spec.chart_lock_notes);
     let graph = DependencyGraph::build(&spec)?;
     Ok((spec, graph))
-}
-
-/// The checks that need no cluster, over the releases rendered as a plan renders them (image
-/// references from the last apply, or their tags) and todoplan's Secrets reduced to their keys.
-/// Nothing missing is proven absent offline, so only what the plan itself contradicts is an
-/// error.
-pub async fn offline_checks(spec: &Spec, graph: &DependencyGraph) -> miette::Result<Vec<Finding>> {
-    Ok(checks::run(&offline_input(spec, graph).await?))
-}
-
-/// What [`offline_checks`] checks: no live objects, no registry answers.
-pub async fn offline_input(
-    spec: &Spec,
-    graph: &DependencyGraph,
-) -> miette::Result<checks::CheckInput> {
-    let (planned, delivered) = offline_desired(spec, graph).await?;
-    let (delivery, _) = images::choose_delivery(spec, None);
-    let mut input = checks::from_desired(spec, &planned, &LiveIndex::default());
-    input.images = ImageFacts::delivered(
-        &delivery,
-        delivered.iter().map(|(n, r)| (n.as_str(), r.as_str())),
-    );
-    Ok(input)
-}
-
-/// The objects a plan would apply, made without a cluster: namespaces, keys-only Secrets and
-/// every release rendered with the image references of the last apply (or their tags). With
-/// them, (image name, reference) of each image todoplan delivers.
-pub async fn offline_desired(
-    spec: &Spec,
-    graph: &DependencyGraph,
-) -> miette::Result<(Vec<desired::DesiredObject>, Vec<(String, String)>)> {
-    let state = match &spec.state {
-        StateConfig::Local { dir } => {
-            LocalBackend::new(dir.clone()).load_or_new(&spec.project.name)?
-        }
-        StateConfig::Kubernetes { .. } => State::new(&spec.project.name),
-    };
-    let (delivery, _) = images::choose_delivery(spec, None);
-    let image_plans = images::plan_images(spec, &state, None, &delivery).await?;
-    let (refs, _) = images::references(&image_plans, &delivery);
-    let mut planned = desired::namespace_objects(spec);
-    planned.extend(checks::secret_stubs(spec));
-    let capabilities = crate::chart::Capabilities::default();
-    for address in graph.apply_order() {
-        let Address::Release(name) = &address else {
-            continue;
-        };
-        let Some(release) = spec.releases.get(name) else {
-            continue;
-        };
-        let values = compute::release_values(spec, release, &refs, &mut Vec::new())?;
-        let objects = desired::release_objects(
-            spec,
-            name,
-            values,
-            None,
-            &capabilities,
-            state.revision > 0,
-            state.revision + 1,
-        )
-        .await?;
-        planned.extend(objects);
-    }
-    let delivered = refs
-        .into_iter()
-        .map(|(name, r)| (name, r.reference))
-        .collect();
-    Ok((planned, delivered))
 }
 
 fn summary(spec: &Spec, graph: &DependencyGraph, checked_envs: &[String]) -> String {

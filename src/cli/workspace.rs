@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use is_terminal::IsTerminal;
 use miette::IntoDiagnostic;
+use std::io::IsTerminal;
 
 use super::GlobalArgs;
 pub use crate::ops::workspace::{

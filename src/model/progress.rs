@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use is_terminal::IsTerminal;
+use std::io::IsTerminal;
 
 #[derive(Clone)]
 pub struct Progress {

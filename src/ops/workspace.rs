@@ -278,7 +278,7 @@ pub async fn render_releases(
                     values_files: &release.values_files,
                     inline_values: values,
                     revision: state.revision + 1,
-                    is_upgrade: state.revision > 0,
+                    is_upgrade: crate::plan::desired::is_upgrade(&state, name),
                     capabilities: crate::chart::Capabilities::default(),
                     lookup: None,
                 };

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::desired::{self, DesiredObject};
 use super::model::*;
@@ -309,7 +308,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             );
             // As helm: an upgrade when the release was installed before (its hooks and
             // .Release.IsUpgrade follow), an install when it is new, even in an applied project.
-            let is_upgrade = req.state.objects.values().any(|r| r.release == *name);
+            let is_upgrade = desired::is_upgrade(req.state, name);
             let objects = desired::release_objects(
                 spec,
                 name,
@@ -444,7 +443,6 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     notes.extend(super::helm_owners::notes(&changes));
     let smoke_checks = planned_smoke_checks(spec, &changes);
     let value_changes = changed_values(spec, &changes, req.state, &flat_values);
-    let inputs_digest = inputs_digest(spec, &req.images);
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION.into(),
         todoplan_version: env!("CARGO_PKG_VERSION").into(),
@@ -458,7 +456,6 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         options: req.options.clone(),
         lineage: (req.state.serial > 0).then(|| req.state.lineage.clone()),
         serial: req.state.serial,
-        inputs_digest,
         notes,
         images: match &scope {
             Some(scope) => req
@@ -1337,57 +1334,5 @@ fn diff_recorded(d: &DesiredObject, recorded: Option<&ObjectRecord>, salt: &str)
                 change_of(d, Action::Update, b, a, None)
             }
         }
-    }
-}
-
-/// Digest of everything the plan was made from: a plan file is refused when it moved.
-fn inputs_digest(spec: &Spec, images: &BTreeMap<String, ImageRef>) -> String {
-    let mut h = Sha256::new();
-    h.update(spec.source.text.as_bytes());
-    h.update(spec.env.clone().unwrap_or_default().as_bytes());
-    for release in spec.releases.values() {
-        hash_dir(&mut h, &release.chart);
-        for f in &release.values_files {
-            h.update(std::fs::read(f).unwrap_or_default());
-        }
-    }
-    for (name, i) in images {
-        h.update(name.as_bytes());
-        h.update(i.tag.as_bytes());
-    }
-    // Secret values are not part of it: the plan file checks them with its own salted
-    // digests (a digest over public inputs and a weak secret could be brute-forced).
-    hex::encode(h.finalize())
-}
-
-fn hash_dir(h: &mut Sha256, dir: &std::path::Path) {
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    if dir.is_file() {
-        // a remote chart's cached package
-        files.push(dir.to_path_buf());
-    }
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    for f in files {
-        h.update(
-            f.strip_prefix(dir)
-                .unwrap_or(&f)
-                .to_string_lossy()
-                .as_bytes(),
-        );
-        h.update(std::fs::read(&f).unwrap_or_default());
     }
 }

@@ -123,6 +123,13 @@ impl InRelease {
     }
 }
 
+/// Whether rendering `release` is an upgrade (`.Release.IsUpgrade`, and which hooks run): as
+/// helm, when the release was installed before, and an install when it is new, even in a project
+/// applied before. Plan, validate, render and rbac all render with this one rule.
+pub fn is_upgrade(state: &crate::state::State, release: &str) -> bool {
+    state.objects.values().any(|r| r.release == release)
+}
+
 /// Renders one release to its objects, namespaced and labelled.
 pub async fn release_objects(
     spec: &Spec,

@@ -225,8 +225,6 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<String>,
     pub serial: u64,
-    /// sha256 over todo.toml, charts, values files, build contexts and secret digests.
-    pub inputs_digest: String,
     /// Lines the reader should see first (delivery chosen, offline warning, ...).
     #[serde(default)]
     pub notes: Vec<String>,
@@ -287,7 +285,6 @@ impl Plan {
             options: PlanOptions::default(),
             lineage: (state.serial > 0).then(|| state.lineage.clone()),
             serial: state.serial,
-            inputs_digest: String::new(),
             notes: Vec::new(),
             images: Vec::new(),
             drift: Vec::new(),

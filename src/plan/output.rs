@@ -693,7 +693,6 @@ mod tests {
             options: PlanOptions::default(),
             lineage: None,
             serial: 0,
-            inputs_digest: String::new(),
             notes: vec![],
             images: vec![],
             drift: vec![],

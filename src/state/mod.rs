@@ -1,6 +1,8 @@
-//! The record of what todoplan applied: the local backend in `state/`.
+//! The record of what todoplan applied, behind one [`StateBackend`] trait with two backends: the
+//! local one (a directory, `state/` by default) and the cluster one ([`kubernetes`]: Secrets for
+//! the state, history and journal, a Lease for the lock), chosen by `[state] backend`.
 //!
-//! Layout of the state directory:
+//! Layout of the local state directory:
 //! - `todoplan.state.json`: the current state (format version, lineage, serial, revision, objects).
 //! - `todoplan.state.json.backup`: the state before the last write, so one bad write never loses it.
 //! - `history/<revision>.json`: every applied revision, for `history` and `rollback`.
@@ -9,10 +11,11 @@
 //! - `todoplan.lock`: held while a command may write; names its holder.
 //! - `digest.key`: the key of secret digests (mode 0600, never printed, kept out of git).
 //!
-//! Other backends (in memory for tests; in the cluster later) implement the same
-//! [`StateBackend`] trait.
+//! The cluster backend keeps the same records in Secrets of the state namespace (see
+//! [`kubernetes`]); a third, in-memory backend with injected faults exists for the crash tests
+//! only (`memory`, feature `fault-injection`).
 //!
-//! Every write goes to a temporary file in the same directory, is fsynced, then renamed over the
+//! Every local write goes to a temporary file in the same directory, is fsynced, then renamed over the
 //! target, so a crash leaves either the old or the new file, never a torn one.
 
 mod backend;
@@ -22,6 +25,9 @@ pub mod journal;
 pub mod kubernetes;
 mod local;
 mod lock;
+/// A state backend with injected faults, for the crash tests: built only for tests (the
+/// `fault-injection` feature the test targets switch on), never shipped in the executable.
+#[cfg(any(test, feature = "fault-injection"))]
 pub mod memory;
 mod record;
 mod store;

@@ -110,7 +110,7 @@ async fn the_plan_pass_finds_the_seeds_missing_key_with_the_cluster_read() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/checks/ref-secret-key");
     let spec = todoplan::spec::load(&dir.join("todo.toml"), None).unwrap();
     let graph = todoplan::graph::DependencyGraph::build(&spec).unwrap();
-    let (mut desired, delivered) = todoplan::cli::validate::offline_desired(&spec, &graph)
+    let (mut desired, delivered) = todoplan::ops::validate::offline_desired(&spec, &graph)
         .await
         .unwrap();
     let found = todoplan::plan::checks::run(

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use todoplan::checks::{self, CheckInput, CheckObject, Finding, RegistryAnswer, Severity};
-use todoplan::cli::validate::{offline_checks, offline_input};
 use todoplan::graph::DependencyGraph;
+use todoplan::ops::validate::{offline_checks, offline_input};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()

@@ -23,7 +23,6 @@ fn plan() -> Plan {
         options: Default::default(),
         lineage: None,
         serial: 0,
-        inputs_digest: String::new(),
         notes: vec![],
         images: vec![],
         drift: vec![],

@@ -85,7 +85,6 @@ fn plan() -> Plan {
         },
         lineage: Some("7b0c".into()),
         serial: 12,
-        inputs_digest: "d1g3st".into(),
         checks: vec![],
         value_changes: vec![todoplan::plan::values_diff::ValueChange {
             release: "backend".into(),
