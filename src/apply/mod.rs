@@ -312,9 +312,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         self.backend
             .journal(&entry)
             .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
-        if let JournalEntry::Put { address, record } = entry {
-            state.objects.insert(address, *record);
-        }
+        entry.apply_to(&mut state);
         Ok(())
     }
 

@@ -38,10 +38,11 @@ impl Metadata for Value {
     }
 }
 
-/// Identity of one object in the cluster.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+/// Identity of one object in the cluster: its group, kind, namespace and name. The version in
+/// `api_version` is the one it is read and written at, never part of identity (equality, order
+/// and hashing ignore it), so a chart moving `autoscaling/v1` to `v2`, or a custom resource
+/// from `v1beta1` to `v1`, updates the same object (as Flux's ssa and kapp key objects).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObjectKey {
     pub api_version: String,
     pub kind: String,
@@ -74,5 +75,93 @@ impl std::fmt::Display for ObjectKey {
             Some(ns) => write!(f, "{} {} {ns}/{}", self.api_version, self.kind, self.name),
             None => write!(f, "{} {} {}", self.api_version, self.kind, self.name),
         }
+    }
+}
+
+/// The API group of an `apiVersion` (`""` for the core group's `v1`).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map_or("", |(g, _)| g)
+}
+
+impl ObjectKey {
+    /// The API group (empty for the core group).
+    pub fn group(&self) -> &str {
+        group_of(&self.api_version)
+    }
+
+    fn identity(&self) -> (&str, &str, Option<&str>, &str) {
+        (
+            self.group(),
+            &self.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
+    }
+}
+
+impl PartialEq for ObjectKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for ObjectKey {}
+
+impl std::hash::Hash for ObjectKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
+}
+
+impl PartialOrd for ObjectKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ObjectKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    fn key(api_version: &str, kind: &str, name: &str) -> ObjectKey {
+        ObjectKey {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: Some("todo".into()),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn the_version_is_not_part_of_identity() {
+        let v1 = key("autoscaling/v1", "HorizontalPodAutoscaler", "web");
+        let v2 = key("autoscaling/v2", "HorizontalPodAutoscaler", "web");
+        assert_eq!(v1, v2);
+        let mut set = std::collections::BTreeSet::new();
+        set.insert(v1.clone());
+        assert!(set.contains(&v2));
+        let hashed: std::collections::HashSet<ObjectKey> = [v1].into_iter().collect();
+        assert!(hashed.contains(&v2));
+    }
+
+    #[test]
+    fn group_kind_namespace_and_name_are() {
+        let base = key("apps/v1", "Deployment", "web");
+        assert_ne!(base, key("extensions/v1beta1", "Deployment", "web"));
+        assert_ne!(base, key("apps/v1", "StatefulSet", "web"));
+        assert_ne!(base, key("apps/v1", "Deployment", "api"));
+        let mut other_ns = base.clone();
+        other_ns.namespace = Some("prod".into());
+        assert_ne!(base, other_ns);
+        assert_ne!(
+            key("v1", "Service", "x"),
+            key("example.com/v1", "Service", "x")
+        );
     }
 }

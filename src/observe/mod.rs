@@ -987,6 +987,13 @@ pub trait Cluster: Sync {
         timeout: std::time::Duration,
     ) -> Result<(), ObserveError>;
     async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError>;
+    /// Every object of one kind, in every namespace (a CRD's custom resources, which go with
+    /// it when it is deleted). A kind the cluster does not serve has none.
+    async fn objects_of_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Vec<ObjectKey>, ObserveError>;
 }
 
 impl Cluster for ClusterClient {
@@ -1024,6 +1031,17 @@ impl Cluster for ClusterClient {
     }
     async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError> {
         ClusterClient::namespace_contents(self, ns).await
+    }
+    async fn objects_of_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Vec<ObjectKey>, ObserveError> {
+        match self.list_pages(api_version, kind, None, "", |_| {}).await {
+            Ok(items) => Ok(items.iter().map(ObjectKey::of).collect()),
+            Err(ObserveError::UnknownKind { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -629,7 +629,11 @@ pub async fn diff_objects<C: Cluster>(
                         Some(c) => diff_live(c, found, d, creates_namespace, ownership, salt).await,
                         None => Ok(diff_recorded(
                             d,
-                            state.objects.get(&d.address.to_string()),
+                            state.objects.get(&d.address.to_string()).or_else(|| {
+                                // Recorded at another version's address: the same object.
+                                let key = d.key();
+                                state.objects.values().find(|r| r.key() == key)
+                            }),
                             salt,
                         )),
                     }?;
@@ -676,7 +680,9 @@ pub async fn diff_objects<C: Cluster>(
     let mut deletions: Vec<(String, ObjectRecord)> = state
         .objects
         .iter()
-        .filter(|(a, _)| !wanted.contains(*a))
+        // A record whose object is still declared at another version (autoscaling/v1 → v2) is
+        // the same object: its record moves to the new address when apply records it.
+        .filter(|(a, r)| !wanted.contains(*a) && !wanted_keys.contains(&r.key()))
         .filter(|(a, r)| options.targets_record(a, &r.release))
         .map(|(a, r)| (a.clone(), r.clone()))
         .collect();
@@ -854,7 +860,53 @@ pub async fn diff_objects<C: Cluster>(
             super::protection::gate_namespace(change, &kept);
         }
     }
+    if let Some(c) = req_cluster {
+        name_custom_resources_at_stake(c, &mut changes).await?;
+    }
     Ok((changes, kept_deletions))
+}
+
+/// A CRD whose delete or replace is planned (or refused) takes its custom resources with it:
+/// the change's reason says how many there are, declared by this project or not.
+async fn name_custom_resources_at_stake<C: Cluster>(
+    c: &C,
+    changes: &mut [ObjectChange],
+) -> miette::Result<()> {
+    for change in changes.iter_mut().filter(|ch| {
+        ch.kind == "CustomResourceDefinition"
+            && (ch.action.deletes() || ch.action == Action::Refused)
+    }) {
+        let Some(crd) = change.before.clone() else {
+            continue;
+        };
+        let group = crd.pointer("/spec/group").and_then(Value::as_str);
+        let kind = crd.pointer("/spec/names/kind").and_then(Value::as_str);
+        let version = crd
+            .pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .and_then(|vs| {
+                vs.iter()
+                    .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+                    .or_else(|| vs.first())
+            })
+            .and_then(|v| v.get("name"))
+            .and_then(Value::as_str);
+        let (Some(group), Some(kind), Some(version)) = (group, kind, version) else {
+            continue;
+        };
+        let resources = c
+            .objects_of_kind(&format!("{group}/{version}"), kind)
+            .await?;
+        let at_stake = format!(
+            "{} custom resource(s) of kind {kind}.{group} exist and would be deleted with it",
+            resources.len()
+        );
+        change.reason = Some(match change.reason.take() {
+            Some(r) => format!("{r} ({at_stake})"),
+            None => at_stake,
+        });
+    }
+    Ok(())
 }
 
 /// The address of a live object of this instance that state does not record.
@@ -1164,7 +1216,13 @@ async fn diff_live_object<C: Cluster>(
     let (live, labelled_ours) = if namespace_pending {
         (None, false)
     } else if let Some(found) = found {
-        (Some(found), true)
+        if crate::model::object::api_version_of(&found) == key.api_version {
+            (Some(found), true)
+        } else {
+            // Listed at the version it was recorded at; the chart now declares another
+            // (autoscaling/v1 → v2): the same object, read at the declared version to diff.
+            (c.get(&key).await?.or(Some(found)), true)
+        }
     } else {
         // Not labelled as this instance's: it may still exist (made by hand, or by another
         // instance).

@@ -3,7 +3,8 @@
 //! Every destructive action of every plan passes it: the delete of a prune or a destroy, the
 //! delete half of a replace (forced with `--replace` or caused by an immutable field), and the
 //! deletes of a rollback or an `--atomic` undo, which are plans too. Objects that hold data are
-//! PersistentVolumeClaims and every object of a `protect = true` release; without
+//! PersistentVolumeClaims, CustomResourceDefinitions (deleting one deletes every custom resource
+//! of its kind, declared or not) and every object of a `protect = true` release; without
 //! `--allow-data-loss` the gate turns their delete or replace into `Refused`, which the plan
 //! shows and the executor never carries out. The executor asks the gate again before it sends
 //! any delete ([`permits`]), with the options recorded in the plan, so no flag given later can
@@ -13,7 +14,7 @@ use super::model::{Action, ObjectChange, PlanOptions};
 
 /// Whether deleting an object of this kind (or of a `protect = true` release) loses data.
 pub fn holds_data(kind: &str, protect: bool) -> bool {
-    protect || kind == "PersistentVolumeClaim"
+    protect || kind == "PersistentVolumeClaim" || kind == "CustomResourceDefinition"
 }
 
 /// Passes `change` through the gate: a destructive action on a data-holding object becomes
@@ -28,6 +29,8 @@ pub fn gate(change: &mut ObjectChange, options: &PlanOptions) {
     }
     let what = if change.kind == "PersistentVolumeClaim" {
         "a PersistentVolumeClaim (its volume holds data)"
+    } else if change.kind == "CustomResourceDefinition" {
+        "a CustomResourceDefinition (deleting it deletes every custom resource of its kind)"
     } else {
         "an object of a `protect = true` release"
     };

@@ -67,6 +67,12 @@ impl JournalEntry {
     pub fn apply_to(&self, state: &mut State) {
         match self {
             JournalEntry::Put { address, record } => {
+                if !state.objects.contains_key(address) {
+                    // Identity is group, kind, namespace and name: a record of the same object
+                    // at another version's address (written as autoscaling/v1, now v2) moves.
+                    let key = record.key();
+                    state.objects.retain(|_, r| r.key() != key);
+                }
                 state.objects.insert(address.clone(), (**record).clone());
             }
             JournalEntry::Forget { address } => {

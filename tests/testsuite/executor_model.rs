@@ -260,6 +260,21 @@ impl Cluster for MemoryCluster {
             .cloned()
             .collect())
     }
+    async fn objects_of_kind(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Vec<ObjectKey>, ObserveError> {
+        let group = todoplan::model::object::group_of(api_version);
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.kind == kind && k.group() == group)
+            .cloned()
+            .collect())
+    }
 }
 
 impl Readiness for MemoryCluster {

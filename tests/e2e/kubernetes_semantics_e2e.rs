@@ -1,0 +1,304 @@
+//! Kubernetes semantics as the best apply engines test them, ported to todoplan projects on the
+//! real cluster: object identity across API versions (Flux ssa `TestApply_MigrateAPIVersion`,
+//! kapp's group-kind scoping), custom resources served at two versions, and a CRD whose replace
+//! or delete would take its custom resources with it (kapp refuses scope changes in preflight;
+//! todoplan's protection gate refuses it without `--allow-data-loss`). Each scenario ends with the
+//! next plan being "No changes".
+#![cfg(feature = "e2e")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support;
+
+/// A throwaway project: one release `objects` of plain manifests, its own namespace and local
+/// state; the namespace and the CRDs it names are deleted on drop.
+struct Project {
+    dir: tempfile::TempDir,
+    name: String,
+    crds: Vec<String>,
+}
+
+impl Project {
+    fn new(prefix: &str) -> Project {
+        support::require_cluster();
+        let name = support::unique_name(prefix);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("todo.toml"),
+            format!(
+                "[project]\nname = \"{name}\"\n[cluster]\nnamespace = \"{name}\"\n[state]\nbackend = \"local\"\ndir = \"state\"\n\n[releases.objects]\nchart = \"objects\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("objects")).unwrap();
+        Project {
+            dir,
+            name,
+            crds: Vec::new(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Replaces the release's manifests (`{ns}` stands for the project's namespace).
+    fn objects(&self, yaml: &str) {
+        std::fs::write(
+            self.path().join("objects/objects.yaml"),
+            yaml.replace("{ns}", &self.name),
+        )
+        .unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_todoplan"))
+            .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("TODOPLAN_ENV")
+            .env_remove("TODOPLAN_FILE")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let said = text(&out);
+        assert!(out.status.success(), "todoplan {args:?} failed:\n{said}");
+        said
+    }
+
+    /// The plan after: nothing to do (exit 0 with --detailed-exitcode).
+    fn assert_no_changes(&self, after: &str) {
+        let out = self.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "the plan after {after} is not 'No changes':\n{}",
+            text(&out)
+        );
+    }
+
+    fn uid(&self, what: &str) -> String {
+        support::kubectl([
+            "-n",
+            &self.name,
+            "get",
+            what,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args([
+                "delete",
+                "namespace",
+                &self.name,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
+            .output();
+        for crd in &self.crds {
+            let _ = Command::new("kubectl")
+                .args(["delete", "crd", crd, "--wait=false", "--ignore-not-found"])
+                .output();
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const HPA_V1: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: "{ns}"}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: "busybox:1.35.0", resources: {requests: {cpu: 10m}}}]}
+---
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: "{ns}"}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+  targetCPUUtilizationPercentage: 70
+"#;
+
+const HPA_V2: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: "{ns}"}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: "busybox:1.35.0", resources: {requests: {cpu: 10m}}}]}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: "{ns}"}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+"#;
+
+/// Flux `TestApply_MigrateAPIVersion`: the chart moves an HPA from autoscaling/v1 to v2. The
+/// object is the same (group, kind, namespace, name): it is updated in place, never deleted,
+/// and its record moves to the new address.
+#[test]
+fn an_api_version_change_updates_the_same_object_and_never_deletes_it() {
+    let p = Project::new("sem-apiver");
+    p.objects(HPA_V1);
+    p.ok(&["apply", "--auto-approve"]);
+    let uid = p.uid("hpa/web");
+    assert!(!uid.is_empty());
+
+    p.objects(HPA_V2);
+    let plan = p.ok(&["plan"]);
+    // Only the version moved, and the server stores the same object at either version.
+    assert!(
+        plan.contains("No changes") || plan.contains("0 to destroy"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("never applied it"),
+        "the v2 object is not a stranger: {plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(p.uid("hpa/web"), uid, "the HPA was deleted and made again");
+    let listed = p.ok(&["state", "list"]);
+    assert!(
+        listed.contains("autoscaling/v2/HorizontalPodAutoscaler")
+            && !listed.contains("autoscaling/v1/"),
+        "the record moved to the new address: {listed}"
+    );
+    p.assert_no_changes("moving the HPA to autoscaling/v2");
+}
+
+fn widget_crd(group: &str, scope: &str) -> String {
+    format!(
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.{group}}}
+spec:
+  group: {group}
+  scope: {scope}
+  names: {{plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema: {{openAPIV3Schema: {{type: object, properties: {{spec: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}}}
+  - name: v1
+    served: true
+    storage: true
+    schema: {{openAPIV3Schema: {{type: object, properties: {{spec: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}}}
+"#
+    )
+}
+
+fn wait_established(crd: &str) {
+    support::kubectl([
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        &format!("crd/{crd}"),
+    ]);
+}
+
+/// Custom resources of one kind declared at two served versions: listed at either version, each
+/// is one object, so no apply ever deletes one as a stranger (kapp scopes by group and kind).
+#[test]
+fn custom_resources_declared_at_two_served_versions_stay() {
+    let mut p = Project::new("sem-twover");
+    let group = format!("{}.todoplan.test", p.name);
+    let crd = format!("widgets.{group}");
+    support::kubectl_apply("default", &widget_crd(&group, "Namespaced"));
+    p.crds.push(crd.clone());
+    wait_established(&crd);
+    p.objects(&format!(
+        "apiVersion: {group}/v1beta1\nkind: Widget\nmetadata: {{name: old, namespace: \"{{ns}}\"}}\nspec: {{size: 1}}\n---\napiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: new, namespace: \"{{ns}}\"}}\nspec: {{size: 2}}\n"
+    ));
+    p.ok(&["apply", "--auto-approve"]);
+    // Other tests' CRDs may also be called widgets: name the group.
+    let (old_name, new_name) = (
+        format!("widgets.{group}/old"),
+        format!("widgets.{group}/new"),
+    );
+    let (old, new) = (p.uid(&old_name), p.uid(&new_name));
+    for round in 0..2 {
+        let said = p.ok(&["apply", "--auto-approve"]);
+        assert!(
+            !said.contains("destroyed ") || said.contains("0 destroyed"),
+            "round {round}: {said}"
+        );
+        assert_eq!(p.uid(&old_name), old, "round {round}: old was deleted");
+        assert_eq!(p.uid(&new_name), new, "round {round}: new was deleted");
+    }
+    p.assert_no_changes("two applies of custom resources at two versions");
+}
+
+/// A CRD's scope change is a replace, and replacing a CRD deletes every custom resource of its
+/// kind, declared here or not: the protection gate refuses it without --allow-data-loss and says
+/// how many would go.
+#[test]
+fn a_crd_replace_that_would_delete_its_custom_resources_is_refused_without_the_flag() {
+    let mut p = Project::new("sem-crdscope");
+    let group = format!("{}.todoplan.test", p.name);
+    let crd = format!("widgets.{group}");
+    p.crds.push(crd.clone());
+    p.objects(&widget_crd(&group, "Namespaced"));
+    p.ok(&["apply", "--auto-approve"]);
+    wait_established(&crd);
+    // A custom resource the release does not declare.
+    support::kubectl_apply(
+        &p.name,
+        &format!(
+            "apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: precious}}\nspec: {{size: 9}}\n"
+        ),
+    );
+    let precious_name = format!("widgets.{group}/precious");
+    let precious = p.uid(&precious_name);
+
+    p.objects(&widget_crd(&group, "Cluster"));
+    let plan = p.run(&["plan"]);
+    let said = text(&plan);
+    assert!(said.contains("CustomResourceDefinition"), "{said}");
+    assert!(said.contains("--allow-data-loss"), "{said}");
+    assert!(
+        said.contains("1 custom resource(s) of kind Widget"),
+        "the plan says what goes with the CRD: {said}"
+    );
+    let out = p.run(&["apply", "--auto-approve"]);
+    let said = text(&out);
+    assert_eq!(
+        p.uid(&precious_name),
+        precious,
+        "the custom resource survived the apply:\n{said}"
+    );
+    assert_eq!(
+        support::kubectl(["get", "crd", &crd, "-o", "jsonpath={.spec.scope}"]),
+        "Namespaced",
+        "the CRD was not replaced:\n{said}"
+    );
+}
