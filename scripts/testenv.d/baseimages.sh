@@ -16,6 +16,9 @@ DEBIAN_SUITE=bookworm
 declare -A BASE_IMAGE_PACKAGES=(
     ["todoplan-testenv/bookworm-python3-fastapi:minbase"]="python3,python3-fastapi,python3-uvicorn,python3-psycopg2"
     ["todoplan-testenv/bookworm-postgresql-15:minbase"]="postgresql-15"
+    # app/real's frontend runs on nodejs alone; npm only builds it (app/real/frontend/build).
+    ["todoplan-testenv/bookworm-nodejs:minbase"]="nodejs"
+    ["todoplan-testenv/bookworm-nodejs-npm:minbase"]="nodejs,npm,ca-certificates"
 )
 
 # The archive apt on this machine uses (debootstrap needs one; the machine reaches only that).
@@ -94,4 +97,15 @@ import_base_images() {
             "$tarball" "$image" >/dev/null ||
             die "docker import of $image failed"
     done
+}
+
+# app/real's Next.js frontend: `npm ci` and `next build` in the nodejs-npm image, cached by its
+# sources and lock file (see app/real/frontend/build), into app/real/frontend/dist/, which its
+# Dockerfile copies. A warm run only checks the cache key.
+build_frontend_app() {
+    local started=$SECONDS
+    DOCKER_HOST="unix://$(docker_sock)" DOCKER_CLI="$DOCKER_CLI" TODOPLAN_TESTENV_CACHE="$TESTENV_CACHE" \
+        "$REPO_ROOT/app/real/frontend/build" ||
+        die "building app/real/frontend failed (see above)"
+    log "app/real/frontend ready in $((SECONDS - started))s"
 }
