@@ -17,7 +17,7 @@ mod support;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use support::{
     START_HINT, kubectl_json, registry, require_cluster, require_docker, run_tool, todoplan_cli,
     unique_name,

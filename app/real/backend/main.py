@@ -178,6 +178,32 @@ def _todo(row):
     return {"id": row[0], "title": row[1], "completed": row[2], "created_at": row[3].isoformat()}
 
 
+@app.get("/health")
+def health():
+    """Readiness: answers 200 only while the database answers."""
+    try:
+        conn = connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+        finally:
+            conn.close()
+    except psycopg2.Error as err:
+        return JSONResponse({"status": "unavailable", "database": str(err).strip()}, status_code=503)
+    return {"status": "ok", "database": "ok"}
+
+
+@app.get("/api/health")
+def api_health():
+    return health()
+
+
+@app.get("/api/settings")
+def public_settings():
+    """The non-secret settings in effect, so a ConfigMap change can be seen from outside."""
+    return {"cors_origins": settings["cors_origins"], "log_level": settings["log_level"]}
+
+
 # Users: only the frontend's server calls these (the backend's Service is not reachable from
 # browsers). The frontend issues the session JWT once the password checks out.
 @app.post("/api/users", status_code=201)
