@@ -86,8 +86,11 @@ fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        // A state directory or a developer's node_modules is not part of the app.
-        if name == "state" || name == "node_modules" || name == ".next" {
+        // app/real's state (left by someone running it by hand) and a developer's `npm install`
+        // or `next dev` output are not part of the app; dist/'s own node_modules and .next are.
+        let leftover = name == "state"
+            || ((name == "node_modules" || name == ".next") && from.ends_with("frontend"));
+        if leftover {
             continue;
         }
         let target = to.join(&name);
