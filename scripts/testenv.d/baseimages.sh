@@ -16,6 +16,15 @@ DEBIAN_SUITE=bookworm
 declare -A BASE_IMAGE_PACKAGES=(
     ["todoplan-testenv/bookworm-python3-fastapi:minbase"]="python3,python3-fastapi,python3-uvicorn,python3-psycopg2"
     ["todoplan-testenv/bookworm-postgresql-15:minbase"]="postgresql-15"
+    # app/real's frontend runs on nodejs alone; npm only builds it (app/real/frontend/build).
+    ["todoplan-testenv/bookworm-nodejs:minbase"]="nodejs"
+    ["todoplan-testenv/bookworm-nodejs-npm:minbase"]="nodejs,ca-certificates"
+)
+# image reference -> packages apt-get installs into the root filesystem after debootstrap (in a
+# chroot): debootstrap's own resolver fails to configure npm's dependency tree on minbase
+# ("Failure while configuring base packages ... possibly the package npm is at fault").
+declare -A BASE_IMAGE_APT_PACKAGES=(
+    ["todoplan-testenv/bookworm-nodejs-npm:minbase"]="npm"
 )
 
 # The archive apt on this machine uses (debootstrap needs one; the machine reaches only that).
@@ -31,6 +40,9 @@ debian_mirror() {
 base_image_tarball() {
     local image=$1 key
     key=$(printf '%s %s %s' "$DEBIAN_SUITE" minbase "${BASE_IMAGE_PACKAGES[$image]}" | sha256sum | cut -c1-12)
+    if [[ -n "${BASE_IMAGE_APT_PACKAGES[$image]:-}" ]]; then
+        key=$(printf '%s apt %s' "$key" "${BASE_IMAGE_APT_PACKAGES[$image]}" | sha256sum | cut -c1-12)
+    fi
     local name=${image#*/}
     echo "$TESTENV_CACHE/debian-images/${name%%:*}-$key.tar"
 }
@@ -54,15 +66,35 @@ build_base_rootfs() {
         die "debootstrap for $image failed; see $logfile"
     fi
     umount_debootstrap_leftovers "$rootfs"
+    if [[ -n "${BASE_IMAGE_APT_PACKAGES[$image]:-}" ]] &&
+        ! apt_install_into "$rootfs" "${BASE_IMAGE_APT_PACKAGES[$image]}" >>"$logfile" 2>&1; then
+        umount_debootstrap_leftovers "$rootfs"
+        rm -rf "$rootfs"
+        die "apt-get install ${BASE_IMAGE_APT_PACKAGES[$image]} into the root filesystem of $image failed; see $logfile"
+    fi
     # Package lists and the .deb cache are build leftovers, not part of the image.
     rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/debootstrap
     # Which package versions are inside, for `docker inspect` (the image comment).
     local -a packages
-    IFS=, read -ra packages <<<"${BASE_IMAGE_PACKAGES[$image]}"
+    IFS=, read -ra packages <<<"${BASE_IMAGE_PACKAGES[$image]}${BASE_IMAGE_APT_PACKAGES[$image]:+,${BASE_IMAGE_APT_PACKAGES[$image]}}"
     chroot "$rootfs" dpkg-query -W -f '${Package}=${Version}\n' "${packages[@]}" >"$tarball.versions" 2>/dev/null || true
     tar --numeric-owner -C "$rootfs" -cf "$tarball.part" . || die "packing the root filesystem of $image failed"
     mv "$tarball.part" "$tarball"
     rm -rf "$rootfs"
+}
+
+# apt-get install PACKAGES (space-separated) in a chroot of ROOTFS, from the archive debootstrap
+# wrote into its sources.list, through this machine's resolver.
+apt_install_into() {
+    local rootfs=$1 packages=$2 status=0
+    mount -t proc proc "$rootfs/proc" || return 1
+    cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+    # shellcheck disable=SC2086 # a list of package names
+    chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive sh -c \
+        "apt-get update -q && apt-get install -y -q --no-install-recommends $packages" || status=$?
+    umount "$rootfs/proc" || true
+    : >"$rootfs/etc/resolv.conf"
+    return $status
 }
 
 umount_debootstrap_leftovers() {
@@ -90,8 +122,19 @@ import_base_images() {
             --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
             --change 'ENV LANG=C.UTF-8' \
             --change 'CMD ["bash"]' \
-            --message "Debian $DEBIAN_SUITE debootstrap minbase + ${BASE_IMAGE_PACKAGES[$image]} ($(paste -sd' ' "$tarball.versions" 2>/dev/null)) (todoplan testenv)" \
+            --message "Debian $DEBIAN_SUITE debootstrap minbase + ${BASE_IMAGE_PACKAGES[$image]}${BASE_IMAGE_APT_PACKAGES[$image]:+ + apt ${BASE_IMAGE_APT_PACKAGES[$image]}} ($(paste -sd' ' "$tarball.versions" 2>/dev/null)) (todoplan testenv)" \
             "$tarball" "$image" >/dev/null ||
             die "docker import of $image failed"
     done
+}
+
+# app/real's Next.js frontend: `npm ci` and `next build` in the nodejs-npm image, cached by its
+# sources and lock file (see app/real/frontend/build), into app/real/frontend/dist/, which its
+# Dockerfile copies. A warm run only checks the cache key.
+build_frontend_app() {
+    local started=$SECONDS
+    DOCKER_HOST="unix://$(docker_sock)" DOCKER_CLI="$DOCKER_CLI" TODOPLAN_TESTENV_CACHE="$TESTENV_CACHE" \
+        "$REPO_ROOT/app/real/frontend/build" ||
+        die "building app/real/frontend failed (see above)"
+    log "app/real/frontend ready in $((SECONDS - started))s"
 }

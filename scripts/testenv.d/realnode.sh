@@ -20,6 +20,8 @@ REAL_POD_BRIDGE=tpcni0
 REAL_NODE_IP=10.213.255.1
 REAL_POD_CIDR=10.213.0.0/24
 REAL_POD_GATEWAY=10.213.0.1
+# The API server's Service ClusterIP range: its default, which kwokctl leaves alone.
+REAL_SERVICE_CIDR=10.0.0.0/24
 REAL_NODE_TAINT=todoplan.dev/real-node
 REAL_NODE_LABEL=todoplan.dev/node
 REAL_PV_COUNT=6 # 10Gi each, storage class "real-local"
@@ -102,6 +104,11 @@ setup_real_network() {
     fi
     ip addr replace "$REAL_NODE_IP/32" dev "$REAL_NODE_IFACE"
     ip link set "$REAL_NODE_IFACE" up
+    # ClusterIPs from this machine (the browser tests open the frontend's Service): from the
+    # node's address, so kube-proxy's rules send them to a pod and the pod's answer passes
+    # $REAL_FILTER_CHAIN. Without it they would leave through the default route with the
+    # machine's own address, which pods may not answer. Goes with the interface at down.
+    ip route replace "$REAL_SERVICE_CIDR" dev "$REAL_NODE_IFACE" src "$REAL_NODE_IP"
     # Pods are confined to the pod network and the node address.
     if ! iptables -n -L "$REAL_FILTER_CHAIN" >/dev/null 2>&1; then
         iptables -N "$REAL_FILTER_CHAIN"

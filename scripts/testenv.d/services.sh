@@ -3,7 +3,9 @@
 
 DEBIAN_PACKAGES=(docker.io docker-registry busybox-static ca-certificates curl
     # the real node: CNI plugins, the base images of app/real, kube-proxy's tools
-    containernetworking-plugins debootstrap iptables iproute2 conntrack)
+    containernetworking-plugins debootstrap iptables iproute2 conntrack
+    # the real browser that uses app/real's frontend after apply (tests/browser_e2e.rs, scripts/demo)
+    chromium chromium-driver python3-selenium)
 DOCKER_CLI=/usr/bin/docker # Debian's CLI, the same release as the engine it talks to
 
 require_root() {
