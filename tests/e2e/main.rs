@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod browser_e2e;
 mod chart_cluster_aware_e2e;
 mod chart_helm_parity;
 mod chart_hooks_e2e;

@@ -9,10 +9,10 @@
 //! prints where.
 //!
 //! Run with `scripts/test`, or after `scripts/testenv up` and `eval "$(scripts/testenv env)"`:
-//! `cargo test --features e2e --test browser_e2e`.
+//! `cargo test --features e2e --test e2e browser_e2e::`.
 #![cfg(feature = "e2e")]
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
