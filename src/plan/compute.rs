@@ -746,6 +746,14 @@ pub async fn diff_objects<C: Cluster>(
             live_uid: None,
         };
         match live {
+            Some(live) if keep_policy(&live).is_some() => {
+                // Kept by its own annotation: no longer managed, never deleted (as helm and
+                // Argo CD do on uninstall and prune).
+                change.action = Action::Forget;
+                change.reason = keep_policy(&live).map(|why| {
+                    format!("kept in the cluster ({why}): todoplan forgets it and leaves it as it is")
+                });
+            }
             Some(live) => {
                 change.live_uid = live
                     .metadata_field("uid")
@@ -864,6 +872,30 @@ pub async fn diff_objects<C: Cluster>(
         name_custom_resources_at_stake(c, &mut changes).await?;
     }
     Ok((changes, kept_deletions))
+}
+
+/// Why a live object must never be deleted by a prune or destroy, if it says so itself: Helm's
+/// `helm.sh/resource-policy: keep`, or Argo CD's `Prune=false` / `Delete=false` sync options.
+pub fn keep_policy(live: &Value) -> Option<&'static str> {
+    let annotations = live.metadata_field("annotations")?.as_object()?;
+    if annotations
+        .get("helm.sh/resource-policy")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.trim() == "keep")
+    {
+        return Some("helm.sh/resource-policy: keep");
+    }
+    let argo = annotations
+        .get("argocd.argoproj.io/sync-options")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if argo
+        .split(',')
+        .any(|o| matches!(o.trim(), "Prune=false" | "Delete=false"))
+    {
+        return Some("argocd.argoproj.io/sync-options: Prune=false");
+    }
+    None
 }
 
 /// A CRD whose delete or replace is planned (or refused) takes its custom resources with it:
