@@ -44,6 +44,10 @@ pub trait Object: Debug {
     fn as_data(&self) -> Option<Value> {
         None
     }
+    /// The concrete object, for functions that take one Go type (a time.Time, a semver).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 impl Value {
