@@ -93,6 +93,12 @@ pub enum ChartError {
         span: Option<SourceSpan>,
     },
 
+    /// A refusal worded as helm words it (release and Chart.yaml validation, missing
+    /// dependencies), so the message reads the same with either tool.
+    #[error("{message}")]
+    #[diagnostic(code(chart::refused), help("{help}"))]
+    Refused { message: String, help: String },
+
     #[error("invalid --set value {input:?}: {message}")]
     #[diagnostic(
         code(chart::set),
@@ -169,10 +175,8 @@ impl ChartError {
                 e.file.name, e.message
             )
         } else if e.parse {
-            format!(
-                "parse error at ({}:{line}:{col}): {}",
-                e.file.name, e.message
-            )
+            // Go's parse errors name the line only.
+            format!("parse error at ({}:{line}): {}", e.file.name, e.message)
         } else {
             format!(
                 "template: {}:{line}:{col}: executing {:?} at <{}>: {}",

@@ -121,7 +121,11 @@ pub fn render_as_helm_template(
         Afterwards::LeaveToProcessExit,
         manifest::Objects::Head,
     )?;
-    let text = to_helm_template_output(&rendered.manifests);
+    // helm prints the trimmed manifests and a newline: a chart without documents prints one.
+    let mut text = to_helm_template_output(&rendered.manifests);
+    if text.is_empty() {
+        text.push('\n');
+    }
     std::mem::forget(rendered.manifests);
     Ok(TemplateOutput {
         text,
@@ -211,6 +215,7 @@ fn render_files(
     afterwards: Afterwards,
 ) -> Result<RenderedFiles, ChartError> {
     let mut chart = load::load_chart(req.chart_dir)?;
+    load::validate_release_name(req.release_name)?;
     if chart.is_library() {
         return Err(ChartError::Invalid {
             chart: chart.name.clone(),

@@ -91,9 +91,11 @@ impl std::fmt::Display for TemplateError {
                 self.file.name, self.message
             )
         } else if self.parse {
+            // Go's parse errors name the line only.
+            let _ = c;
             write!(
                 f,
-                "parse error at ({}:{l}:{c}): {}",
+                "parse error at ({}:{l}): {}",
                 self.file.name, self.message
             )
         } else {
