@@ -182,7 +182,7 @@ impl ChartError {
                 "template: {}:{line}:{col}: executing {:?} at <{}>: {}",
                 e.file.name,
                 e.template,
-                e.file.node_text(e.offset),
+                e.node_text(),
                 e.message
             )
         };

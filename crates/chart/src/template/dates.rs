@@ -202,15 +202,7 @@ fn time_or_now(v: &Value) -> GoTime {
 
 /// A Go `time.Time` parameter.
 fn time_arg(v: &Value) -> Result<GoTime, FuncError> {
-    as_time(v).ok_or_else(|| {
-        FuncError::Msg(format!(
-            "wrong type for value; expected time.Time; got {}",
-            match v {
-                Value::Nil => "interface {}",
-                other => other.type_name(),
-            }
-        ))
-    })
+    as_time(v).ok_or_else(|| super::funcs::wrong("time.Time", v))
 }
 
 pub fn f_now(_: &FuncEnv, a: &[Value]) -> R {

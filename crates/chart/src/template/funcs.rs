@@ -12,7 +12,7 @@ use sha2::Digest;
 use super::gofmt::{go_quote, sprintf};
 use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
-use super::{dates, gojson};
+use super::{dates, decimal, gojson};
 use crate::pattern::Pattern;
 
 /// What functions may reach besides their arguments.
@@ -45,6 +45,24 @@ pub enum FuncError {
     Msg(String),
     /// `required`/`fail`: the chart author's message, shown as is.
     Fail(String),
+    /// A parameter of another Go type. Go checks parameter types before the call, so the
+    /// executor reports this at the argument's node when `at` is the address of one of the
+    /// arguments it passed (otherwise as `Msg`).
+    Arg {
+        at: usize,
+        expected: String,
+        message: String,
+    },
+}
+
+impl FuncError {
+    /// The text `error calling NAME:` would carry.
+    pub fn message(&self) -> &str {
+        match self {
+            FuncError::Msg(m) | FuncError::Fail(m) => m,
+            FuncError::Arg { message, .. } => message,
+        }
+    }
 }
 
 pub type Func = fn(&FuncEnv, &[Value]) -> Result<Value, FuncError>;
@@ -108,9 +126,11 @@ pub(super) fn wrong(expected: &str, v: &Value) -> FuncError {
         Value::Nil => "interface {}".to_string(),
         other => other.type_name().to_string(),
     };
-    FuncError::Msg(format!(
-        "wrong type for value; expected {expected}; got {got}"
-    ))
+    FuncError::Arg {
+        at: v as *const Value as usize,
+        expected: expected.to_string(),
+        message: format!("wrong type for value; expected {expected}; got {got}"),
+    }
 }
 
 /// A Go `string` parameter.
@@ -1724,7 +1744,8 @@ fn f_dig(_: &FuncEnv, a: &[Value]) -> R {
 }
 
 /// mergo.Merge semantics as sprig uses them: recursive into maps; `overwrite` replaces
-/// non-empty destination values too.
+/// non-empty destination values too. A value taken from the source is shared, not copied, as Go
+/// assigns a map by reference: a later `set` or merge into it shows through both.
 fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite: bool) {
     if Rc::ptr_eq(dst, src) {
         return;
@@ -1738,11 +1759,11 @@ fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite:
                 if let (Value::Map(dm), Value::Map(sm)) = (dv, sv) {
                     merge_into(dm, sm, overwrite);
                 } else if dst_empty || (overwrite && !is_empty(sv)) {
-                    d.insert(k.clone(), sv.deep_copy());
+                    d.insert(k.clone(), sv.clone());
                 }
             }
             None => {
-                d.insert(k.clone(), sv.deep_copy());
+                d.insert(k.clone(), sv.clone());
             }
         }
     }
@@ -1818,23 +1839,37 @@ fn f_min(_: &FuncEnv, a: &[Value]) -> R {
     min_args("min", a, 1)?;
     Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
 }
+/// sprig's execDecimalOp: `first`, then each of `rest`, combined in shopspring decimals.
+fn decimal_op(
+    first: &Value,
+    rest: &[Value],
+    op: fn(&decimal::Decimal, &decimal::Decimal) -> Result<decimal::Decimal, String>,
+) -> R {
+    let mut acc = decimal::Decimal::from_f64(to_f64(first)).map_err(FuncError::Msg)?;
+    for x in rest {
+        let d = decimal::Decimal::from_f64(to_f64(x)).map_err(FuncError::Msg)?;
+        acc = op(&acc, &d).map_err(FuncError::Msg)?;
+    }
+    Ok(Value::Float(acc.to_f64()))
+}
 fn f_addf(_: &FuncEnv, a: &[Value]) -> R {
-    Ok(Value::Float(a.iter().map(to_f64).sum()))
+    decimal_op(&Value::Float(0.0), a, |x, y| Ok(x.add(y)))
+}
+fn f_add1f(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("add1f", a, 1)?;
+    decimal_op(&a[0], &[Value::Int(1)], |x, y| Ok(x.add(y)))
 }
 fn f_subf(_: &FuncEnv, a: &[Value]) -> R {
     min_args("subf", a, 1)?;
-    Ok(Value::Float(
-        a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x - y),
-    ))
+    decimal_op(&a[0], &a[1..], |x, y| Ok(x.sub(y)))
 }
 fn f_mulf(_: &FuncEnv, a: &[Value]) -> R {
-    Ok(Value::Float(a.iter().map(to_f64).product()))
+    min_args("mulf", a, 1)?;
+    decimal_op(&a[0], &a[1..], |x, y| Ok(x.mul(y)))
 }
 fn f_divf(_: &FuncEnv, a: &[Value]) -> R {
     min_args("divf", a, 1)?;
-    Ok(Value::Float(
-        a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x / y),
-    ))
+    decimal_op(&a[0], &a[1..], |x, y| x.div(y))
 }
 fn f_maxf(_: &FuncEnv, a: &[Value]) -> R {
     min_args("maxf", a, 1)?;
@@ -2685,12 +2720,7 @@ fn table() -> HashMap<&'static str, Func> {
         ("biggest", f_max),
         ("min", f_min),
         ("addf", f_addf),
-        ("add1f", |e, a| {
-            f_addf(
-                e,
-                &[a.first().cloned().unwrap_or(Value::Nil), Value::Float(1.0)],
-            )
-        }),
+        ("add1f", f_add1f),
         ("subf", f_subf),
         ("mulf", f_mulf),
         ("divf", f_divf),
@@ -2783,9 +2813,9 @@ mod tests {
     #[test]
     fn string_params_reject_numbers_like_go() {
         let e = call("upper", &[Value::Float(1.0)]).unwrap_err();
-        assert!(matches!(e, FuncError::Msg(m) if m.contains("expected string; got float64")));
+        assert!(e.message().contains("expected string; got float64"));
         let e = call("trunc", &[Value::Float(3.0), st("abcdef")]).unwrap_err();
-        assert!(matches!(e, FuncError::Msg(m) if m.contains("expected int; got float64")));
+        assert!(e.message().contains("expected int; got float64"));
     }
 
     #[test]

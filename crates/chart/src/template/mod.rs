@@ -9,6 +9,7 @@
 
 pub mod crypto;
 pub mod dates;
+pub mod decimal;
 pub mod exec;
 pub mod funcs;
 pub mod gofmt;
