@@ -476,8 +476,20 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
     let shown = origin.join("Chart.yaml").display().to_string();
     let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
-    let meta: ChartYaml = serde_yaml_ng::from_value(raw.clone())
+    let mut meta: ChartYaml = serde_yaml_ng::from_value(raw.clone())
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
+    // helm reads requirements.yaml (Helm 2's dependency list, deprecated but honoured) into the
+    // chart's metadata: its `dependencies` replace those of Chart.yaml.
+    if let Some(req) = files.iter().find(|f| f.name == "requirements.yaml") {
+        let req_text = utf8(origin, req)?;
+        let req_shown = origin.join("requirements.yaml").display().to_string();
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&req_text)
+            .map_err(|e| ChartError::yaml("requirements.yaml", &req_shown, &req_text, &e))?;
+        if let Some(deps) = v.get("dependencies") {
+            meta.dependencies = serde_yaml_ng::from_value(deps.clone())
+                .map_err(|e| ChartError::yaml("requirements.yaml", &req_shown, &req_text, &e))?;
+        }
+    }
     validate_metadata(&meta)?;
     check_import_values(&meta, &text, &shown)?;
     if let Some(api) = &meta.api_version
@@ -506,7 +518,9 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
     let mut subcharts: BTreeMap<String, Vec<BufferedFile>> = BTreeMap::new();
     for f in files {
         match f.name.as_str() {
-            "Chart.yaml" | "Chart.lock" | "requirements.yaml" | "requirements.lock" => {}
+            "Chart.yaml" | "Chart.lock" | "requirements.lock" => {}
+            // a v1 chart's requirements.yaml is also one of its .Files, as helm loads it
+            "requirements.yaml" if meta.api_version.as_deref().unwrap_or("v1") != "v1" => {}
             "values.yaml" => {
                 let t = utf8(origin, &f)?;
                 values = parse_values_text(&t, &origin.join("values.yaml").display().to_string())?;
@@ -610,13 +624,21 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             }
         }
         let Some(c) = loaded.iter().find(|c| c.meta.name == d.name) else {
-            return Err(invalid(
-                format!(
-                    "dependency {:?} is declared in Chart.yaml but missing in charts/",
-                    d.name
+            // helm's CheckDependencies, in its words: every missing name
+            let missing: Vec<&str> = meta
+                .dependencies
+                .iter()
+                .filter(|d| !loaded.iter().any(|c| c.meta.name == d.name))
+                .map(|d| d.name.as_str())
+                .collect();
+            return Err(ChartError::Refused {
+                message: format!(
+                    "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+                    missing.join(", ")
                 ),
-                "run `helm dependency build`, or copy the subchart's directory into charts/",
-            ));
+                help: "run `helm dependency build`, or copy the subchart's directory into charts/"
+                    .into(),
+            });
         };
         let mut c = c.clone();
         if let Some(a) = &d.alias {

@@ -138,8 +138,9 @@ fn missing_dependency_and_library_chart_are_refused() {
     );
     let e = render(&request(tmp.path(), &[], serde_json::Value::Null)).unwrap_err();
     assert!(
+        // helm's words (action.CheckDependencies)
         e.to_string()
-            .contains("\"db\" is declared in Chart.yaml but missing"),
+            .contains("found in Chart.yaml, but missing in charts/ directory: db"),
         "{e}"
     );
     write(

@@ -450,7 +450,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         };
         let v: f64 = num.parse().map_err(|_| bad())?;
         total += v * scale;
-        if total > 9.223372036854775807e18 {
+        if total > i64::MAX as f64 {
             return Err(bad());
         }
     }

@@ -2517,10 +2517,8 @@ fn f_to_decimal(_: &FuncEnv, a: &[Value]) -> R {
     let n = if digits.is_empty() || !digits.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
         0
     } else {
-        match i64::from_str_radix(&format!("{}{digits}", if neg { "-" } else { "" }), 8) {
-            Ok(n) => n,
-            Err(_) => 0,
-        }
+        i64::from_str_radix(&format!("{}{digits}", if neg { "-" } else { "" }), 8)
+            .unwrap_or_default()
     };
     Ok(Value::Int(n))
 }
@@ -2562,6 +2560,11 @@ fn table() -> HashMap<&'static str, Func> {
         ("mustSlice", f_slice),
         ("js", f_js),
         ("call", f_call),
+        // sprig's own smoke-test function, which helm keeps
+        ("hello", |_, a| {
+            nargs("hello", a, 0)?;
+            Ok(Value::str("Hello!"))
+        }),
         // Helm
         ("toYaml", f_to_yaml),
         ("fromYaml", f_from_yaml),
