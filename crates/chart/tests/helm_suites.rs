@@ -566,3 +566,183 @@ fn helm_engine_tests_render_as_helm_renders_them() {
     let results = run_all(cases);
     check("helm-engine", &results);
 }
+
+/// One chart that applies `templates` to generated `values`, rendered by both; every line of
+/// output must be the same (the line names the function and the input's index).
+fn generated(name: &str, values: serde_json::Value, templates: &[(&str, String)]) {
+    let mut files = vec![
+        (
+            "Chart.yaml".to_string(),
+            "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+        ),
+        (
+            "values.yaml".to_string(),
+            serde_json::to_string_pretty(&values).unwrap(),
+        ),
+    ];
+    for (f, t) in templates {
+        files.push((format!("templates/{f}"), format!("{OPEN}{t}{CLOSE}")));
+    }
+    let case = Case {
+        name: name.to_string(),
+        files,
+        raw: true,
+        release: "r".into(),
+        set: vec![],
+        values: vec![],
+        shape: None,
+        cert: false,
+    };
+    let results = run_all(vec![case]);
+    let r = &results[0];
+    let (Outcome::Raw(h), Outcome::Raw(t)) = (&r.helm, &r.todo) else {
+        panic!(
+            "{name}: both must render\n  helm:     {:?}\n  todoplan: {:?}",
+            r.helm, r.todo
+        );
+    };
+    assert_eq!(h.keys().collect::<Vec<_>>(), t.keys().collect::<Vec<_>>());
+    for (file, ho) in h {
+        let to = &t[file];
+        for (hl, tl) in ho.lines().zip(to.lines()) {
+            assert_eq!(hl, tl, "{name}: {file} differs from helm (values {values})");
+        }
+        assert_eq!(
+            ho.lines().count(),
+            to.lines().count(),
+            "{name}: {file} line count"
+        );
+    }
+}
+
+fn sample<T: std::fmt::Debug>(
+    strategy: impl proptest::strategy::Strategy<Value = T>,
+    n: usize,
+) -> Vec<T> {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    (0..n)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect()
+}
+
+/// The string functions on generated text: letters of both cases, digits, the separators the
+/// case functions split on, spaces, tabs and a few non-ASCII letters.
+#[test]
+fn generated_strings_render_as_helm_renders_them() {
+    let strings = sample(
+        proptest::string::string_regex("[ a-zA-Z0-9_.\\-\t/éÉßø]{0,14}").unwrap(),
+        300,
+    );
+    let funcs = [
+        "camelcase",
+        "snakecase",
+        "kebabcase",
+        "title",
+        "untitle",
+        "upper",
+        "lower",
+        "initials",
+        "nospace",
+        "trim",
+        "quote",
+        "squote",
+        "b64enc",
+        "b32enc",
+        "sha256sum",
+        "adler32sum",
+        "base",
+        "dir",
+        "ext",
+        "clean",
+        "osBase",
+        "isAbs",
+        "abbrev 5",
+        "abbrevboth 3 8",
+        "trunc 4",
+        "trunc -3",
+        "trimAll \"_-\"",
+        "trimPrefix \"a\"",
+        "wrap 4",
+        "wrapWith 3 \"|\"",
+        "swapcase",
+        "indent 2",
+        "toDecimal",
+        "regexQuoteMeta",
+        "js",
+        "html",
+        "urlquery",
+    ];
+    let mut t = String::new();
+    for f in funcs {
+        t.push_str(&format!(
+            "{{{{- range $i, $s := .Values.s }}}}\n{f} {{{{ $i }}}} {{{{ {f} $s | toJson }}}}{{{{ end }}}}\n"
+        ));
+    }
+    // substr past the end is Go's slice panic: only on strings long enough for both bounds
+    t.push_str(
+        "{{- range $i, $s := .Values.s }}\nsubstr {{ $i }} {{ if ge (len $s) 2 }}{{ substr 1 4 $s | toJson }} {{ substr -1 2 $s | toJson }}{{ end }}{{ end }}\n",
+    );
+    generated(
+        "generated strings",
+        serde_json::json!({ "s": strings }),
+        &[("strings", t)],
+    );
+}
+
+/// The float functions on generated numbers (integers and short decimals, both signs), and the
+/// integer ones on their int conversions.
+#[test]
+fn generated_numbers_render_as_helm_renders_them() {
+    use proptest::prelude::*;
+    let number = prop_oneof![
+        (-1000i64..1000).prop_map(|n| n as f64),
+        (-100000i64..100000, 1u32..4).prop_map(|(n, d)| n as f64 / 10f64.powi(d as i32)),
+    ];
+    let pairs = sample((number.clone(), number), 300);
+    let a: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    let b: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+    let binary = [
+        "addf", "subf", "mulf", "maxf", "minf", "add", "sub", "mul", "max", "min",
+    ];
+    let mut t = String::new();
+    for f in binary {
+        t.push_str(&format!(
+            "{{{{- range $i, $a := .Values.a }}}}{{{{ $b := index $.Values.b $i }}}}\n{f} {{{{ $i }}}} {{{{ {f} $a $b }}}}{{{{ end }}}}\n"
+        ));
+    }
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}{{ $b := index $.Values.b $i }}\ndivf {{ $i }} {{ if ne $b 0.0 }}{{ divf $a $b }}{{ end }}{{ end }}\n",
+    );
+    for f in [
+        "floor",
+        "ceil",
+        "int",
+        "int64",
+        "float64",
+        "toString",
+        "add1f",
+        "add1",
+        "toJson",
+        "toYaml",
+        "toDecimal",
+    ] {
+        t.push_str(&format!(
+            "{{{{- range $i, $a := .Values.a }}}}\n{f} {{{{ $i }}}} {{{{ {f} $a }}}}{{{{ end }}}}\n"
+        ));
+    }
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}\nround {{ $i }} {{ round $a 2 }} {{ round $a 0 }} {{ round $a 1 0.3 }}{{ end }}\n",
+    );
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}{{ $b := index $.Values.b $i }}\nseq {{ $i }} {{ seq (int (div (int $a) 100)) (int (div (int $b) 100)) }}|{{ seq (int (div (int $a) 100)) 3 (int (div (int $b) 100)) }}|{{ untilStep (int (div (int $a) 100)) (int (div (int $b) 100)) 2 }}{{ end }}\n",
+    );
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}\nprintf {{ $i }} {{ printf \"%v %g %.2f %d\" $a $a $a (int $a) }}{{ end }}\n",
+    );
+    generated(
+        "generated numbers",
+        serde_json::json!({ "a": a, "b": b }),
+        &[("numbers", t)],
+    );
+}

@@ -679,19 +679,13 @@ macro_rules! str1 {
     };
 }
 
-str1!(f_upper, "upper", |x| x.to_uppercase());
-str1!(f_lower, "lower", |x| x.to_lowercase());
+str1!(f_upper, "upper", |x| go_upper(x));
+str1!(f_lower, "lower", |x| go_lower(x));
 str1!(f_trim, "trim", |x| x.trim().to_string());
 str1!(f_title, "title", |x| title(x));
 str1!(f_untitle, "untitle", |x| untitle(x));
-str1!(f_nospace, "nospace", |x| x
-    .chars()
-    .filter(|c| !c.is_whitespace())
-    .collect());
-str1!(f_initials, "initials", |x| x
-    .split_whitespace()
-    .filter_map(|w| w.chars().next())
-    .collect());
+str1!(f_nospace, "nospace", |x| nospace(x));
+str1!(f_initials, "initials", |x| initials(x));
 str1!(f_b64enc, "b64enc", |x| {
     base64::engine::general_purpose::STANDARD.encode(go_bytes(x))
 });
@@ -704,18 +698,38 @@ str1!(f_sha512sum, "sha512sum", |x| hex::encode(
 str1!(f_sha1sum, "sha1sum", |x| sha1_hex(&go_bytes(x)));
 str1!(f_adler32sum, "adler32sum", |x| adler32(&go_bytes(x))
     .to_string());
-str1!(f_snakecase, "snakecase", |x| snake(x, '_'));
-str1!(f_kebabcase, "kebabcase", |x| snake(x, '-'));
+str1!(
+    f_snakecase,
+    "snakecase",
+    |x| super::xstrings::to_lower_case(x, '_')
+);
+str1!(
+    f_kebabcase,
+    "kebabcase",
+    |x| super::xstrings::to_lower_case(x, '-')
+);
 str1!(f_camelcase, "camelcase", |x| camel(x));
 str1!(f_swapcase, "swapcase", |x| x
     .chars()
     .map(|c| if c.is_uppercase() {
-        c.to_lowercase().collect::<String>()
+        lower_rune(c)
+    } else if c.is_lowercase() {
+        upper_rune(c)
     } else {
-        c.to_uppercase().collect::<String>()
+        c
     })
     .collect());
-str1!(f_regex_quote, "regexQuoteMeta", |x| regex::escape(x));
+// Go's regexp.QuoteMeta escapes only these (Rust's regex::escape also escapes `-`, `#`, `&`, `~`)
+str1!(f_regex_quote, "regexQuoteMeta", |x| {
+    let mut out = String::with_capacity(x.len());
+    for c in x.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+});
 str1!(f_base, "base", |x| path_base(x));
 str1!(f_dir, "dir", |x| path_dir(x));
 str1!(f_ext, "ext", |x| path_ext(x));
@@ -745,16 +759,92 @@ fn f_is_abs(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::Bool(s(&a[0])?.starts_with('/')))
 }
 
+/// Go's strings.Title: a rune after a separator (ASCII other than letters, digits and `_`;
+/// beyond ASCII only spaces) is title-cased.
 fn title(x: &str) -> String {
-    let mut out = String::new();
-    let mut prev_letter = false;
+    fn separator(c: char) -> bool {
+        if c.is_ascii() {
+            return !(c.is_ascii_alphanumeric() || c == '_');
+        }
+        if c.is_alphabetic() || c.is_numeric() {
+            return false;
+        }
+        c.is_whitespace()
+    }
+    let mut out = String::with_capacity(x.len());
+    let mut prev = ' ';
     for c in x.chars() {
-        if !prev_letter {
-            out.extend(c.to_uppercase());
+        if separator(prev) {
+            out.push(upper_rune(c));
         } else {
             out.push(c);
         }
-        prev_letter = !(c.is_whitespace() || c == '-' || c == '_' || c.is_ascii_punctuation());
+        prev = c;
+    }
+    out
+}
+
+/// Go's unicode.ToUpper: one rune for one (a rune without a single-rune mapping, like `ß`,
+/// stays as it is; Rust's full mapping would make it `SS`).
+pub(super) fn upper_rune(c: char) -> char {
+    let mut u = c.to_uppercase();
+    match (u.next(), u.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
+}
+
+/// Go's unicode.ToLower, one rune for one.
+pub(super) fn lower_rune(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
+}
+
+/// strings.ToUpper: ASCII in place, other runes one for one.
+fn go_upper(x: &str) -> String {
+    if x.is_ascii() {
+        return x.to_ascii_uppercase();
+    }
+    x.chars().map(upper_rune).collect()
+}
+
+/// strings.ToLower: ASCII in place, other runes one for one.
+fn go_lower(x: &str) -> String {
+    if x.is_ascii() {
+        return x.to_ascii_lowercase();
+    }
+    x.chars().map(lower_rune).collect()
+}
+
+/// goutils DeleteWhiteSpace: byte by byte like Initials, so when it removes anything, each
+/// non-ASCII byte comes back as the rune of that value (a string without spaces is unchanged).
+fn nospace(x: &str) -> String {
+    let b = go_bytes(x);
+    if !b.iter().any(|&c| char::from(c).is_whitespace()) {
+        return x.to_string();
+    }
+    b.iter()
+        .map(|&c| char::from(c))
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// goutils Initials: it walks the string's bytes, so the initial of a non-ASCII word is its
+/// first byte read as a rune (`É` gives `Ã`), as in helm.
+fn initials(x: &str) -> String {
+    let mut out = String::new();
+    let mut gap = true;
+    for &b in go_bytes(x).iter() {
+        let c = char::from(b);
+        if c.is_whitespace() {
+            gap = true;
+        } else if gap {
+            out.push(c);
+            gap = false;
+        }
     }
     out
 }
@@ -764,35 +854,11 @@ fn untitle(x: &str) -> String {
     let mut at_start = true;
     for c in x.chars() {
         if at_start {
-            out.extend(c.to_lowercase());
+            out.push(lower_rune(c));
         } else {
             out.push(c);
         }
         at_start = c.is_whitespace();
-    }
-    out
-}
-
-fn snake(x: &str, sep: char) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = x.chars().collect();
-    for (k, c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev_lower =
-                k > 0 && (chars[k - 1].is_lowercase() || chars[k - 1].is_ascii_digit());
-            let next_lower = chars.get(k + 1).is_some_and(|n| n.is_lowercase());
-            let prev_upper = k > 0 && chars[k - 1].is_uppercase();
-            if k > 0 && (prev_lower || (prev_upper && next_lower)) && !out.ends_with(sep) {
-                out.push(sep);
-            }
-            out.extend(c.to_lowercase());
-        } else if *c == ' ' || *c == '-' || *c == '_' {
-            if !out.ends_with(sep) && !out.is_empty() {
-                out.push(sep);
-            }
-        } else {
-            out.push(*c);
-        }
     }
     out
 }
@@ -804,22 +870,13 @@ fn camel(x: &str) -> String {
     fn connector(c: char) -> bool {
         c == '-' || c == '_' || c.is_whitespace()
     }
-    fn upper(c: char) -> char {
-        c.to_uppercase()
-            .next()
-            .filter(|_| c.to_uppercase().count() == 1)
-            .unwrap_or(c)
-    }
-    fn lower(c: char) -> char {
-        c.to_lowercase()
-            .next()
-            .filter(|_| c.to_lowercase().count() == 1)
-            .unwrap_or(c)
-    }
+    let upper = upper_rune;
+    let lower = lower_rune;
     let mut out = String::with_capacity(x.len());
     let mut chars = x.chars();
     let mut first_upper = false;
     let mut r0 = None;
+    let mut last = None;
     for c in chars.by_ref() {
         if !connector(c) {
             first_upper = c.is_uppercase();
@@ -827,8 +884,11 @@ fn camel(x: &str) -> String {
             break;
         }
         out.push(c);
+        last = Some(c);
     }
     let Some(mut r0) = r0 else {
+        // only connectors: xstrings writes the last one a second time
+        out.extend(last);
         return out;
     };
     for c in chars {
@@ -908,35 +968,56 @@ fn f_replace(_: &FuncEnv, a: &[Value]) -> R {
 }
 
 /// sprig trunc: negative lengths keep the tail.
+/// sprig's trunc, on bytes as Go slices strings.
 fn f_trunc(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trunc", a, 2)?;
     let n = i(&a[0])?;
     let x = s(&a[1])?;
-    let len = x.len() as i64;
+    let b = go_bytes(x);
+    let len = b.len() as i64;
     let out = if n < 0 && len + n > 0 {
-        x.get((len + n) as usize..).unwrap_or(x)
+        &b[(len + n) as usize..]
     } else if n >= 0 && len > n {
-        x.get(..n as usize).unwrap_or(x)
+        &b[..n as usize]
     } else {
-        x
+        return Ok(Value::str(x));
     };
-    Ok(Value::string(out.to_string()))
+    Ok(Value::string(string_from_go_bytes(out)))
 }
 
+/// sprig's substring, on bytes: a negative start takes `[:end]`, an end out of range takes
+/// `[start:]`; bounds Go cannot slice are its runtime error, as helm reports the panic.
 fn f_substr(_: &FuncEnv, a: &[Value]) -> R {
     nargs("substr", a, 3)?;
     let (start, end, x) = (i(&a[0])?, i(&a[1])?, s(&a[2])?);
-    let len = x.len() as i64;
-    let start = if start < 0 { 0 } else { start.min(len) };
-    let end = if end < 0 || end > len { len } else { end };
-    if start > end {
-        return Ok(Value::str(""));
-    }
-    Ok(Value::string(
-        x.get(start as usize..end as usize)
-            .unwrap_or("")
-            .to_string(),
-    ))
+    let b = go_bytes(x);
+    let len = b.len() as i64;
+    let out = if start < 0 {
+        if end < 0 {
+            return err(format!("runtime error: slice bounds out of range [:{end}]"));
+        }
+        if end > len {
+            return err(format!(
+                "runtime error: slice bounds out of range [:{end}] with length {len}"
+            ));
+        }
+        &b[..end as usize]
+    } else if end < 0 || end > len {
+        if start > len {
+            return err(format!(
+                "runtime error: slice bounds out of range [{start}:{len}]"
+            ));
+        }
+        &b[start as usize..]
+    } else {
+        if start > end {
+            return err(format!(
+                "runtime error: slice bounds out of range [{start}:{end}]"
+            ));
+        }
+        &b[start as usize..end as usize]
+    };
+    Ok(Value::string(string_from_go_bytes(out)))
 }
 
 fn f_abbrev(_: &FuncEnv, a: &[Value]) -> R {
@@ -988,36 +1069,75 @@ fn abbreviate_full(x: &str, offset: i64, width: i64) -> String {
 
 fn f_wrap(_: &FuncEnv, a: &[Value]) -> R {
     nargs("wrap", a, 2)?;
-    Ok(Value::string(wrap_text(
+    Ok(Value::string(wrap_custom(
         s(&a[1])?,
-        i(&a[0])? as usize,
+        i(&a[0])?,
         "\n",
+        false,
     )))
 }
 
 fn f_wrap_with(_: &FuncEnv, a: &[Value]) -> R {
     nargs("wrapWith", a, 3)?;
-    Ok(Value::string(wrap_text(
+    Ok(Value::string(wrap_custom(
         s(&a[2])?,
-        i(&a[0])? as usize,
+        i(&a[0])?,
         s(&a[1])?,
+        true,
     )))
 }
 
-fn wrap_text(x: &str, width: usize, nl: &str) -> String {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in x.split(' ') {
-        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(word);
+/// goutils WrapCustom on bytes: a line breaks at the last space within `width`; a longer word
+/// is cut at `width` when `long_words`, otherwise runs on to the next space.
+fn wrap_custom(x: &str, width: i64, nl: &str, long_words: bool) -> String {
+    if x.is_empty() {
+        return String::new();
     }
-    lines.push(cur);
-    lines.join(nl)
+    let nl = if nl.is_empty() { "\n" } else { nl };
+    let width = width.max(1) as usize;
+    let b = go_bytes(x);
+    let nlb = go_bytes(nl);
+    let len = b.len();
+    let mut offset = 0usize;
+    let mut out: Vec<u8> = Vec::with_capacity(len + 8);
+    while len - offset > width {
+        if b[offset] == b' ' {
+            offset += 1;
+            continue;
+        }
+        let end = width + offset + 1;
+        match b[offset..end].iter().rposition(|&c| c == b' ') {
+            Some(p) => {
+                let at = offset + p;
+                out.extend_from_slice(&b[offset..at]);
+                out.extend_from_slice(&nlb);
+                offset = at + 1;
+            }
+            None if long_words => {
+                let end = width + offset;
+                out.extend_from_slice(&b[offset..end]);
+                out.extend_from_slice(&nlb);
+                offset += width;
+            }
+            None => {
+                let end = width + offset;
+                match b[end..].iter().position(|&c| c == b' ') {
+                    None => {
+                        out.extend_from_slice(&b[offset..]);
+                        offset = len;
+                    }
+                    Some(i) => {
+                        let at = i + end;
+                        out.extend_from_slice(&b[offset..at]);
+                        out.extend_from_slice(&nlb);
+                        offset = at + 1;
+                    }
+                }
+            }
+        }
+    }
+    out.extend_from_slice(&b[offset.min(len)..]);
+    string_from_go_bytes(&out)
 }
 
 fn f_quote(_: &FuncEnv, a: &[Value]) -> R {

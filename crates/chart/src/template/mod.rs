@@ -17,6 +17,7 @@ pub mod gojson;
 pub mod parse;
 pub mod regex_go;
 pub mod value;
+pub mod xstrings;
 pub mod yaml;
 pub mod yaml_load;
 

@@ -420,6 +420,9 @@ fn json_string(out: &mut String, s: &str) {
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // a byte of invalid UTF-8 (a Go string cut inside a character): encoding/json
+            // writes U+FFFD for it
+            c if (c as u32) >= 0x10FF00 => out.push_str("\\ufffd"),
             c => out.push(c),
         }
     }
