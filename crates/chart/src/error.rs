@@ -158,7 +158,19 @@ impl ChartError {
     pub fn from_template(e: &TemplateError) -> ChartError {
         let (line, col) = e.file.line_col(e.offset);
         let text = e.file.text.to_string();
-        let start = e.offset.min(text.len());
+        // The message names the position Go reports (a field chain's second field); the
+        // snippet underlines the whole node when its text is known.
+        let start = match &e.node {
+            Some(n) => {
+                let lo = e.offset.saturating_sub(n.len());
+                let hi = (e.offset + n.len()).min(text.len());
+                text.get(lo..hi)
+                    .and_then(|w| w.find(n.as_str()))
+                    .map_or(e.offset, |i| lo + i)
+            }
+            None => e.offset,
+        }
+        .min(text.len());
         let rest = text.get(start..).unwrap_or("");
         // Underline the rest of the action (up to `}}`) or of the line, whichever ends first.
         let end = rest
