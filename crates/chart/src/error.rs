@@ -93,6 +93,12 @@ pub enum ChartError {
         span: Option<SourceSpan>,
     },
 
+    /// A refusal worded as helm words it (release and Chart.yaml validation, missing
+    /// dependencies), so the message reads the same with either tool.
+    #[error("{message}")]
+    #[diagnostic(code(chart::refused), help("{help}"))]
+    Refused { message: String, help: String },
+
     #[error("invalid --set value {input:?}: {message}")]
     #[diagnostic(
         code(chart::set),
@@ -152,7 +158,19 @@ impl ChartError {
     pub fn from_template(e: &TemplateError) -> ChartError {
         let (line, col) = e.file.line_col(e.offset);
         let text = e.file.text.to_string();
-        let start = e.offset.min(text.len());
+        // The message names the position Go reports (a field chain's second field); the
+        // snippet underlines the whole node when its text is known.
+        let start = match &e.node {
+            Some(n) => {
+                let lo = e.offset.saturating_sub(n.len());
+                let hi = (e.offset + n.len()).min(text.len());
+                text.get(lo..hi)
+                    .and_then(|w| w.find(n.as_str()))
+                    .map_or(e.offset, |i| lo + i)
+            }
+            None => e.offset,
+        }
+        .min(text.len());
         let rest = text.get(start..).unwrap_or("");
         // Underline the rest of the action (up to `}}`) or of the line, whichever ends first.
         let end = rest
@@ -169,16 +187,14 @@ impl ChartError {
                 e.file.name, e.message
             )
         } else if e.parse {
-            format!(
-                "parse error at ({}:{line}:{col}): {}",
-                e.file.name, e.message
-            )
+            // Go's parse errors name the line only.
+            format!("parse error at ({}:{line}): {}", e.file.name, e.message)
         } else {
             format!(
                 "template: {}:{line}:{col}: executing {:?} at <{}>: {}",
                 e.file.name,
                 e.template,
-                e.file.node_text(e.offset),
+                e.node_text(),
                 e.message
             )
         };

@@ -121,7 +121,11 @@ pub fn render_as_helm_template(
         Afterwards::LeaveToProcessExit,
         manifest::Objects::Head,
     )?;
-    let text = to_helm_template_output(&rendered.manifests);
+    // helm prints the trimmed manifests and a newline: a chart without documents prints one.
+    let mut text = to_helm_template_output(&rendered.manifests);
+    if text.is_empty() {
+        text.push('\n');
+    }
     std::mem::forget(rendered.manifests);
     Ok(TemplateOutput {
         text,
@@ -173,13 +177,45 @@ struct Job {
     base_path: String,
 }
 
+/// What helm's engine renders for a chart: every template but partials and NOTES.txt, by name,
+/// before the output is split into manifests (`helm template --debug` prints these when they are
+/// not YAML). For tests and tools that compare template output which is not a manifest.
+pub fn render_template_files(
+    req: &RenderRequest,
+    opts: &RenderOptions,
+) -> Result<BTreeMap<String, String>, ChartError> {
+    Ok(render_files(req, opts, Afterwards::Free)?.outputs)
+}
+
+struct RenderedFiles {
+    outputs: BTreeMap<String, String>,
+    notes: Option<String>,
+}
+
 fn render_inner(
     req: &RenderRequest,
     opts: &RenderOptions,
     afterwards: Afterwards,
     objects: manifest::Objects,
 ) -> Result<Rendered, ChartError> {
+    let files = render_files(req, opts, afterwards)?;
+    let manifests = manifest::sort_outputs(&files.outputs, objects)?;
+    if afterwards == Afterwards::LeaveToProcessExit {
+        std::mem::forget(files.outputs);
+    }
+    Ok(Rendered {
+        manifests,
+        notes: files.notes,
+    })
+}
+
+fn render_files(
+    req: &RenderRequest,
+    opts: &RenderOptions,
+    afterwards: Afterwards,
+) -> Result<RenderedFiles, ChartError> {
     let mut chart = load::load_chart(req.chart_dir)?;
+    load::validate_release_name(req.release_name)?;
     if chart.is_library() {
         return Err(ChartError::Invalid {
             chart: chart.name.clone(),
@@ -262,11 +298,10 @@ fn render_inner(
         let _ = &j.chart_root;
         outputs.insert(j.name.clone(), out);
     }
-    let manifests = manifest::sort_outputs(&outputs, objects)?;
     if afterwards == Afterwards::LeaveToProcessExit {
-        std::mem::forget((chart, set, texts, outputs, jobs, root_values));
+        std::mem::forget((chart, set, texts, jobs, root_values));
     }
-    Ok(Rendered { manifests, notes })
+    Ok(RenderedFiles { outputs, notes })
 }
 
 fn gather_texts(chart: &Chart, path: &str, out: &mut BTreeMap<String, String>) {

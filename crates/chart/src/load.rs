@@ -138,6 +138,78 @@ const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
 const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 
 /// Load the chart at `dir` with its subcharts (directories or packaged `.tgz` under charts/).
+/// helm's chart.Metadata.Validate (which its loader runs on every chart and subchart), with its
+/// words: name and version are required, the name is a single path element, the version is a
+/// semantic version.
+fn validate_metadata(meta: &ChartYaml) -> Result<(), ChartError> {
+    let refuse = |message: String, help: &str| ChartError::Refused {
+        message: format!("validation: {message}"),
+        help: help.to_string(),
+    };
+    let name = meta.name.as_str();
+    if name.is_empty() {
+        return Err(refuse(
+            "chart.metadata.name is required".into(),
+            "add `name: mychart` to Chart.yaml",
+        ));
+    }
+    // Go's filepath.Base(name) == name exactly when the name holds no `/` (or is "/").
+    if name.contains('/') && name != "/" {
+        return Err(refuse(
+            format!("chart.metadata.name {name:?} is invalid"),
+            "a chart's name is one path element, without `/`",
+        ));
+    }
+    let version = match &meta.version {
+        None | Some(serde_yaml_ng::Value::Null) => "".to_string(),
+        Some(serde_yaml_ng::Value::String(v)) => v.clone(),
+        Some(serde_yaml_ng::Value::Number(n)) => n.to_string(),
+        Some(serde_yaml_ng::Value::Bool(b)) => b.to_string(),
+        Some(_) => "?".to_string(),
+    };
+    if version.is_empty() {
+        return Err(refuse(
+            "chart.metadata.version is required".into(),
+            "add `version: 0.1.0` to Chart.yaml",
+        ));
+    }
+    if crate::template::funcs::parse_version(&version).is_none() {
+        return Err(refuse(
+            format!("chart.metadata.version {version:?} is invalid"),
+            "give Chart.yaml a semantic version, like 0.1.0",
+        ));
+    }
+    Ok(())
+}
+
+/// helm's chartutil.ValidateReleaseName: at most 53 characters, dot-separated DNS labels.
+pub fn validate_release_name(name: &str) -> Result<(), ChartError> {
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty()
+            && edge(b[0])
+            && edge(b[b.len() - 1])
+            && b.iter().all(|&c| edge(c) || c == b'-')
+    };
+    if name.is_empty() {
+        return Err(ChartError::Refused {
+            message: "release name \"\": no name provided".into(),
+            help: "give the release a name".into(),
+        });
+    }
+    if name.len() > 53 || !name.split('.').all(label_ok) {
+        return Err(ChartError::Refused {
+            message: format!(
+                "release name {name:?}: invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53"
+            ),
+            help: "release names are lower-case DNS labels joined by dots, at most 53 characters"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
     if dir.is_file() && dir.extension().is_some_and(|e| e == "tgz") {
         return load_package(dir);
@@ -404,20 +476,21 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
     let shown = origin.join("Chart.yaml").display().to_string();
     let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
-    let meta: ChartYaml = serde_yaml_ng::from_value(raw.clone())
+    let mut meta: ChartYaml = serde_yaml_ng::from_value(raw.clone())
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
-    if meta.name.is_empty() {
-        return Err(invalid(
-            "Chart.yaml has no name".into(),
-            "add `name: mychart`",
-        ));
+    // helm reads requirements.yaml (Helm 2's dependency list, deprecated but honoured) into the
+    // chart's metadata: its `dependencies` replace those of Chart.yaml.
+    if let Some(req) = files.iter().find(|f| f.name == "requirements.yaml") {
+        let req_text = utf8(origin, req)?;
+        let req_shown = origin.join("requirements.yaml").display().to_string();
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&req_text)
+            .map_err(|e| ChartError::yaml("requirements.yaml", &req_shown, &req_text, &e))?;
+        if let Some(deps) = v.get("dependencies") {
+            meta.dependencies = serde_yaml_ng::from_value(deps.clone())
+                .map_err(|e| ChartError::yaml("requirements.yaml", &req_shown, &req_text, &e))?;
+        }
     }
-    if meta.version.is_none() {
-        return Err(invalid(
-            "Chart.yaml has no version".into(),
-            "add `version: 0.1.0`",
-        ));
-    }
+    validate_metadata(&meta)?;
     check_import_values(&meta, &text, &shown)?;
     if let Some(api) = &meta.api_version
         && api != "v2"
@@ -445,7 +518,9 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
     let mut subcharts: BTreeMap<String, Vec<BufferedFile>> = BTreeMap::new();
     for f in files {
         match f.name.as_str() {
-            "Chart.yaml" | "Chart.lock" | "requirements.yaml" | "requirements.lock" => {}
+            "Chart.yaml" | "Chart.lock" | "requirements.lock" => {}
+            // a v1 chart's requirements.yaml is also one of its .Files, as helm loads it
+            "requirements.yaml" if meta.api_version.as_deref().unwrap_or("v1") != "v1" => {}
             "values.yaml" => {
                 let t = utf8(origin, &f)?;
                 values = parse_values_text(&t, &origin.join("values.yaml").display().to_string())?;
@@ -549,13 +624,21 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             }
         }
         let Some(c) = loaded.iter().find(|c| c.meta.name == d.name) else {
-            return Err(invalid(
-                format!(
-                    "dependency {:?} is declared in Chart.yaml but missing in charts/",
-                    d.name
+            // helm's CheckDependencies, in its words: every missing name
+            let missing: Vec<&str> = meta
+                .dependencies
+                .iter()
+                .filter(|d| !loaded.iter().any(|c| c.meta.name == d.name))
+                .map(|d| d.name.as_str())
+                .collect();
+            return Err(ChartError::Refused {
+                message: format!(
+                    "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+                    missing.join(", ")
                 ),
-                "run `helm dependency build`, or copy the subchart's directory into charts/",
-            ));
+                help: "run `helm dependency build`, or copy the subchart's directory into charts/"
+                    .into(),
+            });
         };
         let mut c = c.clone();
         if let Some(a) = &d.alias {

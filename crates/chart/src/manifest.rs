@@ -154,7 +154,6 @@ fn parse_doc(source: &str, doc: &str, objects: Objects) -> Result<Manifest, Char
     let hook = object
         .pointer("/metadata/annotations/helm.sh~1hook")
         .and_then(|h| h.as_str())
-        .filter(|h| !h.is_empty())
         .map(str::to_string);
     Ok(Manifest {
         source: source.to_string(),
@@ -178,10 +177,12 @@ pub fn sort_outputs(
         }
         for doc in split_documents(text) {
             let m = parse_doc(path, &doc, objects)?;
-            if m.hook.is_some() {
-                hooks.push(m);
-            } else {
-                generic.push(m);
+            match &m.hook {
+                // helm skips a document naming a hook type it does not know (a Helm 2
+                // `crd-install`, an empty entry), with an info log only.
+                Some(h) if !known_hook_types(h) => {}
+                Some(_) => hooks.push(m),
+                None => generic.push(m),
             }
         }
     }
@@ -190,6 +191,26 @@ pub fn sort_outputs(
     sort_by_kind(&mut hooks);
     generic.extend(hooks);
     Ok(generic)
+}
+
+/// Whether every comma-separated entry of a `helm.sh/hook` annotation is a hook event helm v3
+/// knows (compared trimmed and lower-cased, as helm does).
+fn known_hook_types(annotation: &str) -> bool {
+    const EVENTS: &[&str] = &[
+        "pre-install",
+        "post-install",
+        "pre-delete",
+        "post-delete",
+        "pre-upgrade",
+        "post-upgrade",
+        "pre-rollback",
+        "post-rollback",
+        "test",
+        "test-success",
+    ];
+    annotation
+        .split(',')
+        .all(|t| EVENTS.contains(&t.trim().to_ascii_lowercase().as_str()))
 }
 
 /// Helm's lessByKind, stable: known kinds by InstallOrder, unknown ones after them sorted by

@@ -225,7 +225,12 @@ impl Object for Files {
                     base64::engine::general_purpose::STANDARD.encode(b)
                 })))
             }
-            _ => None,
+            // helm's Files is a map[string][]byte: any other name is a map index (a file's
+            // bytes, or a nil []byte).
+            "Get" | "GetBytes" | "Glob" | "Lines" => None,
+            other => Some(Value::Object(Rc::new(crate::template::value::GoBytes(
+                self.0.get(other).cloned().unwrap_or_default(),
+            )))),
         }
     }
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {

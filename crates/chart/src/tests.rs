@@ -106,8 +106,10 @@ fn template_errors_carry_file_and_span() {
                 message.contains("nil pointer evaluating interface {}.deeper"),
                 "{message}"
             );
-            // "x: 1\n" + "y: " + "{{ " puts `.Values` at byte 11
+            // "x: 1\n" + "y: " + "{{ " puts `.Values` at byte 11: the snippet underlines the
+            // whole chain, while the message names `.nope`'s position (2:13), as Go does
             assert_eq!(span.offset(), 11);
+            assert!(message.contains("bad.yaml:2:13:"), "{message}");
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -137,8 +139,9 @@ fn missing_dependency_and_library_chart_are_refused() {
     );
     let e = render(&request(tmp.path(), &[], serde_json::Value::Null)).unwrap_err();
     assert!(
+        // helm's words (action.CheckDependencies)
         e.to_string()
-            .contains("\"db\" is declared in Chart.yaml but missing"),
+            .contains("found in Chart.yaml, but missing in charts/ directory: db"),
         "{e}"
     );
     write(

@@ -361,17 +361,20 @@ fn base_params(
     };
     p.distinguished_name
         .push(rcgen::DnType::CommonName, cn_value);
+    let mut ip_sans = Vec::with_capacity(ips.len());
     for ip in ips {
         let parsed: std::net::IpAddr = ip
             .parse()
             .map_err(|_| FuncError::Msg(format!("error parsing ip: {ip}")))?;
-        p.subject_alt_names.push(rcgen::SanType::IpAddress(parsed));
+        ip_sans.push(rcgen::SanType::IpAddress(parsed));
     }
+    // Go's x509 writes DNS names before IP addresses in the SAN extension.
     for d in dns {
         let name = rcgen::string::Ia5String::try_from(d.as_str())
             .map_err(|e| FuncError::Msg(format!("error processing alternate dns name {d}: {e}")))?;
         p.subject_alt_names.push(rcgen::SanType::DnsName(name));
     }
+    p.subject_alt_names.extend(ip_sans);
     let now = rcgen::date_time_ymd(1970, 1, 1)
         + std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

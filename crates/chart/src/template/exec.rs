@@ -79,6 +79,19 @@ pub struct TemplateError {
     pub user_failure: bool,
     /// A parse error rather than an execution error.
     pub parse: bool,
+    /// The node's text when it does not start at `offset` (a field chain reports the position
+    /// of its second field, as Go does, but prints whole).
+    pub node: Option<String>,
+}
+
+impl TemplateError {
+    /// The `<...>` part of an execution error.
+    pub fn node_text(&self) -> String {
+        match &self.node {
+            Some(n) => n.clone(),
+            None => self.file.node_text(self.offset),
+        }
+    }
 }
 
 impl std::fmt::Display for TemplateError {
@@ -91,9 +104,11 @@ impl std::fmt::Display for TemplateError {
                 self.file.name, self.message
             )
         } else if self.parse {
+            // Go's parse errors name the line only.
+            let _ = c;
             write!(
                 f,
-                "parse error at ({}:{l}:{c}): {}",
+                "parse error at ({}:{l}): {}",
                 self.file.name, self.message
             )
         } else {
@@ -102,7 +117,7 @@ impl std::fmt::Display for TemplateError {
                 "template: {}:{l}:{c}: executing {:?} at <{}>: {}",
                 self.file.name,
                 self.template,
-                self.file.node_text(self.offset),
+                self.node_text(),
                 self.message
             )
         }
@@ -139,6 +154,7 @@ impl TemplateSet {
 
 fn parse_checked(file: &Rc<SourceFile>) -> Result<parse::Parsed, TemplateError> {
     let parse_err = |offset: usize, message: String| TemplateError {
+        node: None,
         file: file.clone(),
         offset,
         template: file.name.clone(),
@@ -309,6 +325,7 @@ impl<'a> Executor<'a> {
 
     fn err(&self, offset: usize, message: String) -> TemplateError {
         TemplateError {
+            node: None,
             file: self.cur.file.clone(),
             offset,
             template: self.cur.name.clone(),
@@ -496,16 +513,30 @@ impl<'a> Executor<'a> {
         let rest = &cmd.args[1..];
         match first {
             Arg::Ident(off, name) => self.call_function(dot, *off, name, rest, piped),
-            Arg::Field(off, fields) => {
-                self.eval_field_chain(dot, *off, dot.clone(), fields, rest, piped)
-            }
+            Arg::Field(off, fields) => self.eval_field_chain(
+                dot,
+                *off,
+                dot.clone(),
+                fields,
+                rest,
+                piped,
+                &ChainNode::field(*off, fields),
+            ),
             Arg::Var(off, name, fields) => {
                 let v = self.var(*off, name)?;
                 if fields.is_empty() {
                     self.no_args(first, rest, &piped)?;
                     return Ok(v);
                 }
-                self.eval_field_chain(dot, *off, v, fields, rest, piped)
+                self.eval_field_chain(
+                    dot,
+                    *off,
+                    v,
+                    fields,
+                    rest,
+                    piped,
+                    &ChainNode::var(*off, name, fields),
+                )
             }
             Arg::Pipe(off, inner, fields) => {
                 let v = self.eval_pipe(dot, inner)?;
@@ -513,7 +544,7 @@ impl<'a> Executor<'a> {
                     self.no_args(first, rest, &piped)?;
                     return Ok(v);
                 }
-                self.eval_field_chain(dot, *off, v, fields, rest, piped)
+                self.eval_field_chain(dot, *off, v, fields, rest, piped, &ChainNode::Here)
             }
             Arg::Nil(off) => Err(self.err(*off, "nil is not a command".into())),
             _ => {
@@ -552,18 +583,27 @@ impl<'a> Executor<'a> {
         fields: &[String],
         args: &[Arg],
         piped: Option<Value>,
+        node: &ChainNode,
     ) -> ExecResult<Value> {
         let has_args = !args.is_empty() || piped.is_some();
         for (i, f) in fields.iter().enumerate() {
             let last = i + 1 == fields.len();
             recv = match &recv {
-                Value::Nil if i == 0 => return self.nil_or_args(off, f, has_args),
+                Value::Nil if i == 0 => return self.nil_or_args(off, f, has_args, node),
                 Value::Nil => {
-                    return Err(self.err(off, format!("nil pointer evaluating interface {{}}.{f}")));
+                    return Err(self.chain_err(
+                        off,
+                        node,
+                        format!("nil pointer evaluating interface {{}}.{f}"),
+                    ));
                 }
                 Value::Map(m) => {
                     if last && has_args {
-                        return Err(self.err(off, format!("{f} is not a method but has arguments")));
+                        return Err(self.chain_err(
+                            off,
+                            node,
+                            format!("{f} is not a method but has arguments"),
+                        ));
                     }
                     m.borrow().get(f.as_str()).cloned().unwrap_or(Value::Nil)
                 }
@@ -578,7 +618,9 @@ impl<'a> Executor<'a> {
                         }
                         return match o.call(f, &vals) {
                             Some(Ok(v)) => Ok(v),
-                            Some(Err(e)) => Err(self.err(off, format!("error calling {f}: {e}"))),
+                            Some(Err(e)) => {
+                                Err(self.chain_err(off, node, format!("error calling {f}: {e}")))
+                            }
                             None => Err(self.err(
                                 off,
                                 format!("can't evaluate field {f} in type {}", o.type_name()),
@@ -606,9 +648,31 @@ impl<'a> Executor<'a> {
         Ok(recv)
     }
 
-    fn nil_or_args(&self, off: usize, f: &str, has_args: bool) -> ExecResult<Value> {
+    /// An error of a field chain: at the chain's second element when it has one (Go's parser
+    /// gives a chain that position), printed whole.
+    fn chain_err(&self, off: usize, node: &ChainNode, message: String) -> TemplateError {
+        match node {
+            ChainNode::At(pos, text) => TemplateError {
+                node: Some(text.clone()),
+                ..self.err(*pos, message)
+            },
+            ChainNode::Here => self.err(off, message),
+        }
+    }
+
+    fn nil_or_args(
+        &self,
+        off: usize,
+        f: &str,
+        has_args: bool,
+        node: &ChainNode,
+    ) -> ExecResult<Value> {
         if has_args {
-            return Err(self.err(off, format!("nil pointer evaluating interface {{}}.{f}")));
+            return Err(self.chain_err(
+                off,
+                node,
+                format!("nil pointer evaluating interface {{}}.{f}"),
+            ));
         }
         Ok(Value::Nil)
     }
@@ -621,15 +685,29 @@ impl<'a> Executor<'a> {
             Arg::Int(_, i) => Value::Int(*i),
             Arg::Float(_, f) => Value::Float(*f),
             Arg::Str(_, s) => Value::Str(s.clone()),
-            Arg::Field(off, fields) => {
-                self.eval_field_chain(dot, *off, dot.clone(), fields, &[], None)?
-            }
+            Arg::Field(off, fields) => self.eval_field_chain(
+                dot,
+                *off,
+                dot.clone(),
+                fields,
+                &[],
+                None,
+                &ChainNode::field(*off, fields),
+            )?,
             Arg::Var(off, name, fields) => {
                 let v = self.var(*off, name)?;
                 if fields.is_empty() {
                     v
                 } else {
-                    self.eval_field_chain(dot, *off, v, fields, &[], None)?
+                    self.eval_field_chain(
+                        dot,
+                        *off,
+                        v,
+                        fields,
+                        &[],
+                        None,
+                        &ChainNode::var(*off, name, fields),
+                    )?
                 }
             }
             Arg::Ident(off, name) => self.call_function(dot, *off, name, &[], None)?,
@@ -638,7 +716,7 @@ impl<'a> Executor<'a> {
                 if fields.is_empty() {
                     v
                 } else {
-                    self.eval_field_chain(dot, *off, v, fields, &[], None)?
+                    self.eval_field_chain(dot, *off, v, fields, &[], None, &ChainNode::Here)?
                 }
             }
         })
@@ -696,6 +774,11 @@ impl<'a> Executor<'a> {
                         user_failure: true,
                         ..self.err(off, m)
                     },
+                    FuncError::Arg {
+                        at,
+                        expected,
+                        message,
+                    } => self.arg_type_error(off, name, args, &vals, at, &expected, message),
                 })
             }
         }?;
@@ -775,8 +858,75 @@ impl<'a> Executor<'a> {
             ));
         };
         let mut out = String::new();
-        self.run_template(&t, &data, &mut out)?;
+        if let Err(e) = self.run_template(&t, &data, &mut out) {
+            return Err(self.wrap_call_error(off, e, "error calling include: "));
+        }
         Ok(Value::string(out))
+    }
+
+    /// A parameter of the wrong Go type, reported as text/template reports it before calling:
+    /// at the argument (`expected string; found 1` for a constant), or at the function for the
+    /// piped value (`invalid value` when it is nil).
+    #[allow(clippy::too_many_arguments)]
+    fn arg_type_error(
+        &self,
+        off: usize,
+        name: &str,
+        args: &[Arg],
+        vals: &[Value],
+        at: usize,
+        expected: &str,
+        message: String,
+    ) -> TemplateError {
+        let Some(k) = vals.iter().position(|v| v as *const Value as usize == at) else {
+            return self.err(off, format!("error calling {name}: {message}"));
+        };
+        let Some(arg) = args.get(k) else {
+            // the piped value
+            let message = if vals[k].is_nil() {
+                format!("invalid value; expected {expected}")
+            } else {
+                message
+            };
+            return TemplateError {
+                node: Some(name.to_string()),
+                ..self.err(off, message)
+            };
+        };
+        let constant = match expected {
+            "int" | "int64" => "integer",
+            "float64" => "float",
+            other => other,
+        };
+        match arg {
+            Arg::Int(..) | Arg::Float(..) | Arg::Str(..) | Arg::Bool(..) => TemplateError {
+                node: Some(arg_text(arg)),
+                ..self.err(
+                    arg.offset(),
+                    format!("expected {constant}; found {}", arg_text(arg)),
+                )
+            },
+            Arg::Nil(_) => TemplateError {
+                node: Some("nil".into()),
+                ..self.err(arg.offset(), format!("cannot assign nil to {expected}"))
+            },
+            Arg::Field(o, fields) => self.chain_err(*o, &ChainNode::field(*o, fields), message),
+            Arg::Var(o, n, fields) => self.chain_err(*o, &ChainNode::var(*o, n, fields), message),
+            _ => self.err(arg.offset(), message),
+        }
+    }
+
+    /// An error from a template run by include or tpl, as helm reports it: `fail`/`required`
+    /// at the outermost call (helm's cleanupExecError keeps the first location of the chain),
+    /// anything else as Go's `error calling include: <the inner error>`.
+    fn wrap_call_error(&self, off: usize, e: TemplateError, prefix: &str) -> TemplateError {
+        if e.user_failure {
+            return TemplateError {
+                user_failure: true,
+                ..self.err(off, e.message)
+            };
+        }
+        self.err(off, format!("{prefix}{e}"))
     }
 
     fn tpl(&mut self, off: usize, vals: &[Value]) -> ExecResult<Value> {
@@ -834,8 +984,41 @@ impl<'a> Executor<'a> {
         let mut out = String::new();
         let r = self.run_template(&main, &data, &mut out);
         self.overlays.pop();
-        r?;
+        if let Err(e) = r {
+            let prefix = format!(
+                "error calling tpl: error during tpl function execution for {}: ",
+                super::gofmt::go_quote(&text)
+            );
+            return Err(self.wrap_call_error(off, e, &prefix));
+        }
         Ok(Value::string(out.replace("<no value>", "")))
+    }
+}
+
+/// Where a field chain's errors are reported.
+enum ChainNode {
+    /// At the chain's own start (a pipeline's fields).
+    Here,
+    /// At this offset, printed as this text.
+    At(usize, String),
+}
+
+impl ChainNode {
+    /// `.A.B.C`: Go's parser places the node at `.B`.
+    fn field(off: usize, fields: &[String]) -> ChainNode {
+        let text = format!(".{}", fields.join("."));
+        match fields {
+            [first, _, ..] => ChainNode::At(off + 1 + first.len(), text),
+            _ => ChainNode::At(off, text),
+        }
+    }
+
+    /// `$x.A.B`: at `.A`.
+    fn var(off: usize, name: &str, fields: &[String]) -> ChainNode {
+        if fields.is_empty() {
+            return ChainNode::At(off, name.to_string());
+        }
+        ChainNode::At(off + name.len(), format!("{name}.{}", fields.join(".")))
     }
 }
 

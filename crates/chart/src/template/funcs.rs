@@ -12,6 +12,7 @@ use sha2::Digest;
 use super::gofmt::{go_quote, sprintf};
 use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
+use super::{dates, decimal, gojson};
 use crate::pattern::Pattern;
 
 /// What functions may reach besides their arguments.
@@ -44,6 +45,24 @@ pub enum FuncError {
     Msg(String),
     /// `required`/`fail`: the chart author's message, shown as is.
     Fail(String),
+    /// A parameter of another Go type. Go checks parameter types before the call, so the
+    /// executor reports this at the argument's node when `at` is the address of one of the
+    /// arguments it passed (otherwise as `Msg`).
+    Arg {
+        at: usize,
+        expected: String,
+        message: String,
+    },
+}
+
+impl FuncError {
+    /// The text `error calling NAME:` would carry.
+    pub fn message(&self) -> &str {
+        match self {
+            FuncError::Msg(m) | FuncError::Fail(m) => m,
+            FuncError::Arg { message, .. } => message,
+        }
+    }
 }
 
 pub type Func = fn(&FuncEnv, &[Value]) -> Result<Value, FuncError>;
@@ -107,9 +126,11 @@ pub(super) fn wrong(expected: &str, v: &Value) -> FuncError {
         Value::Nil => "interface {}".to_string(),
         other => other.type_name().to_string(),
     };
-    FuncError::Msg(format!(
-        "wrong type for value; expected {expected}; got {got}"
-    ))
+    FuncError::Arg {
+        at: v as *const Value as usize,
+        expected: expected.to_string(),
+        message: format!("wrong type for value; expected {expected}; got {got}"),
+    }
 }
 
 /// A Go `string` parameter.
@@ -455,16 +476,25 @@ fn f_to_yaml(_: &FuncEnv, a: &[Value]) -> R {
     ))
 }
 
+/// sigs.k8s.io/yaml's message when the document is of another kind than the Go type.
+fn yaml_type_error(v: &Value, go_type: &str) -> String {
+    format!(
+        "error unmarshaling JSON: while decoding JSON: {}",
+        gojson::unmarshal_type_error(&v.to_json(), go_type)
+    )
+}
+
 fn f_from_yaml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("fromYaml", a, 1)?;
     let text = s(&a[0])?;
     match yaml::from_yaml_str(text) {
         Ok(Value::Map(mm)) => Ok(Value::Map(mm)),
         Ok(Value::Nil) => Ok(Value::empty_map()),
-        Ok(_) => Ok(error_map(
-            "error unmarshaling JSON: json: cannot unmarshal into Go value of type map[string]interface {}",
-        )),
-        Err(e) => Ok(error_map(&e)),
+        Ok(other) => Ok(error_map(&yaml_type_error(
+            &other,
+            "map[string]interface {}",
+        ))),
+        Err(e) => Ok(error_map(&format!("error converting YAML to JSON: {e}"))),
     }
 }
 
@@ -473,10 +503,13 @@ fn f_from_yaml_array(_: &FuncEnv, a: &[Value]) -> R {
     match yaml::from_yaml_str(s(&a[0])?) {
         Ok(Value::List(l)) => Ok(Value::List(l)),
         Ok(Value::Nil) => Ok(Value::list(Vec::new())),
-        Ok(_) => Ok(Value::list(vec![Value::str(
-            "error unmarshaling JSON: json: cannot unmarshal object into Go value of type []interface {}",
-        )])),
-        Err(e) => Ok(Value::list(vec![Value::string(e)])),
+        Ok(other) => Ok(Value::list(vec![Value::string(yaml_type_error(
+            &other,
+            "[]interface {}",
+        ))])),
+        Err(e) => Ok(Value::list(vec![Value::string(format!(
+            "error converting YAML to JSON: {e}"
+        ))])),
     }
 }
 
@@ -500,25 +533,79 @@ fn f_to_raw_json(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::string(serde_json::to_string(&j).unwrap_or_default()))
 }
 
+/// JSON text decoded as Go's json.Unmarshal decodes it, or Go's error text.
+fn go_json(text: &str) -> Result<serde_json::Value, String> {
+    if let Some(e) = gojson::syntax_error(text) {
+        return Err(e);
+    }
+    serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())
+}
+
 fn f_from_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("fromJson", a, 1)?;
-    match serde_json::from_str::<serde_json::Value>(s(&a[0])?) {
+    match go_json(s(&a[0])?) {
         Ok(j @ serde_json::Value::Object(_)) => Ok(Value::from_json(&j)),
-        Ok(_) => Ok(error_map(
-            "json: cannot unmarshal into Go value of type map[string]interface {}",
-        )),
-        Err(e) => Ok(error_map(&e.to_string())),
+        Ok(serde_json::Value::Null) => Ok(Value::empty_map()),
+        Ok(j) => Ok(error_map(&gojson::unmarshal_type_error(
+            &j,
+            "map[string]interface {}",
+        ))),
+        Err(e) => Ok(error_map(&e)),
     }
 }
 
 fn f_from_json_array(_: &FuncEnv, a: &[Value]) -> R {
     nargs("fromJsonArray", a, 1)?;
-    match serde_json::from_str::<serde_json::Value>(s(&a[0])?) {
+    match go_json(s(&a[0])?) {
         Ok(j @ serde_json::Value::Array(_)) => Ok(Value::from_json(&j)),
-        Ok(_) => Ok(Value::list(vec![Value::str(
-            "json: cannot unmarshal object into Go value of type []interface {}",
+        Ok(serde_json::Value::Null) => Ok(Value::list(Vec::new())),
+        Ok(j) => Ok(Value::list(vec![Value::string(
+            gojson::unmarshal_type_error(&j, "[]interface {}"),
         )])),
-        Err(e) => Ok(Value::list(vec![Value::string(e.to_string())])),
+        Err(e) => Ok(Value::list(vec![Value::string(e)])),
+    }
+}
+
+/// sprig's mustFromJson: any JSON value, or Go's error.
+fn f_must_from_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("mustFromJson", a, 1)?;
+    match go_json(s(&a[0])?) {
+        Ok(j) => Ok(Value::from_json(&j)),
+        Err(e) => err(e),
+    }
+}
+
+/// Helm's toYamlPretty: go-yaml v3 with a 2-space indent (sequences indented under their key).
+fn f_to_yaml_pretty(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toYamlPretty", a, 1)?;
+    let y = yaml::to_yaml_pretty(&a[0]);
+    Ok(Value::string(
+        y.strip_suffix('\n').unwrap_or(&y).to_string(),
+    ))
+}
+
+/// Helm's fromToml (BurntSushi/toml into map[string]interface{}): integers are int64, the
+/// error goes into the map's "Error" key.
+fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("fromToml", a, 1)?;
+    fn conv(v: &toml::Value) -> Value {
+        match v {
+            toml::Value::String(x) => Value::str(x),
+            toml::Value::Integer(n) => Value::Int(*n),
+            toml::Value::Float(f) => Value::Float(*f),
+            toml::Value::Boolean(b) => Value::Bool(*b),
+            toml::Value::Datetime(d) => super::dates::from_toml(d),
+            toml::Value::Array(l) => Value::list(l.iter().map(conv).collect()),
+            toml::Value::Table(t) => {
+                Value::map(t.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
+            }
+        }
+    }
+    match s(&a[0])?.parse::<toml::Table>() {
+        Ok(t) => Ok(Value::map(
+            t.iter().map(|(k, v)| (k.clone(), conv(v))).collect(),
+        )),
+        Err(e) => Ok(error_map(&format!("toml: {}", e.message()))),
     }
 }
 
@@ -592,19 +679,13 @@ macro_rules! str1 {
     };
 }
 
-str1!(f_upper, "upper", |x| x.to_uppercase());
-str1!(f_lower, "lower", |x| x.to_lowercase());
+str1!(f_upper, "upper", |x| go_upper(x));
+str1!(f_lower, "lower", |x| go_lower(x));
 str1!(f_trim, "trim", |x| x.trim().to_string());
 str1!(f_title, "title", |x| title(x));
 str1!(f_untitle, "untitle", |x| untitle(x));
-str1!(f_nospace, "nospace", |x| x
-    .chars()
-    .filter(|c| !c.is_whitespace())
-    .collect());
-str1!(f_initials, "initials", |x| x
-    .split_whitespace()
-    .filter_map(|w| w.chars().next())
-    .collect());
+str1!(f_nospace, "nospace", |x| nospace(x));
+str1!(f_initials, "initials", |x| initials(x));
 str1!(f_b64enc, "b64enc", |x| {
     base64::engine::general_purpose::STANDARD.encode(go_bytes(x))
 });
@@ -617,18 +698,38 @@ str1!(f_sha512sum, "sha512sum", |x| hex::encode(
 str1!(f_sha1sum, "sha1sum", |x| sha1_hex(&go_bytes(x)));
 str1!(f_adler32sum, "adler32sum", |x| adler32(&go_bytes(x))
     .to_string());
-str1!(f_snakecase, "snakecase", |x| snake(x, '_'));
-str1!(f_kebabcase, "kebabcase", |x| snake(x, '-'));
+str1!(
+    f_snakecase,
+    "snakecase",
+    |x| super::xstrings::to_lower_case(x, '_')
+);
+str1!(
+    f_kebabcase,
+    "kebabcase",
+    |x| super::xstrings::to_lower_case(x, '-')
+);
 str1!(f_camelcase, "camelcase", |x| camel(x));
 str1!(f_swapcase, "swapcase", |x| x
     .chars()
     .map(|c| if c.is_uppercase() {
-        c.to_lowercase().collect::<String>()
+        lower_rune(c)
+    } else if c.is_lowercase() {
+        upper_rune(c)
     } else {
-        c.to_uppercase().collect::<String>()
+        c
     })
     .collect());
-str1!(f_regex_quote, "regexQuoteMeta", |x| regex::escape(x));
+// Go's regexp.QuoteMeta escapes only these (Rust's regex::escape also escapes `-`, `#`, `&`, `~`)
+str1!(f_regex_quote, "regexQuoteMeta", |x| {
+    let mut out = String::with_capacity(x.len());
+    for c in x.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+});
 str1!(f_base, "base", |x| path_base(x));
 str1!(f_dir, "dir", |x| path_dir(x));
 str1!(f_ext, "ext", |x| path_ext(x));
@@ -658,16 +759,92 @@ fn f_is_abs(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::Bool(s(&a[0])?.starts_with('/')))
 }
 
+/// Go's strings.Title: a rune after a separator (ASCII other than letters, digits and `_`;
+/// beyond ASCII only spaces) is title-cased.
 fn title(x: &str) -> String {
-    let mut out = String::new();
-    let mut prev_letter = false;
+    fn separator(c: char) -> bool {
+        if c.is_ascii() {
+            return !(c.is_ascii_alphanumeric() || c == '_');
+        }
+        if c.is_alphabetic() || c.is_numeric() {
+            return false;
+        }
+        c.is_whitespace()
+    }
+    let mut out = String::with_capacity(x.len());
+    let mut prev = ' ';
     for c in x.chars() {
-        if !prev_letter {
-            out.extend(c.to_uppercase());
+        if separator(prev) {
+            out.push(upper_rune(c));
         } else {
             out.push(c);
         }
-        prev_letter = !(c.is_whitespace() || c == '-' || c == '_' || c.is_ascii_punctuation());
+        prev = c;
+    }
+    out
+}
+
+/// Go's unicode.ToUpper: one rune for one (a rune without a single-rune mapping, like `ß`,
+/// stays as it is; Rust's full mapping would make it `SS`).
+pub(super) fn upper_rune(c: char) -> char {
+    let mut u = c.to_uppercase();
+    match (u.next(), u.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
+}
+
+/// Go's unicode.ToLower, one rune for one.
+pub(super) fn lower_rune(c: char) -> char {
+    let mut l = c.to_lowercase();
+    match (l.next(), l.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
+}
+
+/// strings.ToUpper: ASCII in place, other runes one for one.
+fn go_upper(x: &str) -> String {
+    if x.is_ascii() {
+        return x.to_ascii_uppercase();
+    }
+    x.chars().map(upper_rune).collect()
+}
+
+/// strings.ToLower: ASCII in place, other runes one for one.
+fn go_lower(x: &str) -> String {
+    if x.is_ascii() {
+        return x.to_ascii_lowercase();
+    }
+    x.chars().map(lower_rune).collect()
+}
+
+/// goutils DeleteWhiteSpace: byte by byte like Initials, so when it removes anything, each
+/// non-ASCII byte comes back as the rune of that value (a string without spaces is unchanged).
+fn nospace(x: &str) -> String {
+    let b = go_bytes(x);
+    if !b.iter().any(|&c| char::from(c).is_whitespace()) {
+        return x.to_string();
+    }
+    b.iter()
+        .map(|&c| char::from(c))
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// goutils Initials: it walks the string's bytes, so the initial of a non-ASCII word is its
+/// first byte read as a rune (`É` gives `Ã`), as in helm.
+fn initials(x: &str) -> String {
+    let mut out = String::new();
+    let mut gap = true;
+    for &b in go_bytes(x).iter() {
+        let c = char::from(b);
+        if c.is_whitespace() {
+            gap = true;
+        } else if gap {
+            out.push(c);
+            gap = false;
+        }
     }
     out
 }
@@ -677,7 +854,7 @@ fn untitle(x: &str) -> String {
     let mut at_start = true;
     for c in x.chars() {
         if at_start {
-            out.extend(c.to_lowercase());
+            out.push(lower_rune(c));
         } else {
             out.push(c);
         }
@@ -686,41 +863,57 @@ fn untitle(x: &str) -> String {
     out
 }
 
-fn snake(x: &str, sep: char) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = x.chars().collect();
-    for (k, c) in chars.iter().enumerate() {
-        if c.is_uppercase() {
-            let prev_lower =
-                k > 0 && (chars[k - 1].is_lowercase() || chars[k - 1].is_ascii_digit());
-            let next_lower = chars.get(k + 1).is_some_and(|n| n.is_lowercase());
-            let prev_upper = k > 0 && chars[k - 1].is_uppercase();
-            if k > 0 && (prev_lower || (prev_upper && next_lower)) && !out.ends_with(sep) {
-                out.push(sep);
-            }
-            out.extend(c.to_lowercase());
-        } else if *c == ' ' || *c == '-' || *c == '_' {
-            if !out.ends_with(sep) && !out.is_empty() {
-                out.push(sep);
-            }
+/// huandu/xstrings v1.5 ToPascalCase (sprig's `camelcase`): connectors (`-`, `_`, spaces) before
+/// the first letter and all but the last of a run of them stay; the letter after one is upper
+/// case; a word that starts with an upper-case run keeps only its first letter upper.
+fn camel(x: &str) -> String {
+    fn connector(c: char) -> bool {
+        c == '-' || c == '_' || c.is_whitespace()
+    }
+    let upper = upper_rune;
+    let lower = lower_rune;
+    let mut out = String::with_capacity(x.len());
+    let mut chars = x.chars();
+    let mut first_upper = false;
+    let mut r0 = None;
+    let mut last = None;
+    for c in chars.by_ref() {
+        if !connector(c) {
+            first_upper = c.is_uppercase();
+            r0 = Some(upper(c));
+            break;
+        }
+        out.push(c);
+        last = Some(c);
+    }
+    let Some(mut r0) = r0 else {
+        // only connectors: xstrings writes the last one a second time
+        out.extend(last);
+        return out;
+    };
+    for c in chars {
+        let r1 = r0;
+        r0 = c;
+        if connector(r0) && connector(r1) {
+            out.push(r1);
+            continue;
+        }
+        if connector(r1) {
+            first_upper = r0.is_uppercase();
+            r0 = upper(r0);
         } else {
-            out.push(*c);
+            if first_upper {
+                if r0.is_uppercase() {
+                    r0 = lower(r0);
+                } else {
+                    first_upper = false;
+                }
+            }
+            out.push(r1);
         }
     }
+    out.push(r0);
     out
-}
-
-fn camel(x: &str) -> String {
-    x.split(['_', ' ', '-'])
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut cs = p.chars();
-            match cs.next() {
-                Some(f) => f.to_uppercase().collect::<String>() + cs.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
 }
 
 fn f_trim_all(_: &FuncEnv, a: &[Value]) -> R {
@@ -775,79 +968,176 @@ fn f_replace(_: &FuncEnv, a: &[Value]) -> R {
 }
 
 /// sprig trunc: negative lengths keep the tail.
+/// sprig's trunc, on bytes as Go slices strings.
 fn f_trunc(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trunc", a, 2)?;
     let n = i(&a[0])?;
     let x = s(&a[1])?;
-    let len = x.len() as i64;
+    let b = go_bytes(x);
+    let len = b.len() as i64;
     let out = if n < 0 && len + n > 0 {
-        x.get((len + n) as usize..).unwrap_or(x)
+        &b[(len + n) as usize..]
     } else if n >= 0 && len > n {
-        x.get(..n as usize).unwrap_or(x)
+        &b[..n as usize]
     } else {
-        x
+        return Ok(Value::str(x));
     };
-    Ok(Value::string(out.to_string()))
+    Ok(Value::string(string_from_go_bytes(out)))
 }
 
+/// sprig's substring, on bytes: a negative start takes `[:end]`, an end out of range takes
+/// `[start:]`; bounds Go cannot slice are its runtime error, as helm reports the panic.
 fn f_substr(_: &FuncEnv, a: &[Value]) -> R {
     nargs("substr", a, 3)?;
     let (start, end, x) = (i(&a[0])?, i(&a[1])?, s(&a[2])?);
-    let len = x.len() as i64;
-    let start = if start < 0 { 0 } else { start.min(len) };
-    let end = if end < 0 || end > len { len } else { end };
-    if start > end {
-        return Ok(Value::str(""));
-    }
-    Ok(Value::string(
-        x.get(start as usize..end as usize)
-            .unwrap_or("")
-            .to_string(),
-    ))
+    let b = go_bytes(x);
+    let len = b.len() as i64;
+    let out = if start < 0 {
+        if end < 0 {
+            return err(format!("runtime error: slice bounds out of range [:{end}]"));
+        }
+        if end > len {
+            return err(format!(
+                "runtime error: slice bounds out of range [:{end}] with length {len}"
+            ));
+        }
+        &b[..end as usize]
+    } else if end < 0 || end > len {
+        if start > len {
+            return err(format!(
+                "runtime error: slice bounds out of range [{start}:{len}]"
+            ));
+        }
+        &b[start as usize..]
+    } else {
+        if start > end {
+            return err(format!(
+                "runtime error: slice bounds out of range [{start}:{end}]"
+            ));
+        }
+        &b[start as usize..end as usize]
+    };
+    Ok(Value::string(string_from_go_bytes(out)))
 }
 
 fn f_abbrev(_: &FuncEnv, a: &[Value]) -> R {
     nargs("abbrev", a, 2)?;
     let (w, x) = (i(&a[0])?, s(&a[1])?);
-    if w < 4 || x.chars().count() as i64 <= w {
+    if w < 4 {
         return Ok(Value::str(x));
     }
-    let keep: String = x.chars().take((w - 3) as usize).collect();
-    Ok(Value::string(format!("{keep}...")))
+    Ok(Value::string(abbreviate_full(x, 0, w)))
+}
+
+fn f_abbrevboth(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("abbrevboth", a, 3)?;
+    let (left, right, x) = (i(&a[0])?, i(&a[1])?, s(&a[2])?);
+    if right < 4 || left > 0 && right < 7 {
+        return Ok(Value::str(x));
+    }
+    Ok(Value::string(abbreviate_full(x, left, right)))
+}
+
+/// Masterminds/goutils AbbreviateFull, on bytes as Go slices strings (width checked by callers).
+fn abbreviate_full(x: &str, offset: i64, width: i64) -> String {
+    let b = go_bytes(x);
+    let len = b.len() as i64;
+    if len <= width {
+        return x.to_string();
+    }
+    let mut offset = offset.min(len);
+    if len - offset < width - 3 {
+        offset = len - (width - 3);
+    }
+    let marker = b"...";
+    let mut out: Vec<u8> = Vec::new();
+    if offset <= 4 {
+        out.extend_from_slice(&b[..(width - 3) as usize]);
+        out.extend_from_slice(marker);
+    } else if width < 7 {
+        return String::new();
+    } else if offset + width - 3 < len {
+        let rest = string_from_go_bytes(&b[offset as usize..]);
+        out.extend_from_slice(marker);
+        out.extend_from_slice(&go_bytes(&abbreviate_full(&rest, 0, width - 3)));
+    } else {
+        out.extend_from_slice(marker);
+        out.extend_from_slice(&b[(len - (width - 3)) as usize..]);
+    }
+    string_from_go_bytes(&out)
 }
 
 fn f_wrap(_: &FuncEnv, a: &[Value]) -> R {
     nargs("wrap", a, 2)?;
-    Ok(Value::string(wrap_text(
+    Ok(Value::string(wrap_custom(
         s(&a[1])?,
-        i(&a[0])? as usize,
+        i(&a[0])?,
         "\n",
+        false,
     )))
 }
 
 fn f_wrap_with(_: &FuncEnv, a: &[Value]) -> R {
     nargs("wrapWith", a, 3)?;
-    Ok(Value::string(wrap_text(
+    Ok(Value::string(wrap_custom(
         s(&a[2])?,
-        i(&a[0])? as usize,
+        i(&a[0])?,
         s(&a[1])?,
+        true,
     )))
 }
 
-fn wrap_text(x: &str, width: usize, nl: &str) -> String {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for word in x.split(' ') {
-        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(word);
+/// goutils WrapCustom on bytes: a line breaks at the last space within `width`; a longer word
+/// is cut at `width` when `long_words`, otherwise runs on to the next space.
+fn wrap_custom(x: &str, width: i64, nl: &str, long_words: bool) -> String {
+    if x.is_empty() {
+        return String::new();
     }
-    lines.push(cur);
-    lines.join(nl)
+    let nl = if nl.is_empty() { "\n" } else { nl };
+    let width = width.max(1) as usize;
+    let b = go_bytes(x);
+    let nlb = go_bytes(nl);
+    let len = b.len();
+    let mut offset = 0usize;
+    let mut out: Vec<u8> = Vec::with_capacity(len + 8);
+    while len - offset > width {
+        if b[offset] == b' ' {
+            offset += 1;
+            continue;
+        }
+        let end = width + offset + 1;
+        match b[offset..end].iter().rposition(|&c| c == b' ') {
+            Some(p) => {
+                let at = offset + p;
+                out.extend_from_slice(&b[offset..at]);
+                out.extend_from_slice(&nlb);
+                offset = at + 1;
+            }
+            None if long_words => {
+                let end = width + offset;
+                out.extend_from_slice(&b[offset..end]);
+                out.extend_from_slice(&nlb);
+                offset += width;
+            }
+            None => {
+                let end = width + offset;
+                match b[end..].iter().position(|&c| c == b' ') {
+                    None => {
+                        out.extend_from_slice(&b[offset..]);
+                        offset = len;
+                    }
+                    Some(i) => {
+                        let at = i + end;
+                        out.extend_from_slice(&b[offset..at]);
+                        out.extend_from_slice(&nlb);
+                        offset = at + 1;
+                    }
+                }
+            }
+        }
+    }
+    out.extend_from_slice(&b[offset.min(len)..]);
+    string_from_go_bytes(&out)
 }
 
 fn f_quote(_: &FuncEnv, a: &[Value]) -> R {
@@ -907,6 +1197,7 @@ fn f_to_strings(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::list(
         as_items(&a[0])
             .iter()
+            .filter(|v| !v.is_nil())
             .map(|v| Value::string(strval(v)))
             .collect(),
     ))
@@ -1077,6 +1368,12 @@ fn matcher(p: &str) -> Result<Pattern, FuncError> {
 
 fn f_regex_match(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexMatch", a, 2)?;
+    let x = s(&a[1])?;
+    Ok(Value::Bool(matcher(s(&a[0])?).is_ok_and(|m| m.is_match(x))))
+}
+
+fn f_must_regex_match(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("mustRegexMatch", a, 2)?;
     Ok(Value::Bool(matcher(s(&a[0])?)?.is_match(s(&a[1])?)))
 }
 
@@ -1202,7 +1499,7 @@ fn f_rest(_: &FuncEnv, a: &[Value]) -> R {
     nargs("rest", a, 1)?;
     let l = list_arg("find rest", &a[0])?;
     if l.is_empty() {
-        return Ok(Value::Nil);
+        return Ok(Value::list(Vec::new()));
     }
     Ok(Value::list(l[1..].to_vec()))
 }
@@ -1211,7 +1508,7 @@ fn f_initial(_: &FuncEnv, a: &[Value]) -> R {
     nargs("initial", a, 1)?;
     let l = list_arg("find initial", &a[0])?;
     if l.is_empty() {
-        return Ok(Value::Nil);
+        return Ok(Value::list(Vec::new()));
     }
     Ok(Value::list(l[..l.len() - 1].to_vec()))
 }
@@ -1285,23 +1582,37 @@ fn f_compact(_: &FuncEnv, a: &[Value]) -> R {
     ))
 }
 
+/// sprig's slice (it replaces text/template's builtin in Helm): lists only; cast.ToInt indices.
 fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
     min_args("slice", a, 1)?;
-    if let Value::Str(x) = &a[0] {
-        let start = a.get(1).map(to_i64).unwrap_or(0).max(0) as usize;
-        let end = a.get(2).map(to_i64).map(|e| e as usize).unwrap_or(x.len());
-        return match x.get(start..end.min(x.len())) {
-            Some(p) => Ok(Value::str(p)),
-            None => err(format!("slice index out of range: {start}:{end}")),
-        };
+    let l = match &a[0] {
+        Value::List(l) => l.clone(),
+        Value::Object(o) => match o.as_data() {
+            Some(Value::List(l)) => l,
+            _ => {
+                return err(format!(
+                    "list should be type of slice or array but {}",
+                    a[0].kind_name()
+                ));
+            }
+        },
+        Value::Nil => return err("reflect: call of reflect.Value.Kind on zero Value"),
+        other => {
+            return err(format!(
+                "list should be type of slice or array but {}",
+                other.kind_name()
+            ));
+        }
+    };
+    if l.is_empty() {
+        return Ok(Value::Nil);
     }
-    let l = list_arg("slice", &a[0])?;
-    let start = a.get(1).map(to_i64).unwrap_or(0).max(0) as usize;
-    let end = a.get(2).map(to_i64).map(|e| e as usize).unwrap_or(l.len());
-    if start > end || end > l.len() {
-        return err(format!("slice index out of range: {start}:{end}"));
+    let start = a.get(1).map(to_i64).unwrap_or(0);
+    let end = a.get(2).map(to_i64).unwrap_or(l.len() as i64);
+    if start < 0 || end < start || end > l.len() as i64 {
+        return err("reflect.Value.Slice: slice index out of bounds");
     }
-    Ok(Value::list(l[start..end].to_vec()))
+    Ok(Value::list(l[start as usize..end as usize].to_vec()))
 }
 
 fn f_until(_: &FuncEnv, a: &[Value]) -> R {
@@ -1319,51 +1630,87 @@ fn f_until(_: &FuncEnv, a: &[Value]) -> R {
 fn f_until_step(_: &FuncEnv, a: &[Value]) -> R {
     nargs("untilStep", a, 3)?;
     let (start, stop, step) = (i(&a[0])?, i(&a[1])?, i(&a[2])?);
+    Ok(Value::list(
+        until_step("untilStep", start, stop, step)?
+            .into_iter()
+            .map(Value::Int)
+            .collect(),
+    ))
+}
+
+/// sprig's untilStep: `start` towards `stop` (excluded) by `step`; empty when the step goes the
+/// other way or is 0.
+fn until_step(name: &str, start: i64, stop: i64, step: i64) -> Result<Vec<i64>, FuncError> {
     if step != 0 {
         size(
-            "untilStep",
+            name,
             stop.saturating_sub(start).saturating_abs() / step.saturating_abs(),
         )?;
     }
     let mut v = Vec::new();
-    if step > 0 {
-        let mut k = start;
-        while k < stop {
-            v.push(Value::Int(k));
-            k += step;
+    if stop < start {
+        if step >= 0 {
+            return Ok(v);
         }
-    } else if step < 0 {
         let mut k = start;
         while k > stop {
-            v.push(Value::Int(k));
-            k += step;
+            v.push(k);
+            k = match k.checked_add(step) {
+                Some(n) => n,
+                None => break,
+            };
         }
+        return Ok(v);
     }
-    Ok(Value::list(v))
+    if step <= 0 {
+        return Ok(v);
+    }
+    let mut k = start;
+    while k < stop {
+        v.push(k);
+        k = match k.checked_add(step) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    Ok(v)
 }
 
+/// sprig's seq: `seq END` counts from 1 (down when END < 1), `seq START END`, `seq START STEP END`.
 fn f_seq(_: &FuncEnv, a: &[Value]) -> R {
-    let n: Vec<i64> = a.iter().map(to_i64).collect();
-    let (start, step, end) = match n.as_slice() {
-        [e] => (1, 1, *e),
-        [s0, e] => (*s0, if e >= s0 { 1 } else { -1 }, *e),
-        [s0, st, e] => (*s0, *st, *e),
+    let mut n = Vec::with_capacity(a.len());
+    for v in a {
+        n.push(i(v)?);
+    }
+    let v = match n.as_slice() {
+        [end] => {
+            let inc = if *end < 1 { -1 } else { 1 };
+            until_step("seq", 1, end.saturating_add(inc), inc)?
+        }
+        [start, end] => {
+            let step = if end < start { -1 } else { 1 };
+            until_step("seq", *start, end.saturating_add(step), step)?
+        }
+        [start, step, end] => {
+            let mut inc = 1;
+            if end < start {
+                inc = -1;
+                if *step > 0 {
+                    return Ok(Value::str(""));
+                }
+            }
+            until_step("seq", *start, end.saturating_add(inc), *step)?
+        }
         _ => return Ok(Value::str("")),
     };
-    let mut out = Vec::new();
-    if step == 0 {
-        return Ok(Value::str(""));
+    let mut out = String::new();
+    for (k, x) in v.iter().enumerate() {
+        if k > 0 {
+            out.push(' ');
+        }
+        out.push_str(&x.to_string());
     }
-    size(
-        "seq",
-        end.saturating_sub(start).saturating_abs() / step.saturating_abs(),
-    )?;
-    let mut k = start;
-    while (step > 0 && k <= end) || (step < 0 && k >= end) {
-        out.push(k.to_string());
-        k += step;
-    }
-    Ok(Value::string(out.join(" ")))
+    Ok(Value::string(out))
 }
 
 fn f_chunk(_: &FuncEnv, a: &[Value]) -> R {
@@ -1517,7 +1864,8 @@ fn f_dig(_: &FuncEnv, a: &[Value]) -> R {
 }
 
 /// mergo.Merge semantics as sprig uses them: recursive into maps; `overwrite` replaces
-/// non-empty destination values too.
+/// non-empty destination values too. A value taken from the source is shared, not copied, as Go
+/// assigns a map by reference: a later `set` or merge into it shows through both.
 fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite: bool) {
     if Rc::ptr_eq(dst, src) {
         return;
@@ -1531,11 +1879,11 @@ fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite:
                 if let (Value::Map(dm), Value::Map(sm)) = (dv, sv) {
                     merge_into(dm, sm, overwrite);
                 } else if dst_empty || (overwrite && !is_empty(sv)) {
-                    d.insert(k.clone(), sv.deep_copy());
+                    d.insert(k.clone(), sv.clone());
                 }
             }
             None => {
-                d.insert(k.clone(), sv.deep_copy());
+                d.insert(k.clone(), sv.clone());
             }
         }
     }
@@ -1611,23 +1959,37 @@ fn f_min(_: &FuncEnv, a: &[Value]) -> R {
     min_args("min", a, 1)?;
     Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
 }
+/// sprig's execDecimalOp: `first`, then each of `rest`, combined in shopspring decimals.
+fn decimal_op(
+    first: &Value,
+    rest: &[Value],
+    op: fn(&decimal::Decimal, &decimal::Decimal) -> Result<decimal::Decimal, String>,
+) -> R {
+    let mut acc = decimal::Decimal::from_f64(to_f64(first)).map_err(FuncError::Msg)?;
+    for x in rest {
+        let d = decimal::Decimal::from_f64(to_f64(x)).map_err(FuncError::Msg)?;
+        acc = op(&acc, &d).map_err(FuncError::Msg)?;
+    }
+    Ok(Value::Float(acc.to_f64()))
+}
 fn f_addf(_: &FuncEnv, a: &[Value]) -> R {
-    Ok(Value::Float(a.iter().map(to_f64).sum()))
+    decimal_op(&Value::Float(0.0), a, |x, y| Ok(x.add(y)))
+}
+fn f_add1f(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("add1f", a, 1)?;
+    decimal_op(&a[0], &[Value::Int(1)], |x, y| Ok(x.add(y)))
 }
 fn f_subf(_: &FuncEnv, a: &[Value]) -> R {
     min_args("subf", a, 1)?;
-    Ok(Value::Float(
-        a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x - y),
-    ))
+    decimal_op(&a[0], &a[1..], |x, y| Ok(x.sub(y)))
 }
 fn f_mulf(_: &FuncEnv, a: &[Value]) -> R {
-    Ok(Value::Float(a.iter().map(to_f64).product()))
+    min_args("mulf", a, 1)?;
+    decimal_op(&a[0], &a[1..], |x, y| Ok(x.mul(y)))
 }
 fn f_divf(_: &FuncEnv, a: &[Value]) -> R {
     min_args("divf", a, 1)?;
-    Ok(Value::Float(
-        a[1..].iter().map(to_f64).fold(to_f64(&a[0]), |x, y| x / y),
-    ))
+    decimal_op(&a[0], &a[1..], |x, y| x.div(y))
 }
 fn f_maxf(_: &FuncEnv, a: &[Value]) -> R {
     min_args("maxf", a, 1)?;
@@ -1645,15 +2007,19 @@ fn f_ceil(_: &FuncEnv, a: &[Value]) -> R {
     nargs("ceil", a, 1)?;
     Ok(Value::Float(to_f64(&a[0]).ceil()))
 }
+/// sprig's round: the digit's fraction (negative for negative numbers) at or above `roundOn`
+/// (default .5) rounds up, anything else down.
 fn f_round(_: &FuncEnv, a: &[Value]) -> R {
     min_args("round", a, 2)?;
-    let p = to_i64(&a[1]);
-    let pow = 10f64.powi(p as i32);
-    let x = to_f64(&a[0]) * pow;
-    let r = if x >= 0.0 {
-        (x + 0.5).floor()
+    let p = i(&a[1])?;
+    let round_on = a.get(2).map(to_f64).unwrap_or(0.5);
+    let pow = 10f64.powf(p as f64);
+    let digit = pow * to_f64(&a[0]);
+    let frac = digit - digit.trunc();
+    let r = if frac >= round_on {
+        digit.ceil()
     } else {
-        (x - 0.5).ceil()
+        digit.floor()
     };
     Ok(Value::Float(r / pow))
 }
@@ -1727,21 +2093,84 @@ pub fn parse_version(x: &str) -> Option<semver::Version> {
     semver::Version::parse(&format!("{}{rest}", norm.join("."))).ok()
 }
 
+/// A Masterminds/semver *Version: fields as methods, Compare/LessThan/GreaterThan/Equal with
+/// another version, printed as its normalized String().
+#[derive(Debug)]
+struct SemverObj {
+    v: semver::Version,
+    original: String,
+}
+
+impl super::value::Object for SemverObj {
+    fn type_name(&self) -> &'static str {
+        "*semver.Version"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "Major" => Value::Int(self.v.major as i64),
+            "Minor" => Value::Int(self.v.minor as i64),
+            "Patch" => Value::Int(self.v.patch as i64),
+            "Prerelease" => Value::string(self.v.pre.to_string()),
+            "Metadata" => Value::string(self.v.build.to_string()),
+            "Original" => Value::string(self.original.clone()),
+            "String" => Value::string(self.display()),
+            _ => return None,
+        })
+    }
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        if !matches!(name, "Compare" | "LessThan" | "GreaterThan" | "Equal") {
+            return None;
+        }
+        let [other] = args else {
+            return Some(Err(format!(
+                "wrong number of args for {name}: want 1 got {}",
+                args.len()
+            )));
+        };
+        let o = match other {
+            Value::Object(o) => o.as_any().and_then(|a| a.downcast_ref::<SemverObj>()),
+            _ => None,
+        };
+        let Some(o) = o else {
+            return Some(Err(format!(
+                "wrong type for value; expected *semver.Version; got {}",
+                match other {
+                    Value::Nil => "interface {}",
+                    x => x.type_name(),
+                }
+            )));
+        };
+        use std::cmp::Ordering::*;
+        let c = cmp_ignoring_build(&self.v, &o.v);
+        Some(Ok(match name {
+            "Compare" => Value::Int(match c {
+                Less => -1,
+                Equal => 0,
+                Greater => 1,
+            }),
+            "LessThan" => Value::Bool(c == Less),
+            "GreaterThan" => Value::Bool(c == Greater),
+            _ => Value::Bool(c == Equal),
+        }))
+    }
+    fn display(&self) -> String {
+        self.v.to_string()
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
 fn f_semver(_: &FuncEnv, a: &[Value]) -> R {
     nargs("semver", a, 1)?;
     let x = s(&a[0])?;
     let Some(v) = parse_version(x) else {
         return err("Invalid Semantic Version");
     };
-    let m = BTreeMap::from([
-        ("Major".to_string(), Value::Int(v.major as i64)),
-        ("Minor".to_string(), Value::Int(v.minor as i64)),
-        ("Patch".to_string(), Value::Int(v.patch as i64)),
-        ("Prerelease".to_string(), Value::string(v.pre.to_string())),
-        ("Metadata".to_string(), Value::string(v.build.to_string())),
-        ("Original".to_string(), Value::str(x)),
-    ]);
-    Ok(Value::map(m))
+    Ok(Value::Object(Rc::new(SemverObj {
+        v,
+        original: x.to_string(),
+    })))
 }
 
 /// Masterminds/semver constraints: `||` alternatives of comma/space separated comparisons,
@@ -1913,157 +2342,6 @@ fn cmp_ignoring_build(a: &semver::Version, b: &semver::Version) -> std::cmp::Ord
         })
 }
 
-// ------------------------------------------------------------------ dates
-
-fn to_datetime(v: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    match v {
-        Value::Str(x) => chrono::DateTime::parse_from_rfc3339(x).ok(),
-        Value::Int(_) | Value::Float(_) => {
-            chrono::DateTime::from_timestamp(to_i64(v), 0).map(|d| d.fixed_offset())
-        }
-        Value::Map(mm) => mm.borrow().get("\u{0}time").and_then(|t| {
-            t.as_str()
-                .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
-        }),
-        _ => None,
-    }
-}
-
-fn time_value(d: chrono::DateTime<chrono::FixedOffset>) -> Value {
-    Value::string(d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-}
-
-fn f_now(_: &FuncEnv, a: &[Value]) -> R {
-    nargs("now", a, 0)?;
-    Ok(time_value(chrono::Utc::now().fixed_offset()))
-}
-
-fn f_unix_epoch(_: &FuncEnv, a: &[Value]) -> R {
-    nargs("unixEpoch", a, 1)?;
-    match to_datetime(&a[0]) {
-        Some(d) => Ok(Value::string(d.timestamp().to_string())),
-        None => err("unixEpoch expects a time"),
-    }
-}
-
-/// Go's reference-time layout ("2006-01-02 15:04:05") translated to chrono.
-fn go_layout(layout: &str) -> String {
-    let map = [
-        ("2006", "%Y"),
-        ("January", "%B"),
-        ("Jan", "%b"),
-        ("Monday", "%A"),
-        ("Mon", "%a"),
-        ("MST", "%Z"),
-        ("01", "%m"),
-        ("02", "%d"),
-        ("_2", "%e"),
-        ("15", "%H"),
-        ("03", "%I"),
-        ("04", "%M"),
-        ("05", "%S"),
-        ("06", "%y"),
-        ("PM", "%p"),
-        ("-07:00", "%:z"),
-        ("-0700", "%z"),
-        ("Z07:00", "%:z"),
-        (".000000000", "%.9f"),
-        (".000000", "%.6f"),
-        (".000", "%.3f"),
-    ];
-    let mut out = String::new();
-    let mut rest = layout;
-    'outer: while !rest.is_empty() {
-        for (g, c) in map {
-            if let Some(r) = rest.strip_prefix(g) {
-                out.push_str(c);
-                rest = r;
-                continue 'outer;
-            }
-        }
-        let ch = rest.chars().next().unwrap_or(' ');
-        if ch == '%' {
-            out.push_str("%%");
-        } else {
-            out.push(ch);
-        }
-        rest = &rest[ch.len_utf8()..];
-    }
-    out
-}
-
-fn f_date(_: &FuncEnv, a: &[Value]) -> R {
-    nargs("date", a, 2)?;
-    let layout = s(&a[0])?;
-    let d = to_datetime(&a[1]).unwrap_or_else(|| chrono::Utc::now().fixed_offset());
-    Ok(Value::string(d.format(&go_layout(layout)).to_string()))
-}
-
-fn f_date_in_zone(_: &FuncEnv, a: &[Value]) -> R {
-    nargs("dateInZone", a, 3)?;
-    let layout = s(&a[0])?;
-    let d = to_datetime(&a[1]).unwrap_or_else(|| chrono::Utc::now().fixed_offset());
-    // Only UTC is known without a time zone database.
-    let d = d.with_timezone(&chrono::Utc).fixed_offset();
-    Ok(Value::string(d.format(&go_layout(layout)).to_string()))
-}
-
-fn f_html_date(_: &FuncEnv, a: &[Value]) -> R {
-    nargs("htmlDate", a, 1)?;
-    let d = to_datetime(&a[0]).unwrap_or_else(|| chrono::Utc::now().fixed_offset());
-    Ok(Value::string(d.format("%Y-%m-%d").to_string()))
-}
-
-fn f_to_date(_: &FuncEnv, a: &[Value]) -> R {
-    nargs("toDate", a, 2)?;
-    let layout = go_layout(s(&a[0])?);
-    let x = s(&a[1])?;
-    let parsed = chrono::DateTime::parse_from_str(x, &layout)
-        .ok()
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(x, &layout)
-                .ok()
-                .map(|n| n.and_utc().fixed_offset())
-        })
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(x, &layout)
-                .ok()
-                .and_then(|n| n.and_hms_opt(0, 0, 0))
-                .map(|n| n.and_utc().fixed_offset())
-        });
-    Ok(parsed.map(time_value).unwrap_or(Value::Nil))
-}
-
-fn f_duration(_: &FuncEnv, a: &[Value]) -> R {
-    nargs("duration", a, 1)?;
-    Ok(Value::string(go_duration(to_i64(&a[0]) as f64)))
-}
-
-/// time.Duration(seconds).String()
-fn go_duration(secs: f64) -> String {
-    if secs == 0.0 {
-        return "0s".into();
-    }
-    let neg = secs < 0.0;
-    let mut t = secs.abs();
-    let h = (t / 3600.0).floor();
-    t -= h * 3600.0;
-    let m = (t / 60.0).floor();
-    t -= m * 60.0;
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if h > 0.0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0.0 || m > 0.0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&format!("{}s", super::value::format_float_g(t)));
-    out
-}
-
 // ------------------------------------------------------------------ urls
 
 fn f_url_parse(_: &FuncEnv, a: &[Value]) -> R {
@@ -2094,13 +2372,41 @@ fn f_url_parse(_: &FuncEnv, a: &[Value]) -> R {
             "hostname".to_string(),
             Value::str(host.split(':').next().unwrap_or(host)),
         ),
-        ("path".to_string(), Value::str(path)),
+        ("path".to_string(), Value::string(percent_decode(path))),
         ("query".to_string(), Value::str(query)),
         ("opaque".to_string(), Value::str("")),
         ("fragment".to_string(), Value::str(fragment)),
         ("userinfo".to_string(), Value::str(userinfo)),
     ]);
     Ok(Value::map(m))
+}
+
+/// url.PathUnescape: `%XX` escapes decoded (a malformed one leaves the text as it is).
+fn percent_decode(p: &str) -> String {
+    if !p.contains('%') {
+        return p.to_string();
+    }
+    let b = p.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut k = 0;
+    while k < b.len() {
+        if b[k] == b'%' {
+            let hex = b
+                .get(k + 1..k + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => {
+                    out.push(v);
+                    k += 3;
+                    continue;
+                }
+                None => return p.to_string(),
+            }
+        }
+        out.push(b[k]);
+        k += 1;
+    }
+    string_from_go_bytes(&out)
 }
 
 fn f_url_join(_: &FuncEnv, a: &[Value]) -> R {
@@ -2277,6 +2583,81 @@ fn base32_decode(x: &str) -> Option<Vec<u8>> {
 
 // ------------------------------------------------------------------ the table
 
+/// text/template's js: the arguments printed as print does, then JavaScript-escaped.
+fn f_js(env: &FuncEnv, a: &[Value]) -> R {
+    let text = match a {
+        [Value::Str(x)] => x.to_string(),
+        _ => strval(&f_print(env, a)?),
+    };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u00{:02X}", c as u32)),
+            c if (c as u32) < 0x80 => out.push(c),
+            c if go_is_print(c) => out.push(c),
+            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+        }
+    }
+    Ok(Value::string(out))
+}
+
+/// unicode.IsPrint for the characters text/template's js checks (non-ASCII): letters, marks,
+/// numbers, punctuation, symbols and the ASCII space; not separators, controls or format runes.
+fn go_is_print(c: char) -> bool {
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(c as u32, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xFFFE | 0xFFFF)
+        || (c as u32) >= 0xF0000)
+}
+
+/// text/template's call: templates hold no function values, so the first argument is never one.
+fn f_call(_: &FuncEnv, a: &[Value]) -> R {
+    min_args("call", a, 1)?;
+    match &a[0] {
+        Value::Nil => err("call of nil"),
+        other => err(format!("non-function of type {}", other.type_name())),
+    }
+}
+
+/// sprig's toDecimal: the value printed, read as an octal number (0 when it is not one).
+fn f_to_decimal(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("toDecimal", a, 1)?;
+    let text = strval(&a[0]);
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.strip_prefix('+').unwrap_or(&text)),
+    };
+    let n = if digits.is_empty() || !digits.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
+        0
+    } else {
+        i64::from_str_radix(&format!("{}{digits}", if neg { "-" } else { "" }), 8)
+            .unwrap_or_default()
+    };
+    Ok(Value::Int(n))
+}
+
+/// sprig's randBytes: COUNT random bytes, base64-encoded.
+fn f_rand_bytes(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("randBytes", a, 1)?;
+    let n = i(&a[0])?;
+    if n < 0 {
+        return err("runtime error: makeslice: len out of range");
+    }
+    let n = size("randBytes", n)?;
+    let mut buf = vec![0u8; n];
+    rand::fill(&mut buf[..]);
+    Ok(Value::string(
+        base64::engine::general_purpose::STANDARD.encode(buf),
+    ))
+}
+
 fn table() -> HashMap<&'static str, Func> {
     let mut t: HashMap<&'static str, Func> = HashMap::new();
     let entries: &[(&'static str, Func)] = &[
@@ -2296,9 +2677,16 @@ fn table() -> HashMap<&'static str, Func> {
         ("html", f_html),
         ("urlquery", f_urlquery),
         ("slice", f_slice),
+        ("mustSlice", f_slice),
+        ("js", f_js),
+        ("call", f_call),
+        // sprig's own smoke-test function, which helm keeps
+        ("hello", |_, a| {
+            nargs("hello", a, 0)?;
+            Ok(Value::str("Hello!"))
+        }),
         // Helm
         ("toYaml", f_to_yaml),
-        ("mustToYaml", f_to_yaml),
         ("fromYaml", f_from_yaml),
         ("fromYamlArray", f_from_yaml_array),
         ("toJson", f_to_json),
@@ -2310,6 +2698,9 @@ fn table() -> HashMap<&'static str, Func> {
         ("fromJson", f_from_json),
         ("fromJsonArray", f_from_json_array),
         ("toToml", f_to_toml),
+        ("fromToml", f_from_toml),
+        ("toYamlPretty", f_to_yaml_pretty),
+        ("mustFromJson", f_must_from_json),
         ("required", f_required),
         ("fail", f_fail),
         ("lookup", f_lookup),
@@ -2329,6 +2720,8 @@ fn table() -> HashMap<&'static str, Func> {
         ("trunc", f_trunc),
         ("substr", f_substr),
         ("abbrev", f_abbrev),
+        ("abbrevboth", f_abbrevboth),
+        ("trimall", f_trim_all),
         ("wrap", f_wrap),
         ("wrapWith", f_wrap_with),
         ("contains", f_contains),
@@ -2360,7 +2753,7 @@ fn table() -> HashMap<&'static str, Func> {
         ("uuidv4", f_uuidv4),
         // regex
         ("regexMatch", f_regex_match),
-        ("mustRegexMatch", f_regex_match),
+        ("mustRegexMatch", f_must_regex_match),
         ("regexFind", f_regex_find),
         ("mustRegexFind", f_regex_find),
         ("regexFindAll", f_regex_find_all),
@@ -2447,14 +2840,10 @@ fn table() -> HashMap<&'static str, Func> {
         ("div", f_div),
         ("mod", f_mod),
         ("max", f_max),
+        ("biggest", f_max),
         ("min", f_min),
         ("addf", f_addf),
-        ("add1f", |e, a| {
-            f_addf(
-                e,
-                &[a.first().cloned().unwrap_or(Value::Nil), Value::Float(1.0)],
-            )
-        }),
+        ("add1f", f_add1f),
         ("subf", f_subf),
         ("mulf", f_mulf),
         ("divf", f_divf),
@@ -2467,6 +2856,7 @@ fn table() -> HashMap<&'static str, Func> {
         ("int64", f_int),
         ("float64", f_float64),
         ("atoi", f_atoi),
+        ("toDecimal", f_to_decimal),
         // types
         ("kindOf", f_kind_of),
         ("kindIs", f_kind_is),
@@ -2478,14 +2868,22 @@ fn table() -> HashMap<&'static str, Func> {
         ("semver", f_semver),
         ("semverCompare", f_semver_compare),
         // dates
-        ("now", f_now),
-        ("date", f_date),
-        ("dateInZone", f_date_in_zone),
-        ("date_in_zone", f_date_in_zone),
-        ("htmlDate", f_html_date),
-        ("toDate", f_to_date),
-        ("unixEpoch", f_unix_epoch),
-        ("duration", f_duration),
+        ("now", dates::f_now),
+        ("date", dates::f_date),
+        ("dateInZone", dates::f_date_in_zone),
+        ("date_in_zone", dates::f_date_in_zone),
+        ("htmlDate", dates::f_html_date),
+        ("htmlDateInZone", dates::f_html_date_in_zone),
+        ("toDate", dates::f_to_date),
+        ("mustToDate", dates::f_must_to_date),
+        ("unixEpoch", dates::f_unix_epoch),
+        ("duration", dates::f_duration),
+        ("durationRound", dates::f_duration_round),
+        ("ago", dates::f_ago),
+        ("dateModify", dates::f_date_modify),
+        ("date_modify", dates::f_date_modify),
+        ("mustDateModify", dates::f_must_date_modify),
+        ("must_date_modify", dates::f_must_date_modify),
         // urls & paths
         ("urlParse", f_url_parse),
         ("urlJoin", f_url_join),
@@ -2494,6 +2892,12 @@ fn table() -> HashMap<&'static str, Func> {
         ("ext", f_ext),
         ("clean", f_clean),
         ("isAbs", f_is_abs),
+        ("osBase", f_base),
+        ("osDir", f_dir),
+        ("osExt", f_ext),
+        ("osClean", f_clean),
+        ("osIsAbs", f_is_abs),
+        ("randBytes", f_rand_bytes),
     ];
     for (k, f) in entries {
         t.insert(k, *f);
@@ -2532,9 +2936,9 @@ mod tests {
     #[test]
     fn string_params_reject_numbers_like_go() {
         let e = call("upper", &[Value::Float(1.0)]).unwrap_err();
-        assert!(matches!(e, FuncError::Msg(m) if m.contains("expected string; got float64")));
+        assert!(e.message().contains("expected string; got float64"));
         let e = call("trunc", &[Value::Float(3.0), st("abcdef")]).unwrap_err();
-        assert!(matches!(e, FuncError::Msg(m) if m.contains("expected int; got float64")));
+        assert!(e.message().contains("expected int; got float64"));
     }
 
     #[test]

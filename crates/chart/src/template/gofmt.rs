@@ -166,6 +166,10 @@ fn format_one(
         }),
         's' => match arg {
             Value::Str(s) => Some(truncate(s, prec)),
+            Value::Object(o) if o.as_any().is_some_and(|a| a.is::<super::value::GoBytes>()) => o
+                .as_any()
+                .and_then(|a| a.downcast_ref::<super::value::GoBytes>())
+                .map(|b| truncate(&super::value::string_from_go_bytes(&b.0), prec)),
             Value::List(_) | Value::Map(_) | Value::Object(_) => Some(go_sprint(arg)),
             _ => None,
         },

@@ -8,12 +8,16 @@
 //! makes `include`/`tpl` plain executor calls and keeps every node's offset for diagnostics.
 
 pub mod crypto;
+pub mod dates;
+pub mod decimal;
 pub mod exec;
 pub mod funcs;
 pub mod gofmt;
+pub mod gojson;
 pub mod parse;
 pub mod regex_go;
 pub mod value;
+pub mod xstrings;
 pub mod yaml;
 pub mod yaml_load;
 

@@ -159,7 +159,8 @@ fn runaway_recursion_is_an_error_not_a_crash() {
 fn errors_name_file_line_and_column() {
     let msg = e("line1\n  {{ .a.b }}", "{}");
     assert!(
-        msg.starts_with("template: t:2:5: executing \"t\" at <.a.b>:"),
+        // Go places a field chain at its second field (`.b`), and prints it whole
+        msg.starts_with("template: t:2:7: executing \"t\" at <.a.b>:"),
         "{msg}"
     );
     let msg = e("{{ index .l 5 | quote }}", "l: [1]");

@@ -44,6 +44,34 @@ pub trait Object: Debug {
     fn as_data(&self) -> Option<Value> {
         None
     }
+    /// The concrete object, for functions that take one Go type (a time.Time, a semver).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+}
+
+/// A Go []byte (a file of `.Files` read as a map): prints as Go prints a byte slice (`[86 105]`),
+/// and as its text with printf's %s.
+#[derive(Debug)]
+pub struct GoBytes(pub Vec<u8>);
+
+impl Object for GoBytes {
+    fn type_name(&self) -> &'static str {
+        "[]uint8"
+    }
+    fn field(&self, _: &str) -> Option<Value> {
+        None
+    }
+    fn call(&self, _: &str, _: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    fn display(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|b| b.to_string()).collect();
+        format!("[{}]", parts.join(" "))
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 impl Value {

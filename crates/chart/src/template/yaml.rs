@@ -10,7 +10,18 @@ use super::value::{Value, format_float_g, format_float_json};
 /// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims.
 pub fn to_yaml(v: &Value) -> String {
     let mut out = String::new();
-    emit_block(&mut out, &plain(v), 0, true);
+    emit_block(&mut out, &plain(v), 0, true, false);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// `toYamlPretty`: go-yaml v3 with a 2-space indent, which indents a sequence under its key and
+/// writes float64 numbers as strconv's 'g' (not through JSON).
+pub fn to_yaml_pretty(v: &Value) -> String {
+    let mut out = String::new();
+    emit_block(&mut out, &plain(v), 0, true, true);
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -26,7 +37,7 @@ fn plain(v: &Value) -> Value {
 
 /// Emit `v` at `indent`; `inline` means the cursor already sits where the first line goes
 /// (document start, or after `- `).
-fn emit_block(out: &mut String, v: &Value, indent: usize, inline: bool) {
+fn emit_block(out: &mut String, v: &Value, indent: usize, inline: bool, pretty: bool) {
     match v {
         Value::Map(m) if !m.borrow().is_empty() => {
             for (i, (k, item)) in m.borrow().iter().enumerate() {
@@ -39,14 +50,15 @@ fn emit_block(out: &mut String, v: &Value, indent: usize, inline: bool) {
                 match &item {
                     Value::Map(cm) if !cm.borrow().is_empty() => {
                         out.push('\n');
-                        emit_block(out, &item, indent + 2, false);
+                        emit_block(out, &item, indent + 2, false, pretty);
                     }
                     // go-yaml v2 puts a sequence under a key at the key's own indentation.
                     Value::List(cl) if !cl.is_empty() => {
                         out.push('\n');
-                        emit_block(out, &item, indent, false);
+                        let at = if pretty { indent + 2 } else { indent };
+                        emit_block(out, &item, at, false, pretty);
                     }
-                    _ => emit_scalar_after(out, &item, indent + 2),
+                    _ => emit_scalar_after(out, &item, indent + 2, pretty),
                 }
             }
         }
@@ -60,27 +72,27 @@ fn emit_block(out: &mut String, v: &Value, indent: usize, inline: bool) {
                 match &item {
                     Value::Map(cm) if !cm.borrow().is_empty() => {
                         out.push(' ');
-                        emit_block(out, &item, indent + 2, true);
+                        emit_block(out, &item, indent + 2, true, pretty);
                     }
                     Value::List(cl) if !cl.is_empty() => {
                         out.push(' ');
-                        emit_block(out, &item, indent + 2, true);
+                        emit_block(out, &item, indent + 2, true, pretty);
                     }
-                    _ => emit_scalar_after(out, &item, indent + 2),
+                    _ => emit_scalar_after(out, &item, indent + 2, pretty),
                 }
             }
         }
-        other => emit_scalar_inline(out, other, indent),
+        other => emit_scalar_inline(out, other, indent, pretty),
     }
 }
 
 /// ` scalar\n` after a `key:` or `-`.
-fn emit_scalar_after(out: &mut String, v: &Value, indent: usize) {
+fn emit_scalar_after(out: &mut String, v: &Value, indent: usize, pretty: bool) {
     out.push(' ');
-    emit_scalar_inline(out, v, indent);
+    emit_scalar_inline(out, v, indent, pretty);
 }
 
-fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize) {
+fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, pretty: bool) {
     match v {
         Value::Str(s) if s.contains('\n') && literal_ok(s) => {
             let chomp = if s.ends_with("\n\n") || &**s == "\n" {
@@ -118,6 +130,7 @@ fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize) {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Float(f) if pretty && f.is_finite() => out.push_str(&format_float_g(*f)),
         Value::Float(f) => out.push_str(&yaml_float(*f)),
         Value::Map(_) => out.push_str("{}"),
         Value::List(_) => out.push_str("[]"),
@@ -407,6 +420,9 @@ fn json_string(out: &mut String, s: &str) {
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // a byte of invalid UTF-8 (a Go string cut inside a character): encoding/json
+            // writes U+FFFD for it
+            c if (c as u32) >= 0x10FF00 => out.push_str("\\ufffd"),
             c => out.push(c),
         }
     }

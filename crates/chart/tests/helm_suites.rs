@@ -1,0 +1,748 @@
+//! Sprig's and Helm's own test tables, proven against the real helm: every template of
+//! Masterminds/sprig v3.3.0's `*_test.go` (tests/helm_suites/sprig.cases), Helm v3.17.3's
+//! pkg/engine/funcs_test.go (helm_funcs.cases) and pkg/engine/engine_test.go turned into charts
+//! (helm_engine.charts, with the chart-level classes of issue 26) is rendered by `helm template`
+//! and by this crate. Each case must give the same output, or both must refuse it with the same
+//! message. Random outputs are compared by shape (`@shape`), and a few rules that hold for any
+//! input are checked on generated values (`generated_*`).
+//!
+//! Needs the pinned helm on PATH: `scripts/testenv up` and `eval "$(scripts/testenv env)"`.
+//! Run with `cargo test -p todoplan-chart --features e2e --test helm_suites`; set
+//! HELM_SUITES_REPORT=FILE to write every case's two outputs to FILE.
+#![cfg(feature = "e2e")]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use todoplan_chart::{Capabilities, RenderOptions, RenderRequest};
+
+fn helm() -> &'static str {
+    static OK: OnceLock<bool> = OnceLock::new();
+    let ok = *OK.get_or_init(|| {
+        Command::new("helm")
+            .args(["version", "--short"])
+            .output()
+            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("v3.17"))
+            .unwrap_or(false)
+    });
+    assert!(
+        ok,
+        "helm v3.17 is not on PATH. Run `scripts/testenv up` and `eval \"$(scripts/testenv env)\"` \
+         to put the pinned helm first on PATH, then rerun the tests."
+    );
+    "helm"
+}
+
+/// One chart to render with both, and how to compare the results.
+#[derive(Clone, Debug)]
+struct Case {
+    name: String,
+    /// Relative path -> content.
+    files: Vec<(String, String)>,
+    raw: bool,
+    release: String,
+    set: Vec<String>,
+    values: Vec<String>,
+    /// Compare outputs by this regex instead of their text.
+    shape: Option<String>,
+    /// Compare certificates by their structure (fields and extensions in order, without keys,
+    /// serials, dates and signatures).
+    cert: bool,
+}
+
+const OPEN: &str = "[[[";
+const CLOSE: &str = "]]]";
+
+/// `=== NAME`, then `@option` lines, then the template (sprig.cases, helm_funcs.cases).
+fn template_cases(file: &str) -> Vec<Case> {
+    let text = std::fs::read_to_string(suite_dir().join(file)).unwrap();
+    let mut out = Vec::new();
+    for block in split_cases(&text) {
+        let (name, body) = block;
+        let mut dot = None;
+        let mut shape = None;
+        let mut cert = false;
+        let mut lines = body.split_inclusive('\n').peekable();
+        while let Some(l) = lines.peek() {
+            if let Some(d) = l.strip_prefix("@dot ") {
+                dot = Some(d.trim_end_matches('\n').to_string());
+            } else if let Some(s) = l.strip_prefix("@shape ") {
+                shape = Some(s.trim_end_matches('\n').to_string());
+            } else if l.trim_end() == "@cert" {
+                cert = true;
+            } else {
+                break;
+            }
+            lines.next();
+        }
+        let mut tpl: String = lines.collect();
+        if tpl.ends_with('\n') {
+            tpl.pop();
+        }
+        let tpl = match dot {
+            // sprig's runtv: the template runs with dot = the test's vars
+            Some(d) => format!("{{{{- range list ({d}) }}}}{tpl}{{{{ end }}}}"),
+            None => tpl,
+        };
+        out.push(Case {
+            name,
+            files: vec![
+                (
+                    "Chart.yaml".into(),
+                    "apiVersion: v2\nname: c\nversion: 0.1.0\n".into(),
+                ),
+                ("templates/case.yaml".into(), format!("{OPEN}{tpl}{CLOSE}")),
+            ],
+            raw: true,
+            release: "r".into(),
+            set: vec![],
+            values: vec![],
+            shape,
+            cert,
+        });
+    }
+    out
+}
+
+/// `=== NAME`, `@option` lines, then `+++ PATH` files (helm_engine.charts).
+fn chart_cases(file: &str) -> Vec<Case> {
+    let text = std::fs::read_to_string(suite_dir().join(file)).unwrap();
+    let mut out = Vec::new();
+    for (name, body) in split_cases(&text) {
+        let mut c = Case {
+            name,
+            files: vec![],
+            raw: false,
+            release: "r".into(),
+            set: vec![],
+            values: vec![],
+            shape: None,
+            cert: false,
+        };
+        let mut current: Option<(String, String)> = None;
+        for l in body.split_inclusive('\n') {
+            if let Some(p) = l.strip_prefix("+++ ") {
+                if let Some(f) = current.take() {
+                    c.files.push(f);
+                }
+                current = Some((p.trim_end().to_string(), String::new()));
+            } else if let Some((_, content)) = current.as_mut() {
+                content.push_str(l);
+            } else if l.trim_end() == "@raw" {
+                c.raw = true;
+            } else if let Some(r) = l.strip_prefix("@release ") {
+                c.release = r.trim_end().to_string();
+            } else if let Some(s) = l.strip_prefix("@set ") {
+                c.set.push(s.trim_end().to_string());
+            } else if let Some(v) = l.strip_prefix("@values ") {
+                c.values.push(v.trim_end().to_string());
+            } else if !l.trim().is_empty() {
+                panic!("{}: unexpected line {l:?}", c.name);
+            }
+        }
+        c.files.extend(current);
+        for (path, content) in c.files.iter_mut() {
+            if content.ends_with('\n') {
+                content.pop();
+            }
+            if c.raw && is_rendered_template(path) {
+                *content = format!("{OPEN}{content}{CLOSE}");
+            } else if !content.is_empty() {
+                content.push('\n');
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn is_rendered_template(path: &str) -> bool {
+    let (dir, base) = path.rsplit_once('/').unwrap_or(("", path));
+    (dir == "templates" || dir.ends_with("/templates")) && !base.starts_with('_')
+}
+
+fn split_cases(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for l in text.split_inclusive('\n') {
+        if let Some(n) = l.strip_prefix("=== ") {
+            out.push((n.trim_end().to_string(), String::new()));
+        } else if let Some((_, body)) = out.last_mut() {
+            body.push_str(l);
+        }
+    }
+    out
+}
+
+fn suite_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/helm_suites")
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    /// `helm template` output.
+    Manifests(String),
+    /// Rendered templates by name, inside the [[[ ]]] markers.
+    Raw(BTreeMap<String, String>),
+    Refused(String),
+}
+
+fn write_chart(c: &Case) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (p, content) in &c.files {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn unwrap_raw(name: &str, content: &str) -> String {
+    let inner = content
+        .strip_prefix(OPEN)
+        .and_then(|s| s.strip_suffix(CLOSE))
+        .unwrap_or_else(|| panic!("{name}: output not inside the markers: {content:?}"));
+    inner.to_string()
+}
+
+fn run_helm(c: &Case, dir: &Path) -> Outcome {
+    let mut cmd = Command::new(helm());
+    cmd.arg("template")
+        .arg(&c.release)
+        .arg(dir)
+        .args(["--namespace", "ns", "--debug"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("HELM_CACHE_HOME", dir.join(".cache"))
+        .env("HELM_CONFIG_HOME", dir.join(".config"))
+        .env("HELM_DATA_HOME", dir.join(".data"));
+    for s in &c.set {
+        cmd.args(["--set", s]);
+    }
+    for v in &c.values {
+        cmd.arg("-f").arg(dir.join(v));
+    }
+    let o = cmd.output().expect("run helm");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    if o.status.success() {
+        return Outcome::Manifests(stdout);
+    }
+    let error = helm_error(&stderr);
+    if error.starts_with("YAML parse error on") && stdout.starts_with("---\n# Source: ") {
+        let mut files = BTreeMap::new();
+        for chunk in stdout.split("---\n# Source: ").skip(1) {
+            let (name, content) = chunk.split_once('\n').unwrap_or((chunk, ""));
+            let content = content.strip_suffix('\n').unwrap_or(content);
+            files.insert(name.to_string(), content.to_string());
+        }
+        if files
+            .values()
+            .all(|v| v.starts_with(OPEN) && v.ends_with(CLOSE))
+        {
+            return Outcome::Raw(
+                files
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let inner = unwrap_raw(&k, &v);
+                        (k, inner)
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Outcome::Refused(error)
+}
+
+/// helm's error message: from `Error: ` to its `--debug` echo.
+fn helm_error(stderr: &str) -> String {
+    let Some(i) = stderr.find("Error: ") else {
+        return stderr.trim().to_string();
+    };
+    let rest = &stderr[i + "Error: ".len()..];
+    let end = rest.find("\nhelm.go:").unwrap_or(rest.len());
+    rest[..end].trim_end().to_string()
+}
+
+fn run_todoplan(c: &Case, dir: &Path) -> Outcome {
+    let values: Vec<PathBuf> = c.values.iter().map(|v| dir.join(v)).collect();
+    let req = RenderRequest {
+        chart_dir: dir,
+        release_name: &c.release,
+        namespace: "ns",
+        values_files: &values,
+        inline_values: serde_json::Value::Null,
+        revision: 1,
+        is_upgrade: false,
+        capabilities: Capabilities::default(),
+        lookup: None,
+    };
+    let opts = RenderOptions { set: c.set.clone() };
+    let result = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn_scoped(s, || {
+                if c.raw {
+                    todoplan_chart::render_template_files(&req, &opts).map(|files| {
+                        Outcome::Raw(
+                            files
+                                .into_iter()
+                                .filter(|(_, v)| !v.trim().is_empty())
+                                .map(|(k, v)| {
+                                    let inner = unwrap_raw(&k, &v);
+                                    (k, inner)
+                                })
+                                .collect(),
+                        )
+                    })
+                } else {
+                    todoplan_chart::render_as_helm_template(&req, &opts)
+                        .map(|o| Outcome::Manifests(o.text))
+                }
+            })
+            .unwrap()
+            .join()
+    });
+    match result {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => Outcome::Refused(e.to_string()),
+        Err(_) => Outcome::Refused("PANIC".into()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Verdict {
+    Same,
+    /// Both render, differently; or both refuse with different messages.
+    Differ,
+    /// helm renders, todoplan refuses.
+    RefusedByTodoplan,
+    /// helm refuses, todoplan renders.
+    RenderedByTodoplan,
+}
+
+fn compare(c: &Case, helm: &Outcome, todo: &Outcome) -> Verdict {
+    match (helm, todo) {
+        (Outcome::Refused(a), Outcome::Refused(b)) => {
+            if a == b {
+                Verdict::Same
+            } else {
+                Verdict::Differ
+            }
+        }
+        (Outcome::Refused(_), _) => Verdict::RenderedByTodoplan,
+        (_, Outcome::Refused(_)) => Verdict::RefusedByTodoplan,
+        (Outcome::Raw(a), Outcome::Raw(b)) if c.shape.is_some() => {
+            let re = regex::Regex::new(c.shape.as_deref().unwrap()).unwrap();
+            let fits = |m: &BTreeMap<String, String>| m.values().all(|v| re.is_match(v));
+            if a.keys().eq(b.keys()) && fits(a) && fits(b) {
+                Verdict::Same
+            } else {
+                Verdict::Differ
+            }
+        }
+        (Outcome::Raw(a), Outcome::Raw(b)) if c.cert => {
+            let describe = |m: &BTreeMap<String, String>| -> Vec<(String, String)> {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), describe_certs(v)))
+                    .collect()
+            };
+            if describe(a) == describe(b) {
+                Verdict::Same
+            } else {
+                Verdict::Differ
+            }
+        }
+        (a, b) => {
+            if a == b {
+                Verdict::Same
+            } else {
+                Verdict::Differ
+            }
+        }
+    }
+}
+
+/// The text with each PEM certificate replaced by its structure: version, names, validity
+/// length, key algorithm and size, and the extensions in order (their values, but for the key
+/// identifiers, which depend on the key).
+fn describe_certs(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
+    const END: &str = "-----END CERTIFICATE-----\n";
+    while let Some(i) = rest.find(BEGIN) {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find(END) else {
+            break;
+        };
+        let body: String = rest[i + BEGIN.len()..i + j]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default();
+        match x509_parser::parse_x509_certificate(&der) {
+            Ok((_, c)) => {
+                let v = c.validity();
+                out.push_str(&format!(
+                    "<cert v{} issuer={} subject={} days={} key={} {} bits serial-bytes<=17:{}",
+                    c.version().0,
+                    c.issuer(),
+                    c.subject(),
+                    (v.not_after.timestamp() - v.not_before.timestamp()) / 86_400,
+                    c.public_key().algorithm.algorithm,
+                    c.public_key().parsed().map(|k| k.key_size()).unwrap_or(0),
+                    c.raw_serial().len() <= 17,
+                ));
+                for e in c.extensions() {
+                    let oid = e.oid.to_id_string();
+                    let value = if oid == "2.5.29.14" || oid == "2.5.29.35" {
+                        format!("{} bytes", e.value.len())
+                    } else {
+                        hex(e.value)
+                    };
+                    out.push_str(&format!(" ext {oid} critical={} {value};", e.critical));
+                }
+                out.push('>');
+            }
+            Err(e) => out.push_str(&format!("<not a certificate: {e}>")),
+        }
+        rest = &rest[i + j + END.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+struct Result1 {
+    case: Case,
+    helm: Outcome,
+    todo: Outcome,
+    verdict: Verdict,
+}
+
+/// Renders every case with both (helm calls on a few threads: each is mostly process start-up).
+fn run_all(cases: Vec<Case>) -> Vec<Result1> {
+    helm();
+    let queue = Mutex::new(cases.into_iter().enumerate().collect::<Vec<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                loop {
+                    let Some((i, case)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let dir = write_chart(&case);
+                    let helm = run_helm(&case, dir.path());
+                    let todo = run_todoplan(&case, dir.path());
+                    let verdict = compare(&case, &helm, &todo);
+                    results.lock().unwrap().push((
+                        i,
+                        Result1 {
+                            case,
+                            helm,
+                            todo,
+                            verdict,
+                        },
+                    ));
+                }
+            });
+        }
+    });
+    let mut r = results.into_inner().unwrap();
+    r.sort_by_key(|(i, _)| *i);
+    r.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Cases known to differ, with the reason (also in the README's list of known differences).
+/// The test fails when one of them starts to render as helm does, so the list stays current.
+const KNOWN: &[(&str, &str)] = &[
+    (
+        "sprig/crypto_test.go:138",
+        "genPrivateKey \"dsa\" is refused: DSA key generation is not implemented",
+    ),
+    ("sprig/crypto_test.go:228 buildCustomCert", CERT_ORDER),
+    ("sprig/crypto_test.go:273 genCA", CERT_ORDER),
+    ("sprig/crypto_test.go:273 genCAWithKey", CERT_ORDER),
+    ("sprig/crypto_test.go:324 genSelfSignedCert", CERT_ORDER),
+    (
+        "sprig/crypto_test.go:324 genSelfSignedCertWithKey",
+        CERT_ORDER,
+    ),
+    ("sprig/crypto_test.go:392 genSignedCert", CERT_ORDER),
+    ("sprig/crypto_test.go:392 genSignedCertWithKey", CERT_ORDER),
+    (
+        "sprig/regex_test.go:19 mustRegexMatch bad pattern",
+        "a bad pattern is refused with the regex crate's error text, not Go regexp's",
+    ),
+    (
+        "helm/funcs_test.go fromToml error",
+        "fromToml puts the toml crate's error text in Error, not BurntSushi/toml's",
+    ),
+    (
+        "helm/funcs_test.go fromToml numbers",
+        "one integer type: typeOf says int where Go has int64",
+    ),
+    (
+        "helm/engine_test.go TestAlterFuncMap_include nested reference",
+        "include/tpl nesting stops at 100 levels (helm: 1000 per name), so the error chain is shorter",
+    ),
+    (
+        "helm/engine_test.go TestRenderRecursionLimit",
+        "include/tpl nesting stops at 100 levels (helm: 1000 per name), so the error chain is shorter",
+    ),
+    (
+        "issue class 15: error text of fromYaml",
+        "fromYaml puts the YAML parser's own error text in Error, not go-yaml's",
+    ),
+];
+
+const CERT_ORDER: &str = "extensions in rcgen's order (authority key id and SANs before key usage, extended key usage and basic constraints); Go writes key usage, extended key usage, basic constraints, key ids, SANs";
+
+fn check(suite: &str, results: &[Result1]) {
+    let mut counts = BTreeMap::new();
+    for r in results {
+        *counts.entry(r.verdict).or_insert(0) += 1;
+    }
+    eprintln!(
+        "{suite}: {} cases: {} same, {} differ, {} refused by todoplan, {} rendered by todoplan where helm refuses",
+        results.len(),
+        counts.get(&Verdict::Same).unwrap_or(&0),
+        counts.get(&Verdict::Differ).unwrap_or(&0),
+        counts.get(&Verdict::RefusedByTodoplan).unwrap_or(&0),
+        counts.get(&Verdict::RenderedByTodoplan).unwrap_or(&0),
+    );
+    let mut report = String::new();
+    let mut failures = Vec::new();
+    for r in results {
+        let known = KNOWN.iter().find(|(n, _)| *n == r.case.name);
+        report.push_str(&format!(
+            "=== {} [{:?}]\n--- helm:\n{:?}\n--- todoplan:\n{:?}\n",
+            r.case.name, r.verdict, r.helm, r.todo
+        ));
+        match (r.verdict, known) {
+            (Verdict::Same, None) => {}
+            (Verdict::Same, Some(_)) => failures.push(format!(
+                "{}: listed as a known difference but now renders as helm does: remove it from KNOWN",
+                r.case.name
+            )),
+            (_, Some(_)) => {}
+            (v, None) => failures.push(format!(
+                "{} [{v:?}]\n  helm:     {:?}\n  todoplan: {:?}",
+                r.case.name, r.helm, r.todo
+            )),
+        }
+    }
+    if let Ok(path) = std::env::var("HELM_SUITES_REPORT") {
+        let path = format!("{path}.{suite}");
+        std::fs::write(&path, report).unwrap();
+    }
+    assert!(
+        failures.is_empty(),
+        "{suite}: {} cases differ from helm:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn sprig_test_tables_render_as_helm_renders_them() {
+    let results = run_all(template_cases("sprig.cases"));
+    check("sprig", &results);
+}
+
+#[test]
+fn helm_engine_tests_render_as_helm_renders_them() {
+    let mut cases = template_cases("helm_funcs.cases");
+    cases.extend(chart_cases("helm_engine.charts"));
+    let results = run_all(cases);
+    check("helm-engine", &results);
+}
+
+/// One chart that applies `templates` to generated `values`, rendered by both; every line of
+/// output must be the same (the line names the function and the input's index).
+fn generated(name: &str, values: serde_json::Value, templates: &[(&str, String)]) {
+    let mut files = vec![
+        (
+            "Chart.yaml".to_string(),
+            "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+        ),
+        (
+            "values.yaml".to_string(),
+            serde_json::to_string_pretty(&values).unwrap(),
+        ),
+    ];
+    for (f, t) in templates {
+        files.push((format!("templates/{f}"), format!("{OPEN}{t}{CLOSE}")));
+    }
+    let case = Case {
+        name: name.to_string(),
+        files,
+        raw: true,
+        release: "r".into(),
+        set: vec![],
+        values: vec![],
+        shape: None,
+        cert: false,
+    };
+    let results = run_all(vec![case]);
+    let r = &results[0];
+    let (Outcome::Raw(h), Outcome::Raw(t)) = (&r.helm, &r.todo) else {
+        panic!(
+            "{name}: both must render\n  helm:     {:?}\n  todoplan: {:?}",
+            r.helm, r.todo
+        );
+    };
+    assert_eq!(h.keys().collect::<Vec<_>>(), t.keys().collect::<Vec<_>>());
+    for (file, ho) in h {
+        let to = &t[file];
+        for (hl, tl) in ho.lines().zip(to.lines()) {
+            assert_eq!(hl, tl, "{name}: {file} differs from helm (values {values})");
+        }
+        assert_eq!(
+            ho.lines().count(),
+            to.lines().count(),
+            "{name}: {file} line count"
+        );
+    }
+}
+
+fn sample<T: std::fmt::Debug>(
+    strategy: impl proptest::strategy::Strategy<Value = T>,
+    n: usize,
+) -> Vec<T> {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    (0..n)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect()
+}
+
+/// The string functions on generated text: letters of both cases, digits, the separators the
+/// case functions split on, spaces, tabs and a few non-ASCII letters.
+#[test]
+fn generated_strings_render_as_helm_renders_them() {
+    let strings = sample(
+        proptest::string::string_regex("[ a-zA-Z0-9_.\\-\t/éÉßø]{0,14}").unwrap(),
+        300,
+    );
+    let funcs = [
+        "camelcase",
+        "snakecase",
+        "kebabcase",
+        "title",
+        "untitle",
+        "upper",
+        "lower",
+        "initials",
+        "nospace",
+        "trim",
+        "quote",
+        "squote",
+        "b64enc",
+        "b32enc",
+        "sha256sum",
+        "adler32sum",
+        "base",
+        "dir",
+        "ext",
+        "clean",
+        "osBase",
+        "isAbs",
+        "abbrev 5",
+        "abbrevboth 3 8",
+        "trunc 4",
+        "trunc -3",
+        "trimAll \"_-\"",
+        "trimPrefix \"a\"",
+        "wrap 4",
+        "wrapWith 3 \"|\"",
+        "swapcase",
+        "indent 2",
+        "toDecimal",
+        "regexQuoteMeta",
+        "js",
+        "html",
+        "urlquery",
+    ];
+    let mut t = String::new();
+    for f in funcs {
+        t.push_str(&format!(
+            "{{{{- range $i, $s := .Values.s }}}}\n{f} {{{{ $i }}}} {{{{ {f} $s | toJson }}}}{{{{ end }}}}\n"
+        ));
+    }
+    // substr past the end is Go's slice panic: only on strings long enough for both bounds
+    t.push_str(
+        "{{- range $i, $s := .Values.s }}\nsubstr {{ $i }} {{ if ge (len $s) 2 }}{{ substr 1 4 $s | toJson }} {{ substr -1 2 $s | toJson }}{{ end }}{{ end }}\n",
+    );
+    generated(
+        "generated strings",
+        serde_json::json!({ "s": strings }),
+        &[("strings", t)],
+    );
+}
+
+/// The float functions on generated numbers (integers and short decimals, both signs), and the
+/// integer ones on their int conversions.
+#[test]
+fn generated_numbers_render_as_helm_renders_them() {
+    use proptest::prelude::*;
+    let number = prop_oneof![
+        (-1000i64..1000).prop_map(|n| n as f64),
+        (-100000i64..100000, 1u32..4).prop_map(|(n, d)| n as f64 / 10f64.powi(d as i32)),
+    ];
+    let pairs = sample((number.clone(), number), 300);
+    let a: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+    let b: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+    let binary = [
+        "addf", "subf", "mulf", "maxf", "minf", "add", "sub", "mul", "max", "min",
+    ];
+    let mut t = String::new();
+    for f in binary {
+        t.push_str(&format!(
+            "{{{{- range $i, $a := .Values.a }}}}{{{{ $b := index $.Values.b $i }}}}\n{f} {{{{ $i }}}} {{{{ {f} $a $b }}}}{{{{ end }}}}\n"
+        ));
+    }
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}{{ $b := index $.Values.b $i }}\ndivf {{ $i }} {{ if ne $b 0.0 }}{{ divf $a $b }}{{ end }}{{ end }}\n",
+    );
+    for f in [
+        "floor",
+        "ceil",
+        "int",
+        "int64",
+        "float64",
+        "toString",
+        "add1f",
+        "add1",
+        "toJson",
+        "toYaml",
+        "toDecimal",
+    ] {
+        t.push_str(&format!(
+            "{{{{- range $i, $a := .Values.a }}}}\n{f} {{{{ $i }}}} {{{{ {f} $a }}}}{{{{ end }}}}\n"
+        ));
+    }
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}\nround {{ $i }} {{ round $a 2 }} {{ round $a 0 }} {{ round $a 1 0.3 }}{{ end }}\n",
+    );
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}{{ $b := index $.Values.b $i }}\nseq {{ $i }} {{ seq (int (div (int $a) 100)) (int (div (int $b) 100)) }}|{{ seq (int (div (int $a) 100)) 3 (int (div (int $b) 100)) }}|{{ untilStep (int (div (int $a) 100)) (int (div (int $b) 100)) 2 }}{{ end }}\n",
+    );
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}\nprintf {{ $i }} {{ printf \"%v %g %.2f %d\" $a $a $a (int $a) }}{{ end }}\n",
+    );
+    generated(
+        "generated numbers",
+        serde_json::json!({ "a": a, "b": b }),
+        &[("numbers", t)],
+    );
+}
