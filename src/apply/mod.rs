@@ -336,6 +336,27 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
     }
 }
 
+/// Drops todoplan's ownership labels from an object it no longer manages but must not delete.
+async fn release_kept<C: Cluster>(cluster: &C, key: &ObjectKey) -> Result<(), String> {
+    let Some(live) = cluster.get(key).await.map_err(render_report)? else {
+        return Ok(());
+    };
+    let ops: Vec<Value> = [
+        crate::observe::LABEL_PROJECT,
+        crate::observe::LABEL_INSTANCE,
+        crate::observe::LABEL_RELEASE,
+    ]
+    .iter()
+    .map(|l| format!("/metadata/labels/{}", l.replace('/', "~1")))
+    .filter(|path| live.pointer(path).is_some())
+    .map(|path| serde_json::json!({"op": "remove", "path": path}))
+    .collect();
+    if ops.is_empty() {
+        return Ok(());
+    }
+    cluster.json_patch(key, ops).await.map_err(render_report)
+}
+
 fn render_report(e: impl Into<miette::Report>) -> String {
     format!("{:?}", e.into())
 }
@@ -850,7 +871,17 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                 continue;
             };
             if change.action == Action::Forget {
-                if let Err(e) = shared.forget(address).await {
+                // A kept object (helm.sh/resource-policy: keep) is still there: release it, so
+                // it is no longer this instance's (no drift, no stray), then forget it.
+                let released = match &change.before {
+                    Some(_) => release_kept(cluster, &record.key()).await,
+                    None => Ok(()),
+                };
+                let forgotten = match released {
+                    Ok(()) => shared.forget(address).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = forgotten {
                     failures.push((address.clone(), e));
                 }
                 continue;

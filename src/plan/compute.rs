@@ -751,8 +751,16 @@ pub async fn diff_objects<C: Cluster>(
                 // Argo CD do on uninstall and prune).
                 change.action = Action::Forget;
                 change.reason = keep_policy(&live).map(|why| {
-                    format!("kept in the cluster ({why}): todoplan forgets it and leaves it as it is")
+                    format!(
+                        "kept in the cluster ({why}): todoplan stops managing it (drops its labels) and never deletes it"
+                    )
                 });
+                change.live_uid = live
+                    .metadata_field("uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                // A kept object is still there: the executor releases it (see apply).
+                change.before = Some(Arc::new(redact(&normalize(&live), salt)));
             }
             Some(live) => {
                 change.live_uid = live

@@ -143,6 +143,16 @@ pub struct ObjectChange {
 }
 
 impl ObjectChange {
+    /// What happens to it, as the plan's header line says it: the action's verb, except for a
+    /// forgotten object that is still there (kept by its own keep policy).
+    pub fn verb(&self) -> &'static str {
+        if self.action == Action::Forget && self.before.is_some() {
+            "will be removed from state (kept in the cluster)"
+        } else {
+            self.action.verb()
+        }
+    }
+
     /// The identity of the object this change is about.
     pub fn key(&self) -> crate::observe::ObjectKey {
         crate::observe::ObjectKey {
@@ -191,6 +201,9 @@ pub struct Summary {
     pub refused: usize,
     #[serde(default)]
     pub forget: usize,
+    /// Forgotten but still in the cluster: kept by their own keep policy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kept: usize,
     #[serde(default)]
     pub adopt: usize,
     #[serde(default)]
@@ -305,6 +318,7 @@ impl Plan {
                 Action::Replace => s.replace += 1,
                 Action::Delete => s.destroy += 1,
                 Action::Refused => s.refused += 1,
+                Action::Forget if o.before.is_some() => s.kept += 1,
                 Action::Forget => s.forget += 1,
                 Action::Error => s.errors += 1,
                 Action::NoOp => {}
@@ -337,4 +351,8 @@ impl Plan {
                 .iter()
                 .any(|i| i.action != ImageAction::UpToDate)
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -41,6 +41,12 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.forget > 0 {
         line.push_str(&format!(" {} to forget (already deleted).", s.forget));
     }
+    if s.kept > 0 {
+        line.push_str(&format!(
+            " {} to release (kept in the cluster by their keep policy).",
+            s.kept
+        ));
+    }
     if s.refused > 0 {
         line.push_str(&format!(
             " {} refused by protection (not changed).",
@@ -214,7 +220,7 @@ fn hook_of(c: &ObjectChange) -> Option<crate::chart::hooks::Hook> {
 }
 
 fn change_text(out: &mut String, plan: &Plan, c: &ObjectChange, color: bool) {
-    let header = format!("  # {} {}", c.address, c.action.verb());
+    let header = format!("  # {} {}", c.address, c.verb());
     out.push_str(&paint(&header, c.action, color));
     out.push('\n');
     if let Some(reason) = &c.reason {
@@ -410,7 +416,7 @@ fn risks_markdown(plan: &Plan, changes: &[&ObjectChange]) -> String {
             Some(format!(
                 "- **data at risk**: `{}` {}{reason}",
                 c.address,
-                c.action.verb()
+                c.verb()
             ))
         } else if c.adopt && c.action == Action::Update {
             Some(format!("- `{}` will be adopted{reason}", c.address))
@@ -419,7 +425,7 @@ fn risks_markdown(plan: &Plan, changes: &[&ObjectChange]) -> String {
             Action::Error | Action::Refused | Action::Replace | Action::Delete
         ) || c.adopt
         {
-            Some(format!("- `{}` {}{reason}", c.address, c.action.verb()))
+            Some(format!("- `{}` {}{reason}", c.address, c.verb()))
         } else if restarts_pods(c) {
             let downtime = match replicas_of(c.after.as_deref()) {
                 Some(1) => " **(1 replica: downtime while it restarts)**",
@@ -545,7 +551,7 @@ fn render_markdown(plan: &Plan) -> String {
             out.push_str(&format!(
                 "- `{}` {}: {}\n",
                 c.address,
-                c.action.verb(),
+                c.verb(),
                 h.describe()
             ));
         }
@@ -586,7 +592,7 @@ fn render_markdown(plan: &Plan) -> String {
             "<details><summary><code>{} {}</code> {}</summary>\n\n",
             c.action.symbol(),
             c.address,
-            c.action.verb()
+            c.verb()
         );
         if let Some(reason) = &c.reason {
             block.push_str(&format!("{reason}\n\n"));

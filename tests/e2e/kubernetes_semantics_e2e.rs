@@ -302,3 +302,55 @@ fn a_crd_replace_that_would_delete_its_custom_resources_is_refused_without_the_f
         "the CRD was not replaced:\n{said}"
     );
 }
+
+/// Helm's `helm.sh/resource-policy: keep` and Argo CD's `Prune=false`: an object that says so is
+/// never deleted by a prune or a destroy; todoplan forgets it and says so.
+#[test]
+fn objects_with_a_keep_policy_survive_prune_and_destroy() {
+    let p = Project::new("sem-keep");
+    let objects = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kept-by-helm
+  namespace: "{ns}"
+  annotations: {helm.sh/resource-policy: keep}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kept-by-argo
+  namespace: "{ns}"
+  annotations: {argocd.argoproj.io/sync-options: "Prune=false"}
+data: {b: "2"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: plain, namespace: "{ns}"}
+data: {c: "3"}
+"#;
+    p.objects(objects);
+    p.ok(&["apply", "--auto-approve"]);
+    let kept = p.uid("configmap/kept-by-helm");
+
+    // Pruned: only the plain one goes.
+    p.objects(
+        &objects
+            .split("---\n")
+            .last()
+            .unwrap()
+            .replace("name: plain", "name: other"),
+    );
+    let plan = p.ok(&["plan"]);
+    assert!(plan.contains("helm.sh/resource-policy: keep"), "{plan}");
+    p.ok(&["apply", "--auto-approve"]);
+    assert_eq!(p.uid("configmap/kept-by-helm"), kept);
+    assert!(!p.uid("configmap/kept-by-argo").is_empty());
+    let gone = support::run_tool("kubectl", ["-n", &p.name, "get", "configmap", "plain"]);
+    assert!(!gone.status.success(), "the plain ConfigMap was pruned");
+    p.assert_no_changes("a prune that kept two objects");
+
+    // Destroy: the namespace holds the kept objects, so it stays too.
+    p.ok(&["destroy", "--auto-approve"]);
+    assert_eq!(p.uid("configmap/kept-by-helm"), kept);
+}
