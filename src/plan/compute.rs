@@ -584,10 +584,14 @@ pub async fn diff_objects<C: Cluster>(
     let creates_namespace: BTreeSet<String> = match req_cluster {
         Some(c) => {
             let mut missing = BTreeSet::new();
-            for d in desired
-                .iter()
-                .filter(|d| matches!(d.address, Address::Namespace(_)))
-            {
+            // Every Namespace the plan creates, the project's own and those a release declares
+            // (a chart shipping its Namespace with the objects in it): what goes in one is
+            // dry-run elsewhere, since the server knows no such namespace yet.
+            for d in desired.iter().filter(|d| {
+                matches!(d.address, Address::Namespace(_))
+                    || (d.object.get("kind").and_then(Value::as_str) == Some("Namespace")
+                        && d.object.get("apiVersion").and_then(Value::as_str) == Some("v1"))
+            }) {
                 // Labelled namespaces came with the LIST; only an unlabelled one needs a GET.
                 let key = d.key();
                 if !live.objects.contains_key(&key) && c.get(&key).await?.is_none() {

@@ -354,3 +354,50 @@ data: {c: "3"}
     p.ok(&["destroy", "--auto-approve"]);
     assert_eq!(p.uid("configmap/kept-by-helm"), kept);
 }
+
+/// Flux stages Namespaces before what lives in them: a release that ships a Namespace and
+/// objects in it plans in one run (the objects against nothing) and applies in order.
+#[test]
+fn a_namespace_and_the_objects_in_it_plan_and_apply_in_one_run() {
+    let p = Project::new("sem-nsstage");
+    let inner = format!("{}-inner", p.name);
+    let _cleanup = NamespaceCleanup(inner.clone());
+    p.objects(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {inner}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {inner}}}\ndata: {{mode: staged}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {inner}}}\nspec: {{ports: [{{port: 80}}]}}\n"
+    ));
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!("+ v1 ConfigMap {inner}/settings"))
+            && plan.contains(&format!("+ v1 Service {inner}/web"))
+            && !plan.contains("cannot be planned"),
+        "{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let mode = support::kubectl([
+        "-n",
+        &inner,
+        "get",
+        "configmap",
+        "settings",
+        "-o",
+        "jsonpath={.data.mode}",
+    ]);
+    assert_eq!(mode, "staged");
+    p.assert_no_changes("a staged namespace apply");
+}
+
+struct NamespaceCleanup(String);
+
+impl Drop for NamespaceCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args([
+                "delete",
+                "namespace",
+                &self.0,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
+            .output();
+    }
+}
