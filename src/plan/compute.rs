@@ -1337,7 +1337,10 @@ async fn diff_live_object<C: Cluster>(
         .map(str::to_string);
     // both are this function's own: normalised in place, not copied
     let before_n = live.map(normalized);
-    let after_n = normalized(after);
+    let mut after_n = normalized(after);
+    if before_n.is_none() {
+        mark_server_generated(&mut after_n, &d.object);
+    }
     let (before_r, after_r) = redact_pair(before_n.as_ref(), Some(&after_n), salt);
     let (action, reason, orphan) = match (&before_n, replace) {
         (_, Some((why, orphan))) => (Action::Replace, Some(why), orphan),
@@ -1367,6 +1370,53 @@ async fn diff_live_object<C: Cluster>(
             Some("exists in the cluster but was not made by todoplan: apply takes it over".into());
     }
     Ok(change)
+}
+
+/// What a dry-run of a create fills in that the real create will draw again: a Service's
+/// cluster IPs and a Job's generated selector (`controller-uid`). Not declared by the object,
+/// they are not part of what a reviewer approves: shown as known after apply, so a saved plan
+/// that creates a Job or a Service stays exact.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+fn mark_server_generated(after: &mut Value, declared: &Value) {
+    let kind = after
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let group = crate::model::object::group_of(
+        after
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
+    match (group, kind) {
+        ("", "Service") => {
+            for field in ["clusterIP", "clusterIPs"] {
+                let pointer = format!("/spec/{field}");
+                if declared.pointer(&pointer).is_none()
+                    && let Some(v) = after.pointer_mut(&pointer)
+                    && *v != Value::String("None".into())
+                {
+                    *v = Value::String(KNOWN_AFTER_APPLY.into());
+                }
+            }
+        }
+        ("batch", "Job") if declared.pointer("/spec/selector").is_none() => {
+            for labels in [
+                "/spec/selector/matchLabels",
+                "/spec/template/metadata/labels",
+            ] {
+                if let Some(Value::Object(map)) = after.pointer_mut(labels) {
+                    for key in ["controller-uid", "batch.kubernetes.io/controller-uid"] {
+                        if let Some(v) = map.get_mut(key) {
+                            *v = Value::String(KNOWN_AFTER_APPLY.into());
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The top-level `spec` fields that differ between the live and the desired object.

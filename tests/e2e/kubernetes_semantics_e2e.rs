@@ -401,3 +401,41 @@ impl Drop for NamespaceCleanup {
             .output();
     }
 }
+
+/// Plan on a pull request, apply on merge: a saved plan that creates a Job (the API server
+/// draws its selector's controller-uid at every dry-run) and a Service (a cluster IP drawn at
+/// every dry-run) applies, because values the server generates were never part of what was
+/// approved; the plan shows them as known after apply.
+#[test]
+fn a_saved_plan_that_creates_a_job_and_a_service_is_not_stale() {
+    let p = Project::new("sem-savedjob");
+    p.objects(
+        r#"apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: "{ns}"}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: m, image: "busybox:1.35.0", command: ["true"]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: "{ns}"}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+"#,
+    );
+    let plan = p.ok(&["plan", "--out", "p.plan"]);
+    assert!(plan.contains("(known after apply)"), "{plan}");
+    let out = p.run(&["apply", "p.plan"]);
+    assert!(
+        out.status.success(),
+        "the saved plan was refused:\n{}",
+        text(&out)
+    );
+    assert!(!p.uid("job/migrate").is_empty());
+    assert!(!p.uid("service/web").is_empty());
+}
