@@ -83,7 +83,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
     ws.backend.set_look_only();
     // First: a state in the cluster then shares this connection.
     let cluster = ws.connect_cluster().await?;
-    let state = ws.state().await?;
+    let state = ws.state(Some(&cluster)).await?;
     let kinds = state
         .objects
         .values()

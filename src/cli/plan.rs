@@ -40,7 +40,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         Some(ws.connect_cluster().await?)
     };
     let _lock = ws.lock("todoplan plan", args.planning.lock_timeout).await?;
-    let state = ws.state().await?;
+    let state = ws.state(cluster.as_ref()).await?;
     let planned = make_plan(
         &ws,
         cluster.as_ref(),

@@ -110,7 +110,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         );
         return Ok(ExitStatus::Success);
     }
-    let state = ws.state().await?;
+    let state = ws.state(None).await?;
     let rows = crate::ops::state_view::entries(&state);
     match args.command {
         StateCommand::List { prefix, json } => {

@@ -90,6 +90,7 @@ pub async fn execute(
         }
     };
     if let Some(report) = finished {
+        ws.keep_digest_key(cluster, state).await;
         return Ok(report);
     }
     let (revision, record_error) = match ws
@@ -136,7 +137,7 @@ impl Session {
     ) -> miette::Result<Session> {
         let cluster = ws.connect_cluster().await?;
         let lock = ws.lock(command, lock_timeout).await?;
-        let state = ws.state().await?;
+        let state = ws.state(Some(&cluster)).await?;
         Ok(Session {
             ws,
             cluster,

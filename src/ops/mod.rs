@@ -10,6 +10,7 @@ pub mod apply;
 pub mod base;
 pub mod carry;
 pub mod destroy;
+pub mod digest_key;
 pub mod exit;
 pub mod import;
 pub mod init;

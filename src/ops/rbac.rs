@@ -236,7 +236,7 @@ pub async fn rbac_for(
             )
         })
         .collect();
-    let state = ws.state().await?;
+    let state = ws.state(None).await?;
     kinds.extend(
         state
             .objects

@@ -125,7 +125,11 @@ impl Workspace {
 
     /// The state (refusing another project's, and a missing one that left a backup or history
     /// unless `new_state`), keyed for secret digests by the backend's digest key.
-    pub async fn state(&self) -> miette::Result<State> {
+    ///
+    /// A local state's key comes from this checkout (`state/digest.key`) or, when this checkout
+    /// has the state but not its key (a teammate's, CI's), from the copy apply keeps in the
+    /// cluster ([`super::digest_key`]); an existing state's key is never silently made anew.
+    pub async fn state(&self, cluster: Option<&ClusterClient>) -> miette::Result<State> {
         let new_state = if self.allow_new_state {
             crate::state::NewState::Allow
         } else {
@@ -140,12 +144,13 @@ impl Workspace {
                 );
                 (opened?, key?)
             }
-            StateStore::Local(_) => {
+            StateStore::Local(local) => {
                 let opened = self
                     .backend
                     .open(&self.spec.project.name, new_state)
                     .await?;
-                (opened, self.backend.digest_key().await?)
+                let key = self.local_digest_key(local, &opened.state, cluster).await?;
+                (opened, key)
             }
         };
         if let Some(archived) = &opened.archived {
@@ -154,6 +159,63 @@ impl Workspace {
         let mut state = opened.state;
         state.digest_salt = Some(key.bytes_digest("todoplan-secret-digest", b""));
         Ok(state)
+    }
+
+    async fn local_digest_key(
+        &self,
+        local: &crate::state::LocalBackend,
+        state: &State,
+        cluster: Option<&ClusterClient>,
+    ) -> miette::Result<crate::state::DigestKey> {
+        if let Some(key) = local.existing_key()? {
+            return Ok(key);
+        }
+        let applied_before = state.serial > 0;
+        if !applied_before {
+            // A new state: its key is made here, and kept in the cluster by its first apply.
+            return Ok(self.backend.digest_key().await?);
+        }
+        let Some(cluster) = cluster else {
+            // Offline, nothing to read it from: digests of this run only, never written.
+            eprintln!(
+                "note: this checkout has no state/digest.key (it is not committed) and the plan is offline: secret digests are not compared with the recorded ones"
+            );
+            return Ok(crate::state::DigestKey::generate());
+        };
+        match super::digest_key::read(cluster, &self.spec, &state.lineage).await? {
+            Some(key) => {
+                local.adopt_key(&key)?;
+                Ok(key)
+            }
+            None => {
+                let at = super::digest_key::secret_of(&self.spec, &state.lineage);
+                Err(miette::miette!(
+                    help = format!(
+                        "copy state/digest.key from the checkout that applied this state, or apply once from there: apply keeps the key in the cluster (Secret {} in namespace {}), where every checkout finds it",
+                        at.name,
+                        at.namespace.as_deref().unwrap_or_default()
+                    ),
+                    "this checkout has the state (revision {}) but not its secret digest key, and the cluster holds no copy of it: a new key would show every secret as changed and restart the pods that read them",
+                    state.revision
+                ))
+            }
+        }
+    }
+
+    /// After an apply of a local state: the digest key is kept in the cluster, where another
+    /// checkout of the same state finds it.
+    pub async fn keep_digest_key(&self, cluster: &ClusterClient, state: &State) {
+        let StateStore::Local(local) = &self.backend else {
+            return;
+        };
+        let Ok(Some(key)) = local.existing_key() else {
+            return;
+        };
+        if let Err(e) = super::digest_key::keep(cluster, &self.spec, &state.lineage, &key).await {
+            eprintln!(
+                "warning: the secret digest key could not be kept in the cluster (another checkout of this state will not find it): {e}"
+            );
+        }
     }
 
     pub fn rotations(&self, args: &PlanOptions) -> miette::Result<BTreeSet<(String, String)>> {
@@ -252,7 +314,7 @@ pub async fn render_releases(
             "there is no release `{name}`"
         ));
     }
-    let state = ws.state().await?;
+    let state = ws.state(None).await?;
     let (delivery, _) = images::choose_delivery(spec, None);
     let image_plans = images::plan_images(spec, &state, None, &delivery).await?;
     let (refs, _) = images::references(&image_plans, &delivery);

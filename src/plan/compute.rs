@@ -875,6 +875,8 @@ pub async fn diff_objects<C: Cluster>(
             let kept: Vec<String> = contents
                 .iter()
                 .filter(|k| !deleted.contains(*k))
+                // The local state's digest key (see ops::digest_key) goes with its namespace.
+                .filter(|k| !(k.kind == "Secret" && k.name.starts_with("todoplan-digest-key-")))
                 .map(|k| k.to_string())
                 .collect();
             super::protection::gate_namespace(change, &kept);

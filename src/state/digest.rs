@@ -38,11 +38,11 @@ impl DigestKey {
     }
 
     /// The storage form: 64 hex digits.
-    pub(super) fn to_hex(&self) -> String {
+    pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
 
-    pub(super) fn from_hex(text: &str) -> Option<Self> {
+    pub fn from_hex(text: &str) -> Option<Self> {
         let bytes = hex::decode(text.trim()).ok()?;
         Some(DigestKey(bytes.try_into().ok()?))
     }

@@ -358,6 +358,29 @@ impl LocalBackend {
         self.key()
     }
 
+    /// The digest key if this checkout has one; never makes one.
+    pub fn existing_key(&self) -> Result<Option<DigestKey>, StateError> {
+        let path = self.dir.join(DIGEST_KEY_FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => DigestKey::from_hex(&text)
+                .map(Some)
+                .ok_or(StateError::BadDigestKey { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Read { path, source }),
+        }
+    }
+
+    /// Keeps `key` (the state's key, read from the cluster) as this checkout's digest key.
+    pub fn adopt_key(&self, key: &DigestKey) -> Result<(), StateError> {
+        let path = self.dir.join(DIGEST_KEY_FILE);
+        self.keep_key_out_of_git()?;
+        match write_new(&path, format!("{}\n", key.to_hex()).as_bytes()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(source) => Err(StateError::Write { path, source }),
+        }
+    }
+
     fn key(&self) -> Result<DigestKey, StateError> {
         let path = self.dir.join(DIGEST_KEY_FILE);
         let read = || -> Result<Option<DigestKey>, StateError> {

@@ -25,4 +25,5 @@ mod realnode_app;
 mod repo_charts_helm;
 mod state_kill_e2e;
 mod state_kubernetes_e2e;
+mod team_truth_e2e;
 mod testenv_cluster;

@@ -1,0 +1,166 @@
+//! A team shares one state: a teammate's or CI's checkout of it sees what the applying checkout
+//! sees. The local backend's digest key (never committed) is kept in the cluster by apply, so a
+//! second checkout plans "No changes" instead of "every secret changed outside todoplan" and a
+//! pod restart; a checkout that can find the key nowhere refuses instead of making a new one.
+#![cfg(feature = "e2e")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support;
+
+fn todoplan(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_todoplan"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TODOPLAN_ENV")
+        .env_remove("TODOPLAN_FILE")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args([
+                "delete",
+                "namespace",
+                &self.0,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
+            .output();
+    }
+}
+
+/// A project whose Deployment reads a generated secret (so its pods carry the secret's
+/// checksum, and a false "changed" would restart them).
+fn write_project(dir: &Path, name: &str) {
+    std::fs::write(
+        dir.join("todo.toml"),
+        format!(
+            "[project]\nname = \"{name}\"\n[cluster]\nnamespace = \"{name}\"\n[state]\nbackend = \"local\"\ndir = \"state\"\n\n[secrets.app.keys]\nTOKEN = {{ generate = true }}\n\n[releases.web]\nchart = \"web\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("web")).unwrap();
+    std::fs::write(
+        dir.join("web/objects.yaml"),
+        format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {name}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: c
+        image: "busybox:1.35.0"
+        env: [{{name: TOKEN, valueFrom: {{secretKeyRef: {{name: {name}-app, key: TOKEN}}}}}}]
+"#
+        ),
+    )
+    .unwrap();
+}
+
+/// A checkout of the same repository: everything but what git does not carry (the digest key).
+fn second_checkout(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    crate::support::stack::copy_dir(from, to.path());
+    let _ = std::fs::remove_file(to.path().join("state/digest.key"));
+    to
+}
+
+#[test]
+fn a_second_checkout_of_the_state_sees_no_changes_and_restarts_nothing() {
+    support::require_cluster();
+    let name = support::unique_name("team-key");
+    let _cleanup = Cleanup(name.clone());
+    let first = tempfile::tempdir().unwrap();
+    write_project(first.path(), &name);
+    let out = todoplan(first.path(), &["apply", "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let generation = support::kubectl([
+        "-n",
+        &name,
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.metadata.generation}",
+    ]);
+
+    let second = second_checkout(first.path());
+    assert!(!second.path().join("state/digest.key").exists());
+    let plan = todoplan(second.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "the second checkout sees changes:\n{}",
+        text(&plan)
+    );
+    assert!(!text(&plan).contains("changed outside"), "{}", text(&plan));
+    let out = todoplan(second.path(), &["apply", "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        support::kubectl([
+            "-n",
+            &name,
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ]),
+        generation,
+        "the pods were rolled for nothing"
+    );
+    // And the first checkout still agrees.
+    let plan = todoplan(first.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+}
+
+#[test]
+fn a_checkout_that_finds_the_key_nowhere_refuses_instead_of_making_a_new_one() {
+    support::require_cluster();
+    let name = support::unique_name("team-nokey");
+    let _cleanup = Cleanup(name.clone());
+    let first = tempfile::tempdir().unwrap();
+    write_project(first.path(), &name);
+    let out = todoplan(first.path(), &["apply", "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let secrets = support::kubectl(["-n", &name, "get", "secrets", "-o", "name"]);
+    let kept = secrets
+        .lines()
+        .find(|l| l.contains("todoplan-digest-key-"))
+        .unwrap_or_else(|| panic!("apply kept no digest key in the cluster: {secrets}"))
+        .to_string();
+    support::kubectl(["-n", &name, "delete", &kept]);
+
+    let second = second_checkout(first.path());
+    let plan = todoplan(second.path(), &["plan"]);
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan));
+    assert!(
+        text(&plan).contains("not its secret digest key"),
+        "{}",
+        text(&plan)
+    );
+    assert!(
+        !second.path().join("state/digest.key").exists(),
+        "no new key was made"
+    );
+}
