@@ -339,7 +339,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     };
     let (early_inventory, rendered) = futures::join!(early_inventory, render_releases);
     rendered?;
-    let rolled = desired::add_config_checksums(&mut desired, &secrets, &salt);
+    desired::add_config_checksums(&mut desired, &secrets, &salt);
 
     check_duplicates(&desired)?;
     if let Some(scope) = &scope {
@@ -429,14 +429,16 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                 .get_or_insert_with(|| "removes fields added outside todoplan".to_string());
         }
     }
-    for (workload, config) in &rolled {
-        if let Some(c) = changes
-            .iter_mut()
-            .find(|c| c.address == workload.to_string())
-            && c.action == Action::Update
-            && c.reason.is_none()
-        {
-            c.reason = Some(format!("pods roll: the checksum of {config} changed"));
+    for c in changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Update && c.reason.is_none())
+    {
+        let changed = changed_config_checksums(c.before.as_deref(), c.after.as_deref());
+        if !changed.is_empty() {
+            c.reason = Some(format!(
+                "pods roll: the checksum of {} changed",
+                changed.join(", ")
+            ));
         }
     }
 
@@ -1374,6 +1376,42 @@ async fn diff_live_object<C: Cluster>(
     Ok(change)
 }
 
+/// The ConfigMaps and Secrets whose checksum annotation differs between the workload's pod
+/// template before and after: the ones that really roll its pods (a replicas-only change, or a
+/// rotation of a secret it does not read, rolls nothing and names nothing).
+fn changed_config_checksums(before: Option<&Value>, after: Option<&Value>) -> Vec<String> {
+    const PREFIX: &str = "checksum.todoplan.dev/";
+    let annotations = |o: Option<&Value>| -> BTreeMap<String, Value> {
+        let Some(o) = o else {
+            return BTreeMap::new();
+        };
+        ["/spec/template", "/spec/jobTemplate/spec/template"]
+            .iter()
+            .filter_map(|t| o.pointer(&format!("{t}/metadata/annotations")))
+            .filter_map(Value::as_object)
+            .flat_map(|m| m.iter())
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let (then, now) = (annotations(before), annotations(after));
+    let mut changed: Vec<String> = now
+        .iter()
+        .filter(|(k, v)| then.get(*k) != Some(*v))
+        .filter_map(|(k, _)| {
+            let rest = k.strip_prefix(PREFIX)?;
+            if let Some(name) = rest.strip_prefix("configmap-") {
+                Some(format!("ConfigMap/{name}"))
+            } else {
+                rest.strip_prefix("secret-")
+                    .map(|name| format!("Secret/{name}"))
+            }
+        })
+        .collect();
+    changed.sort();
+    changed
+}
+
 /// What a dry-run of a create fills in that the real create will draw again: a Service's
 /// cluster IPs and a Job's generated selector (`controller-uid`). Not declared by the object,
 /// they are not part of what a reviewer approves: shown as known after apply, so a saved plan
@@ -1488,5 +1526,31 @@ fn diff_recorded(d: &DesiredObject, recorded: Option<&ObjectRecord>, salt: &str)
                 change_of(d, Action::Update, b, a, None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_config_whose_checksum_changed_rolls_pods() {
+        let workload = |cm: &str, secret: &str, replicas: u64| {
+            json!({"kind": "Deployment", "spec": {"replicas": replicas, "template": {"metadata": {
+                "annotations": {"checksum.todoplan.dev/configmap-web": cm,
+                    "checksum.todoplan.dev/secret-app": secret}}}}})
+        };
+        let before = workload("a", "s1", 1);
+        assert_eq!(
+            changed_config_checksums(Some(&before), Some(&workload("a", "s2", 1))),
+            vec!["Secret/app".to_string()]
+        );
+        assert_eq!(
+            changed_config_checksums(Some(&before), Some(&workload("b", "s1", 1))),
+            vec!["ConfigMap/web".to_string()]
+        );
+        // Replicas only: nothing rolls.
+        assert!(changed_config_checksums(Some(&before), Some(&workload("a", "s1", 3))).is_empty());
     }
 }

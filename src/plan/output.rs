@@ -375,6 +375,80 @@ fn markdown_header(plan: &Plan) -> String {
 }
 
 /// Replicas of a workload as planned (1 when unset, as the API server defaults it).
+/// Why rolling this workload's pods leaves no pod serving for a while, from its real update
+/// strategy: a Deployment's Recreate, or a RollingUpdate whose maxUnavailable (rounded down) covers
+/// every replica, or whose maxSurge (rounded up) is 0 with one replica; a StatefulSet's single
+/// replica. None when some pod keeps serving (a default RollingUpdate of one replica surges one
+/// new pod first: no downtime).
+fn downtime_of(object: Option<&serde_json::Value>) -> Option<String> {
+    use serde_json::Value;
+    let object = object?;
+    let replicas = replicas_of(Some(object))?;
+    if replicas == 0 {
+        return None;
+    }
+    // An int, or a percentage of the replicas (Kubernetes' intstr: maxUnavailable rounds down,
+    // maxSurge up).
+    let resolve = |v: Option<&Value>, default_percent: u64, round_up: bool| -> u64 {
+        match v {
+            Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+            Some(Value::String(s)) => {
+                let percent = s
+                    .trim_end_matches('%')
+                    .parse::<u64>()
+                    .unwrap_or(default_percent);
+                let scaled = percent * replicas;
+                if round_up {
+                    scaled.div_ceil(100)
+                } else {
+                    scaled / 100
+                }
+            }
+            _ => {
+                let scaled = default_percent * replicas;
+                if round_up {
+                    scaled.div_ceil(100)
+                } else {
+                    scaled / 100
+                }
+            }
+        }
+    };
+    match object.get("kind").and_then(Value::as_str)? {
+        "Deployment" => {
+            let strategy = object.pointer("/spec/strategy");
+            let kind = strategy
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+                .unwrap_or("RollingUpdate");
+            if kind == "Recreate" {
+                return Some("strategy Recreate stops every pod before starting new ones".into());
+            }
+            let rolling = strategy.and_then(|s| s.get("rollingUpdate"));
+            let unavailable = resolve(rolling.and_then(|r| r.get("maxUnavailable")), 25, false);
+            let surge = resolve(rolling.and_then(|r| r.get("maxSurge")), 25, true);
+            if unavailable >= replicas {
+                Some(format!(
+                    "maxUnavailable {unavailable} of {replicas} replica(s) lets every pod stop at once"
+                ))
+            } else if surge == 0 && replicas == 1 {
+                Some("1 replica and maxSurge 0: the old pod stops before the new one starts".into())
+            } else {
+                None
+            }
+        }
+        "StatefulSet" => {
+            let kind = object
+                .pointer("/spec/updateStrategy/type")
+                .and_then(Value::as_str)
+                .unwrap_or("RollingUpdate");
+            (kind == "RollingUpdate" && replicas == 1)
+                .then(|| "1 replica: a StatefulSet replaces its pod in place".to_string())
+        }
+        _ => None,
+    }
+}
+
 fn replicas_of(object: Option<&serde_json::Value>) -> Option<u64> {
     let object = object?;
     match object.get("kind").and_then(serde_json::Value::as_str)? {
@@ -427,9 +501,9 @@ fn risks_markdown(plan: &Plan, changes: &[&ObjectChange]) -> String {
         {
             Some(format!("- `{}` {}{reason}", c.address, c.verb()))
         } else if restarts_pods(c) {
-            let downtime = match replicas_of(c.after.as_deref()) {
-                Some(1) => " **(1 replica: downtime while it restarts)**",
-                _ => "",
+            let downtime = match downtime_of(c.after.as_deref()) {
+                Some(why) => format!(" **(downtime: {why})**"),
+                None => String::new(),
             };
             Some(format!(
                 "- `{}` restarts its pods{downtime}{reason}",
@@ -683,6 +757,47 @@ fn actions_of(a: Action) -> Vec<&'static str> {
 mod tests {
     use super::super::model::*;
     use super::*;
+
+    fn deployment(replicas: u64, strategy: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"kind": "Deployment", "spec": {"replicas": replicas, "strategy": strategy}})
+    }
+
+    #[test]
+    fn downtime_is_claimed_only_where_the_strategy_leaves_no_pod_serving() {
+        // The default RollingUpdate (25 %/25 %) of one replica surges a new pod first.
+        assert_eq!(
+            downtime_of(Some(&deployment(1, serde_json::json!({})))),
+            None
+        );
+        let default_rolling = serde_json::json!({"type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
+        assert_eq!(
+            downtime_of(Some(&deployment(1, default_rolling.clone()))),
+            None
+        );
+        assert_eq!(downtime_of(Some(&deployment(4, default_rolling))), None);
+        assert!(
+            downtime_of(Some(&deployment(
+                3,
+                serde_json::json!({"type": "Recreate"})
+            )))
+            .is_some()
+        );
+        let all_at_once = serde_json::json!({"type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": "100%", "maxSurge": 0}});
+        assert!(downtime_of(Some(&deployment(2, all_at_once))).is_some());
+        let no_surge = serde_json::json!({"type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}});
+        assert!(downtime_of(Some(&deployment(1, no_surge.clone()))).is_some());
+        assert_eq!(downtime_of(Some(&deployment(2, no_surge))), None);
+        let sts = |replicas: u64, kind: &str| {
+            serde_json::json!({"kind": "StatefulSet",
+                "spec": {"replicas": replicas, "updateStrategy": {"type": kind}}})
+        };
+        assert!(downtime_of(Some(&sts(1, "RollingUpdate"))).is_some());
+        assert_eq!(downtime_of(Some(&sts(3, "RollingUpdate"))), None);
+        assert_eq!(downtime_of(Some(&sts(1, "OnDelete"))), None);
+    }
     use serde_json::json;
 
     fn plan_with(objects: Vec<ObjectChange>) -> Plan {

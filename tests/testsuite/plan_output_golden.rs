@@ -46,8 +46,8 @@ fn plan() -> Plan {
     let deployment = |replicas: u32, image: &str| {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "todo-backend", "namespace": "todo"},
-            "spec": {"replicas": replicas, "template": {"spec": {"containers": [
-                {"name": "backend", "image": image}]}}}})
+            "spec": {"replicas": replicas, "strategy": {"type": "Recreate"},
+                "template": {"spec": {"containers": [{"name": "backend", "image": image}]}}}})
     };
     let cm = |cors: &str| {
         json!({"apiVersion": "v1", "kind": "ConfigMap",
