@@ -157,6 +157,27 @@ impl Workspace {
             eprintln!("note: the old state's backup and history were moved to {archived}");
         }
         let mut state = opened.state;
+        let environment = self.spec.env.clone().unwrap_or_default();
+        match &state.environment {
+            Some(recorded) if *recorded != environment => {
+                let name = |e: &str| {
+                    if e.is_empty() {
+                        "the base (no --env)".to_string()
+                    } else {
+                        format!("--env {e}")
+                    }
+                };
+                return Err(miette::miette!(
+                    help = "give each environment its own state: a distinct `dir` (local) or `name` (kubernetes) under [env.NAME.state], or leave it out and each environment gets its own by default",
+                    "this state belongs to {}, and this run is {}: two environments never share a state (each would prune the other's objects)",
+                    name(recorded),
+                    name(&environment)
+                ));
+            }
+            // Recorded by the next write (a state that predates the record is taken as this
+            // environment's).
+            _ => state.environment = Some(environment),
+        }
         state.digest_salt = Some(key.bytes_digest("todoplan-secret-digest", b""));
         Ok(state)
     }

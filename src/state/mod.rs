@@ -309,6 +309,12 @@ pub struct State {
     pub revision: u64,
     pub todoplan_version: String,
     pub project: String,
+    /// The environment whose state this is: `""` for the base (no `--env`), the name for an
+    /// `[env.NAME]` overlay; None in states written before it was recorded. A state of another
+    /// environment is refused as one of another project is (two environments whose overlays
+    /// name the same state would otherwise prune each other's objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     /// address → record, ordered for stable files and diffs.
     #[serde(default)]
     pub objects: BTreeMap<String, ObjectRecord>,
@@ -347,6 +353,7 @@ impl State {
             revision: 0,
             todoplan_version: env!("CARGO_PKG_VERSION").to_string(),
             project: project.to_string(),
+            environment: None,
             objects: BTreeMap::new(),
             secrets: BTreeMap::new(),
             images: BTreeMap::new(),

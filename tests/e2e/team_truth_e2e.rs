@@ -164,3 +164,43 @@ fn a_checkout_that_finds_the_key_nowhere_refuses_instead_of_making_a_new_one() {
         "no new key was made"
     );
 }
+
+/// Two environments whose overlays name the same state never share it: the state records its
+/// environment, and the other environment's run is refused before it plans anything (it would
+/// prune the first one's objects as no longer declared).
+#[test]
+fn two_environments_naming_one_state_are_refused_and_touch_nothing() {
+    support::require_cluster();
+    let name = support::unique_name("team-envs");
+    let (dev, prod) = (format!("{name}-dev"), format!("{name}-prod"));
+    let _cleanup = (Cleanup(dev.clone()), Cleanup(prod.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    write_project(dir.path(), &name);
+    let mut toml = std::fs::read_to_string(dir.path().join("todo.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[env.dev.cluster]\nnamespace = \"{dev}\"\n[env.dev.state]\nbackend = \"local\"\ndir = \"shared\"\n\n[env.prod.cluster]\nnamespace = \"{prod}\"\n[env.prod.state]\nbackend = \"local\"\ndir = \"shared\"\n"
+    ));
+    std::fs::write(dir.path().join("todo.toml"), toml).unwrap();
+    // The Deployment goes to the environment's namespace (the release's, as it names none).
+    let objects = dir.path().join("web/objects.yaml");
+    let yaml = std::fs::read_to_string(&objects).unwrap();
+    std::fs::write(
+        &objects,
+        yaml.replace(&format!("{{name: web, namespace: {name}}}"), "{name: web}"),
+    )
+    .unwrap();
+
+    let out = todoplan(dir.path(), &["--env", "dev", "apply", "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = todoplan(dir.path(), &["--env", "prod", "apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("belongs to --env dev"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        support::namespace_exists(&dev),
+        "dev's namespace was not touched"
+    );
+}
