@@ -700,24 +700,18 @@ pub async fn diff_objects<C: Cluster>(
         .filter(|(k, _)| !recorded_keys.contains(*k) && !wanted_keys.contains(*k))
         .collect();
     strays.sort_by_key(|(k, _)| (*k).clone());
-    // A stray's protection is its release's, as declared now; a stray of a release no longer
-    // declared may have been protected, so it counts as holding data.
-    let mut release_protect: BTreeMap<&str, bool> = BTreeMap::new();
-    for d in desired {
-        if let Some(r) = d.release.as_deref() {
-            *release_protect.entry(r).or_default() |= d.protect;
-        }
-    }
+    let mut stray_addresses = BTreeSet::new();
     for (key, object) in strays {
         let mut record = stray_record(key, object);
         let address = stray_address(&record);
         if !options.targets_record(&address, &record.release) {
             continue;
         }
-        record.protect = release_protect
-            .get(record.release.as_str())
-            .copied()
-            .unwrap_or(true);
+        // This state never recorded it: its labels say it is this instance's, but labels can
+        // be copied or edited by hand (another environment's object relabelled). It is never
+        // deleted without --allow-data-loss.
+        record.protect = true;
+        stray_addresses.insert(address.clone());
         deletions.push((address, record));
     }
     deletions.sort_by_key(|(_, r)| std::cmp::Reverse(chart::install_order_rank(&r.kind)));
@@ -775,6 +769,11 @@ pub async fn diff_objects<C: Cluster>(
                     .map(str::to_string);
                 change.before = Some(Arc::new(redact(&normalize(&live), salt)));
                 super::protection::gate(&mut change, options);
+                if change.action == Action::Refused && stray_addresses.contains(&address) {
+                    change.reason = Some(format!(
+                        "{address} carries this instance's labels but this state never recorded it (written by a run killed before recording it, or labelled by hand): it is not deleted without --allow-data-loss"
+                    ));
+                }
             }
             None => {
                 change.action = Action::Forget;

@@ -204,3 +204,49 @@ fn two_environments_naming_one_state_are_refused_and_touch_nothing() {
         "dev's namespace was not touched"
     );
 }
+
+/// An object this state never recorded is never deleted without the flag, whatever its labels
+/// say: another environment's ConfigMap relabelled by hand with this instance's labels stays.
+#[test]
+fn an_object_labelled_by_hand_as_this_instances_is_not_deleted_without_the_flag() {
+    support::require_cluster();
+    let name = support::unique_name("team-relabel");
+    let _cleanup = Cleanup(name.clone());
+    let dir = tempfile::tempdir().unwrap();
+    write_project(dir.path(), &name);
+    // The project has ConfigMaps of its own, so the kind is in its inventory.
+    let objects = dir.path().join("web/objects.yaml");
+    let mut yaml = std::fs::read_to_string(&objects).unwrap();
+    yaml.push_str(&format!(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {name}}}\ndata: {{b: \"2\"}}\n"
+    ));
+    std::fs::write(&objects, yaml).unwrap();
+    let out = todoplan(dir.path(), &["apply", "--auto-approve"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let labels =
+        support::kubectl_json(["-n", &name, "get", "deployment", "web"])["metadata"]["labels"]
+            .clone();
+    let instance = labels["todoplan.dev/instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let project = labels["todoplan.dev/project"].as_str().unwrap().to_string();
+    support::kubectl_apply(
+        &name,
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: precious\n  labels: {{todoplan.dev/instance: \"{instance}\", todoplan.dev/project: \"{project}\", todoplan.dev/release: web}}\ndata: {{a: \"1\"}}\n"
+        ),
+    );
+    let plan = todoplan(dir.path(), &["plan"]);
+    assert!(
+        text(&plan).contains("never recorded it") && text(&plan).contains("--allow-data-loss"),
+        "{}",
+        text(&plan)
+    );
+    let _ = todoplan(dir.path(), &["apply", "--auto-approve"]);
+    let kept = support::run_tool("kubectl", ["-n", &name, "get", "configmap", "precious"]);
+    assert!(
+        kept.status.success(),
+        "the relabelled ConfigMap was deleted"
+    );
+}
