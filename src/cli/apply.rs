@@ -85,7 +85,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
                 ));
             }
             let file = PlanFile::read(path)?;
-            let planned = crate::ops::apply::replan_saved(ws, cluster, state, &file).await?;
+            let planned = crate::ops::apply::replan_saved(ws, cluster, state, &file, path).await?;
             if !planned.computed.plan.has_changes() {
                 println!("No changes. The cluster matches the saved plan.");
                 return Ok(ExitStatus::Success);

@@ -83,7 +83,11 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
                 "an --offline plan cannot be saved for apply: it did not read the cluster"
             ));
         }
-        PlanFile::new(&planned.computed).write(path)?;
+        PlanFile::new(
+            &planned.computed,
+            &crate::plan::compute::digest_salt(&state),
+        )
+        .write(path)?;
         eprintln!(
             "Saved the plan to {}. Apply exactly it with: todoplan apply {}",
             path.display(),

@@ -29,7 +29,11 @@ pub async fn replan_saved(
     cluster: &ClusterClient,
     state: &mut State,
     file: &PlanFile,
+    path: &std::path::Path,
 ) -> miette::Result<Planned> {
+    // Sealed under this state's secret key: a file edited (or sealed by another state) is
+    // refused before anything else is read.
+    file.verify(path, &crate::plan::compute::digest_salt(state))?;
     file.check_state(state)?;
     if file.plan.context.as_deref() != Some(cluster.context.as_str())
         || file.plan.server.as_deref() != Some(cluster.server.as_str())

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use thiserror::Error;
 
 use super::approval::{self, FilledImage};
@@ -65,17 +65,21 @@ pub struct PlanFile {
     pub salt: String,
     /// Secret set → key → salted digest of each sourced (env, file) value the plan was made with.
     pub secret_digests: BTreeMap<String, BTreeMap<String, String>>,
-    /// sha256 over the file's content without this field.
+    /// HMAC-SHA256 over the file's content without this field, keyed by the state's secret
+    /// digest key: whoever can read the file but not the state's key cannot forge one (an edited
+    /// `allow_data_loss` with a recomputed plain checksum was accepted before).
     #[serde(default)]
     pub checksum: String,
 }
 
 impl PlanFile {
-    pub fn new(computed: &Computed) -> Self {
-        Self::with_salt(computed, uuid::Uuid::new_v4().to_string())
+    /// A plan file sealed with `seal_key` (the state's secret digest salt,
+    /// [`crate::plan::compute::digest_salt`]): [`PlanFile::verify`] with the same key accepts it.
+    pub fn new(computed: &Computed, seal_key: &str) -> Self {
+        Self::with_salt(computed, uuid::Uuid::new_v4().to_string(), seal_key)
     }
 
-    fn with_salt(computed: &Computed, salt: String) -> Self {
+    fn with_salt(computed: &Computed, salt: String, seal_key: &str) -> Self {
         let mut file = PlanFile {
             plan_file_format: PLAN_FILE_FORMAT,
             todoplan_version: env!("CARGO_PKG_VERSION").into(),
@@ -85,18 +89,40 @@ impl PlanFile {
             salt,
             checksum: String::new(),
         };
-        file.checksum = file.content_checksum();
+        file.checksum = file.seal(seal_key);
         file
     }
 
-    fn content_checksum(&self) -> String {
+    fn seal(&self, seal_key: &str) -> String {
+        use hmac::{Hmac, Mac};
         let mut unsealed = self.clone();
         unsealed.checksum = String::new();
         let bytes = serde_json::to_vec(&unsealed).unwrap_or_default();
-        let mut h = Sha256::new();
-        h.update(b"todoplan-plan-file\0");
-        h.update(&bytes);
-        hex::encode(h.finalize())
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(seal_key.as_bytes())
+            .expect("HMAC accepts any key length");
+        mac.update(b"todoplan-plan-file-seal\0");
+        mac.update(&bytes);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Refuses a file whose seal is not this state's: edited after todoplan wrote it, or sealed
+    /// under another state's key. Checked once the state (and so its key) is read.
+    pub fn verify(&self, path: &Path, seal_key: &str) -> Result<(), PlanFileError> {
+        let expected = self.seal(seal_key);
+        // Constant-time comparison: the seal is an authenticator.
+        let same = expected.len() == self.checksum.len()
+            && expected
+                .bytes()
+                .zip(self.checksum.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(PlanFileError::Tampered {
+                path: path.display().to_string(),
+            })
+        }
     }
 
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
@@ -134,11 +160,6 @@ impl PlanFile {
             )));
         }
         let file: PlanFile = serde_json::from_value(raw).map_err(|e| err(e.to_string()))?;
-        if file.checksum != file.content_checksum() {
-            return Err(PlanFileError::Tampered {
-                path: path.display().to_string(),
-            });
-        }
         Ok(file)
     }
 

@@ -250,3 +250,37 @@ fn an_object_labelled_by_hand_as_this_instances_is_not_deleted_without_the_flag(
         "the relabelled ConfigMap was deleted"
     );
 }
+
+/// A saved plan is sealed with a key of the state's secret storage: a file edited to widen what
+/// was approved (`allow_data_loss = true`) with its old-style checksum recomputed is refused
+/// as modified, before anything is planned or written.
+#[test]
+fn a_forged_plan_file_with_a_recomputed_checksum_is_refused() {
+    use sha2::{Digest, Sha256};
+    support::require_cluster();
+    let name = support::unique_name("team-forge");
+    let _cleanup = Cleanup(name.clone());
+    let dir = tempfile::tempdir().unwrap();
+    write_project(dir.path(), &name);
+    let out = todoplan(dir.path(), &["plan", "--out", "p.plan"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let path = dir.path().join("p.plan");
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    file["plan"]["options"]["allow_data_loss"] = serde_json::Value::Bool(true);
+    // What anyone who can read the file could compute: sha256 over the content.
+    file["checksum"] = serde_json::Value::String(String::new());
+    let mut h = Sha256::new();
+    h.update(b"todoplan-plan-file\0");
+    h.update(serde_json::to_vec(&file).unwrap());
+    file["checksum"] = serde_json::Value::String(hex::encode(h.finalize()));
+    std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+
+    let out = todoplan(dir.path(), &["apply", "p.plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("modified"), "{}", text(&out));
+    assert!(
+        !support::namespace_exists(&name),
+        "nothing was applied from the forged file"
+    );
+}
