@@ -151,6 +151,22 @@ fn an_apply_holding_the_lease_blocks_a_second_and_after_kill_9_the_next_takes_ov
         holder.try_wait().unwrap().is_none(),
         "the holder still runs"
     );
+    // force-unlock of a holder on this host that still runs is refused, as the local lock
+    // refuses it (a second apply would otherwise run beside the first).
+    // The lock ID (a UUID) as the Lease's holderIdentity names it.
+    let lock_id = identity
+        .split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+        .find(|w| w.len() == 36 && w.matches('-').count() == 4)
+        .unwrap_or_else(|| panic!("no lock ID in the Lease's holder: {identity}"))
+        .to_string();
+    let unlock = run(dir.path(), &["force-unlock", &lock_id]);
+    let unlock_said = text(&unlock);
+    assert_eq!(unlock.status.code(), Some(1), "{unlock_said}");
+    assert!(unlock_said.contains("still running"), "{unlock_said}");
+    assert!(
+        lease_holder(&project, "st-lock").is_some(),
+        "the Lease of a running holder was deleted"
+    );
 
     // kill -9: nothing releases the Lease. Its holder ran on this host and is provably gone,
     // so the next apply takes it over at once, saying why.

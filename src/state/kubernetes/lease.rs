@@ -273,6 +273,20 @@ pub async fn force_unlock(backend: &KubernetesBackend, id: &str) -> Result<Unloc
             current: holder.map(|h| h.id),
         });
     }
+    // As the local lock: a holder on this host whose process still runs is not unlocked from
+    // under it (a second apply would run beside it). Another host's holder cannot be checked.
+    if let Some(h) = &holder
+        && !is_free(lease)
+        && h.host == super::super::lock::this_host()
+        && matches!(
+            super::super::lock::liveness(h),
+            super::super::lock::Liveness::NotProvenDead(_)
+        )
+    {
+        return Err(StateError::StillHeld {
+            holder: h.to_string(),
+        });
+    }
     let params = DeleteParams {
         preconditions: Some(Preconditions {
             resource_version: lease.metadata.resource_version.clone(),
