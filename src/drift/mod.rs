@@ -153,23 +153,95 @@ fn set_by_the_api_server(path: &FieldPath, kind: &str) -> bool {
             if m == "metadata" && l == "labels" && k == "kubernetes.io/metadata.name")
 }
 
-fn ignored(path: &FieldPath, kind: &str, name: &str, rules: &[IgnoreChange]) -> bool {
-    let fields: Vec<&str> = path
-        .iter()
-        .map(|s| match s {
-            Segment::Field(f) => f.as_str(),
-            _ => "*",
-        })
-        .collect();
+fn ignored(path: &FieldPath, kind: &str, name: &str, rules: &[IgnoreChange], live: &Value) -> bool {
     rules.iter().any(|r| {
         r.kind.as_deref().is_none_or(|k| k == kind)
             && r.name.as_deref().is_none_or(|n| n == name)
-            && r.path.len() <= fields.len()
-            && r.path
-                .iter()
-                .zip(&fields)
-                .all(|(a, b)| a == b || a == "*" || *b == "*")
+            && rule_covers(&r.path, path, live)
     })
+}
+
+/// One token of an `ignore_changes` path: a field name (`*`: any), or a list-element selector
+/// (`[0]`, `[name=web]`, `[*]`).
+enum Token<'a> {
+    Field(&'a str),
+    Element(&'a str),
+}
+
+fn tokens(rule: &[String]) -> Vec<Token<'_>> {
+    let mut out = Vec::new();
+    for segment in rule {
+        match segment.strip_suffix(']').and_then(|s| s.split_once('[')) {
+            Some((field, selector)) => {
+                out.push(Token::Field(field));
+                out.push(Token::Element(selector));
+            }
+            None => out.push(Token::Field(segment)),
+        }
+    }
+    out
+}
+
+/// Whether the rule's path covers `path` (it names the field or one of its parents). List
+/// elements in `path` (managedFields keys them by their key fields) are matched against the
+/// rule's selector by index (found in the live list), by a key field, or `*`; a rule that names
+/// no element (`containers.image`) covers every element.
+fn rule_covers(rule: &[String], path: &FieldPath, live: &Value) -> bool {
+    let tokens = tokens(rule);
+    let mut t = 0;
+    let mut cursor = Some(live);
+    for segment in path {
+        if t == tokens.len() {
+            return true;
+        }
+        match segment {
+            Segment::Field(f) => {
+                match tokens[t] {
+                    Token::Field(want) if want == f || want == "*" => t += 1,
+                    _ => return false,
+                }
+                cursor = cursor.and_then(|c| c.get(f));
+            }
+            element => {
+                let items = cursor.and_then(Value::as_array);
+                let index = match element {
+                    Segment::Index(i) => Some(*i),
+                    Segment::Key(key) => items.and_then(|items| {
+                        items
+                            .iter()
+                            .position(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)))
+                    }),
+                    Segment::Value(v) => {
+                        items.and_then(|items| items.iter().position(|item| item == v))
+                    }
+                    Segment::Field(_) => None,
+                };
+                let item = index.and_then(|i| items.and_then(|items| items.get(i)));
+                if let Token::Element(selector) = tokens[t] {
+                    let hit = selector == "*"
+                        || selector
+                            .parse::<usize>()
+                            .ok()
+                            .is_some_and(|n| Some(n) == index)
+                        || selector.split_once('=').is_some_and(|(k, v)| {
+                            let from_key = match element {
+                                Segment::Key(key) => key.get(k).and_then(Value::as_str),
+                                _ => None,
+                            };
+                            from_key.or_else(|| item.and_then(|i| i.get(k)).and_then(Value::as_str))
+                                == Some(v)
+                        });
+                    if !hit {
+                        return false;
+                    }
+                    t += 1;
+                }
+                // A rule that names no element covers every element: the token stays.
+                cursor = item;
+            }
+        }
+    }
+    t == tokens.len()
 }
 
 /// A field added outside todoplan that apply removes (server-side apply never removes fields
@@ -233,7 +305,7 @@ pub fn object_drift(
             // `kubectl create` made, before todoplan added its labels): it is ours as well.
             || ours.iter().any(|o| o.len() > path.len() && is_prefix(&path, o))
             || reported.iter().any(|r| is_prefix(r, &path))
-            || ignored(&path, kind, name, rules)
+            || ignored(&path, kind, name, rules, live)
             || set_by_the_api_server(&path, kind)
         {
             continue;
@@ -316,6 +388,33 @@ fn copy_at(desired: &mut Value, live: &Value, path: &[String]) {
         *desired = live.clone();
         return;
     };
+    // `containers[0]`, `containers[name=web]`, `containers[*]`: the field, then list elements.
+    if let Some((field, selector)) = first.strip_suffix(']').and_then(|s| s.split_once('[')) {
+        let (Some(d), Some(l)) = (desired.get_mut(field), live.get(field)) else {
+            return;
+        };
+        let (Value::Array(d), Value::Array(l)) = (d, l) else {
+            return;
+        };
+        if selector == "*" {
+            for (dv, lv) in d.iter_mut().zip(l) {
+                copy_at(dv, lv, rest);
+            }
+        } else if let Ok(i) = selector.parse::<usize>() {
+            if let (Some(dv), Some(lv)) = (d.get_mut(i), l.get(i)) {
+                copy_at(dv, lv, rest);
+            }
+        } else if let Some((key, value)) = selector.split_once('=') {
+            let matches = |v: &Value| v.get(key).and_then(Value::as_str) == Some(value);
+            if let (Some(dv), Some(lv)) = (
+                d.iter_mut().find(|v| matches(v)),
+                l.iter().find(|v| matches(v)),
+            ) {
+                copy_at(dv, lv, rest);
+            }
+        }
+        return;
+    }
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => {
             let keys: Vec<String> = if first == "*" {
@@ -376,6 +475,55 @@ pub fn fields(items: &[DriftItem]) -> BTreeSet<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ignore_changes_reaches_list_elements_by_index_name_and_star() {
+        let desired = serde_json::json!({"kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "app:1"}, {"name": "sidecar", "image": "proxy:1"}]}}}});
+        let live = serde_json::json!({"kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "app:hotfix"}, {"name": "sidecar", "image": "proxy:2"}]}}}});
+        let image = |v: &Value, i: usize| {
+            v.pointer(&format!("/spec/template/spec/containers/{i}/image"))
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_string()
+        };
+        for (rule, app, sidecar) in [
+            (
+                "Deployment/web:spec.template.spec.containers[0].image",
+                "app:hotfix",
+                "proxy:1",
+            ),
+            (
+                "Deployment/*:spec.template.spec.containers[name=sidecar].image",
+                "app:1",
+                "proxy:2",
+            ),
+            (
+                "spec.template.spec.containers[*].image",
+                "app:hotfix",
+                "proxy:2",
+            ),
+            (
+                "Deployment/other:spec.template.spec.containers[0].image",
+                "app:1",
+                "proxy:1",
+            ),
+        ] {
+            let parsed = IgnoreChange::parse(rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
+            let mut d = desired.clone();
+            keep_ignored_fields(&mut d, &live, &[parsed]);
+            assert_eq!(
+                (image(&d, 0), image(&d, 1)),
+                (app.to_string(), sidecar.to_string()),
+                "{rule}"
+            );
+        }
+        assert!(IgnoreChange::parse("spec.containers[name=]").is_err());
+        assert!(IgnoreChange::parse("spec.containers[x").is_err());
+    }
 
     fn deployment(managed: Value, replicas: i64, env: Value, labels: Value) -> Value {
         json!({

@@ -251,17 +251,28 @@ impl IgnoreChange {
                 Some((name, rest)) => (name, Some(rest)),
                 None => (segment.as_str(), None),
             };
-            let name_ok = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let name_ok = name == "*"
+                || (!name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+            // `[0]`, `[*]`, or `[name=web]` (the element whose field has that value), as drift
+            // prints list elements.
             let index_ok = index.is_none_or(|rest| {
-                rest.strip_suffix(']')
-                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+                rest.strip_suffix(']').is_some_and(|inner| {
+                    inner == "*"
+                        || (!inner.is_empty() && inner.chars().all(|c| c.is_ascii_digit()))
+                        || inner.split_once('=').is_some_and(|(f, v)| {
+                            !f.is_empty()
+                                && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                                && !v.is_empty()
+                                && !v.contains(['[', ']'])
+                        })
+                })
             });
             if !name_ok || !index_ok {
                 return Err(format!(
-                    "`{path}` is not a field path: write dot-separated field names such as `spec.replicas` or `spec.template.spec.containers[0].image`"
+                    "`{path}` is not a field path: write dot-separated field names such as `spec.replicas`, with list elements as `containers[0]`, `containers[name=web]` or `containers[*]`"
                 ));
             }
         }

@@ -439,3 +439,55 @@ spec:
     assert!(!p.uid("job/migrate").is_empty());
     assert!(!p.uid("service/web").is_empty());
 }
+
+/// `ignore_changes` reaches list elements as drift prints them: by index, by key field, or all.
+/// A `kubectl set image` on an ignored container image is neither drift nor undone by apply.
+#[test]
+fn ignore_changes_with_a_list_index_or_key_hides_and_keeps_a_hand_set_image() {
+    for (round, rule) in [
+        "Deployment/web:spec.template.spec.containers[0].image",
+        "Deployment/*:spec.template.spec.containers[name=c].image",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = Project::new(&format!("sem-ignore{round}"));
+        let toml = p.path().join("todo.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        std::fs::write(
+            &toml,
+            text.replace(
+                "chart = \"objects\"\n",
+                &format!("chart = \"objects\"\nignore_changes = [\"{rule}\"]\n"),
+            ),
+        )
+        .unwrap();
+        p.objects(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: \"{ns}\"}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: \"busybox:1.35.0\"}]}\n",
+        );
+        p.ok(&["apply", "--auto-approve"]);
+        support::kubectl([
+            "-n",
+            &p.name,
+            "set",
+            "image",
+            "deployment/web",
+            "c=busybox:1.36.0",
+        ]);
+        p.assert_no_changes(&format!("kubectl set image with {rule}"));
+        p.ok(&["apply", "--auto-approve"]);
+        let image = support::kubectl([
+            "-n",
+            &p.name,
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ]);
+        assert_eq!(
+            image, "busybox:1.36.0",
+            "{rule}: apply undid the hand-set image"
+        );
+    }
+}
