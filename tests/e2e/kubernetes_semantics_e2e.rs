@@ -53,14 +53,7 @@ impl Project {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_todoplan"))
-            .args(args)
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .env_remove("TODOPLAN_ENV")
-            .env_remove("TODOPLAN_FILE")
-            .output()
-            .unwrap()
+        support::todoplan_in(self.path(), args)
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -112,13 +105,7 @@ impl Drop for Project {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use support::output_text as text;
 
 const HPA_V1: &str = r#"apiVersion: apps/v1
 kind: Deployment
@@ -361,7 +348,7 @@ data: {c: "3"}
 fn a_namespace_and_the_objects_in_it_plan_and_apply_in_one_run() {
     let p = Project::new("sem-nsstage");
     let inner = format!("{}-inner", p.name);
-    let _cleanup = NamespaceCleanup(inner.clone());
+    let _cleanup = support::DeleteNamespaceOnDrop(inner.clone());
     p.objects(&format!(
         "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {inner}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {inner}}}\ndata: {{mode: staged}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {inner}}}\nspec: {{ports: [{{port: 80}}]}}\n"
     ));
@@ -384,22 +371,6 @@ fn a_namespace_and_the_objects_in_it_plan_and_apply_in_one_run() {
     ]);
     assert_eq!(mode, "staged");
     p.assert_no_changes("a staged namespace apply");
-}
-
-struct NamespaceCleanup(String);
-
-impl Drop for NamespaceCleanup {
-    fn drop(&mut self) {
-        let _ = Command::new("kubectl")
-            .args([
-                "delete",
-                "namespace",
-                &self.0,
-                "--wait=false",
-                "--ignore-not-found",
-            ])
-            .output();
-    }
 }
 
 /// Plan on a pull request, apply on merge: a saved plan that creates a Job (the API server

@@ -5,44 +5,10 @@
 #![cfg(feature = "e2e")]
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use crate::support;
 
-fn todoplan(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_todoplan"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("TODOPLAN_ENV")
-        .env_remove("TODOPLAN_FILE")
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Command::new("kubectl")
-            .args([
-                "delete",
-                "namespace",
-                &self.0,
-                "--wait=false",
-                "--ignore-not-found",
-            ])
-            .output();
-    }
-}
+use support::{DeleteNamespaceOnDrop as Cleanup, output_text as text, todoplan_in as todoplan};
 
 /// A project whose Deployment reads a generated secret (so its pods carry the secret's
 /// checksum, and a false "changed" would restart them).

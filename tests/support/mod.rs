@@ -216,6 +216,46 @@ impl Drop for TestNamespace {
     }
 }
 
+/// Deletes a namespace (without waiting) when dropped, also on panic: for the namespaces a
+/// test's todoplan run creates.
+pub struct DeleteNamespaceOnDrop(pub String);
+
+impl Drop for DeleteNamespaceOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args([
+                "delete",
+                "namespace",
+                &self.0,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
+            .output();
+    }
+}
+
+/// `todoplan ARGS` run in `dir` as a user runs it (no inherited TODOPLAN_ENV/TODOPLAN_FILE, no
+/// colour); its output is returned whatever the exit code.
+pub fn todoplan_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_todoplan"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TODOPLAN_ENV")
+        .env_remove("TODOPLAN_FILE")
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run todoplan: {err}"))
+}
+
+/// A command's stdout and stderr, one after the other.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Calls `check` every 250 ms until it returns `Some`, and returns that value. Panics after
 /// `timeout`, naming `what`. The timeout is a bound for declaring failure, not a speed target.
 pub fn poll_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
