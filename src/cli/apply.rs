@@ -49,16 +49,50 @@ pub fn report_errors(report: &ApplyReport) -> ExitStatus {
     ExitStatus::of_apply(report)
 }
 
+/// The global options with the saved plan's environment: given with `--env`, it must be the same.
+fn with_env_of(
+    global: &GlobalArgs,
+    file: &PlanFile,
+    path: &std::path::Path,
+) -> miette::Result<GlobalArgs> {
+    match (&global.env, &file.plan.env) {
+        (Some(given), saved) if saved.as_ref() != Some(given) => Err(miette::miette!(
+            help = format!(
+                "apply it without --env (it applies to {}), or make a plan for --env {given}",
+                saved
+                    .as_deref()
+                    .map(|e| format!("--env {e}"))
+                    .unwrap_or_else(|| "the base".into())
+            ),
+            "{} was made for {}, not --env {given}",
+            path.display(),
+            saved
+                .as_deref()
+                .map(|e| format!("--env {e}"))
+                .unwrap_or_else(|| "the base (no --env)".into())
+        )),
+        _ => Ok(GlobalArgs {
+            env: file.plan.env.clone(),
+            ..global.clone()
+        }),
+    }
+}
+
 pub fn report(report: &ApplyReport) -> ExitStatus {
+    report_as("Apply", report)
+}
+
+/// The closing line of a run that writes, named `what` ("Apply", "Undo (--atomic)").
+fn report_as(what: &str, report: &ApplyReport) -> ExitStatus {
     let code = report_errors(report);
     if report.record_error.is_none() {
         println!(
-            "\nApply {}: {} object(s) written, {} destroyed. Revision {}.",
+            "\n{what} {}: {} object(s) written, {} destroyed. Revision {}.",
             report.outcome, report.written, report.deleted, report.revision
         );
     } else {
         println!(
-            "\nApply {} but NOT recorded: {} object(s) written, {} destroyed.",
+            "\n{what} {} but NOT recorded: {} object(s) written, {} destroyed.",
             report.outcome, report.written, report.deleted
         );
     }
@@ -66,6 +100,11 @@ pub fn report(report: &ApplyReport) -> ExitStatus {
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
+    // A saved plan names its environment: `apply FILE` applies it to that one.
+    let global = &match &args.plan_file {
+        Some(path) => with_env_of(global, &PlanFile::read(path)?, path)?,
+        None => global.clone(),
+    };
     let ws = Workspace::load(global)?;
     let mut session = Session::open(ws, "todoplan apply", args.planning.lock_timeout).await?;
     let Session {
@@ -154,11 +193,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
             "{}",
             crate::model::masking::mask(&render(&undo.plan, Format::Text, color(global)))
         );
-        let undo_status = report(&rolled);
+        let undo_status = report_as("Undo (--atomic)", &rolled);
         if undo_status == ExitStatus::Success {
-            eprintln!(
-                "\n--atomic: the failed apply was undone (revision {}); the apply itself failed.",
-                rolled.revision
+            println!(
+                "The failed apply was undone (revision {}); the apply itself failed (exit {}).",
+                rolled.revision,
+                status.code()
             );
         }
         // The apply failed whatever the undo did: its status is the run's.

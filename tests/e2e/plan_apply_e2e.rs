@@ -217,6 +217,11 @@ fn a_failing_pod_fails_the_apply_fast_with_its_reason_and_atomic_rolls_back() {
         "failed fast, not at the 3m timeout"
     );
     assert!(text.contains("rolling back to revision 1"), "{text}");
+    // The last word is about the undo, not an "Apply succeeded" that contradicts the exit code.
+    assert!(
+        text.contains("Undo (--atomic) succeeded") && !text.contains("Apply succeeded"),
+        "{text}"
+    );
     let ann = s.kubectl(&[
         "get",
         "deploy",

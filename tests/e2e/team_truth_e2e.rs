@@ -250,3 +250,45 @@ fn a_forged_plan_file_with_a_recomputed_checksum_is_refused() {
         "nothing was applied from the forged file"
     );
 }
+
+/// `plan --env dev --out FILE` then `apply FILE`: the saved plan carries its environment, so
+/// the apply the plan command suggests works as printed; another `--env` is refused.
+#[test]
+fn a_saved_plan_applies_to_the_environment_it_was_made_for() {
+    support::require_cluster();
+    let name = support::unique_name("team-planenv");
+    let dev = format!("{name}-dev");
+    let _cleanup = (Cleanup(name.clone()), Cleanup(dev.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    write_project(dir.path(), &name);
+    let mut toml = std::fs::read_to_string(dir.path().join("todo.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[env.dev.cluster]\nnamespace = \"{dev}\"\n\n[env.prod.cluster]\nnamespace = \"{name}-prod\"\n"
+    ));
+    std::fs::write(dir.path().join("todo.toml"), toml).unwrap();
+    let objects = dir.path().join("web/objects.yaml");
+    let yaml = std::fs::read_to_string(&objects).unwrap();
+    std::fs::write(
+        &objects,
+        yaml.replace(&format!("{{name: web, namespace: {name}}}"), "{name: web}"),
+    )
+    .unwrap();
+
+    let out = todoplan(dir.path(), &["--env", "dev", "plan", "--out", "p.plan"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("todoplan apply p.plan"),
+        "{}",
+        text(&out)
+    );
+    let wrong = todoplan(dir.path(), &["--env", "prod", "apply", "p.plan"]);
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("was made for --env dev"),
+        "{}",
+        text(&wrong)
+    );
+    let out = todoplan(dir.path(), &["apply", "p.plan"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(support::namespace_exists(&dev));
+}
