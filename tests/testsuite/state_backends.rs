@@ -318,6 +318,32 @@ mod kubernetes_only {
             panic!("not a locked error")
         };
         assert_eq!(printed, id, "the error prints the ID force-unlock takes");
+        // The holder's process here is this test, which is alive: a live holder on this host
+        // is never unlocked from under it, so the Lease is made to name a process that exited.
+        let Place::Kubernetes { namespace, name } = &place else {
+            unreachable!()
+        };
+        let lease = format!("{name}-lock");
+        let mut exited = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = exited.id();
+        exited.wait().unwrap();
+        let found = support::kubectl_json(["-n", &namespace.name, "get", "lease", &lease]);
+        let mut holder: serde_json::Value = serde_json::from_str(
+            found["metadata"]["annotations"]["todoplan.dev/holder"]
+                .as_str()
+                .expect("the Lease names its holder"),
+        )
+        .unwrap();
+        holder["pid"] = serde_json::json!(dead_pid);
+        support::kubectl([
+            "-n",
+            &namespace.name,
+            "annotate",
+            "--overwrite",
+            "lease",
+            &lease,
+            &format!("todoplan.dev/holder={holder}"),
+        ]);
         let removed = place.open().break_lock(&id).await.unwrap();
         assert!(removed.to_string().contains(&id), "{removed}");
         let next = place
