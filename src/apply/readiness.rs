@@ -10,6 +10,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, LogParams};
 use kube::runtime::wait::await_condition;
 use miette::Diagnostic;
@@ -65,7 +66,12 @@ pub enum NotReady {
 pub fn waits_for(kind: &str) -> bool {
     matches!(
         kind,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "PersistentVolumeClaim"
+        "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "PersistentVolumeClaim"
+            | "CustomResourceDefinition"
     )
 }
 
@@ -131,6 +137,23 @@ fn job_state(j: &Job) -> Option<Result<(), String>> {
     None
 }
 
+/// A CRD is ready once the API server serves it (`Established`); its names refused
+/// (`NamesAccepted` False, e.g. a plural another CRD has) is a failure with the server's message.
+fn crd_state(c: &CustomResourceDefinition) -> Option<Result<(), String>> {
+    for condition in c.status.as_ref()?.conditions.as_ref()? {
+        if condition.type_ == "Established" && condition.status == "True" {
+            return Some(Ok(()));
+        }
+        if condition.type_ == "NamesAccepted" && condition.status == "False" {
+            return Some(Err(condition
+                .message
+                .clone()
+                .unwrap_or_else(|| "its names were not accepted".into())));
+        }
+    }
+    None
+}
+
 /// Waits until `key` is ready, failing fast on broken pods. `selector`: the workload's pod
 /// label selector (`a=b,c=d`), used to find its pods.
 pub async fn wait_ready(
@@ -186,6 +209,22 @@ pub async fn wait_ready(
                 .await
                 .map_err(watch_err)?;
                 if let Some(Err(msg)) = j.as_ref().and_then(job_state) {
+                    return Err(NotReady::RolloutFailed {
+                        object: object.clone(),
+                        message: msg,
+                        diagnosis: String::new(),
+                    });
+                }
+            }
+            "CustomResourceDefinition" => {
+                let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+                let crd =
+                    await_condition(api, &key.name, |o: Option<&CustomResourceDefinition>| {
+                        o.and_then(crd_state).is_some()
+                    })
+                    .await
+                    .map_err(watch_err)?;
+                if let Some(Err(msg)) = crd.as_ref().and_then(crd_state) {
                     return Err(NotReady::RolloutFailed {
                         object: object.clone(),
                         message: msg,

@@ -462,3 +462,50 @@ fn ignore_changes_with_a_list_index_or_key_hides_and_keeps_a_hand_set_image() {
         );
     }
 }
+
+/// A CRD is applied once the API server serves it (Established), as Flux and kapp wait for it;
+/// one whose names the server refuses fails the apply with the server's own condition message.
+#[test]
+fn a_crd_is_waited_for_until_established_and_refused_names_fail_the_apply() {
+    let mut p = Project::new("sem-crdwait");
+    let group = format!("{}.todoplan.test", p.name);
+    p.crds.push(format!("widgets.{group}"));
+    p.crds.push(format!("gadgets.{group}"));
+    support::kubectl_apply("default", &widget_crd(&group, "Namespaced"));
+    // Another CRD of the same group whose kind is already taken by the first.
+    p.objects(
+        &widget_crd(&group, "Namespaced")
+            .replace(
+                &format!("name: widgets.{group}"),
+                &format!("name: gadgets.{group}"),
+            )
+            .replace(
+                "plural: widgets, singular: widget",
+                "plural: gadgets, singular: gadget",
+            ),
+    );
+    let out = p.run(&["apply", "--auto-approve"]);
+    let said = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "written, then not established:\n{said}"
+    );
+    assert!(
+        said.contains("already in use"),
+        "the server's message is shown:\n{said}"
+    );
+
+    // A valid CRD is waited for and applied.
+    p.objects(&widget_crd(&format!("ok.{group}"), "Cluster"));
+    p.crds.push(format!("widgets.ok.{group}"));
+    p.ok(&["apply", "--auto-approve"]);
+    let established = support::kubectl([
+        "get",
+        "crd",
+        &format!("widgets.ok.{group}"),
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+    ]);
+    assert_eq!(established, "True");
+}
