@@ -852,26 +852,31 @@ impl ClusterClient {
     /// What lives in namespace `ns`, of the kinds a user or a chart commonly makes, leaving out
     /// what the cluster makes by itself (pods owned by a workload, the `default` service
     /// account, the root CA config map). Used before a namespace is deleted.
+    /// What a namespace holds that deleting it would delete: every object of every namespaced
+    /// kind the server lists (from discovery, so ResourceQuotas, NetworkPolicies, Leases and
+    /// custom resources count), except what the cluster or a controller makes and removes by
+    /// itself (owned objects, Events, Endpoints, the default ServiceAccount, kube-root-ca.crt).
     pub async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError> {
-        const KINDS: &[(&str, &str)] = &[
-            ("v1", "ConfigMap"),
-            ("v1", "Secret"),
-            ("v1", "PersistentVolumeClaim"),
-            ("v1", "Service"),
-            ("v1", "ServiceAccount"),
-            ("v1", "Pod"),
-            ("apps/v1", "Deployment"),
-            ("apps/v1", "StatefulSet"),
-            ("apps/v1", "DaemonSet"),
-            ("batch/v1", "Job"),
-            ("batch/v1", "CronJob"),
-            ("networking.k8s.io/v1", "Ingress"),
-            ("rbac.authorization.k8s.io/v1", "Role"),
-            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-            ("autoscaling/v2", "HorizontalPodAutoscaler"),
-        ];
+        let discovery = kube::discovery::Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|e| ObserveError::Request {
+                action: "discover".into(),
+                object: format!("the kinds namespace {ns} can hold"),
+                message: e.to_string(),
+            })?;
+        let mut kinds: Vec<(String, String)> = Vec::new();
+        for group in discovery.groups() {
+            for (resource, caps) in group.recommended_resources() {
+                let listable = caps.supports_operation(kube::discovery::verbs::LIST);
+                let made_by_cluster = matches!(resource.kind.as_str(), "Event" | "Endpoints");
+                if caps.scope == Scope::Namespaced && listable && !made_by_cluster {
+                    kinds.push((resource.api_version.clone(), resource.kind.clone()));
+                }
+            }
+        }
         let mut out = Vec::new();
-        for (api_version, kind) in KINDS {
+        for (api_version, kind) in &kinds {
             let items = match self.list_labelled(api_version, kind, Some(ns), "").await {
                 Ok(items) => items,
                 Err(ObserveError::UnknownKind { .. }) => continue,

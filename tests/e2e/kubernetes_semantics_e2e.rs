@@ -509,3 +509,32 @@ fn a_crd_is_waited_for_until_established_and_refused_names_fail_the_apply() {
     ]);
     assert_eq!(established, "True");
 }
+
+/// What a namespace holds comes from discovery (every namespaced, listable kind), not a fixed
+/// list: a ResourceQuota, a NetworkPolicy or a Lease someone else made keeps the namespace alive
+/// through `destroy --allow-data-loss`.
+#[test]
+fn destroy_keeps_a_namespace_that_holds_foreign_objects_of_any_kind() {
+    let p = Project::new("sem-nsforeign");
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n");
+    p.ok(&["apply", "--auto-approve"]);
+    support::kubectl_apply(
+        &p.name,
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: team-quota}\nspec: {hard: {pods: \"10\"}}\n---\napiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: someone-elses}\nspec: {holderIdentity: x}\n",
+    );
+    let said = p.ok(&["destroy", "--allow-data-loss", "--auto-approve"]);
+    assert!(
+        said.contains("ResourceQuota"),
+        "the plan names what keeps the namespace:\n{said}"
+    );
+    assert!(
+        support::namespace_exists(&p.name),
+        "the namespace was deleted:\n{said}"
+    );
+    assert!(!p.uid("resourcequota/team-quota").is_empty());
+    let gone = support::run_tool("kubectl", ["-n", &p.name, "get", "configmap", "settings"]);
+    assert!(
+        !gone.status.success(),
+        "todoplan's own object was destroyed"
+    );
+}
