@@ -880,6 +880,17 @@ impl ClusterClient {
             let items = match self.list_labelled(api_version, kind, Some(ns), "").await {
                 Ok(items) => items,
                 Err(ObserveError::UnknownKind { .. }) => continue,
+                // Not allowed to look: it may hold something, so it counts as held (the
+                // namespace is kept, and the plan says which kind could not be read).
+                Err(ObserveError::Forbidden { .. }) => {
+                    out.push(ObjectKey {
+                        api_version: api_version.clone(),
+                        kind: kind.clone(),
+                        namespace: Some(ns.to_string()),
+                        name: "(not allowed to list)".into(),
+                    });
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             for item in items {
