@@ -469,7 +469,9 @@ async fn write_object<C: Cluster + Readiness, B: StateSink>(
     if apply_object(shared, d, change).await? {
         written += 1;
     }
-    if let Some(fields) = foreign.get(&d.address.to_string()) {
+    // A replaced object is new: the fields others added to the old one went with it.
+    let replaced = change.is_some_and(|c| c.action == Action::Replace);
+    if let Some(fields) = foreign.get(&d.address.to_string()).filter(|_| !replaced) {
         let ops: Vec<Value> = fields.iter().flat_map(|f| f.patch_ops()).collect();
         progress.update(&format!(
             "removing {} field(s) added outside todoplan from {}",

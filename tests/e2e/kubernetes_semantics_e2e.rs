@@ -538,3 +538,27 @@ fn destroy_keeps_a_namespace_that_holds_foreign_objects_of_any_kind() {
         "todoplan's own object was destroyed"
     );
 }
+
+/// A replace of an object that also drifted: the new object has none of the old one's foreign
+/// fields, so nothing is patched after the replace (the patch used to be sent to the new
+/// object and the apply exited 1 after the replace had happened).
+#[test]
+fn a_replace_of_a_drifted_object_succeeds_and_converges() {
+    let p = Project::new("sem-replacedrift");
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n");
+    p.ok(&["apply", "--auto-approve"]);
+    let before = p.uid("configmap/settings");
+    support::kubectl([
+        "-n",
+        &p.name,
+        "label",
+        "configmap",
+        "settings",
+        "added-by=hand",
+    ]);
+    let address = format!("release.objects/v1/ConfigMap/{}/settings", p.name);
+    let out = p.run(&["apply", "--auto-approve", "--replace", &address]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(p.uid("configmap/settings"), before, "it was replaced");
+    p.assert_no_changes("a replace of a drifted object");
+}
