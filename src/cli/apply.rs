@@ -101,8 +101,12 @@ fn report_as(what: &str, report: &ApplyReport) -> ExitStatus {
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
     // A saved plan names its environment: `apply FILE` applies it to that one.
-    let global = &match &args.plan_file {
-        Some(path) => with_env_of(global, &PlanFile::read(path)?, path)?,
+    let saved = match &args.plan_file {
+        Some(path) => Some((path, PlanFile::read(path)?)),
+        None => None,
+    };
+    let global = &match &saved {
+        Some((path, file)) => with_env_of(global, file, path)?,
         None => global.clone(),
     };
     let ws = Workspace::load(global)?;
@@ -110,8 +114,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
     let Session {
         ws, cluster, state, ..
     } = &mut session;
-    let planned = match &args.plan_file {
-        Some(path) => {
+    let planned = match &saved {
+        Some((path, file)) => {
             let given = args.planning.options().as_flags();
             if !given.is_empty() {
                 return Err(miette::miette!(
@@ -123,8 +127,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
                     given.join(" ")
                 ));
             }
-            let file = PlanFile::read(path)?;
-            let planned = crate::ops::apply::replan_saved(ws, cluster, state, &file, path).await?;
+            let planned = crate::ops::apply::replan_saved(ws, cluster, state, file, path).await?;
             if !planned.computed.plan.has_changes() {
                 println!("No changes. The cluster matches the saved plan.");
                 return Ok(ExitStatus::Success);

@@ -78,6 +78,10 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
+/// Name prefix of the Secret that keeps a local state's digest key in its project's namespace
+/// (`ops::digest_key`); it goes with its namespace, so it never keeps one alive.
+pub const DIGEST_KEY_SECRET_PREFIX: &str = "todoplan-digest-key-";
+
 /// The API group of an `apiVersion` (`""` for the core group's `v1`).
 pub fn group_of(api_version: &str) -> &str {
     api_version.split_once('/').map_or("", |(g, _)| g)

@@ -20,7 +20,7 @@ pub fn secret_of(spec: &Spec, lineage: &str) -> ObjectKey {
         api_version: "v1".into(),
         kind: "Secret".into(),
         namespace: Some(spec.cluster.namespace.clone()),
-        name: format!("todoplan-digest-key-{short}"),
+        name: format!("{}{short}", crate::model::object::DIGEST_KEY_SECRET_PREFIX),
     }
 }
 

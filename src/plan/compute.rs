@@ -638,7 +638,7 @@ pub async fn diff_objects<C: Cluster>(
                             state.objects.get(&d.address.to_string()).or_else(|| {
                                 // Recorded at another version's address: the same object.
                                 let key = d.key();
-                                state.objects.values().find(|r| r.key() == key)
+                                state.objects.values().find(|r| r.is(&key))
                             }),
                             salt,
                         )),
@@ -746,33 +746,27 @@ pub async fn diff_objects<C: Cluster>(
             live_uid: None,
         };
         match live {
-            Some(live) if keep_policy(&live).is_some() => {
-                // Kept by its own annotation: no longer managed, never deleted (as helm and
-                // Argo CD do on uninstall and prune).
-                change.action = Action::Forget;
-                change.reason = keep_policy(&live).map(|why| {
-                    format!(
-                        "kept in the cluster ({why}): todoplan stops managing it (drops its labels) and never deletes it"
-                    )
-                });
-                change.live_uid = live
-                    .metadata_field("uid")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                // A kept object is still there: the executor releases it (see apply).
-                change.before = Some(Arc::new(redact(&normalize(&live), salt)));
-            }
             Some(live) => {
                 change.live_uid = live
                     .metadata_field("uid")
                     .and_then(Value::as_str)
                     .map(str::to_string);
+                // Set for a kept object too: it is still there, and the executor releases it.
                 change.before = Some(Arc::new(redact(&normalize(&live), salt)));
-                super::protection::gate(&mut change, options);
-                if change.action == Action::Refused && stray_addresses.contains(&address) {
+                if let Some(why) = keep_policy(&live) {
+                    // Kept by its own annotation: no longer managed, never deleted (as helm and
+                    // Argo CD do on uninstall and prune).
+                    change.action = Action::Forget;
                     change.reason = Some(format!(
-                        "{address} carries this instance's labels but this state never recorded it (written by a run killed before recording it, or labelled by hand): it is not deleted without --allow-data-loss"
+                        "kept in the cluster ({why}): todoplan stops managing it (drops its labels) and never deletes it"
                     ));
+                } else {
+                    super::protection::gate(&mut change, options);
+                    if change.action == Action::Refused && stray_addresses.contains(&address) {
+                        change.reason = Some(format!(
+                            "{address} carries this instance's labels but this state never recorded it (written by a run killed before recording it, or labelled by hand): it is not deleted without --allow-data-loss"
+                        ));
+                    }
                 }
             }
             None => {
@@ -877,7 +871,11 @@ pub async fn diff_objects<C: Cluster>(
                 .iter()
                 .filter(|k| !deleted.contains(*k))
                 // The local state's digest key (see ops::digest_key) goes with its namespace.
-                .filter(|k| !(k.kind == "Secret" && k.name.starts_with("todoplan-digest-key-")))
+                .filter(|k| {
+                    !(k.kind == "Secret"
+                        && k.name
+                            .starts_with(crate::model::object::DIGEST_KEY_SECRET_PREFIX))
+                })
                 .map(|k| k.to_string())
                 .collect();
             super::protection::gate_namespace(change, &kept);

@@ -71,7 +71,7 @@ impl JournalEntry {
                     // Identity is group, kind, namespace and name: a record of the same object
                     // at another version's address (written as autoscaling/v1, now v2) moves.
                     let key = record.key();
-                    state.objects.retain(|_, r| r.key() != key);
+                    state.objects.retain(|_, r| !r.is(&key));
                 }
                 state.objects.insert(address.clone(), (**record).clone());
             }

@@ -277,6 +277,15 @@ impl ObjectRecord {
             name: self.name.clone(),
         }
     }
+
+    /// Whether this records the object `key` names (identity: group, kind, namespace, name),
+    /// without building a key: scans of every record call it once per record.
+    pub fn is(&self, key: &crate::observe::ObjectKey) -> bool {
+        self.name == key.name
+            && self.kind == key.kind
+            && self.namespace == key.namespace
+            && crate::model::object::group_of(&self.api_version) == key.group()
+    }
 }
 
 /// Digests of one secret set's values; never the values.
