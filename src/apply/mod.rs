@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::chart::install_order_rank;
@@ -21,7 +20,7 @@ use crate::plan::desired::DesiredObject;
 use crate::plan::redact::redact;
 use crate::plan::{Action, ObjectChange};
 use crate::state::{
-    JournalEntry, LocalBackend, ObjectRecord, Outcome, SecretRecord, State, StateStore,
+    JournalEntry, LocalBackend, ObjectRecord, Observed, Outcome, SecretRecord, State, StateStore,
 };
 use progress::Progress;
 
@@ -57,13 +56,7 @@ fn unit_of(d: &DesiredObject) -> Address {
     }
 }
 
-/// sha256 of the applied manifest, salted like secret digests (a Secret's manifest holds values).
-pub fn manifest_digest(object: &Value, salt: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt.as_bytes());
-    h.update(serde_json::to_vec(object).unwrap_or_default());
-    hex::encode(h.finalize())
-}
+pub use crate::state::manifest_digest;
 
 /// Waiting until an applied object works (the real one watches; see [`readiness`]).
 #[allow(async_fn_in_trait)]
@@ -248,6 +241,11 @@ struct Shared<'a, C, B> {
     backend: &'a B,
     state: Mutex<&'a mut State>,
     salt: String,
+    /// What the cluster's dry-run answers depended on at plan time: recorded with every write,
+    /// so the next plan can skip objects unchanged since (see `plan::incremental`).
+    basis: Option<&'a crate::plan::incremental::Basis>,
+    /// Fingerprints of live objects the plan found nothing to change in.
+    confirmed: &'a BTreeMap<String, crate::plan::incremental::Confirmed>,
     /// Every write made so far, also by units that failed afterwards (a release whose objects
     /// were written and then never became ready): the report counts what really happened.
     writes: std::sync::atomic::AtomicUsize,
@@ -269,7 +267,62 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             .metadata_field("uid")
             .and_then(Value::as_str)
             .map(str::to_string);
-        self.put(d, uid, tainted, false).await
+        // What the server answered to this write is what the next plan's dry-run would answer
+        // while nothing moves; a tainted object is always dry-run again.
+        let observed = match (&uid, self.basis) {
+            (Some(_), Some(basis)) if !tainted => basis.for_key(&d.key()).map(|basis| Observed {
+                live: crate::plan::incremental::live_fingerprint(applied, &self.salt),
+                basis,
+            }),
+            _ => None,
+        };
+        self.put(d, uid, tainted, false, observed).await
+    }
+
+    /// A recorded object the plan found nothing to change in: its record learns the live
+    /// object's fingerprint (the dry-run proved it is the answer), so the next plan can skip
+    /// the dry-run. Only when the record is of this very manifest; otherwise nothing changes.
+    async fn confirm(&self, d: &DesiredObject) -> Result<(), String> {
+        let address = d.address.to_string();
+        let (Some(confirmed), Some(basis)) = (
+            self.confirmed.get(&address),
+            self.basis.and_then(|b| b.for_key(&d.key())),
+        ) else {
+            return Ok(());
+        };
+        let observed = Observed {
+            live: confirmed.live.clone(),
+            basis,
+        };
+        let record = {
+            let state = self.state.lock().await;
+            match state.objects.get(&address) {
+                Some(r)
+                    if (r.observed.as_ref() != Some(&observed) || r.uid != confirmed.uid)
+                        && confirmed.uid.is_some()
+                        && !r.tainted
+                        && !r.hook_deleted
+                        && r.digest == manifest_digest(&d.object, &self.salt) =>
+                {
+                    ObjectRecord {
+                        observed: Some(observed),
+                        uid: confirmed.uid.clone(),
+                        ..r.clone()
+                    }
+                }
+                _ => return Ok(()),
+            }
+        };
+        let entry = JournalEntry::Put {
+            address,
+            record: Box::new(record),
+        };
+        let mut state = self.state.lock().await;
+        self.backend
+            .journal(&entry)
+            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
+        entry.apply_to(&mut state);
+        Ok(())
     }
 
     /// Records a hook its delete policy removed after it ran (tainted when it failed).
@@ -279,7 +332,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         uid: Option<String>,
         failed: bool,
     ) -> Result<(), String> {
-        self.put(d, uid, failed, true).await
+        self.put(d, uid, failed, true, None).await
     }
 
     /// Journals the record of `d` and keeps it in the run's state.
@@ -289,6 +342,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         uid: Option<String>,
         tainted: bool,
         hook_deleted: bool,
+        observed: Option<Observed>,
     ) -> Result<(), String> {
         let key = d.key();
         let record = ObjectRecord {
@@ -303,6 +357,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             protect: d.protect,
             tainted,
             hook_deleted,
+            observed,
         };
         let entry = JournalEntry::Put {
             address: d.address.to_string(),
@@ -378,14 +433,21 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
                 .await
                 .objects
                 .contains_key(&d.address.to_string());
-            if !known {
+            if known {
+                shared.confirm(d).await?;
+            } else {
                 let live = shared
                     .cluster
                     .get(&key)
                     .await
                     .map_err(render_report)?
                     .unwrap_or(Value::Null);
-                shared.record(d, &live).await?;
+                // Read after the plan, not what the dry-run saw: recorded without a fingerprint.
+                let uid = live
+                    .metadata_field("uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                shared.put(d, uid, false, false, None).await?;
             }
             Ok(false)
         }
@@ -672,6 +734,9 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
 ) -> ApplyReport {
     let salt = digest_salt(state);
     let previous_revision = state.revision;
+    if let Some(basis) = &computed.basis {
+        state.dry_run_basis = Some(basis.recorded());
+    }
     let changes: BTreeMap<String, &ObjectChange> = computed
         .plan
         .objects
@@ -710,6 +775,8 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         backend,
         state: Mutex::new(state),
         salt: salt.clone(),
+        basis: computed.basis.as_ref(),
+        confirmed: &computed.confirmed,
         writes: std::sync::atomic::AtomicUsize::new(0),
     };
     // The journal is durable before the first write, so a kill at any point leaves a state

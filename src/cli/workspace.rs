@@ -35,6 +35,18 @@ pub struct PlanningArgs {
     /// Wait this long for another todoplan holding the state lock (e.g. 30s, 2m).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub lock_timeout: Duration,
+    /// How objects are compared with the cluster: `incremental` dry-runs only objects that
+    /// changed since todoplan recorded them (the rendered manifest, the live object, the
+    /// cluster's version, admission webhooks or CRD); `full` dry-runs every object.
+    #[arg(long, value_enum, default_value_t = Refresh::Incremental, value_name = "MODE")]
+    pub refresh: Refresh,
+}
+
+/// `--refresh`: how a plan compares objects with the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Refresh {
+    Incremental,
+    Full,
 }
 
 impl PlanningArgs {
@@ -45,6 +57,7 @@ impl PlanningArgs {
             replace: self.replace.clone(),
             adopt_instance: self.adopt_instance.clone(),
             targets: self.target.clone(),
+            full_refresh: self.refresh == Refresh::Full,
         }
     }
 }

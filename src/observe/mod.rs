@@ -16,10 +16,12 @@ use tokio::sync::Mutex;
 
 use crate::model::object::Metadata;
 
+mod admission;
 mod connection;
 pub use connection::multiplexed_client;
 mod discovery;
 mod listing;
+pub use admission::DryRunInputs;
 pub use listing::Listing;
 
 /// Field manager for every write todoplan makes (server-side apply).

@@ -46,5 +46,7 @@ pub async fn destroy_plan(
         deletions,
         foreign_fields: BTreeMap::new(),
         release_values: Default::default(),
+        basis: None,
+        confirmed: BTreeMap::new(),
     })
 }

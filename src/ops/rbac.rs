@@ -109,6 +109,29 @@ pub fn rules_for(spec: &Spec, rendered: &BTreeSet<(String, String)>, mode: RbacM
         grant(&mut rules, "batch", resource, &["list"]);
     }
     grant(&mut rules, "storage.k8s.io", "storageclasses", &["list"]);
+    // The incremental plan skips a dry-run only while the cluster's admission configuration
+    // and CRDs are unchanged: it lists their names and generations.
+    for resource in [
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    ] {
+        grant(
+            &mut rules,
+            "admissionregistration.k8s.io",
+            resource,
+            &["list"],
+        );
+    }
+    grant(
+        &mut rules,
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        &["list"],
+    );
     if mode == RbacMode::Apply {
         // Readiness: watched workloads and claims, their pods and ReplicaSets, and why they fail.
         for resource in ["deployments", "statefulsets", "daemonsets"] {

@@ -153,5 +153,7 @@ pub async fn rollback_plan(
         deletions,
         foreign_fields: BTreeMap::new(),
         release_values: Default::default(),
+        basis: None,
+        confirmed: BTreeMap::new(),
     })
 }

@@ -111,6 +111,7 @@ mod tests {
             protect: kind == "Secret",
             tainted: false,
             hook_deleted: false,
+            observed: None,
         };
         state
             .objects

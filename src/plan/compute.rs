@@ -65,6 +65,11 @@ pub struct Computed {
     pub foreign_fields: BTreeMap<String, Vec<ForeignField>>,
     /// Per release rendered, its effective values flattened: recorded when the release applies.
     pub release_values: BTreeMap<String, BTreeMap<String, String>>,
+    /// What the cluster's dry-run answers depended on (None offline): apply records it with
+    /// every object it writes, so the next plan can skip unchanged ones.
+    pub basis: Option<super::incremental::Basis>,
+    /// Per address of an object that changes nothing, the fingerprint of its live object.
+    pub confirmed: BTreeMap<String, super::incremental::Confirmed>,
 }
 
 fn remove_pointer(value: &mut Value, pointer: &str) {
@@ -337,7 +342,14 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
         Ok::<_, miette::Report>(())
     };
-    let (early_inventory, rendered) = futures::join!(early_inventory, render_releases);
+    let dry_run_inputs = async {
+        match req.cluster {
+            Some(c) => Some(c.dry_run_inputs().await),
+            None => None,
+        }
+    };
+    let (early_inventory, rendered, dry_run_inputs) =
+        futures::join!(early_inventory, render_releases, dry_run_inputs);
     rendered?;
     desired::add_config_checksums(&mut desired, &secrets, &salt);
 
@@ -380,21 +392,53 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             crate::drift::keep_ignored_fields(&mut d.object, live, &release.ignore_rules());
         }
     }
+    let basis = match (req.cluster, dry_run_inputs) {
+        (Some(c), Some(inputs)) => {
+            let inputs = inputs?;
+            let mut plurals = BTreeMap::new();
+            for d in &desired {
+                let key = d.key();
+                let gk = (key.group().to_string(), key.kind.clone());
+                if gk.0.is_empty() || plurals.contains_key(&gk) {
+                    continue;
+                }
+                plurals.insert(gk, c.plural_of(&key).await.ok());
+            }
+            Some(super::incremental::Basis::new(&inputs, &plurals))
+        }
+        _ => None,
+    };
     // Drift first: the diff takes the live objects it has diffed out of the index.
     let (drift, foreign_fields) = match req.cluster {
         Some(c) => detect_drift(c, &live, spec, req.state).await?,
         None => (Vec::new(), BTreeMap::new()),
     };
     let mut live = live;
-    let (mut changes, kept_deletions) = diff_objects(
+    let (mut changes, kept_deletions, mut comparison) = diff_objects_incrementally(
         req.cluster,
         &mut live,
         &desired,
         req.state,
         &req.options,
         &salt,
+        basis.as_ref(),
     )
     .await?;
+    if let Some(basis) = &basis {
+        let recorded_with_fingerprints = req.state.objects.values().any(|r| r.observed.is_some());
+        if comparison.skipped > 0 {
+            notes.push(format!(
+                "{} object(s) unchanged since revision {} were compared without a dry-run ({} dry-run(s) for the rest); `--refresh full` dry-runs every object",
+                comparison.skipped, req.state.revision, comparison.dry_runs
+            ));
+        } else if recorded_with_fingerprints
+            && !req.options.full_refresh
+            && let Some(why) =
+                basis.why_everything(req.state.dry_run_basis.as_ref(), req.state.revision)
+        {
+            notes.push(why);
+        }
+    }
     // Cross-object checks over the planned cluster: what a dry-run accepts object by object
     // but fails together (a Secret key nobody provides, a Service selecting nothing).
     let deleting: Vec<ObjectKey> = changes
@@ -442,6 +486,12 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     }
 
+    // Only what still changes nothing is recorded as confirmed.
+    comparison.confirmed.retain(|address, _| {
+        changes
+            .iter()
+            .any(|c| &c.address == address && c.action == Action::NoOp)
+    });
     notes.extend(super::helm_owners::notes(&changes));
     let smoke_checks = planned_smoke_checks(spec, &changes);
     let value_changes = changed_values(spec, &changes, req.state, &flat_values);
@@ -483,6 +533,8 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         deletions: kept_deletions,
         foreign_fields,
         release_values: flat_values,
+        basis,
+        confirmed: comparison.confirmed,
     })
 }
 
@@ -564,6 +616,18 @@ fn planned_smoke_checks(
 /// The live copy of each desired object is taken out of `live` and dropped once that object is
 /// diffed, so a plan never holds every live object and both diffed copies at once; `live` keeps
 /// the objects nothing declares (strays, deletions). Read drift from `live` before.
+/// How a plan compared its objects with the cluster (see [`super::incremental`]).
+#[derive(Debug, Default)]
+pub struct Comparison {
+    /// Objects unchanged since recorded: no dry-run was sent.
+    pub skipped: usize,
+    /// Dry-runs sent.
+    pub dry_runs: usize,
+    /// Per address, the fingerprint of the live object a dry-run found nothing to change in
+    /// (or that was skipped): apply records it, so the next plan can skip it.
+    pub confirmed: BTreeMap<String, super::incremental::Confirmed>,
+}
+
 pub async fn diff_objects<C: Cluster>(
     cluster: Option<&C>,
     live: &mut LiveIndex,
@@ -572,6 +636,26 @@ pub async fn diff_objects<C: Cluster>(
     options: &PlanOptions,
     salt: &str,
 ) -> miette::Result<(Vec<ObjectChange>, Vec<(String, ObjectRecord)>)> {
+    diff_objects_incrementally(cluster, live, desired, state, options, salt, None)
+        .await
+        .map(|(changes, deletions, _)| (changes, deletions))
+}
+
+/// [`diff_objects`], skipping the dry-run of objects unchanged since recorded under `basis`
+/// (None, or `--refresh full`: every object is dry-run).
+pub async fn diff_objects_incrementally<C: Cluster>(
+    cluster: Option<&C>,
+    live: &mut LiveIndex,
+    desired: &[DesiredObject],
+    state: &State,
+    options: &PlanOptions,
+    salt: &str,
+    basis: Option<&super::incremental::Basis>,
+) -> miette::Result<(Vec<ObjectChange>, Vec<(String, ObjectRecord)>, Comparison)> {
+    let skipped = std::sync::atomic::AtomicUsize::new(0);
+    let dry_runs = std::sync::atomic::AtomicUsize::new(0);
+    let confirmed = std::sync::Mutex::new(BTreeMap::new());
+    let basis = basis.filter(|_| !options.full_refresh);
     let req_cluster = cluster;
     let known = desired
         .iter()
@@ -628,11 +712,19 @@ pub async fn diff_objects<C: Cluster>(
             .zip(found)
             .enumerate()
             .map(|(i, (d, found))| {
-                let creates_namespace = &creates_namespace;
-                let ownership = &ownership;
+                let context = LiveContext {
+                    creates_namespace: &creates_namespace,
+                    ownership: &ownership,
+                    salt,
+                    record: state.objects.get(&d.address.to_string()),
+                    basis: basis.and_then(|b| b.for_key(&d.key())),
+                    skipped: &skipped,
+                    dry_runs: &dry_runs,
+                    confirmed: &confirmed,
+                };
                 async move {
                     let change = match req_cluster {
-                        Some(c) => diff_live(c, found, d, creates_namespace, ownership, salt).await,
+                        Some(c) => diff_live(c, found, d, &context).await,
                         None => Ok(diff_recorded(
                             d,
                             state.objects.get(&d.address.to_string()).or_else(|| {
@@ -884,7 +976,12 @@ pub async fn diff_objects<C: Cluster>(
     if let Some(c) = req_cluster {
         name_custom_resources_at_stake(c, &mut changes).await?;
     }
-    Ok((changes, kept_deletions))
+    let comparison = Comparison {
+        skipped: skipped.into_inner(),
+        dry_runs: dry_runs.into_inner(),
+        confirmed: confirmed.into_inner().unwrap_or_default(),
+    };
+    Ok((changes, kept_deletions, comparison))
 }
 
 /// Why a live object must never be deleted by a prune or destroy, if it says so itself: Helm's
@@ -991,6 +1088,7 @@ fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
         protect: false,
         tainted: false,
         hook_deleted: false,
+        observed: None,
     }
 }
 
@@ -1222,12 +1320,10 @@ async fn diff_live<C: Cluster>(
     c: &C,
     found: Option<Value>,
     d: &DesiredObject,
-    creates_namespace: &BTreeSet<String>,
-    ownership: &Ownership<'_>,
-    salt: &str,
+    context: &LiveContext<'_>,
 ) -> miette::Result<ObjectChange> {
     use crate::observe::ObserveError;
-    match diff_live_object(c, found, d, creates_namespace, ownership, salt).await {
+    match diff_live_object(c, found, d, context).await {
         Ok(change) => Ok(change),
         Err(e @ (ObserveError::Unreachable { .. } | ObserveError::Config { .. })) => Err(e.into()),
         Err(e) => {
@@ -1244,16 +1340,77 @@ async fn diff_live<C: Cluster>(
     }
 }
 
+/// What one object's comparison with the cluster reads and reports besides the object.
+struct LiveContext<'a> {
+    creates_namespace: &'a BTreeSet<String>,
+    ownership: &'a Ownership<'a>,
+    salt: &'a str,
+    /// The object's record, if this state has one at its address.
+    record: Option<&'a ObjectRecord>,
+    /// The dry-run basis of its kind; None: it is dry-run whatever it looks like.
+    basis: Option<String>,
+    skipped: &'a std::sync::atomic::AtomicUsize,
+    dry_runs: &'a std::sync::atomic::AtomicUsize,
+    confirmed: &'a std::sync::Mutex<BTreeMap<String, super::incremental::Confirmed>>,
+}
+
+impl LiveContext<'_> {
+    fn dry_run_sent(&self) {
+        self.dry_runs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn confirm(&self, address: String, live: String, uid: Option<String>) {
+        if let Ok(mut confirmed) = self.confirmed.lock() {
+            confirmed.insert(address, super::incremental::Confirmed { live, uid });
+        }
+    }
+}
+
 /// `found`: the object as the inventory LIST found it (labelled as this instance's).
 async fn diff_live_object<C: Cluster>(
     c: &C,
     found: Option<Value>,
     d: &DesiredObject,
-    creates_namespace: &BTreeSet<String>,
-    ownership: &Ownership<'_>,
-    salt: &str,
+    context: &LiveContext<'_>,
 ) -> Result<ObjectChange, crate::observe::ObserveError> {
+    let (creates_namespace, ownership, salt) =
+        (context.creates_namespace, context.ownership, context.salt);
     let key = d.key();
+    // Unchanged since recorded: the live object is the answer a dry-run would give.
+    if let (Some(record), Some(basis), Some(found)) = (context.record, &context.basis, &found)
+        && crate::model::object::api_version_of(found) == key.api_version
+        && !key
+            .namespace
+            .as_ref()
+            .is_some_and(|ns| creates_namespace.contains(ns))
+    {
+        let normalized_found = normalize(found);
+        if super::incremental::unchanged_since_recorded(
+            record,
+            &crate::state::manifest_digest(&d.object, salt),
+            found,
+            &super::incremental::normalized_fingerprint(&normalized_found, salt),
+            Some(basis),
+        ) {
+            context
+                .skipped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(observed) = &record.observed {
+                context.confirm(
+                    d.address.to_string(),
+                    observed.live.clone(),
+                    record.uid.clone(),
+                );
+            }
+            // Redacted as a dry-run's unchanged answer is.
+            let (before, _) = redact_pair(Some(&normalized_found), Some(&normalized_found), salt);
+            let before = before.unwrap_or_default();
+            let mut change = change_of(d, Action::NoOp, Some(before.clone()), Some(before), None);
+            change.live_uid = record.uid.clone();
+            return Ok(change);
+        }
+    }
     let namespace_pending = key
         .namespace
         .as_ref()
@@ -1299,6 +1456,7 @@ async fn diff_live_object<C: Cluster>(
     });
     let adopt =
         live.is_some() && !labelled_ours && !made_for_state && !ownership.recorded.contains(&key);
+    context.dry_run_sent();
     let (after, replace) = if namespace_pending {
         (dry_run_elsewhere(c, d).await?, None)
     } else {
@@ -1357,6 +1515,15 @@ async fn diff_live_object<C: Cluster>(
     } else {
         (action, reason)
     };
+    if action == Action::NoOp
+        && let Some(before) = &before_n
+    {
+        context.confirm(
+            d.address.to_string(),
+            super::incremental::normalized_fingerprint(before, salt),
+            live_uid.clone(),
+        );
+    }
     let mut change = change_of(d, action, before_r, after_r, reason);
     change.adopt = adopt;
     change.orphan_dependents = orphan;

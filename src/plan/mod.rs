@@ -7,6 +7,7 @@ pub mod desired;
 pub mod diff;
 pub mod helm_owners;
 pub mod images;
+pub mod incremental;
 pub mod model;
 pub mod normalize;
 pub mod output;

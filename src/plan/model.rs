@@ -26,6 +26,9 @@ pub struct PlanOptions {
     /// Plan only these addresses (and what they depend on); empty: everything.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// `--refresh full`: dry-run every object, also those unchanged since recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_refresh: bool,
 }
 
 impl PlanOptions {
@@ -49,6 +52,9 @@ impl PlanOptions {
             out.push(format!("--adopt-instance {i}"));
         }
         out.extend(self.targets.iter().map(|t| format!("--target {t}")));
+        if self.full_refresh {
+            out.push("--refresh full".to_string());
+        }
         out
     }
 }

@@ -677,6 +677,7 @@ mod tests {
             protect: false,
             tainted: false,
             hook_deleted: false,
+            observed: None,
         }
     }
 

@@ -265,6 +265,41 @@ pub struct ObjectRecord {
     /// from the cluster by design, so not drift, and not run again until its manifest changes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hook_deleted: bool,
+    /// The live object as todoplan last saw it match this manifest (right after writing it,
+    /// or when a dry-run found nothing to change): what lets the next plan skip the dry-run
+    /// while nothing moved (see `plan::incremental`). None: always dry-run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+}
+
+/// A fingerprint of a live object and of what the server's answer to it depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// sha256 of the live object, normalised (no status, no server metadata) and with every
+    /// secret value replaced by its keyed digest.
+    pub live: String,
+    /// The dry-run basis it was seen under: the cluster's version, its admission webhooks and,
+    /// for a custom resource, its CRD's generation (digested).
+    pub basis: String,
+}
+
+/// The cluster-wide part of the dry-run basis the last apply saw, for the plan to say why it
+/// dry-runs everything when it changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedBasis {
+    pub server_version: String,
+    /// Digest of the admission webhook and policy configurations; None: they could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<String>,
+}
+
+/// sha256 of the applied manifest, salted like secret digests (a Secret's manifest holds values).
+pub fn manifest_digest(object: &serde_json::Value, salt: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(serde_json::to_vec(object).unwrap_or_default());
+    hex::encode(h.finalize())
 }
 
 impl ObjectRecord {
@@ -335,6 +370,9 @@ pub struct State {
     /// text; credential-like leaves as digests): what the next plan's "why" compares with.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub release_values: BTreeMap<String, BTreeMap<String, String>>,
+    /// The cluster's version and admission configuration at the last apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run_basis: Option<RecordedBasis>,
     /// Keys the digests of secret values: derived from the backend's digest key, which lives
     /// only in the state's secret storage. Never written anywhere; None in tests (the lineage
     /// stands in).
@@ -367,6 +405,7 @@ impl State {
             secrets: BTreeMap::new(),
             images: BTreeMap::new(),
             release_values: BTreeMap::new(),
+            dry_run_basis: None,
             digest_salt: None,
         }
     }

@@ -35,10 +35,11 @@ use todoplan::apply::{ApplyOptions, Readiness, StateSink, execute};
 use todoplan::graph::{Address, DependencyGraph};
 use todoplan::model::smoke::SmokeCheck;
 use todoplan::observe::{
-    Cluster, LABEL_INSTANCE, LABEL_PROJECT, LiveIndex, ObjectKey, ObserveError,
+    Cluster, DryRunInputs, LABEL_INSTANCE, LABEL_PROJECT, LiveIndex, ObjectKey, ObserveError,
 };
-use todoplan::plan::compute::{Computed, diff_objects};
+use todoplan::plan::compute::{Computed, diff_objects_incrementally};
 use todoplan::plan::desired::DesiredObject;
+use todoplan::plan::incremental::Basis;
 use todoplan::plan::output::{Format, render};
 use todoplan::plan::{Action, PlanOptions};
 use todoplan::state::{HistoryEntry, JournalEntry, ObjectRecord, Outcome, State, StateError};
@@ -522,6 +523,7 @@ fn record(o: &Value, release: &str, protect: bool) -> ObjectRecord {
         protect,
         tainted: false,
         hook_deleted: false,
+        observed: None,
     }
 }
 
@@ -654,10 +656,20 @@ async fn plan(
     options: &PlanOptions,
 ) -> Result<Computed, String> {
     let mut live = cluster.index();
-    let (objects, deletions) =
-        diff_objects(Some(cluster), &mut live, desired, state, options, "salt")
-            .await
-            .map_err(|e| format!("{e:?}"))?;
+    // The incremental comparison (objects unchanged since recorded are not dry-run): the
+    // model's promises must hold with it, across crashes and faults.
+    let basis = memory_basis();
+    let (objects, deletions, comparison) = diff_objects_incrementally(
+        Some(cluster),
+        &mut live,
+        desired,
+        state,
+        options,
+        &todoplan::plan::compute::digest_salt(state),
+        Some(&basis),
+    )
+    .await
+    .map_err(|e| format!("{e:?}"))?;
     let plan = todoplan::plan::Plan {
         objects,
         options: options.clone(),
@@ -672,7 +684,21 @@ async fn plan(
         deletions,
         foreign_fields: BTreeMap::new(),
         release_values: BTreeMap::new(),
+        basis: Some(basis),
+        confirmed: comparison.confirmed,
     })
+}
+
+/// The in-memory cluster's dry-run basis: one version, no admission webhooks, no CRDs.
+fn memory_basis() -> Basis {
+    Basis::new(
+        &DryRunInputs {
+            server_version: "v1.33.0-memory".into(),
+            admission: Ok(Vec::new()),
+            crds: Ok(BTreeMap::new()),
+        },
+        &BTreeMap::new(),
+    )
 }
 
 fn exec_options() -> ApplyOptions {

@@ -82,6 +82,7 @@ fn plan() -> Plan {
             replace: vec![],
             adopt_instance: None,
             targets: vec![],
+            full_refresh: false,
         },
         lineage: Some("7b0c".into()),
         serial: 12,

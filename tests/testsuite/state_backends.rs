@@ -90,6 +90,7 @@ fn record(name: &str) -> ObjectRecord {
         protect: false,
         tainted: false,
         hook_deleted: false,
+        observed: None,
     }
 }
 
