@@ -345,6 +345,7 @@ impl StateSink for MemoryState {
         state: &mut State,
         summary: String,
         outcome: Outcome,
+        provenance: &todoplan::state::Provenance,
     ) -> Result<u64, StateError> {
         state.revision += 1;
         if !self.dead.load(Ordering::SeqCst) {
@@ -357,6 +358,7 @@ impl StateSink for MemoryState {
                 who: "model".into(),
                 summary,
                 outcome,
+                provenance: provenance.clone(),
                 objects: state.objects.clone(),
                 secrets: state.secrets.clone(),
             });
@@ -680,6 +682,7 @@ fn exec_options() -> ApplyOptions {
         parallelism: 4,
         progress: Progress::silent(),
         cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+        provenance: Default::default(),
     }
 }
 

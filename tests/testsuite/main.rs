@@ -18,6 +18,7 @@ mod checks_output;
 mod docs_reference;
 mod executor_model;
 mod exit_codes;
+mod history_cli;
 mod init_cli;
 mod module_layers;
 mod plan_output_golden;
