@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::support::todoplan_cli;
 
-fn todoplan(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn todoplan(dir: &Path, args: &[&str]) -> std::process::Output {
     todoplan_cli().current_dir(dir).args(args).output().unwrap()
 }
 
-fn stdout(out: &std::process::Output) -> String {
+pub(crate) fn stdout(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
         "exit {:?}: {}",
@@ -69,7 +69,7 @@ const DIGEST_2: &str = "22222222222222222222222222222222222222222222222222222222
 
 /// A project whose state has three revisions: 1 recorded before provenance, 2 from a clean
 /// checkout of `main` with a message, 3 a saved plan applied from a dirty detached checkout.
-fn project() -> tempfile::TempDir {
+pub(crate) fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     fs::create_dir_all(state.join("history")).unwrap();

@@ -20,6 +20,7 @@ mod executor_model;
 mod exit_codes;
 mod history_cli;
 mod init_cli;
+mod json_schema;
 mod module_layers;
 mod plan_output_golden;
 mod readme_install;
