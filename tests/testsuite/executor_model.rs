@@ -682,7 +682,11 @@ fn exec_options() -> ApplyOptions {
         parallelism: 4,
         progress: Progress::silent(),
         cancelled: std::sync::Arc::new(AtomicBool::new(false)),
-        provenance: Default::default(),
+        provenance: todoplan::state::Provenance {
+            message: Some("model run".into()),
+            plan_checksum: Some("model-plan".into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -794,6 +798,17 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
         report.failures.is_empty(),
         "recovery failed: {:?}",
         report.failures
+    );
+    // The revision records where the run came from, as the run was given it.
+    let recorded = sink
+        .history
+        .lock()
+        .unwrap()
+        .last()
+        .map(|h| h.provenance.clone());
+    prop_assert_eq!(
+        recorded.map(|p| (p.message, p.plan_checksum)),
+        Some((Some("model run".into()), Some("model-plan".into())))
     );
     check_promises(&cluster, &protected_before, &foreign_before, &options)?;
     // Everything declared exists once, labelled as this instance's (unless protection keeps
