@@ -76,8 +76,21 @@ pub fn provenance(
     message: Option<String>,
     plan_checksum: Option<String>,
 ) -> Provenance {
+    // The whole local state directory: an environment's state (`state/env/NAME`) sits inside
+    // the base's, and each environment's apply rewrites its own.
     let state_dir = match &ws.backend {
-        StateStore::Local(b) => Some(b.dir().to_path_buf()),
+        StateStore::Local(b) => {
+            let dir = b.dir();
+            let env_dir = ws.spec.env.as_ref().map(|env| Path::new("env").join(env));
+            Some(match env_dir {
+                Some(e) if dir.ends_with(&e) => dir
+                    .parent()
+                    .and_then(Path::parent)
+                    .unwrap_or(dir)
+                    .to_path_buf(),
+                _ => dir.to_path_buf(),
+            })
+        }
         StateStore::Kubernetes(_) => None,
     };
     Provenance {
@@ -105,6 +118,8 @@ pub async fn rollback_provenance(
 /// its stdout when it succeeded.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let out = Command::new("git")
+        // `status` refreshes the index only if it may: never a lock another git waits for.
+        .arg("--no-optional-locks")
         .arg("-C")
         .arg(dir)
         .args([
@@ -387,6 +402,33 @@ mod tests {
         let detached = git_source(repo, Some(&repo.join("state"))).unwrap();
         assert_eq!(detached.branch, None);
         assert_eq!(detached.commit, head);
+    }
+
+    #[test]
+    fn an_environments_apply_leaves_the_tree_clean_for_the_next_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path();
+        run(repo, &["init", "-q", "-b", "main"]);
+        std::fs::write(
+            repo.join("todo.toml"),
+            "[project]\nname = \"t\"\n[env.dev]\n[env.prod]\n",
+        )
+        .unwrap();
+        run(repo, &["add", "todo.toml"]);
+        run(repo, &["commit", "-q", "-m", "one"]);
+        // What applies to dev and to the base left behind (the state is not committed here).
+        for state in ["state/env/dev", "state"] {
+            std::fs::create_dir_all(repo.join(state)).unwrap();
+            std::fs::write(repo.join(state).join("todoplan.state.json"), "{}").unwrap();
+        }
+        let ws = Workspace::open(&repo.join("todo.toml"), Some("prod"), None).unwrap();
+        let p = provenance(&ws, Some("  ship it \n".into()), Some("sum".into()));
+        let git = p.git.unwrap();
+        assert!(!git.dirty, "the state directories do not count");
+        assert_eq!(git.branch.as_deref(), Some("main"));
+        assert_eq!(p.message.as_deref(), Some("ship it"));
+        assert_eq!(p.plan_checksum.as_deref(), Some("sum"));
+        assert_eq!(provenance(&ws, Some(" ".into()), None).message, None);
     }
 
     fn record(manifest: Value) -> ObjectRecord {
