@@ -27,8 +27,8 @@ pub struct Args {
 pub enum HistoryCommand {
     /// One revision in full: who, when, the git commit, the images, the message, the objects.
     Show {
-        /// The revision (`todoplan history` lists them).
-        revision: u64,
+        /// The revision (`todoplan history` lists them); default: the latest.
+        revision: Option<u64>,
         /// text (for people) or json (machines).
         #[arg(long, value_enum, default_value = "text")]
         format: HistoryFormat,
@@ -36,10 +36,11 @@ pub enum HistoryCommand {
     /// What changed between two revisions: their objects' manifests (secret values are never
     /// recorded), images, secret keys and commit.
     Diff {
-        /// The earlier revision.
+        /// The earlier revision; alone, the revision whose changes to show (against the one
+        /// recorded before it).
         from: u64,
         /// The later revision.
-        to: u64,
+        to: Option<u64>,
     },
 }
 
@@ -53,14 +54,20 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
     let ws = Workspace::load(global)?;
     let out = match args.command {
         Some(HistoryCommand::Show { revision, format }) => {
-            let entry = crate::ops::history::show(&ws, revision).await?;
+            let entry = match revision {
+                Some(revision) => crate::ops::history::show(&ws, revision).await?,
+                None => crate::ops::history::latest(&ws).await?,
+            };
             match format {
                 HistoryFormat::Text => show_text(&entry),
                 HistoryFormat::Json => pretty(&show_json(&entry)),
             }
         }
-        Some(HistoryCommand::Diff { from, to }) => {
+        Some(HistoryCommand::Diff { from, to: Some(to) }) => {
             diff_text(&crate::ops::history::diff(&ws, from, to).await?)
+        }
+        Some(HistoryCommand::Diff { from: to, to: None }) => {
+            diff_text(&crate::ops::history::diff_with_previous(&ws, to).await?)
         }
         None if args.json || args.format == HistoryFormat::Json => {
             let history = crate::ops::history::list(&ws).await?;
@@ -270,8 +277,7 @@ fn show_text(h: &HistoryEntry) -> String {
         s.push_str(&format!("    {address}{marks}\n"));
     }
     s.push_str(&format!(
-        "\n`todoplan state show ADDRESS` shows an object as it is now; `todoplan history diff {} {}` what this revision changed.\n",
-        h.revision.saturating_sub(1).max(1),
+        "\n`todoplan history diff {}` shows what this revision changed; `todoplan state show ADDRESS` an object as it is now.\n",
         h.revision
     ));
     s

@@ -35,6 +35,12 @@ pub enum HistoryError {
         /// The first and last recorded revisions, if any.
         first_last: Option<(u64, u64)>,
     },
+    #[error("revision {revision} is the first recorded: there is no earlier one to compare with")]
+    #[diagnostic(
+        code(todoplan::history::first_revision),
+        help("`todoplan history show {revision}` lists everything it applied")
+    )]
+    FirstRevision { revision: u64 },
     #[error("revision {revision} is given twice: a revision has no changes against itself")]
     #[diagnostic(
         code(todoplan::history::same_revision),
@@ -192,6 +198,31 @@ pub async fn show(ws: &Workspace, revision: u64) -> miette::Result<HistoryEntry>
     match ws.backend.read_history(revision).await {
         Err(StateError::NoRevision { .. }) => Err(no_revision(revision, &revisions)),
         other => Ok(other?),
+    }
+}
+
+/// The latest recorded revision: what is live (unless an apply since did not finish).
+pub async fn latest(ws: &Workspace) -> miette::Result<HistoryEntry> {
+    let revisions = ws.backend.revisions().await?;
+    match revisions.last() {
+        Some(last) => show(ws, *last).await,
+        None => Err(miette::miette!(
+            code = "todoplan::history::empty",
+            help = "`todoplan apply` records revision 1",
+            "no revision is recorded: nothing was applied with this state yet"
+        )),
+    }
+}
+
+/// What revision `revision` changed: the diff from the revision recorded before it.
+pub async fn diff_with_previous(ws: &Workspace, revision: u64) -> miette::Result<RevisionDiff> {
+    let revisions = ws.backend.revisions().await?;
+    if !revisions.contains(&revision) {
+        return Err(no_revision(revision, &revisions));
+    }
+    match revisions.iter().rev().find(|r| **r < revision) {
+        Some(previous) => diff(ws, *previous, revision).await,
+        None => Err(HistoryError::FirstRevision { revision }.into()),
     }
 }
 

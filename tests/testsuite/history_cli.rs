@@ -187,6 +187,20 @@ fn history_diff_shows_what_changed_between_two_revisions() {
     let same = stdout(&todoplan(dir.path(), &["history", "diff", "1", "2"]));
     assert!(same.contains("LOG_LEVEL"), "{same}");
     assert!(!same.contains("JWT_SECRET_KEY"), "{same}");
+    // One revision alone: what it changed, against the one before.
+    assert_eq!(
+        stdout(&todoplan(dir.path(), &["history", "diff", "2"])),
+        same
+    );
+}
+
+#[test]
+fn history_show_without_a_revision_shows_the_latest() {
+    let dir = project();
+    assert_eq!(
+        stdout(&todoplan(dir.path(), &["history", "show"])),
+        stdout(&todoplan(dir.path(), &["history", "show", "3"]))
+    );
 }
 
 #[test]
@@ -214,17 +228,26 @@ fn a_revision_that_is_not_recorded_is_a_clear_error() {
         "{}",
         unwrapped(&out.stderr)
     );
+    let out = todoplan(dir.path(), &["history", "diff", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        unwrapped(&out.stderr).contains("revision 1 is the first recorded"),
+        "{}",
+        unwrapped(&out.stderr)
+    );
     let empty = tempfile::tempdir().unwrap();
     fs::write(
         empty.path().join("todo.toml"),
         "[project]\nname = \"todo\"\n",
     )
     .unwrap();
-    let out = todoplan(empty.path(), &["history", "show", "1"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        unwrapped(&out.stderr).contains("nothing was applied with this state yet"),
-        "{}",
-        unwrapped(&out.stderr)
-    );
+    for args in [&["history", "show", "1"][..], &["history", "show"]] {
+        let out = todoplan(empty.path(), args);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            unwrapped(&out.stderr).contains("nothing was applied with this state yet"),
+            "{args:?}: {}",
+            unwrapped(&out.stderr)
+        );
+    }
 }
