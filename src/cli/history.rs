@@ -41,6 +41,9 @@ pub enum HistoryCommand {
         from: u64,
         /// The later revision.
         to: Option<u64>,
+        /// text (for people) or json (machines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: HistoryFormat,
     },
 }
 
@@ -63,11 +66,15 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
                 HistoryFormat::Json => pretty(&show_json(&entry)),
             }
         }
-        Some(HistoryCommand::Diff { from, to: Some(to) }) => {
-            diff_text(&crate::ops::history::diff(&ws, from, to).await?)
-        }
-        Some(HistoryCommand::Diff { from: to, to: None }) => {
-            diff_text(&crate::ops::history::diff_with_previous(&ws, to).await?)
+        Some(HistoryCommand::Diff { from, to, format }) => {
+            let diff = match to {
+                Some(to) => crate::ops::history::diff(&ws, from, to).await?,
+                None => crate::ops::history::diff_with_previous(&ws, from).await?,
+            };
+            match format {
+                HistoryFormat::Text => diff_text(&diff),
+                HistoryFormat::Json => pretty(&diff_json(&diff)),
+            }
         }
         None if args.json || args.format == HistoryFormat::Json => {
             let history = crate::ops::history::list(&ws).await?;
@@ -281,6 +288,22 @@ fn show_text(h: &HistoryEntry) -> String {
         h.revision
     ));
     s
+}
+
+fn diff_json(d: &RevisionDiff) -> Value {
+    json!({
+        "from": header_json(&d.from),
+        "to": header_json(&d.to),
+        "images": d.images.iter().map(|(name, (from, to))| json!({
+            "name": name, "from": from, "to": to,
+        })).collect::<Vec<_>>(),
+        "secrets": d.secrets.iter().map(|k| json!({
+            "set": k.set, "key": k.key, "change": k.change,
+        })).collect::<Vec<_>>(),
+        "objects": d.objects.iter().map(|o| json!({
+            "address": o.address, "change": o.change, "diff": unified_text(&o.lines),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn diff_text(d: &RevisionDiff) -> String {

@@ -184,6 +184,13 @@ fn history_diff_shows_what_changed_between_two_revisions() {
         "history_diff",
         stdout(&todoplan(dir.path(), &["history", "diff", "1", "3"]))
     );
+    insta::assert_snapshot!(
+        "history_diff_json",
+        stdout(&todoplan(
+            dir.path(),
+            &["history", "diff", "1", "3", "--format", "json"]
+        ))
+    );
     let same = stdout(&todoplan(dir.path(), &["history", "diff", "1", "2"]));
     assert!(same.contains("LOG_LEVEL"), "{same}");
     assert!(!same.contains("JWT_SECRET_KEY"), "{same}");

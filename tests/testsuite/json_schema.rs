@@ -1,7 +1,8 @@
 //! `docs/plan.schema.json` is the published contract of todoplan's JSON output, and this test
 //! holds the output to it: a real `plan --offline --format json` of the repository's own
 //! todo.toml (base and `--env prod`), the golden plan with every optional field filled in,
-//! drift of every kind, and `history --format json` / `history show N --format json`. The schema
+//! drift of every kind, and `history --format json`, `history show N --format json` and
+//! `history diff A B --format json`. The schema
 //! allows no property it does not describe, so a field added to the output without the schema
 //! fails here, and so does one the schema requires that the output lost.
 
@@ -156,6 +157,17 @@ fn history_json_matches_the_schema() {
             &what,
         );
         assert_valid("history_revision", &shown, &what);
+    }
+    for (from, to) in [("1", "3"), ("2", "3"), ("3", "1")] {
+        let what = format!("history diff {from} {to} --format json");
+        let diff = parse(
+            &stdout(&todoplan(
+                dir.path(),
+                &["history", "diff", from, to, "--format", "json"],
+            )),
+            &what,
+        );
+        assert_valid("history_diff", &diff, &what);
     }
 }
 
