@@ -45,8 +45,7 @@ pub enum HistoryError {
     #[diagnostic(
         code(todoplan::history::same_revision),
         help(
-            "name two revisions, e.g. `todoplan history diff {} {revision}`",
-            revision.saturating_sub(1).max(1)
+            "name two revisions, or one: `todoplan history diff {revision}` shows what it changed"
         )
     )]
     SameRevision { revision: u64 },
