@@ -20,7 +20,8 @@ use crate::plan::desired::DesiredObject;
 use crate::plan::redact::redact;
 use crate::plan::{Action, ObjectChange};
 use crate::state::{
-    JournalEntry, LocalBackend, ObjectRecord, Observed, Outcome, SecretRecord, State, StateStore,
+    JournalEntry, LocalBackend, ObjectRecord, Observed, Outcome, Provenance, SecretRecord, State,
+    StateStore,
 };
 use progress::Progress;
 
@@ -29,6 +30,9 @@ pub struct ApplyOptions {
     pub progress: Progress,
     /// Set by Ctrl-C: start nothing new.
     pub cancelled: Arc<AtomicBool>,
+    /// Where the run comes from (git commit, saved plan's checksum, `-m` message), recorded in
+    /// the revision it ends with.
+    pub provenance: Provenance,
 }
 
 #[derive(Debug)]
@@ -163,13 +167,14 @@ pub trait StateSink: Sync {
     fn journal(&self, entry: &JournalEntry) -> Result<(), crate::state::StateError>;
     /// Makes everything journaled so far durable.
     async fn sync(&self) -> Result<(), crate::state::StateError>;
-    /// Ends a run: a new revision in the state and its history, or an error naming what was
-    /// not written and where the unsaved content went.
+    /// Ends a run: a new revision in the state and its history (with where it came from), or
+    /// an error naming what was not written and where the unsaved content went.
     async fn record_revision(
         &self,
         state: &mut State,
         summary: String,
         outcome: Outcome,
+        provenance: &Provenance,
     ) -> Result<u64, crate::state::StateError>;
 }
 
@@ -189,8 +194,9 @@ impl StateSink for StateStore {
         state: &mut State,
         summary: String,
         outcome: Outcome,
+        provenance: &Provenance,
     ) -> Result<u64, crate::state::StateError> {
-        crate::state::record_revision(self, state, summary, outcome).await
+        crate::state::record_revision_with(self, state, summary, outcome, provenance).await
     }
 }
 
@@ -225,8 +231,9 @@ impl StateSink for LocalBackend {
         state: &mut State,
         summary: String,
         outcome: Outcome,
+        provenance: &Provenance,
     ) -> Result<u64, crate::state::StateError> {
-        crate::state::record_revision(self, state, summary, outcome).await
+        crate::state::record_revision_with(self, state, summary, outcome, provenance).await
     }
 }
 
@@ -1007,7 +1014,10 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         Some(label) => format!("{label}: {counts}"),
         None => counts,
     };
-    let (revision, record_error) = match backend.record_revision(state, summary, outcome).await {
+    let (revision, record_error) = match backend
+        .record_revision(state, summary, outcome, &options.provenance)
+        .await
+    {
         Ok(r) => (r, None),
         Err(e) => (
             previous_revision,

@@ -23,6 +23,9 @@ pub struct Args {
     /// When the apply fails, roll back to the revision before it.
     #[arg(long)]
     pub atomic: bool,
+    /// A note recorded with the revision (`todoplan history` shows it), e.g. `-m "release 1.4"`.
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub message: Option<String>,
     #[command(flatten)]
     pub planning: PlanningArgs,
 }
@@ -174,6 +177,11 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         parallelism: usize::from(args.parallelism),
         progress: Progress::detect(),
         cancelled: interrupts.cancelled.clone(),
+        provenance: crate::ops::history::provenance(
+            ws,
+            args.message.clone(),
+            saved.as_ref().map(|(_, file)| file.checksum.clone()),
+        ),
     };
     let before = state.revision;
     let result = crate::ops::apply::carry_out(

@@ -11,6 +11,9 @@ use crate::plan::output::{Format, render};
 pub struct Args {
     #[arg(long)]
     pub auto_approve: bool,
+    /// A note recorded with the revision (`todoplan history` shows it).
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub message: Option<String>,
     #[command(flatten)]
     pub planning: PlanningArgs,
 }
@@ -44,6 +47,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         parallelism: 1,
         progress: Progress::detect(),
         cancelled: interrupts.cancelled.clone(),
+        provenance: crate::ops::history::provenance(&session.ws, args.message, None),
     };
     let report = session.execute(&computed, &exec, &interrupts).await?;
     let kept = computed.plan.summary().refused;

@@ -85,7 +85,8 @@ pub enum Command {
     Destroy(destroy::Args),
     /// Show what changed in the cluster outside todoplan since the last apply.
     Drift(drift::Args),
-    /// List the applied revisions.
+    /// List the applied revisions (commit, outcome, message); `show [N]` one in full, `diff A [B]`
+    /// what changed between two.
     History(history::Args),
     /// Restore the objects of an earlier revision as a new revision.
     Rollback(rollback::Args),

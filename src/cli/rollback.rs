@@ -16,6 +16,9 @@ pub struct Args {
     pub auto_approve: bool,
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallelism: u16,
+    /// A note recorded with the revision (`todoplan history` shows it), e.g. why.
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub message: Option<String>,
     #[command(flatten)]
     pub planning: PlanningArgs,
 }
@@ -52,6 +55,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         parallelism: usize::from(args.parallelism),
         progress: Progress::detect(),
         cancelled: interrupts.cancelled.clone(),
+        provenance: crate::ops::history::rollback_provenance(&session.ws, target, args.message)
+            .await?,
     };
     let report = session.execute(&computed, &exec, &interrupts).await?;
     Ok(super::apply::report(&report))

@@ -128,6 +128,18 @@ pub async fn undo(
 ) -> miette::Result<(Computed, ApplyReport)> {
     let computed =
         super::rollback::rollback_plan(ws, cluster, state, before, &approved.options).await?;
+    // The undo runs the images of revision `before` again: its revision records those.
+    let restored = ws.backend.read_history(before).await?;
+    let options = &ApplyOptions {
+        parallelism: options.parallelism,
+        progress: options.progress.clone(),
+        cancelled: options.cancelled.clone(),
+        provenance: crate::state::Provenance {
+            images: restored.provenance.images,
+            plan_checksum: None,
+            ..options.provenance.clone()
+        },
+    };
     let report = super::carry::execute(ws, cluster, state, &computed, options, interrupts).await?;
     Ok((computed, report))
 }

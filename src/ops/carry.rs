@@ -95,7 +95,12 @@ pub async fn execute(
     }
     let (revision, record_error) = match ws
         .backend
-        .record_revision(state, "interrupted while applying".into(), Outcome::Partial)
+        .record_revision(
+            state,
+            "interrupted while applying".into(),
+            Outcome::Partial,
+            &options.provenance,
+        )
         .await
     {
         Ok(r) => (r, None),

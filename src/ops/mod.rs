@@ -12,6 +12,7 @@ pub mod carry;
 pub mod destroy;
 pub mod digest_key;
 pub mod exit;
+pub mod history;
 pub mod import;
 pub mod init;
 pub mod rbac;

@@ -38,10 +38,67 @@ pub struct HistoryEntry {
     /// "2 added, 1 changed, 0 replaced, 0 destroyed", or what a rollback restored.
     pub summary: String,
     pub outcome: Outcome,
+    /// Where the revision was deployed from and with what: git commit, images, plan checksum,
+    /// message. Every field is optional, so revisions recorded before it still load.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// The objects as they stood after this revision (redacted like the state).
     pub objects: BTreeMap<String, ObjectRecord>,
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretRecord>,
+}
+
+/// What a revision was deployed from: the answer to "which commit and which images are live".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The git commit of the project directory (the one holding todo.toml); absent when it is
+    /// not in a git work tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitSource>,
+    /// Image name (`[images.NAME]`) → the reference the applied objects use: with its digest
+    /// when it was pushed to a registry, the content-addressed local tag otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
+    /// The checksum of the saved plan file applied (`apply FILE`); absent for a plan made and
+    /// confirmed in the same run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_checksum: Option<String>,
+    /// `-m/--message` of the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The git commit a revision was deployed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitSource {
+    /// The full commit id of HEAD.
+    pub commit: String,
+    /// The checked-out branch; absent on a detached HEAD (a CI checkout of a commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The work tree had changes not in the commit (tracked files changed, or new files not
+    /// ignored): what was deployed is not exactly the commit.
+    #[serde(default)]
+    pub dirty: bool,
+}
+
+impl GitSource {
+    /// `1a2b3c4d5e6f (main, dirty)`, as history prints it.
+    pub fn describe(&self) -> String {
+        let short: String = self.commit.chars().take(12).collect();
+        let mut notes: Vec<&str> = Vec::new();
+        if let Some(b) = &self.branch {
+            notes.push(b);
+        }
+        if self.dirty {
+            notes.push("dirty");
+        }
+        if notes.is_empty() {
+            short
+        } else {
+            format!("{short} ({})", notes.join(", "))
+        }
+    }
 }
 
 /// Who ran a command, for the history: `$USER`, else the name of this process's uid, else
@@ -148,9 +205,50 @@ mod tests {
             who: "dev@host".into(),
             summary: "1 added".into(),
             outcome: Outcome::Succeeded,
+            provenance: Provenance::default(),
             objects: BTreeMap::new(),
             secrets: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn a_revision_recorded_before_provenance_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(history_dir(dir.path())).unwrap();
+        std::fs::write(
+            entry_path(dir.path(), 1),
+            r#"{"revision": 1, "time": "2026-01-02T03:04:05Z", "who": "dev@host",
+                "summary": "1 added", "outcome": "succeeded", "objects": {}}"#,
+        )
+        .unwrap();
+        let entry = read(dir.path(), 1).unwrap();
+        assert_eq!(entry.provenance, Provenance::default());
+    }
+
+    #[test]
+    fn provenance_round_trips_and_is_left_out_when_empty() {
+        let mut e = entry(1);
+        let empty = serde_json::to_value(&e).unwrap();
+        for field in ["git", "images", "plan_checksum", "message"] {
+            assert!(empty.get(field).is_none(), "{field} in {empty}");
+        }
+        e.provenance = Provenance {
+            git: Some(GitSource {
+                commit: "1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d".into(),
+                branch: Some("main".into()),
+                dirty: true,
+            }),
+            images: [("backend".to_string(), "r/b@sha256:00".to_string())].into(),
+            plan_checksum: Some("c0ffee".into()),
+            message: Some("release 1.2".into()),
+        };
+        let text = serde_json::to_string(&e).unwrap();
+        let back: HistoryEntry = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(
+            e.provenance.git.unwrap().describe(),
+            "1a2b3c4d5e6f (main, dirty)"
+        );
     }
 
     #[test]

@@ -593,6 +593,7 @@ mod tests {
                 who: "me@here".into(),
                 summary: "1 added".into(),
                 outcome: super::super::Outcome::Succeeded,
+                provenance: Default::default(),
                 objects: Default::default(),
                 secrets: Default::default(),
             })

@@ -46,12 +46,12 @@ pub use backend::{
     Unlocked, Unsaved,
 };
 pub use digest::DigestKey;
-pub use history::{HistoryEntry, Outcome, who};
+pub use history::{GitSource, HistoryEntry, Outcome, Provenance, who};
 pub use journal::{JournalEntry, Replayed};
 pub use kubernetes::KubernetesBackend;
 pub use local::LocalBackend;
 pub use lock::{LockHolder, LockOptions};
-pub use record::record_revision;
+pub use record::{applied_images, record_revision, record_revision_with};
 pub use store::StateStore;
 
 /// Bumped when the JSON layout changes incompatibly.

@@ -1,19 +1,97 @@
 //! Ending a run: the new revision is written to the state and its history, or the user is told
 //! exactly what was not written and where the unsaved content went.
 
-use super::{HistoryEntry, Outcome, State, StateBackend, StateError, Unsaved, who};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Bumps the revision, saves the state, then records the history entry.
-///
-/// The revision follows both the state and the recorded history, so a state restored from its
-/// backup never writes over a revision already recorded. On failure the error names what was
-/// not written; the unsaved content is kept in a recovery file (see
-/// [`StateBackend::write_recovery`]) and the error says where, and how to put it back.
+use super::{HistoryEntry, Outcome, Provenance, State, StateBackend, StateError, Unsaved, who};
+
+/// Bumps the revision, saves the state, then records the history entry (with no provenance:
+/// see [`record_revision_with`]).
 pub async fn record_revision(
     backend: &dyn StateBackend,
     state: &mut State,
     summary: String,
     outcome: Outcome,
+) -> Result<u64, StateError> {
+    record_revision_with(backend, state, summary, outcome, &Provenance::default()).await
+}
+
+/// Every container image the recorded objects run (`containers`, `initContainers`,
+/// `ephemeralContainers` at any depth: Pods, workloads' templates, CronJobs' job templates).
+fn container_images(state: &State) -> BTreeSet<String> {
+    fn walk(value: &serde_json::Value, out: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    if matches!(
+                        key.as_str(),
+                        "containers" | "initContainers" | "ephemeralContainers"
+                    ) && let Some(list) = v.as_array()
+                    {
+                        out.extend(
+                            list.iter()
+                                .filter_map(|c| c.get("image")?.as_str())
+                                .map(str::to_string),
+                        );
+                    }
+                    walk(v, out);
+                }
+            }
+            serde_json::Value::Array(list) => list.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    for record in state.objects.values() {
+        walk(&record.manifest, &mut out);
+    }
+    out
+}
+
+/// The images the state's objects run, by image name: each `[images.NAME]` the state records
+/// whose reference (or local tag, or digest) a recorded object's container uses, then those of
+/// `known` (a rolled-back revision's images) that the objects use. An image no object runs
+/// is not listed: the history says what is live, not what was built.
+pub fn applied_images(state: &State, known: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let used = container_images(state);
+    let mut out = BTreeMap::new();
+    for (name, image) in &state.images {
+        let exact = image
+            .reference
+            .iter()
+            .chain(std::iter::once(&image.local_tag))
+            .find(|r| used.contains(*r));
+        let by_digest = || {
+            let digest = image.reference.as_deref()?.split_once("@sha256:")?.1;
+            used.iter()
+                .find(|u| u.ends_with(&format!("@sha256:{digest}")))
+        };
+        if let Some(r) = exact.or_else(by_digest) {
+            out.insert(name.clone(), r.clone());
+        }
+    }
+    for (name, reference) in known {
+        if used.contains(reference) {
+            out.entry(name.clone()).or_insert_with(|| reference.clone());
+        }
+    }
+    out
+}
+
+/// Bumps the revision, saves the state, then records the history entry, with where the
+/// revision came from (`provenance`; its images are those the objects run, see
+/// [`applied_images`]).
+///
+/// The revision follows both the state and the recorded history, so a state restored from its
+/// backup never writes over a revision already recorded. On failure the error names what was
+/// not written; the unsaved content is kept in a recovery file (see
+/// [`StateBackend::write_recovery`]) and the error says where, and how to put it back.
+pub async fn record_revision_with(
+    backend: &dyn StateBackend,
+    state: &mut State,
+    summary: String,
+    outcome: Outcome,
+    provenance: &Provenance,
 ) -> Result<u64, StateError> {
     // An unreadable history is reported by the history write below, with its path.
     let recorded = backend
@@ -46,6 +124,10 @@ pub async fn record_revision(
         who: who(),
         summary,
         outcome,
+        provenance: Provenance {
+            images: applied_images(state, &provenance.images),
+            ..provenance.clone()
+        },
         objects: state.objects.clone(),
         secrets: state.secrets.clone(),
     };
@@ -87,6 +169,91 @@ mod tests {
         );
         assert_eq!(backend.stored_state().unwrap().revision, 1);
         assert_eq!(backend.read_history(1).await.unwrap().summary, "1 added");
+    }
+
+    #[tokio::test]
+    async fn the_history_records_the_provenance_and_the_images_the_objects_run() {
+        let backend = MemoryBackend::new();
+        let mut state = State::new("todo");
+        let image = |reference: Option<&str>, local_tag: &str| super::super::ImageRecord {
+            context: crate::images::ContextDigest {
+                digest: "c".into(),
+                files: Default::default(),
+                settings: Default::default(),
+            },
+            local_tag: local_tag.into(),
+            reference: reference.map(str::to_string),
+        };
+        let digest = "a".repeat(64);
+        let pushed = format!("127.0.0.1:5000/todo-backend@sha256:{digest}");
+        state
+            .images
+            .insert("backend".into(), image(Some(&pushed), "todo-backend:ctx-1"));
+        state
+            .images
+            .insert("frontend".into(), image(None, "todo-frontend:ctx-2"));
+        // Built, but no object runs it.
+        state
+            .images
+            .insert("worker".into(), image(None, "todo-worker:ctx-3"));
+        let record = |manifest: serde_json::Value| super::super::ObjectRecord {
+            release: "web".into(),
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("todo".into()),
+            name: "x".into(),
+            uid: None,
+            digest: "d".into(),
+            manifest,
+            protect: false,
+            tainted: false,
+            hook_deleted: false,
+            observed: None,
+        };
+        state.objects.insert(
+            "a".into(),
+            record(serde_json::json!({"spec": {"template": {"spec": {
+                "initContainers": [{"name": "migrate", "image": pushed}],
+                "containers": [{"name": "web", "image": "todo-frontend:ctx-2"},
+                               {"name": "db", "image": "postgres:16"}]}}}})),
+        );
+        let provenance = Provenance {
+            git: Some(super::super::GitSource {
+                commit: "c".repeat(40),
+                branch: None,
+                dirty: false,
+            }),
+            images: [("old".to_string(), "postgres:16".to_string())].into(),
+            plan_checksum: Some("sum".into()),
+            message: Some("hello".into()),
+        };
+        record_revision_with(
+            &backend,
+            &mut state,
+            "1 added".into(),
+            Outcome::Succeeded,
+            &provenance,
+        )
+        .await
+        .unwrap();
+        let entry = backend.read_history(1).await.unwrap();
+        assert_eq!(entry.provenance.git, provenance.git);
+        assert_eq!(entry.provenance.message.as_deref(), Some("hello"));
+        assert_eq!(entry.provenance.plan_checksum.as_deref(), Some("sum"));
+        let images: Vec<(&str, &str)> = entry
+            .provenance
+            .images
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            images,
+            [
+                ("backend", pushed.as_str()),
+                ("frontend", "todo-frontend:ctx-2"),
+                ("old", "postgres:16"),
+            ]
+        );
     }
 
     #[tokio::test]

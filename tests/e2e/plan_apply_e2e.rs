@@ -150,11 +150,23 @@ fn history_and_rollback_restore_an_earlier_revision() {
         "replicaCount = 1\nsecretName",
         "replicaCount = 2\nsecretName",
     );
-    s.ok(&["apply", "--auto-approve"]);
+    s.ok(&["apply", "--auto-approve", "-m", "two backend replicas"]);
     let history = s.ok(&["history"]);
     assert!(
         history.lines().filter(|l| l.contains("succeeded")).count() >= 2,
         "{history}"
+    );
+    assert!(history.contains("(two backend replicas)"), "{history}");
+    // The revision names the images its objects run, and what changed since revision 1.
+    let shown = s.ok(&["history", "show", "2"]);
+    assert!(
+        shown.contains("Message:  two backend replicas") && shown.contains("image.backend"),
+        "{shown}"
+    );
+    let diff = s.ok(&["history", "diff", "1", "2"]);
+    assert!(
+        diff.contains("-   replicas: 1") && diff.contains("+   replicas: 2"),
+        "{diff}"
     );
     s.ok(&["rollback", "--to", "1", "--auto-approve"]);
     let replicas = s.kubectl(&[

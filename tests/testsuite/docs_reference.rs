@@ -178,6 +178,10 @@ fn every_flag_of_every_verb_is_in_the_reference_and_every_documented_flag_exists
     }
     let mut verbs: Vec<(String, clap::Command)> = Vec::new();
     for sub in root.get_subcommands().filter(|s| s.get_name() != "help") {
+        // A verb that does something alone and has subcommands too (`history`, `history show`).
+        if sub.has_subcommands() && !flags_of(sub).is_subset(&global) {
+            verbs.push((sub.get_name().to_string(), sub.clone()));
+        }
         if sub.has_subcommands() {
             for inner in sub.get_subcommands().filter(|s| s.get_name() != "help") {
                 verbs.push((

@@ -346,6 +346,7 @@ impl StateSink for MemoryState {
         state: &mut State,
         summary: String,
         outcome: Outcome,
+        provenance: &todoplan::state::Provenance,
     ) -> Result<u64, StateError> {
         state.revision += 1;
         if !self.dead.load(Ordering::SeqCst) {
@@ -358,6 +359,7 @@ impl StateSink for MemoryState {
                 who: "model".into(),
                 summary,
                 outcome,
+                provenance: provenance.clone(),
                 objects: state.objects.clone(),
                 secrets: state.secrets.clone(),
             });
@@ -706,6 +708,11 @@ fn exec_options() -> ApplyOptions {
         parallelism: 4,
         progress: Progress::silent(),
         cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+        provenance: todoplan::state::Provenance {
+            message: Some("model run".into()),
+            plan_checksum: Some("model-plan".into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -817,6 +824,17 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
         report.failures.is_empty(),
         "recovery failed: {:?}",
         report.failures
+    );
+    // The revision records where the run came from, as the run was given it.
+    let recorded = sink
+        .history
+        .lock()
+        .unwrap()
+        .last()
+        .map(|h| h.provenance.clone());
+    prop_assert_eq!(
+        recorded.map(|p| (p.message, p.plan_checksum)),
+        Some((Some("model run".into()), Some("model-plan".into())))
     );
     check_promises(&cluster, &protected_before, &foreign_before, &options)?;
     // Everything declared exists once, labelled as this instance's (unless protection keeps

@@ -416,6 +416,7 @@ impl StateSink for Sink {
         state: &mut State,
         _summary: String,
         _outcome: Outcome,
+        _provenance: &todoplan::state::Provenance,
     ) -> Result<u64, StateError> {
         state.revision += 1;
         state.serial += 1;
@@ -545,6 +546,7 @@ async fn apply(server: &Server, desired: &[DesiredObject], state: &mut State) {
             parallelism: 2,
             progress: Progress::silent(),
             cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+            provenance: Default::default(),
         },
     )
     .await;

@@ -42,7 +42,7 @@ fn change(
     }
 }
 
-fn plan() -> Plan {
+pub(crate) fn plan() -> Plan {
     let deployment = |replicas: u32, image: &str| {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "todo-backend", "namespace": "todo"},
@@ -224,8 +224,8 @@ fn json_plan() {
     insta::assert_snapshot!(render(&plan(), Format::Json, false));
 }
 
-#[test]
-fn drift_in_every_format() {
+/// Drift of every kind: the golden's, and the JSON schema test's.
+pub(crate) fn drift_items() -> Vec<DriftItem> {
     let mut items = plan().drift;
     items.push(DriftItem {
         address: "release.backend/v1/ConfigMap/todo/todo-backend-config".into(),
@@ -247,6 +247,12 @@ fn drift_in_every_format() {
         changed_at: None,
         note: None,
     });
+    items
+}
+
+#[test]
+fn drift_in_every_format() {
+    let items = drift_items();
     for (name, format) in [
         ("drift_text", Format::Text),
         ("drift_markdown", Format::Markdown),

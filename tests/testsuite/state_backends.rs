@@ -108,6 +108,7 @@ fn entry(revision: u64, summary: &str) -> HistoryEntry {
         who: "me@here".into(),
         summary: summary.into(),
         outcome: Outcome::Succeeded,
+        provenance: Default::default(),
         objects: BTreeMap::new(),
         secrets: BTreeMap::new(),
     }

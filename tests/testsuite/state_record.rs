@@ -97,3 +97,43 @@ async fn an_unwritable_state_file_is_an_error_and_the_state_goes_to_a_recovery_f
     // No history entry claims a revision the state never reached.
     assert!(backend.revisions().await.unwrap().is_empty());
 }
+
+/// A revision recorded in a real state directory carries where it came from, and reads back
+/// from the file as `history` reads it (the file holds the fields by name, for any reader).
+#[tokio::test]
+async fn a_revision_records_its_provenance_in_the_history_file() {
+    use todoplan::state::{GitSource, Provenance, record_revision_with};
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::new(dir.path().join("state"));
+    let mut state = State::new("todo");
+    let provenance = Provenance {
+        git: Some(GitSource {
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            branch: Some("main".into()),
+            dirty: true,
+        }),
+        images: Default::default(),
+        plan_checksum: Some("c0ffee".into()),
+        message: Some("release 1.4".into()),
+    };
+    let revision = record_revision_with(
+        &backend,
+        &mut state,
+        "0 added".into(),
+        Outcome::Succeeded,
+        &provenance,
+    )
+    .await
+    .unwrap();
+    let entry: HistoryEntry = backend.read_history(revision).await.unwrap();
+    assert_eq!(entry.provenance, provenance);
+    let file: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(dir.path().join("state/history/000001.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["git"]["branch"], "main");
+    assert_eq!(file["git"]["dirty"], true);
+    assert_eq!(file["plan_checksum"], "c0ffee");
+    assert_eq!(file["message"], "release 1.4");
+    assert!(file.get("images").is_none(), "no image runs: none listed");
+}
