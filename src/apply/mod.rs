@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
-use tokio::sync::{Mutex, Semaphore};
+use std::sync::Mutex;
+
+use tokio::sync::Semaphore;
 
 use crate::chart::install_order_rank;
 use crate::graph::Address;
@@ -246,6 +248,10 @@ struct Shared<'a, C, B> {
     /// The options the plan was made with: the protection gate's input at execution.
     options: &'a crate::plan::PlanOptions,
     backend: &'a B,
+    /// A plain (not async) lock, only ever held in synchronous sections: an async mutex hands
+    /// itself to a waiting future at release, and a unit future waiting inside the executor's
+    /// FuturesUnordered is not polled while the loop around it waits for the same lock: every
+    /// unit then waits forever (the apply hang of 10,000 objects over 100 releases).
     state: Mutex<&'a mut State>,
     salt: String,
     /// What the cluster's dry-run answers depended on at plan time: recorded with every write,
@@ -302,7 +308,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             basis,
         };
         let record = {
-            let state = self.state.lock().await;
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             match state.objects.get(&address) {
                 Some(r)
                     if (r.observed.as_ref() != Some(&observed) || r.uid != confirmed.uid)
@@ -324,7 +330,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             address,
             record: Box::new(record),
         };
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.backend
             .journal(&entry)
             .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
@@ -370,7 +376,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             address: d.address.to_string(),
             record: Box::new(record),
         };
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.backend
             .journal(&entry)
             .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
@@ -379,7 +385,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
     }
 
     async fn forget(&self, address: &str) -> Result<(), String> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.backend
             .journal(&JournalEntry::Forget {
                 address: address.to_string(),
@@ -423,6 +429,34 @@ fn render_report(e: impl Into<miette::Report>) -> String {
     format!("{:?}", e.into())
 }
 
+/// Awaits `wait` while still driving the running units. A unit future queued for a lock that
+/// `wait` also takes (the state backend's sync) may be handed that lock while nobody polls it;
+/// the loop must keep polling them, or `wait` and the unit wait for each other forever. Units
+/// that finish meanwhile are queued in `finished`.
+async fn while_driving<F, S>(
+    wait: F,
+    running: &mut S,
+    finished: &mut std::collections::VecDeque<S::Item>,
+) -> F::Output
+where
+    F: std::future::Future,
+    S: futures::Stream + Unpin,
+{
+    use futures::StreamExt;
+    tokio::pin!(wait);
+    let mut drained = false;
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut wait => return out,
+            next = running.next(), if !drained => match next {
+                Some(item) => finished.push_back(item),
+                None => drained = true,
+            },
+        }
+    }
+}
+
 /// Applies one object per its planned action. Returns whether a write was sent.
 async fn apply_object<C: Cluster + Readiness, B: StateSink>(
     shared: &Shared<'_, C, B>,
@@ -437,7 +471,7 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
             let known = shared
                 .state
                 .lock()
-                .await
+                .unwrap_or_else(|p| p.into_inner())
                 .objects
                 .contains_key(&d.address.to_string());
             if known {
@@ -627,7 +661,7 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
     }
     // A hook its delete policy removed after an earlier run is not there to wait for.
     let gone: BTreeSet<String> = {
-        let state = shared.state.lock().await;
+        let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         objects
             .iter()
             .map(|d| d.address.to_string())
@@ -776,6 +810,9 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         deps.insert(u.clone(), mine);
     }
 
+    // The journal is durable before the first write, so a kill at any point leaves a state
+    // the next run reads (with this run's lineage, even on the first run).
+    let begun = backend.begin(state).await;
     let shared = Shared {
         cluster,
         options: &computed.plan.options,
@@ -786,14 +823,8 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         confirmed: &computed.confirmed,
         writes: std::sync::atomic::AtomicUsize::new(0),
     };
-    // The journal is durable before the first write, so a kill at any point leaves a state
-    // the next run reads (with this run's lineage, even on the first run).
-    let begun = {
-        let st = shared.state.lock().await;
-        backend.begin(&st).await
-    };
     if let Err(e) = begun {
-        let state = shared.state.into_inner();
+        let state = shared.state.into_inner().unwrap_or_else(|p| p.into_inner());
         return ApplyReport {
             outcome: Outcome::Failed,
             failures: vec![("state".into(), format!("{:?}", miette::Report::from(e)))],
@@ -814,7 +845,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                 key_digests: values.digests(&salt),
             },
         };
-        let mut st = shared.state.lock().await;
+        let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         // A failed append is found again by the sync before the first dependent write.
         let _ = backend.journal(&entry);
         entry.apply_to(&mut st);
@@ -826,6 +857,8 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
     let mut started: BTreeSet<Address> = BTreeSet::new();
     let mut failures = Vec::new();
     let mut running = futures::stream::FuturesUnordered::new();
+    // Units that finished while the loop waited for something else (see `while_driving`).
+    let mut finished_meanwhile = std::collections::VecDeque::new();
     let mut state_broken = false;
     loop {
         // Skip the dependents of failures.
@@ -894,9 +927,13 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             }
         }
         use futures::StreamExt;
-        let next = running.next().await;
+        let next = match finished_meanwhile.pop_front() {
+            Some(finished) => Some(finished),
+            None => running.next().await,
+        };
         if next.is_some()
-            && let Err(e) = shared.sync().await
+            && let Err(e) =
+                while_driving(shared.sync(), &mut running, &mut finished_meanwhile).await
         {
             // Nothing more starts: its dependents' writes would not be recorded durably.
             failures.push(("state".to_string(), e));
@@ -907,7 +944,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                 if let Address::Release(name) = &u {
                     // What the next plan's "why" compares with: the values this release now
                     // runs with (unknown after a rollback, which records none).
-                    let mut st = shared.state.lock().await;
+                    let mut st = shared.state.lock().unwrap_or_else(|p| p.into_inner());
                     match computed.release_values.get(name) {
                         Some(values) => st.release_values.insert(name.clone(), values.clone()),
                         None => st.release_values.remove(name),
@@ -996,7 +1033,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         (false, true) => Outcome::Partial,
         (false, false) => Outcome::Failed,
     };
-    let state = shared.state.into_inner();
+    let state = shared.state.into_inner().unwrap_or_else(|p| p.into_inner());
     if state.objects.is_empty() {
         state.secrets.clear();
     }

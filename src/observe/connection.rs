@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use kube::client::ConfigExt;
@@ -62,9 +65,119 @@ pub fn multiplexed_client(
         .layer(config.extra_headers_layer()?)
         .layer(tower::timeout::TimeoutLayer::new(answer_deadline))
         .map_err(tower::BoxError::from)
+        .map_response(move |response: http::Response<hyper::body::Incoming>| {
+            response.map(|body| DeadlineBody::new(body, answer_deadline))
+        })
         .service(hyper_client);
     Ok((
         kube::Client::new(service, config.default_namespace),
         Some(connections),
     ))
+}
+
+/// An answer's body that fails when no part of it arrives for `deadline`. The request deadline
+/// ends when the answer's headers arrive; without this, a body whose data never comes (a
+/// connection whose flow control stalled) would be waited for forever, with no timer left to
+/// end the wait.
+pub struct DeadlineBody<B> {
+    inner: B,
+    deadline: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> DeadlineBody<B> {
+    pub fn new(inner: B, deadline: Duration) -> Self {
+        DeadlineBody {
+            inner,
+            deadline,
+            timer: Box::pin(tokio::time::sleep(deadline)),
+        }
+    }
+}
+
+/// The error of a body that stopped arriving.
+#[derive(Debug)]
+pub struct BodyStalled(Duration);
+
+impl std::fmt::Display for BodyStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the API server sent the answer's headers, then no data for {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BodyStalled {}
+
+impl<B> http_body::Body for DeadlineBody<B>
+where
+    B: http_body::Body + Unpin,
+    B::Error: Into<tower::BoxError>,
+{
+    type Data = B::Data;
+    type Error = tower::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.deadline;
+                this.timer.as_mut().reset(next);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyStalled(this.deadline))))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    /// A body whose data never comes.
+    struct Silent;
+
+    impl http_body::Body for Silent {
+        type Data = bytes::Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_arriving_fails_after_the_deadline() {
+        let body = DeadlineBody::new(Silent, Duration::from_millis(200));
+        let error = body.collect().await.expect_err("a stalled body fails");
+        assert!(error.to_string().contains("then no data for"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_arrives_is_read_whole() {
+        let body = DeadlineBody::new(
+            http_body_util::Full::new(bytes::Bytes::from_static(b"answer")),
+            Duration::from_secs(30),
+        );
+        assert_eq!(&body.collect().await.unwrap().to_bytes()[..], b"answer");
+    }
 }

@@ -17,6 +17,7 @@ mod checks_e2e;
 mod drift_e2e;
 mod images_e2e;
 mod import_e2e;
+mod incremental_plan_e2e;
 mod kubernetes_semantics_e2e;
 mod plan_apply_e2e;
 mod promises_e2e;

@@ -838,3 +838,130 @@ fn each_kind_of_change_forces_a_dry_run_of_what_it_touches() {
         }
     });
 }
+
+/// A state backend whose sync, like the kubernetes backend's, lets one caller at a time write
+/// (an async lock held across the write).
+#[derive(Default)]
+struct SerialSink {
+    syncing: tokio::sync::Mutex<()>,
+    syncs: AtomicUsize,
+}
+
+impl StateSink for SerialSink {
+    async fn begin(&self, _state: &State) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn journal(&self, _entry: &JournalEntry) -> Result<(), StateError> {
+        Ok(())
+    }
+    async fn sync(&self) -> Result<(), StateError> {
+        let _one = self.syncing.lock().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn record_revision(
+        &self,
+        state: &mut State,
+        _summary: String,
+        _outcome: Outcome,
+        _provenance: &todoplan::state::Provenance,
+    ) -> Result<u64, StateError> {
+        state.revision += 1;
+        Ok(state.revision)
+    }
+}
+
+/// Many releases applied at once, their syncs and the executor's own contending for the state
+/// backend's lock: the apply finishes. (It hung: a unit handed the lock inside the executor's
+/// set of running units was not polled while the executor itself waited for the lock.)
+#[test]
+fn many_releases_at_once_never_hang_on_the_state_backends_lock() {
+    const RELEASES: usize = 12;
+    const PER_RELEASE: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = format!("[project]\nname = \"{PROJECT}\"\n\n[cluster]\nnamespace = \"{NS}\"\n");
+    for r in 0..RELEASES {
+        std::fs::create_dir_all(dir.path().join(format!("c{r}"))).unwrap();
+        std::fs::write(
+            dir.path().join(format!("c{r}/cm.yaml")),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        )
+        .unwrap();
+        toml.push_str(&format!("\n[releases.r{r}]\nchart = \"c{r}\"\n"));
+    }
+    std::fs::write(dir.path().join("todo.toml"), toml).unwrap();
+    let spec = todoplan::spec::load(&dir.path().join("todo.toml"), None).unwrap();
+    let mut graph = DependencyGraph::build(&spec).unwrap();
+    let mut wanted = Vec::new();
+    for r in 0..RELEASES {
+        let release = format!("r{r}");
+        let mut keys = Vec::new();
+        for i in 0..PER_RELEASE {
+            let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("{release}-{i}"), "namespace": NS,
+                    "labels": {LABEL_PROJECT: PROJECT, LABEL_INSTANCE: ME}},
+                "data": {"v": "1"}});
+            let key = ObjectKey::of(&object);
+            keys.push(key.clone());
+            wanted.push(DesiredObject {
+                address: Address::Object {
+                    release: release.clone(),
+                    api_version: key.api_version,
+                    kind: key.kind,
+                    namespace: key.namespace,
+                    name: key.name,
+                },
+                object,
+                release: Some(release.clone()),
+                protect: false,
+                timeout: Duration::from_secs(1),
+            });
+        }
+        graph.add_release_objects(&release, &keys);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for round in 0..5 {
+            let server = Server::new();
+            let mut state = State::new(PROJECT);
+            state.lineage = ME.into();
+            let (objects, comparison, _) = plan(&server, &wanted, &state, false).await;
+            let computed = Computed {
+                label: None,
+                plan: todoplan::plan::Plan {
+                    objects,
+                    ..todoplan::plan::Plan::against(&state, PROJECT, None)
+                },
+                desired: wanted.clone(),
+                graph: graph.clone(),
+                secrets: BTreeMap::new(),
+                deletions: Vec::new(),
+                foreign_fields: BTreeMap::new(),
+                release_values: BTreeMap::new(),
+                basis: Some(server.basis()),
+                confirmed: comparison.confirmed,
+            };
+            let sink = SerialSink::default();
+            let options = ApplyOptions {
+                parallelism: 8,
+                progress: Progress::silent(),
+                cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+                provenance: Default::default(),
+            };
+            let report = tokio::time::timeout(
+                Duration::from_secs(60),
+                execute(&server, &computed, &sink, &mut state, &options),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the apply hung"));
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            assert_eq!(state.objects.len(), RELEASES * PER_RELEASE);
+            assert!(sink.syncs.load(Ordering::SeqCst) > RELEASES);
+        }
+    });
+}
