@@ -96,7 +96,7 @@ impl Project {
             "the full plan dry-runs every object ({full_dry_runs})"
         );
         assert_eq!(
-            incremental["objects"], full["objects"],
+            incremental["resource_changes"], full["resource_changes"],
             "after {after}, the incremental plan differs from the full plan"
         );
         assert_eq!(incremental["drift"], full["drift"], "drift after {after}");
@@ -243,7 +243,7 @@ spec:
         std::time::Duration::from_secs(60),
         || {
             let (full, _) = p.plan("full");
-            let refused = full["objects"].as_array().is_some_and(|objects| {
+            let refused = full["resource_changes"].as_array().is_some_and(|objects| {
                 objects.iter().any(|o| {
                     o["actions"] == serde_json::json!(["error"])
                         && o["reason"]
@@ -254,7 +254,7 @@ spec:
             refused.then(|| {
                 let (incremental, dry_runs) = p.plan("incremental");
                 assert_eq!(
-                    incremental["objects"], full["objects"],
+                    incremental["resource_changes"], full["resource_changes"],
                     "after an admission policy was added"
                 );
                 (full, dry_runs)
