@@ -348,3 +348,64 @@ fn plan_and_drift_of_a_new_project_create_nothing_and_apply_makes_the_namespace_
     let drift = run(dir.path(), &["drift", "--detailed-exitcode"]);
     assert_eq!(drift.status.code(), Some(0), "{}", text(&drift));
 }
+
+/// Many releases applied at once with the state in the cluster, round after round (each round
+/// changes every object): every apply finishes, records everything and converges. Two releases
+/// in one wave hung in 2 to 5 of 6 runs before the executor kept driving its units while it
+/// synced the state (the sync's lock was handed to a unit nobody polled).
+#[test]
+fn many_releases_per_wave_with_the_state_in_the_cluster_never_hang() {
+    support::require_cluster();
+    let project = support::unique_name("kwave");
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = format!(
+        "[project]\nname = \"{project}\"\n[cluster]\nnamespace = \"{project}\"\n[state]\nbackend = \"kubernetes\"\nname = \"st\"\n"
+    );
+    const RELEASES: usize = 8;
+    const PER_RELEASE: usize = 15;
+    for r in 0..RELEASES {
+        toml.push_str(&format!("\n[releases.r{r}]\nchart = \"c{r}\"\n"));
+        std::fs::create_dir_all(dir.path().join(format!("c{r}"))).unwrap();
+    }
+    std::fs::write(dir.path().join("todo.toml"), toml).unwrap();
+    let _cleanup = support::DeleteNamespaceOnDrop(project.clone());
+    for round in 0..4 {
+        for r in 0..RELEASES {
+            let objects: String = (0..PER_RELEASE)
+                .map(|i| {
+                    format!(
+                        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: r{r}-cm-{i}, namespace: {project}}}\ndata: {{round: \"{round}\"}}\n"
+                    )
+                })
+                .collect();
+            std::fs::write(dir.path().join(format!("c{r}/objects.yaml")), objects).unwrap();
+        }
+        let mut child = todoplan(
+            dir.path(),
+            &["apply", "--auto-approve", "--parallelism", "8"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(180) {
+                let _ = child.kill();
+                panic!("round {round}: the apply hung (still running after 180 s)");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(status.success(), "round {round}: the apply failed");
+        let out = run(dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: the plan after the apply is not 'No changes':\n{}",
+            text(&out)
+        );
+    }
+}
