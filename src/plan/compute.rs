@@ -1378,21 +1378,26 @@ async fn diff_live_object<C: Cluster>(
         (context.creates_namespace, context.ownership, context.salt);
     let key = d.key();
     // Unchanged since recorded: the live object is the answer a dry-run would give.
-    if let (Some(record), Some(basis), Some(found)) = (context.record, &context.basis, &found)
-        && crate::model::object::api_version_of(found) == key.api_version
+    let mut found = found;
+    if let (Some(record), Some(basis), Some(listed)) = (context.record, &context.basis, &found)
+        && crate::model::object::api_version_of(listed) == key.api_version
         && !key
             .namespace
             .as_ref()
             .is_some_and(|ns| creates_namespace.contains(ns))
+        && record.observed.is_some()
+        && record.uid.as_deref() == listed.metadata_field("uid").and_then(Value::as_str)
+        && record.digest == crate::state::manifest_digest(&d.object, salt)
     {
-        let normalized_found = normalize(found);
-        if super::incremental::unchanged_since_recorded(
+        let listed = found.take().unwrap_or_default();
+        let unchanged = super::incremental::unchanged_since_recorded(
             record,
-            &crate::state::manifest_digest(&d.object, salt),
-            found,
-            &super::incremental::normalized_fingerprint(&normalized_found, salt),
+            &record.digest,
+            &listed,
+            &super::incremental::live_fingerprint(&listed, salt),
             Some(basis),
-        ) {
+        );
+        if unchanged {
             context
                 .skipped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1403,13 +1408,24 @@ async fn diff_live_object<C: Cluster>(
                     record.uid.clone(),
                 );
             }
-            // Redacted as a dry-run's unchanged answer is.
-            let (before, _) = redact_pair(Some(&normalized_found), Some(&normalized_found), salt);
-            let before = before.unwrap_or_default();
-            let mut change = change_of(d, Action::NoOp, Some(before.clone()), Some(before), None);
+            // Normalised in place, redacted as a dry-run's unchanged answer is; held once as
+            // both before and after.
+            let normalized_found = normalized(listed);
+            let before = if crate::model::redaction::is_secret(&normalized_found) {
+                redact_pair(Some(&normalized_found), Some(&normalized_found), salt)
+                    .0
+                    .unwrap_or_default()
+            } else {
+                normalized_found
+            };
+            let before = Arc::new(before);
+            let mut change = change_of(d, Action::NoOp, None, None, None);
+            change.before = Some(before.clone());
+            change.after = Some(before);
             change.live_uid = record.uid.clone();
             return Ok(change);
         }
+        found = Some(listed);
     }
     let namespace_pending = key
         .namespace
