@@ -478,10 +478,6 @@ const KNOWN: &[(&str, &str)] = &[
         "fromToml puts the toml crate's error text in Error, not BurntSushi/toml's",
     ),
     (
-        "helm/funcs_test.go fromToml numbers",
-        "one integer type: typeOf says int where Go has int64",
-    ),
-    (
         "helm/engine_test.go TestAlterFuncMap_include nested reference",
         "include/tpl nesting stops at 100 levels (helm: 1000 per name), so the error chain is shorter",
     ),

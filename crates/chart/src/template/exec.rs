@@ -424,13 +424,16 @@ impl<'a> Executor<'a> {
                 .iter()
                 .map(|(k, e)| (Value::str(k), e.clone()))
                 .collect(),
-            Value::Int(n) if *n > funcs::MAX_SIZE => {
+            Value::Int(n) | Value::Int64(n) if *n > funcs::MAX_SIZE => {
                 return Err(self.err(
                     br.offset,
                     format!("range over {n}: more iterations than this renderer allows"),
                 ));
             }
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+            Value::Int64(n) => (0..*n)
+                .map(|i| (Value::Int64(i), Value::Int64(i)))
+                .collect(),
             Value::Object(o) => match o.as_data() {
                 Some(Value::List(l)) => l
                     .iter()
@@ -912,6 +915,14 @@ impl<'a> Executor<'a> {
             },
             Arg::Field(o, fields) => self.chain_err(*o, &ChainNode::field(*o, fields), message),
             Arg::Var(o, n, fields) => self.chain_err(*o, &ChainNode::var(*o, n, fields), message),
+            Arg::Pipe(_, pipe, fields) if fields.is_empty() => match last_evaluated(pipe) {
+                // Go's state is still at the last node the pipeline evaluated
+                Some(last) => TemplateError {
+                    node: Some(arg_text(last)),
+                    ..self.err(last.offset(), message)
+                },
+                None => self.err(arg.offset(), message),
+            },
             _ => self.err(arg.offset(), message),
         }
     }
@@ -1019,6 +1030,17 @@ impl ChainNode {
             return ChainNode::At(off, name.to_string());
         }
         ChainNode::At(off + name.len(), format!("{name}.{}", fields.join(".")))
+    }
+}
+
+/// The node text/template evaluates last in `pipe`, where its state still points when the
+/// pipeline's result is refused by a parameter: the last argument of the last command (inside it
+/// when it is a parenthesized pipeline), or the command's function when it has no argument.
+fn last_evaluated(pipe: &Pipe) -> Option<&Arg> {
+    let last = pipe.cmds.last()?.args.last()?;
+    match last {
+        Arg::Pipe(_, inner, fields) if fields.is_empty() => last_evaluated(inner).or(Some(last)),
+        _ => Some(last),
     }
 }
 

@@ -410,7 +410,7 @@ fn key_string(v: &Value) -> Result<String, String> {
     Ok(match v {
         Value::Str(s) => s.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
         Value::Float(f) => go_format_float32_g(*f),
         other => {
             return Err(format!("unsupported map key of type {}", other.type_name()));
