@@ -486,8 +486,13 @@ const KNOWN: &[(&str, &str)] = &[
         "include/tpl nesting stops at 100 levels (helm: 1000 per name), so the error chain is shorter",
     ),
     (
-        "issue class 15: error text of fromYaml",
-        "fromYaml puts the YAML parser's own error text in Error, not go-yaml's",
+        "issue class 15: YAML that go-yaml refuses and yaml-rust2 reads otherwise",
+        "yaml-rust2 reads a tab before a top-level key and an unknown %directive, and refuses a \
+         quoted scalar's continuation line at column 0 (go-yaml: end of stream)",
+    ),
+    (
+        "issue class 15: a values.yaml that is not YAML",
+        "the refusal names the values file's path in todoplan's words; the go-yaml text is the same",
     ),
 ];
 
