@@ -105,8 +105,8 @@ pub struct TemplateOutput {
     pub notes: Option<String>,
 }
 
-/// `helm template`: render on the calling thread (which needs an ordinary 2 MiB+ stack:
-/// include/tpl nesting is capped at 100 levels) and print. The CLI uses this to avoid thread
+/// `helm template`: render on the calling thread (deep include/tpl nesting continues on stack
+/// segments from the heap) and print. The CLI uses this to avoid thread
 /// hand-offs that dominate short runs. Each rendered document is parsed only for its head
 /// (kind, name, hook), which sorting needs; the loaded chart and the parsed templates are not
 /// freed: the process ends right after, and freeing their many small allocations one by one

@@ -478,14 +478,6 @@ const KNOWN: &[(&str, &str)] = &[
         "fromToml puts the toml crate's error text in Error, not BurntSushi/toml's",
     ),
     (
-        "helm/engine_test.go TestAlterFuncMap_include nested reference",
-        "include/tpl nesting stops at 100 levels (helm: 1000 per name), so the error chain is shorter",
-    ),
-    (
-        "helm/engine_test.go TestRenderRecursionLimit",
-        "include/tpl nesting stops at 100 levels (helm: 1000 per name), so the error chain is shorter",
-    ),
-    (
         "issue class 15: YAML that go-yaml refuses and yaml-rust2 reads otherwise",
         "yaml-rust2 reads a tab before a top-level key and an unknown %directive, and refuses a \
          quoted scalar's continuation line at column 0 (go-yaml: end of stream)",
