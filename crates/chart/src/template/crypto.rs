@@ -261,14 +261,45 @@ fn f_gen_private_key(_: &FuncEnv, a: &[Value]) -> R {
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
             PrivateKey::Ed25519(seed)
         }
-        "dsa" => {
-            return err(
-                "genPrivateKey: DSA keys are not supported by this renderer (DSA is deprecated; use \"rsa\", \"ecdsa\" or \"ed25519\")",
-            );
-        }
+        "dsa" => return Ok(Value::string(generate_dsa_pem()?)),
         other => return Ok(Value::string(format!("Unknown type {other}"))),
     };
     Ok(Value::string(key.to_pem()?))
+}
+
+/// sprig's DSA key: parameters of L=2048, N=256 bits (Go's dsa.L2048N256), then a key, written
+/// as sprig's DSAKeyFormat: the DER sequence (version 0, P, Q, G, Y, X), "DSA PRIVATE KEY".
+fn generate_dsa_pem() -> Result<String, FuncError> {
+    let mut rng = SystemRng;
+    let components =
+        dsa::Components::try_generate_from_rng_with_key_size(&mut rng, dsa::KeySize::DSA_2048_256)
+            .map_err(|e| FuncError::Msg(format!("failed to generate dsa params: {e:?}")))?;
+    let key = dsa::SigningKey::try_generate_from_rng_with_components(&mut rng, components)
+        .map_err(|e| FuncError::Msg(format!("failed to generate dsa key: {e:?}")))?;
+    let public = key.verifying_key();
+    let c = public.components();
+    let mut body = der_uint(&[0]);
+    for n in [
+        c.p().as_ref(),
+        c.q().as_ref(),
+        c.g().as_ref(),
+        public.y().as_ref(),
+        key.x().as_ref(),
+    ] {
+        body.extend(der_uint(&n.to_be_bytes_trimmed_vartime()));
+    }
+    Ok(lf(&pem_block("DSA PRIVATE KEY", &der(0x30, &body))))
+}
+
+/// A non-negative DER INTEGER from big-endian bytes.
+fn der_uint(be: &[u8]) -> Vec<u8> {
+    let skip = be.iter().take_while(|b| **b == 0).count();
+    let mut content = Vec::with_capacity(be.len() - skip + 1);
+    if be.get(skip).is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(&be[skip..]);
+    der(0x02, &content)
 }
 
 // ------------------------------------------------------------------ certificates
@@ -1016,6 +1047,24 @@ mod tests {
         assert!(ed.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{ed}");
         assert_eq!(first_pem_block(&ed).unwrap().1.len(), 48);
         assert_eq!(render(r#"{{ genPrivateKey "nope" }}"#), "Unknown type nope");
+        // DSA as sprig writes it: SEQUENCE { 0, P (2048 bits), Q (256), G, Y, X }
+        let dsa = render(r#"{{ genPrivateKey "dsa" }}"#);
+        let (label, der) = first_pem_block(&dsa).unwrap();
+        assert_eq!(label, "DSA PRIVATE KEY");
+        let (_, seq) = x509_parser::der_parser::der::parse_der_sequence(&der).unwrap();
+        let ints: Vec<_> = seq
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_bigint().unwrap())
+            .collect();
+        assert_eq!(ints.len(), 6);
+        assert_eq!(ints[0], 0u32.into());
+        assert_eq!((ints[1].bits(), ints[2].bits()), (2048, 256));
+        // y = g^x mod p, x < q, q divides p - 1
+        assert_eq!(ints[3].modpow(&ints[5], &ints[1]), ints[4]);
+        assert!(ints[5] < ints[2]);
+        assert_eq!((&ints[1] - 1u32) % &ints[2], 0u32.into());
         let out = render(
             r#"{{- $k := genPrivateKey "ecdsa" -}}{{ $c := genSelfSignedCertWithKey "me" nil (list "me.example") 10 $k }}{{ $c.Cert }}|{{ eq $c.Key $k }}"#,
         );
