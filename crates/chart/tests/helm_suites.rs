@@ -466,10 +466,6 @@ fn run_all(cases: Vec<Case>) -> Vec<Result1> {
 /// The test fails when one of them starts to render as helm does, so the list stays current.
 const KNOWN: &[(&str, &str)] = &[
     (
-        "sprig/regex_test.go:19 mustRegexMatch bad pattern",
-        "a bad pattern is refused with the regex crate's error text, not Go regexp's",
-    ),
-    (
         "helm/funcs_test.go fromToml error",
         "fromToml puts the toml crate's error text in Error, not BurntSushi/toml's",
     ),

@@ -1341,12 +1341,21 @@ fn cached<T: Clone>(
     Ok(r)
 }
 
+/// A pattern Go's regexp refuses is refused with Go's error, whatever the regex crate makes of it.
+fn go_syntax(p: &str) -> Result<(), FuncError> {
+    match super::regex_go::go_error(p) {
+        Some(msg) => err(format!("error parsing regexp: {msg}")),
+        None => Ok(()),
+    }
+}
+
 fn re(p: &str) -> Result<regex::Regex, FuncError> {
     thread_local! {
         static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> =
             std::cell::RefCell::new(HashMap::new());
     }
     cached(&CACHE, p, || {
+        go_syntax(p)?;
         regex::Regex::new(&super::regex_go::translate(p))
             .map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))
     })
@@ -1360,6 +1369,7 @@ fn matcher(p: &str) -> Result<Pattern, FuncError> {
             std::cell::RefCell::new(HashMap::new());
     }
     cached(&CACHE, p, || {
+        go_syntax(p)?;
         let translated = super::regex_go::translate(p);
         let lite = super::regex_go::lite_reads_alike(&translated).then_some(translated.as_str());
         Pattern::lite_or(lite, || re(p))
