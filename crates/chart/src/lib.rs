@@ -145,7 +145,8 @@ fn user_values(req: &RenderRequest, opts: &RenderOptions) -> Result<values::Map,
     let mut base = values::Map::new();
     for f in req.values_files {
         let text = std::fs::read_to_string(f).map_err(|e| ChartError::io(f, &e))?;
-        let m = load::parse_values_text(&text, &f.display().to_string())?;
+        let shown = f.display().to_string();
+        let m = load::parse_values_text(&text, &shown, &format!("failed to parse {shown}"))?;
         values::merge_user(&mut base, &m);
     }
     for s in &opts.set {

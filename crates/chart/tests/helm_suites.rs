@@ -474,10 +474,6 @@ const KNOWN: &[(&str, &str)] = &[
         "yaml-rust2 reads a tab before a top-level key and an unknown %directive, and refuses a \
          quoted scalar's continuation line at column 0 (go-yaml: end of stream)",
     ),
-    (
-        "issue class 15: a values.yaml that is not YAML",
-        "the refusal names the values file's path in todoplan's words; the go-yaml text is the same",
-    ),
 ];
 
 fn check(suite: &str, results: &[Result1]) {
