@@ -270,7 +270,7 @@ pub struct Executor<'a> {
     /// `template` actions nested in the current execution (include and tpl start anew).
     template_depth: usize,
     /// Active includes by template name, as helm counts them.
-    included: HashMap<String, usize>,
+    included: HashMap<Rc<str>, usize>,
     cur: Rc<Tmpl>,
 }
 
@@ -896,7 +896,7 @@ impl<'a> Executor<'a> {
             ));
         };
         // helm counts the includes of each name under way and refuses the 1001st
-        let active = self.included.entry(name.to_string()).or_insert(0);
+        let active = self.included.entry(name.clone()).or_insert(0);
         if *active > MAX_INCLUDES_PER_NAME {
             return Err(self.err(
                 off,
