@@ -1307,7 +1307,8 @@ fn f_rand_ascii(_: &FuncEnv, a: &[Value]) -> R {
 fn f_rand_int(_: &FuncEnv, a: &[Value]) -> R {
     nargs("randInt", a, 2)?;
     use rand::Rng;
-    let (lo, hi) = (to_i64(&a[0]), to_i64(&a[1]));
+    // randInt(min, max int): an int64 or a float64 is refused, as Go refuses it
+    let (lo, hi) = (i(&a[0])?, i(&a[1])?);
     if hi <= lo {
         return err("invalid argument to Intn");
     }
