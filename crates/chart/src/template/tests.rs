@@ -160,7 +160,7 @@ fn recursion_stops_where_helm_stops_on_any_stack() {
     // on a small stack: deep nesting continues on the heap
     let run = |src: &'static str| {
         std::thread::Builder::new()
-            .stack_size(256 << 10)
+            .stack_size(1 << 20)
             .spawn(move || e(src, "{}"))
             .unwrap()
             .join()
