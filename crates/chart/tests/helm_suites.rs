@@ -470,6 +470,11 @@ const KNOWN: &[(&str, &str)] = &[
         "fromToml puts the toml crate's error text in Error, not BurntSushi/toml's",
     ),
     (
+        "issue class 15: tabs in YAML that go-yaml refuses",
+        "yaml-rust2 reads a tab that starts a line's content, and words its refusal of a tab in \
+         indentation otherwise (go-yaml: found a tab character that violates indentation)",
+    ),
+    (
         "issue class 15: YAML that go-yaml refuses and yaml-rust2 reads otherwise",
         "yaml-rust2 reads a tab before a top-level key and an unknown %directive, and refuses a \
          quoted scalar's continuation line at column 0 (go-yaml: end of stream)",

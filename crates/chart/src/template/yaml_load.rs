@@ -319,35 +319,58 @@ impl MarkedEventReceiver for HeadReader {
     }
 }
 
+/// yaml-rust2's refusal of a tab right after a mapping's `:` (`key:\tvalue`), which go-yaml reads.
+const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
+
 /// Feed the events of `text`'s first document to `receiver`; a syntax error points at its place.
-fn read_first_document(
+fn read_first_document<R: MarkedEventReceiver + Default>(
     text: &str,
-    receiver: &mut impl MarkedEventReceiver,
+    receiver: &mut R,
 ) -> Result<(), YamlError> {
-    Parser::new_from_str(text)
-        .load(receiver, false)
-        .map_err(|e| {
-            let m = e.marker();
-            let offset = char_to_byte(text, m.index());
-            let (mut message, mut go_line) = go_yaml_error(e.info(), m.line());
-            if message == "found unknown anchor" {
-                // go-yaml's decoder names the alias, without a line
-                let name: String = text[offset..]
-                    .trim_start_matches('*')
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
-                    .collect();
-                message = format!("unknown anchor '{name}' referenced");
-                go_line = None;
-            }
-            YamlError {
-                message,
-                offset,
-                line: m.line(),
-                column: m.col() + 1,
-                go_line,
-            }
-        })
+    let mut first = Parser::new_from_str(text).load(receiver, false);
+    // go-yaml reads `key:<tab>value`: read it again with those tabs as spaces (each tab one
+    // space, so every place keeps its offset), as often as the refusal comes back
+    let mut patched: Option<String> = None;
+    for _ in 0..64 {
+        let Err(e) = &first else { break };
+        if e.info() != TAB_AFTER_COLON {
+            break;
+        }
+        let src = patched.get_or_insert_with(|| text.to_string());
+        let at = char_to_byte(src, e.marker().index());
+        let Some(colon) = src[..at].rfind(':') else {
+            break;
+        };
+        if !src[colon + 1..at].bytes().all(|b| b == b' ' || b == b'\t') {
+            break;
+        }
+        let spaces = " ".repeat(at - colon - 1);
+        src.replace_range(colon + 1..at, &spaces);
+        *receiver = R::default();
+        first = Parser::new_from_str(src).load(receiver, false);
+    }
+    first.map_err(|e| {
+        let m = e.marker();
+        let offset = char_to_byte(text, m.index());
+        let (mut message, mut go_line) = go_yaml_error(e.info(), m.line());
+        if message == "found unknown anchor" {
+            // go-yaml's decoder names the alias, without a line
+            let name: String = text[offset..]
+                .trim_start_matches('*')
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+                .collect();
+            message = format!("unknown anchor '{name}' referenced");
+            go_line = None;
+        }
+        YamlError {
+            message,
+            offset,
+            line: m.line(),
+            column: m.col() + 1,
+            go_line,
+        }
+    })
 }
 
 fn char_to_byte(text: &str, chars: usize) -> usize {
