@@ -605,8 +605,47 @@ fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
         Ok(t) => Ok(Value::map(
             t.iter().map(|(k, v)| (k.clone(), conv(v))).collect(),
         )),
-        Err(e) => Ok(error_map(&format!("toml: {}", e.message()))),
+        Err(e) => Ok(error_map(&toml_error(s(&a[0])?, &e))),
     }
+}
+
+/// BurntSushi/toml's (v1.4, as helm vendors it) text for the errors whose place and wording can
+/// be told from the toml crate's: a key without `=` (at the end of the text its lexer names the
+/// 0-based line of the end, else the 1-based line of the character it found); the toml crate's
+/// own words otherwise.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    if e.message().starts_with("key with no value")
+        && let Some(span) = e.span()
+    {
+        let rest = text.get(span.start..).unwrap_or_default();
+        let found = rest.trim_start_matches([' ', '\t']);
+        let at = text.len() - found.len();
+        return match found.chars().next() {
+            None => format!(
+                "toml: line {}: unexpected EOF; expected key separator '='",
+                text.matches('\n').count()
+            ),
+            Some(c) => {
+                let line = 1 + text[..at].matches('\n').count() + usize::from(c == '\n');
+                format!(
+                    "toml: line {line}: expected '.' or '=', but got {} instead",
+                    go_quote_rune(c)
+                )
+            }
+        };
+    }
+    format!("toml: {}", e.message())
+}
+
+/// strconv.QuoteRune: `'c'` with Go's escapes.
+fn go_quote_rune(c: char) -> String {
+    let quoted = super::gofmt::go_quote(&c.to_string());
+    let inner = match c {
+        '"' => "\"",
+        '\'' => "\\'",
+        _ => &quoted[1..quoted.len() - 1],
+    };
+    format!("'{inner}'")
 }
 
 fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
