@@ -25,6 +25,18 @@ pub enum ChartError {
         span: Option<SourceSpan>,
     },
 
+    /// A values file that is not a YAML map, worded as helm words it: `cannot load values.yaml:
+    /// ...` for a chart's own, `failed to parse FILE: ...` for a file the user gives.
+    #[error("{message}")]
+    #[diagnostic(code(chart::values_yaml))]
+    ValuesYaml {
+        message: String,
+        #[source_code]
+        src: std::sync::Arc<NamedSource<String>>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
     #[error("refusing to load {}: it {message}", path.display())]
     #[diagnostic(
         code(chart::unsafe_file),
@@ -222,23 +234,6 @@ impl ChartError {
             message: err.to_string(),
             src,
             span: err.location().map(|_| span),
-        }
-    }
-
-    /// A YAML error from the Helm-compatible loader.
-    pub fn yaml_load(
-        what: &str,
-        path: &str,
-        text: &str,
-        err: &super::template::yaml_load::YamlError,
-    ) -> ChartError {
-        let (src, span) = snippet(path.to_string(), text, err.offset, 1);
-        ChartError::Yaml {
-            what: what.to_string(),
-            path: path.to_string(),
-            message: err.to_string(),
-            src,
-            span: Some(span),
         }
     }
 

@@ -105,8 +105,8 @@ pub struct TemplateOutput {
     pub notes: Option<String>,
 }
 
-/// `helm template`: render on the calling thread (which needs an ordinary 2 MiB+ stack:
-/// include/tpl nesting is capped at 100 levels) and print. The CLI uses this to avoid thread
+/// `helm template`: render on the calling thread (deep include/tpl nesting continues on stack
+/// segments from the heap) and print. The CLI uses this to avoid thread
 /// hand-offs that dominate short runs. Each rendered document is parsed only for its head
 /// (kind, name, hook), which sorting needs; the loaded chart and the parsed templates are not
 /// freed: the process ends right after, and freeing their many small allocations one by one
@@ -145,7 +145,8 @@ fn user_values(req: &RenderRequest, opts: &RenderOptions) -> Result<values::Map,
     let mut base = values::Map::new();
     for f in req.values_files {
         let text = std::fs::read_to_string(f).map_err(|e| ChartError::io(f, &e))?;
-        let m = load::parse_values_text(&text, &f.display().to_string())?;
+        let shown = f.display().to_string();
+        let m = load::parse_values_text(&text, &shown, &format!("failed to parse {shown}"))?;
         values::merge_user(&mut base, &m);
     }
     for s in &opts.set {

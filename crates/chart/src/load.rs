@@ -523,7 +523,11 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             "requirements.yaml" if meta.api_version.as_deref().unwrap_or("v1") != "v1" => {}
             "values.yaml" => {
                 let t = utf8(origin, &f)?;
-                values = parse_values_text(&t, &origin.join("values.yaml").display().to_string())?;
+                values = parse_values_text(
+                    &t,
+                    &origin.join("values.yaml").display().to_string(),
+                    "cannot load values.yaml",
+                )?;
             }
             "values.schema.json" => {
                 let t = utf8(origin, &f)?;
@@ -703,21 +707,34 @@ fn check_import_values(meta: &ChartYaml, text: &str, shown: &str) -> Result<(), 
     Ok(())
 }
 
-/// Parse a values YAML text into a map (an empty document is an empty map).
-pub fn parse_values_text(text: &str, shown: &str) -> Result<BTreeMap<String, Value>, ChartError> {
-    let v = super::template::yaml_load::load(text)
-        .map_err(|e| ChartError::yaml_load("values", shown, text, &e))?;
+/// Parse a values YAML text into a map (an empty document is an empty map). `context` starts
+/// the error as helm starts it (`cannot load values.yaml`, `failed to parse FILE`).
+pub fn parse_values_text(
+    text: &str,
+    shown: &str,
+    context: &str,
+) -> Result<BTreeMap<String, Value>, ChartError> {
+    let src = || std::sync::Arc::new(miette::NamedSource::new(shown, text.to_string()));
+    let v = super::template::yaml_load::load(text).map_err(|e| {
+        let (src, span) = super::error::snippet(shown.to_string(), text, e.offset, 1);
+        ChartError::ValuesYaml {
+            message: format!("{context}: error converting YAML to JSON: {e}"),
+            src,
+            span: Some(span),
+        }
+    })?;
     match v {
         Value::Nil => Ok(BTreeMap::new()),
         Value::Map(m) => Ok(m.borrow().clone()),
-        other => Err(ChartError::Yaml {
-            what: "values".into(),
-            path: shown.into(),
+        other => Err(ChartError::ValuesYaml {
             message: format!(
-                "expected a map at the top level, found {}",
-                other.type_name()
+                "{context}: error unmarshaling JSON: while decoding JSON: {}",
+                super::template::gojson::unmarshal_type_error(
+                    &other.to_json(),
+                    "map[string]interface {}"
+                )
             ),
-            src: std::sync::Arc::new(miette::NamedSource::new(shown, text.to_string())),
+            src: src(),
             span: None,
         }),
     }

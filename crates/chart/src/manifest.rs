@@ -137,7 +137,7 @@ fn parse_doc(source: &str, doc: &str, objects: Objects) -> Result<Manifest, Char
                 super::error::snippet(format!("{source} (rendered)"), doc, e.offset, 1);
             ChartError::RenderedYaml {
                 source_file: source.to_string(),
-                message: e.to_string(),
+                message: format!("error converting YAML to JSON: {e}"),
                 src,
                 span: Some(span),
             }

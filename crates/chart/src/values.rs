@@ -571,7 +571,7 @@ fn typed(s: &str) -> Value {
         _ => {
             let leading_zero = s.len() > 1 && s.starts_with('0');
             match s.parse::<i64>() {
-                Ok(i) if !leading_zero => Value::Int(i),
+                Ok(i) if !leading_zero => Value::Int64(i),
                 _ => Value::string(s.replace("\\\\", "\\")),
             }
         }

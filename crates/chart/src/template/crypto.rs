@@ -261,14 +261,45 @@ fn f_gen_private_key(_: &FuncEnv, a: &[Value]) -> R {
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
             PrivateKey::Ed25519(seed)
         }
-        "dsa" => {
-            return err(
-                "genPrivateKey: DSA keys are not supported by this renderer (DSA is deprecated; use \"rsa\", \"ecdsa\" or \"ed25519\")",
-            );
-        }
+        "dsa" => return Ok(Value::string(generate_dsa_pem()?)),
         other => return Ok(Value::string(format!("Unknown type {other}"))),
     };
     Ok(Value::string(key.to_pem()?))
+}
+
+/// sprig's DSA key: parameters of L=2048, N=256 bits (Go's dsa.L2048N256), then a key, written
+/// as sprig's DSAKeyFormat: the DER sequence (version 0, P, Q, G, Y, X), "DSA PRIVATE KEY".
+fn generate_dsa_pem() -> Result<String, FuncError> {
+    let mut rng = SystemRng;
+    let components =
+        dsa::Components::try_generate_from_rng_with_key_size(&mut rng, dsa::KeySize::DSA_2048_256)
+            .map_err(|e| FuncError::Msg(format!("failed to generate dsa params: {e:?}")))?;
+    let key = dsa::SigningKey::try_generate_from_rng_with_components(&mut rng, components)
+        .map_err(|e| FuncError::Msg(format!("failed to generate dsa key: {e:?}")))?;
+    let public = key.verifying_key();
+    let c = public.components();
+    let mut body = der_uint(&[0]);
+    for n in [
+        c.p().as_ref(),
+        c.q().as_ref(),
+        c.g().as_ref(),
+        public.y().as_ref(),
+        key.x().as_ref(),
+    ] {
+        body.extend(der_uint(&n.to_be_bytes_trimmed_vartime()));
+    }
+    Ok(lf(&pem_block("DSA PRIVATE KEY", &der(0x30, &body))))
+}
+
+/// A non-negative DER INTEGER from big-endian bytes.
+fn der_uint(be: &[u8]) -> Vec<u8> {
+    let skip = be.iter().take_while(|b| **b == 0).count();
+    let mut content = Vec::with_capacity(be.len() - skip + 1);
+    if be.get(skip).is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(&be[skip..]);
+    der(0x02, &content)
 }
 
 // ------------------------------------------------------------------ certificates
@@ -341,6 +372,83 @@ fn string_list(v: &Value, what: &str) -> Result<Vec<String>, FuncError> {
         .collect()
 }
 
+/// DER: `tag`, the definite length, `content`.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes = n.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn extension(oid: &[u64], critical: bool, value: Vec<u8>) -> rcgen::CustomExtension {
+    let mut e = rcgen::CustomExtension::from_oid_content(oid, value);
+    e.set_criticality(critical);
+    e
+}
+
+/// A certificate to write: what sprig's templates set, with the extensions written as Go's
+/// crypto/x509 (buildCertExtensions) writes them: key usage, extended key usage, basic
+/// constraints, subject key id (a CA's), authority key id (the signer's subject key id), subject
+/// alt names (DNS names, then IPs; critical when the subject is empty). rcgen writes its own in
+/// another order, so every extension is given to it as a custom one, in this order.
+struct CertTemplate {
+    params: rcgen::CertificateParams,
+    ca: bool,
+    /// The subjectAltName value, when there are names.
+    sans: Option<Vec<u8>>,
+    subject_empty: bool,
+}
+
+impl CertTemplate {
+    /// The parameters for `key`, signed by the holder of `authority_key_id` (None: self-signed).
+    fn params(
+        mut self,
+        key: &rcgen::KeyPair,
+        authority_key_id: Option<&[u8]>,
+    ) -> rcgen::CertificateParams {
+        // digitalSignature | keyEncipherment (| keyCertSign), as a minimal BIT STRING
+        let key_usage = if self.ca {
+            vec![0x03, 0x02, 0x02, 0xa4]
+        } else {
+            vec![0x03, 0x02, 0x05, 0xa0]
+        };
+        let server_auth = der(0x06, &[0x2b, 6, 1, 5, 5, 7, 3, 1]);
+        let client_auth = der(0x06, &[0x2b, 6, 1, 5, 5, 7, 3, 2]);
+        let ext_key_usage = der(0x30, &[server_auth, client_auth].concat());
+        let basic_constraints = if self.ca {
+            der(0x30, &[0x01, 0x01, 0xff])
+        } else {
+            der(0x30, &[])
+        };
+        let exts = &mut self.params.custom_extensions;
+        exts.clear();
+        exts.push(extension(&[2, 5, 29, 15], true, key_usage));
+        exts.push(extension(&[2, 5, 29, 37], false, ext_key_usage));
+        exts.push(extension(&[2, 5, 29, 19], true, basic_constraints));
+        if self.ca {
+            // RFC 5280 4.2.1.2 method 1, as Go before 1.25: SHA-1 of the public key bits
+            use rcgen::PublicKeyData;
+            let id = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key.der_bytes());
+            exts.push(extension(&[2, 5, 29, 14], false, der(0x04, id.as_ref())));
+        }
+        if let Some(id) = authority_key_id.filter(|id| !id.is_empty()) {
+            exts.push(extension(&[2, 5, 29, 35], false, der(0x30, &der(0x80, id))));
+        }
+        if let Some(sans) = self.sans.take() {
+            exts.push(extension(&[2, 5, 29, 17], self.subject_empty, sans));
+        }
+        self.params
+    }
+}
+
 /// getBaseCertTemplate: a 128-bit random serial, the CN, IPs and DNS names, valid from now for
 /// `days`, key usage for TLS servers and clients.
 fn base_params(
@@ -348,75 +456,75 @@ fn base_params(
     ips: &[String],
     dns: &[String],
     days: i64,
-) -> Result<rcgen::CertificateParams, FuncError> {
+) -> Result<CertTemplate, FuncError> {
     let mut p = rcgen::CertificateParams::default();
     let mut serial = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut serial);
     p.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     p.distinguished_name = rcgen::DistinguishedName::new();
-    // Go's pkix writes a printable name as PrintableString, anything else as UTF8String.
-    let cn_value = match rcgen::string::PrintableString::try_from(cn) {
-        Ok(p) => rcgen::DnValue::PrintableString(p),
-        Err(_) => rcgen::DnValue::Utf8String(cn.to_string()),
-    };
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, cn_value);
-    let mut ip_sans = Vec::with_capacity(ips.len());
+    // Go's pkix writes a printable name as PrintableString, anything else as UTF8String, and
+    // no attribute for an empty one.
+    if !cn.is_empty() {
+        let cn_value = match rcgen::string::PrintableString::try_from(cn) {
+            Ok(p) => rcgen::DnValue::PrintableString(p),
+            Err(_) => rcgen::DnValue::Utf8String(cn.to_string()),
+        };
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, cn_value);
+    }
+    // sprig parses the IPs first; Go's x509 writes DNS names before IP addresses in the SAN
+    // extension, and refuses a name that is not IA5 (ASCII) when it creates the certificate.
+    let mut ip_names = Vec::new();
     for ip in ips {
         let parsed: std::net::IpAddr = ip
             .parse()
             .map_err(|_| FuncError::Msg(format!("error parsing ip: {ip}")))?;
-        ip_sans.push(rcgen::SanType::IpAddress(parsed));
+        match parsed {
+            std::net::IpAddr::V4(v4) => ip_names.extend(der(0x87, &v4.octets())),
+            std::net::IpAddr::V6(v6) => ip_names.extend(der(0x87, &v6.octets())),
+        }
     }
-    // Go's x509 writes DNS names before IP addresses in the SAN extension.
+    let mut names = Vec::new();
     for d in dns {
-        let name = rcgen::string::Ia5String::try_from(d.as_str())
-            .map_err(|e| FuncError::Msg(format!("error processing alternate dns name {d}: {e}")))?;
-        p.subject_alt_names.push(rcgen::SanType::DnsName(name));
+        if !d.is_ascii() {
+            return err(format!(
+                "error creating certificate: x509: \"{d}\" cannot be encoded as an IA5String"
+            ));
+        }
+        names.extend(der(0x82, d.as_bytes()));
     }
-    p.subject_alt_names.extend(ip_sans);
+    names.extend(ip_names);
     let now = rcgen::date_time_ymd(1970, 1, 1)
         + std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
     p.not_before = now;
     p.not_after = now + std::time::Duration::from_secs(days.max(0) as u64 * 86_400);
-    p.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyEncipherment,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    p.extended_key_usages = vec![
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    // Go writes basicConstraints (CA:false) but, unlike rcgen's ExplicitNoCa, no subject key
-    // identifier on a leaf certificate: the same extensions keep the PEM the same length.
     p.is_ca = rcgen::IsCa::NoCa;
-    let mut bc = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
-    bc.set_criticality(true);
-    p.custom_extensions.push(bc);
-    Ok(p)
+    Ok(CertTemplate {
+        params: p,
+        ca: false,
+        sans: (!names.is_empty()).then(|| der(0x30, &names)),
+        subject_empty: cn.is_empty(),
+    })
 }
 
 fn create_err(e: rcgen::Error) -> FuncError {
     FuncError::Msg(format!("error creating certificate: {e}"))
 }
 
-fn self_signed(params: rcgen::CertificateParams, key: &PrivateKey) -> R {
+fn self_signed(template: CertTemplate, key: &PrivateKey) -> R {
     let signing = key.signing_key()?;
-    let cert = params.self_signed(&signing).map_err(create_err)?;
+    let cert = template
+        .params(&signing, None)
+        .self_signed(&signing)
+        .map_err(create_err)?;
     Ok(cert_value(lf(&cert.pem()), key.to_pem()?))
 }
 
-fn ca_params(cn: &str, days: i64) -> Result<rcgen::CertificateParams, FuncError> {
+fn ca_params(cn: &str, days: i64) -> Result<CertTemplate, FuncError> {
     let mut p = base_params(cn, &[], &[], days)?;
-    p.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyEncipherment,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyCertSign,
-    ];
-    p.custom_extensions.clear();
-    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.ca = true;
     Ok(p)
 }
 
@@ -436,7 +544,7 @@ fn f_gen_ca_with_key(_: &FuncEnv, a: &[Value]) -> R {
     self_signed(params, &pem_key_arg(&a[2])?)
 }
 
-fn self_signed_params(a: &[Value]) -> Result<rcgen::CertificateParams, FuncError> {
+fn self_signed_params(a: &[Value]) -> Result<CertTemplate, FuncError> {
     let ips = string_list(&a[1], "parsing ip")?;
     let dns = string_list(&a[2], "processing alternate dns name")?;
     base_params(s(&a[0])?, &ips, &dns, i(&a[3])?)
@@ -455,20 +563,37 @@ fn f_gen_self_signed_cert_with_key(_: &FuncEnv, a: &[Value]) -> R {
 }
 
 fn signed(a: &[Value], key: &PrivateKey) -> R {
-    let mut params = self_signed_params(a)?;
-    // Go names the signer by its subject key identifier
-    params.use_authority_key_identifier_extension = true;
+    let template = self_signed_params(a)?;
     let (ca_cert, ca_key) = certificate_arg(&a[4])?;
     let signer = PrivateKey::parse(&ca_key)
         .map_err(|e| FuncError::Msg(format!("error parsing private key: {e}")))?
         .signing_key()?;
-    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_cert, signer).map_err(|e| {
+    let parse_err = |e: String| {
         FuncError::Msg(format!(
             "error parsing certificate: decodedSignerCert.Bytes: {e}"
         ))
-    })?;
-    let cert = params
-        .signed_by(&key.signing_key()?, &issuer)
+    };
+    // Go names the signer by the subject key id its certificate holds
+    let ca_der = first_pem_block(&ca_cert)
+        .map(|(_, der)| der)
+        .unwrap_or_default();
+    let ski = x509_parser::parse_x509_certificate(&ca_der)
+        .map_err(|e| parse_err(e.to_string()))?
+        .1
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => {
+                Some(id.0.to_vec())
+            }
+            _ => None,
+        });
+    let issuer =
+        rcgen::Issuer::from_ca_cert_pem(&ca_cert, signer).map_err(|e| parse_err(e.to_string()))?;
+    let signing = key.signing_key()?;
+    let cert = template
+        .params(&signing, ski.as_deref())
+        .signed_by(&signing, &issuer)
         .map_err(create_err)?;
     Ok(cert_value(lf(&cert.pem()), key.to_pem()?))
 }
@@ -853,6 +978,67 @@ mod tests {
         assert_eq!(parts[4], parts[0]);
     }
 
+    fn extension_oids(c: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+        c.extensions()
+            .iter()
+            .map(|e| e.oid.to_id_string())
+            .collect()
+    }
+
+    #[test]
+    fn certificate_extensions_in_the_order_go_writes_them() {
+        // crypto/x509 buildCertExtensions: key usage, extended key usage, basic constraints,
+        // subject key id, authority key id, subject alt names
+        let out = render(
+            r#"{{- $ca := genCA "ca" 3 -}}
+{{- $c := genSignedCert "svc" (list "10.0.0.1") (list "a.b") 3 $ca -}}
+{{- $s := genSelfSignedCert "me" (list "10.0.0.2") (list "c.d") 3 -}}
+{{ $ca.Cert }}|{{ $c.Cert }}|{{ $s.Cert }}"#,
+        );
+        let parts: Vec<&str> = out.split('|').collect();
+        let (ca, leaf, own) = (
+            parse_cert(parts[0]),
+            parse_cert(parts[1]),
+            parse_cert(parts[2]),
+        );
+        assert_eq!(
+            extension_oids(&ca),
+            ["2.5.29.15", "2.5.29.37", "2.5.29.19", "2.5.29.14"]
+        );
+        assert_eq!(
+            extension_oids(&leaf),
+            [
+                "2.5.29.15",
+                "2.5.29.37",
+                "2.5.29.19",
+                "2.5.29.35",
+                "2.5.29.17"
+            ]
+        );
+        assert_eq!(
+            extension_oids(&own),
+            ["2.5.29.15", "2.5.29.37", "2.5.29.19", "2.5.29.17"]
+        );
+        // Go (before 1.25) derives the subject key id as the SHA-1 of the public key bits; a
+        // signed certificate names its signer by the signer's subject key id
+        let ski = ca.extensions()[3].value;
+        let sha1 = ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            &ca.public_key().subject_public_key.data,
+        );
+        assert_eq!(&ski[2..], sha1.as_ref());
+        assert_eq!(
+            leaf.extensions()[3].value,
+            [&[0x30, 0x16, 0x80, 0x14][..], &ski[2..]].concat()
+        );
+        // key usage digitalSignature|keyEncipherment(|certSign), basic constraints
+        assert_eq!(ca.extensions()[0].value, [0x03, 0x02, 0x02, 0xa4]);
+        assert_eq!(leaf.extensions()[0].value, [0x03, 0x02, 0x05, 0xa0]);
+        assert_eq!(ca.extensions()[2].value, [0x30, 0x03, 0x01, 0x01, 0xff]);
+        assert_eq!(leaf.extensions()[2].value, [0x30, 0x00]);
+        assert!(ca.extensions()[2].critical && !leaf.extensions()[4].critical);
+    }
+
     #[test]
     fn private_keys_in_go_formats_and_certificates_with_them() {
         let ec = render(r#"{{ genPrivateKey "ecdsa" }}"#);
@@ -861,6 +1047,24 @@ mod tests {
         assert!(ed.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{ed}");
         assert_eq!(first_pem_block(&ed).unwrap().1.len(), 48);
         assert_eq!(render(r#"{{ genPrivateKey "nope" }}"#), "Unknown type nope");
+        // DSA as sprig writes it: SEQUENCE { 0, P (2048 bits), Q (256), G, Y, X }
+        let dsa = render(r#"{{ genPrivateKey "dsa" }}"#);
+        let (label, der) = first_pem_block(&dsa).unwrap();
+        assert_eq!(label, "DSA PRIVATE KEY");
+        let (_, seq) = x509_parser::der_parser::der::parse_der_sequence(&der).unwrap();
+        let ints: Vec<_> = seq
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_bigint().unwrap())
+            .collect();
+        assert_eq!(ints.len(), 6);
+        assert_eq!(ints[0], 0u32.into());
+        assert_eq!((ints[1].bits(), ints[2].bits()), (2048, 256));
+        // y = g^x mod p, x < q, q divides p - 1
+        assert_eq!(ints[3].modpow(&ints[5], &ints[1]), ints[4]);
+        assert!(ints[5] < ints[2]);
+        assert_eq!((&ints[1] - 1u32) % &ints[2], 0u32.into());
         let out = render(
             r#"{{- $k := genPrivateKey "ecdsa" -}}{{ $c := genSelfSignedCertWithKey "me" nil (list "me.example") 10 $k }}{{ $c.Cert }}|{{ eq $c.Key $k }}"#,
         );

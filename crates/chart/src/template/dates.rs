@@ -106,9 +106,9 @@ impl Object for GoTime {
     fn field(&self, name: &str) -> Option<Value> {
         use chrono::{Datelike, Timelike};
         Some(match name {
-            "Unix" => Value::Int(self.t.timestamp()),
-            "UnixMilli" => Value::Int(self.t.timestamp_millis()),
-            "UnixNano" => Value::Int(self.t.timestamp_nanos_opt().unwrap_or(0)),
+            "Unix" => Value::Int64(self.t.timestamp()),
+            "UnixMilli" => Value::Int64(self.t.timestamp_millis()),
+            "UnixNano" => Value::Int64(self.t.timestamp_nanos_opt().unwrap_or(0)),
             "Year" => Value::Int(self.t.year() as i64),
             "Month" => Value::string(self.format("January")),
             "Day" => Value::Int(self.t.day() as i64),
@@ -195,7 +195,7 @@ pub fn as_time(v: &Value) -> Option<GoTime> {
 /// int/int64 (int32 too); anything else is the current time.
 fn time_or_now(v: &Value) -> GoTime {
     match v {
-        Value::Int(n) => GoTime::unix(*n),
+        Value::Int(n) | Value::Int64(n) => GoTime::unix(*n),
         other => as_time(other).unwrap_or_else(GoTime::now),
     }
 }
@@ -358,7 +358,7 @@ pub fn f_duration(_: &FuncEnv, a: &[Value]) -> R {
     nargs("duration", a, 1)?;
     let n: i64 = match &a[0] {
         Value::Str(x) => x.parse().unwrap_or(0),
-        Value::Int(n) => *n,
+        Value::Int64(n) => *n,
         _ => 0,
     };
     Ok(Value::string(duration_string(
@@ -370,7 +370,7 @@ pub fn f_duration_round(_: &FuncEnv, a: &[Value]) -> R {
     nargs("durationRound", a, 1)?;
     let d: i64 = match &a[0] {
         Value::Str(x) => parse_duration(x).unwrap_or(0),
-        Value::Int(n) => *n,
+        Value::Int64(n) => *n,
         other => match as_time(other) {
             Some(t) => since_nanos(&t),
             None => 0,

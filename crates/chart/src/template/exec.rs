@@ -247,9 +247,21 @@ enum Flow {
     Continue,
 }
 
-/// Nested template/include/tpl calls allowed before giving up (Helm stops at 1000 per name;
-/// we stop earlier to stay far from the thread's stack limit).
-const MAX_DEPTH: usize = 100;
+/// Active `include`s of one name that helm allows (its recursionMaxNums): the next one fails.
+const MAX_INCLUDES_PER_NAME: usize = 1000;
+
+/// Nested `template` actions within one execution (Go's maxExecDepth is 100000; each level
+/// here costs more memory than a Go frame, so this stops earlier).
+const MAX_TEMPLATE_DEPTH: usize = 10_000;
+
+/// Nested executions of any kind (template, include, tpl), a bound on the memory a render's
+/// recursion may take. The stack grows on the heap as the nesting deepens (`stacker`), so the
+/// thread's own stack size never decides how deep a chart may go.
+const MAX_DEPTH: usize = 20_000;
+
+/// Nesting that runs on the thread's own stack before `stacker` is asked (the renderer ran on
+/// ordinary 2 MiB stacks with up to 100 levels before).
+const SHALLOW_DEPTH: usize = 16;
 
 /// Executes templates of one set; `include` and `tpl` run through the same executor so they see
 /// every parsed template (and `tpl` adds its own defines while it runs).
@@ -259,6 +271,10 @@ pub struct Executor<'a> {
     vars: Vec<(String, Value)>,
     env: &'a FuncEnv,
     depth: usize,
+    /// `template` actions nested in the current execution (include and tpl start anew).
+    template_depth: usize,
+    /// Active includes by template name, as helm counts them.
+    included: HashMap<Rc<str>, usize>,
     cur: Rc<Tmpl>,
 }
 
@@ -280,6 +296,8 @@ impl<'a> Executor<'a> {
             vars: Vec::new(),
             env,
             depth: 0,
+            template_depth: 0,
+            included: HashMap::new(),
             cur: placeholder,
         }
     }
@@ -313,6 +331,17 @@ impl<'a> Executor<'a> {
                 ),
             ));
         }
+        // Deep nesting continues on stack segments from the heap rather than overflowing. The
+        // first levels run as they are: any thread has room for them, and asking for the stack's
+        // limit costs a render that never nests deeply (on the main thread it reads the process's
+        // memory map).
+        if self.depth < SHALLOW_DEPTH {
+            return self.run_template_here(t, dot, out);
+        }
+        stacker::maybe_grow(256 << 10, 4 << 20, || self.run_template_here(t, dot, out))
+    }
+
+    fn run_template_here(&mut self, t: &Rc<Tmpl>, dot: &Value, out: &mut String) -> ExecResult<()> {
         self.depth += 1;
         let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), dot.clone())]);
         let saved_cur = std::mem::replace(&mut self.cur, t.clone());
@@ -321,6 +350,14 @@ impl<'a> Executor<'a> {
         self.vars = saved_vars;
         self.depth -= 1;
         r.map(|_| ())
+    }
+
+    /// Run `t` as a new execution (include, tpl): Go's template depth starts again at 0.
+    fn run_execution(&mut self, t: &Rc<Tmpl>, dot: &Value, out: &mut String) -> ExecResult<()> {
+        let saved = std::mem::replace(&mut self.template_depth, 0);
+        let r = self.run_template(t, dot, out);
+        self.template_depth = saved;
+        r
     }
 
     fn err(&self, offset: usize, message: String) -> TemplateError {
@@ -399,7 +436,16 @@ impl<'a> Executor<'a> {
                         ),
                     ));
                 };
-                self.run_template(&t, &data, out)?;
+                if self.template_depth >= MAX_TEMPLATE_DEPTH {
+                    return Err(self.err(
+                        *offset,
+                        format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"),
+                    ));
+                }
+                self.template_depth += 1;
+                let r = self.run_template(&t, &data, out);
+                self.template_depth -= 1;
+                r?;
             }
             Node::Break(_) => return Ok(Flow::Break),
             Node::Continue(_) => return Ok(Flow::Continue),
@@ -424,13 +470,16 @@ impl<'a> Executor<'a> {
                 .iter()
                 .map(|(k, e)| (Value::str(k), e.clone()))
                 .collect(),
-            Value::Int(n) if *n > funcs::MAX_SIZE => {
+            Value::Int(n) | Value::Int64(n) if *n > funcs::MAX_SIZE => {
                 return Err(self.err(
                     br.offset,
                     format!("range over {n}: more iterations than this renderer allows"),
                 ));
             }
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+            Value::Int64(n) => (0..*n)
+                .map(|i| (Value::Int64(i), Value::Int64(i)))
+                .collect(),
             Value::Object(o) => match o.as_data() {
                 Some(Value::List(l)) => l
                     .iter()
@@ -857,8 +906,21 @@ impl<'a> Executor<'a> {
                 format!("error calling include: template: no template {name:?} associated with template {:?}", self.cur.name),
             ));
         };
+        // helm counts the includes of each name under way and refuses the 1001st
+        let active = self.included.entry(name.clone()).or_insert(0);
+        if *active > MAX_INCLUDES_PER_NAME {
+            return Err(self.err(
+                off,
+                format!("error calling include: rendering template has a nested reference name: {name}: unable to execute template"),
+            ));
+        }
+        *active += 1;
         let mut out = String::new();
-        if let Err(e) = self.run_template(&t, &data, &mut out) {
+        let r = self.run_execution(&t, &data, &mut out);
+        if let Some(n) = self.included.get_mut(&*name) {
+            *n -= 1;
+        }
+        if let Err(e) = r {
             return Err(self.wrap_call_error(off, e, "error calling include: "));
         }
         Ok(Value::string(out))
@@ -912,6 +974,14 @@ impl<'a> Executor<'a> {
             },
             Arg::Field(o, fields) => self.chain_err(*o, &ChainNode::field(*o, fields), message),
             Arg::Var(o, n, fields) => self.chain_err(*o, &ChainNode::var(*o, n, fields), message),
+            Arg::Pipe(_, pipe, fields) if fields.is_empty() => match last_evaluated(pipe) {
+                // Go's state is still at the last node the pipeline evaluated
+                Some(last) => TemplateError {
+                    node: Some(arg_text(last)),
+                    ..self.err(last.offset(), message)
+                },
+                None => self.err(arg.offset(), message),
+            },
             _ => self.err(arg.offset(), message),
         }
     }
@@ -982,7 +1052,7 @@ impl<'a> Executor<'a> {
         layer.remove(&body_name);
         self.overlays.push(layer);
         let mut out = String::new();
-        let r = self.run_template(&main, &data, &mut out);
+        let r = self.run_execution(&main, &data, &mut out);
         self.overlays.pop();
         if let Err(e) = r {
             let prefix = format!(
@@ -1019,6 +1089,17 @@ impl ChainNode {
             return ChainNode::At(off, name.to_string());
         }
         ChainNode::At(off + name.len(), format!("{name}.{}", fields.join(".")))
+    }
+}
+
+/// The node text/template evaluates last in `pipe`, where its state still points when the
+/// pipeline's result is refused by a parameter: the last argument of the last command (inside it
+/// when it is a parenthesized pipeline), or the command's function when it has no argument.
+fn last_evaluated(pipe: &Pipe) -> Option<&Arg> {
+    let last = pipe.cmds.last()?.args.last()?;
+    match last {
+        Arg::Pipe(_, inner, fields) if fields.is_empty() => last_evaluated(inner).or(Some(last)),
+        _ => Some(last),
     }
 }
 

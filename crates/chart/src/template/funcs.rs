@@ -179,7 +179,7 @@ pub fn strval(v: &Value) -> String {
 /// cast.ToInt64 as sprig uses it: numbers truncate, strings parse (0 on failure), nil is 0.
 pub fn to_i64(v: &Value) -> i64 {
     match v {
-        Value::Int(x) => *x,
+        Value::Int(x) | Value::Int64(x) => *x,
         Value::Float(f) => *f as i64,
         Value::Bool(x) => *x as i64,
         Value::Str(x) => parse_go_int(x.trim()).unwrap_or(0),
@@ -206,7 +206,7 @@ fn parse_go_int(x: &str) -> Option<i64> {
 
 pub fn to_f64(v: &Value) -> f64 {
     match v {
-        Value::Int(x) => *x as f64,
+        Value::Int(x) | Value::Int64(x) => *x as f64,
         Value::Float(f) => *f,
         Value::Bool(x) => *x as i64 as f64,
         Value::Str(x) => x.trim().parse().unwrap_or(0.0),
@@ -255,7 +255,7 @@ fn basic_kind(v: &Value) -> Kind {
     match v {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) => Kind::Int,
+        Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::Str(_) => Kind::Str,
         _ => Kind::Other,
@@ -272,7 +272,7 @@ fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
     }
     Ok(match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
@@ -313,7 +313,7 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
         return err("incompatible types for comparison");
     }
     Ok(match (a, b) {
-        (Value::Int(x), Value::Int(y)) => x < y,
+        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::Str(x), Value::Str(y)) => x < y,
         _ => false,
@@ -399,8 +399,8 @@ fn f_index(_: &FuncEnv, a: &[Value]) -> R {
 
 fn index_int(v: &Value) -> Result<usize, FuncError> {
     match v {
-        Value::Int(x) if *x >= 0 => Ok(*x as usize),
-        Value::Int(x) => err(format!("index out of range: {x}")),
+        Value::Int(x) | Value::Int64(x) if *x >= 0 => Ok(*x as usize),
+        Value::Int(x) | Value::Int64(x) => err(format!("index out of range: {x}")),
         other => err(format!(
             "cannot index slice/array with type {}",
             other.type_name()
@@ -591,7 +591,7 @@ fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
     fn conv(v: &toml::Value) -> Value {
         match v {
             toml::Value::String(x) => Value::str(x),
-            toml::Value::Integer(n) => Value::Int(*n),
+            toml::Value::Integer(n) => Value::Int64(*n),
             toml::Value::Float(f) => Value::Float(*f),
             toml::Value::Boolean(b) => Value::Bool(*b),
             toml::Value::Datetime(d) => super::dates::from_toml(d),
@@ -605,8 +605,47 @@ fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
         Ok(t) => Ok(Value::map(
             t.iter().map(|(k, v)| (k.clone(), conv(v))).collect(),
         )),
-        Err(e) => Ok(error_map(&format!("toml: {}", e.message()))),
+        Err(e) => Ok(error_map(&toml_error(s(&a[0])?, &e))),
     }
+}
+
+/// BurntSushi/toml's (v1.4, as helm vendors it) text for the errors whose place and wording can
+/// be told from the toml crate's: a key without `=` (at the end of the text its lexer names the
+/// 0-based line of the end, else the 1-based line of the character it found); the toml crate's
+/// own words otherwise.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    if e.message().starts_with("key with no value")
+        && let Some(span) = e.span()
+    {
+        let rest = text.get(span.start..).unwrap_or_default();
+        let found = rest.trim_start_matches([' ', '\t']);
+        let at = text.len() - found.len();
+        return match found.chars().next() {
+            None => format!(
+                "toml: line {}: unexpected EOF; expected key separator '='",
+                text.matches('\n').count()
+            ),
+            Some(c) => {
+                let line = 1 + text[..at].matches('\n').count() + usize::from(c == '\n');
+                format!(
+                    "toml: line {line}: expected '.' or '=', but got {} instead",
+                    go_quote_rune(c)
+                )
+            }
+        };
+    }
+    format!("toml: {}", e.message())
+}
+
+/// strconv.QuoteRune: `'c'` with Go's escapes.
+fn go_quote_rune(c: char) -> String {
+    let quoted = super::gofmt::go_quote(&c.to_string());
+    let inner = match c {
+        '"' => "\"",
+        '\'' => "\\'",
+        _ => &quoted[1..quoted.len() - 1],
+    };
+    format!("'{inner}'")
 }
 
 fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
@@ -1307,7 +1346,8 @@ fn f_rand_ascii(_: &FuncEnv, a: &[Value]) -> R {
 fn f_rand_int(_: &FuncEnv, a: &[Value]) -> R {
     nargs("randInt", a, 2)?;
     use rand::Rng;
-    let (lo, hi) = (to_i64(&a[0]), to_i64(&a[1]));
+    // randInt(min, max int): an int64 or a float64 is refused, as Go refuses it
+    let (lo, hi) = (i(&a[0])?, i(&a[1])?);
     if hi <= lo {
         return err("invalid argument to Intn");
     }
@@ -1341,12 +1381,21 @@ fn cached<T: Clone>(
     Ok(r)
 }
 
+/// A pattern Go's regexp refuses is refused with Go's error, whatever the regex crate makes of it.
+fn go_syntax(p: &str) -> Result<(), FuncError> {
+    match super::regex_go::go_error(p) {
+        Some(msg) => err(format!("error parsing regexp: {msg}")),
+        None => Ok(()),
+    }
+}
+
 fn re(p: &str) -> Result<regex::Regex, FuncError> {
     thread_local! {
         static CACHE: std::cell::RefCell<HashMap<String, regex::Regex>> =
             std::cell::RefCell::new(HashMap::new());
     }
     cached(&CACHE, p, || {
+        go_syntax(p)?;
         regex::Regex::new(&super::regex_go::translate(p))
             .map_err(|e| FuncError::Msg(format!("error parsing regexp: {e}")))
     })
@@ -1360,6 +1409,7 @@ fn matcher(p: &str) -> Result<Pattern, FuncError> {
             std::cell::RefCell::new(HashMap::new());
     }
     cached(&CACHE, p, || {
+        go_syntax(p)?;
         let translated = super::regex_go::translate(p);
         let lite = super::regex_go::lite_reads_alike(&translated).then_some(translated.as_str());
         Pattern::lite_or(lite, || re(p))
@@ -1542,8 +1592,31 @@ fn f_reverse(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::list(l))
 }
 
+/// reflect.DeepEqual: the same types all the way down (an int is not an int64 nor a float64).
 fn deep_eq(x: &Value, y: &Value) -> bool {
-    x.to_json() == y.to_json() && x.type_name() == y.type_name()
+    match (x, y) {
+        (Value::Nil, Value::Nil) => true,
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
+        (Value::Float(a), Value::Float(b)) => a == b,
+        (Value::Str(a), Value::Str(b)) => a == b,
+        (Value::List(a), Value::List(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(p, q)| deep_eq(p, q))
+        }
+        (Value::Map(a), Value::Map(b)) => {
+            if Rc::ptr_eq(a, b) {
+                return true;
+            }
+            let (a, b) = (a.borrow(), b.borrow());
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| deep_eq(v, w)))
+        }
+        (Value::Object(_), _) | (_, Value::Object(_)) => {
+            x.type_name() == y.type_name() && x.to_json() == y.to_json()
+        }
+        _ => false,
+    }
 }
 
 fn f_uniq(_: &FuncEnv, a: &[Value]) -> R {
@@ -1918,20 +1991,20 @@ fn f_deep_copy(_: &FuncEnv, a: &[Value]) -> R {
 // ------------------------------------------------------------------ math
 
 fn f_add(_: &FuncEnv, a: &[Value]) -> R {
-    Ok(Value::Int(
+    Ok(Value::Int64(
         a.iter().map(to_i64).fold(0i64, i64::wrapping_add),
     ))
 }
 fn f_add1(_: &FuncEnv, a: &[Value]) -> R {
     nargs("add1", a, 1)?;
-    Ok(Value::Int(to_i64(&a[0]).wrapping_add(1)))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_add(1)))
 }
 fn f_sub(_: &FuncEnv, a: &[Value]) -> R {
     nargs("sub", a, 2)?;
-    Ok(Value::Int(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
 }
 fn f_mul(_: &FuncEnv, a: &[Value]) -> R {
-    Ok(Value::Int(
+    Ok(Value::Int64(
         a.iter().map(to_i64).fold(1i64, i64::wrapping_mul),
     ))
 }
@@ -1941,7 +2014,7 @@ fn f_div(_: &FuncEnv, a: &[Value]) -> R {
     if d == 0 {
         return err("runtime error: integer divide by zero");
     }
-    Ok(Value::Int(to_i64(&a[0]).wrapping_div(d)))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_div(d)))
 }
 fn f_mod(_: &FuncEnv, a: &[Value]) -> R {
     nargs("mod", a, 2)?;
@@ -1949,15 +2022,15 @@ fn f_mod(_: &FuncEnv, a: &[Value]) -> R {
     if d == 0 {
         return err("runtime error: integer divide by zero");
     }
-    Ok(Value::Int(to_i64(&a[0]).wrapping_rem(d)))
+    Ok(Value::Int64(to_i64(&a[0]).wrapping_rem(d)))
 }
 fn f_max(_: &FuncEnv, a: &[Value]) -> R {
     min_args("max", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).max().unwrap_or(0)))
+    Ok(Value::Int64(a.iter().map(to_i64).max().unwrap_or(0)))
 }
 fn f_min(_: &FuncEnv, a: &[Value]) -> R {
     min_args("min", a, 1)?;
-    Ok(Value::Int(a.iter().map(to_i64).min().unwrap_or(0)))
+    Ok(Value::Int64(a.iter().map(to_i64).min().unwrap_or(0)))
 }
 /// sprig's execDecimalOp: `first`, then each of `rest`, combined in shopspring decimals.
 fn decimal_op(
@@ -2026,6 +2099,10 @@ fn f_round(_: &FuncEnv, a: &[Value]) -> R {
 fn f_int(_: &FuncEnv, a: &[Value]) -> R {
     nargs("int", a, 1)?;
     Ok(Value::Int(to_i64(&a[0])))
+}
+fn f_int64(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("int64", a, 1)?;
+    Ok(Value::Int64(to_i64(&a[0])))
 }
 fn f_float64(_: &FuncEnv, a: &[Value]) -> R {
     nargs("float64", a, 1)?;
@@ -2640,7 +2717,7 @@ fn f_to_decimal(_: &FuncEnv, a: &[Value]) -> R {
         i64::from_str_radix(&format!("{}{digits}", if neg { "-" } else { "" }), 8)
             .unwrap_or_default()
     };
-    Ok(Value::Int(n))
+    Ok(Value::Int64(n))
 }
 
 /// sprig's randBytes: COUNT random bytes, base64-encoded.
@@ -2853,7 +2930,7 @@ fn table() -> HashMap<&'static str, Func> {
         ("ceil", f_ceil),
         ("round", f_round),
         ("int", f_int),
-        ("int64", f_int),
+        ("int64", f_int64),
         ("float64", f_float64),
         ("atoi", f_atoi),
         ("toDecimal", f_to_decimal),

@@ -31,7 +31,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         let mut width: Option<usize> = None;
         if chars.peek() == Some(&'*') {
             chars.next();
-            if let Some(Value::Int(w)) = args.get(argi) {
+            if let Some(Value::Int(w) | Value::Int64(w)) = args.get(argi) {
                 width = Some((*w).unsigned_abs() as usize);
             }
             argi += 1;
@@ -160,7 +160,7 @@ fn format_one(
     match verb {
         'v' => Some(match arg {
             Value::Float(f) if plus && *f >= 0.0 => format!("+{}", format_float_g(*f)),
-            Value::Int(i) if plus && *i >= 0 => format!("+{i}"),
+            Value::Int(i) | Value::Int64(i) if plus && *i >= 0 => format!("+{i}"),
             Value::Str(s) if sharp => go_quote(s),
             _ => go_sprint(arg),
         }),
@@ -175,7 +175,7 @@ fn format_one(
         },
         'q' => match arg {
             Value::Str(s) => Some(go_quote(s)),
-            Value::Int(i) => char::from_u32(*i as u32).map(|c| format!("'{c}'")),
+            Value::Int(i) | Value::Int64(i) => char::from_u32(*i as u32).map(|c| format!("'{c}'")),
             _ => None,
         },
         't' => match arg {
@@ -183,24 +183,28 @@ fn format_one(
             _ => None,
         },
         'd' => match arg {
-            Value::Int(i) => Some(sign(*i < 0, i.unsigned_abs().to_string())),
+            Value::Int(i) | Value::Int64(i) => Some(sign(*i < 0, i.unsigned_abs().to_string())),
             _ => None,
         },
         'b' => match arg {
-            Value::Int(i) => Some(sign(*i < 0, format!("{:b}", i.unsigned_abs()))),
+            Value::Int(i) | Value::Int64(i) => {
+                Some(sign(*i < 0, format!("{:b}", i.unsigned_abs())))
+            }
             _ => None,
         },
         'o' => match arg {
-            Value::Int(i) => Some(sign(*i < 0, format!("{:o}", i.unsigned_abs()))),
+            Value::Int(i) | Value::Int64(i) => {
+                Some(sign(*i < 0, format!("{:o}", i.unsigned_abs())))
+            }
             _ => None,
         },
         'c' => match arg {
-            Value::Int(i) => char::from_u32(*i as u32).map(|c| c.to_string()),
+            Value::Int(i) | Value::Int64(i) => char::from_u32(*i as u32).map(|c| c.to_string()),
             _ => None,
         },
         'x' | 'X' => {
             let s = match arg {
-                Value::Int(i) => sign(*i < 0, format!("{:x}", i.unsigned_abs())),
+                Value::Int(i) | Value::Int64(i) => sign(*i < 0, format!("{:x}", i.unsigned_abs())),
                 Value::Str(s) => hex::encode(s.as_bytes()),
                 _ => return None,
             };

@@ -156,6 +156,46 @@ fn runaway_recursion_is_an_error_not_a_crash() {
 }
 
 #[test]
+fn recursion_stops_where_helm_stops_on_any_stack() {
+    // on a small stack: deep nesting continues on the heap
+    let run = |src: &'static str| {
+        std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || e(src, "{}"))
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    // helm: the 1001st include of one name under way fails, the chain names every level
+    let msg = run(r#"{{ define "r" }}{{ include "r" . }}{{ end }}{{ include "r" . }}"#);
+    assert_eq!(
+        msg.matches("error calling include").count(),
+        1002,
+        "{}",
+        &msg[..300]
+    );
+    assert!(
+        msg.ends_with(
+            "error calling include: rendering template has a nested reference name: r: unable to execute template"
+        ),
+        "{}",
+        &msg[msg.len() - 300..]
+    );
+    // two names take turns: each stops at its own count
+    let msg = run(
+        r#"{{ define "a" }}{{ include "b" . }}{{ end }}{{ define "b" }}{{ include "a" . }}{{ end }}{{ include "a" . }}"#,
+    );
+    assert!(msg.ends_with("nested reference name: a: unable to execute template"));
+    // the template action: Go's depth limit, at the action
+    let msg = run(r#"{{ define "t" }}{{ template "t" . }}{{ end }}{{ template "t" . }}"#);
+    assert!(
+        msg.starts_with("template: t:1:")
+            && msg.ends_with("exceeded maximum template depth (10000)"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn errors_name_file_line_and_column() {
     let msg = e("line1\n  {{ .a.b }}", "{}");
     assert!(

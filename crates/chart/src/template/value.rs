@@ -15,8 +15,12 @@ pub type MapRef = Rc<RefCell<BTreeMap<String, Value>>>;
 pub enum Value {
     Nil,
     Bool(bool),
-    /// Go `int`/`int64`: template literals, `len`, sprig integer maths.
+    /// Go `int`: template literals, `len`, `atoi`, `int`, `until`.
     Int(i64),
+    /// Go `int64`: sprig's integer maths (`add`, `sub`, `max`, `int64`, ...) and `fromToml`
+    /// integers. It computes and prints as `Int`, but its type is another: `typeOf`, `kindOf`,
+    /// `%T`, `deepEqual`, `duration`, and a Go `int` parameter refuses it.
+    Int64(i64),
     /// Go `float64`: every number that came from values YAML or JSON.
     Float(f64),
     Str(Rc<str>),
@@ -91,6 +95,14 @@ impl Value {
         Value::map(BTreeMap::new())
     }
 
+    /// A Go integer of either type.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     pub fn is_nil(&self) -> bool {
         matches!(self, Value::Nil)
     }
@@ -100,7 +112,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -115,6 +127,7 @@ impl Value {
             Value::Nil => "<nil>",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
@@ -129,6 +142,7 @@ impl Value {
             Value::Nil => "invalid",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "slice",
@@ -207,7 +221,7 @@ impl Value {
         match self {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
             Value::Float(f) => {
                 if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
                     serde_json::Value::from(*f as i64)
@@ -375,7 +389,7 @@ pub fn write_v(out: &mut String, v: &Value) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&format_float_g(*f)),
         Value::Str(s) => out.push_str(s),
         Value::List(l) => {

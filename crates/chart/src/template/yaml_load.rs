@@ -14,23 +14,69 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::value::Value;
 
-/// A YAML syntax error, with the byte offset it points at.
+/// A YAML syntax error, with the byte offset it points at, as go-yaml v2 words it.
 #[derive(Debug, Clone)]
 pub struct YamlError {
+    /// go-yaml's problem text (libyaml's words, without the context).
     pub message: String,
     pub offset: usize,
+    /// 1-based line and column of the place.
     pub line: usize,
     pub column: usize,
+    /// The line go-yaml names in its message, if any.
+    pub go_line: Option<usize>,
 }
 
 impl std::fmt::Display for YamlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "yaml: line {}: column {}: {}",
-            self.line, self.column, self.message
-        )
+        match self.go_line {
+            Some(line) => write!(f, "yaml: line {line}: {}", self.message),
+            None => write!(f, "yaml: {}", self.message),
+        }
     }
+}
+
+/// Problems libyaml's parser (not its scanner) reports: go-yaml names their line 0-based.
+const PARSER_PROBLEMS: &[&str] = &[
+    "did not find expected <document start>",
+    "did not find expected '-' indicator",
+    "did not find expected key",
+    "did not find expected ',' or '}'",
+    "did not find expected ',' or ']'",
+    "did not find expected node content",
+    "found duplicate %YAML directive",
+    "found incompatible YAML document",
+    "found undefined tag handle",
+];
+
+/// go-yaml v2's words for an error of yaml-rust2 (both follow libyaml): the problem without
+/// its context ("while parsing a node, "), in libyaml's words where yaml-rust2 has its own,
+/// and the line go-yaml's fail() names: none on the first line, else a parser error's 0-based
+/// line and a scanner error's 1-based one.
+fn go_yaml_error(info: &str, line: usize) -> (String, Option<usize>) {
+    let problem = match info.strip_prefix("while ") {
+        Some(rest) => rest.split_once(", ").map_or(info, |(_, p)| p),
+        None => info,
+    };
+    let problem = match problem {
+        "simple key expect ':'" | "simple key expected" => "could not find expected ':'",
+        "expected ',' or ']'" => "did not find expected ',' or ']'",
+        "did not find expected <document-start>" => "did not find expected <document start>",
+        p if p.starts_with("unexpected character")
+            || p.starts_with("tab")
+            || p == "did not find expected next token" =>
+        {
+            "found character that cannot start any token"
+        }
+        p => p,
+    };
+    let line0 = line.saturating_sub(1);
+    let go_line = match line0 {
+        0 => None,
+        n if PARSER_PROBLEMS.contains(&problem) => Some(n),
+        n => Some(n + 1),
+    };
+    (problem.to_string(), go_line)
 }
 
 /// Parse the first document of `text` (an empty text is `Nil`).
@@ -43,6 +89,7 @@ pub fn load(text: &str) -> Result<Value, YamlError> {
             offset: 0,
             line: 1,
             column: 1,
+            go_line: None,
         });
     }
     Ok(builder.root.unwrap_or(Value::Nil))
@@ -272,22 +319,58 @@ impl MarkedEventReceiver for HeadReader {
     }
 }
 
+/// yaml-rust2's refusal of a tab right after a mapping's `:` (`key:\tvalue`), which go-yaml reads.
+const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
+
 /// Feed the events of `text`'s first document to `receiver`; a syntax error points at its place.
-fn read_first_document(
+fn read_first_document<R: MarkedEventReceiver + Default>(
     text: &str,
-    receiver: &mut impl MarkedEventReceiver,
+    receiver: &mut R,
 ) -> Result<(), YamlError> {
-    Parser::new_from_str(text)
-        .load(receiver, false)
-        .map_err(|e| {
-            let m = e.marker();
-            YamlError {
-                message: e.info().to_string(),
-                offset: char_to_byte(text, m.index()),
-                line: m.line(),
-                column: m.col() + 1,
-            }
-        })
+    let mut first = Parser::new_from_str(text).load(receiver, false);
+    // go-yaml reads `key:<tab>value`: read it again with those tabs as spaces (each tab one
+    // space, so every place keeps its offset), as often as the refusal comes back
+    let mut patched: Option<String> = None;
+    for _ in 0..64 {
+        let Err(e) = &first else { break };
+        if e.info() != TAB_AFTER_COLON {
+            break;
+        }
+        let src = patched.get_or_insert_with(|| text.to_string());
+        let at = char_to_byte(src, e.marker().index());
+        let Some(colon) = src[..at].rfind(':') else {
+            break;
+        };
+        if !src[colon + 1..at].bytes().all(|b| b == b' ' || b == b'\t') {
+            break;
+        }
+        let spaces = " ".repeat(at - colon - 1);
+        src.replace_range(colon + 1..at, &spaces);
+        *receiver = R::default();
+        first = Parser::new_from_str(src).load(receiver, false);
+    }
+    first.map_err(|e| {
+        let m = e.marker();
+        let offset = char_to_byte(text, m.index());
+        let (mut message, mut go_line) = go_yaml_error(e.info(), m.line());
+        if message == "found unknown anchor" {
+            // go-yaml's decoder names the alias, without a line
+            let name: String = text[offset..]
+                .trim_start_matches('*')
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+                .collect();
+            message = format!("unknown anchor '{name}' referenced");
+            go_line = None;
+        }
+        YamlError {
+            message,
+            offset,
+            line: m.line(),
+            column: m.col() + 1,
+            go_line,
+        }
+    })
 }
 
 fn char_to_byte(text: &str, chars: usize) -> usize {
@@ -410,7 +493,7 @@ fn key_string(v: &Value) -> Result<String, String> {
     Ok(match v {
         Value::Str(s) => s.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
         Value::Float(f) => go_format_float32_g(*f),
         other => {
             return Err(format!("unsupported map key of type {}", other.type_name()));
