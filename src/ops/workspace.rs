@@ -275,6 +275,11 @@ pub async fn make_plan(
     args: &PlanOptions,
     reuse: Option<Planned>,
 ) -> miette::Result<Planned> {
+    if let Some(c) = cluster
+        && let Some(undecided) = images::undecided_delivery(&ws.spec, &c.context)
+    {
+        return Err(undecided);
+    }
     let (delivery, delivery_note) =
         images::choose_delivery(&ws.spec, cluster.map(|c| c.context.as_str()));
     let docker = match (cluster, ws.spec.images.is_empty()) {

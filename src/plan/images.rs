@@ -49,6 +49,25 @@ pub fn choose_delivery(spec: &Spec, context_name: Option<&str>) -> (Delivery, St
     }
 }
 
+/// Why no delivery can be chosen for a cluster: todo.toml names none, no registry, and the
+/// context is not one whose nodes share or load the local engine's images (minikube, kind,
+/// Docker Desktop, …). Guessing would plan images the nodes cannot pull (ImagePullBackOff).
+pub fn undecided_delivery(spec: &Spec, context_name: &str) -> Option<miette::Report> {
+    if spec.images.is_empty()
+        || spec.cluster.delivery.is_some()
+        || spec.cluster.registry.is_some()
+        || images::detect_delivery(context_name).is_some()
+    {
+        return None;
+    }
+    Some(miette::miette!(
+        code = "todoplan::images::no_delivery",
+        help = "set how images reach the cluster in todo.toml's [cluster]: `registry = \"HOST:PORT\"` (pushed there, pulled by the nodes), `delivery = \"kind\"` or `\"minikube\"`, or `delivery = \"none\"` when the nodes use this machine's Docker engine (Docker Desktop)",
+        "todo.toml declares {} image(s) but says nothing about how they reach context {context_name}, which is not a local cluster todoplan recognises: the nodes could not pull them",
+        spec.images.len()
+    ))
+}
+
 fn build_of(spec: &Spec, name: &str) -> Option<ImageBuild> {
     let i = spec.images.get(name)?;
     Some(ImageBuild {

@@ -458,3 +458,37 @@ async fn context_matches_what_the_docker_cli_sends() {
     assert!(from_cli.contains(&"/ctx/docs/keep.txt".to_owned()));
     assert!(!from_cli.contains(&"/ctx/docs/guide.md".to_owned()));
 }
+
+/// Delivery is never guessed: a project with images, no registry and no delivery, on a
+/// context that is not a local cluster todoplan recognises, is a plan error saying what to
+/// set, before anything is built (the seeds' ImagePullBackOff, found at plan time).
+#[test]
+fn a_project_with_images_and_no_way_to_deliver_them_is_a_plan_error() {
+    crate::support::require_cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let name = crate::support::unique_name("nodelivery");
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    std::fs::write(dir.path().join("app/Dockerfile"), "FROM busybox:1.35.0\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("web")).unwrap();
+    std::fs::write(
+        dir.path().join("web/cm.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web, namespace: {name}}}\ndata: {{image: \"${{images.app.ref}}\"}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("todo.toml"),
+        format!("[project]\nname = \"{name}\"\n[cluster]\nnamespace = \"{name}\"\n\n[images.app]\ncontext = \"app\"\n\n[releases.web]\nchart = \"web\"\n"),
+    )
+    .unwrap();
+    let out = crate::support::todoplan_in(dir.path(), &["plan"]);
+    let said = crate::support::output_text(&out);
+    assert!(!out.status.success(), "the plan must fail:\n{said}");
+    assert!(
+        said.contains("says nothing about how they reach context") && said.contains("registry = "),
+        "{said}"
+    );
+    assert!(
+        !crate::support::namespace_exists(&name),
+        "nothing was created"
+    );
+}

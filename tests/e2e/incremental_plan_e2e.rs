@@ -206,6 +206,26 @@ fn incremental_plan_answers_as_the_full_plan_after_each_kind_of_change() {
         "after an apply at most a co-owned object is dry-run ({settled})"
     );
 
+    // A saved plan keeps its promise: the Service was compared without a dry-run when the plan
+    // was saved; changed by hand before the apply, the apply refuses the plan.
+    p.objects(&OBJECTS.replace("LOG_LEVEL: info", "LOG_LEVEL: warn"));
+    p.ok(&["plan", "--out", "saved.plan"]);
+    p.kubectl(&["annotate", "service", "web", "team=payments"]);
+    let out = p.run(&["apply", "saved.plan"]);
+    let said = support::output_text(&out);
+    assert!(!out.status.success(), "a plan whose skipped object changed must be refused:\n{said}");
+    assert!(
+        said.contains("v1/Service") && said.contains("not in the approved plan"),
+        "the refusal names the Service:\n{said}"
+    );
+    assert_eq!(
+        p.kubectl(&["get", "configmap", "settings", "-o", "jsonpath={.data.LOG_LEVEL}"]),
+        "info",
+        "nothing of the refused plan was applied"
+    );
+    p.objects(OBJECTS);
+    p.ok(&["apply", "--auto-approve"]);
+
     // The cluster's admission configuration changes: a policy that refuses this ConfigMap.
     // The incremental plan must not say "no changes" where the full one shows the refusal.
     let policy = format!("{}-deny", p.name);
