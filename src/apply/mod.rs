@@ -265,8 +265,37 @@ struct Shared<'a, C, B> {
 }
 
 impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
+    /// Records a written object. One the apply then waits for is recorded tainted until it is
+    /// seen ready ([`Self::seen_ready`]): killed during the wait, the next plan applies it again
+    /// and waits, instead of saying "No changes" about a rollout nobody saw finish.
     async fn record(&self, d: &DesiredObject, applied: &Value) -> Result<(), String> {
-        self.record_with(d, applied, false).await
+        let waited = readiness::waits_for(crate::plan::normalize::kind_of(&d.object));
+        self.record_with(d, applied, waited).await
+    }
+
+    /// A written object the apply waited for became ready: its record is no longer tainted.
+    async fn seen_ready(&self, d: &DesiredObject) -> Result<(), String> {
+        let address = d.address.to_string();
+        let record = {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            match state.objects.get(&address) {
+                Some(r) if r.tainted && !r.hook_deleted => ObjectRecord {
+                    tainted: false,
+                    ..r.clone()
+                },
+                _ => return Ok(()),
+            }
+        };
+        let entry = JournalEntry::Put {
+            address,
+            record: Box::new(record),
+        };
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.backend
+            .journal(&entry)
+            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
+        entry.apply_to(&mut state);
+        Ok(())
     }
 
     /// Records `d`; `tainted`: written, but not seen ready (the next plan waits for it again).
@@ -283,10 +312,12 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         // What the server answered to this write is what the next plan's dry-run would answer
         // while nothing moves; a tainted object is always dry-run again.
         let observed = match (&uid, self.basis) {
-            (Some(_), Some(basis)) if !tainted => basis.for_key(&d.key()).map(|basis| Observed {
-                live: crate::plan::incremental::live_fingerprint(applied, &self.salt),
-                basis,
-            }),
+            (Some(_), Some(basis)) if applied.get("metadata").is_some() => {
+                basis.for_key(&d.key()).map(|basis| Observed {
+                    live: crate::plan::incremental::live_fingerprint(applied, &self.salt),
+                    basis,
+                })
+            }
             _ => None,
         };
         self.put(d, uid, tainted, false, observed).await
@@ -691,6 +722,9 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
         let waited: Vec<&&DesiredObject> = objects.iter().filter(waitable).collect();
         let mut errors = Vec::new();
         for (d, result) in waited.into_iter().zip(results) {
+            if result.is_ok() {
+                shared.seen_ready(d).await?;
+            }
             if let Err(e) = result {
                 errors.push(e);
                 if hook_deleted_on(d, "hook-failed", changes) {

@@ -56,6 +56,8 @@ struct Server {
     /// The Widget CRD's generation: its schema defaults `spec.size` from it.
     crd_generation: Mutex<i64>,
     dry_runs: AtomicUsize,
+    /// Readiness never comes (the process is killed while it waits).
+    never_ready: AtomicBool,
 }
 
 fn next(counter: &AtomicUsize) -> usize {
@@ -388,6 +390,9 @@ impl Cluster for Server {
 
 impl Readiness for Server {
     async fn wait_ready(&self, _key: &ObjectKey, _timeout: Duration) -> Result<(), String> {
+        if self.never_ready.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         Ok(())
     }
     async fn probe(&self, check: &SmokeCheck) -> Result<(u16, String), String> {
@@ -963,5 +968,83 @@ fn many_releases_at_once_never_hang_on_the_state_backends_lock() {
             assert_eq!(state.objects.len(), RELEASES * PER_RELEASE);
             assert!(sink.syncs.load(Ordering::SeqCst) > RELEASES);
         }
+    });
+}
+
+/// A rollout killed while apply waits for it (kill -9, a second Ctrl-C) is not forgotten: the
+/// workload was recorded as written-not-ready before the wait, so the next plan applies it
+/// again and waits, instead of "No changes" about a rollout nobody saw finish.
+#[test]
+fn a_rollout_killed_during_its_readiness_wait_is_planned_again() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server = Server::new();
+        let mut state = State::new(PROJECT);
+        state.lineage = ME.into();
+        let mut values = [0u8; OBJECTS];
+        apply(&server, &desired(&values), &mut state).await;
+        assert!(
+            state.objects.values().all(|r| !r.tainted),
+            "seen ready: not tainted"
+        );
+        // A new image for the Deployment; the apply is killed while it waits.
+        values[1] = 1;
+        let wanted = desired(&values);
+        server.never_ready.store(true, Ordering::SeqCst);
+        let (objects, comparison, _) = plan(&server, &wanted, &state, false).await;
+        let computed = Computed {
+            label: None,
+            plan: todoplan::plan::Plan {
+                objects,
+                ..todoplan::plan::Plan::against(&state, PROJECT, None)
+            },
+            desired: wanted.clone(),
+            graph: graph(),
+            secrets: BTreeMap::new(),
+            deletions: Vec::new(),
+            foreign_fields: BTreeMap::new(),
+            release_values: BTreeMap::new(),
+            basis: Some(server.basis()),
+            confirmed: comparison.confirmed,
+        };
+        let options = ApplyOptions {
+            parallelism: 2,
+            progress: Progress::silent(),
+            cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+            provenance: Default::default(),
+        };
+        let killed = tokio::time::timeout(
+            Duration::from_millis(300),
+            execute(&server, &computed, &Sink, &mut state, &options),
+        )
+        .await;
+        assert!(
+            killed.is_err(),
+            "the apply was still waiting when it was killed"
+        );
+        let deployment = &wanted[1];
+        let record = &state.objects[&deployment.address.to_string()];
+        assert!(record.tainted, "written, never seen ready: tainted");
+        server.never_ready.store(false, Ordering::SeqCst);
+        for full in [true, false] {
+            let (changes, _, _) = plan(&server, &wanted, &state, full).await;
+            let change = changes
+                .iter()
+                .find(|c| c.address == deployment.address.to_string())
+                .unwrap();
+            assert_eq!(
+                change.action,
+                Action::Update,
+                "the next plan waits for it again"
+            );
+            assert!(change.reason.as_deref().unwrap_or("").contains("tainted"));
+        }
+        apply(&server, &wanted, &mut state).await;
+        assert!(!state.objects[&deployment.address.to_string()].tainted);
+        let (changes, _, _) = plan(&server, &wanted, &state, false).await;
+        assert!(changes.iter().all(|c| c.action == Action::NoOp));
     });
 }
