@@ -415,6 +415,23 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         Ok(())
     }
 
+    /// Keeps `record` in state at `address` if state does not hold it yet.
+    fn remember(&self, address: &str, record: &ObjectRecord) -> Result<(), String> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.objects.contains_key(address) {
+            return Ok(());
+        }
+        let entry = JournalEntry::Put {
+            address: address.to_string(),
+            record: Box::new(record.clone()),
+        };
+        self.backend
+            .journal(&entry)
+            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
+        entry.apply_to(&mut state);
+        Ok(())
+    }
+
     async fn forget(&self, address: &str) -> Result<(), String> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.backend
@@ -1029,6 +1046,18 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                     Err(e) => Err(e),
                 };
                 if let Err(e) = forgotten {
+                    failures.push((address.clone(), e));
+                }
+                continue;
+            }
+            if change.action == Action::Refused
+                && record.kind == "PersistentVolumeClaim"
+                && address.contains("/claims/")
+            {
+                // A claim of a deleted StatefulSet (made by its controller, so never recorded)
+                // that the gate kept: recorded now, so a later run with --allow-data-loss can
+                // still delete it, and its namespace after it.
+                if let Err(e) = shared.remember(address, record) {
                     failures.push((address.clone(), e));
                 }
                 continue;

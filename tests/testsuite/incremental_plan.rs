@@ -1048,3 +1048,122 @@ fn a_rollout_killed_during_its_readiness_wait_is_planned_again() {
         assert!(changes.iter().all(|c| c.action == Action::NoOp));
     });
 }
+
+/// A claim of a deleted StatefulSet that the protection gate kept is not lost to todoplan: it
+/// is recorded, so a later run with --allow-data-loss can still delete it (it used to be
+/// dropped, and then no command could delete it or its namespace).
+#[test]
+fn a_refused_claim_of_a_deleted_statefulset_stays_in_state_until_deleted_with_the_flag() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server = Server::new();
+        let mut state = State::new(PROJECT);
+        state.lineage = ME.into();
+        let labels = json!({LABEL_PROJECT: PROJECT, LABEL_INSTANCE: ME, "todoplan.dev/release": "app"});
+        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": NS, "labels": labels},
+            "spec": {"serviceName": "db", "replicas": 1,
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "c", "image": "postgres"}]}},
+                "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}}}}]}});
+        let key = ObjectKey::of(&sts);
+        let declared = vec![DesiredObject {
+            address: Address::Object {
+                release: "app".into(),
+                api_version: key.api_version,
+                kind: key.kind,
+                namespace: key.namespace,
+                name: key.name,
+            },
+            object: sts,
+            release: Some("app".into()),
+            protect: false,
+            timeout: Duration::from_secs(1),
+        }];
+        apply(&server, &declared, &mut state).await;
+        // The StatefulSet's controller made its claim.
+        server.store(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-db-0", "namespace": NS, "uid": "claim-uid"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}));
+        let claim = ObjectKey {
+            api_version: "v1".into(),
+            kind: "PersistentVolumeClaim".into(),
+            namespace: Some(NS.into()),
+            name: "data-db-0".into(),
+        };
+        // The StatefulSet is no longer declared: it goes, its claim is refused.
+        async fn prune(server: &Server, state: &mut State, allow_data_loss: bool) -> Vec<ObjectChange> {
+            let options = PlanOptions {
+                allow_data_loss,
+                ..Default::default()
+            };
+            let basis = server.basis();
+            let (objects, deletions, comparison) = diff_objects_incrementally(
+                Some(server),
+                &mut server.index(),
+                &[],
+                state,
+                &options,
+                &todoplan::plan::compute::digest_salt(state),
+                Some(&basis),
+            )
+            .await
+            .unwrap();
+            let computed = Computed {
+                label: None,
+                plan: todoplan::plan::Plan {
+                    objects: objects.clone(),
+                    options,
+                    ..todoplan::plan::Plan::against(state, PROJECT, None)
+                },
+                desired: Vec::new(),
+                graph: graph(),
+                secrets: BTreeMap::new(),
+                deletions,
+                foreign_fields: BTreeMap::new(),
+                release_values: BTreeMap::new(),
+                basis: Some(basis),
+                confirmed: comparison.confirmed,
+            };
+            let report = execute(
+                server,
+                &computed,
+                &Sink,
+                state,
+                &ApplyOptions {
+                    parallelism: 1,
+                    progress: Progress::silent(),
+                    cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+                    provenance: Default::default(),
+                },
+            )
+            .await;
+            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            objects
+        }
+        let first = prune(&server, &mut state, false).await;
+        let claim_line = first
+            .iter()
+            .find(|c| c.name == "data-db-0")
+            .expect("the claim is planned with its StatefulSet");
+        assert_eq!(claim_line.action, Action::Refused);
+        assert!(server.objects.lock().unwrap().contains_key(&claim), "kept");
+        assert!(
+            state.objects.values().any(|r| r.name == "data-db-0"),
+            "the kept claim is recorded"
+        );
+        // Without the flag, it stays refused; with it, it goes.
+        let again = prune(&server, &mut state, false).await;
+        assert!(again.iter().any(|c| c.name == "data-db-0" && c.action == Action::Refused));
+        let last = prune(&server, &mut state, true).await;
+        assert!(last.iter().any(|c| c.name == "data-db-0" && c.action == Action::Delete));
+        assert!(!server.objects.lock().unwrap().contains_key(&claim), "deleted with the flag");
+        assert!(state.objects.is_empty(), "nothing left in state");
+    });
+}
