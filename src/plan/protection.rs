@@ -31,8 +31,14 @@ pub fn gate(change: &mut ObjectChange, options: &PlanOptions) {
         "a PersistentVolumeClaim (its volume holds data)"
     } else if change.kind == "CustomResourceDefinition" {
         "a CustomResourceDefinition (deleting it deletes every custom resource of its kind)"
-    } else {
+    } else if change.address.starts_with("secret.") {
+        "a Secret holding generated values (todoplan keeps no copy of them: deleted, they are gone)"
+    } else if change.address.starts_with("namespace.") {
+        "a namespace (deleting it deletes every claim and object in it)"
+    } else if !change.release.is_empty() {
         "an object of a `protect = true` release"
+    } else {
+        "an object this state never recorded"
     };
     let consequence = match change.action {
         Action::Replace => format!(
@@ -116,6 +122,33 @@ mod tests {
             gate(&mut c, &PlanOptions::default());
             assert_eq!(c.action, Action::Refused, "{action:?}");
             assert!(c.reason.unwrap().contains("--allow-data-loss"));
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_real_reason() {
+        for (address, release, kind, says) in [
+            ("secret.app", "", "Secret", "generated values"),
+            ("namespace.todo", "", "Namespace", "a namespace"),
+            (
+                "release.db/v1/ConfigMap/todo/x",
+                "db",
+                "ConfigMap",
+                "`protect = true` release",
+            ),
+            (
+                "release.db/v1/PersistentVolumeClaim/todo/x",
+                "db",
+                "PersistentVolumeClaim",
+                "PersistentVolumeClaim",
+            ),
+        ] {
+            let mut c = change(kind, Action::Delete, true);
+            c.address = address.into();
+            c.release = release.into();
+            gate(&mut c, &PlanOptions::default());
+            let reason = c.reason.unwrap();
+            assert!(reason.contains(says), "{address}: {reason}");
         }
     }
 
