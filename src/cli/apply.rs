@@ -6,7 +6,7 @@ use crate::apply::progress::Progress;
 use crate::apply::{ApplyOptions, ApplyReport};
 use crate::ops::carry::{Interrupts, Session};
 use crate::ops::exit::ExitStatus;
-use crate::plan::output::{Format, render, summary_line};
+use crate::plan::output::{Format, render};
 use crate::plan::planfile::PlanFile;
 use crate::state::Outcome;
 
@@ -87,17 +87,39 @@ pub fn report(report: &ApplyReport) -> ExitStatus {
 
 /// The closing line of a run that writes, named `what` ("Apply", "Undo (--atomic)").
 fn report_as(what: &str, report: &ApplyReport) -> ExitStatus {
+    report_as_planned(what, report, None)
+}
+
+/// [`report_as`]; a run that succeeded also says what its plan was (`3 to add, 1 to change,
+/// …`), so it ends with one summary, not two.
+fn report_as_planned(
+    what: &str,
+    report: &ApplyReport,
+    plan: Option<&crate::plan::Plan>,
+) -> ExitStatus {
     let code = report_errors(report);
-    if report.record_error.is_none() {
-        println!(
+    match (plan, &report.record_error) {
+        (Some(p), None) if report.outcome == Outcome::Succeeded => {
+            let s = p.summary();
+            println!(
+                "\n{what} {}: {} added, {} changed, {} replaced, {} destroyed ({} write(s)). Revision {}.",
+                report.outcome,
+                s.add,
+                s.change,
+                s.replace,
+                report.deleted,
+                report.written,
+                report.revision
+            );
+        }
+        (_, None) => println!(
             "\n{what} {}: {} object(s) written, {} destroyed. Revision {}.",
             report.outcome, report.written, report.deleted, report.revision
-        );
-    } else {
-        println!(
+        ),
+        (_, Some(_)) => println!(
             "\n{what} {} but NOT recorded: {} object(s) written, {} destroyed.",
             report.outcome, report.written, report.deleted
-        );
+        ),
     }
     code
 }
@@ -194,7 +216,8 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         &interrupts,
     )
     .await?;
-    let status = report(&result);
+    // One closing line: what the plan said, then what was done.
+    let status = report_as_planned("Apply", &result, Some(&approved));
     if result.outcome != Outcome::Succeeded && args.atomic && before > 0 {
         eprintln!("\n--atomic: rolling back to revision {before}.");
         let (undo, rolled) =
@@ -216,8 +239,5 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         return Ok(status);
     }
     super::plan::print_stats(Some(cluster));
-    if result.outcome == Outcome::Succeeded {
-        println!("{}", summary_line(&approved).replace("Plan:", "Applied:"));
-    }
     Ok(status)
 }
