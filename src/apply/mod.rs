@@ -275,27 +275,12 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
 
     /// A written object the apply waited for became ready: its record is no longer tainted.
     async fn seen_ready(&self, d: &DesiredObject) -> Result<(), String> {
-        let address = d.address.to_string();
-        let record = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            match state.objects.get(&address) {
-                Some(r) if r.tainted && !r.hook_deleted => ObjectRecord {
-                    tainted: false,
-                    ..r.clone()
-                },
-                _ => return Ok(()),
-            }
-        };
-        let entry = JournalEntry::Put {
-            address,
-            record: Box::new(record),
-        };
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.backend
-            .journal(&entry)
-            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
-        entry.apply_to(&mut state);
-        Ok(())
+        self.amend(&d.address.to_string(), |r| {
+            (r.tainted && !r.hook_deleted).then(|| ObjectRecord {
+                tainted: false,
+                ..r.clone()
+            })
+        })
     }
 
     /// Records `d`; `tainted`: written, but not seen ready (the next plan waits for it again).
@@ -310,14 +295,12 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             .and_then(Value::as_str)
             .map(str::to_string);
         // What the server answered to this write is what the next plan's dry-run would answer
-        // while nothing moves; a tainted object is always dry-run again.
+        // while nothing moves (a tainted record is never skipped, whatever it holds).
         let observed = match (&uid, self.basis) {
-            (Some(_), Some(basis)) if applied.get("metadata").is_some() => {
-                basis.for_key(&d.key()).map(|basis| Observed {
-                    live: crate::plan::incremental::live_fingerprint(applied, &self.salt),
-                    basis,
-                })
-            }
+            (Some(_), Some(basis)) => basis.for_key(&d.key()).map(|basis| Observed {
+                live: crate::plan::incremental::live_fingerprint(applied, &self.salt),
+                basis,
+            }),
             _ => None,
         };
         self.put(d, uid, tainted, false, observed).await
@@ -338,35 +321,20 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             live: confirmed.live.clone(),
             basis,
         };
-        let record = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            match state.objects.get(&address) {
-                Some(r)
-                    if (r.observed.as_ref() != Some(&observed) || r.uid != confirmed.uid)
-                        && confirmed.uid.is_some()
-                        && !r.tainted
-                        && !r.hook_deleted
-                        && r.digest == manifest_digest(&d.object, &self.salt) =>
-                {
-                    ObjectRecord {
-                        observed: Some(observed),
-                        uid: confirmed.uid.clone(),
-                        ..r.clone()
-                    }
-                }
-                _ => return Ok(()),
-            }
-        };
-        let entry = JournalEntry::Put {
-            address,
-            record: Box::new(record),
-        };
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.backend
-            .journal(&entry)
-            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
-        entry.apply_to(&mut state);
-        Ok(())
+        self.amend(&address, |r| {
+            let changed = r.observed.as_ref() != Some(&observed) || r.uid != confirmed.uid;
+            // The digest last: most unchanged objects are already confirmed.
+            (changed
+                && confirmed.uid.is_some()
+                && !r.tainted
+                && !r.hook_deleted
+                && r.digest == manifest_digest(&d.object, &self.salt))
+            .then(|| ObjectRecord {
+                observed: Some(observed),
+                uid: confirmed.uid.clone(),
+                ..r.clone()
+            })
+        })
     }
 
     /// Records a hook its delete policy removed after it ran (tainted when it failed).
@@ -403,16 +371,34 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             hook_deleted,
             observed,
         };
-        let entry = JournalEntry::Put {
-            address: d.address.to_string(),
-            record: Box::new(record),
-        };
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.backend
-            .journal(&entry)
-            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
-        entry.apply_to(&mut state);
-        Ok(())
+        self.journal(
+            &mut state,
+            JournalEntry::Put {
+                address: d.address.to_string(),
+                record: Box::new(record),
+            },
+        )
+    }
+
+    /// Replaces the record at `address` with what `change` makes of it (None: unchanged), under
+    /// one hold of the state's lock.
+    fn amend(
+        &self,
+        address: &str,
+        change: impl FnOnce(&ObjectRecord) -> Option<ObjectRecord>,
+    ) -> Result<(), String> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(record) = state.objects.get(address).and_then(change) else {
+            return Ok(());
+        };
+        self.journal(
+            &mut state,
+            JournalEntry::Put {
+                address: address.to_string(),
+                record: Box::new(record),
+            },
+        )
     }
 
     /// Keeps `record` in state at `address` if state does not hold it yet.
@@ -421,25 +407,31 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         if state.objects.contains_key(address) {
             return Ok(());
         }
-        let entry = JournalEntry::Put {
-            address: address.to_string(),
-            record: Box::new(record.clone()),
-        };
-        self.backend
-            .journal(&entry)
-            .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
-        entry.apply_to(&mut state);
-        Ok(())
+        self.journal(
+            &mut state,
+            JournalEntry::Put {
+                address: address.to_string(),
+                record: Box::new(record.clone()),
+            },
+        )
     }
 
     async fn forget(&self, address: &str) -> Result<(), String> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        self.backend
-            .journal(&JournalEntry::Forget {
+        self.journal(
+            &mut state,
+            JournalEntry::Forget {
                 address: address.to_string(),
-            })
+            },
+        )
+    }
+
+    /// Appends `entry` to the journal, then applies it to the run's state (held by the caller).
+    fn journal(&self, state: &mut State, entry: JournalEntry) -> Result<(), String> {
+        self.backend
+            .journal(&entry)
             .map_err(|e| format!("{:?}", miette::Report::from(e)))?;
-        state.objects.remove(address);
+        entry.apply_to(state);
         Ok(())
     }
 

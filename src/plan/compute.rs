@@ -487,11 +487,16 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     }
 
     // Only what still changes nothing is recorded as confirmed.
-    comparison.confirmed.retain(|address, _| {
-        changes
-            .iter()
-            .any(|c| &c.address == address && c.action == Action::NoOp)
-    });
+    // (The foreign-field pass above may have turned a no-op into an update.) One set of the
+    // unchanged addresses, not a scan of every change per confirmed object.
+    let unchanged: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp)
+        .map(|c| c.address.as_str())
+        .collect();
+    comparison
+        .confirmed
+        .retain(|address, _| unchanged.contains(address.as_str()));
     notes.extend(super::helm_owners::notes(&changes));
     let smoke_checks = planned_smoke_checks(spec, &changes);
     let value_changes = changed_values(spec, &changes, req.state, &flat_values);
@@ -1385,47 +1390,40 @@ async fn diff_live_object<C: Cluster>(
             .namespace
             .as_ref()
             .is_some_and(|ns| creates_namespace.contains(ns))
-        && record.observed.is_some()
-        && record.uid.as_deref() == listed.metadata_field("uid").and_then(Value::as_str)
-        && record.digest == crate::state::manifest_digest(&d.object, salt)
-    {
-        let listed = found.take().unwrap_or_default();
-        let unchanged = super::incremental::unchanged_since_recorded(
+        && super::incremental::unchanged_since_recorded(
             record,
-            &record.digest,
-            &listed,
-            &super::incremental::live_fingerprint(&listed, salt),
+            &d.object,
+            listed,
             Some(basis),
-        );
-        if unchanged {
-            context
-                .skipped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Some(observed) = &record.observed {
-                context.confirm(
-                    d.address.to_string(),
-                    observed.live.clone(),
-                    record.uid.clone(),
-                );
-            }
-            // Normalised in place, redacted as a dry-run's unchanged answer is; held once as
-            // both before and after.
-            let normalized_found = normalized(listed);
-            let before = if crate::model::redaction::is_secret(&normalized_found) {
-                redact_pair(Some(&normalized_found), Some(&normalized_found), salt)
-                    .0
-                    .unwrap_or_default()
-            } else {
-                normalized_found
-            };
-            let before = Arc::new(before);
-            let mut change = change_of(d, Action::NoOp, None, None, None);
-            change.before = Some(before.clone());
-            change.after = Some(before);
-            change.live_uid = record.uid.clone();
-            return Ok(change);
+            salt,
+        )
+    {
+        context
+            .skipped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(observed) = &record.observed {
+            context.confirm(
+                d.address.to_string(),
+                observed.live.clone(),
+                record.uid.clone(),
+            );
         }
-        found = Some(listed);
+        // Normalised in place, redacted as a dry-run's unchanged answer is; held once as both
+        // before and after.
+        let normalized_found = normalized(found.take().unwrap_or_default());
+        let before = if crate::model::redaction::is_secret(&normalized_found) {
+            redact_pair(Some(&normalized_found), Some(&normalized_found), salt)
+                .0
+                .unwrap_or_default()
+        } else {
+            normalized_found
+        };
+        let before = Arc::new(before);
+        let mut change = change_of(d, Action::NoOp, None, None, None);
+        change.before = Some(before.clone());
+        change.after = Some(before);
+        change.live_uid = record.uid.clone();
+        return Ok(change);
     }
     let namespace_pending = key
         .namespace

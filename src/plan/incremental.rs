@@ -201,14 +201,14 @@ pub fn live_fingerprint(live: &Value, salt: &str) -> String {
 }
 
 /// Whether `found` (this instance's object, as the inventory listed it) needs no dry-run for
-/// `manifest_digest` under `basis` (see the module's rule). `found_fingerprint`: its
-/// [`live_fingerprint`].
+/// `manifest` under `basis` (see the module's rule). The cheap comparisons come first; the
+/// manifest's digest and the live fingerprint are computed only when everything else holds.
 pub fn unchanged_since_recorded(
     record: &ObjectRecord,
-    manifest_digest: &str,
+    manifest: &Value,
     found: &Value,
-    found_fingerprint: &str,
     basis: Option<&str>,
+    salt: &str,
 ) -> bool {
     let Some(Observed {
         live,
@@ -220,13 +220,13 @@ pub fn unchanged_since_recorded(
     !record.tainted
         && !record.hook_deleted
         && basis == Some(recorded_basis.as_str())
-        && record.digest == manifest_digest
         && record.uid.is_some()
         && found.metadata_field("uid").and_then(Value::as_str) == record.uid.as_deref()
         && found.metadata_field("deletionTimestamp").is_none()
         // The inventory drops managedFields when no foreign manager owns a field.
         && found.metadata_field("managedFields").is_none()
-        && found_fingerprint == live
+        && record.digest == crate::state::manifest_digest(manifest, salt)
+        && live_fingerprint(found, salt) == *live
 }
 
 #[cfg(test)]

@@ -481,12 +481,7 @@ fn a_project_with_images_and_no_way_to_deliver_them_is_a_plan_error() {
     )
     .unwrap();
     let out = crate::support::todoplan_in(dir.path(), &["plan"]);
-    let said = crate::support::output_text(&out)
-        .split_whitespace()
-        .map(|w| w.trim_start_matches('│'))
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let said = crate::support::one_line(&crate::support::output_text(&out));
     assert!(!out.status.success(), "the plan must fail:\n{said}");
     assert!(
         said.contains("says nothing about how they reach context") && said.contains("registry = "),

@@ -13,7 +13,9 @@ use crate::support;
 struct Project {
     dir: tempfile::TempDir,
     name: String,
+    /// Cluster-scoped objects the test made (kind, name): deleted on drop.
     cluster_objects: Vec<(String, String)>,
+    _namespace: support::DeleteNamespaceOnDrop,
 }
 
 impl Project {
@@ -31,6 +33,7 @@ impl Project {
         std::fs::create_dir_all(dir.path().join("objects")).unwrap();
         Project {
             dir,
+            _namespace: support::DeleteNamespaceOnDrop(name.clone()),
             name,
             cluster_objects: Vec::new(),
         }
@@ -112,30 +115,12 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
-        let _ = Command::new("kubectl")
-            .args([
-                "delete",
-                "namespace",
-                &self.name,
-                "--wait=false",
-                "--ignore-not-found",
-            ])
-            .output();
         for (kind, name) in &self.cluster_objects {
             let _ = Command::new("kubectl")
                 .args(["delete", kind, name, "--wait=false", "--ignore-not-found"])
                 .output();
         }
     }
-}
-
-/// miette wraps long lines: compare on one line.
-fn one_line(text: &str) -> String {
-    text.split_whitespace()
-        .map(|w| w.trim_start_matches('│'))
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 const OBJECTS: &str = r#"apiVersion: v1
@@ -221,7 +206,7 @@ fn incremental_plan_answers_as_the_full_plan_after_each_kind_of_change() {
     p.ok(&["plan", "--out", "saved.plan"]);
     p.kubectl(&["annotate", "service", "web", "team=payments"]);
     let out = p.run(&["apply", "saved.plan"]);
-    let said = one_line(&support::output_text(&out));
+    let said = support::one_line(&support::output_text(&out));
     assert!(
         !out.status.success(),
         "a plan whose skipped object changed must be refused:\n{said}"

@@ -21,16 +21,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    // miette wraps long lines: compare on one line.
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    all.split_whitespace()
-        .map(|w| w.trim_start_matches('│'))
-        .collect::<Vec<_>>()
-        .join(" ")
+    support::one_line(&support::output_text(out))
 }
 
 /// A Deployment and its Service; with `slow`, a smoke check that cannot pass (the fake node's

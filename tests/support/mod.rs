@@ -256,6 +256,16 @@ pub fn output_text(out: &Output) -> String {
     )
 }
 
+/// `text` on one line, without miette's frame: miette wraps long diagnostics, so a phrase is
+/// looked for in this.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| w.trim_start_matches('│'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Calls `check` every 250 ms until it returns `Some`, and returns that value. Panics after
 /// `timeout`, naming `what`. The timeout is a bound for declaring failure, not a speed target.
 pub fn poll_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {

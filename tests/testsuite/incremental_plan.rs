@@ -495,6 +495,42 @@ fn graph() -> DependencyGraph {
     .clone()
 }
 
+/// A plan over the model server: its changes, deletions, how it compared, and the dry-runs
+/// the server counted.
+struct Planned {
+    changes: Vec<ObjectChange>,
+    deletions: Vec<(String, todoplan::state::ObjectRecord)>,
+    comparison: Comparison,
+    dry_runs: usize,
+}
+
+async fn plan_with(
+    server: &Server,
+    desired: &[DesiredObject],
+    state: &State,
+    options: &PlanOptions,
+) -> Planned {
+    let before = server.dry_runs.load(Ordering::SeqCst);
+    let basis = server.basis();
+    let (changes, deletions, comparison) = diff_objects_incrementally(
+        Some(server),
+        &mut server.index(),
+        desired,
+        state,
+        options,
+        &todoplan::plan::compute::digest_salt(state),
+        Some(&basis),
+    )
+    .await
+    .expect("the model never fails a plan");
+    Planned {
+        changes,
+        deletions,
+        comparison,
+        dry_runs: server.dry_runs.load(Ordering::SeqCst) - before,
+    }
+}
+
 async fn plan(
     server: &Server,
     desired: &[DesiredObject],
@@ -505,56 +541,51 @@ async fn plan(
         full_refresh: full,
         ..Default::default()
     };
-    let before = server.dry_runs.load(Ordering::SeqCst);
-    let basis = server.basis();
-    let (changes, _, comparison) = diff_objects_incrementally(
-        Some(server),
-        &mut server.index(),
-        desired,
-        state,
-        &options,
-        &todoplan::plan::compute::digest_salt(state),
-        Some(&basis),
-    )
-    .await
-    .expect("the model never fails a plan");
-    (
-        changes,
-        comparison,
-        server.dry_runs.load(Ordering::SeqCst) - before,
-    )
+    let p = plan_with(server, desired, state, &options).await;
+    (p.changes, p.comparison, p.dry_runs)
 }
 
-async fn apply(server: &Server, desired: &[DesiredObject], state: &mut State) {
-    let (objects, comparison, _) = plan(server, desired, state, false).await;
-    let computed = Computed {
+/// What the executor carries out for `planned`.
+fn computed(
+    server: &Server,
+    state: &State,
+    desired: &[DesiredObject],
+    graph: DependencyGraph,
+    planned: Planned,
+    options: PlanOptions,
+) -> Computed {
+    Computed {
         label: None,
         plan: todoplan::plan::Plan {
-            objects,
+            objects: planned.changes,
+            options,
             ..todoplan::plan::Plan::against(state, PROJECT, None)
         },
         desired: desired.to_vec(),
-        graph: graph(),
+        graph,
         secrets: BTreeMap::new(),
-        deletions: Vec::new(),
+        deletions: planned.deletions,
         foreign_fields: BTreeMap::new(),
         release_values: BTreeMap::new(),
         basis: Some(server.basis()),
-        confirmed: comparison.confirmed,
-    };
-    let report = execute(
-        server,
-        &computed,
-        &Sink,
-        state,
-        &ApplyOptions {
-            parallelism: 2,
-            progress: Progress::silent(),
-            cancelled: std::sync::Arc::new(AtomicBool::new(false)),
-            provenance: Default::default(),
-        },
-    )
-    .await;
+        confirmed: planned.comparison.confirmed,
+    }
+}
+
+fn exec_options(parallelism: usize) -> ApplyOptions {
+    ApplyOptions {
+        parallelism,
+        progress: Progress::silent(),
+        cancelled: std::sync::Arc::new(AtomicBool::new(false)),
+        provenance: Default::default(),
+    }
+}
+
+async fn apply(server: &Server, desired: &[DesiredObject], state: &mut State) {
+    let options = PlanOptions::default();
+    let planned = plan_with(server, desired, state, &options).await;
+    let computed = computed(server, state, desired, graph(), planned, options);
+    let report = execute(server, &computed, &Sink, state, &exec_options(2)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
 }
 
@@ -935,29 +966,11 @@ fn many_releases_at_once_never_hang_on_the_state_backends_lock() {
             let server = Server::new();
             let mut state = State::new(PROJECT);
             state.lineage = ME.into();
-            let (objects, comparison, _) = plan(&server, &wanted, &state, false).await;
-            let computed = Computed {
-                label: None,
-                plan: todoplan::plan::Plan {
-                    objects,
-                    ..todoplan::plan::Plan::against(&state, PROJECT, None)
-                },
-                desired: wanted.clone(),
-                graph: graph.clone(),
-                secrets: BTreeMap::new(),
-                deletions: Vec::new(),
-                foreign_fields: BTreeMap::new(),
-                release_values: BTreeMap::new(),
-                basis: Some(server.basis()),
-                confirmed: comparison.confirmed,
-            };
+            let options = PlanOptions::default();
+            let planned = plan_with(&server, &wanted, &state, &options).await;
+            let computed = computed(&server, &state, &wanted, graph.clone(), planned, options);
             let sink = SerialSink::default();
-            let options = ApplyOptions {
-                parallelism: 8,
-                progress: Progress::silent(),
-                cancelled: std::sync::Arc::new(AtomicBool::new(false)),
-                provenance: Default::default(),
-            };
+            let options = exec_options(8);
             let report = tokio::time::timeout(
                 Duration::from_secs(60),
                 execute(&server, &computed, &sink, &mut state, &options),
@@ -994,28 +1007,10 @@ fn a_rollout_killed_during_its_readiness_wait_is_planned_again() {
         values[1] = 1;
         let wanted = desired(&values);
         server.never_ready.store(true, Ordering::SeqCst);
-        let (objects, comparison, _) = plan(&server, &wanted, &state, false).await;
-        let computed = Computed {
-            label: None,
-            plan: todoplan::plan::Plan {
-                objects,
-                ..todoplan::plan::Plan::against(&state, PROJECT, None)
-            },
-            desired: wanted.clone(),
-            graph: graph(),
-            secrets: BTreeMap::new(),
-            deletions: Vec::new(),
-            foreign_fields: BTreeMap::new(),
-            release_values: BTreeMap::new(),
-            basis: Some(server.basis()),
-            confirmed: comparison.confirmed,
-        };
-        let options = ApplyOptions {
-            parallelism: 2,
-            progress: Progress::silent(),
-            cancelled: std::sync::Arc::new(AtomicBool::new(false)),
-            provenance: Default::default(),
-        };
+        let options = PlanOptions::default();
+        let planned = plan_with(&server, &wanted, &state, &options).await;
+        let computed = computed(&server, &state, &wanted, graph(), planned, options);
+        let options = exec_options(2);
         let killed = tokio::time::timeout(
             Duration::from_millis(300),
             execute(&server, &computed, &Sink, &mut state, &options),
@@ -1103,47 +1098,10 @@ fn a_refused_claim_of_a_deleted_statefulset_stays_in_state_until_deleted_with_th
                 allow_data_loss,
                 ..Default::default()
             };
-            let basis = server.basis();
-            let (objects, deletions, comparison) = diff_objects_incrementally(
-                Some(server),
-                &mut server.index(),
-                &[],
-                state,
-                &options,
-                &todoplan::plan::compute::digest_salt(state),
-                Some(&basis),
-            )
-            .await
-            .unwrap();
-            let computed = Computed {
-                label: None,
-                plan: todoplan::plan::Plan {
-                    objects: objects.clone(),
-                    options,
-                    ..todoplan::plan::Plan::against(state, PROJECT, None)
-                },
-                desired: Vec::new(),
-                graph: graph(),
-                secrets: BTreeMap::new(),
-                deletions,
-                foreign_fields: BTreeMap::new(),
-                release_values: BTreeMap::new(),
-                basis: Some(basis),
-                confirmed: comparison.confirmed,
-            };
-            let report = execute(
-                server,
-                &computed,
-                &Sink,
-                state,
-                &ApplyOptions {
-                    parallelism: 1,
-                    progress: Progress::silent(),
-                    cancelled: std::sync::Arc::new(AtomicBool::new(false)),
-                    provenance: Default::default(),
-                },
-            )
-            .await;
+            let planned = plan_with(server, &[], state, &options).await;
+            let objects = planned.changes.clone();
+            let computed = computed(server, state, &[], graph(), planned, options);
+            let report = execute(server, &computed, &Sink, state, &exec_options(1)).await;
             assert!(report.failures.is_empty(), "{:?}", report.failures);
             objects
         }
