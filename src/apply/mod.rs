@@ -54,6 +54,10 @@ pub struct ApplyReport {
     pub interrupted: bool,
 }
 
+/// How often a write of a kind the cluster does not serve is tried again (every 500 ms), for
+/// the custom resources of a CRD established a moment before.
+const UNKNOWN_KIND_RETRIES: u32 = 20;
+
 /// The node that applies `d`: its release, or itself for namespace and secret nodes.
 fn unit_of(d: &DesiredObject) -> Address {
     match &d.release {
@@ -575,11 +579,20 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
             Ok(true)
         }
         Action::Create | Action::Update => {
-            let applied = shared
-                .cluster
-                .apply(&d.object, false)
-                .await
-                .map_err(render_report)?;
+            // A custom resource whose CRD was established a moment ago: the API server's
+            // discovery may not serve its kind yet; ask again for a little while.
+            let mut attempts = 0;
+            let applied = loop {
+                match shared.cluster.apply(&d.object, false).await {
+                    Err(crate::observe::ObserveError::UnknownKind { .. })
+                        if attempts < UNKNOWN_KIND_RETRIES =>
+                    {
+                        attempts += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                    other => break other.map_err(render_report)?,
+                }
+            };
             shared.record(d, &applied).await?;
             Ok(true)
         }
@@ -698,7 +711,34 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
         for result in results {
             written += result?;
         }
+        // A CRD is served only once established: the custom resources ranked after it (in
+        // this step, or in a release that depends on this one) are written after that.
+        let crds: Vec<&DesiredObject> = group.iter().copied().filter(|d| is_crd(d)).collect();
+        wait_until_ready(shared, &crds, changes, progress).await?;
     }
+    // CRDs were waited for before the custom resources ranked after them.
+    let rest: Vec<&DesiredObject> = objects.iter().copied().filter(|d| !is_crd(d)).collect();
+    wait_until_ready(shared, &rest, changes, progress).await?;
+    for d in &objects {
+        if hook_deleted_on(d, "hook-succeeded", changes) {
+            delete_hook(shared, d, false, progress).await?;
+        }
+    }
+    Ok(written)
+}
+
+fn is_crd(d: &DesiredObject) -> bool {
+    crate::plan::normalize::kind_of(&d.object) == "CustomResourceDefinition"
+}
+
+/// Waits until the objects of `objects` that have a readiness are ready; one not seen ready is
+/// recorded tainted (the next plan waits for it again) and its error returned.
+async fn wait_until_ready<C: Cluster + Readiness, B: StateSink>(
+    shared: &Shared<'_, C, B>,
+    objects: &[&DesiredObject],
+    changes: &BTreeMap<String, &ObjectChange>,
+    progress: &progress::NodeProgress,
+) -> Result<(), String> {
     // A hook its delete policy removed after an earlier run is not there to wait for.
     let gone: BTreeSet<String> = {
         let state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -724,7 +764,7 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
         .collect();
     if !waits.is_empty() {
         progress.update(&format!(
-            "waiting for {} workload(s) to be ready",
+            "waiting for {} object(s) to be ready",
             waits.len()
         ));
         let results = futures::future::join_all(waits).await;
@@ -756,12 +796,7 @@ async fn run_step<C: Cluster + Readiness, B: StateSink>(
             return Err(errors.join("\n"));
         }
     }
-    for d in &objects {
-        if hook_deleted_on(d, "hook-succeeded", changes) {
-            delete_hook(shared, d, false, progress).await?;
-        }
-    }
-    Ok(written)
+    Ok(())
 }
 
 /// Whether `d` is a hook written in this run whose `helm.sh/hook-delete-policy` names `policy`.

@@ -34,6 +34,8 @@ pub enum EdgeReason {
     KindOrder,
     /// An object belongs to its release: the release is done when its objects are.
     Member,
+    /// The dependent holds custom resources of a CRD the dependency declares.
+    CustomResources,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,7 @@ impl Edge {
             EdgeReason::Namespace => "namespace".into(),
             EdgeReason::KindOrder => "kind order".into(),
             EdgeReason::Member => "member".into(),
+            EdgeReason::CustomResources => "custom resources of its CRD".into(),
         }
     }
 }
@@ -247,6 +250,34 @@ impl DependencyGraph {
                 }
             }
         }
+    }
+
+    /// Orders `after` (and its objects) after `before`, unless that would close a cycle
+    /// (`before` already waits for `after`): an ordering learnt from what the releases render.
+    /// True when the edge is new.
+    pub fn add_ordering(&mut self, before: &Address, after: &Address, reason: EdgeReason) -> bool {
+        let (Some(&b), Some(&a)) = (self.index.get(before), self.index.get(after)) else {
+            return false;
+        };
+        if b == a
+            || self.joined.contains(&(b, a))
+            || petgraph::algo::has_path_connecting(&self.graph, a, b, None)
+        {
+            return false;
+        }
+        self.joined.insert((b, a));
+        let edge = Edge { reason, span: None };
+        self.graph.add_edge(b, a, edge.clone());
+        // The dependent's objects start after it too (they carry its incoming edges).
+        let members: Vec<NodeIndex> = self
+            .graph
+            .neighbors_directed(a, Direction::Incoming)
+            .filter(|&n| matches!(self.graph[n], Address::Object { .. }))
+            .collect();
+        for m in members {
+            self.graph.add_edge(b, m, edge.clone());
+        }
+        true
     }
 
     /// Objects that more than one release renders (same API group, kind, namespace and name):
@@ -522,9 +553,10 @@ impl DependencyGraph {
             let edge = e.weight();
             let style = match edge.reason {
                 EdgeReason::DependsOn => ", style=bold",
-                EdgeReason::Namespace | EdgeReason::Member | EdgeReason::KindOrder => {
-                    ", style=dashed"
-                }
+                EdgeReason::Namespace
+                | EdgeReason::Member
+                | EdgeReason::KindOrder
+                | EdgeReason::CustomResources => ", style=dashed",
                 EdgeReason::Reference(_) => "",
             };
             let _ = writeln!(

@@ -342,3 +342,55 @@ fn hooks_order_around_the_release_objects_by_stage_and_weight() {
         ]
     );
 }
+
+#[test]
+fn an_ordering_learnt_from_rendering_orders_the_release_and_its_objects_but_never_closes_a_cycle() {
+    let mut g = graph(
+        r#"
+[releases.things]
+chart = "../charts/web"
+[releases.crds]
+chart = "../charts/web"
+[releases.later]
+chart = "../charts/web"
+depends_on = ["release.things"]
+"#,
+    );
+    let object = |kind: &str| ObjectKey {
+        api_version: "example.test/v1".into(),
+        kind: kind.into(),
+        namespace: Some("todo".into()),
+        name: "x".into(),
+    };
+    g.add_release_objects("things", &[object("Gadget")]);
+    g.add_release_objects("crds", &[object("CustomResourceDefinition")]);
+    assert!(g.add_ordering(
+        &a("release.crds"),
+        &a("release.things"),
+        EdgeReason::CustomResources
+    ));
+    assert!(
+        !g.add_ordering(
+            &a("release.crds"),
+            &a("release.things"),
+            EdgeReason::CustomResources
+        ),
+        "an ordering is added once"
+    );
+    let order = g.apply_order();
+    let position = |x: &str| order.iter().position(|o| o.to_string() == x).unwrap();
+    assert!(position("release.crds") < position("release.things/example.test/v1/Gadget/todo/x"));
+    // `crds` now comes before `things` (and `later`, which depends on it): ordering either of
+    // them before `crds` would close a cycle, and is refused.
+    assert!(!g.add_ordering(
+        &a("release.things"),
+        &a("release.crds"),
+        EdgeReason::CustomResources
+    ));
+    assert!(!g.add_ordering(
+        &a("release.later"),
+        &a("release.crds"),
+        EdgeReason::CustomResources
+    ));
+    assert_eq!(order.len(), g.node_count(), "every node stays in the order");
+}

@@ -51,6 +51,11 @@ pub async fn offline_desired(
     let mut planned = desired::namespace_objects(spec);
     planned.extend(checks::secret_stubs(spec));
     let capabilities = crate::chart::Capabilities::default();
+    let mut rendering = desired::Rendering {
+        cluster: None,
+        capabilities: &capabilities,
+        declared: Default::default(),
+    };
     for address in graph.apply_order() {
         let Address::Release(name) = &address else {
             continue;
@@ -63,10 +68,9 @@ pub async fn offline_desired(
             spec,
             name,
             values,
-            None,
-            &capabilities,
             desired::is_upgrade(&state, name),
             state.revision + 1,
+            &mut rendering,
         )
         .await?;
         planned.extend(objects);

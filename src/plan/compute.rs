@@ -282,6 +282,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         }
     };
     let mut flat_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    // Custom resource kinds the plan's own CRDs declare, releases rendered in apply order (a
+    // release that depends on the release of its CRDs sees them).
+    let mut declared = super::pending_kinds::DeclaredKinds::default();
     let render_releases = async {
         let capabilities = match req.cluster {
             Some(c) => chart::Capabilities {
@@ -289,6 +292,11 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                 api_versions: c.api_versions().await?,
             },
             None => chart::Capabilities::default(),
+        };
+        let mut rendering = desired::Rendering {
+            cluster: req.cluster,
+            capabilities: &capabilities,
+            declared: std::mem::take(&mut declared),
         };
         for address in graph.apply_order() {
             let Address::Release(name) = &address else {
@@ -318,10 +326,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                 spec,
                 name,
                 values,
-                req.cluster,
-                &capabilities,
                 is_upgrade,
                 req.state.revision + 1,
+                &mut rendering,
             )
             .await?;
             // Hooks: pre-* before the release's other objects, post-* after, by weight.
@@ -340,6 +347,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
                 );
             }
         }
+        declared = rendering.declared;
         Ok::<_, miette::Report>(())
     };
     let dry_run_inputs = async {
@@ -351,6 +359,28 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let (early_inventory, rendered, dry_run_inputs) =
         futures::join!(early_inventory, render_releases, dry_run_inputs);
     rendered?;
+    // A custom resource rendered before the release of its CRD: its scope is the CRD's, and
+    // its release waits for the CRD's release.
+    declared.settle(&mut desired)?;
+    if add_custom_resource_dependencies(&mut graph, &desired) {
+        // Shown in the order apply writes them: the CRDs' release first.
+        let order: BTreeMap<String, usize> = graph
+            .apply_order()
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a {
+                Address::Release(r) => Some((r, i + 1)),
+                _ => None,
+            })
+            .collect();
+        desired.sort_by_key(|d| {
+            d.release
+                .as_ref()
+                .and_then(|r| order.get(r))
+                .copied()
+                .unwrap_or(0)
+        });
+    }
     desired::add_config_checksums(&mut desired, &secrets, &salt);
 
     check_duplicates(&desired)?;
@@ -693,6 +723,11 @@ pub async fn diff_objects_incrementally<C: Cluster>(
         }
         None => BTreeSet::new(),
     };
+    // Custom resources whose CRD this plan brings: planned from the CRD until it is served.
+    let mut declared = super::pending_kinds::DeclaredKinds::default();
+    for d in desired {
+        declared.add(&d.object);
+    }
     let ownership = Ownership {
         instance: &state.lineage,
         adopt_instance: options.adopt_instance.as_deref(),
@@ -719,6 +754,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
             .map(|(i, (d, found))| {
                 let context = LiveContext {
                     creates_namespace: &creates_namespace,
+                    declared: &declared,
                     ownership: &ownership,
                     salt,
                     record: state.objects.get(&d.address.to_string()),
@@ -987,6 +1023,50 @@ pub async fn diff_objects_incrementally<C: Cluster>(
         confirmed: confirmed.into_inner().unwrap_or_default(),
     };
     Ok((changes, kept_deletions, comparison))
+}
+
+/// A release holding custom resources of a CRD that another release of the plan declares is
+/// applied after that release (the CRD must be established first), unless the CRD's release
+/// already depends on it (then todo.toml's order stands, and apply retries the kind).
+/// True when it added one.
+fn add_custom_resource_dependencies(
+    graph: &mut DependencyGraph,
+    desired: &[DesiredObject],
+) -> bool {
+    let mut crd_release: BTreeMap<(String, String), String> = BTreeMap::new();
+    for d in desired {
+        if let (Some(release), Some(group), Some(kind)) = (
+            &d.release,
+            d.object.pointer("/spec/group").and_then(Value::as_str),
+            d.object.pointer("/spec/names/kind").and_then(Value::as_str),
+        ) && d.key().kind == "CustomResourceDefinition"
+        {
+            crd_release.insert((group.to_string(), kind.to_string()), release.clone());
+        }
+    }
+    if crd_release.is_empty() {
+        return false;
+    }
+    let mut pairs = BTreeSet::new();
+    for d in desired {
+        let key = d.key();
+        if let (Some(release), Some(crd_release)) = (
+            &d.release,
+            crd_release.get(&(key.group().to_string(), key.kind.clone())),
+        ) && release != crd_release
+        {
+            pairs.insert((crd_release.clone(), release.clone()));
+        }
+    }
+    let mut added = false;
+    for (before, after) in pairs {
+        added |= graph.add_ordering(
+            &Address::Release(before),
+            &Address::Release(after),
+            crate::graph::EdgeReason::CustomResources,
+        );
+    }
+    added
 }
 
 /// Why a live object must never be deleted by a prune or destroy, if it says so itself: Helm's
@@ -1331,6 +1411,27 @@ async fn diff_live<C: Cluster>(
     match diff_live_object(c, found, d, context).await {
         Ok(change) => Ok(change),
         Err(e @ (ObserveError::Unreachable { .. } | ObserveError::Config { .. })) => Err(e.into()),
+        // Its CRD is in this plan and not served yet: what the server will store, from the
+        // CRD's schema; apply writes it once the CRD is established.
+        Err(ObserveError::UnknownKind { api_version, kind })
+            if context.declared.get(&api_version, &kind).is_some() =>
+        {
+            let declared = context.declared.get(&api_version, &kind);
+            let crd = declared.map(|k| k.crd.clone()).unwrap_or_default();
+            let after = declared
+                .map(|k| k.stored_form(&d.object))
+                .unwrap_or_else(|| d.object.clone());
+            let after = redact(&normalize(&after), context.salt);
+            Ok(change_of(
+                d,
+                Action::Create,
+                None,
+                Some(after),
+                Some(format!(
+                    "its CustomResourceDefinition {crd} is created in this plan: planned from the CRD's schema, dry-run and written once the CRD is established"
+                )),
+            ))
+        }
         Err(e) => {
             let report = miette::Report::from(e);
             let help = report.help().map(|h| format!(" ({h})")).unwrap_or_default();
@@ -1348,6 +1449,8 @@ async fn diff_live<C: Cluster>(
 /// What one object's comparison with the cluster reads and reports besides the object.
 struct LiveContext<'a> {
     creates_namespace: &'a BTreeSet<String>,
+    /// Custom resource kinds the plan's own CRDs declare.
+    declared: &'a super::pending_kinds::DeclaredKinds,
     ownership: &'a Ownership<'a>,
     salt: &'a str,
     /// The object's record, if this state has one at its address.

@@ -12,6 +12,7 @@ use crate::graph::Address;
 use crate::model::object::Metadata;
 use crate::observe::{ClusterClient, LABEL_PROJECT, LABEL_RELEASE, ObjectKey};
 use crate::plan::normalize::{kind_of, name_of};
+use crate::plan::pending_kinds::DeclaredKinds;
 use crate::secrets::SecretValues;
 use crate::spec::{ReleaseKind, Spec};
 
@@ -41,10 +42,34 @@ pub fn is_system_namespace(ns: &str) -> bool {
     ns == "default" || ns.starts_with("kube-")
 }
 
-async fn namespaced(cluster: Option<&ClusterClient>, object: &Value) -> miette::Result<bool> {
+/// Whether `object` lives in a namespace: the cluster's discovery says so, or, for a custom
+/// resource whose CRD this plan brings (the cluster does not serve it yet), the CRD's scope. A
+/// kind neither knows is taken as namespaced and noted: a release rendered later may declare
+/// it (see [`DeclaredKinds::settle`]).
+async fn namespaced(
+    cluster: Option<&ClusterClient>,
+    object: &Value,
+    declared: &mut DeclaredKinds,
+) -> miette::Result<bool> {
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let pending = declared
+        .get(api_version, kind_of(object))
+        .map(|k| k.namespaced);
     match cluster {
-        Some(c) => Ok(c.is_namespaced(&ObjectKey::of(object)).await?),
-        None => Ok(!CLUSTER_SCOPED_KINDS.contains(&kind_of(object))),
+        Some(c) => match c.is_namespaced(&ObjectKey::of(object)).await {
+            Ok(namespaced) => Ok(namespaced),
+            Err(crate::observe::ObserveError::UnknownKind { .. }) => {
+                if pending.is_none() {
+                    declared.unresolved(api_version, kind_of(object));
+                }
+                Ok(pending.unwrap_or(true))
+            }
+            Err(e) => Err(e.into()),
+        },
+        None => Ok(pending.unwrap_or_else(|| !CLUSTER_SCOPED_KINDS.contains(&kind_of(object)))),
     }
 }
 
@@ -130,16 +155,24 @@ pub fn is_upgrade(state: &crate::state::State, release: &str) -> bool {
     state.objects.values().any(|r| r.release == release)
 }
 
+/// What every release of one plan renders against: the cluster (None offline), its
+/// capabilities, and the custom resource kinds the releases rendered so far declare.
+pub struct Rendering<'a> {
+    pub cluster: Option<&'a ClusterClient>,
+    pub capabilities: &'a chart::Capabilities,
+    pub declared: DeclaredKinds,
+}
+
 /// Renders one release to its objects, namespaced and labelled.
 pub async fn release_objects(
     spec: &Spec,
     release_name: &str,
     values: Value,
-    cluster: Option<&ClusterClient>,
-    capabilities: &chart::Capabilities,
     is_upgrade: bool,
     revision: u64,
+    rendering: &mut Rendering<'_>,
 ) -> miette::Result<Vec<DesiredObject>> {
+    let (cluster, capabilities) = (rendering.cluster, rendering.capabilities);
     let Some(release) = spec.releases.get(release_name) else {
         return Err(miette::miette!(
             "release.{release_name} is not in todo.toml"
@@ -189,6 +222,10 @@ pub async fn release_objects(
         ReleaseKind::Manifests => chart::render_manifest_dir(&release.chart)
             .map_err(|cause| InRelease::new(release_name, cause))?,
     };
+    // The release's own CRDs first: its custom resources are planned from them.
+    for m in &manifests {
+        rendering.declared.add(&m.object);
+    }
     let mut out = Vec::new();
     for m in manifests {
         let mut object = m.object;
@@ -199,7 +236,7 @@ pub async fn release_objects(
         if chart::hooks::Hook::of(&object).is_some_and(|h| h.stage().is_none()) {
             continue;
         }
-        if namespaced(cluster, &object).await? {
+        if namespaced(cluster, &object, &mut rendering.declared).await? {
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
                 && !meta.contains_key("namespace")
             {

@@ -52,6 +52,20 @@ impl Project {
         .unwrap();
     }
 
+    /// Adds a release `name` of plain manifests (`{ns}` as in [`Self::objects`]).
+    fn add_release(&self, name: &str, yaml: &str) {
+        let toml = self.path().join("todo.toml");
+        let mut text = std::fs::read_to_string(&toml).unwrap();
+        text.push_str(&format!("\n[releases.{name}]\nchart = \"{name}\"\n"));
+        std::fs::write(&toml, text).unwrap();
+        std::fs::create_dir_all(self.path().join(name)).unwrap();
+        std::fs::write(
+            self.path().join(name).join("objects.yaml"),
+            yaml.replace("{ns}", &self.name),
+        )
+        .unwrap();
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         support::todoplan_in(self.path(), args)
     }
@@ -561,4 +575,132 @@ fn a_replace_of_a_drifted_object_succeeds_and_converges() {
     assert!(out.status.success(), "{}", text(&out));
     assert_ne!(p.uid("configmap/settings"), before, "it was replaced");
     p.assert_no_changes("a replace of a drifted object");
+}
+
+/// A CRD with a schema default (`spec.size: 3`), scope as given.
+fn gadget_crd(group: &str, scope: &str) -> String {
+    format!(
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: gadgets.{group}}}
+spec:
+  group: {group}
+  scope: {scope}
+  names: {{plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {{openAPIV3Schema: {{type: object, properties: {{spec: {{type: object, properties: {{size: {{type: integer, default: 3}}, color: {{type: string}}}}}}}}}}}}
+"#
+    )
+}
+
+/// Flux `ApplyAllStaged`, Argo CD `SkipDryRunOnMissingResource`: a release shipping CRDs and
+/// custom resources of them (one namespaced, one cluster-scoped) plans in one run, each custom
+/// resource from its CRD's schema (the default shown as planned); a saved plan of it applies
+/// (the CRD is established first), and the next plan is "No changes".
+#[test]
+fn crds_and_their_custom_resources_plan_and_apply_in_one_run() {
+    let mut p = Project::new("sem-crdstage");
+    let (ns_group, cluster_group) = (
+        format!("{}.todoplan.test", p.name),
+        format!("c.{}.todoplan.test", p.name),
+    );
+    p.crds.push(format!("gadgets.{ns_group}"));
+    p.crds.push(format!("gadgets.{cluster_group}"));
+    p.objects(&format!(
+        "{}---\n{}---\napiVersion: {ns_group}/v1\nkind: Gadget\nmetadata: {{name: here}}\nspec: {{color: red}}\n---\napiVersion: {cluster_group}/v1\nkind: Gadget\nmetadata: {{name: everywhere-{}}}\nspec: {{color: blue, size: 5}}\n",
+        gadget_crd(&ns_group, "Namespaced"),
+        gadget_crd(&cluster_group, "Cluster"),
+        p.name
+    ));
+    let plan = p.ok(&["plan", "--out", "crds.plan"]);
+    assert!(
+        plan.contains(&format!("+ {ns_group}/v1 Gadget {}/here", p.name))
+            && plan.contains(&format!(
+                "+ {cluster_group}/v1 Gadget everywhere-{}",
+                p.name
+            ))
+            && plan.contains("planned from the CRD's schema")
+            && plan.contains("size: 3")
+            && !plan.contains("cannot be planned"),
+        "{plan}"
+    );
+    p.ok(&["apply", "crds.plan"]);
+    let size = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        &format!("gadgets.{ns_group}"),
+        "here",
+        "-o",
+        "jsonpath={.spec.size}",
+    ]);
+    assert_eq!(size, "3", "the schema default the plan showed");
+    let cluster_scoped = support::kubectl([
+        "get",
+        &format!("gadgets.{cluster_group}"),
+        &format!("everywhere-{}", p.name),
+        "-o",
+        "jsonpath={.metadata.namespace}:{.spec.color}",
+    ]);
+    assert_eq!(cluster_scoped, ":blue");
+    p.assert_no_changes("CRDs and their custom resources applied in one run");
+}
+
+/// The custom resources in one release and their CRD in another that todo.toml does not order
+/// (the custom resources' release even comes first by name): the plan orders them, `--target`
+/// of the CRD's release plans alone, and one apply does both.
+#[test]
+fn custom_resources_in_another_release_than_their_crd_wait_for_it() {
+    let mut p = Project::new("sem-crdrel");
+    let group = format!("{}.todoplan.test", p.name);
+    p.crds.push(format!("gadgets.{group}"));
+    // Release `objects` (from Project::new) holds the custom resource; `zz-crds` the CRD.
+    p.objects(&format!(
+        "apiVersion: {group}/v1\nkind: Gadget\nmetadata: {{name: g1}}\nspec: {{color: green}}\n"
+    ));
+    p.add_release("zz-crds", &gadget_crd(&group, "Namespaced"));
+    let targeted = p.ok(&["plan", "--target", "release.zz-crds"]);
+    assert!(
+        targeted.contains("CustomResourceDefinition")
+            && !targeted.contains(&format!("Gadget {}/g1", p.name)),
+        "{targeted}"
+    );
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!("+ {group}/v1 Gadget {}/g1", p.name)),
+        "{plan}"
+    );
+    let applied = p.ok(&["apply", "--auto-approve"]);
+    // The plan shows the CRD's release first, and apply writes it first.
+    for said in [&plan, &applied] {
+        let crd_at = said
+            .find("+ apiextensions.k8s.io/v1 CustomResourceDefinition")
+            .unwrap_or(usize::MAX);
+        let cr_at = said.find(&format!("Gadget {}/g1", p.name)).unwrap_or(0);
+        assert!(crd_at < cr_at, "the CRD comes first:\n{said}");
+    }
+    let written = |what: &str| applied.find(&format!("release.{what}: + ")).unwrap_or(0);
+    assert!(
+        written("zz-crds") < written("objects") && written("zz-crds") > 0,
+        "the CRD is written first:\n{applied}"
+    );
+    p.assert_no_changes("custom resources applied after their CRD's release");
+}
+
+/// A kind that neither the cluster nor any CRD of the plan declares is still refused by name.
+#[test]
+fn a_kind_nobody_declares_is_refused_with_the_clusters_words() {
+    let p = Project::new("sem-nokind");
+    p.objects("apiVersion: nowhere.todoplan.test/v1\nkind: Phantom\nmetadata: {name: boo}\n");
+    let out = p.run(&["plan"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        support::one_line(&said)
+            .contains("the cluster does not know nowhere.todoplan.test/v1 Phantom"),
+        "{said}"
+    );
 }
