@@ -579,6 +579,10 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
             Ok(true)
         }
         Action::Create | Action::Update => {
+            if let Some(change) = change.filter(|c| !c.migrate_from.is_empty()) {
+                take_over_fields(shared.cluster, d, change).await?;
+                shared.writes.fetch_add(1, Ordering::SeqCst);
+            }
             // A custom resource whose CRD was established a moment ago: the API server's
             // discovery may not serve its kind yet; ask again for a little while.
             let mut attempts = 0;
@@ -602,6 +606,42 @@ async fn apply_object<C: Cluster + Readiness, B: StateSink>(
             change.and_then(|c| c.reason.as_deref()).unwrap_or("")
         )),
     }
+}
+
+/// Makes the fields of the tool the object came from todoplan's (see `plan::ownership`), right
+/// before todoplan's apply removes those it does not declare. Guarded by the live object's
+/// resourceVersion: an object changed since this read is not rewritten.
+async fn take_over_fields<C: Cluster>(
+    cluster: &C,
+    d: &DesiredObject,
+    change: &ObjectChange,
+) -> Result<(), String> {
+    let key = d.key();
+    let Some(live) = cluster.get(&key).await.map_err(render_report)? else {
+        return Ok(());
+    };
+    if change.live_uid.is_some()
+        && live.metadata_field("uid").and_then(Value::as_str) != change.live_uid.as_deref()
+    {
+        return Err(format!(
+            "{key} was deleted and created again since the plan was made; nothing taken over"
+        ));
+    }
+    let managed = crate::plan::ownership::migrated_managed_fields(&live, &key.api_version);
+    let version = live
+        .metadata_field("resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
+    cluster
+        .json_patch(
+            &key,
+            vec![
+                serde_json::json!({"op": "test", "path": "/metadata/resourceVersion", "value": version}),
+                serde_json::json!({"op": "replace", "path": "/metadata/managedFields", "value": managed}),
+            ],
+        )
+        .await
+        .map_err(render_report)
 }
 
 /// Writes one object of a unit (and removes fields added outside todoplan from it); returns

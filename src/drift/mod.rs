@@ -280,12 +280,31 @@ pub fn object_drift(
         .unwrap_or_default();
     let mut ours: Vec<FieldPath> = Vec::new();
     let mut foreign: Vec<(FieldPath, String, Option<String>)> = Vec::new();
+    // When todoplan last applied (RFC 3339 times in UTC compare as text).
+    let last_ours = entries
+        .iter()
+        .filter(|e| e.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER))
+        .filter_map(|e| e.get("time").and_then(Value::as_str))
+        .max();
+    // Fields of the tool the object came from (kubectl, helm): apply takes them over (see
+    // `plan::ownership`), never with a removal patch. Set before todoplan's last apply, they are
+    // not drift since it either; set after (a `kubectl apply` by hand), they are. Times have
+    // whole seconds: one in the same second as todoplan's counts as after.
+    let mut origin: Vec<(FieldPath, String, Option<String>)> = Vec::new();
     for e in &entries {
         let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
         let time = e.get("time").and_then(Value::as_str).map(str::to_string);
         let paths = leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null));
         if manager == FIELD_MANAGER {
             ours.extend(paths);
+        } else if crate::observe::is_origin_entry(e) {
+            if time.as_deref() >= last_ours {
+                origin.extend(
+                    paths
+                        .into_iter()
+                        .map(|p| (p, manager.to_string(), time.clone())),
+                );
+            }
         } else if is_foreign_field_owner(e) {
             foreign.extend(
                 paths
@@ -294,6 +313,16 @@ pub fn object_drift(
             );
         }
     }
+    let origin_count = origin.len();
+    foreign.extend(origin);
+    let from_origin = |path: &FieldPath, manager: &str| {
+        origin_count > 0
+            && entries.iter().any(|e| {
+                crate::observe::is_origin_entry(e)
+                    && e.get("manager").and_then(Value::as_str) == Some(manager)
+                    && leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null)).contains(path)
+            })
+    };
     let mut items = Vec::new();
     let mut removals = Vec::new();
     let mut reported: Vec<FieldPath> = Vec::new();
@@ -325,6 +354,7 @@ pub fn object_drift(
         } else {
             (recorded_value.clone(), Some(live_value.clone()))
         };
+        let taken_over = from_origin(&path, &manager);
         items.push(DriftItem {
             address: address.to_string(),
             field: display(&path),
@@ -335,7 +365,7 @@ pub fn object_drift(
             changed_at: time,
             note: None,
         });
-        if recorded_value.is_none() {
+        if recorded_value.is_none() && !taken_over {
             removals.push(ForeignField {
                 pointer,
                 value: live_value.clone(),
@@ -350,7 +380,7 @@ pub fn object_drift(
 }
 
 /// Orders JSON pointers segment by segment, numeric segments as numbers.
-fn pointer_order(a: &str, b: &str) -> std::cmp::Ordering {
+pub fn pointer_order(a: &str, b: &str) -> std::cmp::Ordering {
     let seg = |s: &str| -> (u8, usize, String) {
         match s.parse::<usize>() {
             Ok(n) => (0, n, String::new()),
@@ -541,6 +571,42 @@ mod tests {
     fn ours() -> Value {
         json!({"manager": "todoplan", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}}},
             "f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:image": {}, "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}})
+    }
+
+    #[test]
+    fn fields_of_the_tool_an_object_came_from_are_drift_only_when_set_after_todoplans_apply() {
+        let mut ours = ours();
+        ours["time"] = json!("2026-12-01T10:00:00Z");
+        let kubectl = |time: &str| {
+            json!({"manager": "kubectl-client-side-apply", "operation": "Update", "time": time,
+                   "fieldsV1": {"f:spec": {"f:replicas": {}, "f:revisionHistoryLimit": {}}}})
+        };
+        let mut live = deployment(
+            json!([ours.clone(), kubectl("2026-12-01T09:00:00Z")]),
+            1,
+            json!([{"name": "A", "value": "1"}]),
+            json!({"app": "web"}),
+        );
+        live["spec"]["revisionHistoryLimit"] = json!(10);
+        let (items, removals) = object_drift("d", &recorded(), &live, &[]);
+        assert!(
+            items.is_empty(),
+            "set before todoplan took it over: {items:?}"
+        );
+        assert!(removals.is_empty());
+        // The same second or later: a `kubectl apply` by hand. Reported; apply takes the fields
+        // over (plan::ownership) instead of a removal patch the server would undo.
+        for time in ["2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"] {
+            live["metadata"]["managedFields"] = json!([ours.clone(), kubectl(time)]);
+            let (items, removals) = object_drift("d", &recorded(), &live, &[]);
+            let fields: Vec<&str> = items.iter().map(|i| i.field.as_str()).collect();
+            assert_eq!(
+                fields,
+                ["spec.replicas", "spec.revisionHistoryLimit"],
+                "{time}"
+            );
+            assert!(removals.is_empty(), "{removals:?}");
+        }
     }
 
     #[test]

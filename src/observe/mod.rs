@@ -773,6 +773,30 @@ impl ClusterClient {
         .map_err(|e| self.classify(e, "patch", &key.to_string()))
     }
 
+    /// A JSON patch sent as a dry-run: what the server would store (its defaults filled in).
+    pub async fn json_patch_dry_run(
+        &self,
+        key: &ObjectKey,
+        ops: Vec<Value>,
+    ) -> Result<Value, ObserveError> {
+        let api = self.api_for(key).await?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(Value::Array(ops)).map_err(|e| ObserveError::Request {
+                action: "build a patch for".into(),
+                object: key.to_string(),
+                message: e.to_string(),
+            })?;
+        let params = PatchParams {
+            dry_run: true,
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        api.patch(&key.name, &params, &Patch::<Value>::Json(patch))
+            .await
+            .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
+            .map_err(|e| self.classify(e, "dry-run a patch of", &key.to_string()))
+    }
+
     /// Live objects of this project: one LIST per kind (all namespaces, by inventory label)
     /// instead of one GET per object. `kinds`: (apiVersion, kind) pairs to look at.
     pub async fn live_inventory(
@@ -959,6 +983,34 @@ pub fn is_foreign_field_owner(entry: &Value) -> bool {
     manager != FIELD_MANAGER && subresource != "status" && !CONTROLLER_MANAGERS.contains(&manager)
 }
 
+/// Managers whose fields move to todoplan: the tools that create objects before a deployment
+/// tool takes them over. Hand edits (`kubectl-edit`, `kubectl-set`, `kubectl-label`, `kubectl
+/// scale`) are drift, not origin, and stay reported and reverted as such.
+const ORIGIN_MANAGERS: &[(&str, Option<&str>)] = &[
+    ("kubectl-client-side-apply", None),
+    ("kubectl-create", None),
+    ("before-first-apply", None),
+    ("helm", None),
+    // `kubectl apply --server-side` (its default manager); "kubectl" with Update is `kubectl
+    // scale` and friends.
+    ("kubectl", Some("Apply")),
+];
+
+/// Whether a managedFields entry belongs to a tool the object came from (see
+/// `plan::ownership`: apply takes these fields over).
+pub fn is_origin_entry(entry: &Value) -> bool {
+    let manager = entry.get("manager").and_then(Value::as_str).unwrap_or("");
+    let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("");
+    let subresource = entry
+        .get("subresource")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    subresource.is_empty()
+        && ORIGIN_MANAGERS
+            .iter()
+            .any(|(m, op)| *m == manager && op.is_none_or(|op| op == operation))
+}
+
 /// The inventory keeps `metadata.managedFields` only where drift reads it: when some entry is
 /// foreign. Otherwise nobody else owns a field and drift has nothing to report, and the entries
 /// (a map of every field, per object) are the largest part of a listed object.
@@ -993,6 +1045,27 @@ pub trait Cluster: Sync {
     /// Server-side apply (`dry_run`: what the server would store).
     async fn apply(&self, object: &Value, dry_run: bool) -> Result<Value, ObserveError>;
     async fn json_patch(&self, key: &ObjectKey, ops: Vec<Value>) -> Result<(), ObserveError>;
+    /// What the server would store after a JSON patch (defaults filled in again). By default
+    /// the patch applied to the live object here, without the server's defaulting.
+    async fn json_patch_dry_run(
+        &self,
+        key: &ObjectKey,
+        ops: Vec<Value>,
+    ) -> Result<Value, ObserveError> {
+        let mut live = self.get(key).await?.unwrap_or(Value::Null);
+        let patch: json_patch::Patch =
+            serde_json::from_value(Value::Array(ops)).map_err(|e| ObserveError::Request {
+                action: "build a patch for".into(),
+                object: key.to_string(),
+                message: e.to_string(),
+            })?;
+        json_patch::patch(&mut live, &patch).map_err(|e| ObserveError::Request {
+            action: "patch".into(),
+            object: key.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(live)
+    }
     async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError>;
     async fn delete_orphaning(
         &self,
@@ -1029,6 +1102,13 @@ impl Cluster for ClusterClient {
     }
     async fn json_patch(&self, key: &ObjectKey, ops: Vec<Value>) -> Result<(), ObserveError> {
         ClusterClient::json_patch(self, key, ops).await
+    }
+    async fn json_patch_dry_run(
+        &self,
+        key: &ObjectKey,
+        ops: Vec<Value>,
+    ) -> Result<Value, ObserveError> {
+        ClusterClient::json_patch_dry_run(self, key, ops).await
     }
     async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
         ClusterClient::delete(self, key, uid).await

@@ -876,6 +876,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
             protected,
             adopt: false,
             orphan_dependents: false,
+            migrate_from: Vec::new(),
             live_uid: None,
         };
         match live {
@@ -974,6 +975,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
                 protected: true,
                 adopt: false,
                 orphan_dependents: false,
+                migrate_from: Vec::new(),
                 live_uid: live
                     .metadata_field("uid")
                     .and_then(Value::as_str)
@@ -1355,6 +1357,7 @@ fn change_of(
         protected,
         adopt: false,
         orphan_dependents: false,
+        migrate_from: Vec::new(),
         live_uid: None,
     }
 }
@@ -1574,7 +1577,7 @@ async fn diff_live_object<C: Cluster>(
     let adopt =
         live.is_some() && !labelled_ours && !made_for_state && !ownership.recorded.contains(&key);
     context.dry_run_sent();
-    let (after, replace) = if namespace_pending {
+    let (mut after, replace) = if namespace_pending {
         (dry_run_elsewhere(c, d).await?, None)
     } else {
         match c.apply(&d.object, true).await {
@@ -1606,6 +1609,32 @@ async fn diff_live_object<C: Cluster>(
             Err(e) => return Err(e),
         }
     };
+    // Fields the tool the object came from set (kubectl, helm) become todoplan's at apply:
+    // those it does not declare go, and the server's defaults come back (the dry-run of their
+    // removal says which).
+    let mut migrate_from = Vec::new();
+    if live.is_some() && replace.is_none() && !namespace_pending {
+        let origin = super::ownership::origin_managers(&after);
+        if !origin.is_empty() {
+            let fields = super::ownership::undeclared_origin_fields(&after);
+            let removals: Vec<Value> = fields
+                .iter()
+                .map(|(pointer, _)| serde_json::json!({"op": "remove", "path": pointer}))
+                .collect();
+            let defaulted = if removals.is_empty() {
+                Ok(Value::Null)
+            } else {
+                context.dry_run_sent();
+                c.json_patch_dry_run(&key, removals).await
+            };
+            // A field the server will not let go of (required, no default): ownership stays
+            // where it is, as before the migration existed.
+            if let Ok(defaulted) = defaulted {
+                super::ownership::after_migration(&mut after, &fields, &defaulted);
+                migrate_from = origin;
+            }
+        }
+    }
     let live_uid = live
         .as_ref()
         .and_then(|l| l.metadata_field("uid"))
@@ -1629,6 +1658,19 @@ async fn diff_live_object<C: Cluster>(
             Action::Update,
             Some("tainted: the last apply wrote it but never saw it ready, so apply waits for it again".to_string()),
         )
+    } else if !migrate_from.is_empty() && !adopt {
+        let what = if action == Action::NoOp {
+            "no value changes"
+        } else {
+            "the fields the chart does not declare are removed, the server's defaults stay"
+        };
+        (
+            Action::Update,
+            reason.or(Some(format!(
+                "takes over the fields {} set (todoplan owns them from now on; {what})",
+                migrate_from.join(", ")
+            ))),
+        )
     } else {
         (action, reason)
     };
@@ -1645,14 +1687,21 @@ async fn diff_live_object<C: Cluster>(
     change.adopt = adopt;
     change.orphan_dependents = orphan;
     change.live_uid = live_uid;
+    change.migrate_from = migrate_from;
     if made_for_state && !labelled_ours && change.reason.is_none() {
         change.reason = Some(
             "made by todoplan to hold the state and its lock (`[state] backend = \"kubernetes\"`): apply labels it as this instance's".into(),
         );
     }
     if adopt && change.reason.is_none() {
-        change.reason =
-            Some("exists in the cluster but was not made by todoplan: apply takes it over".into());
+        change.reason = Some(if change.migrate_from.is_empty() {
+            "exists in the cluster but was not made by todoplan: apply takes it over".into()
+        } else {
+            format!(
+                "exists in the cluster but was not made by todoplan: apply takes it over, with the fields {} set (those the chart does not declare are removed, the server's defaults stay)",
+                change.migrate_from.join(", ")
+            )
+        });
     }
     Ok(change)
 }

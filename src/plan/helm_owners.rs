@@ -70,6 +70,7 @@ mod tests {
             protected: false,
             adopt: false,
             orphan_dependents: false,
+            migrate_from: Vec::new(),
             live_uid: None,
         }
     }

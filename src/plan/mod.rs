@@ -11,6 +11,7 @@ pub mod incremental;
 pub mod model;
 pub mod normalize;
 pub mod output;
+pub mod ownership;
 pub mod pending_kinds;
 pub mod planfile;
 pub mod protection;

@@ -143,6 +143,10 @@ pub struct ObjectChange {
     /// claims) stay and the new object takes them over.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub orphan_dependents: bool,
+    /// Managers of the tool the object came from (`kubectl-client-side-apply`, `helm`, ...)
+    /// whose fields apply makes todoplan's before it writes (see `plan::ownership`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub migrate_from: Vec<String>,
     /// The uid of the live object the plan saw (a saved plan's precondition; not shown).
     #[serde(skip)]
     pub live_uid: Option<String>,

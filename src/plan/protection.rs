@@ -111,6 +111,7 @@ mod tests {
             protected,
             adopt: false,
             orphan_dependents: false,
+            migrate_from: Vec::new(),
             live_uid: None,
         }
     }

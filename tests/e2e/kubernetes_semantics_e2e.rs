@@ -704,3 +704,124 @@ fn a_kind_nobody_declares_is_refused_with_the_clusters_words() {
         "{said}"
     );
 }
+
+const MADE_BY_KUBECTL: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: "{ns}"}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: "busybox:1.35.0", command: [sleep, "3600"]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: "{ns}"}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: "{ns}"}
+data: {a: "1"}
+"#;
+
+/// Flux `TestApply_Cleanup`: objects first made by `kubectl apply` (client-side) and `kubectl
+/// create` are taken over with the fields those tools set, in one apply: the server's defaults
+/// stay, kubectl's managers and its last-applied annotation go, and the next plan is "No
+/// changes" (it showed ~20 drift lines forever before). A later `kubectl apply` by hand is drift
+/// again, reverted by the next apply, after which the plan is "No changes" again.
+#[test]
+fn objects_made_by_kubectl_are_taken_over_and_converge_in_one_apply() {
+    let p = Project::new("sem-owners");
+    support::kubectl(["create", "namespace", &p.name]);
+    support::kubectl_apply(&p.name, &MADE_BY_KUBECTL.replace("{ns}", &p.name));
+    support::kubectl([
+        "-n",
+        &p.name,
+        "create",
+        "configmap",
+        "made",
+        "--from-literal=x=1",
+    ]);
+    p.objects(&format!(
+        "{MADE_BY_KUBECTL}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: made, namespace: \"{{ns}}\"}}\ndata: {{x: \"1\"}}\n"
+    ));
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains("with the fields kubectl-client-side-apply set")
+            && plan.contains("with the fields kubectl-create set"),
+        "the plan says whose fields apply takes over:\n{plan}"
+    );
+    assert!(
+        !plan.contains("-   type: ClusterIP") && !plan.contains("revisionHistoryLimit"),
+        "defaults the server fills in again are not shown as removed:\n{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    p.assert_no_changes("taking over objects made by kubectl");
+    let out = p.run(&["plan", "--refresh", "full", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let managers = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "deployment/web",
+        "service/web",
+        "configmap/settings",
+        "configmap/made",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.items[*].metadata.managedFields[*].manager}",
+    ]);
+    assert!(
+        !managers.contains("kubectl-client-side-apply") && !managers.contains("kubectl-create"),
+        "kubectl's managers are gone: {managers}"
+    );
+    let annotation = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}",
+    ]);
+    assert_eq!(annotation, "", "kubectl's last-applied annotation is gone");
+    let defaulted = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.spec.revisionHistoryLimit}",
+    ]);
+    assert_eq!(defaulted, "10", "the server's default stays");
+
+    // A `kubectl apply` by hand afterwards is drift, and the next apply reverts it.
+    support::kubectl_apply(
+        &p.name,
+        &MADE_BY_KUBECTL
+            .replace("{ns}", &p.name)
+            .replace("replicas: 1", "replicas: 2"),
+    );
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains("spec.replicas: 1 -> 2 by kubectl-client-side-apply"),
+        "{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let replicas = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ]);
+    assert_eq!(replicas, "1");
+    p.assert_no_changes("reverting a kubectl apply by hand");
+}

@@ -43,6 +43,7 @@ fn plan() -> Plan {
             protected: false,
             adopt: false,
             orphan_dependents: false,
+            migrate_from: Vec::new(),
             live_uid: None,
         }],
         checks: vec![

@@ -38,6 +38,7 @@ fn change(
         protected: kind == "PersistentVolumeClaim",
         adopt: false,
         orphan_dependents: false,
+        migrate_from: Vec::new(),
         live_uid: None,
     }
 }
