@@ -152,6 +152,30 @@ impl ObserveError {
         }
     }
 
+    /// The fields the API server refused and its words for each (`roleRef: cannot change
+    /// roleRef`), one short line: the last clause of each cause, without Go struct dumps.
+    pub fn refusal(&self) -> String {
+        match self {
+            ObserveError::Rejected { causes, .. } if !causes.is_empty() => {
+                let mut parts: Vec<String> = causes
+                    .iter()
+                    .map(|(field, message)| {
+                        let words = message.rsplit(": ").next().unwrap_or(message).trim();
+                        let words = words.trim_end_matches('.');
+                        if field.is_empty() {
+                            words.to_string()
+                        } else {
+                            format!("{field}: {words}")
+                        }
+                    })
+                    .collect();
+                parts.dedup();
+                short(&parts.join("; "), 200)
+            }
+            other => other.fields_named(),
+        }
+    }
+
     /// The field paths the API server named, one short line: no Go struct dumps.
     pub fn fields_named(&self) -> String {
         match self {
@@ -183,6 +207,21 @@ impl ObserveError {
             }
         )
     }
+}
+
+/// Whether the API server's words refuse a field change in place (the object must be replaced):
+/// "field is immutable", "may not change once set" (a Service's cluster IP), "cannot change
+/// roleRef", "Forbidden: updates to parameters are forbidden" (a StorageClass). A StatefulSet's
+/// "updates to statefulset spec for fields other than ..." has its own replace, which keeps
+/// the pods and claims (see [`ObserveError::is_forbidden_statefulset_update`]).
+pub fn refuses_a_change_in_place(message: &str) -> bool {
+    if message.contains("updates to statefulset spec for fields other than") {
+        return false;
+    }
+    message.contains("immutable")
+        || message.contains("may not change once set")
+        || message.contains("cannot change roleRef")
+        || (message.contains("Forbidden: updates to") && message.contains("are forbidden"))
 }
 
 /// Every Secret value read from the cluster is remembered, so no output can show it.
@@ -409,8 +448,8 @@ impl ClusterClient {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    let immutable = status.message.contains("immutable")
-                        || causes.iter().any(|(_, m)| m.contains("immutable"));
+                    let immutable = refuses_a_change_in_place(&status.message)
+                        || causes.iter().any(|(_, m)| refuses_a_change_in_place(m));
                     let help = if causes.is_empty() {
                         "fix the object in its chart or values".to_string()
                     } else {
@@ -1191,5 +1230,31 @@ mod tests {
             &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
         );
         assert_eq!(dep.gvk(), GroupVersionKind::gvk("apps", "v1", "Deployment"));
+    }
+}
+
+#[cfg(test)]
+mod immutable_tests {
+    use super::refuses_a_change_in_place;
+
+    /// The API server's own words (v1.33) for changes it refuses in place.
+    #[test]
+    fn the_servers_refusals_of_a_change_in_place_are_recognised() {
+        for message in [
+            "spec.selector: Invalid value: v1.LabelSelector{...}: field is immutable",
+            "roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"Role\", Name:\"r2\"}: cannot change roleRef",
+            "parameters: Forbidden: updates to parameters are forbidden.",
+            "spec.clusterIPs[0]: Invalid value: []string{\"None\"}: may not change once set",
+            "spec: Forbidden: spec is immutable after creation except resources.requests",
+        ] {
+            assert!(refuses_a_change_in_place(message), "{message}");
+        }
+        for message in [
+            "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+            "metadata.name: Invalid value: \"A\": a lowercase RFC 1123 subdomain must consist of ...",
+        ] {
+            assert!(!refuses_a_change_in_place(message), "{message}");
+        }
     }
 }

@@ -1587,7 +1587,7 @@ async fn diff_live_object<C: Cluster>(
                 Some((
                     format!(
                         "an immutable field changes ({}), so it is deleted and created again",
-                        e.fields_named()
+                        e.refusal()
                     ),
                     false,
                 )),
@@ -1645,6 +1645,11 @@ async fn diff_live_object<C: Cluster>(
     let mut after_n = normalized(after);
     if before_n.is_none() {
         mark_server_generated(&mut after_n, &d.object);
+    }
+    // A replace shows the object as declared, its keys in the chart's order: put them in the
+    // live object's order, so the diff shows what changes, not what moved.
+    if let (Some(before), true) = (&before_n, replace.is_some()) {
+        super::normalize::align_key_order(&mut after_n, before);
     }
     let (before_r, after_r) = redact_pair(before_n.as_ref(), Some(&after_n), salt);
     let (action, reason, orphan) = match (&before_n, replace) {

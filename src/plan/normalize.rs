@@ -65,6 +65,31 @@ pub fn normalized(mut out: Value) -> Value {
 /// The API group/version a desired object states, as the server would report it back.
 pub use crate::model::object::{api_version_of, kind_of, name_of, namespace_of};
 
+/// Reorders the keys of every map in `value` to follow `like`'s order where `like` has the same
+/// key (keys only in `value` keep their order, after those); list items are aligned by index.
+pub fn align_key_order(value: &mut Value, like: &Value) {
+    match (value, like) {
+        (Value::Object(map), Value::Object(like)) => {
+            let mut taken = std::mem::take(map);
+            for (k, l) in like {
+                if let Some(mut v) = taken.shift_remove(k) {
+                    align_key_order(&mut v, l);
+                    map.insert(k.clone(), v);
+                }
+            }
+            for (k, v) in taken {
+                map.insert(k, v);
+            }
+        }
+        (Value::Array(items), Value::Array(like)) => {
+            for (v, l) in items.iter_mut().zip(like) {
+                align_key_order(v, l);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +120,19 @@ mod tests {
         assert_eq!(
             normalize(&obj),
             json!({"metadata": {"annotations": {"checksum/config": "abc"}}})
+        );
+    }
+
+    #[test]
+    fn keys_follow_the_live_objects_order_where_both_have_them() {
+        let mut declared = json!({"metadata": {"name": "app", "labels": {"z": "1", "a": "2"}},
+            "roleRef": {"name": "edit"}, "subjects": [{"namespace": "n", "kind": "SA"}], "extra": 1});
+        let live = json!({"metadata": {"labels": {"a": "2", "z": "1"}, "name": "app"},
+            "subjects": [{"kind": "SA", "namespace": "n"}], "roleRef": {"name": "view"}});
+        align_key_order(&mut declared, &live);
+        assert_eq!(
+            serde_json::to_string(&declared).unwrap(),
+            r#"{"metadata":{"labels":{"a":"2","z":"1"},"name":"app"},"subjects":[{"kind":"SA","namespace":"n"}],"roleRef":{"name":"edit"},"extra":1}"#
         );
     }
 }

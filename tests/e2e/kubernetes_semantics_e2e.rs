@@ -825,3 +825,87 @@ fn objects_made_by_kubectl_are_taken_over_and_converge_in_one_apply() {
     assert_eq!(replicas, "1");
     p.assert_no_changes("reverting a kubectl apply by hand");
 }
+
+/// Changes the API server refuses in place in words other than "field is immutable" (a
+/// RoleBinding's `roleRef`, a StorageClass's `parameters`, a Service's cluster IP set to `None`)
+/// are planned as a replace with the server's reason, as kapp's fallback-on-replace and Argo
+/// CD's `Replace=true` do, and converge.
+#[test]
+fn changes_the_server_refuses_in_place_are_replaced() {
+    let p = Project::new("sem-immut");
+    let class = format!("{}-class", p.name);
+    let manifests = |role: &str, parameter: &str, cluster_ip: &str| {
+        format!(
+            r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: reader, namespace: "{{ns}}"}}
+rules: [{{apiGroups: [""], resources: [configmaps], verbs: [get]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: writer, namespace: "{{ns}}"}}
+rules: [{{apiGroups: [""], resources: [configmaps], verbs: [get, update]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: app, namespace: "{{ns}}"}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {role}}}
+subjects: [{{kind: ServiceAccount, name: default, namespace: "{{ns}}"}}]
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {{name: {class}}}
+provisioner: example.com/none
+parameters: {{tier: "{parameter}"}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: "{{ns}}"}}
+spec: {{ports: [{{port: 80}}]{cluster_ip}}}
+"#
+        )
+    };
+    let cleanup = StorageClassOnDrop(class.clone());
+    p.objects(&manifests("reader", "fast", ""));
+    p.ok(&["apply", "--auto-approve"]);
+    p.objects(&manifests("writer", "slow", ", clusterIP: None"));
+    let plan = p.ok(&["plan"]);
+    for (what, words) in [
+        ("RoleBinding", "cannot change roleRef"),
+        ("StorageClass", "updates to parameters are forbidden"),
+        ("Service", "may not change once set"),
+    ] {
+        assert!(
+            plan.contains(&format!("{what} ")) && plan.contains(words),
+            "{what} is replaced with the server's reason ({words}):\n{plan}"
+        );
+    }
+    assert!(
+        plan.contains("3 to replace") && !plan.contains("cannot be planned"),
+        "{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let role = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "rolebinding",
+        "app",
+        "-o",
+        "jsonpath={.roleRef.name}",
+    ]);
+    assert_eq!(role, "writer");
+    p.assert_no_changes("replacing objects the server refuses to change in place");
+    drop(cleanup);
+}
+
+/// Deletes a StorageClass (cluster-scoped: the project's namespace does not take it along).
+struct StorageClassOnDrop(String);
+
+impl Drop for StorageClassOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kubectl")
+            .args(["delete", "storageclass", &self.0, "--ignore-not-found"])
+            .output();
+    }
+}
