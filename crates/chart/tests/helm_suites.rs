@@ -306,7 +306,9 @@ fn run_todoplan(c: &Case, dir: &Path) -> Outcome {
     });
     match result {
         Ok(Ok(o)) => o,
-        Ok(Err(e)) => Outcome::Refused(e.to_string()),
+        // helm's message is read from stderr, where a trailing space cannot be told from the
+        // line's end: compare both without it
+        Ok(Err(e)) => Outcome::Refused(e.to_string().trim_end().to_string()),
         Err(_) => Outcome::Refused("PANIC".into()),
     }
 }

@@ -14,6 +14,7 @@ pub mod exec;
 pub mod funcs;
 pub mod gofmt;
 pub mod gojson;
+pub mod mmsemver;
 pub mod parse;
 pub mod regex_go;
 pub mod value;
