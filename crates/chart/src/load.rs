@@ -53,6 +53,19 @@ pub struct ChartYaml {
     pub dependencies: Vec<Dependency>,
 }
 
+impl ChartYaml {
+    /// `version` as text ("" when absent).
+    pub fn version_text(&self) -> String {
+        match &self.version {
+            None | Some(serde_yaml_ng::Value::Null) => "".to_string(),
+            Some(serde_yaml_ng::Value::String(v)) => v.clone(),
+            Some(serde_yaml_ng::Value::Number(n)) => n.to_string(),
+            Some(serde_yaml_ng::Value::Bool(b)) => b.to_string(),
+            Some(_) => "?".to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Chart {
     /// The chart's name as its parent sees it (alias applied).
@@ -160,13 +173,7 @@ fn validate_metadata(meta: &ChartYaml) -> Result<(), ChartError> {
             "a chart's name is one path element, without `/`",
         ));
     }
-    let version = match &meta.version {
-        None | Some(serde_yaml_ng::Value::Null) => "".to_string(),
-        Some(serde_yaml_ng::Value::String(v)) => v.clone(),
-        Some(serde_yaml_ng::Value::Number(n)) => n.to_string(),
-        Some(serde_yaml_ng::Value::Bool(b)) => b.to_string(),
-        Some(_) => "?".to_string(),
-    };
+    let version = meta.version_text();
     if version.is_empty() {
         return Err(refuse(
             "chart.metadata.version is required".into(),
@@ -592,11 +599,13 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         }
         loaded.push(load_files(&sub_origin, inner)?);
     }
-    // Match declared dependencies to what charts/ holds; aliases copy the chart under a new name.
+    // Match declared dependencies to what charts/ holds, as helm's processDependencyEnabled:
+    // a declaration takes the first chart of its name whose version meets its range (a copy,
+    // under its alias if it has one); a chart no declaration takes renders as it is, under its
+    // own name (so a range that misses leaves the chart unaliased).
     let mut dependencies = Vec::new();
-    let declared: Vec<&str> = meta.dependencies.iter().map(|d| d.name.as_str()).collect();
     for c in &loaded {
-        if !declared.contains(&c.meta.name.as_str()) {
+        if !meta.dependencies.iter().any(|d| takes(d, c)) {
             dependencies.push(c.clone());
         }
     }
@@ -627,7 +636,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
                 loaded.push(c);
             }
         }
-        let Some(c) = loaded.iter().find(|c| c.meta.name == d.name) else {
+        if !loaded.iter().any(|c| c.meta.name == d.name) {
             // helm's CheckDependencies, in its words: every missing name
             let missing: Vec<&str> = meta
                 .dependencies
@@ -643,6 +652,9 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
                 help: "run `helm dependency build`, or copy the subchart's directory into charts/"
                     .into(),
             });
+        }
+        let Some(c) = loaded.iter().find(|c| takes(d, c)) else {
+            continue;
         };
         let mut c = c.clone();
         if let Some(a) = &d.alias {
@@ -669,6 +681,16 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         aliases_taken: Rc::new(std::cell::Cell::new(false)),
         dependencies,
     })
+}
+
+/// Whether declaration `d` takes chart `c`: the same name and a version within `d`'s range
+/// (helm's getAliasDependency; an empty or unreadable range takes nothing).
+fn takes(d: &Dependency, c: &Chart) -> bool {
+    c.meta.name == d.name
+        && crate::template::mmsemver::is_compatible_range(
+            d.version.as_deref().unwrap_or(""),
+            &c.meta.version_text(),
+        )
 }
 
 /// helm panics on an import-values map without string `child` and `parent`: say where it is.

@@ -188,7 +188,12 @@ impl Resolver {
         constraint: &str,
     ) -> Result<PathBuf, SourceError> {
         let key = source.key();
-        if constraint_matches(constraint, &semver::Version::new(0, 0, 0)).is_none() {
+        if constraint_matches(
+            constraint,
+            &crate::template::mmsemver::Version::new(0, 0, 0),
+        )
+        .is_none()
+        {
             return Err(SourceError::new(
                 format!("{constraint:?} is not a version constraint"),
                 "write a semver range such as \"^17\", \"~1.3\", \">=2.0.0 <3\" or an exact \"1.2.0\"",
@@ -327,7 +332,12 @@ pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
 /// The highest version matching the constraint (Masterminds rules, as helm: prereleases only
 /// when the constraint names one).
 fn pick(versions: &[(String, Option<String>)], constraint: &str) -> Result<String, String> {
-    if constraint_matches(constraint, &semver::Version::new(0, 0, 0)).is_none() {
+    if constraint_matches(
+        constraint,
+        &crate::template::mmsemver::Version::new(0, 0, 0),
+    )
+    .is_none()
+    {
         return Err(format!("{constraint:?} is not a version constraint"));
     }
     versions

@@ -10,6 +10,7 @@ use base64::Engine;
 use sha2::Digest;
 
 use super::gofmt::{go_quote, sprintf};
+use super::mmsemver::{Constraints, Version};
 use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
 use super::{dates, decimal, gojson};
@@ -2145,37 +2146,15 @@ fn f_deep_equal(_: &FuncEnv, a: &[Value]) -> R {
 // ------------------------------------------------------------------ semver
 
 /// A Masterminds/semver version: lenient (`v` prefix, missing minor/patch).
-pub fn parse_version(x: &str) -> Option<semver::Version> {
-    let t = x.trim().trim_start_matches('v');
-    let (core, rest) = match t.find(['-', '+']) {
-        Some(p) => (&t[..p], &t[p..]),
-        None => (t, ""),
-    };
-    let mut parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty()
-        || parts.len() > 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()))
-    {
-        return None;
-    }
-    while parts.len() < 3 {
-        parts.push("0");
-    }
-    let norm: Vec<String> = parts
-        .iter()
-        .map(|p| p.parse::<u64>().map(|n| n.to_string()).unwrap_or_default())
-        .collect();
-    semver::Version::parse(&format!("{}{rest}", norm.join("."))).ok()
+pub fn parse_version(x: &str) -> Option<Version> {
+    Version::parse(x).ok()
 }
 
 /// A Masterminds/semver *Version: fields as methods, Compare/LessThan/GreaterThan/Equal with
 /// another version, printed as its normalized String().
 #[derive(Debug)]
 struct SemverObj {
-    v: semver::Version,
-    original: String,
+    v: Version,
 }
 
 impl super::value::Object for SemverObj {
@@ -2188,8 +2167,8 @@ impl super::value::Object for SemverObj {
             "Minor" => Value::Int(self.v.minor as i64),
             "Patch" => Value::Int(self.v.patch as i64),
             "Prerelease" => Value::string(self.v.pre.to_string()),
-            "Metadata" => Value::string(self.v.build.to_string()),
-            "Original" => Value::string(self.original.clone()),
+            "Metadata" => Value::string(self.v.metadata.clone()),
+            "Original" => Value::string(self.v.original.clone()),
             "String" => Value::string(self.display()),
             _ => return None,
         })
@@ -2218,7 +2197,7 @@ impl super::value::Object for SemverObj {
             )));
         };
         use std::cmp::Ordering::*;
-        let c = cmp_ignoring_build(&self.v, &o.v);
+        let c = self.v.compare(&o.v);
         Some(Ok(match name {
             "Compare" => Value::Int(match c {
                 Less => -1,
@@ -2241,182 +2220,23 @@ impl super::value::Object for SemverObj {
 fn f_semver(_: &FuncEnv, a: &[Value]) -> R {
     nargs("semver", a, 1)?;
     let x = s(&a[0])?;
-    let Some(v) = parse_version(x) else {
-        return err("Invalid Semantic Version");
-    };
-    Ok(Value::Object(Rc::new(SemverObj {
-        v,
-        original: x.to_string(),
-    })))
+    let v = Version::parse(x).map_err(FuncError::Msg)?;
+    Ok(Value::Object(Rc::new(SemverObj { v })))
 }
 
-/// Masterminds/semver constraints: `||` alternatives of comma/space separated comparisons,
-/// with `^`, `~`, `x` wildcards and hyphen ranges. Prereleases only match constraints that
-/// mention a prerelease, which is why charts write `>=1.19-0`.
+/// Masterminds/semver constraints (see `mmsemver`): the constraint is read first, so its error
+/// wins over the version's, as in sprig.
 fn f_semver_compare(_: &FuncEnv, a: &[Value]) -> R {
     nargs("semverCompare", a, 2)?;
     let (c, v) = (s(&a[0])?, s(&a[1])?);
-    let Some(ver) = parse_version(v) else {
-        return err("Invalid Semantic Version");
-    };
-    match constraint_matches(c, &ver) {
-        Some(ok) => Ok(Value::Bool(ok)),
-        None => err(format!("improper constraint: {c}")),
-    }
+    let c = Constraints::parse(c).map_err(FuncError::Msg)?;
+    let ver = Version::parse(v).map_err(FuncError::Msg)?;
+    Ok(Value::Bool(c.check(&ver)))
 }
 
-pub fn constraint_matches(c: &str, v: &semver::Version) -> Option<bool> {
-    let mut any = false;
-    for alt in c.split("||") {
-        let alt = alt.trim();
-        let mut ok = true;
-        let terms = split_terms(alt);
-        if terms.is_empty() {
-            return None;
-        }
-        for t in &terms {
-            let (matched, pre) = term_matches(t, v)?;
-            // Each comparison refuses a prerelease version unless it names a prerelease itself.
-            ok &= matched && (v.pre.is_empty() || pre);
-        }
-        any |= ok;
-    }
-    Some(any)
-}
-
-fn split_terms(alt: &str) -> Vec<String> {
-    // Hyphen ranges "1.2 - 1.4" become two terms.
-    let words: Vec<&str> = alt.split([',', ' ']).filter(|w| !w.is_empty()).collect();
-    let mut out = Vec::new();
-    let mut k = 0;
-    while k < words.len() {
-        if words.get(k + 1) == Some(&"-") && k + 2 < words.len() {
-            out.push(format!(">={}", words[k]));
-            out.push(format!("<={}", words[k + 2]));
-            k += 3;
-            continue;
-        }
-        // an operator written apart from its version: ">= 1.2"
-        if matches!(
-            words[k],
-            ">" | ">=" | "<" | "<=" | "=" | "!=" | "~" | "^" | "~>"
-        ) && k + 1 < words.len()
-        {
-            out.push(format!("{}{}", words[k], words[k + 1]));
-            k += 2;
-            continue;
-        }
-        out.push(words[k].to_string());
-        k += 1;
-    }
-    out
-}
-
-/// (matches, constraint names a prerelease)
-fn term_matches(t: &str, v: &semver::Version) -> Option<(bool, bool)> {
-    let ops = [">=", "<=", "!=", "~>", ">", "<", "=", "~", "^"];
-    let (op, rest) = ops
-        .iter()
-        .find_map(|o| t.strip_prefix(o).map(|r| (*o, r.trim())))
-        .unwrap_or(("", t));
-    let rest = rest.trim_start_matches('v');
-    if rest == "*" || rest.eq_ignore_ascii_case("x") || rest.is_empty() {
-        return Some((op != "!=", false));
-    }
-    let (core, pre) = match rest.find('-') {
-        Some(p) => (&rest[..p], Some(&rest[p + 1..])),
-        None => (rest, None),
-    };
-    let core = core.split('+').next().unwrap_or(core);
-    let parts: Vec<&str> = core.split('.').collect();
-    let wild = |p: Option<&&str>| p.is_none_or(|x| *x == "x" || *x == "X" || *x == "*");
-    let num = |p: Option<&&str>| p.and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    let major = parts.first().and_then(|x| x.parse::<u64>().ok())?;
-    let minor_w = wild(parts.get(1));
-    let patch_w = wild(parts.get(2));
-    let minor = num(parts.get(1));
-    let patch = num(parts.get(2));
-    let mut base = semver::Version::new(major, minor, patch);
-    if let Some(p) = pre {
-        base.pre = semver::Prerelease::new(p).ok()?;
-    }
-    let has_pre = pre.is_some();
-    let cmp = cmp_ignoring_build(v, &base);
-    use std::cmp::Ordering::*;
-    let next_major = semver::Version::new(major + 1, 0, 0);
-    let next_minor = semver::Version::new(major, minor + 1, 0);
-    let lt = |x: &semver::Version| cmp_ignoring_build(v, x) == Less;
-    let res = match op {
-        "" | "=" => {
-            if minor_w {
-                v.major == major
-            } else if patch_w {
-                v.major == major && v.minor == minor
-            } else {
-                cmp == Equal
-            }
-        }
-        "!=" => {
-            if minor_w {
-                v.major != major
-            } else if patch_w {
-                !(v.major == major && v.minor == minor)
-            } else {
-                cmp != Equal
-            }
-        }
-        ">" => {
-            if minor_w {
-                v.major > major
-            } else if patch_w {
-                v.major > major || (v.major == major && v.minor > minor)
-            } else {
-                cmp == Greater
-            }
-        }
-        ">=" => cmp != Less,
-        "<" => cmp == Less,
-        "<=" => {
-            if minor_w {
-                lt(&next_major)
-            } else if patch_w {
-                lt(&next_minor)
-            } else {
-                cmp != Greater
-            }
-        }
-        "~" | "~>" => {
-            cmp != Less
-                && if minor_w || parts.len() == 1 {
-                    lt(&next_major)
-                } else {
-                    lt(&next_minor)
-                }
-        }
-        "^" => {
-            cmp != Less
-                && if major > 0 || minor_w {
-                    lt(&next_major)
-                } else if minor > 0 || patch_w {
-                    lt(&next_minor)
-                } else {
-                    lt(&semver::Version::new(0, 0, patch + 1))
-                }
-        }
-        _ => return None,
-    };
-    Some((res, has_pre))
-}
-
-fn cmp_ignoring_build(a: &semver::Version, b: &semver::Version) -> std::cmp::Ordering {
-    (a.major, a.minor, a.patch)
-        .cmp(&(b.major, b.minor, b.patch))
-        .then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => std::cmp::Ordering::Greater,
-            (false, true) => std::cmp::Ordering::Less,
-            (false, false) => a.pre.cmp(&b.pre),
-        })
+/// Whether version `v` meets constraint `c`; `None` when `c` is not a constraint.
+pub fn constraint_matches(c: &str, v: &Version) -> Option<bool> {
+    Constraints::parse(c).ok().map(|c| c.check(v))
 }
 
 // ------------------------------------------------------------------ urls

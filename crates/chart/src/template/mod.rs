@@ -14,12 +14,14 @@ pub mod exec;
 pub mod funcs;
 pub mod gofmt;
 pub mod gojson;
+pub mod mmsemver;
 pub mod parse;
 pub mod regex_go;
 pub mod value;
 pub mod xstrings;
 pub mod yaml;
 pub mod yaml_load;
+pub mod yaml_tabs;
 
 pub use exec::{Executor, SourceFile, TemplateError, TemplateSet};
 pub use funcs::FuncEnv;

@@ -25,6 +25,36 @@ pub fn translate(pattern: &str) -> String {
                 // an empty flag group: nothing in Go, refused by Rust
                 i += 3;
             }
+            '(' if flag_group_then_repeat(&chars[i..]).is_some() => {
+                // `a(?i)*`: a flag group pushes nothing in Go, so the repetition applies to what
+                // precedes it; Rust refuses a repetition there: write it before the group
+                // (a group that turns U on makes that repetition ungreedy: Go reads the
+                // operator under the new flags)
+                let (group, repeat) = flag_group_then_repeat(&chars[i..]).unwrap_or_default();
+                let op = &chars[i + group..i + group + repeat];
+                let mut sets_u = false;
+                let groups: String = chars[i..i + group].iter().collect();
+                for flags in groups.split(')').filter(|g| !g.is_empty()) {
+                    let flags = flags.trim_start_matches("(?");
+                    let (on, off) = flags.split_once('-').unwrap_or((flags, ""));
+                    if on.contains('U') {
+                        sets_u = true;
+                    }
+                    if off.contains('U') {
+                        sets_u = false;
+                    }
+                }
+                match (sets_u, op.last()) {
+                    (true, Some('?')) if op.len() > 1 => out.extend(&op[..op.len() - 1]),
+                    (true, _) => {
+                        out.extend(op);
+                        out.push('?');
+                    }
+                    _ => out.extend(op),
+                }
+                out.extend(&chars[i..i + group]);
+                i += group + repeat;
+            }
             '(' if chars.get(i + 1) == Some(&'?') && named_group_len(&chars[i..]).is_some() => {
                 // Go allows a name twice (`${name}` expands the first group of that name);
                 // Rust refuses it: a repeated name's group is written unnamed
@@ -832,9 +862,50 @@ fn escape_value(esc: &str) -> u32 {
     }
 }
 
+/// At `(?flags)` followed by a repetition (`*`, `+`, `?`, `{n}`, `{n,}`, `{n,m}`, each maybe
+/// lazy): the lengths of the group and of the repetition.
+fn flag_group_then_repeat(t: &[char]) -> Option<(usize, usize)> {
+    // one flag group or several in a row
+    let mut group = 0;
+    while t.get(group) == Some(&'(') && t.get(group + 1) == Some(&'?') {
+        let Some(close) = t[group..].iter().position(|c| *c == ')') else {
+            break;
+        };
+        if close < 3
+            || !t[group + 2..group + close]
+                .iter()
+                .all(|c| "imsU-".contains(*c))
+        {
+            break;
+        }
+        group += close + 1;
+    }
+    if group == 0 {
+        return None;
+    }
+    let rest = &t[group..];
+    let mut n = match rest.first()? {
+        '*' | '+' | '?' => 1,
+        '{' => {
+            let end = rest.iter().position(|c| *c == '}')?;
+            let body: String = rest[1..end].iter().collect();
+            let (lo, hi) = body.split_once(',').unwrap_or((&body, &body));
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            if !digits(lo) || !(hi.is_empty() || digits(hi)) {
+                return None;
+            }
+            end + 1
+        }
+        _ => return None,
+    };
+    if rest.get(n) == Some(&'?') {
+        n += 1;
+    }
+    Some((group, n))
+}
+
 /// Whatever Go's parser takes (go_error is None), the regex crate compiles once translated: a
-/// chart's pattern is refused only with Go's own error. (Not covered: a repetition right after
-/// a flag group, `a(?i)*`, which Go applies to what precedes the group and Rust refuses.)
+/// chart's pattern is refused only with Go's own error.
 #[cfg(test)]
 mod go_syntax_is_enough {
     use super::{go_error, translate};
@@ -877,6 +948,8 @@ mod go_syntax_is_enough {
             "\\Q",
             "\\E",
             "(?i)a",
+            "(?i)",
+            "(?-s)",
             "(?s:",
             "(?-i:",
             "(?P<n>",

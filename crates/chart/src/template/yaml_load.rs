@@ -322,36 +322,78 @@ impl MarkedEventReceiver for HeadReader {
 /// yaml-rust2's refusal of a tab right after a mapping's `:` (`key:\tvalue`), which go-yaml reads.
 const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
 
+/// yaml-rust2's refusal of a quoted scalar's line left of the block's indentation, which
+/// go-yaml reads (libyaml checks no indentation inside quotes).
+const QUOTED_INDENTATION: &str = "invalid indentation in quoted scalar";
+
 /// Feed the events of `text`'s first document to `receiver`; a syntax error points at its place.
+/// A refusal of go-yaml's scanner that yaml-rust2 does not make (see `yaml_tabs`) wins over
+/// what yaml-rust2 finds on a later line, or says about the same tab.
 fn read_first_document<R: MarkedEventReceiver + Default>(
     text: &str,
     receiver: &mut R,
 ) -> Result<(), YamlError> {
-    let mut first = Parser::new_from_str(text).load(receiver, false);
+    let refusal = super::yaml_tabs::first_refusal(text);
+    let read = read_with_yaml_rust2(text, receiver);
+    let Some(r) = refusal else {
+        return read;
+    };
+    let offset = char_to_byte(text, r.at);
+    let line = text[..offset].matches('\n').count() + 1;
+    if let Err(e) = &read
+        && e.line < line
+        && !e.message.contains("tab")
+    {
+        return read;
+    }
+    Err(YamlError {
+        message: r.message.to_string(),
+        offset,
+        line,
+        column: offset - text[..offset].rfind('\n').map_or(0, |p| p + 1) + 1,
+        go_line: (line > 1).then_some(line),
+    })
+}
+
+fn read_with_yaml_rust2<R: MarkedEventReceiver + Default>(
+    text: &str,
+    receiver: &mut R,
+) -> Result<(), YamlError> {
+    let mut first = Parser::new_from_str(text).load(&mut EofChomp::new(receiver, text), false);
     // go-yaml reads `key:<tab>value`: read it again with those tabs as spaces (each tab one
-    // space, so every place keeps its offset), as often as the refusal comes back
+    // space, so every place keeps its offset), as often as the refusal comes back; and a
+    // quoted scalar's lines at any indentation: read it again with those lines indented (a
+    // quoted scalar drops a line's leading blanks, so its value stays the same)
     let mut patched: Option<String> = None;
     for _ in 0..64 {
         let Err(e) = &first else { break };
-        if e.info() != TAB_AFTER_COLON {
-            break;
-        }
         let src = patched.get_or_insert_with(|| text.to_string());
         let at = char_to_byte(src, e.marker().index());
-        let Some(colon) = src[..at].rfind(':') else {
-            break;
-        };
-        if !src[colon + 1..at].bytes().all(|b| b == b' ' || b == b'\t') {
+        if e.info() == super::yaml_tabs::TAB_IN_QUOTED && src[at..].starts_with('\t') {
+            src.replace_range(at..at + 1, " ");
+        } else if e.info() == QUOTED_INDENTATION {
+            if !indent_quoted_lines(src, at) {
+                break;
+            }
+        } else if e.info() == TAB_AFTER_COLON {
+            let Some(colon) = src[..at].rfind(':') else {
+                break;
+            };
+            if !src[colon + 1..at].bytes().all(|b| b == b' ' || b == b'\t') {
+                break;
+            }
+            let spaces = " ".repeat(at - colon - 1);
+            src.replace_range(colon + 1..at, &spaces);
+        } else {
             break;
         }
-        let spaces = " ".repeat(at - colon - 1);
-        src.replace_range(colon + 1..at, &spaces);
         *receiver = R::default();
-        first = Parser::new_from_str(src).load(receiver, false);
+        first = Parser::new_from_str(src).load(&mut EofChomp::new(receiver, src), false);
     }
+    let shown = patched.as_deref().unwrap_or(text);
     first.map_err(|e| {
         let m = e.marker();
-        let offset = char_to_byte(text, m.index());
+        let offset = char_to_byte(shown, m.index()).min(text.len());
         let (mut message, mut go_line) = go_yaml_error(e.info(), m.line());
         if message == "found unknown anchor" {
             // go-yaml's decoder names the alias, without a line
@@ -363,6 +405,21 @@ fn read_first_document<R: MarkedEventReceiver + Default>(
             message = format!("unknown anchor '{name}' referenced");
             go_line = None;
         }
+        if message == "found unexpected document indicator" {
+            // libyaml names the indicator's line; yaml-rust2 the scalar's start
+            let line0 = text[..offset].matches('\n').count()
+                + text[offset..]
+                    .split('\n')
+                    .skip(1)
+                    .position(|l| l.starts_with("---") || l.starts_with("..."))
+                    .map_or(0, |p| p + 1);
+            go_line = (line0 > 0).then_some(line0 + 1);
+        }
+        if message == "found unexpected end of stream" {
+            // libyaml names the place it stopped at, the end; yaml-rust2 the scalar's start
+            let line0 = text.matches('\n').count();
+            go_line = (line0 > 0).then_some(line0 + 1);
+        }
         YamlError {
             message,
             offset,
@@ -371,6 +428,121 @@ fn read_first_document<R: MarkedEventReceiver + Default>(
             go_line,
         }
     })
+}
+
+/// Passes events on, but for a block scalar that ends the text without a final line break:
+/// libyaml adds no line break there (`a: |\n  x` is "x"), yaml-rust2 adds one. The scalar is
+/// held until the next event shows whether only ends follow it.
+struct EofChomp<'a, R> {
+    inner: &'a mut R,
+    pending: Vec<(Event, Marker)>,
+    /// The text's last line without its indentation, when the text ends without a line break.
+    last_line: Option<String>,
+}
+
+impl<'a, R: MarkedEventReceiver> EofChomp<'a, R> {
+    fn new(inner: &'a mut R, text: &str) -> Self {
+        let last = text.rsplit('\n').next().unwrap_or("");
+        let last = last.trim_start_matches([' ', '\t']);
+        let last_line =
+            (!text.ends_with(['\n', '\r']) && !last.is_empty()).then(|| last.to_string());
+        EofChomp {
+            inner,
+            pending: Vec::new(),
+            last_line,
+        }
+    }
+
+    fn flush(&mut self, at_end: bool) {
+        for (k, (ev, mark)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
+            let ev = match ev {
+                Event::Scalar(mut v, style, anchor, tag) if k == 0 && at_end => {
+                    if let Some(last) = &self.last_line
+                        && v.ends_with('\n')
+                        && v[..v.len() - 1].ends_with(last.as_str())
+                    {
+                        v.pop();
+                    }
+                    Event::Scalar(v, style, anchor, tag)
+                }
+                ev => ev,
+            };
+            self.inner.on_event(ev, mark);
+        }
+    }
+}
+
+impl<R: MarkedEventReceiver> MarkedEventReceiver for EofChomp<'_, R> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.last_line.is_none() {
+            return self.inner.on_event(ev, mark);
+        }
+        if !self.pending.is_empty() {
+            match ev {
+                Event::MappingEnd | Event::SequenceEnd => {
+                    self.pending.push((ev, mark));
+                    return;
+                }
+                Event::DocumentEnd | Event::StreamEnd => {
+                    self.flush(true);
+                    return self.inner.on_event(ev, mark);
+                }
+                _ => self.flush(false),
+            }
+        }
+        if let Event::Scalar(_, TScalarStyle::Literal | TScalarStyle::Folded, ..) = ev {
+            self.pending.push((ev, mark));
+            return;
+        }
+        self.inner.on_event(ev, mark);
+    }
+}
+
+/// Indent every line of the quoted scalar starting at byte `at` of `src` past its opening
+/// quote's column (a line holding a document marker is left as it is: both refuse it).
+/// Whether anything changed.
+fn indent_quoted_lines(src: &mut String, at: usize) -> bool {
+    let Some(q) = src[at..].chars().next().filter(|c| *c == '"' || *c == '\'') else {
+        return false;
+    };
+    let chars: Vec<char> = src[at..].chars().collect();
+    let mut end = 1;
+    while end < chars.len() {
+        match chars[end] {
+            '\\' if q == '"' => end += 2,
+            '\'' if q == '\'' && chars.get(end + 1) == Some(&'\'') => end += 2,
+            c if c == q => break,
+            _ => end += 1,
+        }
+    }
+    let mut end = at
+        + chars[..end.min(chars.len())]
+            .iter()
+            .map(|c| c.len_utf8())
+            .sum::<usize>();
+    let column = at - src[..at].rfind('\n').map_or(0, |p| p + 1);
+    let pad = " ".repeat(column + 1);
+    let mut changed = false;
+    let mut p = at;
+    while let Some(nl) = src[p..end.min(src.len())].find('\n') {
+        let ls = p + nl + 1;
+        let rest = &src[ls..];
+        let marker = (rest.starts_with("---") || rest.starts_with("..."))
+            && rest[3..].chars().next().is_none_or(|c| c.is_whitespace());
+        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        if !marker && spaces <= column {
+            src.insert_str(ls, &pad);
+            end += pad.len();
+            changed = true;
+            p = ls + pad.len();
+        } else {
+            p = ls;
+        }
+        if p >= src.len() {
+            break;
+        }
+    }
+    changed
 }
 
 fn char_to_byte(text: &str, chars: usize) -> usize {
