@@ -1137,7 +1137,13 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             let result = async {
                 crate::plan::protection::permits(change, &computed.plan.options)?;
                 let uid = record.uid.as_deref().or(change.live_uid.as_deref());
-                cluster.delete(&key, uid).await.map_err(render_report)?;
+                // Gone, not only accepted: an object a finalizer holds stays recorded until the
+                // finalizer lets go (it would come back as a stray otherwise).
+                node.update("deleting (waiting until it is gone)");
+                cluster
+                    .delete_and_wait(&key, uid, crate::observe::delete_timeout())
+                    .await
+                    .map_err(render_report)?;
                 shared.forget(address).await
             }
             .await;

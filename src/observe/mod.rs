@@ -896,6 +896,34 @@ impl ClusterClient {
         uid: Option<&str>,
         propagation: kube::api::PropagationPolicy,
     ) -> Result<(), ObserveError> {
+        self.delete_answer(key, uid, propagation).await.map(|_| ())
+    }
+
+    /// Deletes `key` (background propagation; with `uid`, only that object) and waits until it
+    /// is gone: an object a finalizer holds is not deleted until the finalizer lets go. After
+    /// `timeout`, the error names the finalizers still holding it.
+    pub async fn delete_and_wait(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<(), ObserveError> {
+        let terminating = self
+            .delete_answer(key, uid, kube::api::PropagationPolicy::Background)
+            .await?;
+        if terminating {
+            self.wait_gone(key, timeout).await?;
+        }
+        Ok(())
+    }
+
+    /// True when the object is still there after the request (a finalizer holds it).
+    async fn delete_answer(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        propagation: kube::api::PropagationPolicy,
+    ) -> Result<bool, ObserveError> {
         let api = self.api_for(key).await?;
         let params = DeleteParams {
             preconditions: uid.map(|u| Preconditions {
@@ -908,8 +936,9 @@ impl ClusterClient {
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match api.delete(&key.name, &params).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(()),
+            // The object itself came back (not a Status): deletion is under way, not done.
+            Ok(answer) => Ok(answer.is_left()),
+            Err(kube::Error::Api(s)) if s.is_not_found() => Ok(false),
             Err(e) => Err(self.classify(e, "delete", &key.to_string())),
         }
     }
@@ -986,18 +1015,48 @@ impl ClusterClient {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
+                let holders = match self.get(key).await {
+                    Ok(Some(o)) => finalizers_of(&o),
+                    _ => Vec::new(),
+                };
                 return Err(ObserveError::Request {
                     action: "wait for deletion of".into(),
                     object: key.to_string(),
-                    message: format!(
-                        "still present after {}s (a finalizer may hold it)",
-                        timeout.as_secs()
-                    ),
+                    message: if holders.is_empty() {
+                        format!("still present after {}s", timeout.as_secs())
+                    } else {
+                        format!(
+                            "still present after {}s: held by finalizer(s) {} (the controller that owns them has not let go; it stays recorded, and the next apply waits again)",
+                            timeout.as_secs(),
+                            holders.join(", ")
+                        )
+                    },
                 });
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     }
+}
+
+/// The finalizers holding an object being deleted: `metadata.finalizers`, and a Namespace's
+/// `spec.finalizers` (the namespace controller's, while it deletes what the namespace holds).
+pub fn finalizers_of(object: &Value) -> Vec<String> {
+    ["/metadata/finalizers", "/spec/finalizers"]
+        .iter()
+        .filter_map(|p| object.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// How long a delete waits for its object to be gone: 120 s, or `TODOPLAN_DELETE_TIMEOUT`
+/// (humantime, e.g. `5s`).
+pub fn delete_timeout() -> std::time::Duration {
+    std::env::var("TODOPLAN_DELETE_TIMEOUT")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(std::time::Duration::from_secs(120))
 }
 
 /// Managers that are the cluster's own controllers: their fields are never drift.
@@ -1106,6 +1165,16 @@ pub trait Cluster: Sync {
         Ok(live)
     }
     async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError>;
+    /// Deletes and waits until the object is gone (finalizers done), at most `timeout`.
+    async fn delete_and_wait(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<(), ObserveError> {
+        self.delete(key, uid).await?;
+        self.wait_gone(key, timeout).await
+    }
     async fn delete_orphaning(
         &self,
         key: &ObjectKey,
@@ -1151,6 +1220,14 @@ impl Cluster for ClusterClient {
     }
     async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
         ClusterClient::delete(self, key, uid).await
+    }
+    async fn delete_and_wait(
+        &self,
+        key: &ObjectKey,
+        uid: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<(), ObserveError> {
+        ClusterClient::delete_and_wait(self, key, uid, timeout).await
     }
     async fn delete_orphaning(
         &self,

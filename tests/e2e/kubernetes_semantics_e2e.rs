@@ -909,3 +909,63 @@ impl Drop for StorageClassOnDrop {
             .output();
     }
 }
+
+/// Flux waits for termination and names the finalizer: an object a finalizer holds is not
+/// "destroyed" until it is gone. Past the wait, the apply fails naming the finalizer and the
+/// object stays recorded (no stray `?` line next time); once the finalizer lets go while apply
+/// waits, the prune completes and the next plan is "No changes".
+#[test]
+fn a_prune_waits_for_finalizers_and_names_the_one_that_holds_it() {
+    let p = Project::new("sem-final");
+    let held = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: \"{ns}\", finalizers: [todoplan.test/hold]}\ndata: {a: \"1\"}\n";
+    let other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n";
+    p.objects(&format!("{held}---\n{other}"));
+    p.ok(&["apply", "--auto-approve"]);
+    p.objects(other);
+    let out = Command::new(env!("CARGO_BIN_EXE_todoplan"))
+        .args(["apply", "--auto-approve"])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env("TODOPLAN_DELETE_TIMEOUT", "3s")
+        .output()
+        .unwrap();
+    let said = support::one_line(&text(&out));
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("held by finalizer(s) todoplan.test/hold"),
+        "the apply names the finalizer: {said}"
+    );
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!("v1 ConfigMap {}/held", p.name)) && !plan.contains("never applied"),
+        "still recorded, planned for deletion again (not a stray):\n{plan}"
+    );
+    // The finalizer's controller lets go while apply waits.
+    let name = p.name.clone();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        support::kubectl([
+            "-n",
+            &name,
+            "patch",
+            "configmap",
+            "held",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ]);
+    });
+    p.ok(&["apply", "--auto-approve"]);
+    release.join().unwrap();
+    let left = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "configmaps",
+        "--ignore-not-found",
+        "-o",
+        "name",
+    ]);
+    assert!(!left.contains("configmap/held"), "{left}");
+    p.assert_no_changes("a prune that waited for a finalizer");
+}
