@@ -52,6 +52,8 @@ pub struct ApplyReport {
     pub record_error: Option<String>,
     /// The run was interrupted (Ctrl-C): it started nothing new after that.
     pub interrupted: bool,
+    /// What the API server warned about while the run wrote (deprecated versions, ...).
+    pub warnings: Vec<String>,
 }
 
 /// How often a write of a kind the cluster does not serve is tried again (every 500 ms), for
@@ -952,6 +954,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             revision: state.revision,
             record_error: None,
             interrupted: false,
+            warnings: crate::observe::warnings::take(),
         };
     }
     for (name, values) in &computed.secrets {
@@ -1210,6 +1213,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
         revision,
         record_error,
         interrupted: options.cancelled.load(Ordering::SeqCst),
+        warnings: crate::observe::warnings::take(),
     }
 }
 

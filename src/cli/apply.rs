@@ -98,6 +98,9 @@ fn report_as_planned(
     plan: Option<&crate::plan::Plan>,
 ) -> ExitStatus {
     let code = report_errors(report);
+    for warning in &report.warnings {
+        eprintln!("Warning from the API server: {warning}");
+    }
     match (plan, &report.record_error) {
         (Some(p), None) if report.outcome == Outcome::Succeeded => {
             let s = p.summary();

@@ -66,6 +66,11 @@ pub fn multiplexed_client(
         .layer(tower::timeout::TimeoutLayer::new(answer_deadline))
         .map_err(tower::BoxError::from)
         .map_response(move |response: http::Response<hyper::body::Incoming>| {
+            for warning in response.headers().get_all(http::header::WARNING) {
+                if let Ok(text) = warning.to_str() {
+                    super::warnings::record(text);
+                }
+            }
             response.map(|body| DeadlineBody::new(body, answer_deadline))
         })
         .service(hyper_client);

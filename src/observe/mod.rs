@@ -21,6 +21,7 @@ mod connection;
 pub use connection::multiplexed_client;
 mod discovery;
 mod listing;
+pub mod warnings;
 pub use admission::DryRunInputs;
 pub use listing::Listing;
 

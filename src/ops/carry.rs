@@ -120,6 +120,7 @@ pub async fn execute(
         revision,
         record_error,
         interrupted: true,
+        warnings: crate::observe::warnings::take(),
     })
 }
 

@@ -102,6 +102,7 @@ mod tests {
             revision: 1,
             record_error: None,
             interrupted,
+            warnings: Vec::new(),
         }
     }
 

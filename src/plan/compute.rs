@@ -528,6 +528,12 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         .confirmed
         .retain(|address, _| unchanged.contains(address.as_str()));
     notes.extend(super::helm_owners::notes(&changes));
+    // What the API server warned about while this plan read and dry-ran (as kubectl shows it).
+    notes.extend(
+        crate::observe::warnings::take()
+            .into_iter()
+            .map(|w| format!("the API server warned: {w}")),
+    );
     let smoke_checks = planned_smoke_checks(spec, &changes);
     let value_changes = changed_values(spec, &changes, req.state, &flat_values);
     let plan = Plan {
@@ -1081,6 +1087,13 @@ pub fn keep_policy(live: &Value) -> Option<&'static str> {
         .is_some_and(|p| p.trim() == "keep")
     {
         return Some("helm.sh/resource-policy: keep");
+    }
+    if annotations
+        .get(desired::KEEP_ANNOTATION)
+        .and_then(Value::as_str)
+        == Some("true")
+    {
+        return Some("keep in todo.toml");
     }
     let argo = annotations
         .get("argocd.argoproj.io/sync-options")

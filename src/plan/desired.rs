@@ -73,6 +73,22 @@ async fn namespaced(
     }
 }
 
+/// Marks an object todo.toml's `keep` covers: the mark travels with the live object, so prune
+/// and destroy honour it even once the release is gone from todo.toml (see
+/// `plan::compute::keep_policy`).
+pub const KEEP_ANNOTATION: &str = "todoplan.dev/keep";
+
+fn keep_annotation(object: &mut Value) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(annotations) = meta
+            .entry("annotations")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+    {
+        annotations.insert(KEEP_ANNOTATION.into(), Value::String("true".into()));
+    }
+}
+
 pub fn inventory_labels(object: &mut Value, project: &str, release: &str) {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         let labels = meta.entry("labels").or_insert_with(|| json!({}));
@@ -246,6 +262,9 @@ pub async fn release_objects(
             meta.remove("namespace");
         }
         inventory_labels(&mut object, &spec.project.name, &release.name);
+        if release.keeps(kind_of(&object), name_of(&object)) {
+            keep_annotation(&mut object);
+        }
         let key = ObjectKey::of(&object);
         let protect = release.protect || key.kind == "PersistentVolumeClaim";
         out.push(DesiredObject {

@@ -487,6 +487,40 @@ impl Reader<'_> {
         }
     }
 
+    /// A release's `keep`: `true` (every object), `false`, or `Kind/NAME` selectors.
+    fn keep(&mut self, table: &Table, section: &str) -> Vec<String> {
+        let Some((_, node)) = table.get_entry("keep") else {
+            return Vec::new();
+        };
+        if let Value::Bool(all) = node.value {
+            return if all {
+                vec!["*".to_string()]
+            } else {
+                Vec::new()
+            };
+        }
+        let mut out = Vec::new();
+        for (entry, span) in self.string_array(table, "keep", section) {
+            let valid = entry == "*"
+                || entry.split_once('/').is_some_and(|(kind, name)| {
+                    kind.starts_with(|c: char| c.is_ascii_uppercase())
+                        && kind.chars().all(|c| c.is_ascii_alphanumeric())
+                        && !name.is_empty()
+                        && !name.contains('/')
+                });
+            if valid {
+                out.push(entry);
+            } else {
+                self.push(
+                    Problem::new("keep", format!("bad keep entry `{entry}`"))
+                        .label(span, "not a `Kind/NAME` selector")
+                        .help("write `keep = true` (every object of the release) or `keep = [\"ConfigMap/settings\", \"Secret/*\"]`"),
+                );
+            }
+        }
+        out
+    }
+
     fn string_array(&mut self, table: &Table, name: &str, section: &str) -> Vec<(String, Span)> {
         let Some((key, node)) = table.get_entry(name) else {
             return Vec::new();
@@ -1887,6 +1921,7 @@ impl Reader<'_> {
                     "namespace",
                     "depends_on",
                     "protect",
+                    "keep",
                     "timeout",
                     "ignore_changes",
                     "checks",
@@ -1999,6 +2034,7 @@ impl Reader<'_> {
                 None => cluster.namespace.clone(),
             };
             let protect = self.bool(table, "protect", &section).unwrap_or(false);
+            let keep = self.keep(table, &section);
             let timeout = self
                 .duration(table, "timeout", &section)
                 .ok()
@@ -2029,6 +2065,7 @@ impl Reader<'_> {
                         depends_on: Vec::new(),
                         depends_on_spans: Vec::new(),
                         protect,
+                        keep,
                         timeout,
                         ignore_changes,
                         smoke_checks,

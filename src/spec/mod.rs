@@ -162,6 +162,9 @@ pub struct Release {
     pub depends_on_spans: Vec<Span>,
     /// Never delete the data of this release (PVCs, StatefulSet volumes).
     pub protect: bool,
+    /// `keep`: objects prune and destroy never delete (todoplan stops managing them instead),
+    /// as `Kind/NAME` selectors (NAME may be `*`), or `*` for every object (`keep = true`).
+    pub keep: Vec<String>,
     pub timeout: Duration,
     /// Field paths whose live values are not changed back; see [`IgnoreChange`].
     pub ignore_changes: Vec<String>,
@@ -175,6 +178,16 @@ pub struct Release {
 }
 
 impl Release {
+    /// Whether todo.toml's `keep` covers the object `kind`/`name` of this release.
+    pub fn keeps(&self, kind: &str, name: &str) -> bool {
+        self.keep.iter().any(|selector| {
+            selector == "*"
+                || selector
+                    .split_once('/')
+                    .is_some_and(|(k, n)| k == kind && (n == "*" || n == name))
+        })
+    }
+
     /// [`interpolate`] over this release's values, handing the resolver references that carry
     /// their span in todo.toml (so its errors can point at them).
     pub fn interpolate_values<E>(

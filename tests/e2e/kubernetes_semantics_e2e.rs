@@ -969,3 +969,97 @@ fn a_prune_waits_for_finalizers_and_names_the_one_that_holds_it() {
     assert!(!left.contains("configmap/held"), "{left}");
     p.assert_no_changes("a prune that waited for a finalizer");
 }
+
+/// kubectl and kapp show what the API server warns about; so do plan and apply: a custom
+/// resource written at a CRD version marked deprecated carries the CRD's deprecationWarning.
+#[test]
+fn api_server_warnings_are_shown_in_plan_and_apply() {
+    let mut p = Project::new("sem-warn");
+    let group = format!("{}.todoplan.test", p.name);
+    let crd = format!("gadgets.{group}");
+    p.crds.push(crd.clone());
+    support::kubectl_apply(
+        "default",
+        &format!(
+            r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: {crd}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget, listKind: GadgetList}}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    deprecated: true
+    deprecationWarning: "{group}/v1beta1 Gadget is going away: use v1"
+    schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}
+  - name: v1
+    served: true
+    storage: true
+    schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}
+"#
+        ),
+    );
+    wait_established(&crd);
+    p.objects(&format!(
+        "apiVersion: {group}/v1beta1\nkind: Gadget\nmetadata: {{name: old}}\nspec: {{size: 1}}\n"
+    ));
+    let warning = format!("{group}/v1beta1 Gadget is going away: use v1");
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!("Note: the API server warned: {warning}")),
+        "{plan}"
+    );
+    let applied = p.ok(&["apply", "--auto-approve"]);
+    assert!(
+        applied.contains(&format!("Warning from the API server: {warning}")),
+        "{applied}"
+    );
+}
+
+/// todo.toml's own keep policy: `keep = ["ConfigMap/settings"]` marks the object, so removing
+/// it from the chart, and destroying the release, leave it in the cluster (released: no longer
+/// labelled as this instance's), as Helm's resource-policy and Argo CD's Prune=false do.
+#[test]
+fn objects_todo_toml_keeps_survive_prune_and_destroy() {
+    let p = Project::new("sem-tomlkeep");
+    let toml = p.path().join("todo.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace(
+            "chart = \"objects\"\n",
+            "chart = \"objects\"\nkeep = [\"ConfigMap/settings\", \"Secret/*\"]\n",
+        ),
+    )
+    .unwrap();
+    let settings = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n";
+    let token = "apiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: \"{ns}\"}\nstringData: {t: \"x\"}\n";
+    let scratch = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: scratch, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n";
+    p.objects(&format!("{settings}---\n{token}---\n{scratch}"));
+    p.ok(&["apply", "--auto-approve"]);
+    p.objects(&format!("{token}---\n{scratch}"));
+    let plan = p.ok(&["plan"]);
+    assert!(plan.contains("keep in todo.toml"), "{plan}");
+    p.ok(&["apply", "--auto-approve"]);
+    let exists = |what: &str| {
+        support::kubectl([
+            "-n",
+            &p.name,
+            "get",
+            what,
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(exists("configmap/settings"), "configmap/settings");
+    p.assert_no_changes("a pruned object todo.toml keeps");
+    p.ok(&["destroy", "--auto-approve"]);
+    assert_eq!(exists("secret/token"), "secret/token", "kept by Secret/*");
+    assert_eq!(exists("configmap/scratch"), "", "not kept: destroyed");
+}
