@@ -439,7 +439,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         _ => None,
     };
     // Drift first: the diff takes the live objects it has diffed out of the index.
-    let (drift, foreign_fields) = match req.cluster {
+    let (drift, mut foreign_fields) = match req.cluster {
         Some(c) => detect_drift(c, &live, spec, req.state).await?,
         None => (Vec::new(), BTreeMap::new()),
     };
@@ -454,6 +454,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         basis.as_ref(),
     )
     .await?;
+    for (address, fields) in std::mem::take(&mut comparison.removals) {
+        foreign_fields.entry(address).or_default().extend(fields);
+    }
     if let Some(basis) = &basis {
         let recorded_with_fingerprints = req.state.objects.values().any(|r| r.observed.is_some());
         if comparison.skipped > 0 {
@@ -667,6 +670,10 @@ pub struct Comparison {
     /// Per address, the fingerprint of the live object a dry-run found nothing to change in
     /// (or that was skipped): apply records it, so the next plan can skip it.
     pub confirmed: BTreeMap<String, super::incremental::Confirmed>,
+    /// Per address, fields apply removes with a JSON patch after writing: a Secret's data keys
+    /// that no field manager owns (applied as `stringData` before), which apply alone never
+    /// removes.
+    pub removals: BTreeMap<String, Vec<ForeignField>>,
 }
 
 pub async fn diff_objects<C: Cluster>(
@@ -696,6 +703,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
     let skipped = std::sync::atomic::AtomicUsize::new(0);
     let dry_runs = std::sync::atomic::AtomicUsize::new(0);
     let confirmed = std::sync::Mutex::new(BTreeMap::new());
+    let removals = std::sync::Mutex::new(BTreeMap::new());
     let basis = basis.filter(|_| !options.full_refresh);
     let req_cluster = cluster;
     let known = desired
@@ -768,6 +776,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
                     skipped: &skipped,
                     dry_runs: &dry_runs,
                     confirmed: &confirmed,
+                    removals: &removals,
                 };
                 async move {
                     let change = match req_cluster {
@@ -1029,6 +1038,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
         skipped: skipped.into_inner(),
         dry_runs: dry_runs.into_inner(),
         confirmed: confirmed.into_inner().unwrap_or_default(),
+        removals: removals.into_inner().unwrap_or_default(),
     };
     Ok((changes, kept_deletions, comparison))
 }
@@ -1476,6 +1486,7 @@ struct LiveContext<'a> {
     skipped: &'a std::sync::atomic::AtomicUsize,
     dry_runs: &'a std::sync::atomic::AtomicUsize,
     confirmed: &'a std::sync::Mutex<BTreeMap<String, super::incremental::Confirmed>>,
+    removals: &'a std::sync::Mutex<BTreeMap<String, Vec<ForeignField>>>,
 }
 
 impl LiveContext<'_> {
@@ -1648,6 +1659,16 @@ async fn diff_live_object<C: Cluster>(
             }
         }
     }
+    let unowned = if live.is_some() && replace.is_none() && !namespace_pending {
+        unowned_secret_keys(&mut after, &d.object)
+    } else {
+        Vec::new()
+    };
+    if !unowned.is_empty()
+        && let Ok(mut all) = context.removals.lock()
+    {
+        all.insert(d.address.to_string(), unowned.clone());
+    }
     let live_uid = live
         .as_ref()
         .and_then(|l| l.metadata_field("uid"))
@@ -1706,6 +1727,12 @@ async fn diff_live_object<C: Cluster>(
     change.orphan_dependents = orphan;
     change.live_uid = live_uid;
     change.migrate_from = migrate_from;
+    if !unowned.is_empty() && change.reason.is_none() {
+        change.reason = Some(format!(
+            "removes {} data key(s) no field manager owns (applied as stringData before: server-side apply never removes them)",
+            unowned.len()
+        ));
+    }
     if made_for_state && !labelled_ours && change.reason.is_none() {
         change.reason = Some(
             "made by todoplan to hold the state and its lock (`[state] backend = \"kubernetes\"`): apply labels it as this instance's".into(),
@@ -1722,6 +1749,44 @@ async fn diff_live_object<C: Cluster>(
         });
     }
     Ok(change)
+}
+
+/// A Secret's data keys that are not declared and that no field manager owns (under `f:data`):
+/// server-side apply leaves them forever. Taken out of `applied` (what the plan shows) and
+/// returned for apply to remove.
+fn unowned_secret_keys(applied: &mut Value, declared: &Value) -> Vec<ForeignField> {
+    if !crate::model::redaction::is_secret(applied) {
+        return Vec::new();
+    }
+    let owned: BTreeSet<String> = applied
+        .metadata_field("managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.pointer("/fieldsV1/f:data").and_then(Value::as_object))
+        .flat_map(|m| m.keys())
+        .filter_map(|k| k.strip_prefix("f:"))
+        .map(str::to_string)
+        .collect();
+    let declared = declared.get("data").and_then(Value::as_object);
+    let Some(data) = applied.get_mut("data").and_then(Value::as_object_mut) else {
+        return Vec::new();
+    };
+    let unowned: Vec<String> = data
+        .keys()
+        .filter(|k| !owned.contains(*k) && !declared.is_some_and(|d| d.contains_key(*k)))
+        .cloned()
+        .collect();
+    unowned
+        .into_iter()
+        .filter_map(|k| {
+            let value = data.remove(&k)?;
+            Some(ForeignField {
+                pointer: format!("/data/{}", k.replace('~', "~0").replace('/', "~1")),
+                value,
+            })
+        })
+        .collect()
 }
 
 /// The ConfigMaps and Secrets whose checksum annotation differs between the workload's pod

@@ -73,6 +73,38 @@ async fn namespaced(
     }
 }
 
+/// A Secret's `stringData` as `data` (base64), as the API server stores it and as Flux's ssa
+/// normalises it: server-side apply tracks ownership of `stringData` keys, which the stored
+/// object never has, so a key renamed in `stringData` would never be removed from `data`.
+fn string_data_as_data(object: &mut Value) {
+    use base64::Engine as _;
+    if !crate::model::redaction::is_secret(object) {
+        return;
+    }
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(plain)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (k, v) in plain {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            data.insert(
+                k,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
+    }
+}
+
 /// Marks an object todo.toml's `keep` covers: the mark travels with the live object, so prune
 /// and destroy honour it even once the release is gone from todo.toml (see
 /// `plan::compute::keep_policy`).
@@ -261,6 +293,7 @@ pub async fn release_objects(
         } else if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("namespace");
         }
+        string_data_as_data(&mut object);
         inventory_labels(&mut object, &spec.project.name, &release.name);
         if release.keeps(kind_of(&object), name_of(&object)) {
             keep_annotation(&mut object);

@@ -1063,3 +1063,36 @@ fn objects_todo_toml_keeps_survive_prune_and_destroy() {
     assert_eq!(exists("secret/token"), "secret/token", "kept by Secret/*");
     assert_eq!(exists("configmap/scratch"), "", "not kept: destroyed");
 }
+
+/// A key renamed in a Secret's `stringData` is removed from the cluster (server-side apply
+/// tracks `stringData` keys, which the stored object never has, so the old key stayed while the
+/// plan said "No changes"): todoplan applies `stringData` as `data`, as Flux normalises it.
+#[test]
+fn a_key_renamed_in_string_data_is_removed() {
+    let p = Project::new("sem-strdata");
+    p.objects("apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: \"{ns}\"}\nstringData: {old_name: \"s3cr3t-value\"}\n");
+    p.ok(&["apply", "--auto-approve"]);
+    p.objects("apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: \"{ns}\"}\nstringData: {new_name: \"s3cr3t-value\"}\n");
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains("-   old_name: (sensitive value)")
+            && plan.contains("+   new_name: (sensitive value)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("s3cr3t-value"), "no secret byte in the plan");
+    p.ok(&["apply", "--auto-approve"]);
+    let keys = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "secret",
+        "creds",
+        "-o",
+        "jsonpath={.data}",
+    ]);
+    assert!(
+        keys.contains("new_name") && !keys.contains("old_name"),
+        "{keys}"
+    );
+    p.assert_no_changes("a renamed stringData key");
+}
