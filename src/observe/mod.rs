@@ -1063,6 +1063,8 @@ pub fn delete_timeout() -> std::time::Duration {
 /// Managers that are the cluster's own controllers: their fields are never drift.
 pub const CONTROLLER_MANAGERS: &[&str] = &[
     "kube-controller-manager",
+    // Fills an aggregated ClusterRole's rules.
+    "clusterrole-aggregation-controller",
     "kube-scheduler",
     "kube-apiserver",
     "kubelet",

@@ -73,6 +73,18 @@ async fn namespaced(
     }
 }
 
+/// Drops what a controller owns by design from a declared object: an aggregated ClusterRole's
+/// `rules` are the aggregation controller's (the chart declares `rules: []` beside its
+/// `aggregationRule`); applying them would empty them on every apply, and the controller
+/// would fill them again.
+fn leave_controller_fields(object: &mut Value) {
+    let aggregated = kind_of(object) == "ClusterRole"
+        && object.get("aggregationRule").is_some_and(|r| !r.is_null());
+    if aggregated && let Some(map) = object.as_object_mut() {
+        map.remove("rules");
+    }
+}
+
 /// A Secret's `stringData` as `data` (base64), as the API server stores it and as Flux's ssa
 /// normalises it: server-side apply tracks ownership of `stringData` keys, which the stored
 /// object never has, so a key renamed in `stringData` would never be removed from `data`.
@@ -294,6 +306,7 @@ pub async fn release_objects(
             meta.remove("namespace");
         }
         string_data_as_data(&mut object);
+        leave_controller_fields(&mut object);
         inventory_labels(&mut object, &spec.project.name, &release.name);
         if release.keeps(kind_of(&object), name_of(&object)) {
             keep_annotation(&mut object);

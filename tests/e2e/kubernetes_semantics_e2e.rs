@@ -865,7 +865,7 @@ spec: {{ports: [{{port: 80}}]{cluster_ip}}}
 "#
         )
     };
-    let cleanup = StorageClassOnDrop(class.clone());
+    let cleanup = ClusterScopedOnDrop("storageclass", class.clone());
     p.objects(&manifests("reader", "fast", ""));
     p.ok(&["apply", "--auto-approve"]);
     p.objects(&manifests("writer", "slow", ", clusterIP: None"));
@@ -899,13 +899,13 @@ spec: {{ports: [{{port: 80}}]{cluster_ip}}}
     drop(cleanup);
 }
 
-/// Deletes a StorageClass (cluster-scoped: the project's namespace does not take it along).
-struct StorageClassOnDrop(String);
+/// Deletes a cluster-scoped object (the project's namespace does not take it along).
+struct ClusterScopedOnDrop(&'static str, String);
 
-impl Drop for StorageClassOnDrop {
+impl Drop for ClusterScopedOnDrop {
     fn drop(&mut self) {
         let _ = Command::new("kubectl")
-            .args(["delete", "storageclass", &self.0, "--ignore-not-found"])
+            .args(["delete", self.0, &self.1, "--ignore-not-found"])
             .output();
     }
 }
@@ -1095,4 +1095,42 @@ fn a_key_renamed_in_string_data_is_removed() {
         "{keys}"
     );
     p.assert_no_changes("a renamed stringData key");
+}
+
+/// An aggregated ClusterRole's rules are the aggregation controller's by design: apply never
+/// empties them (it did on every apply, and the controller filled them again), and they are not
+/// drift.
+#[test]
+fn an_aggregated_cluster_roles_rules_are_left_to_its_controller() {
+    let p = Project::new("sem-aggr");
+    let (aggregate, part) = (format!("{}-all", p.name), format!("{}-part", p.name));
+    let _cleanup = (
+        ClusterScopedOnDrop("clusterrole", aggregate.clone()),
+        ClusterScopedOnDrop("clusterrole", part.clone()),
+    );
+    p.objects(&format!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {aggregate}}}\naggregationRule:\n  clusterRoleSelectors: [{{matchLabels: {{{label}: \"true\"}}}}]\nrules: []\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: {part}, labels: {{{label}: \"true\"}}}}\nrules: [{{apiGroups: [\"\"], resources: [pods], verbs: [get]}}]\n",
+        label = format!("{}.todoplan.test/aggregate", p.name)
+    ));
+    p.ok(&["apply", "--auto-approve"]);
+    let rules = || {
+        support::kubectl([
+            "get",
+            "clusterrole",
+            &aggregate,
+            "-o",
+            "jsonpath={.rules[*].resources}",
+        ])
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !rules().contains("pods") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(
+        rules().contains("pods"),
+        "the controller aggregated the rules"
+    );
+    p.assert_no_changes("the aggregation controller filled the rules");
+    p.ok(&["apply", "--auto-approve", "--refresh", "full"]);
+    assert!(rules().contains("pods"), "apply left the rules alone");
 }
