@@ -1659,11 +1659,26 @@ async fn diff_live_object<C: Cluster>(
             }
         }
     }
-    let unowned = if live.is_some() && replace.is_none() && !namespace_pending {
-        unowned_secret_keys(&mut after, &d.object)
+    let (unowned, left_by_others) = if live.is_some() && replace.is_none() && !namespace_pending {
+        (
+            unowned_secret_keys(&mut after, &d.object),
+            co_owned_leftovers(&mut after, &d.object, context.record),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
+    let co_owners: Vec<String> =
+        left_by_others
+            .iter()
+            .map(|(_, m)| m.clone())
+            .fold(Vec::new(), |mut all, m| {
+                if !all.contains(&m) {
+                    all.push(m);
+                }
+                all
+            });
+    let left_by_others: Vec<ForeignField> = left_by_others.into_iter().map(|(f, _)| f).collect();
+    let unowned: Vec<ForeignField> = unowned.into_iter().chain(left_by_others.clone()).collect();
     if !unowned.is_empty()
         && let Ok(mut all) = context.removals.lock()
     {
@@ -1727,6 +1742,14 @@ async fn diff_live_object<C: Cluster>(
     change.orphan_dependents = orphan;
     change.live_uid = live_uid;
     change.migrate_from = migrate_from;
+    if !left_by_others.is_empty() && change.reason.is_none() {
+        change.reason = Some(format!(
+            "removes {} field(s) the chart no longer declares that {} also set (apply alone would leave them to {})",
+            left_by_others.len(),
+            co_owners.join(", "),
+            if co_owners.len() == 1 { "it" } else { "them" }
+        ));
+    }
     if !unowned.is_empty() && change.reason.is_none() {
         change.reason = Some(format!(
             "removes {} data key(s) no field manager owns (applied as stringData before: server-side apply never removes them)",
@@ -1749,6 +1772,55 @@ async fn diff_live_object<C: Cluster>(
         });
     }
     Ok(change)
+}
+
+/// Fields todoplan applied before (in its record) and no longer declares, that another manager
+/// also owns: server-side apply drops todoplan's ownership and leaves them to that manager, so
+/// they would stay. Taken out of `applied` (what the plan shows) and returned, with the
+/// manager, for apply to remove.
+fn co_owned_leftovers(
+    applied: &mut Value,
+    declared: &Value,
+    record: Option<&ObjectRecord>,
+) -> Vec<(ForeignField, String)> {
+    let Some(record) = record else {
+        return Vec::new();
+    };
+    let entries: Vec<Value> = applied
+        .metadata_field("managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut out: Vec<(ForeignField, String)> = Vec::new();
+    for e in entries.iter().filter(|e| {
+        crate::observe::is_foreign_field_owner(e) && !crate::observe::is_origin_entry(e)
+    }) {
+        let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
+        for path in crate::drift::leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null)) {
+            if crate::drift::resolve(&record.manifest, &path).is_none()
+                || crate::drift::resolve(declared, &path).is_some()
+            {
+                continue;
+            }
+            if let Some((pointer, value)) = crate::drift::resolve(applied, &path)
+                && !out.iter().any(|(f, _)| pointer.starts_with(&f.pointer))
+            {
+                out.push((
+                    ForeignField {
+                        pointer,
+                        value: value.clone(),
+                    },
+                    manager.to_string(),
+                ));
+            }
+        }
+    }
+    // Deepest and highest-indexed first, as one JSON patch removes them.
+    out.sort_by(|a, b| crate::drift::pointer_order(&b.0.pointer, &a.0.pointer));
+    for (f, _) in &out {
+        super::ownership::remove_at(applied, &f.pointer);
+    }
+    out
 }
 
 /// A Secret's data keys that are not declared and that no field manager owns (under `f:data`):

@@ -109,6 +109,11 @@ fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
 }
 
+/// Removes what `pointer` names from `value` (nothing when it names nothing).
+pub fn remove_at(value: &mut Value, pointer: &str) {
+    remove_pointer(value, pointer);
+}
+
 fn remove_pointer(value: &mut Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;

@@ -1134,3 +1134,59 @@ fn an_aggregated_cluster_roles_rules_are_left_to_its_controller() {
     p.ok(&["apply", "--auto-approve", "--refresh", "full"]);
     assert!(rules().contains("pods"), "apply left the rules alone");
 }
+
+/// A field todoplan applied that another manager also set (co-owned): when the chart stops
+/// declaring it, one apply removes it (apply alone only drops todoplan's ownership and leaves
+/// the field to the other manager; the plan said "No changes").
+#[test]
+fn a_co_owned_field_the_chart_drops_is_removed_in_one_apply() {
+    let p = Project::new("sem-coown");
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: \"{ns}\"}\ndata: {a: \"1\", b: \"2\"}\n");
+    p.ok(&["apply", "--auto-approve"]);
+    let mut child = Command::new("kubectl")
+        .args([
+            "apply",
+            "--server-side",
+            "--field-manager=other-tool",
+            "-f",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {}}}\ndata: {{b: \"2\"}}\n",
+                    p.name
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n");
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains("that other-tool also set") && plan.contains("-   b: '2'"),
+        "{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let data = support::kubectl([
+        "-n",
+        &p.name,
+        "get",
+        "configmap",
+        "c",
+        "-o",
+        "jsonpath={.data}",
+    ]);
+    assert_eq!(data, r#"{"a":"1"}"#);
+    p.assert_no_changes("removing a co-owned field");
+}
