@@ -664,15 +664,18 @@ async fn write_object<C: Cluster + Readiness, B: StateSink>(
             d.key()
         ));
     }
+    // Each write is counted when it is made: a failure after it (the removal patch, a
+    // readiness wait) does not make the run report fewer writes than it made.
     if apply_object(shared, d, change).await? {
         written += 1;
+        shared.writes.fetch_add(1, Ordering::SeqCst);
     }
     // A replaced object is new: the fields others added to the old one went with it.
     let replaced = change.is_some_and(|c| c.action == Action::Replace);
     if let Some(fields) = foreign.get(&d.address.to_string()).filter(|_| !replaced) {
         let ops: Vec<Value> = fields.iter().flat_map(|f| f.patch_ops()).collect();
         progress.update(&format!(
-            "removing {} field(s) added outside todoplan from {}",
+            "removing {} field(s) todoplan does not declare from {}",
             fields.len(),
             d.key()
         ));
@@ -682,8 +685,8 @@ async fn write_object<C: Cluster + Readiness, B: StateSink>(
             .await
             .map_err(render_report)?;
         written += 1;
+        shared.writes.fetch_add(1, Ordering::SeqCst);
     }
-    shared.writes.fetch_add(written, Ordering::SeqCst);
     Ok(written)
 }
 

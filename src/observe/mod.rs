@@ -84,6 +84,20 @@ pub enum ObserveError {
         object: String,
         message: String,
     },
+    /// A 403 that is not RBAC's (an admission plugin or webhook: a namespace being terminated,
+    /// a policy): no permission would change it.
+    #[error("the API server refused to {action} {object}: {message}")]
+    #[diagnostic(
+        code(todoplan::cluster::refused),
+        help(
+            "an admission check refused it, not a missing permission: its message says why (a namespace being deleted, a policy); apply again once that is resolved"
+        )
+    )]
+    Refused {
+        action: String,
+        object: String,
+        message: String,
+    },
     #[error("the API server rejected {object}: {message}")]
     #[diagnostic(code(todoplan::cluster::rejected), help("{help}"))]
     Rejected {
@@ -130,6 +144,13 @@ impl ObserveError {
             ObserveError::Request {
                 action, message, ..
             } => ObserveError::Request {
+                action,
+                object: object.into(),
+                message,
+            },
+            ObserveError::Refused {
+                action, message, ..
+            } => ObserveError::Refused {
                 action,
                 object: object.into(),
                 message,
@@ -431,6 +452,15 @@ impl ClusterClient {
     fn classify(&self, error: kube::Error, action: &str, object: &str) -> ObserveError {
         match error {
             kube::Error::Api(status) => {
+                // RBAC says who cannot do what ("User \"x\" cannot create resource ...");
+                // admission's 403s do not.
+                if status.is_forbidden() && !status.message.contains(" cannot ") {
+                    return ObserveError::Refused {
+                        action: action.to_string(),
+                        object: object.to_string(),
+                        message: status.message.clone(),
+                    };
+                }
                 if status.is_forbidden() {
                     return ObserveError::Forbidden {
                         action: action.to_string(),

@@ -1190,3 +1190,46 @@ fn a_co_owned_field_the_chart_drops_is_removed_in_one_apply() {
     assert_eq!(data, r#"{"a":"1"}"#);
     p.assert_no_changes("removing a co-owned field");
 }
+
+/// A 403 from admission (a namespace being terminated) is not a permission problem: the plan
+/// line says so instead of sending the user to ask for RBAC.
+#[test]
+fn an_admission_refusal_is_not_reported_as_missing_permissions() {
+    let p = Project::new("sem-adm403");
+    let doomed = format!("{}-doomed", p.name);
+    struct Unblock(String);
+    impl Drop for Unblock {
+        fn drop(&mut self) {
+            let _ = Command::new("kubectl")
+                .args([
+                    "-n",
+                    &self.0,
+                    "patch",
+                    "configmap",
+                    "blocker",
+                    "--type=merge",
+                    "-p",
+                    r#"{"metadata":{"finalizers":null}}"#,
+                ])
+                .output();
+        }
+    }
+    support::kubectl(["create", "namespace", &doomed]);
+    let _unblock = Unblock(doomed.clone());
+    support::kubectl_apply(
+        &doomed,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: blocker, finalizers: [todoplan.test/hold]}\n",
+    );
+    support::kubectl(["delete", "namespace", &doomed, "--wait=false"]);
+    p.objects(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: late, namespace: {doomed}}}\ndata: {{a: \"1\"}}\n"
+    ));
+    let out = p.run(&["plan"]);
+    let said = support::one_line(&text(&out));
+    assert!(
+        said.contains("because it is being terminated")
+            && said.contains("an admission check refused it, not a missing permission")
+            && !said.contains("RBAC"),
+        "{said}"
+    );
+}
