@@ -296,6 +296,31 @@ pub async fn release_objects(
         if chart::hooks::Hook::of(&object).is_some_and(|h| h.stage().is_none()) {
             continue;
         }
+        if name_of(&object).is_empty() {
+            let generated = object
+                .pointer("/metadata/generateName")
+                .and_then(Value::as_str);
+            let what = format!(
+                "{} {}",
+                object
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                kind_of(&object)
+            );
+            return Err(match generated {
+                Some(prefix) => miette::miette!(
+                    help = format!(
+                        "give it a name, e.g. `name: {prefix}{{{{ .Release.Revision }}}}` for one per apply"
+                    ),
+                    "release.{release_name}: a {what} with generateName `{prefix}` and no name: todoplan plans, records and prunes every object by its name, and the server draws a new one at each create"
+                ),
+                None => miette::miette!(
+                    help = "every object of a chart needs metadata.name",
+                    "release.{release_name}: a {what} has no metadata.name"
+                ),
+            });
+        }
         if namespaced(cluster, &object, &mut rendering.declared).await? {
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
                 && !meta.contains_key("namespace")

@@ -1233,3 +1233,21 @@ fn an_admission_refusal_is_not_reported_as_missing_permissions() {
         "{said}"
     );
 }
+
+/// An object with `generateName` and no name cannot be tracked by name: the plan refuses it
+/// naming the release, the object and what to write instead (it named namespace `default` and
+/// a request-building error).
+#[test]
+fn a_generate_name_object_is_refused_with_what_to_write_instead() {
+    let p = Project::new("sem-genname");
+    p.objects("apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: c, image: \"busybox:1.35.0\"}]}\n");
+    let out = p.run(&["plan"]);
+    let said = support::one_line(&text(&out));
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("release.objects: a batch/v1 Job with generateName `migrate-` and no name")
+            && said.contains("name: migrate-{{ .Release.Revision }}")
+            && !said.contains("default/"),
+        "{said}"
+    );
+}
