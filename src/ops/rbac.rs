@@ -98,6 +98,40 @@ pub fn rules_for(spec: &Spec, rendered: &BTreeSet<(String, String)>, mode: RbacM
             grant(&mut rules, group, &resource, managed_apply);
         }
     }
+    // RBAC objects: the API server lets a ServiceAccount write a Role only with the rights in it
+    // (or `escalate`), and a binding only to a role whose rights it holds (or `bind`), which it
+    // checks against the role itself, so a RoleBinding to a Role created in the same plan
+    // could not even be dry-run. Dry-runs are checked as the writes they simulate.
+    let rbac = |kind: &str| {
+        managed
+            .iter()
+            .any(|(v, k)| k == kind && v.starts_with("rbac.authorization.k8s.io/"))
+    };
+    for (role, binding, resource) in [
+        ("Role", "RoleBinding", "roles"),
+        ("ClusterRole", "ClusterRoleBinding", "clusterroles"),
+    ] {
+        if rbac(role) {
+            grant(
+                &mut rules,
+                "rbac.authorization.k8s.io",
+                resource,
+                &["escalate"],
+            );
+        }
+        if rbac(binding) {
+            grant(&mut rules, "rbac.authorization.k8s.io", resource, &["bind"]);
+        }
+    }
+    // A RoleBinding may also name a ClusterRole.
+    if rbac("RoleBinding") {
+        grant(
+            &mut rules,
+            "rbac.authorization.k8s.io",
+            "clusterroles",
+            &["bind"],
+        );
+    }
     // The plan-time checks list whole namespaces (a missing object is then proven missing).
     for resource in ["secrets", "configmaps", "services", "serviceaccounts"] {
         grant(&mut rules, "", resource, &["list"]);
@@ -237,8 +271,8 @@ pub fn state_rbac_objects(
 }
 
 /// Verbs in the order kubectl prints them.
-const VERB_ORDER: [&str; 7] = [
-    "get", "list", "watch", "create", "update", "patch", "delete",
+const VERB_ORDER: [&str; 9] = [
+    "get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind",
 ];
 
 /// The RBAC objects for `mode` for the workspace's spec: its releases rendered offline, plus the

@@ -143,3 +143,89 @@ fn the_printed_roles_let_a_ci_account_plan_or_apply_and_the_plan_role_cannot_del
     }
     kubectl(["delete", "namespace", &accounts, "--wait=false"]);
 }
+
+/// A release that ships a Role and a RoleBinding to it (and a RoleBinding to a ClusterRole),
+/// planned and applied by a ServiceAccount bound to the printed roles: the API server lets it
+/// write RBAC objects only with `escalate` and `bind` (it checks a binding against the role,
+/// which the plan has not created yet), so the printed roles grant them for the RBAC kinds the
+/// release renders.
+#[test]
+fn the_printed_roles_let_a_ci_account_manage_roles_and_bindings_in_one_run() {
+    support::require_cluster();
+    let project = support::unique_name("e2e-rbac-roles");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("todo.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n[cluster]\nnamespace = \"{project}\"\n[state]\nbackend = \"local\"\ndir = \"state\"\n\n[releases.access]\nchart = \"access\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("access")).unwrap();
+    std::fs::write(
+        dir.path().join("access/objects.yaml"),
+        format!(
+            r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: config-writer, namespace: {project}}}
+rules: [{{apiGroups: [""], resources: [configmaps], verbs: [get, update, patch]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: app-writes-config, namespace: {project}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: config-writer}}
+subjects: [{{kind: ServiceAccount, name: default, namespace: {project}}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: app-views, namespace: {project}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}
+subjects: [{{kind: ServiceAccount, name: default, namespace: {project}}}]
+"#
+        ),
+    )
+    .unwrap();
+    let accounts = format!("{project}-ci");
+    kubectl(["create", "namespace", &accounts]);
+    let _cleanup = support::DeleteNamespaceOnDrop(accounts.clone());
+    let _project_ns = support::DeleteNamespaceOnDrop(project.clone());
+    kubectl(["-n", &accounts, "create", "serviceaccount", "applier"]);
+    let roles = support::todoplan_in(
+        dir.path(),
+        &[
+            "rbac",
+            "--apply",
+            "--service-account",
+            &format!("{accounts}/applier"),
+        ],
+    );
+    let roles = text(&roles);
+    assert!(
+        roles.contains("- escalate") && roles.contains("- bind"),
+        "{roles}"
+    );
+    apply_manifest(&roles);
+    let applier = kubeconfig_as(dir.path(), &accounts, "applier");
+    let as_applier = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_todoplan"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("KUBECONFIG", &applier)
+            .output()
+            .unwrap()
+    };
+    let plan = as_applier(&["plan"]);
+    assert!(
+        plan.status.success() && !text(&plan).contains("cannot be planned"),
+        "{}",
+        text(&plan)
+    );
+    let applied = as_applier(&["apply", "--auto-approve"]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let again = as_applier(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    for kind in ["clusterrolebinding", "clusterrole"] {
+        kubectl(["delete", kind, &format!("todoplan-{project}-apply")]);
+    }
+}
