@@ -395,6 +395,8 @@ struct Item {
     before: Before,
     declared: bool,
     value: u8,
+    /// Carries a keep policy (`todoplan.dev/keep`, what todo.toml's `keep` marks).
+    kept: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -426,13 +428,15 @@ fn item() -> impl Strategy<Value = Item> {
         ],
         prop::bool::weighted(0.75),
         0u8..3,
+        prop::bool::weighted(0.2),
     )
-        .prop_map(|(kind, release, before, declared, value)| Item {
+        .prop_map(|(kind, release, before, declared, value, kept)| Item {
             kind,
             release,
             before,
             declared,
             value,
+            kept,
         })
 }
 
@@ -479,7 +483,10 @@ fn object(i: usize, item: &Item, instance: Option<&str>, access: &str) -> Value 
         labels.insert(LABEL_INSTANCE.into(), json!(inst));
         labels.insert("todoplan.dev/release".into(), json!(item.release));
     }
-    let meta = json!({"name": name(i, item), "namespace": NS, "labels": labels});
+    let mut meta = json!({"name": name(i, item), "namespace": NS, "labels": labels});
+    if item.kept {
+        meta["annotations"] = json!({"todoplan.dev/keep": "true"});
+    }
     match item.kind {
         Kind::ConfigMap => json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
             "data": {"v": item.value.to_string()}}),
@@ -537,6 +544,9 @@ struct World {
     /// Keys of data-holding objects, and of another instance's objects, before the run.
     protected_before: BTreeMap<ObjectKey, String>,
     foreign_before: BTreeMap<ObjectKey, Value>,
+    /// Objects of this instance with a keep policy that nothing declares any more: prune may
+    /// forget them, never delete them, with or without --allow-data-loss.
+    kept_before: BTreeMap<ObjectKey, String>,
 }
 
 fn world(case: &Case) -> World {
@@ -546,6 +556,7 @@ fn world(case: &Case) -> World {
     let mut desired = Vec::new();
     let mut protected_before = BTreeMap::new();
     let mut foreign_before = BTreeMap::new();
+    let mut kept_before = BTreeMap::new();
     for (i, it) in case.items.iter().enumerate() {
         let protect = it.release == "a" && case.protect_a;
         let holds_data = protect || it.kind == Kind::Claim;
@@ -567,6 +578,15 @@ fn world(case: &Case) -> World {
             }
             if holds_data && !matches!(it.before, Before::OtherInstance) {
                 protected_before.insert(key.clone(), uid_of(live).unwrap());
+            }
+            if it.kept
+                && !it.declared
+                && matches!(
+                    it.before,
+                    Before::OursRecorded | Before::OursUnrecorded | Before::OursImmutableChanged
+                )
+            {
+                kept_before.insert(key.clone(), uid_of(live).unwrap());
             }
             if matches!(
                 it.before,
@@ -618,6 +638,7 @@ fn world(case: &Case) -> World {
         },
         protected_before,
         foreign_before,
+        kept_before,
     }
 }
 
@@ -734,6 +755,7 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
         options,
         protected_before,
         foreign_before,
+        kept_before,
     } = w;
     let sink = MemoryState::default();
 
@@ -754,7 +776,8 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
             .plan
             .objects
             .iter()
-            .filter(|c| c.action.is_change() && c.action != Action::Forget)
+            // Forgetting an object that is still there (a keep policy) releases it: one write.
+            .filter(|c| c.action.is_change() && (c.action != Action::Forget || c.before.is_some()))
             .map(|c| c.key())
             .collect();
         if !computed.plan.has_errors() {
@@ -781,7 +804,13 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
             .clone()
             .unwrap_or_else(|| world(case).state);
     }
-    check_promises(&cluster, &protected_before, &foreign_before, &options)?;
+    check_promises(
+        &cluster,
+        &protected_before,
+        &foreign_before,
+        &kept_before,
+        &options,
+    )?;
 
     // 4. Recovery: without faults, the next plan and apply converge (`--replace` is a one-off
     // request, not part of what is declared: the recovery run does not repeat it).
@@ -810,7 +839,13 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
                 "unexpected plan error: {c:?}"
             );
         }
-        check_promises(&cluster, &protected_before, &foreign_before, &options)?;
+        check_promises(
+            &cluster,
+            &protected_before,
+            &foreign_before,
+            &kept_before,
+            &options,
+        )?;
         return Ok(());
     }
     let report = rt.block_on(execute(
@@ -836,7 +871,13 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
         recorded.map(|p| (p.message, p.plan_checksum)),
         Some((Some("model run".into()), Some("model-plan".into())))
     );
-    check_promises(&cluster, &protected_before, &foreign_before, &options)?;
+    check_promises(
+        &cluster,
+        &protected_before,
+        &foreign_before,
+        &kept_before,
+        &options,
+    )?;
     // Everything declared exists once, labelled as this instance's (unless protection keeps
     // the old one, which also carries this instance's label or was adopted).
     let live = cluster.snapshot();
@@ -864,9 +905,20 @@ fn check_promises(
     cluster: &MemoryCluster,
     protected_before: &BTreeMap<ObjectKey, String>,
     foreign_before: &BTreeMap<ObjectKey, Value>,
+    kept_before: &BTreeMap<ObjectKey, String>,
     options: &PlanOptions,
 ) -> Result<(), TestCaseError> {
     let now = cluster.snapshot();
+    // 0. Objects with a keep policy that nothing declares: never deleted, flag or not.
+    for (key, uid) in kept_before {
+        let live_uid = now.get(key).and_then(uid_of);
+        prop_assert_eq!(
+            live_uid.as_deref(),
+            Some(uid.as_str()),
+            "{} has a keep policy and was deleted",
+            key
+        );
+    }
     // 1. Data-holding objects: never deleted or replaced without the flag.
     if !options.allow_data_loss {
         for (key, uid) in protected_before {
