@@ -184,10 +184,22 @@ pub trait StateSink: Sync {
         outcome: Outcome,
         provenance: &Provenance,
     ) -> Result<u64, crate::state::StateError>;
+    /// Ok while this run may write to the cluster: the state lock is still its own (a Lease
+    /// can be lost; see `KubernetesBackend::fence`). Asked before every write.
+    fn fence(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Either backend a spec names: the local directory or Secrets in the cluster.
 impl StateSink for StateStore {
+    fn fence(&self) -> Result<(), String> {
+        match self {
+            StateStore::Kubernetes(backend) => backend.fence(),
+            // A local lock is held for as long as its holder's process lives, paused or not.
+            StateStore::Local(_) => Ok(()),
+        }
+    }
     async fn begin(&self, state: &State) -> Result<(), crate::state::StateError> {
         self.begin_journal(state).await
     }
@@ -657,6 +669,8 @@ async fn write_object<C: Cluster + Readiness, B: StateSink>(
 ) -> Result<usize, String> {
     let mut written = 0;
     let change = changes.get(&d.address.to_string()).copied();
+    // Nothing is written by a run that may no longer hold the state lock.
+    shared.backend.fence()?;
     if change.is_some_and(|c| c.action != Action::NoOp) {
         progress.update(&format!(
             "{} {}",
@@ -679,6 +693,7 @@ async fn write_object<C: Cluster + Readiness, B: StateSink>(
             fields.len(),
             d.key()
         ));
+        shared.backend.fence()?;
         shared
             .cluster
             .json_patch(&d.key(), ops)
@@ -1111,7 +1126,10 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                 // A kept object (helm.sh/resource-policy: keep) is still there: release it, so
                 // it is no longer this instance's (no drift, no stray), then forget it.
                 let released = match &change.before {
-                    Some(_) => release_kept(cluster, &record.key()).await,
+                    Some(_) => match shared.backend.fence() {
+                        Ok(()) => release_kept(cluster, &record.key()).await,
+                        Err(e) => Err(e),
+                    },
                     None => Ok(()),
                 };
                 let forgotten = match released {
@@ -1142,6 +1160,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             let node = options.progress.start(address, "destroying");
             let result = async {
                 crate::plan::protection::permits(change, &computed.plan.options)?;
+                shared.backend.fence()?;
                 let uid = record.uid.as_deref().or(change.live_uid.as_deref());
                 // Gone, not only accepted: an object a finalizer holds stays recorded until the
                 // finalizer lets go (it would come back as a stray otherwise).

@@ -400,3 +400,117 @@ fn many_releases_per_wave_with_the_state_in_the_cluster_never_hang() {
         );
     }
 }
+
+/// Fencing: an apply paused (SIGSTOP) past its Lease's life loses the lock; a second apply takes
+/// the expired Lease and writes its values; the first, resumed, writes nothing more (it checks
+/// its Lease before every write), so the cluster keeps the second writer's values and the state
+/// agrees with it. Before, the first resumed and applied its own plan over the second's.
+#[test]
+fn an_apply_paused_past_its_lease_writes_nothing_after_a_second_took_over() {
+    support::require_cluster();
+    let project = support::unique_name("e2e-fence");
+    let _cleanup = Cleanup(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    // Enough objects that planning takes a moment: the pause lands before or while writing.
+    let write = |value: &str| {
+        std::fs::write(
+            dir.path().join("todo.toml"),
+            format!(
+                "[project]\nname = \"{project}\"\n[cluster]\nnamespace = \"{project}\"\n[state]\nbackend = \"kubernetes\"\nname = \"st\"\n[releases.config]\nchart = \"config\"\n"
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        let docs: Vec<String> = (0..300)
+            .map(|i| {
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: {project}}}\ndata: {{writer: {value}}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join("config/objects.yaml"), docs.join("---\n")).unwrap();
+    };
+    // One instance (one state) for both runs: applied once before.
+    write("ZERO");
+    let initial = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(initial.status.code(), Some(0), "{}", text(&initial));
+    write("FIRST");
+    let mut first = todoplan(dir.path(), &["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = first.id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lease_holder(&project, "st-lock").is_none() {
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first apply ended before it was seen holding the Lease"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the first apply never took the Lease"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Pause it past the Lease's life (15 s).
+    assert!(
+        support::run_tool("kill", ["-STOP", &pid.to_string()])
+            .status
+            .success()
+    );
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first apply finished before it could be paused: the test needs more objects"
+    );
+    std::thread::sleep(Duration::from_secs(20));
+    write("SECOND");
+    let second = run(
+        dir.path(),
+        &["apply", "--auto-approve", "--lock-timeout", "60s"],
+    );
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        support::run_tool("kill", ["-CONT", &pid.to_string()])
+            .status
+            .success()
+    );
+    let resumed = first.wait_with_output().unwrap();
+    let said = text(&resumed);
+    // The end of what it said (a plan of 300 objects comes before).
+    let said = said
+        .char_indices()
+        .rev()
+        .nth(3000)
+        .map(|(i, _)| said[i..].to_string())
+        .unwrap_or(said);
+    let values = support::kubectl([
+        "-n",
+        &project,
+        "get",
+        "configmaps",
+        "-l",
+        "todoplan.dev/release=config",
+        "-o",
+        "jsonpath={.items[*].data.writer}",
+    ]);
+    let firsts = values.split_whitespace().filter(|v| *v == "FIRST").count();
+    assert_eq!(
+        firsts, 0,
+        "the paused apply wrote after losing its Lease ({firsts} objects say FIRST):\n{said}"
+    );
+    assert_eq!(values.split_whitespace().count(), 300, "{values}");
+    if !resumed.status.success() {
+        assert!(
+            said.contains("nothing more is written"),
+            "the resumed apply says why it stopped:\n{said}"
+        );
+    }
+    let plan = run(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "the state agrees with the cluster:\n{}",
+        text(&plan)
+    );
+}

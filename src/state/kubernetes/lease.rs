@@ -310,6 +310,46 @@ pub async fn force_unlock(backend: &KubernetesBackend, id: &str) -> Result<Unloc
     }
 }
 
+/// What the executor asks before each write: is the Lease still ours? Lost when a renewal was
+/// refused (another holder took it), or when the last successful renewal is older than the
+/// Lease's life less a margin (the renewals stopped: a pause, a frozen connection), since by
+/// then another run may have taken it over.
+#[derive(Debug, Clone)]
+pub struct LeaseHealth {
+    renewed: Arc<Mutex<std::time::Instant>>,
+    lost: Arc<Mutex<Option<String>>>,
+    name: String,
+}
+
+/// How long before the Lease's expiry its holder stops writing: a write under way when the
+/// check passed still lands before another run can take the Lease.
+const FENCE_MARGIN: Duration = Duration::from_secs(4);
+
+impl LeaseHealth {
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(why) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Err(format!(
+                "the state lock (Lease {}) is no longer this run's: {why}; nothing more is written (another run may hold it)",
+                self.name
+            ));
+        }
+        let since = self
+            .renewed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed();
+        let life = Duration::from_secs(LEASE_SECONDS as u64);
+        if since + FENCE_MARGIN >= life {
+            return Err(format!(
+                "the state lock (Lease {}) was last renewed {}s ago and expires after {LEASE_SECONDS}s (this run was paused or cut off from the API server); nothing more is written, since another run may have taken it over",
+                self.name,
+                since.as_secs()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A held Lease: renewed in the background, deleted on release.
 struct Held {
     namespace: String,
@@ -340,11 +380,32 @@ async fn start_renewing(
         let name = lease_name(backend);
         let renewing = current.clone();
         let renew_name = name.clone();
+        let health = LeaseHealth {
+            renewed: Arc::new(Mutex::new(std::time::Instant::now())),
+            lost: Arc::new(Mutex::new(None)),
+            name: format!("{}/{name}", backend.namespace),
+        };
+        *backend
+            .lease_health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(health.clone());
         let renewer = tokio::spawn(async move {
             let every = Duration::from_secs((LEASE_SECONDS as u64 / 3).max(1));
             loop {
                 tokio::time::sleep(every).await;
                 let mut next = renewing.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                // The renewal is asked for now: its success vouches for the Lease from now on.
+                let asked = std::time::Instant::now();
+                if health.check().is_err() {
+                    // Past the Lease's life without a renewal: another run may hold it now. A
+                    // renewal could still succeed (nobody took it), but the writes it would let
+                    // through could interleave with another run's: this run stays fenced.
+                    let mut lost = health.lost.lock().unwrap_or_else(|p| p.into_inner());
+                    lost.get_or_insert_with(|| {
+                        "its renewals stopped for longer than its life".into()
+                    });
+                    return;
+                }
                 if let Some(spec) = next.spec.as_mut() {
                     spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
                 }
@@ -352,7 +413,10 @@ async fn start_renewing(
                     .replace(&renew_name, &PostParams::default(), &next)
                     .await
                 {
-                    Ok(written) => *renewing.lock().unwrap_or_else(|p| p.into_inner()) = written,
+                    Ok(written) => {
+                        *renewing.lock().unwrap_or_else(|p| p.into_inner()) = written;
+                        *health.renewed.lock().unwrap_or_else(|p| p.into_inner()) = asked;
+                    }
                     Err(e) => {
                         // A lost Lease cannot be won back safely; say so once and stop.
                         eprintln!(
@@ -364,6 +428,8 @@ async fn start_renewing(
                             }
                         );
                         if is_status(&e, 409) || is_status(&e, 404) {
+                            *health.lost.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some("its renewal was refused: another run took it over".into());
                             return;
                         }
                     }
@@ -448,5 +514,36 @@ impl LockRelease for Held {
             });
         });
         let _ = done.join();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(renewed_ago: Duration, lost: Option<&str>) -> LeaseHealth {
+        LeaseHealth {
+            renewed: Arc::new(Mutex::new(
+                std::time::Instant::now()
+                    .checked_sub(renewed_ago)
+                    .unwrap_or_else(std::time::Instant::now),
+            )),
+            lost: Arc::new(Mutex::new(lost.map(str::to_string))),
+            name: "ns/st-lock".into(),
+        }
+    }
+
+    #[test]
+    fn a_lease_fences_writes_once_lost_or_too_long_unrenewed() {
+        assert!(health(Duration::from_secs(2), None).check().is_ok());
+        let stale = health(Duration::from_secs(12), None).check().unwrap_err();
+        assert!(
+            stale.contains("last renewed 12s ago") && stale.contains("nothing more is written"),
+            "{stale}"
+        );
+        let taken = health(Duration::ZERO, Some("its renewal was refused"))
+            .check()
+            .unwrap_err();
+        assert!(taken.contains("its renewal was refused"), "{taken}");
     }
 }

@@ -67,6 +67,9 @@ pub struct KubernetesBackend {
     /// A command that only looks (plan without --out, drift): where no state exists yet it
     /// creates nothing in the cluster (no namespace, no digest key, no Lease).
     look_only: bool,
+    /// The health of the Lease this process holds (none held: None): the executor checks it
+    /// before every write (see [`KubernetesBackend::fence`]).
+    pub(crate) lease_health: Arc<Mutex<Option<lease::LeaseHealth>>>,
 }
 
 /// Annotation on a namespace the kubernetes state backend created to hold the state (its value:
@@ -120,6 +123,20 @@ impl KubernetesBackend {
             syncing: Arc::new(tokio::sync::Mutex::new(())),
             saved_serial: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             look_only: false,
+            lease_health: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Ok while this process may still write: it holds the Lease, renewed recently enough that
+    /// no other run can have taken it over. A holder that was paused (SIGSTOP, a frozen VM) or
+    /// cut off from the API server past the Lease's life, or whose renewal was refused, stops
+    /// writing: a second run may hold the Lease by then, and two writers would leave the
+    /// cluster and the state disagreeing.
+    pub fn fence(&self) -> Result<(), String> {
+        let health = self.lease_health.lock().unwrap_or_else(|p| p.into_inner());
+        match health.as_ref() {
+            Some(h) => h.check(),
+            None => Ok(()),
         }
     }
 
