@@ -514,3 +514,53 @@ fn an_apply_paused_past_its_lease_writes_nothing_after_a_second_took_over() {
         text(&plan)
     );
 }
+
+/// A revision larger than one Secret holds (over 1 MiB compressed: hundreds of objects of
+/// incompressible data) is written in parts, as the state is: apply succeeds, `history` lists
+/// it, and `history show` reads it back whole. Before, every such apply exited 1.
+#[test]
+fn a_history_revision_larger_than_a_secret_is_written_in_parts() {
+    support::require_cluster();
+    let project = support::unique_name("e2e-bighist");
+    let _cleanup = Cleanup(project.clone());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("todo.toml"),
+        format!(
+            "[project]\nname = \"{project}\"\n[cluster]\nnamespace = \"{project}\"\n[state]\nbackend = \"kubernetes\"\nname = \"st\"\n[releases.bulk]\nchart = \"bulk\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("bulk")).unwrap();
+    let docs: Vec<String> = (0..400)
+        .map(|i| {
+            let noise: String = (0..160).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: bulk{i}, namespace: {project}}}\ndata: {{noise: \"{noise}\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("bulk/objects.yaml"), docs.join("---\n")).unwrap();
+    let applied = run(dir.path(), &["apply", "--auto-approve"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    let parts = support::kubectl([
+        "-n",
+        &project,
+        "get",
+        "secrets",
+        "-l",
+        "todoplan.dev/state-role=history-part",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        !parts.trim().is_empty(),
+        "the revision needed parts (is the test data large enough?)"
+    );
+    let history = run(dir.path(), &["history"]);
+    assert_eq!(history.status.code(), Some(0), "{}", text(&history));
+    assert!(text(&history).contains('1'), "{}", text(&history));
+    let shown = run(dir.path(), &["history", "show", "1"]);
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown));
+    assert!(text(&shown).contains("bulk399"), "{}", text(&shown));
+}

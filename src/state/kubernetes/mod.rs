@@ -38,6 +38,8 @@ pub const HISTORY_LIMIT: u64 = 100;
 /// Bytes of gzip'd state per Secret, well below the API server's 1 MiB object limit (base64
 /// adds a third in transit, and etcd's limit is on the stored object).
 const CHUNK_BYTES: usize = 700 * 1024;
+/// The data key of a history revision (and of its parts).
+const HISTORY_KEY: &str = "entry.json.gz";
 /// The label every state object carries, valued with the state's name.
 pub const STATE_LABEL: &str = "todoplan.dev/state";
 const ROLE_LABEL: &str = "todoplan.dev/state-role";
@@ -643,7 +645,15 @@ impl KubernetesBackend {
         let revisions = self.revisions().await?;
         let excess = revisions.len().saturating_sub(HISTORY_LIMIT as usize);
         for revision in &revisions[..excess] {
-            self.delete(&self.revision_name(*revision)).await?;
+            let name = self.revision_name(*revision);
+            let parts = match self.get(&name).await? {
+                Some(secret) => parts_of(&secret),
+                None => Vec::new(),
+            };
+            self.delete(&name).await?;
+            for part in parts {
+                self.delete(&part).await?;
+            }
         }
         Ok(())
     }
@@ -711,16 +721,28 @@ impl KubernetesBackend {
         self.write_main(state).await
     }
 
-    fn decode_history(&self, secret: Secret) -> Result<HistoryEntry, StateError> {
+    /// A revision: its Secret's `entry.json.gz`, followed by its part Secrets' (a revision
+    /// larger than one Secret holds is split as the state is).
+    async fn decode_history(&self, secret: Secret) -> Result<HistoryEntry, StateError> {
         let name = secret.metadata.name.clone().unwrap_or_default();
         let corrupt = |message: String| StateError::Corrupt {
             path: self.path(&name),
             message,
         };
-        let packed = secret
+        let parts = parts_of(&secret);
+        let mut packed = secret
             .data
-            .and_then(|d| d.get("entry.json.gz").map(|b| b.0.clone()))
-            .ok_or_else(|| corrupt("it has no `entry.json.gz`".into()))?;
+            .and_then(|d| d.get(HISTORY_KEY).map(|b| b.0.clone()))
+            .ok_or_else(|| corrupt(format!("it has no `{HISTORY_KEY}`")))?;
+        for part in parts {
+            let chunk = self
+                .get(&part)
+                .await?
+                .and_then(|s| s.data)
+                .and_then(|d| d.get(HISTORY_KEY).map(|b| b.0.clone()))
+                .ok_or_else(|| corrupt(format!("its part {part} is missing")))?;
+            packed.extend(chunk);
+        }
         let json = gunzip(&packed).map_err(|e| corrupt(format!("not gzip: {e}")))?;
         serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))
     }
@@ -814,13 +836,49 @@ impl StateBackend for KubernetesBackend {
             path: self.path(&name),
             source: std::io::Error::other(e),
         })?;
+        let packed = gzip(&json);
+        // Parts first (a revision larger than one Secret holds), then the revision naming them.
+        let mut chunks = packed.chunks(CHUNK_BYTES);
+        let first = chunks.next().unwrap_or_default().to_vec();
+        let mut parts = Vec::new();
+        for (i, chunk) in chunks.enumerate() {
+            let part = format!("{name}-part-{}", i + 1);
+            let secret = self.secret(
+                &part,
+                "history-part",
+                BTreeMap::from([(HISTORY_KEY.to_string(), chunk.to_vec())]),
+            );
+            match self.put(secret, None).await {
+                // Left by a run that died before writing the revision: replace it.
+                Err(StateError::Conflict { .. }) => {
+                    self.delete(&part).await?;
+                    let secret = self.secret(
+                        &part,
+                        "history-part",
+                        BTreeMap::from([(HISTORY_KEY.to_string(), chunk.to_vec())]),
+                    );
+                    self.put(secret, None).await?;
+                }
+                other => {
+                    other?;
+                }
+            }
+            parts.push(part);
+        }
         let mut secret = self.secret(
             &name,
             "history",
-            BTreeMap::from([("entry.json.gz".to_string(), gzip(&json))]),
+            BTreeMap::from([(HISTORY_KEY.to_string(), first)]),
         );
         if let Some(labels) = secret.metadata.labels.as_mut() {
             labels.insert(REVISION_LABEL.to_string(), entry.revision.to_string());
+        }
+        if !parts.is_empty() {
+            secret
+                .metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(PARTS_ANNOTATION.to_string(), parts.join(","));
         }
         match self.put(secret, None).await {
             Ok(_) => {}
@@ -839,7 +897,7 @@ impl StateBackend for KubernetesBackend {
     async fn history(&self) -> Result<Vec<HistoryEntry>, StateError> {
         let mut out = Vec::new();
         for secret in self.list("history").await? {
-            out.push(self.decode_history(secret)?);
+            out.push(self.decode_history(secret).await?);
         }
         out.sort_by_key(|e| e.revision);
         Ok(out)
@@ -851,7 +909,7 @@ impl StateBackend for KubernetesBackend {
             .get(&name)
             .await?
             .ok_or(StateError::NoRevision { revision })?;
-        self.decode_history(secret)
+        self.decode_history(secret).await
     }
 
     async fn revisions(&self) -> Result<Vec<u64>, StateError> {
