@@ -375,6 +375,10 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
         observed: Option<Observed>,
     ) -> Result<(), String> {
         let key = d.key();
+        // Secrets are redacted field by field; any other object may hold a copy of a secret
+        // value (a chart's `lookup`): no form of it reaches the state.
+        let mut manifest = redact(&d.object, &self.salt);
+        crate::model::masking::mask_leaves(&mut manifest);
         let record = ObjectRecord {
             release: d.release.clone().unwrap_or_default(),
             api_version: key.api_version,
@@ -383,7 +387,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             name: key.name,
             uid,
             digest: manifest_digest(&d.object, &self.salt),
-            manifest: redact(&d.object, &self.salt),
+            manifest,
             protect: d.protect,
             tainted,
             hook_deleted,

@@ -1,6 +1,7 @@
 //! The last line of defence for secret values: every text todoplan prints or writes passes
-//! [`mask`], which replaces any secret value this process has seen (plain, base64 or
-//! URL-safe base64) with a marker. Secret objects are redacted field by field long before
+//! [`mask`], which replaces any secret value this process has seen (plain, base64, URL-safe
+//! base64, or hex in either case) with a marker; every manifest the state records passes
+//! [`mask_leaves`]. Secret objects are redacted field by field long before
 //! (see `plan::redact`); this catches a value that reaches output by another road: an API
 //! server's error message quoting a field, a chart that copies a secret into a ConfigMap
 //! annotation, a log line.
@@ -28,6 +29,9 @@ pub fn remember(value: &[u8]) {
     let mut forms = vec![
         base64::engine::general_purpose::STANDARD.encode(value),
         base64::engine::general_purpose::URL_SAFE.encode(value),
+        // `sha256sum`-style and `printf %x` copies (a chart's `toHex`-like helpers).
+        hex::encode(value),
+        hex::encode_upper(value),
     ];
     if let Ok(text) = std::str::from_utf8(value) {
         forms.push(text.to_string());
@@ -63,6 +67,47 @@ pub fn mask(text: &str) -> String {
     out
 }
 
+/// Masks every string leaf of `value` that holds a remembered secret value (in any form): a
+/// chart that copies a secret into a ConfigMap (through `lookup`) must not put it into the
+/// state, its backups, its journal or its history. An object's own name and namespace are
+/// left alone (they identify the record).
+pub fn mask_leaves(value: &mut serde_json::Value) {
+    let empty = registry().lock().map(|k| k.is_empty()).unwrap_or(true);
+    if !empty {
+        mask_value(value, 0);
+    }
+}
+
+fn mask_value(value: &mut serde_json::Value, depth: usize) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            let masked = mask(s);
+            if masked != *s {
+                *s = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_value(v, depth + 1)),
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if depth == 1 && (k == "name" || k == "namespace") {
+                    continue;
+                }
+                // `metadata` is at depth 0; its name and namespace at depth 1.
+                mask_value(
+                    v,
+                    if depth == 0 && k == "metadata" {
+                        1
+                    } else {
+                        depth + 2
+                    },
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +128,30 @@ mod tests {
     fn short_values_are_not_masked() {
         remember(b"ab");
         assert_eq!(mask("ab cd"), "ab cd");
+    }
+
+    #[test]
+    fn hex_forms_are_masked_and_recorded_manifests_lose_every_form() {
+        remember(b"hunter2-but-longer");
+        let hex = hex::encode("hunter2-but-longer");
+        let masked = mask(&format!("sum: {hex} / {}", hex.to_uppercase()));
+        assert!(
+            !masked.contains(&hex) && !masked.contains(&hex.to_uppercase()),
+            "{masked}"
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode("hunter2-but-longer");
+        let mut manifest = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "copied", "namespace": "todo", "annotations": {"a": hex}},
+            "data": {"plain": "x=hunter2-but-longer", "b64": b64, "ok": "nothing secret"}
+        });
+        mask_leaves(&mut manifest);
+        let text = manifest.to_string();
+        assert!(
+            !text.contains("hunter2-but-longer") && !text.contains(&b64) && !text.contains(&hex),
+            "{text}"
+        );
+        assert_eq!(manifest["data"]["ok"], "nothing secret");
+        assert_eq!(manifest["metadata"]["name"], "copied");
     }
 }

@@ -74,6 +74,18 @@ async fn recorded_objects(
             }
             o
         } else {
+            // A copy of a secret value was masked before it reached the state: the revision
+            // cannot give it back.
+            if record
+                .manifest
+                .to_string()
+                .contains(crate::model::masking::MASK)
+            {
+                return Err(miette::miette!(
+                    help = "apply the chart of that revision instead (check it out and run `todoplan apply`): rendering it reads the secret again",
+                    "{address} cannot be restored to revision {revision}: it held a copy of a secret value, which the state records masked"
+                ));
+            }
             record.manifest.clone()
         };
         let timeout = ws

@@ -809,10 +809,10 @@ pub async fn diff_objects_incrementally<C: Cluster>(
         let Some(r) = state.objects.get(&c.address) else {
             continue;
         };
-        if r.hook_deleted
-            && !r.tainted
-            && normalize(&r.manifest) == redact(&normalize(&d.object), salt)
-        {
+        // Compared as recorded: masked where it holds a copy of a secret value.
+        let mut declared = redact(&normalize(&d.object), salt);
+        crate::model::masking::mask_leaves(&mut declared);
+        if r.hook_deleted && !r.tainted && normalize(&r.manifest) == declared {
             c.action = Action::NoOp;
             c.before = c.after.clone();
             c.reason = Some("hook ran and was deleted by its helm.sh/hook-delete-policy".into());

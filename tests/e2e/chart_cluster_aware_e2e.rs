@@ -158,3 +158,100 @@ fn online_plans_render_with_the_clusters_capabilities_and_live_lookups() {
         )
     );
 }
+
+/// Every file under `dir`, read.
+fn all_files(dir: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            all_files(&p, out);
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+/// A chart that copies a looked-up Secret's value into a ConfigMap, plain, in base64 and in
+/// hex: apply writes it to the cluster (as the chart says), but no form of it reaches the
+/// plan, the apply output, or any file of the state (state, backup, journal, history).
+#[test]
+fn a_secret_copied_by_a_chart_reaches_no_output_and_no_state_file_in_any_form() {
+    use base64::Engine as _;
+    support::require_cluster();
+    let ns = support::TestNamespace::create("copies");
+    let value = "copied-secret-0d9a61c7e2";
+    support::kubectl([
+        "-n",
+        &ns.name,
+        "create",
+        "secret",
+        "generic",
+        "lk",
+        &format!("--from-literal=password={value}"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    project(tmp.path(), &support::unique_name("copies"), &ns.name);
+    std::fs::write(
+        tmp.path().join("charts/probe/templates/cm.yaml"),
+        r#"{{- $s := dig "data" "password" "" (lookup "v1" "Secret" .Release.Namespace "lk") | b64dec }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-copies
+  annotations:
+    hex: {{ printf "%x" $s | quote }}
+data:
+  plain: {{ $s | quote }}
+  b64: {{ $s | b64enc | quote }}
+  upper: {{ printf "%X" $s | quote }}
+"#,
+    )
+    .unwrap();
+    let forms = [
+        value.to_string(),
+        base64::engine::general_purpose::STANDARD.encode(value),
+        hex::encode(value),
+        hex::encode_upper(value),
+    ];
+    let plan = todoplan(tmp.path(), &["plan"]);
+    let applied = todoplan(tmp.path(), &["apply", "--auto-approve"]);
+    let again = todoplan(tmp.path(), &["apply", "--auto-approve"]);
+    let history = todoplan(tmp.path(), &["history", "show", "1"]);
+    for (what, text) in [
+        ("plan", &plan),
+        ("apply", &applied),
+        ("second apply", &again),
+        ("history", &history),
+    ] {
+        for form in &forms {
+            assert!(
+                !text.contains(form.as_str()),
+                "{what} shows {form}:\n{text}"
+            );
+        }
+    }
+    // The cluster has what the chart says.
+    let live = support::kubectl([
+        "-n",
+        &ns.name,
+        "get",
+        "configmap",
+        "probe-copies",
+        "-o",
+        "jsonpath={.data.plain}",
+    ]);
+    assert_eq!(live, value);
+    let mut files = Vec::new();
+    all_files(&tmp.path().join("state"), &mut files);
+    assert!(!files.is_empty());
+    for (path, bytes) in files {
+        let text = String::from_utf8_lossy(&bytes);
+        for form in &forms {
+            assert!(
+                !text.contains(form.as_str()),
+                "{} holds {form}",
+                path.display()
+            );
+        }
+    }
+}
