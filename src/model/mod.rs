@@ -4,6 +4,7 @@
 pub mod address;
 pub mod desired;
 pub mod drift;
+pub mod input;
 pub mod masking;
 pub mod object;
 pub mod progress;

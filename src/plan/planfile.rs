@@ -150,7 +150,8 @@ impl PlanFile {
             path: path.display().to_string(),
             message,
         };
-        let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let text = crate::model::input::read_regular(path, crate::model::input::PLAN_FILE_LIMIT)
+            .map_err(|e| err(e.to_string()))?;
         let raw: serde_json::Value = serde_json::from_slice(&text)
             .map_err(|e| err(format!("not a todoplan plan file ({e})")))?;
         if raw.get("plan_file_format").and_then(|v| v.as_u64()) != Some(u64::from(PLAN_FILE_FORMAT))

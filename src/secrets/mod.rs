@@ -147,7 +147,10 @@ pub fn resolve(
                     });
                 }
             },
-            SecretSource::File { path } => match std::fs::read(path) {
+            SecretSource::File { path } => match crate::model::input::read_regular(
+                path,
+                crate::model::input::SECRET_FILE_LIMIT,
+            ) {
                 Ok(v) => (v, Provenance::File),
                 Err(e) => {
                     return Err(SecretError::MissingFile {

@@ -40,13 +40,15 @@ const MAX_GENERATED_LENGTH: usize = 4096;
 /// `${var.NAME}` takes the environment variable `TODOPLAN_VAR_NAME` over the default.
 pub fn load(path: &Path, env: Option<&str>) -> Result<Spec, SpecError> {
     let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::model::input::read_regular(path, crate::model::input::SPEC_LIMIT) {
         Ok(bytes) => bytes,
         Err(e) => {
             let source = SpecSource::new(name.clone(), String::new());
             let help = if e.kind() == std::io::ErrorKind::NotFound {
                 "run todoplan in the directory that holds todo.toml, or pass `--file PATH`"
                     .to_string()
+            } else if e.kind() == std::io::ErrorKind::Other {
+                "pass the path of todo.toml itself: a regular file of at most 16 MiB".to_string()
             } else {
                 "check the file's permissions".to_string()
             };

@@ -150,7 +150,8 @@ pub(super) fn record(dir: &Path, entry: &HistoryEntry) -> Result<(), StateError>
 
 pub(super) fn read(dir: &Path, revision: u64) -> Result<HistoryEntry, StateError> {
     let path = entry_path(dir, revision);
-    let text = match fs::read_to_string(&path) {
+    let text = match crate::model::input::read_regular_text(&path, crate::model::input::STATE_LIMIT)
+    {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(StateError::NoRevision { revision });

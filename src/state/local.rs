@@ -65,11 +65,12 @@ impl LocalBackend {
     /// The state file alone.
     fn load_file(&self) -> Result<Option<State>, StateError> {
         let path = self.state_path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StateError::Read { path, source }),
-        };
+        let text =
+            match crate::model::input::read_regular_text(&path, crate::model::input::STATE_LIMIT) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(source) => return Err(StateError::Read { path, source }),
+            };
         parse_state(&path, &text).map(Some)
     }
 
@@ -81,7 +82,8 @@ impl LocalBackend {
 
     fn replay_onto(&self, found: Option<&State>) -> Result<Option<Replayed>, StateError> {
         let path = self.journal_path();
-        let bytes = match fs::read(&path) {
+        let bytes = match crate::model::input::read_regular(&path, crate::model::input::STATE_LIMIT)
+        {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(StateError::Read { path, source }),

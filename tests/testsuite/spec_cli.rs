@@ -234,3 +234,50 @@ fn rbac_prints_the_roles_for_the_repos_spec() {
         .code(64)
         .stderr(predicate::str::contains("--plan"));
 }
+
+/// A FIFO or a device given as todo.toml, a plan file or a secret's `file =` is refused at once
+/// (it hung, or read /dev/zero until memory ran out), naming the file.
+#[test]
+fn a_fifo_or_a_device_is_refused_at_once_wherever_a_file_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a valid NUL-terminated path and touches no Rust memory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    // Its diagnostic on one line (miette wraps it).
+    let refused = |args: &[&std::ffi::OsStr], dir: &Path| -> String {
+        let out = todoplan()
+            .timeout(std::time::Duration::from_secs(20))
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        support::one_line(&String::from_utf8_lossy(&out.stderr))
+    };
+    for path in [fifo.as_path(), Path::new("/dev/zero")] {
+        let said = refused(
+            &["validate".as_ref(), "--file".as_ref(), path.as_os_str()],
+            tmp.path(),
+        );
+        assert!(
+            said.contains("not a regular file")
+                && said.contains("a regular file of at most 16 MiB"),
+            "{said}"
+        );
+    }
+    // A saved plan read from a device.
+    let said = refused(&["apply".as_ref(), "/dev/zero".as_ref()], tmp.path());
+    assert!(said.contains("not a regular file"), "{said}");
+    // A secret's file source that is a FIFO.
+    std::fs::write(
+        tmp.path().join("todo.toml"),
+        "[project]\nname = \"todo\"\n[cluster]\nnamespace = \"todo\"\n[secrets.app.keys]\nTOKEN = { file = \"pipe\" }\n",
+    )
+    .unwrap();
+    let said = refused(&["plan".as_ref(), "--offline".as_ref()], tmp.path());
+    assert!(
+        said.contains("cannot read file") && said.contains("not a regular file"),
+        "{said}"
+    );
+}
