@@ -1,5 +1,7 @@
 use super::GlobalArgs;
-use super::workspace::{FromGlobalArgs, PlanningArgs, Workspace, color, confirm};
+use super::workspace::{
+    FromGlobalArgs, PlanningArgs, Workspace, color, confirm_without_saved_plan,
+};
 use crate::apply::ApplyOptions;
 use crate::apply::progress::Progress;
 use crate::ops::carry::{Interrupts, Session};
@@ -38,7 +40,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
     if !computed.plan.has_changes() {
         return Ok(ExitStatus::Success);
     }
-    if !args.auto_approve && !confirm("\nDestroy these objects?")? {
+    if !args.auto_approve && !confirm_without_saved_plan("\nDestroy these objects?")? {
         eprintln!("Destroy cancelled.");
         return Ok(ExitStatus::Cancelled);
     }

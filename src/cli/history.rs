@@ -111,6 +111,15 @@ async fn list_text(ws: &Workspace) -> miette::Result<String> {
     });
     let mut s = String::new();
     if history.is_empty() {
+        let revision = ws.state(None).await.map(|s| s.revision).unwrap_or(0);
+        if revision > 0 {
+            s.push_str(&format!(
+                "No revision is recorded, but the state is at revision {revision}: its history (in {}) is missing or was deleted.\n",
+                ws.backend.history_location()
+            ));
+            s.push_str(&pending_note.unwrap_or_default());
+            return Ok(s);
+        }
         s.push_str("No revisions yet: nothing was applied with this state.\n");
         s.push_str(&pending_note.unwrap_or_default());
         return Ok(s);

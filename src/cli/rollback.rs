@@ -1,5 +1,7 @@
 use super::GlobalArgs;
-use super::workspace::{FromGlobalArgs, PlanningArgs, Workspace, color, confirm};
+use super::workspace::{
+    FromGlobalArgs, PlanningArgs, Workspace, color, confirm_without_saved_plan,
+};
 use crate::apply::ApplyOptions;
 use crate::apply::progress::Progress;
 use crate::ops::carry::{Interrupts, Session};
@@ -46,7 +48,9 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
     if !computed.plan.has_changes() {
         return Ok(ExitStatus::Success);
     }
-    if !args.auto_approve && !confirm(&format!("\nRoll back to revision {target}?"))? {
+    if !args.auto_approve
+        && !confirm_without_saved_plan(&format!("\nRoll back to revision {target}?"))?
+    {
         eprintln!("Rollback cancelled.");
         return Ok(ExitStatus::Cancelled);
     }

@@ -88,13 +88,30 @@ pub fn color(global: &GlobalArgs) -> bool {
     !global.no_color && std::io::stdout().is_terminal()
 }
 
-/// Asks for "yes" on a terminal; refuses to prompt without one.
+/// Asks for "yes" on a terminal; refuses to prompt without one. `saved_plan`: whether the
+/// command can be reviewed as a saved plan (apply can; destroy and rollback cannot).
 pub fn confirm(question: &str) -> miette::Result<bool> {
+    confirm_with(question, true)
+}
+
+/// [`confirm`] for a command a saved plan cannot express (destroy, rollback).
+pub fn confirm_without_saved_plan(question: &str) -> miette::Result<bool> {
+    confirm_with(question, false)
+}
+
+fn confirm_with(question: &str, saved_plan: bool) -> miette::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        return Err(miette::miette!(
-            help = "pass --auto-approve, or save a plan with `todoplan plan --out FILE` and run `todoplan apply FILE`",
-            "refusing to ask for confirmation: standard input is not a terminal"
-        ));
+        return Err(if saved_plan {
+            miette::miette!(
+                help = "pass --auto-approve, or save a plan with `todoplan plan --out FILE` and run `todoplan apply FILE`",
+                "refusing to ask for confirmation: standard input is not a terminal"
+            )
+        } else {
+            miette::miette!(
+                help = "review what the command printed above and run it again with --auto-approve (a saved plan cannot express it)",
+                "refusing to ask for confirmation: standard input is not a terminal"
+            )
+        });
     }
     eprint!("{question}\n  Only 'yes' will be accepted: ");
     let mut answer = String::new();

@@ -428,6 +428,15 @@ fn parse_state(path: &Path, text: &str) -> Result<State, StateError> {
     };
     let header: Header = serde_json::from_str(text).map_err(corrupt)?;
     let found = header.format_version.as_u64().unwrap_or(0);
+    if found == 0 {
+        return Err(StateError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!(
+                "its format_version is {} (todoplan writes 1 and up)",
+                header.format_version
+            ),
+        });
+    }
     if found > u64::from(STATE_FORMAT_VERSION) {
         return Err(StateError::NewerFormat {
             path: path.to_path_buf(),
@@ -521,6 +530,22 @@ mod tests {
         fs::write(dir.path().join(STATE_FILE), "{ not json").unwrap();
         let err = LocalBackend::new(dir.path()).load().unwrap_err();
         assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn format_version_zero_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join(STATE_FILE),
+            r#"{"format_version": 0, "lineage": "l", "serial": 1, "revision": 1, "todoplan_version": "0.1.0", "project": "todo"}"#,
+        )
+        .unwrap();
+        let err = LocalBackend::new(dir.path()).load().unwrap_err();
+        assert!(
+            matches!(err, StateError::Corrupt { .. })
+                && err.to_string().contains("format_version is 0"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -57,6 +57,18 @@ impl StateStore {
         }
     }
 
+    /// Where the history of revisions lives, for messages.
+    pub fn history_location(&self) -> String {
+        match self {
+            StateStore::Local(b) => b.dir().join("history").display().to_string(),
+            StateStore::Kubernetes(b) => format!(
+                "the Secrets {}-rev-* of namespace {}",
+                b.name(),
+                b.namespace()
+            ),
+        }
+    }
+
     pub fn journal_location(&self) -> String {
         match self {
             StateStore::Local(b) => b.journal_path().display().to_string(),

@@ -258,3 +258,16 @@ fn a_revision_that_is_not_recorded_is_a_clear_error() {
         );
     }
 }
+
+/// A state at revision 3 whose history directory is gone does not say "nothing was applied".
+#[test]
+fn a_missing_history_is_not_reported_as_no_revisions() {
+    let dir = project();
+    fs::remove_dir_all(dir.path().join("state/history")).unwrap();
+    let out = stdout(&todoplan(dir.path(), &["history"]));
+    assert!(
+        out.contains("the state is at revision 3") && out.contains("missing or was deleted"),
+        "{out}"
+    );
+    assert!(!out.contains("nothing was applied"), "{out}");
+}
