@@ -440,6 +440,7 @@ fn release_toml(
     let facts = chart_facts::examine_values(
         chart_dir,
         &[(PathBuf::from("the Helm release's values"), config.clone())],
+        &opts.release,
     )
     .map_err(|e| {
         ImportError::Refused(format!(

@@ -377,3 +377,30 @@ fn charts_that_need_values_init_cannot_know_are_reported() {
     );
     assert!(!stdout.contains("were not examined"), "{stdout}");
 }
+
+/// A chart whose Secret is named after the release (`{{ .Release.Name }}-secrets`): init examines
+/// the chart as the release it writes (`todo-app`), so the secret set names the Secret apply will
+/// see, not Helm's placeholder `release-name-secrets` (the plan then failed, and after import a
+/// second Secret with fresh random values was created beside the live one).
+#[test]
+fn a_secret_named_after_the_release_gets_the_written_release_name() {
+    let (_dir, root) = repo();
+    let secret = root.join("helm/todo-app/templates/secret.yaml");
+    let body = std::fs::read_to_string(&secret).unwrap();
+    std::fs::write(
+        &secret,
+        body.replace(
+            "{{ .Values.global.secretName }}",
+            "{{ .Release.Name }}-secrets",
+        ),
+    )
+    .unwrap();
+    let out = init(&root, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(root.join("todo.toml")).unwrap();
+    assert!(!written.contains("release-name"), "{written}");
+    assert!(
+        written.contains("[releases.todo-app]") && written.contains("name = \"todo-app-secrets\""),
+        "{written}"
+    );
+}

@@ -47,7 +47,11 @@ pub struct ChartFacts {
 
 const MARKER: &str = "tpinitmarker";
 
-pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, String> {
+pub fn examine(
+    chart_dir: &Path,
+    env_files: &[PathBuf],
+    release_name: &str,
+) -> Result<ChartFacts, String> {
     let mut user = Vec::new();
     for file in env_files {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -55,11 +59,17 @@ pub fn examine(chart_dir: &Path, env_files: &[PathBuf]) -> Result<ChartFacts, St
             .map_err(|e| format!("{} is not YAML: {e}", file.display()))?;
         user.push((file.clone(), parsed));
     }
-    examine_values(chart_dir, &user)
+    examine_values(chart_dir, &user, release_name)
 }
 
 /// [`examine`] with the user's values already read: (where they come from, values).
-pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<ChartFacts, String> {
+/// The chart is rendered as release `release_name`, the name todo.toml will give it: the names
+/// its templates derive from the release (`{{ .Release.Name }}-secrets`) are the real ones.
+pub fn examine_values(
+    chart_dir: &Path,
+    user: &[(PathBuf, Value)],
+    release_name: &str,
+) -> Result<ChartFacts, String> {
     let loaded = chart::load::load_chart(chart_dir).map_err(|e| e.to_string())?;
     let mut facts = ChartFacts {
         name: loaded.meta.name.clone(),
@@ -138,7 +148,7 @@ pub fn examine_values(chart_dir: &Path, user: &[(PathBuf, Value)]) -> Result<Cha
             );
             markers.push(path.clone());
         }
-        render(chart_dir, marked).map(|r| (r, markers))
+        render(chart_dir, marked, release_name).map(|r| (r, markers))
     };
     let (rendered, markers) = match attempt(0).or_else(|_| attempt(1)).or_else(|_| attempt(2)) {
         Ok(r) => r,
@@ -269,11 +279,15 @@ pub fn credential_like(path: &[String], value: &str) -> bool {
     .any(|w| last.contains(w))
 }
 
-/// Renders the chart with `inline` values over its defaults, as release `release-name`.
-pub fn render(chart_dir: &Path, inline: Value) -> Result<Vec<chart::Manifest>, String> {
+/// Renders the chart with `inline` values over its defaults, as release `release_name`.
+pub fn render(
+    chart_dir: &Path,
+    inline: Value,
+    release_name: &str,
+) -> Result<Vec<chart::Manifest>, String> {
     let request = RenderRequest {
         chart_dir,
-        release_name: "release-name",
+        release_name,
         namespace: "default",
         values_files: &[],
         inline_values: inline,

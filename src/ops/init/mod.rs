@@ -227,17 +227,12 @@ impl<'a> Writer<'a> {
     ) {
         let root = &self.opts.root;
         let env_files: Vec<PathBuf> = chart.env_values.iter().map(|(_, p)| root.join(p)).collect();
-        let facts = match chart_facts::examine(&root.join(&chart.dir), &env_files) {
-            Ok(f) => f,
-            Err(e) => {
-                self.report.not_inferred.push(format!(
-                    "chart {} could not be read ({e}): it is left out",
-                    slash(&chart.dir)
-                ));
-                return;
-            }
-        };
-        let base = sanitize(&facts.name, 53)
+        // The release's name first: the chart is examined as that release, so the names its
+        // templates derive from the release name are the ones apply will see.
+        let chart_name = crate::chart::load::load_chart(&root.join(&chart.dir))
+            .map(|c| c.meta.name.clone())
+            .unwrap_or_default();
+        let base = sanitize(&chart_name, 53)
             .or_else(|| {
                 chart
                     .dir
@@ -246,6 +241,17 @@ impl<'a> Writer<'a> {
             })
             .unwrap_or_else(|| "app".into());
         let name = unique(release_names, &base);
+        let facts = match chart_facts::examine(&root.join(&chart.dir), &env_files, &name) {
+            Ok(f) => f,
+            Err(e) => {
+                self.report.not_inferred.push(format!(
+                    "chart {} could not be read ({e}): it is left out",
+                    slash(&chart.dir)
+                ));
+                release_names.retain(|n| n != &name);
+                return;
+            }
+        };
         if let Some(problem) = &facts.problem {
             self.report
                 .not_inferred
@@ -435,7 +441,7 @@ impl<'a> Writer<'a> {
             };
             chart_facts::set_path(&mut values, &s.path, v);
         }
-        if let Err(e) = chart_facts::render(chart_dir, values) {
+        if let Err(e) = chart_facts::render(chart_dir, values, release) {
             self.report.not_inferred.push(format!(
                 "release {release} does not render yet; set what it needs in [releases.{release}.values]: {}",
                 e.replace('\n', " ")
