@@ -26,10 +26,13 @@ pub struct Args {
     /// The chart's directory (default: the chart in this repository with the release's chart name).
     #[arg(long, value_name = "DIR")]
     pub chart: Option<std::path::PathBuf>,
-    /// Keep Helm's history Secrets (the latest marked uninstalled: `helm list --uninstalled`
-    /// shows it) instead of deleting them.
-    #[arg(long)]
+    /// Keep Helm's history Secrets, the latest marked uninstalled (`helm list --uninstalled`
+    /// shows it): the default, so `helm rollback` stays possible until you choose otherwise.
+    #[arg(long, conflicts_with = "delete_helm_history")]
     pub keep_helm_history: bool,
+    /// Delete Helm's history Secrets instead of keeping them (after every object is taken over).
+    #[arg(long)]
+    pub delete_helm_history: bool,
     /// Do not ask before changing the cluster.
     #[arg(long)]
     pub auto_approve: bool,
@@ -42,7 +45,7 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
         namespace: args.namespace.unwrap_or_else(|| "default".into()),
         spec_path: global.file.clone(),
         chart: args.chart,
-        keep_history: args.keep_helm_history,
+        keep_history: !args.delete_helm_history,
     };
     let plan = import::plan(&cluster, &opts).await?;
     print!("{}", crate::model::masking::mask(&render_plan(&plan)));

@@ -420,7 +420,14 @@ fn release_toml(
                 opts.spec_path.display()
             ))
         })?),
-        Err(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        // Never replaced by a file made from nothing: it exists, but cannot be read.
+        Err(e) => {
+            return Err(ImportError::Refused(format!(
+                "{} exists but cannot be read ({e}); fix that first: import adds to it and never replaces it",
+                opts.spec_path.display()
+            )));
+        }
     };
     let table_keys = |section: &str| -> Vec<String> {
         existing
@@ -633,7 +640,16 @@ fn toml_value(v: &Value) -> String {
 /// Writes todo.toml, lets Helm go of every object, then deletes (or marks) its history.
 pub async fn execute(c: &ClusterClient, plan: &ImportPlan) -> Result<(), ImportError> {
     if let Some(text) = &plan.toml {
-        let mut all = std::fs::read_to_string(&plan.spec_path).unwrap_or_default();
+        let mut all = match std::fs::read_to_string(&plan.spec_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(ImportError::Write {
+                    path: plan.spec_path.clone(),
+                    message: format!("it exists but cannot be read, so it is not replaced: {e}"),
+                });
+            }
+        };
         if !all.is_empty() && !all.ends_with('\n') {
             all.push('\n');
         }

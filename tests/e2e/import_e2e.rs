@@ -2,7 +2,7 @@
 //! `helm install`: the seeds-like umbrella chart installed with secret values on the command
 //! line, one of the repository's charts (charts/backend) and a public chart of the corpus
 //! (bitnami/nginx). Each is imported, applied, planned again (no changes), and `helm list` no
-//! longer shows it (or shows it uninstalled with --keep-helm-history); no secret value of the
+//! longer shows it (kept uninstalled by default, deleted with --delete-helm-history); no secret value of the
 //! release reaches a file todoplan writes, and the live Secret keeps its value.
 #![cfg(feature = "e2e")]
 
@@ -176,6 +176,7 @@ fn an_umbrella_release_with_secret_values_is_taken_over() {
             "todo-app",
             "-n",
             &ns.name,
+            "--delete-helm-history",
             "--auto-approve",
         ],
     );
@@ -295,6 +296,7 @@ fn a_repo_chart_and_a_corpus_chart_are_taken_over() {
             "backend",
             "-n",
             &ns.name,
+            "--delete-helm-history",
             "--auto-approve",
         ],
     );
@@ -307,7 +309,7 @@ fn a_repo_chart_and_a_corpus_chart_are_taken_over() {
             "web",
             "-n",
             &ns.name,
-            "--keep-helm-history",
+            // The default: Helm's history kept, marked uninstalled.
             "--auto-approve",
         ],
     );
