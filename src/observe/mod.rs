@@ -825,12 +825,7 @@ impl ClusterClient {
     /// guarding against the object having changed since they were found).
     pub async fn json_patch(&self, key: &ObjectKey, ops: Vec<Value>) -> Result<(), ObserveError> {
         let api = self.api_for(key).await?;
-        let patch: json_patch::Patch =
-            serde_json::from_value(Value::Array(ops)).map_err(|e| ObserveError::Request {
-                action: "build a patch for".into(),
-                object: key.to_string(),
-                message: e.to_string(),
-            })?;
+        let patch = json_patch_of(key, ops)?;
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         api.patch(
@@ -850,12 +845,7 @@ impl ClusterClient {
         ops: Vec<Value>,
     ) -> Result<Value, ObserveError> {
         let api = self.api_for(key).await?;
-        let patch: json_patch::Patch =
-            serde_json::from_value(Value::Array(ops)).map_err(|e| ObserveError::Request {
-                action: "build a patch for".into(),
-                object: key.to_string(),
-                message: e.to_string(),
-            })?;
+        let patch = json_patch_of(key, ops)?;
         let params = PatchParams {
             dry_run: true,
             field_manager: Some(FIELD_MANAGER.into()),
@@ -1069,6 +1059,15 @@ impl ClusterClient {
     }
 }
 
+/// JSON-patch operations as a patch for `key`.
+fn json_patch_of(key: &ObjectKey, ops: Vec<Value>) -> Result<json_patch::Patch, ObserveError> {
+    serde_json::from_value(Value::Array(ops)).map_err(|e| ObserveError::Request {
+        action: "build a patch for".into(),
+        object: key.to_string(),
+        message: e.to_string(),
+    })
+}
+
 /// The finalizers holding an object being deleted: `metadata.finalizers`, and a Namespace's
 /// `spec.finalizers` (the namespace controller's, while it deletes what the namespace holds).
 pub fn finalizers_of(object: &Value) -> Vec<String> {
@@ -1184,12 +1183,7 @@ pub trait Cluster: Sync {
         ops: Vec<Value>,
     ) -> Result<Value, ObserveError> {
         let mut live = self.get(key).await?.unwrap_or(Value::Null);
-        let patch: json_patch::Patch =
-            serde_json::from_value(Value::Array(ops)).map_err(|e| ObserveError::Request {
-                action: "build a patch for".into(),
-                object: key.to_string(),
-                message: e.to_string(),
-            })?;
+        let patch = json_patch_of(key, ops)?;
         json_patch::patch(&mut live, &patch).map_err(|e| ObserveError::Request {
             action: "patch".into(),
             object: key.to_string(),

@@ -72,26 +72,6 @@ pub struct Computed {
     pub confirmed: BTreeMap<String, super::incremental::Confirmed>,
 }
 
-fn remove_pointer(value: &mut Value, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else {
-        return;
-    };
-    let last = last.replace("~1", "/").replace("~0", "~");
-    match value.pointer_mut(parent) {
-        Some(Value::Object(m)) => {
-            m.remove(&last);
-        }
-        Some(Value::Array(a)) => {
-            if let Ok(i) = last.parse::<usize>()
-                && i < a.len()
-            {
-                a.remove(i);
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Drift of every recorded object against the live ones: changed fields (with who changed
 /// them), deleted objects, and objects with this project's labels todoplan never applied.
 pub async fn detect_drift(
@@ -496,7 +476,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         {
             let mut after = c.before.as_deref().cloned().unwrap_or_default();
             for f in fields.iter().rev() {
-                remove_pointer(&mut after, &f.pointer);
+                super::ownership::remove_at(&mut after, &f.pointer);
             }
             if c.action == Action::NoOp {
                 c.after = Some(Arc::new(after));

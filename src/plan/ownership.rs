@@ -100,7 +100,7 @@ pub fn after_migration(applied: &mut Value, fields: &[(String, Value)], defaulte
     for (pointer, _) in fields {
         match defaulted.pointer(pointer) {
             Some(v) => set_pointer(applied, pointer, v.clone()),
-            None => remove_pointer(applied, pointer),
+            None => remove_at(applied, pointer),
         }
     }
 }
@@ -111,10 +111,6 @@ fn unescape(token: &str) -> String {
 
 /// Removes what `pointer` names from `value` (nothing when it names nothing).
 pub fn remove_at(value: &mut Value, pointer: &str) {
-    remove_pointer(value, pointer);
-}
-
-fn remove_pointer(value: &mut Value, pointer: &str) {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;
     };

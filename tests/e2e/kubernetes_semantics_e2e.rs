@@ -88,6 +88,15 @@ impl Project {
         );
     }
 
+    /// `kubectl -n NS get WHAT... -o jsonpath=PATH` in the project's namespace.
+    fn jsonpath(&self, what: &[&str], path: &str) -> String {
+        let mut args = vec!["-n", self.name.as_str(), "get"];
+        args.extend_from_slice(what);
+        let path = format!("jsonpath={path}");
+        args.extend(["-o", path.as_str()]);
+        support::kubectl(args)
+    }
+
     fn uid(&self, what: &str) -> String {
         support::kubectl([
             "-n",
@@ -461,15 +470,10 @@ fn ignore_changes_with_a_list_index_or_key_hides_and_keeps_a_hand_set_image() {
         ]);
         p.assert_no_changes(&format!("kubectl set image with {rule}"));
         p.ok(&["apply", "--auto-approve"]);
-        let image = support::kubectl([
-            "-n",
-            &p.name,
-            "get",
-            "deployment",
-            "web",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ]);
+        let image = p.jsonpath(
+            &["deployment", "web"],
+            "{.spec.template.spec.containers[0].image}",
+        );
         assert_eq!(
             image, "busybox:1.36.0",
             "{rule}: apply undid the hand-set image"
@@ -628,15 +632,7 @@ fn crds_and_their_custom_resources_plan_and_apply_in_one_run() {
         "{plan}"
     );
     p.ok(&["apply", "crds.plan"]);
-    let size = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        &format!("gadgets.{ns_group}"),
-        "here",
-        "-o",
-        "jsonpath={.spec.size}",
-    ]);
+    let size = p.jsonpath(&[&format!("gadgets.{ns_group}"), "here"], "{.spec.size}");
     assert_eq!(size, "3", "the schema default the plan showed");
     let cluster_scoped = support::kubectl([
         "get",
@@ -763,41 +759,26 @@ fn objects_made_by_kubectl_are_taken_over_and_converge_in_one_apply() {
     p.assert_no_changes("taking over objects made by kubectl");
     let out = p.run(&["plan", "--refresh", "full", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let managers = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        "deployment/web",
-        "service/web",
-        "configmap/settings",
-        "configmap/made",
-        "--show-managed-fields",
-        "-o",
-        "jsonpath={.items[*].metadata.managedFields[*].manager}",
-    ]);
+    let managers = p.jsonpath(
+        &[
+            "deployment/web",
+            "service/web",
+            "configmap/settings",
+            "configmap/made",
+            "--show-managed-fields",
+        ],
+        "{.items[*].metadata.managedFields[*].manager}",
+    );
     assert!(
         !managers.contains("kubectl-client-side-apply") && !managers.contains("kubectl-create"),
         "kubectl's managers are gone: {managers}"
     );
-    let annotation = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        "deployment",
-        "web",
-        "-o",
-        "jsonpath={.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}",
-    ]);
+    let annotation = p.jsonpath(
+        &["deployment", "web"],
+        "{.metadata.annotations.kubectl\\.kubernetes\\.io/last-applied-configuration}",
+    );
     assert_eq!(annotation, "", "kubectl's last-applied annotation is gone");
-    let defaulted = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        "deployment",
-        "web",
-        "-o",
-        "jsonpath={.spec.revisionHistoryLimit}",
-    ]);
+    let defaulted = p.jsonpath(&["deployment", "web"], "{.spec.revisionHistoryLimit}");
     assert_eq!(defaulted, "10", "the server's default stays");
 
     // A `kubectl apply` by hand afterwards is drift, and the next apply reverts it.
@@ -813,15 +794,7 @@ fn objects_made_by_kubectl_are_taken_over_and_converge_in_one_apply() {
         "{plan}"
     );
     p.ok(&["apply", "--auto-approve"]);
-    let replicas = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        "deployment",
-        "web",
-        "-o",
-        "jsonpath={.spec.replicas}",
-    ]);
+    let replicas = p.jsonpath(&["deployment", "web"], "{.spec.replicas}");
     assert_eq!(replicas, "1");
     p.assert_no_changes("reverting a kubectl apply by hand");
 }
@@ -885,15 +858,7 @@ spec: {{ports: [{{port: 80}}]{cluster_ip}}}
         "{plan}"
     );
     p.ok(&["apply", "--auto-approve"]);
-    let role = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        "rolebinding",
-        "app",
-        "-o",
-        "jsonpath={.roleRef.name}",
-    ]);
+    let role = p.jsonpath(&["rolebinding", "app"], "{.roleRef.name}");
     assert_eq!(role, "writer");
     p.assert_no_changes("replacing objects the server refuses to change in place");
     drop(cleanup);
@@ -1081,15 +1046,7 @@ fn a_key_renamed_in_string_data_is_removed() {
     );
     assert!(!plan.contains("s3cr3t-value"), "no secret byte in the plan");
     p.ok(&["apply", "--auto-approve"]);
-    let keys = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        "secret",
-        "creds",
-        "-o",
-        "jsonpath={.data}",
-    ]);
+    let keys = p.jsonpath(&["secret", "creds"], "{.data}");
     assert!(
         keys.contains("new_name") && !keys.contains("old_name"),
         "{keys}"
@@ -1178,15 +1135,7 @@ fn a_co_owned_field_the_chart_drops_is_removed_in_one_apply() {
         "{plan}"
     );
     p.ok(&["apply", "--auto-approve"]);
-    let data = support::kubectl([
-        "-n",
-        &p.name,
-        "get",
-        "configmap",
-        "c",
-        "-o",
-        "jsonpath={.data}",
-    ]);
+    let data = p.jsonpath(&["configmap", "c"], "{.data}");
     assert_eq!(data, r#"{"a":"1"}"#);
     p.assert_no_changes("removing a co-owned field");
 }
