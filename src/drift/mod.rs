@@ -373,6 +373,45 @@ pub fn object_drift(
         }
         reported.push(path);
     }
+    // Keys removed by hand (`kubectl label NAME key-`, `kubectl annotate`, `kubectl edit` of a
+    // ConfigMap's data): the field is gone, and with it every manager's claim on it, so field
+    // ownership cannot tell. Maps the server never prunes or defaults are compared key by key.
+    let mut maps = vec![vec!["metadata", "labels"], vec!["metadata", "annotations"]];
+    if matches!(kind, "ConfigMap" | "Secret") {
+        maps.push(vec!["data"]);
+        maps.push(vec!["binaryData"]);
+    }
+    for map in maps {
+        let pointer = format!("/{}", map.join("/"));
+        let Some(declared) = recorded.pointer(&pointer).and_then(Value::as_object) else {
+            continue;
+        };
+        let live_map = live.pointer(&pointer).and_then(Value::as_object);
+        for (key, value) in declared {
+            if value.is_null() || live_map.is_some_and(|m| m.contains_key(key)) {
+                continue;
+            }
+            let mut path: FieldPath = map.iter().map(|s| Segment::Field(s.to_string())).collect();
+            path.push(Segment::Field(key.clone()));
+            if ignored(&path, kind, name, rules, live) || set_by_the_api_server(&path, kind) {
+                continue;
+            }
+            items.push(DriftItem {
+                address: address.to_string(),
+                field: display(&path),
+                kind: DriftKind::Changed,
+                recorded: Some(if kind == "Secret" {
+                    json!("(sensitive value)")
+                } else {
+                    value.clone()
+                }),
+                live: None,
+                manager: None,
+                changed_at: None,
+                note: Some("removed outside todoplan".into()),
+            });
+        }
+    }
     // Removals run as one JSON patch, in order: removing list item 1 shifts item 2 to index 1.
     // So deepest and highest-indexed first (reverse pointer order, numbers compared as numbers).
     removals.sort_by(|a, b| pointer_order(&b.pointer, &a.pointer));
@@ -607,6 +646,30 @@ mod tests {
             );
             assert!(removals.is_empty(), "{removals:?}");
         }
+    }
+
+    #[test]
+    fn keys_removed_by_hand_from_labels_annotations_and_data_are_drift() {
+        let recorded = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "labels": {"app": "web", "gone": "x"}, "annotations": {"nil": null}},
+            "data": {"A": "(sensitive value) d1", "B": "(sensitive value) d2"}});
+        let live = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "labels": {"app": "web"}}, "data": {"A": "eA=="}});
+        let (items, removals) = object_drift("secret.s", &recorded, &live, &[]);
+        let fields: Vec<(&str, Option<&Value>)> = items
+            .iter()
+            .map(|i| (i.field.as_str(), i.recorded.as_ref()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                // Any field of a Secret can hold its values: none is shown.
+                ("metadata.labels.gone", Some(&json!("(sensitive value)"))),
+                ("data.B", Some(&json!("(sensitive value)"))),
+            ],
+            "a null in the manifest is not a key the server keeps"
+        );
+        assert!(removals.is_empty(), "apply restores them; nothing to remove");
     }
 
     #[test]

@@ -1675,9 +1675,10 @@ async fn diff_live_object<C: Cluster>(
     if before_n.is_none() {
         mark_server_generated(&mut after_n, &d.object);
     }
-    // A replace shows the object as declared, its keys in the chart's order: put them in the
-    // live object's order, so the diff shows what changes, not what moved.
-    if let (Some(before), true) = (&before_n, replace.is_some()) {
+    // A replace shows the object as declared, its keys in the chart's order, and a dry-run may
+    // order them otherwise than the live object (after a hand edit): put them in the live
+    // object's order, so the diff shows what changes, not what moved.
+    if let Some(before) = &before_n {
         super::normalize::align_key_order(&mut after_n, before);
     }
     let (before_r, after_r) = redact_pair(before_n.as_ref(), Some(&after_n), salt);

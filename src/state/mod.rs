@@ -72,7 +72,7 @@ pub enum StateError {
     #[diagnostic(
         code(todoplan::state::corrupt),
         help(
-            "the previous state is kept in {STATE_FILE}.backup next to it; inspect both before restoring one by hand"
+            "the previous state is kept as its backup ({STATE_FILE}.backup beside a local state; the Secret NAME-backup beside a state in the cluster); inspect both before restoring one by hand"
         )
     )]
     Corrupt { path: PathBuf, message: String },

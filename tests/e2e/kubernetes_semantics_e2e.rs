@@ -1200,3 +1200,50 @@ fn a_generate_name_object_is_refused_with_what_to_write_instead() {
         "{said}"
     );
 }
+
+/// A label, an annotation or a data key removed by hand (the instance label among them) is
+/// drift, not "No drift" while the plan shows a change; the plan's diff shows only the keys that
+/// come back, not the others moving; apply restores them and drift is clean again.
+#[test]
+fn keys_removed_by_hand_are_drift_and_restored() {
+    let p = Project::new("sem-rmkeys");
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: \"{ns}\", annotations: {team: a}}\ndata: {a: \"1\", b: \"2\"}\n");
+    p.ok(&["apply", "--auto-approve"]);
+    support::kubectl([
+        "-n",
+        &p.name,
+        "label",
+        "configmap",
+        "c",
+        "todoplan.dev/instance-",
+    ]);
+    support::kubectl(["-n", &p.name, "annotate", "configmap", "c", "team-"]);
+    support::kubectl([
+        "-n",
+        &p.name,
+        "patch",
+        "configmap",
+        "c",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/data/b"}]"#,
+    ]);
+    let drift = p.run(&["drift"]);
+    let said = text(&drift);
+    for field in [
+        "metadata.labels.todoplan.dev/instance",
+        "metadata.annotations.team",
+        "data.b",
+    ] {
+        assert!(said.contains(field), "drift names {field}:\n{said}");
+    }
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains("+   b: '2'") && !plan.contains(&format!("-   namespace: {}", p.name)),
+        "{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let clean = p.run(&["drift"]);
+    assert!(text(&clean).contains("No drift"), "{}", text(&clean));
+    p.assert_no_changes("restoring keys removed by hand");
+}
