@@ -1045,7 +1045,11 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                                 .is_some_and(|c| c.action != Action::NoOp)
                         })
                         .count();
-                    let node = progress.start(&u.to_string(), &format!("{changing} change(s)"));
+                    let node = if changing == 0 {
+                        progress.start_quiet(&u.to_string())
+                    } else {
+                        progress.start(&u.to_string(), &format!("{changing} change(s)"))
+                    };
                     let smoke: Vec<&SmokeCheck> = computed
                         .plan
                         .smoke_checks

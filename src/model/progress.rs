@@ -17,6 +17,8 @@ pub struct NodeProgress {
     started: Instant,
     bar: Option<ProgressBar>,
     silent: bool,
+    /// A node with nothing to change: only a failure is shown.
+    quiet: bool,
 }
 
 impl Progress {
@@ -74,13 +76,26 @@ impl Progress {
             started: Instant::now(),
             bar,
             silent: self.silent,
+            quiet: false,
+        }
+    }
+
+    /// A node that changes nothing (it is visited to confirm its records): no line unless it
+    /// fails, so the output lists what changes.
+    pub fn start_quiet(&self, name: &str) -> NodeProgress {
+        NodeProgress {
+            name: name.to_string(),
+            started: Instant::now(),
+            bar: None,
+            silent: self.silent,
+            quiet: true,
         }
     }
 }
 
 impl NodeProgress {
     pub fn update(&self, message: &str) {
-        if self.silent {
+        if self.silent || self.quiet {
             return;
         }
         match &self.bar {
@@ -94,7 +109,7 @@ impl NodeProgress {
     }
 
     pub fn finish(self, ok: bool, message: &str) {
-        if self.silent {
+        if self.silent || (self.quiet && ok) {
             return;
         }
         let elapsed = self.started.elapsed().as_secs_f32();
