@@ -669,7 +669,10 @@ mod tests {
             ],
             "a null in the manifest is not a key the server keeps"
         );
-        assert!(removals.is_empty(), "apply restores them; nothing to remove");
+        assert!(
+            removals.is_empty(),
+            "apply restores them; nothing to remove"
+        );
     }
 
     #[test]

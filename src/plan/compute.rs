@@ -201,6 +201,9 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     let secrets = match req.reuse_secrets {
         Some(s) => s,
         None => {
+            if req.cluster.is_some() {
+                secrets::check_sources(spec.secrets.values())?;
+            }
             let mut out = BTreeMap::new();
             for (name, set) in &spec.secrets {
                 let live = match req.cluster {

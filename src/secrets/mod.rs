@@ -43,6 +43,14 @@ pub enum SecretError {
         path: String,
         message: String,
     },
+    #[error("{count} secret sources are missing:\n{list}")]
+    #[diagnostic(
+        code(todoplan::secret::missing),
+        help(
+            "export each variable and create each file named above (nothing was changed), or change their sources in todo.toml"
+        )
+    )]
+    MissingMany { count: usize, list: String },
     #[error("--rotate {target}: {message}")]
     #[diagnostic(
         code(todoplan::secret::bad_rotate),
@@ -127,6 +135,38 @@ pub fn generate(length: usize) -> String {
 
 /// Reads every key's value. `live`: the Secret in the cluster (generated keys are kept from it).
 /// `rotate`: keys to generate anew.
+/// Every environment variable and file the secret sets name that is not there, all at once
+/// (one error per run would make a user export them one by one): an error when two or more
+/// are missing; one alone is reported by [`resolve`] with its own help.
+pub fn check_sources<'a>(sets: impl IntoIterator<Item = &'a SecretSet>) -> Result<(), SecretError> {
+    let mut missing = Vec::new();
+    for set in sets {
+        for (key, source) in &set.keys {
+            match source {
+                SecretSource::Env { var } if std::env::var_os(var).is_none() => {
+                    missing.push(format!(
+                        "  secret.{} key {key}: environment variable {var} is not set",
+                        set.name
+                    ))
+                }
+                SecretSource::File { path } if !path.is_file() => missing.push(format!(
+                    "  secret.{} key {key}: file {} is not there (or not a regular file)",
+                    set.name,
+                    path.display()
+                )),
+                _ => {}
+            }
+        }
+    }
+    if missing.len() < 2 {
+        return Ok(());
+    }
+    Err(SecretError::MissingMany {
+        count: missing.len(),
+        list: missing.join("\n"),
+    })
+}
+
 pub fn resolve(
     set: &SecretSet,
     live: Option<&Value>,

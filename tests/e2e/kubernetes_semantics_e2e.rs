@@ -1247,3 +1247,26 @@ fn keys_removed_by_hand_are_drift_and_restored() {
     assert!(text(&clean).contains("No drift"), "{}", text(&clean));
     p.assert_no_changes("restoring keys removed by hand");
 }
+
+/// Every missing secret source is named at once (a user exported them one run at a time).
+#[test]
+fn every_missing_secret_source_is_named_at_once() {
+    let p = Project::new("sem-envs");
+    let toml = p.path().join("todo.toml");
+    let spec = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!(
+            "{spec}\n[secrets.app.keys]\nA_KEY = {{ env = \"SEM_ENVS_UNSET_A\" }}\nB_KEY = {{ env = \"SEM_ENVS_UNSET_B\" }}\n[secrets.files.keys]\nCERT = {{ file = \"no-such.pem\" }}\n"
+        ),
+    )
+    .unwrap();
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n");
+    let out = p.run(&["plan"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("3 secret sources are missing"), "{said}");
+    for name in ["SEM_ENVS_UNSET_A", "SEM_ENVS_UNSET_B", "no-such.pem"] {
+        assert!(said.contains(name), "{name}:\n{said}");
+    }
+}
