@@ -316,11 +316,68 @@ pub async fn make_plan(
             state.revision
         ));
     }
+    if let Some(c) = cluster
+        && let Some(note) = forgotten_environment(ws, c, &computed.plan).await
+    {
+        computed.plan.notes.push(note);
+    }
     Ok(Planned {
         computed,
         images: image_plans,
         delivery,
     })
+}
+
+/// When the plan meets objects of another instance of this project, and that instance is the
+/// state of another environment of todo.toml (or of the base, without `--env`): "did you
+/// forget `--env dev`?", the usual cause, instead of leaving the user to compare lineages.
+async fn forgotten_environment(
+    ws: &Workspace,
+    cluster: &ClusterClient,
+    plan: &crate::plan::Plan,
+) -> Option<String> {
+    use crate::state::StateBackend as _;
+    const MARK: &str = "belongs to another instance of this project (";
+    let owners: BTreeSet<&str> = plan
+        .objects
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .filter_map(|r| r.split_once(MARK))
+        .filter_map(|(_, rest)| rest.split(';').next())
+        .collect();
+    if owners.is_empty() {
+        return None;
+    }
+    let file = Path::new(&ws.spec.source.name);
+    let others = std::iter::once(None)
+        .chain(ws.spec.envs.iter().map(|e| Some(e.as_str())))
+        .filter(|e| e.map(str::to_string) != ws.spec.env);
+    for env in others {
+        let Ok(spec) = crate::spec::load(file, env) else {
+            continue;
+        };
+        let mut backend = backend_for(&spec, ws.context());
+        backend.set_look_only();
+        if let StateStore::Kubernetes(b) = &backend {
+            b.share_connection(cluster.client());
+        }
+        let Ok(Some(state)) = backend.read_state().await else {
+            continue;
+        };
+        if owners.contains(state.lineage.as_str()) {
+            return Some(match env {
+                Some(env) => format!(
+                    "the objects marked as another instance's belong to environment `{env}` (its state's lineage {}): did you forget `--env {env}`?",
+                    state.lineage
+                ),
+                None => format!(
+                    "the objects marked as another instance's belong to the base state, without --env (lineage {}): did you mean to plan without `--env`?",
+                    state.lineage
+                ),
+            });
+        }
+    }
+    None
 }
 
 /// The manifests of the releases (all, or `only`), rendered as apply would render them, with

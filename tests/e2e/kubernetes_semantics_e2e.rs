@@ -1270,3 +1270,18 @@ fn every_missing_secret_source_is_named_at_once() {
         assert!(said.contains(name), "{name}:\n{said}");
     }
 }
+
+/// Planning without `--env` objects another environment applied: the plan says which
+/// environment owns them ("did you forget `--env dev`?") instead of only naming a lineage.
+#[test]
+fn forgetting_env_names_the_environment_that_owns_the_objects() {
+    let p = Project::new("sem-forgotenv");
+    let toml = p.path().join("todo.toml");
+    let spec = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{spec}\n[env.dev]\n")).unwrap();
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n");
+    p.ok(&["apply", "--env", "dev", "--auto-approve"]);
+    let out = p.run(&["plan"]);
+    let said = support::one_line(&text(&out));
+    assert!(said.contains("did you forget `--env dev`?"), "{said}");
+}
