@@ -268,6 +268,7 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
     // Custom resource kinds the plan's own CRDs declare, releases rendered in apply order (a
     // release that depends on the release of its CRDs sees them).
     let mut declared = super::pending_kinds::DeclaredKinds::default();
+    let mut unresolved_images: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let render_releases = async {
         let capabilities = match req.cluster {
             Some(c) => chart::Capabilities {
@@ -322,13 +323,23 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
             graph.add_release_objects_ordered(name, &keys);
             desired.extend(objects);
             for u in unresolved {
-                unresolved_note(
-                    &mut notes,
-                    format!(
-                        "{u} is known after apply (the image is pushed first); release.{name} shows the image's tag"
-                    ),
-                );
+                // `image.NAME.ATTR`: one note per image, naming every release that uses it.
+                let image = u.split('.').nth(1).unwrap_or_default().to_string();
+                unresolved_images
+                    .entry(image)
+                    .or_default()
+                    .insert(name.clone());
             }
+        }
+        for (image, releases) in std::mem::take(&mut unresolved_images) {
+            let releases: Vec<String> = releases.iter().map(|r| format!("release.{r}")).collect();
+            unresolved_note(
+                &mut notes,
+                format!(
+                    "image.{image}'s digest is known after apply (the image is pushed first); {} show(s) its tag until then",
+                    releases.join(", ")
+                ),
+            );
         }
         declared = rendering.declared;
         Ok::<_, miette::Report>(())

@@ -11,6 +11,13 @@ use std::process::Command;
 #[test]
 fn apply_makes_everything_ready_and_a_second_plan_shows_no_changes() {
     let s = Stack::new("e2e-noop");
+    // Before the first push, each image's digest is unknown: one note per image, naming the
+    // releases that show its tag (it was one per reference and release).
+    let first = s.ok(&["plan"]);
+    for image in ["backend", "frontend"] {
+        let note = format!("image.{image}'s digest is known after apply");
+        assert_eq!(first.matches(&note).count(), 1, "{note} once:\n{first}");
+    }
     let text = s.ok(&["apply", "--auto-approve"]);
     assert!(text.contains("Apply succeeded"), "{text}");
     let plan = s.todoplan(&["plan", "--detailed-exitcode"]);
