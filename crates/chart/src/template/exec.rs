@@ -514,6 +514,18 @@ impl<'a> Executor<'a> {
             return r.map(|_| Flow::Normal);
         }
         for (key, elem) in items {
+            let runs = self.env.iterations.get() + 1;
+            self.env.iterations.set(runs);
+            if runs > funcs::MAX_ITERATIONS {
+                self.vars.truncate(mark);
+                return Err(self.err(
+                    br.offset,
+                    format!(
+                        "range: more than {} iterations in this render (nested loops over large ranges?)",
+                        funcs::MAX_ITERATIONS
+                    ),
+                ));
+            }
             match br.pipe.decl.as_slice() {
                 [one] => self.declare(one, elem.clone(), br.pipe.is_assign),
                 [k, e] => {
@@ -851,6 +863,24 @@ impl<'a> Executor<'a> {
 
     /// Count a function's string result against the render's allocation budget.
     fn charge(&self, off: usize, name: &str, v: &Value) -> ExecResult<()> {
+        if let Value::List(l) = v {
+            let total = self
+                .env
+                .allocated
+                .get()
+                .saturating_add(l.len().saturating_mul(funcs::LIST_ELEMENT_BYTES));
+            self.env.allocated.set(total);
+            if total > funcs::MAX_TOTAL_ALLOCATION {
+                return Err(self.err(
+                    off,
+                    format!(
+                        "error calling {name}: the templates built more than {} bytes of strings and lists in this render (a runaway loop?)",
+                        funcs::MAX_TOTAL_ALLOCATION
+                    ),
+                ));
+            }
+            return Ok(());
+        }
         let Value::Str(s) = v else {
             return Ok(());
         };

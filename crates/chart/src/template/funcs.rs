@@ -19,8 +19,11 @@ use crate::pattern::Pattern;
 /// What functions may reach besides their arguments.
 pub struct FuncEnv {
     pub lookup: Option<Arc<dyn crate::Lookup>>,
-    /// Bytes of strings built by functions, `include` and `tpl` so far in this render.
+    /// Bytes of strings (and of list elements) built by functions, `include` and `tpl` so far
+    /// in this render.
     pub allocated: std::cell::Cell<usize>,
+    /// `range` iterations so far in this render (see [`MAX_ITERATIONS`]).
+    pub iterations: std::cell::Cell<u64>,
 }
 
 impl FuncEnv {
@@ -28,6 +31,7 @@ impl FuncEnv {
         FuncEnv {
             lookup,
             allocated: std::cell::Cell::new(0),
+            iterations: std::cell::Cell::new(0),
         }
     }
 }
@@ -36,6 +40,14 @@ impl FuncEnv {
 /// doubling a string (or builds many large ones) stops with an error long before it could
 /// exhaust memory. Real charts build a few megabytes.
 pub const MAX_TOTAL_ALLOCATION: usize = 512 << 20;
+
+/// What one element of a list a function builds is counted as against [`MAX_TOTAL_ALLOCATION`]
+/// (a value, its share of the list and the allocator's): `until 16777216` builds 1.2 GB.
+pub const LIST_ELEMENT_BYTES: usize = 64;
+
+/// `range` iterations one render may run, summed over every loop: nested loops that stay under
+/// every size limit can still run for minutes. Real charts run a few thousand.
+pub const MAX_ITERATIONS: u64 = 5_000_000;
 
 /// The largest output one template (or one `include`/`tpl`) may render.
 pub const MAX_OUTPUT: usize = 64 << 20;

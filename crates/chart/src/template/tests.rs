@@ -251,3 +251,24 @@ fn set_mutates_shared_maps() {
         "2"
     );
 }
+
+#[test]
+fn runaway_lists_and_nested_loops_stop_with_an_error() {
+    // 16M list elements (1.2 GB) are over the render's budget; 1M are not.
+    let big = e("{{ $l := until 16777216 }}{{ len $l }}", "{}");
+    assert!(big.contains("strings and lists in this render"), "{big}");
+    assert_eq!(r("{{ len (until 1000000) }}", "{}"), "1000000");
+    // 4,096 × 4,096 iterations: under every size limit, but minutes of work.
+    let nested = e(
+        "{{ range $i := until 4096 }}{{ range $j := until 4096 }}{{ end }}{{ end }}",
+        "{}",
+    );
+    assert!(nested.contains("more than 5000000 iterations"), "{nested}");
+    assert_eq!(
+        r(
+            "{{ range $i := until 1000 }}{{ range $j := until 1000 }}{{ end }}{{ end }}ok",
+            "{}"
+        ),
+        "ok"
+    );
+}
