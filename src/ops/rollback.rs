@@ -55,21 +55,45 @@ async fn recorded_objects(
                 .map(|s| s.key_digests.clone())
                 .unwrap_or_default();
             let live = cluster.get(&key).await?;
+            let digests = |values: &BTreeMap<String, Vec<u8>>| -> BTreeMap<String, String> {
+                values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), value_digest(&salt, k, v)))
+                    .collect()
+            };
             let live_values = live.as_ref().map(secret_values).unwrap_or_default();
-            let live_digests: BTreeMap<String, String> = live_values
-                .iter()
-                .map(|(k, v)| (k.clone(), value_digest(&salt, k, v)))
-                .collect();
-            if recorded.is_empty() || live_digests != recorded {
-                return Err(miette::miette!(
-                    help = "restore the secret's sources (environment variables, files) to the values of that revision, or roll back to a revision with the current values",
-                    "secret {address} cannot be restored to revision {revision}: its recorded values are not available (todoplan keeps only digests)"
-                ));
-            }
-            // Same values as recorded: keep the live Secret's data, with the recorded metadata.
+            // The values of that revision: still live, or what the set's sources give now
+            // (an environment variable or file restored to that revision's value).
+            let data = if !recorded.is_empty() && digests(&live_values) == recorded {
+                live.as_ref()
+                    .and_then(|l| l.get("data"))
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                let from_sources = ws.spec.secrets.get(&set).and_then(|s| {
+                    crate::secrets::resolve(s, live.as_ref(), &Default::default()).ok()
+                });
+                match from_sources {
+                    Some(resolved)
+                        if !recorded.is_empty() && digests(&resolved.values) == recorded =>
+                    {
+                        for v in resolved.values.values() {
+                            crate::model::masking::remember(v);
+                        }
+                        resolved.manifest().get("data").cloned().unwrap_or_default()
+                    }
+                    _ => {
+                        return Err(miette::miette!(
+                            help = "restore the secret's sources (environment variables, files) to the values of that revision, or roll back to a revision with the current values",
+                            "secret {address} cannot be restored to revision {revision}: neither the live Secret nor its sources hold the values it recorded (todoplan keeps only digests)"
+                        ));
+                    }
+                }
+            };
+            // The recorded metadata, with those values.
             let mut o = record.manifest.clone();
-            if let (Some(map), Some(live)) = (o.as_object_mut(), live) {
-                map.insert("data".into(), live.get("data").cloned().unwrap_or_default());
+            if let Some(map) = o.as_object_mut() {
+                map.insert("data".into(), data);
                 map.remove("stringData");
             }
             o

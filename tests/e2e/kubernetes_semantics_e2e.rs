@@ -1285,3 +1285,46 @@ fn forgetting_env_names_the_environment_that_owns_the_objects() {
     let said = support::one_line(&text(&out));
     assert!(said.contains("did you forget `--env dev`?"), "{said}");
 }
+
+/// Rollback to a revision whose secret values the sources give again (the environment variable
+/// restored to that revision's value) restores it; before, it was refused whenever the live
+/// Secret had moved on, although the help said to restore the sources.
+#[test]
+fn rollback_restores_a_secret_whose_source_holds_that_revisions_value_again() {
+    let p = Project::new("sem-rbsecret");
+    let toml = p.path().join("todo.toml");
+    let spec = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{spec}\n[secrets.app.keys]\nTOKEN = {{ env = \"SEM_RB_TOKEN\" }}\n"),
+    )
+    .unwrap();
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: \"{ns}\"}\ndata: {a: \"1\"}\n");
+    let run = |token: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_todoplan"))
+            .args(args)
+            .current_dir(p.path())
+            .env("NO_COLOR", "1")
+            .env("SEM_RB_TOKEN", token)
+            .output()
+            .unwrap();
+        let said = text(&out);
+        assert!(out.status.success(), "{args:?}:\n{said}");
+        said
+    };
+    run("first-token-value", &["apply", "--auto-approve"]);
+    run("second-token-value", &["apply", "--auto-approve"]);
+    let said = run(
+        "first-token-value",
+        &["rollback", "--to", "1", "--auto-approve"],
+    );
+    assert!(!said.contains("first-token-value"), "no secret byte shown");
+    let live = p.jsonpath(&["secret", &format!("{}-app", p.name)], "{.data.TOKEN}");
+    use base64::Engine as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(live.trim())
+            .unwrap(),
+        b"first-token-value"
+    );
+}
