@@ -51,26 +51,38 @@ pub async fn migrate(
         }
         .into());
     }
-    let occupied = match target.read_state().await? {
-        Some(found) => vec![format!(
-            "it holds a state (project `{}`, serial {})",
-            found.project, found.serial
-        )],
-        None => target.leftovers().await?.found,
-    };
-    if !occupied.is_empty() {
+    if let Some(found) = target.read_state().await? {
         return Err(miette::miette!(
             help = "migrate only into an empty place: choose another --name/--namespace or --dir, or remove what is there yourself if it is not needed",
-            "refusing to write over {}: {}",
+            "refusing to write over {}: it holds a state (project `{}`, serial {})",
             target.location(),
-            occupied.join(" and ")
+            found.project,
+            found.serial
         ));
+    }
+    // Leftovers without a state: a migration of this state stopped part way (its digest key
+    // and some revisions written) is resumed; anything else is refused by the import, which
+    // only accepts the same key and the same revisions.
+    let leftovers = target.leftovers().await?.found;
+    if !leftovers.is_empty() {
+        eprintln!(
+            "note: {} holds {}: resuming a migration that stopped part way (only the same key and revisions are accepted)",
+            target.location(),
+            leftovers.join(" and ")
+        );
     }
     let history = ws.backend.history().await?;
     let key = ws.backend.digest_key().await?;
-    match target {
-        StateStore::Local(b) => b.import(&state, &history, &key)?,
-        StateStore::Kubernetes(b) => b.import(&state, &history, &key).await?,
+    let imported = match target {
+        StateStore::Local(b) => b.import(&state, &history, &key),
+        StateStore::Kubernetes(b) => b.import(&state, &history, &key).await,
+    };
+    if let Err(e) = imported {
+        return Err(miette::miette!(
+            help = "migrate only into an empty place, or into the remains of a migration of this very state: choose another --name/--namespace or --dir, or remove what is there yourself if it is not needed",
+            "refusing to write over {}: {e}",
+            target.location()
+        ));
     }
     // Read back: what the new backend serves must be what the old one held.
     let back = target.read_state().await?;

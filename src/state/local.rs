@@ -219,10 +219,30 @@ impl LocalBackend {
     ) -> Result<(), StateError> {
         let path = self.dir.join(DIGEST_KEY_FILE);
         self.keep_key_out_of_git()?;
-        write_new(&path, format!("{}\n", key.to_hex()).as_bytes())
-            .map_err(|source| StateError::Write { path, source })?;
+        match write_new(&path, format!("{}\n", key.to_hex()).as_bytes()) {
+            Ok(()) => {}
+            // A migration stopped part way wrote it: the same key is resumed over.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if self.existing_key()?.as_ref() != Some(key) {
+                    return Err(StateError::Conflict {
+                        location: format!("{} (another state's digest key)", path.display()),
+                    });
+                }
+            }
+            Err(source) => return Err(StateError::Write { path, source }),
+        }
         for entry in history {
-            self.record_history(entry)?;
+            match self.record_history(entry) {
+                Ok(()) => {}
+                Err(StateError::HistoryExists { revision, path })
+                    if history::read(&self.dir, revision).ok().as_ref() != Some(entry) =>
+                {
+                    return Err(StateError::HistoryExists { revision, path });
+                }
+                // The same revision, written by a migration stopped part way.
+                Err(StateError::HistoryExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         self.write_state_file(state)
     }

@@ -296,6 +296,38 @@ fn state_migrate_both_ways_keeps_the_state_and_the_plan_after_is_empty() {
         std::fs::read(dir.path().join("state/digest.key")).unwrap(),
         "the digest key moved with the state (secret digests stay comparable)"
     );
+
+    // A migration killed part way (its key and history written, no state yet) is resumed by
+    // running it again; the remains of another state's migration are refused.
+    for (target, key) in [("state3", "same"), ("state4", "other")] {
+        let to = dir.path().join(target);
+        std::fs::create_dir_all(to.join("history")).unwrap();
+        let digest_key = if key == "same" {
+            std::fs::read(dir.path().join("state2/digest.key")).unwrap()
+        } else {
+            format!("{}\n", "ab".repeat(32)).into_bytes()
+        };
+        std::fs::write(to.join("digest.key"), digest_key).unwrap();
+        std::fs::copy(
+            dir.path().join("state2/history/000001.json"),
+            to.join("history/000001.json"),
+        )
+        .unwrap();
+        let resumed = run(
+            dir.path(),
+            &["state", "migrate", "--to", "local", "--dir", target],
+        );
+        let said = text(&resumed);
+        if key == "same" {
+            assert_eq!(resumed.status.code(), Some(0), "{said}");
+            assert!(said.contains("resuming a migration"), "{said}");
+            assert!(to.join("todoplan.state.json").exists());
+        } else {
+            assert_eq!(resumed.status.code(), Some(1), "{said}");
+            assert!(said.contains("refusing to write over"), "{said}");
+            assert!(!to.join("todoplan.state.json").exists());
+        }
+    }
 }
 
 #[test]

@@ -713,9 +713,28 @@ impl KubernetesBackend {
             "key",
             BTreeMap::from([("key".to_string(), key.to_hex().into_bytes())]),
         );
-        self.put(secret, None).await?;
+        match self.put(secret, None).await {
+            Ok(_) => {}
+            // A migration stopped part way wrote it: the same key is resumed over.
+            Err(StateError::Conflict { location }) => {
+                if self.digest_key_secret().await? != *key {
+                    return Err(StateError::Conflict { location });
+                }
+            }
+            Err(e) => return Err(e),
+        }
         for entry in history {
-            self.write_history(entry).await?;
+            match self.write_history(entry).await {
+                Ok(()) => {}
+                Err(StateError::HistoryExists { revision, path })
+                    if self.read_history(revision).await.ok().as_ref() != Some(entry) =>
+                {
+                    return Err(StateError::HistoryExists { revision, path });
+                }
+                // The same revision, written by a migration stopped part way.
+                Err(StateError::HistoryExists { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(None);
         self.write_main(state).await
