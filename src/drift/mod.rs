@@ -141,7 +141,8 @@ pub fn resolve<'a>(object: &'a Value, path: &FieldPath) -> Option<(String, &'a V
     Some((pointer, cur))
 }
 
-fn is_prefix(prefix: &FieldPath, path: &FieldPath) -> bool {
+/// Whether `prefix` is `path` or an ancestor of it.
+pub fn is_prefix(prefix: &FieldPath, path: &FieldPath) -> bool {
     prefix.len() <= path.len() && prefix.iter().zip(path).all(|(a, b)| a == b)
 }
 
@@ -279,7 +280,8 @@ pub fn object_drift(
         .cloned()
         .unwrap_or_default();
     let mut ours: Vec<FieldPath> = Vec::new();
-    let mut foreign: Vec<(FieldPath, String, Option<String>)> = Vec::new();
+    // (path, manager, time, taken over by apply instead of removed with a patch)
+    let mut foreign: Vec<(FieldPath, String, Option<String>, bool)> = Vec::new();
     // When todoplan last applied (RFC 3339 times in UTC compare as text).
     let last_ours = entries
         .iter()
@@ -290,45 +292,34 @@ pub fn object_drift(
     // `plan::ownership`), never with a removal patch. Set before todoplan's last apply, they are
     // not drift since it either; set after (a `kubectl apply` by hand), they are. Times have
     // whole seconds: one in the same second as todoplan's counts as after.
-    let mut origin: Vec<(FieldPath, String, Option<String>)> = Vec::new();
     for e in &entries {
         let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
         let time = e.get("time").and_then(Value::as_str).map(str::to_string);
         let paths = leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null));
         if manager == FIELD_MANAGER {
             ours.extend(paths);
-        } else if crate::observe::is_origin_entry(e) {
-            if time.as_deref() >= last_ours {
-                origin.extend(
-                    paths
-                        .into_iter()
-                        .map(|p| (p, manager.to_string(), time.clone())),
-                );
-            }
-        } else if is_foreign_field_owner(e) {
+            continue;
+        }
+        let taken_over = crate::observe::is_origin_entry(e);
+        let reported = if taken_over {
+            time.as_deref() >= last_ours
+        } else {
+            is_foreign_field_owner(e)
+        };
+        if reported {
             foreign.extend(
                 paths
                     .into_iter()
-                    .map(|p| (p, manager.to_string(), time.clone())),
+                    .map(|p| (p, manager.to_string(), time.clone(), taken_over)),
             );
         }
     }
-    let origin_count = origin.len();
-    foreign.extend(origin);
-    let from_origin = |path: &FieldPath, manager: &str| {
-        origin_count > 0
-            && entries.iter().any(|e| {
-                crate::observe::is_origin_entry(e)
-                    && e.get("manager").and_then(Value::as_str) == Some(manager)
-                    && leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null)).contains(path)
-            })
-    };
     let mut items = Vec::new();
     let mut removals = Vec::new();
     let mut reported: Vec<FieldPath> = Vec::new();
     // Longest paths last so an added list item is reported once, not once per field in it.
-    foreign.sort_by_key(|(p, _, _)| p.len());
-    for (path, manager, time) in foreign {
+    foreign.sort_by_key(|(p, _, _, _)| p.len());
+    for (path, manager, time, taken_over) in foreign {
         if ours.contains(&path)
             // A map or list item someone else made but todoplan also fills (the labels map
             // `kubectl create` made, before todoplan added its labels): it is ours as well.
@@ -354,7 +345,6 @@ pub fn object_drift(
         } else {
             (recorded_value.clone(), Some(live_value.clone()))
         };
-        let taken_over = from_origin(&path, &manager);
         items.push(DriftItem {
             address: address.to_string(),
             field: display(&path),

@@ -72,13 +72,25 @@ pub fn mask(text: &str) -> String {
 /// state, its backups, its journal or its history. An object's own name and namespace are
 /// left alone (they identify the record).
 pub fn mask_leaves(value: &mut serde_json::Value) {
-    let empty = registry().lock().map(|k| k.is_empty()).unwrap_or(true);
-    if !empty {
-        mask_value(value, 0);
+    if registry().lock().map(|k| k.is_empty()).unwrap_or(true) {
+        return;
+    }
+    let Some(fields) = value.as_object_mut() else {
+        mask_value(value);
+        return;
+    };
+    for (k, v) in fields.iter_mut() {
+        match (k.as_str(), v.as_object_mut()) {
+            ("metadata", Some(meta)) => meta
+                .iter_mut()
+                .filter(|(mk, _)| !matches!(mk.as_str(), "name" | "namespace"))
+                .for_each(|(_, mv)| mask_value(mv)),
+            _ => mask_value(v),
+        }
     }
 }
 
-fn mask_value(value: &mut serde_json::Value, depth: usize) {
+fn mask_value(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::String(s) => {
@@ -87,23 +99,8 @@ fn mask_value(value: &mut serde_json::Value, depth: usize) {
                 *s = masked;
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| mask_value(v, depth + 1)),
-        Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if depth == 1 && (k == "name" || k == "namespace") {
-                    continue;
-                }
-                // `metadata` is at depth 0; its name and namespace at depth 1.
-                mask_value(
-                    v,
-                    if depth == 0 && k == "metadata" {
-                        1
-                    } else {
-                        depth + 2
-                    },
-                );
-            }
-        }
+        Value::Array(items) => items.iter_mut().for_each(mask_value),
+        Value::Object(map) => map.values_mut().for_each(mask_value),
         _ => {}
     }
 }

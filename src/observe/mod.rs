@@ -897,8 +897,9 @@ impl ClusterClient {
     /// Deletes `key`; with `uid`, only that exact object (a precondition). Background
     /// propagation: its dependents (ReplicaSets, Pods) go after it. Already gone counts as done.
     pub async fn delete(&self, key: &ObjectKey, uid: Option<&str>) -> Result<(), ObserveError> {
-        self.delete_with(key, uid, kube::api::PropagationPolicy::Background)
+        self.delete_answer(key, uid, kube::api::PropagationPolicy::Background)
             .await
+            .map(|_| ())
     }
 
     /// Deletes `key` with propagation "orphan": its dependents (a StatefulSet's pods) stay.
@@ -907,17 +908,9 @@ impl ClusterClient {
         key: &ObjectKey,
         uid: Option<&str>,
     ) -> Result<(), ObserveError> {
-        self.delete_with(key, uid, kube::api::PropagationPolicy::Orphan)
+        self.delete_answer(key, uid, kube::api::PropagationPolicy::Orphan)
             .await
-    }
-
-    async fn delete_with(
-        &self,
-        key: &ObjectKey,
-        uid: Option<&str>,
-        propagation: kube::api::PropagationPolicy,
-    ) -> Result<(), ObserveError> {
-        self.delete_answer(key, uid, propagation).await.map(|_| ())
+            .map(|_| ())
     }
 
     /// Deletes `key` (background propagation; with `uid`, only that object) and waits until it

@@ -1653,30 +1653,31 @@ async fn diff_live_object<C: Cluster>(
             }
         }
     }
-    let (unowned, left_by_others) = if live.is_some() && replace.is_none() && !namespace_pending {
-        (
-            unowned_secret_keys(&mut after, &d.object),
-            co_owned_leftovers(&mut after, &d.object, context.record),
-        )
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let co_owners: Vec<String> =
-        left_by_others
-            .iter()
-            .map(|(_, m)| m.clone())
-            .fold(Vec::new(), |mut all, m| {
-                if !all.contains(&m) {
-                    all.push(m);
-                }
-                all
-            });
-    let left_by_others: Vec<ForeignField> = left_by_others.into_iter().map(|(f, _)| f).collect();
-    let unowned: Vec<ForeignField> = unowned.into_iter().chain(left_by_others.clone()).collect();
-    if !unowned.is_empty()
+    // Fields apply alone would leave behind: removed with a patch after it writes.
+    let (unowned_keys, left_by_others) =
+        if live.is_some() && replace.is_none() && !namespace_pending {
+            (
+                unowned_secret_keys(&mut after, &d.object),
+                co_owned_leftovers(&mut after, &d.object, context.record),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+    let (unowned_count, left_count) = (unowned_keys.len(), left_by_others.len());
+    let mut co_owners: Vec<String> = Vec::new();
+    for (_, manager) in &left_by_others {
+        if !co_owners.contains(manager) {
+            co_owners.push(manager.clone());
+        }
+    }
+    let removals: Vec<ForeignField> = unowned_keys
+        .into_iter()
+        .chain(left_by_others.into_iter().map(|(f, _)| f))
+        .collect();
+    if !removals.is_empty()
         && let Ok(mut all) = context.removals.lock()
     {
-        all.insert(d.address.to_string(), unowned.clone());
+        all.insert(d.address.to_string(), removals);
     }
     let live_uid = live
         .as_ref()
@@ -1737,18 +1738,18 @@ async fn diff_live_object<C: Cluster>(
     change.orphan_dependents = orphan;
     change.live_uid = live_uid;
     change.migrate_from = migrate_from;
-    if !left_by_others.is_empty() && change.reason.is_none() {
+    if left_count > 0 && change.reason.is_none() {
         change.reason = Some(format!(
             "removes {} field(s) the chart no longer declares that {} also set (apply alone would leave them to {})",
-            left_by_others.len(),
+            left_count,
             co_owners.join(", "),
             if co_owners.len() == 1 { "it" } else { "them" }
         ));
     }
-    if !unowned.is_empty() && change.reason.is_none() {
+    if unowned_count > 0 && change.reason.is_none() {
         change.reason = Some(format!(
             "removes {} data key(s) no field manager owns (applied as stringData before: server-side apply never removes them)",
-            unowned.len()
+            unowned_count
         ));
     }
     if made_for_state && !labelled_ours && change.reason.is_none() {

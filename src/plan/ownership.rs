@@ -14,7 +14,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::drift::{FieldPath, leaf_paths, resolve};
+use crate::drift::{FieldPath, is_prefix, leaf_paths, resolve};
 use crate::model::object::Metadata;
 use crate::observe::FIELD_MANAGER;
 
@@ -42,10 +42,6 @@ pub fn origin_managers(object: &Value) -> Vec<String> {
         }
     }
     out
-}
-
-fn is_prefix(prefix: &FieldPath, path: &FieldPath) -> bool {
-    prefix.len() <= path.len() && prefix.iter().zip(path).all(|(a, b)| a == b)
 }
 
 /// The fields only origin managers own in `applied` (a server-side apply's answer, dry-run or
