@@ -39,7 +39,12 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
     } else {
         Some(ws.connect_cluster().await?)
     };
-    let _lock = ws.lock("todoplan plan", args.planning.lock_timeout).await?;
+    let _lock = if args.offline {
+        crate::ops::workspace::lock_or_read_beside(&ws, "todoplan plan", args.planning.lock_timeout)
+            .await?
+    } else {
+        Some(ws.lock("todoplan plan", args.planning.lock_timeout).await?)
+    };
     let state = ws.state(cluster.as_ref()).await?;
     let planned = make_plan(
         &ws,

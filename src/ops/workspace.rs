@@ -249,6 +249,35 @@ impl Workspace {
     }
 }
 
+/// The lock for a run that only reads the state (`plan --offline`): taken when free, so no
+/// other run starts writing meanwhile; when a running command holds it, the run goes on without
+/// it and says so. Reading beside a writer is safe: the state file is replaced atomically and
+/// the journal of the running apply is replayed in memory only, so the plan is against what
+/// that apply recorded so far. A lock whose holder is not provably running is still refused.
+pub async fn lock_or_read_beside(
+    ws: &Workspace,
+    command: &str,
+    timeout: Duration,
+) -> miette::Result<Option<LockGuard>> {
+    match ws
+        .backend
+        .lock_state(&LockOptions {
+            command: command.to_string(),
+            timeout,
+        })
+        .await
+    {
+        Ok(guard) => Ok(Some(guard)),
+        Err(crate::state::StateError::Locked { holder, .. }) => {
+            eprintln!(
+                "note: the state is locked by {holder}: this offline plan reads the state without the lock, as that run has recorded it so far"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The Docker engine named by DOCKER_HOST (or the default socket), if it answers.
 pub async fn docker() -> miette::Result<bollard::Docker> {
     let docker = crate::images::connect().await?;

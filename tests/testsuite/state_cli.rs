@@ -1,6 +1,6 @@
 //! State safety as a user meets it: `todoplan` refuses a state that is not this project's or
 //! that lost its current file, and an unreadable lock comes with a `force-unlock` that works.
-//! All through `plan --offline`, which reads the state and takes the lock but needs no cluster.
+//! Through `plan --offline`, which reads the state and takes a free lock but needs no cluster.
 
 use std::fs;
 use std::path::Path;
@@ -144,6 +144,60 @@ fn an_unreadable_lock_names_a_force_unlock_command_that_works() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", unwrapped(&again.stderr));
+}
+
+/// `plan --offline` only reads: while another run holds the lock (an apply that takes
+/// minutes), it reads the state beside it and says whose lock it did not take; the lock stays
+/// the holder's. An online plan still waits for the lock.
+#[test]
+fn an_offline_plan_reads_beside_a_running_holder_and_leaves_its_lock() {
+    let dir = project();
+    let state = dir.path().join("state");
+    fs::write(
+        state.join("todoplan.state.json"),
+        state_json("todo", "todo-lineage", 3),
+    )
+    .unwrap();
+    let backend = todoplan::state::LocalBackend::new(&state);
+    let held = backend
+        .lock(&todoplan::state::LockOptions {
+            command: "todoplan apply".into(),
+            timeout: std::time::Duration::ZERO,
+        })
+        .unwrap();
+    let lock_before = fs::read_to_string(state.join("todoplan.lock")).unwrap();
+    let out = todoplan(dir.path())
+        .args(["plan", "--offline"])
+        .output()
+        .unwrap();
+    let stderr = unwrapped(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the state is locked by `todoplan apply`")
+            && stderr.contains("reads the state without the lock"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("--offline"),
+        "the plan is printed"
+    );
+    assert_eq!(
+        fs::read_to_string(state.join("todoplan.lock")).unwrap(),
+        lock_before,
+        "the holder's lock is untouched"
+    );
+    // A run that writes is still refused while the lock is held.
+    let migrate = todoplan(dir.path())
+        .args(["state", "migrate", "--to", "local", "--dir", "moved"])
+        .output()
+        .unwrap();
+    let stderr = unwrapped(&migrate.stderr);
+    assert_eq!(migrate.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the state is locked by `todoplan apply`"),
+        "{stderr}"
+    );
+    drop(held);
 }
 
 #[test]
