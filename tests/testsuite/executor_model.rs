@@ -18,7 +18,14 @@
 //!    once, with this instance's label, and a plan after that has nothing left to do;
 //! 5. no secret byte (plain or base64) appears in any rendered plan or in the state.
 //!
-//! `TODOPLAN_MODEL_CASES` sets the number of cases (default 10,000).
+//! A second model puts two writers on one state in the cluster: the first is stopped (SIGSTOP)
+//! at a fence check past its Lease's life, a second takes the Lease and applies other values,
+//! then the first resumes. The cluster must keep the second's values and the state must agree
+//! with it; switching off the fence or the state write's precondition makes the model find a
+//! case where it does not.
+//!
+//! `TODOPLAN_MODEL_CASES` sets the number of cases (default 10,000; a tenth of it, at least 50,
+//! for the two writers).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -963,5 +970,349 @@ fn planner_and_executor_keep_every_promise_under_faults() {
     let result = runner.run(&case(), |c| run_case(&rt, &c));
     if let Err(e) = result {
         panic!("{e}");
+    }
+}
+
+// ------------------------------------------------ two writers and a Lease that expires ----
+
+/// One state in the cluster, as the kubernetes backend keeps it: every write carries the
+/// version its writer last saw (the state Secret's resourceVersion), so a writer that lost the
+/// race is refused.
+#[derive(Default)]
+struct SharedStore {
+    saved: Mutex<Option<State>>,
+    version: AtomicUsize,
+    /// Who recorded each revision, in order.
+    recorded_by: Mutex<Vec<&'static str>>,
+}
+
+/// Where the first writer's process stops (SIGSTOP) for longer than its Lease lives: at its
+/// Nth look at the Lease, the fence check before a write. Its thread blocks there, with every
+/// unit it was running, until the second writer has finished.
+struct PausePoint {
+    at: usize,
+    checks: AtomicUsize,
+    paused: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    resume: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+/// What guards the state and the cluster, switched off one by one to show the model sees
+/// what each prevents.
+#[derive(Debug, Clone, Copy)]
+struct Guards {
+    /// Writes to the cluster ask the Lease first (`StateSink::fence`).
+    fence: bool,
+    /// Writes of the state carry the version last seen (the Secret's resourceVersion).
+    precondition: bool,
+}
+
+/// The Lease: who holds it now.
+struct Lease {
+    holder: Mutex<&'static str>,
+}
+
+/// One writer's view of the store and the Lease (what `StateStore::Kubernetes` is to a run).
+struct LeasedSink<'a> {
+    who: &'static str,
+    store: &'a SharedStore,
+    lease: &'a Lease,
+    /// The store's version this writer last read or wrote.
+    seen: AtomicUsize,
+    unsynced: Mutex<Vec<JournalEntry>>,
+    guards: Guards,
+    pause: Option<&'a PausePoint>,
+}
+
+impl<'a> LeasedSink<'a> {
+    fn new(
+        who: &'static str,
+        store: &'a SharedStore,
+        lease: &'a Lease,
+        guards: Guards,
+        pause: Option<&'a PausePoint>,
+    ) -> Self {
+        LeasedSink {
+            who,
+            store,
+            lease,
+            seen: AtomicUsize::new(store.version.load(Ordering::SeqCst)),
+            unsynced: Mutex::new(Vec::new()),
+            guards,
+            pause,
+        }
+    }
+
+    /// A write of the state, refused when another writer wrote since this one last looked.
+    fn write_state(&self, change: impl FnOnce(&mut Option<State>)) -> Result<(), StateError> {
+        let mut saved = self.store.saved.lock().unwrap();
+        let now = self.store.version.load(Ordering::SeqCst);
+        if self.guards.precondition && now != self.seen.load(Ordering::SeqCst) {
+            return Err(StateError::Conflict {
+                location: format!("the state (written by {} after another writer)", self.who),
+            });
+        }
+        change(&mut saved);
+        self.store.version.store(now + 1, Ordering::SeqCst);
+        self.seen.store(now + 1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl StateSink for LeasedSink<'_> {
+    fn fence(&self) -> Result<(), String> {
+        if let Some(p) = self.pause
+            && p.checks.fetch_add(1, Ordering::SeqCst) + 1 == p.at
+            && let Some(paused) = p.paused.lock().unwrap().take()
+        {
+            // Stopped here past the Lease's life: the second writer takes it meanwhile.
+            let _ = paused.send(());
+            let _ = p.resume.lock().unwrap().recv();
+        }
+        if !self.guards.fence || *self.lease.holder.lock().unwrap() == self.who {
+            Ok(())
+        } else {
+            Err(format!("{} no longer holds the Lease", self.who))
+        }
+    }
+    async fn begin(&self, state: &State) -> Result<(), StateError> {
+        let mut begun = state.clone();
+        begun.serial += 1;
+        self.write_state(|saved| *saved = Some(begun))
+    }
+    fn journal(&self, entry: &JournalEntry) -> Result<(), StateError> {
+        self.unsynced.lock().unwrap().push(entry.clone());
+        Ok(())
+    }
+    async fn sync(&self) -> Result<(), StateError> {
+        let entries = std::mem::take(&mut *self.unsynced.lock().unwrap());
+        self.write_state(|saved| {
+            if let Some(saved) = saved.as_mut() {
+                for e in &entries {
+                    e.apply_to(saved);
+                }
+            }
+        })
+    }
+    async fn record_revision(
+        &self,
+        state: &mut State,
+        _summary: String,
+        _outcome: Outcome,
+        _provenance: &todoplan::state::Provenance,
+    ) -> Result<u64, StateError> {
+        let mut next = state.clone();
+        next.revision += 1;
+        next.serial += 1;
+        self.write_state(|saved| *saved = Some(next.clone()))?;
+        self.store.recorded_by.lock().unwrap().push(self.who);
+        *state = next;
+        Ok(state.revision)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TwoWriters {
+    /// (a Deployment (release b) rather than a ConfigMap (release a), recorded before, the
+    /// first writer's value).
+    items: Vec<(bool, bool, u8)>,
+    /// The first writer is paused at this fence check.
+    pause_at: usize,
+}
+
+fn two_writers() -> impl Strategy<Value = TwoWriters> {
+    (
+        prop::collection::vec((any::<bool>(), any::<bool>(), 0u8..3), 1..8),
+        1usize..10,
+    )
+        .prop_map(|(items, pause_at)| TwoWriters { items, pause_at })
+}
+
+fn two_writer_world(case: &TwoWriters, bump: u8) -> World {
+    world(&Case {
+        items: case
+            .items
+            .iter()
+            .map(|&(deployment, recorded, value)| Item {
+                kind: if deployment {
+                    Kind::Deployment
+                } else {
+                    Kind::ConfigMap
+                },
+                release: if deployment { "b" } else { "a" },
+                before: if recorded {
+                    Before::OursRecorded
+                } else {
+                    Before::Absent
+                },
+                declared: true,
+                value: value + bump,
+                kept: false,
+            })
+            .collect(),
+        protect_a: false,
+        allow_data_loss: false,
+        replace_first: false,
+        faults: Vec::new(),
+        crash_after_writes: None,
+        never_ready_first_deployment: false,
+    })
+}
+
+/// What a Deployment or ConfigMap of the model declares that differs between the two writers.
+fn value_of(o: &Value) -> Value {
+    json!([o.pointer("/data/v"), o.pointer("/spec/replicas")])
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The first writer applies its plan on its own thread and is stopped at a fence check for
+/// longer than its Lease; a second writer takes the expired Lease, plans and applies other
+/// values; then the first resumes. Fenced, it writes nothing more, and its state write is
+/// refused: the cluster keeps every value of the second writer, and the state agrees with the
+/// cluster (a plan of the second writer's todo.toml has nothing to do).
+fn run_two_writers(case: &TwoWriters, guards: Guards) -> Result<(), TestCaseError> {
+    let first = two_writer_world(case, 0);
+    let second_desired = two_writer_world(case, 10).desired;
+    let cluster = first.cluster;
+    let store = SharedStore::default();
+    *store.saved.lock().unwrap() = Some(first.state.clone());
+    let lease = Lease {
+        holder: Mutex::new("first"),
+    };
+    let (paused_tx, paused_rx) = std::sync::mpsc::channel();
+    let (resume_tx, resume_rx) = std::sync::mpsc::channel();
+    let pause = PausePoint {
+        at: case.pause_at,
+        checks: AtomicUsize::new(0),
+        paused: Mutex::new(Some(paused_tx)),
+        resume: Mutex::new(resume_rx),
+    };
+    let options = first.options.clone();
+    let mut state_first = first.state.clone();
+    let computed_first = runtime()
+        .block_on(plan(&cluster, &first.desired, &state_first, &options))
+        .map_err(TestCaseError::fail)?;
+
+    let second: Result<(), String> = std::thread::scope(|scope| {
+        let first_thread = scope.spawn(|| {
+            let sink = LeasedSink::new("first", &store, &lease, guards, Some(&pause));
+            runtime().block_on(execute(
+                &cluster,
+                &computed_first,
+                &sink,
+                &mut state_first,
+                &exec_options(),
+            ));
+            // Never stopped (fewer writes than the pause point): the second runs after it.
+            drop(pause.paused.lock().unwrap().take());
+        });
+        // Stopped, or finished without reaching its pause point.
+        let _ = paused_rx.recv();
+        *lease.holder.lock().unwrap() = "second";
+        let rt = runtime();
+        let sink = LeasedSink::new("second", &store, &lease, guards, None);
+        let mut state_second = store.saved.lock().unwrap().clone().unwrap();
+        let result = rt
+            .block_on(plan(&cluster, &second_desired, &state_second, &options))
+            .and_then(|computed| {
+                let report = rt.block_on(execute(
+                    &cluster,
+                    &computed,
+                    &sink,
+                    &mut state_second,
+                    &exec_options(),
+                ));
+                match report.failures.is_empty() {
+                    true => Ok(()),
+                    false => Err(format!("the second writer failed: {:?}", report.failures)),
+                }
+            });
+        let _ = resume_tx.send(());
+        first_thread.join().unwrap();
+        result
+    });
+    second.map_err(TestCaseError::fail)?;
+
+    // The cluster keeps the second writer's values.
+    let live = cluster.snapshot();
+    for d in &second_desired {
+        let o = live.get(&d.key());
+        prop_assert!(o.is_some(), "{} is missing", d.address);
+        prop_assert_eq!(
+            value_of(o.unwrap()),
+            value_of(&d.object),
+            "{} holds the first writer's value after the second applied",
+            d.address
+        );
+    }
+    // The state is the second writer's and agrees with the cluster.
+    prop_assert_eq!(
+        store.recorded_by.lock().unwrap().last().copied(),
+        Some("second")
+    );
+    let state = store.saved.lock().unwrap().clone().unwrap();
+    let again = runtime()
+        .block_on(plan(&cluster, &second_desired, &state, &options))
+        .map_err(TestCaseError::fail)?;
+    let left: Vec<_> = again
+        .plan
+        .objects
+        .iter()
+        .filter(|c| c.action.is_change() || c.adopt)
+        .map(|c| format!("{} {:?}", c.address, c.action))
+        .collect();
+    prop_assert!(left.is_empty(), "state and cluster disagree: {left:?}");
+    Ok(())
+}
+
+fn two_writer_runner(cases: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+#[test]
+fn a_writer_paused_past_its_lease_never_overwrites_the_next_holder() {
+    let cases: u32 = std::env::var("TODOPLAN_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(|n: u32| (n / 10).max(50))
+        .unwrap_or(1_000);
+    let guards = Guards {
+        fence: true,
+        precondition: true,
+    };
+    if let Err(e) = two_writer_runner(cases).run(&two_writers(), |c| run_two_writers(&c, guards)) {
+        panic!("{e}");
+    }
+}
+
+/// The model sees what each guard prevents: without the fence, the paused writer overwrites
+/// the next holder's objects once it resumes; without the state's precondition, its stale
+/// state replaces the next holder's.
+#[test]
+fn without_either_guard_the_model_finds_two_writers() {
+    for guards in [
+        Guards {
+            fence: false,
+            precondition: true,
+        },
+        Guards {
+            fence: true,
+            precondition: false,
+        },
+    ] {
+        let result = two_writer_runner(300).run(&two_writers(), |c| run_two_writers(&c, guards));
+        assert!(
+            result.is_err(),
+            "with {guards:?}, no case showed two writers: the model cannot see what that guard prevents"
+        );
     }
 }
