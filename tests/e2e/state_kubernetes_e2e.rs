@@ -378,12 +378,24 @@ fn plan_and_drift_of_a_new_project_create_nothing_and_apply_makes_the_namespace_
 /// synced the state (the sync's lock was handed to a unit nobody polled).
 #[test]
 fn many_releases_per_wave_with_the_state_in_the_cluster_never_hang() {
-    support::require_cluster();
-    let project = support::unique_name("kwave");
-    let dir = tempfile::tempdir().unwrap();
-    let mut toml = format!(
-        "[project]\nname = \"{project}\"\n[cluster]\nnamespace = \"{project}\"\n[state]\nbackend = \"kubernetes\"\nname = \"st\"\n"
+    many_releases_per_wave_never_hang(
+        "kwave",
+        "[state]\nbackend = \"kubernetes\"\nname = \"st\"\n",
     );
+}
+
+/// The same stress on the local backend: both backends pass it.
+#[test]
+fn many_releases_per_wave_with_a_local_state_never_hang() {
+    many_releases_per_wave_never_hang("lwave", "");
+}
+
+fn many_releases_per_wave_never_hang(prefix: &str, state: &str) {
+    support::require_cluster();
+    let project = support::unique_name(prefix);
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml =
+        format!("[project]\nname = \"{project}\"\n[cluster]\nnamespace = \"{project}\"\n{state}");
     const RELEASES: usize = 8;
     const PER_RELEASE: usize = 15;
     for r in 0..RELEASES {

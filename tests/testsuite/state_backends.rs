@@ -248,6 +248,57 @@ async fn a_lost_state_with_history_is_refused_then_archived_on_request(place: &P
     assert!(place.open().leftovers().await.unwrap().is_empty());
 }
 
+/// `force-unlock` with the exact ID of a holder that is still running on this host is refused
+/// on both backends (a second apply would run beside it), and the lock stays held.
+async fn a_running_holder_is_not_force_unlocked(place: &Place) {
+    let held = place
+        .open()
+        .lock_state(&lock_options(Duration::ZERO))
+        .await
+        .unwrap();
+    let id = held.holder().id.clone();
+    let err = place.open().break_lock(&id).await.unwrap_err();
+    assert!(matches!(err, StateError::StillHeld { .. }), "{err:?}");
+    let again = place
+        .open()
+        .lock_state(&lock_options(Duration::from_millis(300)))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StateError::Locked { .. }), "{again:?}");
+    drop(held);
+}
+
+/// A revision larger than one Secret holds (1 MiB) is written and read back whole: the
+/// history of a big release is never lost to the backend's object size limit.
+async fn a_revision_over_a_mebibyte_is_written_and_read_back(place: &Place) {
+    let mut big = entry(1, "big");
+    for i in 0..400 {
+        let mut r = record(&format!("cm-{i}"));
+        // Incompressible-looking text: a hex digest chain, 4 KiB per record.
+        let mut text = String::new();
+        let mut h = format!("{i}");
+        while text.len() < 4096 {
+            h = format!(
+                "{:x}",
+                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
+                    h.as_bytes()
+                ))
+            );
+            text.push_str(&h);
+        }
+        r.manifest = serde_json::json!({"data": {"k": text}});
+        big.objects.insert(format!("cm-{i}"), r);
+    }
+    assert!(serde_json::to_vec(&big).unwrap().len() > 1_500_000);
+    place.open().write_history(&big).await.unwrap();
+    place.open().write_history(&entry(2, "next")).await.unwrap();
+    let store = place.open();
+    assert_eq!(store.revisions().await.unwrap(), vec![1, 2]);
+    let read = store.read_history(1).await.unwrap();
+    assert_eq!(read.objects, big.objects);
+    assert_eq!(store.read_history(2).await.unwrap().summary, "next");
+}
+
 macro_rules! on_both_backends {
     ($($check:ident),* $(,)?) => {$(
         mod $check {
@@ -271,6 +322,8 @@ on_both_backends!(
     a_recorded_revision_is_never_overwritten,
     the_digest_key_is_made_once,
     a_lost_state_with_history_is_refused_then_archived_on_request,
+    a_running_holder_is_not_force_unlocked,
+    a_revision_over_a_mebibyte_is_written_and_read_back,
 );
 
 /// What only the cluster backend has to prove: its writes carry preconditions, its state is
