@@ -518,7 +518,7 @@ fn release_toml(
             }
         }
         out.push_str(&format!(
-            "\n# Secret `{}` of Helm release {}: its live values are kept (`generate` reads them back from the\n# cluster; a value is generated only if the Secret is ever deleted). No value is written here.\n[secrets.{}]\nname = {}\nnamespace = {}\n\n[secrets.{}.keys]\n",
+            "\n# Secret `{}` of Helm release {}: its live values are kept (`generate` and `existing` read them\n# back from the cluster; only a password is generated, if the Secret is ever deleted; a key kept\n# with `existing` is then an error asking for its source). No value is written here.\n[secrets.{}]\nname = {}\nnamespace = {}\n\n[secrets.{}.keys]\n",
             secret.name, opts.release, key(&set), toml_str(&secret.name), toml_str(&opts.namespace), key(&set)
         ));
         let mut keys = Vec::new();
@@ -528,8 +528,13 @@ fn release_toml(
                 .map(|p| dotted(p))
                 .collect::<Vec<_>>()
                 .join(", ");
+            let source = if super::init::generated_kind(k) {
+                "generate"
+            } else {
+                "existing"
+            };
             out.push_str(&format!(
-                "{} = {{ generate = true }}    # was {}\n",
+                "{} = {{ {source} = true }}    # was {}\n",
                 key(k),
                 if from.is_empty() {
                     "made by the chart".into()

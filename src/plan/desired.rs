@@ -173,9 +173,13 @@ pub fn secret_objects(spec: &Spec, values: &BTreeMap<String, SecretValues>) -> V
             let mut object = v.manifest();
             inventory_labels(&mut object, &spec.project.name, "");
             let has_generated = spec.secrets.get(&v.set).is_some_and(|s| {
-                s.keys
-                    .values()
-                    .any(|k| matches!(k, crate::spec::SecretSource::Generate { .. }))
+                s.keys.values().any(|k| {
+                    matches!(
+                        k,
+                        crate::spec::SecretSource::Generate { .. }
+                            | crate::spec::SecretSource::Existing
+                    )
+                })
             });
             DesiredObject {
                 address: Address::Secret(v.set.clone()),

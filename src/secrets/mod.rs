@@ -30,6 +30,23 @@ pub enum SecretError {
         key: String,
         var: String,
     },
+    #[error(
+        "secret.{secret} key {key} keeps the value in the cluster (`existing = true`), but {}",
+        if *found { format!("Secret {namespace}/{k8s_name} has no key {key}") } else { format!("there is no Secret {namespace}/{k8s_name}") }
+    )]
+    #[diagnostic(
+        code(todoplan::secret::missing_existing),
+        help(
+            "todoplan never makes up a value it was told to keep: give {key} a source in todo.toml (env = \"VAR\" or file = \"PATH\"; generate = true for a password); nothing was changed"
+        )
+    )]
+    MissingExisting {
+        secret: String,
+        key: String,
+        k8s_name: String,
+        namespace: String,
+        found: bool,
+    },
     #[error("secret.{secret} key {key}: cannot read file {path}: {message}")]
     #[diagnostic(
         code(todoplan::secret::missing_file),
@@ -205,6 +222,18 @@ pub fn resolve(
                 Some(v) if !rotate.contains(key) && !v.is_empty() => (v.clone(), Provenance::Kept),
                 _ => (generate(*length).into_bytes(), Provenance::Generated),
             },
+            SecretSource::Existing => match live_values.get(key) {
+                Some(v) => (v.clone(), Provenance::Kept),
+                None => {
+                    return Err(SecretError::MissingExisting {
+                        secret: set.name.clone(),
+                        key: key.clone(),
+                        k8s_name: set.k8s_name.clone(),
+                        namespace: set.namespace.clone(),
+                        found: live.is_some(),
+                    });
+                }
+            },
         };
         values.insert(key.clone(), value);
         provenance.insert(key.clone(), from);
@@ -242,7 +271,7 @@ pub fn resolve_offline(
         let available = match source {
             SecretSource::Env { var } => std::env::var_os(var).is_some(),
             SecretSource::File { path } => path.is_file(),
-            SecretSource::Generate { .. } => false,
+            SecretSource::Generate { .. } | SecretSource::Existing => false,
         };
         match digest {
             Some(d) if !available => {
@@ -363,6 +392,28 @@ mod tests {
                 && err.contains("TODOPLAN_TEST_SURELY_UNSET_VAR"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_existing_value_is_kept_and_never_made_up() {
+        let s = set(vec![("API", SecretSource::Existing)]);
+        let live = json!({"data": {"API": "aXNzdWVkLWVsc2V3aGVyZQ==", "OTHER": ""}});
+        let kept = resolve(&s, Some(&live), &BTreeSet::new()).unwrap();
+        assert_eq!(kept.values["API"], b"issued-elsewhere");
+        assert_eq!(kept.provenance["API"], Provenance::Kept);
+        assert!(kept.generated_now().is_empty());
+        // No Secret, or no such key in it: an error naming both, never a random value.
+        let none = resolve(&s, None, &BTreeSet::new()).unwrap_err().to_string();
+        assert!(none.contains("there is no Secret todo/todo-app"), "{none}");
+        let without = json!({"data": {"OTHER": ""}});
+        let err = resolve(&s, Some(&without), &BTreeSet::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Secret todo/todo-app has no key API"), "{err}");
+        // Offline, the recorded digest stands for it.
+        let recorded = BTreeMap::from([("API".to_string(), "d1".to_string())]);
+        let offline = resolve_offline(&s, Some(&recorded), &BTreeSet::new()).unwrap();
+        assert_eq!(offline.provenance["API"], Provenance::Unread);
     }
 
     #[test]

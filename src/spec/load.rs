@@ -1746,18 +1746,17 @@ impl Reader<'_> {
         let inner = format!("{section} {}", key.name);
         self.check_keys(
             table,
-            &["env", "file", "generate", "length"],
+            &["env", "file", "generate", "existing", "length"],
             &inner,
             "sources of a secret key",
         );
-        let sources: Vec<&str> = ["env", "file", "generate"]
+        let sources: Vec<&str> = ["env", "file", "generate", "existing"]
             .into_iter()
             .filter(|s| table.get(s).is_some())
             .collect();
-        let has_unknown = table
-            .entries
-            .iter()
-            .any(|(k, _)| !["env", "file", "generate", "length"].contains(&k.name.as_str()));
+        let has_unknown = table.entries.iter().any(|(k, _)| {
+            !["env", "file", "generate", "existing", "length"].contains(&k.name.as_str())
+        });
         match sources.as_slice() {
             // The unknown-key problem already explains why no source was found.
             [] if has_unknown => None,
@@ -1767,8 +1766,8 @@ impl Reader<'_> {
                         "secret-source",
                         format!("secret key `{}` names no source", key.name),
                     )
-                    .label(node.span, "no env, file or generate")
-                    .help("give exactly one of: env = \"VAR\", file = \"path\", generate = true"),
+                    .label(node.span, "no env, file, generate or existing")
+                    .help("give exactly one of: env = \"VAR\", file = \"path\", generate = true, existing = true"),
                 );
                 None
             }
@@ -1783,7 +1782,7 @@ impl Reader<'_> {
                         format!("secret key `{}` names more than one source", key.name),
                     )
                     .label(span, "second source")
-                    .help("give exactly one of: env, file, generate"),
+                    .help("give exactly one of: env, file, generate, existing"),
                 );
                 None
             }
@@ -1821,6 +1820,27 @@ impl Reader<'_> {
                         Some(SecretSource::File {
                             path: self.resolve_path(&path),
                         })
+                    }
+                    "existing" => {
+                        let (k, n) = table.get_entry("existing")?;
+                        match n.value {
+                            Value::Bool(true) => Some(SecretSource::Existing),
+                            Value::Bool(false) => {
+                                self.push(
+                                    Problem::new(
+                                        "secret-source",
+                                        "existing = false names no source",
+                                    )
+                                    .label(n.span, "false")
+                                    .help("use existing = true to keep the value the cluster's Secret holds, or env/file/generate"),
+                                );
+                                None
+                            }
+                            _ => {
+                                self.wrong_type(k, n, &inner, "true");
+                                None
+                            }
+                        }
                     }
                     _ => {
                         let (k, n) = table.get_entry("generate")?;

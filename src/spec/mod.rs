@@ -134,6 +134,10 @@ pub enum SecretSource {
     File { path: PathBuf },
     /// Random, created once and kept in the cluster.
     Generate { length: usize },
+    /// The value the Secret in the cluster holds (what `import --from-helm` adopts for a key
+    /// that is not a password: a URL, an API key). Never made up: when the Secret or the key is
+    /// not there, the plan is an error asking for a source.
+    Existing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

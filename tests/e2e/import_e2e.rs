@@ -215,6 +215,32 @@ fn an_umbrella_release_with_secret_values_is_taken_over() {
         "the release's values are kept"
     );
     assert_no_secret_in_files(&root, &[JWT, PG]);
+
+    // An API key is not a password: import keeps its live value (`existing`) and never makes
+    // one up. With the Secret deleted by hand, the plan says what to do instead of generating
+    // a random API key (a password would be generated anew: the only keys left to ask for are
+    // the kept ones).
+    assert!(
+        written.contains("OPENAI_API_KEY = { existing = true }")
+            && written.contains("JWT_SECRET_KEY = { generate = true }"),
+        "{written}"
+    );
+    support::kubectl(["-n", &ns.name, "delete", "secret", "todo-secrets"]);
+    let out = todoplan(&root, &["plan", "--no-color"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // miette wraps long lines (marking continued ones with │), also inside a namespace name.
+    let said = text(&out)
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("- 0/", "-0/");
+    assert!(
+        said.contains("secret.todo-secrets key OPENAI_API_KEY keeps the value in the cluster (`existing = true`), but there is no Secret")
+            && said.contains("/todo-secrets")
+            && said.contains("never makes up a value"),
+        "{said}"
+    );
 }
 
 #[test]

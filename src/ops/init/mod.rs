@@ -637,7 +637,7 @@ impl<'a> Writer<'a> {
 
 /// Keys whose value is best made at random once (a password, a signing key) rather than
 /// brought from elsewhere (an API key issued by someone else, a URL).
-fn generated_kind(key: &str) -> bool {
+pub(crate) fn generated_kind(key: &str) -> bool {
     let k = key.to_ascii_uppercase();
     let external = [
         "API_KEY", "APIKEY", "TOKEN", "URL", "URI", "DSN", "USER", "HOST",
