@@ -470,6 +470,17 @@ impl<'a> Executor<'a> {
                 .iter()
                 .map(|(k, e)| (Value::str(k), e.clone()))
                 .collect(),
+            Value::Int(_) | Value::Int64(_) | Value::Uint64(_) if br.pipe.decl.len() > 1 => {
+                // Go reports it at the pipeline's last command (where its evaluation stopped)
+                let at = br.pipe.cmds.last().map_or(br.offset, |c| c.offset);
+                return Err(self.err(
+                    at,
+                    format!(
+                        "can't use {} to iterate over more than one variable",
+                        go_sprint(&v)
+                    ),
+                ));
+            }
             Value::Int(n) | Value::Int64(n) if *n > funcs::MAX_SIZE => {
                 return Err(self.err(
                     br.offset,
@@ -479,6 +490,15 @@ impl<'a> Executor<'a> {
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
             Value::Int64(n) => (0..*n)
                 .map(|i| (Value::Int64(i), Value::Int64(i)))
+                .collect(),
+            Value::Uint64(n) if *n > funcs::MAX_SIZE as u64 => {
+                return Err(self.err(
+                    br.offset,
+                    format!("range over {n}: more iterations than this renderer allows"),
+                ));
+            }
+            Value::Uint64(n) => (0..*n)
+                .map(|i| (Value::Uint64(i), Value::Uint64(i)))
                 .collect(),
             Value::Object(o) => match o.as_data() {
                 Some(Value::List(l)) => l

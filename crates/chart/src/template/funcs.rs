@@ -193,6 +193,8 @@ pub fn strval(v: &Value) -> String {
 pub fn to_i64(v: &Value) -> i64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x,
+        // Go's int64(u): past i64::MAX it wraps
+        Value::Uint64(u) => *u as i64,
         Value::Float(f) => *f as i64,
         Value::Bool(x) => *x as i64,
         Value::Str(x) => parse_go_int(x.trim()).unwrap_or(0),
@@ -220,6 +222,7 @@ fn parse_go_int(x: &str) -> Option<i64> {
 pub fn to_f64(v: &Value) -> f64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x as f64,
+        Value::Uint64(u) => *u as f64,
         Value::Float(f) => *f,
         Value::Bool(x) => *x as i64 as f64,
         Value::Str(x) => x.trim().parse().unwrap_or(0.0),
@@ -258,6 +261,7 @@ pub fn is_empty(v: &Value) -> bool {
 enum Kind {
     Bool,
     Int,
+    Uint,
     Float,
     Str,
     Other,
@@ -269,23 +273,49 @@ fn basic_kind(v: &Value) -> Kind {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
+        Value::Uint64(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::Str(_) => Kind::Str,
         _ => Kind::Other,
     }
 }
 
+/// An int and a uint64 compare by their values, as text/template's eq and lt do.
+fn int_uint_cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Int(x) | Value::Int64(x), Value::Uint64(y)) => {
+            Some(i128::from(*x).cmp(&i128::from(*y)))
+        }
+        (Value::Uint64(x), Value::Int(y) | Value::Int64(y)) => {
+            Some(i128::from(*x).cmp(&i128::from(*y)))
+        }
+        _ => None,
+    }
+}
+
+fn incompatible(a: &Value, b: &Value) -> FuncError {
+    FuncError::Msg(format!(
+        "incompatible types for comparison: {} and {}",
+        a.type_name(),
+        b.type_name()
+    ))
+}
+
 fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
     let (ka, kb) = (basic_kind(a), basic_kind(b));
     if ka != kb {
+        if let Some(o) = int_uint_cmp(a, b) {
+            return Ok(o.is_eq());
+        }
         if ka != Kind::Invalid && kb != Kind::Invalid {
-            return err("incompatible types for comparison");
+            return Err(incompatible(a, b));
         }
         return Ok(false);
     }
     Ok(match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
+        (Value::Uint64(x), Value::Uint64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
@@ -323,10 +353,14 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
         return err("invalid type for comparison");
     }
     if ka != kb {
-        return err("incompatible types for comparison");
+        return match int_uint_cmp(a, b) {
+            Some(o) => Ok(o.is_lt()),
+            None => Err(incompatible(a, b)),
+        };
     }
     Ok(match (a, b) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
+        (Value::Uint64(x), Value::Uint64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::Str(x), Value::Str(y)) => x < y,
         _ => false,
@@ -414,6 +448,8 @@ fn index_int(v: &Value) -> Result<usize, FuncError> {
     match v {
         Value::Int(x) | Value::Int64(x) if *x >= 0 => Ok(*x as usize),
         Value::Int(x) | Value::Int64(x) => err(format!("index out of range: {x}")),
+        // Go reads a uint index as int64(u)
+        Value::Uint64(u) => index_int(&Value::Int64(*u as i64)),
         other => err(format!(
             "cannot index slice/array with type {}",
             other.type_name()
@@ -1611,6 +1647,7 @@ fn deep_eq(x: &Value, y: &Value) -> bool {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(a), Value::Bool(b)) => a == b,
         (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
+        (Value::Uint64(a), Value::Uint64(b)) => a == b,
         (Value::Float(a), Value::Float(b)) => a == b,
         (Value::Str(a), Value::Str(b)) => a == b,
         (Value::List(a), Value::List(b)) => {
@@ -2175,9 +2212,9 @@ impl super::value::Object for SemverObj {
     }
     fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
-            "Major" => Value::Int(self.v.major as i64),
-            "Minor" => Value::Int(self.v.minor as i64),
-            "Patch" => Value::Int(self.v.patch as i64),
+            "Major" => Value::Uint64(self.v.major),
+            "Minor" => Value::Uint64(self.v.minor),
+            "Patch" => Value::Uint64(self.v.patch),
             "Prerelease" => Value::string(self.v.pre.to_string()),
             "Metadata" => Value::string(self.v.metadata.clone()),
             "Original" => Value::string(self.v.original.clone()),

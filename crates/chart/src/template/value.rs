@@ -21,6 +21,9 @@ pub enum Value {
     /// integers. It computes and prints as `Int`, but its type is another: `typeOf`, `kindOf`,
     /// `%T`, `deepEqual`, `duration`, and a Go `int` parameter refuses it.
     Int64(i64),
+    /// Go `uint64`: a semver's `Major`, `Minor`, `Patch`. It prints and compares (with either
+    /// int) by its value; sprig's maths and `int` cast it as Go does (wrapping past i64::MAX).
+    Uint64(u64),
     /// Go `float64`: every number that came from values YAML or JSON.
     Float(f64),
     Str(Rc<str>),
@@ -113,6 +116,7 @@ impl Value {
             Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Uint64(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -128,6 +132,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
@@ -143,6 +148,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "slice",
@@ -222,6 +228,7 @@ impl Value {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
+            Value::Uint64(u) => serde_json::Value::from(*u),
             Value::Float(f) => {
                 if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
                     serde_json::Value::from(*f as i64)
@@ -390,6 +397,7 @@ pub fn write_v(out: &mut String, v: &Value) {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_g(*f)),
         Value::Str(s) => out.push_str(s),
         Value::List(l) => {

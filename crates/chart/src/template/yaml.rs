@@ -130,6 +130,7 @@ fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, pretty: bool) 
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) if pretty && f.is_finite() => out.push_str(&format_float_g(*f)),
         Value::Float(f) => out.push_str(&yaml_float(*f)),
         Value::Map(_) => out.push_str("{}"),
@@ -358,6 +359,7 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_json(*f)),
         Value::Str(s) => json_string(out, s),
         Value::List(l) => {
