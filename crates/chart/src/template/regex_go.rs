@@ -20,9 +20,28 @@ pub fn translate(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut names: Vec<String> = Vec::new();
+    // Where in `out` the last expression Go pushed starts, and where the repetition that ends it
+    // ends (when it is one): `a*(?i)*` repeats `a*`, which Rust reads only as `(?:a*)*`.
+    let mut groups: Vec<usize> = Vec::new();
+    let mut atom_start: Option<usize> = None;
+    let mut repeat_end: Option<usize> = None;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        let before = out.len();
+        let mut is_repeat = false;
+        match c {
+            '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&')') => {}
+            '(' if flag_group_then_repeat(&chars[i..]).is_some() => {}
+            '(' => {
+                groups.push(before);
+                (atom_start, repeat_end) = (None, None);
+            }
+            ')' => (atom_start, repeat_end) = (groups.pop(), None),
+            '|' => (atom_start, repeat_end) = (None, None),
+            '*' | '+' | '?' | '{' => is_repeat = true,
+            _ => (atom_start, repeat_end) = (Some(before), None),
+        }
         match c {
             '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&')') => {
                 // an empty flag group: nothing in Go, refused by Rust
@@ -47,13 +66,25 @@ pub fn translate(pattern: &str) -> String {
                         sets_u = false;
                     }
                 }
+                let mut op_text: String = op.iter().collect();
                 match (sets_u, op.last()) {
-                    (true, Some('?')) if op.len() > 1 => out.extend(&op[..op.len() - 1]),
-                    (true, _) => {
-                        out.extend(op);
-                        out.push('?');
+                    (true, Some('?')) if op.len() > 1 => {
+                        op_text.pop();
                     }
-                    _ => out.extend(op),
+                    (true, _) => op_text.push('?'),
+                    _ => {}
+                }
+                match (atom_start, repeat_end) {
+                    (Some(start), Some(end)) => {
+                        // a repetition of a repetition: grouped, the flags left after it
+                        out.insert_str(end, &format!("){op_text}"));
+                        out.insert_str(start, "(?:");
+                        repeat_end = Some(end + 4 + op_text.len());
+                    }
+                    _ => {
+                        out.push_str(&op_text);
+                        repeat_end = Some(out.len());
+                    }
                 }
                 out.extend(&chars[i..i + group]);
                 i += group + repeat;
@@ -132,17 +163,28 @@ pub fn translate(pattern: &str) -> String {
             '{' => {
                 // Go reads a `{` that does not start a counted repetition as a literal
                 let rest: String = chars[i..].iter().collect();
-                if go_repeat(&rest).is_some() {
-                    out.push('{');
-                } else {
-                    out.push_str("\\{");
+                match go_repeat(&rest) {
+                    Some((_, _, after)) => {
+                        let len = rest.chars().count() - after.chars().count();
+                        out.extend(&chars[i..i + len]);
+                        i += len;
+                    }
+                    None => {
+                        // a literal: an expression of its own
+                        is_repeat = false;
+                        (atom_start, repeat_end) = (Some(before), None);
+                        out.push_str("\\{");
+                        i += 1;
+                    }
                 }
-                i += 1;
             }
             _ => {
                 out.push(c);
                 i += 1;
             }
+        }
+        if is_repeat {
+            repeat_end = Some(out.len());
         }
     }
     out
@@ -1160,6 +1202,20 @@ mod go_syntax_is_enough {
                 let t = translate(&p);
                 prop_assert!(regex::Regex::new(&t).is_ok(), "Go reads {:?}; the regex crate refuses {:?}: {:?}", p, t, regex::Regex::new(&t).err());
             }
+        }
+    }
+
+    #[test]
+    fn a_repetition_after_a_flag_group_may_repeat_a_repetition() {
+        for (p, want) in [
+            ("](?i)*(?i)*", "(?:]*)*(?i)(?i)"),
+            ("a{2}(?i)+b", "(?:a{2})+(?i)b"),
+            ("(ab)*(?s)?", "(?:(ab)*)?(?s)"),
+            ("a(?i)*", "a*(?i)"),
+        ] {
+            assert_eq!(go_error(p), None, "{p}");
+            assert_eq!(translate(p), want, "{p}");
+            assert!(regex::Regex::new(&translate(p)).is_ok(), "{p}");
         }
     }
 
