@@ -285,9 +285,11 @@ fn render_files(
                 ("BasePath".to_string(), Value::str(&j.base_path)),
             ])),
         );
+        let dot = Value::map(dot);
+        *env.render_dot.borrow_mut() = dot.as_map();
         let mut ex = Executor::new(&set, &env);
         let out = ex
-            .execute(&j.name, &Value::map(dot))
+            .execute(&j.name, &dot)
             .map_err(|e| ChartError::from_template(&e))?;
         let out = out.replace("<no value>", "");
         if j.name.ends_with("/NOTES.txt") {

@@ -24,6 +24,11 @@ pub struct FuncEnv {
     pub allocated: std::cell::Cell<usize>,
     /// `range` iterations so far in this render (see [`MAX_ITERATIONS`]).
     pub iterations: std::cell::Cell<u64>,
+    /// The dot helm gives the template being rendered: it, its `.Values` and its `.Template`
+    /// are Go `chartutil.Values`, a type of their own where sprig asserts a plain map (`dig`).
+    /// Known by identity: the parent's `.Values.sub` is the same map as subchart sub's
+    /// `.Values`, but only the latter is a chartutil.Values.
+    pub render_dot: std::cell::RefCell<Option<super::value::MapRef>>,
 }
 
 impl FuncEnv {
@@ -32,6 +37,27 @@ impl FuncEnv {
             lookup,
             allocated: std::cell::Cell::new(0),
             iterations: std::cell::Cell::new(0),
+            render_dot: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// Whether `v` is one of the render dot's chartutil.Values (see `render_dot`).
+    pub fn is_chartutil_values(&self, v: &Value) -> bool {
+        let (Value::Map(m), Some(dot)) = (v, self.render_dot.borrow().clone()) else {
+            return false;
+        };
+        Rc::ptr_eq(m, &dot)
+            || ["Values", "Template"]
+                .iter()
+                .any(|k| matches!(dot.borrow().get(*k), Some(Value::Map(x)) if Rc::ptr_eq(m, x)))
+    }
+
+    /// The Go type of `v`, as `typeOf` and an interface conversion name it.
+    pub fn go_type_name(&self, v: &Value) -> &'static str {
+        if self.is_chartutil_values(v) {
+            "chartutil.Values"
+        } else {
+            v.type_name()
         }
     }
 }
@@ -1966,24 +1992,46 @@ fn f_omit(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::map(out))
 }
 
-fn f_dig(_: &FuncEnv, a: &[Value]) -> R {
-    min_args("dig", a, 3)?;
-    let n = a.len();
-    let keys = &a[..n - 2];
-    let default = &a[n - 2];
-    let mut cur = a[n - 1].clone();
-    for k in keys {
-        let k = s(k)?;
-        let next = match cur.as_map() {
-            Some(mm) => mm.borrow().get(k).cloned(),
-            None => None,
-        };
-        match next {
-            Some(v) => cur = v,
-            None => return Ok(default.clone()),
-        }
+/// sprig's dig: the dict and every map it steps through are type-asserted to a plain
+/// `map[string]interface{}` and the keys to strings, so anything else (`.Values` itself, a
+/// chartutil.Values) panics with Go's interface conversion error.
+fn f_dig(env: &FuncEnv, a: &[Value]) -> R {
+    if a.len() < 3 {
+        return err("dig needs at least three arguments");
     }
-    Ok(cur)
+    let conversion = |v: &Value, want: &str| {
+        let is = match v {
+            Value::Nil => "nil",
+            other => env.go_type_name(other),
+        };
+        FuncError::Msg(format!(
+            "interface conversion: interface {{}} is {is}, not {want}"
+        ))
+    };
+    let dict = |v: &Value| match v {
+        Value::Map(m) if !env.is_chartutil_values(v) => Ok(m.clone()),
+        other => Err(conversion(other, "map[string]interface {}")),
+    };
+    let n = a.len();
+    let mut cur = dict(&a[n - 1])?;
+    let default = &a[n - 2];
+    let keys = a[..n - 2]
+        .iter()
+        .map(|k| match k {
+            Value::Str(k) => Ok(k),
+            other => Err(conversion(other, "string")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, k) in keys.iter().enumerate() {
+        let Some(step) = cur.borrow().get(&***k).cloned() else {
+            return Ok(default.clone());
+        };
+        if i + 1 == keys.len() {
+            return Ok(step);
+        }
+        cur = dict(&step)?;
+    }
+    Ok(default.clone())
 }
 
 /// mergo.Merge semantics as sprig uses them: recursive into maps; `overwrite` replaces
@@ -2173,13 +2221,13 @@ fn f_kind_is(_: &FuncEnv, a: &[Value]) -> R {
     nargs("kindIs", a, 2)?;
     Ok(Value::Bool(s(&a[0])? == a[1].kind_name()))
 }
-fn f_type_of(_: &FuncEnv, a: &[Value]) -> R {
+fn f_type_of(env: &FuncEnv, a: &[Value]) -> R {
     nargs("typeOf", a, 1)?;
-    Ok(Value::str(a[0].type_name()))
+    Ok(Value::str(env.go_type_name(&a[0])))
 }
-fn f_type_is(_: &FuncEnv, a: &[Value]) -> R {
+fn f_type_is(env: &FuncEnv, a: &[Value]) -> R {
     nargs("typeIs", a, 2)?;
-    Ok(Value::Bool(s(&a[0])? == a[1].type_name()))
+    Ok(Value::Bool(s(&a[0])? == env.go_type_name(&a[1])))
 }
 fn f_type_is_like(_: &FuncEnv, a: &[Value]) -> R {
     nargs("typeIsLike", a, 2)?;
