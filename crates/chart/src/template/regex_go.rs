@@ -148,6 +148,13 @@ pub fn translate(pattern: &str) -> String {
                         i += 2 + skip;
                         continue;
                     }
+                    ('x', None) => {
+                        // \xHH: one character (a repetition after it repeats all of it)
+                        let end = (i + 4).min(chars.len());
+                        out.extend(&chars[i..end]);
+                        i = end;
+                        continue;
+                    }
                     ('b', None) => out.push_str(r"(?-u:\b)"),
                     ('B', None) => out.push_str(r"(?-u:\B)"),
                     _ => {
@@ -1212,6 +1219,7 @@ mod go_syntax_is_enough {
             ("a{2}(?i)+b", "(?:a{2})+(?i)b"),
             ("(ab)*(?s)?", "(?:(ab)*)?(?s)"),
             ("a(?i)*", "a*(?i)"),
+            ("\\x41*(?i)*", "(?:\\x41*)*(?i)"),
         ] {
             assert_eq!(go_error(p), None, "{p}");
             assert_eq!(translate(p), want, "{p}");
