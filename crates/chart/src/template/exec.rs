@@ -513,14 +513,14 @@ impl<'a> Executor<'a> {
                     .collect(),
                 _ => {
                     return Err(self.err(
-                        br.offset,
+                        br.pipe.cmds.last().map_or(br.offset, |c| c.offset),
                         format!("range can't iterate over {}", o.display()),
                     ));
                 }
             },
             other => {
                 return Err(self.err(
-                    br.offset,
+                    br.pipe.cmds.last().map_or(br.offset, |c| c.offset),
                     format!("range can't iterate over {}", go_sprint(other)),
                 ));
             }
@@ -667,8 +667,18 @@ impl<'a> Executor<'a> {
         node: &ChainNode,
     ) -> ExecResult<Value> {
         let has_args = !args.is_empty() || piped.is_some();
+        // A map's element is an interface{} to Go: a field it lacks names that type
+        let mut from_map = false;
         for (i, f) in fields.iter().enumerate() {
             let last = i + 1 == fields.len();
+            let go_type = |v: &Value| {
+                if from_map {
+                    "interface {}"
+                } else {
+                    v.type_name()
+                }
+            };
+            let is_map = matches!(recv, Value::Map(_));
             recv = match &recv {
                 Value::Nil if i == 0 => return self.nil_or_args(off, f, has_args, node),
                 Value::Nil => {
@@ -702,29 +712,38 @@ impl<'a> Executor<'a> {
                             Some(Err(e)) => {
                                 Err(self.chain_err(off, node, format!("error calling {f}: {e}")))
                             }
-                            None => Err(self.err(
+                            None if o.field(f).is_some() => Err(self.chain_err(
                                 off,
-                                format!("can't evaluate field {f} in type {}", o.type_name()),
+                                node,
+                                format!("{f} has arguments but cannot be invoked as function"),
+                            )),
+                            None => Err(self.chain_err(
+                                off,
+                                node,
+                                format!("can't evaluate field {f} in type {}", go_type(&recv)),
                             )),
                         };
                     }
                     match o.field(f) {
                         Some(v) => v,
                         None => {
-                            return Err(self.err(
+                            return Err(self.chain_err(
                                 off,
-                                format!("can't evaluate field {f} in type {}", o.type_name()),
+                                node,
+                                format!("can't evaluate field {f} in type {}", go_type(&recv)),
                             ));
                         }
                     }
                 }
                 other => {
-                    return Err(self.err(
+                    return Err(self.chain_err(
                         off,
-                        format!("can't evaluate field {f} in type {}", other.type_name()),
+                        node,
+                        format!("can't evaluate field {f} in type {}", go_type(other)),
                     ));
                 }
             };
+            from_map = is_map;
         }
         Ok(recv)
     }

@@ -55,6 +55,18 @@ pub trait Object: Debug {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+    /// What json.Marshal makes of it, when that is not its data (a struct's tagged fields in
+    /// order, or null for a typed nil).
+    fn json(&self) -> Option<GoJson> {
+        None
+    }
+}
+
+/// json.Marshal's form of an object that is not its data.
+pub enum GoJson {
+    Null,
+    /// An object's keys in order, with their values.
+    Fields(Vec<(String, Value)>),
 }
 
 /// A Go []byte (a file of `.Files` read as a map): prints as Go prints a byte slice (`[86 105]`),
@@ -246,9 +258,13 @@ impl Value {
                     .map(|(k, v)| (k.clone(), v.to_json()))
                     .collect(),
             ),
-            Value::Object(o) => match o.as_data() {
-                Some(d) => d.to_json(),
-                None => serde_json::Value::String(o.display()),
+            Value::Object(o) => match (o.json(), o.as_data()) {
+                (Some(GoJson::Null), _) => serde_json::Value::Null,
+                (Some(GoJson::Fields(f)), _) => serde_json::Value::Object(
+                    f.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                ),
+                (None, Some(d)) => d.to_json(),
+                (None, None) => serde_json::Value::String(o.display()),
             },
         }
     }
