@@ -252,12 +252,12 @@ const MAX_INCLUDES_PER_NAME: usize = 1000;
 
 /// Nested `template` actions within one execution (Go's maxExecDepth is 100000; each level
 /// here costs more memory than a Go frame, so this stops earlier).
-const MAX_TEMPLATE_DEPTH: usize = 10_000;
+const MAX_TEMPLATE_DEPTH: usize = 100_000;
 
 /// Nested executions of any kind (template, include, tpl), a bound on the memory a render's
 /// recursion may take. The stack grows on the heap as the nesting deepens (`stacker`), so the
 /// thread's own stack size never decides how deep a chart may go.
-const MAX_DEPTH: usize = 20_000;
+const MAX_DEPTH: usize = 101_000;
 
 /// Nesting that runs on the thread's own stack before `stacker` is asked (the renderer ran on
 /// ordinary 2 MiB stacks with up to 100 levels before).
@@ -422,25 +422,28 @@ impl<'a> Executor<'a> {
                 return r;
             }
             Node::Range(br) => return self.walk_range(br, dot, out),
-            Node::Template { offset, name, pipe } => {
+            Node::Template {
+                name,
+                pipe,
+                at,
+                go_text,
+                ..
+            } => {
                 let data = match pipe {
                     Some(p) => self.eval_pipe(dot, p)?,
                     None => Value::Nil,
                 };
+                let node_err = |message: String| TemplateError {
+                    node: Some(go_text.to_string()),
+                    ..self.err(*at, message)
+                };
                 let Some(t) = self.find(name) else {
-                    return Err(self.err(
-                        *offset,
-                        format!(
-                            "no template {name:?} associated with template {:?}",
-                            self.cur.name
-                        ),
-                    ));
+                    return Err(node_err(format!("template {name:?} not defined")));
                 };
                 if self.template_depth >= MAX_TEMPLATE_DEPTH {
-                    return Err(self.err(
-                        *offset,
-                        format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"),
-                    ));
+                    return Err(node_err(format!(
+                        "exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"
+                    )));
                 }
                 self.template_depth += 1;
                 let r = self.run_template(&t, &data, out);

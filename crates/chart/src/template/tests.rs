@@ -190,7 +190,7 @@ fn recursion_stops_where_helm_stops_on_any_stack() {
     let msg = run(r#"{{ define "t" }}{{ template "t" . }}{{ end }}{{ template "t" . }}"#);
     assert!(
         msg.starts_with("template: t:1:")
-            && msg.ends_with("exceeded maximum template depth (10000)"),
+            && msg.ends_with("exceeded maximum template depth (100000)"),
         "{msg}"
     );
 }
