@@ -26,7 +26,7 @@ pub use manifest::{Manifest, install_order_rank, render_manifest_dir, to_helm_te
 pub use objects::Capabilities;
 
 use load::Chart;
-use objects::{ApiVersions, KubeVersion, kube_major_minor};
+use objects::{ApiVersions, GoStruct, KubeVersion, kube_major_minor};
 use template::{Executor, FuncEnv, TemplateSet, Value};
 
 /// Answers `lookup` in templates; a live cluster implements it, offline it is absent and
@@ -285,9 +285,11 @@ fn render_files(
                 ("BasePath".to_string(), Value::str(&j.base_path)),
             ])),
         );
+        let dot = Value::map(dot);
+        *env.render_dot.borrow_mut() = dot.as_map();
         let mut ex = Executor::new(&set, &env);
         let out = ex
-            .execute(&j.name, &Value::map(dot))
+            .execute(&j.name, &dot)
             .map_err(|e| ChartError::from_template(&e))?;
         let out = out.replace("<no value>", "");
         if j.name.ends_with("/NOTES.txt") {
@@ -323,11 +325,10 @@ fn collect_jobs(
     caps: &Value,
     jobs: &mut Vec<Job>,
 ) -> Value {
-    let mut chart_obj = chart.chart_object.clone();
-    chart_obj.insert("IsRoot".into(), Value::Bool(is_root));
+    let chart_obj = GoStruct::chart(&chart.chart_object, is_root);
     let subcharts = Value::empty_map();
     let mut dot = BTreeMap::from([
-        ("Chart".to_string(), Value::map(chart_obj)),
+        ("Chart".to_string(), Value::Object(Rc::new(chart_obj))),
         (
             "Files".to_string(),
             Value::Object(Rc::new(chart.files.clone())),
@@ -379,13 +380,26 @@ fn capabilities_value(c: &Capabilities) -> Result<Value, ChartError> {
     } else {
         format!("v{}", c.kube_version)
     };
-    let helm = Value::map(BTreeMap::from([
-        ("Version".to_string(), Value::str("v3.17.3")),
-        ("GitCommit".to_string(), Value::str("")),
-        ("GitTreeState".to_string(), Value::str("")),
-        ("GoVersion".to_string(), Value::str("")),
-    ]));
-    Ok(Value::map(BTreeMap::from([
+    let helm_fields = [
+        ("Version", Value::str("v3.17.3")),
+        ("GitCommit", Value::str("")),
+        ("GitTreeState", Value::str("")),
+        ("GoVersion", Value::str("")),
+    ];
+    let helm_map = Value::map(
+        helm_fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    );
+    let helm = Value::Object(Rc::new(GoStruct {
+        type_name: "version.BuildInfo",
+        fields: helm_fields.into_iter().map(|(k, v)| (k, v, None)).collect(),
+        embedded: None,
+        pointer: false,
+        data: Some(helm_map),
+    }));
+    let caps = Value::map(BTreeMap::from([
         (
             "KubeVersion".to_string(),
             Value::Object(Rc::new(KubeVersion {
@@ -399,7 +413,18 @@ fn capabilities_value(c: &Capabilities) -> Result<Value, ChartError> {
             Value::Object(Rc::new(ApiVersions(c.api_versions.clone()))),
         ),
         ("HelmVersion".to_string(), helm),
-    ])))
+    ]));
+    let field = |k: &str| caps.as_map().and_then(|m| m.borrow().get(k).cloned());
+    let fields = ["KubeVersion", "APIVersions", "HelmVersion"]
+        .map(|k| (k, field(k).unwrap_or(Value::Nil), None))
+        .into();
+    Ok(Value::Object(Rc::new(GoStruct {
+        type_name: "*chartutil.Capabilities",
+        fields,
+        embedded: None,
+        pointer: true,
+        data: Some(caps),
+    })))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use base64::Engine;
 
-use super::template::value::{Object, Value, string_from_go_bytes};
+use super::template::value::{GoJson, Object, Value, string_from_go_bytes};
 use super::template::yaml;
 
 /// What `helm template` assumes about the cluster when it is not connected.
@@ -102,6 +102,238 @@ pub fn kube_major_minor(v: &str) -> Option<(String, String)> {
         return None;
     }
     Some((major, minor))
+}
+
+/// A Go struct helm hands to templates (`.Chart`, `.Capabilities`): its fields by name, where
+/// a name it lacks is an error (`can't evaluate field Nope in type ...`), not a map's nil.
+#[derive(Debug)]
+pub struct GoStruct {
+    pub type_name: &'static str,
+    /// Fields in Go's declaration order: name, value, and json.Marshal's key (None: no tag,
+    /// the field's name, kept when empty; Some: `json:"key,omitempty"`).
+    pub fields: Vec<(&'static str, Value, Option<&'static str>)>,
+    /// An embedded struct (first in the declaration): its fields are promoted.
+    pub embedded: Option<(&'static str, Rc<GoStruct>)>,
+    /// A pointer to the struct: Go prints it `&{...}`.
+    pub pointer: bool,
+    /// What range, len and toJson see, where todoplan keeps the map it had before (None: a
+    /// struct as Go has it, refused where Go refuses one).
+    pub data: Option<Value>,
+}
+
+impl GoStruct {
+    /// `.Chart`: chart.Metadata's fields (as `load` read them) with `IsRoot`.
+    pub fn chart(fields: &BTreeMap<String, Value>, is_root: bool) -> GoStruct {
+        const METADATA: [(&str, &str); 17] = [
+            ("Name", "name"),
+            ("Home", "home"),
+            ("Sources", "sources"),
+            ("Version", "version"),
+            ("Description", "description"),
+            ("Keywords", "keywords"),
+            ("Maintainers", "maintainers"),
+            ("Icon", "icon"),
+            ("APIVersion", "apiVersion"),
+            ("Condition", "condition"),
+            ("Tags", "tags"),
+            ("AppVersion", "appVersion"),
+            ("Deprecated", "deprecated"),
+            ("Annotations", "annotations"),
+            ("KubeVersion", "kubeVersion"),
+            ("Dependencies", "dependencies"),
+            ("Type", "type"),
+        ];
+        let metadata = GoStruct {
+            type_name: "chart.Metadata",
+            fields: METADATA
+                .iter()
+                .map(|(name, key)| {
+                    let v = fields.get(*name).cloned().unwrap_or(Value::Nil);
+                    let v = match *name {
+                        "Sources" | "Keywords" => typed(v, "[]string", |v| v),
+                        "Annotations" => typed(v, "map[string]string", |v| v),
+                        "Maintainers" => typed(v, "[]*chart.Maintainer", maintainer),
+                        "Dependencies" => typed(v, "[]*chart.Dependency", dependency),
+                        _ => v,
+                    };
+                    (*name, v, Some(*key))
+                })
+                .collect(),
+            embedded: None,
+            pointer: false,
+            data: None,
+        };
+        GoStruct {
+            type_name: "struct { chart.Metadata; IsRoot bool }",
+            fields: vec![("IsRoot", Value::Bool(is_root), None)],
+            embedded: Some(("Metadata", Rc::new(metadata))),
+            pointer: false,
+            data: None,
+        }
+    }
+
+    fn json_fields(&self, out: &mut Vec<(String, Value)>) {
+        if let Some((_, e)) = &self.embedded {
+            e.json_fields(out);
+        }
+        for (name, v, key) in &self.fields {
+            match key {
+                None => out.push((name.to_string(), v.clone())),
+                // omitempty
+                Some(_) if !v.truthy() => {}
+                Some(k) => out.push((k.to_string(), v.clone())),
+            }
+        }
+    }
+}
+
+/// A chart.yaml list or map as the Go type helm reads it into: nil when absent (prints `[]` or
+/// `map[]`, marshals as null), its elements made by `element`.
+fn typed(v: Value, type_name: &'static str, element: fn(Value) -> Value) -> Value {
+    match v {
+        Value::Nil => Value::Object(Rc::new(GoNil(type_name))),
+        Value::List(l) => Value::list(l.iter().cloned().map(element).collect()),
+        other => other,
+    }
+}
+
+/// A `*chart.Maintainer` from its Chart.yaml map.
+fn maintainer(v: Value) -> Value {
+    go_struct_of(
+        &v,
+        "*chart.Maintainer",
+        &[("Name", "name"), ("Email", "email"), ("URL", "url")],
+    )
+}
+
+/// A `*chart.Dependency` from its Chart.yaml map.
+fn dependency(v: Value) -> Value {
+    go_struct_of(
+        &v,
+        "*chart.Dependency",
+        &[
+            ("Name", "name"),
+            ("Version", "version"),
+            ("Repository", "repository"),
+            ("Condition", "condition"),
+            ("Tags", "tags"),
+            ("Enabled", "enabled"),
+            ("ImportValues", "import-values"),
+            ("Alias", "alias"),
+        ],
+    )
+}
+
+fn go_struct_of(
+    v: &Value,
+    type_name: &'static str,
+    fields: &[(&'static str, &'static str)],
+) -> Value {
+    let Some(m) = v.as_map() else {
+        return v.clone();
+    };
+    let m = m.borrow();
+    let fields = fields
+        .iter()
+        .map(|(name, key)| {
+            let v = m.get(*key).cloned().unwrap_or(Value::Nil);
+            let v = match (*name, v) {
+                ("Tags", v) => typed(v, "[]string", |v| v),
+                ("ImportValues", v) => typed(v, "[]interface {}", |v| v),
+                ("Enabled", Value::Nil) => Value::Bool(false),
+                (_, Value::Nil) => Value::str(""),
+                (_, v) => v,
+            };
+            (*name, v, Some(*key))
+        })
+        .collect();
+    Value::Object(Rc::new(GoStruct {
+        type_name,
+        fields,
+        embedded: None,
+        pointer: true,
+        data: None,
+    }))
+}
+
+/// A Go nil slice or map of a named type: prints `[]` (`map[]`), is empty to range, len and
+/// `empty`, marshals as null; a nil map's missing key is its element's zero value.
+#[derive(Debug)]
+pub struct GoNil(pub &'static str);
+
+impl Object for GoNil {
+    fn type_name(&self) -> &'static str {
+        self.0
+    }
+    fn field(&self, _name: &str) -> Option<Value> {
+        self.0.starts_with("map[").then(|| Value::str(""))
+    }
+    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    fn display(&self) -> String {
+        if self.0.starts_with("map[") {
+            "map[]".into()
+        } else {
+            "[]".into()
+        }
+    }
+    fn as_data(&self) -> Option<Value> {
+        Some(if self.0.starts_with("map[") {
+            Value::empty_map()
+        } else {
+            Value::list(Vec::new())
+        })
+    }
+    fn json(&self) -> Option<GoJson> {
+        Some(GoJson::Null)
+    }
+}
+
+impl Object for GoStruct {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        if let Some((_, v, _)) = self.fields.iter().find(|(n, _, _)| *n == name) {
+            return Some(v.clone());
+        }
+        match &self.embedded {
+            Some((n, e)) if *n == name => Some(Value::Object(e.clone())),
+            Some((_, e)) => e.field(name),
+            None => None,
+        }
+    }
+    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    /// Go's `%v` of a struct: the fields' values in order, nil slices as `[]` and a nil map
+    /// as `map[]`.
+    fn display(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((_, e)) = &self.embedded {
+            parts.push(e.display());
+        }
+        for (_, v, _) in &self.fields {
+            parts.push(super::template::value::go_sprint(v));
+        }
+        format!(
+            "{}{{{}}}",
+            if self.pointer { "&" } else { "" },
+            parts.join(" ")
+        )
+    }
+    fn as_data(&self) -> Option<Value> {
+        self.data.clone()
+    }
+    fn json(&self) -> Option<GoJson> {
+        if self.data.is_some() {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.json_fields(&mut out);
+        Some(GoJson::Fields(out))
+    }
 }
 
 #[derive(Debug)]

@@ -8,7 +8,8 @@
 //!
 //! Needs the pinned helm on PATH: `scripts/testenv up` and `eval "$(scripts/testenv env)"`.
 //! Run with `cargo test -p todoplan-chart --features e2e --test helm_suites`; set
-//! HELM_SUITES_REPORT=FILE to write every case's two outputs to FILE.
+//! HELM_SUITES_REPORT=FILE to write every case's two outputs to FILE, and HELM_SUITES_ONLY=TEXT
+//! to run only the cases whose name contains TEXT.
 #![cfg(feature = "e2e")]
 
 use std::collections::BTreeMap;
@@ -431,8 +432,11 @@ struct Result1 {
 }
 
 /// Renders every case with both (helm calls on a few threads: each is mostly process start-up).
-fn run_all(cases: Vec<Case>) -> Vec<Result1> {
+fn run_all(mut cases: Vec<Case>) -> Vec<Result1> {
     helm();
+    if let Ok(only) = std::env::var("HELM_SUITES_ONLY") {
+        cases.retain(|c| c.name.contains(&only));
+    }
     let queue = Mutex::new(cases.into_iter().enumerate().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|s| {

@@ -252,12 +252,12 @@ const MAX_INCLUDES_PER_NAME: usize = 1000;
 
 /// Nested `template` actions within one execution (Go's maxExecDepth is 100000; each level
 /// here costs more memory than a Go frame, so this stops earlier).
-const MAX_TEMPLATE_DEPTH: usize = 10_000;
+const MAX_TEMPLATE_DEPTH: usize = 100_000;
 
 /// Nested executions of any kind (template, include, tpl), a bound on the memory a render's
 /// recursion may take. The stack grows on the heap as the nesting deepens (`stacker`), so the
 /// thread's own stack size never decides how deep a chart may go.
-const MAX_DEPTH: usize = 20_000;
+const MAX_DEPTH: usize = 101_000;
 
 /// Nesting that runs on the thread's own stack before `stacker` is asked (the renderer ran on
 /// ordinary 2 MiB stacks with up to 100 levels before).
@@ -422,25 +422,28 @@ impl<'a> Executor<'a> {
                 return r;
             }
             Node::Range(br) => return self.walk_range(br, dot, out),
-            Node::Template { offset, name, pipe } => {
+            Node::Template {
+                name,
+                pipe,
+                at,
+                go_text,
+                ..
+            } => {
                 let data = match pipe {
                     Some(p) => self.eval_pipe(dot, p)?,
                     None => Value::Nil,
                 };
+                let node_err = |message: String| TemplateError {
+                    node: Some(go_text.to_string()),
+                    ..self.err(*at, message)
+                };
                 let Some(t) = self.find(name) else {
-                    return Err(self.err(
-                        *offset,
-                        format!(
-                            "no template {name:?} associated with template {:?}",
-                            self.cur.name
-                        ),
-                    ));
+                    return Err(node_err(format!("template {name:?} not defined")));
                 };
                 if self.template_depth >= MAX_TEMPLATE_DEPTH {
-                    return Err(self.err(
-                        *offset,
-                        format!("exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"),
-                    ));
+                    return Err(node_err(format!(
+                        "exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"
+                    )));
                 }
                 self.template_depth += 1;
                 let r = self.run_template(&t, &data, out);
@@ -470,6 +473,17 @@ impl<'a> Executor<'a> {
                 .iter()
                 .map(|(k, e)| (Value::str(k), e.clone()))
                 .collect(),
+            Value::Int(_) | Value::Int64(_) | Value::Uint64(_) if br.pipe.decl.len() > 1 => {
+                // Go reports it at the pipeline's last command (where its evaluation stopped)
+                let at = br.pipe.cmds.last().map_or(br.offset, |c| c.offset);
+                return Err(self.err(
+                    at,
+                    format!(
+                        "can't use {} to iterate over more than one variable",
+                        go_sprint(&v)
+                    ),
+                ));
+            }
             Value::Int(n) | Value::Int64(n) if *n > funcs::MAX_SIZE => {
                 return Err(self.err(
                     br.offset,
@@ -479,6 +493,15 @@ impl<'a> Executor<'a> {
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
             Value::Int64(n) => (0..*n)
                 .map(|i| (Value::Int64(i), Value::Int64(i)))
+                .collect(),
+            Value::Uint64(n) if *n > funcs::MAX_SIZE as u64 => {
+                return Err(self.err(
+                    br.offset,
+                    format!("range over {n}: more iterations than this renderer allows"),
+                ));
+            }
+            Value::Uint64(n) => (0..*n)
+                .map(|i| (Value::Uint64(i), Value::Uint64(i)))
                 .collect(),
             Value::Object(o) => match o.as_data() {
                 Some(Value::List(l)) => l
@@ -493,14 +516,14 @@ impl<'a> Executor<'a> {
                     .collect(),
                 _ => {
                     return Err(self.err(
-                        br.offset,
+                        br.pipe.cmds.last().map_or(br.offset, |c| c.offset),
                         format!("range can't iterate over {}", o.display()),
                     ));
                 }
             },
             other => {
                 return Err(self.err(
-                    br.offset,
+                    br.pipe.cmds.last().map_or(br.offset, |c| c.offset),
                     format!("range can't iterate over {}", go_sprint(other)),
                 ));
             }
@@ -647,8 +670,18 @@ impl<'a> Executor<'a> {
         node: &ChainNode,
     ) -> ExecResult<Value> {
         let has_args = !args.is_empty() || piped.is_some();
+        // A map's element is an interface{} to Go: a field it lacks names that type
+        let mut from_map = false;
         for (i, f) in fields.iter().enumerate() {
             let last = i + 1 == fields.len();
+            let go_type = |v: &Value| {
+                if from_map {
+                    "interface {}"
+                } else {
+                    v.type_name()
+                }
+            };
+            let is_map = matches!(recv, Value::Map(_));
             recv = match &recv {
                 Value::Nil if i == 0 => return self.nil_or_args(off, f, has_args, node),
                 Value::Nil => {
@@ -682,29 +715,38 @@ impl<'a> Executor<'a> {
                             Some(Err(e)) => {
                                 Err(self.chain_err(off, node, format!("error calling {f}: {e}")))
                             }
-                            None => Err(self.err(
+                            None if o.field(f).is_some() => Err(self.chain_err(
                                 off,
-                                format!("can't evaluate field {f} in type {}", o.type_name()),
+                                node,
+                                format!("{f} has arguments but cannot be invoked as function"),
+                            )),
+                            None => Err(self.chain_err(
+                                off,
+                                node,
+                                format!("can't evaluate field {f} in type {}", go_type(&recv)),
                             )),
                         };
                     }
                     match o.field(f) {
                         Some(v) => v,
                         None => {
-                            return Err(self.err(
+                            return Err(self.chain_err(
                                 off,
-                                format!("can't evaluate field {f} in type {}", o.type_name()),
+                                node,
+                                format!("can't evaluate field {f} in type {}", go_type(&recv)),
                             ));
                         }
                     }
                 }
                 other => {
-                    return Err(self.err(
+                    return Err(self.chain_err(
                         off,
-                        format!("can't evaluate field {f} in type {}", other.type_name()),
+                        node,
+                        format!("can't evaluate field {f} in type {}", go_type(other)),
                     ));
                 }
             };
+            from_map = is_map;
         }
         Ok(recv)
     }

@@ -24,6 +24,11 @@ pub struct FuncEnv {
     pub allocated: std::cell::Cell<usize>,
     /// `range` iterations so far in this render (see [`MAX_ITERATIONS`]).
     pub iterations: std::cell::Cell<u64>,
+    /// The dot helm gives the template being rendered: it, its `.Values` and its `.Template`
+    /// are Go `chartutil.Values`, a type of their own where sprig asserts a plain map (`dig`).
+    /// Known by identity: the parent's `.Values.sub` is the same map as subchart sub's
+    /// `.Values`, but only the latter is a chartutil.Values.
+    pub render_dot: std::cell::RefCell<Option<super::value::MapRef>>,
 }
 
 impl FuncEnv {
@@ -32,6 +37,27 @@ impl FuncEnv {
             lookup,
             allocated: std::cell::Cell::new(0),
             iterations: std::cell::Cell::new(0),
+            render_dot: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// Whether `v` is one of the render dot's chartutil.Values (see `render_dot`).
+    pub fn is_chartutil_values(&self, v: &Value) -> bool {
+        let (Value::Map(m), Some(dot)) = (v, self.render_dot.borrow().clone()) else {
+            return false;
+        };
+        Rc::ptr_eq(m, &dot)
+            || ["Values", "Template"]
+                .iter()
+                .any(|k| matches!(dot.borrow().get(*k), Some(Value::Map(x)) if Rc::ptr_eq(m, x)))
+    }
+
+    /// The Go type of `v`, as `typeOf` and an interface conversion name it.
+    pub fn go_type_name(&self, v: &Value) -> &'static str {
+        if self.is_chartutil_values(v) {
+            "chartutil.Values"
+        } else {
+            v.type_name()
         }
     }
 }
@@ -193,6 +219,8 @@ pub fn strval(v: &Value) -> String {
 pub fn to_i64(v: &Value) -> i64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x,
+        // Go's int64(u): past i64::MAX it wraps
+        Value::Uint64(u) => *u as i64,
         Value::Float(f) => *f as i64,
         Value::Bool(x) => *x as i64,
         Value::Str(x) => parse_go_int(x.trim()).unwrap_or(0),
@@ -220,6 +248,7 @@ fn parse_go_int(x: &str) -> Option<i64> {
 pub fn to_f64(v: &Value) -> f64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x as f64,
+        Value::Uint64(u) => *u as f64,
         Value::Float(f) => *f,
         Value::Bool(x) => *x as i64 as f64,
         Value::Str(x) => x.trim().parse().unwrap_or(0.0),
@@ -258,6 +287,7 @@ pub fn is_empty(v: &Value) -> bool {
 enum Kind {
     Bool,
     Int,
+    Uint,
     Float,
     Str,
     Other,
@@ -269,23 +299,49 @@ fn basic_kind(v: &Value) -> Kind {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
+        Value::Uint64(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::Str(_) => Kind::Str,
         _ => Kind::Other,
     }
 }
 
+/// An int and a uint64 compare by their values, as text/template's eq and lt do.
+fn int_uint_cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Int(x) | Value::Int64(x), Value::Uint64(y)) => {
+            Some(i128::from(*x).cmp(&i128::from(*y)))
+        }
+        (Value::Uint64(x), Value::Int(y) | Value::Int64(y)) => {
+            Some(i128::from(*x).cmp(&i128::from(*y)))
+        }
+        _ => None,
+    }
+}
+
+fn incompatible(a: &Value, b: &Value) -> FuncError {
+    FuncError::Msg(format!(
+        "incompatible types for comparison: {} and {}",
+        a.type_name(),
+        b.type_name()
+    ))
+}
+
 fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
     let (ka, kb) = (basic_kind(a), basic_kind(b));
     if ka != kb {
+        if let Some(o) = int_uint_cmp(a, b) {
+            return Ok(o.is_eq());
+        }
         if ka != Kind::Invalid && kb != Kind::Invalid {
-            return err("incompatible types for comparison");
+            return Err(incompatible(a, b));
         }
         return Ok(false);
     }
     Ok(match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
+        (Value::Uint64(x), Value::Uint64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
@@ -323,10 +379,14 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
         return err("invalid type for comparison");
     }
     if ka != kb {
-        return err("incompatible types for comparison");
+        return match int_uint_cmp(a, b) {
+            Some(o) => Ok(o.is_lt()),
+            None => Err(incompatible(a, b)),
+        };
     }
     Ok(match (a, b) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
+        (Value::Uint64(x), Value::Uint64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::Str(x), Value::Str(y)) => x < y,
         _ => false,
@@ -414,6 +474,8 @@ fn index_int(v: &Value) -> Result<usize, FuncError> {
     match v {
         Value::Int(x) | Value::Int64(x) if *x >= 0 => Ok(*x as usize),
         Value::Int(x) | Value::Int64(x) => err(format!("index out of range: {x}")),
+        // Go reads a uint index as int64(u)
+        Value::Uint64(u) => index_int(&Value::Int64(*u as i64)),
         other => err(format!(
             "cannot index slice/array with type {}",
             other.type_name()
@@ -1611,6 +1673,7 @@ fn deep_eq(x: &Value, y: &Value) -> bool {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(a), Value::Bool(b)) => a == b,
         (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
+        (Value::Uint64(a), Value::Uint64(b)) => a == b,
         (Value::Float(a), Value::Float(b)) => a == b,
         (Value::Str(a), Value::Str(b)) => a == b,
         (Value::List(a), Value::List(b)) => {
@@ -1929,24 +1992,46 @@ fn f_omit(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::map(out))
 }
 
-fn f_dig(_: &FuncEnv, a: &[Value]) -> R {
-    min_args("dig", a, 3)?;
-    let n = a.len();
-    let keys = &a[..n - 2];
-    let default = &a[n - 2];
-    let mut cur = a[n - 1].clone();
-    for k in keys {
-        let k = s(k)?;
-        let next = match cur.as_map() {
-            Some(mm) => mm.borrow().get(k).cloned(),
-            None => None,
-        };
-        match next {
-            Some(v) => cur = v,
-            None => return Ok(default.clone()),
-        }
+/// sprig's dig: the dict and every map it steps through are type-asserted to a plain
+/// `map[string]interface{}` and the keys to strings, so anything else (`.Values` itself, a
+/// chartutil.Values) panics with Go's interface conversion error.
+fn f_dig(env: &FuncEnv, a: &[Value]) -> R {
+    if a.len() < 3 {
+        return err("dig needs at least three arguments");
     }
-    Ok(cur)
+    let conversion = |v: &Value, want: &str| {
+        let is = match v {
+            Value::Nil => "nil",
+            other => env.go_type_name(other),
+        };
+        FuncError::Msg(format!(
+            "interface conversion: interface {{}} is {is}, not {want}"
+        ))
+    };
+    let dict = |v: &Value| match v {
+        Value::Map(m) if !env.is_chartutil_values(v) => Ok(m.clone()),
+        other => Err(conversion(other, "map[string]interface {}")),
+    };
+    let n = a.len();
+    let mut cur = dict(&a[n - 1])?;
+    let default = &a[n - 2];
+    let keys = a[..n - 2]
+        .iter()
+        .map(|k| match k {
+            Value::Str(k) => Ok(k),
+            other => Err(conversion(other, "string")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, k) in keys.iter().enumerate() {
+        let Some(step) = cur.borrow().get(&***k).cloned() else {
+            return Ok(default.clone());
+        };
+        if i + 1 == keys.len() {
+            return Ok(step);
+        }
+        cur = dict(&step)?;
+    }
+    Ok(default.clone())
 }
 
 /// mergo.Merge semantics as sprig uses them: recursive into maps; `overwrite` replaces
@@ -2136,13 +2221,13 @@ fn f_kind_is(_: &FuncEnv, a: &[Value]) -> R {
     nargs("kindIs", a, 2)?;
     Ok(Value::Bool(s(&a[0])? == a[1].kind_name()))
 }
-fn f_type_of(_: &FuncEnv, a: &[Value]) -> R {
+fn f_type_of(env: &FuncEnv, a: &[Value]) -> R {
     nargs("typeOf", a, 1)?;
-    Ok(Value::str(a[0].type_name()))
+    Ok(Value::str(env.go_type_name(&a[0])))
 }
-fn f_type_is(_: &FuncEnv, a: &[Value]) -> R {
+fn f_type_is(env: &FuncEnv, a: &[Value]) -> R {
     nargs("typeIs", a, 2)?;
-    Ok(Value::Bool(s(&a[0])? == a[1].type_name()))
+    Ok(Value::Bool(s(&a[0])? == env.go_type_name(&a[1])))
 }
 fn f_type_is_like(_: &FuncEnv, a: &[Value]) -> R {
     nargs("typeIsLike", a, 2)?;
@@ -2175,9 +2260,9 @@ impl super::value::Object for SemverObj {
     }
     fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
-            "Major" => Value::Int(self.v.major as i64),
-            "Minor" => Value::Int(self.v.minor as i64),
-            "Patch" => Value::Int(self.v.patch as i64),
+            "Major" => Value::Uint64(self.v.major),
+            "Minor" => Value::Uint64(self.v.minor),
+            "Patch" => Value::Uint64(self.v.patch),
             "Prerelease" => Value::string(self.v.pre.to_string()),
             "Metadata" => Value::string(self.v.metadata.clone()),
             "Original" => Value::string(self.v.original.clone()),

@@ -31,8 +31,10 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
         let mut width: Option<usize> = None;
         if chars.peek() == Some(&'*') {
             chars.next();
-            if let Some(Value::Int(w) | Value::Int64(w)) = args.get(argi) {
-                width = Some((*w).unsigned_abs() as usize);
+            match args.get(argi) {
+                Some(Value::Int(w) | Value::Int64(w)) => width = Some((*w).unsigned_abs() as usize),
+                Some(Value::Uint64(w)) => width = Some(*w as usize),
+                _ => {}
             }
             argi += 1;
         }
@@ -158,9 +160,8 @@ fn format_one(
         }
     };
     match verb {
+        // Go clears `+` for %v (it asks for field names): `%+v` of 3 is `3`
         'v' => Some(match arg {
-            Value::Float(f) if plus && *f >= 0.0 => format!("+{}", format_float_g(*f)),
-            Value::Int(i) | Value::Int64(i) if plus && *i >= 0 => format!("+{i}"),
             Value::Str(s) if sharp => go_quote(s),
             _ => go_sprint(arg),
         }),
@@ -176,6 +177,7 @@ fn format_one(
         'q' => match arg {
             Value::Str(s) => Some(go_quote(s)),
             Value::Int(i) | Value::Int64(i) => char::from_u32(*i as u32).map(|c| format!("'{c}'")),
+            Value::Uint64(u) => char::from_u32(*u as u32).map(|c| format!("'{c}'")),
             _ => None,
         },
         't' => match arg {
@@ -184,27 +186,32 @@ fn format_one(
         },
         'd' => match arg {
             Value::Int(i) | Value::Int64(i) => Some(sign(*i < 0, i.unsigned_abs().to_string())),
+            Value::Uint64(u) => Some(sign(false, u.to_string())),
             _ => None,
         },
         'b' => match arg {
             Value::Int(i) | Value::Int64(i) => {
                 Some(sign(*i < 0, format!("{:b}", i.unsigned_abs())))
             }
+            Value::Uint64(u) => Some(sign(false, format!("{u:b}"))),
             _ => None,
         },
         'o' => match arg {
             Value::Int(i) | Value::Int64(i) => {
                 Some(sign(*i < 0, format!("{:o}", i.unsigned_abs())))
             }
+            Value::Uint64(u) => Some(sign(false, format!("{u:o}"))),
             _ => None,
         },
         'c' => match arg {
             Value::Int(i) | Value::Int64(i) => char::from_u32(*i as u32).map(|c| c.to_string()),
+            Value::Uint64(u) => char::from_u32(*u as u32).map(|c| c.to_string()),
             _ => None,
         },
         'x' | 'X' => {
             let s = match arg {
                 Value::Int(i) | Value::Int64(i) => sign(*i < 0, format!("{:x}", i.unsigned_abs())),
+                Value::Uint64(u) => sign(false, format!("{u:x}")),
                 Value::Str(s) => hex::encode(s.as_bytes()),
                 _ => return None,
             };

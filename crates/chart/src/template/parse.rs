@@ -25,6 +25,10 @@ pub enum Node {
         offset: usize,
         name: String,
         pipe: Option<Pipe>,
+        /// Where Go places the node (its name) and how Go prints it (`{{template "t" .}}`),
+        /// for its errors' `at <...>`.
+        at: usize,
+        go_text: Rc<str>,
     },
     Break(usize),
     Continue(usize),
@@ -134,6 +138,43 @@ enum Tok {
     Declare,
     Assign,
     Comma,
+}
+
+/// A `template` node as Go's parser places and prints it: at its name, as
+/// `{{template "name" PIPE}}` with the pipeline's tokens one space apart (none inside
+/// parentheses nor before a chained field), strings quoted as Go quotes them.
+fn template_go_form(name: &str, offset: usize, toks: &[Token]) -> (usize, Rc<str>) {
+    let at = toks.first().map_or(offset, |t| t.offset);
+    let mut text = format!("{{{{template {}", super::gofmt::go_quote(name));
+    let mut prev: Option<&Tok> = None;
+    for (i, t) in toks.iter().enumerate().skip(1) {
+        let glued = i > 1
+            && (matches!(prev, Some(Tok::LParen))
+                || matches!(t.tok, Tok::RParen)
+                || (!t.spaced && matches!(t.tok, Tok::Field(_))));
+        if !glued {
+            text.push(' ');
+        }
+        match &t.tok {
+            Tok::Dot => text.push('.'),
+            Tok::Field(f) => {
+                text.push('.');
+                text.push_str(f);
+            }
+            Tok::Var(v) | Tok::Ident(v) | Tok::Number(v) => text.push_str(v),
+            Tok::Str(v) => text.push_str(&super::gofmt::go_quote(v)),
+            Tok::Char(c) => text.push_str(&c.to_string()),
+            Tok::Pipe => text.push('|'),
+            Tok::LParen => text.push('('),
+            Tok::RParen => text.push(')'),
+            Tok::Declare => text.push_str(":="),
+            Tok::Assign => text.push('='),
+            Tok::Comma => text.push(','),
+        }
+        prev = Some(&t.tok);
+    }
+    text.push_str("}}");
+    (at, Rc::from(text))
 }
 
 #[derive(Debug, Clone)]
@@ -572,12 +613,26 @@ impl Parser {
                             }
                             self.defines.push((name.clone(), body));
                             if word == "block" {
-                                nodes.push(Node::Template { offset, name, pipe });
+                                let (at, go_text) = template_go_form(&name, offset, &toks[1..]);
+                                nodes.push(Node::Template {
+                                    offset,
+                                    name,
+                                    pipe,
+                                    at,
+                                    go_text,
+                                });
                             }
                         }
                         "template" => {
                             let (name, pipe) = self.template_header(&word, offset, &toks[1..])?;
-                            nodes.push(Node::Template { offset, name, pipe });
+                            let (at, go_text) = template_go_form(&name, offset, &toks[1..]);
+                            nodes.push(Node::Template {
+                                offset,
+                                name,
+                                pipe,
+                                at,
+                                go_text,
+                            });
                         }
                         "break" | "continue" => {
                             if self.loop_depth == 0 {

@@ -1,6 +1,9 @@
 //! Go's RE2 syntax for Rust's `regex`. The two dialects agree on most patterns, but Go takes a
 //! `-` next to a class escape as a literal (`^[\w-\.]+$`, which Rust rejects as an "invalid
-//! range boundary"), and Go's `\w`, `\d`, `\s` and `\b` are ASCII-only where Rust's are Unicode.
+//! range boundary"), Go's `\w`, `\d`, `\s` and `\b` are ASCII-only where Rust's are Unicode, and
+//! Go's `\p{...}` names and sets come from Go's own Unicode tables (go_unicode.rs).
+
+use super::go_unicode;
 
 /// `\w`, `\d`, `\s` as the ASCII sets Go means, for use inside a class.
 fn perl_class_body(c: char) -> Option<&'static str> {
@@ -17,9 +20,28 @@ pub fn translate(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut names: Vec<String> = Vec::new();
+    // Where in `out` the last expression Go pushed starts, and where the repetition that ends it
+    // ends (when it is one): `a*(?i)*` repeats `a*`, which Rust reads only as `(?:a*)*`.
+    let mut groups: Vec<usize> = Vec::new();
+    let mut atom_start: Option<usize> = None;
+    let mut repeat_end: Option<usize> = None;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        let before = out.len();
+        let mut is_repeat = false;
+        match c {
+            '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&')') => {}
+            '(' if flag_group_then_repeat(&chars[i..]).is_some() => {}
+            '(' => {
+                groups.push(before);
+                (atom_start, repeat_end) = (None, None);
+            }
+            ')' => (atom_start, repeat_end) = (groups.pop(), None),
+            '|' => (atom_start, repeat_end) = (None, None),
+            '*' | '+' | '?' | '{' => is_repeat = true,
+            _ => (atom_start, repeat_end) = (Some(before), None),
+        }
         match c {
             '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&')') => {
                 // an empty flag group: nothing in Go, refused by Rust
@@ -44,13 +66,25 @@ pub fn translate(pattern: &str) -> String {
                         sets_u = false;
                     }
                 }
+                let mut op_text: String = op.iter().collect();
                 match (sets_u, op.last()) {
-                    (true, Some('?')) if op.len() > 1 => out.extend(&op[..op.len() - 1]),
-                    (true, _) => {
-                        out.extend(op);
-                        out.push('?');
+                    (true, Some('?')) if op.len() > 1 => {
+                        op_text.pop();
                     }
-                    _ => out.extend(op),
+                    (true, _) => op_text.push('?'),
+                    _ => {}
+                }
+                match (atom_start, repeat_end) {
+                    (Some(start), Some(end)) => {
+                        // a repetition of a repetition: grouped, the flags left after it
+                        out.insert_str(end, &format!("){op_text}"));
+                        out.insert_str(start, "(?:");
+                        repeat_end = Some(end + 4 + op_text.len());
+                    }
+                    _ => {
+                        out.push_str(&op_text);
+                        repeat_end = Some(out.len());
+                    }
                 }
                 out.extend(&chars[i..i + group]);
                 i += group + repeat;
@@ -87,8 +121,14 @@ pub fn translate(pattern: &str) -> String {
                         i = end;
                         continue;
                     }
+                    ('p' | 'P', None)
+                        if let Some(end) = translate_unicode_class(&chars, i, false, &mut out) =>
+                    {
+                        i = end;
+                        continue;
+                    }
                     ('p' | 'P' | 'x', None) if chars.get(i + 2) == Some(&'{') => {
-                        // \p{Name}, \x{hex}: braces that are no repetition
+                        // \x{hex} (and a \p{Name} Go refuses): braces that are no repetition
                         let end = chars[i..]
                             .iter()
                             .position(|c| *c == '}')
@@ -108,6 +148,13 @@ pub fn translate(pattern: &str) -> String {
                         i += 2 + skip;
                         continue;
                     }
+                    ('x', None) => {
+                        // \xHH: one character (a repetition after it repeats all of it)
+                        let end = (i + 4).min(chars.len());
+                        out.extend(&chars[i..end]);
+                        i = end;
+                        continue;
+                    }
                     ('b', None) => out.push_str(r"(?-u:\b)"),
                     ('B', None) => out.push_str(r"(?-u:\B)"),
                     _ => {
@@ -123,17 +170,28 @@ pub fn translate(pattern: &str) -> String {
             '{' => {
                 // Go reads a `{` that does not start a counted repetition as a literal
                 let rest: String = chars[i..].iter().collect();
-                if go_repeat(&rest).is_some() {
-                    out.push('{');
-                } else {
-                    out.push_str("\\{");
+                match go_repeat(&rest) {
+                    Some((_, _, after)) => {
+                        let len = rest.chars().count() - after.chars().count();
+                        out.extend(&chars[i..i + len]);
+                        i += len;
+                    }
+                    None => {
+                        // a literal: an expression of its own
+                        is_repeat = false;
+                        (atom_start, repeat_end) = (Some(before), None);
+                        out.push_str("\\{");
+                        i += 1;
+                    }
                 }
-                i += 1;
             }
             _ => {
                 out.push(c);
                 i += 1;
             }
+        }
+        if is_repeat {
+            repeat_end = Some(out.len());
         }
     }
     out
@@ -215,6 +273,12 @@ fn translate_class(chars: &[char], start: usize, out: &mut String) -> usize {
                 i += 2;
                 continue;
             }
+            if matches!(e, 'p' | 'P')
+                && let Some(end) = translate_unicode_class(chars, i, true, out)
+            {
+                i = end;
+                continue;
+            }
             if perl_class_body(e.to_ascii_lowercase()).is_some() || matches!(e, 'p' | 'P') {
                 // negated classes and Unicode classes: same meaning in both dialects
                 let end = if matches!(e, 'p' | 'P') && chars.get(i + 2) == Some(&'{') {
@@ -272,6 +336,167 @@ fn class_char(chars: &[char], i: usize) -> (usize, bool) {
         return (i + 2, is_class);
     }
     (i + 1, false)
+}
+
+/// `\p` or `\P` at `chars[i]` (with a one-letter name or one in braces), written as the class of
+/// the characters Go's tables give that name: the regex crate knows other names (`Alphabetic`,
+/// `Old_Italic`, which Go refuses) and a later Unicode (16.0, where Go has 15.0). The index after
+/// it, or None when Go knows no such name.
+fn translate_unicode_class(
+    chars: &[char],
+    i: usize,
+    in_class: bool,
+    out: &mut String,
+) -> Option<usize> {
+    let (name, end): (String, usize) = if chars.get(i + 2) == Some(&'{') {
+        let close = (i + 3..chars.len()).find(|&j| chars[j] == '}')?;
+        (chars[i + 3..close].iter().collect(), close + 1)
+    } else {
+        (chars.get(i + 2)?.to_string(), i + 3)
+    };
+    let (table, invert) = go_unicode_table(&name)?;
+    let negated = (chars[i + 1] == 'P') != invert;
+    let ranges = table.ranges();
+    // the regex crate has no surrogates (Go's Cs): a class without them
+    let mut body = String::new();
+    for &(lo, hi) in &ranges {
+        for (lo, hi) in [(lo, hi.min(0xD7FF)), (lo.max(0xE000), hi)] {
+            if lo <= hi {
+                push_hex(&mut body, lo);
+                if hi > lo {
+                    body.push('-');
+                    push_hex(&mut body, hi);
+                }
+            }
+        }
+    }
+    match (negated, body.is_empty()) {
+        (false, false) if in_class => out.push_str(&body),
+        (false, false) => {
+            out.push('[');
+            out.push_str(&body);
+            out.push(']');
+        }
+        // nothing: a class that matches nothing (the regex crate reads `[]` otherwise)
+        (false, true) => out.push_str(r"[^\x{0}-\x{10FFFF}]"),
+        (true, true) => out.push_str(r"[\x{0}-\x{10FFFF}]"),
+        (true, false) => {
+            out.push_str("[^");
+            out.push_str(&body);
+            out.push(']');
+        }
+    }
+    Some(end)
+}
+
+fn push_hex(out: &mut String, c: u32) {
+    use std::fmt::Write;
+    let _ = write!(out, "\\x{{{c:X}}}");
+}
+
+/// A table Go's regexp/syntax names in `\p{...}` (its unicodeTable).
+#[derive(Debug, PartialEq)]
+enum GoTable {
+    Any,
+    Ascii,
+    /// The general categories whose bits are set (indexes into go_unicode::CATEGORIES).
+    Categories(u64),
+    /// An index into go_unicode::SCRIPTS.
+    Script(u8),
+}
+
+impl GoTable {
+    /// The code points, as sorted ranges that neither touch nor overlap.
+    fn ranges(&self) -> Vec<(u32, u32)> {
+        let runs: Box<dyn Iterator<Item = (u32, u32)>> = match *self {
+            GoTable::Any => return vec![(0, 0x10FFFF)],
+            GoTable::Ascii => return vec![(0, 0x7F)],
+            GoTable::Categories(mask) => Box::new(
+                go_unicode::CATEGORY_RUNS
+                    .iter()
+                    .filter(move |r| mask & (1 << r.2) != 0)
+                    .map(|r| (r.0, r.1)),
+            ),
+            GoTable::Script(s) => Box::new(
+                go_unicode::SCRIPT_RUNS
+                    .iter()
+                    .filter(move |r| r.2 == s)
+                    .map(|r| (r.0, r.1)),
+            ),
+        };
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        for (lo, hi) in runs {
+            match out.last_mut() {
+                Some(last) if last.1 + 1 == lo => last.1 = hi,
+                _ => out.push((lo, hi)),
+            }
+        }
+        out
+    }
+}
+
+/// Go's canonicalName: `_`, `-` and spaces dropped, the first letter upper case, the others
+/// lower case (bytes, as Go reads them).
+fn canonical_name(name: &str) -> String {
+    let mut out = Vec::with_capacity(name.len());
+    let mut first = true;
+    for &c in name.as_bytes() {
+        match c {
+            b'_' | b'-' | b' ' => continue,
+            _ if first => {
+                first = false;
+                out.push(c.to_ascii_uppercase());
+            }
+            _ => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The general categories a Go category name covers (`L`, `Lu`, `LC`), as a mask.
+fn category_mask(name: &str) -> Option<u64> {
+    let cats = go_unicode::CATEGORIES;
+    let mask = |f: &dyn Fn(&str) -> bool| {
+        cats.iter()
+            .enumerate()
+            .filter(|(_, c)| f(c))
+            .fold(0u64, |m, (i, _)| m | 1 << i)
+    };
+    match name {
+        "LC" => Some(mask(&|c| matches!(c, "Lu" | "Ll" | "Lt"))),
+        "C" | "L" | "M" | "N" | "P" | "S" | "Z" => Some(mask(&|c| c.starts_with(name))),
+        _ if cats.contains(&name) => Some(mask(&|c| c == name)),
+        _ => None,
+    }
+}
+
+/// Go's parseUnicodeClass's lookup of `name` (what `\p{name}` holds): the table and whether
+/// the class is its complement (a leading `^`, or `Assigned`, Go's complement of Cn).
+fn go_unicode_table(name: &str) -> Option<(GoTable, bool)> {
+    let (name, invert) = match name.strip_prefix('^') {
+        Some(rest) => (rest, true),
+        None => (name, false),
+    };
+    let name = canonical_name(name);
+    let found = match name.as_str() {
+        "Any" => Some((GoTable::Any, false)),
+        "Assigned" => Some((GoTable::Categories(category_mask("Cn")?), true)),
+        "Ascii" => Some((GoTable::Ascii, false)),
+        "Lc" => Some((GoTable::Categories(category_mask("LC")?), false)),
+        n => category_mask(n)
+            .map(|m| (GoTable::Categories(m), false))
+            .or_else(|| {
+                let s = go_unicode::SCRIPTS.iter().position(|s| *s == n)?;
+                Some((GoTable::Script(s as u8), false))
+            })
+            .or_else(|| {
+                let (_, cat) = go_unicode::CATEGORY_ALIASES
+                    .iter()
+                    .find(|(alias, _)| canonical_name(alias) == n)?;
+                Some((GoTable::Categories(category_mask(cat)?), false))
+            }),
+    };
+    found.map(|(t, inv)| (t, inv != invert))
 }
 
 /// Whether regex-lite reads a translated pattern exactly as the regex crate does: no flag group
@@ -711,8 +936,12 @@ fn go_unicode_class(t: &str) -> Result<Option<&str>, GoErr> {
         2 + c.len_utf8()
     };
     let seq = &t[..seq_len];
-    // the name as the regex crate knows it (Go knows the categories and scripts it does)
-    if regex_syntax::Parser::new().parse(seq).is_err() {
+    let name = if c == '{' {
+        &seq[3..seq_len - 1]
+    } else {
+        &seq[2..]
+    };
+    if go_unicode_table(name).is_none() {
         return go_err("invalid character class range", seq);
     }
     Ok(Some(&t[seq_len..]))
@@ -958,6 +1187,9 @@ mod go_syntax_is_enough {
             "[[:^digit:]]",
             "\\pL",
             "\\p{Greek}",
+            "\\p{^greek}",
+            "\\p{Cs}",
+            "\\P{Cs}",
             "\\PN",
             "&&",
             "~~",
@@ -978,6 +1210,73 @@ mod go_syntax_is_enough {
                 prop_assert!(regex::Regex::new(&t).is_ok(), "Go reads {:?}; the regex crate refuses {:?}: {:?}", p, t, regex::Regex::new(&t).err());
             }
         }
+    }
+
+    #[test]
+    fn a_repetition_after_a_flag_group_may_repeat_a_repetition() {
+        for (p, want) in [
+            ("](?i)*(?i)*", "(?:]*)*(?i)(?i)"),
+            ("a{2}(?i)+b", "(?:a{2})+(?i)b"),
+            ("(ab)*(?s)?", "(?:(ab)*)?(?s)"),
+            ("a(?i)*", "a*(?i)"),
+            ("\\x41*(?i)*", "(?:\\x41*)*(?i)"),
+        ] {
+            assert_eq!(go_error(p), None, "{p}");
+            assert_eq!(translate(p), want, "{p}");
+            assert!(regex::Regex::new(&translate(p)).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn unicode_classes_as_go_reads_them() {
+        // Go's names, whatever their case, `_`, `-` and spaces (but scripts whose name holds
+        // `_` or a capital inside, which Go's lookup misses)
+        for p in [
+            r"\p{Greek}",
+            r"\pl",
+            r"\p{ greek }",
+            r"\p{^Greek}",
+            r"\P{^Greek}",
+            r"\p{Letter}",
+            r"\p{cased_letter}",
+            r"\p{Lc}",
+            r"\p{Any}",
+            r"\p{ascii}",
+            r"\p{Assigned}",
+            r"\p{Cn}",
+            r"\p{Nko}",
+            r"\p{punct}",
+            r"[\p{Greek}\d]",
+        ] {
+            assert_eq!(go_error(p), None, "{p}");
+        }
+        for p in [
+            r"\p{Alphabetic}",
+            r"\p{Old_Italic}",
+            r"\p{SignWriting}",
+            r"\p{Garay}",
+            r"\p{Latn}",
+            r"\p{L&}",
+            r"\p{}",
+            r"\p{^}",
+            r"\pé",
+            r"\p",
+        ] {
+            let want = format!("invalid character class range: `{p}`");
+            assert_eq!(go_error(p), Some(want), "{p}");
+        }
+        let m = |p: &str, t: &str| regex::Regex::new(&translate(p)).unwrap().is_match(t);
+        assert!(m(r"^\p{Greek}+$", "αΩ"));
+        assert!(m(r"^\p{^Greek}$", "a") && !m(r"\p{^Greek}", "α"));
+        assert!(m(r"^[^\P{Greek}]$", "α") && !m(r"[^\P{Greek}]", "a"));
+        // U+1C89 is a letter since Unicode 16; Go's 15.0 has it unassigned (and C holds Cn)
+        assert!(!m(r"\pL", "\u{1C89}") && m(r"\p{Cn}", "\u{1C89}") && m(r"\pC", "\u{1C89}"));
+        assert!(!m(r"\p{Assigned}", "\u{1C89}") && m(r"\p{Assigned}", "a"));
+        // surrogates: no string holds one
+        assert!(!m(r"\p{Cs}", "a") && !m(r"[\p{Cs}]", "a") && m(r"[\p{Cs}a]", "a"));
+        assert!(m(r"^\P{Cs}$", "a") && m(r"^\P{Any}|a$", "a") && !m(r"\P{Any}", "b"));
+        assert!(m(r"(?i)^\p{Lu}$", "a") && !m(r"(?i)\P{Lu}", "a") && m(r"^\p{Lu}$", "A"));
+        assert!(m(r"^[\p{Greek}-z]+$", "α-z"));
     }
 
     #[test]

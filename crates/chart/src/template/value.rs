@@ -21,6 +21,9 @@ pub enum Value {
     /// integers. It computes and prints as `Int`, but its type is another: `typeOf`, `kindOf`,
     /// `%T`, `deepEqual`, `duration`, and a Go `int` parameter refuses it.
     Int64(i64),
+    /// Go `uint64`: a semver's `Major`, `Minor`, `Patch`. It prints and compares (with either
+    /// int) by its value; sprig's maths and `int` cast it as Go does (wrapping past i64::MAX).
+    Uint64(u64),
     /// Go `float64`: every number that came from values YAML or JSON.
     Float(f64),
     Str(Rc<str>),
@@ -52,6 +55,18 @@ pub trait Object: Debug {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+    /// What json.Marshal makes of it, when that is not its data (a struct's tagged fields in
+    /// order, or null for a typed nil).
+    fn json(&self) -> Option<GoJson> {
+        None
+    }
+}
+
+/// json.Marshal's form of an object that is not its data.
+pub enum GoJson {
+    Null,
+    /// An object's keys in order, with their values.
+    Fields(Vec<(String, Value)>),
 }
 
 /// A Go []byte (a file of `.Files` read as a map): prints as Go prints a byte slice (`[86 105]`),
@@ -113,6 +128,7 @@ impl Value {
             Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Uint64(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -128,6 +144,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
@@ -143,6 +160,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint64(_) => "uint64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "slice",
@@ -222,6 +240,7 @@ impl Value {
             Value::Nil => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
+            Value::Uint64(u) => serde_json::Value::from(*u),
             Value::Float(f) => {
                 if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
                     serde_json::Value::from(*f as i64)
@@ -239,9 +258,13 @@ impl Value {
                     .map(|(k, v)| (k.clone(), v.to_json()))
                     .collect(),
             ),
-            Value::Object(o) => match o.as_data() {
-                Some(d) => d.to_json(),
-                None => serde_json::Value::String(o.display()),
+            Value::Object(o) => match (o.json(), o.as_data()) {
+                (Some(GoJson::Null), _) => serde_json::Value::Null,
+                (Some(GoJson::Fields(f)), _) => serde_json::Value::Object(
+                    f.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                ),
+                (None, Some(d)) => d.to_json(),
+                (None, None) => serde_json::Value::String(o.display()),
             },
         }
     }
@@ -390,6 +413,7 @@ pub fn write_v(out: &mut String, v: &Value) {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_g(*f)),
         Value::Str(s) => out.push_str(s),
         Value::List(l) => {

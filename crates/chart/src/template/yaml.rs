@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::value::{Value, format_float_g, format_float_json};
+use super::value::{GoJson, Value, format_float_g, format_float_json};
 
 /// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims.
 pub fn to_yaml(v: &Value) -> String {
@@ -30,7 +30,11 @@ pub fn to_yaml_pretty(v: &Value) -> String {
 
 fn plain(v: &Value) -> Value {
     match v {
-        Value::Object(o) => o.as_data().unwrap_or_else(|| Value::string(o.display())),
+        Value::Object(o) => match o.json() {
+            Some(GoJson::Null) => Value::Nil,
+            Some(GoJson::Fields(f)) => Value::map(f.into_iter().collect()),
+            None => o.as_data().unwrap_or_else(|| Value::string(o.display())),
+        },
         other => other.clone(),
     }
 }
@@ -130,6 +134,7 @@ fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, pretty: bool) 
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) if pretty && f.is_finite() => out.push_str(&format_float_g(*f)),
         Value::Float(f) => out.push_str(&yaml_float(*f)),
         Value::Map(_) => out.push_str("{}"),
@@ -358,6 +363,7 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_json(*f)),
         Value::Str(s) => json_string(out, s),
         Value::List(l) => {
@@ -398,9 +404,29 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
             nl(out, depth);
             out.push('}');
         }
-        Value::Object(o) => match o.as_data() {
-            Some(d) => write_json(out, &d, indent, depth),
-            None => json_string(out, &o.display()),
+        Value::Object(o) => match (o.json(), o.as_data()) {
+            (Some(GoJson::Null), _) => out.push_str("null"),
+            (Some(GoJson::Fields(f)), _) => {
+                out.push('{');
+                for (i, (k, item)) in f.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    nl(out, depth + 1);
+                    json_string(out, k);
+                    out.push(':');
+                    if indent.is_some() {
+                        out.push(' ');
+                    }
+                    write_json(out, item, indent, depth + 1);
+                }
+                if !f.is_empty() {
+                    nl(out, depth);
+                }
+                out.push('}');
+            }
+            (None, Some(d)) => write_json(out, &d, indent, depth),
+            (None, None) => json_string(out, &o.display()),
         },
     }
 }
