@@ -71,6 +71,14 @@ impl FromGlobalArgs for Workspace {
     fn load(global: &GlobalArgs) -> miette::Result<Self> {
         let mut ws = Workspace::open(&global.file, global.env.as_deref(), global.context.clone())?;
         print_lock_notes(&ws.spec.chart_lock_notes);
+        if global.env.is_none()
+            && let Some(env) = &ws.spec.env
+        {
+            eprintln!(
+                "note: environment `{env}` ([project] default_env of {}); --env NAME chooses another",
+                ws.spec.source.name
+            );
+        }
         ws.allow_new_state = global.new_state;
         Ok(ws)
     }

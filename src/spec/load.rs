@@ -118,6 +118,7 @@ pub fn load_str_with(
         declared_images: Vec::new(),
         declared_releases: Vec::new(),
         disabled_releases: Vec::new(),
+        default_env: None,
     };
     let spec = reader.read(root, env, variable);
     match spec {
@@ -223,6 +224,8 @@ struct Reader<'a> {
     declared_releases: Vec<String>,
     /// Releases switched off with `enabled = false` (after the env overlay), with where.
     disabled_releases: Vec<(String, Span)>,
+    /// `[project] default_env`, when it chose the overlay (no --env given).
+    default_env: Option<String>,
 }
 
 /// Keys of one smoke check in a release's `checks`.
@@ -351,7 +354,7 @@ impl Reader<'_> {
             releases,
             base_dir: self.base_dir.to_path_buf(),
             source: self.source.clone(),
-            env: env.map(str::to_string),
+            env: env.map(str::to_string).or(self.default_env.clone()),
             envs,
             checks,
             chart_lock_notes: std::mem::take(&mut self.chart_lock_notes),
@@ -590,7 +593,26 @@ impl Reader<'_> {
                 }
             }
         }
-        if let Some(wanted) = env {
+        // Without --env, `[project] default_env` names the overlay a bare run uses.
+        let mut default_span = None;
+        let default_env = match env {
+            Some(_) => None,
+            None => root
+                .get("project")
+                .and_then(|p| match &p.value {
+                    Value::Table(t) => t.get("default_env"),
+                    _ => None,
+                })
+                .and_then(|n| match &n.value {
+                    Value::String(s) => {
+                        default_span = Some(n.span);
+                        Some(s.clone())
+                    }
+                    _ => None,
+                }),
+        };
+        self.default_env = default_env.clone();
+        if let Some(wanted) = env.or(default_env.as_deref()) {
             match overlays.iter().position(|(k, _)| k.name == wanted) {
                 Some(i) => {
                     let (_, mut overlay) = overlays.swap_remove(i);
@@ -599,10 +621,17 @@ impl Reader<'_> {
                 }
                 None => {
                     let names: Vec<&str> = envs.iter().map(String::as_str).collect();
+                    let from = match default_span {
+                        Some(_) => "[project] default_env",
+                        None => "--env",
+                    };
                     let mut problem = Problem::new(
                         "unknown-env",
-                        format!("there is no environment `{wanted}` (from --env) in this file"),
+                        format!("there is no environment `{wanted}` (from {from}) in this file"),
                     );
+                    if let Some(span) = default_span {
+                        problem = problem.label(span, "no [env.NAME] of this name");
+                    }
                     for (key, _) in &overlays {
                         problem = problem.label(key.span, "an environment defined here");
                     }
@@ -1215,7 +1244,17 @@ impl Reader<'_> {
             return None;
         };
         let table = self.table_of(key, node, "the top level")?;
-        self.check_keys(table, &["name"], "[project]", "keys of [project]");
+        self.check_keys(
+            table,
+            &["name", "default_env"],
+            "[project]",
+            "keys of [project]",
+        );
+        if let Some((k, n)) = table.get_entry("default_env")
+            && !matches!(n.value, Value::String(_))
+        {
+            self.wrong_type(k, n, "[project]", "a string naming an [env.NAME]");
+        }
         let (name, span) = self.required_string(
             table,
             "name",

@@ -337,3 +337,62 @@ enabled = "no"
         "`enabled` in [releases.db] must be a boolean (true or false), found a string"
     );
 }
+
+/// `[project] default_env` names the overlay a run without `--env` uses (a team whose base is
+/// only the common part never deploys the bare base by mistake); `--env` still chooses
+/// another; a default naming no overlay, or not a string, is a diagnostic at the value.
+#[test]
+fn a_default_env_is_used_without_env_and_checked() {
+    let with_default = |default: &str| {
+        format!(
+            r#"
+[project]
+name = "todo"
+default_env = {default}
+[releases.web]
+chart = "../charts/web"
+values = {{ replicas = 1 }}
+[env.dev.releases.web.values]
+replicas = 2
+[env.prod.releases.web.values]
+replicas = 5
+"#
+        )
+    };
+    let load = |text: &str, env: Option<&str>| {
+        load_str_with(text, "t.toml", &specs_dir().join("valid"), env, &|_| None)
+    };
+    let text = with_default("\"dev\"");
+    let bare = load(&text, None).unwrap();
+    assert_eq!(bare.env.as_deref(), Some("dev"));
+    assert_eq!(bare.releases["web"].values["replicas"], 2);
+    let prod = load(&text, Some("prod")).unwrap();
+    assert_eq!(prod.env.as_deref(), Some("prod"));
+    assert_eq!(prod.releases["web"].values["replicas"], 5);
+
+    let text = with_default("\"stage\"");
+    let err = load(&text, None).unwrap_err();
+    let problem = &err.problems()[0];
+    assert_eq!(
+        problem.message,
+        "there is no environment `stage` (from [project] default_env) in this file"
+    );
+    let span = problem.labels[0].span;
+    assert_eq!(&text[span.start..span.end], "\"stage\"");
+    assert!(
+        problem.help.as_deref().unwrap_or("").contains("`dev`"),
+        "{problem:?}"
+    );
+    // With --env, a wrong default is not in the way.
+    assert_eq!(
+        load(&text, Some("prod")).unwrap().env.as_deref(),
+        Some("prod")
+    );
+
+    let text = with_default("3");
+    let err = load(&text, None).unwrap_err();
+    assert_eq!(
+        err.problems()[0].message,
+        "`default_env` in [project] must be a string naming an [env.NAME], found an integer"
+    );
+}

@@ -266,3 +266,35 @@ fn state_list_and_show_print_what_is_recorded() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A run without `--env` in a project with `[project] default_env` plans that environment,
+/// against that environment's own state, and says so; `--env` still chooses another.
+#[test]
+fn a_run_without_env_uses_the_default_env_and_says_so() {
+    let dir = project();
+    fs::write(
+        dir.path().join("todo.toml"),
+        "[project]\nname = \"todo\"\ndefault_env = \"dev\"\n\n[cluster]\nnamespace = \"todo\"\n\n[env.dev.cluster]\nnamespace = \"todo-dev\"\n\n[env.prod.cluster]\nnamespace = \"todo-prod\"\n",
+    )
+    .unwrap();
+    let plan = |args: &[&str]| {
+        let out = todoplan(dir.path())
+            .args(["plan", "--offline", "--format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = unwrapped(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (json["env"].clone(), stderr)
+    };
+    let (env, stderr) = plan(&[]);
+    assert_eq!(env, "dev");
+    assert!(
+        stderr.contains("note: environment `dev` ([project] default_env of todo.toml)"),
+        "{stderr}"
+    );
+    let (env, stderr) = plan(&["--env", "prod"]);
+    assert_eq!(env, "prod");
+    assert!(!stderr.contains("default_env"), "{stderr}");
+}
