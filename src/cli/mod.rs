@@ -171,7 +171,12 @@ fn finish(result: miette::Result<ExitStatus>) -> ExitCode {
         Ok(status) => status.into(),
         Err(report) => {
             eprintln!("{}", crate::model::masking::mask(&render_report(&report)));
-            ExitStatus::Failure.into()
+            match report.downcast_ref::<crate::plan::planfile::PlanFileError>() {
+                Some(crate::plan::planfile::PlanFileError::Stale { .. }) => {
+                    ExitStatus::PlanStale.into()
+                }
+                _ => ExitStatus::Failure.into(),
+            }
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum ExitStatus {
     /// Some objects were written (or deleted) and then a step failed or the run was
     /// interrupted: the state records exactly what was done; plan again to see the rest.
     PartialApply,
+    /// `apply FILE`: the saved plan is stale (the cluster, the state or an input moved since it
+    /// was made), so nothing was applied: a CI job plans again and posts the new plan.
+    PlanStale,
     /// The command line itself is wrong (an unknown flag or verb, a bad value): nothing ran.
     /// sysexits' EX_USAGE, so that it is never read as `--detailed-exitcode`'s 2.
     UsageError,
@@ -34,18 +37,20 @@ impl ExitStatus {
             ExitStatus::PlanHasErrors => 3,
             ExitStatus::Cancelled => 4,
             ExitStatus::PartialApply => 5,
+            ExitStatus::PlanStale => 6,
             ExitStatus::UsageError => 64,
         }
     }
 
     /// Every status with its code and meaning, for the README table and its test.
-    pub const ALL: [ExitStatus; 7] = [
+    pub const ALL: [ExitStatus; 8] = [
         ExitStatus::Success,
         ExitStatus::Failure,
         ExitStatus::ChangesPresent,
         ExitStatus::PlanHasErrors,
         ExitStatus::Cancelled,
         ExitStatus::PartialApply,
+        ExitStatus::PlanStale,
         ExitStatus::UsageError,
     ];
 
@@ -62,6 +67,9 @@ impl ExitStatus {
             }
             ExitStatus::PartialApply => {
                 "partial apply: some writes were made, then a step failed or the run was interrupted"
+            }
+            ExitStatus::PlanStale => {
+                "the saved plan is stale (the cluster, the state or an input moved since it was made): nothing was applied; plan again"
             }
             ExitStatus::UsageError => "usage error: the command line is wrong; nothing ran",
         }

@@ -14,6 +14,7 @@ mod chart_helm_parity;
 mod chart_hooks_e2e;
 mod chart_sources_e2e;
 mod checks_e2e;
+mod ci_recipe_e2e;
 mod drift_e2e;
 mod images_e2e;
 mod import_e2e;
