@@ -11,13 +11,12 @@ const README: &str = include_str!("../../README.md");
 /// From the Install section to the chart section: install, the five-minute walk, the CI recipe.
 fn install_section() -> &'static str {
     let start = README
-        .find("<!-- section: install")
-        .expect("the README has an install section");
+        .find("\n## Install\n")
+        .expect("the README has an Install section");
     let rest = &README[start..];
-    let end = rest[1..]
-        .find("<!-- section:")
-        .map(|e| e + 1)
-        .unwrap_or(rest.len());
+    let end = rest
+        .find("\n## Charts and rendering\n")
+        .expect("the README has a Charts and rendering section after Install");
     &rest[..end]
 }
 
