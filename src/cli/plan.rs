@@ -88,14 +88,16 @@ pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> 
                 "an --offline plan cannot be saved for apply: it did not read the cluster"
             ));
         }
-        PlanFile::new(
+        let file = PlanFile::new(
             &planned.computed,
             &crate::plan::compute::digest_salt(&state),
-        )
-        .write(path)?;
+        );
+        file.write(path)?;
+        // The checksum `todoplan history` records for the revision that applies this file.
         eprintln!(
-            "Saved the plan to {}. Apply exactly it with: todoplan apply {}",
+            "Saved the plan to {} (checksum {}). Apply exactly it with: todoplan apply {}",
             path.display(),
+            file.checksum,
             path.display()
         );
     }

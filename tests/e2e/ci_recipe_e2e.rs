@@ -148,6 +148,7 @@ fn the_ci_recipe_plans_pull_requests_applies_merges_and_replans_a_stale_plan() {
     let job = checkout(root, &remote, "first", "plan-first");
     let out = ci(&job, &["plan", "prod", "main"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let planned = text(&out);
     let comment = std::fs::read_to_string(job.join("comment.md")).unwrap();
     assert!(comment.contains("to add"), "{comment}");
     assert!(
@@ -162,6 +163,25 @@ fn the_ci_recipe_plans_pull_requests_applies_merges_and_replans_a_stale_plan() {
     let out = ci(&job_apply, &["apply", "prod", "prod.plan"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(greeting(&ns), "v1");
+    // The checksum plan --out printed is the one history records for the revision applying it.
+    let printed = regex::Regex::new(r"Saved the plan to prod.plan \(checksum ([0-9a-f]+)\)")
+        .unwrap()
+        .captures(&planned)
+        .unwrap_or_else(|| panic!("no checksum printed: {planned}"))[1]
+        .to_string();
+    let history = support::todoplan_in(
+        &job_apply,
+        &["history", "--env", "prod", "--format", "json"],
+    );
+    let history: serde_json::Value = serde_json::from_slice(&history.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&history)));
+    let recorded = history
+        .as_array()
+        .and_then(|revisions| revisions.last())
+        .and_then(|r| r["plan_checksum"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(recorded, printed, "{history}");
 
     // Two pull requests planned side by side; the second merged is stale by then.
     let head_a = pull_request(&dev, "greeting", |d| set_greeting(d, "v2"));
