@@ -1168,6 +1168,26 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
             let node = options.progress.start(address, "destroying");
             let result = async {
                 crate::plan::protection::permits(change, &computed.plan.options)?;
+                if record.kind == "Namespace" {
+                    // Deleting a namespace deletes what is in it: what appeared in it since
+                    // the plan (a claim made by hand) keeps it, whatever the flags.
+                    let contents = cluster
+                        .namespace_contents(&record.name)
+                        .await
+                        .map_err(render_report)?;
+                    let left = crate::plan::protection::namespace_leftovers(
+                        &contents,
+                        &BTreeSet::new(),
+                    );
+                    if !left.is_empty() {
+                        return Err(format!(
+                            "namespace {} is kept: it holds {} object(s) this run did not delete ({}), which deleting it would delete too",
+                            record.name,
+                            left.len(),
+                            left.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                }
                 shared.backend.fence()?;
                 let uid = record.uid.as_deref().or(change.live_uid.as_deref());
                 // Gone, not only accepted: an object a finalizer holds stays recorded until the

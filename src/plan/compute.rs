@@ -870,7 +870,15 @@ pub async fn diff_objects_incrementally<C: Cluster>(
             },
             None => Some(record.manifest.clone()),
         };
-        let protected = super::protection::holds_data(&record.kind, record.protect);
+        // A namespace this state made holds data only through what is in it: it goes when
+        // everything in it goes, which is checked against its contents below (and by the
+        // executor again right before the delete). Offline, its contents are not known, and a
+        // namespace this state never recorded is never deleted without the flag.
+        let namespace_of_this_state = record.kind == "Namespace"
+            && req_cluster.is_some()
+            && !stray_addresses.contains(&address);
+        let protected =
+            !namespace_of_this_state && super::protection::holds_data(&record.kind, record.protect);
         let mut change = ObjectChange {
             address: address.clone(),
             release: record.release.clone(),
@@ -1011,17 +1019,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
             .filter(|c| c.kind == "Namespace" && c.action == Action::Delete)
         {
             let contents = c.namespace_contents(&change.name).await?;
-            let kept: Vec<String> = contents
-                .iter()
-                .filter(|k| !deleted.contains(*k))
-                // The local state's digest key (see ops::digest_key) goes with its namespace.
-                .filter(|k| {
-                    !(k.kind == "Secret"
-                        && k.name
-                            .starts_with(crate::model::object::DIGEST_KEY_SECRET_PREFIX))
-                })
-                .map(|k| k.to_string())
-                .collect();
+            let kept = super::protection::namespace_leftovers(&contents, &deleted);
             super::protection::gate_namespace(change, &kept);
         }
     }

@@ -158,8 +158,10 @@ pub fn namespace_objects(spec: &Spec) -> Vec<DesiredObject> {
                 address: Address::Namespace(ns),
                 object,
                 release: None,
-                // Deleting a namespace deletes every PVC in it.
-                protect: true,
+                // Deleting a namespace deletes everything in it: it is deleted only when
+                // everything in it is (see `protection::gate_namespace`), so its own record
+                // needs no protection.
+                protect: false,
                 timeout: Duration::from_secs(60),
             }
         })

@@ -76,6 +76,26 @@ pub fn gate_namespace(change: &mut ObjectChange, kept: &[String]) {
     change.action = Action::Refused;
 }
 
+/// What deleting namespace `ns` would take with it: the objects in it (`contents`) that are not
+/// `deleted` by the plan, apart from what the cluster makes in every namespace (already left out
+/// of `contents`) and the local state's digest key, which goes with its namespace.
+pub fn namespace_leftovers(
+    contents: &[crate::observe::ObjectKey],
+    deleted: &std::collections::BTreeSet<crate::observe::ObjectKey>,
+) -> Vec<String> {
+    contents
+        .iter()
+        .filter(|k| !deleted.contains(*k))
+        // The local state's digest key (see ops::digest_key) goes with its namespace.
+        .filter(|k| {
+            !(k.kind == "Secret"
+                && k.name
+                    .starts_with(crate::model::object::DIGEST_KEY_SECRET_PREFIX))
+        })
+        .map(|k| k.to_string())
+        .collect()
+}
+
 /// The executor's check before it sends a delete: the same rule, with the plan's own options.
 pub fn permits(change: &ObjectChange, options: &PlanOptions) -> Result<(), String> {
     let mut probe = change.clone();

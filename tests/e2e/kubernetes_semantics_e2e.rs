@@ -1328,3 +1328,47 @@ fn rollback_restores_a_secret_whose_source_holds_that_revisions_value_again() {
         b"first-token-value"
     );
 }
+
+/// A namespace todoplan made goes with the last of its objects, without `--allow-data-loss`,
+/// when nothing else is in it: deleting it loses nothing (before, destroy always kept it,
+/// "deleting it would lose its data", a false risk). With a claim the gate keeps, or an object
+/// someone else put there, it is kept, naming what it holds, with the flag or without.
+#[test]
+fn a_namespace_goes_with_its_last_object_and_stays_while_it_holds_others() {
+    let p = Project::new("nsgo");
+    p.objects(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: {ns}}\ndata: {k: v}\n",
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let out = p.ok(&["destroy", "--auto-approve", "--no-color"]);
+    assert!(
+        out.contains("will be destroyed") && !out.contains("will NOT be changed (protected)"),
+        "{out}"
+    );
+    assert!(out.contains("2 destroyed, 0 protected and kept"), "{out}");
+    assert!(!support::namespace_exists(&p.name), "{out}");
+
+    // Again, with an object of someone else in the namespace: kept, even with the flag.
+    p.ok(&["apply", "--auto-approve"]);
+    support::kubectl([
+        "-n",
+        p.name.as_str(),
+        "create",
+        "configmap",
+        "by-hand",
+        "--from-literal=k=v",
+    ]);
+    for flags in [&[][..], &["--allow-data-loss"][..]] {
+        let mut args = vec!["destroy", "--auto-approve", "--no-color"];
+        args.extend_from_slice(flags);
+        let out = p.ok(&args);
+        let said = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            said.contains("holds 1 object(s) this plan does not delete (v1 ConfigMap")
+                && said.contains("by-hand"),
+            "{flags:?}: {out}"
+        );
+        assert!(support::namespace_exists(&p.name), "{flags:?}: {out}");
+    }
+    assert_eq!(p.jsonpath(&["configmap", "by-hand"], "{.data.k}"), "v");
+}

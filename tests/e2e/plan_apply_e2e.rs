@@ -109,7 +109,11 @@ fn saved_plan_applies_and_a_stale_one_is_refused() {
     );
     let out = s.todoplan(&["apply", "second.plan"]);
     let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "a stale plan has its own exit status"
+    );
     assert!(text.contains("stale"), "{text}");
     // The first plan file was applied already: the state moved on.
     let out = s.todoplan(&["apply", "first.plan"]);
