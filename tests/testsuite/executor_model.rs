@@ -894,18 +894,29 @@ fn run_case(rt: &tokio::runtime::Runtime, case: &Case) -> Result<(), TestCaseErr
     }
     check_no_secret(&serde_json::to_string(&state).unwrap(), "the state")?;
     // A plan after that has nothing left to do but what protection refuses.
+    let left = left_to_do(rt, &cluster, &desired, &state, &options)?;
+    prop_assert!(left.is_empty(), "not converged: {left:?}");
+    Ok(())
+}
+
+/// What a plan of `desired` from `state` still has to do: changes and adoptions.
+fn left_to_do(
+    rt: &tokio::runtime::Runtime,
+    cluster: &MemoryCluster,
+    desired: &[DesiredObject],
+    state: &State,
+    options: &PlanOptions,
+) -> Result<Vec<String>, TestCaseError> {
     let again = rt
-        .block_on(plan(&cluster, &desired, &state, &options))
+        .block_on(plan(cluster, desired, state, options))
         .map_err(TestCaseError::fail)?;
-    let left: Vec<_> = again
+    Ok(again
         .plan
         .objects
         .iter()
         .filter(|c| c.action.is_change() || c.adopt)
         .map(|c| format!("{} {:?}", c.address, c.action))
-        .collect();
-    prop_assert!(left.is_empty(), "not converged: {left:?}");
-    Ok(())
+        .collect())
 }
 
 fn check_promises(
@@ -1256,16 +1267,7 @@ fn run_two_writers(case: &TwoWriters, guards: Guards) -> Result<(), TestCaseErro
         Some("second")
     );
     let state = store.saved.lock().unwrap().clone().unwrap();
-    let again = runtime()
-        .block_on(plan(&cluster, &second_desired, &state, &options))
-        .map_err(TestCaseError::fail)?;
-    let left: Vec<_> = again
-        .plan
-        .objects
-        .iter()
-        .filter(|c| c.action.is_change() || c.adopt)
-        .map(|c| format!("{} {:?}", c.address, c.action))
-        .collect();
+    let left = left_to_do(&runtime(), &cluster, &second_desired, &state, &options)?;
     prop_assert!(left.is_empty(), "state and cluster disagree: {left:?}");
     Ok(())
 }
