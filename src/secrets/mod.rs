@@ -160,13 +160,11 @@ pub fn check_sources<'a>(sets: impl IntoIterator<Item = &'a SecretSet>) -> Resul
     for set in sets {
         for (key, source) in &set.keys {
             match source {
-                SecretSource::Env { var } if std::env::var_os(var).is_none() => {
-                    missing.push(format!(
-                        "  secret.{} key {key}: environment variable {var} is not set",
-                        set.name
-                    ))
-                }
-                SecretSource::File { path } if !path.is_file() => missing.push(format!(
+                SecretSource::Env { var } if !is_here(source) => missing.push(format!(
+                    "  secret.{} key {key}: environment variable {var} is not set",
+                    set.name
+                )),
+                SecretSource::File { path } if !is_here(source) => missing.push(format!(
                     "  secret.{} key {key}: file {} is not there (or not a regular file)",
                     set.name,
                     path.display()
@@ -182,6 +180,16 @@ pub fn check_sources<'a>(sets: impl IntoIterator<Item = &'a SecretSet>) -> Resul
         count: missing.len(),
         list: missing.join("\n"),
     })
+}
+
+/// Whether a source the user provides (an environment variable, a file) is there on this
+/// machine; generated and existing values live in the cluster, never here.
+fn is_here(source: &SecretSource) -> bool {
+    match source {
+        SecretSource::Env { var } => std::env::var_os(var).is_some(),
+        SecretSource::File { path } => path.is_file(),
+        SecretSource::Generate { .. } | SecretSource::Existing => false,
+    }
 }
 
 pub fn resolve(
@@ -268,11 +276,7 @@ pub fn resolve_offline(
         let digest = recorded
             .and_then(|r| r.get(key))
             .filter(|_| !rotate.contains(key));
-        let available = match source {
-            SecretSource::Env { var } => std::env::var_os(var).is_some(),
-            SecretSource::File { path } => path.is_file(),
-            SecretSource::Generate { .. } | SecretSource::Existing => false,
-        };
+        let available = is_here(source);
         match digest {
             Some(d) if !available => {
                 resolved
