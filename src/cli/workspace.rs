@@ -76,7 +76,7 @@ impl FromGlobalArgs for Workspace {
     }
 }
 
-/// What resolving remote charts changed in todoplan.lock (on stderr: stdout may be a plan file
+/// What resolving remote charts changed in charts.lock (on stderr: stdout may be a plan file
 /// or JSON a machine reads).
 pub fn print_lock_notes(notes: &[String]) {
     for n in notes {

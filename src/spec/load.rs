@@ -210,7 +210,7 @@ struct Reader<'a> {
     base_dir: &'a Path,
     problems: Vec<Problem>,
     chart_kinds: HashMap<PathBuf, Result<ReleaseKind, String>>,
-    /// Remote charts (`oci://`, `repository`): resolved through todoplan.lock and the cache,
+    /// Remote charts (`oci://`, `repository`): resolved through charts.lock and the cache,
     /// opened at the first one.
     charts: Option<Result<crate::chart::source::Resolver, crate::chart::source::SourceError>>,
     chart_lock_notes: Vec<String>,
@@ -326,7 +326,7 @@ impl Reader<'_> {
                 Ok(notes) => self.chart_lock_notes.extend(notes),
                 Err(e) => self.push(
                     Problem::new("chart-lock", e.message)
-                        .label(Span::new(0, 0), "while writing todoplan.lock")
+                        .label(Span::new(0, 0), "while writing charts.lock")
                         .help(e.help),
                 ),
             }

@@ -54,7 +54,7 @@ pub struct Spec {
     /// Releases switched off with `enabled = false` (usually in an `[env.NAME]` overlay): not
     /// rendered; what they applied before is destroyed.
     pub disabled_releases: Vec<String>,
-    /// What resolving remote charts changed in todoplan.lock, and why (empty when nothing did).
+    /// What resolving remote charts changed in charts.lock, and why (empty when nothing did).
     pub chart_lock_notes: Vec<String>,
 }
 
