@@ -188,6 +188,63 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The remote charts the releases of `root` name, in the base and under every `[env.NAME]`
+/// (each overlay merged over the base as `--env NAME` merges it), enabled or not. `None` when
+/// that cannot be known from the file (a `${...}` in a release's `chart` or `repository`):
+/// nothing is pruned then.
+fn chart_uses(root: &Table) -> Option<crate::chart::source::ChartUses> {
+    let mut uses = crate::chart::source::ChartUses::default();
+    let mut base = root.clone();
+    let overlays = match base.remove("env").map(|(_, node)| node.value) {
+        Some(Value::Table(envs)) => envs.entries,
+        _ => Vec::new(),
+    };
+    let mut views = vec![base.clone()];
+    for (_, node) in overlays {
+        if let Value::Table(mut overlay) = node.value {
+            overlay.entries.retain(|(k, _)| k.name != "env");
+            let mut view = base.clone();
+            view.merge(overlay);
+            views.push(view);
+        }
+    }
+    for view in &views {
+        let Some(Value::Table(releases)) = view.get("releases").map(|n| &n.value) else {
+            continue;
+        };
+        for (_, node) in &releases.entries {
+            let Value::Table(release) = &node.value else {
+                continue;
+            };
+            let string = |key: &str| match release.get(key).map(|n| &n.value) {
+                Some(Value::String(s)) => Some(s.as_str()),
+                _ => None,
+            };
+            let Some(chart) = string("chart") else {
+                continue;
+            };
+            let repository = string("repository");
+            if chart.contains('$') || repository.is_some_and(|r| r.contains('$')) {
+                return None;
+            }
+            let Ok(Some(source)) = crate::chart::source::ChartSource::parse(chart, repository)
+            else {
+                continue;
+            };
+            match string("version") {
+                Some(v) if v.contains('$') => {
+                    uses.any_range.insert(source.key());
+                }
+                v => {
+                    uses.exact
+                        .insert((source.key(), v.unwrap_or("*").to_string()));
+                }
+            }
+        }
+    }
+    Some(uses)
+}
+
 /// A node reference written in release values, before its target is checked.
 struct RawNodeRef {
     release: String,
@@ -263,6 +320,8 @@ impl Reader<'_> {
         variable: &dyn Fn(&str) -> Option<String>,
     ) -> Option<Spec> {
         self.check_keys(&root, &SECTIONS, "the top level", "sections of todo.toml");
+        // Before any overlay: the chart lock keeps what every environment uses.
+        let chart_uses = chart_uses(&root);
         let envs = self.apply_env(&mut root, env);
         self.take_disabled_releases(&mut root);
 
@@ -321,6 +380,12 @@ impl Reader<'_> {
         let images = self.read_images(&root);
         let secrets = self.read_secrets(&root, &cluster, project_name.as_deref());
         let mut releases = self.read_releases(&root, &cluster);
+        if self.charts.is_none() && crate::chart::source::lock_exists(self.base_dir) {
+            self.charts = Some(crate::chart::source::Resolver::open(self.base_dir));
+        }
+        if let (Some(Ok(resolver)), Some(uses)) = (&mut self.charts, &chart_uses) {
+            resolver.prune(uses);
+        }
         if let Some(Ok(resolver)) = self.charts.take() {
             match resolver.finish() {
                 Ok(notes) => self.chart_lock_notes.extend(notes),

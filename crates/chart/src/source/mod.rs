@@ -8,6 +8,7 @@
 mod fetch;
 mod lock;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -154,6 +155,33 @@ pub fn promised_digest(path: &Path) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
     .then(|| format!("sha256:{hex}"))
+}
+
+/// The remote charts a todo.toml names, over its base and every `[env.NAME]` overlay (and
+/// releases switched off): entries of the lock outside it are pruned. One environment's run
+/// must never drop what another uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChartUses {
+    /// (source key, constraint) pairs written in todo.toml.
+    pub exact: BTreeSet<(String, String)>,
+    /// Sources whose range a `${var.NAME}` chooses: `TODOPLAN_VAR_NAME` can change it at run
+    /// time, so every entry of the source is kept.
+    pub any_range: BTreeSet<String>,
+}
+
+impl ChartUses {
+    pub fn uses(&self, entry: &LockEntry) -> bool {
+        self.any_range.contains(&entry.source)
+            || self
+                .exact
+                .contains(&(entry.source.clone(), entry.constraint.clone()))
+    }
+}
+
+/// Whether `dir` holds a chart lock: `charts.lock`, or an older todoplan's `todoplan.lock`.
+pub fn lock_exists(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(LOCK_FILE)).is_ok()
+        || is_chart_lock(&dir.join(LEGACY_LOCK_FILE))
 }
 
 /// Resolves the remote charts of one todo.toml against its lock file and the cache.
@@ -309,6 +337,23 @@ impl Resolver {
         });
         self.changed = true;
         Ok(path)
+    }
+
+    /// Drop the entries todo.toml no longer uses anywhere, saying which.
+    pub fn prune(&mut self, uses: &ChartUses) {
+        let (kept, unused): (Vec<LockEntry>, Vec<LockEntry>) =
+            std::mem::take(&mut self.lock.entries)
+                .into_iter()
+                .partition(|e| uses.uses(e));
+        self.lock.entries = kept;
+        for e in &unused {
+            self.notes.push(format!(
+                "{LOCK_FILE}: removed {} {:?}: no release uses it in the base or any [env.NAME] \
+                 of todo.toml",
+                e.source, e.constraint
+            ));
+        }
+        self.changed |= !unused.is_empty();
     }
 
     /// Write the lock file if anything was added (as `charts.lock`, removing an older
@@ -477,6 +522,36 @@ mod tests {
     fn add(r: &mut Resolver, source: &str) {
         r.lock.insert(locked_entry(source));
         r.changed = true;
+    }
+
+    #[test]
+    fn pruning_keeps_every_use_and_any_range_a_variable_chooses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lock = lock_of(&["oci://r/a", "oci://r/b", "oci://r/c"]);
+        lock.insert(LockEntry {
+            constraint: "^2".into(),
+            ..locked_entry("oci://r/a")
+        });
+        lock.write(&dir.path().join(LOCK_FILE)).unwrap();
+        let mut r = Resolver::open(dir.path()).unwrap();
+        let uses = ChartUses {
+            exact: [("oci://r/a".to_string(), "^2".to_string())].into(),
+            any_range: ["oci://r/b".to_string()].into(),
+        };
+        r.prune(&uses);
+        let notes = r.finish().unwrap();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let back = Lock::read(&dir.path().join(LOCK_FILE)).unwrap();
+        let left: Vec<_> = back
+            .entries
+            .iter()
+            .map(|e| format!("{} {}", e.source, e.constraint))
+            .collect();
+        assert_eq!(left, ["oci://r/a ^2", "oci://r/b ^1"]);
+        // Nothing to prune: nothing written, nothing said.
+        let mut r = Resolver::open(dir.path()).unwrap();
+        r.prune(&uses);
+        assert!(r.finish().unwrap().is_empty());
     }
 
     #[test]
