@@ -69,7 +69,12 @@ pub trait FromGlobalArgs: Sized {
 
 impl FromGlobalArgs for Workspace {
     fn load(global: &GlobalArgs) -> miette::Result<Self> {
-        let mut ws = Workspace::open(&global.file, global.env.as_deref(), global.context.clone())?;
+        let mut ws = Workspace::open_with(
+            &global.file,
+            global.env.as_deref(),
+            global.context.clone(),
+            global.load_options(),
+        )?;
         print_lock_notes(&ws.spec.chart_lock_notes);
         ws.allow_new_state = global.new_state;
         Ok(ws)

@@ -36,9 +36,22 @@ const SECTIONS: [&str; 9] = [
 const REFERENCE_ROOTS: [&str; 6] = ["images", "secrets", "releases", "project", "cluster", "var"];
 const MAX_GENERATED_LENGTH: usize = 4096;
 
+/// How a spec is loaded, beyond which file and environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `--locked`: a remote chart or range charts.lock lacks, or an entry it would prune, is a
+    /// problem, and charts.lock is never written.
+    pub locked: bool,
+}
+
 /// Reads and checks the spec at `path`, overlaying `[env.NAME]` when `env` is given.
 /// `${var.NAME}` takes the environment variable `TODOPLAN_VAR_NAME` over the default.
 pub fn load(path: &Path, env: Option<&str>) -> Result<Spec, SpecError> {
+    load_with(path, env, LoadOptions::default())
+}
+
+/// [`load`] with [`LoadOptions`].
+pub fn load_with(path: &Path, env: Option<&str>, options: LoadOptions) -> Result<Spec, SpecError> {
     let name = path.display().to_string();
     let bytes = match crate::model::input::read_regular(path, crate::model::input::SPEC_LIMIT) {
         Ok(bytes) => bytes,
@@ -82,7 +95,11 @@ pub fn load(path: &Path, env: Option<&str>) -> Result<Spec, SpecError> {
     };
     let base_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let base_dir = normalize(&base_dir);
-    load_str(&text, &name, &base_dir, env)
+    load_text(&text, &name, &base_dir, env, &env_variable, options)
+}
+
+fn env_variable(name: &str) -> Option<String> {
+    std::env::var(format!("{VARIABLE_ENV_PREFIX}{name}")).ok()
 }
 
 /// [`load`] for text already in memory; relative paths resolve against `base_dir`.
@@ -92,9 +109,7 @@ pub fn load_str(
     base_dir: &Path,
     env: Option<&str>,
 ) -> Result<Spec, SpecError> {
-    load_str_with(text, file_name, base_dir, env, &|name| {
-        std::env::var(format!("{VARIABLE_ENV_PREFIX}{name}")).ok()
-    })
+    load_str_with(text, file_name, base_dir, env, &env_variable)
 }
 
 /// [`load_str`] with variable overrides looked up by `variable` (given the bare variable name).
@@ -105,11 +120,30 @@ pub fn load_str_with(
     env: Option<&str>,
     variable: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Spec, SpecError> {
+    load_text(
+        text,
+        file_name,
+        base_dir,
+        env,
+        variable,
+        LoadOptions::default(),
+    )
+}
+
+fn load_text(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+    env: Option<&str>,
+    variable: &dyn Fn(&str) -> Option<String>,
+    options: LoadOptions,
+) -> Result<Spec, SpecError> {
     let source = SpecSource::new(file_name, text);
     let root = tree::parse(text).map_err(|problems| SpecError::new(&source, problems))?;
     let mut reader = Reader {
         source: &source,
         base_dir,
+        options,
         problems: Vec::new(),
         chart_kinds: HashMap::new(),
         charts: None,
@@ -265,6 +299,7 @@ struct Statics {
 struct Reader<'a> {
     source: &'a SpecSource,
     base_dir: &'a Path,
+    options: LoadOptions,
     problems: Vec<Problem>,
     chart_kinds: HashMap<PathBuf, Result<ReleaseKind, String>>,
     /// Remote charts (`oci://`, `repository`): resolved through charts.lock and the cache,
@@ -381,10 +416,12 @@ impl Reader<'_> {
         let secrets = self.read_secrets(&root, &cluster, project_name.as_deref());
         let mut releases = self.read_releases(&root, &cluster);
         if self.charts.is_none() && crate::chart::source::lock_exists(self.base_dir) {
-            self.charts = Some(crate::chart::source::Resolver::open(self.base_dir));
+            self.charts = Some(self.open_chart_lock());
         }
-        if let (Some(Ok(resolver)), Some(uses)) = (&mut self.charts, &chart_uses) {
-            resolver.prune(uses);
+        if let (Some(Ok(resolver)), Some(uses)) = (&mut self.charts, &chart_uses)
+            && let Err(e) = resolver.prune(uses)
+        {
+            self.push(Problem::new("chart-lock-locked", e.message).help(e.help));
         }
         if let Some(Ok(resolver)) = self.charts.take() {
             match resolver.finish() {
@@ -420,6 +457,7 @@ impl Reader<'_> {
             envs,
             checks,
             chart_lock_notes: std::mem::take(&mut self.chart_lock_notes),
+            locked: self.options.locked,
         })
     }
 
@@ -2064,6 +2102,14 @@ impl Reader<'_> {
                             .unwrap_or_else(|| ("*".to_string(), span));
                         match self.remote_chart(&source, &constraint) {
                             Ok(path) => path,
+                            Err(e) if e.locked => {
+                                self.push(
+                                    Problem::new("chart-lock-locked", format!("release `{}`: {}", key.name, e.message))
+                                        .label(if version.is_some() { cspan } else { span }, format!("{constraint:?} is not locked"))
+                                        .help(e.help),
+                                );
+                                return None;
+                            }
                             Err(e) => {
                                 self.push(
                                     Problem::new("chart-source", e.message)
@@ -2338,17 +2384,25 @@ impl Reader<'_> {
         out
     }
 
+    fn open_chart_lock(
+        &self,
+    ) -> Result<crate::chart::source::Resolver, crate::chart::source::SourceError> {
+        let mut resolver = crate::chart::source::Resolver::open(self.base_dir)?;
+        resolver.set_locked(self.options.locked);
+        Ok(resolver)
+    }
+
     /// The cached package of a remote chart (see `chart::source`).
     fn remote_chart(
         &mut self,
         source: &crate::chart::source::ChartSource,
         constraint: &str,
     ) -> Result<PathBuf, crate::chart::source::SourceError> {
-        let base_dir = self.base_dir;
-        let resolver = self
-            .charts
-            .get_or_insert_with(|| crate::chart::source::Resolver::open(base_dir));
-        match resolver {
+        let resolver = match self.charts.take() {
+            Some(opened) => opened,
+            None => self.open_chart_lock(),
+        };
+        match self.charts.insert(resolver) {
             Ok(r) => r.resolve(source, constraint),
             Err(e) => Err(e.clone()),
         }

@@ -202,3 +202,155 @@ fn a_project_without_remote_charts_writes_no_lock() {
     assert!(!err.contains("charts.lock"), "{err}");
     assert!(!tmp.path().join("charts.lock").exists());
 }
+
+/// A packaged chart `demo` put in the cache under its digest, as a resolution leaves it.
+fn cached_demo(dir: &Path) -> String {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (path, body) in [
+        (
+            "demo/Chart.yaml",
+            "apiVersion: v2\nname: demo\nversion: 1.0.0\n",
+        ),
+        (
+            "demo/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-demo\n",
+        ),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, path, body.as_bytes()).unwrap();
+    }
+    let bytes = tar.into_inner().unwrap().finish().unwrap();
+    let hex = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let charts = dir.join("cache/charts");
+    std::fs::create_dir_all(&charts).unwrap();
+    std::fs::write(charts.join(format!("sha256-{hex}.tgz")), bytes).unwrap();
+    format!("sha256:{hex}")
+}
+
+/// One release `web` from `oci://127.0.0.1:9/charts/demo` at `range`, locked at `^1` with its
+/// package in the cache.
+fn locked_project(range: &str) -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let digest = cached_demo(tmp.path());
+    std::fs::write(
+        tmp.path().join("todo.toml"),
+        format!(
+            "[project]\nname = \"lk\"\n\n[releases.web]\nchart = \"oci://127.0.0.1:9/charts/demo\"\nversion = \"{range}\"\n"
+        ),
+    )
+    .unwrap();
+    let lock = lock_text(&[entry(
+        "oci://127.0.0.1:9/charts/demo",
+        "^1",
+        "1.0.0",
+        &digest,
+    )]);
+    std::fs::write(tmp.path().join("charts.lock"), &lock).unwrap();
+    (tmp, lock)
+}
+
+fn refused(out: &std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a refusal:\n{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr(out)
+}
+
+#[test]
+fn locked_runs_use_a_complete_lock_offline() {
+    let (tmp, lock) = locked_project("^1");
+    for args in [
+        &["render", "--locked"][..],
+        &["validate", "--locked"][..],
+        &["plan", "--offline", "--locked"][..],
+    ] {
+        let out = todoplan(tmp.path(), args);
+        let err = ok(&out);
+        assert!(!err.contains("charts.lock"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("charts.lock")).unwrap(),
+            lock
+        );
+    }
+    let out = todoplan(tmp.path(), &["render", "--locked"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: web-demo"));
+}
+
+#[test]
+fn locked_refuses_a_range_the_lock_lacks_naming_the_release_and_source() {
+    let (tmp, lock) = locked_project("^2");
+    for args in [
+        &["validate", "--locked"][..],
+        &["render", "--locked"][..],
+        &["plan", "--offline", "--locked"][..],
+        &["apply", "--locked", "--auto-approve"][..],
+    ] {
+        let err = refused(&todoplan(tmp.path(), args));
+        let flat = err.replace(' ', "");
+        assert!(
+            flat.contains("release`web`")
+                && flat.contains("oci://127.0.0.1:9/charts/demo\"^2\"isnotincharts.lock")
+                && flat.contains("--locked"),
+            "{args:?}: {err}"
+        );
+        // Refused before any network: the closed port is never reported.
+        assert!(!err.contains("cannot reach"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("charts.lock")).unwrap(),
+            lock
+        );
+    }
+    // The same from the environment, as CI sets it.
+    let out = Command::cargo_bin("todoplan")
+        .unwrap()
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .env("TODOPLAN_CACHE_DIR", tmp.path().join("cache"))
+        .env("TODOPLAN_LOCKED", "1")
+        .args(["validate"])
+        .output()
+        .unwrap();
+    assert!(refused(&out).contains("--locked"));
+}
+
+#[test]
+fn locked_refuses_a_missing_lock_and_writes_none() {
+    let (tmp, _) = locked_project("^1");
+    std::fs::remove_file(tmp.path().join("charts.lock")).unwrap();
+    let err = refused(&todoplan(tmp.path(), &["validate", "--locked"]));
+    assert!(
+        err.contains("release `web`") && err.contains("--locked"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("charts.lock").exists());
+}
+
+#[test]
+fn locked_refuses_entries_to_prune_and_leaves_the_lock_as_it_is() {
+    let (_tmp, dir) = envs_project();
+    let before = std::fs::read_to_string(dir.join("charts.lock")).unwrap();
+    let err = refused(&todoplan(&dir, &["validate", "--env", "dev", "--locked"]));
+    // miette may wrap inside a long source: compare without spaces.
+    let flat = err.replace(' ', "");
+    assert!(
+        flat.contains("oci://127.0.0.1:9/charts/gone\"^1\"")
+            && flat.contains("oci://127.0.0.1:9/charts/db\"^1\"")
+            && err.contains("--locked")
+            && !err.contains("charts/demo"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("charts.lock")).unwrap(),
+        before
+    );
+}

@@ -107,6 +107,8 @@ impl ChartSource {
 pub struct SourceError {
     pub message: String,
     pub help: String,
+    /// A refusal of `--locked`: the run would have changed charts.lock.
+    pub locked: bool,
 }
 
 impl SourceError {
@@ -114,6 +116,17 @@ impl SourceError {
         SourceError {
             message: message.into(),
             help: help.into(),
+            locked: false,
+        }
+    }
+
+    fn locked(message: impl Into<String>) -> Self {
+        SourceError {
+            locked: true,
+            ..SourceError::new(
+                message,
+                "run once without --locked, review the change to charts.lock and commit it",
+            )
         }
     }
 }
@@ -192,6 +205,8 @@ pub struct Resolver {
     /// An older todoplan's `todoplan.lock` the lock was read from: removed once `charts.lock`
     /// is written.
     legacy: Option<PathBuf>,
+    /// `--locked`: any change to the lock is refused instead of written.
+    locked: bool,
     changed: bool,
     /// What changed in the lock and why, for the user.
     pub notes: Vec<String>,
@@ -224,9 +239,16 @@ impl Resolver {
             cache: cache_dir(),
             lock,
             legacy,
+            locked: false,
             changed: false,
             notes,
         })
+    }
+
+    /// As `cargo --locked`: a source or range the lock lacks, or an entry to prune, is an
+    /// error, and the lock file is never written.
+    pub fn set_locked(&mut self, locked: bool) {
+        self.locked = locked;
     }
 
     /// The cached package for `source` at `constraint`, fetched (and the lock updated) only
@@ -288,6 +310,24 @@ impl Resolver {
             .filter(|e| e.source == key)
             .map(|e| e.constraint.clone())
             .collect();
+        if self.locked {
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (it locks {} for this source)",
+                    others
+                        .iter()
+                        .map(|c| format!("{c:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(SourceError::locked(format!(
+                "{key} {constraint:?} is not in {LOCK_FILE}{also}, and --locked forbids \
+                 changing it"
+            )));
+        }
         let versions = fetch::versions(source)?;
         let version = pick(&versions, constraint).map_err(|m| {
             SourceError::new(
@@ -339,8 +379,27 @@ impl Resolver {
         Ok(path)
     }
 
-    /// Drop the entries todo.toml no longer uses anywhere, saying which.
-    pub fn prune(&mut self, uses: &ChartUses) {
+    /// Drop the entries todo.toml no longer uses anywhere, saying which (with `--locked`:
+    /// refuse, naming them).
+    pub fn prune(&mut self, uses: &ChartUses) -> Result<(), SourceError> {
+        if self.locked {
+            let unused: Vec<String> = self
+                .lock
+                .entries
+                .iter()
+                .filter(|e| !uses.uses(e))
+                .map(|e| format!("{} {:?}", e.source, e.constraint))
+                .collect();
+            if !unused.is_empty() {
+                return Err(SourceError::locked(format!(
+                    "{LOCK_FILE} lists {} that no release uses in the base or any [env.NAME] of \
+                     todo.toml, and --locked forbids removing {}",
+                    unused.join(", "),
+                    if unused.len() == 1 { "it" } else { "them" }
+                )));
+            }
+            return Ok(());
+        }
         let (kept, unused): (Vec<LockEntry>, Vec<LockEntry>) =
             std::mem::take(&mut self.lock.entries)
                 .into_iter()
@@ -354,12 +413,13 @@ impl Resolver {
             ));
         }
         self.changed |= !unused.is_empty();
+        Ok(())
     }
 
     /// Write the lock file if anything was added (as `charts.lock`, removing an older
     /// todoplan's `todoplan.lock` it was read from).
     pub fn finish(mut self) -> Result<Vec<String>, SourceError> {
-        if self.changed {
+        if self.changed && !self.locked {
             self.lock.write(&self.lock_path)?;
             if let Some(old) = &self.legacy {
                 match std::fs::remove_file(old) {
@@ -538,7 +598,7 @@ mod tests {
             exact: [("oci://r/a".to_string(), "^2".to_string())].into(),
             any_range: ["oci://r/b".to_string()].into(),
         };
-        r.prune(&uses);
+        r.prune(&uses).unwrap();
         let notes = r.finish().unwrap();
         assert_eq!(notes.len(), 2, "{notes:?}");
         let back = Lock::read(&dir.path().join(LOCK_FILE)).unwrap();
@@ -550,8 +610,32 @@ mod tests {
         assert_eq!(left, ["oci://r/a ^2", "oci://r/b ^1"]);
         // Nothing to prune: nothing written, nothing said.
         let mut r = Resolver::open(dir.path()).unwrap();
-        r.prune(&uses);
+        r.prune(&uses).unwrap();
         assert!(r.finish().unwrap().is_empty());
+    }
+
+    #[test]
+    fn locked_refuses_to_prune_or_add_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        lock_of(&["oci://r/a", "oci://r/b"]).write(&path).unwrap();
+        let before = std::fs::read_to_string(&path).unwrap();
+        let mut r = Resolver::open(dir.path()).unwrap();
+        r.set_locked(true);
+        let uses = ChartUses {
+            exact: [("oci://r/a".to_string(), "^1".to_string())].into(),
+            any_range: Default::default(),
+        };
+        let e = r.prune(&uses).unwrap_err();
+        assert!(e.locked && e.message.contains("oci://r/b \"^1\""), "{e:?}");
+        let source = ChartSource::parse("oci://r/a", None).unwrap().unwrap();
+        let e = r.resolve(&source, "^2").unwrap_err();
+        assert!(
+            e.locked && e.message.contains("oci://r/a \"^2\" is not in charts.lock"),
+            "{e:?}"
+        );
+        assert!(r.finish().unwrap().is_empty());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     }
 
     #[test]
