@@ -49,6 +49,19 @@ pub struct GlobalArgs {
     /// Never colour output, even on a terminal.
     #[arg(long, global = true, env = "NO_COLOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_color: bool,
+    /// Refuse any run that would change charts.lock (a remote chart or range not in it, an
+    /// entry no environment uses) instead of writing it, as `cargo --locked`. For CI.
+    #[arg(long, global = true, env = "TODOPLAN_LOCKED", value_parser = clap::builder::FalseyValueParser::new())]
+    pub locked: bool,
+}
+
+impl GlobalArgs {
+    /// How the flags say todo.toml is loaded.
+    pub fn load_options(&self) -> crate::spec::LoadOptions {
+        crate::spec::LoadOptions {
+            locked: self.locked,
+        }
+    }
 }
 
 #[derive(Debug, Parser)]

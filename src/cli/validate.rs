@@ -64,7 +64,7 @@ pub(crate) fn load_and_build(
     global: &GlobalArgs,
     env: Option<&str>,
 ) -> miette::Result<(Spec, DependencyGraph)> {
-    let spec = spec::load(&global.file, env)?;
+    let spec = spec::load_with(&global.file, env, global.load_options())?;
     super::workspace::print_lock_notes(&spec.chart_lock_notes);
     let graph = DependencyGraph::build(&spec)?;
     Ok((spec, graph))

@@ -69,7 +69,12 @@ pub trait FromGlobalArgs: Sized {
 
 impl FromGlobalArgs for Workspace {
     fn load(global: &GlobalArgs) -> miette::Result<Self> {
-        let mut ws = Workspace::open(&global.file, global.env.as_deref(), global.context.clone())?;
+        let mut ws = Workspace::open_with(
+            &global.file,
+            global.env.as_deref(),
+            global.context.clone(),
+            global.load_options(),
+        )?;
         print_lock_notes(&ws.spec.chart_lock_notes);
         if global.env.is_none()
             && let Some(env) = &ws.spec.env
@@ -84,7 +89,7 @@ impl FromGlobalArgs for Workspace {
     }
 }
 
-/// What resolving remote charts changed in todoplan.lock (on stderr: stdout may be a plan file
+/// What resolving remote charts changed in charts.lock (on stderr: stdout may be a plan file
 /// or JSON a machine reads).
 pub fn print_lock_notes(notes: &[String]) {
     for n in notes {

@@ -73,7 +73,17 @@ pub fn env_state_dir(spec: &Spec, dir: &Path) -> std::path::PathBuf {
 impl Workspace {
     /// Reads the spec (`file`, with the `[env.NAME]` overlay) and opens its state backend.
     pub fn open(file: &Path, env: Option<&str>, context: Option<String>) -> miette::Result<Self> {
-        let spec = crate::spec::load(file, env)?;
+        Self::open_with(file, env, context, crate::spec::LoadOptions::default())
+    }
+
+    /// [`Workspace::open`] with [`crate::spec::LoadOptions`] (`--locked`).
+    pub fn open_with(
+        file: &Path,
+        env: Option<&str>,
+        context: Option<String>,
+        options: crate::spec::LoadOptions,
+    ) -> miette::Result<Self> {
+        let spec = crate::spec::load_with(file, env, options)?;
         let backend = backend_for(
             &spec,
             context.as_deref().or(spec.cluster.context.as_deref()),
@@ -382,7 +392,10 @@ async fn forgotten_environment(
         .chain(ws.spec.envs.iter().map(|e| Some(e.as_str())))
         .filter(|e| e.map(str::to_string) != ws.spec.env);
     for env in others {
-        let Ok(spec) = crate::spec::load(file, env) else {
+        let options = crate::spec::LoadOptions {
+            locked: ws.spec.locked,
+        };
+        let Ok(spec) = crate::spec::load_with(file, env, options) else {
             continue;
         };
         let mut backend = backend_for(&spec, ws.context());

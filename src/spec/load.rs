@@ -36,9 +36,22 @@ const SECTIONS: [&str; 9] = [
 const REFERENCE_ROOTS: [&str; 6] = ["images", "secrets", "releases", "project", "cluster", "var"];
 const MAX_GENERATED_LENGTH: usize = 4096;
 
+/// How a spec is loaded, beyond which file and environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `--locked`: a remote chart or range charts.lock lacks, or an entry it would prune, is a
+    /// problem, and charts.lock is never written.
+    pub locked: bool,
+}
+
 /// Reads and checks the spec at `path`, overlaying `[env.NAME]` when `env` is given.
 /// `${var.NAME}` takes the environment variable `TODOPLAN_VAR_NAME` over the default.
 pub fn load(path: &Path, env: Option<&str>) -> Result<Spec, SpecError> {
+    load_with(path, env, LoadOptions::default())
+}
+
+/// [`load`] with [`LoadOptions`].
+pub fn load_with(path: &Path, env: Option<&str>, options: LoadOptions) -> Result<Spec, SpecError> {
     let name = path.display().to_string();
     let bytes = match crate::model::input::read_regular(path, crate::model::input::SPEC_LIMIT) {
         Ok(bytes) => bytes,
@@ -82,7 +95,11 @@ pub fn load(path: &Path, env: Option<&str>) -> Result<Spec, SpecError> {
     };
     let base_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let base_dir = normalize(&base_dir);
-    load_str(&text, &name, &base_dir, env)
+    load_text(&text, &name, &base_dir, env, &env_variable, options)
+}
+
+fn env_variable(name: &str) -> Option<String> {
+    std::env::var(format!("{VARIABLE_ENV_PREFIX}{name}")).ok()
 }
 
 /// [`load`] for text already in memory; relative paths resolve against `base_dir`.
@@ -92,9 +109,7 @@ pub fn load_str(
     base_dir: &Path,
     env: Option<&str>,
 ) -> Result<Spec, SpecError> {
-    load_str_with(text, file_name, base_dir, env, &|name| {
-        std::env::var(format!("{VARIABLE_ENV_PREFIX}{name}")).ok()
-    })
+    load_str_with(text, file_name, base_dir, env, &env_variable)
 }
 
 /// [`load_str`] with variable overrides looked up by `variable` (given the bare variable name).
@@ -105,11 +120,30 @@ pub fn load_str_with(
     env: Option<&str>,
     variable: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Spec, SpecError> {
+    load_text(
+        text,
+        file_name,
+        base_dir,
+        env,
+        variable,
+        LoadOptions::default(),
+    )
+}
+
+fn load_text(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+    env: Option<&str>,
+    variable: &dyn Fn(&str) -> Option<String>,
+    options: LoadOptions,
+) -> Result<Spec, SpecError> {
     let source = SpecSource::new(file_name, text);
     let root = tree::parse(text).map_err(|problems| SpecError::new(&source, problems))?;
     let mut reader = Reader {
         source: &source,
         base_dir,
+        options,
         problems: Vec::new(),
         chart_kinds: HashMap::new(),
         charts: None,
@@ -189,6 +223,63 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// The remote charts the releases of `root` name, in the base and under every `[env.NAME]`
+/// (each overlay merged over the base as `--env NAME` merges it), enabled or not. `None` when
+/// that cannot be known from the file (a `${...}` in a release's `chart` or `repository`):
+/// nothing is pruned then.
+fn chart_uses(root: &Table) -> Option<crate::chart::source::ChartUses> {
+    let mut uses = crate::chart::source::ChartUses::default();
+    let mut base = root.clone();
+    let overlays = match base.remove("env").map(|(_, node)| node.value) {
+        Some(Value::Table(envs)) => envs.entries,
+        _ => Vec::new(),
+    };
+    let mut views = vec![base.clone()];
+    for (_, node) in overlays {
+        if let Value::Table(mut overlay) = node.value {
+            overlay.entries.retain(|(k, _)| k.name != "env");
+            let mut view = base.clone();
+            view.merge(overlay);
+            views.push(view);
+        }
+    }
+    for view in &views {
+        let Some(Value::Table(releases)) = view.get("releases").map(|n| &n.value) else {
+            continue;
+        };
+        for (_, node) in &releases.entries {
+            let Value::Table(release) = &node.value else {
+                continue;
+            };
+            let string = |key: &str| match release.get(key).map(|n| &n.value) {
+                Some(Value::String(s)) => Some(s.as_str()),
+                _ => None,
+            };
+            let Some(chart) = string("chart") else {
+                continue;
+            };
+            let repository = string("repository");
+            if chart.contains('$') || repository.is_some_and(|r| r.contains('$')) {
+                return None;
+            }
+            let Ok(Some(source)) = crate::chart::source::ChartSource::parse(chart, repository)
+            else {
+                continue;
+            };
+            match string("version") {
+                Some(v) if v.contains('$') => {
+                    uses.any_range.insert(source.key());
+                }
+                v => {
+                    uses.exact
+                        .insert((source.key(), v.unwrap_or("*").to_string()));
+                }
+            }
+        }
+    }
+    Some(uses)
+}
+
 /// A node reference written in release values, before its target is checked.
 struct RawNodeRef {
     release: String,
@@ -209,9 +300,10 @@ struct Statics {
 struct Reader<'a> {
     source: &'a SpecSource,
     base_dir: &'a Path,
+    options: LoadOptions,
     problems: Vec<Problem>,
     chart_kinds: HashMap<PathBuf, Result<ReleaseKind, String>>,
-    /// Remote charts (`oci://`, `repository`): resolved through todoplan.lock and the cache,
+    /// Remote charts (`oci://`, `repository`): resolved through charts.lock and the cache,
     /// opened at the first one.
     charts: Option<Result<crate::chart::source::Resolver, crate::chart::source::SourceError>>,
     chart_lock_notes: Vec<String>,
@@ -266,6 +358,8 @@ impl Reader<'_> {
         variable: &dyn Fn(&str) -> Option<String>,
     ) -> Option<Spec> {
         self.check_keys(&root, &SECTIONS, "the top level", "sections of todo.toml");
+        // Before any overlay: the chart lock keeps what every environment uses.
+        let chart_uses = chart_uses(&root);
         let envs = self.apply_env(&mut root, env);
         self.take_disabled_releases(&mut root);
 
@@ -324,12 +418,20 @@ impl Reader<'_> {
         let images = self.read_images(&root);
         let secrets = self.read_secrets(&root, &cluster, project_name.as_deref());
         let mut releases = self.read_releases(&root, &cluster);
+        if self.charts.is_none() && crate::chart::source::lock_exists(self.base_dir) {
+            self.charts = Some(self.open_chart_lock());
+        }
+        if let (Some(Ok(resolver)), Some(uses)) = (&mut self.charts, &chart_uses)
+            && let Err(e) = resolver.prune(uses)
+        {
+            self.push(Problem::new("chart-lock-locked", e.message).help(e.help));
+        }
         if let Some(Ok(resolver)) = self.charts.take() {
             match resolver.finish() {
                 Ok(notes) => self.chart_lock_notes.extend(notes),
                 Err(e) => self.push(
                     Problem::new("chart-lock", e.message)
-                        .label(Span::new(0, 0), "while writing todoplan.lock")
+                        .label(Span::new(0, 0), "while writing charts.lock")
                         .help(e.help),
                 ),
             }
@@ -358,6 +460,7 @@ impl Reader<'_> {
             envs,
             checks,
             chart_lock_notes: std::mem::take(&mut self.chart_lock_notes),
+            locked: self.options.locked,
         })
     }
 
@@ -2038,6 +2141,14 @@ impl Reader<'_> {
                             .unwrap_or_else(|| ("*".to_string(), span));
                         match self.remote_chart(&source, &constraint) {
                             Ok(path) => path,
+                            Err(e) if e.locked => {
+                                self.push(
+                                    Problem::new("chart-lock-locked", format!("release `{}`: {}", key.name, e.message))
+                                        .label(if version.is_some() { cspan } else { span }, format!("{constraint:?} is not locked"))
+                                        .help(e.help),
+                                );
+                                return None;
+                            }
                             Err(e) => {
                                 self.push(
                                     Problem::new("chart-source", e.message)
@@ -2312,17 +2423,25 @@ impl Reader<'_> {
         out
     }
 
+    fn open_chart_lock(
+        &self,
+    ) -> Result<crate::chart::source::Resolver, crate::chart::source::SourceError> {
+        let mut resolver = crate::chart::source::Resolver::open(self.base_dir)?;
+        resolver.set_locked(self.options.locked);
+        Ok(resolver)
+    }
+
     /// The cached package of a remote chart (see `chart::source`).
     fn remote_chart(
         &mut self,
         source: &crate::chart::source::ChartSource,
         constraint: &str,
     ) -> Result<PathBuf, crate::chart::source::SourceError> {
-        let base_dir = self.base_dir;
-        let resolver = self
-            .charts
-            .get_or_insert_with(|| crate::chart::source::Resolver::open(base_dir));
-        match resolver {
+        let resolver = match self.charts.take() {
+            Some(opened) => opened,
+            None => self.open_chart_lock(),
+        };
+        match self.charts.insert(resolver) {
             Ok(r) => r.resolve(source, constraint),
             Err(e) => Err(e.clone()),
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 pub use error::{Label, Problem, Span, SpecError, SpecSource, did_you_mean, suggestion_help};
-pub use load::{load, load_str, load_str_with};
+pub use load::{LoadOptions, load, load_str, load_str_with, load_with};
 pub use reference::{Reference, interpolate, interpolate_str, references_in};
 
 use crate::model::address::Address;
@@ -54,8 +54,11 @@ pub struct Spec {
     /// Releases switched off with `enabled = false` (usually in an `[env.NAME]` overlay): not
     /// rendered; what they applied before is destroyed.
     pub disabled_releases: Vec<String>,
-    /// What resolving remote charts changed in todoplan.lock, and why (empty when nothing did).
+    /// What resolving remote charts changed in charts.lock, and why (empty when nothing did).
     pub chart_lock_notes: Vec<String>,
+    /// Loaded with `--locked` (charts.lock must not change): other environments' specs loaded
+    /// for the same run are loaded so too.
+    pub locked: bool,
 }
 
 /// `[checks]`.

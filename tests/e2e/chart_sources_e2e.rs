@@ -1,7 +1,7 @@
 //! Remote charts for real: an HTTP chart repository served on loopback by this test (index.yaml
 //! made by `helm repo index`) and the testenv's OCI registry (charts uploaded by `helm push`).
 //! A release names the chart with a semver range; todoplan resolves it, records the exact version
-//! and digest in todoplan.lock, caches the package, renders it as `helm template` does, works
+//! and digest in charts.lock, caches the package, renders it as `helm template` does, works
 //! with the network gone once cached, and refuses a tampered cache, a tampered lock and a
 //! republished package.
 #![cfg(feature = "e2e")]
@@ -225,10 +225,10 @@ fn a_chart_from_an_http_repository_is_locked_cached_and_verified() {
     ok(&out);
     let note = String::from_utf8_lossy(&out.stderr);
     assert!(
-        note.contains("was not in todoplan.lock") && note.contains("to version 1.2.0"),
+        note.contains("was not in charts.lock") && note.contains("to version 1.2.0"),
         "{note}"
     );
-    let lock = std::fs::read_to_string(proj.join("todoplan.lock")).unwrap();
+    let lock = std::fs::read_to_string(proj.join("charts.lock")).unwrap();
     let digest = sha256(&packages[1]);
     assert!(
         lock.contains(&format!(
@@ -246,9 +246,9 @@ fn a_chart_from_an_http_repository_is_locked_cached_and_verified() {
     drop(server);
     let out = todoplan(&proj, &cache, &["validate"]);
     ok(&out);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("todoplan.lock"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("charts.lock"));
     assert_eq!(
-        std::fs::read_to_string(proj.join("todoplan.lock")).unwrap(),
+        std::fs::read_to_string(proj.join("charts.lock")).unwrap(),
         lock
     );
 
@@ -274,7 +274,7 @@ fn a_chart_from_an_http_repository_is_locked_cached_and_verified() {
 
     // A tampered lock (a digest that is not one) is refused with the reason.
     std::fs::write(
-        proj.join("todoplan.lock"),
+        proj.join("charts.lock"),
         lock.replace(&digest, "sha256:abc"),
     )
     .unwrap();
@@ -344,7 +344,7 @@ fn a_republished_package_and_a_changed_constraint_are_explained() {
     index(());
     let e = err(&todoplan(&proj, &cache, &["validate"]));
     assert!(
-        e.contains("todoplan.lock records") && e.contains("republished or altered"),
+        e.contains("charts.lock records") && e.contains("republished or altered"),
         "{e}"
     );
 }
@@ -372,7 +372,7 @@ fn a_chart_from_the_oci_registry_is_locked_and_rendered_as_helm_does() {
     project(&proj, &format!("chart = \"{source}\"\nversion = \"~1.3\""));
     let out = todoplan(&proj, &cache, &["validate"]);
     ok(&out);
-    let lock = std::fs::read_to_string(proj.join("todoplan.lock")).unwrap();
+    let lock = std::fs::read_to_string(proj.join("charts.lock")).unwrap();
     assert!(
         lock.contains(&format!(
             "source = \"{source}\"\nconstraint = \"~1.3\"\nversion = \"1.3.1\"\ndigest = \"{}\"",
@@ -389,5 +389,91 @@ fn a_chart_from_the_oci_registry_is_locked_and_rendered_as_helm_does() {
     assert!(
         e.contains("no version matches \"^4\"") && e.contains("1.3.1, 1.0.0"),
         "{e}"
+    );
+}
+
+/// An HTTP repository offering demo 1.0.0 and 2.0.0, served until the returned server drops.
+fn demo_repository(tmp: &Path) -> (StaticServer, Vec<PathBuf>) {
+    let repo = tmp.join("repo");
+    let packages = package(tmp, &repo, &["1.0.0", "2.0.0"]);
+    let server = StaticServer::start(&repo);
+    support::run_ok(
+        "helm",
+        [
+            "repo".as_ref(),
+            "index".as_ref(),
+            repo.as_os_str(),
+            "--url".as_ref(),
+            server.url.as_ref(),
+        ],
+    );
+    (server, packages)
+}
+
+#[test]
+fn an_old_todoplan_lock_is_read_then_renamed_to_charts_lock_and_the_state_lock_is_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, _) = demo_repository(tmp.path());
+    let proj = tmp.path().join("proj");
+    let cache = tmp.path().join("cache");
+    let release = |v: &str| {
+        format!(
+            "chart = \"demo\"\nrepository = \"{}\"\nversion = \"{v}\"",
+            server.url
+        )
+    };
+    project(&proj, &release("^1"));
+    ok(&todoplan(&proj, &cache, &["validate"]));
+    // What an older todoplan wrote: the same lock under the state lock's name.
+    let old = proj.join("todoplan.lock");
+    let old_text = std::fs::read_to_string(proj.join("charts.lock"))
+        .unwrap()
+        .replace("# charts.lock:", "# todoplan.lock:");
+    std::fs::remove_file(proj.join("charts.lock")).unwrap();
+    std::fs::write(&old, &old_text).unwrap();
+    // The state's own lock file, which shares the old name, is never touched.
+    std::fs::create_dir_all(proj.join("state")).unwrap();
+    let state_lock = proj.join("state/todoplan.lock");
+    std::fs::write(&state_lock, "").unwrap();
+
+    // Nothing changes: read from the old file, nothing written, nothing said.
+    let out = todoplan(&proj, &cache, &["validate"]);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(".lock"));
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), old_text);
+    assert!(!proj.join("charts.lock").exists());
+
+    // The first change writes charts.lock and removes the old file, in one line on stderr.
+    project(&proj, &release("^2"));
+    let out = todoplan(&proj, &cache, &["validate"]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l == "renamed todoplan.lock to charts.lock: commit both"),
+        "{stderr}"
+    );
+    assert!(!old.exists());
+    let lock = std::fs::read_to_string(proj.join("charts.lock")).unwrap();
+    assert!(
+        lock.starts_with("# charts.lock:") && lock.contains("version = \"2.0.0\""),
+        "{lock}"
+    );
+    assert_eq!(std::fs::read_to_string(&state_lock).unwrap(), "");
+
+    // Both there: charts.lock wins, and the old one is named unused.
+    std::fs::write(&old, &old_text).unwrap();
+    let out = todoplan(&proj, &cache, &["render", "web"]);
+    assert!(ok(&out).contains("version: \"2.0.0\""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("todoplan.lock beside todo.toml is unused"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), old_text);
+    assert_eq!(
+        std::fs::read_to_string(proj.join("charts.lock")).unwrap(),
+        lock
     );
 }

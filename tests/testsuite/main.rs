@@ -10,6 +10,7 @@ mod chart_corpus;
 mod chart_dependencies_cli;
 mod chart_functions_documented;
 mod chart_helm_goldens;
+mod chart_lock_cli;
 mod chart_render_cli;
 mod chart_untrusted_cli;
 mod checks_cli;

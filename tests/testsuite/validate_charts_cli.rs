@@ -99,7 +99,7 @@ fn validate_toml(release: &str) -> String {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        !tmp.path().join("todoplan.lock").exists(),
+        !tmp.path().join("charts.lock").exists(),
         "a failed resolution must not write the lock"
     );
     String::from_utf8_lossy(&out.stderr).to_string()

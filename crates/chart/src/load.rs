@@ -245,7 +245,7 @@ pub fn load_package(path: &Path) -> Result<Chart, ChartError> {
                     "the cached package has digest {actual}, not the {promised} it is stored \
                      under: the chart cache was altered"
                 ),
-                help: "delete the file; todoplan fetches the package todoplan.lock names again \
+                help: "delete the file; todoplan fetches the package charts.lock names again \
                        and checks its digest"
                     .into(),
             });

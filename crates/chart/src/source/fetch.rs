@@ -80,7 +80,7 @@ pub fn package(source: &ChartSource, version: &str) -> Result<Vec<u8>, SourceErr
                 .ok_or_else(|| {
                     SourceError::new(
                         format!("{url} no longer offers {name} version {version}"),
-                        "delete its entry from todoplan.lock to resolve the constraint again",
+                        "delete its entry from charts.lock to resolve the constraint again",
                     )
                 })?;
             let Some(first) = entry.urls.first() else {
@@ -221,7 +221,7 @@ impl Http {
             req.send().map_err(|e| {
                 SourceError::new(
                     format!("cannot reach {url}: {e}"),
-                    "check the address and the network; once a chart is in todoplan.lock and the cache, no network is needed",
+                    "check the address and the network; once a chart is in charts.lock and the cache, no network is needed",
                 )
             })
         };

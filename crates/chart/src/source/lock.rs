@@ -1,5 +1,9 @@
-//! `todoplan.lock`: one `[[chart]]` per (source, constraint) a todo.toml uses, sorted, so the
+//! `charts.lock`: one `[[chart]]` per (source, constraint) a todo.toml uses, sorted, so the
 //! file is the same whoever writes it and a review shows exactly which chart changed.
+//!
+//! It was called `todoplan.lock` at first, the name the state directory's flock file also has;
+//! such a file beside todo.toml is still read (see [`is_chart_lock`]) and renamed at the next
+//! write.
 
 use std::path::Path;
 
@@ -28,8 +32,33 @@ pub struct Lock {
     pub entries: Vec<LockEntry>,
 }
 
-const HEADER: &str = "# todoplan.lock: the exact chart versions and package digests todoplan resolved for the\n\
+/// The lock's name beside todo.toml.
+pub const LOCK_FILE: &str = "charts.lock";
+/// Its first name: beside todo.toml, an older todoplan's chart lock, unless it is the state's own
+/// flock file (`[state] dir = "."`), which is never touched.
+pub const LEGACY_LOCK_FILE: &str = "todoplan.lock";
+
+const HEADER: &str = "# charts.lock: the exact chart versions and package digests todoplan resolved for the\n\
 # remote charts of todo.toml. Written by todoplan; commit it and review its changes.\n";
+
+/// The first line an older todoplan wrote at the top of `todoplan.lock`.
+const LEGACY_HEADER: &str = "# todoplan.lock: the exact chart versions";
+
+/// Whether `path` is a chart lock an older todoplan wrote as `todoplan.lock` (its header, or
+/// content that reads as a lock), and not some other file of that name, such as the state's
+/// flock file (empty, or its holder as JSON). Only ever read.
+pub fn is_chart_lock(path: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() > 16 * 1024 * 1024 {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    text.starts_with(LEGACY_HEADER) || toml::from_str::<Lock>(&text).is_ok()
+}
 
 impl Lock {
     pub fn read(path: &Path) -> Result<Lock, SourceError> {
@@ -160,7 +189,7 @@ mod tests {
         lock.insert(entry("oci://r/a", "^1"));
         let text = lock.render();
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("todoplan.lock");
+        let path = dir.path().join(LOCK_FILE);
         lock.write(&path).unwrap();
         let back = Lock::read(&path).unwrap();
         assert_eq!(back, lock);
@@ -170,13 +199,13 @@ mod tests {
             .map(|e| format!("{} {}", e.source, e.constraint))
             .collect();
         assert_eq!(order, ["oci://r/a ^1", "oci://r/a ^2", "oci://r/b ^1"]);
-        assert!(text.starts_with("# todoplan.lock"), "{text}");
+        assert!(text.starts_with("# charts.lock"), "{text}");
     }
 
     #[test]
     fn a_tampered_lock_is_refused_with_the_reason() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("todoplan.lock");
+        let path = dir.path().join(LOCK_FILE);
         for (text, why) in [
             (
                 "version = 1\n[[chart]]\nsource = \"oci://r/a\"\nconstraint = \"^1\"\nversion = \"1.0.0\"\ndigest = \"md5:00\"\n",

@@ -1,18 +1,19 @@
 //! Charts that live in a repository instead of next to todo.toml: an HTTP chart repository
 //! (`index.yaml`) or an OCI registry. A release names one with a version constraint; the first
 //! use resolves it to an exact version and the SHA-256 digest of its package, records both in
-//! `todoplan.lock` beside todo.toml, and keeps the package in the user's cache under its digest.
+//! `charts.lock` beside todo.toml, and keeps the package in the user's cache under its digest.
 //! Later uses read the lock and the cache only (no network), and check the package's digest
 //! every time it is loaded.
 
 mod fetch;
 mod lock;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use lock::{Lock, LockEntry};
+pub use lock::{LEGACY_LOCK_FILE, LOCK_FILE, Lock, LockEntry, is_chart_lock};
 
 use super::template::funcs::{constraint_matches, parse_version};
 
@@ -106,6 +107,8 @@ impl ChartSource {
 pub struct SourceError {
     pub message: String,
     pub help: String,
+    /// A refusal of `--locked`: the run would have changed charts.lock.
+    pub locked: bool,
 }
 
 impl SourceError {
@@ -113,6 +116,17 @@ impl SourceError {
         SourceError {
             message: message.into(),
             help: help.into(),
+            locked: false,
+        }
+    }
+
+    fn locked(message: impl Into<String>) -> Self {
+        SourceError {
+            locked: true,
+            ..SourceError::new(
+                message,
+                "run once without --locked, review the change to charts.lock and commit it",
+            )
         }
     }
 }
@@ -156,28 +170,85 @@ pub fn promised_digest(path: &Path) -> Option<String> {
     .then(|| format!("sha256:{hex}"))
 }
 
+/// The remote charts a todo.toml names, over its base and every `[env.NAME]` overlay (and
+/// releases switched off): entries of the lock outside it are pruned. One environment's run
+/// must never drop what another uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChartUses {
+    /// (source key, constraint) pairs written in todo.toml.
+    pub exact: BTreeSet<(String, String)>,
+    /// Sources whose range a `${var.NAME}` chooses: `TODOPLAN_VAR_NAME` can change it at run
+    /// time, so every entry of the source is kept.
+    pub any_range: BTreeSet<String>,
+}
+
+impl ChartUses {
+    pub fn uses(&self, entry: &LockEntry) -> bool {
+        self.any_range.contains(&entry.source)
+            || self
+                .exact
+                .contains(&(entry.source.clone(), entry.constraint.clone()))
+    }
+}
+
+/// Whether `dir` holds a chart lock: `charts.lock`, or an older todoplan's `todoplan.lock`.
+pub fn lock_exists(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(LOCK_FILE)).is_ok()
+        || is_chart_lock(&dir.join(LEGACY_LOCK_FILE))
+}
+
 /// Resolves the remote charts of one todo.toml against its lock file and the cache.
 pub struct Resolver {
     lock_path: PathBuf,
     cache: PathBuf,
     lock: Lock,
+    /// An older todoplan's `todoplan.lock` the lock was read from: removed once `charts.lock`
+    /// is written.
+    legacy: Option<PathBuf>,
+    /// `--locked`: any change to the lock is refused instead of written.
+    locked: bool,
     changed: bool,
     /// What changed in the lock and why, for the user.
     pub notes: Vec<String>,
 }
 
 impl Resolver {
-    /// Read `todoplan.lock` in `dir` (none yet is an empty lock).
+    /// Read `charts.lock` in `dir` (none yet is an empty lock), or an older todoplan's
+    /// `todoplan.lock` when only that one is there.
     pub fn open(dir: &Path) -> Result<Resolver, SourceError> {
-        let lock_path = dir.join("todoplan.lock");
-        let lock = Lock::read(&lock_path)?;
+        let lock_path = dir.join(LOCK_FILE);
+        let old_path = dir.join(LEGACY_LOCK_FILE);
+        let mut notes = Vec::new();
+        let mut legacy = None;
+        let lock = if std::fs::symlink_metadata(&lock_path).is_ok() {
+            if is_chart_lock(&old_path) {
+                notes.push(format!(
+                    "{LEGACY_LOCK_FILE} beside todo.toml is unused: {LOCK_FILE} replaces it \
+                     (delete {LEGACY_LOCK_FILE})"
+                ));
+            }
+            Lock::read(&lock_path)?
+        } else if is_chart_lock(&old_path) {
+            legacy = Some(old_path.clone());
+            Lock::read(&old_path)?
+        } else {
+            Lock::read(&lock_path)?
+        };
         Ok(Resolver {
             lock_path,
             cache: cache_dir(),
             lock,
+            legacy,
+            locked: false,
             changed: false,
-            notes: Vec::new(),
+            notes,
         })
+    }
+
+    /// As `cargo --locked`: a source or range the lock lacks, or an entry to prune, is an
+    /// error, and the lock file is never written.
+    pub fn set_locked(&mut self, locked: bool) {
+        self.locked = locked;
     }
 
     /// The cached package for `source` at `constraint`, fetched (and the lock updated) only
@@ -222,11 +293,11 @@ impl Resolver {
             if got != entry.digest {
                 return Err(SourceError::new(
                     format!(
-                        "{key} version {} has digest {got}, but todoplan.lock records {}",
+                        "{key} version {} has digest {got}, but charts.lock records {}",
                         entry.version, entry.digest
                     ),
                     "the chart was republished or altered since it was locked; if you trust the \
-                     new package, delete its entry from todoplan.lock and run again",
+                     new package, delete its entry from charts.lock and run again",
                 ));
             }
             self.store(&got, &bytes)?;
@@ -239,6 +310,24 @@ impl Resolver {
             .filter(|e| e.source == key)
             .map(|e| e.constraint.clone())
             .collect();
+        if self.locked {
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (it locks {} for this source)",
+                    others
+                        .iter()
+                        .map(|c| format!("{c:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(SourceError::locked(format!(
+                "{key} {constraint:?} is not in {LOCK_FILE}{also}, and --locked forbids \
+                 changing it"
+            )));
+        }
         let versions = fetch::versions(source)?;
         let version = pick(&versions, constraint).map_err(|m| {
             SourceError::new(
@@ -265,7 +354,7 @@ impl Resolver {
         }
         self.store(&digest, &bytes)?;
         let why = if others.is_empty() {
-            "was not in todoplan.lock".to_string()
+            "was not in charts.lock".to_string()
         } else {
             format!(
                 "is locked for {} but todo.toml now asks for {constraint:?}",
@@ -277,7 +366,7 @@ impl Resolver {
             )
         };
         self.notes.push(format!(
-            "todoplan.lock: {key} {why}; resolved {constraint:?} to version {version} ({digest})"
+            "charts.lock: {key} {why}; resolved {constraint:?} to version {version} ({digest})"
         ));
         let path = cached_package(&self.cache, &digest);
         self.lock.insert(LockEntry {
@@ -290,10 +379,60 @@ impl Resolver {
         Ok(path)
     }
 
-    /// Write the lock file if anything was added.
-    pub fn finish(self) -> Result<Vec<String>, SourceError> {
-        if self.changed {
+    /// Drop the entries todo.toml no longer uses anywhere, saying which (with `--locked`:
+    /// refuse, naming them).
+    pub fn prune(&mut self, uses: &ChartUses) -> Result<(), SourceError> {
+        if self.locked {
+            let unused: Vec<String> = self
+                .lock
+                .entries
+                .iter()
+                .filter(|e| !uses.uses(e))
+                .map(|e| format!("{} {:?}", e.source, e.constraint))
+                .collect();
+            if !unused.is_empty() {
+                return Err(SourceError::locked(format!(
+                    "{LOCK_FILE} lists {} that no release uses in the base or any [env.NAME] of \
+                     todo.toml, and --locked forbids removing {}",
+                    unused.join(", "),
+                    if unused.len() == 1 { "it" } else { "them" }
+                )));
+            }
+            return Ok(());
+        }
+        let (kept, unused): (Vec<LockEntry>, Vec<LockEntry>) =
+            std::mem::take(&mut self.lock.entries)
+                .into_iter()
+                .partition(|e| uses.uses(e));
+        self.lock.entries = kept;
+        for e in &unused {
+            self.notes.push(format!(
+                "{LOCK_FILE}: removed {} {:?}: no release uses it in the base or any [env.NAME] \
+                 of todo.toml",
+                e.source, e.constraint
+            ));
+        }
+        self.changed |= !unused.is_empty();
+        Ok(())
+    }
+
+    /// Write the lock file if anything was added (as `charts.lock`, removing an older
+    /// todoplan's `todoplan.lock` it was read from).
+    pub fn finish(mut self) -> Result<Vec<String>, SourceError> {
+        if self.changed && !self.locked {
             self.lock.write(&self.lock_path)?;
+            if let Some(old) = &self.legacy {
+                match std::fs::remove_file(old) {
+                    Ok(()) => self.notes.push(format!(
+                        "renamed {LEGACY_LOCK_FILE} to {LOCK_FILE}: commit both"
+                    )),
+                    Err(e) => self.notes.push(format!(
+                        "wrote {LOCK_FILE}, which replaces {LEGACY_LOCK_FILE}, but cannot remove \
+                         {}: {e}; delete it and commit both",
+                        old.display()
+                    )),
+                }
+            }
         }
         Ok(self.notes)
     }
@@ -418,5 +557,178 @@ mod tests {
             promised_digest(Path::new(&format!("/c/sha256-{}.tgz", "A".repeat(64)))),
             None
         );
+    }
+    fn locked_entry(source: &str) -> LockEntry {
+        LockEntry {
+            source: source.into(),
+            constraint: "^1".into(),
+            version: "1.0.0".into(),
+            digest: format!("sha256:{}", "0".repeat(64)),
+        }
+    }
+
+    fn lock_of(sources: &[&str]) -> Lock {
+        let mut lock = Lock {
+            version: 1,
+            entries: vec![],
+        };
+        for s in sources {
+            lock.insert(locked_entry(s));
+        }
+        lock
+    }
+
+    /// A change to the lock, as a resolution of a new source would make (without the network).
+    fn add(r: &mut Resolver, source: &str) {
+        r.lock.insert(locked_entry(source));
+        r.changed = true;
+    }
+
+    #[test]
+    fn pruning_keeps_every_use_and_any_range_a_variable_chooses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lock = lock_of(&["oci://r/a", "oci://r/b", "oci://r/c"]);
+        lock.insert(LockEntry {
+            constraint: "^2".into(),
+            ..locked_entry("oci://r/a")
+        });
+        lock.write(&dir.path().join(LOCK_FILE)).unwrap();
+        let mut r = Resolver::open(dir.path()).unwrap();
+        let uses = ChartUses {
+            exact: [("oci://r/a".to_string(), "^2".to_string())].into(),
+            any_range: ["oci://r/b".to_string()].into(),
+        };
+        r.prune(&uses).unwrap();
+        let notes = r.finish().unwrap();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let back = Lock::read(&dir.path().join(LOCK_FILE)).unwrap();
+        let left: Vec<_> = back
+            .entries
+            .iter()
+            .map(|e| format!("{} {}", e.source, e.constraint))
+            .collect();
+        assert_eq!(left, ["oci://r/a ^2", "oci://r/b ^1"]);
+        // Nothing to prune: nothing written, nothing said.
+        let mut r = Resolver::open(dir.path()).unwrap();
+        r.prune(&uses).unwrap();
+        assert!(r.finish().unwrap().is_empty());
+    }
+
+    #[test]
+    fn locked_refuses_to_prune_or_add_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        lock_of(&["oci://r/a", "oci://r/b"]).write(&path).unwrap();
+        let before = std::fs::read_to_string(&path).unwrap();
+        let mut r = Resolver::open(dir.path()).unwrap();
+        r.set_locked(true);
+        let uses = ChartUses {
+            exact: [("oci://r/a".to_string(), "^1".to_string())].into(),
+            any_range: Default::default(),
+        };
+        let e = r.prune(&uses).unwrap_err();
+        assert!(e.locked && e.message.contains("oci://r/b \"^1\""), "{e:?}");
+        let source = ChartSource::parse("oci://r/a", None).unwrap().unwrap();
+        let e = r.resolve(&source, "^2").unwrap_err();
+        assert!(
+            e.locked && e.message.contains("oci://r/a \"^2\" is not in charts.lock"),
+            "{e:?}"
+        );
+        assert!(r.finish().unwrap().is_empty());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn the_lock_beside_todo_toml_is_charts_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Resolver::open(dir.path()).unwrap();
+        add(&mut r, "oci://r/a");
+        assert!(r.finish().unwrap().is_empty());
+        let text = std::fs::read_to_string(dir.path().join("charts.lock")).unwrap();
+        assert!(text.starts_with("# charts.lock: "), "{text}");
+        assert!(!dir.path().join("todoplan.lock").exists());
+    }
+
+    #[test]
+    fn an_old_todoplan_lock_is_read_and_renamed_at_the_first_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("todoplan.lock");
+        let legacy = lock_of(&["oci://r/a"])
+            .render()
+            .replace("# charts.lock:", "# todoplan.lock:");
+        std::fs::write(&old, &legacy).unwrap();
+
+        // Read from there; nothing written while nothing changes.
+        let r = Resolver::open(dir.path()).unwrap();
+        assert!(r.lock.find("oci://r/a", "^1").is_some());
+        assert!(r.finish().unwrap().is_empty());
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), legacy);
+        assert!(!dir.path().join("charts.lock").exists());
+
+        // The first write goes to charts.lock, keeps the old entries and removes the old file.
+        let mut r = Resolver::open(dir.path()).unwrap();
+        add(&mut r, "oci://r/b");
+        let notes = r.finish().unwrap();
+        assert_eq!(notes, ["renamed todoplan.lock to charts.lock: commit both"]);
+        assert!(!old.exists());
+        let back = Lock::read(&dir.path().join("charts.lock")).unwrap();
+        assert_eq!(back, lock_of(&["oci://r/a", "oci://r/b"]));
+    }
+
+    #[test]
+    fn a_hand_written_old_lock_without_its_header_is_still_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("todoplan.lock");
+        let body = lock_of(&["oci://r/a"]).render();
+        let body = body
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>();
+        std::fs::write(&old, body.join("\n")).unwrap();
+        let r = Resolver::open(dir.path()).unwrap();
+        assert!(r.lock.find("oci://r/a", "^1").is_some());
+    }
+
+    #[test]
+    fn with_both_files_charts_lock_wins_and_the_old_one_is_named_unused() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("todoplan.lock");
+        let old_text = lock_of(&["oci://r/old"])
+            .render()
+            .replace("# charts.lock:", "# todoplan.lock:");
+        std::fs::write(&old, &old_text).unwrap();
+        lock_of(&["oci://r/new"])
+            .write(&dir.path().join("charts.lock"))
+            .unwrap();
+        let r = Resolver::open(dir.path()).unwrap();
+        assert!(r.lock.find("oci://r/new", "^1").is_some());
+        assert!(r.lock.find("oci://r/old", "^1").is_none());
+        let notes = r.finish().unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("todoplan.lock") && notes[0].contains("unused"),
+            "{notes:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&old).unwrap(), old_text);
+    }
+
+    #[test]
+    fn a_state_lock_named_todoplan_lock_beside_todo_toml_is_never_touched() {
+        // `[state] dir = "."` puts the state's flock file beside todo.toml under the old name:
+        // empty when released, the holder's JSON while held. It is not a chart lock.
+        for content in [
+            "",
+            "{\"id\":\"x\",\"pid\":1,\"host\":\"h\",\"command\":\"apply\",\"started_at\":\"2024-01-01T00:00:00Z\"}",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let old = dir.path().join("todoplan.lock");
+            std::fs::write(&old, content).unwrap();
+            let mut r = Resolver::open(dir.path()).unwrap();
+            assert!(r.lock.entries.is_empty());
+            add(&mut r, "oci://r/a");
+            assert!(r.finish().unwrap().is_empty());
+            assert_eq!(std::fs::read_to_string(&old).unwrap(), content);
+            assert!(dir.path().join("charts.lock").exists());
+        }
     }
 }
