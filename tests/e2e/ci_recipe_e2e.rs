@@ -39,6 +39,8 @@ fn ci(checkout: &Path, args: &[&str]) -> Output {
         .current_dir(checkout)
         .env("TODOPLAN", env!("CARGO_BIN_EXE_todoplan"))
         .env("CI_RUN_URL", RUN_URL)
+        // As the recipe's jobs set it.
+        .env("TODOPLAN_LOCKED", "1")
         .env("NO_COLOR", "1")
         .env_remove("TODOPLAN_ENV")
         .env_remove("TODOPLAN_FILE")
