@@ -736,6 +736,17 @@ fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
 /// 0-based line of the end, else the 1-based line of the character it found); the toml crate's
 /// own words otherwise.
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    // BurntSushi's first error, unless the toml crate found one on an earlier line (one the
+    // walk passed over, such as a number BurntSushi's parser refuses)
+    if let Some((at, message)) = super::toml_errors::first_error(text) {
+        let line = |p: usize| {
+            let b = text.as_bytes();
+            b[..p.min(b.len())].iter().filter(|c| **c == b'\n').count()
+        };
+        if e.span().is_none_or(|s| line(s.start) >= line(at)) {
+            return message;
+        }
+    }
     if e.message().starts_with("key with no value")
         && let Some(span) = e.span()
     {

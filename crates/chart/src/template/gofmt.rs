@@ -397,7 +397,7 @@ fn quote_with(s: &str, quote: char, ascii: bool) -> String {
 }
 
 /// strconv.QuoteRune (QuoteRuneToASCII with `ascii`).
-fn quote_rune(c: char, ascii: bool) -> String {
+pub(super) fn quote_rune(c: char, ascii: bool) -> String {
     quote_with(c.encode_utf8(&mut [0; 4]), '\'', ascii)
 }
 
