@@ -97,7 +97,34 @@ impl Chart {
 }
 
 /// Chart.yaml keys as Go's chart.Metadata fields, with the zero values Go would show.
-fn chart_object(raw: &serde_yaml_ng::Value) -> BTreeMap<String, Value> {
+fn chart_object(raw: &serde_yaml_ng::Value, text: &str) -> BTreeMap<String, Value> {
+    // helm reads Chart.yaml with sigs.k8s.io/yaml into chart.Metadata: its string fields get
+    // YAML 1.1 scalars converted to text (`keywords: [y]` is "true"), see load_as_strings
+    let strings = super::template::yaml_load::load_as_strings(text)
+        .ok()
+        .and_then(|v| v.as_map());
+    let as_string = |v: Value| match v {
+        Value::Nil => Value::str(""),
+        v => v,
+    };
+    let string_field = |k: &str| -> Option<Value> {
+        let v = strings.as_ref()?.borrow().get(k).cloned()?;
+        Some(match v {
+            Value::List(l) => Value::list(l.iter().cloned().map(as_string).collect()),
+            Value::Map(m) => {
+                let m = m.borrow();
+                let fields = m.iter().map(|(k, v)| {
+                    let v = match v {
+                        Value::Map(_) | Value::List(_) => v.clone(),
+                        v => as_string(v.clone()),
+                    };
+                    (k.clone(), v)
+                });
+                Value::map(fields.collect())
+            }
+            v => v,
+        })
+    };
     let names = [
         ("name", "Name"),
         ("home", "Home"),
@@ -114,24 +141,46 @@ fn chart_object(raw: &serde_yaml_ng::Value) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     let get = |k: &str| raw.get(k).map(from_yaml);
     for (yk, gk) in names {
-        let v = match get(yk) {
+        let v = match string_field(yk).or_else(|| get(yk)) {
             Some(Value::Nil) | None => Value::str(""),
             Some(Value::Float(f)) => Value::string(super::template::value::format_float_g(f)),
             Some(v) => v,
         };
         out.insert(gk.to_string(), v);
     }
-    for (yk, gk) in [
-        ("sources", "Sources"),
-        ("keywords", "Keywords"),
-        ("maintainers", "Maintainers"),
-        ("dependencies", "Dependencies"),
-    ] {
-        out.insert(gk.to_string(), get(yk).unwrap_or(Value::Nil));
+    for (yk, gk) in [("sources", "Sources"), ("keywords", "Keywords")] {
+        let v = string_field(yk).or_else(|| get(yk));
+        out.insert(gk.to_string(), v.unwrap_or(Value::Nil));
     }
+    // a maintainer's fields are strings, its list holds maps
+    let maintainers = match string_field("maintainers") {
+        Some(Value::List(l)) => Some(Value::list(
+            l.iter()
+                .map(|m| match m.as_map() {
+                    Some(m) => {
+                        let m = m.borrow();
+                        Value::map(
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), as_string(v.clone())))
+                                .collect(),
+                        )
+                    }
+                    None => m.clone(),
+                })
+                .collect(),
+        )),
+        _ => get("maintainers"),
+    };
+    out.insert("Maintainers".into(), maintainers.unwrap_or(Value::Nil));
+    out.insert(
+        "Dependencies".into(),
+        get("dependencies").unwrap_or(Value::Nil),
+    );
     out.insert(
         "Annotations".to_string(),
-        get("annotations").unwrap_or(Value::Nil),
+        string_field("annotations")
+            .or_else(|| get("annotations"))
+            .unwrap_or(Value::Nil),
     );
     out.insert(
         "Deprecated".to_string(),
@@ -671,7 +720,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
     Ok(Chart {
         name: meta.name.clone(),
         dir: origin.to_path_buf(),
-        chart_object: chart_object(&raw),
+        chart_object: chart_object(&raw, &text),
         meta,
         values,
         schema,

@@ -19,6 +19,9 @@ impl SourceFile {
     /// The action text starting at `offset`, as Go's `at <...>` shows it: up to the end of the
     /// command (a `|`, an unbalanced `)`, `}}` or the end of the line).
     pub fn node_text(&self, offset: usize) -> String {
+        if let Some(t) = parse::go_node_string(&self.text, offset, false) {
+            return t;
+        }
         let rest = self.text.get(offset.min(self.text.len())..).unwrap_or("");
         let mut depth = 0i32;
         let mut end = rest.len();
@@ -475,9 +478,9 @@ impl<'a> Executor<'a> {
                 .collect(),
             Value::Int(_) | Value::Int64(_) | Value::Uint64(_) if br.pipe.decl.len() > 1 => {
                 // Go reports it at the pipeline's last command (where its evaluation stopped)
-                let at = br.pipe.cmds.last().map_or(br.offset, |c| c.offset);
-                return Err(self.err(
-                    at,
+                return Err(self.chain_err(
+                    br.offset,
+                    &self.pipe_node(&br.pipe),
                     format!(
                         "can't use {} to iterate over more than one variable",
                         go_sprint(&v)
@@ -515,15 +518,17 @@ impl<'a> Executor<'a> {
                     .map(|(k, e)| (Value::str(k), e.clone()))
                     .collect(),
                 _ => {
-                    return Err(self.err(
-                        br.pipe.cmds.last().map_or(br.offset, |c| c.offset),
+                    return Err(self.chain_err(
+                        br.offset,
+                        &self.pipe_node(&br.pipe),
                         format!("range can't iterate over {}", o.display()),
                     ));
                 }
             },
             other => {
-                return Err(self.err(
-                    br.pipe.cmds.last().map_or(br.offset, |c| c.offset),
+                return Err(self.chain_err(
+                    br.offset,
+                    &self.pipe_node(&br.pipe),
                     format!("range can't iterate over {}", go_sprint(other)),
                 ));
             }
@@ -628,7 +633,8 @@ impl<'a> Executor<'a> {
                     self.no_args(first, rest, &piped)?;
                     return Ok(v);
                 }
-                self.eval_field_chain(dot, *off, v, fields, rest, piped, &ChainNode::Here)
+                let node = self.pipe_node(inner);
+                self.eval_field_chain(dot, *off, v, fields, rest, piped, &node)
             }
             Arg::Nil(off) => Err(self.err(*off, "nil is not a command".into())),
             _ => {
@@ -640,10 +646,14 @@ impl<'a> Executor<'a> {
 
     fn no_args(&self, first: &Arg, rest: &[Arg], piped: &Option<Value>) -> ExecResult<()> {
         if !rest.is_empty() || piped.is_some() {
-            return Err(self.err(
-                first.offset(),
-                format!("can't give argument to non-function {}", arg_text(first)),
-            ));
+            let text = self.operand(first);
+            return Err(TemplateError {
+                node: Some(text.clone()),
+                ..self.err(
+                    first.offset(),
+                    format!("can't give argument to non-function {text}"),
+                )
+            });
         }
         Ok(())
     }
@@ -753,6 +763,29 @@ impl<'a> Executor<'a> {
 
     /// An error of a field chain: at the chain's second element when it has one (Go's parser
     /// gives a chain that position), printed whole.
+    /// One argument as Go prints its node (strings and numbers as written).
+    fn operand(&self, a: &Arg) -> String {
+        parse::go_node_string(&self.cur.file.text, a.offset(), true).unwrap_or_else(|| arg_text(a))
+    }
+
+    /// Where Go's state points after evaluating `arg`: at the node it evaluated last.
+    fn arg_node(&self, a: &Arg) -> ChainNode {
+        match a {
+            Arg::Field(o, f) => ChainNode::field(*o, f),
+            Arg::Var(o, n, f) => ChainNode::var(*o, n, f),
+            _ => ChainNode::At(a.offset(), self.operand(a)),
+        }
+    }
+
+    /// A parenthesized pipeline's chain `(pipe).A.B` reports its errors at the node the
+    /// pipeline evaluated last (Go's state still points there).
+    fn pipe_node(&self, pipe: &Pipe) -> ChainNode {
+        match last_evaluated(pipe) {
+            Some(a) => self.arg_node(a),
+            None => ChainNode::Here,
+        }
+    }
+
     fn chain_err(&self, off: usize, node: &ChainNode, message: String) -> TemplateError {
         match node {
             ChainNode::At(pos, text) => TemplateError {
@@ -819,7 +852,8 @@ impl<'a> Executor<'a> {
                 if fields.is_empty() {
                     v
                 } else {
-                    self.eval_field_chain(dot, *off, v, fields, &[], None, &ChainNode::Here)?
+                    let node = self.pipe_node(inner);
+                    self.eval_field_chain(dot, *off, v, fields, &[], None, &node)?
                 }
             }
         })
@@ -871,8 +905,38 @@ impl<'a> Executor<'a> {
                 if let Err(m) = output_estimate_ok(name, &vals) {
                     return Err(self.err(off, format!("error calling {name}: {m}")));
                 }
-                f(self.env, &vals).map_err(|e| match e {
+                let mut r = f(self.env, &vals);
+                // Go's parser reads an integral number constant written as a float (`1.5e1`,
+                // `2.0`) as an int too: an int parameter takes it
+                while let Err(FuncError::Arg { at, expected, .. }) = &r {
+                    let Some(k) = vals.iter().position(|v| v as *const Value as usize == *at)
+                    else {
+                        break;
+                    };
+                    let Some(Arg::Float(_, x)) = args.get(k) else {
+                        break;
+                    };
+                    let int = *x as i64;
+                    if int as f64 != *x || !matches!(expected.as_str(), "int" | "int64") {
+                        break;
+                    }
+                    vals[k] = if expected == "int" {
+                        Value::Int(int)
+                    } else {
+                        Value::Int64(int)
+                    };
+                    r = f(self.env, &vals);
+                }
+                r.map_err(|e| match e {
                     FuncError::Msg(m) => self.err(off, format!("error calling {name}: {m}")),
+                    // Go checks the count before the call, at the function's name
+                    FuncError::Arity { want, got } => TemplateError {
+                        node: Some(name.to_string()),
+                        ..self.err(
+                            off,
+                            format!("wrong number of args for {name}: want {want} got {got}"),
+                        )
+                    },
                     FuncError::Fail(m) => TemplateError {
                         user_failure: true,
                         ..self.err(off, m)
@@ -975,7 +1039,8 @@ impl<'a> Executor<'a> {
         let Some(t) = self.find(&name) else {
             return Err(self.err(
                 off,
-                format!("error calling include: template: no template {name:?} associated with template {:?}", self.cur.name),
+                // helm's include runs ExecuteTemplate on its root template, named "gotpl"
+                format!("error calling include: template: no template {name:?} associated with template \"gotpl\""),
             ));
         };
         // helm counts the includes of each name under way and refuses the 1001st
@@ -1034,10 +1099,10 @@ impl<'a> Executor<'a> {
         };
         match arg {
             Arg::Int(..) | Arg::Float(..) | Arg::Str(..) | Arg::Bool(..) => TemplateError {
-                node: Some(arg_text(arg)),
+                node: Some(self.operand(arg)),
                 ..self.err(
                     arg.offset(),
-                    format!("expected {constant}; found {}", arg_text(arg)),
+                    format!("expected {constant}; found {}", self.operand(arg)),
                 )
             },
             Arg::Nil(_) => TemplateError {
@@ -1046,14 +1111,8 @@ impl<'a> Executor<'a> {
             },
             Arg::Field(o, fields) => self.chain_err(*o, &ChainNode::field(*o, fields), message),
             Arg::Var(o, n, fields) => self.chain_err(*o, &ChainNode::var(*o, n, fields), message),
-            Arg::Pipe(_, pipe, fields) if fields.is_empty() => match last_evaluated(pipe) {
-                // Go's state is still at the last node the pipeline evaluated
-                Some(last) => TemplateError {
-                    node: Some(arg_text(last)),
-                    ..self.err(last.offset(), message)
-                },
-                None => self.err(arg.offset(), message),
-            },
+            // Go's state is still at the last node the pipeline evaluated
+            Arg::Pipe(o, pipe, _) => self.chain_err(*o, &self.pipe_node(pipe), message),
             _ => self.err(arg.offset(), message),
         }
     }
@@ -1170,7 +1229,7 @@ impl ChainNode {
 fn last_evaluated(pipe: &Pipe) -> Option<&Arg> {
     let last = pipe.cmds.last()?.args.last()?;
     match last {
-        Arg::Pipe(_, inner, fields) if fields.is_empty() => last_evaluated(inner).or(Some(last)),
+        Arg::Pipe(_, inner, _) => last_evaluated(inner).or(Some(last)),
         _ => Some(last),
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine;
 use sha2::Digest;
 
-use super::gofmt::{go_quote, sprintf};
+use super::gofmt::go_quote;
 use super::mmsemver::{Constraints, Version};
 use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
@@ -52,13 +52,42 @@ impl FuncEnv {
                 .any(|k| matches!(dot.borrow().get(*k), Some(Value::Map(x)) if Rc::ptr_eq(m, x)))
     }
 
-    /// The Go type of `v`, as `typeOf` and an interface conversion name it.
+    /// The Go type of `v`, as `typeOf`, `%T` and an interface conversion name it.
     pub fn go_type_name(&self, v: &Value) -> &'static str {
         if self.is_chartutil_values(v) {
             "chartutil.Values"
+        } else if let Some(t) = self.chart_field_type(v) {
+            t
         } else {
             v.type_name()
         }
+    }
+
+    /// The Go type of a list or map that is one of the render dot's `.Chart` fields (known by
+    /// identity, as chartutil.Values are): chart.Metadata declares them `[]string`,
+    /// `[]*chart.Maintainer`, `map[string]string`, ... where todoplan holds plain lists and maps.
+    fn chart_field_type(&self, v: &Value) -> Option<&'static str> {
+        if !matches!(v, Value::List(_) | Value::Map(_)) {
+            return None;
+        }
+        let dot = self.render_dot.borrow().clone()?;
+        let Some(Value::Object(chart)) = dot.borrow().get("Chart").cloned() else {
+            return None;
+        };
+        const TYPES: [(&str, &str); 5] = [
+            ("Sources", "[]string"),
+            ("Keywords", "[]string"),
+            ("Maintainers", "[]*chart.Maintainer"),
+            ("Dependencies", "[]*chart.Dependency"),
+            ("Annotations", "map[string]string"),
+        ];
+        TYPES
+            .iter()
+            .find_map(|(field, t)| match (chart.field(field), v) {
+                (Some(Value::List(a)), Value::List(b)) if Rc::ptr_eq(&a, b) => Some(*t),
+                (Some(Value::Map(a)), Value::Map(b)) if Rc::ptr_eq(&a, b) => Some(*t),
+                _ => None,
+            })
     }
 }
 
@@ -84,6 +113,9 @@ pub enum FuncError {
     Msg(String),
     /// `required`/`fail`: the chart author's message, shown as is.
     Fail(String),
+    /// A wrong number of arguments (`want` is `N` or `at least N`), which Go reports before
+    /// the call, naming the function as the template called it.
+    Arity { want: String, got: usize },
     /// A parameter of another Go type. Go checks parameter types before the call, so the
     /// executor reports this at the argument's node when `at` is the address of one of the
     /// arguments it passed (otherwise as `Msg`).
@@ -99,6 +131,7 @@ impl FuncError {
     pub fn message(&self) -> &str {
         match self {
             FuncError::Msg(m) | FuncError::Fail(m) => m,
+            FuncError::Arity { .. } => "wrong number of args",
             FuncError::Arg { message, .. } => message,
         }
     }
@@ -141,21 +174,23 @@ fn size(name: &str, n: i64) -> Result<usize, FuncError> {
 }
 
 pub(super) fn nargs(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+    let _ = name;
     if args.len() != n {
-        return err(format!(
-            "wrong number of args for {name}: want {n} got {}",
-            args.len()
-        ));
+        return Err(FuncError::Arity {
+            want: n.to_string(),
+            got: args.len(),
+        });
     }
     Ok(())
 }
 
 fn min_args(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {
+    let _ = name;
     if args.len() < n {
-        return err(format!(
-            "wrong number of args for {name}: want at least {n} got {}",
-            args.len()
-        ));
+        return Err(FuncError::Arity {
+            want: format!("at least {n}"),
+            got: args.len(),
+        });
     }
     Ok(())
 }
@@ -432,13 +467,17 @@ fn f_len(_: &FuncEnv, a: &[Value]) -> R {
 fn f_index(_: &FuncEnv, a: &[Value]) -> R {
     min_args("index", a, 1)?;
     let mut cur = a[0].clone();
-    for key in &a[1..] {
+    for (i, key) in a[1..].iter().enumerate() {
         cur = match &cur {
-            Value::Nil => return err("index of untyped nil"),
+            Value::Nil if i == 0 => return err("index of untyped nil"),
+            // a missing map element: Go's zero interface value
+            Value::Nil => return err("index of nil pointer"),
             Value::Str(st) => {
                 let idx = index_int(key)?;
                 match st.as_bytes().get(idx) {
                     Some(byte) => Value::Int(*byte as i64),
+                    // Go checks idx > len, then reflect panics at len
+                    None if idx == st.len() => return err("reflect: string index out of range"),
                     None => return err(format!("index out of range: {idx}")),
                 }
             }
@@ -447,6 +486,9 @@ fn f_index(_: &FuncEnv, a: &[Value]) -> R {
                     let idx = index_int(key)?;
                     match l.get(idx) {
                         Some(x) => x.clone(),
+                        None if idx == l.len() => {
+                            return err("reflect: slice index out of range");
+                        }
                         None => return err(format!("index out of range: {idx}")),
                     }
                 } else if let Some(mm) = other.as_map() {
@@ -500,9 +542,13 @@ fn f_println(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::string(format!("{}\n", parts.join(" "))))
 }
 
-fn f_printf(_: &FuncEnv, a: &[Value]) -> R {
+fn f_printf(env: &FuncEnv, a: &[Value]) -> R {
     min_args("printf", a, 1)?;
-    Ok(Value::string(sprintf(s(&a[0])?, &a[1..])))
+    Ok(Value::string(super::gofmt::sprintf_typed(
+        s(&a[0])?,
+        &a[1..],
+        &|v| env.go_type_name(v),
+    )))
 }
 
 fn f_html(_: &FuncEnv, a: &[Value]) -> R {
@@ -633,7 +679,8 @@ fn f_from_json_array(_: &FuncEnv, a: &[Value]) -> R {
     nargs("fromJsonArray", a, 1)?;
     match go_json(s(&a[0])?) {
         Ok(j @ serde_json::Value::Array(_)) => Ok(Value::from_json(&j)),
-        Ok(serde_json::Value::Null) => Ok(Value::list(Vec::new())),
+        // json.Unmarshal of null sets the slice to nil
+        Ok(serde_json::Value::Null) => Ok(nil_slice("[]interface {}")),
         Ok(j) => Ok(Value::list(vec![Value::string(
             gojson::unmarshal_type_error(&j, "[]interface {}"),
         )])),
@@ -689,6 +736,17 @@ fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
 /// 0-based line of the end, else the 1-based line of the character it found); the toml crate's
 /// own words otherwise.
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    // BurntSushi's first error, unless the toml crate found one on an earlier line (one the
+    // walk passed over, such as a number BurntSushi's parser refuses)
+    if let Some((at, message)) = super::toml_errors::first_error(text) {
+        let line = |p: usize| {
+            let b = text.as_bytes();
+            b[..p.min(b.len())].iter().filter(|c| **c == b'\n').count()
+        };
+        if e.span().is_none_or(|s| line(s.start) >= line(at)) {
+            return message;
+        }
+    }
     if e.message().starts_with("key with no value")
         && let Some(span) = e.span()
     {
@@ -1520,7 +1578,16 @@ fn f_regex_find_all(_: &FuncEnv, a: &[Value]) -> R {
     } else {
         it.take(n as usize).collect()
     };
+    if v.is_empty() {
+        // FindAllString returns nil when nothing matches
+        return Ok(nil_slice("[]string"));
+    }
     Ok(Value::list(v))
+}
+
+/// A Go nil slice of type `t` (a sprig result Go leaves nil): prints `[]`, marshals as null.
+fn nil_slice(t: &'static str) -> Value {
+    Value::Object(Rc::new(crate::objects::GoNil(t)))
 }
 
 /// Go's `$1`/`${name}` expansion differs from Rust's only in edge cases charts rarely hit.
@@ -1546,6 +1613,10 @@ fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
     let r = re(s(&a[0])?)?;
     let n = i(&a[2])?;
     let x = s(&a[1])?;
+    if n == 0 {
+        // Regexp.Split returns nil for n == 0
+        return Ok(nil_slice("[]string"));
+    }
     let v: Vec<Value> = if n < 0 {
         r.split(x).map(Value::str).collect()
     } else {
@@ -1624,7 +1695,7 @@ fn f_rest(_: &FuncEnv, a: &[Value]) -> R {
     nargs("rest", a, 1)?;
     let l = list_arg("find rest", &a[0])?;
     if l.is_empty() {
-        return Ok(Value::list(Vec::new()));
+        return Ok(nil_slice("[]interface {}"));
     }
     Ok(Value::list(l[1..].to_vec()))
 }
@@ -1633,7 +1704,7 @@ fn f_initial(_: &FuncEnv, a: &[Value]) -> R {
     nargs("initial", a, 1)?;
     let l = list_arg("find initial", &a[0])?;
     if l.is_empty() {
-        return Ok(Value::list(Vec::new()));
+        return Ok(nil_slice("[]interface {}"));
     }
     Ok(Value::list(l[..l.len() - 1].to_vec()))
 }
@@ -1656,6 +1727,10 @@ fn f_concat(_: &FuncEnv, a: &[Value]) -> R {
     let mut out = Vec::new();
     for l in a {
         out.extend(list_arg("concat", l)?.iter().cloned());
+    }
+    if out.is_empty() {
+        // sprig appends to a nil slice
+        return Ok(nil_slice("[]interface {}"));
     }
     Ok(Value::list(out))
 }
@@ -2229,14 +2304,19 @@ fn f_type_is(env: &FuncEnv, a: &[Value]) -> R {
     nargs("typeIs", a, 2)?;
     Ok(Value::Bool(s(&a[0])? == env.go_type_name(&a[1])))
 }
-fn f_type_is_like(_: &FuncEnv, a: &[Value]) -> R {
+fn f_type_is_like(env: &FuncEnv, a: &[Value]) -> R {
     nargs("typeIsLike", a, 2)?;
     let t = s(&a[0])?;
-    let n = a[1].type_name();
-    Ok(Value::Bool(t == n || t == format!("*{n}")))
+    let n = env.go_type_name(&a[1]);
+    // sprig: target == t || "*"+target == t
+    Ok(Value::Bool(t == n || n.strip_prefix('*') == Some(t)))
 }
-fn f_deep_equal(_: &FuncEnv, a: &[Value]) -> R {
+fn f_deep_equal(env: &FuncEnv, a: &[Value]) -> R {
     nargs("deepEqual", a, 2)?;
+    // reflect.DeepEqual: values of two Go types differ (a .Chart []string and a list)
+    if env.go_type_name(&a[0]) != env.go_type_name(&a[1]) {
+        return Ok(Value::Bool(false));
+    }
     Ok(Value::Bool(deep_eq(&a[0], &a[1])))
 }
 

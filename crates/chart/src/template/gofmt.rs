@@ -4,6 +4,16 @@
 use super::value::{Value, format_float_g, go_sprint, shortest_digits};
 
 pub fn sprintf(format: &str, args: &[Value]) -> String {
+    sprintf_typed(format, args, &Value::type_name)
+}
+
+/// `sprintf` where `type_name` names each operand's Go type (for %T and the `%!verb(TYPE=...)`
+/// of a mismatched operand): helm's own types are known to the caller only.
+pub fn sprintf_typed(
+    format: &str,
+    args: &[Value],
+    type_name: &dyn Fn(&Value) -> &'static str,
+) -> String {
     let mut out = String::new();
     let mut argi = 0;
     let mut chars = format.chars().peekable();
@@ -86,26 +96,27 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             continue;
         };
         argi += 1;
-        let body = format_one(verb, arg, prec, plus, space, sharp);
-        let body = match body {
-            Some(b) => b,
-            None => {
-                out.push_str(&bad_verb(verb, arg));
-                continue;
-            }
-        };
-        out.push_str(&pad(
-            &body,
+        let spec = Spec {
+            verb,
             width,
+            prec,
             minus,
-            zero && !minus && verb != 's' && verb != 'q' && verb != 'v',
-        ));
+            plus,
+            zero,
+            space,
+            sharp,
+        };
+        if verb == 'T' {
+            out.push_str(&pad(type_name(arg), width, minus, false));
+        } else {
+            format_arg(&mut out, &spec, arg, type_name);
+        }
     }
     if argi < args.len() {
         out.push_str("%!(EXTRA ");
         let extra: Vec<String> = args[argi..]
             .iter()
-            .map(|a| format!("{}={}", a.type_name(), go_sprint(a)))
+            .map(|a| format!("{}={}", type_name(a), go_sprint(a)))
             .collect();
         out.push_str(&extra.join(", "));
         out.push(')');
@@ -113,10 +124,66 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
     out
 }
 
-fn bad_verb(verb: char, arg: &Value) -> String {
+/// One verb with its flags, width and precision.
+struct Spec {
+    verb: char,
+    width: Option<usize>,
+    prec: Option<usize>,
+    minus: bool,
+    plus: bool,
+    zero: bool,
+    space: bool,
+    sharp: bool,
+}
+
+/// One operand: a slice or map element by element with the same verb (Go's printValue), the
+/// others by `format_one`, padded to the width.
+fn format_arg(out: &mut String, f: &Spec, arg: &Value, type_name: &dyn Fn(&Value) -> &'static str) {
+    // %v prints lists and maps itself (go_sprint) unless a width pads each element
+    if f.verb != 'v' || f.width.is_some() {
+        match arg {
+            Value::List(l) => {
+                out.push('[');
+                for (i, e) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    format_arg(out, f, e, type_name);
+                }
+                out.push(']');
+                return;
+            }
+            Value::Map(m) => {
+                out.push_str("map[");
+                for (i, (k, e)) in m.borrow().iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    format_arg(out, f, &Value::str(k), type_name);
+                    out.push(':');
+                    format_arg(out, f, e, type_name);
+                }
+                out.push(']');
+                return;
+            }
+            _ => {}
+        }
+    }
+    match format_one(f.verb, arg, f.prec, f.plus, f.space, f.sharp) {
+        Some(body) => out.push_str(&pad(
+            &body,
+            f.width,
+            f.minus,
+            f.zero && !f.minus && f.verb != 's' && f.verb != 'q' && f.verb != 'v',
+        )),
+        None => out.push_str(&bad_verb(f.verb, arg, type_name)),
+    }
+}
+
+fn bad_verb(verb: char, arg: &Value, type_name: &dyn Fn(&Value) -> &'static str) -> String {
     match arg {
         Value::Nil => format!("%!{verb}(<nil>)"),
-        _ => format!("%!{verb}({}={})", arg.type_name(), go_sprint(arg)),
+        _ => format!("%!{verb}({}={})", type_name(arg), go_sprint(arg)),
     }
 }
 
@@ -175,9 +242,16 @@ fn format_one(
             _ => None,
         },
         'q' => match arg {
-            Value::Str(s) => Some(go_quote(s)),
-            Value::Int(i) | Value::Int64(i) => char::from_u32(*i as u32).map(|c| format!("'{c}'")),
-            Value::Uint64(u) => char::from_u32(*u as u32).map(|c| format!("'{c}'")),
+            Value::Str(s) => {
+                let s = truncate(s, prec);
+                Some(if sharp && can_backquote(&s) {
+                    format!("`{s}`")
+                } else {
+                    quote_with(&s, '"', plus)
+                })
+            }
+            Value::Int(i) | Value::Int64(i) => Some(quote_rune(go_rune(*i as u64), plus)),
+            Value::Uint64(u) => Some(quote_rune(go_rune(*u), plus)),
             _ => None,
         },
         't' => match arg {
@@ -204,15 +278,34 @@ fn format_one(
             _ => None,
         },
         'c' => match arg {
-            Value::Int(i) | Value::Int64(i) => char::from_u32(*i as u32).map(|c| c.to_string()),
-            Value::Uint64(u) => char::from_u32(*u as u32).map(|c| c.to_string()),
+            Value::Int(i) | Value::Int64(i) => Some(go_rune(*i as u64).to_string()),
+            Value::Uint64(u) => Some(go_rune(*u).to_string()),
             _ => None,
         },
         'x' | 'X' => {
+            let prefix = if sharp { "0x" } else { "" };
             let s = match arg {
-                Value::Int(i) | Value::Int64(i) => sign(*i < 0, format!("{:x}", i.unsigned_abs())),
-                Value::Uint64(u) => sign(false, format!("{u:x}")),
-                Value::Str(s) => hex::encode(s.as_bytes()),
+                Value::Int(i) | Value::Int64(i) => {
+                    sign(*i < 0, format!("{prefix}{:x}", i.unsigned_abs()))
+                }
+                Value::Uint64(u) => sign(false, format!("{prefix}{u:x}")),
+                Value::Str(s) => {
+                    // fmtSbx: the precision counts bytes; ' ' separates them, '#' adds 0x
+                    // (to each with ' ')
+                    let b = s.as_bytes();
+                    let b = &b[..prec.map_or(b.len(), |p| p.min(b.len()))];
+                    let mut out = String::new();
+                    for (i, byte) in b.iter().enumerate() {
+                        if space && i > 0 {
+                            out.push(' ');
+                        }
+                        if sharp && (space || i == 0) {
+                            out.push_str("0x");
+                        }
+                        out.push_str(&format!("{byte:02x}"));
+                    }
+                    out
+                }
                 _ => return None,
             };
             Some(if verb == 'X' { s.to_uppercase() } else { s })
@@ -239,7 +332,6 @@ fn format_one(
             }
             _ => None,
         },
-        'T' => Some(arg.type_name().to_string()),
         _ => None,
     }
 }
@@ -289,27 +381,87 @@ fn format_g_prec(f: f64, p: usize) -> String {
 
 /// strconv.Quote: double-quoted with Go escapes, non-printable characters escaped.
 pub fn go_quote(s: &str) -> String {
+    quote_with(s, '"', false)
+}
+
+/// strconv's quoteWith: `s` between `quote`s, each rune as appendEscapedRune writes it
+/// (`ascii`: QuoteToASCII, every rune past ASCII escaped).
+fn quote_with(s: &str, quote: char, ascii: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+    out.push(quote);
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
+        escaped_rune(&mut out, c, quote, ascii);
     }
-    out.push('"');
+    out.push(quote);
     out
+}
+
+/// strconv.QuoteRune (QuoteRuneToASCII with `ascii`).
+pub(super) fn quote_rune(c: char, ascii: bool) -> String {
+    quote_with(c.encode_utf8(&mut [0; 4]), '\'', ascii)
+}
+
+/// fmt's rune of an integer operand: past the last code point (or a surrogate) it is U+FFFD.
+fn go_rune(u: u64) -> char {
+    u32::try_from(u)
+        .ok()
+        .and_then(char::from_u32)
+        .unwrap_or('\u{FFFD}')
+}
+
+/// strconv's appendEscapedRune.
+fn escaped_rune(out: &mut String, c: char, quote: char, ascii: bool) {
+    if c == quote || c == '\\' {
+        out.push('\\');
+        out.push(c);
+        return;
+    }
+    let printable = if ascii {
+        c.is_ascii() && go_is_print(c)
+    } else {
+        go_is_print(c)
+    };
+    if printable {
+        out.push(c);
+        return;
+    }
+    let u = c as u32;
+    match c {
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{b}' => out.push_str("\\v"),
+        _ if u < 0x20 || u == 0x7f => out.push_str(&format!("\\x{u:02x}")),
+        _ if u < 0x10000 => out.push_str(&format!("\\u{u:04x}")),
+        _ => out.push_str(&format!("\\U{u:08x}")),
+    }
+}
+
+/// strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
+pub fn go_is_print(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x80 {
+        return (0x20..0x7f).contains(&u);
+    }
+    let runs = super::go_unicode::CATEGORY_RUNS;
+    let i = runs.partition_point(|r| r.1 < u);
+    match runs.get(i) {
+        Some(&(lo, _, cat)) if lo <= u => matches!(
+            super::go_unicode::CATEGORIES[cat as usize].as_bytes()[0],
+            b'L' | b'M' | b'N' | b'P' | b'S'
+        ),
+        _ => false,
+    }
+}
+
+/// strconv.CanBackquote: no control characters but tab, no backquote, no BOM.
+fn can_backquote(s: &str) -> bool {
+    s.chars().all(|c| {
+        !(((c as u32) < 0x20 && c != '\t') || c == '`' || c == '\u{7f}' || c == '\u{feff}')
+    })
 }
 
 /// Keep `shortest_digits` reachable for callers formatting JSON-ish numbers.

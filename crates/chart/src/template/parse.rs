@@ -177,10 +177,52 @@ fn template_go_form(name: &str, offset: usize, toks: &[Token]) -> (usize, Rc<str
     (at, Rc::from(text))
 }
 
+/// Go's parse-tree `String()` of the node that starts at `offset` of `src`, as its execution
+/// errors print it in `at <...>`: a command (`index .Values "a"`, up to a `|` or the end of
+/// its parentheses) or, with `operand`, one argument (`.Values.a`, `(semver "1").Major`,
+/// `"x"`), its tokens one space apart but none inside parentheses nor before a chained field,
+/// strings and numbers as written. `None` when no action can be read there.
+pub fn go_node_string(src: &str, offset: usize, operand: bool) -> Option<String> {
+    let (toks, _, _) = lex_action(src, offset, offset).ok()?;
+    if toks.first()?.offset != offset {
+        return None;
+    }
+    let glued_field = |t: &Token| matches!(t.tok, Tok::Field(_)) && !t.spaced;
+    let mut depth = 0i32;
+    let mut n = 0;
+    for (i, t) in toks.iter().enumerate() {
+        if operand && i > 0 && depth == 0 && !glued_field(t) {
+            break;
+        }
+        match t.tok {
+            Tok::LParen => depth += 1,
+            Tok::RParen if depth == 0 => break,
+            Tok::RParen => depth -= 1,
+            Tok::Pipe if depth == 0 => break,
+            _ => {}
+        }
+        n = i + 1;
+    }
+    let mut out = String::new();
+    for (i, t) in toks[..n].iter().enumerate() {
+        let glued = i > 0
+            && (matches!(toks[i - 1].tok, Tok::LParen)
+                || matches!(t.tok, Tok::RParen | Tok::Comma)
+                || glued_field(t));
+        if i > 0 && !glued {
+            out.push(' ');
+        }
+        out.push_str(src.get(t.offset..t.end)?);
+    }
+    Some(out)
+}
+
 #[derive(Debug, Clone)]
 struct Token {
     tok: Tok,
     offset: usize,
+    /// Where its text ends (the text is what Go's nodes print: strings and numbers as written).
+    end: usize,
     /// Whitespace came before it; `.Field` chains only bind without space.
     spaced: bool,
 }
@@ -388,6 +430,7 @@ fn lex_action(src: &str, start: usize, open: usize) -> PResult<(Vec<Token>, usiz
         toks.push(Token {
             tok,
             offset,
+            end: i,
             spaced,
         });
         spaced = false;

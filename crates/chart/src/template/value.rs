@@ -51,6 +51,24 @@ pub trait Object: Debug {
     fn as_data(&self) -> Option<Value> {
         None
     }
+    /// The reflect kind as sprig `kindOf` prints it.
+    fn kind_name(&self) -> &'static str {
+        let t = self.type_name();
+        if t.starts_with('*') {
+            return "ptr";
+        }
+        if t.starts_with("[]") {
+            return "slice";
+        }
+        if t.starts_with("map[") {
+            return "map";
+        }
+        match self.as_data() {
+            Some(Value::List(_)) => "slice",
+            Some(Value::Map(_)) => "map",
+            _ => "struct",
+        }
+    }
     /// The concrete object, for functions that take one Go type (a time.Time, a semver).
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
@@ -165,11 +183,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "slice",
             Value::Map(_) => "map",
-            Value::Object(o) => match o.as_data() {
-                Some(Value::List(_)) => "slice",
-                Some(Value::Map(_)) => "map",
-                _ => "struct",
-            },
+            Value::Object(o) => o.kind_name(),
         }
     }
 

@@ -95,6 +95,29 @@ pub fn load(text: &str) -> Result<Value, YamlError> {
     Ok(builder.root.unwrap_or(Value::Nil))
 }
 
+/// The first YAML document of `text` with every scalar value as sigs.k8s.io/yaml hands it to a
+/// Go `string` field (helm's Chart.yaml fields, `[]string` and `map[string]string` ones
+/// included): go-yaml v2 reads it with YAML 1.1's rules, and the converter writes a bool as
+/// `true`/`false`, an integer in decimal, a float as strconv.FormatFloat(f, 'g', -1, 32); a
+/// null is `Nil` (the field keeps its zero value, "").
+pub fn load_as_strings(text: &str) -> Result<Value, YamlError> {
+    let mut builder = Builder {
+        strings: true,
+        ..Builder::default()
+    };
+    read_first_document(text, &mut builder)?;
+    if let Some(message) = builder.error {
+        return Err(YamlError {
+            message,
+            offset: 0,
+            line: 1,
+            column: 1,
+            go_line: None,
+        });
+    }
+    Ok(builder.root.unwrap_or(Value::Nil))
+}
+
 /// The head of the first document of `text` (its `apiVersion`, `kind`, `metadata.name`,
 /// `metadata.namespace` and `helm.sh/hook` annotation, as `load` would read them), for sorting
 /// and printing rendered manifests without building the whole tree: the YAML is still parsed
@@ -580,6 +603,9 @@ fn count_nodes(v: &Value) -> usize {
 
 #[derive(Default)]
 struct Builder {
+    /// Resolve scalar values as sigs.k8s.io/yaml converts them for a Go string field (see
+    /// `load_as_strings`).
+    strings: bool,
     stack: Vec<Frame>,
     /// Anchored values with their node counts.
     anchors: BTreeMap<usize, (Value, usize)>,
@@ -715,7 +741,12 @@ impl MarkedEventReceiver for Builder {
                     && style == TScalarStyle::Plain
                     && tag.is_none()
                     && matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
-                let v = resolve(&text, style, tag.as_ref());
+                let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                let v = if self.strings && !is_key {
+                    resolve_as_string(&text, style, tag.as_ref())
+                } else {
+                    resolve(&text, style, tag.as_ref())
+                };
                 self.finish(v, anchor, is_merge);
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor)),
@@ -783,6 +814,80 @@ fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
         Some("bool" | "int" | "float" | "null" | "timestamp") => resolve_plain(text),
         _ if style != TScalarStyle::Plain => Value::str(text),
         _ => resolve_plain(text),
+    }
+}
+
+/// A scalar as sigs.k8s.io/yaml converts it for a Go string (see `load_as_strings`).
+fn resolve_as_string(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
+    let v = resolve(text, style, tag);
+    let Value::Float(f) = v else {
+        return match v {
+            Value::Bool(b) => Value::str(if b { "true" } else { "false" }),
+            other => other,
+        };
+    };
+    if let Some(i) = go_int_text(&text.replace('_', "")) {
+        return Value::string(i);
+    }
+    Value::string(if f.is_nan() {
+        "NaN".to_string()
+    } else if f.is_infinite() {
+        if !text.trim_start_matches(['+', '-']).starts_with('.') {
+            // strconv.ParseFloat refuses a number out of range: go-yaml keeps the text
+            return Value::str(text);
+        }
+        if f > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        format_float32_shortest_g(f)
+    })
+}
+
+/// strconv.FormatFloat(f, 'g', -1, 32): the shortest digits of the float32, in %e form when
+/// the exponent is below -4 or at least 6.
+fn format_float32_shortest_g(f: f64) -> String {
+    let x = f as f32;
+    let e = format!("{x:e}");
+    let exp: i32 = e
+        .split_once('e')
+        .and_then(|(_, x)| x.parse().ok())
+        .unwrap_or(0);
+    if x != 0.0 && !(-4..6).contains(&exp) {
+        let m = e.split_once('e').map_or(e.as_str(), |(m, _)| m);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{m}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{x}")
+    }
+}
+
+/// strconv.ParseInt, then ParseUint, with base 0, printed in decimal (FormatInt/FormatUint).
+fn go_int_text(s: &str) -> Option<String> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) =
+        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, r)
+        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, r)
+        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, r)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let n = u64::from_str_radix(digits, radix).ok()?;
+    match (neg, n) {
+        (_, 0) => Some("0".into()),
+        (true, n) if n <= i64::MAX as u64 + 1 => Some(format!("-{n}")),
+        (true, _) => None,
+        (false, n) => Some(n.to_string()),
     }
 }
 
