@@ -108,7 +108,7 @@ pub async fn detect_drift(
             .map(|r| r.ignore_rules())
             .unwrap_or_default();
         let (mut found_items, removals) =
-            drift::object_drift(address, &record.manifest, &object, &rules);
+            drift::object_drift(address, &record.manifest.value(), &object, &rules);
         if is_secret(&object)
             && let Some((set, recorded)) = state.secrets.iter().find(|(_, s)| {
                 s.k8s_name == record.name && Some(&s.namespace) == record.namespace.as_ref()
@@ -806,7 +806,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
         // Compared as recorded: masked where it holds a copy of a secret value.
         let mut declared = redact(&normalize(&d.object), salt);
         crate::model::masking::mask_leaves(&mut declared);
-        if r.hook_deleted && !r.tainted && normalize(&r.manifest) == declared {
+        if r.hook_deleted && !r.tainted && normalize(&r.manifest.value()) == declared {
             c.action = Action::NoOp;
             c.before = c.after.clone();
             c.reason = Some("hook ran and was deleted by its helm.sh/hook-delete-policy".into());
@@ -868,7 +868,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
                 Err(crate::observe::ObserveError::UnknownKind { .. }) => None,
                 Err(e) => return Err(e.into()),
             },
-            None => Some(record.manifest.clone()),
+            None => Some(record.manifest.value()),
         };
         let protected = super::protection::holds_data(&record.kind, record.protect);
         let mut change = ObjectChange {
@@ -1187,7 +1187,7 @@ fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
             .and_then(Value::as_str)
             .map(str::to_string),
         digest: String::new(),
-        manifest: Value::Null,
+        manifest: Default::default(),
         // Unknown provenance: treat as data-holding if its kind is.
         protect: false,
         tainted: false,
@@ -1788,12 +1788,15 @@ fn co_owned_leftovers(
         .cloned()
         .unwrap_or_default();
     let mut out: Vec<(ForeignField, String)> = Vec::new();
+    // Parsed once, and only when another manager owns a field.
+    let mut recorded: Option<Value> = None;
     for e in entries.iter().filter(|e| {
         crate::observe::is_foreign_field_owner(e) && !crate::observe::is_origin_entry(e)
     }) {
         let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
         for path in crate::drift::leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null)) {
-            if crate::drift::resolve(&record.manifest, &path).is_none()
+            let recorded = recorded.get_or_insert_with(|| record.manifest.value());
+            if crate::drift::resolve(recorded, &path).is_none()
                 || crate::drift::resolve(declared, &path).is_some()
             {
                 continue;
@@ -1994,7 +1997,7 @@ fn diff_recorded(d: &DesiredObject, recorded: Option<&ObjectRecord>, salt: &str)
     match recorded {
         None => change_of(d, Action::Create, None, Some(after_r), None),
         Some(r) => {
-            let before = normalize(&r.manifest);
+            let before = normalize(&r.manifest.value());
             // Recorded manifests are already redacted; compare redacted forms.
             if before == after_r {
                 change_of(d, Action::NoOp, Some(before), Some(after_r), None)
