@@ -324,6 +324,16 @@ impl ObjectRecord {
             && self.namespace == key.namespace
             && crate::model::object::group_of(&self.api_version) == key.group()
     }
+
+    /// The identity of the recorded object, borrowed from the record.
+    pub fn identity(&self) -> crate::model::object::Identity<'_> {
+        (
+            crate::model::object::group_of(&self.api_version),
+            &self.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
+    }
 }
 
 /// Digests of one secret set's values; never the values.
