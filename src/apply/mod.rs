@@ -387,7 +387,7 @@ impl<C: Cluster + Readiness, B: StateSink> Shared<'_, C, B> {
             name: key.name,
             uid,
             digest: manifest_digest(&d.object, &self.salt),
-            manifest,
+            manifest: manifest.into(),
             protect: d.protect,
             tainted,
             hook_deleted,

@@ -283,13 +283,25 @@ impl CheckInput {
         namespaces: impl IntoIterator<Item = String>,
         listed: impl IntoIterator<Item = Value>,
     ) {
-        let planned: std::collections::HashSet<(String, String, String)> =
-            self.planned.iter().map(|o| key_of(&o.object)).collect();
+        let mut listed = listed.into_iter().peekable();
+        if listed.peek().is_some() {
+            self.add_listed(listed);
+        }
+        self.coverage.namespaces.extend(namespaces);
+    }
+
+    /// Adds `listed` to the live objects, but those planned or already there.
+    fn add_listed(&mut self, listed: impl Iterator<Item = Value>) {
+        // Borrowed from the planned objects: no copy of every planned object's key.
+        let planned: std::collections::HashSet<(&str, &str, &str)> =
+            self.planned.iter().map(|o| key_ref(&o.object)).collect();
         let mut seen: std::collections::HashSet<(String, String, String)> =
             self.live.iter().map(key_of).collect();
         for v in listed {
             let key = key_of(&v);
-            if planned.contains(&key) || !seen.insert(key) {
+            if planned.contains(&(key.0.as_str(), key.1.as_str(), key.2.as_str()))
+                || !seen.insert(key)
+            {
                 continue;
             }
             let v = if v.get("kind").and_then(Value::as_str) == Some("Secret") {
@@ -299,7 +311,6 @@ impl CheckInput {
             };
             self.live.push(v);
         }
-        self.coverage.namespaces.extend(namespaces);
     }
 }
 
@@ -398,10 +409,15 @@ impl CheckInput {
 }
 
 fn key_of(v: &Value) -> (String, String, String) {
+    let (kind, namespace, name) = key_ref(v);
+    (kind.to_string(), namespace.to_string(), name.to_string())
+}
+
+fn key_ref(v: &Value) -> (&str, &str, &str) {
     (
-        super::index::kind(v).to_string(),
-        super::index::namespace(v).to_string(),
-        super::index::name(v).to_string(),
+        super::index::kind(v),
+        super::index::namespace(v),
+        super::index::name(v),
     )
 }
 

@@ -10,6 +10,7 @@ mod kind_order;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use petgraph::Direction;
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
@@ -63,8 +64,10 @@ pub use crate::observe::ObjectKey;
 
 #[derive(Debug, Clone)]
 pub struct DependencyGraph {
-    graph: StableDiGraph<Address, Edge>,
-    index: HashMap<Address, NodeIndex>,
+    /// Each address held once, shared by its node and the index (a platform's 10,000 objects
+    /// held every address twice, five strings each).
+    graph: StableDiGraph<Arc<Address>, Edge>,
+    index: HashMap<Arc<Address>, NodeIndex>,
     /// Ordered pairs already joined by an edge from the spec (petgraph's find_edge scans a
     /// node's edges, which is quadratic for the namespace every node sits in).
     joined: HashSet<(NodeIndex, NodeIndex)>,
@@ -134,7 +137,8 @@ impl DependencyGraph {
         if let Some(&i) = self.index.get(&address) {
             return i;
         }
-        let i = self.graph.add_node(address.clone());
+        let address = Arc::new(address);
+        let i = self.graph.add_node(Arc::clone(&address));
         self.index.insert(address, i);
         i
     }
@@ -182,7 +186,7 @@ impl DependencyGraph {
             .graph
             .node_indices()
             .filter(
-                |&i| matches!(&self.graph[i], Address::Object { release: r, .. } if r == release),
+                |&i| matches!(&*self.graph[i], Address::Object { release: r, .. } if r == release),
             )
             .collect();
         for i in stale {
@@ -272,7 +276,7 @@ impl DependencyGraph {
         let members: Vec<NodeIndex> = self
             .graph
             .neighbors_directed(a, Direction::Incoming)
-            .filter(|&n| matches!(self.graph[n], Address::Object { .. }))
+            .filter(|&n| matches!(*self.graph[n], Address::Object { .. }))
             .collect();
         for m in members {
             self.graph.add_edge(b, m, edge.clone());
@@ -287,7 +291,7 @@ impl DependencyGraph {
         let mut seen: HashMap<(String, String, Option<String>, String), Address> = HashMap::new();
         let mut conflicts = Vec::new();
         for i in self.graph.node_indices() {
-            let address = &self.graph[i];
+            let address = &*self.graph[i];
             let Address::Object {
                 release,
                 api_version,
@@ -332,7 +336,7 @@ impl DependencyGraph {
     pub fn nodes(&self) -> Vec<Address> {
         self.graph
             .node_indices()
-            .map(|i| self.graph[i].clone())
+            .map(|i| Address::clone(&self.graph[i]))
             .collect()
     }
 
@@ -342,8 +346,8 @@ impl DependencyGraph {
             .edge_references()
             .map(|e| {
                 (
-                    self.graph[e.source()].clone(),
-                    self.graph[e.target()].clone(),
+                    Address::clone(&self.graph[e.source()]),
+                    Address::clone(&self.graph[e.target()]),
                     e.weight().clone(),
                 )
             })
@@ -375,7 +379,10 @@ impl DependencyGraph {
         let mut found: Vec<NodeIndex> = self.graph.neighbors_directed(i, direction).collect();
         found.sort();
         found.dedup();
-        found.into_iter().map(|n| self.graph[n].clone()).collect()
+        found
+            .into_iter()
+            .map(|n| Address::clone(&self.graph[n]))
+            .collect()
     }
 
     /// A topological order; among nodes that are ready at once, the one added first goes first.
@@ -425,7 +432,7 @@ impl DependencyGraph {
             };
             let mut wave = Vec::with_capacity(current.len());
             for i in current {
-                wave.push(self.graph[i].clone());
+                wave.push(Address::clone(&self.graph[i]));
                 let next: HashSet<NodeIndex> = self
                     .graph
                     .neighbors_directed(i, Direction::Outgoing)
@@ -539,7 +546,7 @@ impl DependencyGraph {
             "digraph todoplan {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
         );
         for i in self.graph.node_indices() {
-            let address = &self.graph[i];
+            let address = &*self.graph[i];
             let shape = match address {
                 Address::Image(_) => "box3d",
                 Address::Secret(_) => "octagon",

@@ -87,19 +87,57 @@ pub fn group_of(api_version: &str) -> &str {
     api_version.split_once('/').map_or("", |(g, _)| g)
 }
 
+/// An object's identity borrowed from where it is held (a key, a record, a manifest): group,
+/// kind, namespace, name. Sets of them cost no copy of the strings.
+pub type Identity<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+
+/// The identity of an object held as JSON.
+pub fn identity_of(object: &Value) -> Identity<'_> {
+    (
+        group_of(api_version_of(object)),
+        kind_of(object),
+        namespace_of(object),
+        name_of(object),
+    )
+}
+
 impl ObjectKey {
     /// The API group (empty for the core group).
     pub fn group(&self) -> &str {
         group_of(&self.api_version)
     }
 
-    fn identity(&self) -> (&str, &str, Option<&str>, &str) {
+    pub fn identity(&self) -> Identity<'_> {
         (
             self.group(),
             &self.kind,
             self.namespace.as_deref(),
             &self.name,
         )
+    }
+}
+
+/// `value` with no spare room in any of its maps and lists. A map parsed from JSON or grown by
+/// inserts keeps room for up to twice its entries, at 104 bytes an entry; what a plan keeps to
+/// its end (the before and after of every unchanged object) is compacted once.
+pub fn shrink_to_fit(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            // Collected from an exact-size iterator: exactly as many entries as it holds, in
+            // the same order.
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    shrink_to_fit(&mut v);
+                    (k, v)
+                })
+                .collect();
+        }
+        Value::Array(items) => {
+            items.iter_mut().for_each(shrink_to_fit);
+            items.shrink_to_fit();
+        }
+        _ => {}
     }
 }
 
@@ -140,6 +178,30 @@ mod identity_tests {
             namespace: Some("todo".into()),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn identities_of_a_key_and_of_its_object_agree() {
+        let object = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "todo"}});
+        assert_eq!(
+            identity_of(&object),
+            key("apps/v2", "Deployment", "web").identity()
+        );
+    }
+
+    #[test]
+    fn shrinking_keeps_the_value_and_its_key_order() {
+        let text = r#"{"kind":"ConfigMap","metadata":{"name":"c","labels":{"z":"1","a":"2"}},"data":{},"list":[{"b":1,"a":[1,2,3]}],"n":null}"#;
+        let mut value: Value = serde_json::from_str(text).unwrap();
+        if let Some(meta) = value["metadata"].as_object_mut() {
+            for i in 0..20 {
+                meta.insert(format!("server-{i}"), Value::from(i));
+            }
+            meta.retain(|k, _| !k.starts_with("server-"));
+        }
+        shrink_to_fit(&mut value);
+        assert_eq!(serde_json::to_string(&value).unwrap(), text);
     }
 
     #[test]

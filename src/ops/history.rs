@@ -348,7 +348,11 @@ pub fn compare(from: HistoryEntry, to: HistoryEntry) -> RevisionDiff {
         objects.push(ObjectDiff {
             address: address.clone(),
             change,
-            lines: diff_lines(a.map(sorted).as_ref(), b.map(sorted).as_ref(), DIFF_CONTEXT),
+            lines: diff_lines(
+                a.map(|m| sorted(&m.value())).as_ref(),
+                b.map(|m| sorted(&m.value())).as_ref(),
+                DIFF_CONTEXT,
+            ),
         });
     }
     RevisionDiff {
@@ -470,7 +474,7 @@ mod tests {
             name: "web".into(),
             uid: None,
             digest: "d".into(),
-            manifest,
+            manifest: manifest.into(),
             protect: false,
             tainted: false,
             hook_deleted: false,

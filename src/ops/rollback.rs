@@ -91,7 +91,7 @@ async fn recorded_objects(
                 }
             };
             // The recorded metadata, with those values.
-            let mut o = record.manifest.clone();
+            let mut o = record.manifest.value();
             if let Some(map) = o.as_object_mut() {
                 map.insert("data".into(), data);
                 map.remove("stringData");
@@ -102,7 +102,7 @@ async fn recorded_objects(
             // cannot give it back.
             if record
                 .manifest
-                .to_string()
+                .as_str()
                 .contains(crate::model::masking::MASK)
             {
                 return Err(miette::miette!(
@@ -110,7 +110,7 @@ async fn recorded_objects(
                     "{address} cannot be restored to revision {revision}: it held a copy of a secret value, which the state records masked"
                 ));
             }
-            record.manifest.clone()
+            record.manifest.value()
         };
         let timeout = ws
             .spec

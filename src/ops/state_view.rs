@@ -107,7 +107,7 @@ mod tests {
             name: name.into(),
             uid: Some("u1".into()),
             digest: "d".into(),
-            manifest: json!({"kind": kind}),
+            manifest: json!({"kind": kind}).into(),
             protect: kind == "Secret",
             tainted: false,
             hook_deleted: false,

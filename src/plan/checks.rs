@@ -31,12 +31,16 @@ pub async fn run<'a>(
         // plan wins over them), so a listing never holds a second copy of them.
         let lookups = input.lookups();
         let namespaces: Vec<String> = lookups.namespaces.into_iter().collect();
-        let planned = input.planned_keys();
-        let skip = |kind: &str, ns: &str, name: &str| planned.contains(kind, ns, name);
+        let lists = !namespaces.is_empty() || lookups.storage_classes;
+        // The planned objects' keys, only when there is a listing to skip them in.
+        let planned = lists.then(|| input.planned_keys());
+        let skip = |kind: &str, ns: &str, name: &str| {
+            planned.as_ref().is_some_and(|p| p.contains(kind, ns, name))
+        };
         let undelivered = input.undelivered_images();
         let (listing, answers) = futures::join!(
             async {
-                if namespaces.is_empty() && !lookups.storage_classes {
+                if !lists {
                     Ok(crate::observe::Listing::default())
                 } else {
                     c.list_for_checks(&namespaces, lookups.storage_classes, &skip)

@@ -108,7 +108,7 @@ pub async fn detect_drift(
             .map(|r| r.ignore_rules())
             .unwrap_or_default();
         let (mut found_items, removals) =
-            drift::object_drift(address, &record.manifest, &object, &rules);
+            drift::object_drift(address, &record.manifest.value(), &object, &rules);
         if is_secret(&object)
             && let Some((set, recorded)) = state.secrets.iter().find(|(_, s)| {
                 s.k8s_name == record.name && Some(&s.namespace) == record.namespace.as_ref()
@@ -146,11 +146,13 @@ pub async fn detect_drift(
             foreign.insert(address.clone(), removals);
         }
     }
-    let recorded: BTreeSet<ObjectKey> = state.objects.values().map(ObjectRecord::key).collect();
+    // Borrowed identities: no copy of every record's key.
+    let recorded: BTreeSet<crate::model::object::Identity> =
+        state.objects.values().map(ObjectRecord::identity).collect();
     let mut strays: Vec<String> = live
         .objects
         .keys()
-        .filter(|k| !recorded.contains(*k))
+        .filter(|k| !recorded.contains(&k.identity()))
         .map(|k| k.to_string())
         .collect();
     strays.sort();
@@ -448,6 +450,8 @@ pub async fn compute(req: PlanRequest<'_>) -> miette::Result<Computed> {
         basis.as_ref(),
     )
     .await?;
+    // The declared objects were taken out: what is left is the few the checks and strays read.
+    live.objects.shrink_to_fit();
     for (address, fields) in std::mem::take(&mut comparison.removals) {
         foreign_fields.entry(address).or_default().extend(fields);
     }
@@ -661,8 +665,9 @@ pub struct Comparison {
     pub skipped: usize,
     /// Dry-runs sent.
     pub dry_runs: usize,
-    /// Per address, the fingerprint of the live object a dry-run found nothing to change in
-    /// (or that was skipped): apply records it, so the next plan can skip it.
+    /// Per address, the fingerprint of the live object a dry-run found nothing to change in:
+    /// apply records it, so the next plan can skip it. An object skipped is not listed: its
+    /// record already holds what apply would record.
     pub confirmed: BTreeMap<String, super::incremental::Confirmed>,
     /// Per address, fields apply removes with a JSON patch after writing: a Secret's data keys
     /// that no field manager owns (applied as `stringData` before), which apply alone never
@@ -700,15 +705,17 @@ pub async fn diff_objects_incrementally<C: Cluster>(
     let removals = std::sync::Mutex::new(BTreeMap::new());
     let basis = basis.filter(|_| !options.full_refresh);
     let req_cluster = cluster;
-    let known = desired
-        .iter()
-        .map(|d| d.address.to_string())
-        .collect::<BTreeSet<_>>();
-    if let Some(unknown) = options.replace.iter().find(|a| !known.contains(*a)) {
-        return Err(miette::miette!(
-            help = "`todoplan plan` lists every object's address; pass one of them",
-            "--replace {unknown}: no declared object has this address"
-        ));
+    if !options.replace.is_empty() {
+        let known = desired
+            .iter()
+            .map(|d| d.address.to_string())
+            .collect::<BTreeSet<_>>();
+        if let Some(unknown) = options.replace.iter().find(|a| !known.contains(*a)) {
+            return Err(miette::miette!(
+                help = "`todoplan plan` lists every object's address; pass one of them",
+                "--replace {unknown}: no declared object has this address"
+            ));
+        }
     }
     let creates_namespace: BTreeSet<String> = match req_cluster {
         Some(c) => {
@@ -739,12 +746,12 @@ pub async fn diff_objects_incrementally<C: Cluster>(
     let ownership = Ownership {
         instance: &state.lineage,
         adopt_instance: options.adopt_instance.as_deref(),
-        recorded: state.objects.values().map(ObjectRecord::key).collect(),
+        recorded: state.objects.values().map(ObjectRecord::identity).collect(),
         tainted: state
             .objects
             .values()
             .filter(|r| r.tainted)
-            .map(ObjectRecord::key)
+            .map(ObjectRecord::identity)
             .collect(),
     };
     let found: Vec<Option<Value>> = desired
@@ -790,7 +797,14 @@ pub async fn diff_objects_incrementally<C: Cluster>(
             }),
     )
     .buffer_unordered(CONCURRENT_REQUESTS)
-    .try_collect::<Vec<_>>()
+    // Sized once: one change per declared object (collected, it grew to up to twice that).
+    .try_fold(
+        Vec::with_capacity(desired.len()),
+        |mut numbered, answer| async move {
+            numbered.push(answer);
+            Ok(numbered)
+        },
+    )
     .await?;
     numbered.sort_unstable_by_key(|(i, _)| *i);
     let mut changes: Vec<ObjectChange> = numbered.into_iter().map(|(_, c)| c).collect();
@@ -806,7 +820,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
         // Compared as recorded: masked where it holds a copy of a secret value.
         let mut declared = redact(&normalize(&d.object), salt);
         crate::model::masking::mask_leaves(&mut declared);
-        if r.hook_deleted && !r.tainted && normalize(&r.manifest) == declared {
+        if r.hook_deleted && !r.tainted && normalize(&r.manifest.value()) == declared {
             c.action = Action::NoOp;
             c.before = c.after.clone();
             c.reason = Some("hook ran and was deleted by its helm.sh/hook-delete-policy".into());
@@ -822,26 +836,34 @@ pub async fn diff_objects_incrementally<C: Cluster>(
     }
 
     // Deletions: recorded but no longer desired, and live objects of this instance that state
-    // does not know (an apply killed between its write and its record).
-    let wanted: BTreeSet<String> = desired.iter().map(|d| d.address.to_string()).collect();
-    let wanted_keys: BTreeSet<ObjectKey> = desired.iter().map(DesiredObject::key).collect();
-    let mut deletions: Vec<(String, ObjectRecord)> = state
-        .objects
-        .iter()
-        // A record whose object is still declared at another version (autoscaling/v1 → v2) is
-        // the same object: its record moves to the new address when apply records it.
-        .filter(|(a, r)| !wanted.contains(*a) && !wanted_keys.contains(&r.key()))
-        .filter(|(a, r)| options.targets_record(a, &r.release))
-        .map(|(a, r)| (a.clone(), r.clone()))
-        .collect();
-    let recorded_keys: BTreeSet<ObjectKey> =
-        state.objects.values().map(ObjectRecord::key).collect();
-    let mut strays: Vec<(&ObjectKey, &Value)> = live
-        .objects
-        .iter()
-        .filter(|(k, _)| !recorded_keys.contains(*k) && !wanted_keys.contains(*k))
-        .collect();
-    strays.sort_by_key(|(k, _)| (*k).clone());
+    // does not know (an apply killed between its write and its record). The sets borrow the
+    // addresses and identities they hold: no copy of every declared and recorded object's.
+    let (mut deletions, strays) = {
+        // One change per declared object so far, at its address.
+        let wanted: BTreeSet<&str> = changes.iter().map(|c| c.address.as_str()).collect();
+        let wanted_keys: BTreeSet<crate::model::object::Identity> = desired
+            .iter()
+            .map(|d| crate::model::object::identity_of(&d.object))
+            .collect();
+        let deletions: Vec<(String, ObjectRecord)> = state
+            .objects
+            .iter()
+            // A record whose object is still declared at another version (autoscaling/v1 →
+            // v2) is the same object: its record moves to the new address when apply records it.
+            .filter(|(a, r)| !wanted.contains(a.as_str()) && !wanted_keys.contains(&r.identity()))
+            .filter(|(a, r)| options.targets_record(a, &r.release))
+            .map(|(a, r)| (a.clone(), r.clone()))
+            .collect();
+        let mut strays: Vec<(&ObjectKey, &Value)> = live
+            .objects
+            .iter()
+            .filter(|(k, _)| {
+                !ownership.recorded.contains(&k.identity()) && !wanted_keys.contains(&k.identity())
+            })
+            .collect();
+        strays.sort_by_key(|(k, _)| (*k).clone());
+        (deletions, strays)
+    };
     let mut stray_addresses = BTreeSet::new();
     for (key, object) in strays {
         let mut record = stray_record(key, object);
@@ -868,7 +890,7 @@ pub async fn diff_objects_incrementally<C: Cluster>(
                 Err(crate::observe::ObserveError::UnknownKind { .. }) => None,
                 Err(e) => return Err(e.into()),
             },
-            None => Some(record.manifest.clone()),
+            None => Some(record.manifest.value()),
         };
         // A namespace this state made holds data only through what is in it: it goes when
         // everything in it goes, which is checked against its contents below (and by the
@@ -1185,7 +1207,7 @@ fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
             .and_then(Value::as_str)
             .map(str::to_string),
         digest: String::new(),
-        manifest: Value::Null,
+        manifest: Default::default(),
         // Unknown provenance: treat as data-holding if its kind is.
         protect: false,
         tainted: false,
@@ -1198,9 +1220,9 @@ fn stray_record(key: &ObjectKey, object: &Value) -> ObjectRecord {
 struct Ownership<'a> {
     instance: &'a str,
     adopt_instance: Option<&'a str>,
-    recorded: BTreeSet<ObjectKey>,
+    recorded: BTreeSet<crate::model::object::Identity<'a>>,
     /// Written by an earlier apply but never seen ready.
-    tainted: BTreeSet<ObjectKey>,
+    tainted: BTreeSet<crate::model::object::Identity<'a>>,
 }
 
 impl Ownership<'_> {
@@ -1209,7 +1231,7 @@ impl Ownership<'_> {
         let owner = crate::observe::instance_of(live)?;
         if owner == self.instance
             || Some(owner) == self.adopt_instance
-            || self.recorded.contains(key)
+            || self.recorded.contains(&key.identity())
         {
             return None;
         }
@@ -1523,23 +1545,21 @@ async fn diff_live_object<C: Cluster>(
         context
             .skipped
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(observed) = &record.observed {
-            context.confirm(
-                d.address.to_string(),
-                observed.live.clone(),
-                record.uid.clone(),
-            );
-        }
+        // Not confirmed again: its record already holds this uid and this fingerprint under
+        // today's basis (the rule above), which is all apply would record of it. At 10,000
+        // objects, a copy of each was 3 MB held to the end of the plan.
         // Normalised in place, redacted as a dry-run's unchanged answer is; held once as both
-        // before and after.
+        // before and after, to the end of the plan: compacted (the server's metadata it no
+        // longer holds left room in its maps).
         let normalized_found = normalized(found.take().unwrap_or_default());
-        let before = if crate::model::redaction::is_secret(&normalized_found) {
+        let mut before = if crate::model::redaction::is_secret(&normalized_found) {
             redact_pair(Some(&normalized_found), Some(&normalized_found), salt)
                 .0
                 .unwrap_or_default()
         } else {
             normalized_found
         };
+        crate::model::object::shrink_to_fit(&mut before);
         let before = Arc::new(before);
         let mut change = change_of(d, Action::NoOp, None, None, None);
         change.before = Some(before.clone());
@@ -1590,8 +1610,10 @@ async fn diff_live_object<C: Cluster>(
             ))
             .is_some()
     });
-    let adopt =
-        live.is_some() && !labelled_ours && !made_for_state && !ownership.recorded.contains(&key);
+    let adopt = live.is_some()
+        && !labelled_ours
+        && !made_for_state
+        && !ownership.recorded.contains(&key.identity());
     context.dry_run_sent();
     let (mut after, replace) = if namespace_pending {
         (dry_run_elsewhere(c, d).await?, None)
@@ -1701,7 +1723,8 @@ async fn diff_live_object<C: Cluster>(
         (Some(b), None) if *b == after_n => (Action::NoOp, None, false),
         (Some(_), None) => (Action::Update, None, false),
     };
-    let (action, reason) = if action == Action::NoOp && ownership.tainted.contains(&key) {
+    let (action, reason) = if action == Action::NoOp && ownership.tainted.contains(&key.identity())
+    {
         (
             Action::Update,
             Some("tainted: the last apply wrote it but never saw it ready, so apply waits for it again".to_string()),
@@ -1786,12 +1809,15 @@ fn co_owned_leftovers(
         .cloned()
         .unwrap_or_default();
     let mut out: Vec<(ForeignField, String)> = Vec::new();
+    // Parsed once, and only when another manager owns a field.
+    let mut recorded: Option<Value> = None;
     for e in entries.iter().filter(|e| {
         crate::observe::is_foreign_field_owner(e) && !crate::observe::is_origin_entry(e)
     }) {
         let manager = e.get("manager").and_then(Value::as_str).unwrap_or("");
         for path in crate::drift::leaf_paths(e.get("fieldsV1").unwrap_or(&Value::Null)) {
-            if crate::drift::resolve(&record.manifest, &path).is_none()
+            let recorded = recorded.get_or_insert_with(|| record.manifest.value());
+            if crate::drift::resolve(recorded, &path).is_none()
                 || crate::drift::resolve(declared, &path).is_some()
             {
                 continue;
@@ -1992,7 +2018,7 @@ fn diff_recorded(d: &DesiredObject, recorded: Option<&ObjectRecord>, salt: &str)
     match recorded {
         None => change_of(d, Action::Create, None, Some(after_r), None),
         Some(r) => {
-            let before = normalize(&r.manifest);
+            let before = normalize(&r.manifest.value());
             // Recorded manifests are already redacted; compare redacted forms.
             if before == after_r {
                 change_of(d, Action::NoOp, Some(before), Some(after_r), None)

@@ -269,7 +269,7 @@ mod tests {
             name: name.into(),
             uid: None,
             digest: digest.into(),
-            manifest: serde_json::json!({"kind": "ConfigMap", "metadata": {"name": name}}),
+            manifest: serde_json::json!({"kind": "ConfigMap", "metadata": {"name": name}}).into(),
             protect: false,
             tainted: false,
             hook_deleted: false,

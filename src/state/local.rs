@@ -696,7 +696,7 @@ mod tests {
             name: name.into(),
             uid: None,
             digest: "d".into(),
-            manifest: serde_json::json!({}),
+            manifest: serde_json::json!({}).into(),
             protect: false,
             tainted: false,
             hook_deleted: false,

@@ -25,6 +25,7 @@ pub mod journal;
 pub mod kubernetes;
 mod local;
 mod lock;
+mod manifest;
 /// A state backend with injected faults, for the crash tests: built only for tests (the
 /// `fault-injection` feature the test targets switch on), never shipped in the executable.
 #[cfg(any(test, feature = "fault-injection"))]
@@ -51,6 +52,7 @@ pub use journal::{JournalEntry, Replayed};
 pub use kubernetes::KubernetesBackend;
 pub use local::LocalBackend;
 pub use lock::{LockHolder, LockOptions};
+pub use manifest::Manifest;
 pub use record::{applied_images, record_revision, record_revision_with};
 pub use store::StateStore;
 
@@ -253,8 +255,9 @@ pub struct ObjectRecord {
     /// sha256 of the applied manifest (with secret values as applied, so a changed secret
     /// changes the digest without the value being stored).
     pub digest: String,
-    /// The applied manifest with every secret value replaced by its redaction marker.
-    pub manifest: serde_json::Value,
+    /// The applied manifest with every secret value replaced by its redaction marker, as its
+    /// JSON text ([`Manifest::value`] parses it).
+    pub manifest: Manifest,
     #[serde(default)]
     pub protect: bool,
     /// Written, but not seen ready (readiness failed or apply stopped waiting): the next plan
@@ -320,6 +323,16 @@ impl ObjectRecord {
             && self.kind == key.kind
             && self.namespace == key.namespace
             && crate::model::object::group_of(&self.api_version) == key.group()
+    }
+
+    /// The identity of the recorded object, borrowed from the record.
+    pub fn identity(&self) -> crate::model::object::Identity<'_> {
+        (
+            crate::model::object::group_of(&self.api_version),
+            &self.kind,
+            self.namespace.as_deref(),
+            &self.name,
+        )
     }
 }
 

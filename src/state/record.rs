@@ -43,7 +43,7 @@ fn container_images(state: &State) -> BTreeSet<String> {
     }
     let mut out = BTreeSet::new();
     for record in state.objects.values() {
-        walk(&record.manifest, &mut out);
+        walk(&record.manifest.value(), &mut out);
     }
     out
 }
@@ -204,7 +204,7 @@ mod tests {
             name: "x".into(),
             uid: None,
             digest: "d".into(),
-            manifest,
+            manifest: manifest.into(),
             protect: false,
             tainted: false,
             hook_deleted: false,

@@ -535,7 +535,7 @@ fn record(o: &Value, release: &str, protect: bool) -> ObjectRecord {
         name: key.name,
         uid: uid_of(o),
         digest: String::new(),
-        manifest: todoplan::plan::redact::redact(o, "salt"),
+        manifest: todoplan::plan::redact::redact(o, "salt").into(),
         protect,
         tainted: false,
         hook_deleted: false,

@@ -86,7 +86,7 @@ fn record(name: &str) -> ObjectRecord {
         name: name.into(),
         uid: None,
         digest: "d".into(),
-        manifest: serde_json::json!({"data": {"k": name}}),
+        manifest: serde_json::json!({"data": {"k": name}}).into(),
         protect: false,
         tainted: false,
         hook_deleted: false,
@@ -427,7 +427,7 @@ mod kubernetes_only {
                 noise.push_str(&format!("{seed:016x}"));
             }
             let mut r = record(&format!("cm-{i}"));
-            r.manifest = serde_json::json!({"data": {"noise": noise}});
+            r.manifest = serde_json::json!({"data": {"noise": noise}}).into();
             backend
                 .journal(&JournalEntry::Put {
                     address: format!("cm-{i}"),
@@ -486,7 +486,7 @@ mod kubernetes_only {
                 noise.push_str(&format!("{seed:016x}"));
             }
             let mut r = record(&format!("cm-{i}"));
-            r.manifest = serde_json::json!({"data": {"noise": noise}});
+            r.manifest = serde_json::json!({"data": {"noise": noise}}).into();
             state.objects.insert(format!("cm-{i}"), r);
         }
         place.open().save_state(&mut state).await.unwrap();
