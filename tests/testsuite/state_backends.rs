@@ -286,7 +286,7 @@ async fn a_revision_over_a_mebibyte_is_written_and_read_back(place: &Place) {
             );
             text.push_str(&h);
         }
-        r.manifest = serde_json::json!({"data": {"k": text}});
+        r.manifest = serde_json::json!({"data": {"k": text}}).into();
         big.objects.insert(format!("cm-{i}"), r);
     }
     assert!(serde_json::to_vec(&big).unwrap().len() > 1_500_000);
