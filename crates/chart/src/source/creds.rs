@@ -95,11 +95,16 @@ pub(crate) struct Credential {
     pub username: String,
     pub password: Secret,
     pub refresh_token: Option<Secret>,
+    /// A bearer token for the registry itself (`registrytoken`).
+    pub registry_token: Option<Secret>,
 }
 
 impl Credential {
     fn is_empty(&self) -> bool {
-        self.username.is_empty() && self.password.0.is_empty() && self.refresh_token.is_none()
+        self.username.is_empty()
+            && self.password.0.is_empty()
+            && self.refresh_token.is_none()
+            && self.registry_token.is_none()
     }
 
     pub(crate) fn basic(&self) -> Option<(&str, &str)> {
@@ -157,6 +162,8 @@ struct AuthEntry {
     auth: Option<String>,
     #[serde(default)]
     identitytoken: Option<String>,
+    #[serde(default)]
+    registrytoken: Option<String>,
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
@@ -234,6 +241,11 @@ fn decode_entry(e: &AuthEntry, host: &str, shown: &str) -> Result<Option<Credent
         password: Secret(e.password.clone().unwrap_or_default()),
         refresh_token: e
             .identitytoken
+            .clone()
+            .filter(|t| !t.is_empty())
+            .map(Secret),
+        registry_token: e
+            .registrytoken
             .clone()
             .filter(|t| !t.is_empty())
             .map(Secret),
@@ -352,7 +364,7 @@ fn run_helper(
         Credential {
             username: answer.username,
             password: Secret(answer.secret),
-            refresh_token: None,
+            ..Credential::default()
         }
     };
     Ok((!cred.is_empty()).then_some(cred))
@@ -494,7 +506,7 @@ mod tests {
         write(
             &env.docker_config,
             &format!(
-                r#"{{"auths":{{"https://r.example.com/v1/":{{"auth":"{}"}},"https://index.docker.io/v1/":{{"auth":"{}"}},"other.example.com":{{"identitytoken":"tok"}}}}}}"#,
+                r#"{{"auths":{{"https://r.example.com/v1/":{{"auth":"{}"}},"https://index.docker.io/v1/":{{"auth":"{}"}},"other.example.com":{{"identitytoken":"tok"}},"third.example.com":{{"registrytoken":"rt"}}}}}}"#,
                 b64("dock:er"),
                 b64("hub:pw")
             ),
@@ -509,6 +521,11 @@ mod tests {
         assert_eq!(
             tok.credential.unwrap().refresh_token.unwrap().expose(),
             "tok"
+        );
+        let rt = registry_login(&env, "third.example.com").unwrap();
+        assert_eq!(
+            rt.credential.unwrap().registry_token.unwrap().expose(),
+            "rt"
         );
         write(
             &env.helm_registry_config,

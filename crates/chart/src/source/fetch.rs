@@ -233,13 +233,13 @@ struct Http {
 }
 
 impl Http {
+    /// A redirect never carries a login to another host: reqwest drops `Authorization` when a
+    /// redirect changes host or port (registries send blob downloads to object storage).
     fn client() -> Result<reqwest::blocking::Client, SourceError> {
         reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("todoplan/", env!("CARGO_PKG_VERSION")))
-            // a redirect must not carry a login to another host (reqwest drops the
-            // Authorization header on a cross-host redirect)
             .build()
             .map_err(|e| SourceError::new(format!("cannot start an HTTP client: {e}"), ""))
     }
@@ -364,6 +364,10 @@ impl Http {
         let service = fields.get("service").map(String::as_str).unwrap_or("");
         let scope = fields.get("scope").map(String::as_str).unwrap_or("");
         let login = self.registry_login()?;
+        // a `registrytoken` is a bearer token already (oras-go's access token)
+        if let Some(token) = login.as_ref().and_then(|c| c.registry_token.as_ref()) {
+            return Ok(Some(Scheme::Bearer(token.expose().to_string())));
+        }
         let req = match login.as_ref().and_then(|c| c.refresh_token.as_ref()) {
             // an identity token is exchanged as an OAuth2 refresh token (oras-go, docker)
             Some(refresh) => {
