@@ -180,7 +180,8 @@ pub(crate) fn registry_login(env: &CredEnv, host: &str) -> Result<RegistryLogin,
         searched.push(shown.clone());
         let text = match std::fs::read(file) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // a missing file is an empty config: the platform's helper may still hold a login
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => {
                 return Err(SourceError::new(
                     format!("cannot read {shown} for the credentials of {host}: {e}"),
@@ -199,14 +200,30 @@ pub(crate) fn registry_login(env: &CredEnv, host: &str) -> Result<RegistryLogin,
                 )
             })?
         };
+        let configured = config.creds_store.as_ref().is_some_and(|s| !s.is_empty())
+            || !config.cred_helpers.is_empty()
+            || !config.auths.is_empty();
+        // helm asks oras-go to detect the platform's helper for a config that names no login
+        // at all (DetectDefaultNativeStore)
+        let detected = if configured {
+            None
+        } else {
+            default_helper(env)
+        };
         let helper = config
             .cred_helpers
             .get(&address)
             .or(config.creds_store.as_ref())
+            .or(detected.as_ref())
             .filter(|h| !h.is_empty());
         let found = if let Some(helper) = helper {
-            let cred = run_helper(env, helper, &address, &shown)?;
-            cred.map(|c| (c, format!("docker-credential-{helper} (named in {shown})")))
+            let origin = if detected.as_ref() == Some(helper) {
+                format!("the platform's default, as {shown} names no login")
+            } else {
+                format!("named in {shown}")
+            };
+            let cred = run_helper(env, helper, &address, &origin)?;
+            cred.map(|c| (c, format!("docker-credential-{helper} ({origin})")))
         } else {
             let entry = config.auths.get(&address).or_else(|| {
                 config
@@ -233,6 +250,33 @@ pub(crate) fn registry_login(env: &CredEnv, host: &str) -> Result<RegistryLogin,
         from: None,
         searched,
     })
+}
+
+/// oras-go's default native store: the platform's helper, when `docker-credential-NAME` is on
+/// PATH (on Linux `pass` when the `pass` program is there, else `secretservice`).
+fn default_helper(env: &CredEnv) -> Option<String> {
+    let path = env
+        .path
+        .clone()
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    let on_path = |name: &str| {
+        std::env::split_paths(&path).any(|d| {
+            let p = d.join(name);
+            p.is_file() && !d.as_os_str().is_empty()
+        })
+    };
+    let name = if cfg!(target_os = "macos") {
+        "osxkeychain"
+    } else if cfg!(windows) {
+        "wincred"
+    } else if on_path("pass") {
+        "pass"
+    } else {
+        "secretservice"
+    };
+    let program = format!("docker-credential-{name}{}", std::env::consts::EXE_SUFFIX);
+    on_path(&program).then(|| name.to_string())
 }
 
 fn decode_entry(e: &AuthEntry, host: &str, shown: &str) -> Result<Option<Credential>, SourceError> {
@@ -275,14 +319,14 @@ fn run_helper(
     env: &CredEnv,
     helper: &str,
     address: &str,
-    shown: &str,
+    origin: &str,
 ) -> Result<Option<Credential>, SourceError> {
     let program = format!("docker-credential-{helper}");
     let fail = |what: String| {
         SourceError::new(
-            format!("the credential helper {program} (named in {shown}) {what}"),
+            format!("the credential helper {program} ({origin}) {what}"),
             format!(
-                "check that `echo {address} | {program} get` works, or remove the helper from {shown}"
+                "check that `echo {address} | {program} get` works, or name another helper (`credsStore`, `credHelpers`) in the config file"
             ),
         )
     };
@@ -595,6 +639,38 @@ mod tests {
         let e = registry_login(&env, "s.example.com").unwrap_err();
         assert!(e.message.contains("did not answer within 1 s"), "{e:?}");
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn the_platform_helper_is_asked_only_when_a_config_names_no_login() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut env = env_in(tmp.path());
+        // only the temp directory on PATH: no `pass`, so the default is secretservice
+        env.path = Some(tmp.path().join("bin").into_os_string());
+        helper(
+            tmp.path(),
+            "secretservice",
+            r#"read host; echo '{"Username":"keyring","Secret":"k"}'"#,
+        );
+        let l = registry_login(&env, "r.example.com").unwrap();
+        assert_eq!(l.credential.unwrap().basic(), Some(("keyring", "k")));
+        assert!(l.from.unwrap().contains("docker-credential-secretservice"));
+        // a config with any login configured is not second-guessed
+        write(
+            &env.helm_registry_config,
+            r#"{"auths":{"other.example.com":{"auth":"dTpw"}}}"#,
+        );
+        write(
+            &env.docker_config,
+            r#"{"auths":{"other.example.com":{"auth":"dTpw"}}}"#,
+        );
+        assert!(
+            registry_login(&env, "r.example.com")
+                .unwrap()
+                .credential
+                .is_none()
+        );
     }
 
     #[test]
