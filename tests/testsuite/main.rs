@@ -7,6 +7,7 @@
 mod support;
 
 mod chart_corpus;
+mod chart_credentials_cli;
 mod chart_dependencies_cli;
 mod chart_functions_documented;
 mod chart_helm_goldens;

@@ -4,12 +4,14 @@
 //! `application/vnd.cncf.helm.chart.content.v1.tar+gzip` (what `helm push` uploads). Requests
 //! run on a thread of their own: the blocking client must not run inside the async runtime.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::creds::{self, CredEnv, Credential, RegistryLogin, RepoLogin};
 use super::{ChartSource, MAX_PACKAGE, SourceError, digest_of};
 
 const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -17,11 +19,15 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MAX_INDEX: u64 = 64 * 1024 * 1024;
 
 /// (version, published digest if the source states one) for every version offered.
-pub fn versions(source: &ChartSource) -> Result<Vec<(String, Option<String>)>, SourceError> {
+pub(crate) fn versions(
+    source: &ChartSource,
+    env: &CredEnv,
+) -> Result<Vec<(String, Option<String>)>, SourceError> {
     let source = source.clone();
+    let env = env.clone();
     off_runtime(move || match &source {
         ChartSource::Repository { url, name } => {
-            let index = repo_index(url)?;
+            let index = repo_index(&Http::for_repository(&env, url)?, url)?;
             Ok(index
                 .entries
                 .get(name)
@@ -41,7 +47,7 @@ pub fn versions(source: &ChartSource) -> Result<Vec<(String, Option<String>)>, S
             registry,
             repository,
         } => {
-            let http = Http::new()?;
+            let http = Http::for_registry(&env, registry)?;
             let url = format!("{}/v2/{repository}/tags/list", base(registry));
             let body = http.get(&url, None, MAX_INDEX)?;
             #[derive(Deserialize)]
@@ -67,12 +73,18 @@ pub fn versions(source: &ChartSource) -> Result<Vec<(String, Option<String>)>, S
 }
 
 /// The package of one exact version.
-pub fn package(source: &ChartSource, version: &str) -> Result<Vec<u8>, SourceError> {
+pub(crate) fn package(
+    source: &ChartSource,
+    version: &str,
+    env: &CredEnv,
+) -> Result<Vec<u8>, SourceError> {
     let source = source.clone();
     let version = version.to_string();
+    let env = env.clone();
     off_runtime(move || match &source {
         ChartSource::Repository { url, name } => {
-            let index = repo_index(url)?;
+            let http = Http::for_repository(&env, url)?;
+            let index = repo_index(&http, url)?;
             let entry = index
                 .entries
                 .get(name)
@@ -94,13 +106,13 @@ pub fn package(source: &ChartSource, version: &str) -> Result<Vec<u8>, SourceErr
             } else {
                 format!("{url}/{}", first.trim_start_matches("./"))
             };
-            Http::new()?.get(&package_url, None, MAX_PACKAGE)
+            http.get(&package_url, None, MAX_PACKAGE)
         }
         ChartSource::Oci {
             registry,
             repository,
         } => {
-            let http = Http::new()?;
+            let http = Http::for_registry(&env, registry)?;
             let tag = version.replace('+', "_");
             let url = format!("{}/v2/{repository}/manifests/{tag}", base(registry));
             let body = http.get(&url, Some(OCI_MANIFEST), MAX_INDEX)?;
@@ -166,9 +178,9 @@ struct RepoEntry {
     urls: Vec<String>,
 }
 
-fn repo_index(url: &str) -> Result<RepoIndex, SourceError> {
+fn repo_index(http: &Http, url: &str) -> Result<RepoIndex, SourceError> {
     let index_url = format!("{url}/index.yaml");
-    let body = Http::new()?.get(&index_url, None, MAX_INDEX)?;
+    let body = http.get(&index_url, None, MAX_INDEX)?;
     serde_yaml_ng::from_slice(&body).map_err(|e| {
         SourceError::new(
             format!("{index_url} is not a chart repository index: {e}"),
@@ -192,60 +204,127 @@ fn base(registry: &str) -> String {
     }
 }
 
+/// Who a request speaks for: nobody, a chart repository's login, or a registry's (looked up
+/// when the registry first asks, as oras-go does).
+enum Auth {
+    Repository {
+        url: String,
+        login: Option<RepoLogin>,
+        file: String,
+    },
+    Registry {
+        host: String,
+        login: RefCell<Option<RegistryLogin>>,
+        /// How the registry last accepted a request: sent first on the next one.
+        scheme: RefCell<Option<Scheme>>,
+    },
+}
+
+#[derive(Clone)]
+enum Scheme {
+    Basic,
+    Bearer(String),
+}
+
 struct Http {
     client: reqwest::blocking::Client,
+    env: CredEnv,
+    auth: Auth,
 }
 
 impl Http {
-    fn new() -> Result<Http, SourceError> {
-        let client = reqwest::blocking::Client::builder()
+    /// A redirect never carries a login to another host: reqwest drops `Authorization` when a
+    /// redirect changes host or port (registries send blob downloads to object storage).
+    fn client() -> Result<reqwest::blocking::Client, SourceError> {
+        reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("todoplan/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| SourceError::new(format!("cannot start an HTTP client: {e}"), ""))?;
-        Ok(Http { client })
+            .map_err(|e| SourceError::new(format!("cannot start an HTTP client: {e}"), ""))
     }
 
-    /// GET with at most `cap` bytes of body; an anonymous bearer token is fetched when a
-    /// registry asks for one (public registries do).
+    fn for_repository(env: &CredEnv, url: &str) -> Result<Http, SourceError> {
+        Ok(Http {
+            client: Self::client()?,
+            env: env.clone(),
+            auth: Auth::Repository {
+                url: url.to_string(),
+                login: creds::repo_login(env, url)?,
+                file: env.show(&env.helm_repository_config),
+            },
+        })
+    }
+
+    fn for_registry(env: &CredEnv, registry: &str) -> Result<Http, SourceError> {
+        Ok(Http {
+            client: Self::client()?,
+            env: env.clone(),
+            auth: Auth::Registry {
+                host: registry.to_string(),
+                login: RefCell::new(None),
+                scheme: RefCell::new(None),
+            },
+        })
+    }
+
+    /// The registry's login, looked up once.
+    fn registry_login(&self) -> Result<Option<Credential>, SourceError> {
+        let Auth::Registry { host, login, .. } = &self.auth else {
+            return Ok(None);
+        };
+        if login.borrow().is_none() {
+            *login.borrow_mut() = Some(creds::registry_login(&self.env, host)?);
+        }
+        Ok(login.borrow().as_ref().and_then(|l| l.credential.clone()))
+    }
+
+    /// GET with at most `cap` bytes of body, answering a registry's challenge (Basic, or the
+    /// Bearer token flow of the distribution spec) with the login found for it.
     fn get(&self, url: &str, accept: Option<&str>, cap: u64) -> Result<Vec<u8>, SourceError> {
-        let send = |token: Option<&str>| {
+        let send = |scheme: Option<&Scheme>| -> Result<reqwest::blocking::Response, SourceError> {
             let mut req = self.client.get(url);
             if let Some(a) = accept {
                 req = req.header("Accept", a);
             }
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
+            match &self.auth {
+                Auth::Repository { login: Some(l), .. } if l.applies_to(url) => {
+                    req = req.basic_auth(&l.username, Some(l.password.expose()));
+                }
+                _ => {}
+            }
+            match scheme {
+                Some(Scheme::Bearer(t)) => req = req.bearer_auth(t),
+                Some(Scheme::Basic) => {
+                    if let Some((u, p)) = self.registry_login()?.as_ref().and_then(|c| c.basic()) {
+                        req = req.basic_auth(u, Some(p));
+                    }
+                }
+                None => {}
             }
             req.send().map_err(|e| {
                 SourceError::new(
-                    format!("cannot reach {url}: {e}"),
+                    format!("cannot reach {url}: {}", without_url(&e)),
                     "check the address and the network; once a chart is in charts.lock and the cache, no network is needed",
                 )
             })
         };
-        let mut resp = send(None)?;
+        let remembered = match &self.auth {
+            Auth::Registry { scheme, .. } => scheme.borrow().clone(),
+            Auth::Repository { .. } => None,
+        };
+        let mut resp = send(remembered.as_ref())?;
         if resp.status() == reqwest::StatusCode::UNAUTHORIZED
-            && let Some(token) = self.anonymous_token(&resp)
+            && let Auth::Registry { scheme, .. } = &self.auth
+            && let Some(answer) = self.challenge(&resp)?
         {
-            resp = send(Some(&token))?;
+            resp = send(Some(&answer))?;
+            if resp.status().is_success() {
+                *scheme.borrow_mut() = Some(answer);
+            }
         }
         if !resp.status().is_success() {
-            let status = resp.status();
-            let help = if status == reqwest::StatusCode::NOT_FOUND {
-                "check the chart's name and version"
-            } else if status == reqwest::StatusCode::UNAUTHORIZED
-                || status == reqwest::StatusCode::FORBIDDEN
-            {
-                "todoplan fetches charts anonymously; the source needs credentials"
-            } else {
-                "try again later"
-            };
-            return Err(SourceError::new(
-                format!("GET {url} answered {status}"),
-                help,
-            ));
+            return Err(self.refused(url, resp.status()));
         }
         let mut body = Vec::new();
         resp.take(cap + 1)
@@ -260,21 +339,76 @@ impl Http {
         Ok(body)
     }
 
-    /// `WWW-Authenticate: Bearer realm="...",service="...",scope="..."` → an anonymous token.
-    fn anonymous_token(&self, resp: &reqwest::blocking::Response) -> Option<String> {
-        let header = resp.headers().get("www-authenticate")?.to_str().ok()?;
-        let params = header.strip_prefix("Bearer ")?;
-        let mut fields = BTreeMap::new();
-        for part in params.split(',') {
-            let (k, v) = part.trim().split_once('=')?;
-            fields.insert(k.to_string(), v.trim_matches('"').to_string());
+    /// The answer to a registry's `WWW-Authenticate`: `Basic` with the login, or a token from
+    /// `Bearer realm=...,service=...,scope=...` (asked for with the login, or anonymously).
+    fn challenge(&self, resp: &reqwest::blocking::Response) -> Result<Option<Scheme>, SourceError> {
+        let Some(header) = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|h| h.to_str().ok())
+        else {
+            return Ok(None);
+        };
+        let (kind, params) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+        if kind.eq_ignore_ascii_case("basic") {
+            let has = self.registry_login()?.is_some_and(|c| c.basic().is_some());
+            return Ok(has.then_some(Scheme::Basic));
         }
-        let realm = fields.get("realm")?;
-        let mut req = self.client.get(realm);
-        for k in ["service", "scope"] {
-            if let Some(v) = fields.get(k) {
-                req = req.query(&[(k, v)]);
+        if !kind.eq_ignore_ascii_case("bearer") {
+            return Ok(None);
+        }
+        let fields = challenge_params(params);
+        let Some(realm) = fields.get("realm") else {
+            return Ok(None);
+        };
+        let service = fields.get("service").map(String::as_str).unwrap_or("");
+        let scope = fields.get("scope").map(String::as_str).unwrap_or("");
+        let login = self.registry_login()?;
+        // a `registrytoken` is a bearer token already (oras-go's access token)
+        if let Some(token) = login.as_ref().and_then(|c| c.registry_token.as_ref()) {
+            return Ok(Some(Scheme::Bearer(token.expose().to_string())));
+        }
+        let req = match login.as_ref().and_then(|c| c.refresh_token.as_ref()) {
+            // an identity token is exchanged as an OAuth2 refresh token (oras-go, docker)
+            Some(refresh) => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.expose()),
+                    ("service", service),
+                    ("client_id", "todoplan"),
+                ];
+                if !scope.is_empty() {
+                    form.push(("scope", scope));
+                }
+                self.client
+                    .post(realm)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(form_encode(&form))
             }
+            None => {
+                let mut req = self.client.get(realm);
+                for (k, v) in [("service", service), ("scope", scope)] {
+                    if !v.is_empty() {
+                        req = req.query(&[(k, v)]);
+                    }
+                }
+                if let Some((u, p)) = login.as_ref().and_then(|c| c.basic()) {
+                    req = req.basic_auth(u, Some(p));
+                }
+                req
+            }
+        };
+        let resp = req.send().map_err(|e| {
+            SourceError::new(
+                format!(
+                    "cannot reach the token service {realm}: {}",
+                    without_url(&e)
+                ),
+                "check the network",
+            )
+        })?;
+        if !resp.status().is_success() {
+            return Err(self.refused(realm, resp.status()));
         }
         #[derive(Deserialize)]
         struct Token {
@@ -283,9 +417,154 @@ impl Http {
             #[serde(default)]
             access_token: Option<String>,
         }
-        let t: Token = serde_json::from_slice(&req.send().ok()?.bytes().ok()?).ok()?;
-        t.token.or(t.access_token)
+        let body = resp.bytes().map_err(|e| {
+            SourceError::new(
+                format!("reading a token from {realm} failed: {e}"),
+                "try again",
+            )
+        })?;
+        let t: Token = serde_json::from_slice(&body).map_err(|_| {
+            SourceError::new(
+                format!("the token service {realm} did not answer a token"),
+                "check the registry's authentication setup",
+            )
+        })?;
+        Ok(t.token
+            .or(t.access_token)
+            .filter(|t| !t.is_empty())
+            .map(Scheme::Bearer))
     }
+
+    /// A failed request, said with the host that refused and where logins were looked for.
+    fn refused(&self, url: &str, status: reqwest::StatusCode) -> SourceError {
+        let denied =
+            status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN;
+        if !denied {
+            let help = if status == reqwest::StatusCode::NOT_FOUND {
+                "check the chart's name and version"
+            } else {
+                "try again later"
+            };
+            return SourceError::new(format!("GET {url} answered {status}"), help);
+        }
+        match &self.auth {
+            Auth::Registry { host, login, .. } => {
+                let login = login.borrow();
+                match login.as_ref() {
+                    Some(RegistryLogin {
+                        credential: Some(_),
+                        from: Some(from),
+                        ..
+                    }) => SourceError::new(
+                        format!(
+                            "{host} refused the credentials from {from} ({url} answered {status})"
+                        ),
+                        format!("log in again: `helm registry login {host}`"),
+                    ),
+                    _ => {
+                        let searched =
+                            login
+                                .as_ref()
+                                .map(|l| l.searched.clone())
+                                .unwrap_or_else(|| {
+                                    vec![
+                                        self.env.show(&self.env.helm_registry_config),
+                                        self.env.show(&self.env.docker_config),
+                                    ]
+                                });
+                        SourceError::new(
+                            format!(
+                                "{host} requires credentials ({url} answered {status}): no credentials for {host} in {}",
+                                searched.join(" or ")
+                            ),
+                            format!("run `helm registry login {host}`"),
+                        )
+                    }
+                }
+            }
+            Auth::Repository {
+                url: repo,
+                login,
+                file,
+            } => match login {
+                Some(l) if l.applies_to(url) => SourceError::new(
+                    format!(
+                        "{url} answered {status}: it refused the credentials of {repo} from {file}"
+                    ),
+                    format!(
+                        "update them: `helm repo add NAME {repo} --username USER --password-stdin --force-update`"
+                    ),
+                ),
+                Some(_) => SourceError::new(
+                    format!(
+                        "{url} answered {status}: the credentials of {repo} from {file} go to {repo}'s host only"
+                    ),
+                    "if that host may see them, set `pass_credentials_all: true` for the repository in that file (`helm repo add --pass-credentials`)",
+                ),
+                None => SourceError::new(
+                    format!(
+                        "{url} answered {status}: there are no credentials for {repo} in {file}"
+                    ),
+                    format!(
+                        "add the repository with its credentials: `helm repo add NAME {repo} --username USER --password-stdin`"
+                    ),
+                ),
+            },
+        }
+    }
+}
+
+/// reqwest's error without the URL it carries (said by the caller already).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut e = e.to_string();
+    if let Some(i) = e.find(" for url (") {
+        e.truncate(i);
+    }
+    e
+}
+
+/// `realm="...",service="...",scope="a,b"`: quoted values may hold commas.
+fn challenge_params(params: &str) -> BTreeMap<String, String> {
+    let mut fields = BTreeMap::new();
+    let mut rest = params.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, next) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            (&q[..end], q.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        fields.insert(key, value.to_string());
+        rest = next.trim_start().trim_start_matches(',');
+    }
+    fields
+}
+
+/// `application/x-www-form-urlencoded` of some pairs.
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn off_runtime<T: Send + 'static>(
@@ -302,4 +581,9 @@ fn off_runtime<T: Send + 'static>(
                 "please report it",
             ))
         })
+}
+
+#[cfg(test)]
+pub(super) fn challenge_params_for_test(params: &str) -> BTreeMap<String, String> {
+    challenge_params(params)
 }

@@ -5,6 +5,9 @@
 //! Later uses read the lock and the cache only (no network), and check the package's digest
 //! every time it is loaded.
 
+#[cfg(test)]
+mod auth_tests;
+mod creds;
 mod fetch;
 mod lock;
 
@@ -202,6 +205,8 @@ pub struct Resolver {
     lock_path: PathBuf,
     cache: PathBuf,
     lock: Lock,
+    /// Where registry and repository credentials are read from.
+    creds: creds::CredEnv,
     /// An older todoplan's `todoplan.lock` the lock was read from: removed once `charts.lock`
     /// is written.
     legacy: Option<PathBuf>,
@@ -238,6 +243,7 @@ impl Resolver {
             lock_path,
             cache: cache_dir(),
             lock,
+            creds: creds::CredEnv::from_env(),
             legacy,
             locked: false,
             changed: false,
@@ -278,16 +284,18 @@ impl Resolver {
                 Err(_) => None,
             };
             // Not cached (or the cached copy is damaged): fetch exactly what the lock names.
-            let bytes = fetch::package(source, &entry.version).map_err(|e| match &damaged {
-                Some(found) => SourceError::new(
-                    format!(
-                        "the cached package of {key} {} has digest {found}, not the locked {} \
+            let bytes = fetch::package(source, &entry.version, &self.creds).map_err(|e| {
+                match &damaged {
+                    Some(found) => SourceError::new(
+                        format!(
+                            "the cached package of {key} {} has digest {found}, not the locked {} \
                          (the chart cache was altered), and fetching it again failed: {}",
-                        entry.version, entry.digest, e.message
+                            entry.version, entry.digest, e.message
+                        ),
+                        e.help,
                     ),
-                    e.help,
-                ),
-                None => e,
+                    None => e,
+                }
             })?;
             let got = digest_of(&bytes);
             if got != entry.digest {
@@ -328,7 +336,7 @@ impl Resolver {
                  changing it"
             )));
         }
-        let versions = fetch::versions(source)?;
+        let versions = fetch::versions(source, &self.creds)?;
         let version = pick(&versions, constraint).map_err(|m| {
             SourceError::new(
                 format!("{key}: {m}"),
@@ -338,7 +346,7 @@ impl Resolver {
                 ),
             )
         })?;
-        let bytes = fetch::package(source, &version)?;
+        let bytes = fetch::package(source, &version, &self.creds)?;
         let digest = digest_of(&bytes);
         if let Some((_, Some(published))) = versions.iter().find(|(v, _)| *v == version)
             && *published != digest
