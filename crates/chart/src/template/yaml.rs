@@ -352,13 +352,16 @@ pub fn to_pretty_json(v: &Value) -> String {
     out
 }
 
+/// A newline and `depth` indents, when indenting.
+fn nl(out: &mut String, indent: Option<&str>, depth: usize) {
+    if let Some(i) = indent {
+        out.push('\n');
+        out.push_str(&i.repeat(depth));
+    }
+}
+
 fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
-    let nl = |out: &mut String, d: usize| {
-        if let Some(i) = indent {
-            out.push('\n');
-            out.push_str(&i.repeat(d));
-        }
-    };
+    let nl = |out: &mut String, d: usize| nl(out, indent, d);
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -382,53 +385,44 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
             nl(out, depth);
             out.push(']');
         }
-        Value::Map(m) => {
-            let m = m.borrow();
-            if m.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            out.push('{');
-            for (i, (k, item)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                nl(out, depth + 1);
-                json_string(out, k);
-                out.push(':');
-                if indent.is_some() {
-                    out.push(' ');
-                }
-                write_json(out, item, indent, depth + 1);
-            }
-            nl(out, depth);
-            out.push('}');
-        }
+        Value::Map(m) => write_json_object(out, m.borrow().iter(), indent, depth),
         Value::Object(o) => match (o.json(), o.as_data()) {
             (Some(GoJson::Null), _) => out.push_str("null"),
             (Some(GoJson::Fields(f)), _) => {
-                out.push('{');
-                for (i, (k, item)) in f.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    nl(out, depth + 1);
-                    json_string(out, k);
-                    out.push(':');
-                    if indent.is_some() {
-                        out.push(' ');
-                    }
-                    write_json(out, item, indent, depth + 1);
-                }
-                if !f.is_empty() {
-                    nl(out, depth);
-                }
-                out.push('}');
+                write_json_object(out, f.iter().map(|(k, v)| (k, v)), indent, depth)
             }
             (None, Some(d)) => write_json(out, &d, indent, depth),
             (None, None) => json_string(out, &o.display()),
         },
     }
+}
+
+/// A JSON object's members, `{}` when there are none (a map and a Go struct alike).
+fn write_json_object<'a, K: AsRef<str> + 'a>(
+    out: &mut String,
+    members: impl Iterator<Item = (&'a K, &'a Value)>,
+    indent: Option<&str>,
+    depth: usize,
+) {
+    out.push('{');
+    let mut any = false;
+    for (k, item) in members {
+        if any {
+            out.push(',');
+        }
+        any = true;
+        nl(out, indent, depth + 1);
+        json_string(out, k.as_ref());
+        out.push(':');
+        if indent.is_some() {
+            out.push(' ');
+        }
+        write_json(out, item, indent, depth + 1);
+    }
+    if any {
+        nl(out, indent, depth);
+    }
+    out.push('}');
 }
 
 fn json_string(out: &mut String, s: &str) {

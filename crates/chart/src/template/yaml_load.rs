@@ -862,6 +862,16 @@ fn format_float32_shortest_g(f: f64) -> String {
 
 /// strconv.ParseInt, then ParseUint, with base 0, printed in decimal (FormatInt/FormatUint).
 fn go_int_text(s: &str) -> Option<String> {
+    match go_base0_int(s)? {
+        (_, 0) => Some("0".into()),
+        (true, n) => Some(format!("-{n}")),
+        (false, n) => Some(n.to_string()),
+    }
+}
+
+/// The sign and magnitude of an integer as strconv.ParseInt/ParseUint read it with base 0
+/// (0x, 0o, 0b prefixes; a leading 0 is octal); `None` past int64 below zero or uint64 above.
+fn go_base0_int(s: &str) -> Option<(bool, u64)> {
     let (neg, body) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -883,12 +893,10 @@ fn go_int_text(s: &str) -> Option<String> {
         return None;
     }
     let n = u64::from_str_radix(digits, radix).ok()?;
-    match (neg, n) {
-        (_, 0) => Some("0".into()),
-        (true, n) if n <= i64::MAX as u64 + 1 => Some(format!("-{n}")),
-        (true, _) => None,
-        (false, n) => Some(n.to_string()),
+    if neg && n > i64::MAX as u64 + 1 {
+        return None;
     }
+    Some((neg, n))
 }
 
 fn resolve_plain(text: &str) -> Value {
@@ -929,38 +937,10 @@ fn resolve_plain(text: &str) -> Value {
     Value::str(text)
 }
 
-/// strconv.ParseInt/ParseUint with base 0 (0x, 0o, 0b prefixes; a leading 0 is octal),
-/// as a float64 like the JSON round trip leaves it.
+/// strconv.ParseInt/ParseUint with base 0, as a float64 like the JSON round trip leaves it.
 fn go_parse_int(s: &str) -> Option<f64> {
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) =
-        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, r)
-        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, r)
-        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, r)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..])
-        } else {
-            (10, body)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let n = u64::from_str_radix(digits, radix).ok()?;
-    if neg {
-        if n > i64::MAX as u64 + 1 {
-            return None;
-        }
-        Some(-(n as f64))
-    } else {
-        Some(n as f64)
-    }
+    let (neg, n) = go_base0_int(s)?;
+    Some(if neg { -(n as f64) } else { n as f64 })
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
