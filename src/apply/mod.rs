@@ -1184,7 +1184,7 @@ pub async fn execute<C: Cluster + Readiness, B: StateSink>(
                             "namespace {} is kept: it holds {} object(s) this run did not delete ({}), which deleting it would delete too",
                             record.name,
                             left.len(),
-                            left.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                            crate::plan::protection::first_few(&left)
                         ));
                     }
                 }

@@ -269,22 +269,17 @@ pub async fn lock_or_read_beside(
     command: &str,
     timeout: Duration,
 ) -> miette::Result<Option<LockGuard>> {
-    match ws
-        .backend
-        .lock_state(&LockOptions {
-            command: command.to_string(),
-            timeout,
-        })
-        .await
-    {
+    match ws.lock(command, timeout).await {
         Ok(guard) => Ok(Some(guard)),
-        Err(crate::state::StateError::Locked { holder, .. }) => {
-            eprintln!(
-                "note: the state is locked by {holder}: this offline plan reads the state without the lock, as that run has recorded it so far"
-            );
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
+        Err(report) => match report.downcast_ref::<crate::state::StateError>() {
+            Some(crate::state::StateError::Locked { holder, .. }) => {
+                eprintln!(
+                    "note: the state is locked by {holder}: this offline plan reads the state without the lock, as that run has recorded it so far"
+                );
+                Ok(None)
+            }
+            _ => Err(report),
+        },
     }
 }
 

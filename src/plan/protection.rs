@@ -61,19 +61,24 @@ pub fn gate_namespace(change: &mut ObjectChange, kept: &[String]) {
     if change.action != Action::Delete || kept.is_empty() {
         return;
     }
-    let shown: Vec<&str> = kept.iter().take(5).map(String::as_str).collect();
-    let more = if kept.len() > shown.len() {
-        format!(" and {} more", kept.len() - shown.len())
+    change.reason = Some(format!(
+        "namespace {} holds {} object(s) this plan does not delete ({}); deleting the namespace would delete them too, so it is kept",
+        change.name,
+        kept.len(),
+        first_few(kept)
+    ));
+    change.action = Action::Refused;
+}
+
+/// The first five of `labels`, and how many more there are.
+pub fn first_few(labels: &[String]) -> String {
+    let shown: Vec<&str> = labels.iter().take(5).map(String::as_str).collect();
+    let more = if labels.len() > shown.len() {
+        format!(" and {} more", labels.len() - shown.len())
     } else {
         String::new()
     };
-    change.reason = Some(format!(
-        "namespace {} holds {} object(s) this plan does not delete ({}{more}); deleting the namespace would delete them too, so it is kept",
-        change.name,
-        kept.len(),
-        shown.join(", ")
-    ));
-    change.action = Action::Refused;
+    format!("{}{more}", shown.join(", "))
 }
 
 /// What deleting namespace `ns` would take with it: the objects in it (`contents`) that are not

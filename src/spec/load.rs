@@ -1964,46 +1964,16 @@ impl Reader<'_> {
                         })
                     }
                     "existing" => {
-                        let (k, n) = table.get_entry("existing")?;
-                        match n.value {
-                            Value::Bool(true) => Some(SecretSource::Existing),
-                            Value::Bool(false) => {
-                                self.push(
-                                    Problem::new(
-                                        "secret-source",
-                                        "existing = false names no source",
-                                    )
-                                    .label(n.span, "false")
-                                    .help("use existing = true to keep the value the cluster's Secret holds, or env/file/generate"),
-                                );
-                                None
-                            }
-                            _ => {
-                                self.wrong_type(k, n, &inner, "true");
-                                None
-                            }
-                        }
+                        self.source_switch(table, "existing", &inner, "use existing = true to keep the value the cluster's Secret holds, or env/file/generate")?;
+                        Some(SecretSource::Existing)
                     }
                     _ => {
-                        let (k, n) = table.get_entry("generate")?;
-                        match n.value {
-                            Value::Bool(true) => {}
-                            Value::Bool(false) => {
-                                self.push(
-                                    Problem::new(
-                                        "secret-source",
-                                        "generate = false names no source",
-                                    )
-                                    .label(n.span, "false")
-                                    .help("use generate = true, or env/file instead"),
-                                );
-                                return None;
-                            }
-                            _ => {
-                                self.wrong_type(k, n, &inner, "true");
-                                return None;
-                            }
-                        }
+                        self.source_switch(
+                            table,
+                            "generate",
+                            &inner,
+                            "use generate = true, or env/file instead",
+                        )?;
                         let length = match table.get_entry("length") {
                             None => DEFAULT_GENERATED_LENGTH,
                             Some((lk, ln)) => match ln.value {
@@ -2029,6 +1999,27 @@ impl Reader<'_> {
                         Some(SecretSource::Generate { length })
                     }
                 }
+            }
+        }
+    }
+
+    /// A source named by a switch (`generate = true`, `existing = true`): `Some` when it is
+    /// on; off (it names no source) or not a boolean is a problem at the value.
+    fn source_switch(&mut self, table: &Table, name: &str, inner: &str, help: &str) -> Option<()> {
+        let (k, n) = table.get_entry(name)?;
+        match n.value {
+            Value::Bool(true) => Some(()),
+            Value::Bool(false) => {
+                self.push(
+                    Problem::new("secret-source", format!("{name} = false names no source"))
+                        .label(n.span, "false")
+                        .help(help),
+                );
+                None
+            }
+            _ => {
+                self.wrong_type(k, n, inner, "true");
+                None
             }
         }
     }
