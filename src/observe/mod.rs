@@ -646,6 +646,24 @@ impl ClusterClient {
         if let Some(cached) = self.disk.load_api_versions().await {
             return Ok(cached);
         }
+        let mut out = std::collections::BTreeSet::new();
+        for served in self.served_versions().await? {
+            if let Ok(resources) = &served.resources {
+                for r in resources {
+                    out.insert(format!("{}/{}", served.group_version, r.kind));
+                }
+            }
+            out.insert(served.group_version);
+        }
+        let out: Vec<String> = out.into_iter().collect();
+        self.disk.store_api_versions(&out).await;
+        Ok(out)
+    }
+
+    /// Discovery, asked now (never from a cache): every group/version the server lists, with
+    /// its resources or the error asking for them gave. One request per group/version, all at
+    /// once (they are independent).
+    async fn served_versions(&self) -> Result<Vec<ServedVersion>, ObserveError> {
         let fail = |e| self.classify(e, "discover", "the API groups");
         bump(&self.stats.discovery);
         bump(&self.stats.discovery);
@@ -653,32 +671,41 @@ impl ClusterClient {
             self.client.list_core_api_versions(),
             self.client.list_api_groups()
         );
-        let core = core.map_err(fail)?.versions;
-        let mut versions = core.clone();
+        let mut listed: Vec<(String, bool, bool)> = core
+            .map_err(fail)?
+            .versions
+            .into_iter()
+            .enumerate()
+            .map(|(i, gv)| (gv, i == 0, true))
+            .collect();
         for group in groups.map_err(fail)?.groups {
-            versions.extend(group.versions.into_iter().map(|v| v.group_version));
+            let preferred = group
+                .preferred_version
+                .map(|v| v.group_version)
+                .or_else(|| group.versions.first().map(|v| v.group_version.clone()));
+            for version in group.versions {
+                let is_preferred = preferred.as_deref() == Some(version.group_version.as_str());
+                listed.push((version.group_version, is_preferred, false));
+            }
         }
-        let mut out: std::collections::BTreeSet<String> = versions.iter().cloned().collect();
-        // One request per group/version, all at once (they are independent).
-        let resources = futures::future::join_all(versions.iter().map(|gv| async {
+        let resources = futures::future::join_all(listed.iter().map(|(gv, _, core)| async move {
             bump(&self.stats.discovery);
-            if core.contains(gv) {
+            if *core {
                 self.client.list_core_api_resources(gv).await
             } else {
                 self.client.list_api_group_resources(gv).await
             }
         }))
         .await;
-        for (gv, resources) in versions.iter().zip(resources) {
-            if let Ok(list) = resources {
-                for r in list.resources {
-                    out.insert(format!("{gv}/{}", r.kind));
-                }
-            }
-        }
-        let out: Vec<String> = out.into_iter().collect();
-        self.disk.store_api_versions(&out).await;
-        Ok(out)
+        Ok(listed
+            .into_iter()
+            .zip(resources)
+            .map(|((group_version, preferred, _), resources)| ServedVersion {
+                group_version,
+                preferred,
+                resources: resources.map(|list| list.resources),
+            })
+            .collect())
     }
 
     /// Objects of one kind carrying `selector` labels, in `namespace` (or all namespaces).
@@ -739,6 +766,14 @@ impl ClusterClient {
                 {
                     retried = true;
                     continue;
+                }
+                // The server does not serve this resource (any more): a CRD deleted since
+                // discovery. Nothing of it can exist, as for a kind discovery never knew.
+                Err(kube::Error::Api(status)) if status.code == 404 && continue_token.is_none() => {
+                    return Err(ObserveError::UnknownKind {
+                        api_version: api_version.into(),
+                        kind: kind.into(),
+                    });
                 }
                 // The continuation expired (the server compacted past it): list again, once.
                 Err(kube::Error::Api(status))
@@ -960,33 +995,23 @@ impl ClusterClient {
         }
     }
 
-    /// What lives in namespace `ns`, of the kinds a user or a chart commonly makes, leaving out
-    /// what the cluster makes by itself (pods owned by a workload, the `default` service
-    /// account, the root CA config map). Used before a namespace is deleted.
     /// What a namespace holds that deleting it would delete: every object of every namespaced
     /// kind the server lists (from discovery, so ResourceQuotas, NetworkPolicies, Leases and
     /// custom resources count), except what the cluster or a controller makes and removes by
     /// itself (owned objects, Events, Endpoints, the default ServiceAccount, kube-root-ca.crt).
     pub async fn namespace_contents(&self, ns: &str) -> Result<Vec<ObjectKey>, ObserveError> {
-        let discovery = kube::discovery::Discovery::new(self.client.clone())
-            .run()
-            .await
-            .map_err(|e| ObserveError::Request {
-                action: "discover".into(),
-                object: format!("the kinds namespace {ns} can hold"),
-                message: e.to_string(),
-            })?;
-        let mut kinds: Vec<(String, String)> = Vec::new();
-        for group in discovery.groups() {
-            for (resource, caps) in group.recommended_resources() {
-                let listable = caps.supports_operation(kube::discovery::verbs::LIST);
-                let made_by_cluster = matches!(resource.kind.as_str(), "Event" | "Endpoints");
-                if caps.scope == Scope::Namespaced && listable && !made_by_cluster {
-                    kinds.push((resource.api_version.clone(), resource.kind.clone()));
-                }
-            }
-        }
-        let mut out = Vec::new();
+        let (kinds, unreadable) = namespaced_kinds(&self.served_versions().await?);
+        // A group/version whose kinds could not be read (an aggregated API that is down) may
+        // hold something here: it counts as held, and the plan names it.
+        let mut out: Vec<ObjectKey> = unreadable
+            .into_iter()
+            .map(|(api_version, message)| ObjectKey {
+                api_version,
+                kind: "(any kind)".into(),
+                namespace: Some(ns.to_string()),
+                name: format!("(could not be discovered: {message})"),
+            })
+            .collect();
         for (api_version, kind) in &kinds {
             let items = match self.list_labelled(api_version, kind, Some(ns), "").await {
                 Ok(items) => items,
@@ -1053,6 +1078,63 @@ impl ClusterClient {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     }
+}
+
+/// (apiVersion, kind).
+type KindAt = (String, String);
+/// (group/version, why its resources could not be read).
+type Unreadable = (String, String);
+
+/// One group/version from discovery: its resources, or the error asking for them gave.
+struct ServedVersion {
+    group_version: String,
+    /// The group's preferred version (core: `v1`).
+    preferred: bool,
+    resources:
+        Result<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource>, kube::Error>,
+}
+
+/// The namespaced kinds a namespace can hold that a user or chart makes (apiVersion, kind),
+/// each kind once at its group's preferred version when served there; and the group/versions
+/// whose resources could not be read, with why. A group/version that answers 404 went away
+/// between the two discovery requests (a CustomResourceDefinition deleted meanwhile): nothing
+/// of it is left, so it is neither listed nor counted as unreadable.
+fn namespaced_kinds(served: &[ServedVersion]) -> (Vec<KindAt>, Vec<Unreadable>) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut kinds = Vec::new();
+    let mut unreadable = Vec::new();
+    let preferred_first = served
+        .iter()
+        .filter(|s| s.preferred)
+        .chain(served.iter().filter(|s| !s.preferred));
+    for version in preferred_first {
+        let resources = match &version.resources {
+            Ok(resources) => resources,
+            Err(kube::Error::Api(status)) if status.code == 404 => continue,
+            Err(e) => {
+                unreadable.push((version.group_version.clone(), e.to_string()));
+                continue;
+            }
+        };
+        let group = version
+            .group_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group);
+        for r in resources {
+            let subresource = r.name.contains('/');
+            let listable = r.verbs.iter().any(|v| v == "list");
+            let made_by_cluster = matches!(r.kind.as_str(), "Event" | "Endpoints");
+            if r.namespaced
+                && listable
+                && !subresource
+                && !made_by_cluster
+                && seen.insert((group.to_string(), r.kind.clone()))
+            {
+                kinds.push((version.group_version.clone(), r.kind.clone()));
+            }
+        }
+    }
+    (kinds, unreadable)
 }
 
 /// JSON-patch operations as a patch for `key`.
@@ -1330,6 +1412,117 @@ mod tests {
             &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
         );
         assert_eq!(dep.gvk(), GroupVersionKind::gvk("apps", "v1", "Deployment"));
+    }
+}
+
+#[cfg(test)]
+mod namespace_kinds_tests {
+    use super::{ServedVersion, namespaced_kinds};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource;
+
+    fn resource(name: &str, kind: &str, namespaced: bool, verbs: &[&str]) -> APIResource {
+        APIResource {
+            name: name.into(),
+            kind: kind.into(),
+            namespaced,
+            verbs: verbs.iter().map(|v| v.to_string()).collect(),
+            singular_name: String::new(),
+            ..Default::default()
+        }
+    }
+
+    fn served(gv: &str, preferred: bool, resources: Vec<APIResource>) -> ServedVersion {
+        ServedVersion {
+            group_version: gv.into(),
+            preferred,
+            resources: Ok(resources),
+        }
+    }
+
+    fn failed(gv: &str, code: u16, message: &str) -> ServedVersion {
+        ServedVersion {
+            group_version: gv.into(),
+            preferred: true,
+            resources: Err(kube::Error::Api(
+                kube::core::Status::failure(message, "")
+                    .with_code(code)
+                    .boxed(),
+            )),
+        }
+    }
+
+    #[test]
+    fn each_namespaced_listable_kind_is_listed_once_at_its_preferred_version() {
+        let (kinds, unreadable) = namespaced_kinds(&[
+            served(
+                "example.com/v1beta1",
+                false,
+                vec![
+                    resource("widgets", "Widget", true, &["list", "get"]),
+                    resource("gadgets", "Gadget", true, &["list"]),
+                ],
+            ),
+            served(
+                "example.com/v1",
+                true,
+                vec![resource("widgets", "Widget", true, &["list"])],
+            ),
+            served(
+                "v1",
+                true,
+                vec![
+                    resource("configmaps", "ConfigMap", true, &["list"]),
+                    resource("pods/log", "Pod", true, &["get"]),
+                    resource("pods/status", "Pod", true, &["list"]),
+                    resource("nodes", "Node", false, &["list"]),
+                    resource("events", "Event", true, &["list"]),
+                    resource("bindings", "Binding", true, &["create"]),
+                ],
+            ),
+        ]);
+        assert_eq!(
+            kinds,
+            [
+                ("example.com/v1", "Widget"),
+                ("v1", "ConfigMap"),
+                ("example.com/v1beta1", "Gadget"),
+            ]
+            .map(|(v, k)| (v.to_string(), k.to_string()))
+        );
+        assert!(unreadable.is_empty());
+    }
+
+    /// A CRD deleted between the two discovery requests answers 404: nothing of it is left in
+    /// the namespace, and the answer is not an error (a destroy running beside it failed so).
+    #[test]
+    fn a_group_version_gone_since_the_group_list_holds_nothing() {
+        let (kinds, unreadable) = namespaced_kinds(&[
+            failed("gone.example.com/v1", 404, "404 page not found"),
+            served(
+                "v1",
+                true,
+                vec![resource("secrets", "Secret", true, &["list"])],
+            ),
+        ]);
+        assert_eq!(kinds, [("v1".to_string(), "Secret".to_string())]);
+        assert!(unreadable.is_empty(), "{unreadable:?}");
+    }
+
+    /// An aggregated API that is down may hold objects: it is named, never read as empty.
+    #[test]
+    fn a_group_version_that_cannot_be_read_is_named() {
+        let (kinds, unreadable) = namespaced_kinds(&[failed(
+            "metrics.example.com/v1",
+            503,
+            "the server is currently unable to handle the request",
+        )]);
+        assert!(kinds.is_empty());
+        assert_eq!(unreadable.len(), 1);
+        assert_eq!(unreadable[0].0, "metrics.example.com/v1");
+        assert!(
+            unreadable[0].1.contains("unable to handle"),
+            "{unreadable:?}"
+        );
     }
 }
 
