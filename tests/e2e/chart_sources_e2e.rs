@@ -477,3 +477,255 @@ fn an_old_todoplan_lock_is_read_then_renamed_to_charts_lock_and_the_state_lock_i
         lock
     );
 }
+
+/// A real registry (the testenv's `docker-registry`, Docker's distribution) that requires a
+/// login, on a free loopback port, until it drops.
+struct LoginRegistry {
+    addr: String,
+    child: std::process::Child,
+}
+
+impl LoginRegistry {
+    fn start(dir: &Path, user: &str, password: &str) -> LoginRegistry {
+        let hash = bcrypt::hash(password, 5).unwrap();
+        std::fs::create_dir_all(dir.join("storage")).unwrap();
+        std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: todoplan-test\n    path: {}\n",
+                dir.join("storage").display(),
+                dir.join("htpasswd").display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .args(["serve".as_ref(), config.as_os_str()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect(
+                "docker-registry is not installed: run `scripts/testenv up` (it installs Debian's \
+                 docker-registry package)",
+            );
+        let registry = LoginRegistry { addr, child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            // Up when /v2/ answers, with 401: it asks for a login.
+            if let Ok(mut s) = std::net::TcpStream::connect(&registry.addr) {
+                let _ = write!(s, "GET /v2/ HTTP/1.0\r\n\r\n");
+                let mut line = String::new();
+                if BufReader::new(s).read_line(&mut line).is_ok() && line.contains("401") {
+                    return registry;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the registry did not start; see {}",
+                dir.join("registry.log").display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for LoginRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs helm with its registry config at `registry_config`, returning the output.
+fn helm_with(registry_config: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new("helm")
+        .env("HELM_REGISTRY_CONFIG", registry_config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// todoplan with only the given credential files (helm's registry config, Docker's config dir).
+fn todoplan_with_credentials(
+    dir: &Path,
+    cache: &Path,
+    helm_registry_config: &Path,
+    docker_config: &Path,
+    args: &[&str],
+) -> std::process::Output {
+    Command::cargo_bin("todoplan")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("TODOPLAN_CACHE_DIR", cache)
+        .env("HELM_REGISTRY_CONFIG", helm_registry_config)
+        .env("DOCKER_CONFIG", docker_config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The credentials `helm registry login` saves, or Docker's `config.json`, open a real registry
+/// that refuses anonymous pulls; without them, or with a wrong password, the plan stops with a
+/// diagnostic that says how to log in and never shows the password.
+#[test]
+fn a_chart_in_a_registry_that_requires_a_login_is_read_with_helms_or_dockers_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (user, password) = ("ci-bot", "s3cret-registry-pass");
+    let registry = LoginRegistry::start(&tmp.path().join("registry"), user, password);
+    let addr = registry.addr.clone();
+    let packages = package(tmp.path(), &tmp.path().join("out"), &["2.1.0"]);
+    let helm_config = tmp.path().join("helm-registry.json");
+    let oci = format!("oci://{addr}/charts");
+
+    // The registry really refuses anonymous pushes.
+    let anonymous = helm_with(
+        &helm_config,
+        &[
+            "push".as_ref(),
+            packages[0].as_os_str(),
+            oci.as_ref(),
+            "--plain-http".as_ref(),
+        ],
+    );
+    assert!(
+        !anonymous.status.success(),
+        "the registry took an anonymous push"
+    );
+
+    let login = helm_with(
+        &helm_config,
+        &[
+            "registry".as_ref(),
+            "login".as_ref(),
+            addr.as_ref(),
+            "--insecure".as_ref(),
+            "--username".as_ref(),
+            user.as_ref(),
+            "--password".as_ref(),
+            password.as_ref(),
+        ],
+    );
+    assert!(
+        login.status.success(),
+        "helm registry login: {}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    let push = helm_with(
+        &helm_config,
+        &[
+            "push".as_ref(),
+            packages[0].as_os_str(),
+            oci.as_ref(),
+            "--plain-http".as_ref(),
+        ],
+    );
+    assert!(
+        push.status.success(),
+        "helm push: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+
+    let proj = tmp.path().join("proj");
+    project(
+        &proj,
+        &format!("chart = \"{oci}/demo\"\nversion = \"2.1.0\""),
+    );
+    let no_docker = tmp.path().join("no-docker");
+
+    // With helm's login: the chart is resolved, locked and rendered as helm renders it.
+    let rendered = ok(&todoplan_with_credentials(
+        &proj,
+        &tmp.path().join("cache-helm"),
+        &helm_config,
+        &no_docker,
+        &["render", "web"],
+    ));
+    assert_eq!(rendered, helm_template(&packages[0]));
+
+    // With Docker's config.json only (as `docker login` writes it).
+    std::fs::remove_file(proj.join("charts.lock")).unwrap();
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64_of(&format!("{user}:{password}"));
+    std::fs::write(
+        docker.join("config.json"),
+        format!("{{\"auths\": {{\"{addr}\": {{\"auth\": \"{auth}\"}}}}}}"),
+    )
+    .unwrap();
+    let rendered = ok(&todoplan_with_credentials(
+        &proj,
+        &tmp.path().join("cache-docker"),
+        &tmp.path().join("no-helm.json"),
+        &docker,
+        &["render", "web"],
+    ));
+    assert_eq!(rendered, helm_template(&packages[0]));
+
+    // Without credentials: refused, and the diagnostic says how to log in.
+    std::fs::remove_file(proj.join("charts.lock")).unwrap();
+    let e = err(&todoplan_with_credentials(
+        &proj,
+        &tmp.path().join("cache-none"),
+        &tmp.path().join("no-helm.json"),
+        &no_docker,
+        &["plan", "--offline"],
+    ));
+    assert!(
+        e.contains(&addr) && e.contains("helm registry login"),
+        "{e}"
+    );
+
+    // A wrong password: refused; neither password is shown.
+    let wrong = tmp.path().join("docker-wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    std::fs::write(
+        wrong.join("config.json"),
+        format!(
+            "{{\"auths\": {{\"{addr}\": {{\"auth\": \"{}\"}}}}}}",
+            base64_of(&format!("{user}:not-the-{password}"))
+        ),
+    )
+    .unwrap();
+    let out = todoplan_with_credentials(
+        &proj,
+        &tmp.path().join("cache-wrong"),
+        &tmp.path().join("no-helm.json"),
+        &wrong,
+        &["plan", "--offline"],
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = err(&out);
+    assert!(e.contains(&addr), "{e}");
+    for secret in [
+        password.to_string(),
+        base64_of(&format!("{user}:not-the-{password}")),
+    ] {
+        assert!(
+            !all.contains(&secret),
+            "the output shows a credential: {all}"
+        );
+    }
+    assert!(
+        !all.contains("not-the-"),
+        "the output shows the password: {all}"
+    );
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
