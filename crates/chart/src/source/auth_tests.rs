@@ -35,51 +35,75 @@ type Handler = dyn Fn(&Request, &str) -> (u16, Vec<(String, String)>, Vec<u8>) +
 
 /// Serves `handler` on 127.0.0.1 for the life of the test process; returns `127.0.0.1:PORT`.
 fn serve(handler: Arc<Handler>) -> String {
+    serve_with(handler, None)
+}
+
+/// [`serve`], over TLS when `tls` is given.
+fn serve_with(handler: Arc<Handler>, tls: Option<Arc<rustls::ServerConfig>>) -> String {
     let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let me = addr.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut headers = BTreeMap::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            let Ok(stream) = stream else { continue };
+            match &tls {
+                None => answer(stream, handler.as_ref(), &me),
+                Some(config) => {
+                    let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                        continue;
+                    };
+                    answer(
+                        rustls::StreamOwned::new(conn, stream),
+                        handler.as_ref(),
+                        &me,
+                    );
                 }
             }
-            let len: usize = headers
-                .get("content-length")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let req = Request {
-                path: line.split_whitespace().nth(1).unwrap_or("/").to_string(),
-                headers,
-            };
-            let (status, extra, body) = handler(&req, &me);
-            let mut head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in extra {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-            head.push_str("\r\n");
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
         }
     });
     addr
+}
+
+/// Reads one request from `stream` and writes `handler`'s answer.
+fn answer<S: Read + Write>(stream: S, handler: &Handler, me: &str) {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    let req = Request {
+        path: line.split_whitespace().nth(1).unwrap_or("/").to_string(),
+        headers,
+    };
+    let (status, extra, body) = handler(&req, me);
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let stream = reader.get_mut();
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+    let _ = stream.flush();
 }
 
 /// A packaged chart `demo` at 1.0.0, made as `helm package` lays it out.
@@ -365,4 +389,235 @@ fn challenge_parameters_keep_commas_inside_quotes() {
     assert_eq!(p["realm"], "https://auth.example.com/token");
     assert_eq!(p["service"], "reg");
     assert_eq!(p["scope"], "repository:a/b:pull,push");
+}
+
+/// A CA and a certificate it signed (for 127.0.0.1, or for a client), in PEM.
+struct Pki {
+    ca_pem: String,
+    ca_der: rustls::pki_types::CertificateDer<'static>,
+    leaf_der: rustls::pki_types::CertificateDer<'static>,
+    leaf_pem: String,
+    leaf_key_pem: String,
+    leaf_key_der: Vec<u8>,
+}
+
+fn pki(client: bool) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "todoplan test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf_params = if client {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        p
+    } else {
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap()
+    };
+    leaf_params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        if client { "ci" } else { "charts" },
+    );
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    Pki {
+        ca_pem: ca.pem(),
+        ca_der: ca.der().clone(),
+        leaf_der: leaf.der().clone(),
+        leaf_pem: leaf.pem(),
+        leaf_key_pem: leaf_key.serialize_pem(),
+        leaf_key_der: leaf_key.serialize_der(),
+    }
+}
+
+/// An HTTPS chart repository with the server certificate of `server`, asking for a client
+/// certificate signed by `client_ca` when given.
+fn https_repository(server: &Pki, client_ca: Option<&Pki>) -> String {
+    let package = Arc::new(chart_package());
+    let digest = hex::encode(Sha256::digest(package.as_slice()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.ca_der.clone()).unwrap();
+            builder.with_client_cert_verifier(
+                rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .unwrap(),
+            )
+        }
+    };
+    let key = rustls::pki_types::PrivateKeyDer::try_from(server.leaf_key_der.clone()).unwrap();
+    let config = builder
+        .with_single_cert(vec![server.leaf_der.clone()], key)
+        .unwrap();
+    serve_with(
+        Arc::new(move |req: &Request, me: &str| {
+            match req.path.as_str() {
+            "/charts/index.yaml" => (
+                200,
+                vec![],
+                format!(
+                    "apiVersion: v1\nentries:\n  demo:\n  - name: demo\n    version: 1.0.0\n    digest: {digest}\n    urls:\n    - https://{me}/charts/demo-1.0.0.tgz\n"
+                )
+                .into_bytes(),
+            ),
+            "/charts/demo-1.0.0.tgz" => (200, vec![], package.to_vec()),
+            _ => (404, vec![], vec![]),
+        }
+        }),
+        Some(Arc::new(config)),
+    )
+}
+
+/// helm's repositories file in `home` with one entry for `url` carrying `settings` lines.
+fn repositories_file(home: &Path, url: &str, settings: &[String]) {
+    let mut entry = format!("apiVersion: \"\"\nrepositories:\n- name: private\n  url: {url}\n");
+    for line in settings {
+        entry.push_str(&format!("  {line}\n"));
+    }
+    write(&env_in(home).helm_repository_config, &entry);
+}
+
+#[test]
+fn an_https_repository_with_a_private_ca_is_trusted_through_its_ca_file_only() {
+    let server = pki(false);
+    let other = pki(false);
+    let url = format!("https://{}/charts", https_repository(&server, None));
+    let source = ChartSource::parse("demo", Some(&url)).unwrap().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(tmp.path().join("ca.pem"), &server.ca_pem).unwrap();
+    std::fs::write(tmp.path().join("other-ca.pem"), &other.ca_pem).unwrap();
+    let ca = tmp.path().join("ca.pem").display().to_string();
+    let other_ca = tmp.path().join("other-ca.pem").display().to_string();
+
+    // No setting: the system's roots do not know the CA; the help names caFile.
+    let home = tmp.path().join("home-none");
+    let e = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap_err();
+    let said = format!("{} {}", e.message, e.help);
+    assert!(
+        said.contains("certificate") && said.contains("caFile"),
+        "{said}"
+    );
+
+    // caFile: trusted, resolved and fetched (the index and the package).
+    let home = tmp.path().join("home-ca");
+    repositories_file(&home, &url, &[format!("caFile: {ca}")]);
+    let resolved = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap();
+    assert_eq!(std::fs::read(&resolved).unwrap(), chart_package());
+
+    // Another CA's file: refused (only the named CA is trusted).
+    let home = tmp.path().join("home-other");
+    repositories_file(&home, &url, &[format!("caFile: {other_ca}")]);
+    let e = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap_err();
+    assert!(e.message.contains("certificate"), "{}", e.message);
+
+    // insecure_skip_tls_verify: any certificate.
+    let home = tmp.path().join("home-insecure");
+    repositories_file(&home, &url, &["insecure_skip_tls_verify: true".into()]);
+    resolver(&dir, &home).resolve(&source, "1.0.0").unwrap();
+
+    // A caFile that is not there: named with its setting, its repository and the file.
+    let home = tmp.path().join("home-missing");
+    repositories_file(&home, &url, &["caFile: /nonexistent/ca.pem".into()]);
+    let e = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap_err();
+    assert!(
+        e.message.contains("/nonexistent/ca.pem")
+            && e.message.contains("caFile of")
+            && e.message.contains("repositories.yaml"),
+        "{}",
+        e.message
+    );
+    // A caFile that holds no certificate.
+    std::fs::write(tmp.path().join("empty.pem"), "not a certificate\n").unwrap();
+    let home = tmp.path().join("home-empty");
+    let empty = tmp.path().join("empty.pem").display().to_string();
+    repositories_file(&home, &url, &[format!("caFile: {empty}")]);
+    let e = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap_err();
+    assert!(e.message.contains("holds no certificate"), "{}", e.message);
+}
+
+#[test]
+fn an_https_repository_that_asks_for_a_client_certificate_gets_cert_file_and_key_file() {
+    let server = pki(false);
+    let client = pki(true);
+    let url = format!(
+        "https://{}/charts",
+        https_repository(&server, Some(&client))
+    );
+    let source = ChartSource::parse("demo", Some(&url)).unwrap().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, text: &str| {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+        tmp.path().join(name).display().to_string()
+    };
+    let ca = file("ca.pem", &server.ca_pem);
+    let cert = file("client.pem", &client.leaf_pem);
+    let key = file("client.key", &client.leaf_key_pem);
+
+    // The CA alone: the server refuses the connection without a client certificate.
+    let home = tmp.path().join("home-ca");
+    repositories_file(&home, &url, &[format!("caFile: {ca}")]);
+    let e = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap_err();
+    assert!(e.message.contains("cannot reach"), "{}", e.message);
+
+    // With the client certificate and its key: resolved and fetched.
+    let home = tmp.path().join("home-mtls");
+    repositories_file(
+        &home,
+        &url,
+        &[
+            format!("caFile: {ca}"),
+            format!("certFile: {cert}"),
+            format!("keyFile: {key}"),
+        ],
+    );
+    resolver(&dir, &home).resolve(&source, "1.0.0").unwrap();
+
+    // One of the two: a clear error before any request.
+    let home = tmp.path().join("home-half");
+    repositories_file(
+        &home,
+        &url,
+        &[format!("caFile: {ca}"), format!("certFile: {cert}")],
+    );
+    let e = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap_err();
+    assert!(
+        e.message.contains("only one of certFile and keyFile"),
+        "{}",
+        e.message
+    );
+    // The private key never appears in an error.
+    let home = tmp.path().join("home-badcert");
+    let bad = file(
+        "bad.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    repositories_file(
+        &home,
+        &url,
+        &[format!("certFile: {bad}"), format!("keyFile: {key}")],
+    );
+    let e = resolver(&dir, &home).resolve(&source, "1.0.0").unwrap_err();
+    let said = format!("{} {}", e.message, e.help);
+    let key_body: String = client
+        .leaf_key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(!said.contains(&key_body[..20]), "{said}");
 }

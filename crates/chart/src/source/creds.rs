@@ -444,13 +444,39 @@ fn origin(url: &str) -> Option<String> {
     ))
 }
 
+/// How helm's repositories file says to reach one repository: its login and its TLS settings.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RepoSettings {
+    pub login: Option<RepoLogin>,
+    pub tls: RepoTls,
+}
+
+/// A repository's TLS settings as `helm repo add --ca-file/--cert-file/--key-file
+/// --insecure-skip-tls-verify` records them (paths as written in the file).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RepoTls {
+    /// Trust only this CA bundle for the repository (helm replaces the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and its key, for a repository that asks for one.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl RepoTls {
+    pub(crate) fn is_default(&self) -> bool {
+        *self == RepoTls::default()
+    }
+}
+
 /// The repositories-file entry whose `url` is `repo_url` (trailing slashes aside, as helm's
-/// `urlutil.Equal`), with both a user name and a password (helm sends none otherwise).
-pub(crate) fn repo_login(env: &CredEnv, repo_url: &str) -> Result<Option<RepoLogin>, SourceError> {
+/// `urlutil.Equal`): its login when it has both a user name and a password (helm sends none
+/// otherwise), and its TLS settings.
+pub(crate) fn repo_settings(env: &CredEnv, repo_url: &str) -> Result<RepoSettings, SourceError> {
     let shown = env.show(&env.helm_repository_config);
     let text = match std::fs::read(&env.helm_repository_config) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RepoSettings::default()),
         Err(e) => {
             return Err(SourceError::new(
                 format!("cannot read {shown} for the credentials of {repo_url}: {e}"),
@@ -473,6 +499,14 @@ pub(crate) fn repo_login(env: &CredEnv, repo_url: &str) -> Result<Option<RepoLog
         password: String,
         #[serde(default)]
         pass_credentials_all: bool,
+        #[serde(default, rename = "caFile")]
+        ca_file: String,
+        #[serde(default, rename = "certFile")]
+        cert_file: String,
+        #[serde(default, rename = "keyFile")]
+        key_file: String,
+        #[serde(default)]
+        insecure_skip_tls_verify: bool,
     }
     let file: File = if text.iter().all(u8::is_ascii_whitespace) {
         File::default()
@@ -490,18 +524,30 @@ pub(crate) fn repo_login(env: &CredEnv, repo_url: &str) -> Result<Option<RepoLog
         })?
     };
     let want = repo_url.trim_end_matches('/');
-    Ok(file
+    let Some(entry) = file
         .repositories
         .unwrap_or_default()
         .into_iter()
         .find(|e| e.url.trim_end_matches('/') == want)
-        .filter(|e| !e.username.is_empty() && !e.password.is_empty())
-        .map(|e| RepoLogin {
-            username: e.username,
-            password: Secret(e.password),
-            pass_all: e.pass_credentials_all,
-            repo_url: want.to_string(),
-        }))
+    else {
+        return Ok(RepoSettings::default());
+    };
+    let path = |p: String| (!p.is_empty()).then(|| PathBuf::from(p));
+    let login = (!entry.username.is_empty() && !entry.password.is_empty()).then(|| RepoLogin {
+        username: entry.username,
+        password: Secret(entry.password),
+        pass_all: entry.pass_credentials_all,
+        repo_url: want.to_string(),
+    });
+    Ok(RepoSettings {
+        login,
+        tls: RepoTls {
+            ca_file: path(entry.ca_file),
+            cert_file: path(entry.cert_file),
+            key_file: path(entry.key_file),
+            insecure_skip_tls_verify: entry.insecure_skip_tls_verify,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -678,16 +724,18 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let env = env_in(tmp.path());
         assert!(
-            repo_login(&env, "https://c.example.com/charts")
+            repo_settings(&env, "https://c.example.com/charts")
                 .unwrap()
+                .login
                 .is_none()
         );
         write(
             &env.helm_repository_config,
             "apiVersion: \"\"\nrepositories:\n- name: a\n  url: https://c.example.com/charts/\n  username: u\n  password: p\n- name: b\n  url: https://d.example.com\n  username: u\n  password: \"\"\n- name: c\n  url: https://e.example.com\n  username: u\n  password: p\n  pass_credentials_all: true\n",
         );
-        let l = repo_login(&env, "https://c.example.com/charts")
+        let l = repo_settings(&env, "https://c.example.com/charts")
             .unwrap()
+            .login
             .unwrap();
         assert_eq!((l.username.as_str(), l.password.expose()), ("u", "p"));
         assert!(l.applies_to("https://c.example.com/charts/a-1.0.0.tgz"));
@@ -695,8 +743,49 @@ mod tests {
         assert!(!l.applies_to("http://c.example.com/charts/a-1.0.0.tgz"));
         assert!(!l.applies_to("https://c.example.com:8443/a.tgz"));
         assert!(!l.applies_to("https://cdn.example.com/a.tgz"));
-        assert!(repo_login(&env, "https://d.example.com").unwrap().is_none());
-        let all = repo_login(&env, "https://e.example.com").unwrap().unwrap();
+        assert!(
+            repo_settings(&env, "https://d.example.com")
+                .unwrap()
+                .login
+                .is_none()
+        );
+        let all = repo_settings(&env, "https://e.example.com")
+            .unwrap()
+            .login
+            .unwrap();
         assert!(all.applies_to("https://cdn.example.com/a.tgz"));
+    }
+
+    #[test]
+    fn repository_tls_settings_are_read_as_helm_repo_add_writes_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = env_in(tmp.path());
+        write(
+            &env.helm_repository_config,
+            "apiVersion: \"\"\nrepositories:\n- name: a\n  url: https://c.example.com/charts\n  caFile: /etc/ca.pem\n  certFile: /etc/me.pem\n  keyFile: /etc/me.key\n  insecure_skip_tls_verify: true\n- name: b\n  url: https://d.example.com\n  caFile: \"\"\n",
+        );
+        let a = repo_settings(&env, "https://c.example.com/charts/").unwrap();
+        assert!(a.login.is_none());
+        assert_eq!(
+            a.tls,
+            RepoTls {
+                ca_file: Some("/etc/ca.pem".into()),
+                cert_file: Some("/etc/me.pem".into()),
+                key_file: Some("/etc/me.key".into()),
+                insecure_skip_tls_verify: true,
+            }
+        );
+        assert!(
+            repo_settings(&env, "https://d.example.com")
+                .unwrap()
+                .tls
+                .is_default()
+        );
+        assert!(
+            repo_settings(&env, "https://x.example.com")
+                .unwrap()
+                .tls
+                .is_default()
+        );
     }
 }

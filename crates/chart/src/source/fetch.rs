@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::creds::{self, CredEnv, Credential, RegistryLogin, RepoLogin};
+use super::creds::{self, CredEnv, Credential, RegistryLogin, RepoLogin, RepoTls};
 use super::{ChartSource, MAX_PACKAGE, SourceError, digest_of};
 
 const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -236,21 +236,107 @@ impl Http {
     /// A redirect never carries a login to another host: reqwest drops `Authorization` when a
     /// redirect changes host or port (registries send blob downloads to object storage).
     fn client() -> Result<reqwest::blocking::Client, SourceError> {
+        Self::client_with(Self::builder())
+    }
+
+    fn builder() -> reqwest::blocking::ClientBuilder {
         reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("todoplan/", env!("CARGO_PKG_VERSION")))
+    }
+
+    fn client_with(
+        builder: reqwest::blocking::ClientBuilder,
+    ) -> Result<reqwest::blocking::Client, SourceError> {
+        builder
             .build()
             .map_err(|e| SourceError::new(format!("cannot start an HTTP client: {e}"), ""))
     }
 
+    /// A client with a repository's TLS settings from helm's repositories file, as helm's
+    /// getter applies them: `caFile` is the only trusted root (the system's are not used),
+    /// `certFile`/`keyFile` are sent when the server asks for a client certificate,
+    /// `insecure_skip_tls_verify` accepts any server certificate.
+    fn repository_client(
+        env: &CredEnv,
+        url: &str,
+        tls: &RepoTls,
+    ) -> Result<reqwest::blocking::Client, SourceError> {
+        if tls.is_default() {
+            return Self::client();
+        }
+        let file = env.show(&env.helm_repository_config);
+        let read = |setting: &str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| {
+                SourceError::new(
+                    format!(
+                        "cannot read {} ({setting} of {url} in {file}): {e}",
+                        path.display()
+                    ),
+                    "fix the path in that file, or add the repository again with `helm repo add`",
+                )
+            })
+        };
+        let bad = |setting: &str, path: &std::path::Path, e: reqwest::Error| {
+            SourceError::new(
+                format!(
+                    "{} ({setting} of {url} in {file}) is not usable: {}",
+                    path.display(),
+                    error_chain(&e)
+                ),
+                "it must hold PEM: certificates for caFile and certFile, a private key for keyFile",
+            )
+        };
+        let mut builder = Self::builder();
+        if let Some(ca) = &tls.ca_file {
+            let certs = reqwest::Certificate::from_pem_bundle(&read("caFile", ca)?)
+                .map_err(|e| bad("caFile", ca, e))?;
+            if certs.is_empty() {
+                return Err(SourceError::new(
+                    format!(
+                        "{} (caFile of {url} in {file}) holds no certificate",
+                        ca.display()
+                    ),
+                    "it must hold the repository's CA certificates in PEM",
+                ));
+            }
+            builder = builder.tls_built_in_root_certs(false);
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read("certFile", cert)?;
+                pem.push(b'\n');
+                pem.extend(read("keyFile", key)?);
+                let identity =
+                    reqwest::Identity::from_pem(&pem).map_err(|e| bad("certFile", cert, e))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(SourceError::new(
+                    format!("{url} in {file} has only one of certFile and keyFile"),
+                    "a client certificate needs both: set the other, or remove the one",
+                ));
+            }
+        }
+        if tls.insecure_skip_tls_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        Self::client_with(builder)
+    }
+
     fn for_repository(env: &CredEnv, url: &str) -> Result<Http, SourceError> {
+        let settings = creds::repo_settings(env, url)?;
         Ok(Http {
-            client: Self::client()?,
+            client: Self::repository_client(env, url, &settings.tls)?,
             env: env.clone(),
             auth: Auth::Repository {
                 url: url.to_string(),
-                login: creds::repo_login(env, url)?,
+                login: settings.login,
                 file: env.show(&env.helm_repository_config),
             },
         })
@@ -303,10 +389,16 @@ impl Http {
                 None => {}
             }
             req.send().map_err(|e| {
-                SourceError::new(
-                    format!("cannot reach {url}: {}", without_url(&e)),
-                    "check the address and the network; once a chart is in charts.lock and the cache, no network is needed",
-                )
+                let cause = error_chain(&e);
+                let help = if cause.contains("certificate") {
+                    format!(
+                        "the server's certificate is not trusted, or it asked for a client certificate: for a chart repository set caFile (its CA), certFile and keyFile, or insecure_skip_tls_verify for its entry in {} (`helm repo add --ca-file ... --cert-file ... --key-file ...`)",
+                        self.env.show(&self.env.helm_repository_config)
+                    )
+                } else {
+                    "check the address and the network; once a chart is in charts.lock and the cache, no network is needed".to_string()
+                };
+                SourceError::new(format!("cannot reach {url}: {cause}"), help)
             })
         };
         let remembered = match &self.auth {
@@ -402,7 +494,7 @@ impl Http {
             SourceError::new(
                 format!(
                     "cannot reach the token service {realm}: {}",
-                    without_url(&e)
+                    error_chain(&e)
                 ),
                 "check the network",
             )
@@ -515,12 +607,23 @@ impl Http {
 }
 
 /// reqwest's error without the URL it carries (said by the caller already).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut e = e.to_string();
-    if let Some(i) = e.find(" for url (") {
-        e.truncate(i);
+/// A request's error with its causes (a TLS refusal is only in the causes), without the URL
+/// reqwest appends (it is named by the caller; a URL may carry a login).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(i) = text.find(" for url (") {
+        text.truncate(i);
     }
-    e
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `realm="...",service="...",scope="a,b"`: quoted values may hold commas.
