@@ -673,6 +673,109 @@ fn generated_strings_render_as_helm_renders_them() {
     );
 }
 
+/// The date functions on generated Go layouts (every layout element, literals, non-ASCII) and
+/// values (fragments of dates, zones and offsets): toDate reads them, date/dateInZone print a
+/// fixed time with them in three zones, and what they print is read back.
+#[test]
+fn generated_dates_render_as_helm_renders_them() {
+    use proptest::prelude::*;
+    let piece = |extra: &'static [&'static str]| {
+        let mut elements = vec![
+            "2006",
+            "06",
+            "01",
+            "1",
+            "Jan",
+            "January",
+            "02",
+            "2",
+            "_2",
+            "002",
+            "__2",
+            "15",
+            "03",
+            "3",
+            "04",
+            "4",
+            "05",
+            "5",
+            "PM",
+            "pm",
+            "MST",
+            "-0700",
+            "-07:00",
+            "-07",
+            "-070000",
+            "-07:00:00",
+            "Z0700",
+            "Z07:00",
+            "Z07",
+            ".000",
+            ".999",
+            ",9",
+            "Mon",
+            "Monday",
+            " ",
+            "  ",
+            "-",
+            ":",
+            "T",
+            "_",
+            "é",
+        ];
+        elements.extend_from_slice(extra);
+        prop_oneof![
+            4 => proptest::sample::select(elements).prop_map(str::to_string),
+            1 => "[0-9]{1,4}",
+        ]
+    };
+    let layout = proptest::collection::vec(piece(&[]), 1..7).prop_map(|p| p.concat());
+    let value = proptest::collection::vec(
+        piece(&[
+            "2024",
+            "Mar",
+            "march",
+            "TUE",
+            "+05:30",
+            "Z",
+            "UTC",
+            "EST",
+            "GMT+3",
+            "ChST",
+            "AM",
+            "12",
+            "60",
+            "366",
+            ".5",
+            ",123456789012",
+        ]),
+        1..7,
+    )
+    .prop_map(|p| p.concat());
+    let pairs: Vec<(String, String)> = sample((layout, value), 400);
+    // Times at noon, midnight, in a leap day and on the first day of a year.
+    let t = concat!(
+        "{{- $ts := list }}{{- range .Values.t }}",
+        "{{- $ts = append $ts (toDate \"2006-01-02T15:04:05.999999999Z07:00\" .) }}{{ end }}",
+        "{{- range $i, $p := .Values.p }}{{ $l := index $p 0 }}\n",
+        "{{ $i }} {{ toDate $l (index $p 1) }}{{ range $ts }}|{{ date $l . }}",
+        "|{{ dateInZone $l . \"Asia/Kolkata\" }}|{{ dateInZone $l . \"America/Sao_Paulo\" }}",
+        "|{{ toDate $l (date $l .) }}|{{ toDate $l (dateInZone $l . \"America/New_York\") }}",
+        "{{ end }}{{ end }}\n",
+    );
+    let times = [
+        "2024-03-05T19:08:09.123456789+05:30",
+        "2024-02-29T12:59:59.5-03:00",
+        "2023-01-01T00:00:00Z",
+        "1999-12-31T23:07:01.000000001+14:00",
+    ];
+    generated(
+        "generated dates",
+        serde_json::json!({ "p": pairs, "t": times }),
+        &[("dates", t.to_string())],
+    );
+}
+
 /// The float functions on generated numbers (integers and short decimals, both signs), and the
 /// integer ones on their int conversions.
 #[test]
