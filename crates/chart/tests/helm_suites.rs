@@ -857,6 +857,107 @@ fn generated_semver_renders_as_helm_renders_it() {
     check("generated-semver", &run_all(cases));
 }
 
+/// Go's regexp (RE2 syntax) on generated patterns (classes, Perl and POSIX classes, Unicode
+/// classes, repetition with and without laziness, groups, named groups, flags, anchors, word
+/// boundaries, and broken ones) against generated text: regexMatch, regexFindAll,
+/// regexReplaceAll with `$1`/`${name}` expansion, regexReplaceAllLiteral, regexSplit. One chart
+/// per pattern, so a pattern Go refuses must be refused with the same message.
+#[test]
+fn generated_regular_expressions_render_as_helm_renders_them() {
+    use proptest::prelude::*;
+    let atom = proptest::sample::select(vec![
+        "a",
+        "b",
+        "ab",
+        ".",
+        "\\d",
+        "\\w",
+        "\\s",
+        "\\S",
+        "[a-c]",
+        "[^b]",
+        "[[:alpha:]]",
+        "[[:digit:]]",
+        "\\pL",
+        "\\p{Greek}",
+        "\\PN",
+        "é",
+        "\\.",
+        "-",
+        " ",
+        "(a|b)",
+        "(?:ab)",
+        "(?P<x>b+)",
+        "(?i)a",
+        "^",
+        "$",
+        "\\b",
+        "\\B",
+        "\\A",
+        "\\z",
+        "(",
+        ")",
+        "[",
+        "\\",
+        "x{2}",
+        "a{1,3}",
+        "b{2,}",
+        "{",
+        "\\Q.*\\E",
+        "[a-]",
+        "[]a]",
+        "(?s).",
+        "(?m)^b",
+    ]);
+    let quantifier = proptest::sample::select(vec![
+        "", "", "", "*", "+", "?", "*?", "+?", "??", "{0,2}", "{1}?", "**",
+    ]);
+    let pattern = proptest::collection::vec((atom, quantifier), 1..5).prop_map(|p| {
+        p.into_iter()
+            .map(|(a, q)| format!("{a}{q}"))
+            .collect::<String>()
+    });
+    let text = proptest::string::string_regex("[ab1 .éΩ\n-]{0,12}").unwrap();
+    let draws: Vec<(String, Vec<String>)> =
+        sample((pattern, proptest::collection::vec(text, 4)), 200);
+    let q = |s: &str| serde_json::to_string(s).unwrap();
+    let cases = draws
+        .iter()
+        .enumerate()
+        .map(|(i, (pattern, texts))| {
+            let p = q(pattern);
+            let mut template = String::from(OPEN);
+            for t in texts {
+                let t = q(t);
+                template.push_str(&format!(
+                    "{{{{ regexMatch {p} {t} }}}}|{{{{ regexFindAll {p} {t} -1 | toJson }}}}|\
+                     {{{{ regexFind {p} {t} | toJson }}}}|{{{{ regexReplaceAll {p} {t} \"<$1${{x}}>\" | toJson }}}}|\
+                     {{{{ regexReplaceAllLiteral {p} {t} \"$1\" | toJson }}}}|{{{{ regexSplit {p} {t} -1 | toJson }}}}|\
+                     {{{{ regexSplit {p} {t} 2 | toJson }}}}\n"
+                ));
+            }
+            template.push_str(CLOSE);
+            Case {
+                name: format!("generated regexp {i}: {p}"),
+                files: vec![
+                    (
+                        "Chart.yaml".to_string(),
+                        "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+                    ),
+                    ("templates/regexp".to_string(), template),
+                ],
+                raw: true,
+                release: "r".into(),
+                set: vec![],
+                values: vec![],
+                shape: None,
+                cert: false,
+            }
+        })
+        .collect();
+    check("generated-regexp", &run_all(cases));
+}
+
 /// The float functions on generated numbers (integers and short decimals, both signs), and the
 /// integer ones on their int conversions.
 #[test]

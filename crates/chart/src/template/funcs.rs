@@ -1610,19 +1610,98 @@ fn f_regex_replace_all_literal(_: &FuncEnv, a: &[Value]) -> R {
 
 fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexSplit", a, 3)?;
-    let r = re(s(&a[0])?)?;
+    let p = s(&a[0])?;
+    let r = re(p)?;
     let n = i(&a[2])?;
     let x = s(&a[1])?;
     if n == 0 {
         // Regexp.Split returns nil for n == 0
         return Ok(nil_slice("[]string"));
     }
-    let v: Vec<Value> = if n < 0 {
-        r.split(x).map(Value::str).collect()
+    Ok(Value::list(
+        go_regexp_split(p, &r, x, n)
+            .into_iter()
+            .map(Value::str)
+            .collect(),
+    ))
+}
+
+/// Go's `Regexp.Split(x, n)` (n != 0): the text between at most `n` matches; an empty match at
+/// the very start makes no leading "", and the rest after the last match is kept only when
+/// that match did not end the text; a non-empty pattern splits "" into [""].
+fn go_regexp_split<'x>(pattern: &str, r: &regex::Regex, x: &'x str, n: i64) -> Vec<&'x str> {
+    if !pattern.is_empty() && x.is_empty() {
+        return vec![""];
+    }
+    let matches = r.find_iter(x).map(|m| (m.start(), m.end()));
+    let matches: Vec<(usize, usize)> = if n < 0 {
+        matches.collect()
     } else {
-        r.splitn(x, n as usize).map(Value::str).collect()
+        matches.take(n as usize).collect()
     };
-    Ok(Value::list(v))
+    let mut out = Vec::with_capacity(matches.len() + 1);
+    let (mut begin, mut end) = (0, 0);
+    for (start, stop) in matches {
+        if n > 0 && out.len() as i64 == n - 1 {
+            break;
+        }
+        end = start;
+        if stop != 0 {
+            out.push(&x[begin..end]);
+        }
+        begin = stop;
+    }
+    if end != x.len() {
+        out.push(&x[begin..]);
+    }
+    out
+}
+
+/// sprig's regexFind, regexFindAll, regexReplaceAll, regexReplaceAllLiteral and regexSplit
+/// compile with `regexp.MustCompile`: a bad pattern is a panic the template reports with
+/// MustCompile's words, `regexp: Compile(PATTERN): ERROR` (their must* forms return the
+/// error itself, and regexMatch reads a bad pattern as no match).
+fn must_compile(a: &[Value], result: R) -> R {
+    match result {
+        Err(FuncError::Msg(m)) if m.starts_with("error parsing regexp") => {
+            let p = a.first().and_then(|p| p.as_str()).unwrap_or_default();
+            err(format!("regexp: Compile({}): {m}", go_regexp_quote(p)))
+        }
+        other => other,
+    }
+}
+
+/// The regexp package's `quote`: back-quoted when Go can (`strconv.CanBackquote`), else
+/// `strconv.Quote`.
+fn go_regexp_quote(p: &str) -> String {
+    let can_backquote = p
+        .chars()
+        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()));
+    if can_backquote {
+        format!("`{p}`")
+    } else {
+        super::gofmt::go_quote(p)
+    }
+}
+
+fn f_regex_find_compiled(e: &FuncEnv, a: &[Value]) -> R {
+    must_compile(a, f_regex_find(e, a))
+}
+
+fn f_regex_find_all_compiled(e: &FuncEnv, a: &[Value]) -> R {
+    must_compile(a, f_regex_find_all(e, a))
+}
+
+fn f_regex_replace_all_compiled(e: &FuncEnv, a: &[Value]) -> R {
+    must_compile(a, f_regex_replace_all(e, a))
+}
+
+fn f_regex_replace_all_literal_compiled(e: &FuncEnv, a: &[Value]) -> R {
+    must_compile(a, f_regex_replace_all_literal(e, a))
+}
+
+fn f_regex_split_compiled(e: &FuncEnv, a: &[Value]) -> R {
+    must_compile(a, f_regex_split(e, a))
 }
 
 // ------------------------------------------------------------------ defaults & flow
@@ -2828,15 +2907,18 @@ fn table() -> HashMap<&'static str, Func> {
         // regex
         ("regexMatch", f_regex_match),
         ("mustRegexMatch", f_must_regex_match),
-        ("regexFind", f_regex_find),
+        ("regexFind", f_regex_find_compiled),
         ("mustRegexFind", f_regex_find),
-        ("regexFindAll", f_regex_find_all),
+        ("regexFindAll", f_regex_find_all_compiled),
         ("mustRegexFindAll", f_regex_find_all),
-        ("regexReplaceAll", f_regex_replace_all),
+        ("regexReplaceAll", f_regex_replace_all_compiled),
         ("mustRegexReplaceAll", f_regex_replace_all),
-        ("regexReplaceAllLiteral", f_regex_replace_all_literal),
+        (
+            "regexReplaceAllLiteral",
+            f_regex_replace_all_literal_compiled,
+        ),
         ("mustRegexReplaceAllLiteral", f_regex_replace_all_literal),
-        ("regexSplit", f_regex_split),
+        ("regexSplit", f_regex_split_compiled),
         ("mustRegexSplit", f_regex_split),
         ("regexQuoteMeta", f_regex_quote),
         // encoding & hashing
