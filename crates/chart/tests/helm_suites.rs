@@ -589,9 +589,18 @@ fn generated(name: &str, values: serde_json::Value, templates: &[(&str, String)]
     assert_eq!(h.keys().collect::<Vec<_>>(), t.keys().collect::<Vec<_>>());
     for (file, ho) in h {
         let to = &t[file];
-        for (hl, tl) in ho.lines().zip(to.lines()) {
-            assert_eq!(hl, tl, "{name}: {file} differs from helm (values {values})");
-        }
+        let differing: Vec<String> = ho
+            .lines()
+            .zip(to.lines())
+            .filter(|(hl, tl)| hl != tl)
+            .map(|(hl, tl)| format!("  helm:     {hl}\n  todoplan: {tl}"))
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "{name}: {} lines of {file} differ from helm (values {values}):\n{}",
+            differing.len(),
+            differing.join("\n")
+        );
         assert_eq!(
             ho.lines().count(),
             to.lines().count(),
