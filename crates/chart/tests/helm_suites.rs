@@ -470,25 +470,14 @@ fn run_all(mut cases: Vec<Case>) -> Vec<Result1> {
 
 /// Cases known to differ, with the reason (also in the README's list of known differences).
 /// The test fails when one of them starts to render as helm does, so the list stays current.
-const KNOWN: &[(&str, &str)] = &[
-    (
-        "Go types of the lists and maps sprig functions return",
-        "todoplan's lists and maps carry no Go element type: typeOf, %T and deepEqual see \
+const KNOWN: &[(&str, &str)] = &[(
+    "Go types of the lists and maps sprig functions return",
+    "todoplan's lists and maps carry no Go element type: typeOf, %T and deepEqual see \
          []interface {} and map[string]interface {} where sprig returns []string (splitList, \
          regexFindAll, regexSplit, keys, sortAlpha, toStrings, .Files.Lines), map[string]string \
          (split, splitn) or []int (until, untilStep); .Chart's lists and maps, chartutil.Values \
          and Go's nil slices are typed as helm's",
-    ),
-    (
-        "issue class 15: BurntSushi/toml's other error texts",
-        "fromToml's Error is BurntSushi/toml's text for the common malformed inputs (a key without \
-         '=', strings, escapes, a missing or unreadable value, text after a value, keys and \
-         tables defined twice); past an array, an inline table, an array of tables, a \
-         dotted or quoted key or a unicode escape, and for numbers and dates BurntSushi's \
-         parser refuses, it is the toml crate's text; a dotted key redefined as a value \
-         (a.b = 1, a = 2), which BurntSushi v1.4 takes, is refused",
-    ),
-];
+)];
 
 fn check(suite: &str, results: &[Result1]) {
     let mut counts = BTreeMap::new();

@@ -22,6 +22,9 @@ pub struct GoTime {
     pub t: DateTime<FixedOffset>,
     /// Seconds on the monotonic clock since the first `now` of this process.
     pub mono: Option<f64>,
+    /// The name of its zone when it is not the one its offset gives (a TOML local date-time's
+    /// `datetime-local`, a `time.FixedZone("")` printed as its offset).
+    pub zone: Option<String>,
 }
 
 fn process_start() -> Instant {
@@ -35,6 +38,7 @@ impl GoTime {
         GoTime {
             t: Utc::now().fixed_offset(),
             mono: Some(start.elapsed().as_secs_f64().max(1e-9)),
+            zone: None,
         }
     }
 
@@ -44,7 +48,11 @@ impl GoTime {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|n| n.and_utc().fixed_offset())
             .unwrap_or_default();
-        GoTime { t, mono: None }
+        GoTime {
+            t,
+            mono: None,
+            zone: None,
+        }
     }
 
     pub fn unix(secs: i64) -> GoTime {
@@ -53,6 +61,7 @@ impl GoTime {
                 .unwrap_or_default()
                 .fixed_offset(),
             mono: None,
+            zone: None,
         }
     }
 
@@ -66,6 +75,9 @@ impl GoTime {
 
     /// The zone's name as Go prints it (`MST` in layouts, the last word of String()).
     fn zone_name(&self) -> String {
+        if let Some(z) = &self.zone {
+            return z.clone();
+        }
         let off = self.t.offset().fix().local_minus_utc();
         if off == 0 {
             return "UTC".into();
@@ -90,6 +102,7 @@ impl GoTime {
         GoTime {
             t: self.t + chrono::Duration::nanoseconds(d),
             mono: self.mono.map(|m| m + d as f64 / 1e9),
+            zone: self.zone.clone(),
         }
     }
 }
@@ -123,6 +136,7 @@ impl Object for GoTime {
             "UTC" | "Local" => GoTime {
                 t: self.t.with_timezone(&utc_offset()),
                 mono: self.mono,
+                zone: None,
             }
             .value(),
             _ => return None,
@@ -222,6 +236,7 @@ fn date_in_zone(layout: &str, d: &Value, _zone: &str) -> String {
     GoTime {
         t: t.t.with_timezone(&utc_offset()),
         mono: None,
+        zone: None,
     }
     .format(layout)
 }
@@ -264,7 +279,11 @@ fn parse_in_local(layout: &str, x: &str) -> Result<GoTime, String> {
                 .map(|n| n.and_utc().fixed_offset())
         });
     match parsed {
-        Some(t) => Ok(GoTime { t, mono: None }),
+        Some(t) => Ok(GoTime {
+            t,
+            mono: None,
+            zone: None,
+        }),
         None => Err(parse_error(layout, x)),
     }
 }
@@ -507,28 +526,6 @@ fn frac(v: u64, scale: u64) -> String {
     let digits = scale.to_string().len() - 1;
     let fs = format!("{f:0digits$}");
     format!("{whole}.{}", fs.trim_end_matches('0'))
-}
-
-/// A TOML date-time as BurntSushi/toml decodes it: a time.Time (local date-times in UTC here).
-pub fn from_toml(d: &toml::value::Datetime) -> Value {
-    let text = d.to_string();
-    let t = DateTime::parse_from_rfc3339(&text.replace(' ', "T"))
-        .ok()
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(&text.replace(' ', "T"), "%Y-%m-%dT%H:%M:%S%.f")
-                .ok()
-                .map(|n| n.and_utc().fixed_offset())
-        })
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .ok()
-                .and_then(|n| n.and_hms_opt(0, 0, 0))
-                .map(|n| n.and_utc().fixed_offset())
-        });
-    match t {
-        Some(t) => GoTime { t, mono: None }.value(),
-        None => Value::string(text),
-    }
 }
 
 /// Go's reference-time layout ("2006-01-02 15:04:05") translated to chrono.
