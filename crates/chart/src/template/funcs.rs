@@ -612,6 +612,10 @@ fn query_escape(text: &str) -> String {
 
 fn f_to_yaml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toYaml", a, 1)?;
+    // helm swallows yaml.Marshal's errors (its JSON step's, then its YAML reading's)
+    if yaml::json_unsupported(&a[0]).is_some() || yaml::yaml_unreadable(&a[0]) {
+        return Ok(Value::str(""));
+    }
     let y = yaml::to_yaml(&a[0]);
     Ok(Value::string(
         y.strip_suffix('\n').unwrap_or(&y).to_string(),
@@ -659,20 +663,48 @@ fn error_map(msg: &str) -> Value {
     Value::map(BTreeMap::from([("Error".to_string(), Value::str(msg))]))
 }
 
+/// sprig's toJson swallows json.Marshal's error (a NaN or infinite float64); mustToJson
+/// returns it.
 fn f_to_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toJson", a, 1)?;
+    if yaml::json_unsupported(&a[0]).is_some() {
+        return Ok(Value::str(""));
+    }
+    Ok(Value::string(yaml::to_json(&a[0])))
+}
+
+fn f_must_to_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("mustToJson", a, 1)?;
+    if let Some(e) = yaml::json_unsupported(&a[0]) {
+        return err(e);
+    }
     Ok(Value::string(yaml::to_json(&a[0])))
 }
 
 fn f_to_pretty_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toPrettyJson", a, 1)?;
+    if yaml::json_unsupported(&a[0]).is_some() {
+        return Ok(Value::str(""));
+    }
     Ok(Value::string(yaml::to_pretty_json(&a[0])))
 }
 
+fn f_must_to_pretty_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("mustToPrettyJson", a, 1)?;
+    if let Some(e) = yaml::json_unsupported(&a[0]) {
+        return err(e);
+    }
+    Ok(Value::string(yaml::to_pretty_json(&a[0])))
+}
+
+/// sprig's toRawJson panics on json.Marshal's error, mustToRawJson returns it: either way
+/// the call fails.
 fn f_to_raw_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toRawJson", a, 1)?;
-    let j = a[0].to_json();
-    Ok(Value::string(serde_json::to_string(&j).unwrap_or_default()))
+    if let Some(e) = yaml::json_unsupported(&a[0]) {
+        return err(e);
+    }
+    Ok(Value::string(yaml::to_raw_json(&a[0])))
 }
 
 /// JSON text decoded as Go's json.Unmarshal decodes it, or Go's error text.
@@ -2728,9 +2760,9 @@ fn table() -> HashMap<&'static str, Func> {
         ("fromYaml", f_from_yaml),
         ("fromYamlArray", f_from_yaml_array),
         ("toJson", f_to_json),
-        ("mustToJson", f_to_json),
+        ("mustToJson", f_must_to_json),
         ("toPrettyJson", f_to_pretty_json),
-        ("mustToPrettyJson", f_to_pretty_json),
+        ("mustToPrettyJson", f_must_to_pretty_json),
         ("toRawJson", f_to_raw_json),
         ("mustToRawJson", f_to_raw_json),
         ("fromJson", f_from_json),
