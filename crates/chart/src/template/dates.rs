@@ -999,28 +999,6 @@ fn frac(v: u64, scale: u64) -> String {
     format!("{whole}.{}", fs.trim_end_matches('0'))
 }
 
-/// A TOML date-time as BurntSushi/toml decodes it: a time.Time (local date-times in UTC here).
-pub fn from_toml(d: &toml::value::Datetime) -> Value {
-    let text = d.to_string();
-    let t = DateTime::parse_from_rfc3339(&text.replace(' ', "T"))
-        .ok()
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(&text.replace(' ', "T"), "%Y-%m-%dT%H:%M:%S%.f")
-                .ok()
-                .map(|n| n.and_utc().fixed_offset())
-        })
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .ok()
-                .and_then(|n| n.and_hms_opt(0, 0, 0))
-                .map(|n| n.and_utc().fixed_offset())
-        });
-    match t {
-        Some(t) => GoTime::at(t).value(),
-        None => Value::string(text),
-    }
-}
-
 /// One element of a Go time layout (time/format.go's `std*` constants).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Std {

@@ -17,6 +17,9 @@ use super::{dates, decimal, gojson};
 use crate::pattern::Pattern;
 
 /// What functions may reach besides their arguments.
+/// A list and the Go type it has in helm (see `FuncEnv::typed_lists`).
+pub type TypedList = (Rc<Vec<Value>>, &'static str);
+
 pub struct FuncEnv {
     pub lookup: Option<Arc<dyn crate::Lookup>>,
     /// Bytes of strings (and of list elements) built by functions, `include` and `tpl` so far
@@ -29,6 +32,9 @@ pub struct FuncEnv {
     /// Known by identity: the parent's `.Values.sub` is the same map as subchart sub's
     /// `.Values`, but only the latter is a chartutil.Values.
     pub render_dot: std::cell::RefCell<Option<super::value::MapRef>>,
+    /// Lists of another Go type than `[]interface {}` (fromToml's arrays of tables are
+    /// `[]map[string]interface {}`), known by identity.
+    pub typed_lists: std::cell::RefCell<Vec<TypedList>>,
 }
 
 impl FuncEnv {
@@ -38,6 +44,7 @@ impl FuncEnv {
             allocated: std::cell::Cell::new(0),
             iterations: std::cell::Cell::new(0),
             render_dot: std::cell::RefCell::new(None),
+            typed_lists: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -58,9 +65,23 @@ impl FuncEnv {
             "chartutil.Values"
         } else if let Some(t) = self.chart_field_type(v) {
             t
+        } else if let Some(t) = self.typed_list(v) {
+            t
         } else {
             v.type_name()
         }
+    }
+
+    /// The Go type of a list a function made with another element type than interface{}.
+    fn typed_list(&self, v: &Value) -> Option<&'static str> {
+        let Value::List(l) = v else {
+            return None;
+        };
+        let lists = self.typed_lists.borrow();
+        lists
+            .iter()
+            .find(|(x, _)| Rc::ptr_eq(x, l))
+            .map(|(_, t)| *t)
     }
 
     /// The Go type of a list or map that is one of the render dot's `.Chart` fields (known by
@@ -591,6 +612,10 @@ fn query_escape(text: &str) -> String {
 
 fn f_to_yaml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toYaml", a, 1)?;
+    // helm swallows yaml.Marshal's errors (its JSON step's, then its YAML reading's)
+    if yaml::json_unsupported(&a[0]).is_some() || yaml::yaml_unreadable(&a[0]) {
+        return Ok(Value::str(""));
+    }
     let y = yaml::to_yaml(&a[0]);
     Ok(Value::string(
         y.strip_suffix('\n').unwrap_or(&y).to_string(),
@@ -638,20 +663,48 @@ fn error_map(msg: &str) -> Value {
     Value::map(BTreeMap::from([("Error".to_string(), Value::str(msg))]))
 }
 
+/// sprig's toJson swallows json.Marshal's error (a NaN or infinite float64); mustToJson
+/// returns it.
 fn f_to_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toJson", a, 1)?;
+    if yaml::json_unsupported(&a[0]).is_some() {
+        return Ok(Value::str(""));
+    }
+    Ok(Value::string(yaml::to_json(&a[0])))
+}
+
+fn f_must_to_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("mustToJson", a, 1)?;
+    if let Some(e) = yaml::json_unsupported(&a[0]) {
+        return err(e);
+    }
     Ok(Value::string(yaml::to_json(&a[0])))
 }
 
 fn f_to_pretty_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toPrettyJson", a, 1)?;
+    if yaml::json_unsupported(&a[0]).is_some() {
+        return Ok(Value::str(""));
+    }
     Ok(Value::string(yaml::to_pretty_json(&a[0])))
 }
 
+fn f_must_to_pretty_json(_: &FuncEnv, a: &[Value]) -> R {
+    nargs("mustToPrettyJson", a, 1)?;
+    if let Some(e) = yaml::json_unsupported(&a[0]) {
+        return err(e);
+    }
+    Ok(Value::string(yaml::to_pretty_json(&a[0])))
+}
+
+/// sprig's toRawJson panics on json.Marshal's error, mustToRawJson returns it: either way
+/// the call fails.
 fn f_to_raw_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toRawJson", a, 1)?;
-    let j = a[0].to_json();
-    Ok(Value::string(serde_json::to_string(&j).unwrap_or_default()))
+    if let Some(e) = yaml::json_unsupported(&a[0]) {
+        return err(e);
+    }
+    Ok(Value::string(yaml::to_raw_json(&a[0])))
 }
 
 /// JSON text decoded as Go's json.Unmarshal decodes it, or Go's error text.
@@ -706,79 +759,22 @@ fn f_to_yaml_pretty(_: &FuncEnv, a: &[Value]) -> R {
     ))
 }
 
-/// Helm's fromToml (BurntSushi/toml into map[string]interface{}): integers are int64, the
-/// error goes into the map's "Error" key.
-fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
+/// Helm's fromToml: BurntSushi/toml v1.4 into a map[string]interface{} (see `toml_go`); the
+/// error's text goes into the map's "Error" key.
+fn f_from_toml(env: &FuncEnv, a: &[Value]) -> R {
     nargs("fromToml", a, 1)?;
-    fn conv(v: &toml::Value) -> Value {
-        match v {
-            toml::Value::String(x) => Value::str(x),
-            toml::Value::Integer(n) => Value::Int64(*n),
-            toml::Value::Float(f) => Value::Float(*f),
-            toml::Value::Boolean(b) => Value::Bool(*b),
-            toml::Value::Datetime(d) => super::dates::from_toml(d),
-            toml::Value::Array(l) => Value::list(l.iter().map(conv).collect()),
-            toml::Value::Table(t) => {
-                Value::map(t.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
-            }
+    match super::toml_go::decode(s(&a[0])?) {
+        Ok(d) => {
+            env.typed_lists.borrow_mut().extend(
+                d.map_lists
+                    .into_iter()
+                    .map(|l| (l, "[]map[string]interface {}")),
+            );
+            Ok(d.value)
         }
+        Err(super::toml_go::Failure::Toml(e)) => Ok(error_map(&e)),
+        Err(super::toml_go::Failure::Panic(p)) => err(p),
     }
-    match s(&a[0])?.parse::<toml::Table>() {
-        Ok(t) => Ok(Value::map(
-            t.iter().map(|(k, v)| (k.clone(), conv(v))).collect(),
-        )),
-        Err(e) => Ok(error_map(&toml_error(s(&a[0])?, &e))),
-    }
-}
-
-/// BurntSushi/toml's (v1.4, as helm vendors it) text for the errors whose place and wording can
-/// be told from the toml crate's: a key without `=` (at the end of the text its lexer names the
-/// 0-based line of the end, else the 1-based line of the character it found); the toml crate's
-/// own words otherwise.
-fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    // BurntSushi's first error, unless the toml crate found one on an earlier line (one the
-    // walk passed over, such as a number BurntSushi's parser refuses)
-    if let Some((at, message)) = super::toml_errors::first_error(text) {
-        let line = |p: usize| {
-            let b = text.as_bytes();
-            b[..p.min(b.len())].iter().filter(|c| **c == b'\n').count()
-        };
-        if e.span().is_none_or(|s| line(s.start) >= line(at)) {
-            return message;
-        }
-    }
-    if e.message().starts_with("key with no value")
-        && let Some(span) = e.span()
-    {
-        let rest = text.get(span.start..).unwrap_or_default();
-        let found = rest.trim_start_matches([' ', '\t']);
-        let at = text.len() - found.len();
-        return match found.chars().next() {
-            None => format!(
-                "toml: line {}: unexpected EOF; expected key separator '='",
-                text.matches('\n').count()
-            ),
-            Some(c) => {
-                let line = 1 + text[..at].matches('\n').count() + usize::from(c == '\n');
-                format!(
-                    "toml: line {line}: expected '.' or '=', but got {} instead",
-                    go_quote_rune(c)
-                )
-            }
-        };
-    }
-    format!("toml: {}", e.message())
-}
-
-/// strconv.QuoteRune: `'c'` with Go's escapes.
-fn go_quote_rune(c: char) -> String {
-    let quoted = super::gofmt::go_quote(&c.to_string());
-    let inner = match c {
-        '"' => "\"",
-        '\'' => "\\'",
-        _ => &quoted[1..quoted.len() - 1],
-    };
-    format!("'{inner}'")
 }
 
 fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
@@ -2843,9 +2839,9 @@ fn table() -> HashMap<&'static str, Func> {
         ("fromYaml", f_from_yaml),
         ("fromYamlArray", f_from_yaml_array),
         ("toJson", f_to_json),
-        ("mustToJson", f_to_json),
+        ("mustToJson", f_must_to_json),
         ("toPrettyJson", f_to_pretty_json),
-        ("mustToPrettyJson", f_to_pretty_json),
+        ("mustToPrettyJson", f_must_to_pretty_json),
         ("toRawJson", f_to_raw_json),
         ("mustToRawJson", f_to_raw_json),
         ("fromJson", f_from_json),

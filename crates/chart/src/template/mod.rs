@@ -18,7 +18,7 @@ pub mod gojson;
 pub mod mmsemver;
 pub mod parse;
 pub mod regex_go;
-pub mod toml_errors;
+pub mod toml_go;
 pub mod value;
 pub mod xstrings;
 pub mod yaml;

@@ -316,7 +316,7 @@ pub fn format_float_g(f: f64) -> String {
 /// Go's encoding/json float formatting: fixed notation unless the exponent is < -6 or >= 21.
 pub fn format_float_json(f: f64) -> String {
     if f == 0.0 {
-        return "0".into();
+        return if f.is_sign_negative() { "-0" } else { "0" }.into();
     }
     if !f.is_finite() {
         return "null".into();

@@ -136,6 +136,14 @@ fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, pretty: bool) 
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) if pretty && f.is_finite() => out.push_str(&format_float_g(*f)),
+        // go-yaml v3's floats past the finite ones
+        Value::Float(f) if pretty => out.push_str(if f.is_nan() {
+            ".nan"
+        } else if *f > 0.0 {
+            ".inf"
+        } else {
+            "-.inf"
+        }),
         Value::Float(f) => out.push_str(&yaml_float(*f)),
         Value::Map(_) => out.push_str("{}"),
         Value::List(_) => out.push_str("[]"),
@@ -155,6 +163,10 @@ fn yaml_float(f: f64) -> String {
         } else {
             "-.inf".into()
         };
+    }
+    if f == 0.0 {
+        // JSON's -0 reads back as the YAML integer 0
+        return "0".into();
     }
     let j = format_float_json(f);
     if j.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
@@ -212,8 +224,16 @@ fn literal_ok(s: &str) -> bool {
     !s.split('\n').any(|l| l.ends_with(' ') || l.ends_with('\t'))
         && !s
             .chars()
-            .any(|c| (c as u32) < 0x20 && c != '\n' && c != '\t')
+            .any(|c| (c as u32) < 0x20 && c != '\n' && c != '\t' || unprintable(c))
         && !s.contains('\r')
+}
+
+/// A character go-yaml's emitter (v2 and v3 alike) does not count as printable past the ASCII
+/// controls, and so double-quotes and escapes: DEL, the C1 controls, the BOM, U+FFFE, U+FFFF
+/// and, as its test reads only up to three UTF-8 bytes, every character past U+FFFF.
+fn unprintable(c: char) -> bool {
+    let u = c as u32;
+    u == 0x7f || (0x80..0xa0).contains(&u) || u == 0xfeff || u >= 0xfffe
 }
 
 /// Would a plain scalar read back as something other than this string (YAML 1.1 rules as
@@ -298,9 +318,7 @@ fn plain_allowed(s: &str, is_key: bool) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return false;
     }
-    if s.chars()
-        .any(|c| (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}')
-    {
+    if s.chars().any(|c| (c as u32) < 0x20 || unprintable(c)) {
         return false;
     }
     // flow indicators inside are fine in block context, but go-yaml quotes them anyway
@@ -314,7 +332,7 @@ fn scalar_string(s: &str, is_key: bool) -> String {
     if plain_allowed(s, is_key) {
         return s.to_string();
     }
-    if s.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}') {
+    if s.chars().any(|c| (c as u32) < 0x20 || unprintable(c)) {
         return double_quote(s);
     }
     format!("'{}'", s.replace('\'', "''"))
@@ -330,7 +348,20 @@ fn double_quote(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             '\0' => out.push_str("\\0"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02X}", c as u32)),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' || (c as u32) >= 0x80 && unprintable(c) => {
+                let u = c as u32;
+                out.push_str(&match u {
+                    ..=0xff => format!("\\x{u:02X}"),
+                    0x100..=0xffff => format!("\\u{u:04X}"),
+                    _ => format!("\\U{u:08X}"),
+                })
+            }
             c => out.push(c),
         }
     }
@@ -341,15 +372,64 @@ fn double_quote(s: &str) -> String {
 /// `toJson`: compact JSON like Go's encoding/json.
 pub fn to_json(v: &Value) -> String {
     let mut out = String::new();
-    write_json(&mut out, v, None, 0);
+    write_json(&mut out, v, None, true, 0);
+    out
+}
+
+/// `toRawJson`: encoding/json's Encoder with SetEscapeHTML(false).
+pub fn to_raw_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v, None, false, 0);
     out
 }
 
 /// `toPrettyJson`: json.MarshalIndent with two spaces.
 pub fn to_pretty_json(v: &Value) -> String {
     let mut out = String::new();
-    write_json(&mut out, v, Some("  "), 0);
+    write_json(&mut out, v, Some("  "), true, 0);
     out
+}
+
+/// encoding/json's error for `v`, if it holds a float64 JSON has no number for (NaN, ±Inf):
+/// the first one in the order json.Marshal writes.
+pub fn json_unsupported(v: &Value) -> Option<String> {
+    match v {
+        Value::Float(f) if !f.is_finite() => {
+            Some(format!("json: unsupported value: {}", format_float_g(*f)))
+        }
+        Value::List(l) => l.iter().find_map(json_unsupported),
+        Value::Map(m) => m.borrow().values().find_map(json_unsupported),
+        Value::Object(o) => match (o.json(), o.as_data()) {
+            (Some(GoJson::Fields(f)), _) => f.iter().find_map(|(_, v)| json_unsupported(v)),
+            (None, Some(d)) => json_unsupported(&d),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether toYaml's YAML reading of its own JSON (sigs.k8s.io/yaml) stops at a character
+/// go-yaml's reader refuses, which encoding/json writes as it is (DEL, C1 controls, U+FFFE,
+/// U+FFFF): toYaml then gives nothing.
+pub fn yaml_unreadable(v: &Value) -> bool {
+    let bad = |s: &str| {
+        s.chars().any(|c| {
+            let u = c as u32;
+            u == 0x7f || (0x80..=0x9f).contains(&u) && u != 0x85 || u == 0xfffe || u == 0xffff
+        })
+    };
+    match v {
+        Value::Str(s) => bad(s),
+        Value::List(l) => l.iter().any(yaml_unreadable),
+        Value::Map(m) => m.borrow().iter().any(|(k, v)| bad(k) || yaml_unreadable(v)),
+        Value::Object(o) => match (o.json(), o.as_data()) {
+            (Some(GoJson::Fields(f)), _) => f.iter().any(|(k, v)| bad(k) || yaml_unreadable(v)),
+            (None, Some(d)) => yaml_unreadable(&d),
+            (None, None) => bad(&o.display()),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// A newline and `depth` indents, when indenting.
@@ -360,7 +440,7 @@ fn nl(out: &mut String, indent: Option<&str>, depth: usize) {
     }
 }
 
-fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
+fn write_json(out: &mut String, v: &Value, indent: Option<&str>, html: bool, depth: usize) {
     let nl = |out: &mut String, d: usize| nl(out, indent, d);
     match v {
         Value::Nil => out.push_str("null"),
@@ -368,7 +448,7 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_json(*f)),
-        Value::Str(s) => json_string(out, s),
+        Value::Str(s) => json_string(out, s, html),
         Value::List(l) => {
             if l.is_empty() {
                 out.push_str("[]");
@@ -380,19 +460,19 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
                     out.push(',');
                 }
                 nl(out, depth + 1);
-                write_json(out, item, indent, depth + 1);
+                write_json(out, item, indent, html, depth + 1);
             }
             nl(out, depth);
             out.push(']');
         }
-        Value::Map(m) => write_json_object(out, m.borrow().iter(), indent, depth),
+        Value::Map(m) => write_json_object(out, m.borrow().iter(), indent, html, depth),
         Value::Object(o) => match (o.json(), o.as_data()) {
             (Some(GoJson::Null), _) => out.push_str("null"),
             (Some(GoJson::Fields(f)), _) => {
-                write_json_object(out, f.iter().map(|(k, v)| (k, v)), indent, depth)
+                write_json_object(out, f.iter().map(|(k, v)| (k, v)), indent, html, depth)
             }
-            (None, Some(d)) => write_json(out, &d, indent, depth),
-            (None, None) => json_string(out, &o.display()),
+            (None, Some(d)) => write_json(out, &d, indent, html, depth),
+            (None, None) => json_string(out, &o.display(), html),
         },
     }
 }
@@ -402,6 +482,7 @@ fn write_json_object<'a, K: AsRef<str> + 'a>(
     out: &mut String,
     members: impl Iterator<Item = (&'a K, &'a Value)>,
     indent: Option<&str>,
+    html: bool,
     depth: usize,
 ) {
     out.push('{');
@@ -412,12 +493,12 @@ fn write_json_object<'a, K: AsRef<str> + 'a>(
         }
         any = true;
         nl(out, indent, depth + 1);
-        json_string(out, k.as_ref());
+        json_string(out, k.as_ref(), html);
         out.push(':');
         if indent.is_some() {
             out.push(' ');
         }
-        write_json(out, item, indent, depth + 1);
+        write_json(out, item, indent, html, depth + 1);
     }
     if any {
         nl(out, indent, depth);
@@ -425,7 +506,7 @@ fn write_json_object<'a, K: AsRef<str> + 'a>(
     out.push('}');
 }
 
-fn json_string(out: &mut String, s: &str) {
+fn json_string(out: &mut String, s: &str, html: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -434,9 +515,11 @@ fn json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' if html => out.push_str("\\u003c"),
+            '>' if html => out.push_str("\\u003e"),
+            '&' if html => out.push_str("\\u0026"),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
