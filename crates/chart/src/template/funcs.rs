@@ -56,38 +56,9 @@ impl FuncEnv {
     pub fn go_type_name(&self, v: &Value) -> &'static str {
         if self.is_chartutil_values(v) {
             "chartutil.Values"
-        } else if let Some(t) = self.chart_field_type(v) {
-            t
         } else {
             v.type_name()
         }
-    }
-
-    /// The Go type of a list or map that is one of the render dot's `.Chart` fields (known by
-    /// identity, as chartutil.Values are): chart.Metadata declares them `[]string`,
-    /// `[]*chart.Maintainer`, `map[string]string`, ... where todoplan holds plain lists and maps.
-    fn chart_field_type(&self, v: &Value) -> Option<&'static str> {
-        if !matches!(v, Value::List(_) | Value::Map(_)) {
-            return None;
-        }
-        let dot = self.render_dot.borrow().clone()?;
-        let Some(Value::Object(chart)) = dot.borrow().get("Chart").cloned() else {
-            return None;
-        };
-        const TYPES: [(&str, &str); 5] = [
-            ("Sources", "[]string"),
-            ("Keywords", "[]string"),
-            ("Maintainers", "[]*chart.Maintainer"),
-            ("Dependencies", "[]*chart.Dependency"),
-            ("Annotations", "map[string]string"),
-        ];
-        TYPES
-            .iter()
-            .find_map(|(field, t)| match (chart.field(field), v) {
-                (Some(Value::List(a)), Value::List(b)) if Rc::ptr_eq(&a, b) => Some(*t),
-                (Some(Value::Map(a)), Value::Map(b)) if Rc::ptr_eq(&a, b) => Some(*t),
-                _ => None,
-            })
     }
 }
 
@@ -230,14 +201,13 @@ fn b(v: &Value) -> Result<bool, FuncError> {
     }
 }
 
-/// A Go `map[string]interface{}` parameter (nil is a nil map).
+/// A Go `map[string]interface{}` parameter (nil is a nil map). A map of another Go type (a
+/// `map[string]string` from `split`, `.Files`, a struct) is not assignable to it.
 fn m(v: &Value) -> Result<Option<super::value::MapRef>, FuncError> {
     match v {
         Value::Nil => Ok(None),
-        other => other
-            .as_map()
-            .map(Some)
-            .ok_or_else(|| wrong("map[string]interface {}", other)),
+        Value::Map(mm) => Ok(Some(mm.clone())),
+        other => Err(wrong("map[string]interface {}", other)),
     }
 }
 
@@ -305,9 +275,15 @@ fn as_items(v: &Value) -> Vec<Value> {
 fn list_arg(name: &str, v: &Value) -> Result<Rc<Vec<Value>>, FuncError> {
     match v {
         Value::Nil => Ok(Rc::new(Vec::new())),
-        other => other
-            .as_list()
-            .ok_or_else(|| FuncError::Msg(format!("Cannot {name} on type {}", other.type_name()))),
+        // sprig names the reflect kind
+        other => other.as_list().ok_or_else(|| {
+            let kind = other.kind_name();
+            FuncError::Msg(match name {
+                "chunk" => format!("Cannot chunk type {kind}"),
+                "concat" => format!("Cannot concat type {kind} as list"),
+                _ => format!("Cannot {name} on type {kind}"),
+            })
+        }),
     }
 }
 
@@ -362,8 +338,44 @@ fn incompatible(a: &Value, b: &Value) -> FuncError {
     ))
 }
 
-fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
+/// text/template's eq for one pair. Slices, maps, pointers, structs and nil are all of Go's
+/// "invalid" basic kind to it: two of them compare when they are of one reflect kind (or one is
+/// nil), by nil-ness when either is nil, and otherwise only when the second one's type is
+/// comparable (a slice or a map is not).
+fn eq_one(env: &FuncEnv, a: &Value, b: &Value) -> Result<bool, FuncError> {
     let (ka, kb) = (basic_kind(a), basic_kind(b));
+    let not_basic = |k: Kind| matches!(k, Kind::Other | Kind::Invalid);
+    if not_basic(ka) && not_basic(kb) {
+        let (ra, rb) = (a.kind_name(), b.kind_name());
+        let percent_s = |v: &Value| {
+            super::gofmt::sprintf_typed("%s", std::slice::from_ref(v), &|v| env.go_type_name(v))
+        };
+        if ra != rb && ra != "invalid" && rb != "invalid" {
+            return err(format!(
+                "non-comparable types {}: {}, {}: {}",
+                percent_s(a),
+                env.go_type_name(a),
+                env.go_type_name(b),
+                go_sprint(b)
+            ));
+        }
+        let (na, nb) = (go_is_nil(a), go_is_nil(b));
+        if na || nb {
+            return Ok(na == nb);
+        }
+        return match (a, b) {
+            _ if matches!(rb, "slice" | "map") => err(format!(
+                "non-comparable type {}: {}",
+                percent_s(b),
+                env.go_type_name(b)
+            )),
+            // two pointers are equal when they point at one value
+            (Value::Object(p), Value::Object(q)) if rb == "ptr" => {
+                Ok(std::ptr::addr_eq(Rc::as_ptr(p), Rc::as_ptr(q)))
+            }
+            _ => Ok(false),
+        };
+    }
     if ka != kb {
         if let Some(o) = int_uint_cmp(a, b) {
             return Ok(o.is_eq());
@@ -379,31 +391,32 @@ fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Uint64(x), Value::Uint64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::Nil, Value::Nil) => true,
-        (Value::List(_), _) | (_, Value::List(_)) | (Value::Map(_), _) | (_, Value::Map(_)) => {
-            return err(format!(
-                "non-comparable type {}: {}",
-                go_sprint(b),
-                b.type_name()
-            ));
-        }
         _ => false,
     })
 }
 
-fn f_eq(_: &FuncEnv, a: &[Value]) -> R {
+/// Go's isNil for a template value: nil, or a typed nil slice or map.
+fn go_is_nil(v: &Value) -> bool {
+    match v {
+        Value::Nil => true,
+        Value::Object(o) => o.as_any().is_some_and(|a| a.is::<crate::objects::GoNil>()),
+        _ => false,
+    }
+}
+
+fn f_eq(env: &FuncEnv, a: &[Value]) -> R {
     min_args("eq", a, 2)?;
     for other in &a[1..] {
-        if eq_one(&a[0], other)? {
+        if eq_one(env, &a[0], other)? {
             return Ok(Value::Bool(true));
         }
     }
     Ok(Value::Bool(false))
 }
 
-fn f_ne(_: &FuncEnv, a: &[Value]) -> R {
+fn f_ne(env: &FuncEnv, a: &[Value]) -> R {
     nargs("ne", a, 2)?;
-    Ok(Value::Bool(!eq_one(&a[0], &a[1])?))
+    Ok(Value::Bool(!eq_one(env, &a[0], &a[1])?))
 }
 
 fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
@@ -432,13 +445,17 @@ fn f_lt(_: &FuncEnv, a: &[Value]) -> R {
     nargs("lt", a, 2)?;
     Ok(Value::Bool(less(&a[0], &a[1])?))
 }
-fn f_le(_: &FuncEnv, a: &[Value]) -> R {
+fn f_le(env: &FuncEnv, a: &[Value]) -> R {
     nargs("le", a, 2)?;
-    Ok(Value::Bool(less(&a[0], &a[1])? || eq_one(&a[0], &a[1])?))
+    Ok(Value::Bool(
+        less(&a[0], &a[1])? || eq_one(env, &a[0], &a[1])?,
+    ))
 }
-fn f_gt(_: &FuncEnv, a: &[Value]) -> R {
+fn f_gt(env: &FuncEnv, a: &[Value]) -> R {
     nargs("gt", a, 2)?;
-    Ok(Value::Bool(!(less(&a[0], &a[1])? || eq_one(&a[0], &a[1])?)))
+    Ok(Value::Bool(
+        !(less(&a[0], &a[1])? || eq_one(env, &a[0], &a[1])?),
+    ))
 }
 fn f_ge(_: &FuncEnv, a: &[Value]) -> R {
     nargs("ge", a, 2)?;
@@ -502,7 +519,8 @@ fn f_index(_: &FuncEnv, a: &[Value]) -> R {
                             ));
                         }
                     };
-                    mm.borrow().get(&k).cloned().unwrap_or(Value::Nil)
+                    let found = mm.borrow().get(&k).cloned();
+                    found.unwrap_or_else(|| other.map_element_zero())
                 } else {
                     return err(format!("can't index item of type {}", other.type_name()));
                 }
@@ -783,7 +801,19 @@ fn go_quote_rune(c: char) -> String {
 
 fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toToml", a, 1)?;
-    let j = a[0].to_json();
+    /// BurntSushi/toml leaves out a map's nil members (nil interfaces, nil slices and maps).
+    fn drop_nil_members(j: &mut serde_json::Value) {
+        match j {
+            serde_json::Value::Object(o) => {
+                o.retain(|_, v| !v.is_null());
+                o.values_mut().for_each(drop_nil_members);
+            }
+            serde_json::Value::Array(l) => l.iter_mut().for_each(drop_nil_members),
+            _ => {}
+        }
+    }
+    let mut j = a[0].to_json();
+    drop_nil_members(&mut j);
     match toml::to_string(&j) {
         Ok(t) => Ok(Value::string(indent_toml_tables(&t))),
         Err(e) => Ok(Value::string(e.to_string())),
@@ -1366,7 +1396,7 @@ fn f_to_string(_: &FuncEnv, a: &[Value]) -> R {
 
 fn f_to_strings(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toStrings", a, 1)?;
-    Ok(Value::list(
+    Ok(Value::strings(
         as_items(&a[0])
             .iter()
             .filter(|v| !v.is_nil())
@@ -1389,7 +1419,7 @@ fn f_join(_: &FuncEnv, a: &[Value]) -> R {
 fn f_split_list(_: &FuncEnv, a: &[Value]) -> R {
     nargs("splitList", a, 2)?;
     let (sep, x) = (s(&a[0])?, s(&a[1])?);
-    Ok(Value::list(
+    Ok(Value::strings(
         go_split(x, sep).into_iter().map(Value::str).collect(),
     ))
 }
@@ -1415,7 +1445,7 @@ fn f_split(_: &FuncEnv, a: &[Value]) -> R {
         .enumerate()
         .map(|(k, p)| (format!("_{k}"), Value::str(p)))
         .collect();
-    Ok(Value::map(m))
+    Ok(Value::typed_map("map[string]string", m))
 }
 
 fn f_splitn(_: &FuncEnv, a: &[Value]) -> R {
@@ -1431,14 +1461,18 @@ fn f_splitn(_: &FuncEnv, a: &[Value]) -> R {
         .enumerate()
         .map(|(k, p)| (format!("_{k}"), Value::str(p)))
         .collect();
-    Ok(Value::map(m))
+    Ok(Value::typed_map("map[string]string", m))
 }
 
 fn f_sort_alpha(_: &FuncEnv, a: &[Value]) -> R {
     nargs("sortAlpha", a, 1)?;
+    if a[0].is_nil() {
+        // not a slice: []string{strval(nil)}
+        return Ok(Value::strings(vec![Value::str("<nil>")]));
+    }
     let mut v: Vec<String> = as_items(&a[0]).iter().map(strval).collect();
     v.sort();
-    Ok(Value::list(v.into_iter().map(Value::string).collect()))
+    Ok(Value::strings(v.into_iter().map(Value::string).collect()))
 }
 
 fn f_shuffle(_: &FuncEnv, a: &[Value]) -> R {
@@ -1582,7 +1616,7 @@ fn f_regex_find_all(_: &FuncEnv, a: &[Value]) -> R {
         // FindAllString returns nil when nothing matches
         return Ok(nil_slice("[]string"));
     }
-    Ok(Value::list(v))
+    Ok(Value::strings(v))
 }
 
 /// A Go nil slice of type `t` (a sprig result Go leaves nil): prints `[]`, marshals as null.
@@ -1622,7 +1656,7 @@ fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
     } else {
         r.splitn(x, n as usize).map(Value::str).collect()
     };
-    Ok(Value::list(v))
+    Ok(Value::strings(v))
 }
 
 // ------------------------------------------------------------------ defaults & flow
@@ -1763,8 +1797,14 @@ fn deep_eq(x: &Value, y: &Value) -> bool {
                 && a.iter()
                     .all(|(k, v)| b.get(k).is_some_and(|w| deep_eq(v, w)))
         }
-        (Value::Object(_), _) | (_, Value::Object(_)) => {
-            x.type_name() == y.type_name() && x.to_json() == y.to_json()
+        (Value::Object(p), Value::Object(q)) => {
+            if x.type_name() != y.type_name() {
+                return false;
+            }
+            match (p.as_data(), q.as_data()) {
+                (Some(d), Some(e)) if p.json().is_none() && q.json().is_none() => deep_eq(&d, &e),
+                _ => x.to_json() == y.to_json(),
+            }
         }
         _ => false,
     }
@@ -1836,7 +1876,8 @@ fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
     if start < 0 || end < start || end > l.len() as i64 {
         return err("reflect.Value.Slice: slice index out of bounds");
     }
-    Ok(Value::list(l[start as usize..end as usize].to_vec()))
+    // reflect's Slice keeps the slice's type
+    Ok(a[0].retyped(Value::list(l[start as usize..end as usize].to_vec())))
 }
 
 fn f_until(_: &FuncEnv, a: &[Value]) -> R {
@@ -1848,13 +1889,14 @@ fn f_until(_: &FuncEnv, a: &[Value]) -> R {
     } else {
         (n + 1..=0).rev().map(Value::Int).collect()
     };
-    Ok(Value::list(v))
+    Ok(Value::typed_list("[]int", v))
 }
 
 fn f_until_step(_: &FuncEnv, a: &[Value]) -> R {
     nargs("untilStep", a, 3)?;
     let (start, stop, step) = (i(&a[0])?, i(&a[1])?, i(&a[2])?);
-    Ok(Value::list(
+    Ok(Value::typed_list(
+        "[]int",
         until_step("untilStep", start, stop, step)?
             .into_iter()
             .map(Value::Int)
@@ -1937,13 +1979,56 @@ fn f_seq(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::string(out))
 }
 
+/// sprig's chunk, with its float arithmetic: the number of chunks is
+/// `int(floor(float64(len-1)/float64(size)) + 1)` and the last one's length
+/// `int(floor(math.Mod(len, size)))`, so a size of 0 (and a negative size but for a few
+/// lengths) asks Go for a slice of a negative length.
 fn f_chunk(_: &FuncEnv, a: &[Value]) -> R {
     nargs("chunk", a, 2)?;
-    let size = i(&a[0])?.max(1) as usize;
+    let size = i(&a[0])?;
     let l = list_arg("chunk", &a[1])?;
-    Ok(Value::list(
-        l.chunks(size).map(|c| Value::list(c.to_vec())).collect(),
-    ))
+    const MAKESLICE: &str = "runtime error: makeslice: len out of range";
+    let n = l.len() as f64;
+    let count = go_int_of_f64(((n - 1.0) / size as f64).floor() + 1.0);
+    if count < 0 {
+        return err(MAKESLICE);
+    }
+    let mut out = Vec::new();
+    for k in 0..count {
+        let mut len = size;
+        if k == count - 1 {
+            len = go_int_of_f64((n % size as f64).floor());
+            if len == 0 {
+                len = size;
+            }
+        }
+        if len < 0 {
+            return err(MAKESLICE);
+        }
+        let mut c = Vec::new();
+        for j in 0..len {
+            let item = k
+                .checked_mul(size)
+                .and_then(|x| x.checked_add(j))
+                .and_then(|ix| usize::try_from(ix).ok())
+                .and_then(|ix| l.get(ix));
+            match item {
+                Some(v) => c.push(v.clone()),
+                None => return err("reflect: slice index out of range"),
+            }
+        }
+        out.push(Value::list(c));
+    }
+    Ok(Value::typed_list("[][]interface {}", out))
+}
+
+/// Go's int(f) on amd64: NaN, infinities and values out of range give the smallest int.
+fn go_int_of_f64(f: f64) -> i64 {
+    if f.is_finite() && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+        f as i64
+    } else {
+        i64::MIN
+    }
 }
 
 // ------------------------------------------------------------------ dicts
@@ -2012,7 +2097,7 @@ fn f_keys(_: &FuncEnv, a: &[Value]) -> R {
             out.extend(mm.borrow().keys().map(|k| Value::str(k)));
         }
     }
-    Ok(Value::list(out))
+    Ok(Value::strings(out))
 }
 
 fn f_values(_: &FuncEnv, a: &[Value]) -> R {
@@ -2116,21 +2201,44 @@ fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite:
     if Rc::ptr_eq(dst, src) {
         return;
     }
-    let src = src.borrow();
-    let mut d = dst.borrow_mut();
-    for (k, sv) in src.iter() {
-        match d.get(k) {
-            Some(dv) => {
-                let dst_empty = is_empty(dv) && !matches!(dv, Value::Map(_));
-                if let (Value::Map(dm), Value::Map(sm)) = (dv, sv) {
-                    merge_into(dm, sm, overwrite);
-                } else if dst_empty || (overwrite && !is_empty(sv)) {
-                    d.insert(k.clone(), sv.clone());
-                }
+    // the source's members first: a member map may be the destination or the source itself
+    let members: Vec<(String, Value)> = src
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, sv) in &members {
+        let dv = dst.borrow().get(k).cloned();
+        // a nil source value is taken only when overwriting
+        if sv.is_nil() {
+            if overwrite {
+                dst.borrow_mut().insert(k.clone(), Value::Nil);
             }
-            None => {
-                d.insert(k.clone(), sv.clone());
+            continue;
+        }
+        // a map (of any Go map type) merges into a destination map, which keeps its place
+        // unless both are empty
+        let src_map = match sv {
+            Value::Map(sm) => Some(sm.clone()),
+            Value::Object(o)
+                if o.as_any().is_some_and(|a| {
+                    a.is::<super::value::GoTyped>() || a.is::<crate::objects::GoNil>()
+                }) =>
+            {
+                sv.as_map()
             }
+            _ => None,
+        };
+        if let (Some(Value::Map(dm)), Some(sm)) = (&dv, src_map) {
+            merge_into(dm, &sm, overwrite);
+            if !dm.borrow().is_empty() {
+                continue;
+            }
+        }
+        // anything else (a slice too, even empty) replaces what is missing or empty, or
+        // anything when overwriting
+        if overwrite || dv.as_ref().is_none_or(is_empty) {
+            dst.borrow_mut().insert(k.clone(), sv.clone());
         }
     }
 }
