@@ -2024,7 +2024,7 @@ fn f_chunk(_: &FuncEnv, a: &[Value]) -> R {
 
 /// Go's int(f) on amd64: NaN, infinities and values out of range give the smallest int.
 fn go_int_of_f64(f: f64) -> i64 {
-    if f.is_finite() && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
         f as i64
     } else {
         i64::MIN
@@ -3283,5 +3283,44 @@ mod tests {
         assert!(call("required", &[st("need x"), st("")]).is_err());
         assert_eq!(ok_str("required", &[st("m"), Value::Float(0.0)]), "0");
         assert!(matches!(call("fail", &[st("boom")]), Err(FuncError::Fail(m)) if m == "boom"));
+    }
+
+    #[test]
+    fn typed_containers_keep_their_go_types() {
+        let l = call("splitList", &[st(","), st("a,b")]).unwrap();
+        assert_eq!(l.type_name(), "[]string");
+        assert_eq!(
+            call("append", &[l.clone(), st("c")]).unwrap().type_name(),
+            "[]interface {}"
+        );
+        assert_eq!(
+            call("slice", &[l.clone(), Value::Int(1)])
+                .unwrap()
+                .type_name(),
+            "[]string"
+        );
+        let plain = call("list", &[st("a"), st("b")]).unwrap();
+        assert_eq!(ok_str("deepEqual", &[l.clone(), plain]), "false");
+        assert_eq!(ok_str("deepEqual", &[l.clone(), l.clone()]), "true");
+        assert!(call("eq", &[l.clone(), l.clone()]).is_err());
+        let m = call("split", &[st(","), st("a")]).unwrap();
+        assert_eq!(m.type_name(), "map[string]string");
+        assert!(call("keys", std::slice::from_ref(&m)).is_err());
+        assert_eq!(ok_str("index", &[m, st("zz")]), "");
+        assert_eq!(
+            call("until", &[Value::Int(2)]).unwrap().type_name(),
+            "[]int"
+        );
+    }
+
+    #[test]
+    fn chunk_follows_sprigs_float_arithmetic() {
+        let l = call("list", &[Value::Int(1), Value::Int(2), Value::Int(3)]).unwrap();
+        assert_eq!(ok_str("chunk", &[Value::Int(2), l.clone()]), "[[1 2] [3]]");
+        assert!(call("chunk", &[Value::Int(0), l.clone()]).is_err());
+        assert_eq!(ok_str("chunk", &[Value::Int(-2), l]), "[]");
+        let one = call("list", &[Value::Int(1)]).unwrap();
+        assert_eq!(ok_str("chunk", &[Value::Int(-3), one.clone()]), "[[1]]");
+        assert!(call("chunk", &[Value::Int(-1), one]).is_err());
     }
 }
