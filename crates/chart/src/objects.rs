@@ -192,7 +192,8 @@ impl GoStruct {
 fn typed(v: Value, type_name: &'static str, element: fn(Value) -> Value) -> Value {
     match v {
         Value::Nil => Value::Object(Rc::new(GoNil(type_name))),
-        Value::List(l) => Value::list(l.iter().cloned().map(element).collect()),
+        Value::List(l) => Value::typed_list(type_name, l.iter().cloned().map(element).collect()),
+        Value::Map(m) => Value::typed_map(type_name, m.borrow().clone()),
         other => other,
     }
 }
@@ -287,6 +288,9 @@ impl Object for GoNil {
     }
     fn json(&self) -> Option<GoJson> {
         Some(GoJson::Null)
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 
@@ -487,11 +491,11 @@ impl Object for Files {
             "Glob" => self.glob(&arg).map(|f| Value::Object(Rc::new(f))),
             "Lines" => {
                 let Some(bytes) = self.0.get(&arg) else {
-                    return Some(Ok(Value::list(Vec::new())));
+                    return Some(Ok(Value::strings(Vec::new())));
                 };
                 let s = string_from_go_bytes(bytes);
                 let s = s.strip_suffix('\n').unwrap_or(&s);
-                Ok(Value::list(s.split('\n').map(Value::str).collect()))
+                Ok(Value::strings(s.split('\n').map(Value::str).collect()))
             }
             _ => return None,
         })

@@ -725,6 +725,16 @@ impl<'a> Executor<'a> {
                             Some(Err(e)) => {
                                 Err(self.chain_err(off, node, format!("error calling {f}: {e}")))
                             }
+                            // a typed map (split's map[string]string): a key, as in a map
+                            None if o.as_any().is_some_and(|a| a.is::<super::value::GoTyped>())
+                                && o.kind_name() == "map" =>
+                            {
+                                Err(self.chain_err(
+                                    off,
+                                    node,
+                                    format!("{f} is not a method but has arguments"),
+                                ))
+                            }
                             None if o.field(f).is_some() => Err(self.chain_err(
                                 off,
                                 node,
@@ -969,12 +979,23 @@ impl<'a> Executor<'a> {
 
     /// Count a function's string result against the render's allocation budget.
     fn charge(&self, off: usize, name: &str, v: &Value) -> ExecResult<()> {
-        if let Value::List(l) = v {
+        let list_len = match v {
+            Value::List(l) => Some(l.len()),
+            // a typed slice (until's []int, splitList's []string)
+            Value::Object(o) => o
+                .as_any()
+                .filter(|a| a.is::<super::value::GoTyped>())
+                .and_then(|_| o.as_data())
+                .and_then(|d| d.as_list())
+                .map(|l| l.len()),
+            _ => None,
+        };
+        if let Some(len) = list_len {
             let total = self
                 .env
                 .allocated
                 .get()
-                .saturating_add(l.len().saturating_mul(funcs::LIST_ELEMENT_BYTES));
+                .saturating_add(len.saturating_mul(funcs::LIST_ELEMENT_BYTES));
             self.env.allocated.set(total);
             if total > funcs::MAX_TOTAL_ALLOCATION {
                 return Err(self.err(
@@ -1273,6 +1294,12 @@ fn text_size(v: &Value, limit: usize, acc: &mut usize) {
                 if *acc > limit {
                     return;
                 }
+            }
+        }
+        // a typed slice or map (chunk's [][]interface {}) holds what its data holds
+        Value::Object(o) if o.as_any().is_some_and(|a| a.is::<super::value::GoTyped>()) => {
+            if let Some(d) = o.as_data() {
+                text_size(&d, limit, acc);
             }
         }
         _ => *acc += 24,

@@ -17,8 +17,6 @@ use super::{dates, decimal, gojson};
 use crate::pattern::Pattern;
 
 /// What functions may reach besides their arguments.
-/// A list and the Go type it has in helm (see `FuncEnv::typed_lists`).
-pub type TypedList = (Rc<Vec<Value>>, &'static str);
 
 pub struct FuncEnv {
     pub lookup: Option<Arc<dyn crate::Lookup>>,
@@ -32,9 +30,6 @@ pub struct FuncEnv {
     /// Known by identity: the parent's `.Values.sub` is the same map as subchart sub's
     /// `.Values`, but only the latter is a chartutil.Values.
     pub render_dot: std::cell::RefCell<Option<super::value::MapRef>>,
-    /// Lists of another Go type than `[]interface {}` (fromToml's arrays of tables are
-    /// `[]map[string]interface {}`), known by identity.
-    pub typed_lists: std::cell::RefCell<Vec<TypedList>>,
 }
 
 impl FuncEnv {
@@ -44,7 +39,6 @@ impl FuncEnv {
             allocated: std::cell::Cell::new(0),
             iterations: std::cell::Cell::new(0),
             render_dot: std::cell::RefCell::new(None),
-            typed_lists: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -63,52 +57,9 @@ impl FuncEnv {
     pub fn go_type_name(&self, v: &Value) -> &'static str {
         if self.is_chartutil_values(v) {
             "chartutil.Values"
-        } else if let Some(t) = self.chart_field_type(v) {
-            t
-        } else if let Some(t) = self.typed_list(v) {
-            t
         } else {
             v.type_name()
         }
-    }
-
-    /// The Go type of a list a function made with another element type than interface{}.
-    fn typed_list(&self, v: &Value) -> Option<&'static str> {
-        let Value::List(l) = v else {
-            return None;
-        };
-        let lists = self.typed_lists.borrow();
-        lists
-            .iter()
-            .find(|(x, _)| Rc::ptr_eq(x, l))
-            .map(|(_, t)| *t)
-    }
-
-    /// The Go type of a list or map that is one of the render dot's `.Chart` fields (known by
-    /// identity, as chartutil.Values are): chart.Metadata declares them `[]string`,
-    /// `[]*chart.Maintainer`, `map[string]string`, ... where todoplan holds plain lists and maps.
-    fn chart_field_type(&self, v: &Value) -> Option<&'static str> {
-        if !matches!(v, Value::List(_) | Value::Map(_)) {
-            return None;
-        }
-        let dot = self.render_dot.borrow().clone()?;
-        let Some(Value::Object(chart)) = dot.borrow().get("Chart").cloned() else {
-            return None;
-        };
-        const TYPES: [(&str, &str); 5] = [
-            ("Sources", "[]string"),
-            ("Keywords", "[]string"),
-            ("Maintainers", "[]*chart.Maintainer"),
-            ("Dependencies", "[]*chart.Dependency"),
-            ("Annotations", "map[string]string"),
-        ];
-        TYPES
-            .iter()
-            .find_map(|(field, t)| match (chart.field(field), v) {
-                (Some(Value::List(a)), Value::List(b)) if Rc::ptr_eq(&a, b) => Some(*t),
-                (Some(Value::Map(a)), Value::Map(b)) if Rc::ptr_eq(&a, b) => Some(*t),
-                _ => None,
-            })
     }
 }
 
@@ -251,14 +202,13 @@ fn b(v: &Value) -> Result<bool, FuncError> {
     }
 }
 
-/// A Go `map[string]interface{}` parameter (nil is a nil map).
+/// A Go `map[string]interface{}` parameter (nil is a nil map). A map of another Go type (a
+/// `map[string]string` from `split`, `.Files`, a struct) is not assignable to it.
 fn m(v: &Value) -> Result<Option<super::value::MapRef>, FuncError> {
     match v {
         Value::Nil => Ok(None),
-        other => other
-            .as_map()
-            .map(Some)
-            .ok_or_else(|| wrong("map[string]interface {}", other)),
+        Value::Map(mm) => Ok(Some(mm.clone())),
+        other => Err(wrong("map[string]interface {}", other)),
     }
 }
 
@@ -326,9 +276,15 @@ fn as_items(v: &Value) -> Vec<Value> {
 fn list_arg(name: &str, v: &Value) -> Result<Rc<Vec<Value>>, FuncError> {
     match v {
         Value::Nil => Ok(Rc::new(Vec::new())),
-        other => other
-            .as_list()
-            .ok_or_else(|| FuncError::Msg(format!("Cannot {name} on type {}", other.type_name()))),
+        // sprig names the reflect kind
+        other => other.as_list().ok_or_else(|| {
+            let kind = other.kind_name();
+            FuncError::Msg(match name {
+                "chunk" => format!("Cannot chunk type {kind}"),
+                "concat" => format!("Cannot concat type {kind} as list"),
+                _ => format!("Cannot {name} on type {kind}"),
+            })
+        }),
     }
 }
 
@@ -383,8 +339,44 @@ fn incompatible(a: &Value, b: &Value) -> FuncError {
     ))
 }
 
-fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
+/// text/template's eq for one pair. Slices, maps, pointers, structs and nil are all of Go's
+/// "invalid" basic kind to it: two of them compare when they are of one reflect kind (or one is
+/// nil), by nil-ness when either is nil, and otherwise only when the second one's type is
+/// comparable (a slice or a map is not).
+fn eq_one(env: &FuncEnv, a: &Value, b: &Value) -> Result<bool, FuncError> {
     let (ka, kb) = (basic_kind(a), basic_kind(b));
+    let not_basic = |k: Kind| matches!(k, Kind::Other | Kind::Invalid);
+    if not_basic(ka) && not_basic(kb) {
+        let (ra, rb) = (a.kind_name(), b.kind_name());
+        let percent_s = |v: &Value| {
+            super::gofmt::sprintf_typed("%s", std::slice::from_ref(v), &|v| env.go_type_name(v))
+        };
+        if ra != rb && ra != "invalid" && rb != "invalid" {
+            return err(format!(
+                "non-comparable types {}: {}, {}: {}",
+                percent_s(a),
+                env.go_type_name(a),
+                env.go_type_name(b),
+                go_sprint(b)
+            ));
+        }
+        let (na, nb) = (go_is_nil(a), go_is_nil(b));
+        if na || nb {
+            return Ok(na == nb);
+        }
+        return match (a, b) {
+            _ if matches!(rb, "slice" | "map") => err(format!(
+                "non-comparable type {}: {}",
+                percent_s(b),
+                env.go_type_name(b)
+            )),
+            // two pointers are equal when they point at one value
+            (Value::Object(p), Value::Object(q)) if rb == "ptr" => {
+                Ok(std::ptr::addr_eq(Rc::as_ptr(p), Rc::as_ptr(q)))
+            }
+            _ => Ok(false),
+        };
+    }
     if ka != kb {
         if let Some(o) = int_uint_cmp(a, b) {
             return Ok(o.is_eq());
@@ -400,31 +392,32 @@ fn eq_one(a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Uint64(x), Value::Uint64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::Nil, Value::Nil) => true,
-        (Value::List(_), _) | (_, Value::List(_)) | (Value::Map(_), _) | (_, Value::Map(_)) => {
-            return err(format!(
-                "non-comparable type {}: {}",
-                go_sprint(b),
-                b.type_name()
-            ));
-        }
         _ => false,
     })
 }
 
-fn f_eq(_: &FuncEnv, a: &[Value]) -> R {
+/// Go's isNil for a template value: nil, or a typed nil slice or map.
+fn go_is_nil(v: &Value) -> bool {
+    match v {
+        Value::Nil => true,
+        Value::Object(o) => o.as_any().is_some_and(|a| a.is::<crate::objects::GoNil>()),
+        _ => false,
+    }
+}
+
+fn f_eq(env: &FuncEnv, a: &[Value]) -> R {
     min_args("eq", a, 2)?;
     for other in &a[1..] {
-        if eq_one(&a[0], other)? {
+        if eq_one(env, &a[0], other)? {
             return Ok(Value::Bool(true));
         }
     }
     Ok(Value::Bool(false))
 }
 
-fn f_ne(_: &FuncEnv, a: &[Value]) -> R {
+fn f_ne(env: &FuncEnv, a: &[Value]) -> R {
     nargs("ne", a, 2)?;
-    Ok(Value::Bool(!eq_one(&a[0], &a[1])?))
+    Ok(Value::Bool(!eq_one(env, &a[0], &a[1])?))
 }
 
 fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
@@ -453,13 +446,17 @@ fn f_lt(_: &FuncEnv, a: &[Value]) -> R {
     nargs("lt", a, 2)?;
     Ok(Value::Bool(less(&a[0], &a[1])?))
 }
-fn f_le(_: &FuncEnv, a: &[Value]) -> R {
+fn f_le(env: &FuncEnv, a: &[Value]) -> R {
     nargs("le", a, 2)?;
-    Ok(Value::Bool(less(&a[0], &a[1])? || eq_one(&a[0], &a[1])?))
+    Ok(Value::Bool(
+        less(&a[0], &a[1])? || eq_one(env, &a[0], &a[1])?,
+    ))
 }
-fn f_gt(_: &FuncEnv, a: &[Value]) -> R {
+fn f_gt(env: &FuncEnv, a: &[Value]) -> R {
     nargs("gt", a, 2)?;
-    Ok(Value::Bool(!(less(&a[0], &a[1])? || eq_one(&a[0], &a[1])?)))
+    Ok(Value::Bool(
+        !(less(&a[0], &a[1])? || eq_one(env, &a[0], &a[1])?),
+    ))
 }
 fn f_ge(_: &FuncEnv, a: &[Value]) -> R {
     nargs("ge", a, 2)?;
@@ -523,7 +520,8 @@ fn f_index(_: &FuncEnv, a: &[Value]) -> R {
                             ));
                         }
                     };
-                    mm.borrow().get(&k).cloned().unwrap_or(Value::Nil)
+                    let found = mm.borrow().get(&k).cloned();
+                    found.unwrap_or_else(|| other.map_element_zero())
                 } else {
                     return err(format!("can't index item of type {}", other.type_name()));
                 }
@@ -761,25 +759,58 @@ fn f_to_yaml_pretty(_: &FuncEnv, a: &[Value]) -> R {
 
 /// Helm's fromToml: BurntSushi/toml v1.4 into a map[string]interface{} (see `toml_go`); the
 /// error's text goes into the map's "Error" key.
-fn f_from_toml(env: &FuncEnv, a: &[Value]) -> R {
+fn f_from_toml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("fromToml", a, 1)?;
     match super::toml_go::decode(s(&a[0])?) {
-        Ok(d) => {
-            env.typed_lists.borrow_mut().extend(
-                d.map_lists
-                    .into_iter()
-                    .map(|l| (l, "[]map[string]interface {}")),
-            );
-            Ok(d.value)
-        }
+        Ok(d) => Ok(with_tables_typed(d.value, &d.map_lists)),
         Err(super::toml_go::Failure::Toml(e)) => Ok(error_map(&e)),
         Err(super::toml_go::Failure::Panic(p)) => err(p),
     }
 }
 
+/// `v` with its arrays of tables (`tables`, known by identity while decoding builds them) as
+/// the `[]map[string]interface {}` BurntSushi/toml makes of them.
+fn with_tables_typed(v: Value, tables: &[Rc<Vec<Value>>]) -> Value {
+    if tables.is_empty() {
+        return v;
+    }
+    match v {
+        Value::List(l) => {
+            let items = l
+                .iter()
+                .map(|x| with_tables_typed(x.clone(), tables))
+                .collect();
+            if tables.iter().any(|t| Rc::ptr_eq(t, &l)) {
+                Value::typed_list("[]map[string]interface {}", items)
+            } else {
+                Value::list(items)
+            }
+        }
+        Value::Map(m) => Value::map(
+            m.borrow()
+                .iter()
+                .map(|(k, x)| (k.clone(), with_tables_typed(x.clone(), tables)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toToml", a, 1)?;
-    let j = a[0].to_json();
+    /// BurntSushi/toml leaves out a map's nil members (nil interfaces, nil slices and maps).
+    fn drop_nil_members(j: &mut serde_json::Value) {
+        match j {
+            serde_json::Value::Object(o) => {
+                o.retain(|_, v| !v.is_null());
+                o.values_mut().for_each(drop_nil_members);
+            }
+            serde_json::Value::Array(l) => l.iter_mut().for_each(drop_nil_members),
+            _ => {}
+        }
+    }
+    let mut j = a[0].to_json();
+    drop_nil_members(&mut j);
     match toml::to_string(&j) {
         Ok(t) => Ok(Value::string(indent_toml_tables(&t))),
         Err(e) => Ok(Value::string(e.to_string())),
@@ -1362,7 +1393,7 @@ fn f_to_string(_: &FuncEnv, a: &[Value]) -> R {
 
 fn f_to_strings(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toStrings", a, 1)?;
-    Ok(Value::list(
+    Ok(Value::strings(
         as_items(&a[0])
             .iter()
             .filter(|v| !v.is_nil())
@@ -1385,7 +1416,7 @@ fn f_join(_: &FuncEnv, a: &[Value]) -> R {
 fn f_split_list(_: &FuncEnv, a: &[Value]) -> R {
     nargs("splitList", a, 2)?;
     let (sep, x) = (s(&a[0])?, s(&a[1])?);
-    Ok(Value::list(
+    Ok(Value::strings(
         go_split(x, sep).into_iter().map(Value::str).collect(),
     ))
 }
@@ -1411,7 +1442,7 @@ fn f_split(_: &FuncEnv, a: &[Value]) -> R {
         .enumerate()
         .map(|(k, p)| (format!("_{k}"), Value::str(p)))
         .collect();
-    Ok(Value::map(m))
+    Ok(Value::typed_map("map[string]string", m))
 }
 
 fn f_splitn(_: &FuncEnv, a: &[Value]) -> R {
@@ -1427,14 +1458,18 @@ fn f_splitn(_: &FuncEnv, a: &[Value]) -> R {
         .enumerate()
         .map(|(k, p)| (format!("_{k}"), Value::str(p)))
         .collect();
-    Ok(Value::map(m))
+    Ok(Value::typed_map("map[string]string", m))
 }
 
 fn f_sort_alpha(_: &FuncEnv, a: &[Value]) -> R {
     nargs("sortAlpha", a, 1)?;
+    if a[0].is_nil() {
+        // not a slice: []string{strval(nil)}
+        return Ok(Value::strings(vec![Value::str("<nil>")]));
+    }
     let mut v: Vec<String> = as_items(&a[0]).iter().map(strval).collect();
     v.sort();
-    Ok(Value::list(v.into_iter().map(Value::string).collect()))
+    Ok(Value::strings(v.into_iter().map(Value::string).collect()))
 }
 
 fn f_shuffle(_: &FuncEnv, a: &[Value]) -> R {
@@ -1578,7 +1613,7 @@ fn f_regex_find_all(_: &FuncEnv, a: &[Value]) -> R {
         // FindAllString returns nil when nothing matches
         return Ok(nil_slice("[]string"));
     }
-    Ok(Value::list(v))
+    Ok(Value::strings(v))
 }
 
 /// A Go nil slice of type `t` (a sprig result Go leaves nil): prints `[]`, marshals as null.
@@ -1614,7 +1649,7 @@ fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
         // Regexp.Split returns nil for n == 0
         return Ok(nil_slice("[]string"));
     }
-    Ok(Value::list(
+    Ok(Value::strings(
         go_regexp_split(p, &r, x, n)
             .into_iter()
             .map(Value::str)
@@ -1838,8 +1873,14 @@ fn deep_eq(x: &Value, y: &Value) -> bool {
                 && a.iter()
                     .all(|(k, v)| b.get(k).is_some_and(|w| deep_eq(v, w)))
         }
-        (Value::Object(_), _) | (_, Value::Object(_)) => {
-            x.type_name() == y.type_name() && x.to_json() == y.to_json()
+        (Value::Object(p), Value::Object(q)) => {
+            if x.type_name() != y.type_name() {
+                return false;
+            }
+            match (p.as_data(), q.as_data()) {
+                (Some(d), Some(e)) if p.json().is_none() && q.json().is_none() => deep_eq(&d, &e),
+                _ => x.to_json() == y.to_json(),
+            }
         }
         _ => false,
     }
@@ -1911,7 +1952,8 @@ fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
     if start < 0 || end < start || end > l.len() as i64 {
         return err("reflect.Value.Slice: slice index out of bounds");
     }
-    Ok(Value::list(l[start as usize..end as usize].to_vec()))
+    // reflect's Slice keeps the slice's type
+    Ok(a[0].retyped(Value::list(l[start as usize..end as usize].to_vec())))
 }
 
 fn f_until(_: &FuncEnv, a: &[Value]) -> R {
@@ -1923,13 +1965,14 @@ fn f_until(_: &FuncEnv, a: &[Value]) -> R {
     } else {
         (n + 1..=0).rev().map(Value::Int).collect()
     };
-    Ok(Value::list(v))
+    Ok(Value::typed_list("[]int", v))
 }
 
 fn f_until_step(_: &FuncEnv, a: &[Value]) -> R {
     nargs("untilStep", a, 3)?;
     let (start, stop, step) = (i(&a[0])?, i(&a[1])?, i(&a[2])?);
-    Ok(Value::list(
+    Ok(Value::typed_list(
+        "[]int",
         until_step("untilStep", start, stop, step)?
             .into_iter()
             .map(Value::Int)
@@ -2012,13 +2055,56 @@ fn f_seq(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::string(out))
 }
 
+/// sprig's chunk, with its float arithmetic: the number of chunks is
+/// `int(floor(float64(len-1)/float64(size)) + 1)` and the last one's length
+/// `int(floor(math.Mod(len, size)))`, so a size of 0 (and a negative size but for a few
+/// lengths) asks Go for a slice of a negative length.
 fn f_chunk(_: &FuncEnv, a: &[Value]) -> R {
     nargs("chunk", a, 2)?;
-    let size = i(&a[0])?.max(1) as usize;
+    let size = i(&a[0])?;
     let l = list_arg("chunk", &a[1])?;
-    Ok(Value::list(
-        l.chunks(size).map(|c| Value::list(c.to_vec())).collect(),
-    ))
+    const MAKESLICE: &str = "runtime error: makeslice: len out of range";
+    let n = l.len() as f64;
+    let count = go_int_of_f64(((n - 1.0) / size as f64).floor() + 1.0);
+    if count < 0 {
+        return err(MAKESLICE);
+    }
+    let mut out = Vec::new();
+    for k in 0..count {
+        let mut len = size;
+        if k == count - 1 {
+            len = go_int_of_f64((n % size as f64).floor());
+            if len == 0 {
+                len = size;
+            }
+        }
+        if len < 0 {
+            return err(MAKESLICE);
+        }
+        let mut c = Vec::new();
+        for j in 0..len {
+            let item = k
+                .checked_mul(size)
+                .and_then(|x| x.checked_add(j))
+                .and_then(|ix| usize::try_from(ix).ok())
+                .and_then(|ix| l.get(ix));
+            match item {
+                Some(v) => c.push(v.clone()),
+                None => return err("reflect: slice index out of range"),
+            }
+        }
+        out.push(Value::list(c));
+    }
+    Ok(Value::typed_list("[][]interface {}", out))
+}
+
+/// Go's int(f) on amd64: NaN, infinities and values out of range give the smallest int.
+fn go_int_of_f64(f: f64) -> i64 {
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+        f as i64
+    } else {
+        i64::MIN
+    }
 }
 
 // ------------------------------------------------------------------ dicts
@@ -2087,7 +2173,7 @@ fn f_keys(_: &FuncEnv, a: &[Value]) -> R {
             out.extend(mm.borrow().keys().map(|k| Value::str(k)));
         }
     }
-    Ok(Value::list(out))
+    Ok(Value::strings(out))
 }
 
 fn f_values(_: &FuncEnv, a: &[Value]) -> R {
@@ -2191,21 +2277,44 @@ fn merge_into(dst: &super::value::MapRef, src: &super::value::MapRef, overwrite:
     if Rc::ptr_eq(dst, src) {
         return;
     }
-    let src = src.borrow();
-    let mut d = dst.borrow_mut();
-    for (k, sv) in src.iter() {
-        match d.get(k) {
-            Some(dv) => {
-                let dst_empty = is_empty(dv) && !matches!(dv, Value::Map(_));
-                if let (Value::Map(dm), Value::Map(sm)) = (dv, sv) {
-                    merge_into(dm, sm, overwrite);
-                } else if dst_empty || (overwrite && !is_empty(sv)) {
-                    d.insert(k.clone(), sv.clone());
-                }
+    // the source's members first: a member map may be the destination or the source itself
+    let members: Vec<(String, Value)> = src
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, sv) in &members {
+        let dv = dst.borrow().get(k).cloned();
+        // a nil source value is taken only when overwriting
+        if sv.is_nil() {
+            if overwrite {
+                dst.borrow_mut().insert(k.clone(), Value::Nil);
             }
-            None => {
-                d.insert(k.clone(), sv.clone());
+            continue;
+        }
+        // a map (of any Go map type) merges into a destination map, which keeps its place
+        // unless both are empty
+        let src_map = match sv {
+            Value::Map(sm) => Some(sm.clone()),
+            Value::Object(o)
+                if o.as_any().is_some_and(|a| {
+                    a.is::<super::value::GoTyped>() || a.is::<crate::objects::GoNil>()
+                }) =>
+            {
+                sv.as_map()
             }
+            _ => None,
+        };
+        if let (Some(Value::Map(dm)), Some(sm)) = (&dv, src_map) {
+            merge_into(dm, &sm, overwrite);
+            if !dm.borrow().is_empty() {
+                continue;
+            }
+        }
+        // anything else (a slice too, even empty) replaces what is missing or empty, or
+        // anything when overwriting
+        if overwrite || dv.as_ref().is_none_or(is_empty) {
+            dst.borrow_mut().insert(k.clone(), sv.clone());
         }
     }
 }
@@ -3253,5 +3362,44 @@ mod tests {
         assert!(call("required", &[st("need x"), st("")]).is_err());
         assert_eq!(ok_str("required", &[st("m"), Value::Float(0.0)]), "0");
         assert!(matches!(call("fail", &[st("boom")]), Err(FuncError::Fail(m)) if m == "boom"));
+    }
+
+    #[test]
+    fn typed_containers_keep_their_go_types() {
+        let l = call("splitList", &[st(","), st("a,b")]).unwrap();
+        assert_eq!(l.type_name(), "[]string");
+        assert_eq!(
+            call("append", &[l.clone(), st("c")]).unwrap().type_name(),
+            "[]interface {}"
+        );
+        assert_eq!(
+            call("slice", &[l.clone(), Value::Int(1)])
+                .unwrap()
+                .type_name(),
+            "[]string"
+        );
+        let plain = call("list", &[st("a"), st("b")]).unwrap();
+        assert_eq!(ok_str("deepEqual", &[l.clone(), plain]), "false");
+        assert_eq!(ok_str("deepEqual", &[l.clone(), l.clone()]), "true");
+        assert!(call("eq", &[l.clone(), l.clone()]).is_err());
+        let m = call("split", &[st(","), st("a")]).unwrap();
+        assert_eq!(m.type_name(), "map[string]string");
+        assert!(call("keys", std::slice::from_ref(&m)).is_err());
+        assert_eq!(ok_str("index", &[m, st("zz")]), "");
+        assert_eq!(
+            call("until", &[Value::Int(2)]).unwrap().type_name(),
+            "[]int"
+        );
+    }
+
+    #[test]
+    fn chunk_follows_sprigs_float_arithmetic() {
+        let l = call("list", &[Value::Int(1), Value::Int(2), Value::Int(3)]).unwrap();
+        assert_eq!(ok_str("chunk", &[Value::Int(2), l.clone()]), "[[1 2] [3]]");
+        assert!(call("chunk", &[Value::Int(0), l.clone()]).is_err());
+        assert_eq!(ok_str("chunk", &[Value::Int(-2), l]), "[]");
+        let one = call("list", &[Value::Int(1)]).unwrap();
+        assert_eq!(ok_str("chunk", &[Value::Int(-3), one.clone()]), "[[1]]");
+        assert!(call("chunk", &[Value::Int(-1), one]).is_err());
     }
 }

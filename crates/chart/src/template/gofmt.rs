@@ -139,6 +139,15 @@ struct Spec {
 /// One operand: a slice or map element by element with the same verb (Go's printValue), the
 /// others by `format_one`, padded to the width.
 fn format_arg(out: &mut String, f: &Spec, arg: &Value, type_name: &dyn Fn(&Value) -> &'static str) {
+    if f.verb == 'v' && f.sharp {
+        out.push_str(&pad(
+            &go_syntax(arg, type_name, false),
+            f.width,
+            f.minus,
+            false,
+        ));
+        return;
+    }
     // %v prints lists and maps itself (go_sprint) unless a width pads each element
     if f.verb != 'v' || f.width.is_some() {
         match arg {
@@ -166,6 +175,17 @@ fn format_arg(out: &mut String, f: &Spec, arg: &Value, type_name: &dyn Fn(&Value
                 out.push(']');
                 return;
             }
+            // a typed slice or map ([]string, []int, map[string]string): element by element
+            // too; a []byte is text to %s and %x
+            Value::Object(o)
+                if matches!(o.kind_name(), "slice" | "map")
+                    && !o.as_any().is_some_and(|a| a.is::<super::value::GoBytes>()) =>
+            {
+                if let Some(d @ (Value::List(_) | Value::Map(_))) = o.as_data() {
+                    format_arg(out, f, &d, type_name);
+                    return;
+                }
+            }
             _ => {}
         }
     }
@@ -178,6 +198,76 @@ fn format_arg(out: &mut String, f: &Spec, arg: &Value, type_name: &dyn Fn(&Value
         )),
         None => out.push_str(&bad_verb(f.verb, arg, type_name)),
     }
+}
+
+/// `%#v`: a Go-syntax representation (`[]string{"a"}`, `map[string]interface {}{"a":1}`); a
+/// nil inside a slice or map of interfaces is `interface {}(nil)`.
+fn go_syntax(v: &Value, type_name: &dyn Fn(&Value) -> &'static str, in_interface: bool) -> String {
+    let elements = |l: &[Value]| -> String {
+        l.iter()
+            .map(|e| go_syntax(e, type_name, true))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let members = |m: &std::collections::BTreeMap<String, Value>| -> String {
+        m.iter()
+            .map(|(k, e)| format!("{}:{}", go_quote(k), go_syntax(e, type_name, true)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match v {
+        Value::Nil if in_interface => "interface {}(nil)".into(),
+        Value::Str(s) => go_quote(s),
+        Value::Uint64(u) => format!("0x{u:x}"),
+        Value::List(l) => format!("{}{{{}}}", type_name(v), elements(l)),
+        Value::Map(m) => format!("{}{{{}}}", type_name(v), members(&m.borrow())),
+        Value::Object(o) if o.as_any().is_some_and(|a| a.is::<crate::objects::GoNil>()) => {
+            format!("{}(nil)", type_name(v))
+        }
+        Value::Object(o) if o.as_any().is_some_and(|a| a.is::<super::value::GoTyped>()) => {
+            match o.as_data() {
+                Some(Value::List(l)) => format!("{}{{{}}}", type_name(v), elements(&l)),
+                Some(Value::Map(m)) => format!("{}{{{}}}", type_name(v), members(&m.borrow())),
+                _ => go_sprint(v),
+            }
+        }
+        other => go_sprint(other),
+    }
+}
+
+/// strconv's 'x' format of |f| with the shortest precision (`%x` of a float64): `0x1.8p+01`.
+fn hex_float(f: f64) -> String {
+    if !f.is_finite() {
+        return format_float_g(f.abs());
+    }
+    let bits = f.abs().to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        exp += 1;
+    } else {
+        mant |= 1u64 << 52;
+    }
+    exp -= 1023;
+    if mant == 0 {
+        exp = 0;
+    }
+    mant <<= 60 - 52;
+    while mant != 0 && mant & (1u64 << 60) == 0 {
+        mant <<= 1;
+        exp -= 1;
+    }
+    let lead = (mant >> 60) & 1;
+    let mut frac = mant & ((1u64 << 60) - 1);
+    let mut digits = String::new();
+    while frac != 0 {
+        let d = ((frac >> 56) & 0xf) as u32;
+        digits.push(char::from_digit(d, 16).unwrap_or('0'));
+        frac = (frac << 4) & ((1u64 << 60) - 1);
+    }
+    let dot = if digits.is_empty() { "" } else { "." };
+    let esign = if exp < 0 { '-' } else { '+' };
+    format!("0x{lead}{dot}{digits}p{esign}{:02}", exp.abs())
 }
 
 fn bad_verb(verb: char, arg: &Value, type_name: &dyn Fn(&Value) -> &'static str) -> String {
@@ -289,6 +379,7 @@ fn format_one(
                     sign(*i < 0, format!("{prefix}{:x}", i.unsigned_abs()))
                 }
                 Value::Uint64(u) => sign(false, format!("{prefix}{u:x}")),
+                Value::Float(x) => sign(x.is_sign_negative(), hex_float(*x)),
                 Value::Str(s) => {
                     // fmtSbx: the precision counts bytes; ' ' separates them, '#' adds 0x
                     // (to each with ' ')

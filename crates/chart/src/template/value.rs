@@ -111,6 +111,82 @@ impl Object for GoBytes {
     }
 }
 
+/// A Go slice or map whose element type is not `interface {}`: what sprig and helm return as
+/// `[]string` (splitList, keys, regexFindAll, ...), `[]int` (until), `map[string]string`
+/// (split) or `[][]interface {}` (chunk), and `.Chart`'s typed fields. Its data is a plain
+/// `Value::List` or `Value::Map` that every function reading a list or map sees through
+/// [`Object::as_data`]; only `typeOf`, `%T`, `deepEqual` and the parameters that want a
+/// `map[string]interface {}` tell it apart. Lists and maps built from values and `list`/`dict`
+/// stay plain `Value`s, so the hot path never meets one.
+#[derive(Debug)]
+pub struct GoTyped {
+    type_name: &'static str,
+    data: Value,
+}
+
+impl GoTyped {
+    /// The zero value of an element of a Go type (`""` for a map[string]string's missing key).
+    fn element_zero(&self) -> Value {
+        go_zero(go_element_type(self.type_name))
+    }
+}
+
+/// The element type of a Go slice or map type name (`[]string` -> `string`).
+pub fn go_element_type(t: &str) -> &str {
+    if let Some(e) = t.strip_prefix("[]") {
+        return e;
+    }
+    if let Some(rest) = t.strip_prefix("map[") {
+        // map[K]V: K holds no brackets in the types this engine names
+        return rest.split_once(']').map_or("", |(_, v)| v);
+    }
+    ""
+}
+
+/// The zero value of a Go type as a template sees it (nil for interfaces, pointers, slices
+/// and maps).
+pub fn go_zero(t: &str) -> Value {
+    match t {
+        "string" => Value::str(""),
+        "int" => Value::Int(0),
+        "int64" => Value::Int64(0),
+        "uint64" => Value::Uint64(0),
+        "float64" => Value::Float(0.0),
+        "bool" => Value::Bool(false),
+        _ => Value::Nil,
+    }
+}
+
+impl Object for GoTyped {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+    /// A map's key as a field (`(split "," "a")._0`), the element's zero value when missing.
+    fn field(&self, name: &str) -> Option<Value> {
+        match &self.data {
+            Value::Map(m) => Some(
+                m.borrow()
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| self.element_zero()),
+            ),
+            _ => None,
+        }
+    }
+    fn call(&self, _: &str, _: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    fn display(&self) -> String {
+        go_sprint(&self.data)
+    }
+    fn as_data(&self) -> Option<Value> {
+        Some(self.data.clone())
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
 impl Value {
     pub fn str(s: &str) -> Value {
         Value::Str(Rc::from(s))
@@ -126,6 +202,50 @@ impl Value {
     }
     pub fn empty_map() -> Value {
         Value::map(BTreeMap::new())
+    }
+
+    /// A Go slice of the type `type_name` (`[]string`, `[]int`, `[][]interface {}`).
+    pub fn typed_list(type_name: &'static str, v: Vec<Value>) -> Value {
+        Value::Object(Rc::new(GoTyped {
+            type_name,
+            data: Value::list(v),
+        }))
+    }
+
+    /// A Go `[]string`.
+    pub fn strings(v: Vec<Value>) -> Value {
+        Value::typed_list("[]string", v)
+    }
+
+    /// A Go map of the type `type_name` (`map[string]string`).
+    pub fn typed_map(type_name: &'static str, m: BTreeMap<String, Value>) -> Value {
+        Value::Object(Rc::new(GoTyped {
+            type_name,
+            data: Value::map(m),
+        }))
+    }
+
+    /// The same Go type as `self` (a typed slice or map) holding `data`: what reflect's Slice
+    /// and copystructure keep. Anything else gives `data` as it is.
+    pub fn retyped(&self, data: Value) -> Value {
+        match self {
+            Value::Object(o) if matches!(data, Value::List(_) | Value::Map(_)) => {
+                Value::Object(Rc::new(GoTyped {
+                    type_name: o.type_name(),
+                    data,
+                }))
+            }
+            _ => data,
+        }
+    }
+
+    /// The zero value of a missing element of this map (`index`, a field): `""` in a
+    /// `map[string]string`, nil in a `map[string]interface {}`.
+    pub fn map_element_zero(&self) -> Value {
+        match self {
+            Value::Object(o) => go_zero(go_element_type(o.type_name())),
+            _ => Value::Nil,
+        }
     }
 
     /// A Go integer of either type.
@@ -227,6 +347,13 @@ impl Value {
                     .map(|(k, v)| (k.clone(), v.deep_copy()))
                     .collect(),
             ),
+            Value::Object(o) => match o.as_any().and_then(|a| a.downcast_ref::<GoTyped>()) {
+                Some(t) => Value::Object(Rc::new(GoTyped {
+                    type_name: t.type_name,
+                    data: t.data.deep_copy(),
+                })),
+                None => self.clone(),
+            },
             other => other.clone(),
         }
     }
