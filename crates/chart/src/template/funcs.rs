@@ -17,7 +17,6 @@ use super::{dates, decimal, gojson};
 use crate::pattern::Pattern;
 
 /// What functions may reach besides their arguments.
-
 pub struct FuncEnv {
     pub lookup: Option<Arc<dyn crate::Lookup>>,
     /// Bytes of strings (and of list elements) built by functions, `include` and `tpl` so far
