@@ -548,6 +548,14 @@ fn helm_engine_tests_render_as_helm_renders_them() {
     check("helm-engine", &results);
 }
 
+#[test]
+fn to_toml_renders_as_helm_renders_it() {
+    let mut cases = template_cases("to_toml.cases");
+    cases.extend(chart_cases("to_toml.charts"));
+    let results = run_all(cases);
+    check("to-toml", &results);
+}
+
 /// One chart that applies `templates` to generated `values`, rendered by both; every line of
 /// output must be the same (the line names the function and the input's index). Returns
 /// helm's output, by template.

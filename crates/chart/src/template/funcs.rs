@@ -777,34 +777,15 @@ fn f_from_toml(env: &FuncEnv, a: &[Value]) -> R {
     }
 }
 
+/// Helm's toToml: BurntSushi/toml v1.4's Encoder (see `toml_encode`); the encoder's error text
+/// is the result.
 fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toToml", a, 1)?;
-    let j = a[0].to_json();
-    match toml::to_string(&j) {
-        Ok(t) => Ok(Value::string(indent_toml_tables(&t))),
-        Err(e) => Ok(Value::string(e.to_string())),
+    match super::toml_encode::to_toml(&a[0]) {
+        Ok(t) => Ok(Value::string(t)),
+        Err(super::toml_encode::Failure::Toml(e)) => Ok(Value::string(e)),
+        Err(super::toml_encode::Failure::Panic(p)) => err(p),
     }
-}
-
-/// BurntSushi/toml (Helm's encoder) indents each table's body by two spaces per nesting level.
-fn indent_toml_tables(t: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize;
-    for line in t.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            let header = trimmed.trim_start_matches('[').trim_end_matches(']');
-            let level = header.split('.').count();
-            out.push_str(&"  ".repeat(level.saturating_sub(1)));
-            out.push_str(trimmed);
-            depth = level;
-        } else if !trimmed.is_empty() {
-            out.push_str(&"  ".repeat(depth));
-            out.push_str(trimmed);
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn f_required(_: &FuncEnv, a: &[Value]) -> R {
