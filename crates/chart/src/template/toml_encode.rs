@@ -100,7 +100,10 @@ enum FieldKind {
 
 use FieldKind::{Bool as B, Other as O, Str as S};
 
-const METADATA: &[(&str, FieldKind)] = &[
+/// A struct's fields: name and Go type.
+type Fields = &'static [(&'static str, FieldKind)];
+
+const METADATA: Fields = &[
     ("Name", S),
     ("Home", S),
     ("Sources", O),
@@ -122,12 +125,7 @@ const METADATA: &[(&str, FieldKind)] = &[
 
 /// The Go structs todoplan models, by type name: their fields in declaration order (the
 /// first list is an embedded struct's, promoted).
-fn struct_layout(
-    type_name: &str,
-) -> Option<(
-    &'static [(&'static str, FieldKind)],
-    &'static [(&'static str, FieldKind)],
-)> {
+fn struct_layout(type_name: &str) -> Option<(Fields, Fields)> {
     Some(match type_name {
         "struct { chart.Metadata; IsRoot bool }" => (METADATA, &[("IsRoot", B)]),
         "chart.Metadata" | "*chart.Metadata" => (&[], METADATA),
