@@ -795,46 +795,15 @@ fn with_tables_typed(v: Value, tables: &[Rc<Vec<Value>>]) -> Value {
     }
 }
 
+/// Helm's toToml: BurntSushi/toml v1.4's Encoder (see `toml_encode`); the encoder's error text
+/// is the result.
 fn f_to_toml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toToml", a, 1)?;
-    /// BurntSushi/toml leaves out a map's nil members (nil interfaces, nil slices and maps).
-    fn drop_nil_members(j: &mut serde_json::Value) {
-        match j {
-            serde_json::Value::Object(o) => {
-                o.retain(|_, v| !v.is_null());
-                o.values_mut().for_each(drop_nil_members);
-            }
-            serde_json::Value::Array(l) => l.iter_mut().for_each(drop_nil_members),
-            _ => {}
-        }
+    match super::toml_encode::to_toml(&a[0]) {
+        Ok(t) => Ok(Value::string(t)),
+        Err(super::toml_encode::Failure::Toml(e)) => Ok(Value::string(e)),
+        Err(super::toml_encode::Failure::Panic(p)) => err(p),
     }
-    let mut j = a[0].to_json();
-    drop_nil_members(&mut j);
-    match toml::to_string(&j) {
-        Ok(t) => Ok(Value::string(indent_toml_tables(&t))),
-        Err(e) => Ok(Value::string(e.to_string())),
-    }
-}
-
-/// BurntSushi/toml (Helm's encoder) indents each table's body by two spaces per nesting level.
-fn indent_toml_tables(t: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize;
-    for line in t.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with('[') {
-            let header = trimmed.trim_start_matches('[').trim_end_matches(']');
-            let level = header.split('.').count();
-            out.push_str(&"  ".repeat(level.saturating_sub(1)));
-            out.push_str(trimmed);
-            depth = level;
-        } else if !trimmed.is_empty() {
-            out.push_str(&"  ".repeat(depth));
-            out.push_str(trimmed);
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn f_required(_: &FuncEnv, a: &[Value]) -> R {
