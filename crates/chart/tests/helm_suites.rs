@@ -560,7 +560,14 @@ fn generated(name: &str, values: serde_json::Value, templates: &[(&str, String)]
         ),
         (
             "values.yaml".to_string(),
-            serde_json::to_string_pretty(&values).unwrap(),
+            // JSON escapes for the characters go-yaml v2 reads as line breaks (U+2028, U+2029,
+            // NEL) or refuses (DEL): raw, they would fold or fail the values file in helm.
+            serde_json::to_string_pretty(&values)
+                .unwrap()
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029")
+                .replace('\u{85}', "\\u0085")
+                .replace('\u{7f}', "\\u007f"),
         ),
     ];
     for (f, t) in templates {
@@ -1011,7 +1018,7 @@ fn generated_yaml_and_json_render_as_helm_renders_them() {
                 .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     });
-    let values: Vec<serde_json::Value> = sample(value, 250);
+    let values: Vec<serde_json::Value> = sample(value, 500);
     let t = concat!(
         "{{- range $i, $v := .Values.v }}\n",
         "{{ $i }} {{ toYaml $v | toJson }}|{{ toJson $v }}|{{ toRawJson $v }}",

@@ -650,8 +650,7 @@ fn f_to_pretty_json(_: &FuncEnv, a: &[Value]) -> R {
 
 fn f_to_raw_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toRawJson", a, 1)?;
-    let j = a[0].to_json();
-    Ok(Value::string(serde_json::to_string(&j).unwrap_or_default()))
+    Ok(Value::string(yaml::to_raw_json(&a[0])))
 }
 
 /// JSON text decoded as Go's json.Unmarshal decodes it, or Go's error text.
@@ -666,7 +665,8 @@ fn f_from_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("fromJson", a, 1)?;
     match go_json(s(&a[0])?) {
         Ok(j @ serde_json::Value::Object(_)) => Ok(Value::from_json(&j)),
-        Ok(serde_json::Value::Null) => Ok(Value::empty_map()),
+        // json.Unmarshal of null sets the map to nil
+        Ok(serde_json::Value::Null) => Ok(nil_slice("map[string]interface {}")),
         Ok(j) => Ok(error_map(&gojson::unmarshal_type_error(
             &j,
             "map[string]interface {}",
