@@ -127,8 +127,7 @@ impl Emitter {
 
     fn write_indent(&mut self) {
         let indent = self.indent.max(0) as usize;
-        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace)
-        {
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.put_break();
         }
         while self.column < indent {
@@ -163,9 +162,14 @@ impl Emitter {
             Value::Object(_) => self.node(&plain(v), _root, sequence, mapping, simple_key),
             Value::Map(m) if !m.borrow().is_empty() => {
                 let m = m.borrow();
-                let mut keys: Vec<(std::borrow::Cow<'_, str>, &Value)> = Vec::with_capacity(m.len());
+                let mut keys: Vec<(std::borrow::Cow<'_, str>, &Value)> =
+                    Vec::with_capacity(m.len());
                 for (k, item) in m.iter() {
-                    let k = if self.v3 { k.as_str().into() } else { json_round_trip(k, true)? };
+                    let k = if self.v3 {
+                        k.as_str().into()
+                    } else {
+                        json_round_trip(k, true)?
+                    };
                     keys.push((k, item));
                 }
                 let v3 = self.v3;
@@ -212,7 +216,11 @@ impl Emitter {
                 Ok(())
             }
             Value::Str(s) => {
-                let s = if self.v3 { s.as_ref().into() } else { json_round_trip(s, false)? };
+                let s = if self.v3 {
+                    s.as_ref().into()
+                } else {
+                    json_round_trip(s, false)?
+                };
                 let (style, an) = string_style(&s);
                 self.scalar(&s, style, &an, simple_key);
                 Ok(())
@@ -615,7 +623,10 @@ fn is_base60_float(s: &str) -> bool {
 /// NEL is a line break inside the quoted scalar, folded with the spaces around it; in a key it
 /// fails the flow mapping (a simple key cannot span lines: "did not find expected ',' or '}'").
 fn json_round_trip(s: &str, key: bool) -> Result<std::borrow::Cow<'_, str>, Unencodable> {
-    if !s.chars().any(|c| matches!(c as u32, 0x7F..=0x9F | 0xFFFE | 0xFFFF | 0x10FF00..)) {
+    if !s
+        .chars()
+        .any(|c| matches!(c as u32, 0x7F..=0x9F | 0xFFFE | 0xFFFF | 0x10FF00..))
+    {
         return Ok(s.into());
     }
     if key && s.contains('\u{85}') {
