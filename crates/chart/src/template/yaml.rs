@@ -266,10 +266,8 @@ impl Emitter {
         if simple_key && an.multiline {
             style = Style::Double;
         }
-        if style == Style::Plain {
-            if !an.block_plain_allowed || (s.is_empty() && simple_key) {
-                style = Style::Single;
-            }
+        if style == Style::Plain && (!an.block_plain_allowed || (s.is_empty() && simple_key)) {
+            style = Style::Single;
         }
         if style == Style::Single && !an.single_quoted_allowed {
             style = Style::Double;

@@ -909,10 +909,8 @@ pub fn resolves_as_str(text: &str) -> bool {
     if !(first.is_ascii_digit() || b"+-yYnNtTfFoO~.".contains(&first)) {
         return true;
     }
-    if first.is_ascii_digit() || first == b'+' || first == b'-' {
-        if is_go_yaml_timestamp(text) {
-            return false;
-        }
+    if (first.is_ascii_digit() || first == b'+' || first == b'-') && is_go_yaml_timestamp(text) {
+        return false;
     }
     matches!(resolve_plain(text), Value::Str(_))
 }
@@ -945,7 +943,7 @@ fn is_go_yaml_timestamp(s: &str) -> bool {
         return false;
     };
     let year: u32 = s[..4].parse().unwrap_or(0);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match month {
         2 if leap => 29,
         2 => 28,
