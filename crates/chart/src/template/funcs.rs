@@ -609,10 +609,7 @@ fn query_escape(text: &str) -> String {
 
 fn f_to_yaml(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toYaml", a, 1)?;
-    // helm swallows yaml.Marshal's errors (its JSON step's, then its YAML reading's)
-    if yaml::json_unsupported(&a[0]).is_some() || yaml::yaml_unreadable(&a[0]) {
-        return Ok(Value::str(""));
-    }
+    // helm swallows yaml.Marshal's errors (its JSON step's, then its YAML reading's): ""
     let y = yaml::to_yaml(&a[0]);
     Ok(Value::string(
         y.strip_suffix('\n').unwrap_or(&y).to_string(),
@@ -716,7 +713,8 @@ fn f_from_json(_: &FuncEnv, a: &[Value]) -> R {
     nargs("fromJson", a, 1)?;
     match go_json(s(&a[0])?) {
         Ok(j @ serde_json::Value::Object(_)) => Ok(Value::from_json(&j)),
-        Ok(serde_json::Value::Null) => Ok(Value::empty_map()),
+        // json.Unmarshal of null sets the map to nil
+        Ok(serde_json::Value::Null) => Ok(nil_slice("map[string]interface {}")),
         Ok(j) => Ok(error_map(&gojson::unmarshal_type_error(
             &j,
             "map[string]interface {}",

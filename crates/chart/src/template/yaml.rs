@@ -7,25 +7,28 @@ use std::collections::BTreeMap;
 
 use super::value::{GoJson, Value, format_float_g, format_float_json};
 
-/// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims.
+/// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims. sigs.k8s.io/yaml
+/// marshals `v` to JSON, reads that JSON back with go-yaml v2 and emits it with go-yaml v2: so
+/// numbers come out as encoding/json prints them (integral ones as ints), strings as the
+/// JSON-quoted scalar reads back. When any step fails, helm's toYaml swallows the error: "".
 pub fn to_yaml(v: &Value) -> String {
-    let mut out = String::new();
-    emit_block(&mut out, &plain(v), 0, true, false);
-    if !out.ends_with('\n') {
-        out.push('\n');
+    let mut e = Emitter::new(false);
+    if e.node(v, true, false, false, false).is_err() {
+        return String::new();
     }
-    out
+    e.write_indent();
+    e.out
 }
 
 /// `toYamlPretty`: go-yaml v3 with a 2-space indent, which indents a sequence under its key and
 /// writes float64 numbers as strconv's 'g' (not through JSON).
 pub fn to_yaml_pretty(v: &Value) -> String {
-    let mut out = String::new();
-    emit_block(&mut out, &plain(v), 0, true, true);
-    if !out.ends_with('\n') {
-        out.push('\n');
+    let mut e = Emitter::new(true);
+    if e.node(v, true, false, false, false).is_err() {
+        return String::new();
     }
-    out
+    e.write_indent();
+    e.out
 }
 
 fn plain(v: &Value) -> Value {
@@ -39,354 +42,750 @@ fn plain(v: &Value) -> Value {
     }
 }
 
-/// Emit `v` at `indent`; `inline` means the cursor already sits where the first line goes
-/// (document start, or after `- `).
-fn emit_block(out: &mut String, v: &Value, indent: usize, inline: bool, pretty: bool) {
-    match v {
-        Value::Map(m) if !m.borrow().is_empty() => {
-            for (i, (k, item)) in m.borrow().iter().enumerate() {
-                if i > 0 || !inline {
-                    out.push_str(&" ".repeat(indent));
-                }
-                out.push_str(&scalar_string(k, true));
-                out.push(':');
-                let item = plain(item);
-                match &item {
-                    Value::Map(cm) if !cm.borrow().is_empty() => {
-                        out.push('\n');
-                        emit_block(out, &item, indent + 2, false, pretty);
-                    }
-                    // go-yaml v2 puts a sequence under a key at the key's own indentation.
-                    Value::List(cl) if !cl.is_empty() => {
-                        out.push('\n');
-                        let at = if pretty { indent + 2 } else { indent };
-                        emit_block(out, &item, at, false, pretty);
-                    }
-                    _ => emit_scalar_after(out, &item, indent + 2, pretty),
-                }
-            }
+/// A step of the marshalling that fails in Go (json.Marshal of NaN, go-yaml reading back a
+/// JSON string with a control character or a document marker after a NEL).
+struct Unencodable;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// What yaml_emitter_analyze_scalar finds in a scalar.
+struct Analysis {
+    multiline: bool,
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+const BEST_WIDTH: usize = 80;
+const BEST_INDENT: isize = 2;
+
+/// go-yaml's emitter (emitterc.go) for the events a Go value produces: block mappings and
+/// sequences, `{}` and `[]` for empty ones, scalars; with its column, whitespace and
+/// indentation state, so that breaks and folding fall where go-yaml puts them.
+struct Emitter {
+    out: String,
+    /// go-yaml v3 (toYamlPretty): sequences indented under their key, v3's key order, floats
+    /// as 'g'.
+    v3: bool,
+    column: usize,
+    indent: isize,
+    indents: Vec<isize>,
+    whitespace: bool,
+    indention: bool,
+}
+
+impl Emitter {
+    fn new(v3: bool) -> Self {
+        Emitter {
+            out: String::new(),
+            v3,
+            column: 0,
+            indent: -1,
+            indents: Vec::new(),
+            whitespace: true,
+            indention: true,
         }
-        Value::List(l) if !l.is_empty() => {
-            for (i, item) in l.iter().enumerate() {
-                if i > 0 || !inline {
-                    out.push_str(&" ".repeat(indent));
-                }
-                out.push('-');
-                let item = plain(item);
-                match &item {
-                    Value::Map(cm) if !cm.borrow().is_empty() => {
-                        out.push(' ');
-                        emit_block(out, &item, indent + 2, true, pretty);
-                    }
-                    Value::List(cl) if !cl.is_empty() => {
-                        out.push(' ');
-                        emit_block(out, &item, indent + 2, true, pretty);
-                    }
-                    _ => emit_scalar_after(out, &item, indent + 2, pretty),
-                }
-            }
-        }
-        other => emit_scalar_inline(out, other, indent, pretty),
     }
-}
 
-/// ` scalar\n` after a `key:` or `-`.
-fn emit_scalar_after(out: &mut String, v: &Value, indent: usize, pretty: bool) {
-    out.push(' ');
-    emit_scalar_inline(out, v, indent, pretty);
-}
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { BEST_INDENT } else { 0 };
+        } else if !indentless {
+            self.indent += BEST_INDENT;
+        }
+    }
 
-fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, pretty: bool) {
-    match v {
-        Value::Str(s) if s.contains('\n') && literal_ok(s) => {
-            let chomp = if s.ends_with("\n\n") || &**s == "\n" {
-                "+"
-            } else if s.ends_with('\n') {
-                ""
-            } else {
-                "-"
-            };
-            let ind_indicator = if s.starts_with(' ') || s.starts_with('\n') {
-                "2"
-            } else {
-                ""
-            };
-            out.push('|');
-            out.push_str(ind_indicator);
-            out.push_str(chomp);
-            out.push('\n');
-            let body = s.strip_suffix('\n').unwrap_or(s);
-            let pad = " ".repeat(indent.max(2));
-            let pad = if indent == 0 { "  ".to_string() } else { pad };
-            for line in body.split('\n') {
-                if !line.is_empty() {
-                    out.push_str(&pad);
-                    out.push_str(line);
-                }
-                out.push('\n');
-            }
-            return;
-        }
-        Value::Str(s) => {
-            let repr = scalar_string(s, false);
-            push_folded(out, &repr, indent);
-        }
-        Value::Nil => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
-        Value::Uint64(u) => out.push_str(&u.to_string()),
-        Value::Float(f) if pretty && f.is_finite() => out.push_str(&format_float_g(*f)),
-        // go-yaml v3's floats past the finite ones
-        Value::Float(f) if pretty => out.push_str(if f.is_nan() {
-            ".nan"
-        } else if *f > 0.0 {
-            ".inf"
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+    }
+
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
         } else {
-            "-.inf"
-        }),
-        Value::Float(f) => out.push_str(&yaml_float(*f)),
-        Value::Map(_) => out.push_str("{}"),
-        Value::List(_) => out.push_str("[]"),
-        Value::Object(o) => out.push_str(&scalar_string(&o.display(), false)),
+            self.out.push(c);
+            self.column = 0;
+        }
     }
-    out.push('\n');
+
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0) as usize;
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.indention = true;
+    }
+
+    fn write_indicator(&mut self, ind: &str, need_ws: bool, is_ws: bool, is_indention: bool) {
+        if need_ws && !self.whitespace {
+            self.put(' ');
+        }
+        for c in ind.chars() {
+            self.put(c);
+        }
+        self.whitespace = is_ws;
+        self.indention = self.indention && is_indention;
+    }
+
+    /// yaml_emitter_emit_node for one Go value.
+    fn node(
+        &mut self,
+        v: &Value,
+        _root: bool,
+        sequence: bool,
+        mapping: bool,
+        simple_key: bool,
+    ) -> Result<(), Unencodable> {
+        let _ = sequence;
+        match v {
+            Value::Object(_) => self.node(&plain(v), _root, sequence, mapping, simple_key),
+            Value::Map(m) if !m.borrow().is_empty() => {
+                let m = m.borrow();
+                let mut keys: Vec<(std::borrow::Cow<'_, str>, &Value)> =
+                    Vec::with_capacity(m.len());
+                for (k, item) in m.iter() {
+                    let k = if self.v3 {
+                        k.as_str().into()
+                    } else {
+                        json_round_trip(k, true)?
+                    };
+                    keys.push((k, item));
+                }
+                let v3 = self.v3;
+                if keys.windows(2).any(|w| !key_less(&w[0].0, &w[1].0, v3)) {
+                    keys.sort_by(|a, b| key_order(&a.0, &b.0, v3));
+                }
+                self.increase_indent(false, false);
+                for (k, item) in keys {
+                    self.write_indent();
+                    let (style, an) = string_style(&k);
+                    if !an.multiline && k.len() <= 128 {
+                        self.scalar(&k, style, &an, true);
+                        self.write_indicator(":", false, false, false);
+                    } else {
+                        self.write_indicator("?", true, false, true);
+                        self.scalar(&k, style, &an, false);
+                        self.write_indent();
+                        self.write_indicator(":", true, false, true);
+                    }
+                    self.node(item, false, false, true, false)?;
+                }
+                self.pop_indent();
+                Ok(())
+            }
+            Value::List(l) if !l.is_empty() => {
+                let indentless = !self.v3 && mapping && !self.indention;
+                self.increase_indent(false, indentless);
+                for item in l.iter() {
+                    self.write_indent();
+                    self.write_indicator("-", true, false, true);
+                    self.node(item, false, true, false, false)?;
+                }
+                self.pop_indent();
+                Ok(())
+            }
+            Value::Map(_) => {
+                self.write_indicator("{", true, true, false);
+                self.write_indicator("}", false, false, false);
+                Ok(())
+            }
+            Value::List(_) => {
+                self.write_indicator("[", true, true, false);
+                self.write_indicator("]", false, false, false);
+                Ok(())
+            }
+            Value::Str(s) => {
+                let s = if self.v3 {
+                    s.as_ref().into()
+                } else {
+                    json_round_trip(s, false)?
+                };
+                let (style, an) = string_style(&s);
+                self.scalar(&s, style, &an, simple_key);
+                Ok(())
+            }
+            Value::Nil => self.plain_scalar("null", simple_key),
+            Value::Bool(b) => self.plain_scalar(if *b { "true" } else { "false" }, simple_key),
+            Value::Int(i) | Value::Int64(i) => self.plain_scalar(&i.to_string(), simple_key),
+            Value::Uint64(u) => self.plain_scalar(&u.to_string(), simple_key),
+            Value::Float(f) if self.v3 => {
+                let s = match format_float_g(*f).as_str() {
+                    "+Inf" => ".inf".to_string(),
+                    "-Inf" => "-.inf".to_string(),
+                    "NaN" => ".nan".to_string(),
+                    s => s.to_string(),
+                };
+                self.plain_scalar(&s, simple_key)
+            }
+            Value::Float(f) => {
+                if !f.is_finite() {
+                    return Err(Unencodable); // json: unsupported value
+                }
+                // encoding/json's text, read back by go-yaml: an int when it fits one.
+                let j = format_float_json(*f);
+                let s = if j == "-0" {
+                    // JSON's -0 reads back as the YAML integer 0
+                    "0".to_string()
+                } else if j.parse::<i64>().is_ok() || j.parse::<u64>().is_ok() {
+                    j
+                } else {
+                    format_float_g(*f)
+                };
+                self.plain_scalar(&s, simple_key)
+            }
+        }
+    }
+
+    fn plain_scalar(&mut self, s: &str, simple_key: bool) -> Result<(), Unencodable> {
+        let an = analyze(s);
+        self.scalar(s, Style::Plain, &an, simple_key);
+        Ok(())
+    }
+
+    /// yaml_emitter_emit_scalar: select the style, then write it one indent deeper.
+    fn scalar(&mut self, s: &str, style: Style, an: &Analysis, simple_key: bool) {
+        let mut style = style;
+        if simple_key && an.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain && (!an.block_plain_allowed || (s.is_empty() && simple_key)) {
+            style = Style::Single;
+        }
+        if style == Style::Single && !an.single_quoted_allowed {
+            style = Style::Double;
+        }
+        if style == Style::Literal && (!an.block_allowed || simple_key) {
+            style = Style::Double;
+        }
+        self.increase_indent(true, false);
+        let allow_breaks = !simple_key;
+        match style {
+            Style::Plain => self.write_plain(s, allow_breaks),
+            Style::Single => self.write_single(s, allow_breaks),
+            Style::Double => self.write_double(s, allow_breaks),
+            Style::Literal => self.write_literal(s),
+        }
+        self.pop_indent();
+    }
+
+    fn write_plain(&mut self, s: &str, allow_breaks: bool) {
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let (mut spaces, mut breaks) = (false, false);
+        let mut it = s.chars().peekable();
+        while let Some(c) = it.next() {
+            if c == ' ' {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && it.peek() != Some(&' ') {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_single(&mut self, s: &str, allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        let (mut spaces, mut breaks) = (false, false);
+        let n = s.chars().count();
+        let mut it = s.chars().enumerate().peekable();
+        while let Some((i, c)) = it.next() {
+            if c == ' ' {
+                let next_space = it.peek().map(|p| p.1) == Some(' ');
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i > 0
+                    && i + 1 < n
+                    && !next_space
+                {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double(&mut self, s: &str, allow_breaks: bool) {
+        self.write_indicator("\"", true, false, false);
+        let bom = s.starts_with('\u{feff}');
+        let mut spaces = false;
+        let n = s.chars().count();
+        let mut it = s.chars().enumerate().peekable();
+        while let Some((i, c)) = it.next() {
+            if !is_printable(c) || bom || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                match c {
+                    '\0' => self.put('0'),
+                    '\u{7}' => self.put('a'),
+                    '\u{8}' => self.put('b'),
+                    '\t' => self.put('t'),
+                    '\n' => self.put('n'),
+                    '\u{b}' => self.put('v'),
+                    '\u{c}' => self.put('f'),
+                    '\r' => self.put('r'),
+                    '\u{1b}' => self.put('e'),
+                    '"' => self.put('"'),
+                    '\\' => self.put('\\'),
+                    '\u{85}' => self.put('N'),
+                    '\u{a0}' => self.put('_'),
+                    '\u{2028}' => self.put('L'),
+                    '\u{2029}' => self.put('P'),
+                    c => {
+                        let v = c as u32;
+                        let (ind, w) = if v <= 0xFF {
+                            ('x', 2)
+                        } else if v <= 0xFFFF {
+                            ('u', 4)
+                        } else {
+                            ('U', 8)
+                        };
+                        self.put(ind);
+                        for k in (0..w).rev() {
+                            let d = (v >> (k * 4)) & 0xF;
+                            self.put(char::from_digit(d, 16).unwrap_or('0').to_ascii_uppercase());
+                        }
+                    }
+                }
+                spaces = false;
+            } else if c == ' ' {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < n {
+                    self.write_indent();
+                    if it.peek().map(|p| p.1) == Some(' ') {
+                        self.put('\\');
+                    }
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else {
+                self.put(c);
+                spaces = false;
+            }
+        }
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_literal(&mut self, s: &str) {
+        self.write_indicator("|", true, false, false);
+        let first = s.chars().next();
+        if first.is_some_and(|c| c == ' ' || is_break(c)) {
+            self.write_indicator("2", false, false, false);
+        }
+        let mut rev = s.chars().rev();
+        let chomp = match (rev.next(), rev.next()) {
+            (None, _) => Some("-"),
+            (Some(last), _) if !is_break(last) => Some("-"),
+            (Some(_), None) => Some("+"),
+            (Some(_), Some(prev)) if is_break(prev) => Some("+"),
+            _ => None,
+        };
+        if let Some(c) = chomp {
+            self.write_indicator(c, false, false, false);
+        }
+        self.put_break();
+        self.indention = true;
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in s.chars() {
+            if is_break(c) {
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
 }
 
-/// A float64 as it comes out of toYaml: via JSON, so integral values print as integers.
-fn yaml_float(f: f64) -> String {
-    if f.is_nan() {
-        return ".nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+.inf".into()
-        } else {
-            "-.inf".into()
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// go-yaml's is_printable: no tab, no C1 control but NEL is not printable either, nothing
+/// outside the BMP.
+fn is_printable(c: char) -> bool {
+    matches!(c as u32, 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFFFD) && c != '\u{feff}'
+}
+
+/// yaml_emitter_analyze_scalar (with unicode output on), for a block context.
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis {
+            multiline: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
         };
     }
-    if f == 0.0 {
-        // JSON's -0 reads back as the YAML integer 0
-        return "0".into();
-    }
-    let j = format_float_json(f);
-    if j.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
-        j
-    } else {
-        format_float_g(f)
-    }
-}
-
-/// go-yaml v2 folds plain and quoted scalars at spaces once the line is past 80 columns
-/// (yaml_emitter_write_*_scalar with best_width 80); the break replaces one space.
-fn push_folded(out: &mut String, repr: &str, indent: usize) {
-    const BEST_WIDTH: usize = 80;
-    let mut column = out
-        .rfind('\n')
-        .map(|i| out[i + 1..].chars().count())
-        .unwrap_or_else(|| out.chars().count());
-    let double = repr.starts_with('"');
-    let chars: Vec<char> = repr.chars().collect();
-    let quoted = double || repr.starts_with('\'');
-    let (first, last) = if quoted {
-        (1, chars.len().saturating_sub(2))
-    } else {
-        (0, chars.len().saturating_sub(1))
-    };
-    let mut prev_space = false;
-    for (i, c) in chars.iter().enumerate() {
-        if *c == ' ' {
-            let next_space = chars.get(i + 1) == Some(&' ');
-            let inside = i > first && i < last;
-            let may_break = !prev_space && column > BEST_WIDTH && inside && (double || !next_space);
-            if may_break {
-                out.push('\n');
-                out.push_str(&" ".repeat(indent));
-                column = indent;
-                if double && next_space {
-                    out.push('\\');
-                    column += 1;
-                }
-            } else {
-                out.push(' ');
-                column += 1;
+    let b = s.as_bytes();
+    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let (mut line_breaks, mut special) = (false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut previous_space, mut previous_break) = (false, false);
+    let mut preceded_by_whitespace = true;
+    let mut it = s.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let next = it.peek().map(|p| p.1);
+        let followed_by_whitespace = next.is_none_or(|n| n == ' ' || n == '\t');
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => block_indicators = true,
+                '?' | ':' | '-' if followed_by_whitespace => block_indicators = true,
+                _ => {}
             }
-            prev_space = true;
         } else {
-            out.push(*c);
-            column += 1;
-            prev_space = false;
-        }
-    }
-}
-
-fn literal_ok(s: &str) -> bool {
-    // go-yaml falls back to double quotes when a line ends in a space or holds control chars.
-    !s.split('\n').any(|l| l.ends_with(' ') || l.ends_with('\t'))
-        && !s
-            .chars()
-            .any(|c| (c as u32) < 0x20 && c != '\n' && c != '\t' || unprintable(c))
-        && !s.contains('\r')
-}
-
-/// A character go-yaml's emitter (v2 and v3 alike) does not count as printable past the ASCII
-/// controls, and so double-quotes and escapes: DEL, the C1 controls, the BOM, U+FFFE, U+FFFF
-/// and, as its test reads only up to three UTF-8 bytes, every character past U+FFFF.
-fn unprintable(c: char) -> bool {
-    let u = c as u32;
-    u == 0x7f || (0x80..0xa0).contains(&u) || u == 0xfeff || u >= 0xfffe
-}
-
-/// Would a plain scalar read back as something other than this string (YAML 1.1 rules as
-/// go-yaml v2 resolves them)?
-fn resolves_to_non_string(s: &str) -> bool {
-    const SPECIAL: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
-        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
-        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-        ".NaN", ".NAN", "<<",
-    ];
-    if s.is_empty() || SPECIAL.contains(&s) {
-        return true;
-    }
-    let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' {
-        let plain: String = s.chars().filter(|c| *c != '_').collect();
-        if plain.parse::<i64>().is_ok() || plain.parse::<f64>().is_ok() {
-            return true;
-        }
-        let body = plain.trim_start_matches(['-', '+']);
-        if let Some(h) = body.strip_prefix("0x")
-            && !h.is_empty()
-            && h.bytes().all(|c| c.is_ascii_hexdigit())
-        {
-            return true;
-        }
-        if let Some(b) = body.strip_prefix("0b")
-            && !b.is_empty()
-            && b.bytes().all(|c| c == b'0' || c == b'1')
-        {
-            return true;
-        }
-        // base 60: 1:20
-        if body.contains(':')
-            && body
-                .split(':')
-                .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
-        {
-            return true;
-        }
-        // timestamps resolve too
-        if looks_like_timestamp(s) {
-            return true;
-        }
-    }
-    false
-}
-
-fn looks_like_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 10
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[5..7].iter().all(u8::is_ascii_digit)
-        && b[7] == b'-'
-        && b[8..10].iter().all(u8::is_ascii_digit)
-}
-
-fn plain_allowed(s: &str, is_key: bool) -> bool {
-    let _ = is_key;
-    if s.is_empty() {
-        return false;
-    }
-    let b = s.as_bytes();
-    let first = b[0];
-    if b" \t".contains(&first) || b" \t".contains(&b[b.len() - 1]) {
-        return false;
-    }
-    if b"-?:,[]{}#&*!|>'\"%@`".contains(&first) {
-        // "-x" is fine as plain when followed by non-space, except for "- " and ": "
-        let ok = (first == b'-' || first == b'?' || first == b':')
-            && b.len() > 1
-            && !b" \t".contains(&b[1]);
-        if !ok {
-            return false;
-        }
-        if s == "---" {
-            return false;
-        }
-    }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
-        return false;
-    }
-    if s.chars().any(|c| (c as u32) < 0x20 || unprintable(c)) {
-        return false;
-    }
-    // flow indicators inside are fine in block context, but go-yaml quotes them anyway
-    true
-}
-
-fn scalar_string(s: &str, is_key: bool) -> String {
-    if resolves_to_non_string(s) {
-        return double_quote(s);
-    }
-    if plain_allowed(s, is_key) {
-        return s.to_string();
-    }
-    if s.chars().any(|c| (c as u32) < 0x20 || unprintable(c)) {
-        return double_quote(s);
-    }
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn double_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{b}' => out.push_str("\\v"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{1b}' => out.push_str("\\e"),
-            '\u{85}' => out.push_str("\\N"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || (c as u32) >= 0x80 && unprintable(c) => {
-                let u = c as u32;
-                out.push_str(&match u {
-                    ..=0xff => format!("\\x{u:02X}"),
-                    0x100..=0xffff => format!("\\u{u:04X}"),
-                    _ => format!("\\U{u:08X}"),
-                })
+            match c {
+                ':' if followed_by_whitespace => block_indicators = true,
+                '#' if preceded_by_whitespace => block_indicators = true,
+                _ => {}
             }
-            c => out.push(c),
+        }
+        if !is_printable(c) {
+            special = true;
+        }
+        let last = i + c.len_utf8() == b.len();
+        if c == ' ' {
+            leading_space |= i == 0;
+            trailing_space |= last;
+            break_space |= previous_break;
+            previous_space = true;
+            previous_break = false;
+        } else if is_break(c) {
+            line_breaks = true;
+            leading_break |= i == 0;
+            trailing_break |= last;
+            space_break |= previous_space;
+            previous_space = false;
+            previous_break = true;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_whitespace = matches!(c, ' ' | '\t') || is_break(c) || c == '\0';
+    }
+    let mut a = Analysis {
+        multiline: line_breaks,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+        a.block_allowed = false;
+    }
+    if line_breaks || block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+/// encode.go's stringv: literal with a newline, plain when it resolves to a string, else
+/// double-quoted; with the analysis the emitter makes of it.
+fn string_style(s: &str) -> (Style, Analysis) {
+    let style = if s.contains('\n') {
+        Style::Literal
+    } else if super::yaml_load::resolves_as_str(s) && !is_base60_float(s) {
+        Style::Plain
+    } else {
+        Style::Double
+    };
+    (style, analyze(s))
+}
+
+/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`
+fn is_base60_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    if !b.get(i).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while b.get(i) == Some(&b':') {
+        i += 1;
+        let start = i;
+        while i < start + 2 && b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        match i - start {
+            1 => {}
+            2 if b[start] <= b'5' => {}
+            // [0-5]?[0-9] backtracks to one digit when the first is past 5: then a digit
+            // follows, which only a third group or the end could take; it cannot.
+            _ => return false,
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'_') {
+            i += 1;
         }
     }
-    out.push('"');
-    out
+    i == b.len()
+}
+
+/// A string as go-yaml v2 reads it back from encoding/json's text: a byte of invalid UTF-8
+/// became U+FFFD; a raw C1 control (but NEL), U+FFFE or U+FFFF fails go-yaml's reader; a raw
+/// NEL is a line break inside the quoted scalar, folded with the spaces around it; in a key it
+/// fails the flow mapping (a simple key cannot span lines: "did not find expected ',' or '}'").
+fn json_round_trip(s: &str, key: bool) -> Result<std::borrow::Cow<'_, str>, Unencodable> {
+    if !s
+        .chars()
+        .any(|c| matches!(c as u32, 0x7F..=0x9F | 0xFFFE | 0xFFFF | 0x10FF00..))
+    {
+        return Ok(s.into());
+    }
+    if key && s.contains('\u{85}') {
+        return Err(Unencodable);
+    }
+    let mut out = String::with_capacity(s.len());
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c as u32 {
+            0x10FF00.. => out.push('\u{fffd}'),
+            0x85 | 0x20 => {
+                // a run of spaces and NELs
+                let start = i;
+                while i < chars.len() && matches!(chars[i], ' ' | '\u{85}') {
+                    i += 1;
+                }
+                let run = &chars[start..i];
+                let nels = run.iter().filter(|c| **c == '\u{85}').count();
+                if nels == 0 {
+                    out.extend(run);
+                } else {
+                    // a document marker at the start of a line ends the scalar: an error
+                    if run.last() == Some(&'\u{85}') {
+                        let rest: String = chars[i..chars.len().min(i + 4)].iter().collect();
+                        let marker = rest.starts_with("---") || rest.starts_with("...");
+                        let after = rest.chars().nth(3);
+                        if marker && matches!(after, Some(' ' | '\u{85}')) {
+                            return Err(Unencodable);
+                        }
+                    }
+                    if nels == 1 {
+                        out.push(' ');
+                    } else {
+                        out.extend(std::iter::repeat_n('\n', nels - 1));
+                    }
+                }
+                continue;
+            }
+            0x7F..=0x9F | 0xFFFE | 0xFFFF => return Err(Unencodable),
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    Ok(out.into())
+}
+
+fn key_less(a: &str, b: &str, v3: bool) -> bool {
+    key_order(a, b, v3) == std::cmp::Ordering::Less
+}
+
+/// go-yaml's keyList.Less on two string keys (sorter.go; v3's differs when a letter meets a
+/// non-letter after digits): letters before other characters, runs of digits by value.
+fn key_order(a: &str, b: &str, v3: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    if a == b {
+        return Equal;
+    }
+    let less = |a: &str, b: &str| -> bool {
+        let ar: Vec<char> = a.chars().collect();
+        let br: Vec<char> = b.chars().collect();
+        let mut digits = false;
+        for i in 0..ar.len().min(br.len()) {
+            if ar[i] == br[i] {
+                digits = go_is_digit(ar[i]);
+                continue;
+            }
+            let al = go_is_letter(ar[i]);
+            let bl = go_is_letter(br[i]);
+            if al && bl {
+                return ar[i] < br[i];
+            }
+            if al || bl {
+                return if v3 && digits { al } else { bl };
+            }
+            let (mut an, mut bn) = (0i64, 0i64);
+            if ar[i] == '0' || br[i] == '0' {
+                let mut j = i;
+                while j > 0 && go_is_digit(ar[j - 1]) {
+                    if ar[j - 1] != '0' {
+                        an = 1;
+                        bn = 1;
+                        break;
+                    }
+                    j -= 1;
+                }
+            }
+            let mut ai = i;
+            while ai < ar.len() && go_is_digit(ar[ai]) {
+                an = an.wrapping_mul(10).wrapping_add(ar[ai] as i64 - '0' as i64);
+                ai += 1;
+            }
+            let mut bi = i;
+            while bi < br.len() && go_is_digit(br[bi]) {
+                bn = bn.wrapping_mul(10).wrapping_add(br[bi] as i64 - '0' as i64);
+                bi += 1;
+            }
+            if an != bn {
+                return an < bn;
+            }
+            if ai != bi {
+                return ai < bi;
+            }
+            return ar[i] < br[i];
+        }
+        ar.len() < br.len()
+    };
+    if less(a, b) {
+        Less
+    } else if less(b, a) {
+        Greater
+    } else {
+        a.cmp(b)
+    }
+}
+
+fn go_category(c: char) -> u8 {
+    let runs = super::go_unicode::CATEGORY_RUNS;
+    let c = c as u32;
+    let i = runs.partition_point(|r| r.1 < c);
+    runs.get(i).filter(|r| r.0 <= c).map_or(2, |r| r.2)
+}
+
+/// unicode.IsLetter: Lu, Ll, Lt, Lm, Lo.
+fn go_is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    matches!(go_category(c), 5..=9)
+}
+
+/// unicode.IsDigit: Nd.
+fn go_is_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    go_category(c) == 13
 }
 
 /// `toJson`: compact JSON like Go's encoding/json.
 pub fn to_json(v: &Value) -> String {
     let mut out = String::new();
-    write_json(&mut out, v, None, true, 0);
+    write_json::<true>(&mut out, v, None, 0);
     out
 }
 
-/// `toRawJson`: encoding/json's Encoder with SetEscapeHTML(false).
+/// `toRawJson`: encoding/json with SetEscapeHTML(false).
 pub fn to_raw_json(v: &Value) -> String {
     let mut out = String::new();
-    write_json(&mut out, v, None, false, 0);
+    write_json::<false>(&mut out, v, None, 0);
     out
 }
 
 /// `toPrettyJson`: json.MarshalIndent with two spaces.
 pub fn to_pretty_json(v: &Value) -> String {
     let mut out = String::new();
-    write_json(&mut out, v, Some("  "), true, 0);
+    write_json::<true>(&mut out, v, Some("  "), 0);
     out
 }
 
@@ -408,30 +807,6 @@ pub fn json_unsupported(v: &Value) -> Option<String> {
     }
 }
 
-/// Whether toYaml's YAML reading of its own JSON (sigs.k8s.io/yaml) stops at a character
-/// go-yaml's reader refuses, which encoding/json writes as it is (DEL, C1 controls, U+FFFE,
-/// U+FFFF): toYaml then gives nothing.
-pub fn yaml_unreadable(v: &Value) -> bool {
-    let bad = |s: &str| {
-        s.chars().any(|c| {
-            let u = c as u32;
-            u == 0x7f || (0x80..=0x9f).contains(&u) && u != 0x85 || u == 0xfffe || u == 0xffff
-        })
-    };
-    match v {
-        Value::Str(s) => bad(s),
-        Value::List(l) => l.iter().any(yaml_unreadable),
-        Value::Map(m) => m.borrow().iter().any(|(k, v)| bad(k) || yaml_unreadable(v)),
-        Value::Object(o) => match (o.json(), o.as_data()) {
-            (Some(GoJson::Fields(f)), _) => f.iter().any(|(k, v)| bad(k) || yaml_unreadable(v)),
-            (None, Some(d)) => yaml_unreadable(&d),
-            (None, None) => bad(&o.display()),
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
 /// A newline and `depth` indents, when indenting.
 fn nl(out: &mut String, indent: Option<&str>, depth: usize) {
     if let Some(i) = indent {
@@ -440,7 +815,7 @@ fn nl(out: &mut String, indent: Option<&str>, depth: usize) {
     }
 }
 
-fn write_json(out: &mut String, v: &Value, indent: Option<&str>, html: bool, depth: usize) {
+fn write_json<const HTML: bool>(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
     let nl = |out: &mut String, d: usize| nl(out, indent, d);
     match v {
         Value::Nil => out.push_str("null"),
@@ -448,7 +823,7 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, html: bool, dep
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint64(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_json(*f)),
-        Value::Str(s) => json_string(out, s, html),
+        Value::Str(s) => json_string::<HTML>(out, s),
         Value::List(l) => {
             if l.is_empty() {
                 out.push_str("[]");
@@ -460,29 +835,28 @@ fn write_json(out: &mut String, v: &Value, indent: Option<&str>, html: bool, dep
                     out.push(',');
                 }
                 nl(out, depth + 1);
-                write_json(out, item, indent, html, depth + 1);
+                write_json::<HTML>(out, item, indent, depth + 1);
             }
             nl(out, depth);
             out.push(']');
         }
-        Value::Map(m) => write_json_object(out, m.borrow().iter(), indent, html, depth),
+        Value::Map(m) => write_json_object::<HTML, _>(out, m.borrow().iter(), indent, depth),
         Value::Object(o) => match (o.json(), o.as_data()) {
             (Some(GoJson::Null), _) => out.push_str("null"),
             (Some(GoJson::Fields(f)), _) => {
-                write_json_object(out, f.iter().map(|(k, v)| (k, v)), indent, html, depth)
+                write_json_object::<HTML, _>(out, f.iter().map(|(k, v)| (k, v)), indent, depth)
             }
-            (None, Some(d)) => write_json(out, &d, indent, html, depth),
-            (None, None) => json_string(out, &o.display(), html),
+            (None, Some(d)) => write_json::<HTML>(out, &d, indent, depth),
+            (None, None) => json_string::<HTML>(out, &o.display()),
         },
     }
 }
 
 /// A JSON object's members, `{}` when there are none (a map and a Go struct alike).
-fn write_json_object<'a, K: AsRef<str> + 'a>(
+fn write_json_object<'a, const HTML: bool, K: AsRef<str> + 'a>(
     out: &mut String,
     members: impl Iterator<Item = (&'a K, &'a Value)>,
     indent: Option<&str>,
-    html: bool,
     depth: usize,
 ) {
     out.push('{');
@@ -493,12 +867,12 @@ fn write_json_object<'a, K: AsRef<str> + 'a>(
         }
         any = true;
         nl(out, indent, depth + 1);
-        json_string(out, k.as_ref(), html);
+        json_string::<HTML>(out, k.as_ref());
         out.push(':');
         if indent.is_some() {
             out.push(' ');
         }
-        write_json(out, item, indent, html, depth + 1);
+        write_json::<HTML>(out, item, indent, depth + 1);
     }
     if any {
         nl(out, indent, depth);
@@ -506,7 +880,7 @@ fn write_json_object<'a, K: AsRef<str> + 'a>(
     out.push('}');
 }
 
-fn json_string(out: &mut String, s: &str, html: bool) {
+fn json_string<const HTML: bool>(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -517,9 +891,9 @@ fn json_string(out: &mut String, s: &str, html: bool) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' if html => out.push_str("\\u003c"),
-            '>' if html => out.push_str("\\u003e"),
-            '&' if html => out.push_str("\\u0026"),
+            '<' if HTML => out.push_str("\\u003c"),
+            '>' if HTML => out.push_str("\\u003e"),
+            '&' if HTML => out.push_str("\\u0026"),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),

@@ -899,6 +899,98 @@ fn go_base0_int(s: &str) -> Option<(bool, u64)> {
     Some((neg, n))
 }
 
+/// go-yaml v2's resolve("", text) gives !!str: what the emitter writes plain. Only a first
+/// character in its table (sign, digit, `yYnNtTfFoO~`, `.`) can make another type, so `<<`
+/// resolves as a string here (though a plain `<<` key reads back as a merge).
+pub fn resolves_as_str(text: &str) -> bool {
+    let Some(&first) = text.as_bytes().first() else {
+        return false;
+    };
+    if !(first.is_ascii_digit() || b"+-yYnNtTfFoO~.".contains(&first)) {
+        return true;
+    }
+    if (first.is_ascii_digit() || first == b'+' || first == b'-') && is_go_yaml_timestamp(text) {
+        return false;
+    }
+    matches!(resolve_plain(text), Value::Str(_))
+}
+
+/// parseTimestamp: four digits and '-', then one of go-yaml's time.Parse layouts:
+/// 2006-1-2T15:4:5.999999999Z07:00 (or a lowercase t), 2006-1-2 15:4:5.999999999, 2006-1-2.
+fn is_go_yaml_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return false;
+    }
+    let mut i = 5;
+    // one or two digits, in range
+    let num = |i: &mut usize, lo: u32, hi: u32| -> Option<u32> {
+        let start = *i;
+        while *i < b.len() && *i < start + 2 && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        let n: u32 = s.get(start..*i)?.parse().ok()?;
+        (lo..=hi).contains(&n).then_some(n)
+    };
+    let Some(month) = num(&mut i, 1, 12) else {
+        return false;
+    };
+    if b.get(i) != Some(&b'-') {
+        return false;
+    }
+    i += 1;
+    let Some(day) = num(&mut i, 1, 31) else {
+        return false;
+    };
+    let year: u32 = s[..4].parse().unwrap_or(0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if day > days {
+        return false;
+    }
+    if i == b.len() {
+        return true;
+    }
+    let zone = match b[i] {
+        b'T' | b't' => true,
+        b' ' => false,
+        _ => return false,
+    };
+    i += 1;
+    if num(&mut i, 0, 23).is_none() || b.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    if num(&mut i, 0, 59).is_none() || b.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    if num(&mut i, 0, 59).is_none() {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    if !zone {
+        return i == b.len();
+    }
+    match &b[i..] {
+        [b'Z'] => true,
+        [s, h1, h2, b':', m1, m2] if (*s == b'+' || *s == b'-') => {
+            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
 fn resolve_plain(text: &str) -> Value {
     match text {
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
