@@ -967,6 +967,55 @@ fn generated_regular_expressions_render_as_helm_renders_them() {
     check("generated-regexp", &run_all(cases));
 }
 
+/// fmt's verbs as `printf` reaches them: generated formats (flags, width, precision, `*`,
+/// argument indexes, every verb but %p, stray `%`) applied to generated argument lists of the
+/// kinds a template holds (template ints, values floats, strings, bools, nil, lists, maps, and
+/// too few or too many arguments). fmt never fails, it prints `%!v(...)`: one chart holds all.
+#[test]
+fn generated_printf_renders_as_helm_renders_it() {
+    use proptest::prelude::*;
+    let verb = proptest::sample::select(vec![
+        "v", "+v", "#v", "d", "s", "q", "x", "X", "o", "O", "f", "F", "e", "E", "g", "G", "t",
+        "c", "U", "#U", "T", "b", "%", "z", "",
+    ]);
+    let directive = (
+        proptest::sample::select(vec!["", "", "-", "+", "#", " ", "0", "-0", "+ "]),
+        proptest::sample::select(vec!["", "", "3", "8", "*", "[2]"]),
+        proptest::sample::select(vec!["", "", ".0", ".2", ".5", ".*"]),
+        verb,
+    )
+        .prop_map(|(f, w, p, v)| format!("%{f}{w}{p}{v}"));
+    let format = proptest::collection::vec(
+        prop_oneof![3 => directive, 1 => Just(" | ".to_string()), 1 => Just("é".to_string())],
+        1..4,
+    )
+    .prop_map(|p| p.concat());
+    // Arguments by name: the template turns each into its Go value.
+    let argument = proptest::sample::select(vec![
+        "0", "42", "-7", "65", "$.Values.f", "$.Values.n", "$.Values.big", "\"héllo\"", "\"\"",
+        "true", "nil", "$.Values.l", "$.Values.m", "(list 1 \"a\")", "(dict \"k\" 2)",
+        "(int64 5)", "(float64 2.5)", "(toString 3)", "$.Values.s",
+    ]);
+    let lines: Vec<(String, Vec<&str>)> =
+        sample((format, proptest::collection::vec(argument, 0..4)), 400);
+    let mut t = String::new();
+    for (i, (format, args)) in lines.iter().enumerate() {
+        t.push_str(&format!(
+            "\n{i} {{{{ printf {} {} }}}}",
+            serde_json::to_string(format).unwrap(),
+            args.join(" ")
+        ));
+    }
+    generated(
+        "generated printf",
+        serde_json::json!({
+            "f": 3.14159, "n": 1e21, "big": 12345678901i64, "s": "text",
+            "l": [1, "b", null], "m": {"a": 1, "b": [true]},
+        }),
+        &[("printf", t)],
+    );
+}
+
 /// The float functions on generated numbers (integers and short decimals, both signs), and the
 /// integer ones on their int conversions.
 #[test]
