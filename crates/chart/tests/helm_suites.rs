@@ -1052,6 +1052,98 @@ fn generated_yaml_and_json_render_as_helm_renders_them() {
     );
 }
 
+/// fmt's verbs as `printf` reaches them: generated formats (flags, width, precision, `*`,
+/// argument indexes, every verb but %p (an address), %w, a non-ASCII verb, stray `%`) applied to
+/// generated argument lists of the kinds a template holds (template ints, int64, uint64 from a
+/// semver, values floats with a negative zero, NaN and infinities from `float64`, strings with
+/// escapes, bools, nil, lists and maps nested, chartutil.Values, and too few or too many
+/// arguments). fmt never fails, it prints `%!v(...)`: one chart holds all.
+#[test]
+fn generated_printf_renders_as_helm_renders_it() {
+    use proptest::prelude::*;
+    let verb = proptest::sample::select(vec![
+        "v", "+v", "#v", "d", "s", "q", "x", "X", "o", "O", "f", "F", "e", "E", "g", "G", "t", "c",
+        "U", "#U", "T", "b", "w", "%", "z", "é", "",
+    ]);
+    let directive = (
+        proptest::sample::select(vec![
+            "", "", "-", "+", "#", " ", "0", "-0", "+ ", "#0", "-+ #0",
+        ]),
+        proptest::sample::select(vec!["", "", "3", "8", "12", "*", "[2]", "[1]*", "[x]"]),
+        proptest::sample::select(vec![
+            "", "", ".0", ".2", ".5", ".12", ".20", ".*", ".[2]*", ".",
+        ]),
+        verb,
+    )
+        .prop_map(|(f, w, p, v)| format!("%{f}{w}{p}{v}"));
+    let format = proptest::collection::vec(
+        prop_oneof![3 => directive, 1 => Just(" | ".to_string()), 1 => Just("é".to_string())],
+        1..4,
+    )
+    .prop_map(|p| p.concat());
+    // Arguments by name: the template turns each into its Go value.
+    let argument = proptest::sample::select(vec![
+        "0",
+        "42",
+        "-7",
+        "65",
+        "1114111",
+        "55296",
+        "1000001",
+        "9223372036854775807",
+        "$.Values.f",
+        "$.Values.n",
+        "$.Values.big",
+        "$.Values.half",
+        "$.Values.tiny",
+        "$.Values.nz",
+        "\"héllo\"",
+        "\"\"",
+        "\"a\\\"b\\tc\\x01`\"",
+        "\"日本語\\u00a0\\U0001F600\"",
+        "true",
+        "false",
+        "nil",
+        "$.Values.l",
+        "$.Values.m",
+        "$.Values.e",
+        "(list 1 \"a\")",
+        "(list (list nil 2.5) (dict))",
+        "(dict \"k\" 2)",
+        "(int64 5)",
+        "(int64 -5)",
+        "(float64 2.5)",
+        "(float64 \"-0\")",
+        "(float64 \"NaN\")",
+        "(float64 \"+Inf\")",
+        "(float64 \"-inf\")",
+        "(semver \"1.2.3\").Major",
+        "(semver \"18446744073709551615.0.0\").Major",
+        "(toString 3)",
+        "$.Values.s",
+        ".Values",
+    ]);
+    let lines: Vec<(String, Vec<&str>)> =
+        sample((format, proptest::collection::vec(argument, 0..4)), 800);
+    let mut t = String::new();
+    for (i, (format, args)) in lines.iter().enumerate() {
+        t.push_str(&format!(
+            "\n{i} {{{{ printf {} {} }}}}",
+            serde_json::to_string(format).unwrap(),
+            args.join(" ")
+        ));
+    }
+    generated(
+        "generated printf",
+        serde_json::json!({
+            "f": 1234.5678, "n": 1e21, "big": 12345678901i64, "half": 0.125, "tiny": 1e-7,
+            "nz": -0.0, "s": "text", "l": [1, "b", null], "m": {"a": 1, "b": [true]},
+            "e": {"x": [], "y": {}},
+        }),
+        &[("printf", t)],
+    );
+}
+
 /// The float functions on generated numbers (integers and short decimals, both signs), and the
 /// integer ones on their int conversions.
 #[test]
