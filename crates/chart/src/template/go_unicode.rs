@@ -7,6 +7,32 @@ pub const CATEGORIES: &[&str] = &[
     "Pc", "Pd", "Pe", "Pf", "Pi", "Po", "Ps", "Sc", "Sk", "Sm", "So", "Zl", "Zp", "Zs",
 ];
 
+/// The two-letter Unicode general category Go's package unicode gives `c` (Cn for none).
+pub fn category(c: char) -> &'static str {
+    let u = c as u32;
+    let i = CATEGORY_RUNS.partition_point(|r| r.1 < u);
+    match CATEGORY_RUNS.get(i) {
+        Some(&(lo, _, cat)) if lo <= u => CATEGORIES[cat as usize],
+        _ => "Cn",
+    }
+}
+
+/// unicode.IsLetter: Lu, Ll, Lt, Lm, Lo.
+pub fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    category(c).starts_with('L')
+}
+
+/// unicode.IsDigit: Nd.
+pub fn is_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    category(c) == "Nd"
+}
+
 /// unicode.CategoryAliases: a long name and the category it stands for.
 pub const CATEGORY_ALIASES: &[(&str, &str)] = &[
     ("Cased_Letter", "LC"),

@@ -1395,20 +1395,9 @@ pub fn go_is_print(c: char) -> bool {
         return (0x20..0x7f).contains(&u);
     }
     matches!(
-        go_category(c).as_bytes()[0],
+        super::go_unicode::category(c).as_bytes()[0],
         b'L' | b'M' | b'N' | b'P' | b'S'
     )
-}
-
-/// The two-letter Unicode general category Go's package unicode gives `c` (Cn for none).
-pub fn go_category(c: char) -> &'static str {
-    let u = c as u32;
-    let runs = super::go_unicode::CATEGORY_RUNS;
-    let i = runs.partition_point(|r| r.1 < u);
-    match runs.get(i) {
-        Some(&(lo, _, cat)) if lo <= u => super::go_unicode::CATEGORIES[cat as usize],
-        _ => "Cn",
-    }
 }
 
 /// strconv.CanBackquote: valid UTF-8, no control characters but tab, no backquote, no BOM.

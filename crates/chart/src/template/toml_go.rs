@@ -907,7 +907,7 @@ impl<'a> Lexer<'a> {
             '-' | '+' => return Some(St::DecimalNumberStart),
             _ => {}
         }
-        if go_is_letter(r) {
+        if super::go_unicode::is_letter(r) {
             self.backup();
             return Some(St::Bool);
         }
@@ -1238,7 +1238,7 @@ impl<'a> Lexer<'a> {
         let mut rs = String::new();
         loop {
             let r = self.next();
-            if !go_is_letter(r) || self.bug.is_some() {
+            if !super::go_unicode::is_letter(r) || self.bug.is_some() {
                 self.backup();
                 break;
             }
@@ -1255,14 +1255,6 @@ impl<'a> Lexer<'a> {
             )),
         }
     }
-}
-
-/// unicode.IsLetter.
-fn go_is_letter(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphabetic();
-    }
-    super::gofmt::go_category(c).starts_with('L')
 }
 
 // ------------------------------------------------------------------ parser

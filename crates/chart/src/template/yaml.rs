@@ -693,11 +693,11 @@ fn key_order(a: &str, b: &str, v3: bool) -> std::cmp::Ordering {
         let mut digits = false;
         for i in 0..ar.len().min(br.len()) {
             if ar[i] == br[i] {
-                digits = go_is_digit(ar[i]);
+                digits = super::go_unicode::is_digit(ar[i]);
                 continue;
             }
-            let al = go_is_letter(ar[i]);
-            let bl = go_is_letter(br[i]);
+            let al = super::go_unicode::is_letter(ar[i]);
+            let bl = super::go_unicode::is_letter(br[i]);
             if al && bl {
                 return ar[i] < br[i];
             }
@@ -707,7 +707,7 @@ fn key_order(a: &str, b: &str, v3: bool) -> std::cmp::Ordering {
             let (mut an, mut bn) = (0i64, 0i64);
             if ar[i] == '0' || br[i] == '0' {
                 let mut j = i;
-                while j > 0 && go_is_digit(ar[j - 1]) {
+                while j > 0 && super::go_unicode::is_digit(ar[j - 1]) {
                     if ar[j - 1] != '0' {
                         an = 1;
                         bn = 1;
@@ -717,12 +717,12 @@ fn key_order(a: &str, b: &str, v3: bool) -> std::cmp::Ordering {
                 }
             }
             let mut ai = i;
-            while ai < ar.len() && go_is_digit(ar[ai]) {
+            while ai < ar.len() && super::go_unicode::is_digit(ar[ai]) {
                 an = an.wrapping_mul(10).wrapping_add(ar[ai] as i64 - '0' as i64);
                 ai += 1;
             }
             let mut bi = i;
-            while bi < br.len() && go_is_digit(br[bi]) {
+            while bi < br.len() && super::go_unicode::is_digit(br[bi]) {
                 bn = bn.wrapping_mul(10).wrapping_add(br[bi] as i64 - '0' as i64);
                 bi += 1;
             }
@@ -743,29 +743,6 @@ fn key_order(a: &str, b: &str, v3: bool) -> std::cmp::Ordering {
     } else {
         a.cmp(b)
     }
-}
-
-fn go_category(c: char) -> u8 {
-    let runs = super::go_unicode::CATEGORY_RUNS;
-    let c = c as u32;
-    let i = runs.partition_point(|r| r.1 < c);
-    runs.get(i).filter(|r| r.0 <= c).map_or(2, |r| r.2)
-}
-
-/// unicode.IsLetter: Lu, Ll, Lt, Lm, Lo.
-fn go_is_letter(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphabetic();
-    }
-    matches!(go_category(c), 5..=9)
-}
-
-/// unicode.IsDigit: Nd.
-fn go_is_digit(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_digit();
-    }
-    go_category(c) == 13
 }
 
 /// `toJson`: compact JSON like Go's encoding/json.
