@@ -1201,6 +1201,42 @@ fn generated_numbers_render_as_helm_renders_them() {
     );
 }
 
+/// Floats at full precision where two shortest decimals are as near (strconv takes the even
+/// one), and any finite float, through every way a template prints a float64.
+#[test]
+fn generated_full_precision_floats_print_as_helm_prints_them() {
+    use proptest::prelude::*;
+    let float = prop_oneof![
+        // a 53-bit mantissa over a small power of two: a short exact expansion, ties likely
+        (1u64 << 52..1u64 << 53, 1i32..12).prop_map(|(m, k)| m as f64 / f64::from(1u32 << k)),
+        any::<f64>().prop_filter("finite", |v| v.is_finite()),
+    ];
+    let floats = sample(float, 300);
+    let mut t = String::new();
+    for f in [
+        "print",
+        "toString",
+        "toJson",
+        "toYaml",
+        "quote",
+        "toDecimal",
+        "float64",
+        "toStrings",
+    ] {
+        t.push_str(&format!(
+            "{{{{- range $i, $a := .Values.a }}}}\n{f} {{{{ $i }}}} {{{{ {f} $a }}}}{{{{ end }}}}\n"
+        ));
+    }
+    t.push_str(
+        "{{- range $i, $a := .Values.a }}\nv {{ $i }} {{ $a }} {{ printf \"%v %g %G %e\" $a $a $a $a }} {{ addf $a 0 }} {{ mulf $a 1 }} {{ maxf $a }} {{ toToml (dict \"k\" $a) | trim }}{{ end }}\n",
+    );
+    generated(
+        "generated full-precision floats",
+        serde_json::json!({ "a": floats }),
+        &[("floats", t)],
+    );
+}
+
 /// fromToml on generated TOML-ish documents: lines of keys (bare, quoted, dotted, from a few
 /// letters so that they collide), values of every kind (numbers in every base and form, strings
 /// with escapes, date-times, arrays and inline tables nested), table and array-of-tables

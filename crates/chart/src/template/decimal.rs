@@ -35,16 +35,20 @@ impl Decimal {
                 }
             ));
         }
-        // Rust's `{:e}` writes the shortest round-trip digits: "-1.152e2"
-        let text = format!("{f:e}");
-        let (mant, e) = text.split_once('e').unwrap_or((&text, "0"));
-        let e: i64 = e.parse().unwrap_or(0);
-        let (int_part, frac) = mant.split_once('.').unwrap_or((mant, ""));
-        let digits = format!("{int_part}{frac}");
-        let coef: BigInt = digits.parse().unwrap_or_default();
+        // shopspring's NewFromFloat takes strconv's shortest digits (even on a tie)
+        let digs = super::shortest_float::shortest_digits(f);
+        let text = std::str::from_utf8(&digs.d).unwrap_or("0");
+        let mut coef: BigInt = if text.is_empty() {
+            BigInt::default()
+        } else {
+            text.parse().unwrap_or_default()
+        };
+        if f.is_sign_negative() {
+            coef = -coef;
+        }
         Ok(Decimal {
             coef,
-            exp: e - frac.len() as i64,
+            exp: digs.dp - digs.d.len() as i64,
         })
     }
 

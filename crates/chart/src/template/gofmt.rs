@@ -949,120 +949,7 @@ impl Printer<'_> {
 
 // ---- strconv's float formatting (ftoa.go) ----
 
-/// Decimal digits of a float's magnitude: `d[..]` with no trailing zeros (empty for zero) and
-/// the decimal point's place `dp` (the value is 0.d × 10^dp).
-struct Digits {
-    d: Vec<u8>,
-    dp: i64,
-}
-
-impl Digits {
-    fn nd(&self) -> i64 {
-        self.d.len() as i64
-    }
-}
-
-/// The digits of Rust's exponent form `d.ddde±x`, correctly rounded as strconv rounds them
-/// (to nearest, ties to even).
-fn digits_from_exp(s: &str) -> Digits {
-    let (mant, exp) = s.split_once('e').unwrap_or((s, "0"));
-    let mut d: Vec<u8> = mant.bytes().filter(u8::is_ascii_digit).collect();
-    while d.last() == Some(&b'0') {
-        d.pop();
-    }
-    let exp: i64 = exp.parse().unwrap_or(0);
-    if d.is_empty() {
-        return Digits { d, dp: 0 };
-    }
-    Digits { d, dp: exp + 1 }
-}
-
-/// The shortest digits that read back as `v` (`v` finite, non-zero). Where two are as near to
-/// `v`, strconv takes the even one, Rust either: a tie needs 16 digits or more.
-fn shortest_digits(v: f64) -> Digits {
-    let v = v.abs();
-    let mut digs = digits_from_exp(&format!("{v:e}"));
-    if digs.d.len() >= 16
-        && digs.d.last().is_some_and(|d| d % 2 == 1)
-        && let Some(even) = even_tie(v, &digs)
-    {
-        digs = even;
-    }
-    digs
-}
-
-/// Every digit of `v` (finite, positive) when they are fewer than 19 (None otherwise): `v` is
-/// m × 2^e, which is m × 5^-e / 10^-e when e < 0.
-fn exact_short_digits(v: f64) -> Option<Digits> {
-    const LIMIT: u128 = 1_000_000_000_000_000_000;
-    let bits = v.to_bits();
-    let field = ((bits >> 52) & 0x7FF) as i64;
-    let (mut m, mut e) = if field == 0 {
-        (bits & ((1 << 52) - 1), -1074)
-    } else {
-        ((bits & ((1 << 52) - 1)) | (1 << 52), field - 1075)
-    };
-    if m == 0 {
-        return None;
-    }
-    let tz = m.trailing_zeros();
-    m >>= tz;
-    e += i64::from(tz);
-    let (x, frac) = if e >= 0 {
-        if e > 63 {
-            return None;
-        }
-        (u128::from(m) << e, 0)
-    } else {
-        let k = u32::try_from(-e).ok().filter(|&k| k <= 26)?;
-        (u128::from(m) * 5u128.pow(k), k as i64)
-    };
-    if x >= LIMIT {
-        return None;
-    }
-    let text = x.to_string();
-    let dp = text.len() as i64 - frac;
-    let mut d = text.into_bytes();
-    while d.last() == Some(&b'0') {
-        d.pop();
-    }
-    Some(Digits { d, dp })
-}
-
-/// When `v` lies exactly halfway between two decimals of `digs`' length, the even one of them,
-/// if it reads back as `v`.
-fn even_tie(v: f64, digs: &Digits) -> Option<Digits> {
-    let n = digs.d.len();
-    let exact = exact_short_digits(v)?;
-    if exact.d.len() != n + 1 || exact.d[n] != b'5' {
-        return None;
-    }
-    let mut d = exact.d[..n].to_vec();
-    let mut dp = exact.dp;
-    if d[n - 1] % 2 == 1 {
-        // round the floor up: carry through the nines
-        let mut i = n;
-        loop {
-            if i == 0 {
-                d.insert(0, b'1');
-                dp += 1;
-                break;
-            }
-            i -= 1;
-            if d[i] == b'9' {
-                d[i] = b'0';
-            } else {
-                d[i] += 1;
-                break;
-            }
-        }
-    }
-    while d.last() == Some(&b'0') {
-        d.pop();
-    }
-    let text = format!("0.{}e{dp}", std::str::from_utf8(&d).ok()?);
-    (text.parse::<f64>().ok()? == v).then_some(Digits { d, dp })
-}
+use super::shortest_float::{Digits, digits_from_exp, shortest_digits};
 
 /// `n` significant digits of `v`, rounded (`v` finite). A float64 has at most 767 significant
 /// digits: past 800 they are all there, and the precision Rust takes is a u16.
@@ -1090,6 +977,14 @@ fn fixed_point_digits(v: f64, prec: i64) -> Digits {
         d,
         dp: int.len() as i64 - lead as i64,
     }
+}
+
+/// `strconv.FormatFloat(v, fmt, prec, 64)`.
+pub fn format_float(v: f64, fmt: u8, prec: i64) -> String {
+    let mut dst = Vec::new();
+    append_float(&mut dst, v, fmt, prec);
+    // strconv's float text is ASCII
+    String::from_utf8(dst).unwrap_or_default()
 }
 
 /// strconv's genericFtoa for float64: `fmt` is one of b e E f g G x X; `prec` < 0 asks for the
@@ -1409,11 +1304,6 @@ fn can_backquote(s: &str) -> bool {
             || c == '\u{feff}'
             || c as u32 >= RAW_BYTE_BASE)
     })
-}
-
-/// Keep `shortest_digits` reachable for callers formatting JSON-ish numbers.
-pub fn float_digits(f: f64) -> (bool, String, i32) {
-    super::value::shortest_digits(f)
 }
 
 #[cfg(test)]

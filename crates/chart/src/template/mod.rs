@@ -18,6 +18,7 @@ pub mod gojson;
 pub mod mmsemver;
 pub mod parse;
 pub mod regex_go;
+mod shortest_float;
 pub mod toml_encode;
 pub mod toml_go;
 pub mod value;

@@ -349,9 +349,7 @@ fn float_text(f: f64) -> String {
     if f.is_infinite() {
         return if f < 0.0 { "-inf" } else { "inf" }.into();
     }
-    // Rust's Display is the shortest text that reads back, never in exponent form: Go's 'f'
-    // with precision -1
-    let s = f.to_string();
+    let s = super::gofmt::format_float(f, b'f', -1);
     if s.contains('.') { s } else { s + ".0" }
 }
 

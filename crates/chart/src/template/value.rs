@@ -460,12 +460,12 @@ pub fn format_float_json(f: f64) -> String {
     }
 }
 
-/// Shortest round-trip decimal digits of |f| and the exponent of the first digit.
+/// Shortest round-trip decimal digits of |f| (as strconv picks them: even on a tie) and the
+/// exponent of the first digit. `f` is finite and non-zero.
 pub fn shortest_digits(f: f64) -> (bool, String, i32) {
-    let s = format!("{:e}", f.abs());
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let exp: i32 = exp.parse().unwrap_or(0);
+    let d = super::shortest_float::shortest_digits(f);
+    let exp = (d.dp - 1) as i32;
+    let digits = String::from_utf8(d.d).unwrap_or_default();
     (f.is_sign_negative(), digits, exp)
 }
 
