@@ -476,11 +476,9 @@ const KNOWN: &[(&str, &str)] = &[
         ".Files.GetBytes returns a string where helm returns a []byte (typeOf []uint8)",
     ),
     (
-        "issue class 15: fromToml of a zone offset of 24 hours or more, and of U+10FFFF",
-        "BurntSushi/toml takes a date-time's offset up to +24:60 (Go's time parser does): \
-         todoplan's times (chrono) hold offsets under 24 hours, so it decodes such a time as \
-         a string; and toJson writes U+10FFFF as \\ufffd, the code point todoplan's strings \
-         use for a byte of invalid UTF-8",
+        "fromToml of U+10FFFF",
+        "toJson writes U+10FFFF as \\ufffd and toYaml as U+FFFD: todoplan's strings use the code \
+         points U+10FF80..U+10FFFF for the bytes of invalid UTF-8",
     ),
 ];
 
@@ -771,6 +769,8 @@ fn generated_dates_render_as_helm_renders_them() {
             "march",
             "TUE",
             "+05:30",
+            "+24:00",
+            "-24:59",
             "Z",
             "UTC",
             "EST",
@@ -792,7 +792,8 @@ fn generated_dates_render_as_helm_renders_them() {
         "{{- $ts := list }}{{- range .Values.t }}",
         "{{- $ts = append $ts (toDate \"2006-01-02T15:04:05.999999999Z07:00\" .) }}{{ end }}",
         "{{- range $i, $p := .Values.p }}{{ $l := index $p 0 }}\n",
-        "{{ $i }} {{ toDate $l (index $p 1) }}{{ range $ts }}|{{ date $l . }}",
+        "{{ $i }} {{ $d := toDate $l (index $p 1) }}{{ $d }} {{ toJson $d }} {{ toYaml $d }} {{ toYamlPretty $d }}",
+        "{{ range $ts }}|{{ date $l . }}",
         "|{{ dateInZone $l . \"Asia/Kolkata\" }}|{{ dateInZone $l . \"America/Sao_Paulo\" }}",
         "|{{ toDate $l (date $l .) }}|{{ toDate $l (dateInZone $l . \"America/New_York\") }}",
         "{{ end }}{{ end }}\n",

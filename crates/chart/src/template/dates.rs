@@ -11,16 +11,18 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use chrono::{DateTime, FixedOffset, Offset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, Utc};
 
 use super::funcs::{FuncEnv, FuncError, R, err, nargs, s};
 use super::value::{Object, Value};
 
-/// A Go time.Time: the instant with its offset, and the monotonic clock reading `time.Now`
-/// attaches (printed as ` m=+0.001`).
+/// A Go time.Time: the instant, the zone's offset, and the monotonic clock reading `time.Now`
+/// attaches (printed as ` m=+0.001`). The offset is seconds east of UTC, any size Go takes
+/// (`+24:59` parses; chrono's FixedOffset stops short of 24 hours).
 #[derive(Debug, Clone)]
 pub struct GoTime {
-    pub t: DateTime<FixedOffset>,
+    pub instant: DateTime<Utc>,
+    pub offset: i32,
     /// Seconds on the monotonic clock since the first `now` of this process.
     pub mono: Option<f64>,
     /// The zone's name, when it is not the one the offset implies (a named zone, or a name a
@@ -37,7 +39,8 @@ impl GoTime {
     pub fn now() -> GoTime {
         let start = process_start();
         GoTime {
-            t: Utc::now().fixed_offset(),
+            instant: Utc::now(),
+            offset: 0,
             mono: Some(start.elapsed().as_secs_f64().max(1e-9)),
             zone: None,
         }
@@ -47,26 +50,53 @@ impl GoTime {
     pub fn zero() -> GoTime {
         let t = chrono::NaiveDate::from_ymd_opt(1, 1, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|n| n.and_utc().fixed_offset())
+            .map(|n| n.and_utc())
             .unwrap_or_default();
-        GoTime::at(t)
+        GoTime::utc(t)
     }
 
     /// The instant `t`, in the zone its offset implies.
     pub fn at(t: DateTime<FixedOffset>) -> GoTime {
         GoTime {
-            t,
+            instant: t.to_utc(),
+            offset: t.offset().local_minus_utc(),
+            mono: None,
+            zone: None,
+        }
+    }
+
+    /// The instant `t` in UTC.
+    pub fn utc(t: DateTime<Utc>) -> GoTime {
+        GoTime {
+            instant: t,
+            offset: 0,
             mono: None,
             zone: None,
         }
     }
 
     pub fn unix(secs: i64) -> GoTime {
-        GoTime::at(
-            DateTime::from_timestamp(secs, 0)
-                .unwrap_or_default()
-                .fixed_offset(),
-        )
+        GoTime::utc(DateTime::from_timestamp(secs, 0).unwrap_or_default())
+    }
+
+    /// The wall clock in the time's zone.
+    pub fn wall(&self) -> NaiveDateTime {
+        self.instant
+            .naive_utc()
+            .checked_add_signed(chrono::Duration::seconds(self.offset.into()))
+            .unwrap_or_else(|| self.instant.naive_utc())
+    }
+
+    /// Why encoding/json cannot write this time (`Time.MarshalJSON`'s refusal), if it cannot.
+    pub fn json_error(&self) -> Option<&'static str> {
+        use chrono::Datelike;
+        if !(0..=9999).contains(&self.wall().year()) {
+            Some("Time.MarshalJSON: year outside of range [0,9999]")
+        } else if self.offset.abs() >= 24 * 3600 {
+            Some("Time.MarshalJSON: timezone hour outside of range [0,23]")
+        } else {
+            None
+        }
     }
 
     pub fn value(self) -> Value {
@@ -74,7 +104,7 @@ impl GoTime {
     }
 
     fn is_zero(&self) -> bool {
-        self.t.naive_utc() == GoTime::zero().t.naive_utc()
+        self.instant == GoTime::zero().instant
     }
 
     /// The zone's name as Go prints it (`MST` in layouts, the last word of String()): UTC (the
@@ -84,7 +114,7 @@ impl GoTime {
         if let Some(name) = &self.zone {
             return name.to_string();
         }
-        let offset = self.t.offset().fix().local_minus_utc();
+        let offset = self.offset;
         if offset == 0 {
             return "UTC".into();
         }
@@ -94,20 +124,17 @@ impl GoTime {
     }
 
     pub fn format(&self, layout: &str) -> String {
-        go_format(&self.t, layout, &self.zone_name())
+        go_format(&self.wall(), self.offset, layout, &self.zone_name())
     }
 
     fn add_nanos(&self, d: i64) -> GoTime {
         GoTime {
-            t: self.t + chrono::Duration::nanoseconds(d),
+            instant: self.instant + chrono::Duration::nanoseconds(d),
+            offset: self.offset,
             mono: self.mono.map(|m| m + d as f64 / 1e9),
             zone: self.zone.clone(),
         }
     }
-}
-
-fn utc_offset() -> FixedOffset {
-    FixedOffset::east_opt(0).unwrap_or_else(|| Utc.fix())
 }
 
 impl Object for GoTime {
@@ -117,23 +144,25 @@ impl Object for GoTime {
 
     fn field(&self, name: &str) -> Option<Value> {
         use chrono::{Datelike, Timelike};
+        let wall = self.wall();
         Some(match name {
-            "Unix" => Value::Int64(self.t.timestamp()),
-            "UnixMilli" => Value::Int64(self.t.timestamp_millis()),
-            "UnixNano" => Value::Int64(self.t.timestamp_nanos_opt().unwrap_or(0)),
-            "Year" => Value::Int(self.t.year() as i64),
+            "Unix" => Value::Int64(self.instant.timestamp()),
+            "UnixMilli" => Value::Int64(self.instant.timestamp_millis()),
+            "UnixNano" => Value::Int64(self.instant.timestamp_nanos_opt().unwrap_or(0)),
+            "Year" => Value::Int(wall.year() as i64),
             "Month" => Value::string(self.format("January")),
-            "Day" => Value::Int(self.t.day() as i64),
-            "Hour" => Value::Int(self.t.hour() as i64),
-            "Minute" => Value::Int(self.t.minute() as i64),
-            "Second" => Value::Int(self.t.second() as i64),
-            "Nanosecond" => Value::Int(self.t.nanosecond() as i64),
-            "YearDay" => Value::Int(self.t.ordinal() as i64),
+            "Day" => Value::Int(wall.day() as i64),
+            "Hour" => Value::Int(wall.hour() as i64),
+            "Minute" => Value::Int(wall.minute() as i64),
+            "Second" => Value::Int(wall.second() as i64),
+            "Nanosecond" => Value::Int(wall.nanosecond() as i64),
+            "YearDay" => Value::Int(wall.ordinal() as i64),
             "Weekday" => Value::string(self.format("Monday")),
             "IsZero" => Value::Bool(self.is_zero()),
             "String" => Value::string(self.display()),
             "UTC" | "Local" => GoTime {
-                t: self.t.with_timezone(&utc_offset()),
+                instant: self.instant,
+                offset: 0,
                 mono: self.mono,
                 zone: None,
             }
@@ -153,7 +182,7 @@ impl Object for GoTime {
                         o.type_name()
                     )));
                 };
-                let (a, b) = (self.t, other.t);
+                let (a, b) = (self.instant, other.instant);
                 Ok(Value::Bool(match name {
                     "After" => a > b,
                     "Before" => a < b,
@@ -225,7 +254,9 @@ pub fn f_now(_: &FuncEnv, a: &[Value]) -> R {
 
 pub fn f_unix_epoch(_: &FuncEnv, a: &[Value]) -> R {
     nargs("unixEpoch", a, 1)?;
-    Ok(Value::string(time_arg(&a[0])?.t.timestamp().to_string()))
+    Ok(Value::string(
+        time_arg(&a[0])?.instant.timestamp().to_string(),
+    ))
 }
 
 /// `d` formatted in `zone` as sprig does it: the zone is loaded as Go's `time.LoadLocation`
@@ -241,7 +272,7 @@ fn date_in_zone(layout: &str, d: &Value, zone: &str) -> String {
     };
     let there = match named {
         Some(tz) => {
-            let there = t.t.with_timezone(&tz);
+            let there = t.instant.with_timezone(&tz);
             let offset = there.offset().fix().local_minus_utc();
             // The database's abbreviation; zones it gives none have a numeric one (`-03`,
             // `+0530`), as the database's own files spell it.
@@ -257,12 +288,13 @@ fn date_in_zone(layout: &str, d: &Value, zone: &str) -> String {
                 str::to_string,
             );
             GoTime {
-                t: there.fixed_offset(),
+                instant: t.instant,
+                offset,
                 mono: None,
                 zone: Some(Rc::from(name)),
             }
         }
-        None => GoTime::at(t.t.with_timezone(&utc_offset())),
+        None => GoTime::utc(t.instant),
     };
     there.format(layout)
 }
@@ -596,10 +628,9 @@ fn parse_in_local(layout: &str, value: &str) -> Result<GoTime, String> {
             (utc_wall(0)?, hours * 3600, Some(zone_name.clone()))
         }
     };
-    let fixed = FixedOffset::east_opt(offset).ok_or_else(|| message(": out of range"))?;
-    let t = instant.and_utc().with_timezone(&fixed);
     Ok(GoTime {
-        t,
+        instant: instant.and_utc(),
+        offset,
         mono: None,
         zone: zone.map(Rc::from),
     })
@@ -824,9 +855,7 @@ pub fn f_must_date_modify(_: &FuncEnv, a: &[Value]) -> R {
 
 fn since_nanos(t: &GoTime) -> i64 {
     let now = Utc::now();
-    (now.fixed_offset() - t.t)
-        .num_nanoseconds()
-        .unwrap_or(i64::MAX)
+    (now - t.instant).num_nanoseconds().unwrap_or(i64::MAX)
 }
 
 pub fn f_ago(_: &FuncEnv, a: &[Value]) -> R {
@@ -1133,7 +1162,7 @@ fn push_int(out: &mut String, x: i64, width: usize) {
 }
 
 /// Go's Time.Format: every layout element of time/format.go; `MST` prints `zone`.
-fn go_format(t: &DateTime<FixedOffset>, layout: &str, zone: &str) -> String {
+fn go_format(t: &NaiveDateTime, offset: i32, layout: &str, zone: &str) -> String {
     use chrono::{Datelike, Timelike};
     let mut out = String::with_capacity(layout.len() + 10);
     let mut rest = layout;
@@ -1183,7 +1212,6 @@ fn go_format(t: &DateTime<FixedOffset>, layout: &str, zone: &str) -> String {
                 seconds,
                 hours_only,
             } => {
-                let offset = t.offset().local_minus_utc();
                 if iso && offset == 0 {
                     out.push('Z');
                     continue;
@@ -1328,7 +1356,8 @@ mod tests {
             );
             let text = t.format(layout);
             let back = parse_in_local(layout, &text).unwrap();
-            proptest::prop_assert_eq!(back.t, t.t, "{} -> {}", layout, text);
+            proptest::prop_assert_eq!(back.instant, t.instant, "{} -> {}", layout, text);
+            proptest::prop_assert_eq!(back.offset, t.offset, "{} -> {}", layout, text);
         }
     }
 
@@ -1339,6 +1368,6 @@ mod tests {
         assert_eq!(t.format("02 Jan 06 15:04 -0700"), "13 Jun 19 20:39 +0000");
         assert_eq!(GoTime::zero().display(), "0001-01-01 00:00:00 +0000 UTC");
         let back = as_time(&t.clone().value()).unwrap();
-        assert_eq!(back.t, t.t);
+        assert_eq!(back.instant, t.instant);
     }
 }

@@ -124,24 +124,19 @@ fn map_value(m: &GoMap, map_lists: &mut Vec<Rc<Vec<Value>>>) -> Value {
 }
 
 fn time_value(t: &TomlTime) -> Value {
-    use chrono::{FixedOffset, NaiveDate, TimeZone};
-    let local = NaiveDate::from_ymd_opt(t.year, t.month, t.day)
-        .and_then(|d| d.and_hms_nano_opt(t.hour, t.min, t.sec, t.nsec));
-    match (local, FixedOffset::east_opt(t.offset)) {
-        (Some(local), Some(offset)) => match offset.from_local_datetime(&local).single() {
-            Some(dt) => super::dates::GoTime {
-                t: dt,
-                mono: None,
-                zone: Some(Rc::from(t.zone.as_str())),
-            }
-            .value(),
-            None => Value::Nil,
-        },
-        // an offset of 24 hours or more (Go takes up to +24:60): past what chrono holds
-        _ => Value::string(format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}",
-            t.year, t.month, t.day, t.hour, t.min, t.sec, t.zone
-        )),
+    use chrono::NaiveDate;
+    let instant = NaiveDate::from_ymd_opt(t.year, t.month, t.day)
+        .and_then(|d| d.and_hms_nano_opt(t.hour, t.min, t.sec, t.nsec))
+        .and_then(|local| local.checked_sub_signed(chrono::Duration::seconds(t.offset.into())));
+    match instant {
+        Some(instant) => super::dates::GoTime {
+            instant: instant.and_utc(),
+            offset: t.offset,
+            mono: None,
+            zone: Some(Rc::from(t.zone.as_str())),
+        }
+        .value(),
+        None => Value::Nil,
     }
 }
 

@@ -159,6 +159,14 @@ impl Emitter {
     ) -> Result<(), Unencodable> {
         let _ = sequence;
         match v {
+            // helm's toYaml goes through encoding/json, which refuses some times
+            Value::Object(_) if !self.v3 && time_json_error(v).is_some() => Err(Unencodable),
+            // go-yaml v3 writes a time as a plain RFC 3339 scalar, never quoted
+            Value::Object(_) if self.v3 && super::dates::as_time(v).is_some() => {
+                let t = super::dates::as_time(v)
+                    .map(|t| t.format("2006-01-02T15:04:05.999999999Z07:00"));
+                self.plain_scalar(&t.unwrap_or_default(), simple_key)
+            }
             Value::Object(_) => self.node(&plain(v), _root, sequence, mapping, simple_key),
             Value::Map(m) if !m.borrow().is_empty() => {
                 let m = m.borrow();
@@ -768,6 +776,11 @@ pub fn to_pretty_json(v: &Value) -> String {
 
 /// encoding/json's error for `v`, if it holds a float64 JSON has no number for (NaN, ±Inf):
 /// the first one in the order json.Marshal writes.
+/// Time.MarshalJSON's refusal of a time (a year past 9999, an offset of 24 hours or more).
+fn time_json_error(v: &Value) -> Option<&'static str> {
+    super::dates::as_time(v)?.json_error()
+}
+
 pub fn json_unsupported(v: &Value) -> Option<String> {
     match v {
         Value::Float(f) if !f.is_finite() => {
@@ -775,6 +788,8 @@ pub fn json_unsupported(v: &Value) -> Option<String> {
         }
         Value::List(l) => l.iter().find_map(json_unsupported),
         Value::Map(m) => m.borrow().values().find_map(json_unsupported),
+        Value::Object(_) if time_json_error(v).is_some() => time_json_error(v)
+            .map(|e| format!("json: error calling MarshalJSON for type time.Time: {e}")),
         Value::Object(o) => match (o.json(), o.as_data()) {
             (Some(GoJson::Fields(f)), _) => f.iter().find_map(|(_, v)| json_unsupported(v)),
             (None, Some(d)) => json_unsupported(&d),
