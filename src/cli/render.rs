@@ -33,6 +33,10 @@ pub struct Args {
     /// Print the NOTES.txt of the chart after the manifests.
     #[arg(long)]
     pub notes: bool,
+    /// With --chart: print the chart's crds/ files first, as `helm template --include-crds`
+    /// (a release of todo.toml always shows them unless it says `crds = "skip"`).
+    #[arg(long)]
+    pub include_crds: bool,
 }
 
 pub async fn run(global: &GlobalArgs, args: Args) -> miette::Result<ExitStatus> {
@@ -58,7 +62,10 @@ pub fn run_chart_dir(args: Args) -> miette::Result<ExitStatus> {
         caps.kube_version = v;
     }
     caps.api_versions.extend(args.api_versions);
-    let opts = RenderOptions { set: args.set };
+    let opts = RenderOptions {
+        set: args.set,
+        include_crds: args.include_crds,
+    };
     let req = RenderRequest {
         chart_dir: &chart_dir,
         release_name: &args.release_name,

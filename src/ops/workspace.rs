@@ -464,7 +464,7 @@ pub async fn render_releases(
                     capabilities: crate::chart::Capabilities::default(),
                     lookup: None,
                 };
-                crate::chart::render(&request)?.manifests
+                crate::plan::desired::release_documents(release, crate::chart::render(&request)?)
             }
             crate::spec::ReleaseKind::Manifests => {
                 crate::chart::render_manifest_dir(&release.chart)?

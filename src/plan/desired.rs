@@ -217,6 +217,21 @@ impl InRelease {
 /// Whether rendering `release` is an upgrade (`.Release.IsUpgrade`, and which hooks run): as
 /// helm, when the release was installed before, and an install when it is new, even in a project
 /// applied before. Plan, validate, render and rbac all render with this one rule.
+/// A chart release's documents as apply applies them: the chart's `crds/` files first (unless
+/// the release says `crds = "skip"`), as `helm install` installs them, then what its templates
+/// rendered.
+pub fn release_documents(
+    release: &crate::spec::Release,
+    rendered: chart::Rendered,
+) -> Vec<chart::Manifest> {
+    let mut documents = match release.crds {
+        crate::spec::CrdPolicy::Apply => rendered.crds,
+        crate::spec::CrdPolicy::Skip => Vec::new(),
+    };
+    documents.extend(rendered.manifests);
+    documents
+}
+
 pub fn is_upgrade(state: &crate::state::State, release: &str) -> bool {
     state.objects.values().any(|r| r.release == release)
 }
@@ -281,9 +296,8 @@ pub async fn release_objects(
             } else {
                 render()
             };
-            rendered
-                .map_err(|cause| InRelease::new(release_name, cause))?
-                .manifests
+            let rendered = rendered.map_err(|cause| InRelease::new(release_name, cause))?;
+            release_documents(release, rendered)
         }
         ReleaseKind::Manifests => chart::render_manifest_dir(&release.chart)
             .map_err(|cause| InRelease::new(release_name, cause))?,

@@ -14,10 +14,10 @@ use super::error::{Problem, Span, SpecError, SpecSource, did_you_mean, suggestio
 use super::reference::{Piece, Reference, parse_template, span_within};
 use super::tree::{self, Key, Node, Table, Value};
 use super::{
-    ChecksConfig, Cluster, DEFAULT_GENERATED_LENGTH, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, Delivery,
-    IMAGE_ATTRIBUTES, IgnoreChange, Image, Project, RELEASE_ATTRIBUTES, Release, ReleaseKind,
-    SECRET_ATTRIBUTES, SecretSet, SecretSource, Spec, StateConfig, VARIABLE_ENV_PREFIX,
-    is_dns_label, is_dns_subdomain,
+    ChecksConfig, Cluster, CrdPolicy, DEFAULT_GENERATED_LENGTH, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT,
+    Delivery, IMAGE_ATTRIBUTES, IgnoreChange, Image, Project, RELEASE_ATTRIBUTES, Release,
+    ReleaseKind, SECRET_ATTRIBUTES, SecretSet, SecretSource, Spec, StateConfig,
+    VARIABLE_ENV_PREFIX, is_dns_label, is_dns_subdomain,
 };
 use crate::model::address::Address;
 use crate::model::smoke::{DEFAULT_SMOKE_TIMEOUT_SECS, SmokeCheck};
@@ -2076,6 +2076,7 @@ impl Reader<'_> {
                     "namespace",
                     "depends_on",
                     "protect",
+                    "crds",
                     "keep",
                     "timeout",
                     "ignore_changes",
@@ -2197,6 +2198,21 @@ impl Reader<'_> {
                 None => cluster.namespace.clone(),
             };
             let protect = self.bool(table, "protect", &section).unwrap_or(false);
+            let crds = match self.string(table, "crds", &section) {
+                None => CrdPolicy::Apply,
+                Some((policy, span)) => match policy.as_str() {
+                    "apply" => CrdPolicy::Apply,
+                    "skip" => CrdPolicy::Skip,
+                    other => {
+                        self.push(
+                            Problem::new("crds", format!("`crds = {other:?}` is not a CRD policy"))
+                                .label(span, "expected \"apply\" or \"skip\"")
+                                .help("\"apply\" (the default) applies the chart's crds/ files before its other objects and keeps them as the chart has them; \"skip\" leaves them out, as `helm install --skip-crds`"),
+                        );
+                        CrdPolicy::Apply
+                    }
+                },
+            };
             let keep = self.keep(table, &section);
             let timeout = self
                 .duration(table, "timeout", &section)
@@ -2228,6 +2244,7 @@ impl Reader<'_> {
                         depends_on: Vec::new(),
                         depends_on_spans: Vec::new(),
                         protect,
+                        crds,
                         keep,
                         timeout,
                         ignore_changes,

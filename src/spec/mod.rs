@@ -151,6 +151,18 @@ pub enum ReleaseKind {
     Manifests,
 }
 
+/// `crds = "apply" | "skip"`: the custom resource definitions of a chart's `crds/` directories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CrdPolicy {
+    /// Objects of the release like any other, applied before the rest (as `helm install` does),
+    /// then kept as the chart has them: a changed CRD is updated, one the chart drops is pruned,
+    /// and, holding custom resources, a delete or replace needs `--allow-data-loss`.
+    #[default]
+    Apply,
+    /// Left out, as `helm install --skip-crds`: the cluster's CRDs are managed elsewhere.
+    Skip,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {
     /// The table key, which is also the Helm release name.
@@ -169,6 +181,8 @@ pub struct Release {
     pub depends_on_spans: Vec<Span>,
     /// Never delete the data of this release (PVCs, StatefulSet volumes).
     pub protect: bool,
+    /// What becomes of the chart's `crds/` files (and its subcharts').
+    pub crds: CrdPolicy,
     /// `keep`: objects prune and destroy never delete (todoplan stops managing them instead),
     /// as `Kind/NAME` selectors (NAME may be `*`), or `*` for every object (`keep = true`).
     pub keep: Vec<String>,

@@ -285,6 +285,17 @@ fn todoplan_renders_the_same_objects_as_helm_template() {
             "example.com/v1/Widget".into(),
         ],
     });
+    // crds/ files printed first, as they are (nested, JSON, upper-case extensions, subcharts,
+    // a disabled subchart's left out, then switched on)
+    let crd_dirs = repo().join("tests/charts/crd-dirs");
+    for values in [vec![], vec![crd_dirs.join("ci/opt-enabled.yaml")]] {
+        cases.push(Case {
+            label: format!("crd-dirs --include-crds {values:?}"),
+            chart: crd_dirs.clone(),
+            values,
+            extra: vec!["--include-crds".into()],
+        });
+    }
 
     let tmp = tempfile::tempdir().unwrap();
     let status = Command::new(helm())

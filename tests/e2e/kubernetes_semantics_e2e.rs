@@ -645,6 +645,130 @@ fn crds_and_their_custom_resources_plan_and_apply_in_one_run() {
     p.assert_no_changes("CRDs and their custom resources applied in one run");
 }
 
+/// A chart's `crds/` directory, and its subchart's, as `helm install` installs them: not
+/// templated, applied before the chart's objects, so a custom resource of the chart plans and
+/// applies in the same run. Unlike helm, they stay managed: a changed CRD file updates the CRD,
+/// and dropping it (custom resources still there) is refused without --allow-data-loss.
+/// `crds = "skip"` leaves them out, as `helm install --skip-crds`.
+#[test]
+fn a_charts_crds_directory_is_applied_before_the_chart_and_kept_as_the_chart_has_it() {
+    let mut p = Project::new("sem-crddir");
+    let (group, sub_group) = (
+        format!("{}.todoplan.test", p.name),
+        format!("s.{}.todoplan.test", p.name),
+    );
+    p.crds.push(format!("gadgets.{group}"));
+    p.crds.push(format!("gadgets.{sub_group}"));
+    p.objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain, namespace: \"{ns}\"}\n");
+    let chart = p.path().join("app");
+    let write = |rel: &str, text: &str| {
+        let path = chart.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: sub\n  version: 0.1.0\n",
+    );
+    // not templated: helm would fail on this line if it were
+    write(
+        "crds/gadgets.yaml",
+        &format!(
+            "# {{{{ not a template }}}}\n{}",
+            gadget_crd(&group, "Namespaced")
+        ),
+    );
+    write("crds/README.md", "not a manifest\n");
+    write(
+        "templates/gadget.yaml",
+        &format!(
+            "apiVersion: {group}/v1\nkind: Gadget\nmetadata: {{name: g1}}\nspec: {{color: red}}\n"
+        ),
+    );
+    write(
+        "charts/sub/Chart.yaml",
+        "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+    );
+    write(
+        "charts/sub/crds/gadgets.yaml",
+        &gadget_crd(&sub_group, "Cluster"),
+    );
+    write(
+        "charts/sub/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-sub}\ndata: {a: \"1\"}\n",
+    );
+    let toml = p.path().join("todo.toml");
+    let base = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{base}\n[releases.app]\nchart = \"app\"\n")).unwrap();
+
+    let plan = p.ok(&["plan"]);
+    for line in [
+        format!("+ apiextensions.k8s.io/v1 CustomResourceDefinition gadgets.{group}"),
+        format!("+ apiextensions.k8s.io/v1 CustomResourceDefinition gadgets.{sub_group}"),
+        format!("+ {group}/v1 Gadget {}/g1", p.name),
+    ] {
+        assert!(plan.contains(&line), "{line}:\n{plan}");
+    }
+    assert!(plan.contains("planned from the CRD's schema"), "{plan}");
+    p.ok(&["apply", "--auto-approve"]);
+    let size = p.jsonpath(&[&format!("gadgets.{group}"), "g1"], "{.spec.size}");
+    assert_eq!(size, "3", "the CRD's default, so the CRD came first");
+    p.assert_no_changes("a chart's crds/ applied");
+
+    // The chart changes its CRD: the CRD is updated (helm install would leave it).
+    write(
+        "crds/gadgets.yaml",
+        &gadget_crd(&group, "Namespaced").replace("default: 3", "default: 4"),
+    );
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains(&format!(
+            "~ apiextensions.k8s.io/v1 CustomResourceDefinition gadgets.{group}"
+        )),
+        "{plan}"
+    );
+    p.ok(&["apply", "--auto-approve"]);
+    let default = support::kubectl([
+        "get",
+        "crd",
+        &format!("gadgets.{group}"),
+        "-o",
+        "jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.size.default}",
+    ]);
+    assert_eq!(default, "4");
+    p.assert_no_changes("a changed CRD applied");
+
+    // The chart drops its CRD while a custom resource of it lives: refused without the flag.
+    std::fs::remove_file(chart.join("crds/gadgets.yaml")).unwrap();
+    std::fs::remove_file(chart.join("templates/gadget.yaml")).unwrap();
+    support::kubectl_apply(
+        &p.name,
+        &format!(
+            "apiVersion: {group}/v1\nkind: Gadget\nmetadata: {{name: precious}}\nspec: {{size: 9}}\n"
+        ),
+    );
+    let out = p.run(&["apply", "--auto-approve"]);
+    let said = text(&out);
+    assert!(said.contains("--allow-data-loss"), "{said}");
+    assert_eq!(
+        support::kubectl(["get", "crd", &format!("gadgets.{group}"), "-o", "name"]).trim(),
+        format!("customresourcedefinition.apiextensions.k8s.io/gadgets.{group}"),
+        "the CRD is still there:\n{said}"
+    );
+
+    // crds = "skip": the subchart's CRD is no longer the release's, and none is planned.
+    std::fs::write(
+        &toml,
+        format!("{base}\n[releases.app]\nchart = \"app\"\ncrds = \"skip\"\n"),
+    )
+    .unwrap();
+    let rendered = p.ok(&["render", "app"]);
+    assert!(
+        !rendered.contains("CustomResourceDefinition") && rendered.contains("from-sub"),
+        "{rendered}"
+    );
+}
+
 /// The custom resources in one release and their CRD in another that todo.toml does not order
 /// (the custom resources' release even comes first by name): the plan orders them, `--target`
 /// of the CRD's release plans alone, and one apply does both.

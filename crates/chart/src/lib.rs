@@ -60,11 +60,16 @@ pub struct RenderRequest<'a> {
 pub struct RenderOptions {
     /// `--set` strings, applied after values files and before inline values.
     pub set: Vec<String>,
+    /// Print the `crds/` files first, as `helm template --include-crds` does.
+    pub include_crds: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub manifests: Vec<Manifest>,
+    /// The documents of the `crds/` directories of the chart and its enabled subcharts, not
+    /// templated, in the order helm installs them (before everything else, `helm install`).
+    pub crds: Vec<Manifest>,
     /// The root chart's NOTES.txt, rendered.
     pub notes: Option<String>,
 }
@@ -81,7 +86,13 @@ pub fn render_with(req: &RenderRequest, opts: &RenderOptions) -> Result<Rendered
             .name("chart-render".into())
             .stack_size(64 << 20)
             .spawn_scoped(s, || {
-                render_inner(req, opts, Afterwards::Free, manifest::Objects::Whole)
+                let documents =
+                    render_inner(req, opts, Afterwards::Free, manifest::Objects::Whole)?;
+                Ok(Rendered {
+                    manifests: documents.manifests,
+                    crds: manifest::crd_manifests(&documents.crd_files)?,
+                    notes: documents.notes,
+                })
             })
             .map_err(|e| ChartError::Io {
                 path: req.chart_dir.to_path_buf(),
@@ -122,7 +133,14 @@ pub fn render_as_helm_template(
         manifest::Objects::Head,
     )?;
     // helm prints the trimmed manifests and a newline: a chart without documents prints one.
-    let mut text = to_helm_template_output(&rendered.manifests);
+    // The crds/ files come first, as they are (helm's renderResources).
+    let mut text = String::new();
+    if opts.include_crds {
+        for (source, data) in &rendered.crd_files {
+            text.push_str(&format!("---\n# Source: {source}\n{data}\n"));
+        }
+    }
+    text.push_str(&to_helm_template_output(&rendered.manifests));
     if text.is_empty() {
         text.push('\n');
     }
@@ -190,6 +208,15 @@ pub fn render_template_files(
 
 struct RenderedFiles {
     outputs: BTreeMap<String, String>,
+    /// The `crds/` files: (path under the release's chart, text).
+    crds: Vec<(String, String)>,
+    notes: Option<String>,
+}
+
+/// A render's documents before `Rendered` parses the crds/ files.
+struct RenderedDocuments {
+    manifests: Vec<Manifest>,
+    crd_files: Vec<(String, String)>,
     notes: Option<String>,
 }
 
@@ -198,14 +225,15 @@ fn render_inner(
     opts: &RenderOptions,
     afterwards: Afterwards,
     objects: manifest::Objects,
-) -> Result<Rendered, ChartError> {
+) -> Result<RenderedDocuments, ChartError> {
     let files = render_files(req, opts, afterwards)?;
     let manifests = manifest::sort_outputs(&files.outputs, objects)?;
     if afterwards == Afterwards::LeaveToProcessExit {
         std::mem::forget(files.outputs);
     }
-    Ok(Rendered {
+    Ok(RenderedDocuments {
         manifests,
+        crd_files: files.crds,
         notes: files.notes,
     })
 }
@@ -302,9 +330,51 @@ fn render_files(
         outputs.insert(j.name.clone(), out);
     }
     if afterwards == Afterwards::LeaveToProcessExit {
-        std::mem::forget((chart, set, texts, jobs, root_values));
+        std::mem::forget((set, texts, jobs, root_values));
     }
-    Ok(RenderedFiles { outputs, notes })
+    let mut crds = Vec::new();
+    crd_files(&chart, &chart.name, &mut crds);
+    if afterwards == Afterwards::LeaveToProcessExit {
+        std::mem::forget(chart);
+    }
+    Ok(RenderedFiles {
+        outputs,
+        crds,
+        notes,
+    })
+}
+
+/// The files of `crds/` in the chart and in its enabled subcharts (helm's `CRDObjects`): each
+/// chart's own in the order helm's loader walks them, then its subcharts'. Each is named by its
+/// path under the release's chart (`CHART/charts/SUB/crds/x.yaml`), as helm names it.
+fn crd_files(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
+    // filepath.Ext compared case-insensitively, as helm's hasManifestExtension does
+    let manifest = |name: &str| {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        base.rfind('.').is_some_and(|dot| {
+            let ext = &base[dot..];
+            [".yaml", ".yml", ".json"]
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(ext))
+        })
+    };
+    let mut own: Vec<(&String, &Vec<u8>)> = chart
+        .files
+        .0
+        .iter()
+        .filter(|(name, _)| name.starts_with("crds/") && manifest(name))
+        .collect();
+    // a directory's entries in name order, each directory's files where its name sorts
+    own.sort_by(|a, b| a.0.split('/').cmp(b.0.split('/')));
+    for (name, data) in own {
+        out.push((
+            format!("{path}/{name}"),
+            template::value::string_from_go_bytes(data),
+        ));
+    }
+    for sub in &chart.dependencies {
+        crd_files(sub, &format!("{path}/charts/{}", sub.name), out);
+    }
 }
 
 fn gather_texts(chart: &Chart, path: &str, out: &mut BTreeMap<String, String>) {

@@ -193,6 +193,23 @@ pub fn sort_outputs(
     Ok(generic)
 }
 
+/// The documents of the `crds/` files, file by file in the order given (helm installs them so,
+/// without templating, sorting or hooks: an annotation there is only an annotation).
+pub fn crd_manifests(files: &[(String, String)]) -> Result<Vec<Manifest>, ChartError> {
+    let mut out = Vec::new();
+    for (path, text) in files {
+        for doc in split_documents(text) {
+            let mut m = parse_doc(path, &doc, Objects::Whole)?;
+            if m.object.is_null() {
+                continue;
+            }
+            m.hook = None;
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether every comma-separated entry of a `helm.sh/hook` annotation is a hook event helm v3
 /// knows (compared trimmed and lower-cased, as helm does).
 fn known_hook_types(annotation: &str) -> bool {

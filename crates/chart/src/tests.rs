@@ -58,6 +58,7 @@ fn values_precedence_chart_files_set_inline() {
     let req = request(tmp.path(), &files, serde_json::json!({"d": "inline"}));
     let opts = RenderOptions {
         set: vec!["c=set,d=set".into()],
+        ..RenderOptions::default()
     };
     let r = render_with(&req, &opts).unwrap();
     let data = &r.manifests[0].object["data"];

@@ -279,7 +279,10 @@ fn run_todoplan(c: &Case, dir: &Path) -> Outcome {
         capabilities: Capabilities::default(),
         lookup: None,
     };
-    let opts = RenderOptions { set: c.set.clone() };
+    let opts = RenderOptions {
+        set: c.set.clone(),
+        ..RenderOptions::default()
+    };
     let result = std::thread::scope(|s| {
         std::thread::Builder::new()
             .stack_size(64 << 20)
