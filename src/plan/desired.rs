@@ -328,6 +328,12 @@ pub async fn release_objects(
                     .unwrap_or("?"),
                 kind_of(&object)
             );
+            if let Some(name) = object.pointer("/metadata/name").filter(|n| !n.is_null()) {
+                return Err(miette::miette!(
+                    help = "quote it (`name: \"y\"`): YAML reads y, yes, on, off, no, true, false and numbers as other types, as helm's YAML reader does",
+                    "release.{release_name}: a {what} has metadata.name {name}, which is not a string",
+                ));
+            }
             return Err(match generated {
                 Some(prefix) => miette::miette!(
                     help = format!(

@@ -120,3 +120,72 @@ fn bad_set_syntax_and_missing_chart_are_diagnosed() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Chart.yaml file is missing"));
 }
+
+/// A release's `crds/` file is not templated: one that is not YAML (or not a mapping) is a
+/// diagnostic naming the file and saying so, and an object whose name YAML reads as a boolean
+/// (`name: y`) is refused as that, not as a missing name.
+#[test]
+fn a_releases_crd_file_and_object_names_are_checked_with_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(
+        root.join("todo.toml"),
+        "[project]\nname = \"crdcheck\"\n[cluster]\nnamespace = \"crdcheck\"\n[state]\nbackend = \"local\"\ndir = \"state\"\n[releases.app]\nchart = \"app\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("app/crds")).unwrap();
+    std::fs::create_dir_all(root.join("app/templates")).unwrap();
+    std::fs::write(
+        root.join("app/Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("app/templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = todoplan().current_dir(root).args(args).output().unwrap();
+        (
+            out.status.code(),
+            crate::support::one_line(&format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        )
+    };
+    for (text, says) in [
+        (
+            "metadata:\n  labels: [a\n",
+            "did not find expected ',' or ']'",
+        ),
+        ("- a\n- b\n", "a document is not a mapping"),
+    ] {
+        std::fs::write(root.join("app/crds/bad.yaml"), text).unwrap();
+        for args in [&["render", "app"][..], &["plan", "--offline"][..]] {
+            let (code, said) = run(args);
+            assert_eq!(code, Some(1), "{args:?}: {said}");
+            assert!(
+                said.contains("app/crds/bad.yaml is not a Kubernetes object")
+                    && said.contains(says)
+                    && said.contains("never templated"),
+                "{args:?}: {said}"
+            );
+        }
+    }
+    std::fs::remove_file(root.join("app/crds/bad.yaml")).unwrap();
+    std::fs::write(
+        root.join("app/crds/named-y.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n",
+    )
+    .unwrap();
+    let (code, said) = run(&["plan", "--offline"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("metadata.name true, which is not a string") && said.contains("quote it"),
+        "{said}"
+    );
+    assert!(!root.join("state").join("todo.tfstate").exists());
+}

@@ -105,6 +105,22 @@ pub enum ChartError {
         span: Option<SourceSpan>,
     },
 
+    #[error("{source_file} is not a Kubernetes object: {message}")]
+    #[diagnostic(
+        code(chart::crd_file),
+        help(
+            "files in crds/ are applied as written, never templated: fix the file itself (helm would refuse it at install too)"
+        )
+    )]
+    CrdFile {
+        source_file: String,
+        message: String,
+        #[source_code]
+        src: std::sync::Arc<NamedSource<String>>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
     /// A refusal worded as helm words it (release and Chart.yaml validation, missing
     /// dependencies), so the message reads the same with either tool.
     #[error("{message}")]

@@ -199,7 +199,25 @@ pub fn crd_manifests(files: &[(String, String)]) -> Result<Vec<Manifest>, ChartE
     let mut out = Vec::new();
     for (path, text) in files {
         for doc in split_documents(text) {
-            let mut m = parse_doc(path, &doc, Objects::Whole)?;
+            let mut m = parse_doc(path, &doc, Objects::Whole).map_err(|e| match e {
+                ChartError::RenderedYaml {
+                    source_file,
+                    message,
+                    span,
+                    ..
+                } => {
+                    // the snippet is the file's own text, named as the file
+                    let src =
+                        std::sync::Arc::new(miette::NamedSource::new(&source_file, doc.clone()));
+                    ChartError::CrdFile {
+                        source_file,
+                        message,
+                        src,
+                        span,
+                    }
+                }
+                other => other,
+            })?;
             if m.object.is_null() {
                 continue;
             }
