@@ -561,6 +561,26 @@ fn to_toml_renders_as_helm_renders_it() {
     check("to-toml", &results);
 }
 
+/// A case of one chart `c` with one template, `templates/FILE`, printed raw.
+fn one_template_case(name: String, file: &str, template: String) -> Case {
+    Case {
+        name,
+        files: vec![
+            (
+                "Chart.yaml".to_string(),
+                "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+            ),
+            (format!("templates/{file}"), template),
+        ],
+        raw: true,
+        release: "r".into(),
+        set: vec![],
+        values: vec![],
+        shape: None,
+        cert: false,
+    }
+}
+
 /// One chart that applies `templates` to generated `values`, rendered by both; every line of
 /// output must be the same (the line names the function and the input's index). Returns
 /// helm's output, by template.
@@ -872,22 +892,11 @@ fn generated_semver_renders_as_helm_renders_it() {
                  {{{{ $v.Compare $w }}}} {{{{ $v.LessThan $w }}}} {{{{ $v.GreaterThan $w }}}} \
                  {{{{ $v.Equal $w }}}}{CLOSE}"
             );
-            Case {
-                name: format!("generated semver {i}: {c} {v} {w}"),
-                files: vec![
-                    (
-                        "Chart.yaml".to_string(),
-                        "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
-                    ),
-                    ("templates/semver".to_string(), template),
-                ],
-                raw: true,
-                release: "r".into(),
-                set: vec![],
-                values: vec![],
-                shape: None,
-                cert: false,
-            }
+            one_template_case(
+                format!("generated semver {i}: {c} {v} {w}"),
+                "semver",
+                template,
+            )
         })
         .collect();
     check("generated-semver", &run_all(cases));
@@ -973,22 +982,7 @@ fn generated_regular_expressions_render_as_helm_renders_them() {
                 ));
             }
             template.push_str(CLOSE);
-            Case {
-                name: format!("generated regexp {i}: {p}"),
-                files: vec![
-                    (
-                        "Chart.yaml".to_string(),
-                        "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
-                    ),
-                    ("templates/regexp".to_string(), template),
-                ],
-                raw: true,
-                release: "r".into(),
-                set: vec![],
-                values: vec![],
-                shape: None,
-                cert: false,
-            }
+            one_template_case(format!("generated regexp {i}: {p}"), "regexp", template)
         })
         .collect();
     check("generated-regexp", &run_all(cases));
