@@ -358,7 +358,7 @@ fn crd_files(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
                 .any(|e| e.eq_ignore_ascii_case(ext))
         })
     };
-    let mut own: Vec<(&String, &Vec<u8>)> = chart
+    let mut own: Vec<_> = chart
         .files
         .0
         .iter()

@@ -725,7 +725,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         values,
         schema,
         templates,
-        files: Files(Rc::new(chart_files)),
+        files: Files::new(chart_files),
         imports_done,
         aliases_taken: Rc::new(std::cell::Cell::new(false)),
         dependencies,

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use base64::Engine;
 
-use super::template::value::{GoJson, Object, Value, string_from_go_bytes};
+use super::template::value::{GoBytes, GoJson, Object, Value, sprint_bytes, string_from_go_bytes};
 use super::template::yaml;
 
 /// What `helm template` assumes about the cluster when it is not connected.
@@ -406,9 +406,15 @@ impl Object for ApiVersions {
 
 /// `.Files`: the chart's non-template files, by path relative to the chart root.
 #[derive(Debug, Clone, Default)]
-pub struct Files(pub Rc<BTreeMap<String, Vec<u8>>>);
+pub struct Files(pub Rc<BTreeMap<String, Rc<[u8]>>>);
 
 impl Files {
+    pub fn new(files: BTreeMap<String, Vec<u8>>) -> Files {
+        Files(Rc::new(
+            files.into_iter().map(|(k, v)| (k, Rc::from(v))).collect(),
+        ))
+    }
+
     fn get(&self, name: &str) -> String {
         self.0
             .get(name)
@@ -430,6 +436,14 @@ impl Files {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(Files(Rc::new(picked)))
+    }
+
+    /// The map index `.Files.NAME`, `index .Files NAME`: the file's bytes, or a nil []byte.
+    fn bytes(&self, name: &str) -> Value {
+        Value::Object(Rc::new(match self.0.get(name) {
+            Some(b) => GoBytes::new(b.clone()),
+            None => GoBytes::nil(),
+        }))
     }
 
     fn by_base(&self, f: impl Fn(&[u8]) -> String) -> String {
@@ -464,12 +478,21 @@ impl Object for Files {
             // helm's Files is a map[string][]byte: any other name is a map index (a file's
             // bytes, or a nil []byte).
             "Get" | "GetBytes" | "Glob" | "Lines" => None,
-            other => Some(Value::Object(Rc::new(crate::template::value::GoBytes(
-                self.0.get(other).cloned().unwrap_or_default(),
-            )))),
+            other => Some(self.bytes(other)),
+        }
+    }
+    fn params(&self, method: &str) -> Option<&'static [&'static str]> {
+        match method {
+            "Get" | "GetBytes" | "Glob" | "Lines" => Some(&["string"]),
+            "AsConfig" | "AsSecrets" => Some(&[]),
+            _ => None,
         }
     }
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        if !matches!(name, "Get" | "GetBytes" | "Glob" | "Lines") {
+            return None;
+        }
+        // the executor has checked the arguments against `params`
         let arg = match args {
             [Value::Str(s)] => s.to_string(),
             [other] => {
@@ -487,7 +510,13 @@ impl Object for Files {
         };
         Some(match name {
             "Get" => Ok(Value::string(self.get(&arg))),
-            "GetBytes" => Ok(Value::string(self.get(&arg))),
+            // a missing file is an empty []byte, not a nil one
+            "GetBytes" => Ok(Value::Object(Rc::new(GoBytes::new(
+                self.0
+                    .get(&arg)
+                    .cloned()
+                    .unwrap_or_else(|| Rc::from(&[][..])),
+            )))),
             "Glob" => self.glob(&arg).map(|f| Value::Object(Rc::new(f))),
             "Lines" => {
                 let Some(bytes) = self.0.get(&arg) else {
@@ -501,15 +530,17 @@ impl Object for Files {
         })
     }
     fn display(&self) -> String {
-        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}:{v:?}")).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(k, v)| format!("{k}:{}", sprint_bytes(v)))
+            .collect();
         format!("map[{}]", parts.join(" "))
     }
+    /// A map[string][]byte: each file's bytes.
     fn as_data(&self) -> Option<Value> {
         Some(Value::map(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::string(string_from_go_bytes(v))))
-                .collect(),
+            self.0.keys().map(|k| (k.clone(), self.bytes(k))).collect(),
         ))
     }
 }
@@ -519,12 +550,12 @@ mod tests {
     use super::*;
 
     fn files() -> Files {
-        Files(Rc::new(BTreeMap::from([
+        Files::new(BTreeMap::from([
             ("conf/a.conf".to_string(), b"A=1\n".to_vec()),
             ("conf/b.conf".to_string(), b"B=2".to_vec()),
             ("conf/sub/c.conf".to_string(), b"C".to_vec()),
             ("README.md".to_string(), b"x\ny\n".to_vec()),
-        ])))
+        ]))
     }
 
     #[test]

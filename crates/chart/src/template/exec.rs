@@ -476,7 +476,9 @@ impl<'a> Executor<'a> {
                 .iter()
                 .map(|(k, e)| (Value::str(k), e.clone()))
                 .collect(),
-            Value::Int(_) | Value::Int64(_) | Value::Uint64(_) if br.pipe.decl.len() > 1 => {
+            Value::Int(_) | Value::Int64(_) | Value::Uint64(_) | Value::Uint8(_)
+                if br.pipe.decl.len() > 1 =>
+            {
                 // Go reports it at the pipeline's last command (where its evaluation stopped)
                 return Err(self.chain_err(
                     br.offset,
@@ -505,6 +507,9 @@ impl<'a> Executor<'a> {
             }
             Value::Uint64(n) => (0..*n)
                 .map(|i| (Value::Uint64(i), Value::Uint64(i)))
+                .collect(),
+            Value::Uint8(n) => (0..*n)
+                .map(|i| (Value::Uint8(i), Value::Uint8(i)))
                 .collect(),
             Value::Object(o) => match o.as_data() {
                 Some(Value::List(l)) => l
@@ -720,21 +725,21 @@ impl<'a> Executor<'a> {
                         if let Some(p) = piped {
                             vals.push(p);
                         }
+                        if let Some(params) = o.params(f) {
+                            self.check_method_args(off, f, params, args, &vals, node)?;
+                        }
                         return match o.call(f, &vals) {
                             Some(Ok(v)) => Ok(v),
                             Some(Err(e)) => {
                                 Err(self.chain_err(off, node, format!("error calling {f}: {e}")))
                             }
-                            // a typed map (split's map[string]string): a key, as in a map
-                            None if o.as_any().is_some_and(|a| a.is::<super::value::GoTyped>())
-                                && o.kind_name() == "map" =>
-                            {
-                                Err(self.chain_err(
-                                    off,
-                                    node,
-                                    format!("{f} is not a method but has arguments"),
-                                ))
-                            }
+                            // a typed map (split's map[string]string, `.Files`): a key, as
+                            // in a map
+                            None if o.kind_name() == "map" => Err(self.chain_err(
+                                off,
+                                node,
+                                format!("{f} is not a method but has arguments"),
+                            )),
                             None if o.field(f).is_some() => Err(self.chain_err(
                                 off,
                                 node,
@@ -749,6 +754,15 @@ impl<'a> Executor<'a> {
                     }
                     match o.field(f) {
                         Some(v) => v,
+                        // a method that takes arguments, called without
+                        None if o.params(f).is_some_and(|p| !p.is_empty()) => {
+                            let want = o.params(f).map_or(0, <[_]>::len);
+                            return Err(self.chain_err(
+                                off,
+                                node,
+                                format!("wrong number of args for {f}: want {want} got 0"),
+                            ));
+                        }
                         None => {
                             return Err(self.chain_err(
                                 off,
@@ -907,6 +921,18 @@ impl<'a> Executor<'a> {
         }
         let result = match name {
             "include" => self.include(off, &vals),
+            // tpl's text is a Go string parameter, checked before the call
+            "tpl" if vals.len() == 2 && !matches!(vals[0], Value::Str(_)) => {
+                let message = match &vals[0] {
+                    Value::Nil => "invalid value; expected string".to_string(),
+                    other => format!(
+                        "wrong type for value; expected string; got {}",
+                        other.type_name()
+                    ),
+                };
+                let at = &vals[0] as *const Value as usize;
+                Err(self.arg_type_error(off, name, args, &vals, at, "string", message))
+            }
             "tpl" => self.tpl(off, &vals),
             _ => {
                 let Some(f) = funcs::lookup(name) else {
@@ -1082,6 +1108,60 @@ impl<'a> Executor<'a> {
             return Err(self.wrap_call_error(off, e, "error calling include: "));
         }
         Ok(Value::string(out))
+    }
+
+    /// Go's checks of a method's arguments before the call (`params` are their Go types): the
+    /// count, at the method's node, then each argument's type, at the argument.
+    fn check_method_args(
+        &self,
+        off: usize,
+        f: &str,
+        params: &[&str],
+        args: &[Arg],
+        vals: &[Value],
+        node: &ChainNode,
+    ) -> ExecResult<()> {
+        if vals.len() != params.len() {
+            return Err(self.chain_err(
+                off,
+                node,
+                format!(
+                    "wrong number of args for {f}: want {} got {}",
+                    params.len(),
+                    vals.len()
+                ),
+            ));
+        }
+        for (k, (v, want)) in vals.iter().zip(params).enumerate() {
+            let fits = match *want {
+                "string" => matches!(v, Value::Str(_)),
+                _ => true,
+            };
+            if fits {
+                continue;
+            }
+            let message = match v {
+                Value::Nil => format!("invalid value; expected {want}"),
+                other => format!(
+                    "wrong type for value; expected {want}; got {}",
+                    other.type_name()
+                ),
+            };
+            return Err(match args.get(k) {
+                Some(_) => self.arg_type_error(
+                    off,
+                    f,
+                    args,
+                    vals,
+                    v as *const Value as usize,
+                    want,
+                    message,
+                ),
+                // the piped value: at the method's node
+                None => self.chain_err(off, node, message),
+            });
+        }
+        Ok(())
     }
 
     /// A parameter of the wrong Go type, reported as text/template reports it before calling:
@@ -1301,6 +1381,11 @@ fn text_size(v: &Value, limit: usize, acc: &mut usize) {
             if let Some(d) = o.as_data() {
                 text_size(&d, limit, acc);
             }
+        }
+        // a []byte prints as up to 4 bytes a byte (`255 `)
+        Value::Object(o) if o.as_any().is_some_and(|a| a.is::<super::value::GoBytes>()) => {
+            let n = super::value::GoBytes::of(v).map_or(0, |b| b.bytes().len());
+            *acc += n.saturating_mul(4) + 2;
         }
         _ => *acc += 24,
     }

@@ -11,7 +11,7 @@ use sha2::Digest;
 
 use super::gofmt::go_quote;
 use super::mmsemver::{Constraints, Version};
-use super::value::{Value, go_bytes, go_sprint, string_from_go_bytes};
+use super::value::{GoBytes, Value, go_bytes, go_sprint, string_from_go_bytes};
 use super::yaml;
 use super::{dates, decimal, gojson};
 use crate::pattern::Pattern;
@@ -211,12 +211,15 @@ fn m(v: &Value) -> Result<Option<super::value::MapRef>, FuncError> {
     }
 }
 
-/// sprig's strval: strings as they are, everything else through `%v`.
+/// sprig's strval: strings as they are, a []byte as its text, everything else through `%v`.
 pub fn strval(v: &Value) -> String {
     match v {
         Value::Str(x) => x.to_string(),
         Value::Nil => "<nil>".to_string(),
-        other => go_sprint(other),
+        other => match GoBytes::of(other) {
+            Some(b) => string_from_go_bytes(b.bytes()),
+            None => go_sprint(other),
+        },
     }
 }
 
@@ -226,6 +229,7 @@ pub fn to_i64(v: &Value) -> i64 {
         Value::Int(x) | Value::Int64(x) => *x,
         // Go's int64(u): past i64::MAX it wraps
         Value::Uint64(u) => *u as i64,
+        Value::Uint8(u) => i64::from(*u),
         Value::Float(f) => *f as i64,
         Value::Bool(x) => *x as i64,
         Value::Str(x) => parse_go_int(x.trim()).unwrap_or(0),
@@ -254,6 +258,7 @@ pub fn to_f64(v: &Value) -> f64 {
     match v {
         Value::Int(x) | Value::Int64(x) => *x as f64,
         Value::Uint64(u) => *u as f64,
+        Value::Uint8(u) => f64::from(*u),
         Value::Float(f) => *f,
         Value::Bool(x) => *x as i64 as f64,
         Value::Str(x) => x.trim().parse().unwrap_or(0.0),
@@ -310,22 +315,27 @@ fn basic_kind(v: &Value) -> Kind {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
         Value::Int(_) | Value::Int64(_) => Kind::Int,
-        Value::Uint64(_) => Kind::Uint,
+        Value::Uint64(_) | Value::Uint8(_) => Kind::Uint,
         Value::Float(_) => Kind::Float,
         Value::Str(_) => Kind::Str,
         _ => Kind::Other,
     }
 }
 
-/// An int and a uint64 compare by their values, as text/template's eq and lt do.
+/// A Go unsigned integer's value (uint64 or uint8).
+fn uint_of(v: &Value) -> Option<u64> {
+    match v {
+        Value::Uint64(u) => Some(*u),
+        Value::Uint8(u) => Some(u64::from(*u)),
+        _ => None,
+    }
+}
+
+/// An int and a uint compare by their values, as text/template's eq and lt do.
 fn int_uint_cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {
-        (Value::Int(x) | Value::Int64(x), Value::Uint64(y)) => {
-            Some(i128::from(*x).cmp(&i128::from(*y)))
-        }
-        (Value::Uint64(x), Value::Int(y) | Value::Int64(y)) => {
-            Some(i128::from(*x).cmp(&i128::from(*y)))
-        }
+        (Value::Int(x) | Value::Int64(x), y) => Some(i128::from(*x).cmp(&i128::from(uint_of(y)?))),
+        (x, Value::Int(y) | Value::Int64(y)) => Some(i128::from(uint_of(x)?).cmp(&i128::from(*y))),
         _ => None,
     }
 }
@@ -388,10 +398,10 @@ fn eq_one(env: &FuncEnv, a: &Value, b: &Value) -> Result<bool, FuncError> {
     Ok(match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
-        (Value::Uint64(x), Value::Uint64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
-        _ => false,
+        // two uints of any size
+        (x, y) => uint_of(x).is_some_and(|x| Some(x) == uint_of(y)),
     })
 }
 
@@ -399,7 +409,10 @@ fn eq_one(env: &FuncEnv, a: &Value, b: &Value) -> Result<bool, FuncError> {
 fn go_is_nil(v: &Value) -> bool {
     match v {
         Value::Nil => true,
-        Value::Object(o) => o.as_any().is_some_and(|a| a.is::<crate::objects::GoNil>()),
+        Value::Object(o) => o.as_any().is_some_and(|a| {
+            a.is::<crate::objects::GoNil>()
+                || a.downcast_ref::<GoBytes>().is_some_and(GoBytes::is_nil)
+        }),
         _ => false,
     }
 }
@@ -434,10 +447,13 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
     }
     Ok(match (a, b) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
-        (Value::Uint64(x), Value::Uint64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::Str(x), Value::Str(y)) => x < y,
-        _ => false,
+        // two uints of any size
+        (x, y) => match (uint_of(x), uint_of(y)) {
+            (Some(x), Some(y)) => x < y,
+            _ => false,
+        },
     })
 }
 
@@ -469,6 +485,9 @@ fn f_not(_: &FuncEnv, a: &[Value]) -> R {
 
 fn f_len(_: &FuncEnv, a: &[Value]) -> R {
     nargs("len", a, 1)?;
+    if let Some(b) = GoBytes::of(&a[0]) {
+        return Ok(Value::Int(b.bytes().len() as i64));
+    }
     let n = match &a[0] {
         Value::Str(x) => go_bytes(x).len(),
         Value::Nil => return err("len of nil pointer"),
@@ -491,15 +510,27 @@ fn f_index(_: &FuncEnv, a: &[Value]) -> R {
             Value::Nil => return err("index of nil pointer"),
             Value::Str(st) => {
                 let idx = index_int(key)?;
-                match st.as_bytes().get(idx) {
-                    Some(byte) => Value::Int(*byte as i64),
+                let bytes = go_bytes(st);
+                match bytes.get(idx) {
+                    Some(byte) => Value::Uint8(*byte),
                     // Go checks idx > len, then reflect panics at len
-                    None if idx == st.len() => return err("reflect: string index out of range"),
+                    None if idx == bytes.len() => {
+                        return err("reflect: string index out of range");
+                    }
                     None => return err(format!("index out of range: {idx}")),
                 }
             }
             other => {
-                if let Some(l) = other.as_list() {
+                if let Some(b) = GoBytes::of(other).map(GoBytes::bytes) {
+                    let idx = index_int(key)?;
+                    match b.get(idx) {
+                        Some(byte) => Value::Uint8(*byte),
+                        None if idx == b.len() => {
+                            return err("reflect: slice index out of range");
+                        }
+                        None => return err(format!("index out of range: {idx}")),
+                    }
+                } else if let Some(l) = other.as_list() {
                     let idx = index_int(key)?;
                     match l.get(idx) {
                         Some(x) => x.clone(),
@@ -536,6 +567,7 @@ fn index_int(v: &Value) -> Result<usize, FuncError> {
         Value::Int(x) | Value::Int64(x) => err(format!("index out of range: {x}")),
         // Go reads a uint index as int64(u)
         Value::Uint64(u) => index_int(&Value::Int64(*u as i64)),
+        Value::Uint8(u) => Ok(usize::from(*u)),
         other => err(format!(
             "cannot index slice/array with type {}",
             other.type_name()
@@ -569,8 +601,16 @@ fn f_printf(env: &FuncEnv, a: &[Value]) -> R {
     )))
 }
 
-fn f_html(_: &FuncEnv, a: &[Value]) -> R {
-    let text = a.iter().map(strval).collect::<Vec<_>>().join("");
+/// text/template's evalArgs: one string as it is, anything else as fmt.Sprint prints it.
+fn eval_args(env: &FuncEnv, a: &[Value]) -> Result<String, FuncError> {
+    Ok(match a {
+        [Value::Str(x)] => x.to_string(),
+        _ => strval(&f_print(env, a)?),
+    })
+}
+
+fn f_html(env: &FuncEnv, a: &[Value]) -> R {
+    let text = eval_args(env, a)?;
     let mut out = String::new();
     for c in text.chars() {
         match c {
@@ -586,8 +626,8 @@ fn f_html(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::string(out))
 }
 
-fn f_urlquery(_: &FuncEnv, a: &[Value]) -> R {
-    let text = a.iter().map(strval).collect::<Vec<_>>().join("");
+fn f_urlquery(env: &FuncEnv, a: &[Value]) -> R {
+    let text = eval_args(env, a)?;
     Ok(Value::string(query_escape(&text)))
 }
 
@@ -1314,17 +1354,18 @@ fn f_quote(_: &FuncEnv, a: &[Value]) -> R {
     Ok(Value::string(parts.join(" ")))
 }
 
+/// sprig's squote and cat print with `%v` (a []byte as its numbers), not strval.
 fn f_squote(_: &FuncEnv, a: &[Value]) -> R {
     let parts: Vec<String> = a
         .iter()
         .filter(|v| !v.is_nil())
-        .map(|v| format!("'{}'", strval(v)))
+        .map(|v| format!("'{}'", go_sprint(v)))
         .collect();
     Ok(Value::string(parts.join(" ")))
 }
 
 fn f_cat(_: &FuncEnv, a: &[Value]) -> R {
-    let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(strval).collect();
+    let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(go_sprint).collect();
     Ok(Value::string(parts.join(" ")))
 }
 
@@ -1825,6 +1866,7 @@ fn deep_eq(x: &Value, y: &Value) -> bool {
         (Value::Bool(a), Value::Bool(b)) => a == b,
         (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
         (Value::Uint64(a), Value::Uint64(b)) => a == b,
+        (Value::Uint8(a), Value::Uint8(b)) => a == b,
         (Value::Float(a), Value::Float(b)) => a == b,
         (Value::Str(a), Value::Str(b)) => a == b,
         (Value::List(a), Value::List(b)) => {
@@ -1891,6 +1933,16 @@ fn f_compact(_: &FuncEnv, a: &[Value]) -> R {
 /// sprig's slice (it replaces text/template's builtin in Helm): lists only; cast.ToInt indices.
 fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
     min_args("slice", a, 1)?;
+    if let Some(b) = GoBytes::of(&a[0]) {
+        if b.bytes().is_empty() {
+            return Ok(Value::Nil);
+        }
+        let (start, end) = slice_bounds(a, b.bytes().len())?;
+        return match b.slice(start..end) {
+            Some(part) => Ok(Value::Object(Rc::new(part))),
+            None => err("reflect.Value.Slice: slice index out of bounds"),
+        };
+    }
     let l = match &a[0] {
         Value::List(l) => l.clone(),
         Value::Object(o) => match o.as_data() {
@@ -1913,13 +1965,19 @@ fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
     if l.is_empty() {
         return Ok(Value::Nil);
     }
+    let (start, end) = slice_bounds(a, l.len())?;
+    // reflect's Slice keeps the slice's type
+    Ok(a[0].retyped(Value::list(l[start..end].to_vec())))
+}
+
+/// sprig's slice bounds (`slice LIST START END`, cast.ToInt) for a slice of `len` elements.
+fn slice_bounds(a: &[Value], len: usize) -> Result<(usize, usize), FuncError> {
     let start = a.get(1).map(to_i64).unwrap_or(0);
-    let end = a.get(2).map(to_i64).unwrap_or(l.len() as i64);
-    if start < 0 || end < start || end > l.len() as i64 {
+    let end = a.get(2).map(to_i64).unwrap_or(len as i64);
+    if start < 0 || end < start || end > len as i64 {
         return err("reflect.Value.Slice: slice index out of bounds");
     }
-    // reflect's Slice keeps the slice's type
-    Ok(a[0].retyped(Value::list(l[start as usize..end as usize].to_vec())))
+    Ok((start as usize, end as usize))
 }
 
 fn f_until(_: &FuncEnv, a: &[Value]) -> R {
@@ -2809,10 +2867,7 @@ fn base32_decode(x: &str) -> Option<Vec<u8>> {
 
 /// text/template's js: the arguments printed as print does, then JavaScript-escaped.
 fn f_js(env: &FuncEnv, a: &[Value]) -> R {
-    let text = match a {
-        [Value::Str(x)] => x.to_string(),
-        _ => strval(&f_print(env, a)?),
-    };
+    let text = eval_args(env, a)?;
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -2853,7 +2908,8 @@ fn f_call(_: &FuncEnv, a: &[Value]) -> R {
 /// sprig's toDecimal: the value printed, read as an octal number (0 when it is not one).
 fn f_to_decimal(_: &FuncEnv, a: &[Value]) -> R {
     nargs("toDecimal", a, 1)?;
-    let text = strval(&a[0]);
+    // fmt.Sprint, not strval: a []byte as its numbers
+    let text = go_sprint(&a[0]);
     let (neg, digits) = match text.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, text.strip_prefix('+').unwrap_or(&text)),
@@ -3356,6 +3412,41 @@ mod tests {
             call("until", &[Value::Int(2)]).unwrap().type_name(),
             "[]int"
         );
+    }
+
+    #[test]
+    fn byte_slices_are_lists_of_uint8_and_text_to_strval() {
+        let b = || Value::Object(Rc::new(GoBytes::new(b"hi\n".to_vec())));
+        let nil = || Value::Object(Rc::new(GoBytes::nil()));
+        assert_eq!(ok_str("typeOf", &[b()]), "[]uint8");
+        assert_eq!(ok_str("print", &[b()]), "[104 105 10]");
+        assert_eq!(ok_str("toString", &[b()]), "hi\n");
+        assert_eq!(ok_str("quote", &[b()]), "\"hi\\n\"");
+        assert_eq!(ok_str("squote", &[b()]), "'[104 105 10]'");
+        assert_eq!(ok_str("cat", &[b(), nil()]), "[104 105 10] []");
+        assert_eq!(ok_str("join", &[st(","), b()]), "104,105,10");
+        assert_eq!(ok_str("len", &[b()]), "3");
+        let first = call("index", &[b(), Value::Int(0)]).unwrap();
+        assert_eq!((first.type_name(), strval(&first)), ("uint8", "104".into()));
+        assert!(call("index", &[b(), Value::Int(3)]).is_err());
+        assert_eq!(ok_str("toJson", &[b()]), "\"aGkK\"");
+        assert_eq!(ok_str("toJson", &[nil()]), "null");
+        assert_eq!(ok_str("empty", &[nil()]), "true");
+        assert!(call("upper", &[b()]).is_err());
+        // slices share the bytes and keep the type
+        let part = call("slice", &[b(), Value::Int(1), Value::Int(3)]).unwrap();
+        assert_eq!(part.type_name(), "[]uint8");
+        assert_eq!(ok_str("print", std::slice::from_ref(&part)), "[105 10]");
+        let inner = call("slice", &[part.clone(), Value::Int(1)]).unwrap();
+        assert_eq!(ok_str("toString", &[inner]), "\n");
+        assert!(call("slice", &[part, Value::Int(0), Value::Int(3)]).is_err());
+        assert_eq!(ok_str("deepEqual", &[b(), b()]), "true");
+        assert_eq!(ok_str("deepEqual", &[nil(), b()]), "false");
+        assert!(call("eq", &[b(), b()]).is_err());
+        assert_eq!(ok_str("eq", &[nil(), nil()]), "true");
+        assert_eq!(ok_str("eq", &[first.clone(), Value::Int(104)]), "true");
+        assert_eq!(ok_str("lt", &[first.clone(), Value::Uint64(105)]), "true");
+        assert_eq!(ok_str("add", &[first, Value::Int(1)]), "105");
     }
 
     #[test]

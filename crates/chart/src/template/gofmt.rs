@@ -98,6 +98,7 @@ fn int_from_arg(a: &[Value], arg_num: usize) -> (i64, bool, usize) {
             Ok(n) => (n, true),
             Err(_) => (0, false),
         },
+        Value::Uint8(n) => (i64::from(*n), true),
         _ => (0, false),
     };
     if too_large(num) {
@@ -328,7 +329,7 @@ impl Printer<'_> {
             }
             Value::Object(o) if o.as_any().is_some_and(|a| a.is::<GoBytes>()) => {
                 if let Some(b) = o.as_any().and_then(|a| a.downcast_ref::<GoBytes>()) {
-                    self.fmt_bytes(&b.0, verb, "[]byte");
+                    self.fmt_bytes(b, verb, "[]byte");
                 }
             }
             // %w is Errorf's; printf has no error to wrap
@@ -350,6 +351,7 @@ impl Printer<'_> {
             Value::Bool(b) => self.fmt_bool(*b, verb, v),
             Value::Int(i) | Value::Int64(i) => self.fmt_integer(*i as u64, true, verb, v),
             Value::Uint64(u) => self.fmt_integer(*u, false, verb, v),
+            Value::Uint8(u) => self.fmt_integer(u64::from(*u), false, verb, v),
             Value::Float(x) => self.fmt_float(*x, verb, v),
             Value::Str(s) => self.fmt_string(s, verb, v),
             Value::List(l) => self.print_list(l, (self.type_name)(v), verb, depth),
@@ -357,9 +359,9 @@ impl Printer<'_> {
             Value::Object(o) => match o.as_any().and_then(|a| a.downcast_ref::<GoBytes>()) {
                 Some(b) => {
                     if matches!(verb, 's' | 'q' | 'x' | 'X') {
-                        self.fmt_bytes(&b.0, verb, "[]uint8");
+                        self.fmt_bytes(b, verb, "[]uint8");
                     } else {
-                        self.print_byte_slice(&b.0, verb, depth);
+                        self.print_byte_slice(b, verb, depth);
                     }
                 }
                 // a typed nil slice or map: `[]string(nil)` in Go syntax, empty otherwise
@@ -534,11 +536,16 @@ impl Printer<'_> {
     }
 
     /// pp.fmtBytes: a []byte operand (`type_string` is how %#v names it).
-    fn fmt_bytes(&mut self, b: &[u8], verb: char, type_string: &str) {
+    fn fmt_bytes(&mut self, bytes: &GoBytes, verb: char, type_string: &str) {
+        let b = bytes.bytes();
         match verb {
             'v' | 'd' => {
                 if self.f.sharp_v {
                     self.buf.push_str(type_string);
+                    if bytes.is_nil() {
+                        self.buf.push_str("(nil)");
+                        return;
+                    }
                     self.buf.push('{');
                     for (k, c) in b.iter().enumerate() {
                         if k > 0 {
@@ -562,13 +569,18 @@ impl Printer<'_> {
             'x' => self.fmt_sbx(b, LDIGITS),
             'X' => self.fmt_sbx(b, UDIGITS),
             'q' => self.fmt_q(&string_from_go_bytes(b)),
-            _ => self.print_byte_slice(b, verb, 0),
+            _ => self.print_byte_slice(bytes, verb, 0),
         }
     }
 
     /// printValue of a []uint8 for the verbs fmtBytes leaves to it: element by element.
-    fn print_byte_slice(&mut self, b: &[u8], verb: char, _depth: usize) {
+    fn print_byte_slice(&mut self, bytes: &GoBytes, verb: char, _depth: usize) {
+        let b = bytes.bytes();
         if self.f.sharp_v {
+            if bytes.is_nil() {
+                self.buf.push_str("[]uint8(nil)");
+                return;
+            }
             self.buf.push_str("[]uint8{");
         } else {
             self.buf.push('[');
@@ -1479,7 +1491,7 @@ mod tests {
 
     #[test]
     fn bytes_format_as_go_fmt() {
-        let b = || Value::Object(std::rc::Rc::new(GoBytes(vec![1, 0x68, 0xff])));
+        let b = || Value::Object(std::rc::Rc::new(GoBytes::new(vec![1, 0x68, 0xff])));
         assert_eq!(
             sprintf("%v|%d|%x|% X|%c", &[b(), b(), b(), b(), b()]),
             "[1 104 255]|[1 104 255]|0168ff|01 68 FF|[\u{1} h \u{ff}]"
@@ -1489,6 +1501,14 @@ mod tests {
             "[]byte{0x1, 0x68, 0xff}|[    1   104   255]|[%!f(uint8=1) %!f(uint8=104) %!f(uint8=255)]"
         );
         assert_eq!(sprintf("%T", &[b()]), "[]uint8");
+        let nil = || Value::Object(std::rc::Rc::new(GoBytes::nil()));
+        assert_eq!(
+            sprintf(
+                "%v|%#v|%s|%#v",
+                &[nil(), nil(), nil(), Value::list(vec![nil()])]
+            ),
+            "[]|[]byte(nil)||[]interface {}{[]uint8(nil)}"
+        );
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {
@@ -1503,7 +1523,7 @@ mod tests {
             (-1e6f64..1e6).prop_map(Value::Float),
             ".{0,6}".prop_map(Value::string),
             proptest::collection::vec(any::<u8>(), 0..4)
-                .prop_map(|b| Value::Object(std::rc::Rc::new(GoBytes(b)))),
+                .prop_map(|b| Value::Object(std::rc::Rc::new(GoBytes::new(b)))),
         ];
         leaf.prop_recursive(3, 12, 4, |inner| {
             prop_oneof![

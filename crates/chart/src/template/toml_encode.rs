@@ -199,6 +199,7 @@ fn go(v: &Value) -> Go {
         Value::Bool(b) => Go::Bool(*b),
         Value::Int(i) | Value::Int64(i) => Go::Int(*i),
         Value::Uint64(u) => Go::Uint(*u),
+        Value::Uint8(u) => Go::Uint(u64::from(*u)),
         Value::Float(f) => Go::Float(*f),
         Value::Str(s) => Go::Str(s.clone()),
         Value::List(l) => Go::List(l.to_vec()),
@@ -218,7 +219,10 @@ fn object(o: &dyn Object) -> Go {
         return Go::Time(time_text(t));
     }
     if let Some(b) = any.and_then(|a| a.downcast_ref::<GoBytes>()) {
-        return bytes_list(&b.0);
+        if b.is_nil() {
+            return Go::NilSlice;
+        }
+        return bytes_list(b.bytes());
     }
     let t = o.type_name();
     if t == "*semver.Version" {
@@ -228,20 +232,6 @@ fn object(o: &dyn Object) -> Go {
         return Go::Struct(fields);
     }
     let data = o.as_data();
-    if t == "engine.files" {
-        // map[string][]byte: each file's bytes
-        if let Some(Value::Map(m)) = &data {
-            return Go::Map(
-                m.borrow()
-                    .iter()
-                    .map(|(k, v)| {
-                        let b = go_bytes(v.as_str().unwrap_or_default()).into_owned();
-                        (k.clone(), Value::Object(Rc::new(GoBytes(b))))
-                    })
-                    .collect(),
-            );
-        }
-    }
     if matches!(o.json(), Some(super::value::GoJson::Null)) {
         // a typed nil slice or map
         return if t.starts_with("map[") {

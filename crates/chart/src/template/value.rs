@@ -24,6 +24,9 @@ pub enum Value {
     /// Go `uint64`: a semver's `Major`, `Minor`, `Patch`. It prints and compares (with either
     /// int) by its value; sprig's maths and `int` cast it as Go does (wrapping past i64::MAX).
     Uint64(u64),
+    /// Go `uint8` (a byte): an element of a `[]byte` (`.Files.GetBytes`) or of a string
+    /// (`index "hi" 0`). It prints, compares and computes as `Uint64`; its type is another.
+    Uint8(u8),
     /// Go `float64`: every number that came from values YAML or JSON.
     Float(f64),
     Str(Rc<str>),
@@ -40,6 +43,11 @@ pub trait Object: Debug {
     fn field(&self, name: &str) -> Option<Value>;
     /// A method call with arguments; `None` when there is no such method.
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// The Go types of a method's parameters, when the executor is to check the arguments'
+    /// count and types before the call as Go does (`None`: `call` checks them itself).
+    fn params(&self, _method: &str) -> Option<&'static [&'static str]> {
+        None
+    }
     /// What `fmt.Sprint` prints.
     fn display(&self) -> String;
     /// What fmt prints when the object is passed to a function as an interface{} (Go only
@@ -85,12 +93,71 @@ pub enum GoJson {
     Null,
     /// An object's keys in order, with their values.
     Fields(Vec<(String, Value)>),
+    /// A JSON string (a []byte marshals as its base64).
+    Str(String),
 }
 
-/// A Go []byte (a file of `.Files` read as a map): prints as Go prints a byte slice (`[86 105]`),
-/// and as its text with printf's %s.
+/// A Go `[]byte`: what `.Files.GetBytes` returns and `.Files` holds. It prints as Go prints a
+/// byte slice (`[86 105]`, `%s` as its text); to the functions that take a slice it is a list
+/// of `uint8` (`index`, `range`, `first`, ...); json.Marshal writes it as base64, `null` when
+/// nil; sprig's `toString`, `quote`, `join` read it as its text; a Go `string` parameter
+/// refuses it.
+/// Its bytes are shared, as Go shares a slice's array: `.Files.GetBytes` and `slice` copy
+/// nothing.
 #[derive(Debug)]
-pub struct GoBytes(pub Vec<u8>);
+pub struct GoBytes {
+    data: Rc<[u8]>,
+    /// The part of `data` this slice is.
+    range: std::ops::Range<usize>,
+    /// A nil slice (a missing file read as a map index), not an empty one.
+    nil: bool,
+}
+
+impl GoBytes {
+    pub fn new(data: impl Into<Rc<[u8]>>) -> GoBytes {
+        let data = data.into();
+        GoBytes {
+            range: 0..data.len(),
+            data,
+            nil: false,
+        }
+    }
+
+    /// A nil `[]byte`.
+    pub fn nil() -> GoBytes {
+        GoBytes {
+            data: Rc::from(&[][..]),
+            range: 0..0,
+            nil: true,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.data.get(self.range.clone()).unwrap_or_default()
+    }
+
+    /// `bytes()[range]`, sharing the bytes; `None` when `range` is not within them.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Option<GoBytes> {
+        self.bytes().get(range.clone())?;
+        Some(GoBytes {
+            data: self.data.clone(),
+            range: self.range.start + range.start..self.range.start + range.end,
+            nil: false,
+        })
+    }
+
+    pub fn is_nil(&self) -> bool {
+        self.nil
+    }
+
+    /// The []byte `v` holds, if it is one.
+    pub fn of(v: &Value) -> Option<&GoBytes> {
+        match v {
+            Value::Object(o) => o.as_any()?.downcast_ref::<GoBytes>(),
+            _ => None,
+        }
+    }
+}
 
 impl Object for GoBytes {
     fn type_name(&self) -> &'static str {
@@ -103,12 +170,38 @@ impl Object for GoBytes {
         None
     }
     fn display(&self) -> String {
-        let parts: Vec<String> = self.0.iter().map(|b| b.to_string()).collect();
-        format!("[{}]", parts.join(" "))
+        sprint_bytes(self.bytes())
+    }
+    fn as_data(&self) -> Option<Value> {
+        Some(Value::list(
+            self.bytes().iter().map(|b| Value::Uint8(*b)).collect(),
+        ))
+    }
+    fn json(&self) -> Option<GoJson> {
+        use base64::Engine;
+        Some(if self.nil {
+            GoJson::Null
+        } else {
+            GoJson::Str(base64::engine::general_purpose::STANDARD.encode(self.bytes()))
+        })
     }
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
+}
+
+/// `fmt.Sprint` of a []byte: `[104 105]`.
+pub fn sprint_bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() * 4 + 2);
+    out.push('[');
+    for (k, x) in b.iter().enumerate() {
+        if k > 0 {
+            out.push(' ');
+        }
+        out.push_str(&x.to_string());
+    }
+    out.push(']');
+    out
 }
 
 /// A Go slice or map whose element type is not `interface {}`: what sprig and helm return as
@@ -151,6 +244,7 @@ pub fn go_zero(t: &str) -> Value {
         "int" => Value::Int(0),
         "int64" => Value::Int64(0),
         "uint64" => Value::Uint64(0),
+        "uint8" => Value::Uint8(0),
         "float64" => Value::Float(0.0),
         "bool" => Value::Bool(false),
         _ => Value::Nil,
@@ -243,6 +337,10 @@ impl Value {
     /// `map[string]string`, nil in a `map[string]interface {}`.
     pub fn map_element_zero(&self) -> Value {
         match self {
+            // `.Files`, a map[string][]byte
+            Value::Object(o) if o.type_name() == "engine.files" => {
+                Value::Object(Rc::new(GoBytes::nil()))
+            }
             Value::Object(o) => go_zero(go_element_type(o.type_name())),
             _ => Value::Nil,
         }
@@ -267,11 +365,15 @@ impl Value {
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint64(u) => *u != 0,
+            Value::Uint8(u) => *u != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
-            Value::Object(o) => o.as_data().map(|d| d.truthy()).unwrap_or(true),
+            Value::Object(o) => match o.as_any().and_then(|a| a.downcast_ref::<GoBytes>()) {
+                Some(b) => !b.bytes().is_empty(),
+                None => o.as_data().map(|d| d.truthy()).unwrap_or(true),
+            },
         }
     }
 
@@ -283,6 +385,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Uint64(_) => "uint64",
+            Value::Uint8(_) => "uint8",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
@@ -299,6 +402,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Uint64(_) => "uint64",
+            Value::Uint8(_) => "uint8",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "slice",
@@ -382,6 +486,7 @@ impl Value {
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
             Value::Uint64(u) => serde_json::Value::from(*u),
+            Value::Uint8(u) => serde_json::Value::from(*u),
             Value::Float(f) => {
                 if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
                     serde_json::Value::from(*f as i64)
@@ -401,6 +506,7 @@ impl Value {
             ),
             Value::Object(o) => match (o.json(), o.as_data()) {
                 (Some(GoJson::Null), _) => serde_json::Value::Null,
+                (Some(GoJson::Str(s)), _) => serde_json::Value::String(s),
                 (Some(GoJson::Fields(f)), _) => serde_json::Value::Object(
                     f.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
                 ),
@@ -555,6 +661,7 @@ pub fn write_v(out: &mut String, v: &Value) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint64(u) => out.push_str(&u.to_string()),
+        Value::Uint8(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_g(*f)),
         Value::Str(s) => out.push_str(s),
         Value::List(l) => {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::value::{GoJson, Value, format_float_g, format_float_json};
+use super::value::{GoBytes, GoJson, Value, format_float_g, format_float_json};
 
 /// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims. sigs.k8s.io/yaml
 /// marshals `v` to JSON, reads that JSON back with go-yaml v2 and emits it with go-yaml v2: so
@@ -36,6 +36,7 @@ fn plain(v: &Value) -> Value {
         Value::Object(o) => match o.json() {
             Some(GoJson::Null) => Value::Nil,
             Some(GoJson::Fields(f)) => Value::map(f.into_iter().collect()),
+            Some(GoJson::Str(s)) => Value::string(s),
             None => o.as_data().unwrap_or_else(|| Value::string(o.display())),
         },
         other => other.clone(),
@@ -167,6 +168,12 @@ impl Emitter {
                     .map(|t| t.format("2006-01-02T15:04:05.999999999Z07:00"));
                 self.plain_scalar(&t.unwrap_or_default(), simple_key)
             }
+            // go-yaml v3 writes a []byte as the list of its numbers (`[]` when nil), not
+            // through JSON
+            Value::Object(o) if self.v3 && GoBytes::of(v).is_some() => {
+                let items = o.as_data().unwrap_or_else(|| Value::list(Vec::new()));
+                self.node(&items, _root, sequence, mapping, simple_key)
+            }
             Value::Object(_) => self.node(&plain(v), _root, sequence, mapping, simple_key),
             Value::Map(m) if !m.borrow().is_empty() => {
                 let m = m.borrow();
@@ -237,6 +244,7 @@ impl Emitter {
             Value::Bool(b) => self.plain_scalar(if *b { "true" } else { "false" }, simple_key),
             Value::Int(i) | Value::Int64(i) => self.plain_scalar(&i.to_string(), simple_key),
             Value::Uint64(u) => self.plain_scalar(&u.to_string(), simple_key),
+            Value::Uint8(u) => self.plain_scalar(&u.to_string(), simple_key),
             Value::Float(f) if self.v3 => {
                 let s = match format_float_g(*f).as_str() {
                     "+Inf" => ".inf".to_string(),
@@ -814,6 +822,7 @@ fn write_json<const HTML: bool>(out: &mut String, v: &Value, indent: Option<&str
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint64(u) => out.push_str(&u.to_string()),
+        Value::Uint8(u) => out.push_str(&u.to_string()),
         Value::Float(f) => out.push_str(&format_float_json(*f)),
         Value::Str(s) => json_string::<HTML>(out, s),
         Value::List(l) => {
@@ -835,6 +844,7 @@ fn write_json<const HTML: bool>(out: &mut String, v: &Value, indent: Option<&str
         Value::Map(m) => write_json_object::<HTML, _>(out, m.borrow().iter(), indent, depth),
         Value::Object(o) => match (o.json(), o.as_data()) {
             (Some(GoJson::Null), _) => out.push_str("null"),
+            (Some(GoJson::Str(s)), _) => json_string::<HTML>(out, &s),
             (Some(GoJson::Fields(f)), _) => {
                 write_json_object::<HTML, _>(out, f.iter().map(|(k, v)| (k, v)), indent, depth)
             }
