@@ -1366,6 +1366,9 @@ fn generated_toml_decodes_as_helm_decodes_it() {
         &[("toml", t.to_string())],
     );
     // the documents reach both sides: enough of them decode, enough are refused
+    if out.is_empty() {
+        return; // HELM_SUITES_ONLY left it out
+    }
     let text = out.values().cloned().collect::<String>();
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let errors = lines.iter().filter(|l| l.contains(r#"{"Error":"#)).count();
@@ -1478,6 +1481,9 @@ fn generated_values_encode_to_toml_as_helm_encodes_them() {
         &[("totoml", t.to_string())],
     );
     // the inputs reach both sides: enough of them encode, enough are refused
+    if out.is_empty() {
+        return; // HELM_SUITES_ONLY left it out
+    }
     let text = out.values().cloned().collect::<String>();
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 300);

@@ -1124,16 +1124,14 @@ fn fmt_e(dst: &mut Vec<u8>, neg: bool, d: &Digits, prec: i64, fmt: u8) {
         dst.extend(std::iter::repeat_n(b'0', prec as usize - have));
     }
     dst.push(fmt);
-    let mut exp = d.dp - 1;
-    if d.d.is_empty() {
-        exp = 0;
-    }
-    if exp < 0 {
-        dst.push(b'-');
-        exp = -exp;
-    } else {
-        dst.push(b'+');
-    }
+    let exp = if d.d.is_empty() { 0 } else { d.dp - 1 };
+    push_exponent(dst, exp);
+}
+
+/// The exponent fmtE and fmtX end with: its sign, then at least two digits.
+fn push_exponent(dst: &mut Vec<u8>, exp: i64) {
+    dst.push(if exp < 0 { b'-' } else { b'+' });
+    let exp = exp.unsigned_abs();
     if exp < 10 {
         dst.push(b'0');
     }
@@ -1211,16 +1209,7 @@ fn fmt_x(dst: &mut Vec<u8>, prec: i64, fmt: u8, neg: bool, mut mant: u64, mut ex
         }
     }
     dst.push(if fmt == b'X' { b'P' } else { b'p' });
-    if exp < 0 {
-        dst.push(b'-');
-        exp = -exp;
-    } else {
-        dst.push(b'+');
-    }
-    if exp < 10 {
-        dst.push(b'0');
-    }
-    dst.extend_from_slice(exp.to_string().as_bytes());
+    push_exponent(dst, exp);
 }
 
 // ---- strconv's quoting (quote.go) ----
