@@ -453,7 +453,9 @@ fn capabilities_value(c: &Capabilities) -> Result<Value, ChartError> {
     let helm_fields = [
         ("Version", Value::str("v3.17.3")),
         ("GitCommit", Value::str("")),
-        ("GitTreeState", Value::str("")),
+        // helm's release builds are made from a clean tree; the commit and the Go version
+        // describe one build of helm, so they stay empty
+        ("GitTreeState", Value::str("clean")),
         ("GoVersion", Value::str("")),
     ];
     let helm_map = Value::map(
