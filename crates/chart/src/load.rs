@@ -830,7 +830,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         };
         let path = origin.join(rel);
         if path.join("Chart.yaml").is_file() {
-            let c = load_unchecked(&path)?;
+            let c = load_linked(&path)?;
             if c.meta.name != d.name {
                 return Err(invalid(
                     format!(
@@ -862,6 +862,30 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             .collect(),
         parent: None,
     })
+}
+
+thread_local! {
+    /// The chart directories `file://` dependencies are being read from, outermost first.
+    static LINKED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A chart a `file://` repository names: refused when it is one being read already (two
+/// charts naming each other would otherwise be read without end).
+fn load_linked(path: &Path) -> Result<Chart, ChartError> {
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if LINKED.with(|l| l.borrow().contains(&key)) {
+        return Err(ChartError::Invalid {
+            chart: path.display().to_string(),
+            message: "its file:// dependencies lead back to it".into(),
+            help: "a chart cannot depend on itself, directly or through other charts".into(),
+        });
+    }
+    LINKED.with(|l| l.borrow_mut().push(key));
+    let loaded = load_unchecked(path);
+    LINKED.with(|l| {
+        l.borrow_mut().pop();
+    });
+    loaded
 }
 
 /// helm's CheckDependencies, which `helm template` runs on the chart it renders (not on its
