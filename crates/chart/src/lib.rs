@@ -16,6 +16,7 @@ pub mod source;
 pub mod template;
 pub mod values;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -25,7 +26,6 @@ pub use error::ChartError;
 pub use manifest::{Manifest, install_order_rank, render_manifest_dir, to_helm_template_output};
 pub use objects::Capabilities;
 
-use load::Chart;
 use objects::{ApiVersions, GoStruct, KubeVersion, kube_major_minor};
 use template::{Executor, FuncEnv, TemplateSet, Value};
 
@@ -188,10 +188,11 @@ fn user_values(req: &RenderRequest, opts: &RenderOptions) -> Result<values::Map,
     Ok(base)
 }
 
-/// One template to execute, with the dot its chart's templates see.
+/// One template to execute (its chart's `index`th), with the dot its chart's templates see.
 struct Job {
     name: String,
-    chart_root: String,
+    templates: Rc<Vec<(String, String)>>,
+    index: usize,
     dot: Rc<BTreeMap<String, Value>>,
     base_path: String,
 }
@@ -243,7 +244,7 @@ fn render_files(
     opts: &RenderOptions,
     afterwards: Afterwards,
 ) -> Result<RenderedFiles, ChartError> {
-    let mut chart = load::load_chart(req.chart_dir)?;
+    let chart = load::load_chart(req.chart_dir)?;
     load::validate_release_name(req.release_name)?;
     if chart.is_library() {
         return Err(ChartError::Invalid {
@@ -253,10 +254,12 @@ fn render_files(
         });
     }
     let user = user_values(req, opts)?;
-    values::process_dependencies(&mut chart, &user);
-    values::process_import_values(&mut chart)?;
-    let vals = values::coalesce_user(&chart, &user);
-    values::validate_schemas(&chart, &vals)?;
+    let chart = Rc::new(RefCell::new(chart));
+    load::link_parents(&chart);
+    values::process_dependencies(&chart, &user);
+    values::process_import_values(&chart)?;
+    let vals = values::coalesce_user(&chart.borrow(), &user);
+    values::validate_schemas(&chart.borrow(), &vals)?;
 
     let caps = capabilities_value(&req.capabilities)?;
     let release = Value::map(BTreeMap::from([
@@ -268,17 +271,12 @@ fn render_files(
         ("Service".to_string(), Value::str("Helm")),
     ]));
 
-    let mut jobs = Vec::new();
     let root_values = Value::map(vals);
-    collect_jobs(
-        &chart,
-        &chart.name,
-        true,
-        &root_values,
-        &release,
-        &caps,
-        &mut jobs,
-    );
+    // helm's recAllTpls: templates by their chart's full path, a later chart at a path taking
+    // the place of an earlier one (a subchart two copies of its parent share renders once)
+    let mut by_name = BTreeMap::new();
+    collect_jobs(&chart, &root_values, &release, &caps, &mut by_name);
+    let mut jobs: Vec<Job> = by_name.into_values().collect();
 
     // Helm parses deepest paths first so a parent's defines win over a subchart's.
     jobs.sort_by(|a, b| {
@@ -286,10 +284,8 @@ fn render_files(
         cb.cmp(&ca).then_with(|| b.name.cmp(&a.name))
     });
     let mut set = TemplateSet::new();
-    let mut texts = BTreeMap::new();
-    gather_texts(&chart, &chart.name, &mut texts);
     for j in &jobs {
-        let text = texts.get(&j.name).map(String::as_str).unwrap_or("");
+        let text = j.templates.get(j.index).map_or("", |(_, t)| t.as_str());
         set.add_file(&j.name, text)
             .map_err(|e| ChartError::from_template(&e))?;
     }
@@ -297,7 +293,7 @@ fn render_files(
     let env = FuncEnv::new(req.lookup.clone());
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
     let mut notes = None;
-    let notes_name = format!("{}/templates/NOTES.txt", chart.name);
+    let notes_name = format!("{}/templates/NOTES.txt", chart.borrow().name);
     for j in &jobs {
         let rel = j.name.rsplit("/templates/").next().unwrap_or(&j.name);
         let base = rel.rsplit('/').next().unwrap_or(rel);
@@ -326,14 +322,13 @@ fn render_files(
             }
             continue;
         }
-        let _ = &j.chart_root;
         outputs.insert(j.name.clone(), out);
     }
     if afterwards == Afterwards::LeaveToProcessExit {
-        std::mem::forget((set, texts, jobs, root_values));
+        std::mem::forget((set, jobs, root_values));
     }
     let mut crds = Vec::new();
-    crd_files(&chart, &chart.name, &mut crds);
+    crd_files(&chart, &mut crds);
     if afterwards == Afterwards::LeaveToProcessExit {
         std::mem::forget(chart);
     }
@@ -346,8 +341,8 @@ fn render_files(
 
 /// The files of `crds/` in the chart and in its enabled subcharts (helm's `CRDObjects`): each
 /// chart's own in the order helm's loader walks them, then its subcharts'. Each is named by its
-/// path under the release's chart (`CHART/charts/SUB/crds/x.yaml`), as helm names it.
-fn crd_files(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
+/// path under the release's chart (`CHART/charts/SUB/crds/x.yaml`, helm's `ChartFullPath`).
+fn crd_files(chart: &load::ChartRef, out: &mut Vec<(String, String)>) {
     // filepath.Ext compared case-insensitively, as helm's hasManifestExtension does
     let manifest = |name: &str| {
         let base = name.rsplit('/').next().unwrap_or(name);
@@ -358,7 +353,9 @@ fn crd_files(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
                 .any(|e| e.eq_ignore_ascii_case(ext))
         })
     };
-    let mut own: Vec<_> = chart
+    let c = chart.borrow();
+    let path = c.full_path();
+    let mut own: Vec<_> = c
         .files
         .0
         .iter()
@@ -372,67 +369,73 @@ fn crd_files(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
             template::value::string_from_go_bytes(data),
         ));
     }
-    for sub in &chart.dependencies {
-        crd_files(sub, &format!("{path}/charts/{}", sub.name), out);
+    for sub in &c.dependencies {
+        crd_files(sub, out);
     }
 }
 
-fn gather_texts(chart: &Chart, path: &str, out: &mut BTreeMap<String, String>) {
-    for (rel, text) in &chart.templates {
-        out.insert(format!("{path}/{rel}"), text.clone());
-    }
-    for sub in &chart.dependencies {
-        gather_texts(sub, &format!("{path}/charts/{}", sub.name), out);
-    }
-}
-
+/// recAllTpls: the dot of `chart`'s templates (`values` is the parent's `.Values`, or the
+/// root's values), its subcharts' first; each template goes in `jobs` under its chart's full
+/// path.
 fn collect_jobs(
-    chart: &Chart,
-    path: &str,
-    is_root: bool,
+    chart: &load::ChartRef,
     values: &Value,
     release: &Value,
     caps: &Value,
-    jobs: &mut Vec<Job>,
+    jobs: &mut BTreeMap<String, Job>,
 ) -> Value {
-    let chart_obj = GoStruct::chart(&chart.chart_object, is_root);
+    let c = chart.borrow();
+    let is_root = c.parent.is_none();
+    let deps = objects::dependency_list(c.decls.as_deref());
+    let chart_obj = GoStruct::chart(&c.chart_object, deps, is_root);
+    // helm looks the table up as the path `Values.<name>`: a name with dots steps through
+    // tables
+    let own_values = if is_root {
+        values.clone()
+    } else {
+        c.name
+            .split('.')
+            .try_fold(values.clone(), |t, step| {
+                t.as_map()
+                    .and_then(|m| m.borrow().get(step).cloned())
+                    .filter(|v| matches!(v, Value::Map(_)))
+            })
+            .unwrap_or_else(Value::empty_map)
+    };
     let subcharts = Value::empty_map();
     let mut dot = BTreeMap::from([
         ("Chart".to_string(), Value::Object(Rc::new(chart_obj))),
-        (
-            "Files".to_string(),
-            Value::Object(Rc::new(chart.files.clone())),
-        ),
+        ("Files".to_string(), Value::Object(Rc::new(c.files.clone()))),
         ("Release".to_string(), release.clone()),
         ("Capabilities".to_string(), caps.clone()),
-        ("Values".to_string(), values.clone()),
+        ("Values".to_string(), own_values.clone()),
         ("Subcharts".to_string(), subcharts.clone()),
     ]);
-    for sub in &chart.dependencies {
-        let sub_vals = values
-            .as_map()
-            .and_then(|m| m.borrow().get(&sub.name).cloned())
-            .filter(|v| matches!(v, Value::Map(_)))
-            .unwrap_or_else(Value::empty_map);
-        let sub_path = format!("{path}/charts/{}", sub.name);
-        let sub_dot = collect_jobs(sub, &sub_path, false, &sub_vals, release, caps, jobs);
+    for sub in &c.dependencies {
+        let sub_dot = collect_jobs(sub, &own_values, release, caps, jobs);
         if let Some(m) = subcharts.as_map() {
-            m.borrow_mut().insert(sub.name.clone(), sub_dot);
+            m.borrow_mut().insert(sub.borrow().name.clone(), sub_dot);
         }
     }
     dot.insert("Subcharts".to_string(), subcharts);
     let dot = Rc::new(dot);
-    for (rel, _) in &chart.templates {
+    let path = c.full_path();
+    for (index, (rel, _)) in c.templates.iter().enumerate() {
         let base = rel.rsplit('/').next().unwrap_or(rel);
-        if chart.is_library() && !base.starts_with('_') {
+        if c.is_library() && !base.starts_with('_') {
             continue;
         }
-        jobs.push(Job {
-            name: format!("{path}/{rel}"),
-            chart_root: path.to_string(),
-            dot: dot.clone(),
-            base_path: format!("{path}/templates"),
-        });
+        let name = format!("{path}/{rel}");
+        jobs.insert(
+            name.clone(),
+            Job {
+                name,
+                templates: c.templates.clone(),
+                index,
+                dot: dot.clone(),
+                base_path: format!("{path}/templates"),
+            },
+        );
     }
     Value::map((*dot).clone())
 }
@@ -466,7 +469,10 @@ fn capabilities_value(c: &Capabilities) -> Result<Value, ChartError> {
     );
     let helm = Value::Object(Rc::new(GoStruct {
         type_name: "version.BuildInfo",
-        fields: helm_fields.into_iter().map(|(k, v)| (k, v, None)).collect(),
+        fields: helm_fields
+            .into_iter()
+            .map(|(k, v)| (k, v, objects::JsonKey::Field))
+            .collect(),
         embedded: None,
         pointer: false,
         data: Some(helm_map),
@@ -488,7 +494,7 @@ fn capabilities_value(c: &Capabilities) -> Result<Value, ChartError> {
     ]));
     let field = |k: &str| caps.as_map().and_then(|m| m.borrow().get(k).cloned());
     let fields = ["KubeVersion", "APIVersions", "HelmVersion"]
-        .map(|k| (k, field(k).unwrap_or(Value::Nil), None))
+        .map(|k| (k, field(k).unwrap_or(Value::Nil), objects::JsonKey::Field))
         .into();
     Ok(Value::Object(Rc::new(GoStruct {
         type_name: "*chartutil.Capabilities",

@@ -1,6 +1,7 @@
 //! Loading a chart directory: Chart.yaml, values.yaml, values.schema.json, templates/, the
 //! other files (`.Files`), `.helmignore`, and subcharts under charts/.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -12,31 +13,46 @@ use super::objects::Files;
 use super::template::Value;
 use super::template::yaml::from_yaml;
 
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// One declared dependency as helm's `*chart.Dependency` holds it. Helm's loader reads each
+/// declaration once per loaded chart, and every copy of that chart (one per alias it is used
+/// under) shares it: chartutil.ProcessDependencies renames it to its alias, sets `Enabled` and
+/// rewrites `ImportValues` in place, and a template's `.Chart.Dependencies` shows what that
+/// left. So declarations live behind [`Decl`], shared by the copies as Go shares the pointer.
+#[derive(Debug, Clone, Default)]
 pub struct Dependency {
+    /// The chart's name; its alias once helm processed the declaration.
     pub name: String,
-    #[serde(default)]
-    pub version: Option<String>,
-    #[serde(default)]
-    pub repository: Option<String>,
-    #[serde(default)]
-    pub condition: Option<String>,
-    #[serde(default)]
+    /// A version range ("" when absent).
+    pub version: String,
+    pub repository: String,
+    pub condition: String,
     pub tags: Vec<String>,
-    #[serde(default)]
-    pub alias: Option<String>,
-    /// `import-values`: strings (a table under the child's `exports`) or `{child, parent}` maps.
-    #[serde(default, rename = "import-values")]
-    pub import_values: Vec<serde_yaml_ng::Value>,
+    /// Whether helm keeps the chart: true for every declaration it processed, then decided by
+    /// tags and condition; as Chart.yaml says (false when absent) for one it never processed.
+    pub enabled: bool,
+    pub import_values: Vec<ImportValue>,
+    pub alias: String,
 }
 
-impl Dependency {
-    /// The name the parent sees the dependency under (its alias, if any).
-    pub fn effective_name(&self) -> &str {
-        self.alias.as_deref().unwrap_or(&self.name)
-    }
+/// An entry of `import-values`.
+#[derive(Debug, Clone)]
+pub enum ImportValue {
+    /// `- data`: the child's table `exports.data`, merged into the parent's top level.
+    Name(String),
+    /// `- {child: ..., parent: ...}` as written (a Go `map[string]interface {}`).
+    Map(Value),
+    /// What helm rewrites either form into (a Go `map[string]string`).
+    Resolved { child: String, parent: String },
+    /// An entry of another type, which helm skips and drops.
+    Other(Value),
 }
+
+/// A declaration shared by the copies of its chart (Go's `*chart.Dependency`).
+pub type Decl = Rc<RefCell<Dependency>>;
+
+/// A chart with identity, as helm's `*chart.Chart`: a subchart that no declaration takes is
+/// the same object in every copy of its parent, and helm processes and renders it in place.
+pub type ChartRef = Rc<RefCell<Chart>>;
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -49,8 +65,6 @@ pub struct ChartYaml {
     pub version: Option<serde_yaml_ng::Value>,
     #[serde(default, rename = "type")]
     pub chart_type: Option<String>,
-    #[serde(default)]
-    pub dependencies: Vec<Dependency>,
 }
 
 impl ChartYaml {
@@ -68,31 +82,78 @@ impl ChartYaml {
 
 #[derive(Debug, Clone)]
 pub struct Chart {
-    /// The chart's name as its parent sees it (alias applied).
+    /// The chart's name as its parent sees it (alias applied): helm's `Metadata.Name`.
     pub name: String,
     pub dir: PathBuf,
     pub meta: ChartYaml,
-    /// Chart.yaml as the `.Chart` object (Go field names).
+    /// Chart.yaml as the `.Chart` object (Go field names), but for `Dependencies`.
     pub chart_object: BTreeMap<String, Value>,
+    /// `Metadata.Dependencies` of this copy of the chart (None: Go's nil, no `dependencies`
+    /// declared or none left enabled), shared declarations as helm shares them.
+    pub decls: Option<Vec<Decl>>,
     pub values: BTreeMap<String, Value>,
     pub schema: Option<(String, serde_json::Value)>,
     /// (path relative to the chart root, e.g. "templates/deployment.yaml", text)
-    pub templates: Vec<(String, String)>,
+    pub templates: Rc<Vec<(String, String)>>,
     pub files: Files,
-    pub dependencies: Vec<Chart>,
-    /// Per entry of `meta.dependencies`: whether its import-values were already applied. Shared
-    /// by every copy of this chart (aliases), as helm's copies share the declarations: helm
-    /// applies a declaration's imports for the first copy only.
-    pub imports_done: Rc<std::cell::RefCell<Vec<bool>>>,
-    /// Whether a copy of this chart already had its dependencies' aliases applied: helm renames
-    /// the shared declarations to their aliases then, so a later copy no longer finds the
-    /// aliased charts and renders them under their own names (see `values::enable`).
-    pub aliases_taken: Rc<std::cell::Cell<bool>>,
+    /// The subcharts: after loading, every chart under charts/ (helm's `Dependencies()`);
+    /// after `values::process_dependencies`, the enabled ones under the names their
+    /// declarations give them.
+    pub dependencies: Vec<ChartRef>,
+    /// The chart whose subchart this is (None for the root): the last that took it, as
+    /// helm's `SetDependencies` leaves it. Its templates render under that parent's path.
+    pub parent: Option<std::rc::Weak<RefCell<Chart>>>,
 }
 
 impl Chart {
     pub fn is_library(&self) -> bool {
         self.meta.chart_type.as_deref() == Some("library")
+    }
+
+    /// The subcharts as the declarations name them before any is switched off: those no
+    /// declaration takes under their own names, then, per declaration, the first chart it
+    /// takes under its alias (a chart a declaration names but charts/ lacks is left out).
+    pub fn declared_subcharts(&self) -> Vec<(String, ChartRef)> {
+        let decls: Vec<Dependency> = self
+            .decls
+            .iter()
+            .flatten()
+            .map(|d| d.borrow().clone())
+            .collect();
+        let mut out = Vec::new();
+        for c in &self.dependencies {
+            if !decls.iter().any(|d| takes(d, &c.borrow())) {
+                out.push((c.borrow().name.clone(), c.clone()));
+            }
+        }
+        for d in &decls {
+            if let Some(c) = self.dependencies.iter().find(|c| takes(d, &c.borrow())) {
+                let name = if d.alias.is_empty() {
+                    d.name.clone()
+                } else {
+                    d.alias.clone()
+                };
+                out.push((name, c.clone()));
+            }
+        }
+        out
+    }
+
+    /// helm's `ChartFullPath`: the names from the root down, joined by `/charts/`.
+    pub fn full_path(&self) -> String {
+        match self.parent.as_ref().and_then(|p| p.upgrade()) {
+            Some(p) => format!("{}/charts/{}", p.borrow().full_path(), self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// Make `c` the parent of each of its subcharts, recursively (helm's `AddDependency`).
+pub fn link_parents(c: &ChartRef) {
+    let deps = c.borrow().dependencies.clone();
+    for d in &deps {
+        d.borrow_mut().parent = Some(Rc::downgrade(c));
+        link_parents(d);
     }
 }
 
@@ -173,10 +234,6 @@ fn chart_object(raw: &serde_yaml_ng::Value, text: &str) -> BTreeMap<String, Valu
     };
     out.insert("Maintainers".into(), maintainers.unwrap_or(Value::Nil));
     out.insert(
-        "Dependencies".into(),
-        get("dependencies").unwrap_or(Value::Nil),
-    );
-    out.insert(
         "Annotations".to_string(),
         string_field("annotations")
             .or_else(|| get("annotations"))
@@ -203,7 +260,7 @@ const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 /// helm's chart.Metadata.Validate (which its loader runs on every chart and subchart), with its
 /// words: name and version are required, the name is a single path element, the version is a
 /// semantic version.
-fn validate_metadata(meta: &ChartYaml) -> Result<(), ChartError> {
+fn validate_metadata(meta: &ChartYaml, decls: &[Decl]) -> Result<(), ChartError> {
     let refuse = |message: String, help: &str| ChartError::Refused {
         message: format!("validation: {message}"),
         help: help.to_string(),
@@ -235,7 +292,73 @@ fn validate_metadata(meta: &ChartYaml) -> Result<(), ChartError> {
             "give Chart.yaml a semantic version, like 0.1.0",
         ));
     }
+    // Dependency.Validate: sanitized strings, an alias of letters, digits, `_` and `-`, and
+    // no two declarations under one name
+    let mut seen = std::collections::HashSet::new();
+    for d in decls {
+        let mut d = d.borrow_mut();
+        let d = &mut *d;
+        for s in [
+            &mut d.name,
+            &mut d.version,
+            &mut d.repository,
+            &mut d.condition,
+        ] {
+            *s = sanitize(s);
+        }
+        for t in &mut d.tags {
+            *t = sanitize(t);
+        }
+        if !d.alias.is_empty()
+            && !d
+                .alias
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(refuse(
+                format!(
+                    "dependency {:?} has disallowed characters in the alias",
+                    d.name
+                ),
+                "an alias holds only letters, digits, `_` and `-`",
+            ));
+        }
+        let key = if d.alias.is_empty() {
+            &d.name
+        } else {
+            &d.alias
+        };
+        if !seen.insert(key.clone()) {
+            return Err(refuse(
+                format!("more than one dependency with name or alias {key:?}"),
+                "give each use of a chart its own alias",
+            ));
+        }
+    }
     Ok(())
+}
+
+/// helm's sanitizeString: white space becomes a space, other unprintable characters go.
+fn sanitize(s: &str) -> String {
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return s.to_string();
+    }
+    s.chars()
+        .filter_map(|c| {
+            if c.is_whitespace() {
+                // unicode.IsSpace is Unicode's White_Space, as char::is_whitespace
+                Some(' ')
+            } else if matches!(
+                super::template::go_unicode::category(c).as_bytes()[0],
+                b'L' | b'M' | b'N' | b'P' | b'S'
+            ) {
+                // unicode.IsPrint: letters, marks, numbers, punctuation, symbols
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// helm's chartutil.ValidateReleaseName: at most 53 characters, dot-separated DNS labels.
@@ -266,9 +389,17 @@ pub fn validate_release_name(name: &str) -> Result<(), ChartError> {
     Ok(())
 }
 
+/// Load the chart at `dir` (a directory or a `.tgz`) with its subcharts, and check, as `helm
+/// template` does for the chart it renders, that charts/ holds every declared dependency.
 pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
+    let chart = load_unchecked(dir)?;
+    check_dependencies(&chart)?;
+    Ok(chart)
+}
+
+fn load_unchecked(dir: &Path) -> Result<Chart, ChartError> {
     if dir.is_file() && dir.extension().is_some_and(|e| e == "tgz") {
-        return load_package(dir);
+        return load_package_unchecked(dir);
     }
     if !dir.join("Chart.yaml").is_file() {
         return Err(ChartError::Invalid {
@@ -284,6 +415,12 @@ pub fn load_chart(dir: &Path) -> Result<Chart, ChartError> {
 /// A packaged chart (`.tgz`); one in the chart cache must match the digest its name gives,
 /// checked on every load.
 pub fn load_package(path: &Path) -> Result<Chart, ChartError> {
+    let chart = load_package_unchecked(path)?;
+    check_dependencies(&chart)?;
+    Ok(chart)
+}
+
+fn load_package_unchecked(path: &Path) -> Result<Chart, ChartError> {
     let bytes = super::source::read_capped(path).map_err(|e| ChartError::io(path, &e))?;
     if let Some(promised) = super::source::promised_digest(path) {
         let actual = super::source::digest_of(&bytes);
@@ -534,20 +671,42 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
     let mut meta: ChartYaml = serde_yaml_ng::from_value(raw.clone())
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
+    // its string fields as sigs.k8s.io/yaml fills them (`name: n` is "false")
+    if let Some(strings) = super::template::yaml_load::load_as_strings(&text)
+        .ok()
+        .and_then(|v| v.as_map())
+    {
+        let strings = strings.borrow();
+        let text_of = |k: &str| match strings.get(k) {
+            Some(Value::Str(s)) => Some(s.to_string()),
+            _ => None,
+        };
+        if let Some(n) = text_of("name") {
+            meta.name = n;
+        }
+        if let Some(v) = text_of("version") {
+            meta.version = Some(serde_yaml_ng::Value::String(v));
+        }
+        if let Some(a) = text_of("apiVersion") {
+            meta.api_version = Some(a);
+        }
+        if let Some(t) = text_of("type") {
+            meta.chart_type = Some(t);
+        }
+    }
+    let mut decls = None;
+    read_dependencies(&text, &raw, &mut decls)?;
     // helm reads requirements.yaml (Helm 2's dependency list, deprecated but honoured) into the
-    // chart's metadata: its `dependencies` replace those of Chart.yaml.
+    // chart's metadata: its `dependencies` decode over those of Chart.yaml, entry by entry.
     if let Some(req) = files.iter().find(|f| f.name == "requirements.yaml") {
         let req_text = utf8(origin, req)?;
         let req_shown = origin.join("requirements.yaml").display().to_string();
         let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&req_text)
             .map_err(|e| ChartError::yaml("requirements.yaml", &req_shown, &req_text, &e))?;
-        if let Some(deps) = v.get("dependencies") {
-            meta.dependencies = serde_yaml_ng::from_value(deps.clone())
-                .map_err(|e| ChartError::yaml("requirements.yaml", &req_shown, &req_text, &e))?;
-        }
+        read_dependencies(&req_text, &v, &mut decls)?;
     }
-    validate_metadata(&meta)?;
-    check_import_values(&meta, &text, &shown)?;
+    validate_metadata(&meta, decls.as_deref().unwrap_or_default())?;
+    check_import_values(&meta, decls.as_deref().unwrap_or_default(), &text, &shown)?;
     if let Some(api) = &meta.api_version
         && api != "v2"
         && api != "v1"
@@ -624,12 +783,23 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             continue;
         }
         let sub_origin = origin.join("charts").join(&cname);
+        // helm names a subchart that fails to load, and its parent
+        let in_parent = |e: ChartError| match e {
+            ChartError::Refused { message, help } => ChartError::Refused {
+                message: format!(
+                    "error unpacking subchart {cname} in {}: {message}",
+                    meta.name
+                ),
+                help,
+            },
+            e => e,
+        };
         if cname.ends_with(".tgz") {
             let Some(f) = files.iter().find(|f| f.name == cname) else {
                 continue;
             };
             let inner = read_chart_archive(&sub_origin, &f.data)?;
-            loaded.push(load_files(&sub_origin, inner)?);
+            loaded.push(load_files(&sub_origin, inner).map_err(in_parent)?);
             continue;
         }
         let inner: Vec<BufferedFile> = files
@@ -646,114 +816,278 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             // not a chart: a stray file or folder under charts/
             continue;
         }
-        loaded.push(load_files(&sub_origin, inner)?);
+        loaded.push(load_files(&sub_origin, inner).map_err(in_parent)?);
     }
-    // Match declared dependencies to what charts/ holds, as helm's processDependencyEnabled:
-    // a declaration takes the first chart of its name whose version meets its range (a copy,
-    // under its alias if it has one); a chart no declaration takes renders as it is, under its
-    // own name (so a range that misses leaves the chart unaliased).
-    let mut dependencies = Vec::new();
-    for c in &loaded {
-        if !meta.dependencies.iter().any(|d| takes(d, c)) {
-            dependencies.push(c.clone());
+    // `repository: file://../x` names a chart directory on disk: helm's `dependency build`
+    // would package it into charts/; read it where it is instead.
+    for d in decls.iter().flatten() {
+        let d = d.borrow();
+        if loaded.iter().any(|c| c.meta.name == d.name) || !origin.is_dir() {
+            continue;
         }
-    }
-    for d in &meta.dependencies {
-        // `repository: file://../x` names a chart directory on disk: helm's `dependency build`
-        // would package it into charts/; read it where it is instead.
-        if !loaded.iter().any(|c| c.meta.name == d.name)
-            && let Some(rel) = d
-                .repository
-                .as_deref()
-                .and_then(|r| r.strip_prefix("file://"))
-            && origin.is_dir()
-        {
-            let path = origin.join(rel);
-            if path.join("Chart.yaml").is_file() {
-                let c = load_chart(&path)?;
-                if c.meta.name != d.name {
-                    return Err(invalid(
-                        format!(
-                            "dependency {:?} points at {}, which holds chart {:?}",
-                            d.name,
-                            path.display(),
-                            c.meta.name
-                        ),
-                        "make the dependency's name match the name in that chart's Chart.yaml",
-                    ));
-                }
-                loaded.push(c);
-            }
-        }
-        if !loaded.iter().any(|c| c.meta.name == d.name) {
-            // helm's CheckDependencies, in its words: every missing name
-            let missing: Vec<&str> = meta
-                .dependencies
-                .iter()
-                .filter(|d| !loaded.iter().any(|c| c.meta.name == d.name))
-                .map(|d| d.name.as_str())
-                .collect();
-            return Err(ChartError::Refused {
-                message: format!(
-                    "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
-                    missing.join(", ")
-                ),
-                help: "run `helm dependency build`, or copy the subchart's directory into charts/"
-                    .into(),
-            });
-        }
-        let Some(c) = loaded.iter().find(|c| takes(d, c)) else {
+        let Some(rel) = d.repository.strip_prefix("file://") else {
             continue;
         };
-        let mut c = c.clone();
-        if let Some(a) = &d.alias {
-            c.name = a.clone();
-            c.chart_object.insert("Name".into(), Value::str(a));
+        let path = origin.join(rel);
+        if path.join("Chart.yaml").is_file() {
+            let c = load_linked(&path)?;
+            if c.meta.name != d.name {
+                return Err(invalid(
+                    format!(
+                        "dependency {:?} points at {}, which holds chart {:?}",
+                        d.name,
+                        path.display(),
+                        c.meta.name
+                    ),
+                    "make the dependency's name match the name in that chart's Chart.yaml",
+                ));
+            }
+            loaded.push(c);
         }
-        dependencies.push(c);
     }
 
-    let imports_done = Rc::new(std::cell::RefCell::new(vec![
-        false;
-        meta.dependencies.len()
-    ]));
     Ok(Chart {
         name: meta.name.clone(),
         dir: origin.to_path_buf(),
         chart_object: chart_object(&raw, &text),
         meta,
+        decls,
         values,
         schema,
-        templates,
+        templates: Rc::new(templates),
         files: Files::new(chart_files),
-        imports_done,
-        aliases_taken: Rc::new(std::cell::Cell::new(false)),
-        dependencies,
+        dependencies: loaded
+            .into_iter()
+            .map(|c| Rc::new(RefCell::new(c)))
+            .collect(),
+        parent: None,
     })
+}
+
+thread_local! {
+    /// The chart directories `file://` dependencies are being read from, outermost first.
+    static LINKED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A chart a `file://` repository names: refused when it is one being read already (two
+/// charts naming each other would otherwise be read without end).
+fn load_linked(path: &Path) -> Result<Chart, ChartError> {
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if LINKED.with(|l| l.borrow().contains(&key)) {
+        return Err(ChartError::Invalid {
+            chart: path.display().to_string(),
+            message: "its file:// dependencies lead back to it".into(),
+            help: "a chart cannot depend on itself, directly or through other charts".into(),
+        });
+    }
+    LINKED.with(|l| l.borrow_mut().push(key));
+    let loaded = load_unchecked(path);
+    LINKED.with(|l| {
+        l.borrow_mut().pop();
+    });
+    loaded
+}
+
+/// helm's CheckDependencies, which `helm template` runs on the chart it renders (not on its
+/// subcharts): every declared name must be a chart under charts/.
+fn check_dependencies(chart: &Chart) -> Result<(), ChartError> {
+    let missing: Vec<String> = chart
+        .decls
+        .iter()
+        .flatten()
+        .map(|d| d.borrow().name.clone())
+        .filter(|n| !chart.dependencies.iter().any(|c| c.borrow().name == *n))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ChartError::Refused {
+        message: format!(
+            "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            missing.join(", ")
+        ),
+        help: "run `helm dependency build`, or copy the subchart's directory into charts/".into(),
+    })
+}
+
+/// A JSON value's kind as encoding/json names it in a type error.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "null",
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::Int64(_) | Value::Uint8(_) | Value::Uint64(_) | Value::Float(_) => {
+            "number"
+        }
+        Value::Str(_) => "string",
+        Value::List(_) => "array",
+        Value::Map(_) => "object",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Decode the `dependencies` of a Chart.yaml or requirements.yaml text (`raw`: the same,
+/// as serde_yaml read it) over `decls` as helm's loader does: sigs.k8s.io/yaml turns YAML
+/// 1.1 scalars into the strings the string fields hold, a list replaces the one before entry
+/// by entry (fields the entry sets win, the others stay) and is cut to its length, null
+/// makes the list nil, and a missing key leaves it alone.
+fn read_dependencies(
+    text: &str,
+    raw: &serde_yaml_ng::Value,
+    decls: &mut Option<Vec<Decl>>,
+) -> Result<(), ChartError> {
+    let plain = super::template::yaml_load::load(text).unwrap_or_else(|_| from_yaml(raw));
+    let strings =
+        super::template::yaml_load::load_as_strings(text).unwrap_or_else(|_| plain.clone());
+    let get = |doc: &Value| {
+        doc.as_map()
+            .and_then(|m| m.borrow().get("dependencies").cloned())
+    };
+    let (Some(plain), Some(strings)) = (get(&plain), get(&strings)) else {
+        return Ok(());
+    };
+    let json_error = |kind: &str, field: &str, go_type: &str| ChartError::Refused {
+        message: format!(
+            "cannot load Chart.yaml: error unmarshaling JSON: while decoding JSON: json: cannot \
+             unmarshal {kind} into Go struct field {field} of type {go_type}"
+        ),
+        help: "give each dependency a name, a version and a repository as strings, tags as a \
+               list of strings and enabled as a boolean"
+            .into(),
+    };
+    let (plain_list, string_list) = match (&plain, &strings) {
+        (Value::Nil, _) => {
+            *decls = None;
+            return Ok(());
+        }
+        (Value::List(p), Value::List(s)) => (p.clone(), s.clone()),
+        (p, _) => {
+            return Err(json_error(
+                json_kind(p),
+                "Metadata.dependencies",
+                "[]*chart.Dependency",
+            ));
+        }
+    };
+    let before = decls.take().unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, entry) in plain_list.iter().enumerate() {
+        let Some(entry) = entry.as_map() else {
+            if entry.is_nil() {
+                return Err(ChartError::Refused {
+                    message: "validation: dependencies must not contain empty or null nodes".into(),
+                    help: "remove the empty entry from the dependencies".into(),
+                });
+            }
+            return Err(json_error(
+                json_kind(entry),
+                "Metadata.dependencies",
+                "chart.Dependency",
+            ));
+        };
+        let entry = entry.borrow();
+        let texts = string_list.get(i).and_then(|e| e.as_map());
+        let text_of = |k: &str| texts.as_ref().and_then(|m| m.borrow().get(k).cloned());
+        let mut d = before
+            .get(i)
+            .map(|d| d.borrow().clone())
+            .unwrap_or_default();
+        let field = |k: &str| format!("Dependency.dependencies.{k}");
+        for (key, slot) in [
+            ("name", &mut d.name),
+            ("version", &mut d.version),
+            ("repository", &mut d.repository),
+            ("condition", &mut d.condition),
+            ("alias", &mut d.alias),
+        ] {
+            match (entry.get(key), text_of(key)) {
+                (None | Some(Value::Nil), _) => {}
+                (Some(Value::List(_) | Value::Map(_)), _) | (_, None) => {
+                    let kind = entry.get(key).map_or("null", json_kind);
+                    return Err(json_error(kind, &field(key), "string"));
+                }
+                (Some(_), Some(t)) => *slot = t.as_str().unwrap_or_default().to_string(),
+            }
+        }
+        match (entry.get("tags"), text_of("tags")) {
+            (None, _) => {}
+            (Some(Value::Nil), _) => d.tags = Vec::new(),
+            (Some(Value::List(items)), Some(Value::List(texts))) => {
+                let mut tags = Vec::new();
+                for (item, t) in items.iter().zip(texts.iter()) {
+                    match item {
+                        Value::List(_) | Value::Map(_) => {
+                            return Err(json_error(json_kind(item), &field("tags"), "string"));
+                        }
+                        Value::Nil => tags.push(String::new()),
+                        _ => tags.push(t.as_str().unwrap_or_default().to_string()),
+                    }
+                }
+                d.tags = tags;
+            }
+            (Some(other), _) => {
+                return Err(json_error(json_kind(other), &field("tags"), "[]string"));
+            }
+        }
+        match entry.get("enabled") {
+            None | Some(Value::Nil) => {}
+            Some(Value::Bool(b)) => d.enabled = *b,
+            Some(other) => return Err(json_error(json_kind(other), &field("enabled"), "bool")),
+        }
+        match entry.get("import-values") {
+            None => {}
+            Some(Value::Nil) => d.import_values = Vec::new(),
+            Some(Value::List(items)) => {
+                d.import_values = items
+                    .iter()
+                    .map(|iv| match iv {
+                        Value::Str(s) => ImportValue::Name(s.to_string()),
+                        Value::Map(_) => ImportValue::Map(iv.clone()),
+                        other => ImportValue::Other(other.clone()),
+                    })
+                    .collect();
+            }
+            Some(other) => {
+                return Err(json_error(
+                    json_kind(other),
+                    &field("import-values"),
+                    "[]interface {}",
+                ));
+            }
+        }
+        out.push(Rc::new(RefCell::new(d)));
+    }
+    *decls = Some(out);
+    Ok(())
 }
 
 /// Whether declaration `d` takes chart `c`: the same name and a version within `d`'s range
 /// (helm's getAliasDependency; an empty or unreadable range takes nothing).
-fn takes(d: &Dependency, c: &Chart) -> bool {
-    c.meta.name == d.name
-        && crate::template::mmsemver::is_compatible_range(
-            d.version.as_deref().unwrap_or(""),
-            &c.meta.version_text(),
-        )
+pub fn takes(d: &Dependency, c: &Chart) -> bool {
+    c.name == d.name
+        && crate::template::mmsemver::is_compatible_range(&d.version, &c.meta.version_text())
 }
 
 /// helm panics on an import-values map without string `child` and `parent`: say where it is.
-fn check_import_values(meta: &ChartYaml, text: &str, shown: &str) -> Result<(), ChartError> {
+fn check_import_values(
+    meta: &ChartYaml,
+    decls: &[Decl],
+    text: &str,
+    shown: &str,
+) -> Result<(), ChartError> {
     let mut occurrence = 0;
-    for d in &meta.dependencies {
+    for d in decls {
+        let d = d.borrow();
         if d.import_values.is_empty() {
             continue;
         }
         occurrence += 1;
         let bad = d.import_values.iter().any(|iv| match iv {
-            serde_yaml_ng::Value::Mapping(m) => ["child", "parent"]
-                .iter()
-                .any(|k| !m.get(*k).is_some_and(|v| v.is_string())),
+            ImportValue::Map(m) => m.as_map().is_none_or(|m| {
+                let m = m.borrow();
+                ["child", "parent"]
+                    .iter()
+                    .any(|k| !matches!(m.get(*k), Some(Value::Str(_))))
+            }),
             _ => false,
         });
         if bad {
@@ -761,11 +1095,15 @@ fn check_import_values(meta: &ChartYaml, text: &str, shown: &str) -> Result<(), 
                 .match_indices("import-values")
                 .nth(occurrence - 1)
                 .map(|(i, m)| (i, m.len()).into());
+            let name = if d.alias.is_empty() {
+                &d.name
+            } else {
+                &d.alias
+            };
             return Err(ChartError::ChartYaml {
                 chart: meta.name.clone(),
                 message: format!(
-                    "an import-values entry of dependency {:?} needs `child` and `parent` as strings",
-                    d.effective_name()
+                    "an import-values entry of dependency {name:?} needs `child` and `parent` as strings",
                 ),
                 help:
                     "write `- child: exports.data` with `parent: data`, or the short form `- data`"

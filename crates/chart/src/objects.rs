@@ -104,17 +104,28 @@ pub fn kube_major_minor(v: &str) -> Option<(String, String)> {
     Some((major, minor))
 }
 
+/// How json.Marshal names a struct field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKey {
+    /// No tag: the field's own name, kept when empty.
+    Field,
+    /// `json:"key,omitempty"`.
+    OmitEmpty(&'static str),
+    /// `json:"key"`: kept when empty.
+    Key(&'static str),
+}
+
 /// A Go struct helm hands to templates (`.Chart`, `.Capabilities`): its fields by name, where
 /// a name it lacks is an error (`can't evaluate field Nope in type ...`), not a map's nil.
 #[derive(Debug)]
 pub struct GoStruct {
     pub type_name: &'static str,
-    /// Fields in Go's declaration order: name, value, and json.Marshal's key (None: no tag,
-    /// the field's name, kept when empty; Some: `json:"key,omitempty"`).
-    pub fields: Vec<(&'static str, Value, Option<&'static str>)>,
+    /// Fields in Go's declaration order: name, value, and json.Marshal's key.
+    pub fields: Vec<(&'static str, Value, JsonKey)>,
     /// An embedded struct (first in the declaration): its fields are promoted.
     pub embedded: Option<(&'static str, Rc<GoStruct>)>,
-    /// A pointer to the struct: Go prints it `&{...}`.
+    /// A pointer to the struct: fmt prints it `&{...}` (an address inside a slice, a map or
+    /// another struct), a template `{...}`.
     pub pointer: bool,
     /// What range, len and toJson see, where todoplan keeps the map it had before (None: a
     /// struct as Go has it, refused where Go refuses one).
@@ -122,8 +133,9 @@ pub struct GoStruct {
 }
 
 impl GoStruct {
-    /// `.Chart`: chart.Metadata's fields (as `load` read them) with `IsRoot`.
-    pub fn chart(fields: &BTreeMap<String, Value>, is_root: bool) -> GoStruct {
+    /// `.Chart`: chart.Metadata's fields (as `load` read them, `dependencies` the list
+    /// [`dependency_list`] made) with `IsRoot`.
+    pub fn chart(fields: &BTreeMap<String, Value>, dependencies: Value, is_root: bool) -> GoStruct {
         const METADATA: [(&str, &str); 17] = [
             ("Name", "name"),
             ("Home", "home"),
@@ -143,20 +155,23 @@ impl GoStruct {
             ("Dependencies", "dependencies"),
             ("Type", "type"),
         ];
+        let mut dependencies = Some(dependencies);
         let metadata = GoStruct {
             type_name: "chart.Metadata",
             fields: METADATA
                 .iter()
                 .map(|(name, key)| {
-                    let v = fields.get(*name).cloned().unwrap_or(Value::Nil);
+                    let v = match *name {
+                        "Dependencies" => dependencies.take().unwrap_or(Value::Nil),
+                        _ => fields.get(*name).cloned().unwrap_or(Value::Nil),
+                    };
                     let v = match *name {
                         "Sources" | "Keywords" => typed(v, "[]string", |v| v),
                         "Annotations" => typed(v, "map[string]string", |v| v),
                         "Maintainers" => typed(v, "[]*chart.Maintainer", maintainer),
-                        "Dependencies" => typed(v, "[]*chart.Dependency", dependency),
                         _ => v,
                     };
-                    (*name, v, Some(*key))
+                    (*name, v, JsonKey::OmitEmpty(key))
                 })
                 .collect(),
             embedded: None,
@@ -165,7 +180,7 @@ impl GoStruct {
         };
         GoStruct {
             type_name: "struct { chart.Metadata; IsRoot bool }",
-            fields: vec![("IsRoot", Value::Bool(is_root), None)],
+            fields: vec![("IsRoot", Value::Bool(is_root), JsonKey::Field)],
             embedded: Some(("Metadata", Rc::new(metadata))),
             pointer: false,
             data: None,
@@ -178,13 +193,36 @@ impl GoStruct {
         }
         for (name, v, key) in &self.fields {
             match key {
-                None => out.push((name.to_string(), v.clone())),
-                // omitempty
-                Some(_) if !v.truthy() => {}
-                Some(k) => out.push((k.to_string(), v.clone())),
+                JsonKey::Field => out.push((name.to_string(), v.clone())),
+                JsonKey::OmitEmpty(_) if !v.truthy() => {}
+                JsonKey::OmitEmpty(k) | JsonKey::Key(k) => out.push((k.to_string(), v.clone())),
             }
         }
     }
+
+    /// Go's `%v` of the struct's fields, `{a b c}`.
+    fn fields_text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((_, e)) = &self.embedded {
+            parts.push(e.display());
+        }
+        for (_, v, _) in &self.fields {
+            let mut s = String::new();
+            super::template::value::write_v_nested(&mut s, v);
+            parts.push(s);
+        }
+        format!("{{{}}}", parts.join(" "))
+    }
+}
+
+/// `.Chart.Dependencies`: helm's `[]*chart.Dependency` as dependency processing left the
+/// chart's declarations (nil when there are none).
+pub fn dependency_list(decls: Option<&[crate::load::Decl]>) -> Value {
+    let Some(decls) = decls else {
+        return Value::Object(Rc::new(GoNil("[]*chart.Dependency")));
+    };
+    let items = decls.iter().map(|d| dependency(&d.borrow())).collect();
+    Value::typed_list("[]*chart.Dependency", items)
 }
 
 /// A chart.yaml list or map as the Go type helm reads it into: nil when absent (prints `[]` or
@@ -200,56 +238,87 @@ fn typed(v: Value, type_name: &'static str, element: fn(Value) -> Value) -> Valu
 
 /// A `*chart.Maintainer` from its Chart.yaml map.
 fn maintainer(v: Value) -> Value {
-    go_struct_of(
-        &v,
-        "*chart.Maintainer",
-        &[("Name", "name"), ("Email", "email"), ("URL", "url")],
-    )
-}
-
-/// A `*chart.Dependency` from its Chart.yaml map.
-fn dependency(v: Value) -> Value {
-    go_struct_of(
-        &v,
-        "*chart.Dependency",
-        &[
-            ("Name", "name"),
-            ("Version", "version"),
-            ("Repository", "repository"),
-            ("Condition", "condition"),
-            ("Tags", "tags"),
-            ("Enabled", "enabled"),
-            ("ImportValues", "import-values"),
-            ("Alias", "alias"),
-        ],
-    )
-}
-
-fn go_struct_of(
-    v: &Value,
-    type_name: &'static str,
-    fields: &[(&'static str, &'static str)],
-) -> Value {
     let Some(m) = v.as_map() else {
-        return v.clone();
+        return v;
     };
     let m = m.borrow();
-    let fields = fields
+    let fields = [("Name", "name"), ("Email", "email"), ("URL", "url")]
         .iter()
         .map(|(name, key)| {
             let v = m.get(*key).cloned().unwrap_or(Value::Nil);
-            let v = match (*name, v) {
-                ("Tags", v) => typed(v, "[]string", |v| v),
-                ("ImportValues", v) => typed(v, "[]interface {}", |v| v),
-                ("Enabled", Value::Nil) => Value::Bool(false),
-                (_, Value::Nil) => Value::str(""),
-                (_, v) => v,
-            };
-            (*name, v, Some(*key))
+            let v = if v.is_nil() { Value::str("") } else { v };
+            (*name, v, JsonKey::OmitEmpty(key))
         })
         .collect();
     Value::Object(Rc::new(GoStruct {
-        type_name,
+        type_name: "*chart.Maintainer",
+        fields,
+        embedded: None,
+        pointer: true,
+        data: None,
+    }))
+}
+
+/// A `*chart.Dependency` (its json tags: `name` and `repository` are kept when empty).
+fn dependency(d: &crate::load::Dependency) -> Value {
+    use crate::load::ImportValue;
+    let tags = if d.tags.is_empty() {
+        Value::Object(Rc::new(GoNil("[]string")))
+    } else {
+        Value::strings(d.tags.iter().map(|t| Value::str(t)).collect())
+    };
+    let import_values = if d.import_values.is_empty() {
+        Value::Object(Rc::new(GoNil("[]interface {}")))
+    } else {
+        let items = d
+            .import_values
+            .iter()
+            .map(|iv| match iv {
+                ImportValue::Name(s) => Value::str(s),
+                ImportValue::Map(m) | ImportValue::Other(m) => m.clone(),
+                ImportValue::Resolved { child, parent } => Value::typed_map(
+                    "map[string]string",
+                    BTreeMap::from([
+                        ("child".to_string(), Value::str(child)),
+                        ("parent".to_string(), Value::str(parent)),
+                    ]),
+                ),
+            })
+            .collect();
+        Value::typed_list("[]interface {}", items)
+    };
+    let fields = vec![
+        ("Name", Value::str(&d.name), JsonKey::Key("name")),
+        (
+            "Version",
+            Value::str(&d.version),
+            JsonKey::OmitEmpty("version"),
+        ),
+        (
+            "Repository",
+            Value::str(&d.repository),
+            JsonKey::Key("repository"),
+        ),
+        (
+            "Condition",
+            Value::str(&d.condition),
+            JsonKey::OmitEmpty("condition"),
+        ),
+        ("Tags", tags, JsonKey::OmitEmpty("tags")),
+        (
+            "Enabled",
+            Value::Bool(d.enabled),
+            JsonKey::OmitEmpty("enabled"),
+        ),
+        (
+            "ImportValues",
+            import_values,
+            JsonKey::OmitEmpty("import-values"),
+        ),
+        ("Alias", Value::str(&d.alias), JsonKey::OmitEmpty("alias")),
+    ];
+    Value::Object(Rc::new(GoStruct {
+        type_name: "*chart.Dependency",
         fields,
         embedded: None,
         pointer: true,
@@ -311,24 +380,24 @@ impl Object for GoStruct {
     fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
         None
     }
-    /// Go's `%v` of a struct: the fields' values in order, nil slices as `[]` and a nil map
-    /// as `map[]`.
+    /// A template prints a struct as Go's `%v` does: the fields' values in order, nil slices
+    /// as `[]` and a nil map as `map[]`; it prints what a pointer points at.
     fn display(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some((_, e)) = &self.embedded {
-            parts.push(e.display());
+        self.fields_text()
+    }
+    /// fmt (print, printf) prints a pointer to a struct `&{...}`.
+    fn fmt_value(&self) -> String {
+        if self.pointer {
+            format!("&{}", self.fields_text())
+        } else {
+            self.fields_text()
         }
-        for (_, v, _) in &self.fields {
-            parts.push(super::template::value::go_sprint(v));
-        }
-        format!(
-            "{}{{{}}}",
-            if self.pointer { "&" } else { "" },
-            parts.join(" ")
-        )
     }
     fn as_data(&self) -> Option<Value> {
         self.data.clone()
+    }
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
     fn json(&self) -> Option<GoJson> {
         if self.data.is_some() {

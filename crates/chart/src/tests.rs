@@ -477,3 +477,25 @@ fn a_cached_package_is_checked_against_the_digest_it_is_stored_under() {
     let e = load::load_chart(&wrong).unwrap_err().to_string();
     assert!(e.contains("the chart cache was altered"), "{e}");
 }
+
+#[test]
+fn charts_whose_file_dependencies_name_each_other_are_refused_not_read_forever() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        &[
+            (
+                "a/Chart.yaml",
+                "apiVersion: v2\nname: a\nversion: 0.1.0\ndependencies:\n- name: b\n  version: 0.1.0\n  repository: file://../b\n",
+            ),
+            (
+                "b/Chart.yaml",
+                "apiVersion: v2\nname: b\nversion: 0.1.0\ndependencies:\n- name: a\n  version: 0.1.0\n  repository: file://../a\n",
+            ),
+        ],
+    );
+    let e = render_dir(&tmp.path().join("a"))
+        .expect_err("a chart depending on itself must be refused")
+        .to_string();
+    assert!(e.contains("lead back to it"), "{e}");
+}

@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use super::error::ChartError;
-use super::load::Chart;
+use super::load::{Chart, ChartRef, Decl, ImportValue, takes};
 use super::template::Value;
 
 pub type Map = BTreeMap<String, Value>;
@@ -112,7 +115,7 @@ fn coalesce_values(chart: &Chart, v: &mut Map, merge: bool) {
             Some(Value::Map(dm)) => {
                 if let Value::Map(sm) = &val {
                     // a subchart's table always merges (helm's childChartMergeTrue)
-                    let merge = merge || chart.dependencies.iter().any(|d| d.name == key);
+                    let merge = merge || chart.dependencies.iter().any(|d| d.borrow().name == key);
                     let mut d = dm.borrow().clone();
                     coalesce_tables(&mut d, &sm.borrow(), merge);
                     v.insert(key, Value::map(d));
@@ -128,12 +131,13 @@ fn coalesce_values(chart: &Chart, v: &mut Map, merge: bool) {
 
 fn coalesce_deps(chart: &Chart, dest: &mut Map, merge: bool) {
     for sub in &chart.dependencies {
+        let sub = sub.borrow();
         let mut dv: Map = match dest.get(&sub.name) {
             Some(Value::Map(m)) => m.borrow().clone(),
             _ => Map::new(),
         };
         coalesce_globals(&mut dv, dest);
-        coalesce_with(sub, &mut dv, merge);
+        coalesce_with(&sub, &mut dv, merge);
         dest.insert(sub.name.clone(), Value::map(dv));
     }
 }
@@ -171,62 +175,116 @@ fn coalesce_globals(dest: &mut Map, src: &Map) {
     dest.insert("global".into(), Value::map(dg));
 }
 
+/// Values.PathValue: the value at a dotted path, if it is not a table (a missing step, or a
+/// table at the end, is no value).
 fn path_value(m: &Map, path: &str) -> Option<Value> {
-    let mut parts = path.split('.');
-    let first = parts.next()?;
-    let mut cur = m.get(first)?.clone();
-    for p in parts {
-        let next = cur.as_map()?.borrow().get(p)?.clone();
+    let parts: Vec<&str> = path.split('.').collect();
+    let (last, steps) = parts.split_last()?;
+    let mut cur = m.clone();
+    for p in steps {
+        let next = match cur.get(*p) {
+            Some(Value::Map(t)) => t.borrow().clone(),
+            _ => return None,
+        };
         cur = next;
     }
-    Some(cur)
-}
-
-/// Drop dependencies switched off by `tags` and `condition` (evaluated on the coalesced values,
-/// conditions win over tags), recursively, as chartutil.ProcessDependencies does.
-pub fn process_dependencies(chart: &mut Chart, user: &Map) {
-    let mut cvals = deep(user);
-    coalesce(chart, &mut cvals);
-    enable(chart, &cvals, "");
-}
-
-fn enable(chart: &mut Chart, cvals: &Map, prefix: &str) {
-    if chart.aliases_taken.replace(true) {
-        // helm v3.17 renamed this chart's declarations to their aliases while enabling an
-        // earlier copy of it: this copy renders its aliased subcharts unaliased, and their
-        // conditions and tags (now naming the alias) no longer reach them.
-        let decls = &chart.meta.dependencies;
-        let mut keep = Vec::new();
-        for c in std::mem::take(&mut chart.dependencies) {
-            let aliased = decls
-                .iter()
-                .any(|d| d.alias.as_deref() == Some(c.name.as_str()) && d.name == c.meta.name);
-            if !aliased {
-                keep.push(c);
-                continue;
-            }
-            // declared under its own name too: helm finds it once, through that declaration
-            if decls
-                .iter()
-                .any(|d| d.alias.is_none() && d.name == c.meta.name)
-            {
-                continue;
-            }
-            let mut c = c;
-            c.name = c.meta.name.clone();
-            c.chart_object
-                .insert("Name".into(), Value::str(&c.meta.name));
-            keep.push(c);
-        }
-        chart.dependencies = keep;
+    match cur.get(*last) {
+        Some(Value::Map(_)) | None => None,
+        Some(v) => Some(v.clone()),
     }
-    let tags: Map = match cvals.get("tags") {
-        Some(Value::Map(m)) => m.borrow().clone(),
-        _ => Map::new(),
+}
+
+/// chartutil.ProcessDependencies' first half, processDependencyEnabled, for the chart and
+/// (through the enabled ones) its subcharts: each declaration takes the first chart of its
+/// name whose version meets its range (a copy, renamed to the alias if it has one), the
+/// declaration itself is renamed to its alias, tags and conditions (on the values coalesced so
+/// far) decide `Enabled`, and the disabled charts and declarations go. A chart that declares
+/// nothing (Go's nil list) is left as it is, with its subcharts unprocessed.
+pub fn process_dependencies(chart: &ChartRef, user: &Map) {
+    process_enabled(chart, user, "");
+}
+
+fn process_enabled(c: &ChartRef, v: &Map, path: &str) {
+    let Some(decls) = c.borrow().decls.clone() else {
+        return;
     };
-    let mut disabled = Vec::new();
-    for d in &chart.meta.dependencies {
-        let mut enabled = true;
+    let existing = c.borrow().dependencies.clone();
+    let mut taken: Vec<ChartRef> = Vec::new();
+    // the subcharts no declaration names (by the names the declarations have now: a copy of
+    // this chart processed before renamed them to their aliases) stay as they are
+    for e in &existing {
+        let declared = decls.iter().any(|d| takes(&d.borrow(), &e.borrow()));
+        if !declared {
+            taken.push(e.clone());
+        }
+    }
+    for d in &decls {
+        let found = existing.iter().find(|e| takes(&d.borrow(), &e.borrow()));
+        if let Some(found) = found {
+            let mut copy = found.borrow().clone();
+            let alias = d.borrow().alias.clone();
+            if !alias.is_empty() {
+                copy.chart_object.insert("Name".into(), Value::str(&alias));
+                copy.name = alias;
+            }
+            taken.push(Rc::new(RefCell::new(copy)));
+        }
+        let mut d = d.borrow_mut();
+        if !d.alias.is_empty() {
+            d.name = d.alias.clone();
+        }
+    }
+    set_dependencies(c, taken);
+    for d in &decls {
+        d.borrow_mut().enabled = true;
+    }
+    let mut cvals = deep(v);
+    coalesce(&c.borrow(), &mut cvals);
+    process_tags(&decls, &cvals);
+    process_conditions(&decls, &cvals, path);
+    let removed: Vec<String> = decls
+        .iter()
+        .filter(|d| !d.borrow().enabled)
+        .map(|d| d.borrow().name.clone())
+        .collect();
+    let kept: Vec<ChartRef> = c
+        .borrow()
+        .dependencies
+        .iter()
+        .filter(|s| !removed.contains(&s.borrow().name))
+        .cloned()
+        .collect();
+    let kept_decls: Vec<Decl> = decls
+        .iter()
+        .filter(|d| !removed.contains(&d.borrow().name))
+        .cloned()
+        .collect();
+    for sub in &kept {
+        let p = format!("{path}{}.", sub.borrow().name);
+        process_enabled(sub, &cvals, &p);
+    }
+    // Go appends the kept declarations to a nil list: none kept leaves it nil
+    c.borrow_mut().decls = (!kept_decls.is_empty()).then_some(kept_decls);
+    set_dependencies(c, kept);
+}
+
+/// helm's SetDependencies: the chart's subcharts, each now with it as parent.
+fn set_dependencies(c: &ChartRef, subs: Vec<ChartRef>) {
+    for s in &subs {
+        s.borrow_mut().parent = Some(Rc::downgrade(c));
+    }
+    c.borrow_mut().dependencies = subs;
+}
+
+/// processDependencyTags: with a `tags` table, a declaration is disabled when one of its tags
+/// is false and none true, enabled otherwise (non-bool tags count as neither).
+fn process_tags(decls: &[Decl], cvals: &Map) {
+    let Some(Value::Map(tags)) = cvals.get("tags") else {
+        return;
+    };
+    let tags = tags.borrow();
+    for d in decls {
+        let mut d = d.borrow_mut();
         let (mut has_true, mut has_false) = (false, false);
         for t in &d.tags {
             match tags.get(t) {
@@ -235,81 +293,74 @@ fn enable(chart: &mut Chart, cvals: &Map, prefix: &str) {
                 _ => {}
             }
         }
-        if !has_true && has_false {
-            enabled = false;
-        }
-        if let Some(cond) = &d.condition {
-            for c in cond.trim().split(',') {
-                let c = c.trim();
-                if c.is_empty() {
-                    continue;
-                }
-                if let Some(Value::Bool(b)) = path_value(cvals, &format!("{prefix}{c}")) {
-                    enabled = b;
-                    break;
-                }
-            }
-        }
-        if !enabled {
-            disabled.push(d.alias.clone().unwrap_or_else(|| d.name.clone()));
-        }
-    }
-    chart.dependencies.retain(|c| !disabled.contains(&c.name));
-    for sub in &mut chart.dependencies {
-        let p = format!("{prefix}{}.", sub.name);
-        enable(sub, cvals, &p);
+        d.enabled = has_true || !has_false;
     }
 }
 
+/// processDependencyConditions: the first path of the comma-separated condition (under the
+/// chart's own path) holding a bool decides; paths are not trimmed but for the whole list.
+fn process_conditions(decls: &[Decl], cvals: &Map, path: &str) {
+    for d in decls {
+        let cond = d.borrow().condition.clone();
+        for c in go_trim_space(&cond).split(',') {
+            if c.is_empty() {
+                continue;
+            }
+            if let Some(Value::Bool(b)) = path_value(cvals, &format!("{path}{c}")) {
+                d.borrow_mut().enabled = b;
+                break;
+            }
+        }
+    }
+}
+
+/// strings.TrimSpace: Unicode white space off both ends.
+fn go_trim_space(s: &str) -> &str {
+    s.trim_matches(char::is_whitespace)
+}
+
 /// chartutil.processDependencyImportValues as `helm install`/`template` run it (with merge):
-/// children first, each chart that has enabled declared dependencies gets as its values its own
+/// children first, each chart with declarations (Go's non-nil list) gets as its values its own
 /// and its subcharts' values merged (nulls kept), with the tables its `import-values` name
-/// merged underneath (the chart's own values win). Maps are shared as Go shares them, so two
-/// imports into one parent key also fill the child's table the first one came from, as in helm.
-pub fn process_import_values(chart: &mut Chart) -> Result<(), ChartError> {
-    for sub in &mut chart.dependencies {
+/// merged underneath (the chart's own values win); each declaration's `import-values` become
+/// `{child, parent}` tables. Maps are shared as Go shares them, so two imports into one parent
+/// key also fill the child's table the first one came from, as in helm. A declaration shared
+/// by two copies of a chart is rewritten by the first: the second finds no entry of the two
+/// forms it reads, imports nothing and leaves the list nil, as helm does.
+pub fn process_import_values(chart: &ChartRef) -> Result<(), ChartError> {
+    let subs = chart.borrow().dependencies.clone();
+    for sub in &subs {
         process_import_values(sub)?;
     }
-    let enabled: Vec<usize> = chart
-        .meta
-        .dependencies
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| {
-            chart
-                .dependencies
-                .iter()
-                .any(|c| c.name == d.effective_name())
-        })
-        .map(|(i, _)| i)
-        .collect();
-    if enabled.is_empty() {
+    let Some(decls) = chart.borrow().decls.clone() else {
         return Ok(());
-    }
+    };
     let mut merged = Map::new();
-    coalesce_with(chart, &mut merged, true);
+    coalesce_with(&chart.borrow(), &mut merged, true);
     let cvals = Value::map(merged);
     let imported = Value::empty_map();
-    for i in enabled {
-        let done = chart.imports_done.borrow().get(i).copied().unwrap_or(true);
-        if done {
-            continue;
-        }
-        let d = &chart.meta.dependencies[i];
-        for iv in &d.import_values {
+    for d in &decls {
+        let (name, entries) = {
+            let d = d.borrow();
+            (d.name.clone(), d.import_values.clone())
+        };
+        let mut rewritten = Vec::new();
+        for iv in entries {
             let (child, parent) = match iv {
-                serde_yaml_ng::Value::String(s) => (format!("exports.{s}"), ".".to_string()),
-                serde_yaml_ng::Value::Mapping(m) => {
-                    let field = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                ImportValue::Name(s) => (format!("exports.{s}"), ".".to_string()),
+                ImportValue::Map(m) => {
+                    let field = |k: &str| match m.as_map()?.borrow().get(k) {
+                        Some(Value::Str(s)) => Some(s.to_string()),
+                        _ => None,
+                    };
                     match (field("child"), field("parent")) {
                         (Some(c), Some(p)) => (c, p),
                         _ => {
                             return Err(ChartError::Invalid {
-                                chart: chart.name.clone(),
+                                chart: chart.borrow().name.clone(),
                                 message: format!(
-                                    "an import-values entry of dependency {:?} needs `child` and \
-                                     `parent` as strings",
-                                    d.effective_name()
+                                    "an import-values entry of dependency {name:?} needs `child` \
+                                     and `parent` as strings"
                                 ),
                                 help: "write `- child: exports.data` with `parent: data`, or the \
                                        short form `- data`"
@@ -318,24 +369,26 @@ pub fn process_import_values(chart: &mut Chart) -> Result<(), ChartError> {
                         }
                     }
                 }
-                // helm skips entries of any other type
-                _ => continue,
+                // helm's type switch takes neither its own map[string]string nor other types
+                ImportValue::Resolved { .. } | ImportValue::Other(_) => continue,
             };
+            rewritten.push(ImportValue::Resolved {
+                child: child.clone(),
+                parent: parent.clone(),
+            });
             // helm warns and skips a path that does not name a table
-            let Some(table) = table_at(&cvals, &format!("{}.{child}", d.effective_name())) else {
+            let Some(table) = table_at(&cvals, &format!("{name}.{child}")) else {
                 continue;
             };
             let src = path_to_map(&parent, table);
-            merge_shared(&imported, &src, chart)?;
+            merge_shared(&imported, &src, &chart.borrow())?;
         }
-        if let Some(flag) = chart.imports_done.borrow_mut().get_mut(i) {
-            *flag = true;
-        }
+        d.borrow_mut().import_values = rewritten;
     }
     let out = cvals.deep_copy();
-    merge_shared(&out, &imported, chart)?;
+    merge_shared(&out, &imported, &chart.borrow())?;
     if let Value::Map(m) = out {
-        chart.values = m.borrow().clone();
+        chart.borrow_mut().values = m.borrow().clone();
     }
     Ok(())
 }
@@ -494,11 +547,12 @@ fn collect_violations(
         }
     }
     for sub in &chart.dependencies {
+        let sub = sub.borrow();
         let sv = match values.get(&sub.name) {
             Some(Value::Map(m)) => m.borrow().clone(),
             _ => Map::new(),
         };
-        collect_violations(sub, &sv, &format!("{prefix}{}.", sub.name), out)?;
+        collect_violations(&sub, &sv, &format!("{prefix}{}.", sub.name), out)?;
     }
     Ok(())
 }

@@ -179,6 +179,8 @@ fn chart_cases(file: &str) -> Vec<Case> {
                 c.set.push(s.trim_end().to_string());
             } else if let Some(v) = l.strip_prefix("@values ") {
                 c.values.push(v.trim_end().to_string());
+            } else if let Some(s) = l.strip_prefix("@shape ") {
+                c.shape = Some(s.trim_end_matches('\n').to_string());
             } else if !l.trim().is_empty() {
                 panic!("{}: unexpected line {l:?}", c.name);
             }

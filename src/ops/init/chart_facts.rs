@@ -80,14 +80,10 @@ pub fn examine_values(
         collect_leaves(&v.to_json(), &mut vec![k.clone()], &mut root_leaves);
     }
     let mut all = root_leaves.clone();
-    for dep in &loaded.dependencies {
+    for (name, dep) in loaded.declared_subcharts() {
         let mut sub = Vec::new();
-        for (k, v) in &dep.values {
-            collect_leaves(
-                &v.to_json(),
-                &mut vec![dep.name.clone(), k.clone()],
-                &mut sub,
-            );
+        for (k, v) in &dep.borrow().values {
+            collect_leaves(&v.to_json(), &mut vec![name.clone(), k.clone()], &mut sub);
         }
         push_new(&mut all, sub);
     }

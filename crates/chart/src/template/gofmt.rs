@@ -386,6 +386,22 @@ impl Printer<'_> {
                         _ => {}
                     }
                 }
+                // a pointer to a struct inside a slice, a map or a struct: its address, as
+                // fmtPointer prints it
+                None if depth > 0 && super::value::struct_pointer_address(v).is_some() => {
+                    let addr = super::value::struct_pointer_address(v).unwrap_or(0);
+                    match verb {
+                        'v' if self.f.sharp_v => {
+                            self.buf
+                                .push_str(&format!("({})({addr:#x})", o.type_name()));
+                        }
+                        'v' | 'p' => self.pad_string(&format!("{addr:#x}")),
+                        'b' | 'o' | 'd' | 'x' | 'X' => {
+                            self.fmt_integer(addr as u64, false, verb, v)
+                        }
+                        _ => self.bad_verb(verb, Some(v)),
+                    }
+                }
                 // helm's other objects print as fmt prints them with %v, padded to the width
                 None => match verb {
                     'v' | 's' => self.pad_string(&o.fmt_value()),

@@ -12,7 +12,7 @@ pub mod dates;
 pub mod decimal;
 pub mod exec;
 pub mod funcs;
-mod go_unicode;
+pub(crate) mod go_unicode;
 pub mod gofmt;
 pub mod gojson;
 pub mod mmsemver;

@@ -670,7 +670,7 @@ pub fn write_v(out: &mut String, v: &Value) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_v(out, item);
+                write_v_nested(out, item);
             }
             out.push(']');
         }
@@ -682,11 +682,35 @@ pub fn write_v(out: &mut String, v: &Value) {
                 }
                 out.push_str(k);
                 out.push(':');
-                write_v(out, item);
+                write_v_nested(out, item);
             }
             out.push(']');
         }
         Value::Object(o) => out.push_str(&o.fmt_value()),
+    }
+}
+
+/// `%v` of an element of a slice, a map or a struct: as [`write_v`], but a pointer to a
+/// struct prints as its address (fmt shows `&{...}` only for the operand itself).
+pub fn write_v_nested(out: &mut String, v: &Value) {
+    match struct_pointer_address(v) {
+        Some(addr) => out.push_str(&format!("{addr:#x}")),
+        None => write_v(out, v),
+    }
+}
+
+/// The address of a Go pointer to a struct helm hands to templates (`*chart.Dependency`,
+/// `*chart.Maintainer`): the object's own, which changes from run to run as Go's does.
+pub fn struct_pointer_address(v: &Value) -> Option<usize> {
+    match v {
+        Value::Object(o)
+            if o.type_name().starts_with('*')
+                && o.as_any()
+                    .is_some_and(|a| a.is::<crate::objects::GoStruct>()) =>
+        {
+            Some(Rc::as_ptr(o) as *const () as usize)
+        }
+        _ => None,
     }
 }
 
