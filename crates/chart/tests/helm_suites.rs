@@ -189,12 +189,24 @@ enum Outcome {
     Refused(String),
 }
 
+/// Writes the case's files; a path ending in `@utf16` is written without that ending, as
+/// UTF-16LE after its BOM, and one ending in `@bytes` with each character below U+0100 as one
+/// byte (for text that is not UTF-8).
 fn write_chart(c: &Case) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (p, content) in &c.files {
+        let (p, bytes) = if let Some(p) = p.strip_suffix("@utf16") {
+            let mut b = vec![0xff, 0xfe];
+            b.extend(content.encode_utf16().flat_map(u16::to_le_bytes));
+            (p, b)
+        } else if let Some(p) = p.strip_suffix("@bytes") {
+            (p, content.chars().map(|c| c as u32 as u8).collect())
+        } else {
+            (p.as_str(), content.as_bytes().to_vec())
+        };
         let path = dir.path().join(p);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
     dir
 }
@@ -1767,5 +1779,49 @@ tags {{ $i }} {{ fromYaml $s | toJson }}
             }
         })
         .collect();
+    // values files that are not UTF-8: UTF-16 (go-yaml reads it after its BOM) and bytes of
+    // invalid UTF-8, in the chart and as `-f` files
+    let mut cases = cases;
+    for (i, (name, content)) in [
+        ("values.yaml@utf16", "a: 1\nb: [x, \u{e9}, \u{1f600}]\n"),
+        ("extra.yaml@utf16", "a: 2\n"),
+        ("values.yaml@utf16", "a: \u{1}\n"),
+        ("values.yaml@bytes", "a: \u{e9}\n"),
+        ("extra.yaml@bytes", "a: \u{c3}\u{a9}\n"),
+        ("extra.yaml@bytes", "a: 1\nb: \u{ff}\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut files = vec![
+            (
+                "Chart.yaml".to_string(),
+                "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+            ),
+            (
+                "templates/values".to_string(),
+                format!("{OPEN}{{{{ toJson .Values }}}}{CLOSE}"),
+            ),
+            (name.to_string(), content.to_string()),
+        ];
+        let extra = name.starts_with("extra");
+        if extra {
+            files.push(("values.yaml".to_string(), "a: 1\n".to_string()));
+        }
+        cases.push(Case {
+            name: format!("yaml input values file not in UTF-8 {i}: {name} {content:?}"),
+            files,
+            raw: true,
+            release: "r".into(),
+            set: vec![],
+            values: if extra {
+                vec!["extra.yaml".to_string()]
+            } else {
+                vec![]
+            },
+            shape: None,
+            cert: false,
+        });
+    }
     check("generated-yaml-input-values", &run_all(cases));
 }
