@@ -162,7 +162,10 @@ enum Afterwards {
 fn user_values(req: &RenderRequest, opts: &RenderOptions) -> Result<values::Map, ChartError> {
     let mut base = values::Map::new();
     for f in req.values_files {
-        let text = std::fs::read_to_string(f).map_err(|e| ChartError::io(f, &e))?;
+        // the file's bytes, as helm hands them to go-yaml (which reads UTF-16 after its BOM
+        // and words its own refusal of invalid UTF-8)
+        let bytes = std::fs::read(f).map_err(|e| ChartError::io(f, &e))?;
+        let text = template::value::string_from_go_bytes(&bytes);
         let shown = f.display().to_string();
         let m = load::parse_values_text(&text, &shown, &format!("failed to parse {shown}"))?;
         values::merge_user(&mut base, &m);

@@ -737,7 +737,9 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
             // a v1 chart's requirements.yaml is also one of its .Files, as helm loads it
             "requirements.yaml" if meta.api_version.as_deref().unwrap_or("v1") != "v1" => {}
             "values.yaml" => {
-                let t = utf8(origin, &f)?;
+                // its bytes after a UTF-8 BOM, as go-yaml reads them (UTF-16, invalid UTF-8)
+                let data = f.data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&f.data);
+                let t = super::template::value::string_from_go_bytes(data);
                 values = parse_values_text(
                     &t,
                     &origin.join("values.yaml").display().to_string(),

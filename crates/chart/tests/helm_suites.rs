@@ -231,13 +231,26 @@ enum Outcome {
     Refused(String),
 }
 
+/// Writes the case's files; a path ending in `@utf16` is written without that ending, as
+/// UTF-16LE after its BOM, and one ending in `@bytes` with each character below U+0100 as one
+/// byte (for text that is not UTF-8).
 fn write_chart(c: &Case) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let files = c.files.iter().map(|(p, content)| (p, content.as_bytes()));
-    for (p, content) in files.chain(c.data.iter().map(|(p, d)| (p, d.as_slice()))) {
+    let text = c.files.iter().map(|(p, content)| {
+        if let Some(p) = p.strip_suffix("@utf16") {
+            let mut b = vec![0xff, 0xfe];
+            b.extend(content.encode_utf16().flat_map(u16::to_le_bytes));
+            (p, b)
+        } else if let Some(p) = p.strip_suffix("@bytes") {
+            (p, content.chars().map(|c| c as u32 as u8).collect())
+        } else {
+            (p.as_str(), content.as_bytes().to_vec())
+        }
+    });
+    for (p, bytes) in text.chain(c.data.iter().map(|(p, d)| (p.as_str(), d.clone()))) {
         let path = dir.path().join(p);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, content).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
     dir
 }
@@ -1043,9 +1056,6 @@ fn generated_regular_expressions_render_as_helm_renders_them() {
 /// read back with fromYaml/fromJson/fromYamlArray/fromJsonArray.
 #[test]
 fn generated_yaml_and_json_render_as_helm_renders_them() {
-    // Left out: the string "\n" as the last value of a document. toYaml writes it `|2+` and
-    // helm trims the newline after it; go-yaml reads the header-only `|2+` at the end of the
-    // text as "", todoplan's reader (yaml-rust2) as "\n".
     use proptest::prelude::*;
     let text = prop_oneof![
         3 => proptest::sample::select(vec![
@@ -1054,7 +1064,7 @@ fn generated_yaml_and_json_render_as_helm_renders_them() {
             "'", "\"", "''", "a\nb", "a\n", "  lead", "trail ", "é", "\t", "tab\there",
             "2001-12-14", "2001-12-14t21:59:43.10-05:00", "<<", "&a", "*a", "!tag", "%", "@",
             "`", "|", ">", "[1]", "{a: 1}", "?", ",", "0", "00", "-0", "1.0", "", " ", "\u{a0}",
-            "\u{2028}", "\u{85}", "😀",
+            "\u{2028}", "\u{85}", "😀", "\n", "\n\n",
         ])
         .prop_map(str::to_string),
         1 => "[a-z :#'\"\\-]{0,8}",
@@ -1495,4 +1505,415 @@ fn generated_values_encode_to_toml_as_helm_encodes_them() {
         (10..=250).contains(&refused) && tables >= 30,
         "{refused} of 300 generated lines hold a refusal, {tables} an array of tables"
     );
+}
+
+/// One chart of `files` and raw `templates`, rendered by both: every line of output must be
+/// the same (see `generated`). Returns helm's output, by template.
+fn generated_chart(
+    name: &str,
+    mut files: Vec<(String, String)>,
+    templates: &[(&str, String)],
+) -> BTreeMap<String, String> {
+    files.insert(
+        0,
+        (
+            "Chart.yaml".to_string(),
+            "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+        ),
+    );
+    for (f, t) in templates {
+        files.push((format!("templates/{f}"), format!("{OPEN}{t}{CLOSE}")));
+    }
+    let case = Case {
+        name: name.to_string(),
+        files,
+        data: vec![],
+        raw: true,
+        release: "r".into(),
+        set: vec![],
+        values: vec![],
+        shape: None,
+        cert: false,
+    };
+    let results = run_all(vec![case]);
+    let Some(r) = results.first() else {
+        return BTreeMap::new(); // HELM_SUITES_ONLY left it out
+    };
+    let (Outcome::Raw(h), Outcome::Raw(t)) = (&r.helm, &r.todo) else {
+        panic!(
+            "{name}: both must render\n  helm:     {:?}\n  todoplan: {:?}",
+            r.helm, r.todo
+        );
+    };
+    if let Ok(path) = std::env::var("HELM_SUITES_REPORT") {
+        let report: String = h.values().cloned().collect();
+        std::fs::write(format!("{path}.{name}"), report).unwrap();
+    }
+    assert_eq!(h.keys().collect::<Vec<_>>(), t.keys().collect::<Vec<_>>());
+    for (file, ho) in h {
+        let to = &t[file];
+        let differing: Vec<String> = ho
+            .lines()
+            .zip(to.lines())
+            .filter(|(hl, tl)| hl != tl)
+            .map(|(hl, tl)| format!("  helm:     {hl}\n  todoplan: {tl}"))
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "{name}: {} lines of {file} differ from helm:\n{}",
+            differing.len(),
+            differing.join("\n")
+        );
+        assert_eq!(
+            ho.lines().count(),
+            to.lines().count(),
+            "{name}: {file} line count"
+        );
+    }
+    h.clone()
+}
+
+/// Generated YAML documents holding the characters go-yaml v2's reader refuses (C0 and C1
+/// controls, DEL, U+FFFE, U+FFFF: "control characters are not allowed") or its scanner reads
+/// as line breaks (NEL, LS, PS: NEL becomes "\n", LS and PS stay themselves and never fold to
+/// a space), BOMs and U+FEFF, tabs, CR and CRLF, non-ASCII and astral characters; placed in
+/// plain, single- and double-quoted scalars (raw, and as the escapes `\N`, `\L`, `\P`, `\x85`,
+/// `\u2028`, an escaped line break), literal and folded block scalars with chomping and
+/// indentation indicators (`|2+`), keys, comments, flow collections, document markers, and
+/// past go-yaml's 512-byte read chunks (in the first document and in a later one). Each
+/// document is read by `fromYaml` and `fromYamlArray` (one line each, from the chart's files),
+/// and some as a chart's values.yaml or a `-f` file (one chart each, printed with toJson, so a
+/// refusal is compared as helm words it).
+#[test]
+fn generated_yaml_input_reads_as_helm_reads_it() {
+    use proptest::prelude::*;
+    // characters go-yaml reads as line breaks, spaces, or refuses; and ordinary ones
+    let special = || {
+        prop_oneof![
+            6 => prop::sample::select(vec!["\u{85}", "\u{2028}", "\u{2029}", "\r", "\r\n", "\n"]),
+            // a line break, then the indentation that keeps a scalar going
+            4 => prop::sample::select(vec!["\u{85}   ", "\u{2028}   ", "\u{2029}   ", "\r   "]),
+            3 => prop::sample::select(vec!["\t", " ", "\u{a0}", "\u{feff}", "  "]),
+            2 => prop::sample::select(vec![
+                "\u{0}", "\u{1}", "\u{8}", "\u{b}", "\u{c}", "\u{1b}", "\u{1f}", "\u{7f}",
+                "\u{80}", "\u{84}", "\u{86}", "\u{9f}", "\u{fffe}", "\u{ffff}",
+            ]),
+            2 => prop::sample::select(vec![
+                "\u{fffd}", "😀", "é", "\u{e000}", "\u{7e}", ":", "#", "-", "'", "\"", "\\",
+                "\u{85}\u{85}", "\u{2028}\u{2028}", "\u{2028}  ", "\n\u{2029}", "\u{85} ",
+            ]),
+        ]
+    };
+    let payload = || prop::collection::vec(special(), 0..3).prop_map(|v| v.concat());
+    let escape = prop::sample::select(vec![
+        "\\N",
+        "\\L",
+        "\\P",
+        "\\_",
+        "\\x85",
+        "\\u2028",
+        "\\u2029",
+        "\\ufeff",
+        "\\x00",
+        "\\x7f",
+        "\\x9f",
+        "\\U0001F600",
+        "\\uFFFE",
+        "\\ud800",
+        "\\e",
+        "\\0",
+        "\\t",
+        "\\\n  ",
+        "\\\u{85}  ",
+        "\\\u{2028}  ",
+        "\\\u{2029}",
+        "\\\r\n  ",
+        "\\q",
+        "\\x8",
+        "\\ ",
+        "\\/",
+    ]);
+    let header = prop::sample::select(vec![
+        "",
+        "-",
+        "+",
+        "1",
+        "2",
+        "2+",
+        "2-",
+        "+2",
+        "-1",
+        "9",
+        "0",
+        " # c",
+        "2 #\u{2028}",
+    ]);
+    // documents of every kind, with one or two special characters put anywhere
+    let base = prop::sample::select(vec![
+        "k: plain value\nl: two\n",
+        "k: plain\n  continued\n  lines\n",
+        "k: 'single quoted'\n",
+        "k: 'single\n  folded\n\n  text'\n",
+        "k: \"double quoted\"\n",
+        "k: \"double\n  folded \\\n  escaped\"\n",
+        "k: |\n  literal\n  text\n\n",
+        "k: >\n  folded\n  text\n\n  more\n   indented\n  back\n",
+        "k: |-\n  strip\n",
+        "k: |+\n  keep\n\n",
+        "k: |2\n   indented\n  text\n",
+        "# comment\nk: v # trailing\n",
+        "k: [a, b, {c: d}]\n",
+        "{a: b, c: [d, e]}\n",
+        "- a\n- b: c\n  d: e\n",
+        "outer:\n  inner: v\n  list:\n  - x\n  - y\n",
+        "? complex\n: value\n",
+        "k: &a anchored\nl: *a\n",
+        "k: !!str 12\nl: 0x1F\n",
+        "---\nk: v\n...\n",
+        "k: >2-\n   a\n  b\n",
+        "k: |2+\n",
+        "k: |2+\n\n",
+        "- |2+\n",
+        "k: \"\\N\\L\\P\\x85\"\n",
+    ]);
+    let edited = (
+        base,
+        prop::collection::vec((any::<prop::sample::Index>(), special()), 1..3),
+    )
+        .prop_map(|(doc, edits)| {
+            let mut doc = doc.to_string();
+            for (at, c) in edits {
+                let cuts: Vec<usize> = doc
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .chain([doc.len()])
+                    .collect();
+                doc.insert_str(cuts[at.index(cuts.len())], c);
+            }
+            doc
+        });
+    // the characters in each place by construction
+    let (p, q) = (payload(), payload());
+    let placed = prop_oneof![
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: a{p}b{q}\nl: v\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: a{p}\n  b{q}c\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k:\n  a{p}\n\n  b{q}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("a{p}b: v{q}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: 'a{p}b{q}'\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: 'a{p}\n  {q}b'\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: \"a{p}b{q}\"\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: \"a{p}\n  {q}b\"\n")),
+        (escape.clone(), escape.clone(), p.clone())
+            .prop_map(|(e, f, p)| format!("k: \"a{e}b{f}{p}c\"\n")),
+        (header.clone(), p.clone(), q.clone())
+            .prop_map(|(h, p, q)| format!("k: |{h}\n  a{p}b\n  {q}c\n")),
+        (header.clone(), p.clone(), q.clone())
+            .prop_map(|(h, p, q)| format!("k: >{h}\n  a{p}b\n\n  c{q}\n  d\n")),
+        (header.clone(), p.clone()).prop_map(|(h, p)| format!("k: |{h}\n{p}")),
+        (header.clone(), p.clone()).prop_map(|(h, p)| format!("- >{h}\n   x{p}\n  y\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("# c{p}d\nk: v{q}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: v # c{p}d\nl: w{q}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: [a{p}b, {q}c]\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("{{a{p}b: c{q}}}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("- a{p}b\n- {q}c\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("{p}k: v{q}")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k{p}: {q}v\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: &a{p}x\nl: *a{q}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("? a{p}b\n: c{q}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("---{p}\nk: v\n...{q}\n")),
+        (p.clone(), q.clone()).prop_map(|(p, q)| format!("k: v\n---{p}\nl: {q}\n")),
+        (p.clone(), q.clone())
+            .prop_map(|(p, q)| format!("\u{feff}\u{feff}k: v{p}\nl: w\n{q}m: x\n")),
+        p.clone()
+            .prop_map(|p| format!("\u{feff}k: v\n{p}\u{feff}l: w\n")),
+    ];
+    // the same past the first 512-byte chunk go-yaml decodes: a comment (or a long first
+    // document) first, so the characters land around byte 512
+    let long = (
+        480usize..540,
+        any::<bool>(),
+        prop_oneof![edited.clone(), placed.clone()],
+    )
+        .prop_map(|(n, second, doc)| {
+            let head = if second { "k0: v\n---\n" } else { "" };
+            let pad = n.saturating_sub(doc.len() / 2 + head.len() + 2).max(1);
+            format!("{head}#{}\n{doc}", "x".repeat(pad))
+        });
+    let document = prop_oneof![4 => edited, 4 => placed, 2 => long];
+    let mut docs = sample(document, 520);
+    // a lone `|2+`, `|+` or `|2-` header ending the text, as toYaml writes "\n" (trimmed)
+    for d in [
+        "k: |2+\n",
+        "k: |2+",
+        "k: |2+\n\n",
+        "k: |2+\n\n\n",
+        "k: |+\n",
+        "k: |2-\n",
+        "k: |2\n",
+        "k: >2+\n",
+        "- |2+\n",
+        "- |2+\n- |2+\n",
+        "k: |2+\n  \n",
+        "k: |2+\nl: v\n",
+        "a:\n  k: |2+\n",
+        "k: |2+\n \n",
+        "k: |4+\n\n",
+        "k: |1+\n\u{85}",
+        "k: |2+\n\u{2028}",
+        "k: >+\n\u{2029}\u{2029}",
+        "k: |+\n  a\u{2028}\u{2028}",
+        "k: |-\n  a\u{2028}",
+    ] {
+        docs.push(d.to_string());
+    }
+    // past the first chunk: go-yaml decodes the input 512 bytes at a time, only as far as the
+    // scanner reads (the first document and the token after it)
+    let x = |n: usize| "x".repeat(n);
+    for d in [
+        format!("k0: v\n---\n#{}\n\u{1}", x(600)),
+        "k0: v\n---\n\u{1}".to_string(),
+        format!("#{}\nk: v\u{1}\n", x(600)),
+        format!("k: [\n#{}\n\u{1}", x(600)),
+        format!("k: [\n#{}\n]\n---\nl: \u{1}", x(497)),
+        format!("k: v\n---\n#{}\n\u{1}", x(480)),
+        format!("k: v\n---\n#{}\n\u{1}", x(497)),
+        format!("k: v\n--- #{}\n\u{1}", x(499)),
+        format!("k: v\n...\n#{}\u{7f}", x(600)),
+        format!("k: \"{}\u{85}\"\n", x(509)),
+        format!("k: '{}é\u{80}'\n", x(505)),
+        format!("k: '{}é\u{80}'\n", x(506)),
+        format!("k: v\n#{}\n\u{feff}l: w\nm: x\n", x(500)),
+        format!("k: v\n#{}\n\u{feff}l: w\nm: x\n", x(502)),
+        format!("a: {}\u{2028}  b\n", x(600)),
+        format!("- {}\n- \u{fffe}", x(1100)),
+        format!("k: |2+\n{}", " \n".repeat(300)),
+    ] {
+        docs.push(d);
+    }
+    let (values_docs, read_docs) = docs.split_at(100);
+    // fromYaml and fromYamlArray on each document, and toYaml's round trip of line breaks
+    let mut files: Vec<(String, String)> = read_docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (format!("docs/{i:04}"), d.clone()))
+        .collect();
+    files.push(("values.yaml".into(), "{}\n".into()));
+    let t = r#"{{- range $p, $_ := .Files.Glob "docs/*" }}
+{{ $p }} {{ $.Files.Get $p | fromYaml | toJson }} {{ $.Files.Get $p | fromYamlArray | toJson }}
+{{- end }}
+{{- range $i, $s := list "\n" "\n\n" " \n" "a\n\n" "\u2028" "\u0085\n" "a\u2029" "\n\u2028\n" }}
+{{ $i }} {{ toYaml $s | fromYaml | toJson }} {{ toYaml (dict "k" $s) | fromYaml | toJson }} {{ toYaml (list $s) | fromYamlArray | toJson }} {{ toYaml (dict "k" (list $s) "l" $s) | fromYaml | toJson }}
+{{- end }}
+{{- range $i, $s := list "\ufeff\ufeffk: v\nl: w\nm: x\n" "\ufeff\ufeff\ufeffk: v\n" "\ufeffk: v\n\ufeffl: w\n" "k: v\n\ufeff" "\ufeff\ufeff- a\n- b\n" "\ufeff\ufeff\n\nk: v\n" "\ufeff\ufeff#c\nk: v\n" }}
+bom {{ $i }} {{ fromYaml $s | toJson }} {{ fromYamlArray $s | toJson }}
+{{- end }}
+{{- range $i, $s := list "\xff\xfek\x00:\x00 \x00v\x00\n\x00" "\xfe\xff\x00k\x00:\x00 \x00v\x00\n" "\xff\xfek\x00:\x00 \x00=\xd8\x00\xde" "\xff\xfek\x00:\x00 \x00\x00\xdc" "\xff\xfek\x00:\x00 \x00=\xd8a\x00" "\xff\xfek\x00:" "\xff\xfek\x00:\x00 \x00\x01\x00" "\xff\xfek\x00:\x00 \x00(\x20" "k: \xc3(" "k: \xff" "k: \xc0\x80" "k: \xed\xa0\x80" "k: \xe2\x82" "k: \xf4\x90\x80\x80" "\xef\xbb\xbf\xff\xfek: v" }}
+bytes {{ $i }} {{ fromYaml $s | toJson }} {{ fromYamlArray $s | toJson }}
+{{- end }}
+{{- range $i, $s := list "a: &x [*x]\n" "a: !!int abc\n" "a: !!binary aGk=\n" "a: !!float 1\n" "a: !foo 12\n" "a: ! 12\n" "a: 1e999\n" "a: .5e999\n" "a: !!binary '!!'\n" "a: &x 1\nb: &x [*x]\n" "a: [&x 1, *x]\nb: *x\n" "a: !!timestamp 12\n" "a: !!null x\n" "? !!merge <<\n: {b: 1}\n" "a: !!str 0x1F\n" "a: !!bool yes\n" "a: !!timestamp 2001-12-14\n" "a: !!int 2001-12-14\n" "a: !!float .inf\n" "a: !<tag:yaml.org,2002:int> 7\n" "%TAG !e! tag:yaml.org,2002:\n---\na: !e!int 8\n" "a: !!map {}\n" "a: !!int\n" "a: &y\nb: *y\n" "a: .inf\n" "a: [1, -.Inf]\n" "a: .NaN\n" "1.5: a\n" "1e20: a\n" "1e6: a\n" "1000000: a\n" "9007199254740993: a\n" "123456.7: a\n" "1e-5: a\n" ".inf: a\n" "!!float 1: a\n" "!!float 1e7: a\n" "true: a\n" "2001-12-14: a\n" "0x1F: a\n" "[a, &k {b: 1}]\n" "a: {&k b: 1}\n" "<<: [{a: 1}, {b: 2}]\n" "<<: 1\n" "a: {<<: [1]}\n" "? a\n? a\n" }}
+tags {{ $i }} {{ fromYaml $s | toJson }}
+{{- end }}
+"#;
+    let out = generated_chart("generated yaml input", files, &[("read", t.to_string())]);
+    let text = out.values().cloned().collect::<String>();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("docs/")).collect();
+    let refused = lines
+        .iter()
+        .filter(|l| l.contains("control characters are not allowed"))
+        .count();
+    let breaks = lines
+        .iter()
+        .filter(|l| l.contains("\\u2028") || l.contains("\\u2029") || l.contains('\u{85}'))
+        .count();
+    assert_eq!(lines.len(), read_docs.len());
+    assert!(
+        (40..=250).contains(&refused) && breaks >= 40,
+        "of {} generated documents, {refused} hold a refused character, {breaks} read NEL, LS or PS",
+        lines.len()
+    );
+    // values files: one chart each, values.yaml or a `-f` file
+    let cases: Vec<Case> = values_docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let as_file = i % 5 == 4;
+            let mut files = vec![
+                (
+                    "Chart.yaml".to_string(),
+                    "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+                ),
+                (
+                    "templates/values".to_string(),
+                    format!("{OPEN}{{{{ toJson .Values }}}}{CLOSE}"),
+                ),
+            ];
+            if as_file {
+                files.push(("values.yaml".to_string(), "a: 1\n".to_string()));
+                files.push(("extra.yaml".to_string(), d.clone()));
+            } else {
+                files.push(("values.yaml".to_string(), d.clone()));
+            }
+            Case {
+                name: format!("generated yaml input values {i}: {d:?}"),
+                files,
+                data: vec![],
+                raw: true,
+                release: "r".into(),
+                set: vec![],
+                values: if as_file {
+                    vec!["extra.yaml".to_string()]
+                } else {
+                    vec![]
+                },
+                shape: None,
+                cert: false,
+            }
+        })
+        .collect();
+    // values files that are not UTF-8: UTF-16 (go-yaml reads it after its BOM) and bytes of
+    // invalid UTF-8, in the chart and as `-f` files
+    let mut cases = cases;
+    for (i, (name, content)) in [
+        ("values.yaml@utf16", "a: 1\nb: [x, \u{e9}, \u{1f600}]\n"),
+        ("extra.yaml@utf16", "a: 2\n"),
+        ("values.yaml@utf16", "a: \u{1}\n"),
+        ("values.yaml@bytes", "a: \u{e9}\n"),
+        ("extra.yaml@bytes", "a: \u{c3}\u{a9}\n"),
+        ("extra.yaml@bytes", "a: 1\nb: \u{ff}\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut files = vec![
+            (
+                "Chart.yaml".to_string(),
+                "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
+            ),
+            (
+                "templates/values".to_string(),
+                format!("{OPEN}{{{{ toJson .Values }}}}{CLOSE}"),
+            ),
+            (name.to_string(), content.to_string()),
+        ];
+        let extra = name.starts_with("extra");
+        if extra {
+            files.push(("values.yaml".to_string(), "a: 1\n".to_string()));
+        }
+        cases.push(Case {
+            name: format!("yaml input values file not in UTF-8 {i}: {name} {content:?}"),
+            files,
+            data: vec![],
+            raw: true,
+            release: "r".into(),
+            set: vec![],
+            values: if extra {
+                vec!["extra.yaml".to_string()]
+            } else {
+                vec![]
+            },
+            shape: None,
+            cert: false,
+        });
+    }
+    check("generated-yaml-input-values", &run_all(cases));
 }

@@ -25,7 +25,7 @@ pub mod value;
 pub mod xstrings;
 pub mod yaml;
 pub mod yaml_load;
-pub mod yaml_tabs;
+pub mod yaml_parse;
 
 pub use exec::{Executor, SourceFile, TemplateError, TemplateSet};
 pub use funcs::FuncEnv;

@@ -462,43 +462,66 @@ fn scan_number(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// A Go interpreted string literal: `\x` and octal escapes are bytes (a Go string may hold
+/// invalid UTF-8, kept as `string_from_go_bytes` keeps it), `\u` and `\U` characters.
 fn lex_quoted(src: &str, start: usize) -> PResult<(String, usize)> {
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
     let mut chars = src[start + 1..].char_indices();
+    let push = |out: &mut Vec<u8>, c: char| {
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    };
     while let Some((k, c)) = chars.next() {
         match c {
-            '"' => return Ok((out, start + 1 + k + 1)),
+            '"' => {
+                return Ok((super::value::string_from_go_bytes(&out), start + 1 + k + 1));
+            }
             '\n' => break,
             '\\' => {
                 let Some((_, e)) = chars.next() else { break };
                 match e {
-                    'n' => out.push('\n'),
-                    't' => out.push('\t'),
-                    'r' => out.push('\r'),
-                    '\\' => out.push('\\'),
-                    '"' => out.push('"'),
-                    '\'' => out.push('\''),
-                    'a' => out.push('\u{7}'),
-                    'b' => out.push('\u{8}'),
-                    'f' => out.push('\u{c}'),
-                    'v' => out.push('\u{b}'),
-                    'x' | 'u' | 'U' => {
-                        let n = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
+                    'n' => out.push(b'\n'),
+                    't' => out.push(b'\t'),
+                    'r' => out.push(b'\r'),
+                    '\\' => out.push(b'\\'),
+                    '"' => out.push(b'"'),
+                    '\'' => out.push(b'\''),
+                    'a' => out.push(0x07),
+                    'b' => out.push(0x08),
+                    'f' => out.push(0x0c),
+                    'v' => out.push(0x0b),
+                    'x' | 'u' | 'U' | '0'..='7' => {
+                        let (n, radix) = match e {
+                            'x' => (2, 16),
+                            'u' => (4, 16),
+                            'U' => (8, 16),
+                            _ => (2, 8),
                         };
-                        let mut hexs = String::new();
+                        let mut digits = String::new();
+                        if radix == 8 {
+                            digits.push(e);
+                        }
                         for _ in 0..n {
                             if let Some((_, h)) = chars.next() {
-                                hexs.push(h);
+                                digits.push(h);
                             }
                         }
-                        let v = u32::from_str_radix(&hexs, 16).map_err(|_| ParseError {
-                            offset: start,
-                            message: format!("invalid escape \\{e}{hexs}"),
-                        })?;
-                        out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                        let v = u32::from_str_radix(&digits, radix)
+                            .ok()
+                            .filter(|v| radix == 16 || *v <= 0xFF)
+                            .ok_or_else(|| ParseError {
+                                offset: start,
+                                message: if radix == 8 {
+                                    format!("invalid escape \\{digits}")
+                                } else {
+                                    format!("invalid escape \\{e}{digits}")
+                                },
+                            })?;
+                        if e == 'u' || e == 'U' {
+                            push(&mut out, char::from_u32(v).unwrap_or('\u{fffd}'));
+                        } else {
+                            out.push(v as u8);
+                        }
                     }
                     other => {
                         return Err(ParseError {
@@ -508,7 +531,7 @@ fn lex_quoted(src: &str, start: usize) -> PResult<(String, usize)> {
                     }
                 }
             }
-            c => out.push(c),
+            c => push(&mut out, c),
         }
     }
     Err(ParseError {

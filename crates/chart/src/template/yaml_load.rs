@@ -3,16 +3,14 @@
 //! turned into strings (`on:` is the key "true"), a repeated key keeps its last value, merge
 //! keys (`<<`) as go-yaml v2 applies them, and only the first document of a stream.
 //!
-//! serde_yaml_ng resolves scalars by YAML 1.2 and refuses repeated keys, and its data model
-//! cannot tell a quoted `"yes"` from a plain `yes`; the event parser of yaml-rust2 reports each
-//! scalar's style, which is what the YAML 1.1 rules need.
+//! The text is read by `yaml_parse`, a port of go-yaml v2's reader, scanner and parser: its
+//! events (with each scalar's style and tag) are what the YAML 1.1 rules need, and its errors
+//! are go-yaml's own.
 
-use std::collections::BTreeMap;
-
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::value::Value;
+use super::yaml_parse::{Event, ParseError, Parser, ScalarStyle};
 
 /// A YAML syntax error, with the byte offset it points at, as go-yaml v2 words it.
 #[derive(Debug, Clone)]
@@ -25,58 +23,18 @@ pub struct YamlError {
     pub column: usize,
     /// The line go-yaml names in its message, if any.
     pub go_line: Option<usize>,
+    /// encoding/json's refusal (sigs.k8s.io/yaml's last step), not go-yaml's: no `yaml: `.
+    pub json: bool,
 }
 
 impl std::fmt::Display for YamlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.go_line {
+            _ if self.json => write!(f, "{}", self.message),
             Some(line) => write!(f, "yaml: line {line}: {}", self.message),
             None => write!(f, "yaml: {}", self.message),
         }
     }
-}
-
-/// Problems libyaml's parser (not its scanner) reports: go-yaml names their line 0-based.
-const PARSER_PROBLEMS: &[&str] = &[
-    "did not find expected <document start>",
-    "did not find expected '-' indicator",
-    "did not find expected key",
-    "did not find expected ',' or '}'",
-    "did not find expected ',' or ']'",
-    "did not find expected node content",
-    "found duplicate %YAML directive",
-    "found incompatible YAML document",
-    "found undefined tag handle",
-];
-
-/// go-yaml v2's words for an error of yaml-rust2 (both follow libyaml): the problem without
-/// its context ("while parsing a node, "), in libyaml's words where yaml-rust2 has its own,
-/// and the line go-yaml's fail() names: none on the first line, else a parser error's 0-based
-/// line and a scanner error's 1-based one.
-fn go_yaml_error(info: &str, line: usize) -> (String, Option<usize>) {
-    let problem = match info.strip_prefix("while ") {
-        Some(rest) => rest.split_once(", ").map_or(info, |(_, p)| p),
-        None => info,
-    };
-    let problem = match problem {
-        "simple key expect ':'" | "simple key expected" => "could not find expected ':'",
-        "expected ',' or ']'" => "did not find expected ',' or ']'",
-        "did not find expected <document-start>" => "did not find expected <document start>",
-        p if p.starts_with("unexpected character")
-            || p.starts_with("tab")
-            || p == "did not find expected next token" =>
-        {
-            "found character that cannot start any token"
-        }
-        p => p,
-    };
-    let line0 = line.saturating_sub(1);
-    let go_line = match line0 {
-        0 => None,
-        n if PARSER_PROBLEMS.contains(&problem) => Some(n),
-        n => Some(n + 1),
-    };
-    (problem.to_string(), go_line)
 }
 
 /// Parse the first document of `text` (an empty text is `Nil`).
@@ -84,15 +42,39 @@ pub fn load(text: &str) -> Result<Value, YamlError> {
     let mut builder = Builder::default();
     read_first_document(text, &mut builder)?;
     if let Some(message) = builder.error {
+        return Err(plain_error(&message));
+    }
+    let v = builder.root.unwrap_or(Value::Nil);
+    // sigs.k8s.io/yaml's json.Marshal of what go-yaml read: no number for NaN and ±Inf
+    if let Some(f) = first_non_finite(&v) {
+        let shown = if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "+Inf"
+        } else {
+            "-Inf"
+        };
         return Err(YamlError {
-            message,
-            offset: 0,
-            line: 1,
-            column: 1,
-            go_line: None,
+            json: true,
+            ..plain_error(&format!("json: unsupported value: {shown}"))
         });
     }
-    Ok(builder.root.unwrap_or(Value::Nil))
+    Ok(v)
+}
+
+/// The first NaN or infinity in the order json.Marshal writes `v` (map keys sorted), found
+/// without recursion (a document nests up to go-yaml's 10,000 flow and 10,000 block levels).
+fn first_non_finite(v: &Value) -> Option<f64> {
+    let mut stack = vec![v.clone()];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Float(f) if !f.is_finite() => return Some(f),
+            Value::List(items) => stack.extend(items.iter().rev().cloned()),
+            Value::Map(m) => stack.extend(m.borrow().values().rev().cloned()),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The first YAML document of `text` with every scalar value as sigs.k8s.io/yaml hands it to a
@@ -107,13 +89,7 @@ pub fn load_as_strings(text: &str) -> Result<Value, YamlError> {
     };
     read_first_document(text, &mut builder)?;
     if let Some(message) = builder.error {
-        return Err(YamlError {
-            message,
-            offset: 0,
-            line: 1,
-            column: 1,
-            go_line: None,
-        });
+        return Err(plain_error(&message));
     }
     Ok(builder.root.unwrap_or(Value::Nil))
 }
@@ -282,28 +258,50 @@ impl HeadReader {
     }
 }
 
-impl MarkedEventReceiver for HeadReader {
-    fn on_event(&mut self, ev: Event, _mark: Marker) {
-        if self.unsure || (self.done && !matches!(ev, Event::DocumentEnd | Event::StreamEnd)) {
+/// What takes the events of a document's one node.
+trait Receiver {
+    fn on_event(&mut self, ev: Event);
+}
+
+impl Receiver for HeadReader {
+    fn on_event(&mut self, ev: Event) {
+        if self.unsure || self.done {
             return;
         }
         match ev {
-            Event::Scalar(text, style, _anchor, tag) => {
+            Event::Scalar {
+                value,
+                style,
+                tag,
+                plain_implicit,
+                ..
+            } => {
                 if tag.is_some() {
                     self.unsure = true;
                     return;
                 }
+                // a NaN or infinity is refused by load (no JSON for it)
+                let Ok(v) = resolve(&value, None, plain_implicit)
+                    .map_err(drop)
+                    .and_then(|v| match v {
+                        Value::Float(f) if !f.is_finite() => Err(()),
+                        v => Ok(v),
+                    })
+                else {
+                    self.unsure = true;
+                    return;
+                };
                 if self.stack.is_empty() {
-                    self.root = Some(HeadRoot::Scalar(resolve(&text, style, None).to_json()));
+                    self.root = Some(HeadRoot::Scalar(v.to_json()));
                     self.done = true;
                     return;
                 }
                 if self.at_key() {
-                    if text == "<<" && style == TScalarStyle::Plain {
+                    if value == "<<" && style == ScalarStyle::Plain {
                         self.unsure = true;
                         return;
                     }
-                    let Ok(k) = key_string(&resolve(&text, style, None)) else {
+                    let Ok(k) = key_string(&v) else {
                         self.unsure = true;
                         return;
                     };
@@ -321,267 +319,121 @@ impl MarkedEventReceiver for HeadReader {
                 }
                 let path = self.value_path();
                 if path.as_deref().and_then(head_path_index).is_some() {
-                    self.record(path, resolve(&text, style, None).to_json());
+                    self.record(path, v.to_json());
                 }
                 self.value_done();
             }
-            Event::MappingStart(_anchor, tag) => self.start_collection(true, tag.is_some()),
-            Event::SequenceStart(_anchor, tag) => self.start_collection(false, tag.is_some()),
+            Event::MappingStart { tag, .. } => self.start_collection(true, tag.is_some()),
+            Event::SequenceStart { tag, .. } => self.start_collection(false, tag.is_some()),
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
                 self.value_done();
             }
-            Event::Alias(_) => self.unsure = true,
-            Event::DocumentEnd => {
-                if self.root.is_some() {
-                    self.done = true;
-                }
-            }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+            Event::Alias { .. } => self.unsure = true,
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
         }
     }
 }
 
-/// yaml-rust2's refusal of a tab right after a mapping's `:` (`key:\tvalue`), which go-yaml reads.
-const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
-
-/// yaml-rust2's refusal of a quoted scalar's line left of the block's indentation, which
-/// go-yaml reads (libyaml checks no indentation inside quotes).
-const QUOTED_INDENTATION: &str = "invalid indentation in quoted scalar";
-
-/// Feed the events of `text`'s first document to `receiver`; a syntax error points at its place.
-/// A refusal of go-yaml's scanner that yaml-rust2 does not make (see `yaml_tabs`) wins over
-/// what yaml-rust2 finds on a later line, or says about the same tab.
-fn read_first_document<R: MarkedEventReceiver + Default>(
-    text: &str,
-    receiver: &mut R,
-) -> Result<(), YamlError> {
-    let refusal = super::yaml_tabs::first_refusal(text);
-    let read = read_with_yaml_rust2(text, receiver);
-    let Some(r) = refusal else {
-        return read;
+/// go-yaml v2's decoder reading `text` (its parser's `parse`): the stream's start, then the
+/// first document's start, its one node (each event to `receiver`) and its end; an empty text
+/// is read as "\n". An alias to an anchor not seen yet is refused as the decoder refuses it.
+fn read_first_document<R: Receiver>(text: &str, receiver: &mut R) -> Result<(), YamlError> {
+    let bytes = super::value::go_bytes(text);
+    let input: &[u8] = if bytes.is_empty() { b"\n" } else { &bytes };
+    let mut parser = Parser::new(input);
+    let next = |parser: &mut Parser| match parser.next_event() {
+        Ok(Some(ev)) => Ok(ev),
+        Ok(None) => Err(plain_error(
+            "attempted to go past the end of stream; corrupted value?",
+        )),
+        Err(e) => Err(yaml_error(text, e)),
     };
-    let offset = char_to_byte(text, r.at);
-    let line = text[..offset].matches('\n').count() + 1;
-    if let Err(e) = &read
-        && e.line < line
-        && !e.message.contains("tab")
-    {
-        return read;
+    next(&mut parser)?; // the stream's start
+    match next(&mut parser)? {
+        Event::DocumentStart => {}
+        _ => return Ok(()), // the stream's end: an empty stream
     }
-    Err(YamlError {
-        message: r.message.to_string(),
+    let mut anchors: HashSet<String> = HashSet::new();
+    let mut depth = 0usize;
+    loop {
+        let ev = next(&mut parser)?;
+        match &ev {
+            Event::Alias { anchor } if !anchors.contains(anchor) => {
+                return Err(plain_error(&format!(
+                    "unknown anchor '{anchor}' referenced"
+                )));
+            }
+            Event::Scalar {
+                anchor: Some(a), ..
+            }
+            | Event::SequenceStart {
+                anchor: Some(a), ..
+            }
+            | Event::MappingStart {
+                anchor: Some(a), ..
+            } => {
+                anchors.insert(a.clone());
+            }
+            _ => {}
+        }
+        match ev {
+            Event::SequenceStart { .. } | Event::MappingStart { .. } => depth += 1,
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        receiver.on_event(ev);
+        if depth == 0 {
+            break;
+        }
+    }
+    next(&mut parser)?; // the document's end
+    Ok(())
+}
+
+/// An error go-yaml raises itself (no place).
+fn plain_error(message: &str) -> YamlError {
+    YamlError {
+        message: message.to_string(),
+        offset: 0,
+        line: 1,
+        column: 1,
+        go_line: None,
+        json: false,
+    }
+}
+
+/// The parser's error at its place in `text`.
+fn yaml_error(text: &str, e: ParseError) -> YamlError {
+    let mut offset = e.offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |p| p + 1);
+    YamlError {
+        go_line: e.go_line(),
+        message: e.problem.into_owned(),
         offset,
-        line,
-        column: offset - text[..offset].rfind('\n').map_or(0, |p| p + 1) + 1,
-        go_line: (line > 1).then_some(line),
-    })
-}
-
-fn read_with_yaml_rust2<R: MarkedEventReceiver + Default>(
-    text: &str,
-    receiver: &mut R,
-) -> Result<(), YamlError> {
-    let mut first = Parser::new_from_str(text).load(&mut EofChomp::new(receiver, text), false);
-    // go-yaml reads `key:<tab>value`: read it again with those tabs as spaces (each tab one
-    // space, so every place keeps its offset), as often as the refusal comes back; and a
-    // quoted scalar's lines at any indentation: read it again with those lines indented (a
-    // quoted scalar drops a line's leading blanks, so its value stays the same)
-    let mut patched: Option<String> = None;
-    for _ in 0..64 {
-        let Err(e) = &first else { break };
-        let src = patched.get_or_insert_with(|| text.to_string());
-        let at = char_to_byte(src, e.marker().index());
-        if e.info() == super::yaml_tabs::TAB_IN_QUOTED && src[at..].starts_with('\t') {
-            src.replace_range(at..at + 1, " ");
-        } else if e.info() == QUOTED_INDENTATION {
-            if !indent_quoted_lines(src, at) {
-                break;
-            }
-        } else if e.info() == TAB_AFTER_COLON {
-            let Some(colon) = src[..at].rfind(':') else {
-                break;
-            };
-            if !src[colon + 1..at].bytes().all(|b| b == b' ' || b == b'\t') {
-                break;
-            }
-            let spaces = " ".repeat(at - colon - 1);
-            src.replace_range(colon + 1..at, &spaces);
-        } else {
-            break;
-        }
-        *receiver = R::default();
-        first = Parser::new_from_str(src).load(&mut EofChomp::new(receiver, src), false);
+        line: text[..offset].matches('\n').count() + 1,
+        column: text[line_start..offset].chars().count() + 1,
+        json: false,
     }
-    let shown = patched.as_deref().unwrap_or(text);
-    first.map_err(|e| {
-        let m = e.marker();
-        let offset = char_to_byte(shown, m.index()).min(text.len());
-        let (mut message, mut go_line) = go_yaml_error(e.info(), m.line());
-        if message == "found unknown anchor" {
-            // go-yaml's decoder names the alias, without a line
-            let name: String = text[offset..]
-                .trim_start_matches('*')
-                .chars()
-                .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
-                .collect();
-            message = format!("unknown anchor '{name}' referenced");
-            go_line = None;
-        }
-        if message == "found unexpected document indicator" {
-            // libyaml names the indicator's line; yaml-rust2 the scalar's start
-            let line0 = text[..offset].matches('\n').count()
-                + text[offset..]
-                    .split('\n')
-                    .skip(1)
-                    .position(|l| l.starts_with("---") || l.starts_with("..."))
-                    .map_or(0, |p| p + 1);
-            go_line = (line0 > 0).then_some(line0 + 1);
-        }
-        if message == "found unexpected end of stream" {
-            // libyaml names the place it stopped at, the end; yaml-rust2 the scalar's start
-            let line0 = text.matches('\n').count();
-            go_line = (line0 > 0).then_some(line0 + 1);
-        }
-        YamlError {
-            message,
-            offset,
-            line: m.line(),
-            column: m.col() + 1,
-            go_line,
-        }
-    })
-}
-
-/// Passes events on, but for a block scalar that ends the text without a final line break:
-/// libyaml adds no line break there (`a: |\n  x` is "x"), yaml-rust2 adds one. The scalar is
-/// held until the next event shows whether only ends follow it.
-struct EofChomp<'a, R> {
-    inner: &'a mut R,
-    pending: Vec<(Event, Marker)>,
-    /// The text's last line without its indentation, when the text ends without a line break.
-    last_line: Option<String>,
-}
-
-impl<'a, R: MarkedEventReceiver> EofChomp<'a, R> {
-    fn new(inner: &'a mut R, text: &str) -> Self {
-        let last = text.rsplit('\n').next().unwrap_or("");
-        let last = last.trim_start_matches([' ', '\t']);
-        let last_line =
-            (!text.ends_with(['\n', '\r']) && !last.is_empty()).then(|| last.to_string());
-        EofChomp {
-            inner,
-            pending: Vec::new(),
-            last_line,
-        }
-    }
-
-    fn flush(&mut self, at_end: bool) {
-        for (k, (ev, mark)) in std::mem::take(&mut self.pending).into_iter().enumerate() {
-            let ev = match ev {
-                Event::Scalar(mut v, style, anchor, tag) if k == 0 && at_end => {
-                    if let Some(last) = &self.last_line
-                        && v.ends_with('\n')
-                        && v[..v.len() - 1].ends_with(last.as_str())
-                    {
-                        v.pop();
-                    }
-                    Event::Scalar(v, style, anchor, tag)
-                }
-                ev => ev,
-            };
-            self.inner.on_event(ev, mark);
-        }
-    }
-}
-
-impl<R: MarkedEventReceiver> MarkedEventReceiver for EofChomp<'_, R> {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        if self.last_line.is_none() {
-            return self.inner.on_event(ev, mark);
-        }
-        if !self.pending.is_empty() {
-            match ev {
-                Event::MappingEnd | Event::SequenceEnd => {
-                    self.pending.push((ev, mark));
-                    return;
-                }
-                Event::DocumentEnd | Event::StreamEnd => {
-                    self.flush(true);
-                    return self.inner.on_event(ev, mark);
-                }
-                _ => self.flush(false),
-            }
-        }
-        if let Event::Scalar(_, TScalarStyle::Literal | TScalarStyle::Folded, ..) = ev {
-            self.pending.push((ev, mark));
-            return;
-        }
-        self.inner.on_event(ev, mark);
-    }
-}
-
-/// Indent every line of the quoted scalar starting at byte `at` of `src` past its opening
-/// quote's column (a line holding a document marker is left as it is: both refuse it).
-/// Whether anything changed.
-fn indent_quoted_lines(src: &mut String, at: usize) -> bool {
-    let Some(q) = src[at..].chars().next().filter(|c| *c == '"' || *c == '\'') else {
-        return false;
-    };
-    let chars: Vec<char> = src[at..].chars().collect();
-    let mut end = 1;
-    while end < chars.len() {
-        match chars[end] {
-            '\\' if q == '"' => end += 2,
-            '\'' if q == '\'' && chars.get(end + 1) == Some(&'\'') => end += 2,
-            c if c == q => break,
-            _ => end += 1,
-        }
-    }
-    let mut end = at
-        + chars[..end.min(chars.len())]
-            .iter()
-            .map(|c| c.len_utf8())
-            .sum::<usize>();
-    let column = at - src[..at].rfind('\n').map_or(0, |p| p + 1);
-    let pad = " ".repeat(column + 1);
-    let mut changed = false;
-    let mut p = at;
-    while let Some(nl) = src[p..end.min(src.len())].find('\n') {
-        let ls = p + nl + 1;
-        let rest = &src[ls..];
-        let marker = (rest.starts_with("---") || rest.starts_with("..."))
-            && rest[3..].chars().next().is_none_or(|c| c.is_whitespace());
-        let spaces = rest.len() - rest.trim_start_matches(' ').len();
-        if !marker && spaces <= column {
-            src.insert_str(ls, &pad);
-            end += pad.len();
-            changed = true;
-            p = ls + pad.len();
-        } else {
-            p = ls;
-        }
-        if p >= src.len() {
-            break;
-        }
-    }
-    changed
-}
-
-fn char_to_byte(text: &str, chars: usize) -> usize {
-    text.char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(i, _)| i)
 }
 
 enum Frame {
-    Seq(Vec<Value>, usize),
+    Seq(Vec<Value>, Option<Anchor>),
     Map {
         entries: BTreeMap<String, Value>,
-        anchor: usize,
+        anchor: Option<Anchor>,
         /// The key read, waiting for its value; `Merge` for `<<`.
         key: Option<Key>,
     },
+}
+
+/// An anchor's name and which of its definitions this is.
+struct Anchor {
+    name: String,
+    generation: usize,
 }
 
 enum Key {
@@ -594,11 +446,23 @@ enum Key {
 const MAX_ALIAS_NODES: usize = 1_000_000;
 
 fn count_nodes(v: &Value) -> usize {
-    match v {
-        Value::List(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Map(m) => 1 + m.borrow().values().map(count_nodes).sum::<usize>(),
-        _ => 1,
+    let mut stack = vec![v.clone()];
+    let mut n = 0usize;
+    while let Some(v) = stack.pop() {
+        n += 1;
+        match v {
+            Value::List(items) => stack.extend(items.iter().cloned()),
+            Value::Map(m) => stack.extend(m.borrow().values().cloned()),
+            _ => {}
+        }
     }
+    n
+}
+
+/// An anchor's node: being read (an alias to it is inside it), or read with its node count.
+enum Anchored {
+    Open,
+    Done(Value, usize),
 }
 
 #[derive(Default)]
@@ -607,8 +471,9 @@ struct Builder {
     /// `load_as_strings`).
     strings: bool,
     stack: Vec<Frame>,
-    /// Anchored values with their node counts.
-    anchors: BTreeMap<usize, (Value, usize)>,
+    /// The latest definition of each anchor (go-yaml's document anchors), by generation.
+    anchors: HashMap<String, (usize, Anchored)>,
+    generations: usize,
     alias_nodes: usize,
     root: Option<Value>,
     done: bool,
@@ -616,10 +481,40 @@ struct Builder {
 }
 
 impl Builder {
-    fn finish(&mut self, v: Value, anchor: usize, is_merge_key: bool) {
-        if anchor > 0 {
+    fn fail(&mut self, message: String) {
+        if self.error.is_none() {
+            self.error = Some(message);
+        }
+    }
+
+    /// A node with an anchor starts: the anchor names it from now on.
+    fn define(&mut self, name: String, node: Anchored) -> Anchor {
+        self.generations += 1;
+        self.anchors.insert(name.clone(), (self.generations, node));
+        Anchor {
+            name,
+            generation: self.generations,
+        }
+    }
+
+    fn finish(&mut self, v: Value, anchor: Option<Anchor>, is_merge_key: bool) {
+        self.finish_key(v, anchor, is_merge_key, None);
+    }
+
+    /// A node is read; `key_text` is the map key a scalar makes, when it is one.
+    fn finish_key(
+        &mut self,
+        v: Value,
+        anchor: Option<Anchor>,
+        is_merge_key: bool,
+        key_text: Option<String>,
+    ) {
+        if let Some(a) = anchor
+            && let Some((generation, node)) = self.anchors.get_mut(&a.name)
+            && *generation == a.generation
+        {
             let nodes = count_nodes(&v);
-            self.anchors.insert(anchor, (v.deep_copy(), nodes));
+            *node = Anchored::Done(v.deep_copy(), nodes);
         }
         match self.stack.last_mut() {
             None => {
@@ -633,6 +528,8 @@ impl Builder {
                 None => {
                     *key = Some(if is_merge_key {
                         Key::Merge
+                    } else if let Some(k) = key_text {
+                        Key::Plain(k)
                     } else {
                         match key_string(&v) {
                             Ok(k) => Key::Plain(k),
@@ -730,36 +627,66 @@ fn go_format_float32_g(f: f64) -> String {
     }
 }
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, _mark: Marker) {
-        if self.done && !matches!(ev, Event::DocumentEnd | Event::StreamEnd) {
+impl Receiver for Builder {
+    fn on_event(&mut self, ev: Event) {
+        if self.done {
             return;
         }
         match ev {
-            Event::Scalar(text, style, anchor, tag) => {
-                let is_merge = text == "<<"
-                    && style == TScalarStyle::Plain
-                    && tag.is_none()
-                    && matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
-                let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
-                let v = if self.strings && !is_key {
-                    resolve_as_string(&text, style, tag.as_ref())
+            Event::Scalar {
+                anchor,
+                tag,
+                value,
+                plain_implicit,
+                ..
+            } => {
+                let at_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                // go-yaml's isMerge
+                let is_merge = at_key
+                    && value == "<<"
+                    && (plain_implicit || tag.as_deref() == Some(MERGE_TAG));
+                let v = if self.strings && !at_key {
+                    resolve_as_string(&value, tag.as_deref(), plain_implicit)
                 } else {
-                    resolve(&text, style, tag.as_ref())
+                    resolve(&value, tag.as_deref(), plain_implicit)
                 };
-                self.finish(v, anchor, is_merge);
+                let v = v.unwrap_or_else(|e| {
+                    self.fail(e);
+                    Value::Nil
+                });
+                // a scalar key as sigs.k8s.io/yaml writes it: an integer in decimal, a float
+                // as strconv.FormatFloat(f, 'g', -1, 32)
+                let key_text = match &v {
+                    Value::Float(f) if at_key => Some(if f.is_finite() {
+                        match go_int_text(&value.replace('_', "")) {
+                            Some(i) if tag.as_deref() != Some(FLOAT_TAG) => i,
+                            _ => format_float32_shortest_g(*f),
+                        }
+                    } else {
+                        go_format_float32_g(*f)
+                    }),
+                    _ => None,
+                };
+                let anchor = anchor.map(|a| self.define(a, Anchored::Open));
+                self.finish_key(v, anchor, is_merge, key_text);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor)),
+            Event::SequenceStart { anchor, .. } => {
+                let anchor = anchor.map(|a| self.define(a, Anchored::Open));
+                self.stack.push(Frame::Seq(Vec::new(), anchor))
+            }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, anchor)) = self.stack.pop() {
                     self.finish(Value::list(items), anchor, false);
                 }
             }
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                entries: BTreeMap::new(),
-                anchor,
-                key: None,
-            }),
+            Event::MappingStart { anchor, .. } => {
+                let anchor = anchor.map(|a| self.define(a, Anchored::Open));
+                self.stack.push(Frame::Map {
+                    entries: BTreeMap::new(),
+                    anchor,
+                    key: None,
+                })
+            }
             Event::MappingEnd => {
                 if let Some(Frame::Map {
                     entries, anchor, ..
@@ -768,78 +695,122 @@ impl MarkedEventReceiver for Builder {
                     self.finish(Value::map(entries), anchor, false);
                 }
             }
-            Event::Alias(id) => {
+            Event::Alias { anchor } => {
                 // Each alias is its own copy, as go-yaml decodes it afresh: a template that
                 // `set`s a key through one reference must not see it through another.
-                let Some((v, nodes)) = self.anchors.get(&id) else {
-                    self.finish(Value::Nil, 0, false);
-                    return;
-                };
-                self.alias_nodes = self.alias_nodes.saturating_add(*nodes);
-                if self.alias_nodes > MAX_ALIAS_NODES {
-                    if self.error.is_none() {
-                        self.error = Some("document contains excessive aliasing".into());
+                let v = match self.anchors.get(&anchor) {
+                    Some((_, Anchored::Done(v, nodes))) => {
+                        self.alias_nodes = self.alias_nodes.saturating_add(*nodes);
+                        if self.alias_nodes > MAX_ALIAS_NODES {
+                            self.fail("document contains excessive aliasing".into());
+                            self.done = true;
+                            return;
+                        }
+                        v.deep_copy()
                     }
-                    self.done = true;
-                    return;
-                }
-                let v = v.deep_copy();
-                self.finish(v, 0, false);
+                    // the alias is inside its anchor's node: go-yaml's decoder would recurse
+                    Some((_, Anchored::Open)) => {
+                        self.fail(format!("anchor '{anchor}' value contains itself"));
+                        Value::Nil
+                    }
+                    None => Value::Nil,
+                };
+                self.finish(v, None, false);
             }
-            Event::DocumentEnd => {
-                if self.root.is_some() {
-                    self.done = true;
-                }
-            }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
         }
     }
 }
 
-fn tag_name(tag: &Tag) -> String {
-    match (tag.handle.as_str(), tag.suffix.as_str()) {
-        ("!!", s) => s.to_string(),
-        (h, s) if h.starts_with("tag:yaml.org,2002:") => format!("{}{s}", &h[18..]),
-        (_, s) if s.starts_with("tag:yaml.org,2002:") => s[18..].to_string(),
-        (h, s) => format!("{h}{s}"),
+const STR_TAG: &str = "tag:yaml.org,2002:str";
+const BOOL_TAG: &str = "tag:yaml.org,2002:bool";
+const INT_TAG: &str = "tag:yaml.org,2002:int";
+const FLOAT_TAG: &str = "tag:yaml.org,2002:float";
+const NULL_TAG: &str = "tag:yaml.org,2002:null";
+const TIMESTAMP_TAG: &str = "tag:yaml.org,2002:timestamp";
+const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
+const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+
+/// go-yaml's shortTag.
+fn short_tag(tag: &str) -> String {
+    match tag.strip_prefix("tag:yaml.org,2002:") {
+        Some(rest) => format!("!!{rest}"),
+        None => tag.to_string(),
     }
 }
 
-/// go-yaml v2's resolve for one scalar, then the JSON round trip sigs.k8s.io/yaml does
-/// (every number becomes a float64).
-fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
-    let tag = tag.map(tag_name);
-    match tag.as_deref() {
-        Some("str" | "binary") => Value::str(text),
-        Some("bool" | "int" | "float" | "null" | "timestamp") => resolve_plain(text),
-        _ if style != TScalarStyle::Plain => Value::str(text),
-        _ => resolve_plain(text),
+/// go-yaml v2's decoding of a scalar into an interface{} (an untagged quoted or block scalar is
+/// a string; otherwise `resolve` with its tag, a `!!binary` decoded from base64, a timestamp
+/// kept as its text), then the JSON round trip sigs.k8s.io/yaml does (every number becomes a
+/// float64). `Err` is go-yaml's refusal of a value its tag does not fit.
+fn resolve(text: &str, tag: Option<&str>, plain_implicit: bool) -> Result<Value, String> {
+    if tag.is_none() && !plain_implicit {
+        return Ok(Value::str(text));
     }
+    let tag = tag.unwrap_or("");
+    if !matches!(
+        tag,
+        "" | STR_TAG | BOOL_TAG | INT_TAG | FLOAT_TAG | NULL_TAG | TIMESTAMP_TAG
+    ) {
+        if tag == BINARY_TAG {
+            use base64::Engine;
+            return match base64::engine::general_purpose::STANDARD.decode(text) {
+                Ok(bytes) => Ok(Value::string(super::value::string_from_go_bytes(&bytes))),
+                Err(_) => Err("!!binary value contains invalid base64 data".into()),
+            };
+        }
+        return Ok(Value::str(text));
+    }
+    let (rtag, v) = if tag == STR_TAG {
+        (STR_TAG, Value::str(text))
+    } else {
+        let v = resolve_plain(text);
+        let rtag = match &v {
+            Value::Str(_) if is_go_yaml_timestamp(text) && matches!(tag, "" | TIMESTAMP_TAG) => {
+                TIMESTAMP_TAG
+            }
+            Value::Str(_) => STR_TAG,
+            Value::Bool(_) => BOOL_TAG,
+            Value::Nil => NULL_TAG,
+            Value::Float(_) if is_int_text(text) => INT_TAG,
+            _ => FLOAT_TAG,
+        };
+        (rtag, v)
+    };
+    if tag.is_empty() || tag == rtag || (tag == FLOAT_TAG && rtag == INT_TAG) {
+        return Ok(v);
+    }
+    Err(format!(
+        "cannot decode {} `{text}` as a {}",
+        short_tag(rtag),
+        short_tag(tag)
+    ))
+}
+
+/// Whether go-yaml resolves `text` (a number by resolve_plain) as an integer.
+fn is_int_text(text: &str) -> bool {
+    go_base0_int(&text.replace('_', "")).is_some()
 }
 
 /// A scalar as sigs.k8s.io/yaml converts it for a Go string (see `load_as_strings`).
-fn resolve_as_string(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
-    let v = resolve(text, style, tag);
+fn resolve_as_string(text: &str, tag: Option<&str>, plain_implicit: bool) -> Result<Value, String> {
+    let v = resolve(text, tag, plain_implicit)?;
     let Value::Float(f) = v else {
-        return match v {
+        return Ok(match v {
             Value::Bool(b) => Value::str(if b { "true" } else { "false" }),
             other => other,
-        };
+        });
     };
     if let Some(i) = go_int_text(&text.replace('_', "")) {
-        return Value::string(i);
+        return Ok(Value::string(i));
     }
-    Value::string(if f.is_nan() {
+    Ok(Value::string(if f.is_nan() {
         "NaN".to_string()
     } else if f.is_infinite() {
-        if !text.trim_start_matches(['+', '-']).starts_with('.') {
-            // strconv.ParseFloat refuses a number out of range: go-yaml keeps the text
-            return Value::str(text);
-        }
         if f > 0.0 { "+Inf" } else { "-Inf" }.to_string()
     } else {
         format_float32_shortest_g(f)
-    })
+    }))
 }
 
 /// strconv.FormatFloat(f, 'g', -1, 32): the shortest digits of the float32, in %e form when
@@ -1008,8 +979,11 @@ fn resolve_plain(text: &str) -> Value {
         _ => {}
     }
     let first = text.as_bytes()[0];
+    // strconv.ParseFloat refuses a number out of range: go-yaml keeps the text
     if first == b'.' {
-        if let Ok(f) = text.parse::<f64>() {
+        if let Ok(f) = text.parse::<f64>()
+            && f.is_finite()
+        {
             return Value::Float(f);
         }
         return Value::str(text);
@@ -1023,6 +997,7 @@ fn resolve_plain(text: &str) -> Value {
     }
     if is_yaml_style_float(&plain)
         && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
     {
         return Value::Float(f);
     }
@@ -1260,6 +1235,104 @@ mod tests {
         }
         let e = load(&doc).unwrap_err();
         assert!(e.message.contains("excessive aliasing"), "{e}");
+    }
+
+    /// What helm's fromYaml gives for each text (checked against helm 3.17.3).
+    #[test]
+    fn line_breaks_controls_and_encodings_as_go_yaml_reads_them() {
+        let x = |n: usize| "x".repeat(n);
+        for (text, want) in [
+            // LS and PS are line breaks kept as they are, never folded to a space; NEL is "\n"
+            ("k: a\u{2028}  b\n", r#"{"k":"a\u2028b"}"#),
+            ("k: a\u{85}  b\n", r#"{"k":"a b"}"#),
+            ("k: a\u{2029}\n\n  b\n", r#"{"k":"a\u2029\n\nb"}"#),
+            ("k: 'a\u{2028} b'\n", r#"{"k":"a\u2028b"}"#),
+            ("k: \"a\\\u{2028}  b\"\n", r#"{"k":"ab"}"#),
+            ("k: |\n  a\u{2028}  b\n", r#"{"k":"a\u2028b\n"}"#),
+            ("k: >\n  a\u{85}  b\n  c\n", r#"{"k":"a b c\n"}"#),
+            // a lone `|2+` header at the end: no line break to keep
+            ("k: |2+\n", r#"{"k":""}"#),
+            ("k: |2+\n\n", r#"{"k":"\n"}"#),
+            // tags
+            ("a: !!binary aGk=\n", r#"{"a":"hi"}"#),
+            ("a: !foo 12\n", r#"{"a":"12"}"#),
+            ("a: 1e999\n", r#"{"a":"1e999"}"#),
+            ("1e6: a\n1000000: b\n", r#"{"1000000":"b","1e+06":"a"}"#),
+        ] {
+            assert_eq!(show(text), want, "{text:?}");
+        }
+        for (text, want) in [
+            ("k: a\u{1}\n", "yaml: control characters are not allowed"),
+            ("k: a\u{9f}\n", "yaml: control characters are not allowed"),
+            ("k: \u{fffe}\n", "yaml: control characters are not allowed"),
+            ("a: &x [*x]\n", "yaml: anchor 'x' value contains itself"),
+            (
+                "a: !!int abc\n",
+                "yaml: cannot decode !!str `abc` as a !!int",
+            ),
+            ("a: .inf\n", "json: unsupported value: +Inf"),
+            (
+                "\u{feff}\u{feff}k: v\nl: w\n",
+                "yaml: line 1: did not find expected key",
+            ),
+            (
+                &format!("#{}\nk: v\u{1}\n", x(600)),
+                "yaml: control characters are not allowed",
+            ),
+        ] {
+            assert_eq!(load(text).unwrap_err().to_string(), want, "{text:?}");
+        }
+        // past the 512 bytes read first, a later document is never decoded
+        assert_eq!(
+            show(&format!("k0: v\n---\n#{}\n\u{1}", x(600))),
+            r#"{"k0":"v"}"#
+        );
+        // Go strings: UTF-16 with its BOM, and invalid UTF-8
+        let go = |b: &[u8]| crate::template::value::string_from_go_bytes(b);
+        assert_eq!(
+            show(&go(b"\xff\xfek\x00:\x00 \x00v\x00\n\x00")),
+            r#"{"k":"v"}"#
+        );
+        assert_eq!(
+            load(&go(b"k: \xc3(")).unwrap_err().to_string(),
+            "yaml: invalid trailing UTF-8 octet"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_read_without_overflowing_the_stack() {
+        // go-yaml's limits: 10,000 block levels and 10,000 flow levels in them, read on a
+        // stack the size of a main thread's
+        let n = 9_999;
+        let doc = format!("{}{}{}", "- ".repeat(n), "[".repeat(n), "]".repeat(n));
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(move || {
+                let v = load(&doc).unwrap();
+                drop(v);
+                let _ = load_head(&doc);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// No text panics the loaders: any bytes (a Go string may hold invalid UTF-8).
+        #[test]
+        fn no_input_panics(bytes in proptest::collection::vec(
+            proptest::prelude::prop_oneof![
+                proptest::prelude::any::<u8>(),
+                proptest::sample::select(b"-:?[]{},#&*!|>'\"%@` \t\n\r\\0123456789abxyz".to_vec()),
+            ],
+            0..400,
+        )) {
+            let text = crate::template::value::string_from_go_bytes(&bytes);
+            let _ = load(&text);
+            let _ = load_head(&text);
+            let _ = load_as_strings(&text);
+        }
     }
 
     #[test]
