@@ -157,6 +157,32 @@ pub fn link_parents(c: &ChartRef) {
     }
 }
 
+/// `v` with its maps' bool and number keys as strings (their text is read again, as
+/// sigs.k8s.io/yaml writes it, by `load_as_strings` wherever it is shown).
+fn string_keys(v: serde_yaml_ng::Value) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::Value as Y;
+    match v {
+        Y::Mapping(m) => Y::Mapping(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let k = match k {
+                        Y::Bool(b) => Y::String(b.to_string()),
+                        Y::Number(n) => Y::String(n.to_string()),
+                        k => k,
+                    };
+                    (k, string_keys(v))
+                })
+                .collect(),
+        ),
+        Y::Sequence(items) => Y::Sequence(items.into_iter().map(string_keys).collect()),
+        Y::Tagged(t) => Y::Tagged(Box::new(serde_yaml_ng::value::TaggedValue {
+            tag: t.tag,
+            value: string_keys(t.value),
+        })),
+        v => v,
+    }
+}
+
 /// Chart.yaml keys as Go's chart.Metadata fields, with the zero values Go would show.
 fn chart_object(raw: &serde_yaml_ng::Value, text: &str) -> BTreeMap<String, Value> {
     // helm reads Chart.yaml with sigs.k8s.io/yaml into chart.Metadata: its string fields get
@@ -667,8 +693,17 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
     };
     let text = utf8(origin, chart_yaml)?;
     let shown = origin.join("Chart.yaml").display().to_string();
+    // a list, map, null or uint64 key, as sigs.k8s.io/yaml refuses it
+    if let Some(e) = super::template::yaml_load::key_refusal(&text) {
+        return Err(ChartError::Refused {
+            message: format!("cannot load Chart.yaml: error converting YAML to JSON: {e}"),
+            help: "give Chart.yaml's maps string, number or boolean keys".into(),
+        });
+    }
     let raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
+    // sigs.k8s.io/yaml writes bool and number keys as strings before filling the struct
+    let raw = string_keys(raw);
     let mut meta: ChartYaml = serde_yaml_ng::from_value(raw.clone())
         .map_err(|e| ChartError::yaml("Chart.yaml", &shown, &text, &e))?;
     // its string fields as sigs.k8s.io/yaml fills them (`name: n` is "false")

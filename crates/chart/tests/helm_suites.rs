@@ -1917,3 +1917,167 @@ tags {{ $i }} {{ fromYaml $s | toJson }}
     }
     check("generated-yaml-input-values", &run_all(cases));
 }
+
+/// YAML map keys that helm refuses: a list or a map (go-yaml v2's `invalid map key: %#v`,
+/// the first one go-yaml decodes), and a null or uint64 key (sigs.k8s.io/yaml's `unsupported
+/// map key of type: %s, key: %+#v, value: %+#v`, once go-yaml has read the whole document),
+/// in block and flow mappings, nested in lists and maps, through anchors, aliases and merge
+/// keys; and the keys that are converted instead (bools, ints, floats, timestamps). Each
+/// document is read by `fromYaml` and `fromYamlArray`, then as a chart's values.yaml or a
+/// `-f` file (one chart each), and a few as Chart.yaml. Only documents with at most one
+/// refused key are here: sigs.k8s.io/yaml walks a Go map in random order.
+#[test]
+fn yaml_map_keys_are_refused_as_helm_refuses_them() {
+    let docs: Vec<&str> = vec![
+        "[a, b]: 1\n",
+        "? [a]\n: x\n",
+        "{a: 1}: x\n",
+        "? {a: 1}\n: x\n",
+        "~: 1\n",
+        ": 1\n",
+        "? \n",
+        "?\n",
+        "? \n: v\n",
+        "null: 1\nb: 2\n",
+        "a:\n  - {[x]: 1}\n",
+        "a:\n  b:\n    ~: c\n",
+        "- ~: 1\n",
+        "- [a]: 1\n",
+        "{[a]: b}\n",
+        "{~: b}\n",
+        "{: b}\n",
+        "{a: 1, ? [b]}\n",
+        "[{[a]: 1}]\n",
+        "[{~: 1}]\n",
+        "a: &x [1]\n? *x\n: 2\n",
+        "a: &x {b: 1}\n? *x\n: 2\n",
+        "a: &x {~: 1}\nb: *x\n",
+        "a: &x ~\n*x : 2\n",
+        "<<: {~: 1}\n",
+        "<<: {[a]: 1}\n",
+        "<<: [{[a]: 1}, {[b]: 2}]\n",
+        "<<: [{[a]: 1}, 3]\n",
+        "a: &m {~: 1}\nb:\n  <<: *m\n",
+        "~: 1\na: [{[x]: 1}]\n",
+        "{[a]: 1}: x\n",
+        "[{[a]: 1}]: x\n",
+        "a: 1\n~: {1: x, b: [1.5, true, ~]}\n",
+        "~: [a, {b: c}, [], {}]\n",
+        "~: \"a\\tb\\u00e9\\U0001F600\\x01\"\n",
+        "~: 'it''s'\n",
+        "~:\n",
+        "~: !!binary aGk=\n",
+        "~: 2001-12-14\n",
+        "~: 18446744073709551615\n",
+        "~: [0x10, 0o17, 017, -9223372036854775808, 9223372036854775808]\n",
+        "~: [.nan, .inf, -.inf, 1e20, 1e21, 1e-7, 100000000.0, 0.1, 1.0, -0.0, 123456789.125]\n",
+        "a: .nan\n~: 1\n",
+        "~: 1\n~: 2\n",
+        "[1, 1.5, true, ~, \"s\", 18446744073709551615, -1]: x\n",
+        "[\"a\\tb\", é, \"\\u2028\", \"\\x7f\", \"\\\"q\\\"\"]: 1\n",
+        "[.nan, .inf, 1e20, 1e21, 1e-5, 1e-4, 0.5, 2.0]: x\n",
+        "[!!binary aGk=, 2001-12-14, !!float 1, !!str 1, yes, off]: x\n",
+        "{b: 1, a: 2, c: [x], 1: y}: z\n",
+        "{1: a, 2: b, -3: c, 10: d}: z\n",
+        "{true: a, false: b}: z\n",
+        "{a: [~], b: {}}: x\n",
+        "{~: 1}: x\n",
+        "? {}\n: x\n",
+        "? []\n: x\n",
+        "? - a\n  - b\n: c\n",
+        "? a: 1\n: c\n",
+        "a: [1]\n? {<<: {b: 1}}\n: x\n",
+        "18446744073709551615: a\n",
+        "9223372036854775807: a\n-9223372036854775808: b\n",
+        "a:\n  18446744073709551616: b\n",
+        "true: a\n1: b\n1.5: c\n2001-12-14: d\n0x1F: e\n1e3: f\n.inf: g\n!!float 2: h\n",
+        "---\n~: 1\n---\n[a]: 2\n",
+        "k: v\n---\n[a]: 2\n",
+        "[a]: 1\nb: [\n",
+        "!!null x: 1\n",
+        "!!str ~: 1\n",
+        "'': 1\n",
+        "a: {~: 1, b: 2}\n",
+    ];
+    // fromYaml and fromYamlArray, one line each
+    let mut files: Vec<(String, String)> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (format!("docs/{i:04}"), d.to_string()))
+        .collect();
+    files.push(("values.yaml".into(), "{}\n".into()));
+    let t = r#"{{- range $p, $_ := .Files.Glob "docs/*" }}
+{{ $p }} {{ $.Files.Get $p | fromYaml | toJson }} {{ $.Files.Get $p | fromYamlArray | toJson }}
+{{- end }}
+"#;
+    let out = generated_chart("yaml map keys", files, &[("read", t.to_string())]);
+    let text = out.values().cloned().collect::<String>();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("docs/")).collect();
+    assert!(lines.is_empty() || lines.len() == docs.len());
+    // values files: one chart each, values.yaml or a `-f` file; and a few Chart.yaml files
+    let chart_yaml = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
+    let mut cases: Vec<Case> = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        let as_file = i % 4 == 3;
+        let mut files = vec![
+            ("Chart.yaml".to_string(), chart_yaml.to_string()),
+            (
+                "templates/values".to_string(),
+                format!("{OPEN}{{{{ toJson .Values }}}}{CLOSE}"),
+            ),
+        ];
+        if as_file {
+            files.push(("values.yaml".to_string(), "a: 1\n".to_string()));
+            files.push(("extra.yaml".to_string(), d.to_string()));
+        } else {
+            files.push(("values.yaml".to_string(), d.to_string()));
+        }
+        cases.push(Case {
+            name: format!("yaml map keys values {i}: {d:?}"),
+            files,
+            data: vec![],
+            raw: true,
+            release: "r".into(),
+            set: vec![],
+            values: if as_file {
+                vec!["extra.yaml".to_string()]
+            } else {
+                vec![]
+            },
+            shape: None,
+            cert: false,
+        });
+    }
+    for (i, extra) in [
+        "[a]: 1\n",
+        "~: 1\n",
+        "annotations:\n  ~: x\n",
+        "annotations:\n  [a]: x\n",
+        "annotations:\n  18446744073709551615: x\n",
+        "keywords: [{~: 1}]\n",
+        "maintainers:\n- name: m\n  {a: 1}: x\n",
+        "true: x\n1: y\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        cases.push(Case {
+            name: format!("yaml map keys Chart.yaml {i}: {extra:?}"),
+            files: vec![
+                ("Chart.yaml".to_string(), format!("{chart_yaml}{extra}")),
+                (
+                    "templates/values".to_string(),
+                    format!("{OPEN}{{{{ toJson .Chart }}}}{CLOSE}"),
+                ),
+            ],
+            data: vec![],
+            raw: true,
+            release: "r".into(),
+            set: vec![],
+            values: vec![],
+            shape: None,
+            cert: false,
+        });
+    }
+    check("yaml-map-keys", &run_all(cases));
+}

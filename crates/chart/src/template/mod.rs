@@ -24,6 +24,7 @@ pub mod toml_go;
 pub mod value;
 pub mod xstrings;
 pub mod yaml;
+pub(crate) mod yaml_keys;
 pub mod yaml_load;
 pub mod yaml_parse;
 

@@ -41,6 +41,7 @@ impl std::fmt::Display for YamlError {
 pub fn load(text: &str) -> Result<Value, YamlError> {
     let mut builder = Builder::default();
     read_first_document(text, &mut builder)?;
+    refused_key(text, &builder)?;
     if let Some(message) = builder.error {
         return Err(plain_error(&message));
     }
@@ -88,10 +89,20 @@ pub fn load_as_strings(text: &str) -> Result<Value, YamlError> {
         ..Builder::default()
     };
     read_first_document(text, &mut builder)?;
+    refused_key(text, &builder)?;
     if let Some(message) = builder.error {
         return Err(plain_error(&message));
     }
     Ok(builder.root.unwrap_or(Value::Nil))
+}
+
+/// helm's refusal of a map key in the first document of `text` (a list, a map, a null or a
+/// uint64 key, in go-yaml's or sigs.k8s.io/yaml's words), if it has one; `None` for a
+/// document without such a key, or one that does not parse.
+pub fn key_refusal(text: &str) -> Option<YamlError> {
+    let mut builder = Builder::default();
+    read_first_document(text, &mut builder).ok()?;
+    refused_key(text, &builder).err()
 }
 
 /// The head of the first document of `text` (its `apiVersion`, `kind`, `metadata.name`,
@@ -259,7 +270,7 @@ impl HeadReader {
 }
 
 /// What takes the events of a document's one node.
-trait Receiver {
+pub(super) trait Receiver {
     fn on_event(&mut self, ev: Event);
 }
 
@@ -297,7 +308,9 @@ impl Receiver for HeadReader {
                     return;
                 }
                 if self.at_key() {
-                    if value == "<<" && style == ScalarStyle::Plain {
+                    if (value == "<<" && style == ScalarStyle::Plain)
+                        || is_uint64_key(&value, None, &v)
+                    {
                         self.unsure = true;
                         return;
                     }
@@ -338,7 +351,10 @@ impl Receiver for HeadReader {
 /// go-yaml v2's decoder reading `text` (its parser's `parse`): the stream's start, then the
 /// first document's start, its one node (each event to `receiver`) and its end; an empty text
 /// is read as "\n". An alias to an anchor not seen yet is refused as the decoder refuses it.
-fn read_first_document<R: Receiver>(text: &str, receiver: &mut R) -> Result<(), YamlError> {
+pub(super) fn read_first_document<R: Receiver>(
+    text: &str,
+    receiver: &mut R,
+) -> Result<(), YamlError> {
     let bytes = super::value::go_bytes(text);
     let input: &[u8] = if bytes.is_empty() { b"\n" } else { &bytes };
     let mut parser = Parser::new(input);
@@ -389,6 +405,29 @@ fn read_first_document<R: Receiver>(text: &str, receiver: &mut R) -> Result<(), 
     }
     next(&mut parser)?; // the document's end
     Ok(())
+}
+
+/// helm's refusal of a key the builder met (a list, a map, a null or a uint64), in go-yaml's
+/// or sigs.k8s.io/yaml's words, with go-yaml's other refusals in the order it meets them.
+fn refused_key(text: &str, builder: &Builder) -> Result<(), YamlError> {
+    if !builder.key_refused {
+        return Ok(());
+    }
+    match super::yaml_keys::refusal(text) {
+        Some((message, sigs)) => Err(YamlError {
+            json: sigs,
+            ..plain_error(&message)
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether a scalar key is an integer past int64 (go-yaml's uint64, a key sigs.k8s.io/yaml
+/// refuses).
+fn is_uint64_key(text: &str, tag: Option<&str>, v: &Value) -> bool {
+    matches!(v, Value::Float(_))
+        && tag != Some(FLOAT_TAG)
+        && matches!(go_base0_int(&text.replace('_', "")), Some((false, n)) if n > i64::MAX as u64)
 }
 
 /// An error go-yaml raises itself (no place).
@@ -478,6 +517,8 @@ struct Builder {
     root: Option<Value>,
     done: bool,
     error: Option<String>,
+    /// A key go-yaml or sigs.k8s.io/yaml refuses was met (see `refused_key`).
+    key_refused: bool,
 }
 
 impl Builder {
@@ -533,10 +574,8 @@ impl Builder {
                     } else {
                         match key_string(&v) {
                             Ok(k) => Key::Plain(k),
-                            Err(e) => {
-                                if self.error.is_none() {
-                                    self.error = Some(e);
-                                }
+                            Err(_) => {
+                                self.key_refused = true;
                                 Key::Plain(String::new())
                             }
                         }
@@ -667,6 +706,9 @@ impl Receiver for Builder {
                     }),
                     _ => None,
                 };
+                if at_key && is_uint64_key(&value, tag.as_deref(), &v) {
+                    self.key_refused = true;
+                }
                 let anchor = anchor.map(|a| self.define(a, Anchored::Open));
                 self.finish_key(v, anchor, is_merge, key_text);
             }
@@ -725,11 +767,11 @@ impl Receiver for Builder {
 const STR_TAG: &str = "tag:yaml.org,2002:str";
 const BOOL_TAG: &str = "tag:yaml.org,2002:bool";
 const INT_TAG: &str = "tag:yaml.org,2002:int";
-const FLOAT_TAG: &str = "tag:yaml.org,2002:float";
+pub(super) const FLOAT_TAG: &str = "tag:yaml.org,2002:float";
 const NULL_TAG: &str = "tag:yaml.org,2002:null";
 const TIMESTAMP_TAG: &str = "tag:yaml.org,2002:timestamp";
 const BINARY_TAG: &str = "tag:yaml.org,2002:binary";
-const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+pub(super) const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
 
 /// go-yaml's shortTag.
 fn short_tag(tag: &str) -> String {
@@ -743,7 +785,11 @@ fn short_tag(tag: &str) -> String {
 /// a string; otherwise `resolve` with its tag, a `!!binary` decoded from base64, a timestamp
 /// kept as its text), then the JSON round trip sigs.k8s.io/yaml does (every number becomes a
 /// float64). `Err` is go-yaml's refusal of a value its tag does not fit.
-fn resolve(text: &str, tag: Option<&str>, plain_implicit: bool) -> Result<Value, String> {
+pub(super) fn resolve(
+    text: &str,
+    tag: Option<&str>,
+    plain_implicit: bool,
+) -> Result<Value, String> {
     if tag.is_none() && !plain_implicit {
         return Ok(Value::str(text));
     }
@@ -842,7 +888,7 @@ fn go_int_text(s: &str) -> Option<String> {
 
 /// The sign and magnitude of an integer as strconv.ParseInt/ParseUint read it with base 0
 /// (0x, 0o, 0b prefixes; a leading 0 is octal); `None` past int64 below zero or uint64 above.
-fn go_base0_int(s: &str) -> Option<(bool, u64)> {
+pub(super) fn go_base0_int(s: &str) -> Option<(bool, u64)> {
     let (neg, body) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
