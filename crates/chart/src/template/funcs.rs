@@ -399,7 +399,7 @@ fn eq_one(env: &FuncEnv, a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => super::value::go_eq(x, y),
         // two uints of any size
         (x, y) => uint_of(x).is_some_and(|x| Some(x) == uint_of(y)),
     })
@@ -448,7 +448,7 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
     Ok(match (a, b) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
-        (Value::Str(x), Value::Str(y)) => x < y,
+        (Value::Str(x), Value::Str(y)) => super::value::go_cmp(x, y).is_lt(),
         // two uints of any size
         (x, y) => match (uint_of(x), uint_of(y)) {
             (Some(x), Some(y)) => x < y,
@@ -746,7 +746,9 @@ fn go_json(text: &str) -> Result<serde_json::Value, String> {
     if let Some(e) = gojson::syntax_error(text) {
         return Err(e);
     }
-    serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())
+    // encoding/json reads a byte of invalid UTF-8 in a string as U+FFFD
+    serde_json::from_str::<serde_json::Value>(&super::value::go_lossy(text))
+        .map_err(|e| e.to_string())
 }
 
 fn f_from_json(_: &FuncEnv, a: &[Value]) -> R {
@@ -978,11 +980,12 @@ fn title(x: &str) -> String {
     }
     let mut out = String::with_capacity(x.len());
     let mut prev = ' ';
-    for c in x.chars() {
+    // strings.Map: a byte of invalid UTF-8 as U+FFFD
+    for c in super::value::go_runes(x).map(super::value::GoRune::rune) {
         if separator(prev) {
-            out.push(upper_rune(c));
+            super::value::push_go_char(&mut out, upper_rune(c));
         } else {
-            out.push(c);
+            super::value::push_go_char(&mut out, c);
         }
         prev = c;
     }
@@ -1013,7 +1016,7 @@ fn go_upper(x: &str) -> String {
     if x.is_ascii() {
         return x.to_ascii_uppercase();
     }
-    x.chars().map(upper_rune).collect()
+    map_runes(x, upper_rune)
 }
 
 /// strings.ToLower: ASCII in place, other runes one for one.
@@ -1021,7 +1024,19 @@ fn go_lower(x: &str) -> String {
     if x.is_ascii() {
         return x.to_ascii_lowercase();
     }
-    x.chars().map(lower_rune).collect()
+    map_runes(x, lower_rune)
+}
+
+/// strings.Map: each rune mapped, a byte of invalid UTF-8 as U+FFFD.
+fn map_runes(x: &str, f: impl Fn(char) -> char) -> String {
+    if !super::value::has_markers(x) {
+        return x.chars().map(f).collect();
+    }
+    let mut out = String::with_capacity(x.len());
+    for r in super::value::go_runes(x) {
+        super::value::push_go_char(&mut out, f(r.rune()));
+    }
+    out
 }
 
 /// goutils DeleteWhiteSpace: byte by byte like Initials, so when it removes anything, each
@@ -1129,31 +1144,89 @@ fn f_trim_all(_: &FuncEnv, a: &[Value]) -> R {
     ))
 }
 
+/// Whether a search must run on Go's bytes: a marker in either string is a byte that may sit
+/// inside a character of the other (or spell one with its neighbours).
+fn on_bytes(a: &str, b: &str) -> bool {
+    super::value::has_markers(a) || super::value::has_markers(b)
+}
+
+/// Where `n` first occurs in `h` (bytes).
+fn find_bytes(h: &[u8], n: &[u8]) -> Option<usize> {
+    if n.is_empty() {
+        return Some(0);
+    }
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// `x` cut at each non-empty `sep` (Go's bytes), into at most `limit` pieces.
+fn split_bytes(x: &str, sep: &str, limit: Option<usize>) -> Vec<String> {
+    let (h, n) = (go_bytes(x), go_bytes(sep));
+    let mut out = Vec::new();
+    let mut rest: &[u8] = &h;
+    while limit.is_none_or(|l| out.len() + 1 < l) {
+        let Some(i) = find_bytes(rest, &n) else { break };
+        out.push(string_from_go_bytes(&rest[..i]));
+        rest = &rest[i + n.len()..];
+    }
+    if limit != Some(0) {
+        out.push(string_from_go_bytes(rest));
+    }
+    out
+}
+
 fn f_trim_prefix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trimPrefix", a, 2)?;
     let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        let (pb, xb) = (go_bytes(p), go_bytes(x));
+        return Ok(Value::string(match xb.strip_prefix(&pb[..]) {
+            Some(rest) => string_from_go_bytes(rest),
+            None => x.to_string(),
+        }));
+    }
     Ok(Value::string(x.strip_prefix(p).unwrap_or(x).to_string()))
 }
 
 fn f_trim_suffix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trimSuffix", a, 2)?;
     let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        let (pb, xb) = (go_bytes(p), go_bytes(x));
+        return Ok(Value::string(match xb.strip_suffix(&pb[..]) {
+            Some(rest) => string_from_go_bytes(rest),
+            None => x.to_string(),
+        }));
+    }
     Ok(Value::string(x.strip_suffix(p).unwrap_or(x).to_string()))
 }
 
 fn f_contains(_: &FuncEnv, a: &[Value]) -> R {
     nargs("contains", a, 2)?;
-    Ok(Value::Bool(s(&a[1])?.contains(s(&a[0])?)))
+    let (n, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(n, x) {
+        return Ok(Value::Bool(
+            find_bytes(&go_bytes(x), &go_bytes(n)).is_some(),
+        ));
+    }
+    Ok(Value::Bool(x.contains(n)))
 }
 
 fn f_has_prefix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("hasPrefix", a, 2)?;
-    Ok(Value::Bool(s(&a[1])?.starts_with(s(&a[0])?)))
+    let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        return Ok(Value::Bool(go_bytes(x).starts_with(&go_bytes(p))));
+    }
+    Ok(Value::Bool(x.starts_with(p)))
 }
 
 fn f_has_suffix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("hasSuffix", a, 2)?;
-    Ok(Value::Bool(s(&a[1])?.ends_with(s(&a[0])?)))
+    let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        return Ok(Value::Bool(go_bytes(x).ends_with(&go_bytes(p))));
+    }
+    Ok(Value::Bool(x.ends_with(p)))
 }
 
 fn f_repeat(_: &FuncEnv, a: &[Value]) -> R {
@@ -1169,7 +1242,11 @@ fn f_repeat(_: &FuncEnv, a: &[Value]) -> R {
 
 fn f_replace(_: &FuncEnv, a: &[Value]) -> R {
     nargs("replace", a, 3)?;
-    Ok(Value::string(s(&a[2])?.replace(s(&a[0])?, s(&a[1])?)))
+    let (old, new, x) = (s(&a[0])?, s(&a[1])?, s(&a[2])?);
+    if !old.is_empty() && on_bytes(old, x) {
+        return Ok(Value::string(split_bytes(x, old, None).join(new)));
+    }
+    Ok(Value::string(x.replace(old, new)))
 }
 
 /// sprig trunc: negative lengths keep the tail.
@@ -1424,21 +1501,27 @@ fn f_split_list(_: &FuncEnv, a: &[Value]) -> R {
     nargs("splitList", a, 2)?;
     let (sep, x) = (s(&a[0])?, s(&a[1])?);
     Ok(Value::strings(
-        go_split(x, sep).into_iter().map(Value::str).collect(),
+        go_split(x, sep).into_iter().map(Value::string).collect(),
     ))
 }
 
-fn go_split<'x>(x: &'x str, sep: &str) -> Vec<&'x str> {
+/// strings.Split: at each `sep` (Go's bytes); an empty `sep` cuts after each UTF-8 sequence.
+fn go_split(x: &str, sep: &str) -> Vec<String> {
     if sep.is_empty() {
         let mut v = Vec::new();
+        let mut runes = super::value::go_runes(x);
         let mut idx = 0;
-        for c in x.chars() {
-            v.push(&x[idx..idx + c.len_utf8()]);
-            idx += c.len_utf8();
+        while runes.next().is_some() {
+            let end = x.len() - runes.as_str().len();
+            v.push(x[idx..end].to_string());
+            idx = end;
         }
         return v;
     }
-    x.split(sep).collect()
+    if on_bytes(sep, x) {
+        return split_bytes(x, sep, None);
+    }
+    x.split(sep).map(str::to_string).collect()
 }
 
 fn f_split(_: &FuncEnv, a: &[Value]) -> R {
@@ -1447,7 +1530,7 @@ fn f_split(_: &FuncEnv, a: &[Value]) -> R {
     let m = go_split(x, sep)
         .into_iter()
         .enumerate()
-        .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+        .map(|(k, p)| (format!("_{k}"), Value::string(p)))
         .collect();
     Ok(Value::typed_map("map[string]string", m))
 }
@@ -1455,15 +1538,17 @@ fn f_split(_: &FuncEnv, a: &[Value]) -> R {
 fn f_splitn(_: &FuncEnv, a: &[Value]) -> R {
     nargs("splitn", a, 3)?;
     let (sep, n, x) = (s(&a[0])?, i(&a[1])?, s(&a[2])?);
-    let parts: Vec<&str> = if n < 0 {
-        x.split(sep).collect()
+    let parts: Vec<String> = if !sep.is_empty() && on_bytes(sep, x) {
+        split_bytes(x, sep, usize::try_from(n).ok())
+    } else if n < 0 {
+        x.split(sep).map(str::to_string).collect()
     } else {
-        x.splitn(n as usize, sep).collect()
+        x.splitn(n as usize, sep).map(str::to_string).collect()
     };
     let m = parts
         .into_iter()
         .enumerate()
-        .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+        .map(|(k, p)| (format!("_{k}"), Value::string(p)))
         .collect();
     Ok(Value::typed_map("map[string]string", m))
 }
@@ -1475,7 +1560,7 @@ fn f_sort_alpha(_: &FuncEnv, a: &[Value]) -> R {
         return Ok(Value::strings(vec![Value::str("<nil>")]));
     }
     let mut v: Vec<String> = as_items(&a[0]).iter().map(strval).collect();
-    v.sort();
+    v.sort_by(|a, b| super::value::go_cmp(a, b));
     Ok(Value::strings(v.into_iter().map(Value::string).collect()))
 }
 
@@ -1868,7 +1953,7 @@ fn deep_eq(x: &Value, y: &Value) -> bool {
         (Value::Uint64(a), Value::Uint64(b)) => a == b,
         (Value::Uint8(a), Value::Uint8(b)) => a == b,
         (Value::Float(a), Value::Float(b)) => a == b,
-        (Value::Str(a), Value::Str(b)) => a == b,
+        (Value::Str(a), Value::Str(b)) => super::value::go_eq(a, b),
         (Value::List(a), Value::List(b)) => {
             a.len() == b.len() && a.iter().zip(b.iter()).all(|(p, q)| deep_eq(p, q))
         }
