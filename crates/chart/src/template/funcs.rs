@@ -1672,30 +1672,187 @@ fn matcher(p: &str) -> Result<Pattern, FuncError> {
     })
 }
 
+/// A string as Go's regexp reads it: its runes, a byte of invalid UTF-8 as U+FFFD (`view`),
+/// with the way back to the string's own positions (most strings are their own view).
+struct RuneText<'a> {
+    orig: &'a str,
+    view: std::borrow::Cow<'a, str>,
+    /// For each byte offset of `view` at a character boundary, the offset in `orig`.
+    back: Vec<usize>,
+}
+
+impl<'a> RuneText<'a> {
+    fn new(orig: &'a str) -> Self {
+        if !super::value::has_markers(orig) {
+            return RuneText {
+                orig,
+                view: orig.into(),
+                back: Vec::new(),
+            };
+        }
+        let mut view = String::with_capacity(orig.len());
+        let mut back = Vec::with_capacity(orig.len() + 1);
+        let mut runes = super::value::go_runes(orig);
+        loop {
+            let at = orig.len() - runes.as_str().len();
+            back.resize(view.len() + 1, at);
+            let Some(r) = runes.next() else { break };
+            view.push(r.rune());
+        }
+        RuneText {
+            orig,
+            view: view.into(),
+            back,
+        }
+    }
+
+    fn pos(&self, view_pos: usize) -> usize {
+        if self.back.is_empty() {
+            view_pos
+        } else {
+            self.back[view_pos]
+        }
+    }
+
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        &self.orig[self.pos(start)..self.pos(end)]
+    }
+}
+
+/// A pattern as Go's regexp reads it (its runes); invalid UTF-8 is its checkUTF8 error.
+fn pattern_runes(p: &str) -> Result<std::borrow::Cow<'_, str>, FuncError> {
+    if !super::value::has_markers(p) {
+        return Ok(p.into());
+    }
+    let mut runes = super::value::go_runes(p);
+    let mut view = String::with_capacity(p.len());
+    loop {
+        let rest = runes.as_str();
+        match runes.next() {
+            None => return Ok(view.into()),
+            Some(super::value::GoRune::Char(c)) => view.push(c),
+            Some(super::value::GoRune::Byte(_)) => {
+                return err(format!("error parsing regexp: invalid UTF-8: `{rest}`"));
+            }
+        }
+    }
+}
+
+/// Regexp.ReplaceAllString (`expand`) or ReplaceAllLiteralString over Go's runes of `x`.
+fn go_replace_all(r: &regex::Regex, x: &str, repl: &str, expand: bool) -> String {
+    let t = RuneText::new(x);
+    if t.back.is_empty() {
+        return if expand {
+            r.replace_all(x, repl).to_string()
+        } else {
+            r.replace_all(x, regex::NoExpand(repl)).to_string()
+        };
+    }
+    let mut out = String::with_capacity(x.len());
+    let mut last = 0;
+    for caps in r.captures_iter(&t.view) {
+        let Some(m) = caps.get(0) else { continue };
+        out.push_str(t.slice(last, m.start()));
+        if expand {
+            expand_go(r, &caps, &t, repl, &mut out);
+        } else {
+            out.push_str(repl);
+        }
+        last = m.end();
+    }
+    out.push_str(t.slice(last, t.view.len()));
+    out
+}
+
+/// Regexp.expand: `$name`, `${name}` and `$$` in `template`, with the groups' text of the
+/// original string.
+fn expand_go(
+    r: &regex::Regex,
+    caps: &regex::Captures<'_>,
+    t: &RuneText<'_>,
+    template: &str,
+    out: &mut String,
+) {
+    let group = |name: &str| -> Option<regex::Match<'_>> {
+        match name.parse::<usize>() {
+            Ok(i) => caps.get(i),
+            Err(_) => r
+                .capture_names()
+                .position(|n| n == Some(name))
+                .and_then(|i| caps.get(i)),
+        }
+    };
+    let word = |c: char| c == '_' || c.is_alphanumeric();
+    let mut rest = template;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let (name, after) = if let Some(inner) = rest.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) if end > 0 && inner[..end].chars().all(word) => {
+                    (&inner[..end], &inner[end + 1..])
+                }
+                _ => ("", rest),
+            }
+        } else {
+            let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        if name.is_empty() {
+            // malformed: the $ stays
+            out.push('$');
+            continue;
+        }
+        if let Some(m) = group(name) {
+            out.push_str(t.slice(m.start(), m.end()));
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+}
+
 fn f_regex_match(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexMatch", a, 2)?;
-    let x = s(&a[1])?;
-    Ok(Value::Bool(matcher(s(&a[0])?).is_ok_and(|m| m.is_match(x))))
+    let x = RuneText::new(s(&a[1])?);
+    Ok(Value::Bool(
+        pattern_runes(s(&a[0])?)
+            .and_then(|p| matcher(&p))
+            .is_ok_and(|m| m.is_match(&x.view)),
+    ))
 }
 
 fn f_must_regex_match(_: &FuncEnv, a: &[Value]) -> R {
     nargs("mustRegexMatch", a, 2)?;
-    Ok(Value::Bool(matcher(s(&a[0])?)?.is_match(s(&a[1])?)))
+    let x = RuneText::new(s(&a[1])?);
+    Ok(Value::Bool(
+        matcher(&pattern_runes(s(&a[0])?)?)?.is_match(&x.view),
+    ))
 }
 
 fn f_regex_find(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexFind", a, 2)?;
-    let r = re(s(&a[0])?)?;
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
+    let x = RuneText::new(s(&a[1])?);
     Ok(Value::str(
-        r.find(s(&a[1])?).map(|m| m.as_str()).unwrap_or(""),
+        r.find(&x.view)
+            .map(|m| x.slice(m.start(), m.end()))
+            .unwrap_or(""),
     ))
 }
 
 fn f_regex_find_all(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexFindAll", a, 3)?;
-    let r = re(s(&a[0])?)?;
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
     let n = i(&a[2])?;
-    let it = r.find_iter(s(&a[1])?).map(|m| Value::str(m.as_str()));
+    let x = RuneText::new(s(&a[1])?);
+    let it = r
+        .find_iter(&x.view)
+        .map(|m| Value::str(x.slice(m.start(), m.end())));
     let v: Vec<Value> = if n < 0 {
         it.collect()
     } else {
@@ -1716,25 +1873,30 @@ fn nil_slice(t: &'static str) -> Value {
 /// Go's `$1`/`${name}` expansion differs from Rust's only in edge cases charts rarely hit.
 fn f_regex_replace_all(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexReplaceAll", a, 3)?;
-    let r = re(s(&a[0])?)?;
-    Ok(Value::string(
-        r.replace_all(s(&a[1])?, s(&a[2])?).to_string(),
-    ))
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
+    Ok(Value::string(go_replace_all(
+        &r,
+        s(&a[1])?,
+        s(&a[2])?,
+        true,
+    )))
 }
 
 fn f_regex_replace_all_literal(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexReplaceAllLiteral", a, 3)?;
-    let r = re(s(&a[0])?)?;
-    Ok(Value::string(
-        r.replace_all(s(&a[1])?, regex::NoExpand(s(&a[2])?))
-            .to_string(),
-    ))
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
+    Ok(Value::string(go_replace_all(
+        &r,
+        s(&a[1])?,
+        s(&a[2])?,
+        false,
+    )))
 }
 
 fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexSplit", a, 3)?;
-    let p = s(&a[0])?;
-    let r = re(p)?;
+    let p = pattern_runes(s(&a[0])?)?;
+    let r = re(&p)?;
     let n = i(&a[2])?;
     let x = s(&a[1])?;
     if n == 0 {
@@ -1742,7 +1904,7 @@ fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
         return Ok(nil_slice("[]string"));
     }
     Ok(Value::strings(
-        go_regexp_split(p, &r, x, n)
+        go_regexp_split(&p, &r, x, n)
             .into_iter()
             .map(Value::str)
             .collect(),
@@ -1756,7 +1918,10 @@ fn go_regexp_split<'x>(pattern: &str, r: &regex::Regex, x: &'x str, n: i64) -> V
     if !pattern.is_empty() && x.is_empty() {
         return vec![""];
     }
-    let matches = r.find_iter(x).map(|m| (m.start(), m.end()));
+    let t = RuneText::new(x);
+    let matches = r
+        .find_iter(&t.view)
+        .map(|m| (t.pos(m.start()), t.pos(m.end())));
     let matches: Vec<(usize, usize)> = if n < 0 {
         matches.collect()
     } else {
@@ -1797,9 +1962,12 @@ fn must_compile(a: &[Value], result: R) -> R {
 /// The regexp package's `quote`: back-quoted when Go can (`strconv.CanBackquote`), else
 /// `strconv.Quote`.
 fn go_regexp_quote(p: &str) -> String {
-    let can_backquote = p
-        .chars()
-        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()));
+    let can_backquote = super::value::go_runes(p).all(|r| match r {
+        super::value::GoRune::Byte(_) => false,
+        super::value::GoRune::Char(c) => {
+            c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control())
+        }
+    });
     if can_backquote {
         format!("`{p}`")
     } else {
