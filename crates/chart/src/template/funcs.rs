@@ -633,7 +633,7 @@ fn f_urlquery(env: &FuncEnv, a: &[Value]) -> R {
 
 fn query_escape(text: &str) -> String {
     let mut out = String::new();
-    for byte in text.bytes() {
+    for &byte in go_bytes(text).iter() {
         match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(byte as char)
@@ -1138,7 +1138,37 @@ fn camel(x: &str) -> String {
 
 fn f_trim_all(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trimAll", a, 2)?;
-    let cut: Vec<char> = s(&a[0])?.chars().collect();
+    let (cutset, x) = (s(&a[0])?, s(&a[1])?);
+    if !cutset.is_empty() && on_bytes(cutset, x) {
+        // strings.Trim over Go's runes: a byte of invalid UTF-8 is RuneError, in the cutset
+        // when it holds one (or U+FFFD)
+        use super::value::GoRune;
+        let cut: Vec<GoRune> = super::value::go_runes(cutset).collect();
+        let has_error = cut
+            .iter()
+            .any(|r| matches!(r, GoRune::Byte(_) | GoRune::Char('\u{fffd}')));
+        let inside = |r: GoRune| match r.rune() {
+            '\u{fffd}' => has_error,
+            c => cut.contains(&GoRune::Char(c)),
+        };
+        let mut runes = Vec::new();
+        let mut it = super::value::go_runes(x);
+        loop {
+            let at = x.len() - it.as_str().len();
+            let Some(r) = it.next() else { break };
+            runes.push((at, x.len() - it.as_str().len(), r));
+        }
+        let first = runes.iter().position(|(_, _, r)| !inside(*r));
+        let Some(first) = first else {
+            return Ok(Value::str(""));
+        };
+        let last = runes
+            .iter()
+            .rposition(|(_, _, r)| !inside(*r))
+            .unwrap_or(first);
+        return Ok(Value::str(&x[runes[first].0..runes[last].1]));
+    }
+    let cut: Vec<char> = cutset.chars().collect();
     Ok(Value::string(
         s(&a[1])?.trim_matches(|c| cut.contains(&c)).to_string(),
     ))
@@ -3122,7 +3152,15 @@ fn base32_decode(x: &str) -> Option<Vec<u8>> {
 fn f_js(env: &FuncEnv, a: &[Value]) -> R {
     let text = eval_args(env, a)?;
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for r in super::value::go_runes(&text) {
+        let c = match r {
+            // a byte of invalid UTF-8 decodes as U+FFFD, which is printable: the byte stays
+            super::value::GoRune::Byte(b) => {
+                out.push(super::value::raw_marker(b));
+                continue;
+            }
+            super::value::GoRune::Char(c) => c,
+        };
         match c {
             '\\' => out.push_str("\\\\"),
             '\'' => out.push_str("\\'"),
