@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::value::{
     GoBytes, GoJson, GoRune, Value, format_float_g, format_float_json, go_bytes, go_chars_view,
-    go_lossy, go_runes, push_go_char,
+    go_lossy, go_runes, has_markers, push_go_char,
 };
 
 /// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims. sigs.k8s.io/yaml
@@ -234,7 +234,11 @@ impl Emitter {
                 Ok(())
             }
             // go-yaml v3 writes a string that is not valid UTF-8 as !!binary base64 (lines of 70)
-            Value::Str(s) if self.v3 && go_runes(s).any(|r| matches!(r, GoRune::Byte(_))) => {
+            Value::Str(s)
+                if self.v3
+                    && has_markers(s)
+                    && go_runes(s).any(|r| matches!(r, GoRune::Byte(_))) =>
+            {
                 use base64::Engine as _;
                 let b64 = base64::engine::general_purpose::STANDARD.encode(go_bytes(s));
                 let lines = b64.len() / 70 + 1;
