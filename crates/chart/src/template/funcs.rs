@@ -916,16 +916,21 @@ str1!(
     |x| super::xstrings::to_lower_case(x, '-')
 );
 str1!(f_camelcase, "camelcase", |x| camel(x));
-str1!(f_swapcase, "swapcase", |x| x
-    .chars()
-    .map(|c| if c.is_uppercase() {
-        lower_rune(c)
-    } else if c.is_lowercase() {
-        upper_rune(c)
-    } else {
-        c
-    })
-    .collect());
+// goutils.SwapCase: rune by rune (a byte of invalid UTF-8 as U+FFFD)
+str1!(f_swapcase, "swapcase", |x| {
+    let mut out = String::with_capacity(x.len());
+    for c in super::value::go_runes(x).map(super::value::GoRune::rune) {
+        let c = if c.is_uppercase() {
+            lower_rune(c)
+        } else if c.is_lowercase() {
+            upper_rune(c)
+        } else {
+            c
+        };
+        super::value::push_go_char(&mut out, c);
+    }
+    out
+});
 // Go's regexp.QuoteMeta escapes only these (Rust's regex::escape also escapes `-`, `#`, `&`, `~`)
 str1!(f_regex_quote, "regexQuoteMeta", |x| {
     let mut out = String::with_capacity(x.len());
@@ -1072,11 +1077,12 @@ fn initials(x: &str) -> String {
 fn untitle(x: &str) -> String {
     let mut out = String::new();
     let mut at_start = true;
-    for c in x.chars() {
+    // rune by rune (a byte of invalid UTF-8 as U+FFFD)
+    for c in super::value::go_runes(x).map(super::value::GoRune::rune) {
         if at_start {
-            out.push(lower_rune(c));
+            super::value::push_go_char(&mut out, lower_rune(c));
         } else {
-            out.push(c);
+            super::value::push_go_char(&mut out, c);
         }
         at_start = c.is_whitespace();
     }
