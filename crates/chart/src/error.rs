@@ -226,11 +226,16 @@ impl ChartError {
                 e.message
             )
         };
+        // Go's bytes as text shows them: a character spelt in raw-byte markers is itself, a
+        // run of invalid UTF-8 one U+FFFD
+        let shown =
+            |m: &str| String::from_utf8_lossy(&crate::template::value::go_bytes(m)).into_owned();
+        let message = shown(&message);
         let (src, span) = snippet(e.file.name.clone(), &text, start, len);
         ChartError::Template {
             user_failure: e.user_failure,
             label: if e.user_failure {
-                e.message.clone()
+                shown(&e.message)
             } else {
                 "here".into()
             },

@@ -318,7 +318,7 @@ fn render_files(
         let out = ex
             .execute(&j.name, &dot)
             .map_err(|e| ChartError::from_template(&e))?;
-        let out = out.replace("<no value>", "");
+        let out = template::value::go_output(out.replace("<no value>", ""));
         if j.name.ends_with("/NOTES.txt") {
             if j.name == notes_name {
                 notes = Some(out);
@@ -369,7 +369,7 @@ fn crd_files(chart: &load::ChartRef, out: &mut Vec<(String, String)>) {
     for (name, data) in own {
         out.push((
             format!("{path}/{name}"),
-            template::value::string_from_go_bytes(data),
+            template::value::go_output(template::value::string_from_go_bytes(data)),
         ));
     }
     for sub in &c.dependencies {

@@ -239,6 +239,34 @@ fn chart_object(raw: &serde_yaml_ng::Value, text: &str) -> BTreeMap<String, Valu
         let v = string_field(yk).or_else(|| get(yk));
         out.insert(gk.to_string(), v.unwrap_or(Value::Nil));
     }
+    // Metadata.Validate: these strings sanitized (white space a space, unprintables gone)
+    for gk in [
+        "Name",
+        "Description",
+        "Home",
+        "Icon",
+        "Condition",
+        "Tags",
+        "AppVersion",
+        "KubeVersion",
+    ] {
+        if let Some(Value::Str(s)) = out.get(gk) {
+            let clean = sanitize(s);
+            out.insert(gk.to_string(), Value::string(clean));
+        }
+    }
+    for gk in ["Sources", "Keywords"] {
+        if let Some(Value::List(l)) = out.get(gk) {
+            let clean = l
+                .iter()
+                .map(|v| match v {
+                    Value::Str(s) => Value::string(sanitize(s)),
+                    v => v.clone(),
+                })
+                .collect();
+            out.insert(gk.to_string(), Value::list(clean));
+        }
+    }
     // a maintainer's fields are strings, its list holds maps
     let maintainers = match string_field("maintainers") {
         Some(Value::List(l)) => Some(Value::list(
@@ -248,7 +276,18 @@ fn chart_object(raw: &serde_yaml_ng::Value, text: &str) -> BTreeMap<String, Valu
                         let m = m.borrow();
                         Value::map(
                             m.iter()
-                                .map(|(k, v)| (k.clone(), as_string(v.clone())))
+                                .map(|(k, v)| {
+                                    // Maintainer.Validate sanitizes its strings
+                                    let v = match as_string(v.clone()) {
+                                        Value::Str(s)
+                                            if matches!(k.as_str(), "name" | "email" | "url") =>
+                                        {
+                                            Value::string(sanitize(&s))
+                                        }
+                                        v => v,
+                                    };
+                                    (k.clone(), v)
+                                })
                                 .collect(),
                         )
                     }
@@ -369,8 +408,9 @@ fn sanitize(s: &str) -> String {
     if s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
         return s.to_string();
     }
-    s.chars()
-        .filter_map(|c| {
+    super::template::value::go_runes(s)
+        .filter_map(|r| {
+            let c = r.rune();
             if c.is_whitespace() {
                 // unicode.IsSpace is Unicode's White_Space, as char::is_whitespace
                 Some(' ')
@@ -672,10 +712,12 @@ fn read_chart_archive(shown: &Path, bytes: &[u8]) -> Result<Vec<BufferedFile>, C
 fn utf8(origin: &Path, f: &BufferedFile) -> Result<String, ChartError> {
     // helm drops a UTF-8 byte order mark at the start of every chart file
     let data = f.data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&f.data);
-    String::from_utf8(data.to_vec()).map_err(|_| ChartError::Io {
-        path: origin.join(&f.name),
-        message: "is not UTF-8 text".into(),
-    })
+    String::from_utf8(data.to_vec())
+        .map(super::template::value::go_string)
+        .map_err(|_| ChartError::Io {
+            path: origin.join(&f.name),
+            message: "is not UTF-8 text".into(),
+        })
 }
 
 /// helm's LoadFiles: a chart from its buffered files; `origin` names it in messages.

@@ -560,6 +560,8 @@ fn collect_violations(
 /// Parse one `--set` argument (Helm's strvals): `a.b=c,d[0]=e,f={x,y}`; `true`/`false`/`null`
 /// and integers are typed, everything else is a string; `\,` escapes a comma.
 pub fn apply_set(target: &mut Map, input: &str) -> Result<(), ChartError> {
+    // outside text: a character of the raw-byte markers' range as its bytes' markers
+    let input = &*crate::template::value::go_string_from_str(input);
     let bad = |m: &str| ChartError::SetSyntax {
         input: input.to_string(),
         message: m.to_string(),

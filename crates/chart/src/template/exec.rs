@@ -57,7 +57,9 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let upto = self.text.get(..offset).unwrap_or("");
         let line = upto.matches('\n').count() + 1;
-        let col = offset - upto.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        // Go counts the line's bytes (a character spelt in raw-byte markers is its 4)
+        let start = upto.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let col = super::value::go_bytes(&upto[start..]).len();
         (line, col)
     }
 }

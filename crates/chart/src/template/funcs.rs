@@ -399,7 +399,7 @@ fn eq_one(env: &FuncEnv, a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => super::value::go_eq(x, y),
         // two uints of any size
         (x, y) => uint_of(x).is_some_and(|x| Some(x) == uint_of(y)),
     })
@@ -448,7 +448,7 @@ fn less(a: &Value, b: &Value) -> Result<bool, FuncError> {
     Ok(match (a, b) {
         (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
         (Value::Float(x), Value::Float(y)) => x < y,
-        (Value::Str(x), Value::Str(y)) => x < y,
+        (Value::Str(x), Value::Str(y)) => super::value::go_cmp(x, y).is_lt(),
         // two uints of any size
         (x, y) => match (uint_of(x), uint_of(y)) {
             (Some(x), Some(y)) => x < y,
@@ -633,7 +633,7 @@ fn f_urlquery(env: &FuncEnv, a: &[Value]) -> R {
 
 fn query_escape(text: &str) -> String {
     let mut out = String::new();
-    for byte in text.bytes() {
+    for &byte in go_bytes(text).iter() {
         match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(byte as char)
@@ -746,7 +746,9 @@ fn go_json(text: &str) -> Result<serde_json::Value, String> {
     if let Some(e) = gojson::syntax_error(text) {
         return Err(e);
     }
-    serde_json::from_str::<serde_json::Value>(text).map_err(|e| e.to_string())
+    // encoding/json reads a byte of invalid UTF-8 in a string as U+FFFD
+    serde_json::from_str::<serde_json::Value>(&super::value::go_lossy(text))
+        .map_err(|e| e.to_string())
 }
 
 fn f_from_json(_: &FuncEnv, a: &[Value]) -> R {
@@ -914,16 +916,21 @@ str1!(
     |x| super::xstrings::to_lower_case(x, '-')
 );
 str1!(f_camelcase, "camelcase", |x| camel(x));
-str1!(f_swapcase, "swapcase", |x| x
-    .chars()
-    .map(|c| if c.is_uppercase() {
-        lower_rune(c)
-    } else if c.is_lowercase() {
-        upper_rune(c)
-    } else {
-        c
-    })
-    .collect());
+// goutils.SwapCase: rune by rune (a byte of invalid UTF-8 as U+FFFD)
+str1!(f_swapcase, "swapcase", |x| {
+    let mut out = String::with_capacity(x.len());
+    for c in super::value::go_runes(x).map(super::value::GoRune::rune) {
+        let c = if c.is_uppercase() {
+            lower_rune(c)
+        } else if c.is_lowercase() {
+            upper_rune(c)
+        } else {
+            c
+        };
+        super::value::push_go_char(&mut out, c);
+    }
+    out
+});
 // Go's regexp.QuoteMeta escapes only these (Rust's regex::escape also escapes `-`, `#`, `&`, `~`)
 str1!(f_regex_quote, "regexQuoteMeta", |x| {
     let mut out = String::with_capacity(x.len());
@@ -978,11 +985,12 @@ fn title(x: &str) -> String {
     }
     let mut out = String::with_capacity(x.len());
     let mut prev = ' ';
-    for c in x.chars() {
+    // strings.Map: a byte of invalid UTF-8 as U+FFFD
+    for c in super::value::go_runes(x).map(super::value::GoRune::rune) {
         if separator(prev) {
-            out.push(upper_rune(c));
+            super::value::push_go_char(&mut out, upper_rune(c));
         } else {
-            out.push(c);
+            super::value::push_go_char(&mut out, c);
         }
         prev = c;
     }
@@ -1013,7 +1021,7 @@ fn go_upper(x: &str) -> String {
     if x.is_ascii() {
         return x.to_ascii_uppercase();
     }
-    x.chars().map(upper_rune).collect()
+    map_runes(x, upper_rune)
 }
 
 /// strings.ToLower: ASCII in place, other runes one for one.
@@ -1021,7 +1029,19 @@ fn go_lower(x: &str) -> String {
     if x.is_ascii() {
         return x.to_ascii_lowercase();
     }
-    x.chars().map(lower_rune).collect()
+    map_runes(x, lower_rune)
+}
+
+/// strings.Map: each rune mapped, a byte of invalid UTF-8 as U+FFFD.
+fn map_runes(x: &str, f: impl Fn(char) -> char) -> String {
+    if !super::value::has_markers(x) {
+        return x.chars().map(f).collect();
+    }
+    let mut out = String::with_capacity(x.len());
+    for r in super::value::go_runes(x) {
+        super::value::push_go_char(&mut out, f(r.rune()));
+    }
+    out
 }
 
 /// goutils DeleteWhiteSpace: byte by byte like Initials, so when it removes anything, each
@@ -1057,11 +1077,12 @@ fn initials(x: &str) -> String {
 fn untitle(x: &str) -> String {
     let mut out = String::new();
     let mut at_start = true;
-    for c in x.chars() {
+    // rune by rune (a byte of invalid UTF-8 as U+FFFD)
+    for c in super::value::go_runes(x).map(super::value::GoRune::rune) {
         if at_start {
-            out.push(lower_rune(c));
+            super::value::push_go_char(&mut out, lower_rune(c));
         } else {
-            out.push(c);
+            super::value::push_go_char(&mut out, c);
         }
         at_start = c.is_whitespace();
     }
@@ -1123,37 +1144,125 @@ fn camel(x: &str) -> String {
 
 fn f_trim_all(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trimAll", a, 2)?;
-    let cut: Vec<char> = s(&a[0])?.chars().collect();
+    let (cutset, x) = (s(&a[0])?, s(&a[1])?);
+    if !cutset.is_empty() && on_bytes(cutset, x) {
+        // strings.Trim over Go's runes: a byte of invalid UTF-8 is RuneError, in the cutset
+        // when it holds one (or U+FFFD)
+        use super::value::GoRune;
+        let cut: Vec<GoRune> = super::value::go_runes(cutset).collect();
+        let has_error = cut
+            .iter()
+            .any(|r| matches!(r, GoRune::Byte(_) | GoRune::Char('\u{fffd}')));
+        let inside = |r: GoRune| match r.rune() {
+            '\u{fffd}' => has_error,
+            c => cut.contains(&GoRune::Char(c)),
+        };
+        let mut runes = Vec::new();
+        let mut it = super::value::go_runes(x);
+        loop {
+            let at = x.len() - it.as_str().len();
+            let Some(r) = it.next() else { break };
+            runes.push((at, x.len() - it.as_str().len(), r));
+        }
+        let first = runes.iter().position(|(_, _, r)| !inside(*r));
+        let Some(first) = first else {
+            return Ok(Value::str(""));
+        };
+        let last = runes
+            .iter()
+            .rposition(|(_, _, r)| !inside(*r))
+            .unwrap_or(first);
+        return Ok(Value::str(&x[runes[first].0..runes[last].1]));
+    }
+    let cut: Vec<char> = cutset.chars().collect();
     Ok(Value::string(
         s(&a[1])?.trim_matches(|c| cut.contains(&c)).to_string(),
     ))
 }
 
+/// Whether a search must run on Go's bytes: a marker in either string is a byte that may sit
+/// inside a character of the other (or spell one with its neighbours).
+fn on_bytes(a: &str, b: &str) -> bool {
+    super::value::has_markers(a) || super::value::has_markers(b)
+}
+
+/// Where `n` first occurs in `h` (bytes).
+fn find_bytes(h: &[u8], n: &[u8]) -> Option<usize> {
+    if n.is_empty() {
+        return Some(0);
+    }
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// `x` cut at each non-empty `sep` (Go's bytes), into at most `limit` pieces.
+fn split_bytes(x: &str, sep: &str, limit: Option<usize>) -> Vec<String> {
+    let (h, n) = (go_bytes(x), go_bytes(sep));
+    let mut out = Vec::new();
+    let mut rest: &[u8] = &h;
+    while limit.is_none_or(|l| out.len() + 1 < l) {
+        let Some(i) = find_bytes(rest, &n) else { break };
+        out.push(string_from_go_bytes(&rest[..i]));
+        rest = &rest[i + n.len()..];
+    }
+    if limit != Some(0) {
+        out.push(string_from_go_bytes(rest));
+    }
+    out
+}
+
 fn f_trim_prefix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trimPrefix", a, 2)?;
     let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        let (pb, xb) = (go_bytes(p), go_bytes(x));
+        return Ok(Value::string(match xb.strip_prefix(&pb[..]) {
+            Some(rest) => string_from_go_bytes(rest),
+            None => x.to_string(),
+        }));
+    }
     Ok(Value::string(x.strip_prefix(p).unwrap_or(x).to_string()))
 }
 
 fn f_trim_suffix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("trimSuffix", a, 2)?;
     let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        let (pb, xb) = (go_bytes(p), go_bytes(x));
+        return Ok(Value::string(match xb.strip_suffix(&pb[..]) {
+            Some(rest) => string_from_go_bytes(rest),
+            None => x.to_string(),
+        }));
+    }
     Ok(Value::string(x.strip_suffix(p).unwrap_or(x).to_string()))
 }
 
 fn f_contains(_: &FuncEnv, a: &[Value]) -> R {
     nargs("contains", a, 2)?;
-    Ok(Value::Bool(s(&a[1])?.contains(s(&a[0])?)))
+    let (n, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(n, x) {
+        return Ok(Value::Bool(
+            find_bytes(&go_bytes(x), &go_bytes(n)).is_some(),
+        ));
+    }
+    Ok(Value::Bool(x.contains(n)))
 }
 
 fn f_has_prefix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("hasPrefix", a, 2)?;
-    Ok(Value::Bool(s(&a[1])?.starts_with(s(&a[0])?)))
+    let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        return Ok(Value::Bool(go_bytes(x).starts_with(&go_bytes(p))));
+    }
+    Ok(Value::Bool(x.starts_with(p)))
 }
 
 fn f_has_suffix(_: &FuncEnv, a: &[Value]) -> R {
     nargs("hasSuffix", a, 2)?;
-    Ok(Value::Bool(s(&a[1])?.ends_with(s(&a[0])?)))
+    let (p, x) = (s(&a[0])?, s(&a[1])?);
+    if on_bytes(p, x) {
+        return Ok(Value::Bool(go_bytes(x).ends_with(&go_bytes(p))));
+    }
+    Ok(Value::Bool(x.ends_with(p)))
 }
 
 fn f_repeat(_: &FuncEnv, a: &[Value]) -> R {
@@ -1169,7 +1278,11 @@ fn f_repeat(_: &FuncEnv, a: &[Value]) -> R {
 
 fn f_replace(_: &FuncEnv, a: &[Value]) -> R {
     nargs("replace", a, 3)?;
-    Ok(Value::string(s(&a[2])?.replace(s(&a[0])?, s(&a[1])?)))
+    let (old, new, x) = (s(&a[0])?, s(&a[1])?, s(&a[2])?);
+    if !old.is_empty() && on_bytes(old, x) {
+        return Ok(Value::string(split_bytes(x, old, None).join(new)));
+    }
+    Ok(Value::string(x.replace(old, new)))
 }
 
 /// sprig trunc: negative lengths keep the tail.
@@ -1424,21 +1537,27 @@ fn f_split_list(_: &FuncEnv, a: &[Value]) -> R {
     nargs("splitList", a, 2)?;
     let (sep, x) = (s(&a[0])?, s(&a[1])?);
     Ok(Value::strings(
-        go_split(x, sep).into_iter().map(Value::str).collect(),
+        go_split(x, sep).into_iter().map(Value::string).collect(),
     ))
 }
 
-fn go_split<'x>(x: &'x str, sep: &str) -> Vec<&'x str> {
+/// strings.Split: at each `sep` (Go's bytes); an empty `sep` cuts after each UTF-8 sequence.
+fn go_split(x: &str, sep: &str) -> Vec<String> {
     if sep.is_empty() {
         let mut v = Vec::new();
+        let mut runes = super::value::go_runes(x);
         let mut idx = 0;
-        for c in x.chars() {
-            v.push(&x[idx..idx + c.len_utf8()]);
-            idx += c.len_utf8();
+        while runes.next().is_some() {
+            let end = x.len() - runes.as_str().len();
+            v.push(x[idx..end].to_string());
+            idx = end;
         }
         return v;
     }
-    x.split(sep).collect()
+    if on_bytes(sep, x) {
+        return split_bytes(x, sep, None);
+    }
+    x.split(sep).map(str::to_string).collect()
 }
 
 fn f_split(_: &FuncEnv, a: &[Value]) -> R {
@@ -1447,7 +1566,7 @@ fn f_split(_: &FuncEnv, a: &[Value]) -> R {
     let m = go_split(x, sep)
         .into_iter()
         .enumerate()
-        .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+        .map(|(k, p)| (format!("_{k}"), Value::string(p)))
         .collect();
     Ok(Value::typed_map("map[string]string", m))
 }
@@ -1455,15 +1574,17 @@ fn f_split(_: &FuncEnv, a: &[Value]) -> R {
 fn f_splitn(_: &FuncEnv, a: &[Value]) -> R {
     nargs("splitn", a, 3)?;
     let (sep, n, x) = (s(&a[0])?, i(&a[1])?, s(&a[2])?);
-    let parts: Vec<&str> = if n < 0 {
-        x.split(sep).collect()
+    let parts: Vec<String> = if !sep.is_empty() && on_bytes(sep, x) {
+        split_bytes(x, sep, usize::try_from(n).ok())
+    } else if n < 0 {
+        x.split(sep).map(str::to_string).collect()
     } else {
-        x.splitn(n as usize, sep).collect()
+        x.splitn(n as usize, sep).map(str::to_string).collect()
     };
     let m = parts
         .into_iter()
         .enumerate()
-        .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+        .map(|(k, p)| (format!("_{k}"), Value::string(p)))
         .collect();
     Ok(Value::typed_map("map[string]string", m))
 }
@@ -1475,7 +1596,7 @@ fn f_sort_alpha(_: &FuncEnv, a: &[Value]) -> R {
         return Ok(Value::strings(vec![Value::str("<nil>")]));
     }
     let mut v: Vec<String> = as_items(&a[0]).iter().map(strval).collect();
-    v.sort();
+    v.sort_by(|a, b| super::value::go_cmp(a, b));
     Ok(Value::strings(v.into_iter().map(Value::string).collect()))
 }
 
@@ -1587,30 +1708,187 @@ fn matcher(p: &str) -> Result<Pattern, FuncError> {
     })
 }
 
+/// A string as Go's regexp reads it: its runes, a byte of invalid UTF-8 as U+FFFD (`view`),
+/// with the way back to the string's own positions (most strings are their own view).
+struct RuneText<'a> {
+    orig: &'a str,
+    view: std::borrow::Cow<'a, str>,
+    /// For each byte offset of `view` at a character boundary, the offset in `orig`.
+    back: Vec<usize>,
+}
+
+impl<'a> RuneText<'a> {
+    fn new(orig: &'a str) -> Self {
+        if !super::value::has_markers(orig) {
+            return RuneText {
+                orig,
+                view: orig.into(),
+                back: Vec::new(),
+            };
+        }
+        let mut view = String::with_capacity(orig.len());
+        let mut back = Vec::with_capacity(orig.len() + 1);
+        let mut runes = super::value::go_runes(orig);
+        loop {
+            let at = orig.len() - runes.as_str().len();
+            back.resize(view.len() + 1, at);
+            let Some(r) = runes.next() else { break };
+            view.push(r.rune());
+        }
+        RuneText {
+            orig,
+            view: view.into(),
+            back,
+        }
+    }
+
+    fn pos(&self, view_pos: usize) -> usize {
+        if self.back.is_empty() {
+            view_pos
+        } else {
+            self.back[view_pos]
+        }
+    }
+
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        &self.orig[self.pos(start)..self.pos(end)]
+    }
+}
+
+/// A pattern as Go's regexp reads it (its runes); invalid UTF-8 is its checkUTF8 error.
+fn pattern_runes(p: &str) -> Result<std::borrow::Cow<'_, str>, FuncError> {
+    if !super::value::has_markers(p) {
+        return Ok(p.into());
+    }
+    let mut runes = super::value::go_runes(p);
+    let mut view = String::with_capacity(p.len());
+    loop {
+        let rest = runes.as_str();
+        match runes.next() {
+            None => return Ok(view.into()),
+            Some(super::value::GoRune::Char(c)) => view.push(c),
+            Some(super::value::GoRune::Byte(_)) => {
+                return err(format!("error parsing regexp: invalid UTF-8: `{rest}`"));
+            }
+        }
+    }
+}
+
+/// Regexp.ReplaceAllString (`expand`) or ReplaceAllLiteralString over Go's runes of `x`.
+fn go_replace_all(r: &regex::Regex, x: &str, repl: &str, expand: bool) -> String {
+    let t = RuneText::new(x);
+    if t.back.is_empty() {
+        return if expand {
+            r.replace_all(x, repl).to_string()
+        } else {
+            r.replace_all(x, regex::NoExpand(repl)).to_string()
+        };
+    }
+    let mut out = String::with_capacity(x.len());
+    let mut last = 0;
+    for caps in r.captures_iter(&t.view) {
+        let Some(m) = caps.get(0) else { continue };
+        out.push_str(t.slice(last, m.start()));
+        if expand {
+            expand_go(r, &caps, &t, repl, &mut out);
+        } else {
+            out.push_str(repl);
+        }
+        last = m.end();
+    }
+    out.push_str(t.slice(last, t.view.len()));
+    out
+}
+
+/// Regexp.expand: `$name`, `${name}` and `$$` in `template`, with the groups' text of the
+/// original string.
+fn expand_go(
+    r: &regex::Regex,
+    caps: &regex::Captures<'_>,
+    t: &RuneText<'_>,
+    template: &str,
+    out: &mut String,
+) {
+    let group = |name: &str| -> Option<regex::Match<'_>> {
+        match name.parse::<usize>() {
+            Ok(i) => caps.get(i),
+            Err(_) => r
+                .capture_names()
+                .position(|n| n == Some(name))
+                .and_then(|i| caps.get(i)),
+        }
+    };
+    let word = |c: char| c == '_' || c.is_alphanumeric();
+    let mut rest = template;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let (name, after) = if let Some(inner) = rest.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) if end > 0 && inner[..end].chars().all(word) => {
+                    (&inner[..end], &inner[end + 1..])
+                }
+                _ => ("", rest),
+            }
+        } else {
+            let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        if name.is_empty() {
+            // malformed: the $ stays
+            out.push('$');
+            continue;
+        }
+        if let Some(m) = group(name) {
+            out.push_str(t.slice(m.start(), m.end()));
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+}
+
 fn f_regex_match(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexMatch", a, 2)?;
-    let x = s(&a[1])?;
-    Ok(Value::Bool(matcher(s(&a[0])?).is_ok_and(|m| m.is_match(x))))
+    let x = RuneText::new(s(&a[1])?);
+    Ok(Value::Bool(
+        pattern_runes(s(&a[0])?)
+            .and_then(|p| matcher(&p))
+            .is_ok_and(|m| m.is_match(&x.view)),
+    ))
 }
 
 fn f_must_regex_match(_: &FuncEnv, a: &[Value]) -> R {
     nargs("mustRegexMatch", a, 2)?;
-    Ok(Value::Bool(matcher(s(&a[0])?)?.is_match(s(&a[1])?)))
+    let x = RuneText::new(s(&a[1])?);
+    Ok(Value::Bool(
+        matcher(&pattern_runes(s(&a[0])?)?)?.is_match(&x.view),
+    ))
 }
 
 fn f_regex_find(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexFind", a, 2)?;
-    let r = re(s(&a[0])?)?;
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
+    let x = RuneText::new(s(&a[1])?);
     Ok(Value::str(
-        r.find(s(&a[1])?).map(|m| m.as_str()).unwrap_or(""),
+        r.find(&x.view)
+            .map(|m| x.slice(m.start(), m.end()))
+            .unwrap_or(""),
     ))
 }
 
 fn f_regex_find_all(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexFindAll", a, 3)?;
-    let r = re(s(&a[0])?)?;
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
     let n = i(&a[2])?;
-    let it = r.find_iter(s(&a[1])?).map(|m| Value::str(m.as_str()));
+    let x = RuneText::new(s(&a[1])?);
+    let it = r
+        .find_iter(&x.view)
+        .map(|m| Value::str(x.slice(m.start(), m.end())));
     let v: Vec<Value> = if n < 0 {
         it.collect()
     } else {
@@ -1631,25 +1909,30 @@ fn nil_slice(t: &'static str) -> Value {
 /// Go's `$1`/`${name}` expansion differs from Rust's only in edge cases charts rarely hit.
 fn f_regex_replace_all(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexReplaceAll", a, 3)?;
-    let r = re(s(&a[0])?)?;
-    Ok(Value::string(
-        r.replace_all(s(&a[1])?, s(&a[2])?).to_string(),
-    ))
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
+    Ok(Value::string(go_replace_all(
+        &r,
+        s(&a[1])?,
+        s(&a[2])?,
+        true,
+    )))
 }
 
 fn f_regex_replace_all_literal(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexReplaceAllLiteral", a, 3)?;
-    let r = re(s(&a[0])?)?;
-    Ok(Value::string(
-        r.replace_all(s(&a[1])?, regex::NoExpand(s(&a[2])?))
-            .to_string(),
-    ))
+    let r = re(&pattern_runes(s(&a[0])?)?)?;
+    Ok(Value::string(go_replace_all(
+        &r,
+        s(&a[1])?,
+        s(&a[2])?,
+        false,
+    )))
 }
 
 fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
     nargs("regexSplit", a, 3)?;
-    let p = s(&a[0])?;
-    let r = re(p)?;
+    let p = pattern_runes(s(&a[0])?)?;
+    let r = re(&p)?;
     let n = i(&a[2])?;
     let x = s(&a[1])?;
     if n == 0 {
@@ -1657,7 +1940,7 @@ fn f_regex_split(_: &FuncEnv, a: &[Value]) -> R {
         return Ok(nil_slice("[]string"));
     }
     Ok(Value::strings(
-        go_regexp_split(p, &r, x, n)
+        go_regexp_split(&p, &r, x, n)
             .into_iter()
             .map(Value::str)
             .collect(),
@@ -1671,7 +1954,10 @@ fn go_regexp_split<'x>(pattern: &str, r: &regex::Regex, x: &'x str, n: i64) -> V
     if !pattern.is_empty() && x.is_empty() {
         return vec![""];
     }
-    let matches = r.find_iter(x).map(|m| (m.start(), m.end()));
+    let t = RuneText::new(x);
+    let matches = r
+        .find_iter(&t.view)
+        .map(|m| (t.pos(m.start()), t.pos(m.end())));
     let matches: Vec<(usize, usize)> = if n < 0 {
         matches.collect()
     } else {
@@ -1712,9 +1998,12 @@ fn must_compile(a: &[Value], result: R) -> R {
 /// The regexp package's `quote`: back-quoted when Go can (`strconv.CanBackquote`), else
 /// `strconv.Quote`.
 fn go_regexp_quote(p: &str) -> String {
-    let can_backquote = p
-        .chars()
-        .all(|c| c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control()));
+    let can_backquote = super::value::go_runes(p).all(|r| match r {
+        super::value::GoRune::Byte(_) => false,
+        super::value::GoRune::Char(c) => {
+            c != '`' && c != '\u{FEFF}' && (c == '\t' || !c.is_control())
+        }
+    });
     if can_backquote {
         format!("`{p}`")
     } else {
@@ -1868,7 +2157,7 @@ fn deep_eq(x: &Value, y: &Value) -> bool {
         (Value::Uint64(a), Value::Uint64(b)) => a == b,
         (Value::Uint8(a), Value::Uint8(b)) => a == b,
         (Value::Float(a), Value::Float(b)) => a == b,
-        (Value::Str(a), Value::Str(b)) => a == b,
+        (Value::Str(a), Value::Str(b)) => super::value::go_eq(a, b),
         (Value::List(a), Value::List(b)) => {
             a.len() == b.len() && a.iter().zip(b.iter()).all(|(p, q)| deep_eq(p, q))
         }
@@ -2869,7 +3158,15 @@ fn base32_decode(x: &str) -> Option<Vec<u8>> {
 fn f_js(env: &FuncEnv, a: &[Value]) -> R {
     let text = eval_args(env, a)?;
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for r in super::value::go_runes(&text) {
+        let c = match r {
+            // a byte of invalid UTF-8 decodes as U+FFFD, which is printable: the byte stays
+            super::value::GoRune::Byte(b) => {
+                out.push(super::value::raw_marker(b));
+                continue;
+            }
+            super::value::GoRune::Char(c) => c,
+        };
         match c {
             '\\' => out.push_str("\\\\"),
             '\'' => out.push_str("\\'"),

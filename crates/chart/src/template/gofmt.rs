@@ -5,11 +5,18 @@
 //! string, bool, nil, []interface{} and map[string]interface{} (printed element by element with
 //! the verb and its flags, keys sorted), []byte; helm's other objects print as they print with %v.
 
-use super::value::{GoBytes, Value, go_bytes, string_from_go_bytes};
+use super::value::{
+    GoBytes, GoRune, Value, go_bytes, go_runes, has_markers, push_go_char, string_from_go_bytes,
+};
 
-/// What a template string holds for a byte that is not part of valid UTF-8 (value.rs'
-/// RAW_BYTE_BASE): U+10FF00 + the byte.
-const RAW_BYTE_BASE: u32 = 0x10FF00;
+/// utf8.RuneCountInString.
+pub fn rune_count(s: &str) -> usize {
+    if has_markers(s) {
+        go_runes(s).count()
+    } else {
+        s.chars().count()
+    }
+}
 
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     sprintf_typed(format, args, &Value::type_name)
@@ -259,25 +266,23 @@ impl Printer<'_> {
                 break;
             }
 
-            let Some(mut verb) = format[i..].chars().next() else {
+            let mut runes = go_runes(&format[i..]);
+            // a byte that is not UTF-8 decodes as RuneError
+            let Some(verb) = runes.next().map(GoRune::rune) else {
                 break;
             };
-            i += verb.len_utf8();
-            if verb as u32 >= RAW_BYTE_BASE {
-                // a byte that is not UTF-8 decodes as RuneError
-                verb = '\u{FFFD}';
-            }
+            i = end - runes.as_str().len();
 
             if verb == '%' {
                 // takes no operand, ignores width and precision
                 self.buf.push('%');
             } else if !self.good_arg_num {
                 self.buf.push_str("%!");
-                self.buf.push(verb);
+                push_go_char(&mut self.buf, verb);
                 self.buf.push_str("(BADINDEX)");
             } else if arg_num >= a.len() {
                 self.buf.push_str("%!");
-                self.buf.push(verb);
+                push_go_char(&mut self.buf, verb);
                 self.buf.push_str("(MISSING)");
             } else {
                 if verb == 'v' || verb == 'w' {
@@ -474,7 +479,7 @@ impl Printer<'_> {
     /// fmt's badVerb: `%!verb(TYPE=value)`, the value printed with %v and the directive's flags.
     fn bad_verb(&mut self, verb: char, arg: Option<&Value>) {
         self.buf.push_str("%!");
-        self.buf.push(verb);
+        push_go_char(&mut self.buf, verb);
         self.buf.push('(');
         match arg {
             None | Some(Value::Nil) => self.buf.push_str("<nil>"),
@@ -613,7 +618,7 @@ impl Printer<'_> {
                 }
                 _ => {
                     self.buf.push_str("%!");
-                    self.buf.push(verb);
+                    push_go_char(&mut self.buf, verb);
                     self.buf.push_str("(uint8=");
                     self.fmt_integer(c, false, 'v', &Value::Nil);
                     self.buf.push(')');
@@ -641,7 +646,7 @@ impl Printer<'_> {
             self.buf.push_str(s);
             return;
         }
-        let width = self.f.wid.saturating_sub(s.chars().count());
+        let width = self.f.wid.saturating_sub(rune_count(s));
         if !self.f.minus {
             self.write_padding(width);
             self.buf.push_str(s);
@@ -783,12 +788,16 @@ impl Printer<'_> {
 
     /// fmt.truncateString: the first `prec` runes.
     fn truncate<'s>(&self, s: &'s str) -> &'s str {
-        if self.f.prec_present
-            && let Some((i, _)) = s.char_indices().nth(self.f.prec)
-        {
-            return &s[..i];
+        if !self.f.prec_present {
+            return s;
         }
-        s
+        let mut runes = go_runes(s);
+        for _ in 0..self.f.prec {
+            if runes.next().is_none() {
+                return s;
+            }
+        }
+        &s[..s.len() - runes.as_str().len()]
     }
 
     fn fmt_s(&mut self, s: &str) {
@@ -856,9 +865,9 @@ impl Printer<'_> {
 
     /// fmt.fmtC: the integer as a character (U+FFFD past the last code point).
     fn fmt_c(&mut self, c: u64) {
-        let mut b = [0u8; 4];
-        let s = go_rune(c).encode_utf8(&mut b);
-        self.pad_string(s);
+        let mut s = String::new();
+        push_go_char(&mut s, go_rune(c));
+        self.pad_string(&s);
     }
 
     /// fmt.fmtQc: the integer as a quoted character constant.
@@ -1240,13 +1249,11 @@ pub fn go_quote(s: &str) -> String {
 fn quote_with(s: &str, quote: char, ascii: bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
-    for c in s.chars() {
-        let u = c as u32;
-        if u >= RAW_BYTE_BASE {
-            out.push_str(&format!("\\x{:02x}", u - RAW_BYTE_BASE));
-            continue;
+    for r in go_runes(s) {
+        match r {
+            GoRune::Byte(b) => out.push_str(&format!("\\x{b:02x}")),
+            GoRune::Char(c) => escaped_rune(&mut out, c, quote, ascii),
         }
-        escaped_rune(&mut out, c, quote, ascii);
     }
     out.push(quote);
     out
@@ -1314,12 +1321,11 @@ pub fn go_is_print(c: char) -> bool {
 
 /// strconv.CanBackquote: valid UTF-8, no control characters but tab, no backquote, no BOM.
 fn can_backquote(s: &str) -> bool {
-    s.chars().all(|c| {
-        !(((c as u32) < 0x20 && c != '\t')
-            || c == '`'
-            || c == '\u{7f}'
-            || c == '\u{feff}'
-            || c as u32 >= RAW_BYTE_BASE)
+    go_runes(s).all(|r| match r {
+        GoRune::Byte(_) => false,
+        GoRune::Char(c) => {
+            !(((c as u32) < 0x20 && c != '\t') || c == '`' || c == '\u{7f}' || c == '\u{feff}')
+        }
     })
 }
 

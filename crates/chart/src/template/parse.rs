@@ -467,9 +467,13 @@ fn scan_number(b: &[u8], mut i: usize) -> usize {
 fn lex_quoted(src: &str, start: usize) -> PResult<(String, usize)> {
     let mut out: Vec<u8> = Vec::new();
     let mut chars = src[start + 1..].char_indices();
-    let push = |out: &mut Vec<u8>, c: char| {
-        let mut buf = [0u8; 4];
-        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    // the source is a template string: a marker is its byte
+    let push = |out: &mut Vec<u8>, c: char| match super::value::raw_byte(c) {
+        Some(b) => out.push(b),
+        None => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
     };
     while let Some((k, c)) = chars.next() {
         match c {
@@ -518,7 +522,10 @@ fn lex_quoted(src: &str, start: usize) -> PResult<(String, usize)> {
                                 },
                             })?;
                         if e == 'u' || e == 'U' {
-                            push(&mut out, char::from_u32(v).unwrap_or('\u{fffd}'));
+                            // a character (of the markers' range too): its UTF-8
+                            let c = char::from_u32(v).unwrap_or('\u{fffd}');
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                         } else {
                             out.push(v as u8);
                         }
@@ -562,9 +569,10 @@ fn lex_char(src: &str, start: usize) -> PResult<(i64, usize)> {
             }
         }
     } else {
-        let mut cs = body.chars();
+        // the source's runes (a character of the markers' range is held as four markers)
+        let mut cs = super::value::go_runes(body);
         match (cs.next(), cs.next()) {
-            (Some(c), None) => c as i64,
+            (Some(c), None) => c.rune() as i64,
             _ => {
                 return Err(ParseError {
                     offset: start,

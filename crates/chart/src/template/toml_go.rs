@@ -99,7 +99,7 @@ fn new_map() -> GoMap {
 
 fn to_value(v: &Go, map_lists: &mut Vec<Rc<Vec<Value>>>) -> Value {
     match v {
-        Go::Str(s) => Value::str(s),
+        Go::Str(s) => Value::str(&super::value::go_string_from_str(s)),
         Go::Int(n) => Value::Int64(*n),
         Go::Float(f) => Value::Float(*f),
         Go::Bool(b) => Value::Bool(*b),
@@ -118,7 +118,10 @@ fn map_value(m: &GoMap, map_lists: &mut Vec<Rc<Vec<Value>>>) -> Value {
     let m = m.borrow();
     let mut out = BTreeMap::new();
     for (k, v) in m.iter() {
-        out.insert(k.clone(), to_value(v, map_lists));
+        out.insert(
+            super::value::go_string_from_str(k).into_owned(),
+            to_value(v, map_lists),
+        );
     }
     Value::map(out)
 }

@@ -462,18 +462,19 @@ impl Value {
         }
     }
 
-    /// Convert decoded JSON (values files, todo.toml inline values) to a template value.
+    /// Convert decoded JSON (todo.toml inline values, fromJson, lookup: real characters) to a
+    /// template value.
     /// JSON numbers become float64, as sigs.k8s.io/yaml does for Helm.
     pub fn from_json(j: &serde_json::Value) -> Value {
         match j {
             serde_json::Value::Null => Value::Nil,
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
-            serde_json::Value::String(s) => Value::str(s),
+            serde_json::Value::String(s) => Value::str(&go_string_from_str(s)),
             serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(o) => Value::map(
                 o.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .map(|(k, v)| (go_string_from_str(k).into_owned(), Value::from_json(v)))
                     .collect(),
             ),
         }
@@ -610,20 +611,81 @@ fn format_fixed(digits: &str, exp: i32) -> String {
 
 /// `fmt.Sprint(v)` for one operand (the `%v` verb).
 /// Go strings are bytes, ours are UTF-8. A byte that is not part of valid UTF-8 (a binary file
-/// read with `.Files.Get`) is kept as the private-use char U+10FF00 + byte, so the functions
-/// that work on bytes (`b64enc`, the checksums, `len`) see the file's own bytes again.
+/// read with `.Files.Get`) is kept as the private-use char U+10FF00 + byte (a marker; only the
+/// bytes 0x80..=0xFF need one, so markers are U+10FF80..U+10FFFF). A real character of that
+/// range is held as its four UTF-8 bytes, each as a marker: no template string holds one, so
+/// `go_bytes` gives back exactly the bytes Go holds. Text from outside (files, values, decoded
+/// YAML/JSON/TOML, escapes) comes in through `string_from_go_bytes` or `go_string_from_str`;
+/// whatever reads a string as runes reads `go_runes`.
 const RAW_BYTE_BASE: u32 = 0x10FF00;
+/// The first marker (byte 0x80).
+const RAW_MIN: char = '\u{10FF80}';
+
+/// The byte a marker stands for.
+#[inline]
+pub fn raw_byte(c: char) -> Option<u8> {
+    (c >= RAW_MIN).then(|| (c as u32 - RAW_BYTE_BASE) as u8)
+}
+
+/// The marker of a byte (an ASCII byte is its own character).
+#[inline]
+pub fn raw_marker(b: u8) -> char {
+    if b < 0x80 {
+        char::from(b)
+    } else {
+        char::from_u32(RAW_BYTE_BASE + u32::from(b)).unwrap_or('\u{fffd}')
+    }
+}
+
+/// Push a real character: one of the markers' range as its four bytes' markers.
+#[inline]
+pub fn push_go_char(out: &mut String, c: char) {
+    if c >= RAW_MIN {
+        let mut buf = [0u8; 4];
+        for b in c.encode_utf8(&mut buf).bytes() {
+            out.push(raw_marker(b));
+        }
+    } else {
+        out.push(c);
+    }
+}
+
+/// Whether `s` may hold a character of U+10FF80..U+10FFFF (encoded F4 8F BE/BF xx).
+#[inline]
+fn may_hold_high(s: &str) -> bool {
+    s.as_bytes().contains(&0xF4)
+}
+
+/// Text from outside (real characters) as a template string.
+pub fn go_string_from_str(s: &str) -> std::borrow::Cow<'_, str> {
+    if !may_hold_high(s) || !s.chars().any(|c| c >= RAW_MIN) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 12);
+    for c in s.chars() {
+        push_go_char(&mut out, c);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// As `go_string_from_str`, for an owned string.
+pub fn go_string(s: String) -> String {
+    match go_string_from_str(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(o) => o,
+    }
+}
 
 /// Bytes as a template string, invalid UTF-8 kept byte for byte.
 pub fn string_from_go_bytes(b: &[u8]) -> String {
     if let Ok(s) = std::str::from_utf8(b) {
-        return s.to_string();
+        return go_string_from_str(s).into_owned();
     }
     let mut out = String::with_capacity(b.len() + 8);
     for chunk in b.utf8_chunks() {
-        out.push_str(chunk.valid());
+        out.push_str(&go_string_from_str(chunk.valid()));
         for byte in chunk.invalid() {
-            out.push(char::from_u32(RAW_BYTE_BASE + u32::from(*byte)).unwrap_or('\u{fffd}'));
+            out.push(raw_marker(*byte));
         }
     }
     out
@@ -631,21 +693,147 @@ pub fn string_from_go_bytes(b: &[u8]) -> String {
 
 /// The bytes a Go string holds (see `string_from_go_bytes`).
 pub fn go_bytes(s: &str) -> std::borrow::Cow<'_, [u8]> {
-    // U+10FF00..U+10FFFF encode as F4 8F BC..BF xx; most strings hold no 0xF4 at all.
-    if !s.as_bytes().contains(&0xF4) {
+    // markers encode as F4 8F BE..BF xx; most strings hold no 0xF4 at all.
+    if !may_hold_high(s) {
         return std::borrow::Cow::Borrowed(s.as_bytes());
     }
     let mut out = Vec::with_capacity(s.len());
     for c in s.chars() {
-        let n = c as u32;
-        if n >= RAW_BYTE_BASE {
-            out.push((n - RAW_BYTE_BASE) as u8);
-        } else {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        match raw_byte(c) {
+            Some(b) => out.push(b),
+            None => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// A rune of a Go string as `for range` decodes it: a character, or a byte that is not part
+/// of valid UTF-8 (Go's RuneError of width 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoRune {
+    Char(char),
+    Byte(u8),
+}
+
+impl GoRune {
+    /// The rune Go sees: U+FFFD for a byte of invalid UTF-8.
+    pub fn rune(self) -> char {
+        match self {
+            GoRune::Char(c) => c,
+            GoRune::Byte(_) => '\u{fffd}',
+        }
+    }
+}
+
+/// The runes of a Go string (markers that spell valid UTF-8 together are its character).
+pub fn go_runes(s: &str) -> GoRunes<'_> {
+    GoRunes { chars: s.chars() }
+}
+
+pub struct GoRunes<'a> {
+    chars: std::str::Chars<'a>,
+}
+
+impl<'a> GoRunes<'a> {
+    /// What is left to read.
+    pub fn as_str(&self) -> &'a str {
+        self.chars.as_str()
+    }
+}
+
+impl Iterator for GoRunes<'_> {
+    type Item = GoRune;
+
+    #[inline]
+    fn next(&mut self) -> Option<GoRune> {
+        let c = self.chars.next()?;
+        let Some(b0) = raw_byte(c) else {
+            return Some(GoRune::Char(c));
+        };
+        let n = match b0 {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => return Some(GoRune::Byte(b0)),
+        };
+        let mut buf = [b0, 0, 0, 0];
+        let mut ahead = self.chars.clone();
+        for slot in buf.iter_mut().take(n).skip(1) {
+            match ahead.next().and_then(raw_byte) {
+                Some(b) => *slot = b,
+                None => return Some(GoRune::Byte(b0)),
+            }
+        }
+        match std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|t| t.chars().next())
+        {
+            Some(ch) => {
+                self.chars = ahead;
+                Some(GoRune::Char(ch))
+            }
+            None => Some(GoRune::Byte(b0)),
+        }
+    }
+}
+
+/// Whether `s` holds a marker (a byte of invalid UTF-8, or part of a character spelt in
+/// markers).
+#[inline]
+pub fn has_markers(s: &str) -> bool {
+    may_hold_high(s) && s.chars().any(|c| c >= RAW_MIN)
+}
+
+/// `s` as Go's bytes read as UTF-8 with each invalid byte as U+FFFD (what a Go decoder that
+/// replaces invalid UTF-8, as encoding/json's does, reads). Real characters throughout: to be
+/// read, not kept as a template string.
+pub fn go_lossy(s: &str) -> std::borrow::Cow<'_, str> {
+    if !has_markers(s) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(go_runes(s).map(GoRune::rune).collect())
+}
+
+/// `s` read as characters: markers that spell a character are that character, a byte of
+/// invalid UTF-8 stays a marker (so a real U+10FF80..U+10FFFF cannot be told from one: to be
+/// read or written out, not kept as a template string).
+pub fn go_chars_view(s: &str) -> std::borrow::Cow<'_, str> {
+    if !has_markers(s) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        go_runes(s)
+            .map(|r| match r {
+                GoRune::Char(c) => c,
+                GoRune::Byte(b) => raw_marker(b),
+            })
+            .collect(),
+    )
+}
+
+/// A rendered text as it leaves the engine (see `go_chars_view`).
+pub fn go_output(s: String) -> String {
+    match go_chars_view(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(o) => o,
+    }
+}
+
+/// Go's `==` of two strings (their bytes).
+#[inline]
+pub fn go_eq(a: &str, b: &str) -> bool {
+    a == b || ((may_hold_high(a) || may_hold_high(b)) && go_bytes(a) == go_bytes(b))
+}
+
+/// Go's comparison of two strings (byte by byte).
+pub fn go_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if !may_hold_high(a) && !may_hold_high(b) {
+        return a.cmp(b);
+    }
+    go_bytes(a).cmp(&go_bytes(b))
 }
 
 pub fn go_sprint(v: &Value) -> String {
@@ -760,5 +948,86 @@ mod tests {
         assert!(!Value::empty_map().truthy());
         assert!(Value::str("0").truthy());
         assert!(Value::list(vec![Value::Nil]).truthy());
+    }
+
+    /// Bytes biased towards the UTF-8 of U+10FF80..U+10FFFF and its pieces.
+    fn go_byte_strings() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            any::<u8>().prop_map(|b| vec![b]),
+            (0x80u8..=0xBF).prop_map(|b| vec![0xF4, 0x8F, 0xBF, b]),
+            (0x80u8..=0xBF).prop_map(|b| vec![0xF4, 0x8F, 0xBE, b]),
+            Just(vec![0xF4, 0x8F]),
+            Just("é".as_bytes().to_vec()),
+            Just(b"a".to_vec()),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn go_bytes_round_trip(b in go_byte_strings()) {
+            let s = string_from_go_bytes(&b);
+            proptest::prop_assert_eq!(&go_bytes(&s)[..], &b[..]);
+            // no real character of the markers' range is left in a template string
+            let runes: Vec<GoRune> = go_runes(&s).collect();
+            let expect: Vec<GoRune> = b
+                .utf8_chunks()
+                .flat_map(|c| {
+                    c.valid()
+                        .chars()
+                        .map(GoRune::Char)
+                        .chain(c.invalid().iter().map(|b| GoRune::Byte(*b)))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let lossy: String = expect.iter().map(|r| r.rune()).collect();
+            proptest::prop_assert_eq!(runes, expect);
+            proptest::prop_assert_eq!(go_lossy(&s), lossy);
+            let _ = go_output(s.clone());
+            proptest::prop_assert_eq!(go_cmp(&s, &s), std::cmp::Ordering::Equal);
+            proptest::prop_assert!(go_eq(&s, &string_from_go_bytes(&b)));
+        }
+
+        #[test]
+        fn outside_text_round_trips(s in "\\PC*|[\u{10FF70}-\u{10FFFF}a]*") {
+            let g = go_string_from_str(&s);
+            proptest::prop_assert_eq!(&go_bytes(&g)[..], s.as_bytes());
+            proptest::prop_assert_eq!(go_chars_view(&g), s.as_str());
+            proptest::prop_assert_eq!(go_runes(&g).count(), s.chars().count());
+        }
+
+        #[test]
+        fn any_string_is_safe(s in "\\PC*|[\u{10FF70}-\u{10FFFF}\u{F4}a]*") {
+            // strings that break the invariant (a real U+10FFFF) must not panic either
+            let _ = go_bytes(&s);
+            let _ = go_runes(&s).count();
+            let _ = go_lossy(&s);
+            let _ = go_output(s.clone());
+            let _ = string_from_go_bytes(s.as_bytes());
+        }
+    }
+
+    #[test]
+    fn markers_spell_characters() {
+        let u = string_from_go_bytes("\u{10FFFF}".as_bytes());
+        assert_eq!(u.chars().count(), 4);
+        assert_eq!(go_bytes(&u).len(), 4);
+        assert_eq!(
+            go_runes(&u).collect::<Vec<_>>(),
+            vec![GoRune::Char('\u{10FFFF}')]
+        );
+        let x = string_from_go_bytes(b"\xff\xf4\x8f\xbf");
+        assert_eq!(
+            go_runes(&x).collect::<Vec<_>>(),
+            vec![
+                GoRune::Byte(0xff),
+                GoRune::Byte(0xf4),
+                GoRune::Byte(0x8f),
+                GoRune::Byte(0xbf)
+            ]
+        );
+        assert_eq!(go_output(u), "\u{10FFFF}");
+        assert!(go_cmp(&string_from_go_bytes(b"\x80"), "é").is_lt());
     }
 }

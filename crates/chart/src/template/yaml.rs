@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use super::value::{GoBytes, GoJson, Value, format_float_g, format_float_json};
+use super::value::{
+    GoBytes, GoJson, GoRune, Value, format_float_g, format_float_json, go_bytes, go_chars_view,
+    go_lossy, go_runes, has_markers, push_go_char,
+};
 
 /// `toYaml`: the YAML text of `v`, with the trailing newline Helm trims. sigs.k8s.io/yaml
 /// marshals `v` to JSON, reads that JSON back with go-yaml v2 and emits it with go-yaml v2: so
@@ -181,7 +184,7 @@ impl Emitter {
                     Vec::with_capacity(m.len());
                 for (k, item) in m.iter() {
                     let k = if self.v3 {
-                        k.as_str().into()
+                        go_chars_view(k)
                     } else {
                         json_round_trip(k, true)?
                     };
@@ -230,9 +233,35 @@ impl Emitter {
                 self.write_indicator("]", false, false, false);
                 Ok(())
             }
+            // go-yaml v3 writes a string that is not valid UTF-8 as !!binary base64 (lines of 70)
+            Value::Str(s)
+                if self.v3
+                    && has_markers(s)
+                    && go_runes(s).any(|r| matches!(r, GoRune::Byte(_))) =>
+            {
+                use base64::Engine as _;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(go_bytes(s));
+                let lines = b64.len() / 70 + 1;
+                let mut enc = String::with_capacity(b64.len() + lines);
+                for chunk in b64.as_bytes().chunks(70) {
+                    enc.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+                    if lines > 1 {
+                        enc.push('\n');
+                    }
+                }
+                self.write_indicator("!!binary", true, false, false);
+                let an = analyze(&enc);
+                let style = if enc.contains('\n') {
+                    Style::Literal
+                } else {
+                    Style::Plain
+                };
+                self.scalar(&enc, style, &an, simple_key);
+                Ok(())
+            }
             Value::Str(s) => {
                 let s = if self.v3 {
-                    s.as_ref().into()
+                    go_chars_view(s)
                 } else {
                     json_round_trip(s, false)?
                 };
@@ -640,11 +669,13 @@ fn is_base60_float(s: &str) -> bool {
 /// NEL is a line break inside the quoted scalar, folded with the spaces around it; in a key it
 /// fails the flow mapping (a simple key cannot span lines: "did not find expected ',' or '}'").
 fn json_round_trip(s: &str, key: bool) -> Result<std::borrow::Cow<'_, str>, Unencodable> {
+    // the runes Go's bytes spell, a byte of invalid UTF-8 as U+FFFD
+    let s = go_lossy(s);
     if !s
         .chars()
-        .any(|c| matches!(c as u32, 0x7F..=0x9F | 0xFFFE | 0xFFFF | 0x10FF00..))
+        .any(|c| matches!(c as u32, 0x7F..=0x9F | 0xFFFE | 0xFFFF))
     {
-        return Ok(s.into());
+        return Ok(s);
     }
     if key && s.contains('\u{85}') {
         return Err(Unencodable);
@@ -655,7 +686,6 @@ fn json_round_trip(s: &str, key: bool) -> Result<std::borrow::Cow<'_, str>, Unen
     while i < chars.len() {
         let c = chars[i];
         match c as u32 {
-            0x10FF00.. => out.push('\u{fffd}'),
             0x85 | 0x20 => {
                 // a run of spaces and NELs
                 let start = i;
@@ -884,7 +914,16 @@ fn write_json_object<'a, const HTML: bool, K: AsRef<str> + 'a>(
 
 fn json_string<const HTML: bool>(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    for r in go_runes(s) {
+        let c = match r {
+            // a byte of invalid UTF-8 (a Go string cut inside a character): encoding/json
+            // writes U+FFFD for it
+            GoRune::Byte(_) => {
+                out.push_str("\\ufffd");
+                continue;
+            }
+            GoRune::Char(c) => c,
+        };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -899,10 +938,7 @@ fn json_string<const HTML: bool>(out: &mut String, s: &str) {
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            // a byte of invalid UTF-8 (a Go string cut inside a character): encoding/json
-            // writes U+FFFD for it
-            c if (c as u32) >= 0x10FF00 => out.push_str("\\ufffd"),
-            c => out.push(c),
+            c => push_go_char(out, c),
         }
     }
     out.push('"');

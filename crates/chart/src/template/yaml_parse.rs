@@ -356,7 +356,7 @@ fn is_allowed(value: u32) -> bool {
 
 fn string_of(v: Vec<u8>) -> String {
     match String::from_utf8(v) {
-        Ok(s) => s,
+        Ok(s) => super::value::go_string(s),
         Err(e) => super::value::string_from_go_bytes(e.as_bytes()),
     }
 }
