@@ -315,6 +315,25 @@ fn chart_object(raw: &serde_yaml_ng::Value, text: &str) -> BTreeMap<String, Valu
 struct BufferedFile {
     name: String,
     data: Vec<u8>,
+    /// The capacity Go's reader left the bytes in helm (`slice` reaches it).
+    cap: usize,
+}
+
+/// `os.ReadFile`'s capacity for a file of `len` bytes (helm's directory loader): the size
+/// plus one, at least 512.
+fn read_file_capacity(len: usize) -> usize {
+    (len + 1).max(512)
+}
+
+/// The capacity `bytes.Buffer` grows to reading `len` bytes from a chart archive (helm's
+/// `io.Copy` into one): 512 at first, doubled while full, each read filling it (a read the
+/// gzip stream splits can end otherwise).
+fn archive_read_capacity(len: usize) -> usize {
+    let mut cap = 512;
+    while cap < len {
+        cap *= 2;
+    }
+    cap
 }
 
 /// helm's loader limits: one file, and a whole (unpacked) chart.
@@ -642,7 +661,12 @@ impl DirWalker<'_> {
                     format!("is larger than the maximum file size {MAX_FILE_SIZE}"),
                 ));
             }
-            self.files.push(BufferedFile { name: rel, data });
+            let cap = read_file_capacity(data.len());
+            self.files.push(BufferedFile {
+                name: rel,
+                data,
+                cap,
+            });
         }
         Ok(())
     }
@@ -704,7 +728,8 @@ fn read_chart_archive(shown: &Path, bytes: &[u8]) -> Result<Vec<BufferedFile>, C
         if name.is_empty() {
             continue;
         }
-        files.push(BufferedFile { name, data });
+        let cap = archive_read_capacity(data.len());
+        files.push(BufferedFile { name, data, cap });
     }
     Ok(files)
 }
@@ -843,14 +868,16 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
                 subcharts.entry(cname).or_default().push(BufferedFile {
                     name: rest.to_string(),
                     data: f.data,
+                    cap: f.cap,
                 });
             }
             _ => {
-                let data = match f.data.strip_prefix(b"\xef\xbb\xbf") {
-                    Some(d) => d.to_vec(),
-                    None => f.data,
+                // bytes.TrimPrefix: the slice starts after the BOM, its room with it
+                let (data, cap) = match f.data.strip_prefix(b"\xef\xbb\xbf") {
+                    Some(d) => (d.to_vec(), f.cap.saturating_sub(3)),
+                    None => (f.data, f.cap),
                 };
-                chart_files.insert(f.name, data);
+                chart_files.insert(f.name, (data, cap));
             }
         }
     }
@@ -888,6 +915,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
                 Some(BufferedFile {
                     name: rest.to_string(),
                     data: f.data,
+                    cap: f.cap,
                 })
             })
             .collect();
@@ -934,7 +962,7 @@ fn load_files(origin: &Path, files: Vec<BufferedFile>) -> Result<Chart, ChartErr
         values,
         schema,
         templates: Rc::new(templates),
-        files: Files::new(chart_files),
+        files: Files::with_capacities(chart_files),
         dependencies: loaded
             .into_iter()
             .map(|c| Rc::new(RefCell::new(c)))

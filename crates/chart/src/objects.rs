@@ -473,15 +473,42 @@ impl Object for ApiVersions {
     }
 }
 
-/// `.Files`: the chart's non-template files, by path relative to the chart root.
+/// `.Files`: the chart's non-template files, by path relative to the chart root, and the
+/// capacity of each file's bytes where helm's reader left room past its length.
 #[derive(Debug, Clone, Default)]
-pub struct Files(pub Rc<BTreeMap<String, Rc<[u8]>>>);
+pub struct Files(
+    pub Rc<BTreeMap<String, Rc<[u8]>>>,
+    Rc<BTreeMap<String, usize>>,
+);
 
 impl Files {
     pub fn new(files: BTreeMap<String, Vec<u8>>) -> Files {
-        Files(Rc::new(
-            files.into_iter().map(|(k, v)| (k, Rc::from(v))).collect(),
-        ))
+        Files(
+            Rc::new(files.into_iter().map(|(k, v)| (k, Rc::from(v))).collect()),
+            Rc::default(),
+        )
+    }
+
+    /// Files with the capacity Go's reader gave each one's bytes.
+    pub fn with_capacities(files: BTreeMap<String, (Vec<u8>, usize)>) -> Files {
+        let caps = files
+            .iter()
+            .map(|(k, (_, cap))| (k.clone(), *cap))
+            .collect();
+        Files(
+            Rc::new(
+                files
+                    .into_iter()
+                    .map(|(k, (v, _))| (k, Rc::from(v)))
+                    .collect(),
+            ),
+            Rc::new(caps),
+        )
+    }
+
+    /// The file's bytes as a Go `[]byte`, with their capacity.
+    fn go_bytes(&self, name: &str, data: &Rc<[u8]>) -> GoBytes {
+        GoBytes::with_capacity(data.clone(), self.1.get(name).copied().unwrap_or(0))
     }
 
     fn get(&self, name: &str) -> String {
@@ -504,13 +531,13 @@ impl Files {
             .filter(|(k, _)| pat.matches_with(k, opts))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(Files(Rc::new(picked)))
+        Ok(Files(Rc::new(picked), self.1.clone()))
     }
 
     /// The map index `.Files.NAME`, `index .Files NAME`: the file's bytes, or a nil []byte.
     fn bytes(&self, name: &str) -> Value {
         Value::Object(Rc::new(match self.0.get(name) {
-            Some(b) => GoBytes::new(b.clone()),
+            Some(b) => self.go_bytes(name, b),
             None => GoBytes::nil(),
         }))
     }
@@ -580,12 +607,10 @@ impl Object for Files {
         Some(match name {
             "Get" => Ok(Value::string(self.get(&arg))),
             // a missing file is an empty []byte, not a nil one
-            "GetBytes" => Ok(Value::Object(Rc::new(GoBytes::new(
-                self.0
-                    .get(&arg)
-                    .cloned()
-                    .unwrap_or_else(|| Rc::from(&[][..])),
-            )))),
+            "GetBytes" => Ok(Value::Object(Rc::new(match self.0.get(&arg) {
+                Some(b) => self.go_bytes(&arg, b),
+                None => GoBytes::new(Vec::new()),
+            }))),
             "Glob" => self.glob(&arg).map(|f| Value::Object(Rc::new(f))),
             "Lines" => {
                 let Some(bytes) = self.0.get(&arg) else {

@@ -529,13 +529,7 @@ fn run_all(mut cases: Vec<Case>) -> Vec<Result1> {
 
 /// Cases known to differ, with the reason (also in the README's list of known differences).
 /// The test fails when one of them starts to render as helm does, so the list stays current.
-const KNOWN: &[(&str, &str)] = &[(
-    "bytes: slice past the length, into the capacity",
-    "sprig's slice cuts a []byte up to its capacity, not its length: helm reads a chart's \
-         files into buffers with spare room (os.ReadFile's, at least 512 bytes), so slicing \
-         a file's bytes past its end gives zeros there; todoplan's []byte has no room past \
-         its length, and refuses as Go does past the capacity",
-)];
+const KNOWN: &[(&str, &str)] = &[];
 
 fn check(suite: &str, results: &[Result1]) {
     let mut counts = BTreeMap::new();

@@ -2226,7 +2226,7 @@ fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
         if b.bytes().is_empty() {
             return Ok(Value::Nil);
         }
-        let (start, end) = slice_bounds(a, b.bytes().len())?;
+        let (start, end) = slice_bounds(a, b.bytes().len(), b.capacity())?;
         return match b.slice(start..end) {
             Some(part) => Ok(Value::Object(Rc::new(part))),
             None => err("reflect.Value.Slice: slice index out of bounds"),
@@ -2254,16 +2254,17 @@ fn f_slice(_: &FuncEnv, a: &[Value]) -> R {
     if l.is_empty() {
         return Ok(Value::Nil);
     }
-    let (start, end) = slice_bounds(a, l.len())?;
+    let (start, end) = slice_bounds(a, l.len(), l.len())?;
     // reflect's Slice keeps the slice's type
     Ok(a[0].retyped(Value::list(l[start..end].to_vec())))
 }
 
-/// sprig's slice bounds (`slice LIST START END`, cast.ToInt) for a slice of `len` elements.
-fn slice_bounds(a: &[Value], len: usize) -> Result<(usize, usize), FuncError> {
+/// sprig's slice bounds (`slice LIST START END`, cast.ToInt) for a slice of `len` elements
+/// and room for `cap` (reflect's Slice allows up to the capacity).
+fn slice_bounds(a: &[Value], len: usize, cap: usize) -> Result<(usize, usize), FuncError> {
     let start = a.get(1).map(to_i64).unwrap_or(0);
     let end = a.get(2).map(to_i64).unwrap_or(len as i64);
-    if start < 0 || end < start || end > len as i64 {
+    if start < 0 || end < start || end > cap as i64 {
         return err("reflect.Value.Slice: slice index out of bounds");
     }
     Ok((start as usize, end as usize))

@@ -111,6 +111,9 @@ pub struct GoBytes {
     range: std::ops::Range<usize>,
     /// A nil slice (a missing file read as a map index), not an empty one.
     nil: bool,
+    /// Go's capacity, from the slice's start: bytes past the length up to it are zeros (the
+    /// spare room of the buffer helm read a file into), reachable with `slice`.
+    cap: usize,
 }
 
 impl GoBytes {
@@ -118,9 +121,22 @@ impl GoBytes {
         let data = data.into();
         GoBytes {
             range: 0..data.len(),
+            cap: data.len(),
             data,
             nil: false,
         }
+    }
+
+    /// `data` with room for `cap` bytes (at least its length).
+    pub fn with_capacity(data: impl Into<Rc<[u8]>>, cap: usize) -> GoBytes {
+        let mut b = GoBytes::new(data);
+        b.cap = b.cap.max(cap);
+        b
+    }
+
+    /// Go's `cap`.
+    pub fn capacity(&self) -> usize {
+        self.cap
     }
 
     /// A nil `[]byte`.
@@ -129,6 +145,7 @@ impl GoBytes {
             data: Rc::from(&[][..]),
             range: 0..0,
             nil: true,
+            cap: 0,
         }
     }
 
@@ -136,13 +153,28 @@ impl GoBytes {
         self.data.get(self.range.clone()).unwrap_or_default()
     }
 
-    /// `bytes()[range]`, sharing the bytes; `None` when `range` is not within them.
+    /// Go's `b[lo:hi]`: within the capacity, sharing the bytes (the spare room past the
+    /// length reads as zeros); `None` past the capacity.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Option<GoBytes> {
-        self.bytes().get(range.clone())?;
+        if range.start > range.end || range.end > self.cap {
+            return None;
+        }
+        let cap = self.cap - range.start;
+        if range.end <= self.bytes().len() {
+            return Some(GoBytes {
+                data: self.data.clone(),
+                range: self.range.start + range.start..self.range.start + range.end,
+                nil: false,
+                cap,
+            });
+        }
+        let mut bytes = self.bytes().get(range.start..).unwrap_or_default().to_vec();
+        bytes.resize(range.end - range.start, 0);
         Some(GoBytes {
-            data: self.data.clone(),
-            range: self.range.start + range.start..self.range.start + range.end,
+            range: 0..bytes.len(),
+            data: Rc::from(bytes),
             nil: false,
+            cap,
         })
     }
 
