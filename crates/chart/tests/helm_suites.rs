@@ -636,69 +636,18 @@ fn generated(
     values: serde_json::Value,
     templates: &[(&str, String)],
 ) -> BTreeMap<String, String> {
-    let mut files = vec![
-        (
-            "Chart.yaml".to_string(),
-            "apiVersion: v2\nname: c\nversion: 0.1.0\n".to_string(),
-        ),
-        (
-            "values.yaml".to_string(),
-            // JSON escapes for the characters go-yaml v2 reads as line breaks (U+2028, U+2029,
-            // NEL) or refuses (DEL): raw, they would fold or fail the values file in helm.
-            serde_json::to_string_pretty(&values)
-                .unwrap()
-                .replace('\u{2028}', "\\u2028")
-                .replace('\u{2029}', "\\u2029")
-                .replace('\u{85}', "\\u0085")
-                .replace('\u{7f}', "\\u007f"),
-        ),
-    ];
-    for (f, t) in templates {
-        files.push((format!("templates/{f}"), format!("{OPEN}{t}{CLOSE}")));
-    }
-    let case = Case {
-        name: name.to_string(),
-        files,
-        data: vec![],
-        raw: true,
-        release: "r".into(),
-        set: vec![],
-        values: vec![],
-        shape: None,
-        cert: false,
-    };
-    let results = run_all(vec![case]);
-    let Some(r) = results.first() else {
-        return BTreeMap::new(); // HELM_SUITES_ONLY left it out
-    };
-    let (Outcome::Raw(h), Outcome::Raw(t)) = (&r.helm, &r.todo) else {
-        panic!(
-            "{name}: both must render\n  helm:     {:?}\n  todoplan: {:?}",
-            r.helm, r.todo
-        );
-    };
-    assert_eq!(h.keys().collect::<Vec<_>>(), t.keys().collect::<Vec<_>>());
-    for (file, ho) in h {
-        let to = &t[file];
-        let differing: Vec<String> = ho
-            .lines()
-            .zip(to.lines())
-            .filter(|(hl, tl)| hl != tl)
-            .map(|(hl, tl)| format!("  helm:     {hl}\n  todoplan: {tl}"))
-            .collect();
-        assert!(
-            differing.is_empty(),
-            "{name}: {} lines of {file} differ from helm (values {values}):\n{}",
-            differing.len(),
-            differing.join("\n")
-        );
-        assert_eq!(
-            ho.lines().count(),
-            to.lines().count(),
-            "{name}: {file} line count"
-        );
-    }
-    h.clone()
+    let values = (
+        "values.yaml".to_string(),
+        // JSON escapes for the characters go-yaml v2 reads as line breaks (U+2028, U+2029,
+        // NEL) or refuses (DEL): raw, they would fold or fail the values file in helm.
+        serde_json::to_string_pretty(&values)
+            .unwrap()
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+            .replace('\u{85}', "\\u0085")
+            .replace('\u{7f}', "\\u007f"),
+    );
+    generated_chart(name, vec![values], templates)
 }
 
 fn sample<T: std::fmt::Debug>(

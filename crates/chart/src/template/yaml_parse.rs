@@ -2285,27 +2285,38 @@ impl<'a> Parser<'a> {
         Ok(empty_scalar())
     }
 
-    fn parse_flow_sequence_entry(&mut self, first: bool) -> R<Event> {
+    /// The start of a flow collection's entry, as go-yaml's parse_flow_sequence_entry and
+    /// parse_flow_mapping_key share it: the collection's mark on the first one, then the `,`
+    /// before any other (its absence is the error naming `close`). The token that follows.
+    fn flow_entry_start(&mut self, first: bool, end: K, close: char) -> R<K> {
         if first {
             let (_, m) = self.peek_token()?;
             self.marks.push(m);
             self.skip_token();
         }
-        let (mut k, start) = self.peek_token()?;
-        if k != K::FlowSequenceEnd {
-            if !first {
-                if k == K::FlowEntry {
-                    self.skip_token();
-                    k = self.peek_token()?.0;
+        let (k, start) = self.peek_token()?;
+        if k == end || first {
+            return Ok(k);
+        }
+        if k != K::FlowEntry {
+            let context = self.marks.pop().unwrap_or_default();
+            return Err(self.parser_error_context(
+                context,
+                if close == ']' {
+                    "did not find expected ',' or ']'"
                 } else {
-                    let context = self.marks.pop().unwrap_or_default();
-                    return Err(self.parser_error_context(
-                        context,
-                        "did not find expected ',' or ']'",
-                        start,
-                    ));
-                }
-            }
+                    "did not find expected ',' or '}'"
+                },
+                start,
+            ));
+        }
+        self.skip_token();
+        Ok(self.peek_token()?.0)
+    }
+
+    fn parse_flow_sequence_entry(&mut self, first: bool) -> R<Event> {
+        let k = self.flow_entry_start(first, K::FlowSequenceEnd, ']')?;
+        if k != K::FlowSequenceEnd {
             if k == K::Key {
                 self.state = State::FlowSequenceEntryMappingKey;
                 self.skip_token();
@@ -2356,26 +2367,8 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_flow_mapping_key(&mut self, first: bool) -> R<Event> {
-        if first {
-            let (_, m) = self.peek_token()?;
-            self.marks.push(m);
-            self.skip_token();
-        }
-        let (mut k, start) = self.peek_token()?;
+        let k = self.flow_entry_start(first, K::FlowMappingEnd, '}')?;
         if k != K::FlowMappingEnd {
-            if !first {
-                if k == K::FlowEntry {
-                    self.skip_token();
-                    k = self.peek_token()?.0;
-                } else {
-                    let context = self.marks.pop().unwrap_or_default();
-                    return Err(self.parser_error_context(
-                        context,
-                        "did not find expected ',' or '}'",
-                        start,
-                    ));
-                }
-            }
             if k == K::Key {
                 self.skip_token();
                 let (k, _) = self.peek_token()?;
