@@ -418,26 +418,21 @@ impl Printer<'_> {
 
     /// A slice element by element (fmt's printValue), `go_type{...}` in Go syntax.
     fn print_list(&mut self, l: &[Value], go_type: &str, verb: char, depth: usize) {
-        if self.f.sharp_v {
+        let (separator, close) = if self.f.sharp_v {
             self.buf.push_str(go_type);
             self.buf.push('{');
-            for (k, e) in l.iter().enumerate() {
-                if k > 0 {
-                    self.buf.push_str(", ");
-                }
-                self.print_value(e, verb, depth + 1);
-            }
-            self.buf.push('}');
+            (", ", '}')
         } else {
             self.buf.push('[');
-            for (k, e) in l.iter().enumerate() {
-                if k > 0 {
-                    self.buf.push(' ');
-                }
-                self.print_value(e, verb, depth + 1);
+            (" ", ']')
+        };
+        for (k, e) in l.iter().enumerate() {
+            if k > 0 {
+                self.buf.push_str(separator);
             }
-            self.buf.push(']');
+            self.print_value(e, verb, depth + 1);
         }
+        self.buf.push(close);
     }
 
     /// A map member by member in key order (fmt's printValue), `go_type{...}` in Go syntax;

@@ -320,7 +320,8 @@ fn key_part(out: &mut String, k: &str) {
     }
 }
 
-fn key_string(key: &[String]) -> String {
+/// BurntSushi's Key.String(), which its encoder and its decoder's errors both write.
+pub(super) fn key_string(key: &[String]) -> String {
     let mut out = String::new();
     for (i, k) in key.iter().enumerate() {
         if i > 0 {

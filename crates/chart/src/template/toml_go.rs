@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use super::gofmt::{go_quote, quote_rune};
+// Key.String(): parts joined by dots, a part with other than A-Za-z0-9_- quoted
+use super::toml_encode::key_string;
 use super::value::Value;
 
 /// What fromToml makes of a text.
@@ -1289,40 +1291,6 @@ struct Parser<'a> {
     mapping: GoMap,
     key_info: HashMap<String, TomlType>,
     implicits: HashSet<String>,
-}
-
-/// Key.String(): the parts joined by dots, a part with other than A-Za-z0-9_- quoted.
-fn key_string(k: &[String]) -> String {
-    let mut b = String::new();
-    for (i, part) in k.iter().enumerate() {
-        if i > 0 {
-            b.push('.');
-        }
-        if part.is_empty() {
-            b.push_str("\"\"");
-        } else if part.chars().all(is_bare_key_char) {
-            b.push_str(part);
-        } else {
-            b.push('"');
-            for c in part.chars() {
-                match c {
-                    '"' => b.push_str("\\\""),
-                    '\\' => b.push_str("\\\\"),
-                    '\u{8}' => b.push_str("\\b"),
-                    '\t' => b.push_str("\\t"),
-                    '\n' => b.push_str("\\n"),
-                    '\u{c}' => b.push_str("\\f"),
-                    '\r' => b.push_str("\\r"),
-                    c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                        b.push_str(&format!("\\u{:04x}", c as u32));
-                    }
-                    c => b.push(c),
-                }
-            }
-            b.push('"');
-        }
-    }
-    b
 }
 
 fn parse(data: &[u8]) -> Result<GoMap, Fail> {
